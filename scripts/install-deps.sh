@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages danvan needs to build, run and test. Idempotent.
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config git ca-certificates
+  libpoco-dev nlohmann-json3-dev libvalijson-dev libssl-dev openssl
+  libsqlite3-dev sqlite3 libpq-dev postgresql
+  libutf8proc-dev libxlsxwriter-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  valgrind python3
+)
+if [ "${DANVAN_WITH_BROWSER:-1}" = 1 ]; then PKGS+=(chromium); fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
