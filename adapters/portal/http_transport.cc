@@ -1,0 +1,239 @@
+#include "portal/http_transport.h"
+
+#include <chrono>
+#include <mutex>
+#include <strings.h>
+
+#include <Poco/Crypto/EVPPKey.h>
+#include <Poco/Crypto/X509Certificate.h>
+#include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+
+namespace danvan {
+
+std::string HttpResponse::Header(const std::string& name) const {
+  for (const auto& [k, v] : headers) {
+    if (strcasecmp(k.c_str(), name.c_str()) == 0) return v;
+  }
+  return "";
+}
+
+std::string ParsedUrl::Origin() const {
+  return scheme + "://" + host + ":" + std::to_string(port);
+}
+
+Result<ParsedUrl> ParseUrl(const std::string& url) {
+  try {
+    Poco::URI uri(url);
+    ParsedUrl p;
+    p.scheme = uri.getScheme();
+    if (p.scheme != "https" && p.scheme != "http") {
+      return Status::InvalidInput("URL " + url + ": scheme must be https");
+    }
+    p.host = uri.getHost();
+    if (p.host.empty()) return Status::InvalidInput("URL " + url + ": no host");
+    p.port = uri.getPort();
+    p.path = uri.getPathEtc();
+    while (!p.path.empty() && p.path.back() == '/') p.path.pop_back();
+    return p;
+  } catch (const Poco::Exception& e) {
+    return Status::InvalidInput("URL " + url + ": " + e.displayText());
+  }
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void InitSslOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { Poco::Net::initializeSSL(); });
+}
+
+class PocoHttpsTransport final : public HttpTransport {
+ public:
+  PocoHttpsTransport(ParsedUrl url, Poco::Net::Context::Ptr context, const PortalConfig& config)
+      : url_(std::move(url)),
+        context_(std::move(context)),
+        connect_timeout_(config.connect_timeout_ms * 1000),
+        read_timeout_(config.read_timeout_ms * 1000),
+        keep_alive_(config.keep_alive),
+        keep_alive_idle_ms_(config.keep_alive_idle_ms),
+        user_agent_(config.user_agent) {}
+
+  std::string Origin() const override { return url_.Origin(); }
+
+  TransportResult Send(const HttpRequest& request) override {
+    TransportResult result;
+    for (int attempt = 1; attempt <= 2; ++attempt) {
+      result = TransportResult();
+      result.attempts = attempt;
+      bool reused = PrepareSession();
+      bool got_response_bytes = false;
+      try {
+        Poco::Net::HTTPRequest req(request.method, request.path_and_query,
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+        req.setKeepAlive(keep_alive_);
+        req.set("User-Agent", user_agent_);
+        req.set("Accept", "application/json");
+        for (const auto& [k, v] : request.headers) req.set(k, v);
+        if (!request.body.empty() || request.method == "POST") {
+          req.setContentType(request.content_type);
+          req.setContentLength(static_cast<std::streamsize>(request.body.size()));
+        }
+        std::ostream& os = session_->sendRequest(req);
+        os.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
+        os.flush();
+        if (!os) throw Poco::Net::ConnectionResetException("write failed");
+        Poco::Net::HTTPResponse resp;
+        std::istream& is = session_->receiveResponse(resp);
+        got_response_bytes = true;
+        result.response.status = static_cast<int>(resp.getStatus());
+        result.response.reason = resp.getReason();
+        for (const auto& [k, v] : resp) result.response.headers.emplace_back(k, v);
+        Poco::StreamCopier::copyToString(is, result.response.body);
+        if (resp.hasContentLength() &&
+            static_cast<int64_t>(result.response.body.size()) != resp.getContentLength64()) {
+          throw Poco::Net::ConnectionResetException("response body truncated");
+        }
+        if (!keep_alive_ || !resp.getKeepAlive()) {
+          ResetSession();
+        } else {
+          last_used_ = Clock::now();
+        }
+        return result;
+      } catch (const Poco::TimeoutException& e) {
+        Fail(&result, TransportError::kTimeout, e);
+      } catch (const Poco::Net::SSLConnectionUnexpectedlyClosedException& e) {
+        Fail(&result, TransportError::kClosed, e);
+      } catch (const Poco::Net::SSLException& e) {
+        Fail(&result, TransportError::kTls, e);
+      } catch (const Poco::Net::NoMessageException& e) {
+        Fail(&result, TransportError::kClosed, e);
+      } catch (const Poco::Net::ConnectionResetException& e) {
+        Fail(&result, TransportError::kClosed, e);
+      } catch (const Poco::Net::ConnectionAbortedException& e) {
+        Fail(&result, TransportError::kClosed, e);
+      } catch (const Poco::Net::ConnectionRefusedException& e) {
+        Fail(&result, TransportError::kConnect, e);
+      } catch (const Poco::Net::DNSException& e) {
+        Fail(&result, TransportError::kConnect, e);
+      } catch (const Poco::Net::MessageException& e) {
+        Fail(&result, TransportError::kClosed, e);
+      } catch (const Poco::IOException& e) {
+        // Poco reports some handshake failures as plain IOException with the OpenSSL text.
+        Fail(&result, e.displayText().find("SSL") != std::string::npos ? TransportError::kTls
+                                                                        : TransportError::kOther,
+             e);
+      } catch (const Poco::Exception& e) {
+        Fail(&result, TransportError::kOther, e);
+      } catch (const std::exception& e) {
+        result.error = TransportError::kOther;
+        result.error_message = e.what();
+        ResetSession();
+      }
+      // Retry once only for the stale keep-alive race: reused connection, closed before any
+      // response byte. Anything else is for the caller to classify.
+      if (!(reused && !got_response_bytes && result.error == TransportError::kClosed)) break;
+    }
+    return result;
+  }
+
+ private:
+  void Fail(TransportResult* r, TransportError kind, const Poco::Exception& e) {
+    r->error = kind;
+    r->error_message = e.displayText();
+    ResetSession();
+  }
+
+  void ResetSession() {
+    if (session_) {
+      try {
+        session_->reset();
+      } catch (...) {
+      }
+    }
+    session_.reset();
+  }
+
+  // Returns true when an existing (keep-alive) connection will be reused.
+  bool PrepareSession() {
+    if (session_ && session_->connected()) {
+      auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_used_);
+      bool stale = idle.count() > keep_alive_idle_ms_;
+      if (!stale) {
+        // A readable idle socket means the server closed it (or sent garbage): do not reuse.
+        try {
+          stale = session_->socket().poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ |
+                                                                 Poco::Net::Socket::SELECT_ERROR);
+        } catch (...) {
+          stale = true;
+        }
+      }
+      if (!stale) return true;
+      ResetSession();
+    }
+    if (!session_) {
+      if (url_.scheme == "https") {
+        session_ = std::make_unique<Poco::Net::HTTPSClientSession>(url_.host, url_.port, context_);
+      } else {
+        session_ = std::make_unique<Poco::Net::HTTPClientSession>(url_.host, url_.port);
+      }
+      session_->setTimeout(connect_timeout_, read_timeout_, read_timeout_);
+      session_->setKeepAlive(keep_alive_);
+      session_->setKeepAliveTimeout(Poco::Timespan(keep_alive_idle_ms_ * 1000));
+    }
+    return false;
+  }
+
+  ParsedUrl url_;
+  Poco::Net::Context::Ptr context_;
+  Poco::Timespan connect_timeout_, read_timeout_;
+  bool keep_alive_;
+  int64_t keep_alive_idle_ms_;
+  std::string user_agent_;
+  std::unique_ptr<Poco::Net::HTTPClientSession> session_;
+  Clock::time_point last_used_{};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<HttpTransport>> MakePocoTransport(const std::string& url,
+                                                         const PortalConfig& config) {
+  auto parsed = ParseUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  InitSslOnce();
+  Poco::Net::Context::Ptr context;
+  if (parsed->scheme == "https") {
+    try {
+      const auto& tls = config.tls;
+      context = new Poco::Net::Context(
+          Poco::Net::Context::TLS_CLIENT_USE, "", "", tls.ca_file,
+          tls.verify ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE, 9,
+          /*loadDefaultCAs=*/tls.verify && tls.ca_file.empty());
+      context->enableExtendedCertificateVerification(tls.verify);
+      context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                                Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+      if (!tls.client_cert_file.empty()) {
+        context->useCertificate(Poco::Crypto::X509Certificate(tls.client_cert_file));
+        context->usePrivateKey(
+            Poco::Crypto::EVPPKey("", tls.client_key_file, tls.client_key_password));
+      }
+    } catch (const Poco::Exception& e) {
+      return Status::InvalidInput("portal.tls: " + e.displayText());
+    }
+  }
+  return std::unique_ptr<HttpTransport>(
+      new PocoHttpsTransport(std::move(parsed.value()), context, config));
+}
+
+}  // namespace danvan

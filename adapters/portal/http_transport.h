@@ -1,0 +1,78 @@
+// The HTTP seam of the portal client: one origin (scheme://host:port), one connection.
+// PocoHttpsTransport is the real one (Poco NetSSL over OpenSSL); tests may substitute their own
+// (e.g. to inject faults without a server).
+//
+// Thread-safety: a transport instance is used by one thread at a time (it owns one keep-alive
+// connection). Poco::Net::initializeSSL() is called once per process by MakePocoTransport.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "portal/portal_config.h"
+
+namespace danvan {
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string path_and_query;  // "/integration?x=1"
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string content_type = "application/json; charset=utf-8";
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string reason;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // Case-insensitive header look-up, "" when absent.
+  std::string Header(const std::string& name) const;
+};
+
+enum class TransportError {
+  kNone,
+  kConnect,  // DNS, refused, unreachable
+  kTls,      // handshake or certificate verification failed
+  kTimeout,  // connect or read timeout
+  kClosed,   // connection closed or reset before a full response arrived
+  kOther,
+};
+
+struct TransportResult {
+  TransportError error = TransportError::kNone;
+  std::string error_message;  // for logs; never contains request bodies or credentials
+  HttpResponse response;      // valid when error == kNone
+  int attempts = 0;           // 2 when a stale keep-alive connection was retried
+  bool ok() const { return error == TransportError::kNone; }
+};
+
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // Sends and reads the whole response. If the request went out on a reused keep-alive
+  // connection and the server closed it before any response byte arrived, the request is sent
+  // once more on a fresh connection (the usual "server closed an idle connection" race).
+  virtual TransportResult Send(const HttpRequest& request) = 0;
+  // "https://host:port" of this transport, for URLs in the export log.
+  virtual std::string Origin() const = 0;
+};
+
+// Splits "https://host:port/prefix" into origin and path prefix.
+struct ParsedUrl {
+  std::string scheme, host, path;  // path without trailing '/', "" for none
+  uint16_t port = 0;
+  std::string Origin() const;
+};
+Result<ParsedUrl> ParseUrl(const std::string& url);
+
+// A transport to url's origin with the TLS, timeout and keep-alive settings of config.
+// Fails (InvalidInput) when the CA file or client certificate/key cannot be loaded.
+Result<std::unique_ptr<HttpTransport>> MakePocoTransport(const std::string& url,
+                                                         const PortalConfig& config);
+
+}  // namespace danvan

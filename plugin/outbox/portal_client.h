@@ -1,0 +1,124 @@
+// The core's view of the national public service portal (Cổng DVC quốc gia), see
+// shared docs domain.md §1. The outbox (plugin/outbox) depends only on this header; the HTTPS
+// implementation lives in adapters/portal (MakePortalClient in adapters/portal/portal_http_client.h).
+//
+// How the outbox is meant to use it
+// ---------------------------------
+// * Threading: a PortalClient instance is NOT thread-safe. Create one instance per sender
+//   thread (each holds its own keep-alive HTTPS connection and its own session / bearer token).
+//   Instances share nothing mutable, so N sender threads = N instances. All calls block (network
+//   I/O bounded by the configured connect/read timeouts, plus at most one transparent re-login or
+//   token refresh and one reconnect of a stale keep-alive connection); never call them from a
+//   thread the host called into.
+// * Every operation returns a classified result, never throws:
+//     kSuccess        the portal accepted the whole batch.
+//     kAlreadyExists  a create (is_update=false) hit a dossier the portal already has ("đã tồn
+//                     tại", domain.md §1): resend the same items with is_update=true. Nothing in
+//                     the batch needs a retry as create.
+//     kRetryable      transport failure (connect, TLS handshake, reset, timeout), HTTP 408, 425,
+//                     429, 5xx, an expired session that a re-login did not cure, a malformed
+//                     response body, or a portal error code listed as retryable in the config.
+//                     Retry later with backoff; if retry_after_ms >= 0 wait at least that long.
+//                     NOTE: after a timeout or a dropped connection the portal MAY have applied
+//                     the batch (the response was lost). Resending a dossier is harmless (create
+//                     then answers kAlreadyExists -> update). For progress steps, send the same
+//                     deterministic idempotency_key on the resend; gateways that honour it will
+//                     not apply the step twice, and TraCuuHoSo (Lookup) can reconcile.
+//     kPermanent      other 4xx, schema rejections, non-zero error codes not listed as retryable:
+//                     retrying the same bytes will not help -> dead letter (with error_code,
+//                     message and response_body). If auth_failed is set, the log-in / token
+//                     request itself was refused: that is a configuration problem of the whole
+//                     destination, not of the item; the outbox should pause the destination
+//                     rather than dead-letter every item.
+// * Batches: one call = one HTTP request for one portal unit (madonvi). Recommended: dossiers
+//   one per call (so "already exists" is unambiguous), progress steps of ONE dossier in their
+//   order, up to 10 per call (what real clients do), and never the next chunk before the
+//   previous one is kSuccess, so a later status never reaches the portal before an earlier one.
+// * Items must already be wire items (see portal_payload.h: MapDossierItem / MapProgressItem).
+// * Export log: `exchange` holds the exact bytes of the final attempt of the operation request
+//   (request_body) and of its response (response_body), the URL (without credentials) and the
+//   HTTP status. Log-in and token requests are never exposed (they carry credentials). In the
+//   envelope style the operation body carries the session token: request_body is the exact
+//   bytes (hash those), request_body_masked has the session replaced by "***" (store that).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace danvan {
+
+enum class PortalOutcome { kSuccess, kAlreadyExists, kRetryable, kPermanent };
+
+// "success", "already_exists", "retryable", "permanent".
+const char* PortalOutcomeName(PortalOutcome outcome);
+
+// One HTTP exchange of an operation (the final attempt when the client retried internally).
+struct PortalExchange {
+  std::string method;               // "POST"
+  std::string url;                  // scheme://host:port/path?query, never credentials
+  std::string idempotency_key;      // as sent in the header, "" if none
+  std::string request_body;         // exact bytes sent
+  std::string request_body_masked;  // request_body with the envelope "session" masked
+  std::string response_body;        // exact bytes received ("" when no response)
+  int http_status = 0;              // 0 = no HTTP response (transport failure)
+  int64_t started_ms = 0;           // wall clock (ms since epoch) when the request was sent
+  int64_t duration_ms = 0;
+};
+
+struct SendResult {
+  PortalOutcome outcome = PortalOutcome::kRetryable;
+  int http_status = 0;            // 0 when no response was received
+  std::string error_code;         // the portal's error_code as text ("0", "-3"...), "" if none
+  std::string message;            // portal message, or a description of the transport failure
+  int64_t retry_after_ms = -1;    // from Retry-After (seconds or HTTP date); -1 if not given
+  bool auth_failed = false;       // the log-in / token request was refused (see above)
+  int attempts = 0;               // HTTP requests made for the operation (re-login, reconnect)
+  nlohmann::json result = nlohmann::json::array();  // the response's "result", if any
+  PortalExchange exchange;
+
+  bool ok() const { return outcome == PortalOutcome::kSuccess; }
+};
+
+struct LookupResult : SendResult {
+  bool found = false;  // kSuccess and a non-empty result[] (domain.md §1, TraCuuHoSo)
+};
+
+// Per-call options.
+struct PortalCallOptions {
+  // Portal unit code (madonvi in the envelope, MaDinhDanhDV in the per-operation query string).
+  // "" = the configured default unit.
+  std::string madonvi;
+  // Sent as the configured idempotency header (default "Idempotency-Key") when non-empty and the
+  // config enables it. Must be deterministic per logical item/batch so a resend carries the same
+  // key, e.g. "<dossier-id>:progress:<first-step-seq>-<last-step-seq>".
+  std::string idempotency_key;
+};
+
+class PortalClient {
+ public:
+  virtual ~PortalClient() = default;
+
+  // DongBoHoSoMC: create (is_update=false) or update (is_update=true) dossiers.
+  virtual SendResult SyncDossiers(const std::vector<nlohmann::json>& items, bool is_update,
+                                  const PortalCallOptions& options = {}) = 0;
+  // CapNhatTienDoHoSoMC: progress steps, in the order given.
+  virtual SendResult SyncProgress(const std::vector<nlohmann::json>& steps,
+                                  const PortalCallOptions& options = {}) = 0;
+  // TraCuuHoSo: does the portal have this dossier? result holds what it answered.
+  virtual LookupResult Lookup(const std::string& ma_ho_so, const PortalCallOptions& options = {}) = 0;
+  // LayThuTuc: procedure details (channels, processing time and unit, fees) as the portal sends
+  // them (the first element of result[] when result is an array, else result). Errors:
+  // RetryLater for retryable outcomes, NotFound when the portal has no such procedure,
+  // InvalidInput for other permanent outcomes.
+  virtual Result<nlohmann::json> GetProcedure(const std::string& ma_tthc,
+                                              const PortalCallOptions& options = {}) = 0;
+  // LayDanhSachTTHC: the procedure list (result[]). Same error mapping as GetProcedure.
+  virtual Result<nlohmann::json> ListProcedures(const PortalCallOptions& options = {}) = 0;
+};
+
+}  // namespace danvan
