@@ -1,0 +1,371 @@
+#include "sqlite/sqlite_store.h"
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/SessionPool.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Exception.h>
+
+#include <mutex>
+#include <vector>
+
+namespace danvan {
+namespace {
+
+using namespace Poco::Data::Keywords;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+
+// Schema migrations, applied in order and recorded in schema_migrations. Never edit a
+// shipped migration: append a new one.
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> kMigrations = {
+      // 1: records, history, quarantine.
+      R"sql(
+CREATE TABLE records (
+  pk INTEGER PRIMARY KEY,
+  source TEXT NOT NULL, kind TEXT NOT NULL, rid TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  order_basis TEXT NOT NULL, order_key INTEGER NOT NULL,
+  event_time TEXT NOT NULL, event_time_ms INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT '',
+  data TEXT NOT NULL, data_hash TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  first_seen_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+  has_item INTEGER NOT NULL DEFAULT 1,
+  UNIQUE (source, kind, rid));
+CREATE INDEX records_kind_unit ON records (kind, unit);
+CREATE TABLE record_history (
+  id INTEGER PRIMARY KEY,
+  record_pk INTEGER NOT NULL REFERENCES records(pk),
+  order_key INTEGER NOT NULL, status TEXT NOT NULL, at_ms INTEGER NOT NULL,
+  event_time TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
+  received_ms INTEGER NOT NULL);
+CREATE INDEX record_history_pk ON record_history (record_pk, at_ms);
+CREATE TABLE quarantine (
+  id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL,
+  source TEXT NOT NULL, kind TEXT NOT NULL, rid TEXT NOT NULL,
+  errors TEXT NOT NULL, raw BLOB NOT NULL, raw_size INTEGER NOT NULL);
+)sql",
+  };
+  return kMigrations;
+}
+
+std::once_flag g_register_once;
+
+Status FromPoco(const std::string& what, const Poco::Exception& e) {
+  return Status::IoError(what + ": " + e.displayText());
+}
+
+void ApplyPragmas(Session& session, const SqliteOptions& o) {
+  session << "PRAGMA busy_timeout=" + std::to_string(o.busy_timeout_ms), now;
+  session << std::string("PRAGMA synchronous=") + (o.synchronous_full ? "FULL" : "NORMAL"), now;
+  session << "PRAGMA foreign_keys=ON", now;
+}
+
+// Reads records rows in the column order used by every SELECT below.
+constexpr const char* kRecordColumns =
+    "pk, source, kind, rid, unit, order_basis, order_key, event_time, event_time_ms, status, "
+    "data, data_hash, tags, first_seen_ms, updated_ms, has_item";
+
+std::optional<RecordRow> SelectRecord(Session& session, const RecordKey& key) {
+  std::vector<Poco::Int64> pk, order_key, etms, first, upd, has_item;
+  std::vector<std::string> src, kind, rid, unit, basis, etime, status, data, hash, tags;
+  std::string s = key.source, k = key.kind, i = key.id;
+  session << std::string("SELECT ") + kRecordColumns +
+                 " FROM records WHERE source=? AND kind=? AND rid=?",
+      into(pk), into(src), into(kind), into(rid), into(unit), into(basis), into(order_key),
+      into(etime), into(etms), into(status), into(data), into(hash), into(tags), into(first),
+      into(upd), into(has_item), use(s), use(k), use(i), now;
+  if (pk.empty()) return std::nullopt;
+  RecordRow r;
+  r.pk = pk[0];
+  r.key = {src[0], kind[0], rid[0]};
+  r.unit = unit[0];
+  r.order_basis = basis[0];
+  r.order_key = order_key[0];
+  r.event_time = etime[0];
+  r.event_time_ms = etms[0];
+  r.status = status[0];
+  r.data_json = data[0];
+  r.data_hash = hash[0];
+  r.tags_json = tags[0];
+  r.first_seen_ms = first[0];
+  r.updated_ms = upd[0];
+  r.has_item = has_item[0] != 0;
+  return r;
+}
+
+class SqliteStore;
+
+class SqliteTransaction final : public StoreTransaction {
+ public:
+  SqliteTransaction(Session& session, std::unique_lock<std::mutex> lock)
+      : session_(session), lock_(std::move(lock)) {}
+  ~SqliteTransaction() override {
+    if (!done_) {
+      try {
+        session_.rollback();
+      } catch (const Poco::Exception&) {
+      }
+    }
+  }
+
+  Result<std::optional<RecordRow>> GetRecord(const RecordKey& key) override {
+    try {
+      return SelectRecord(session_, key);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read record", e);
+    }
+  }
+
+  Result<int64_t> PutRecord(const RecordRow& r) override {
+    try {
+      Poco::Int64 order_key = r.order_key, etms = r.event_time_ms, first = r.first_seen_ms,
+                  upd = r.updated_ms, has_item = r.has_item ? 1 : 0;
+      std::string src = r.key.source, kind = r.key.kind, rid = r.key.id, unit = r.unit,
+                  basis = r.order_basis, etime = r.event_time, status = r.status,
+                  data = r.data_json, hash = r.data_hash, tags = r.tags_json;
+      if (r.pk == 0) {
+        session_ << "INSERT INTO records (source, kind, rid, unit, order_basis, order_key, "
+                    "event_time, event_time_ms, status, data, data_hash, tags, first_seen_ms, "
+                    "updated_ms, has_item) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            use(src), use(kind), use(rid), use(unit), use(basis), use(order_key), use(etime),
+            use(etms), use(status), use(data), use(hash), use(tags), use(first), use(upd),
+            use(has_item), now;
+        Poco::Int64 pk = 0;
+        session_ << "SELECT last_insert_rowid()", into(pk), now;
+        return static_cast<int64_t>(pk);
+      }
+      Poco::Int64 pk = r.pk;
+      session_ << "UPDATE records SET unit=?, order_basis=?, order_key=?, event_time=?, "
+                  "event_time_ms=?, status=?, data=?, data_hash=?, tags=?, updated_ms=?, "
+                  "has_item=? WHERE pk=?",
+          use(unit), use(basis), use(order_key), use(etime), use(etms), use(status), use(data),
+          use(hash), use(tags), use(upd), use(has_item), use(pk), now;
+      return r.pk;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write record", e);
+    }
+  }
+
+  Status AppendHistory(const HistoryRow& h) override {
+    try {
+      Poco::Int64 pk = h.record_pk, order_key = h.order_key, at = h.at_ms, rec = h.received_ms;
+      std::string status = h.status, etime = h.event_time, outcome = h.outcome,
+                  detail = h.detail_json;
+      session_ << "INSERT INTO record_history (record_pk, order_key, status, at_ms, event_time, "
+                  "outcome, detail, received_ms) VALUES (?,?,?,?,?,?,?,?)",
+          use(pk), use(order_key), use(status), use(at), use(etime), use(outcome), use(detail),
+          use(rec), now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write history", e);
+    }
+  }
+
+  Result<bool> HasStep(int64_t record_pk, const std::string& status, int64_t at_ms) override {
+    try {
+      Poco::Int64 pk = record_pk, at = at_ms, n = 0;
+      std::string st = status;
+      session_ << "SELECT count(*) FROM record_history WHERE record_pk=? AND at_ms=? AND "
+                  "status=? AND outcome='step'",
+          use(pk), use(at), use(st), into(n), now;
+      return n > 0;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read history", e);
+    }
+  }
+
+  Status Quarantine(const QuarantineRow& q) override {
+    try {
+      Poco::Int64 rec = q.received_ms, size = q.raw_size;
+      std::string src = q.source, kind = q.kind, rid = q.record_id, errors = q.errors_json;
+      Poco::Data::BLOB raw(reinterpret_cast<const unsigned char*>(q.raw.data()), q.raw.size());
+      session_ << "INSERT INTO quarantine (received_ms, source, kind, rid, errors, raw, raw_size) "
+                  "VALUES (?,?,?,?,?,?,?)",
+          use(rec), use(src), use(kind), use(rid), use(errors), use(raw), use(size), now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write quarantine", e);
+    }
+  }
+
+  Status Commit() override {
+    try {
+      session_.commit();
+      done_ = true;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("commit", e);
+    }
+  }
+
+ private:
+  Session& session_;
+  std::unique_lock<std::mutex> lock_;
+  bool done_ = false;
+};
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(const SqliteOptions& o)
+      : options_(o),
+        writer_("SQLite", o.path),
+        readers_("SQLite", o.path, 1, std::max(1, o.read_connections), 60) {}
+
+  Status Init() {
+    try {
+      writer_ << "PRAGMA journal_mode=WAL", now;
+      ApplyPragmas(writer_, options_);
+      writer_ << "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                 "applied_ms INTEGER NOT NULL)",
+          now;
+      Poco::Int64 current = 0;
+      writer_ << "SELECT coalesce(max(version), 0) FROM schema_migrations", into(current), now;
+      const auto& migrations = Migrations();
+      if (current > static_cast<Poco::Int64>(migrations.size())) {
+        return Status::IoError("cơ sở dữ liệu có phiên bản lược đồ " + std::to_string(current) +
+                               " mới hơn phiên bản plugin hỗ trợ (" +
+                               std::to_string(migrations.size()) + ")");
+      }
+      for (size_t v = static_cast<size_t>(current); v < migrations.size(); ++v) {
+        writer_.begin();
+        // Poco's SQLite binding executes one statement per call: split on ';'.
+        std::string all = migrations[v];
+        size_t start = 0;
+        while (start < all.size()) {
+          size_t end = all.find(';', start);
+          if (end == std::string::npos) end = all.size();
+          std::string stmt = all.substr(start, end - start);
+          if (stmt.find_first_not_of(" \n\t") != std::string::npos) writer_ << stmt, now;
+          start = end + 1;
+        }
+        Poco::Int64 version = static_cast<Poco::Int64>(v + 1), at = 0;
+        writer_ << "INSERT INTO schema_migrations VALUES (?, strftime('%s','now')*1000)",
+            use(version), now;
+        (void)at;
+        writer_.commit();
+      }
+      schema_version_ = static_cast<int64_t>(migrations.size());
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("open " + options_.path, e);
+    }
+  }
+
+  Result<std::unique_ptr<StoreTransaction>> Begin() override {
+    std::unique_lock<std::mutex> lock(write_mutex_);
+    try {
+      writer_.begin();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("begin", e);
+    }
+    return std::unique_ptr<StoreTransaction>(new SqliteTransaction(writer_, std::move(lock)));
+  }
+
+  Result<std::optional<RecordRow>> GetRecord(const RecordKey& key) override {
+    try {
+      Session s = Reader();
+      return SelectRecord(s, key);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read record", e);
+    }
+  }
+
+  Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) override {
+    try {
+      Session s = Reader();
+      Poco::Int64 pk = record_pk;
+      std::vector<Poco::Int64> order_key, at, rec;
+      std::vector<std::string> status, etime, outcome, detail;
+      s << "SELECT order_key, status, at_ms, event_time, outcome, detail, received_ms FROM "
+           "record_history WHERE record_pk=? ORDER BY at_ms, order_key, id",
+          use(pk), into(order_key), into(status), into(at), into(etime), into(outcome),
+          into(detail), into(rec), now;
+      std::vector<HistoryRow> out(order_key.size());
+      for (size_t i = 0; i < out.size(); ++i) {
+        out[i] = {record_pk, order_key[i], status[i], at[i], etime[i], outcome[i], detail[i],
+                  rec[i]};
+      }
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read history", e);
+    }
+  }
+
+  Result<std::vector<QuarantineRow>> ListQuarantine(int64_t limit, int64_t offset) override {
+    try {
+      Session s = Reader();
+      Poco::Int64 lim = limit, off = offset;
+      std::vector<Poco::Int64> id, rec, size;
+      std::vector<std::string> src, kind, rid, errors;
+      std::vector<Poco::Data::BLOB> raw;
+      s << "SELECT id, received_ms, source, kind, rid, errors, raw, raw_size FROM quarantine "
+           "ORDER BY id LIMIT ? OFFSET ?",
+          into(id), into(rec), into(src), into(kind), into(rid), into(errors), into(raw),
+          into(size), use(lim), use(off), now;
+      std::vector<QuarantineRow> out(id.size());
+      for (size_t i = 0; i < out.size(); ++i) {
+        out[i] = {id[i], rec[i], src[i], kind[i], rid[i], errors[i],
+                  std::string(reinterpret_cast<const char*>(raw[i].rawContent()), raw[i].size()),
+                  size[i]};
+      }
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read quarantine", e);
+    }
+  }
+
+  Result<StoreStats> Stats() override {
+    try {
+      Session s = Reader();
+      StoreStats st;
+      std::vector<std::string> kind, unit;
+      std::vector<Poco::Int64> count;
+      s << "SELECT kind, unit, count(*) FROM records GROUP BY kind, unit ORDER BY kind, unit",
+          into(kind), into(unit), into(count), now;
+      for (size_t i = 0; i < kind.size(); ++i) st.records.push_back({kind[i], unit[i], count[i]});
+      Poco::Int64 h = 0, q = 0;
+      s << "SELECT count(*) FROM record_history", into(h), now;
+      s << "SELECT count(*) FROM quarantine", into(q), now;
+      st.history_rows = h;
+      st.quarantined = q;
+      st.schema_version = schema_version_;
+      st.location = options_.path;
+      return st;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("stats", e);
+    }
+  }
+
+ private:
+  Session Reader() {
+    Session s = readers_.get();
+    // Pooled sessions are reused; pragmas are per connection and cheap to repeat.
+    s << "PRAGMA busy_timeout=" + std::to_string(options_.busy_timeout_ms), now;
+    return s;
+  }
+
+  SqliteOptions options_;
+  std::mutex write_mutex_;
+  Session writer_;  // guarded by write_mutex_
+  Poco::Data::SessionPool readers_;
+  int64_t schema_version_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  std::call_once(g_register_once, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+  try {
+    auto store = std::make_unique<SqliteStore>(options);
+    Status st = store->Init();
+    if (!st.ok()) return st;
+    return std::unique_ptr<Store>(std::move(store));
+  } catch (const Poco::Exception& e) {
+    return FromPoco("open " + options.path, e);
+  }
+}
+
+}  // namespace danvan

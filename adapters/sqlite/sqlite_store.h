@@ -1,0 +1,24 @@
+// SQLite storage engine through Poco::Data: one file, WAL journal, versioned migrations
+// applied at open, synchronous=FULL by default so a committed submit survives a crash or
+// power loss.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "storage/store.h"
+
+namespace danvan {
+
+struct SqliteOptions {
+  std::string path;
+  bool synchronous_full = true;
+  int busy_timeout_ms = 10000;
+  int read_connections = 4;
+};
+
+// Opens (creating if needed) the database and applies pending migrations.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
+
+}  // namespace danvan

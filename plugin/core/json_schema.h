@@ -1,0 +1,45 @@
+// JSON Schema validation (valijson, draft 7) with errors an administrator can act on:
+// each error names the field as a JSON pointer and says in Vietnamese what rule it broke.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace danvan {
+
+struct FieldError {
+  std::string path;    // JSON pointer, e.g. "/data/NgayTiepNhan"
+  std::string reason;  // Vietnamese, e.g. "sai định dạng: yyyyMMddHHmmss theo giờ Việt Nam"
+  nlohmann::json ToJson() const { return {{"path", path}, {"reason", reason}}; }
+};
+
+// An immutable compiled schema. Validate() is thread-safe.
+class JsonSchema {
+ public:
+  static Result<std::shared_ptr<const JsonSchema>> FromFile(const std::string& path);
+  static Result<std::shared_ptr<const JsonSchema>> FromJson(const nlohmann::json& schema,
+                                                            const std::string& name);
+  ~JsonSchema();
+
+  // Appends the errors of `doc` to `errors`, paths prefixed with `path_prefix` (e.g. "/data").
+  // Returns true when valid.
+  bool Validate(const nlohmann::json& doc, std::vector<FieldError>* errors,
+                const std::string& path_prefix = "") const;
+  const std::string& name() const { return name_; }
+
+ private:
+  JsonSchema() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string name_;
+};
+
+// Every error, one per line, "path: reason".
+std::string JoinFieldErrors(const std::vector<FieldError>& errors);
+
+}  // namespace danvan

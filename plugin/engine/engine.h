@@ -1,0 +1,89 @@
+// The engine behind one danvan_handle: configuration, intake, storage and query ops.
+//
+// Threading: Submit, SubmitBatch and Query may be called from many threads at once. Parsing
+// and validation run in the caller's thread without locks; the store serialises commits.
+// Start/Stop must not race each other. Nothing here performs network I/O.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/logger.h"
+#include "core/status.h"
+#include "engine/intake.h"
+#include "storage/store.h"
+
+namespace danvan {
+
+struct EngineConfig {
+  nlohmann::json raw;  // the validated configuration document
+  std::string instance;
+  std::string schemas_dir;
+  std::string config_dir;
+  std::string storage_engine = "sqlite";
+  std::string storage_path;
+  bool synchronous_full = true;
+  int busy_timeout_ms = 10000;
+  int read_connections = 4;
+  IntakeLimits intake;
+  int64_t max_batch_events = 10000;
+  int64_t max_batch_bytes = 64LL << 20;
+  LogLevel log_level = LogLevel::kInfo;
+  uint32_t stop_timeout_ms = 5000;
+};
+
+// Parses and validates a configuration document; on failure the status message lists every
+// error, one per line, each with its JSON path.
+Result<EngineConfig> ParseEngineConfig(std::string_view text);
+
+struct HostHooks {
+  Logger logger;
+  std::function<void(const std::string&)> alert;  // may be empty
+  std::shared_ptr<Clock> clock;
+};
+
+// What a submit call answers: the ABI status and the JSON result.
+struct SubmitAnswer {
+  Status status;
+  nlohmann::json result;
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Open(const EngineConfig& config, HostHooks hooks);
+  ~Engine();
+
+  Status Start();
+  Status Stop(uint32_t timeout_ms);
+
+  SubmitAnswer Submit(std::string_view event);
+  SubmitAnswer SubmitBatch(std::string_view jsonl);
+  // {"op": ...} -> response; NotFound for an unknown op.
+  Result<nlohmann::json> Query(std::string_view request);
+
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  Engine(EngineConfig config, HostHooks hooks);
+  struct Prepared;
+  nlohmann::json ApplyAll(std::vector<Prepared>& events, Status* status);
+  Result<nlohmann::json> RecordGet(const nlohmann::json& req);
+  Result<nlohmann::json> StatsOp();
+  Result<nlohmann::json> QuarantineList(const nlohmann::json& req);
+
+  EngineConfig config_;
+  HostHooks hooks_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Intake> intake_;
+  std::atomic<bool> started_{false};
+};
+
+}  // namespace danvan

@@ -1,0 +1,73 @@
+// Record intake: from raw bytes to a validated, normalised event, or precise field errors.
+// Pure (no storage); thread-safe after construction.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/json_schema.h"
+#include "core/status.h"
+#include "storage/store.h"
+
+namespace danvan {
+
+struct IntakeLimits {
+  int64_t max_event_bytes = 262144;
+  int64_t quarantine_raw_max_bytes = 65536;
+};
+
+// A validated event, ready to be applied to the store.
+struct ParsedEvent {
+  RecordKey key;
+  std::string unit;
+  std::string order_basis;  // "version" | "time"
+  int64_t order_key = 0;
+  std::string event_time;
+  int64_t event_time_ms = 0;
+  std::string status;       // kind-specific status ("" when none)
+  bool is_progress_step = false;  // dossier: a CapNhatTienDoHoSoMC progress item
+  int64_t step_at_ms = 0;         // progress step: ThoiDiemXuLy
+  nlohmann::json event;     // the whole envelope (data included)
+  std::string data_json;    // canonical dump of data (sorted keys)
+  std::string data_hash;    // SHA-256 hex of data_json
+  std::vector<nlohmann::json> notes;  // e.g. text conversions
+};
+
+struct IntakeOutcome {
+  bool ok = false;
+  ParsedEvent parsed;              // valid when ok
+  std::vector<FieldError> errors;  // when !ok
+  // What could be read of the key for a rejected event (for quarantine and the result).
+  RecordKey partial_key;
+  std::string partial_unit;
+};
+
+class Intake {
+ public:
+  // Loads the record schemas from schemas_dir/records/.
+  static Result<std::unique_ptr<Intake>> Create(const std::string& schemas_dir, IntakeLimits limits);
+
+  IntakeOutcome Parse(std::string_view raw) const;
+  const IntakeLimits& limits() const { return limits_; }
+
+ private:
+  Intake() = default;
+  IntakeLimits limits_;
+  std::shared_ptr<const JsonSchema> envelope_;
+  std::shared_ptr<const JsonSchema> progress_;
+  std::map<std::string, std::shared_ptr<const JsonSchema>> kinds_;
+};
+
+// Offset of the first byte that is not valid UTF-8 (RFC 3629: no overlongs, no surrogates,
+// max U+10FFFF), or -1 when the text is valid.
+int64_t FirstInvalidUtf8(std::string_view text);
+
+std::string Sha256Hex(std::string_view data);
+
+}  // namespace danvan

@@ -1,0 +1,177 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "engine/test_support.h"
+
+namespace danvan {
+namespace {
+
+using testing::DossierEvent;
+using testing::PetitionEvent;
+using testing::TempDir;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { engine_ = testing::OpenEngine(testing::ConfigFor(dir_.path() / "t.sqlite")); }
+  nlohmann::json Submit(const nlohmann::json& ev) {
+    auto a = engine_->Submit(ev.dump());
+    return a.result;
+  }
+  TempDir dir_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, AcceptsThenDuplicateThenStale) {
+  EXPECT_EQ(Submit(DossierEvent("H31.01-230301-0001", 2, "4"))["outcome"], "accepted");
+  EXPECT_EQ(Submit(DossierEvent("H31.01-230301-0001", 2, "4"))["outcome"], "duplicate");
+  auto stale = Submit(DossierEvent("H31.01-230301-0001", 1, "2"));
+  EXPECT_EQ(stale["outcome"], "stale");
+  EXPECT_EQ(stale["current_version"], 2);
+  EXPECT_EQ(Submit(DossierEvent("H31.01-230301-0001", 3, "9"))["outcome"], "accepted");
+
+  auto got = engine_->Query(R"({"op":"record.get","source":"motcua-hp","kind":"dossier","id":"H31.01-230301-0001"})");
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got.value()["record"]["status"], "9");
+  EXPECT_EQ(got.value()["record"]["version"], 3);
+  const auto& h = got.value()["history"];
+  ASSERT_EQ(h.size(), 3u);  // applied v2, stale v1, applied v3
+  int stale_count = 0;
+  for (const auto& e : h) stale_count += e["outcome"] == "stale";
+  EXPECT_EQ(stale_count, 1);
+}
+
+TEST_F(EngineTest, SameVersionDifferentContentIsRejectedAsConflict) {
+  Submit(DossierEvent("H31.01-1", 1, "2"));
+  auto r = Submit(DossierEvent("H31.01-1", 1, "4"));
+  EXPECT_EQ(r["outcome"], "rejected");
+  EXPECT_EQ(r["errors"][0]["path"], "/version");
+}
+
+TEST_F(EngineTest, RejectsWithFieldPathAndKeepsInQuarantine) {
+  auto ev = DossierEvent("H31.01-2", 1, "4");
+  ev["data"].erase("NgayTiepNhan");
+  ev["data"]["KenhThucHien"] = 2;  // wrong type: the portal wants strings
+  auto r = Submit(ev);
+  ASSERT_EQ(r["outcome"], "rejected");
+  std::set<std::string> paths;
+  for (const auto& e : r["errors"]) paths.insert(e["path"]);
+  EXPECT_TRUE(paths.count("/data/NgayTiepNhan")) << r.dump();
+  EXPECT_TRUE(paths.count("/data/KenhThucHien")) << r.dump();
+  auto q = engine_->Query(R"({"op":"quarantine.list"})");
+  ASSERT_TRUE(q.ok());
+  ASSERT_EQ(q.value()["items"].size(), 1u);
+  EXPECT_EQ(q.value()["items"][0]["key"]["id"], "H31.01-2");
+  EXPECT_NE(q.value()["items"][0]["raw"].get<std::string>().find("KenhThucHien"), std::string::npos);
+}
+
+TEST_F(EngineTest, InvalidDateValuesAreRejected) {
+  auto ev = DossierEvent("H31.01-3", 1, "4");
+  ev["data"]["NgayHenTra"] = "20230231170000";  // 31 February
+  auto r = Submit(ev);
+  ASSERT_EQ(r["outcome"], "rejected");
+  EXPECT_EQ(r["errors"][0]["path"], "/data/NgayHenTra");
+}
+
+TEST_F(EngineTest, InvalidUtf8IsRejectedWithOffset) {
+  std::string raw = PetitionEvent("DT-1", 1, "received").dump();
+  size_t pos = raw.find("Khi");
+  raw[pos] = static_cast<char>(0xC3);  // lead byte followed by ASCII
+  auto a = engine_->Submit(raw);
+  EXPECT_FALSE(a.status.ok());
+  EXPECT_EQ(a.result["outcome"], "rejected");
+  EXPECT_NE(a.result["errors"][0]["reason"].get<std::string>().find("byte " + std::to_string(pos)),
+            std::string::npos);
+}
+
+TEST_F(EngineTest, OversizeEventAndUnknownKind) {
+  auto ev = PetitionEvent("DT-2", 1, "received");
+  ev["kind"] = "letter";
+  auto r = Submit(ev);
+  ASSERT_EQ(r["outcome"], "rejected");
+  EXPECT_EQ(r["errors"][0]["path"], "/kind");
+  ev = PetitionEvent("DT-3", 1, "received");
+  ev["data"]["content"] = std::string(300000, 'a');
+  r = Submit(ev);
+  ASSERT_EQ(r["outcome"], "rejected");
+  EXPECT_NE(r["errors"][0]["reason"].get<std::string>().find("quá lớn"), std::string::npos);
+}
+
+TEST_F(EngineTest, ProgressStepsAppendHistoryAndDeduplicate) {
+  nlohmann::json step = {{"kind", "dossier"}, {"source", "motcua-hp"}, {"id", "H31.01-4"},
+                         {"unit", "SGDDT.VP"}, {"version", 1},
+                         {"event_time", "2023-03-01T09:00:00+07:00"},
+                         {"data", {{"MaHoSo", "H31.01-4"}, {"TrangThai", "2"},
+                                   {"ThoiDiemXuLy", "20230301090000"}, {"NguoiXuLy", "Trần Thị Bình"}}}};
+  EXPECT_EQ(Submit(step)["outcome"], "accepted");  // before the item: placeholder record
+  EXPECT_EQ(Submit(step)["outcome"], "duplicate");
+  EXPECT_EQ(Submit(DossierEvent("H31.01-4", 1, "4"))["outcome"], "accepted");
+  auto got = engine_->Query(R"({"op":"record.get","source":"motcua-hp","kind":"dossier","id":"H31.01-4"})");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got.value()["record"]["status"], "4");
+  EXPECT_EQ(got.value()["history"].size(), 2u);
+}
+
+TEST_F(EngineTest, BatchCommitsOnceAndReportsPerLine) {
+  std::string jsonl = DossierEvent("B-1", 1, "2").dump() + "\n" + "{not json\n\n" +
+                      PetitionEvent("B-2", 1, "received").dump() + "\n" +
+                      DossierEvent("B-1", 1, "2").dump() + "\n";
+  auto a = engine_->SubmitBatch(jsonl);
+  ASSERT_TRUE(a.status.ok());
+  const auto& rs = a.result["results"];
+  ASSERT_EQ(rs.size(), 4u);
+  EXPECT_EQ(rs[0]["outcome"], "accepted");
+  EXPECT_EQ(rs[1]["outcome"], "rejected");
+  EXPECT_EQ(rs[1]["index"], 1);
+  EXPECT_EQ(rs[2]["index"], 3);  // the empty line is skipped but counted
+  EXPECT_EQ(rs[3]["outcome"], "duplicate");
+  EXPECT_EQ(a.result["summary"]["accepted"], 2);
+  auto stats = engine_->Query(R"({"op":"stats"})");
+  EXPECT_EQ(stats.value()["records"], 2);
+  EXPECT_EQ(stats.value()["quarantined"], 1);
+}
+
+TEST_F(EngineTest, ConcurrentSubmitsFromManyThreads) {
+  std::vector<std::thread> threads;
+  std::atomic<int> accepted{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        auto a = engine_->Submit(DossierEvent("T" + std::to_string(t) + "-" + std::to_string(i), 1, "2").dump());
+        accepted += a.result["outcome"] == "accepted";
+        auto q = engine_->Query(R"({"op":"stats"})");
+        ASSERT_TRUE(q.ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(accepted.load(), 200);
+  EXPECT_EQ(engine_->Query(R"({"op":"stats"})").value()["records"], 200);
+}
+
+TEST(EngineConfigTest, EveryErrorListedWithPath) {
+  auto c = ParseEngineConfig(R"({"storage":{"engine":"oracle","path":1},"limits":{"max_event_bytes":-5},"bogus":true,
+    "schemas_dir":")" + std::string(DANVAN_SOURCE_ROOT) + R"(/schemas"})");
+  ASSERT_FALSE(c.ok());
+  const std::string& m = c.status().message();
+  EXPECT_NE(m.find("/storage/engine"), std::string::npos) << m;
+  EXPECT_NE(m.find("/storage/path"), std::string::npos) << m;
+  EXPECT_NE(m.find("/limits/max_event_bytes"), std::string::npos) << m;
+  EXPECT_NE(m.find("/bogus"), std::string::npos) << m;
+}
+
+TEST(EngineReopenTest, DataSurvivesReopen) {
+  TempDir dir;
+  std::string cfg = testing::ConfigFor(dir.path() / "r.sqlite");
+  {
+    auto e = testing::OpenEngine(cfg);
+    EXPECT_EQ(e->Submit(DossierEvent("R-1", 1, "2").dump()).result["outcome"], "accepted");
+  }
+  auto e = testing::OpenEngine(cfg);
+  EXPECT_EQ(e->Submit(DossierEvent("R-1", 1, "2").dump()).result["outcome"], "duplicate");
+}
+
+}  // namespace
+}  // namespace danvan
