@@ -11,7 +11,7 @@ each month is sorted by delivery time).
 
 Records (all fake but plausible; units from config/units/haiphong-sgddt.json):
   dossier    portal dossier items (DongBoHoSoMC), one version per status change, and portal
-             progress items (CapNhatTienDoHoSoMC) as their own events (id "<MaHoSo>#TD<nn>")
+             progress items (CapNhatTienDoHoSoMC), same key (id = MaHoSo), one per transition
   petition   complaints (rounds 1 and 2), denunciations, petitions, feedback, feedback on
              regulations; group, anonymous, re-raised, complex, late ones
   reception  the Director's monthly sessions (two months missed), deputies, staff, ad-hoc
@@ -688,8 +688,10 @@ class Generator:
                 "NgayBatDau": portal_time(s["start"]) if s["start"] else "",
                 "NgayKetThucTheoQuyDinh": portal_time(s["due"]) if s["due"] else "",
             }
-            pev = {"kind": "dossier", "source": SRC_ONESTOP, "id": f"{ma}#TD{i + 1:02d}",
-                   "unit": unit, "version": 1, "event_time": iso(s["t"]), "data": prog}
+            # Same key as the dossier: the engine appends the step to the dossier's history
+            # (deduplicated by status and ThoiDiemXuLy); version = the dossier version of that step.
+            pev = {"kind": "dossier", "source": SRC_ONESTOP, "id": ma,
+                   "unit": unit, "version": i + 1, "event_time": iso(s["t"]), "data": prog}
             events.append((s["t"], ev, pev))
 
         # Stale injection: hold back an intermediate version, deliver it after the last one.
