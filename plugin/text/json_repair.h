@@ -1,0 +1,47 @@
+// Repairs the text encoding of a raw JSON event BEFORE it is parsed.
+//
+// Hosts still feed records exported from old systems whose string values are TCVN3, VNI,
+// VISCII or Windows-1258 bytes (domain.md §6). nlohmann/json would reject such input (invalid
+// UTF-8) or, worse, accept Latin-1 mojibake. RepairJsonText walks the string literals of the
+// raw text; a literal is a suspect when it is invalid UTF-8, contains raw C0 control bytes
+// (VISCII/TCVN3 capitals live there), or is valid UTF-8 that only Windows-1252 can hold with
+// Latin-1 symbols in it (legacy bytes decoded as Windows-1252 by an earlier system).
+// All suspects of one document are scored together (they share one encoding in practice, and a
+// short name alone is too little evidence); when the document-level choice is not confident,
+// each literal is decided on its own. Nothing is guessed: a literal that cannot be decoded with
+// confidence fails the whole text with InvalidInput naming the byte offset and the reason.
+//
+// Thread-safe (no shared state). Cost: one pass over the text; valid UTF-8 without control
+// bytes or Latin-1 symbols is returned after that pass with no copy of the decision work.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "text/legacy.h"
+
+namespace danvan::text {
+
+struct RepairNote {
+  std::string path;        // JSON path of the literal, e.g. "data.petitioners[0].name";
+                           // a key is reported as "<path>{key}"
+  size_t offset = 0;       // byte offset of the literal's opening quote in the raw text
+  Encoding encoding = Encoding::kUtf8;
+  double confidence = 0;   // share of valid Vietnamese syllables in the decoding
+  bool mojibake = false;   // the literal was valid UTF-8 holding legacy bytes as Windows-1252
+  nlohmann::json ToJson() const;  // {"path","offset","encoding","confidence","mojibake"}
+};
+
+struct RepairedJson {
+  std::string text;               // UTF-8 JSON; == input when notes is empty
+  std::vector<RepairNote> notes;  // one per repaired literal
+  bool changed() const { return !notes.empty(); }
+};
+
+Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& options = {});
+
+}  // namespace danvan::text

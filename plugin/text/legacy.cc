@@ -1,0 +1,550 @@
+#include "text/legacy.h"
+
+#include <iconv.h>
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "text/normalize.h"
+#include "text/utf8.h"
+
+namespace danvan::text {
+namespace {
+
+const char* IconvName(Encoding e) {
+  switch (e) {
+    case Encoding::kTcvn3:
+      return "TCVN5712-1";
+    case Encoding::kViscii:
+      return "VISCII";
+    case Encoding::kCp1258:
+      return "CP1258";
+    default:
+      return nullptr;
+  }
+}
+
+// Converts with iconv; on an unconvertible byte reports its offset in `in`.
+Result<std::string> Iconv(const char* to, const char* from, std::string_view in) {
+  iconv_t cd = iconv_open(to, from);
+  if (cd == reinterpret_cast<iconv_t>(-1)) {
+    return Status::Internal(std::string("iconv không hỗ trợ ") + from + " -> " + to);
+  }
+  std::string out;
+  out.resize(in.size() * 4 + 16);
+  char* inp = const_cast<char*>(in.data());
+  size_t inleft = in.size();
+  char* outp = out.data();
+  size_t outleft = out.size();
+  while (inleft > 0) {
+    size_t r = iconv(cd, &inp, &inleft, &outp, &outleft);
+    if (r != static_cast<size_t>(-1)) break;
+    if (errno == E2BIG) {
+      size_t used = outp - out.data();
+      out.resize(out.size() * 2);
+      outp = out.data() + used;
+      outleft = out.size() - used;
+      continue;
+    }
+    size_t offset = inp - in.data();
+    iconv_close(cd);
+    return Status::InvalidInput(std::string("byte ") + std::to_string(offset) +
+                                " không chuyển được từ " + from + " sang " + to);
+  }
+  // Flush shift state (CP1258 and TCVN buffer a base letter waiting for a combining mark).
+  for (;;) {
+    size_t r = iconv(cd, nullptr, nullptr, &outp, &outleft);
+    if (r != static_cast<size_t>(-1)) break;
+    if (errno != E2BIG) break;
+    size_t used = outp - out.data();
+    out.resize(out.size() * 2);
+    outp = out.data() + used;
+    outleft = out.size() - used;
+  }
+  out.resize(outp - out.data());
+  iconv_close(cd);
+  return out;
+}
+
+// ---- VNI-Windows ------------------------------------------------------------------------
+// Tone order: none, sắc (acute), huyền (grave), hỏi (hook), ngã (tilde), nặng (dot below).
+constexpr char32_t kToneMarks[6] = {0, 0x0301, 0x0300, 0x0309, 0x0303, 0x0323};
+// Modifier bytes (lower case; upper case is the byte - 0x20, the Latin-1 capital).
+constexpr unsigned char kVniTone[6] = {0, 0xF9, 0xF8, 0xFB, 0xF5, 0xEF};        // ù ø û õ ï
+constexpr unsigned char kVniCircumflex[6] = {0xE2, 0xE1, 0xE0, 0xE5, 0xE3, 0xE4};  // â á à å ã ä
+constexpr unsigned char kVniBreve[6] = {0xEA, 0xE9, 0xE8, 0xFA, 0xFC, 0xEB};      // ê é è ú ü ë
+constexpr unsigned char kVniI[6] = {'i', 0xED, 0xEC, 0xE6, 0xF3, 0xF2};           // i í ì æ ó ò
+constexpr unsigned char kVniYDot = 0xEE;                                          // ỵ = î
+constexpr unsigned char kVniOHorn = 0xF4, kVniUHorn = 0xF6, kVniDStroke = 0xF1;   // ô ö ñ
+
+struct VniTables {
+  std::unordered_map<char32_t, std::string> encode;  // NFC letter -> VNI bytes
+  std::map<std::string, char32_t> decode;            // VNI bytes (1 or 2) -> letter
+};
+
+char32_t Compose(char32_t base, char32_t mark1, char32_t mark2) {
+  std::string s;
+  AppendUtf8(base, &s);
+  if (mark1) AppendUtf8(mark1, &s);
+  if (mark2) AppendUtf8(mark2, &s);
+  auto nfc = NormalizeNfc(s);
+  size_t pos = 0;
+  char32_t cp = NextCodePoint(nfc.value(), &pos);
+  return pos == nfc->size() ? cp : 0;
+}
+
+void AddVni(VniTables* t, char32_t letter, std::string bytes) {
+  t->encode.emplace(letter, bytes);
+  t->decode.emplace(bytes, letter);
+  // Accept a lower-case modifier after a capital base (common in mixed-case VNI text).
+  if (bytes.size() == 2 && static_cast<unsigned char>(bytes[1]) >= 0xC0 &&
+      static_cast<unsigned char>(bytes[1]) < 0xE0) {
+    std::string alt = bytes;
+    alt[1] = static_cast<char>(static_cast<unsigned char>(alt[1]) + 0x20);
+    t->decode.emplace(alt, letter);
+  }
+}
+
+const VniTables& Vni() {
+  static const VniTables* tables = [] {
+    auto* t = new VniTables();
+    for (int upper = 0; upper < 2; ++upper) {
+      const unsigned char delta = upper ? 0x20 : 0;
+      auto mod = [&](unsigned char b) { return static_cast<char>(b - delta); };
+      auto base = [&](char c) { return static_cast<char32_t>(upper ? c - 32 : c); };
+      for (int tone = 0; tone < 6; ++tone) {
+        char32_t tm = kToneMarks[tone];
+        // a e o u y with plain tones.
+        for (char c : {'a', 'e', 'o', 'u', 'y'}) {
+          if (tone == 0) continue;  // the bare ASCII letter
+          if (c == 'y' && tone == 5) {
+            AddVni(t, Compose(base(c), tm, 0), std::string(1, mod(kVniYDot)));
+            continue;
+          }
+          AddVni(t, Compose(base(c), tm, 0),
+                 std::string{static_cast<char>(base(c)), mod(kVniTone[tone])});
+        }
+        // â ê ô
+        for (char c : {'a', 'e', 'o'}) {
+          AddVni(t, Compose(base(c), 0x0302, tm),
+                 std::string{static_cast<char>(base(c)), mod(kVniCircumflex[tone])});
+        }
+        // ă
+        AddVni(t, Compose(base('a'), 0x0306, tm),
+               std::string{static_cast<char>(base('a')), mod(kVniBreve[tone])});
+        // ơ ư: single byte base, then the plain tone modifier.
+        for (auto [c, b] : {std::pair<char, unsigned char>{'o', kVniOHorn}, {'u', kVniUHorn}}) {
+          std::string bytes(1, mod(b));
+          if (tone) bytes.push_back(mod(kVniTone[tone]));
+          AddVni(t, Compose(base(c), 0x031B, tm), bytes);
+        }
+        // i: single bytes.
+        if (tone) AddVni(t, Compose(base('i'), tm, 0), std::string(1, mod(kVniI[tone])));
+      }
+      AddVni(t, upper ? 0x0110 : 0x0111, std::string(1, mod(kVniDStroke)));
+    }
+    return t;
+  }();
+  return *tables;
+}
+
+Result<std::string> DecodeVni(std::string_view bytes) {
+  const auto& dec = Vni().decode;
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  size_t i = 0;
+  while (i < bytes.size()) {
+    unsigned char b = static_cast<unsigned char>(bytes[i]);
+    if (i + 1 < bytes.size() && static_cast<unsigned char>(bytes[i + 1]) >= 0x80) {
+      auto it = dec.find(std::string(bytes.substr(i, 2)));
+      if (it != dec.end()) {
+        AppendUtf8(it->second, &out);
+        i += 2;
+        continue;
+      }
+    }
+    if (b < 0x80) {
+      out.push_back(static_cast<char>(b));
+      ++i;
+      continue;
+    }
+    auto it = dec.find(std::string(1, static_cast<char>(b)));
+    if (it != dec.end()) {
+      AppendUtf8(it->second, &out);
+      ++i;
+      continue;
+    }
+    if (b < 0xC0) {
+      // Windows-1252 punctuation (quotes, dashes, ellipsis) and symbols.
+      auto r = Iconv("UTF-8", "WINDOWS-1252", bytes.substr(i, 1));
+      if (r.ok()) {
+        out += r.value();
+        ++i;
+        continue;
+      }
+    }
+    return Status::InvalidInput("byte " + std::to_string(i) + " (0x" +
+                                [&] {
+                                  char buf[4];
+                                  std::snprintf(buf, sizeof buf, "%02x", b);
+                                  return std::string(buf);
+                                }() +
+                                ") không phải mã VNI hợp lệ ở vị trí này");
+  }
+  return NormalizeNfc(out);
+}
+
+Result<std::string> EncodeVni(std::string_view utf8) {
+  auto nfc = NormalizeNfc(utf8);
+  if (!nfc.ok()) return nfc.status();
+  const auto& enc = Vni().encode;
+  std::string out;
+  size_t pos = 0;
+  const std::string& s = nfc.value();
+  while (pos < s.size()) {
+    size_t start = pos;
+    char32_t cp = NextCodePoint(s, &pos);
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+      continue;
+    }
+    auto it = enc.find(cp);
+    if (it == enc.end()) {
+      return Status::InvalidInput("ký tự tại byte " + std::to_string(start) +
+                                  " không có trong bảng mã VNI");
+    }
+    out += it->second;
+  }
+  return out;
+}
+
+// ---- syllables ----------------------------------------------------------------------------
+
+// Maps a letter to a one-byte symbol for the syllable grammar and its tone (0 none, 1..5).
+// Returns false for letters and marks Vietnamese does not use.
+bool Symbolize(char32_t cp, char* sym, int* tone) {
+  *tone = 0;
+  if (cp == 0x0111) {
+    *sym = '7';  // đ
+    return true;
+  }
+  utf8proc_int32_t dst[8];
+  int bc = 0;
+  utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), dst, 8,
+                                               UTF8PROC_DECOMPOSE, &bc);
+  if (n < 1 || n > 3) return false;
+  char32_t base = static_cast<char32_t>(dst[0]);
+  if (base < 'a' || base > 'z') return false;
+  char32_t shape = 0;
+  for (int k = 1; k < n; ++k) {
+    switch (dst[k]) {
+      case 0x0301: *tone = 1; break;
+      case 0x0300: *tone = 2; break;
+      case 0x0309: *tone = 3; break;
+      case 0x0303: *tone = 4; break;
+      case 0x0323: *tone = 5; break;
+      case 0x0302:
+      case 0x0306:
+      case 0x031B:
+        if (shape) return false;
+        shape = static_cast<char32_t>(dst[k]);
+        break;
+      default:
+        return false;
+    }
+  }
+  if (base == 'f' || base == 'j' || base == 'w' || base == 'z') return false;
+  if (shape == 0) {
+    *sym = static_cast<char>(base);
+    return true;
+  }
+  if (base == 'a' && shape == 0x0306) *sym = '1';
+  else if (base == 'a' && shape == 0x0302) *sym = '2';
+  else if (base == 'e' && shape == 0x0302) *sym = '3';
+  else if (base == 'o' && shape == 0x0302) *sym = '4';
+  else if (base == 'o' && shape == 0x031B) *sym = '5';
+  else if (base == 'u' && shape == 0x031B) *sym = '6';
+  else return false;
+  bool vowel = std::strchr("aeiouy123456", *sym) != nullptr;
+  return vowel || *tone == 0;
+}
+
+bool IsVowelSym(char c) { return std::strchr("aeiouy123456", c) != nullptr; }
+
+constexpr const char* const kClusters[] = {
+    "a", "1", "2", "e", "3", "i", "o", "4", "5", "u", "6", "y",
+    "ai", "ao", "au", "ay", "2u", "2y", "eo", "3u", "ia", "i3", "iu", "oa", "o1", "oe",
+    "oi", "4i", "5i", "oo", "ua", "u2", "u3", "ui", "u4", "u5", "uy", "6a", "6i", "6u",
+    "65", "y3", "i3u", "y3u", "oai", "oay", "oeo", "u2y", "u4i", "65i", "65u", "uya",
+    "uy3", "uyu"};
+
+bool ValidMarkedCluster(std::string_view v) {
+
+  for (const char* c : kClusters) {
+    if (v == c) return true;
+  }
+  return false;
+}
+
+// Words written without diacritics ("khieu") are checked against the folded inventory.
+bool ValidCluster(std::string_view v) {
+  if (ValidMarkedCluster(v)) return true;
+  static const std::set<std::string>* folded = [] {
+    auto* s = new std::set<std::string>();
+    for (const char* c : kClusters) {
+      std::string f(c);
+      for (char& ch : f) {
+        if (ch == '1' || ch == '2') ch = 'a';
+        if (ch == '3') ch = 'e';
+        if (ch == '4' || ch == '5') ch = 'o';
+        if (ch == '6') ch = 'u';
+      }
+      s->insert(f);
+    }
+    return s;
+  }();
+  for (char ch : v) {
+    if (ch >= '1' && ch <= '6') return false;
+  }
+  return folded->count(std::string(v)) > 0;
+}
+
+bool ValidFinal(std::string_view f) {
+  return f.empty() || f == "c" || f == "ch" || f == "m" || f == "n" || f == "ng" ||
+         f == "nh" || f == "p" || f == "t";
+}
+
+bool ParseRest(std::string_view rest, int tone) {
+  size_t k = 0;
+  while (k < rest.size() && IsVowelSym(rest[k])) ++k;
+  if (k == 0) return false;
+  if (!ValidCluster(rest.substr(0, k))) return false;
+  std::string_view fin = rest.substr(k);
+  if (!ValidFinal(fin)) return false;
+  if ((fin == "c" || fin == "ch" || fin == "p" || fin == "t") && tone != 0 && tone != 1 &&
+      tone != 5) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* EncodingName(Encoding e) {
+  switch (e) {
+    case Encoding::kUtf8: return "UTF-8";
+    case Encoding::kTcvn3: return "TCVN3";
+    case Encoding::kVni: return "VNI";
+    case Encoding::kViscii: return "VISCII";
+    case Encoding::kCp1258: return "Windows-1258";
+  }
+  return "?";
+}
+
+Result<std::string> DecodeLegacy(Encoding e, std::string_view bytes) {
+  if (e == Encoding::kUtf8) {
+    if (auto bad = FindInvalidUtf8(bytes)) {
+      return Status::InvalidInput("byte " + std::to_string(*bad) + " không phải UTF-8 hợp lệ");
+    }
+    return NormalizeNfc(bytes);
+  }
+  if (e == Encoding::kVni) return DecodeVni(bytes);
+  auto r = Iconv("UTF-8", IconvName(e), bytes);
+  if (!r.ok()) return r.status();
+  return NormalizeNfc(r.value());
+}
+
+Result<std::string> EncodeLegacy(Encoding e, std::string_view utf8) {
+  if (auto bad = FindInvalidUtf8(utf8)) {
+    return Status::InvalidInput("byte " + std::to_string(*bad) + " không phải UTF-8 hợp lệ");
+  }
+  if (e == Encoding::kUtf8) return std::string(utf8);
+  if (e == Encoding::kVni) return EncodeVni(utf8);
+  auto nfc = NormalizeNfc(utf8);
+  if (!nfc.ok()) return nfc.status();
+  return Iconv(IconvName(e), "UTF-8", nfc.value());
+}
+
+bool IsVietnameseSyllable(std::u32string_view word) {
+  if (word.empty() || word.size() > 8) return false;
+  std::string syms;
+  int tone = 0;
+  for (char32_t cp : word) {
+    char s;
+    int t;
+    if (!Symbolize(cp, &s, &t)) return false;
+    if (t) {
+      if (tone) return false;
+      tone = t;
+    }
+    syms.push_back(s);
+  }
+  static const char* const kInitials[] = {"ngh", "ng", "nh", "ch", "gh", "gi", "kh", "ph",
+                                          "th",  "tr", "qu", "b",  "c",  "d",  "7",  "g",
+                                          "h",   "k",  "l",  "m",  "n",  "p",  "r",  "s",
+                                          "t",   "v",  "x",  ""};
+  std::string_view sv(syms);
+  for (const char* ini : kInitials) {
+    std::string_view i(ini);
+    if (sv.substr(0, i.size()) != i) continue;
+    if (ParseRest(sv.substr(i.size()), tone)) return true;
+    // "gì", "gìn": the i of gi is the vowel.
+    if (i == "gi" && ParseRest(sv.substr(1), tone)) return true;
+  }
+  return false;
+}
+
+SyllableScore ScoreVietnamese(std::string_view utf8) {
+  SyllableScore score;
+  auto norm = NormalizeNfc(utf8, /*casefold=*/true);
+  if (!norm.ok()) return score;
+  const std::string& s = norm.value();
+  std::u32string word;
+  bool non_ascii = false;
+  bool has_letter = false;
+  auto flush = [&] {
+    if (!word.empty() && has_letter) {
+      bool ok = IsVietnameseSyllable(word);
+      if (non_ascii) {
+        ++score.words;
+        score.valid += ok;
+      } else {
+        ++score.ascii_words;
+        score.ascii_valid += ok;
+      }
+    }
+    word.clear();
+    non_ascii = false;
+    has_letter = false;
+  };
+  size_t pos = 0;
+  while (pos < s.size()) {
+    char32_t cp = NextCodePoint(s, &pos);
+    bool sep;
+    if (cp < 0x80) {
+      sep = !((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp < 0x20);
+      if (cp >= '0' && cp <= '9') sep = true;
+    } else {
+      utf8proc_category_t cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+      sep = (cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) ||
+            (cat >= UTF8PROC_CATEGORY_ZS && cat <= UTF8PROC_CATEGORY_ZP);
+    }
+    if (sep) {
+      flush();
+      continue;
+    }
+    if (cp >= 0x80 || cp < 0x20) non_ascii = true;
+    if (cp >= 0x20) has_letter = true;
+    word.push_back(cp);
+  }
+  flush();
+  return score;
+}
+
+Detection DetectLegacy(std::string_view bytes, const DetectOptions& options) {
+  Detection d;
+  for (Encoding e : {Encoding::kTcvn3, Encoding::kVni, Encoding::kViscii, Encoding::kCp1258}) {
+    Candidate c;
+    c.encoding = e;
+    auto r = DecodeLegacy(e, bytes);
+    if (r.ok()) {
+      c.ok = true;
+      c.text = std::move(r).value();
+      c.score = ScoreVietnamese(c.text);
+    }
+    d.candidates.push_back(std::move(c));
+  }
+  std::stable_sort(d.candidates.begin(), d.candidates.end(),
+                   [](const Candidate& a, const Candidate& b) {
+                     if (a.ok != b.ok) return a.ok;
+                     if (a.score.share() != b.score.share()) {
+                       return a.score.share() > b.score.share();
+                     }
+                     return a.score.valid > b.score.valid;
+                   });
+  const Candidate& best = d.candidates[0];
+  if (!best.ok || best.score.words == 0) {
+    d.reason = "không bảng mã cũ nào (TCVN3, VNI, VISCII, Windows-1258) giải mã được";
+    return d;
+  }
+  char buf[160];
+  if (best.score.share() < options.min_share) {
+    std::snprintf(buf, sizeof buf,
+                  "không bảng mã nào cho văn bản tiếng Việt đủ tin cậy (tốt nhất: %s, %d/%d "
+                  "âm tiết hợp lệ)",
+                  EncodingName(best.encoding), best.score.valid, best.score.words);
+    d.reason = buf;
+    return d;
+  }
+  for (size_t k = 1; k < d.candidates.size(); ++k) {
+    const Candidate& other = d.candidates[k];
+    if (!other.ok || other.text == best.text) continue;
+    if (best.score.share() - other.score.share() < options.min_margin) {
+      std::snprintf(buf, sizeof buf, "mơ hồ giữa %s (%d/%d) và %s (%d/%d âm tiết hợp lệ)",
+                    EncodingName(best.encoding), best.score.valid, best.score.words,
+                    EncodingName(other.encoding), other.score.valid, other.score.words);
+      d.reason = buf;
+      return d;
+    }
+    break;
+  }
+  d.confident = true;
+  d.encoding = best.encoding;
+  d.text = best.text;
+  d.confidence = best.score.share();
+  return d;
+}
+
+std::string MojibakeBytes(std::string_view utf8) {
+  static const std::u32string_view kVietLatin1 =
+      U"ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúý";
+  int suspicious = 0;
+  std::string bytes;
+  bytes.reserve(utf8.size());
+  iconv_t cd = reinterpret_cast<iconv_t>(-1);
+  size_t pos = 0;
+  bool ok = true;
+  while (pos < utf8.size() && ok) {
+    size_t start = pos;
+    char32_t cp = NextCodePoint(utf8, &pos);
+    if (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') {
+      ++suspicious;
+      bytes.push_back(static_cast<char>(cp));
+    } else if (cp < 0x80) {
+      bytes.push_back(static_cast<char>(cp));
+    } else if (cp <= 0xFF) {
+      if (kVietLatin1.find(cp) == std::u32string_view::npos) ++suspicious;
+      bytes.push_back(static_cast<char>(cp));
+    } else {
+      // Windows-1252's 0x80-0x9F code points (€ ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ' ' " " • – — ˜ ™ …).
+      if (cd == reinterpret_cast<iconv_t>(-1)) cd = iconv_open("WINDOWS-1252", "UTF-8");
+      if (cd == reinterpret_cast<iconv_t>(-1)) {
+        ok = false;
+        break;
+      }
+      char out[4];
+      char* inp = const_cast<char*>(utf8.data() + start);
+      size_t inleft = pos - start;
+      char* outp = out;
+      size_t outleft = sizeof out;
+      if (iconv(cd, &inp, &inleft, &outp, &outleft) == static_cast<size_t>(-1) ||
+          outp - out != 1) {
+        ok = false;
+        break;
+      }
+      ++suspicious;
+      bytes.push_back(out[0]);
+    }
+  }
+  if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
+  if (!ok || suspicious < 2) return {};
+  return bytes;
+}
+
+}  // namespace danvan::text
