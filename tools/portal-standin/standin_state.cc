@@ -1,0 +1,331 @@
+#include "standin_state.h"
+
+#include <chrono>
+
+namespace danvan::standin {
+
+using nlohmann::json;
+
+json Faults::ToJson() const {
+  return {{"error_rate", error_rate},
+          {"error_status", error_status},
+          {"fail_next", fail_next},
+          {"fail_status", fail_status},
+          {"retry_after", retry_after},
+          {"delay_ms", delay_ms},
+          {"delay_next", delay_next},
+          {"drop_next", drop_next},
+          {"drop_rate", drop_rate},
+          {"drop_after_apply_next", drop_after_apply_next},
+          {"drop_after_apply_rate", drop_after_apply_rate},
+          {"malformed_next", malformed_next},
+          {"malformed_rate", malformed_rate},
+          {"expire_sessions_after", expire_sessions_after},
+          {"error_code_as_number", error_code_as_number},
+          {"success_code", success_code},
+          {"include_auth", include_auth}};
+}
+
+std::string Faults::Merge(const json& j) {
+  if (!j.is_object()) return "faults: expected an object";
+  try {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string& k = it.key();
+      const json& v = it.value();
+      if (k == "error_rate") error_rate = v.get<double>();
+      else if (k == "error_status") error_status = v.get<int>();
+      else if (k == "fail_next") fail_next = v.get<int>();
+      else if (k == "fail_status") fail_status = v.get<int>();
+      else if (k == "retry_after") retry_after = v.is_string() ? v.get<std::string>() : v.dump();
+      else if (k == "delay_ms") delay_ms = v.get<int64_t>();
+      else if (k == "delay_next") delay_next = v.get<int>();
+      else if (k == "drop_next") drop_next = v.get<int>();
+      else if (k == "drop_rate") drop_rate = v.get<double>();
+      else if (k == "drop_after_apply_next") drop_after_apply_next = v.get<int>();
+      else if (k == "drop_after_apply_rate") drop_after_apply_rate = v.get<double>();
+      else if (k == "malformed_next") malformed_next = v.get<int>();
+      else if (k == "malformed_rate") malformed_rate = v.get<double>();
+      else if (k == "expire_sessions_after") expire_sessions_after = v.get<int>();
+      else if (k == "error_code_as_number") error_code_as_number = v.get<bool>();
+      else if (k == "success_code") success_code = v.get<std::string>();
+      else if (k == "include_auth") include_auth = v.get<bool>();
+      else if (k == "expire_sessions_now") continue;  // handled by the caller
+      else return "faults: unknown field " + k;
+    }
+  } catch (const json::exception& e) {
+    return std::string("faults: ") + e.what();
+  }
+  return "";
+}
+
+State::State(StandinOptions options) : options_(std::move(options)), rng_(options_.seed) {
+  if (!options_.store_file.empty()) store_.open(options_.store_file, std::ios::app);
+}
+
+int64_t State::Now() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string State::RandomToken() {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 32; ++i) s += kHex[rng_() % 16];
+  return s;
+}
+
+std::string State::NewSession() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string s = RandomToken();
+  sessions_[s] = Now() + options_.session_ttl_ms;
+  ++logins_;
+  return s;
+}
+
+std::string State::NewToken() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string s = RandomToken();
+  tokens_[s] = Now() + options_.token_ttl_s * 1000;
+  ++tokens_issued_;
+  return s;
+}
+
+bool State::SessionValid(const std::string& s) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = sessions_.find(s);
+  return it != sessions_.end() && Now() < it->second;
+}
+
+bool State::TokenValid(const std::string& t) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = tokens_.find(t);
+  return it != tokens_.end() && Now() < it->second;
+}
+
+void State::ExpireAll() {
+  std::lock_guard<std::mutex> l(mu_);
+  sessions_.clear();
+  tokens_.clear();
+}
+
+std::string State::SetFaults(const json& j) {
+  std::lock_guard<std::mutex> l(mu_);
+  Faults f = faults_;
+  std::string err = f.Merge(j);
+  if (!err.empty()) return err;
+  faults_ = f;
+  if (j.value("expire_sessions_now", false)) {
+    sessions_.clear();
+    tokens_.clear();
+  }
+  return "";
+}
+
+json State::GetFaults() {
+  std::lock_guard<std::mutex> l(mu_);
+  return faults_.ToJson();
+}
+
+FaultDecision State::Decide(bool is_auth) {
+  std::lock_guard<std::mutex> l(mu_);
+  FaultDecision d;
+  Faults& f = faults_;
+  if (is_auth && !f.include_auth) return d;
+  if (!is_auth && f.expire_sessions_after >= 0) {
+    if (f.expire_sessions_after == 0) {
+      sessions_.clear();
+      tokens_.clear();
+      f.expire_sessions_after = -1;
+    } else {
+      --f.expire_sessions_after;
+    }
+  }
+  if (f.delay_ms > 0 && f.delay_next != 0) {
+    d.delay_ms = f.delay_ms;
+    if (f.delay_next > 0) --f.delay_next;
+  }
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  // Always draw the same number of values so a seed gives the same sequence whatever the
+  // counters are.
+  double r_drop = u(rng_), r_err = u(rng_), r_dap = u(rng_), r_mal = u(rng_);
+  if (f.drop_next > 0) {
+    --f.drop_next;
+    d.action = FaultAction::kDrop;
+  } else if (r_drop < f.drop_rate) {
+    d.action = FaultAction::kDrop;
+  } else if (f.fail_next > 0) {
+    --f.fail_next;
+    d.action = FaultAction::kError;
+    d.status = f.fail_status;
+  } else if (r_err < f.error_rate) {
+    d.action = FaultAction::kError;
+    d.status = f.error_status;
+  } else if (f.drop_after_apply_next > 0) {
+    --f.drop_after_apply_next;
+    d.action = FaultAction::kDropAfterApply;
+  } else if (r_dap < f.drop_after_apply_rate) {
+    d.action = FaultAction::kDropAfterApply;
+  } else if (f.malformed_next > 0) {
+    --f.malformed_next;
+    d.action = FaultAction::kMalformed;
+  } else if (r_mal < f.malformed_rate) {
+    d.action = FaultAction::kMalformed;
+  }
+  d.retry_after = f.retry_after;
+  return d;
+}
+
+json State::Code(const std::string& code) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (faults_.error_code_as_number) return std::stoi(code);
+  return code;
+}
+
+json State::SuccessCode() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (faults_.error_code_as_number) return 0;
+  return faults_.success_code;
+}
+
+std::optional<std::pair<int, std::string>> State::Replay(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!options_.idempotency || key.empty()) return std::nullopt;
+  auto it = idempotent_.find(key);
+  if (it == idempotent_.end()) return std::nullopt;
+  ++idempotent_replays_;
+  return it->second;
+}
+
+void State::Remember(const std::string& key, int status, const std::string& body) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!options_.idempotency || key.empty()) return;
+  idempotent_[key] = {status, body};
+}
+
+void State::Log(const json& event) {
+  if (store_.is_open()) {
+    store_ << event.dump() << '\n';
+    store_.flush();
+  }
+}
+
+json State::ApplyDossiers(const json& items, bool is_update, const std::string& unit,
+                          std::vector<std::string>* existing) {
+  std::lock_guard<std::mutex> l(mu_);
+  json results = json::array();
+  for (const auto& item : items) {
+    const std::string code = item.value("MaHoSo", "");
+    auto it = dossiers_.find(code);
+    std::string status;
+    if (!is_update && it != dossiers_.end()) {
+      ++it->second.duplicate_creates;
+      existing->push_back(code);
+      status = "exists";
+    } else {
+      Dossier& d = dossiers_[code];
+      d.item = item;
+      d.unit = unit;
+      if (is_update) {
+        ++d.updates;
+        status = "updated";
+      } else {
+        ++d.creates;
+        status = "created";
+      }
+      Log({{"t", Now()}, {"kind", "dossier"}, {"op", status}, {"unit", unit}, {"item", item}});
+    }
+    results.push_back({{"MaHoSo", code}, {"status", status}});
+  }
+  return results;
+}
+
+bool State::HasDossier(const std::string& ma_ho_so) {
+  std::lock_guard<std::mutex> l(mu_);
+  return dossiers_.count(ma_ho_so) > 0;
+}
+
+std::optional<std::string> State::ApplyProgress(const json& steps, const std::string& unit,
+                                                const std::string& idempotency_key) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (options_.progress_requires_dossier) {
+    for (const auto& s : steps) {
+      std::string code = s.value("MaHoSo", "");
+      if (!dossiers_.count(code)) return code;
+    }
+  }
+  for (const auto& s : steps) {
+    std::string code = s.value("MaHoSo", "");
+    std::string time = s.value("ThoiDiemXuLy", "");
+    std::string key = code + "|" + s.value("TrangThai", "") + "|" + time;
+    bool duplicate = !step_keys_.insert(key).second;
+    // Same-length yyyyMMddHHmmss strings compare like the instants they denote.
+    auto last = last_step_time_.find(code);
+    bool out_of_order = last != last_step_time_.end() && time < last->second;
+    if (last == last_step_time_.end() || time > last->second) last_step_time_[code] = time;
+    if (duplicate) ++duplicate_steps_;
+    if (out_of_order) ++out_of_order_steps_;
+    json rec = {{"seq", ++seq_},          {"MaHoSo", code},     {"unit", unit},
+                {"idempotency_key", idempotency_key},           {"duplicate", duplicate},
+                {"out_of_order", out_of_order},                 {"item", s}};
+    progress_.push_back(rec);
+    Log({{"t", Now()}, {"kind", "progress"}, {"step", rec}});
+  }
+  return std::nullopt;
+}
+
+json State::LookupDossier(const std::string& ma_ho_so) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = dossiers_.find(ma_ho_so);
+  if (it == dossiers_.end()) return json::array();
+  return json::array({it->second.item});
+}
+
+void State::CountRequest(const std::string& service, const std::string& outcome) {
+  std::lock_guard<std::mutex> l(mu_);
+  ++requests_[service][outcome];
+}
+
+json State::Received() {
+  std::lock_guard<std::mutex> l(mu_);
+  json d = json::object();
+  for (const auto& [code, dos] : dossiers_) {
+    d[code] = {{"item", dos.item},
+               {"unit", dos.unit},
+               {"creates", dos.creates},
+               {"updates", dos.updates},
+               {"duplicate_creates", dos.duplicate_creates}};
+  }
+  return {{"dossiers", d}, {"progress", progress_}};
+}
+
+json State::Stats() {
+  std::lock_guard<std::mutex> l(mu_);
+  return {{"dossiers", dossiers_.size()},
+          {"progress_steps", progress_.size()},
+          {"duplicate_steps", duplicate_steps_},
+          {"out_of_order_steps", out_of_order_steps_},
+          {"idempotent_replays", idempotent_replays_},
+          {"logins", logins_},
+          {"tokens_issued", tokens_issued_},
+          {"active_sessions", sessions_.size()},
+          {"requests", requests_}};
+}
+
+void State::Reset() {
+  std::lock_guard<std::mutex> l(mu_);
+  faults_ = Faults();
+  rng_.seed(options_.seed);
+  sessions_.clear();
+  tokens_.clear();
+  idempotent_.clear();
+  dossiers_.clear();
+  progress_ = json::array();
+  last_step_time_.clear();
+  step_keys_.clear();
+  seq_ = 0;
+  duplicate_steps_ = out_of_order_steps_ = idempotent_replays_ = logins_ = tokens_issued_ = 0;
+  requests_.clear();
+}
+
+}  // namespace danvan::standin

@@ -1,0 +1,141 @@
+// State of the portal stand-in: what it received, sessions and tokens, injected faults.
+// All methods are thread-safe (one mutex); the HTTP handlers call them from Poco's pool.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace danvan::standin {
+
+struct Faults {
+  double error_rate = 0;          // share of service requests answered with error_status
+  int error_status = 503;
+  int fail_next = 0;              // the next N service requests fail with fail_status
+  int fail_status = 500;
+  std::string retry_after;        // Retry-After header value on injected errors ("" = none)
+  int64_t delay_ms = 0;           // every service request waits this long before answering
+  int delay_next = -1;            // only the next N requests are delayed (-1 = all)
+  int drop_next = 0;              // close the connection before applying (mid-request)
+  double drop_rate = 0;
+  int drop_after_apply_next = 0;  // apply, then close without a response
+  double drop_after_apply_rate = 0;
+  int malformed_next = 0;         // apply, then answer 200 with a malformed body
+  double malformed_rate = 0;
+  int expire_sessions_after = -1; // expire every session/token after N more service requests
+  bool error_code_as_number = false;  // answer error_code as a JSON number
+  std::string success_code = "0";     // "0" or "00" (domain.md §1: both mean success)
+  bool include_auth = false;      // faults also hit the log-in / token endpoints
+
+  nlohmann::json ToJson() const;
+  // Merges the given fields; unknown fields are an error (returned as text, "" when fine).
+  std::string Merge(const nlohmann::json& j);
+};
+
+enum class FaultAction { kNone, kError, kDrop, kDropAfterApply, kMalformed };
+
+struct FaultDecision {
+  FaultAction action = FaultAction::kNone;
+  int status = 0;
+  std::string retry_after;
+  int64_t delay_ms = 0;
+};
+
+struct StandinOptions {
+  std::string username = "danvan";
+  std::string password;
+  std::string client_id = "danvan";
+  std::string client_secret;
+  std::string dstcode;           // required header value when non-empty
+  int64_t session_ttl_ms = 30 * 60 * 1000;
+  int64_t token_ttl_s = 3600;
+  bool progress_requires_dossier = true;
+  bool idempotency = true;       // replay the stored answer for a repeated Idempotency-Key
+  uint64_t seed = 42;
+  std::string store_file;        // JSONL of applied changes, "" = memory only
+};
+
+class State {
+ public:
+  explicit State(StandinOptions options);
+
+  // --- auth ---
+  std::string NewSession();
+  std::string NewToken();
+  bool SessionValid(const std::string& s);
+  bool TokenValid(const std::string& t);
+  void ExpireAll();
+  const StandinOptions& options() const { return options_; }
+
+  // --- faults ---
+  std::string SetFaults(const nlohmann::json& j);
+  nlohmann::json GetFaults();
+  // Decides the fate of one service request (consumes counters, draws from the seeded RNG).
+  FaultDecision Decide(bool is_auth);
+  // Wire form of an error_code under the current faults setting.
+  nlohmann::json Code(const std::string& code);
+  nlohmann::json SuccessCode();
+
+  // --- idempotency ---
+  std::optional<std::pair<int, std::string>> Replay(const std::string& key);
+  void Remember(const std::string& key, int status, const std::string& body);
+
+  // --- data ---
+  // Create (is_update=false) or upsert. Returns per-item results; *existing lists MaHoSo that
+  // already existed on create (not overwritten).
+  nlohmann::json ApplyDossiers(const nlohmann::json& items, bool is_update, const std::string& unit,
+                               std::vector<std::string>* existing);
+  bool HasDossier(const std::string& ma_ho_so);
+  // Applies progress steps; returns the missing dossier code if one is unknown and the option
+  // requires the dossier (then nothing is applied).
+  std::optional<std::string> ApplyProgress(const nlohmann::json& steps, const std::string& unit,
+                                           const std::string& idempotency_key);
+  nlohmann::json LookupDossier(const std::string& ma_ho_so);
+
+  void CountRequest(const std::string& service, const std::string& outcome);
+  nlohmann::json Received();
+  nlohmann::json Stats();
+  void Reset();
+
+ private:
+  void Log(const nlohmann::json& event);
+  int64_t Now() const;
+  std::string RandomToken();
+
+  StandinOptions options_;
+  std::mutex mu_;
+  std::mt19937_64 rng_;
+  Faults faults_;
+  std::map<std::string, int64_t> sessions_;  // token -> expiry ms
+  std::map<std::string, int64_t> tokens_;
+  std::map<std::string, std::pair<int, std::string>> idempotent_;
+  struct Dossier {
+    nlohmann::json item;
+    std::string unit;
+    int creates = 0;
+    int updates = 0;
+    int duplicate_creates = 0;
+  };
+  std::map<std::string, Dossier> dossiers_;
+  nlohmann::json progress_ = nlohmann::json::array();
+  std::map<std::string, std::string> last_step_time_;  // MaHoSo -> last ThoiDiemXuLy applied
+  std::set<std::string> step_keys_;                    // MaHoSo|TrangThai|ThoiDiemXuLy
+  int64_t seq_ = 0;
+  int64_t duplicate_steps_ = 0;
+  int64_t out_of_order_steps_ = 0;
+  int64_t idempotent_replays_ = 0;
+  int64_t logins_ = 0;
+  int64_t tokens_issued_ = 0;
+  std::map<std::string, std::map<std::string, int64_t>> requests_;  // service -> outcome -> n
+  std::ofstream store_;
+};
+
+}  // namespace danvan::standin
