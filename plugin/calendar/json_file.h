@@ -1,0 +1,55 @@
+// Loading shipped data files (calendar, deadlines, procedures): read, parse, validate against
+// the JSON Schema in schemas/, with administrator-facing Vietnamese error messages that name the
+// file and the JSON path ("$.days[3].date").
+//
+// Thread-safety: SchemaValidator is immutable after Load and may be shared across threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace valijson {
+class Schema;
+}
+
+namespace danvan::calendar {
+
+// Reads and parses a JSON file. Errors: kIoError (cannot read), kInvalidInput (syntax), both
+// with the file name and, for syntax errors, the byte offset.
+Result<nlohmann::json> ReadJsonFile(const std::string& path);
+
+// "$", "$.days[3].date": the path notation used in every error message of this library.
+std::string JsonPathChild(std::string_view parent, std::string_view key);
+std::string JsonPathIndex(std::string_view parent, size_t index);
+
+class SchemaValidator {
+ public:
+  // Loads a draft-07 JSON Schema (one of schemas/*.schema.json).
+  static Result<std::shared_ptr<const SchemaValidator>> Load(const std::string& schema_path);
+
+  // OK, or kInvalidInput "Tệp '<label>' không hợp lệ theo lược đồ '<schema>': tại $.a[1].b: ..."
+  // listing every violation found.
+  Status Validate(const nlohmann::json& doc, std::string_view file_label) const;
+
+  ~SchemaValidator();
+
+ private:
+  SchemaValidator() = default;
+  std::string schema_path_;
+  std::unique_ptr<valijson::Schema> schema_;
+};
+
+// Loads `path`, validates it with `schemas_dir`/`schema_file`.
+Result<nlohmann::json> LoadValidatedJson(const std::string& path, const std::string& schemas_dir,
+                                         const std::string& schema_file);
+
+// Error with file and path, in the library's message format:
+// "Tệp '<file>', tại <path>: <message>".
+Status DataError(std::string_view file, std::string_view path, std::string_view message);
+
+}  // namespace danvan::calendar

@@ -1,0 +1,478 @@
+#include "calendar/ontime.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "calendar/json_file.h"
+#include "core/timeutil.h"
+
+namespace danvan::calendar {
+namespace {
+
+// Portal status codes (domain.md §1).
+constexpr int kNew = 1, kReceived = 2, kRefused = 3, kProcessing = 4, kSupplement = 5,
+              kFinancial = 6, kWithdrawn = 7, kStopped = 8, kFinished = 9, kReturned = 10;
+
+constexpr int64_t kMsPerHour = 3'600'000;
+
+bool IsTerminal(int s) {
+  return s == kFinished || s == kReturned || s == kStopped || s == kRefused || s == kWithdrawn;
+}
+
+Status ReadPortalTime(const nlohmann::json& obj, const char* key, const std::string& path,
+                      int offset, std::optional<int64_t>* out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return Status::Ok();
+  std::string s = it->is_string() ? it->get<std::string>() : it->dump();
+  if (s.empty()) return Status::Ok();
+  auto t = ParsePortalTime(s, offset);
+  if (!t)
+    return Status::InvalidInput("Hồ sơ: trường " + path + "." + key +
+                                " không đúng định dạng yyyyMMddHHmmss: '" + s + "'");
+  *out = *t;
+  return Status::Ok();
+}
+
+Result<int> ReadStatus(const nlohmann::json& obj, const char* key, const std::string& path) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return Status::InvalidInput("Hồ sơ: thiếu " + path + "." + key);
+  if (it->is_number_integer()) return it->get<int>();
+  if (it->is_string()) {
+    const std::string s = it->get<std::string>();
+    if (!s.empty() && s.size() <= 2 && s.find_first_not_of("0123456789") == std::string::npos)
+      return std::stoi(s);
+  }
+  return Status::InvalidInput("Hồ sơ: " + path + "." + key + " không phải mã trạng thái hợp lệ: " + it->dump());
+}
+
+struct Pause {
+  int64_t from, to;
+};
+
+std::string Iso(int64_t ms, int offset) { return FormatIsoTime(ms, offset); }
+
+}  // namespace
+
+const char* OnTimeClassName(OnTimeClass c) {
+  switch (c) {
+    case OnTimeClass::kNotCounted: return "not_counted";
+    case OnTimeClass::kEarly: return "early";
+    case OnTimeClass::kOnTime: return "on_time";
+    case OnTimeClass::kLate: return "late";
+    case OnTimeClass::kOpenWithinDeadline: return "open_within_deadline";
+    case OnTimeClass::kDueSoon: return "due_soon";
+    case OnTimeClass::kOpenOverdue: return "open_overdue";
+  }
+  return "unknown";
+}
+
+Result<DossierFacts> DossierFacts::FromPortalItem(const nlohmann::json& item,
+                                                  std::vector<StatusStep> history, int offset) {
+  if (!item.is_object()) return Status::InvalidInput("Hồ sơ: dữ liệu không phải đối tượng JSON");
+  DossierFacts d;
+  d.ma_ho_so = item.value("MaHoSo", "");
+  d.ma_tthc = item.value("MaTTHC", "");
+  auto st = ReadStatus(item, "TrangThaiHoSo", "$");
+  if (!st.ok()) return st.status();
+  d.status = st.value();
+  for (auto [key, field] : {std::pair{"NgayTiepNhan", &d.received_at},
+                            std::pair{"NgayHenTra", &d.due_at},
+                            std::pair{"NgayKetThucXuLy", &d.end_at}}) {
+    Status s = ReadPortalTime(item, key, "$", offset, field);
+    if (!s.ok()) return s;
+  }
+  if (auto it = item.find("DanhSachHoSoBoSung"); it != item.end() && it->is_array()) {
+    for (size_t i = 0; i < it->size(); ++i) {
+      const auto& b = (*it)[i];
+      const std::string path = JsonPathIndex("$.DanhSachHoSoBoSung", i);
+      if (!b.is_object()) return Status::InvalidInput("Hồ sơ: " + path + " không phải đối tượng JSON");
+      SupplementRound r;
+      for (auto [key, field] : {std::pair{"NgayBoSung", &r.requested_at},
+                                std::pair{"NgayTiepNhanBoSung", &r.received_at},
+                                std::pair{"NgayHenTraTruoc", &r.previous_due},
+                                std::pair{"NgayHenTraMoi", &r.new_due}}) {
+        Status s = ReadPortalTime(b, key, path, offset, field);
+        if (!s.ok()) return s;
+      }
+      d.supplements.push_back(r);
+    }
+  }
+  d.history = std::move(history);
+  return d;
+}
+
+Result<StatusStep> DossierFacts::StepFromProgressItem(const nlohmann::json& item, int offset) {
+  if (!item.is_object()) return Status::InvalidInput("Tiến độ hồ sơ: không phải đối tượng JSON");
+  auto st = ReadStatus(item, "TrangThai", "$");
+  if (!st.ok()) return st.status();
+  std::optional<int64_t> at;
+  Status s = ReadPortalTime(item, "ThoiDiemXuLy", "$", offset, &at);
+  if (!s.ok()) return s;
+  if (!at) return Status::InvalidInput("Tiến độ hồ sơ: thiếu $.ThoiDiemXuLy");
+  return StatusStep{st.value(), *at};
+}
+
+nlohmann::json Classification::ToJson(int offset) const {
+  nlohmann::json j = {{"class", OnTimeClassName(cls)},
+                      {"as_of", Iso(as_of_ms, offset)},
+                      {"elapsed_ms", elapsed_ms},
+                      {"elapsed_working_ms", elapsed_working_ms},
+                      {"paused_ms", paused_ms},
+                      {"paused_working_ms", paused_working_ms},
+                      {"supplement_requests", supplement_requests},
+                      {"clock_paused", clock_paused},
+                      {"explanation", explanation}};
+  auto put = [&](const char* k, const std::optional<int64_t>& v) {
+    j[k] = v ? nlohmann::json(Iso(*v, offset)) : nlohmann::json(nullptr);
+  };
+  put("start", start_ms);
+  put("due", due_ms);
+  put("end", end_ms);
+  put("due_soon_from", due_soon_from_ms);
+  put("next_change", next_change_ms);
+  j["next_class"] = next_class ? nlohmann::json(OnTimeClassName(*next_class)) : nlohmann::json(nullptr);
+  if (end_status) j["end_status"] = *end_status;
+  if (!due_source.empty()) j["due_source"] = due_source;
+  if (!rule_id.empty()) j["rule_id"] = rule_id;
+  return j;
+}
+
+OnTimeClassifier::OnTimeClassifier(std::shared_ptr<const WorkingCalendar> calendar,
+                                   std::shared_ptr<const ProcedureCatalogue> procedures,
+                                   std::shared_ptr<const DeadlineRules> rules)
+    : calendar_(std::move(calendar)), procedures_(std::move(procedures)), rules_(std::move(rules)) {
+  if (!procedures_) procedures_ = ProcedureCatalogue::Empty();
+}
+
+Status OnTimeClassifier::Decide(Classification* c, const DueSoonHorizon& horizon) const {
+  const WorkingCalendar& cal = *calendar_;
+  const int off = cal.utc_offset_minutes();
+  auto& reasons = c->explanation["reasons"];
+  const int64_t due = *c->due_ms;
+  if (c->end_ms) {
+    if (c->supplement_requests > 1) {
+      c->cls = OnTimeClass::kLate;
+      reasons.push_back({{"code", "multiple_supplement_requests"}, {"count", c->supplement_requests}});
+    } else if (*c->end_ms <= due) {
+      const bool early = cal.DayOf(*c->end_ms) < cal.DayOf(due);
+      c->cls = early ? OnTimeClass::kEarly : OnTimeClass::kOnTime;
+      reasons.push_back({{"code", early ? "finished_before_due_day" : "finished_on_due_day"},
+                         {"end", Iso(*c->end_ms, off)}, {"due", Iso(due, off)}});
+    } else {
+      c->cls = OnTimeClass::kLate;
+      reasons.push_back({{"code", "finished_after_due"}, {"end", Iso(*c->end_ms, off)},
+                         {"due", Iso(due, off)}, {"late_by_ms", *c->end_ms - due}});
+    }
+    return Status::Ok();
+  }
+  reasons.push_back({{"code", "judged_at_as_of"}, {"as_of", Iso(c->as_of_ms, off)}});
+  if (c->supplement_requests > 1) {
+    c->cls = OnTimeClass::kOpenOverdue;
+    reasons.push_back({{"code", "multiple_supplement_requests"}, {"count", c->supplement_requests}});
+    return Status::Ok();
+  }
+  if (c->as_of_ms > due) {
+    c->cls = OnTimeClass::kOpenOverdue;
+    reasons.push_back({{"code", "past_due"}, {"due", Iso(due, off)}, {"overdue_by_ms", c->as_of_ms - due}});
+    return Status::Ok();
+  }
+  auto soon = DueSoonStart(horizon, due, cal);
+  if (!soon.ok()) return soon.status();
+  c->due_soon_from_ms = soon.value();
+  if (c->as_of_ms >= soon.value()) {
+    c->cls = OnTimeClass::kDueSoon;
+    reasons.push_back({{"code", "inside_due_soon_window"}, {"due_soon_from", Iso(soon.value(), off)},
+                       {"due", Iso(due, off)}});
+  } else {
+    c->cls = OnTimeClass::kOpenWithinDeadline;
+    reasons.push_back({{"code", "before_due"}, {"due", Iso(due, off)}});
+  }
+  if (c->clock_paused) {
+    reasons.push_back({{"code", "clock_paused_no_scheduled_change"}});
+    return Status::Ok();
+  }
+  if (c->cls == OnTimeClass::kOpenWithinDeadline) {
+    c->next_change_ms = soon.value();
+    c->next_class = OnTimeClass::kDueSoon;
+  } else {
+    c->next_change_ms = due + 1;
+    c->next_class = OnTimeClass::kOpenOverdue;
+  }
+  return Status::Ok();
+}
+
+Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d, int64_t as_of) const {
+  const WorkingCalendar& cal = *calendar_;
+  const int off = cal.utc_offset_minutes();
+  Classification c;
+  c.as_of_ms = as_of;
+  c.explanation = {{"reasons", nlohmann::json::array()}};
+  auto& reasons = c.explanation["reasons"];
+  auto finish = [&]() -> Result<Classification> {
+    c.explanation["class"] = OnTimeClassName(c.cls);
+    return c;
+  };
+  if (!d.received_at)
+    return Status::InvalidInput("Hồ sơ " + d.ma_ho_so + ": thiếu NgayTiepNhan");
+  c.start_ms = *d.received_at;
+  if (*d.received_at > as_of) {
+    c.cls = OnTimeClass::kNotCounted;
+    reasons.push_back({{"code", "not_received"}, {"why", "received_after_as_of"},
+                       {"received", Iso(*d.received_at, off)}});
+    return finish();
+  }
+
+  // History known at as_of, in time order.
+  std::vector<StatusStep> hist;
+  for (const auto& s : d.history)
+    if (s.at_ms <= as_of) hist.push_back(s);
+  std::stable_sort(hist.begin(), hist.end(),
+                   [](const StatusStep& a, const StatusStep& b) { return a.at_ms < b.at_ms; });
+  const bool use_history = !hist.empty();
+  const int current = use_history ? hist.back().status : d.status;
+
+  // End of processing: first 9, else first 10, else first 8 or 3, else first 7.
+  std::optional<StatusStep> end_step;
+  for (const auto& group : {std::vector<int>{kFinished}, std::vector<int>{kReturned},
+                            std::vector<int>{kStopped, kRefused}, std::vector<int>{kWithdrawn}}) {
+    for (const auto& s : hist) {
+      if (std::find(group.begin(), group.end(), s.status) != group.end()) {
+        end_step = s;
+        break;
+      }
+    }
+    if (end_step) break;
+  }
+  if (end_step) {
+    reasons.push_back({{"code", "end_by_status"}, {"status", end_step->status},
+                       {"at", Iso(end_step->at_ms, off)}});
+    if (d.end_at && *d.end_at != end_step->at_ms)
+      reasons.push_back({{"code", "end_differs_from_NgayKetThucXuLy"}, {"NgayKetThucXuLy", Iso(*d.end_at, off)}});
+  } else if (IsTerminal(d.status) && (!use_history || IsTerminal(current)) &&
+             !(d.status == kRefused && !d.end_at)) {
+    if (!d.end_at)
+      return Status::InvalidInput("Hồ sơ " + d.ma_ho_so + ": trạng thái " + std::to_string(d.status) +
+                                  " đã kết thúc nhưng không có thời điểm kết thúc (lịch sử hoặc NgayKetThucXuLy)");
+    if (*d.end_at <= as_of) {
+      end_step = StatusStep{d.status, *d.end_at};
+      reasons.push_back({{"code", "end_from_NgayKetThucXuLy"}, {"status", d.status}, {"at", Iso(*d.end_at, off)}});
+    }
+  }
+
+  // Counted only if received: not status 1, not refused at reception without processing.
+  bool processed_before_end = false;
+  for (const auto& s : hist) {
+    if (end_step && s.at_ms > end_step->at_ms) break;
+    if (s.status == kProcessing || s.status == kSupplement || s.status == kFinancial) processed_before_end = true;
+  }
+  if (!end_step && current == kNew) {
+    c.cls = OnTimeClass::kNotCounted;
+    reasons.push_back({{"code", "not_received"}, {"why", "status_1_newly_submitted"}});
+    return finish();
+  }
+  if ((end_step ? end_step->status : current) == kRefused && !processed_before_end) {
+    c.cls = OnTimeClass::kNotCounted;
+    reasons.push_back({{"code", "not_received"}, {"why", "status_3_refused_without_start"}});
+    return finish();
+  }
+  if (end_step) {
+    c.end_ms = end_step->at_ms;
+    c.end_status = end_step->status;
+  }
+  const int64_t stop = c.end_ms ? *c.end_ms : as_of;
+
+  // Supplement waits: from DanhSachHoSoBoSung when present, else from status-5 runs in history.
+  std::vector<Pause> pauses;
+  int requests_list = 0, requests_history = 0;
+  std::optional<int64_t> new_due;
+  for (const auto& r : d.supplements) {
+    if (!r.requested_at || *r.requested_at > as_of) continue;
+    ++requests_list;
+    int64_t to = (r.received_at && *r.received_at <= as_of) ? *r.received_at : as_of;
+    if (!(r.received_at && *r.received_at <= as_of) && !c.end_ms) c.clock_paused = true;
+    pauses.push_back({*r.requested_at, to});
+    if (r.new_due) new_due = r.new_due;
+  }
+  {
+    std::optional<int64_t> run_start;
+    std::vector<Pause> hist_pauses;
+    for (const auto& s : hist) {
+      if (s.status == kSupplement) {
+        if (!run_start) {
+          run_start = s.at_ms;
+          ++requests_history;
+        }
+      } else if (run_start) {
+        hist_pauses.push_back({*run_start, s.at_ms});
+        run_start.reset();
+      }
+    }
+    if (run_start) hist_pauses.push_back({*run_start, as_of});
+    if (requests_list == 0) {
+      pauses = hist_pauses;
+      if (run_start && !c.end_ms) c.clock_paused = true;
+    }
+  }
+  c.supplement_requests = std::max(requests_list, requests_history);
+  // Clip to [start, stop], sort, merge overlaps.
+  std::vector<Pause> clipped;
+  for (Pause p : pauses) {
+    p.from = std::max(p.from, *c.start_ms);
+    p.to = std::min(p.to, stop);
+    if (p.to > p.from) clipped.push_back(p);
+  }
+  std::sort(clipped.begin(), clipped.end(), [](const Pause& a, const Pause& b) { return a.from < b.from; });
+  std::vector<Pause> merged;
+  for (const Pause& p : clipped) {
+    if (!merged.empty() && p.from <= merged.back().to) merged.back().to = std::max(merged.back().to, p.to);
+    else merged.push_back(p);
+  }
+  for (const Pause& p : merged) {
+    auto w = cal.WorkingMsBetween(p.from, p.to);
+    if (!w.ok()) return w.status();
+    c.paused_ms += p.to - p.from;
+    c.paused_working_ms += w.value();
+    reasons.push_back({{"code", "supplement_pause"}, {"from", Iso(p.from, off)}, {"to", Iso(p.to, off)},
+                       {"working_ms", w.value()}});
+  }
+  if (c.clock_paused) reasons.push_back({{"code", "waiting_for_supplement"}});
+
+  // Elapsed processing time.
+  {
+    auto w = cal.WorkingMsBetween(*c.start_ms, stop);
+    if (!w.ok()) return w.status();
+    c.elapsed_working_ms = w.value() - c.paused_working_ms;
+    c.elapsed_ms = (stop - *c.start_ms) - c.paused_ms;
+  }
+
+  // Effective due instant.
+  const Procedure* proc = d.ma_tthc.empty() ? nullptr : procedures_->Find(d.ma_tthc);
+  const bool calendar_shift = proc && proc->processing_unit == TimeUnit::kDays;
+  auto shift_by_pauses = [&](int64_t due) -> Result<int64_t> {
+    for (const Pause& p : merged) {
+      if (p.from >= due) break;
+      if (calendar_shift) {
+        due += p.to - p.from;
+      } else {
+        auto w = cal.WorkingMsBetween(p.from, p.to);
+        if (!w.ok()) return w.status();
+        if (w.value() > 0) {
+          auto moved = cal.AddWorkingMs(due, w.value());
+          if (!moved.ok()) return moved.status();
+          due = moved.value();
+        }
+      }
+    }
+    return due;
+  };
+  if (d.due_at) {
+    if (new_due) {
+      c.due_ms = *new_due;
+      c.due_source = "NgayHenTraMoi";
+      reasons.push_back({{"code", "due_from_supplement_new_due"}, {"due", Iso(*new_due, off)}});
+    } else {
+      auto due = shift_by_pauses(*d.due_at);
+      if (!due.ok()) return due.status();
+      c.due_ms = due.value();
+      c.due_source = "NgayHenTra";
+      reasons.push_back({{"code", "due_from_NgayHenTra"}, {"NgayHenTra", Iso(*d.due_at, off)},
+                         {"shift", calendar_shift ? "calendar" : "working"},
+                         {"effective_due", Iso(due.value(), off)}});
+    }
+  } else {
+    if (!proc)
+      return Status::NotFound("Hồ sơ " + d.ma_ho_so + ": không có NgayHenTra và thủ tục '" + d.ma_tthc +
+                              "' không có trong danh mục thủ tục");
+    int64_t allowed = 0, base_due = 0;
+    if (proc->processing_unit == TimeUnit::kDays) {
+      allowed = std::llround(proc->processing_value * kMsPerDay);
+      base_due = *c.start_ms + allowed;
+    } else {
+      int64_t unit_ms = kMsPerHour;
+      if (proc->processing_unit == TimeUnit::kWorkingDays) {
+        auto len = cal.WorkingDayLengthMs(cal.DayOf(*c.start_ms));
+        if (!len.ok()) return len.status();
+        unit_ms = len.value();
+      }
+      allowed = std::llround(proc->processing_value * static_cast<double>(unit_ms));
+      auto due = cal.AddWorkingMs(*c.start_ms, allowed);
+      if (!due.ok()) return due.status();
+      base_due = due.value();
+    }
+    auto due = shift_by_pauses(base_due);
+    if (!due.ok()) return due.status();
+    c.due_ms = due.value();
+    c.due_source = "procedure";
+    const int64_t used = calendar_shift ? c.elapsed_ms : c.elapsed_working_ms;
+    reasons.push_back({{"code", "due_from_procedure"}, {"MaTTHC", proc->code},
+                       {"value", proc->processing_value}, {"unit", TimeUnitName(proc->processing_unit)},
+                       {"allowed_ms", allowed}, {"used_ms", used}, {"effective_due", Iso(due.value(), off)}});
+  }
+
+  Status s = Decide(&c, rules_->dossier_due_soon());
+  if (!s.ok()) return s;
+  return finish();
+}
+
+Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p, int64_t as_of) const {
+  const WorkingCalendar& cal = *calendar_;
+  const int off = cal.utc_offset_minutes();
+  Classification c;
+  c.as_of_ms = as_of;
+  c.explanation = {{"reasons", nlohmann::json::array()}};
+  auto& reasons = c.explanation["reasons"];
+  if (!p.received_at)
+    return Status::InvalidInput("Đơn thư " + p.id + ": thiếu received_at");
+  if (*p.received_at > as_of) {
+    c.cls = OnTimeClass::kNotCounted;
+    c.start_ms = *p.received_at;
+    reasons.push_back({{"code", "not_received"}, {"why", "received_after_as_of"}});
+    c.explanation["class"] = OnTimeClassName(c.cls);
+    return c;
+  }
+  const DeadlineRule* rule = nullptr;
+  for (const DeadlineRule* r : rules_->ClassificationRules(p.petition_kind, p.round)) {
+    auto start = RuleStart(*r, p);
+    if (start && *start <= as_of) {
+      rule = r;
+      break;
+    }
+  }
+  if (!rule)
+    return Status::NotFound("Đơn thư " + p.id + ": không có quy tắc thời hạn áp dụng cho loại '" +
+                            p.petition_kind + "' lần " + std::to_string(p.round));
+  auto dl = ComputeDeadline(*rule, p, cal);
+  if (!dl.ok()) return dl.status();
+  c.rule_id = rule->id;
+  c.start_ms = dl->start_ms;
+  c.due_ms = dl->due_ms;
+  c.due_source = "legal_rule";
+  c.explanation["deadline"] = dl->explanation;
+  reasons.push_back({{"code", "due_from_legal_rule"}, {"rule", rule->id}, {"step", rule->step},
+                     {"due", Iso(dl->due_ms, off)}, {"legal_basis", rule->legal_basis}});
+
+  const std::string& st = p.status;
+  const bool finished = st == "resolved" || st == "rejected" || st == "withdrawn" ||
+                        st == "forwarded" || st == "closed";
+  if (finished) {
+    std::optional<int64_t> end = p.resolved_at ? p.resolved_at : p.decision_at;
+    if (!end)
+      return Status::InvalidInput("Đơn thư " + p.id + ": trạng thái '" + st +
+                                  "' nhưng thiếu resolved_at/decision_at");
+    if (*end <= as_of) {
+      c.end_ms = end;
+      reasons.push_back({{"code", "end_by_status"}, {"status", st}, {"at", Iso(*end, off)}});
+    }
+  }
+  const int64_t stop = c.end_ms ? *c.end_ms : as_of;
+  auto w = cal.WorkingMsBetween(*c.start_ms, stop);
+  if (!w.ok()) return w.status();
+  c.elapsed_working_ms = w.value();
+  c.elapsed_ms = stop - *c.start_ms;
+  Status s = Decide(&c, rules_->petition_due_soon());
+  if (!s.ok()) return s;
+  c.explanation["class"] = OnTimeClassName(c.cls);
+  return c;
+}
+
+}  // namespace danvan::calendar

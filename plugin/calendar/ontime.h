@@ -1,0 +1,156 @@
+// On-time classification of dossiers (the Decision 766 rule, domain.md §2) and petitions (their
+// legal deadline, domain.md §3), with the instant at which the class will next change so that
+// the engine's scheduler can fire the host's "due soon" and "overdue" alerts once each.
+//
+// HOW THE ENGINE CALLS THIS
+//   At start-up: load the three data sets (immutable, shared by all threads)
+//     auto cal   = WorkingCalendar::LoadDirectory(cfg.calendar_dir, cfg.schemas_dir);
+//     auto rules = DeadlineRules::Load(cfg.deadlines_file, cfg.schemas_dir);
+//     auto procs = ProcedureCatalogue::Load(cfg.procedures_file, cfg.schemas_dir);
+//     OnTimeClassifier classifier(cal, procs, rules);
+//   (after a LayThuTuc refresh: procs = UpsertFromLayThuTuc(*procs, answer); build a new
+//   classifier and swap it in; old readers keep theirs.)
+//   On submit of a dossier: gather the latest dossier item (`data` of the newest kind=dossier
+//   event) and the record's status history (every progress item's {TrangThai, ThoiDiemXuLy},
+//   plus, if the engine records them, the dossier events' TrangThaiHoSo at their event_time):
+//     auto facts = DossierFacts::FromPortalItem(item, history);
+//     auto c = classifier.ClassifyDossier(facts.value(), clock.NowMs());
+//   On submit of a petition:
+//     auto facts = PetitionFacts::FromRecordData(data);
+//     auto c = classifier.ClassifyPetition(facts.value(), clock.NowMs());
+//   Put c->ToJson() (class, due, end, elapsed, explanation) in the submit result.
+//   Scheduler: store (record key, c->next_change_ms, c->next_class). When the instant passes,
+//   re-classify at that instant; if the class became kDueSoon or kOpenOverdue and the engine has
+//   not yet alerted that class for this record, fire the host alert and remember it. A record
+//   with no next_change_ms (finished, overdue, not counted, or clock paused for a supplement)
+//   changes class only on a new event: re-classify on submit and reschedule.
+//   Indicators for a period [first_day, last_day]: classify with
+//     as_of = cal->EndOfDayMs(last_day)   (unfinished dossiers are judged at the period's last
+//   day; events after as_of are ignored). The "early or on time" numerator is
+//   kEarly + kOnTime + kOpenWithinDeadline + kDueSoon; kNotCounted is outside the denominator.
+//
+// Cost: O(history + supplements) plus O(log days) per calendar call; no I/O, no locks, no
+// allocation beyond the result. Thread-safety: OnTimeClassifier is immutable; concurrent calls
+// are safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "calendar/deadline_rules.h"
+#include "calendar/procedures.h"
+#include "calendar/working_calendar.h"
+#include "core/status.h"
+
+namespace danvan::calendar {
+
+enum class OnTimeClass {
+  kNotCounted,          // never received at as_of (status 1, or 3 without start): not counted
+  kEarly,               // finished on a day before the due day
+  kOnTime,              // finished on the due day, not after the due instant
+  kLate,                // finished after the due instant, or more than one supplement request
+  kOpenWithinDeadline,  // unfinished at as_of, before the due-soon window
+  kDueSoon,             // unfinished at as_of, inside the due-soon window, not yet overdue
+  kOpenOverdue,         // unfinished at as_of and past due (or more than one supplement request)
+};
+const char* OnTimeClassName(OnTimeClass c);  // "not_counted", "early", "on_time", ...
+
+// Portal status codes (TrangThaiHoSo), domain.md §1.
+struct StatusStep {
+  int status = 0;
+  int64_t at_ms = 0;
+};
+
+// One DanhSachHoSoBoSung[] entry: NgayBoSung (supplement requested), NgayTiepNhanBoSung
+// (supplement received), NgayHenTraTruoc / NgayHenTraMoi (due date before / after).
+struct SupplementRound {
+  std::optional<int64_t> requested_at, received_at, previous_due, new_due;
+};
+
+struct DossierFacts {
+  std::string ma_ho_so;
+  std::string ma_tthc;
+  int status = 0;                                   // TrangThaiHoSo
+  std::optional<int64_t> received_at;              // NgayTiepNhan (required)
+  std::optional<int64_t> due_at;                   // NgayHenTra ("" = none)
+  std::optional<int64_t> end_at;                   // NgayKetThucXuLy
+  std::vector<SupplementRound> supplements;         // DanhSachHoSoBoSung
+  std::vector<StatusStep> history;                  // any order; sorted by time when used
+
+  // From the portal dossier item (string values, dates yyyyMMddHHmmss at utc_offset). Malformed
+  // dates are errors naming the field ("$.DanhSachHoSoBoSung[1].NgayBoSung").
+  static Result<DossierFacts> FromPortalItem(const nlohmann::json& item,
+                                             std::vector<StatusStep> history,
+                                             int utc_offset_minutes = 420);
+  // One progress item (CapNhatTienDoHoSoMC): TrangThai + ThoiDiemXuLy.
+  static Result<StatusStep> StepFromProgressItem(const nlohmann::json& item,
+                                                 int utc_offset_minutes = 420);
+};
+
+struct Classification {
+  OnTimeClass cls = OnTimeClass::kNotCounted;
+  int64_t as_of_ms = 0;
+  std::optional<int64_t> start_ms;  // NgayTiepNhan / the rule's start
+  std::optional<int64_t> due_ms;    // effective due instant (after supplement pauses)
+  std::optional<int64_t> end_ms;    // end of processing, if at or before as_of
+  std::optional<int>  end_status;   // the status that ended it (dossiers)
+  std::string due_source;  // "NgayHenTra", "NgayHenTraMoi", "procedure", "legal_rule"
+  // Processing time from start to end (or as_of), supplement waits excluded.
+  int64_t elapsed_ms = 0;          // calendar time
+  int64_t elapsed_working_ms = 0;  // working time (calendar working hours)
+  int64_t paused_ms = 0, paused_working_ms = 0;
+  int supplement_requests = 0;
+  bool clock_paused = false;  // waiting for a supplement at as_of
+  std::optional<int64_t> due_soon_from_ms;
+  // When the class will change by the passage of time alone, and to what.
+  std::optional<int64_t> next_change_ms;
+  std::optional<OnTimeClass> next_class;
+  std::string rule_id;  // petitions: the deadline rule used
+  // {"class": "...", "reasons": [{"code": "...", ...}, ...]}: codes are stable identifiers
+  // (e.g. "end_by_status", "supplement_pause", "multiple_supplement_requests",
+  // "due_from_procedure", "judged_at_as_of", "not_received").
+  nlohmann::json explanation;
+
+  // Submit-result shape: instants as ISO 8601 at utc_offset, durations in ms.
+  nlohmann::json ToJson(int utc_offset_minutes = 420) const;
+};
+
+class OnTimeClassifier {
+ public:
+  // procedures may be empty (ProcedureCatalogue::Empty()); all three must be non-null.
+  OnTimeClassifier(std::shared_ptr<const WorkingCalendar> calendar,
+                   std::shared_ptr<const ProcedureCatalogue> procedures,
+                   std::shared_ptr<const DeadlineRules> rules);
+
+  // The Decision 766 rule at instant `as_of_ms` (now, or the period's last day end). Errors:
+  // NgayTiepNhan missing (kInvalidInput); no NgayHenTra and MaTTHC not in the catalogue
+  // (kNotFound); an instant outside the loaded calendar (kNotFound); a finished status with no
+  // end time in history nor NgayKetThucXuLy (kInvalidInput).
+  Result<Classification> ClassifyDossier(const DossierFacts& d, int64_t as_of_ms) const;
+
+  // The petition against its legal deadline: the classification rule of its kind/round with
+  // the lowest classify_priority whose start field is set at as_of (e.g. complaint: resolve from
+  // accepted_at, else accept from received_at). End = resolved_at, else decision_at, for the
+  // statuses resolved/rejected/withdrawn/forwarded/closed. Errors as for ComputeDeadline, plus
+  // a finished status without resolved_at/decision_at (kInvalidInput).
+  Result<Classification> ClassifyPetition(const PetitionFacts& p, int64_t as_of_ms) const;
+
+  const WorkingCalendar& calendar() const { return *calendar_; }
+  const ProcedureCatalogue& procedures() const { return *procedures_; }
+  const DeadlineRules& rules() const { return *rules_; }
+
+ private:
+  // Sets cls / due soon / next change for an open or finished record whose due is known.
+  Status Decide(Classification* c, const DueSoonHorizon& horizon) const;
+
+  std::shared_ptr<const WorkingCalendar> calendar_;
+  std::shared_ptr<const ProcedureCatalogue> procedures_;
+  std::shared_ptr<const DeadlineRules> rules_;
+};
+
+}  // namespace danvan::calendar
