@@ -1,0 +1,42 @@
+// Report writers. All render from the ReportModel (report_model.h) through BuildTables
+// (tables.h) and are deterministic: the same model gives the same bytes (XLSX: the same sheet
+// XML; its document properties carry meta.generated_at, or the period's cut-off day, never the
+// current time). Thread-safe: no shared state. Errors are Status values, never exceptions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "reports/report_model.h"
+
+namespace danvan::reports {
+
+// The report JSON (ToJson(model), summary filled), pretty-printed with 2 spaces and a final
+// newline; keys are sorted, so it is byte-stable.
+std::string RenderJson(const ReportModel& m);
+
+struct CsvFile {
+  std::string name;     // "xep-hang.csv"
+  std::string content;  // UTF-8 with BOM, CRLF line ends, RFC 4180 quoting
+};
+// One file per table (tables.h order).
+std::vector<CsvFile> RenderCsv(const ReportModel& m);
+// RFC 4180 field: quoted when it contains ',', '"', CR or LF (quotes doubled).
+std::string CsvField(const std::string& s);
+// Writes RenderCsv(m) into `dir` (created if missing). IoError names the file.
+Status WriteCsvFiles(const ReportModel& m, const std::string& dir);
+
+// One sheet per table, Vietnamese headings, numbers stored as numbers with formats.
+Status WriteXlsx(const ReportModel& m, const std::string& path);
+// The XLSX bytes (written through a temporary file in `tmp_dir`, default the system's).
+Result<std::string> RenderXlsx(const ReportModel& m, const std::string& tmp_dir = "");
+
+// A self-contained printable HTML page: inline CSS (with print rules) and inline SVG charts
+// (scores by unit, indicator bars); no scripts, no external resources.
+std::string RenderHtml(const ReportModel& m);
+
+// Writes report.json, report.html, report.xlsx and csv/<table>.csv under `dir`.
+Status WriteAll(const ReportModel& m, const std::string& dir);
+
+}  // namespace danvan::reports
