@@ -44,10 +44,10 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 step "2/5 configure and build ($BUILD_DIR, $BUILD_TYPE, -j$JOBS)"
-cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
+cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >&2
 # Targets the job runs. HOOK(portal-standin): add tools/portal-standin's target here.
 TARGETS=(danvan danvan-host)
-cmake --build "$BUILD_DIR" --parallel "$JOBS" --target "${TARGETS[@]}"
+cmake --build "$BUILD_DIR" --parallel "$JOBS" --target "${TARGETS[@]}" >&2
 LIB="$BUILD_DIR/plugin/libdanvan.so"
 HOST="$BUILD_DIR/tools/danvan-host/danvan-host"
 [ -f "$LIB" ] || { echo "run-main-job: $LIB was not built" >&2; exit 1; }
