@@ -7,6 +7,8 @@
 #include <Poco/Exception.h>
 
 #include <mutex>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace danvan {
@@ -33,6 +35,9 @@ CREATE TABLE records (
   tags TEXT NOT NULL DEFAULT '[]',
   first_seen_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
   has_item INTEGER NOT NULL DEFAULT 1,
+  contrib TEXT NOT NULL DEFAULT '[]',
+  deadline TEXT NOT NULL DEFAULT 'null',
+  synced INTEGER NOT NULL DEFAULT 0,
   UNIQUE (source, kind, rid));
 CREATE INDEX records_kind_unit ON records (kind, unit);
 CREATE TABLE record_history (
@@ -46,6 +51,11 @@ CREATE TABLE quarantine (
   id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL,
   source TEXT NOT NULL, kind TEXT NOT NULL, rid TEXT NOT NULL,
   errors TEXT NOT NULL, raw BLOB NOT NULL, raw_size INTEGER NOT NULL);
+CREATE TABLE deadline_watch (
+  record_pk INTEGER PRIMARY KEY REFERENCES records(pk),
+  next_change_ms INTEGER, next_class TEXT NOT NULL DEFAULT '',
+  alerted TEXT NOT NULL DEFAULT '');
+CREATE INDEX deadline_watch_next ON deadline_watch (next_change_ms);
 )sql",
   };
   return kMigrations;
@@ -66,34 +76,72 @@ void ApplyPragmas(Session& session, const SqliteOptions& o) {
 // Reads records rows in the column order used by every SELECT below.
 constexpr const char* kRecordColumns =
     "pk, source, kind, rid, unit, order_basis, order_key, event_time, event_time_ms, status, "
-    "data, data_hash, tags, first_seen_ms, updated_ms, has_item";
+    "data, data_hash, tags, first_seen_ms, updated_ms, has_item, contrib, deadline, synced";
+
+// Reads the records rows selected by `where` (bound with the given values).
+template <typename... Binds>
+std::vector<RecordRow> SelectRecords(Session& session, const std::string& where, Binds&... binds) {
+  std::vector<Poco::Int64> pk, order_key, etms, first, upd, has_item, synced;
+  std::vector<std::string> src, kind, rid, unit, basis, etime, status, data, hash, tags, contrib,
+      deadline;
+  Statement stmt(session);
+  stmt << std::string("SELECT ") + kRecordColumns + " FROM records " + where, into(pk), into(src),
+      into(kind), into(rid), into(unit), into(basis), into(order_key), into(etime), into(etms),
+      into(status), into(data), into(hash), into(tags), into(first), into(upd), into(has_item),
+      into(contrib), into(deadline), into(synced);
+  (stmt, ..., use(binds));
+  stmt.execute();
+  std::vector<RecordRow> out(pk.size());
+  for (size_t i = 0; i < pk.size(); ++i) {
+    RecordRow& r = out[i];
+    r.pk = pk[i];
+    r.key = {src[i], kind[i], rid[i]};
+    r.unit = unit[i];
+    r.order_basis = basis[i];
+    r.order_key = order_key[i];
+    r.event_time = etime[i];
+    r.event_time_ms = etms[i];
+    r.status = status[i];
+    r.data_json = data[i];
+    r.data_hash = hash[i];
+    r.tags_json = tags[i];
+    r.first_seen_ms = first[i];
+    r.updated_ms = upd[i];
+    r.has_item = has_item[i] != 0;
+    r.contrib_json = contrib[i];
+    r.deadline_json = deadline[i];
+    r.synced = synced[i] != 0;
+  }
+  return out;
+}
 
 std::optional<RecordRow> SelectRecord(Session& session, const RecordKey& key) {
-  std::vector<Poco::Int64> pk, order_key, etms, first, upd, has_item;
-  std::vector<std::string> src, kind, rid, unit, basis, etime, status, data, hash, tags;
   std::string s = key.source, k = key.kind, i = key.id;
-  session << std::string("SELECT ") + kRecordColumns +
-                 " FROM records WHERE source=? AND kind=? AND rid=?",
-      into(pk), into(src), into(kind), into(rid), into(unit), into(basis), into(order_key),
-      into(etime), into(etms), into(status), into(data), into(hash), into(tags), into(first),
-      into(upd), into(has_item), use(s), use(k), use(i), now;
-  if (pk.empty()) return std::nullopt;
-  RecordRow r;
-  r.pk = pk[0];
-  r.key = {src[0], kind[0], rid[0]};
-  r.unit = unit[0];
-  r.order_basis = basis[0];
-  r.order_key = order_key[0];
-  r.event_time = etime[0];
-  r.event_time_ms = etms[0];
-  r.status = status[0];
-  r.data_json = data[0];
-  r.data_hash = hash[0];
-  r.tags_json = tags[0];
-  r.first_seen_ms = first[0];
-  r.updated_ms = upd[0];
-  r.has_item = has_item[0] != 0;
-  return r;
+  auto rows = SelectRecords(session, "WHERE source=? AND kind=? AND rid=?", s, k, i);
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows[0]);
+}
+
+std::optional<RecordRow> SelectRecordByPk(Session& session, int64_t record_pk) {
+  Poco::Int64 pk = record_pk;
+  auto rows = SelectRecords(session, "WHERE pk=?", pk);
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows[0]);
+}
+
+std::vector<HistoryRow> SelectHistory(Session& s, int64_t record_pk) {
+  Poco::Int64 pk = record_pk;
+  std::vector<Poco::Int64> order_key, at, rec;
+  std::vector<std::string> status, etime, outcome, detail;
+  s << "SELECT order_key, status, at_ms, event_time, outcome, detail, received_ms FROM "
+       "record_history WHERE record_pk=? ORDER BY at_ms, order_key, id",
+      use(pk), into(order_key), into(status), into(at), into(etime), into(outcome), into(detail),
+      into(rec), now;
+  std::vector<HistoryRow> out(order_key.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = {record_pk, order_key[i], status[i], at[i], etime[i], outcome[i], detail[i], rec[i]};
+  }
+  return out;
 }
 
 class SqliteStore;
@@ -125,14 +173,17 @@ class SqliteTransaction final : public StoreTransaction {
                   upd = r.updated_ms, has_item = r.has_item ? 1 : 0;
       std::string src = r.key.source, kind = r.key.kind, rid = r.key.id, unit = r.unit,
                   basis = r.order_basis, etime = r.event_time, status = r.status,
-                  data = r.data_json, hash = r.data_hash, tags = r.tags_json;
+                  data = r.data_json, hash = r.data_hash, tags = r.tags_json,
+                  contrib = r.contrib_json, deadline = r.deadline_json;
+      Poco::Int64 synced = r.synced ? 1 : 0;
       if (r.pk == 0) {
         session_ << "INSERT INTO records (source, kind, rid, unit, order_basis, order_key, "
                     "event_time, event_time_ms, status, data, data_hash, tags, first_seen_ms, "
-                    "updated_ms, has_item) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "updated_ms, has_item, contrib, deadline, synced) VALUES "
+                    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             use(src), use(kind), use(rid), use(unit), use(basis), use(order_key), use(etime),
             use(etms), use(status), use(data), use(hash), use(tags), use(first), use(upd),
-            use(has_item), now;
+            use(has_item), use(contrib), use(deadline), use(synced), now;
         Poco::Int64 pk = 0;
         session_ << "SELECT last_insert_rowid()", into(pk), now;
         return static_cast<int64_t>(pk);
@@ -140,9 +191,10 @@ class SqliteTransaction final : public StoreTransaction {
       Poco::Int64 pk = r.pk;
       session_ << "UPDATE records SET unit=?, order_basis=?, order_key=?, event_time=?, "
                   "event_time_ms=?, status=?, data=?, data_hash=?, tags=?, updated_ms=?, "
-                  "has_item=? WHERE pk=?",
+                  "has_item=?, contrib=?, deadline=?, synced=? WHERE pk=?",
           use(unit), use(basis), use(order_key), use(etime), use(etms), use(status), use(data),
-          use(hash), use(tags), use(upd), use(has_item), use(pk), now;
+          use(hash), use(tags), use(upd), use(has_item), use(contrib), use(deadline), use(synced),
+          use(pk), now;
       return r.pk;
     } catch (const Poco::Exception& e) {
       return FromPoco("write record", e);
@@ -188,6 +240,54 @@ class SqliteTransaction final : public StoreTransaction {
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("write quarantine", e);
+    }
+  }
+
+  Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) override {
+    try {
+      return SelectHistory(session_, record_pk);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read history", e);
+    }
+  }
+
+  Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) override {
+    try {
+      return SelectRecordByPk(session_, pk);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read record", e);
+    }
+  }
+
+  Status SetWatch(int64_t record_pk, std::optional<int64_t> next_change_ms,
+                  const std::string& next_class) override {
+    try {
+      Poco::Int64 pk = record_pk;
+      if (!next_change_ms) {
+        session_ << "UPDATE deadline_watch SET next_change_ms=NULL, next_class='' WHERE record_pk=?",
+            use(pk), now;
+        return Status::Ok();
+      }
+      Poco::Int64 at = *next_change_ms;
+      std::string cls = next_class;
+      session_ << "INSERT INTO deadline_watch (record_pk, next_change_ms, next_class) VALUES (?,?,?) "
+                  "ON CONFLICT(record_pk) DO UPDATE SET next_change_ms=excluded.next_change_ms, "
+                  "next_class=excluded.next_class",
+          use(pk), use(at), use(cls), now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write deadline watch", e);
+    }
+  }
+
+  Status MarkAlerted(int64_t record_pk, const std::string& alerted) override {
+    try {
+      Poco::Int64 pk = record_pk;
+      std::string a = alerted;
+      session_ << "UPDATE deadline_watch SET alerted=? WHERE record_pk=?", use(a), use(pk), now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write deadline watch", e);
     }
   }
 
@@ -276,21 +376,60 @@ class SqliteStore final : public Store {
   Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) override {
     try {
       Session s = Reader();
-      Poco::Int64 pk = record_pk;
-      std::vector<Poco::Int64> order_key, at, rec;
-      std::vector<std::string> status, etime, outcome, detail;
-      s << "SELECT order_key, status, at_ms, event_time, outcome, detail, received_ms FROM "
-           "record_history WHERE record_pk=? ORDER BY at_ms, order_key, id",
-          use(pk), into(order_key), into(status), into(at), into(etime), into(outcome),
-          into(detail), into(rec), now;
-      std::vector<HistoryRow> out(order_key.size());
-      for (size_t i = 0; i < out.size(); ++i) {
-        out[i] = {record_pk, order_key[i], status[i], at[i], etime[i], outcome[i], detail[i],
-                  rec[i]};
-      }
-      return out;
+      return SelectHistory(s, record_pk);
     } catch (const Poco::Exception& e) {
       return FromPoco("read history", e);
+    }
+  }
+
+  Status ForEachContribution(
+      const std::function<void(const std::string&, const std::string&)>& fn) override {
+    try {
+      Session s = Reader();
+      Statement stmt(s);
+      std::string unit, contrib;
+      stmt << "SELECT unit, contrib FROM records WHERE contrib <> '[]'", into(unit), into(contrib),
+          range(0, 1);
+      while (!stmt.done()) {
+        if (stmt.execute() > 0) fn(unit, contrib);
+      }
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read contributions", e);
+    }
+  }
+
+  Status ForEachRecord(const std::string& kind, const std::vector<std::string>& units,
+                       const std::function<void(const RecordRow&)>& fn) override {
+    try {
+      Session s = Reader();
+      std::string k = kind;
+      // Units are bound as one JSON array and expanded by SQLite's json_each.
+      nlohmann::json arr = units;
+      std::string u = arr.dump();
+      for (const auto& row : SelectRecords(
+               s, "WHERE kind=? AND unit IN (SELECT value FROM json_each(?)) ORDER BY pk", k, u))
+        fn(row);
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("scan records", e);
+    }
+  }
+
+  Result<std::vector<DeadlineWatch>> DueWatches(int64_t now_ms, int64_t limit) override {
+    try {
+      Session s = Reader();
+      Poco::Int64 n = now_ms, lim = limit;
+      std::vector<Poco::Int64> pk, at;
+      std::vector<std::string> cls, alerted;
+      s << "SELECT record_pk, next_change_ms, next_class, alerted FROM deadline_watch WHERE "
+           "next_change_ms IS NOT NULL AND next_change_ms <= ? ORDER BY next_change_ms LIMIT ?",
+          use(n), use(lim), into(pk), into(at), into(cls), into(alerted), now;
+      std::vector<DeadlineWatch> out(pk.size());
+      for (size_t i = 0; i < pk.size(); ++i) out[i] = {pk[i], at[i], cls[i], alerted[i]};
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read deadline watches", e);
     }
   }
 

@@ -63,6 +63,28 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
     if (doc.contains("log")) Logger::ParseLevel(doc["log"].value("level", "info"), &c.log_level);
     c.stop_timeout_ms = doc.value("stop_timeout_ms", c.stop_timeout_ms);
     c.instance = doc.value("instance", "");
+    auto path_of = [&](const char* section, const char* key, const std::string& def) {
+      if (doc.contains(section) && doc[section].contains(key)) {
+        if (!doc[section][key].is_string()) {
+          errors.push_back({std::string("/") + section + "/" + key, "sai kiểu dữ liệu: cần chuỗi (đường dẫn)"});
+          return def;
+        }
+        return doc[section][key].get<std::string>();
+      }
+      return def;
+    };
+    c.units_file = path_of("indicators", "units_file", c.config_dir + "/units/haiphong-sgddt.json");
+    c.indicators_file = path_of("indicators", "config_file", c.config_dir + "/indicators.json");
+    c.calendar_dir = path_of("calendar", "dir", c.config_dir + "/calendar");
+    c.deadlines_file = path_of("deadlines", "rules_file", c.config_dir + "/deadlines.json");
+    c.procedures_file = path_of("deadlines", "procedures_file", c.config_dir + "/procedures.json");
+    if (doc.contains("deadlines") && doc["deadlines"].contains("scan_interval_ms")) {
+      const auto& v = doc["deadlines"]["scan_interval_ms"];
+      if (!v.is_number_integer() || v.get<int64_t>() < 10 || v.get<int64_t>() > 3600000)
+        errors.push_back({"/deadlines/scan_interval_ms", "cần số nguyên 10..3600000 (ms)"});
+      else
+        c.scheduler_interval_ms = v.get<int64_t>();
+    }
   }
   if (!errors.empty()) return Status::InvalidInput(JoinFieldErrors(errors));
   c.raw = std::move(doc);
@@ -98,24 +120,195 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   auto store = OpenSqliteStore(so);
   if (!store.ok()) return store.status();
   e->store_ = std::move(store).value();
+
+  auto units = indicators::UnitTree::LoadFile(config.units_file, config.schemas_dir);
+  if (!units.ok()) return units.status();
+  e->units_ = units.value();
+  auto catalog = indicators::IndicatorCatalog::LoadFile(config.indicators_file, config.schemas_dir);
+  if (!catalog.ok()) return catalog.status();
+  e->catalog_ = catalog.value();
+  auto cal = calendar::WorkingCalendar::LoadDirectory(config.calendar_dir, config.schemas_dir);
+  if (!cal.ok()) return cal.status();
+  auto rules = calendar::DeadlineRules::Load(config.deadlines_file, config.schemas_dir);
+  if (!rules.ok()) return rules.status();
+  auto procs = calendar::ProcedureCatalogue::Load(config.procedures_file, config.schemas_dir);
+  if (!procs.ok()) return procs.status();
+  e->evaluator_ = std::make_shared<RecordEvaluator>(std::make_shared<calendar::OnTimeClassifier>(
+      cal.value(), procs.value(), rules.value()));
+  Status rebuilt = e->RebuildIndex();
+  if (!rebuilt.ok()) return rebuilt;
   e->hooks_.logger.Log(LogLevel::kInfo, "opened",
                        {{"instance", config.instance}, {"storage", config.storage_path}});
   return e;
 }
 
+std::shared_ptr<const RecordEvaluator> Engine::evaluator() const {
+  std::lock_guard lock(evaluator_mu_);
+  return evaluator_;
+}
+
 Status Engine::Start() {
+  std::lock_guard lock(lifecycle_mu_);
+  if (started_) return Status::Ok();
+  stopping_ = false;
+  scheduler_ = std::thread([this] { SchedulerLoop(); });
   started_ = true;
+  hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", config_.scheduler_interval_ms}});
   return Status::Ok();
 }
 
 Status Engine::Stop(uint32_t timeout_ms) {
+  std::unique_lock lock(lifecycle_mu_);
+  if (!started_) return Status::Ok();
+  stopping_ = true;
+  lifecycle_cv_.notify_all();
+  lock.unlock();
+  // The scheduler checks stopping_ between records; a scan in progress ends within one
+  // record's evaluation. Wait for it at most timeout_ms.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  {
+    std::unique_lock scan(scan_mu_, std::defer_lock);
+    while (!scan.try_lock()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        scheduler_.detach();
+        started_ = false;
+        return Status::RetryLater("bộ lập lịch chưa dừng kịp trong " + std::to_string(timeout_ms) + " ms");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  if (scheduler_.joinable()) scheduler_.join();
   started_ = false;
+  hooks_.logger.Log(LogLevel::kInfo, "stopped");
+  return Status::Ok();
+}
+
+void Engine::SchedulerLoop() {
+  std::unique_lock lock(lifecycle_mu_);
+  while (!stopping_) {
+    lock.unlock();
+    auto fired = ScanDeadlines();
+    if (!fired.ok())
+      hooks_.logger.Log(LogLevel::kError, "deadline_scan_failed", {{"error", fired.status().message()}});
+    lock.lock();
+    lifecycle_cv_.wait_for(lock, std::chrono::milliseconds(config_.scheduler_interval_ms),
+                           [this] { return stopping_; });
+  }
+}
+
+Result<int> Engine::ScanDeadlines() {
+  std::lock_guard scan(scan_mu_);
+  const int64_t now = hooks_.clock->NowMs();
+  auto due = store_->DueWatches(now, 1000);
+  if (!due.ok()) return due.status();
+  if (due->empty()) return 0;
+  auto ev = evaluator();
+  std::vector<std::string> alerts;
+  std::vector<indicators::Delta> deltas;
+  {
+    auto tx_or = store_->Begin();
+    if (!tx_or.ok()) return tx_or.status();
+    auto& tx = *tx_or.value();
+    for (const auto& w : due.value()) {
+      {
+        std::lock_guard lock(lifecycle_mu_);
+        if (stopping_) break;
+      }
+      auto row_or = tx.GetRecordByPk(w.record_pk);
+      if (!row_or.ok()) return row_or.status();
+      if (!row_or.value()) continue;
+      RecordRow row = *row_or.value();
+      auto hist = tx.GetHistory(row.pk);
+      if (!hist.ok()) return hist.status();
+      Evaluation evaluation;
+      Status st = Reevaluate(tx, row, hist.value(), now, &evaluation, &deltas);
+      if (!st.ok()) return st;
+      auto put = tx.PutRecord(row);
+      if (!put.ok()) return put.status();
+      // One alert per class and record, even if the scan runs again.
+      std::string alerted = w.alerted;
+      if ((evaluation.cls == "due_soon" || evaluation.cls == "open_overdue") &&
+          ("," + alerted + ",").find("," + evaluation.cls + ",") == std::string::npos) {
+        alerted += (alerted.empty() ? "" : ",") + evaluation.cls;
+        st = tx.MarkAlerted(row.pk, alerted);
+        if (!st.ok()) return st;
+        nlohmann::json alert = {{"type", evaluation.cls == "due_soon" ? "due_soon" : "overdue"},
+                                {"record", KeyJson(row.key)},
+                                {"unit", row.unit},
+                                {"deadline", evaluation.deadline},
+                                {"at", FormatIsoTime(now)}};
+        alerts.push_back(alert.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      }
+    }
+    Status st = tx.Commit();
+    if (!st.ok()) return st;
+  }
+  index_.Apply(deltas);
+  // Callbacks run after the commit, with no storage lock held.
+  for (const auto& a : alerts) {
+    if (hooks_.alert) hooks_.alert(a);
+    hooks_.logger.Log(LogLevel::kInfo, "alert", nlohmann::json::parse(a));
+  }
+  return static_cast<int>(alerts.size());
+}
+
+void Engine::ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
+                          std::vector<indicators::Delta>* out) const {
+  nlohmann::json arr = nlohmann::json::parse(contrib_json, nullptr, false);
+  if (!arr.is_array()) return;
+  for (const auto& item : arr) {
+    indicators::Contribution c = indicators::Contribution::FromJson(item);
+    const std::string& unit = c.unit.empty() ? row.unit : c.unit;
+    for (const auto& u : units_->Chain(unit, c.day)) out->push_back({c.series, u, c.day, sign * c.value});
+  }
+}
+
+Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
+                          int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas) {
+  nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
+  nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
+  if (!row.has_item) {
+    // Only progress steps so far: nothing to evaluate until the dossier item arrives.
+    *ev = Evaluation{};
+  } else {
+    *ev = evaluator()->Evaluate(row.key.kind, data, history, tags, row.event_time_ms, now, row.synced);
+  }
+  nlohmann::json contrib = nlohmann::json::array();
+  for (const auto& c : ev->contributions) contrib.push_back(c.ToJson());
+  std::string new_contrib = contrib.dump();
+  if (new_contrib != row.contrib_json) {
+    ExpandDeltas(row, row.contrib_json, -1, deltas);
+    ExpandDeltas(row, new_contrib, +1, deltas);
+    row.contrib_json = std::move(new_contrib);
+  }
+  row.deadline_json = ev->deadline.is_null() ? "null" : ev->deadline.dump();
+  if (row.pk != 0) return tx.SetWatch(row.pk, ev->next_change_ms, ev->next_class);
+  return Status::Ok();
+}
+
+Status Engine::RebuildIndex() {
+  std::vector<indicators::Delta> deltas;
+  size_t records = 0;
+  Status st = store_->ForEachContribution([&](const std::string& unit, const std::string& contrib) {
+    RecordRow row;
+    row.unit = unit;
+    ExpandDeltas(row, contrib, +1, &deltas);
+    ++records;
+    if (deltas.size() > 100000) {
+      index_.Apply(deltas);
+      deltas.clear();
+    }
+  });
+  if (!st.ok()) return st;
+  index_.Apply(deltas);
+  hooks_.logger.Log(LogLevel::kInfo, "indicators_rebuilt", {{"records", records}});
   return Status::Ok();
 }
 
 nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
   nlohmann::json results = nlohmann::json::array();
   const int64_t now = hooks_.clock->NowMs();
+  std::vector<indicators::Delta> deltas;
   auto tx_or = store_->Begin();
   if (!tx_or.ok()) {
     *status = tx_or.status();
@@ -126,9 +319,34 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
     *status = st;
     return nlohmann::json::array();
   };
+  // Stores row (re-evaluated with its history plus `entry`) and the history entry.
+  auto store_change = [&](RecordRow& row, HistoryRow entry, Evaluation* ev) -> Status {
+    std::vector<HistoryRow> history;
+    if (row.pk != 0) {
+      auto h = tx.GetHistory(row.pk);
+      if (!h.ok()) return h.status();
+      history = std::move(h).value();
+    }
+    history.push_back(entry);
+    Status st = Reevaluate(tx, row, history, now, ev, &deltas);
+    if (!st.ok()) return st;
+    const bool is_new = row.pk == 0;
+    row.updated_ms = now;
+    auto pk = tx.PutRecord(row);
+    if (!pk.ok()) return pk.status();
+    row.pk = pk.value();
+    if (is_new) {
+      st = tx.SetWatch(row.pk, ev->next_change_ms, ev->next_class);
+      if (!st.ok()) return st;
+    }
+    entry.record_pk = row.pk;
+    return tx.AppendHistory(entry);
+  };
   for (auto& ev : events) {
     nlohmann::json r = {{"index", ev.index}};
     IntakeOutcome& o = ev.outcome;
+    Evaluation evaluation;
+    bool evaluated = false;
     if (o.ok) {
       ParsedEvent& p = o.parsed;
       auto head_or = tx.GetRecord(p.key);
@@ -160,12 +378,10 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
           r["outcome"] = "duplicate";
         } else {
           if (!row.has_item) row.status = p.status;
-          row.updated_ms = now;
-          auto pk = tx.PutRecord(row);
-          if (!pk.ok()) return fail(pk.status());
-          Status st = tx.AppendHistory({pk.value(), p.order_key, p.status, p.step_at_ms,
-                                        p.event_time, "step", p.data_json, now});
+          Status st = store_change(row, {0, p.order_key, p.status, p.step_at_ms, p.event_time, "step",
+                                         p.data_json, now}, &evaluation);
           if (!st.ok()) return fail(st);
+          evaluated = true;
           r["outcome"] = "accepted";
           r["step"] = {{"status", p.status}, {"at", FormatIsoTime(p.step_at_ms)}};
         }
@@ -185,9 +401,13 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                   " đã được ghi nhận với nội dung khác (xung đột)"});
         }
       } else if (has_head_item && p.order_key < head->order_key) {
-        Status st = tx.AppendHistory({head->pk, p.order_key, p.status, p.event_time_ms,
-                                      p.event_time, "stale", p.data_json, now});
+        // Older than what we have: kept in the history (its status still happened), the
+        // current data is not overwritten.
+        RecordRow row = *head;
+        Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
+                                       "stale", p.data_json, now}, &evaluation);
         if (!st.ok()) return fail(st);
+        evaluated = true;
         r["outcome"] = "stale";
         r["current_version"] = head->order_key;
       } else {
@@ -203,13 +423,11 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         row.status = p.status;
         row.data_json = p.data_json;
         row.data_hash = p.data_hash;
-        row.updated_ms = now;
         row.has_item = true;
-        auto pk = tx.PutRecord(row);
-        if (!pk.ok()) return fail(pk.status());
-        Status st = tx.AppendHistory({pk.value(), p.order_key, p.status, p.event_time_ms,
-                                      p.event_time, "applied", "", now});
+        Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
+                                       "applied", "", now}, &evaluation);
         if (!st.ok()) return fail(st);
+        evaluated = true;
         r["outcome"] = "accepted";
       }
       if (o.ok) {
@@ -219,6 +437,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
             p.order_basis == "version" ? nlohmann::json(p.order_key)
                                        : nlohmann::json(p.event["updated_at"]);
         if (!p.notes.empty()) r["notes"] = p.notes;
+        if (evaluated && !evaluation.deadline.is_null()) r["deadline"] = evaluation.deadline;
       }
     }
     if (!o.ok) {
@@ -244,6 +463,8 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
   }
   Status st = tx.Commit();
   if (!st.ok()) return fail(st);
+  // The aggregates follow the committed contributions (deltas commute across writers).
+  index_.Apply(deltas);
   *status = Status::Ok();
   return results;
 }
@@ -308,8 +529,13 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "record.get") return RecordGet(req);
   if (op == "stats") return StatsOp();
   if (op == "quarantine.list") return QuarantineList(req);
+  if (op == "indicators") return IndicatorsOp(req);
+  if (op == "indicators.explain") return ExplainOp(req);
+  if (op == "units") return UnitsOp();
+  if (op == "deadlines.scan") return DeadlineScanOp();
   if (op == "ops")
-    return nlohmann::json{{"ops", {"record.get", "stats", "quarantine.list", "ops"}}};
+    return nlohmann::json{{"ops", {"record.get", "stats", "quarantine.list", "indicators",
+                                   "indicators.explain", "units", "deadlines.scan", "ops"}}};
   return Status::NotFound("/op: thao tác không được hỗ trợ: \"" + op + "\"");
 }
 
@@ -385,6 +611,124 @@ Result<nlohmann::json> Engine::QuarantineList(const nlohmann::json& req) {
                      {"raw", q.raw}});
   }
   return nlohmann::json{{"items", std::move(items)}};
+}
+
+Result<nlohmann::json> Engine::UnitsOp() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& code : units_->codes()) {
+    const auto* u = units_->Find(code);
+    out.push_back({{"code", code}, {"name", u->name}, {"type", u->type},
+                   {"parent", u->spans.back().parent}});
+  }
+  return nlohmann::json{{"hierarchy", units_->id()}, {"units", out}};
+}
+
+Result<nlohmann::json> Engine::DeadlineScanOp() {
+  auto fired = ScanDeadlines();
+  if (!fired.ok()) return fired.status();
+  return nlohmann::json{{"alerts_fired", fired.value()}};
+}
+
+Result<nlohmann::json> Engine::IndicatorsOp(const nlohmann::json& req) {
+  if (!req.contains("unit") || !req["unit"].is_string())
+    return Status::InvalidInput("/unit: thiếu mã đơn vị (chuỗi)");
+  const std::string unit = req["unit"];
+  if (!units_->Find(unit)) return Status::NotFound("/unit: không có đơn vị \"" + unit + "\" trong cây đơn vị");
+  auto period = catalog_->ResolvePeriod(req.value("period", nlohmann::json::object()));
+  if (!period.ok()) return period.status();
+  std::vector<std::string> ids;
+  if (req.contains("ids")) {
+    if (!req["ids"].is_array()) return Status::InvalidInput("/ids: cần mảng mã chỉ số");
+    for (size_t i = 0; i < req["ids"].size(); ++i) {
+      const auto& id = req["ids"][i];
+      if (!id.is_string() || !catalog_->Find(id.get<std::string>()))
+        return Status::InvalidInput("/ids/" + std::to_string(i) + ": chỉ số không tồn tại: " + id.dump());
+      ids.push_back(id);
+    }
+  }
+  const int64_t today = LocalDay(hooks_.clock->NowMs());
+  auto values = catalog_->Compute(index_, unit, period.value(), today, ids);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& v : values) list.push_back(v.ToJson());
+  nlohmann::json out = {{"unit", unit}, {"unit_name", units_->Find(unit)->name},
+                        {"period", period->ToJson()}, {"as_of", FormatIsoDate(std::min(period->to_day, today))},
+                        {"indicators", std::move(list)}, {"config_version", catalog_->version()}};
+  if (ids.empty()) out["idx766"] = catalog_->Idx766Points(values);
+  return out;
+}
+
+Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
+  if (!req.contains("unit") || !req["unit"].is_string())
+    return Status::InvalidInput("/unit: thiếu mã đơn vị (chuỗi)");
+  if (!req.contains("id") || !req["id"].is_string()) return Status::InvalidInput("/id: thiếu mã chỉ số");
+  const std::string unit = req["unit"];
+  const auto* def = catalog_->Find(req["id"]);
+  if (!def) return Status::NotFound("/id: chỉ số không tồn tại");
+  auto period = catalog_->ResolvePeriod(req.value("period", nlohmann::json::object()));
+  if (!period.ok()) return period.status();
+  const int64_t limit = req.value("limit", 1000);
+  const int64_t as_of = std::min(period->to_day, LocalDay(hooks_.clock->NowMs()));
+  auto subtree = units_->Descendants(unit, period->from_day, period->to_day);
+  if (subtree.empty()) subtree.push_back(unit);
+  std::string kind;
+  const std::string& first = def->numerator.empty() ? def->denominator[0].series : def->numerator[0].series;
+  switch (first[0]) {
+    case 'd': kind = "dossier"; break;
+    case 'p': kind = "petition"; break;
+    case 'r': kind = "reception"; break;
+    case 'v': kind = "dvk_model"; break;
+    case 't': kind = "plan_task"; break;
+  }
+  // One record's value under a list of terms, counting only contributions for units in the
+  // requested unit's subtree (plan tasks count for their lead unit).
+  auto value_of = [&](const RecordRow& row, const nlohmann::json& contrib,
+                      const std::vector<indicators::Term>& terms) {
+    double sum = 0;
+    for (const auto& item : contrib) {
+      auto c = indicators::Contribution::FromJson(item);
+      auto chain = units_->Chain(c.unit.empty() ? row.unit : c.unit, c.day);
+      if (std::find(chain.begin(), chain.end(), unit) == chain.end()) continue;
+      for (const auto& t : terms) {
+        if (t.series != c.series) continue;
+        bool in = false;
+        switch (t.mode) {
+          case indicators::Term::Mode::kRange: in = c.day >= period->from_day && c.day <= period->to_day; break;
+          case indicators::Term::Mode::kLevel: in = c.day <= as_of; break;
+          case indicators::Term::Mode::kBeforeStart: in = c.day < period->from_day; break;
+        }
+        if (in) sum += t.sign * c.value;
+      }
+    }
+    return sum;
+  };
+  nlohmann::json num = nlohmann::json::array(), den = nlohmann::json::array();
+  int64_t num_count = 0, den_count = 0;
+  // Plan tasks may count for a lead unit outside the envelope unit: scan every unit then.
+  std::vector<std::string> scan_units = kind == "plan_task" ? units_->codes() : subtree;
+  Status st = store_->ForEachRecord(kind, scan_units, [&](const RecordRow& row) {
+    nlohmann::json contrib = nlohmann::json::parse(row.contrib_json, nullptr, false);
+    if (!contrib.is_array() || contrib.empty()) return;
+    double n = value_of(row, contrib, def->numerator);
+    double d = def->denominator.empty() ? 0 : value_of(row, contrib, def->denominator);
+    nlohmann::json item = {{"key", KeyJson(row.key)}, {"unit", row.unit}, {"status", row.status}};
+    if (n != 0) {
+      if (num_count++ < limit) { item["value"] = n; num.push_back(item); }
+    }
+    if (d != 0) {
+      if (den_count++ < limit) { item["value"] = d; den.push_back(item); }
+    }
+  });
+  if (!st.ok()) return st;
+  auto values = catalog_->Compute(index_, unit, period.value(), LocalDay(hooks_.clock->NowMs()), {def->id});
+  nlohmann::json out = {{"unit", unit}, {"period", period->ToJson()}, {"indicator", values[0].ToJson()},
+                        {"numerator_records", num}, {"numerator_record_count", num_count}};
+  if (!def->denominator.empty()) {
+    out["denominator_records"] = den;
+    out["denominator_record_count"] = den_count;
+  }
+  if (def->complement)
+    out["note"] = "Tử số = mẫu số trừ các hồ sơ/đơn trong danh sách numerator_records (quá hạn, không hài lòng, tái phát sinh).";
+  return out;
 }
 
 }  // namespace danvan

@@ -6,7 +6,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <thread>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,7 +21,11 @@
 #include "core/clock.h"
 #include "core/logger.h"
 #include "core/status.h"
+#include "engine/evaluator.h"
 #include "engine/intake.h"
+#include "indicators/catalog.h"
+#include "indicators/series_index.h"
+#include "indicators/units.h"
 #include "storage/store.h"
 
 namespace danvan {
@@ -38,6 +45,13 @@ struct EngineConfig {
   int64_t max_batch_bytes = 64LL << 20;
   LogLevel log_level = LogLevel::kInfo;
   uint32_t stop_timeout_ms = 5000;
+  // Data files (defaults under config_dir).
+  std::string units_file;
+  std::string indicators_file;
+  std::string calendar_dir;
+  std::string deadlines_file;
+  std::string procedures_file;
+  int64_t scheduler_interval_ms = 1000;
 };
 
 // Parses and validates a configuration document; on failure the status message lists every
@@ -78,11 +92,38 @@ class Engine {
   Result<nlohmann::json> RecordGet(const nlohmann::json& req);
   Result<nlohmann::json> StatsOp();
   Result<nlohmann::json> QuarantineList(const nlohmann::json& req);
+  Result<nlohmann::json> IndicatorsOp(const nlohmann::json& req);
+  Result<nlohmann::json> ExplainOp(const nlohmann::json& req);
+  Result<nlohmann::json> UnitsOp();
+  Result<nlohmann::json> DeadlineScanOp();
+
+  // Re-evaluates a record (deadline, contributions) into row; appends the aggregate deltas
+  // (old contributions out, new in, for the unit and its ancestors) to *deltas.
+  Status Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
+                    int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas);
+  void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
+                    std::vector<indicators::Delta>* out) const;
+  Status RebuildIndex();
+  // Fires due-soon / overdue alerts whose time has come; returns how many fired.
+  Result<int> ScanDeadlines();
+  void SchedulerLoop();
+  std::shared_ptr<const RecordEvaluator> evaluator() const;
 
   EngineConfig config_;
   HostHooks hooks_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Intake> intake_;
+  std::shared_ptr<const indicators::UnitTree> units_;
+  std::shared_ptr<const indicators::IndicatorCatalog> catalog_;
+  mutable std::mutex evaluator_mu_;
+  std::shared_ptr<const RecordEvaluator> evaluator_;  // guarded by evaluator_mu_
+  indicators::SeriesIndex index_;
+
+  std::mutex lifecycle_mu_;
+  std::condition_variable lifecycle_cv_;
+  bool stopping_ = false;  // guarded by lifecycle_mu_
+  std::thread scheduler_;
+  std::mutex scan_mu_;     // one deadline scan at a time
   std::atomic<bool> started_{false};
 };
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,18 @@ struct RecordRow {
   int64_t first_seen_ms = 0;
   int64_t updated_ms = 0;      // when the plugin last changed this row
   bool has_item = true;        // dossier: false while only progress steps have arrived
+  // Derived state, written in the same transaction as the record:
+  std::string contrib_json = "[]";   // indicator contributions (indicators/contributions.h)
+  std::string deadline_json = "null";  // deadline classification (calendar/ontime.h)
+  bool synced = false;               // the portal has confirmed this dossier (outbox)
+};
+
+// A record's pending deadline alert: when its on-time class changes by itself next.
+struct DeadlineWatch {
+  int64_t record_pk = 0;
+  int64_t next_change_ms = 0;
+  std::string next_class;
+  std::string alerted;  // classes already alerted, comma-separated ("due_soon,open_overdue")
 };
 
 // One event of a record's history (applied, stale or a progress step).
@@ -85,6 +98,13 @@ class StoreTransaction {
   // True when a step with this (record, status, at_ms) is already in the history.
   virtual Result<bool> HasStep(int64_t record_pk, const std::string& status, int64_t at_ms) = 0;
   virtual Status Quarantine(const QuarantineRow& row) = 0;
+  virtual Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) = 0;
+  // Sets (or clears, when next_change_ms is nullopt) the record's deadline watch; keeps the
+  // classes already alerted unless reset_alerted.
+  virtual Status SetWatch(int64_t record_pk, std::optional<int64_t> next_change_ms,
+                          const std::string& next_class) = 0;
+  virtual Status MarkAlerted(int64_t record_pk, const std::string& alerted) = 0;
+  virtual Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) = 0;
   // Makes every change of this transaction durable (per the configured synchronous mode).
   virtual Status Commit() = 0;
 };
@@ -97,6 +117,14 @@ class Store {
   virtual Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) = 0;
   virtual Result<std::vector<QuarantineRow>> ListQuarantine(int64_t limit, int64_t offset) = 0;
   virtual Result<StoreStats> Stats() = 0;
+  // Calls fn(unit, contrib_json) for every record (to rebuild the in-memory aggregates).
+  virtual Status ForEachContribution(
+      const std::function<void(const std::string& unit, const std::string& contrib)>& fn) = 0;
+  // Calls fn(row) for every record of `kind` whose unit is in `units` (explain, re-tagging).
+  virtual Status ForEachRecord(const std::string& kind, const std::vector<std::string>& units,
+                               const std::function<void(const RecordRow&)>& fn) = 0;
+  // Watches due at or before now_ms, earliest first.
+  virtual Result<std::vector<DeadlineWatch>> DueWatches(int64_t now_ms, int64_t limit) = 0;
 };
 
 }  // namespace danvan

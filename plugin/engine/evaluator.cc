@@ -1,0 +1,135 @@
+#include "engine/evaluator.h"
+
+#include "core/timeutil.h"
+
+namespace danvan {
+namespace {
+
+using calendar::OnTimeClass;
+
+std::vector<calendar::StatusStep> Steps(const std::vector<HistoryRow>& history) {
+  std::vector<calendar::StatusStep> steps;
+  for (const auto& h : history) {
+    if (h.status.empty()) continue;
+    int s = std::atoi(h.status.c_str());
+    if (s >= 1 && s <= 10) steps.push_back({s, h.at_ms});
+  }
+  return steps;
+}
+
+// The petition's kind from the host, else from the tagger's classification.
+nlohmann::json PetitionData(const nlohmann::json& data, const nlohmann::json& tags) {
+  if (data.contains("petition_kind")) return data;
+  std::string tagged = indicators::TagValue(&tags, "petition_kind");
+  if (tagged.empty()) return data;
+  nlohmann::json copy = data;
+  copy["petition_kind"] = tagged;
+  return copy;
+}
+
+}  // namespace
+
+int64_t RecordEvaluator::ClampToCalendar(int64_t ms) const {
+  const auto& cal = classifier_->calendar();
+  return std::min(ms, cal.EndOfDayMs(cal.last_day()));
+}
+
+Result<calendar::Classification> RecordEvaluator::Classify(const std::string& kind,
+                                                           const nlohmann::json& data,
+                                                           const std::vector<HistoryRow>& history,
+                                                           const nlohmann::json& tags,
+                                                           int64_t as_of_ms) const {
+  as_of_ms = ClampToCalendar(as_of_ms);
+  if (kind == "dossier") {
+    auto facts = calendar::DossierFacts::FromPortalItem(data, Steps(history));
+    if (!facts.ok()) return facts.status();
+    return classifier_->ClassifyDossier(facts.value(), as_of_ms);
+  }
+  if (kind == "petition") {
+    auto facts = calendar::PetitionFacts::FromRecordData(PetitionData(data, tags));
+    if (!facts.ok()) return facts.status();
+    return classifier_->ClassifyPetition(facts.value(), as_of_ms);
+  }
+  return Status::NotFound("no deadline for kind " + kind);
+}
+
+Evaluation RecordEvaluator::Evaluate(const std::string& kind, const nlohmann::json& data,
+                                     const std::vector<HistoryRow>& history,
+                                     const nlohmann::json& tags, int64_t event_time_ms,
+                                     int64_t now_ms, bool synced) const {
+  Evaluation ev;
+  indicators::RecordFacts facts;
+  facts.kind = kind;
+  facts.data = &data;
+  facts.tags = &tags;
+  facts.event_day = LocalDay(event_time_ms);
+  facts.synced_to_portal = synced;
+  const auto& cal = classifier_->calendar();
+  std::optional<calendar::Classification> c;
+  if (kind == "dossier" || kind == "petition") {
+    auto r = Classify(kind, data, history, tags, now_ms);
+    if (r.ok()) {
+      c = std::move(r).value();
+      ev.deadline = c->ToJson();
+      ev.cls = calendar::OnTimeClassName(c->cls);
+      ev.next_change_ms = c->next_change_ms;
+      if (c->next_class) ev.next_class = calendar::OnTimeClassName(*c->next_class);
+    } else {
+      ev.deadline = {{"error", r.status().message()}};
+    }
+  }
+  if (kind == "dossier") {
+    const std::string code = data.value("MaTTHC", "");
+    if (const auto* p = classifier_->procedures().Find(code)) {
+      facts.procedure = {true, p->fully_online, p->paper_result};
+    }
+    indicators::DossierTiming t;
+    if (c) {
+      t.counted = c->cls != OnTimeClass::kNotCounted;
+      t.received_day = cal.DayOf(c->start_ms.value_or(event_time_ms));
+      if (c->end_ms) {
+        t.end_day = cal.DayOf(*c->end_ms);
+        t.ended_on_time = c->cls == OnTimeClass::kEarly || c->cls == OnTimeClass::kOnTime;
+        t.ended_early = c->cls == OnTimeClass::kEarly;
+        auto len = cal.WorkingDayLengthMs(*t.end_day);
+        if (len.ok() && len.value() > 0)
+          t.processing_days = static_cast<double>(c->elapsed_working_ms) / len.value();
+      }
+      // While the clock is paused for a supplement the due date moves with time: it is fixed
+      // again by the event that ends the pause.
+      if (c->due_ms && !c->clock_paused) t.due_day = cal.DayOf(*c->due_ms);
+      t.late_by_supplements = c->supplement_requests > 1;
+    } else if (auto rec = ParsePortalTime(data.value("NgayTiepNhan", ""))) {
+      // No classification (e.g. procedure unknown and no due date): counted, no deadline.
+      std::string st = data.value("TrangThaiHoSo", "");
+      t.counted = st != "1" && st != "3";
+      t.received_day = LocalDay(*rec);
+      if (auto end = ParsePortalTime(data.value("NgayKetThucXuLy", ""))) {
+        t.end_day = LocalDay(*end);
+        t.ended_on_time = true;  // no deadline known: cannot be late
+      }
+    }
+    facts.dossier = t;
+  } else if (kind == "petition") {
+    indicators::PetitionTiming t;
+    auto iso_day = [&](const char* f) -> std::optional<int64_t> {
+      if (!data.contains(f) || !data[f].is_string()) return std::nullopt;
+      auto ms = ParseIsoTime(data[f].get<std::string>());
+      if (!ms) return std::nullopt;
+      return LocalDay(*ms);
+    };
+    t.received_day = iso_day("received_at").value_or(LocalDay(event_time_ms));
+    if (c) {
+      if (c->due_ms && !c->clock_paused) t.due_day = cal.DayOf(*c->due_ms);
+      if (c->end_ms) t.resolved_day = cal.DayOf(*c->end_ms);
+    } else {
+      t.due_day = iso_day("due_at");
+      t.resolved_day = iso_day("resolved_at");
+    }
+    facts.petition = t;
+  }
+  ev.contributions = indicators::ContributionsFor(facts);
+  return ev;
+}
+
+}  // namespace danvan

@@ -1,0 +1,51 @@
+// Evaluates a record's derived state after every change: its deadline classification
+// (calendar module) and its contributions to the indicators (indicators module).
+// Immutable and thread-safe; rebuilt and swapped when the calendar, deadline rules or
+// procedure catalogue change.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "calendar/ontime.h"
+#include "indicators/contributions.h"
+#include "storage/store.h"
+
+namespace danvan {
+
+struct Evaluation {
+  nlohmann::json deadline;  // Classification::ToJson() (+ "error" when it could not be made), or null
+  std::vector<indicators::Contribution> contributions;
+  std::string cls;          // on-time class name ("" when none)
+  std::optional<int64_t> next_change_ms;
+  std::string next_class;
+};
+
+class RecordEvaluator {
+ public:
+  explicit RecordEvaluator(std::shared_ptr<const calendar::OnTimeClassifier> classifier)
+      : classifier_(std::move(classifier)) {}
+
+  // data: the record's current data object; history: its status history (any order);
+  // tags: its current tags (array); now_ms: the engine clock.
+  Evaluation Evaluate(const std::string& kind, const nlohmann::json& data,
+                      const std::vector<HistoryRow>& history, const nlohmann::json& tags,
+                      int64_t event_time_ms, int64_t now_ms, bool synced_to_portal) const;
+
+  // The classification of a record as of an instant (for the scheduler's alerts).
+  Result<calendar::Classification> Classify(const std::string& kind, const nlohmann::json& data,
+                                            const std::vector<HistoryRow>& history,
+                                            const nlohmann::json& tags, int64_t as_of_ms) const;
+
+  const calendar::OnTimeClassifier& classifier() const { return *classifier_; }
+
+ private:
+  int64_t ClampToCalendar(int64_t ms) const;
+  std::shared_ptr<const calendar::OnTimeClassifier> classifier_;
+};
+
+}  // namespace danvan

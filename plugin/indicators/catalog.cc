@@ -1,0 +1,348 @@
+#include "indicators/catalog.h"
+
+#include <fstream>
+
+#include "core/json_schema.h"
+#include "core/timeutil.h"
+
+namespace danvan::indicators {
+namespace {
+
+using M = Term::Mode;
+
+Term R(const std::string& s, double sign = 1) { return {M::kRange, s, sign}; }
+Term L(const std::string& s, double sign = 1) { return {M::kLevel, s, sign}; }
+Term B(const std::string& s, double sign = 1) { return {M::kBeforeStart, s, sign}; }
+
+std::string VnDate(int64_t day) {
+  int y;
+  unsigned m, d;
+  CivilFromDays(day, &y, &m, &d);
+  return std::to_string(d) + "/" + std::to_string(m) + "/" + std::to_string(y);
+}
+
+// The definitions. Series names are produced by contributions.cc.
+std::vector<IndicatorDef> Definitions() {
+  // Received or processed in the period: received up to the end, minus ended before the start.
+  const std::vector<Term> in_period = {L("d.recv"), B("d.fin", -1)};
+  std::vector<IndicatorDef> d = {
+      {"idx766.synced", "Tỷ lệ hồ sơ đồng bộ lên Cổng DVC quốc gia", "ratio", {R("d.recv_synced")}, {R("d.recv")}},
+      {"idx766.on_time", "Tỷ lệ hồ sơ giải quyết trước hạn, đúng hạn", "ratio", {R("d.fin_ontime"), L("d.open_ok")}, in_period},
+      {"idx766.online", "Tỷ lệ hồ sơ trực tuyến (TTHC trực tuyến toàn trình)", "ratio", {R("d.online")}, {R("d.online_eligible")}},
+      {"idx766.paid_online", "Tỷ lệ hồ sơ thanh toán trực tuyến", "ratio", {R("d.paid_online")}, {R("d.with_fee")}},
+      {"idx766.e_result", "Tỷ lệ hồ sơ cấp kết quả điện tử", "ratio", {R("d.e_result")}, {R("d.result_due")}},
+      {"idx766.digitised", "Tỷ lệ thành phần hồ sơ được số hóa", "ratio", {R("d.files_digitised")}, {R("d.files")}},
+      {"idx766.reuse", "Tỷ lệ tái sử dụng dữ liệu số hóa", "ratio", {R("d.files_reused")}, {R("d.files")}},
+      {"idx766.population_data", "Tỷ lệ hồ sơ khai thác dữ liệu dân cư", "ratio", {R("d.population_data")}, {R("d.recv")}},
+      {"idx766.pakn_on_time", "Tỷ lệ PAKN được xử lý đúng hạn", "ratio", {R("p.resolved_ontime")}, {R("p.resolved"), L("p.open_overdue")}},
+      {"idx766.pakn_satisfaction", "Mức độ hài lòng xử lý PAKN", "ratio",
+       {R("p.dissatisfied"), L("p.open_overdue"), R("p.reraised")}, {R("p.recv")}, true},
+      {"idx766.dossier_satisfaction", "Mức độ hài lòng xử lý hồ sơ", "ratio",
+       {R("d.fin_late"), L("d.open_overdue"), R("d.complained")}, in_period, true},
+      {"dossier.received", "Hồ sơ tiếp nhận", "count", {R("d.recv")}, {}},
+      {"dossier.finished", "Hồ sơ đã giải quyết xong", "count", {R("d.fin")}, {}},
+      {"dossier.finished_early", "Hồ sơ giải quyết trước hạn", "count", {R("d.fin_early")}, {}},
+      {"dossier.finished_late", "Hồ sơ giải quyết quá hạn", "count", {R("d.fin_late")}, {}},
+      {"dossier.open_overdue", "Hồ sơ đang giải quyết, đã quá hạn", "count", {L("d.open_overdue")}, {}},
+      {"dossier.avg_processing_days", "Thời gian giải quyết bình quân (ngày làm việc)", "days", {R("d.proc_days")}, {R("d.fin")}},
+      {"dossier.online_share", "Tỷ lệ hồ sơ nộp trực tuyến", "ratio", {R("d.channel_online")}, {R("d.recv")}},
+      {"petition.received", "Đơn thư tiếp nhận", "count", {R("p.recv")}, {}},
+      {"petition.received.complaint", "Đơn khiếu nại", "count", {R("p.recv.complaint")}, {}},
+      {"petition.received.denunciation", "Đơn tố cáo", "count", {R("p.recv.denunciation")}, {}},
+      {"petition.received.petition", "Đơn kiến nghị", "count", {R("p.recv.petition")}, {}},
+      {"petition.received.feedback", "Đơn phản ánh", "count", {R("p.recv.feedback")}, {}},
+      {"petition.received.feedback_regulation", "Phản ánh, kiến nghị về quy định hành chính", "count", {R("p.recv.feedback_regulation")}, {}},
+      {"petition.received.unclassified", "Đơn chưa phân loại", "count", {R("p.recv.unclassified")}, {}},
+      {"petition.resolved", "Đơn thư đã giải quyết", "count", {R("p.resolved")}, {}},
+      {"petition.resolved_on_time", "Tỷ lệ đơn thư giải quyết đúng hạn", "ratio", {R("p.resolved_ontime")}, {R("p.resolved")}},
+      {"petition.overdue_open", "Đơn thư quá hạn chưa giải quyết", "count", {L("p.open_overdue")}, {}},
+      {"petition.open", "Đơn thư đang giải quyết", "count", {L("p.open")}, {}},
+      {"petition.backlog_age_days", "Tuổi bình quân đơn thư tồn đọng (ngày)", "days", {L("p.open_rsum")}, {L("p.open")}, false, false, true},
+      {"petition.complex", "Vụ việc phức tạp", "count", {R("p.complex")}, {}},
+      {"petition.group", "Đơn thư đông người", "count", {R("p.group")}, {}},
+      {"petition.protracted", "Vụ việc kéo dài", "count", {R("p.protracted")}, {}},
+      {"petition.reraised", "Đơn thư tái phát sinh (gửi lại sau khi đã giải quyết)", "count", {R("p.reraised")}, {}},
+      {"petition.staff_conduct", "Phản ánh về thái độ, văn hóa công vụ", "count", {R("p.staff_conduct")}, {}},
+      {"petition.anonymous", "Tố cáo nặc danh", "count", {R("p.anonymous")}, {}},
+      {"reception.head_months_held", "Số tháng người đứng đầu tiếp công dân định kỳ", "months", {R("r.head")}, {}, false, true},
+      {"reception.sessions", "Buổi tiếp công dân", "count", {R("r.sessions")}, {}},
+      {"reception.head_sessions", "Buổi tiếp công dân của người đứng đầu", "count", {R("r.head")}, {}},
+      {"reception.adhoc", "Buổi tiếp công dân đột xuất", "count", {R("r.adhoc")}, {}},
+      {"reception.people", "Lượt người được tiếp", "count", {R("r.people")}, {}},
+      {"reception.group", "Đoàn đông người được tiếp", "count", {R("r.group")}, {}},
+      {"dvk.registered", "Mô hình \"Dân vận khéo\" đăng ký", "count", {R("v.registered")}, {}},
+      {"dvk.recognised", "Mô hình \"Dân vận khéo\" được công nhận", "count", {R("v.recognised")}, {}},
+      {"dvk.registered.economy", "Mô hình DVK lĩnh vực kinh tế", "count", {R("v.registered.economy")}, {}},
+      {"dvk.registered.culture_society", "Mô hình DVK lĩnh vực văn hóa - xã hội", "count", {R("v.registered.culture_society")}, {}},
+      {"dvk.registered.defence_security", "Mô hình DVK lĩnh vực quốc phòng - an ninh", "count", {R("v.registered.defence_security")}, {}},
+      {"dvk.registered.political_system", "Mô hình DVK lĩnh vực xây dựng hệ thống chính trị", "count", {R("v.registered.political_system")}, {}},
+      {"plan.tasks_total", "Nhiệm vụ kế hoạch", "count", {L("t.total")}, {}},
+      {"plan.tasks_done", "Nhiệm vụ đã hoàn thành", "count", {L("t.done")}, {}},
+      {"plan.tasks_late", "Nhiệm vụ chậm tiến độ", "count", {L("t.late")}, {}},
+      {"plan.tasks_on_track", "Nhiệm vụ đúng tiến độ (đang thực hiện)", "count", {L("t.total"), L("t.done", -1), L("t.late", -1)}, {}},
+  };
+  return d;
+}
+
+}  // namespace
+
+nlohmann::json Period::ToJson() const {
+  return {{"kind", kind}, {"label", label}, {"from", FormatIsoDate(from_day)}, {"to", FormatIsoDate(to_day)}};
+}
+
+nlohmann::json IndicatorValue::ToJson() const {
+  nlohmann::json j = {{"id", id}, {"name", name}, {"measure", unit_of_measure},
+                      {"numerator", numerator}, {"denominator", denominator}};
+  j["ratio"] = ratio ? nlohmann::json(*ratio) : nlohmann::json(nullptr);
+  if (unit_of_measure == "count") {
+    j.erase("denominator");
+    j.erase("ratio");
+    j["value"] = numerator;
+  }
+  if (max_points) {
+    j["max_points"] = *max_points;
+    j["points"] = points ? nlohmann::json(*points) : nlohmann::json(nullptr);
+  }
+  return j;
+}
+
+Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::LoadFile(
+    const std::string& path, const std::string& schemas_dir) {
+  std::ifstream in(path);
+  if (!in) return Status::IoError("không đọc được tệp cấu hình chỉ số " + path);
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
+  if (doc.is_discarded()) return Status::InvalidInput(path + ": không phải JSON hợp lệ");
+  auto schema = JsonSchema::FromFile(schemas_dir + "/indicators.schema.json");
+  if (!schema.ok()) return schema.status();
+  std::vector<FieldError> errors;
+  if (!schema.value()->Validate(doc, &errors))
+    return Status::InvalidInput(path + ":\n" + JoinFieldErrors(errors));
+  return FromConfig(doc);
+}
+
+Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::FromConfig(const nlohmann::json& c) {
+  auto cat = std::make_shared<IndicatorCatalog>();
+  cat->defs_ = Definitions();
+  cat->idx766_ = c["idx766"];
+  cat->version_ = c["version"];
+  cat->half_start_ = c["periods"]["half_year"]["start"];
+  cat->half_cutoff_ = c["periods"]["half_year"]["cutoff"];
+  cat->year_start_ = c["periods"]["year"]["start"];
+  cat->year_cutoff_ = c["periods"]["year"]["cutoff"];
+  std::vector<FieldError> errors;
+  for (size_t g = 0; g < cat->idx766_["groups"].size(); ++g) {
+    const auto& inds = cat->idx766_["groups"][g]["indicators"];
+    for (size_t i = 0; i < inds.size(); ++i)
+      if (!cat->Find(inds[i]["id"]))
+        errors.push_back({"/idx766/groups/" + std::to_string(g) + "/indicators/" + std::to_string(i) + "/id",
+                          "chỉ số không tồn tại: " + inds[i]["id"].get<std::string>()});
+  }
+  if (!errors.empty()) return Status::InvalidInput(JoinFieldErrors(errors));
+  return std::shared_ptr<const IndicatorCatalog>(std::move(cat));
+}
+
+const IndicatorDef* IndicatorCatalog::Find(const std::string& id) const {
+  for (const auto& d : defs_)
+    if (d.id == id) return &d;
+  return nullptr;
+}
+
+Result<Period> IndicatorCatalog::ResolvePeriod(const nlohmann::json& s) const {
+  if (!s.is_object()) return Status::InvalidInput("/period: phải là đối tượng");
+  Period p;
+  auto year_of = [&]() -> std::optional<int> {
+    if (!s.contains("year") || !s["year"].is_number_integer()) return std::nullopt;
+    int y = s["year"].get<int>();
+    if (y < 2000 || y > 2100) return std::nullopt;
+    return y;
+  };
+  auto mmdd = [](int y, const std::string& md) {
+    return DaysFromCivil(y, std::stoi(md.substr(0, 2)), std::stoi(md.substr(3, 2)));
+  };
+  std::string kind = s.value("kind", s.contains("from") ? "range" : "");
+  p.kind = kind;
+  if (kind == "range") {
+    auto from = s.contains("from") && s["from"].is_string() ? ParseIsoDate(s["from"].get<std::string>()) : std::nullopt;
+    auto to = s.contains("to") && s["to"].is_string() ? ParseIsoDate(s["to"].get<std::string>()) : std::nullopt;
+    if (!from) return Status::InvalidInput("/period/from: cần ngày dạng YYYY-MM-DD");
+    if (!to) return Status::InvalidInput("/period/to: cần ngày dạng YYYY-MM-DD");
+    if (*to < *from) return Status::InvalidInput("/period: ngày kết thúc trước ngày bắt đầu");
+    p.from_day = *from;
+    p.to_day = *to;
+    p.label = "Từ " + VnDate(*from) + " đến " + VnDate(*to);
+    return p;
+  }
+  auto y = year_of();
+  if (!y) return Status::InvalidInput("/period/year: cần năm (số nguyên 2000..2100)");
+  if (kind == "month") {
+    int m = s.value("month", 0);
+    if (m < 1 || m > 12) return Status::InvalidInput("/period/month: cần tháng 1..12");
+    p.from_day = DaysFromCivil(*y, m, 1);
+    p.to_day = (m == 12 ? DaysFromCivil(*y + 1, 1, 1) : DaysFromCivil(*y, m + 1, 1)) - 1;
+    p.label = "Tháng " + std::to_string(m) + "/" + std::to_string(*y);
+  } else if (kind == "quarter") {
+    int q = s.value("quarter", 0);
+    if (q < 1 || q > 4) return Status::InvalidInput("/period/quarter: cần quý 1..4");
+    p.from_day = DaysFromCivil(*y, (q - 1) * 3 + 1, 1);
+    p.to_day = (q == 4 ? DaysFromCivil(*y + 1, 1, 1) : DaysFromCivil(*y, q * 3 + 1, 1)) - 1;
+    static const char* kRoman[] = {"I", "II", "III", "IV"};
+    p.label = "Quý " + std::string(kRoman[q - 1]) + "/" + std::to_string(*y);
+  } else if (kind == "half_year") {
+    p.from_day = mmdd(*y, half_start_);
+    p.to_day = mmdd(*y, half_cutoff_);
+    p.label = "6 tháng đầu năm " + std::to_string(*y) + " (" + VnDate(p.from_day) + " – " + VnDate(p.to_day) + ")";
+  } else if (kind == "year") {
+    p.from_day = mmdd(*y, year_start_);
+    p.to_day = mmdd(*y, year_cutoff_);
+    p.label = "Năm " + std::to_string(*y) + " (" + VnDate(p.from_day) + " – " + VnDate(p.to_day) + ")";
+  } else {
+    return Status::InvalidInput("/period/kind: cần month, quarter, half_year, year hoặc from/to");
+  }
+  return p;
+}
+
+Period IndicatorCatalog::Previous(const Period& p) const {
+  int y;
+  unsigned m, d;
+  CivilFromDays(p.from_day, &y, &m, &d);
+  nlohmann::json spec;
+  if (p.kind == "month") spec = {{"kind", "month"}, {"year", m == 1 ? y - 1 : y}, {"month", m == 1 ? 12 : m - 1}};
+  else if (p.kind == "quarter") {
+    int q = (m - 1) / 3 + 1;
+    spec = {{"kind", "quarter"}, {"year", q == 1 ? y - 1 : y}, {"quarter", q == 1 ? 4 : q - 1}};
+  } else if (p.kind == "half_year" || p.kind == "year") {
+    int cy;
+    CivilFromDays(p.to_day, &cy, &m, &d);
+    spec = {{"kind", p.kind}, {"year", cy - 1}};
+  } else {
+    int64_t len = p.to_day - p.from_day + 1;
+    spec = {{"from", FormatIsoDate(p.from_day - len)}, {"to", FormatIsoDate(p.from_day - 1)}};
+  }
+  auto r = ResolvePeriod(spec);
+  return r.ok() ? r.value() : p;
+}
+
+std::vector<IndicatorValue> IndicatorCatalog::Compute(const SeriesIndex& index, const std::string& unit,
+                                                      const Period& period, int64_t today_day,
+                                                      const std::vector<std::string>& ids) const {
+  const int64_t as_of = std::min(period.to_day, today_day);
+  auto eval = [&](const std::vector<Term>& terms) {
+    double sum = 0;
+    for (const auto& t : terms) {
+      double v = 0;
+      switch (t.mode) {
+        case M::kRange: v = index.Range(t.series, unit, period.from_day, period.to_day); break;
+        case M::kLevel: v = index.Level(t.series, unit, as_of); break;
+        case M::kBeforeStart: v = index.Level(t.series, unit, period.from_day - 1); break;
+      }
+      sum += t.sign * v;
+    }
+    return sum;
+  };
+  std::vector<IndicatorValue> out;
+  for (const auto& def : defs_) {
+    if (!ids.empty() && std::find(ids.begin(), ids.end(), def.id) == ids.end()) continue;
+    IndicatorValue v{def.id, def.name, def.unit_of_measure};
+    if (def.months_held) {
+      // Months of the period (whole or partial) in which the series is > 0.
+      int y;
+      unsigned m, d;
+      CivilFromDays(period.from_day, &y, &m, &d);
+      int64_t start = DaysFromCivil(y, m, 1);
+      while (start <= period.to_day) {
+        int ny = m == 12 ? y + 1 : y;
+        unsigned nm = m == 12 ? 1 : m + 1;
+        int64_t next = DaysFromCivil(ny, nm, 1);
+        int64_t a = std::max(start, period.from_day), b = std::min(next - 1, period.to_day);
+        if (a <= std::min(b, as_of)) {
+          v.denominator += 1;
+          double held = 0;
+          for (const auto& t : def.numerator) held += index.Range(t.series, unit, a, b);
+          if (held > 0) v.numerator += 1;
+        }
+        start = next;
+        y = ny;
+        m = nm;
+      }
+      v.ratio = v.denominator > 0 ? std::optional<double>(v.numerator / v.denominator) : std::nullopt;
+    } else {
+      v.numerator = eval(def.numerator);
+      if (!def.denominator.empty()) {
+        v.denominator = eval(def.denominator);
+        if (def.complement) v.numerator = std::max(0.0, v.denominator - v.numerator);
+        if (def.average_age && v.denominator > 0) {
+          v.ratio = static_cast<double>(as_of) - v.numerator / v.denominator;
+          v.numerator = *v.ratio * v.denominator;  // total age in days
+        } else if (v.denominator > 0) {
+          v.ratio = v.numerator / v.denominator;
+        }
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  // Points of the idx766 indicators.
+  nlohmann::json points = Idx766Points(out);
+  for (auto& v : out) {
+    if (!points["by_indicator"].contains(v.id)) continue;
+    const auto& p = points["by_indicator"][v.id];
+    v.max_points = p["max"].get<double>();
+    if (!p["points"].is_null()) v.points = p["points"].get<double>();
+  }
+  return out;
+}
+
+nlohmann::json IndicatorCatalog::Idx766Points(const std::vector<IndicatorValue>& values) const {
+  auto find = [&](const std::string& id) -> const IndicatorValue* {
+    for (const auto& v : values)
+      if (v.id == id) return &v;
+    return nullptr;
+  };
+  // Maximum points per indicator, after the "no petitions" redistribution.
+  std::map<std::string, double> max;
+  std::map<std::string, double> threshold;
+  for (const auto& g : idx766_["groups"])
+    for (const auto& i : g["indicators"]) {
+      max[i["id"]] = i["max"].get<double>();
+      if (i.contains("threshold")) threshold[i["id"]] = i["threshold"].get<double>();
+    }
+  bool redistributed = false;
+  if (idx766_.contains("no_petitions_redistribution")) {
+    const auto& r = idx766_["no_petitions_redistribution"];
+    const IndicatorValue* from = find(r["from"]);
+    if (from && from->denominator == 0 && max.count(r["from"])) {
+      double share = max[r["from"]] / static_cast<double>(r["to"].size());
+      for (const auto& to : r["to"]) max[to] += share;
+      max[r["from"]] = 0;
+      redistributed = true;
+    }
+  }
+  nlohmann::json by_indicator = nlohmann::json::object(), groups = nlohmann::json::array();
+  double total = 0, total_max = 0;
+  for (const auto& g : idx766_["groups"]) {
+    double gp = 0, gmax = 0;
+    for (const auto& i : g["indicators"]) {
+      std::string id = i["id"];
+      const IndicatorValue* v = find(id);
+      double m = max[id];
+      nlohmann::json pts = nullptr;
+      if (v && v->ratio) {
+        // Full points at or above the threshold, else ratio x max / threshold; no threshold:
+        // ratio x max (national portal's rule).
+        double p = threshold.count(id) ? (*v->ratio >= threshold[id] ? m : *v->ratio * m / threshold[id])
+                                       : *v->ratio * m;
+        pts = p;
+        gp += p;
+        gmax += m;
+      }
+      by_indicator[id] = {{"max", m}, {"points", pts}};
+    }
+    groups.push_back({{"id", g["id"]}, {"name", g["name"]}, {"points", gp}, {"max_computable", gmax},
+                      {"max", g["max"]}});
+    total += gp;
+    total_max += gmax;
+  }
+  return {{"by_indicator", by_indicator}, {"groups", groups}, {"points", total},
+          {"max_computable", total_max}, {"petition_redistribution_applied", redistributed}};
+}
+
+}  // namespace danvan::indicators

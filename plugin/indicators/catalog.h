@@ -1,0 +1,92 @@
+// Indicator definitions and their computation from the aggregates, for one unit and period.
+// The formulas follow the national service-quality index (Decision 766/QĐ-TTg, as the
+// national portal computes it, domain.md §2); points, thresholds and group weights come from
+// config/indicators.json (schemas/indicators.schema.json), never from code.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "indicators/series_index.h"
+
+namespace danvan::indicators {
+
+struct Period {
+  std::string kind;  // month | quarter | half_year | year | range
+  std::string label; // Vietnamese, e.g. "6 tháng đầu năm 2023 (1/1/2023 – 15/6/2023)"
+  int64_t from_day = 0;
+  int64_t to_day = 0;  // inclusive
+  nlohmann::json ToJson() const;
+};
+
+struct IndicatorValue {
+  std::string id;
+  std::string name;  // Vietnamese label
+  std::string unit_of_measure;  // "ratio" | "count" | "days" | "months"
+  double numerator = 0;
+  double denominator = 0;
+  std::optional<double> ratio;   // ratio/average indicators, null when the denominator is 0
+  std::optional<double> points;  // idx766 indicators
+  std::optional<double> max_points;
+  nlohmann::json ToJson() const;
+};
+
+// One term of a formula: a series read as a range sum, as a level on the as-of day, or as the
+// level on the day before the period.
+struct Term {
+  enum class Mode { kRange, kLevel, kBeforeStart } mode;
+  std::string series;
+  double sign = 1;
+};
+
+struct IndicatorDef {
+  std::string id;
+  std::string name;
+  std::string unit_of_measure;
+  std::vector<Term> numerator;
+  std::vector<Term> denominator;  // empty: a count (ratio not defined)
+  bool complement = false;        // numerator = denominator - numerator terms
+  bool months_held = false;       // months of the period with the numerator series > 0
+  bool average_age = false;       // backlog age: as_of - level(sum)/level(count)
+};
+
+class IndicatorCatalog {
+ public:
+  // config: the parsed config/indicators.json (already schema-validated).
+  static Result<std::shared_ptr<const IndicatorCatalog>> FromConfig(const nlohmann::json& config);
+  static Result<std::shared_ptr<const IndicatorCatalog>> LoadFile(const std::string& path,
+                                                                  const std::string& schemas_dir);
+
+  // Resolves {"kind":"month","year":2023,"month":3} | {"kind":"quarter","year":2023,"quarter":2}
+  // | {"kind":"half_year","year":2023} | {"kind":"year","year":2023}
+  // | {"from":"2023-01-01","to":"2023-06-15"}.
+  Result<Period> ResolvePeriod(const nlohmann::json& spec) const;
+  // The period of the same kind just before (for report comparisons).
+  Period Previous(const Period& p) const;
+
+  const std::vector<IndicatorDef>& definitions() const { return defs_; }
+  const IndicatorDef* Find(const std::string& id) const;
+
+  // Computes the requested ids (all when empty) for unit and period. Level terms are read on
+  // min(period end, today_day): an open period is judged today.
+  std::vector<IndicatorValue> Compute(const SeriesIndex& index, const std::string& unit,
+                                      const Period& period, int64_t today_day,
+                                      const std::vector<std::string>& ids = {}) const;
+  // The idx766 points with group subtotals and the "no petitions" redistribution.
+  nlohmann::json Idx766Points(const std::vector<IndicatorValue>& values) const;
+  const std::string& version() const { return version_; }
+
+ private:
+  std::vector<IndicatorDef> defs_;
+  nlohmann::json idx766_;
+  std::string version_;
+  std::string half_start_, half_cutoff_, year_start_, year_cutoff_;
+};
+
+}  // namespace danvan::indicators
