@@ -370,7 +370,7 @@ class Generator:
         self.petition_seq = 0
         self.reception_seq = 0
         self.dvk_seq = 0
-        self.recent_petitions = []  # (id, received datetime, kind) for reception links / reraise
+        self.recent_petitions = []  # (id, received, kind, title, content) for re-raised petitions
 
     # -- unit helpers
     def unit_valid(self, code, day):
@@ -811,10 +811,13 @@ class Generator:
         p0 = people[0] if people else make_person(rng)
         fill = dict(
             name=p0.name, student=make_person(rng, 15, 18).name, cls=rng.choice("ABCDEGH") + str(rng.randint(1, 9)),
-            grade=rng.choice([10, 11, 12]), school=school_name, year=YEAR, year1=YEAR + 1,
+            grade=rng.choice([10, 11, 12]), school=school_name,
+            # the school year a letter of that date is about (2022-2023 until summer)
+            year=day.year if day.month >= 8 else day.year - 1,
+            year1=day.year + 1 if day.month >= 8 else day.year,
             subject=rng.choice(self.SUBJECTS), score=f"{rng.randint(5, 9)},{rng.choice([0, 25, 5, 75])}",
             date=(day - dt.timedelta(days=rng.randint(3, 40))).strftime("%d/%m/%Y"),
-            since=YEAR - rng.randint(2, 8), amount=f"{rng.choice([150, 200, 250, 300, 500, 1200, 2500])}.000",
+            since=YEAR - rng.randint(2, 8), amount=f"{rng.choice([150, 200, 250, 300, 500, 1200, 2500]) * 1000:,}".replace(",", "."),
             teacher=staff_name(rng), village=rng.randint(1, 12), km=rng.randint(5, 14),
             month=rng.randint(1, 6), count=rng.choice([600, 900, 1200, 1500]),
             proc=rng.choice(PROCEDURES)["name"].lower())
@@ -863,12 +866,19 @@ class Generator:
             data["agencies_involved"] = rng.randint(1, 3)
         if rng.random() < 0.03:
             data["foreign_element"] = False
-        # Re-raised (tái khiếu / gửi lại) cases refer to an earlier petition.
+        if kind == "complaint" and round_ == 2:
+            data["content"] = (f"Tôi không đồng ý với Quyết định giải quyết khiếu nại lần đầu số "
+                               f"{rng.randint(10, 400)}/QĐ-{rng.choice(['THPT', 'SGDĐT'])} nên khiếu nại lần hai. "
+                               + data["content"])
+        # Re-raised cases (gửi lại, kéo dài) repeat an earlier petition of the same kind.
         earlier = [p for p in self.recent_petitions if p[2] == kind and p[1] < received]
         if earlier and rng.random() < 0.08:
             first = rng.choice(earlier)
             data["reraised_of"] = first[0]
             data["reraise_count"] = rng.randint(1, 2)
+            data["title"] = f"{first[3]} (đơn gửi lại lần {data['reraise_count'] + 1})"
+            data["content"] = (f"Ngày {first[1].strftime('%d/%m/%Y')} tôi đã gửi đơn về nội dung này nhưng đến nay "
+                               f"chưa được giải quyết thỏa đáng, nay tiếp tục đề nghị. " + first[4])
         own = kind in ("feedback", "petition") and rng.random() < 0.35
         handling = school if own else self.unit_code("TTRA")
         if kind == "feedback_regulation":
@@ -879,7 +889,7 @@ class Generator:
             handling = self.unit_code(rng.choice(["TCCB", "KHTC"]))
         data["handling_unit"] = handling
         unit = handling
-        self.recent_petitions.append((pid, received, kind))
+        self.recent_petitions.append((pid, received, kind, data["title"], data["content"][:1500]))
         if len(self.recent_petitions) > 400:
             self.recent_petitions.pop(0)
         self.count_record("petition")
