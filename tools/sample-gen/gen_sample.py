@@ -15,7 +15,8 @@ Records (all fake but plausible; units from config/units/haiphong-sgddt.json):
   petition   complaints (rounds 1 and 2), denunciations, petitions, feedback, feedback on
              regulations; group, anonymous, re-raised, complex, late ones
   reception  the Director's monthly sessions (two months missed), deputies, staff, ad-hoc
-  dvk_model  "Dân vận khéo" models and exemplars, registered then recognised
+  dvk_model  "Dân vận khéo" models and exemplars, registered then recognised (ordered by
+             updated_at instead of version)
   plan_task  the ten tasks of the seed plan, with quarterly progress
 and ~3% bad events: missing required fields, wrong types, bad formats, unknown fields,
 invalid UTF-8, oversize fields and events, unknown kinds, malformed JSON, duplicates (the
@@ -44,6 +45,7 @@ CUTOFF = dt.datetime(YEAR, 12, 31, 23, 59, 59, tzinfo=VN)
 
 SRC_ONESTOP = "motcua-sgddt"  # the department's one-stop system
 SRC_PAKN = "pakn-dvcqg"        # petitions arriving through the national portal (PAKN)
+SRC_DVK = "thidua-sgddt"       # the department's emulation-movement register (updated_at ordering)
 PLAN_ID = "KH-DV-2023-SGDDT"
 
 # Non-working days of 2023 (Labour Code 2019 art. 112 and the government's 2023 notice:
@@ -1093,8 +1095,10 @@ class Generator:
                             replicability="Có thể nhân rộng tại các trường THPT trong thành phố.")
                 versions.append((rec, dict(data)))
             for j, (vt, d) in enumerate(versions):
-                self.emit_good({"kind": "dvk_model", "source": SRC_ONESTOP, "id": mid, "unit": unit,
-                                "version": j + 1, "event_time": iso(vt), "data": d})
+                # The emulation-movement register orders its records by modification time, not
+                # by a version number: exercises the envelope's updated_at ordering.
+                self.emit_good({"kind": "dvk_model", "source": SRC_DVK, "id": mid, "unit": unit,
+                                "updated_at": iso(vt), "event_time": iso(vt), "data": d})
             self.count_record("dvk_model")
 
     # =========================================================================================
