@@ -1020,6 +1020,17 @@ class Generator:
                                 rng.choice([director] + deputies), "adhoc",
                                 rng.randint(6, 30) if group else rng.randint(1, 4), group, cls,
                                 ("Đoàn đông người " if group else "") + self.RECEPTION_CONTENT[cls], [])
+        # Continuing-education centres receive citizens at the start of each quarter (while the
+        # centre exists: the dated hierarchy closes one on 30/06/2023).
+        for centre in self.units_of_type("centre"):
+            for month in (1, 4, 7, 10):
+                day = next_working(dt.date(YEAR, month, 5))
+                if not self.unit_valid(centre, day):
+                    continue
+                people = rng.choice([0, 1, 2, 3])
+                cls = rng.choice(["petition", "feedback"]) if people else "none"
+                self.emit_reception(centre, office_time(rng, day), "staff", staff_name(rng), "regular",
+                                    people, False, cls, self.RECEPTION_CONTENT[cls], [])
         # Regular sessions by staff of the Inspectorate (and a few schools) on working days.
         ttra = self.unit_code("TTRA")
         receivers = [staff_name(rng) for _ in range(3)]
@@ -1029,7 +1040,8 @@ class Generator:
             by_day.setdefault(d.date(), []).append(pid)
         for _ in range(round(110 * self.scale)):
             day = random_working_day(rng, dt.date(YEAR, 1, 3), dt.date(YEAR, 12, 29))
-            unit = ttra if rng.random() < 0.8 else self.pick_school(day)
+            unit = ttra if rng.random() < 0.8 else rng.choice(
+                self.units_of_type("school", day) + self.units_of_type("centre", day))
             t = office_time(rng, day)
             pids = by_day.get(day, [])[:3] if unit == ttra else []
             people = max(len(pids), rng.choice([0, 1, 1, 2, 3]))
