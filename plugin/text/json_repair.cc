@@ -216,7 +216,7 @@ Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& o
   if (doc_confident) {
     for (size_t k = 1; k < cands.size(); ++k) {
       if (!cands[k].ok || cands[k].texts == cands[0].texts) continue;
-      if (cands[0].score.share() - cands[k].score.share() < options.min_margin) {
+      if (cands[0].score.share() - cands[k].score.share() < options.min_margin - 1e-9) {
         doc_confident = false;
       }
       break;

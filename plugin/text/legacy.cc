@@ -320,16 +320,41 @@ bool ValidFinal(std::string_view f) {
          f == "nh" || f == "p" || f == "t";
 }
 
-bool ParseRest(std::string_view rest, int tone) {
+bool IsShaped(char c) { return c >= '1' && c <= '6'; }
+
+// `rest` follows the initial consonant; `tone_at` is the index in `rest` of the letter that
+// carries the tone (-1: none).
+bool ParseRest(std::string_view rest, int tone, int tone_at) {
   size_t k = 0;
   while (k < rest.size() && IsVowelSym(rest[k])) ++k;
   if (k == 0) return false;
-  if (!ValidCluster(rest.substr(0, k))) return false;
+  std::string_view cluster = rest.substr(0, k);
+  if (!ValidCluster(cluster)) return false;
   std::string_view fin = rest.substr(k);
   if (!ValidFinal(fin)) return false;
   if ((fin == "c" || fin == "ch" || fin == "p" || fin == "t") && tone != 0 && tone != 1 &&
       tone != 5) {
     return false;
+  }
+  if (cluster == "oo" && fin != "ng" && fin != "c") return false;  // xoong, soóc
+  char last = cluster.back();
+  // nh/ch only after a, ê, i, y (anh, ênh, inh, oanh, uỳnh, ách, ếch, ịch); ng/c never after
+  // i, y (those are written inh, ich); ă and â never end a syllable (ăn, âm, âu, ây).
+  if ((fin == "nh" || fin == "ch") && last != 'a' && last != '3' && last != 'i' && last != 'y') {
+    return false;
+  }
+  if ((fin == "ng" || fin == "c") && (last == 'i' || last == 'y')) return false;
+  if (fin.empty() && (last == '1' || last == '2')) return false;
+  // Tone placement (orthography): on a vowel with a shape mark when there is one; in an open
+  // cluster of plain vowels not on the last one, except the old-style oa, oe, uy (hoà, thuý).
+  if (tone_at >= 0) {
+    if (tone_at >= static_cast<int>(k)) return false;
+    bool shaped = std::any_of(cluster.begin(), cluster.end(), IsShaped);
+    if (shaped && !IsShaped(cluster[tone_at])) return false;
+    if (!shaped && fin.empty() && k >= 2 && tone_at == static_cast<int>(k) - 1 &&
+        cluster != "oa" && cluster != "oe" && cluster != "uy") {
+      return false;
+    }
   }
   return true;
 }
@@ -374,7 +399,7 @@ Result<std::string> EncodeLegacy(Encoding e, std::string_view utf8) {
 bool IsVietnameseSyllable(std::u32string_view word) {
   if (word.empty() || word.size() > 8) return false;
   std::string syms;
-  int tone = 0;
+  int tone = 0, tone_at = -1;
   for (char32_t cp : word) {
     char s;
     int t;
@@ -382,6 +407,7 @@ bool IsVietnameseSyllable(std::u32string_view word) {
     if (t) {
       if (tone) return false;
       tone = t;
+      tone_at = static_cast<int>(syms.size());
     }
     syms.push_back(s);
   }
@@ -393,24 +419,30 @@ bool IsVietnameseSyllable(std::u32string_view word) {
   for (const char* ini : kInitials) {
     std::string_view i(ini);
     if (sv.substr(0, i.size()) != i) continue;
-    if (ParseRest(sv.substr(i.size()), tone)) return true;
+    int n = static_cast<int>(i.size());
+    if (ParseRest(sv.substr(n), tone, tone_at < 0 ? -1 : tone_at - n)) return true;
     // "gì", "gìn": the i of gi is the vowel.
-    if (i == "gi" && ParseRest(sv.substr(1), tone)) return true;
+    if (i == "gi" && ParseRest(sv.substr(1), tone, tone_at < 0 ? -1 : tone_at - 1)) return true;
   }
   return false;
 }
 
 SyllableScore ScoreVietnamese(std::string_view utf8) {
   SyllableScore score;
-  auto norm = NormalizeNfc(utf8, /*casefold=*/true);
+  auto norm = NormalizeNfc(utf8);
   if (!norm.ok()) return score;
   const std::string& s = norm.value();
   std::u32string word;
   bool non_ascii = false;
   bool has_letter = false;
+  int uppers = 0, lowers = 0;
+  bool lower_then_upper = false;
   auto flush = [&] {
     if (!word.empty() && has_letter) {
-      bool ok = IsVietnameseSyllable(word);
+      // Mixed case inside a word ("tẰ", "vIệt") is a decoding artefact; "Việt" and "VIỆT" are
+      // fine.
+      bool casing_ok = !lower_then_upper && !(uppers > 1 && lowers > 0);
+      bool ok = casing_ok && IsVietnameseSyllable(word);
       if (non_ascii) {
         ++score.words;
         score.valid += ok;
@@ -422,6 +454,8 @@ SyllableScore ScoreVietnamese(std::string_view utf8) {
     word.clear();
     non_ascii = false;
     has_letter = false;
+    uppers = lowers = 0;
+    lower_then_upper = false;
   };
   size_t pos = 0;
   while (pos < s.size()) {
@@ -429,7 +463,6 @@ SyllableScore ScoreVietnamese(std::string_view utf8) {
     bool sep;
     if (cp < 0x80) {
       sep = !((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp < 0x20);
-      if (cp >= '0' && cp <= '9') sep = true;
     } else {
       utf8proc_category_t cat = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
       sep = (cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) ||
@@ -441,7 +474,14 @@ SyllableScore ScoreVietnamese(std::string_view utf8) {
     }
     if (cp >= 0x80 || cp < 0x20) non_ascii = true;
     if (cp >= 0x20) has_letter = true;
-    word.push_back(cp);
+    char32_t lower = static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+    if (lower != cp) {
+      ++uppers;
+      if (lowers > 0) lower_then_upper = true;
+    } else if (static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(cp))) != cp) {
+      ++lowers;
+    }
+    word.push_back(lower);
   }
   flush();
   return score;
@@ -485,7 +525,7 @@ Detection DetectLegacy(std::string_view bytes, const DetectOptions& options) {
   for (size_t k = 1; k < d.candidates.size(); ++k) {
     const Candidate& other = d.candidates[k];
     if (!other.ok || other.text == best.text) continue;
-    if (best.score.share() - other.score.share() < options.min_margin) {
+    if (best.score.share() - other.score.share() < options.min_margin - 1e-9) {
       std::snprintf(buf, sizeof buf, "mơ hồ giữa %s (%d/%d) và %s (%d/%d âm tiết hợp lệ)",
                     EncodingName(best.encoding), best.score.valid, best.score.words,
                     EncodingName(other.encoding), other.score.valid, other.score.words);

@@ -1,0 +1,1090 @@
+#include "tagging/rules.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#include "core/timeutil.h"
+#include "text/keywords.h"
+#include "text/normalize.h"
+#include "text/utf8.h"
+
+namespace danvan::tagging {
+namespace {
+
+using json = nlohmann::json;
+
+enum class Op {
+  kExists, kMissing, kEq, kNe, kIn, kNotIn, kPattern, kGt, kGe, kLt, kLe, kBefore, kAfter,
+  kEqField, kNeField, kContainsAny, kContainsAll
+};
+
+const std::map<std::string, Op>& OpNames() {
+  static const std::map<std::string, Op> m = {
+      {"exists", Op::kExists},   {"missing", Op::kMissing},     {"eq", Op::kEq},
+      {"ne", Op::kNe},           {"in", Op::kIn},               {"not_in", Op::kNotIn},
+      {"pattern", Op::kPattern}, {"gt", Op::kGt},               {"ge", Op::kGe},
+      {"lt", Op::kLt},           {"le", Op::kLe},               {"before", Op::kBefore},
+      {"after", Op::kAfter},     {"eq_field", Op::kEqField},    {"ne_field", Op::kNeField},
+      {"contains_any", Op::kContainsAny}, {"contains_all", Op::kContainsAll}};
+  return m;
+}
+
+std::vector<std::string> Split(std::string_view path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '.') {
+      out.emplace_back(path.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+// What a leaf condition reads.
+struct Operand {
+  enum Kind {
+    kData, kEnvelope, kDaysSince, kCount, kDaysSinceReceived, kDaysPastDue, kPetitionerCount,
+    kTag
+  } kind = kData;
+  std::string name;               // as written in the rule
+  std::vector<std::string> path;  // data / envelope path segments
+};
+
+// Per-kind paths behind the named derived values (architecture.md record model).
+const char* ReceivedPath(std::string_view kind) {
+  if (kind == "petition") return "received_at";
+  if (kind == "dossier") return "NgayTiepNhan";
+  if (kind == "reception") return "date";
+  if (kind == "dvk_model") return "registered_at";
+  if (kind == "plan_task") return "start";
+  return nullptr;
+}
+std::pair<const char*, const char*> DuePaths(std::string_view kind) {
+  if (kind == "petition") return {"due_at", "resolved_at"};
+  if (kind == "dossier") return {"NgayHenTra", "NgayKetThucXuLy"};
+  if (kind == "plan_task") return {"due", "completed_at"};
+  return {nullptr, nullptr};
+}
+
+struct Cond {
+  enum Type { kAll, kAny, kNot, kLeaf } type = kLeaf;
+  std::vector<Cond> children;
+  std::string pointer;  // JSON pointer in the rule file
+  Op op = Op::kExists;
+  Operand lhs;
+  std::vector<int> text_fields;  // contains_*: ids into Impl::text_fields
+  json value;
+  std::vector<json> values;
+  double number = 0;
+  int64_t instant = 0;
+  std::shared_ptr<const std::regex> re;
+  Operand other;
+  std::vector<uint32_t> keywords;
+};
+
+struct Rule {
+  std::string id, tag, value, description, source, group;
+  std::optional<Operand> value_from;
+  std::set<std::string> kinds;  // empty: all kinds
+  int priority = 0;
+  Cond when;
+  size_t index = 0;
+  std::vector<std::pair<std::string, std::string>> tag_refs;  // (tag, pointer)
+};
+
+std::optional<double> ToNumber(const json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (s.empty()) return std::nullopt;
+    char* end = nullptr;
+    double d = std::strtod(s.c_str(), &end);
+    if (end && *end == '\0') return d;
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> ToInstant(const json& v) {
+  if (!v.is_string()) return std::nullopt;
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s.size() == 14 && std::all_of(s.begin(), s.end(), ::isdigit)) return ParsePortalTime(s);
+  return ParseIsoTime(s);
+}
+
+std::string ToText(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+bool LooseEquals(const json& a, const json& b) {
+  if (a == b) return true;
+  if (a.is_string() && b.is_string()) return false;
+  if (a.is_boolean() || b.is_boolean()) {
+    auto na = ToNumber(a), nb = ToNumber(b);
+    if (a.is_string() && (a == "true" || a == "false")) return (a == "true") == (nb && *nb != 0);
+    if (b.is_string() && (b == "true" || b == "false")) return (b == "true") == (na && *na != 0);
+    return na && nb && *na == *nb;
+  }
+  auto na = ToNumber(a), nb = ToNumber(b);
+  return na && nb && *na == *nb;
+}
+
+bool IsEmpty(const json& v) {
+  return v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty()) ||
+         (v.is_array() && v.empty());
+}
+
+void Collect(const json& node, const std::vector<std::string>& path, size_t i,
+             std::vector<const json*>* out) {
+  if (node.is_array() && i < path.size()) {
+    for (const json& e : node) Collect(e, path, i, out);
+    return;
+  }
+  if (i == path.size()) {
+    out->push_back(&node);
+    return;
+  }
+  if (!node.is_object()) return;
+  auto it = node.find(path[i]);
+  if (it == node.end()) return;
+  Collect(*it, path, i + 1, out);
+}
+
+}  // namespace
+
+struct RuleSet::Impl {
+  std::vector<Rule> rules;
+  std::vector<size_t> order;  // evaluation order (groups contiguous, by priority)
+  text::KeywordMatcher matcher;
+  std::vector<std::string> keyword_source;  // as written
+  std::vector<std::vector<std::string>> text_fields;
+  std::vector<std::string> text_field_names;
+  std::vector<bool> text_field_envelope;
+};
+
+namespace {
+
+// ---- evaluation -------------------------------------------------------------------------
+
+struct FieldMatches {
+  bool ready = false;
+  std::string norm;
+  std::vector<text::KeywordMatcher::Hit> hits;  // sorted by keyword
+};
+
+struct Eval {
+  const RuleSet::Impl& rs;
+  const RecordView& rec;
+  const json* data;
+  std::vector<FieldMatches> fields;
+  std::vector<TagHit>* tags;
+
+  const json& Root(bool envelope) const { return envelope ? rec.event : *data; }
+
+  std::vector<json> Values(const Operand& o) {
+    std::vector<json> out;
+    std::vector<const json*> ptrs;
+    auto dates_since = [&](const std::vector<std::string>& path) {
+      std::vector<const json*> p;
+      Collect(*data, path, 0, &p);
+      for (const json* v : p) {
+        if (auto t = ToInstant(*v)) {
+          out.push_back(LocalDay(rec.now_ms) - LocalDay(*t));
+        }
+      }
+    };
+    switch (o.kind) {
+      case Operand::kData:
+      case Operand::kEnvelope:
+        Collect(Root(o.kind == Operand::kEnvelope), o.path, 0, &ptrs);
+        for (const json* v : ptrs) out.push_back(*v);
+        break;
+      case Operand::kDaysSince:
+        dates_since(o.path);
+        break;
+      case Operand::kDaysSinceReceived:
+        if (const char* p = ReceivedPath(rec.kind)) dates_since({p});
+        break;
+      case Operand::kCount: {
+        Collect(*data, o.path, 0, &ptrs);
+        size_t n = 0;
+        if (ptrs.size() == 1 && ptrs[0]->is_array()) {
+          n = ptrs[0]->size();
+        } else {
+          for (const json* v : ptrs) n += !IsEmpty(*v);
+        }
+        out.push_back(n);
+        break;
+      }
+      case Operand::kDaysPastDue: {
+        auto [due_path, end_path] = DuePaths(rec.kind);
+        if (!due_path) break;
+        auto due_it = data->find(due_path);
+        if (due_it == data->end()) break;
+        auto due = ToInstant(*due_it);
+        if (!due) break;
+        int64_t end_ms = rec.now_ms;
+        auto end_it = data->find(end_path);
+        if (end_it != data->end()) {
+          if (auto e = ToInstant(*end_it)) end_ms = *e;
+        }
+        out.push_back(LocalDay(end_ms) - LocalDay(*due));
+        break;
+      }
+      case Operand::kPetitionerCount: {
+        const char* field = rec.kind == "reception" ? "people_count" : "petitioner_count";
+        auto it = data->find(field);
+        if (it != data->end() && ToNumber(*it)) {
+          out.push_back(*ToNumber(*it));
+        } else if (auto p = data->find("petitioners"); p != data->end() && p->is_array()) {
+          out.push_back(p->size());
+        }
+        break;
+      }
+      case Operand::kTag:
+        for (const TagHit& h : *tags) {
+          if (h.tag == o.name) out.push_back(h.value);
+        }
+        break;
+    }
+    return out;
+  }
+
+  FieldMatches& Field(int id) {
+    FieldMatches& fm = fields[id];
+    if (fm.ready) return fm;
+    fm.ready = true;
+    std::vector<const json*> ptrs;
+    Collect(Root(rs.text_field_envelope[id]), rs.text_fields[id], 0, &ptrs);
+    std::string joined;
+    for (const json* v : ptrs) {
+      if (v->is_string()) {
+        if (!joined.empty()) joined += "\n";
+        joined += v->get_ref<const std::string&>();
+      }
+    }
+    if (joined.empty() || !text::IsValidUtf8(joined)) return fm;
+    auto mt = text::PrepareForMatch(joined);
+    if (!mt.ok()) return fm;
+    rs.matcher.Find(mt.value(), &fm.hits);
+    std::stable_sort(fm.hits.begin(), fm.hits.end(),
+                     [](const auto& a, const auto& b) { return a.keyword < b.keyword; });
+    fm.norm = std::move(mt->norm);
+    return fm;
+  }
+
+  const text::KeywordMatcher::Hit* FindHit(const FieldMatches& fm, uint32_t kw) const {
+    auto it = std::lower_bound(fm.hits.begin(), fm.hits.end(), kw,
+                               [](const auto& h, uint32_t k) { return h.keyword < k; });
+    return (it != fm.hits.end() && it->keyword == kw) ? &*it : nullptr;
+  }
+
+  bool Test(const Cond& c, json* ev) {
+    switch (c.type) {
+      case Cond::kAll: {
+        size_t mark = ev->size();
+        for (const Cond& ch : c.children) {
+          if (!Test(ch, ev)) {
+            ev->erase(ev->begin() + mark, ev->end());
+            return false;
+          }
+        }
+        return true;
+      }
+      case Cond::kAny:
+        for (const Cond& ch : c.children) {
+          size_t mark = ev->size();
+          if (Test(ch, ev)) return true;
+          ev->erase(ev->begin() + mark, ev->end());
+        }
+        return false;
+      case Cond::kNot: {
+        json scratch = json::array();
+        if (Test(c.children[0], &scratch)) return false;
+        ev->push_back({{"not", c.children[0].pointer}});
+        return true;
+      }
+      case Cond::kLeaf:
+        return TestLeaf(c, ev);
+    }
+    return false;
+  }
+
+  bool TestLeaf(const Cond& c, json* ev) {
+    if (c.op == Op::kContainsAny || c.op == Op::kContainsAll) {
+      for (int fid : c.text_fields) {
+        FieldMatches& fm = Field(fid);
+        json kws = json::array(), matched = json::array();
+        bool all = true;
+        for (uint32_t kw : c.keywords) {
+          const auto* h = FindHit(fm, kw);
+          if (!h) {
+            all = false;
+            if (c.op == Op::kContainsAll) break;
+            continue;
+          }
+          kws.push_back(rs.keyword_source[kw]);
+          matched.push_back(fm.norm.substr(h->norm_begin, h->norm_end - h->norm_begin));
+        }
+        bool ok = c.op == Op::kContainsAll ? all : !kws.empty();
+        if (ok) {
+          ev->push_back({{"field", rs.text_field_names[fid]}, {"keywords", kws},
+                         {"matched", matched}});
+          return true;
+        }
+      }
+      return false;
+    }
+    std::vector<json> vals = Values(c.lhs);
+    const std::string& name = c.lhs.name;
+    auto record = [&](const json& actual, const json& expected) {
+      json item = {{c.lhs.kind == Operand::kTag ? "tag" : "field", name}, {"value", actual}};
+      if (!expected.is_null()) {
+        item["op"] = [&] {
+          for (const auto& [k, v] : OpNames()) {
+            if (v == c.op) return k;
+          }
+          return std::string();
+        }();
+        item["expected"] = expected;
+      }
+      ev->push_back(std::move(item));
+    };
+    switch (c.op) {
+      case Op::kExists:
+        if (c.lhs.kind == Operand::kTag) {  // a tag is present even with an empty value
+          if (vals.empty()) return false;
+          record(vals[0], nullptr);
+          return true;
+        }
+        for (const json& v : vals) {
+          if (!IsEmpty(v) && !(v.is_boolean() && !v.get<bool>())) {
+            record(v, nullptr);
+            return true;
+          }
+        }
+        return false;
+      case Op::kMissing:
+        if (c.lhs.kind == Operand::kTag && !vals.empty()) return false;
+        for (const json& v : vals) {
+          if (!IsEmpty(v)) return false;
+        }
+        ev->push_back({{c.lhs.kind == Operand::kTag ? "tag" : "field", name}, {"missing", true}});
+        return true;
+      case Op::kEq:
+      case Op::kIn:
+        for (const json& v : vals) {
+          for (const json& want : c.values) {
+            if (LooseEquals(v, want)) {
+              record(v, c.op == Op::kEq ? want : json(c.values));
+              return true;
+            }
+          }
+        }
+        return false;
+      case Op::kNe:
+      case Op::kNotIn: {
+        if (vals.empty()) return false;  // an absent value is not "different"; use missing
+        for (const json& v : vals) {
+          for (const json& want : c.values) {
+            if (LooseEquals(v, want)) return false;
+          }
+        }
+        record(vals[0], c.op == Op::kNe ? c.values[0] : json(c.values));
+        return true;
+      }
+      case Op::kPattern:
+        for (const json& v : vals) {
+          if (IsEmpty(v)) continue;
+          std::string s = ToText(v);
+          if (std::regex_search(s, *c.re)) {
+            record(v, c.value);
+            return true;
+          }
+        }
+        return false;
+      case Op::kGt:
+      case Op::kGe:
+      case Op::kLt:
+      case Op::kLe:
+        for (const json& v : vals) {
+          auto n = ToNumber(v);
+          if (!n) continue;
+          bool ok = c.op == Op::kGt   ? *n > c.number
+                    : c.op == Op::kGe ? *n >= c.number
+                    : c.op == Op::kLt ? *n < c.number
+                                      : *n <= c.number;
+          if (ok) {
+            record(v, c.value);
+            return true;
+          }
+        }
+        return false;
+      case Op::kBefore:
+      case Op::kAfter:
+        for (const json& v : vals) {
+          auto t = ToInstant(v);
+          if (!t) continue;
+          if (c.op == Op::kBefore ? *t < c.instant : *t > c.instant) {
+            record(v, c.value);
+            return true;
+          }
+        }
+        return false;
+      case Op::kEqField:
+      case Op::kNeField: {
+        std::vector<json> others = Values(c.other);
+        if (vals.empty() || others.empty()) return false;
+        bool equal = false;
+        for (const json& a : vals) {
+          for (const json& b : others) equal |= LooseEquals(a, b);
+        }
+        if (equal != (c.op == Op::kEqField)) return false;
+        json item = {{c.lhs.kind == Operand::kTag ? "tag" : "field", name},
+                     {"value", vals[0]},
+                     {"op", c.op == Op::kEqField ? "eq_field" : "ne_field"},
+                     {"other", c.other.name},
+                     {"other_value", others[0]}};
+        ev->push_back(std::move(item));
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+};
+
+// ---- loading ----------------------------------------------------------------------------
+
+constexpr const char* kKinds[] = {"dossier", "petition", "reception", "dvk_model", "plan_task"};
+
+// Fields from docs/architecture.md, used only when a record schema file is missing.
+const std::map<std::string, std::vector<std::string>>& FallbackFields() {
+  static const std::map<std::string, std::vector<std::string>> m = {
+      {"dossier",
+       {"MaHoSo", "MaTTHC", "TenTTHC", "KenhThucHien", "TrangThaiHoSo", "NgayTiepNhan",
+        "NgayHenTra", "NgayKetThucXuLy", "TaiLieuNop", "DanhSachLePhi", "DanhSachHoSoBoSung",
+        "DanhSachGiayToKetQua", "TrichYeuHoSo", "TrangThai", "ThoiDiemXuLy", "NguoiXuLy",
+        "ChucDanh", "PhongBanXuLy", "NoiDungXuLy", "NgayBatDau", "NgayKetThucTheoQuyDinh"}},
+      {"petition",
+       {"petition_kind", "round", "title", "content", "received_at", "channel", "petitioners",
+        "petitioners.name", "petitioners.id_number", "petitioners.phone", "petitioners.email",
+        "petitioners.address", "petitioner_count", "anonymous", "status", "accepted_at",
+        "resolved_at", "due_at", "decision_no", "decision_at", "complex", "remote_area",
+        "extensions", "extensions.days", "extensions.reason", "extensions.at", "reraised_of",
+        "reraise_count", "agencies_involved", "verification_places", "contents_count",
+        "foreign_element", "satisfaction", "handling_unit", "assignee"}},
+      {"reception",
+       {"date", "receiver_role", "receiver_name", "session_type", "people_count", "group",
+        "content_class", "content", "petition_ids"}},
+      {"dvk_model",
+       {"name", "model_type", "field", "registering_unit", "person_in_charge", "registered_at",
+        "period_from", "period_to", "content", "method", "target_group", "results",
+        "replicability", "recognition_level", "recognition_decision", "recognised_at", "year"}},
+      {"plan_task",
+       {"plan_id", "task_no", "title", "lead_unit", "cooperating_units", "start", "due",
+        "progress_percent", "status", "completed_at", "report"}},
+  };
+  return m;
+}
+
+void WalkSchema(const json& s, const std::string& prefix, std::set<std::string>* out) {
+  if (!s.is_object()) return;
+  if (auto p = s.find("properties"); p != s.end() && p->is_object()) {
+    for (auto it = p->begin(); it != p->end(); ++it) {
+      std::string path = prefix.empty() ? it.key() : prefix + "." + it.key();
+      out->insert(path);
+      WalkSchema(it.value(), path, out);
+    }
+  }
+  if (auto i = s.find("items"); i != s.end()) WalkSchema(*i, prefix, out);
+  for (const char* k : {"allOf", "anyOf", "oneOf"}) {
+    if (auto a = s.find(k); a != s.end() && a->is_array()) {
+      for (const json& sub : *a) WalkSchema(sub, prefix, out);
+    }
+  }
+}
+
+std::optional<json> ReadJsonFile(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "không mở được tệp " + path;
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return json::parse(ss.str());
+  } catch (const std::exception& e) {
+    *error = "tệp " + path + " không phải JSON hợp lệ: " + e.what();
+    return std::nullopt;
+  }
+}
+
+std::string Escape(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+class Loader {
+ public:
+  Loader(const json& doc, const std::string& schemas_dir) : doc_(doc), dir_(schemas_dir) {}
+
+  Status Load(RuleSet::Impl* impl, std::string* version) {
+    impl_ = impl;
+    Status st = Validate();
+    if (!st.ok()) return st;
+    LoadKnownFields();
+    *version = doc_.at("version").get<std::string>();
+    if (auto l = doc_.find("lists"); l != doc_.end()) lists_ = &*l;
+    const json& rules = doc_.at("rules");
+    std::set<std::string> ids;
+    for (size_t i = 0; i < rules.size(); ++i) {
+      const json& r = rules[i];
+      std::string ptr = "/rules/" + std::to_string(i);
+      Rule rule;
+      rule.index = i;
+      rule.id = r.at("id").get<std::string>();
+      rule_id_ = rule.id;
+      if (!ids.insert(rule.id).second) return Error(ptr + "/id", "mã luật bị trùng");
+      rule.tag = r.at("tag").get<std::string>();
+      rule.value = r.value("value", "");
+      rule.description = r.at("description").get<std::string>();
+      rule.source = r.at("source").get<std::string>();
+      rule.group = r.value("group", "");
+      rule.priority = r.value("priority", 0);
+      if (auto k = r.find("kinds"); k != r.end()) {
+        for (const json& kind : *k) rule.kinds.insert(kind.get<std::string>());
+      }
+      kinds_ = &rule.kinds;
+      tag_refs_ = &rule.tag_refs;
+      if (auto vf = r.find("value_from"); vf != r.end()) {
+        Operand o;
+        if (vf->contains("tag")) {
+          o.kind = Operand::kTag;
+          o.name = vf->at("tag").get<std::string>();
+          tag_refs_->emplace_back(o.name, ptr + "/value_from/tag");
+        } else {
+          st = ParseOperand(vf->at("field").get<std::string>(), ptr + "/value_from/field", &o);
+          if (!st.ok()) return st;
+        }
+        rule.value_from = o;
+      }
+      st = ParseCond(r.at("when"), ptr + "/when", &rule.when);
+      if (!st.ok()) return st;
+      impl->rules.push_back(std::move(rule));
+    }
+    // Evaluation order: file order, except that a group is evaluated as a block at its first
+    // member's position, members by priority (desc) then file order.
+    std::map<std::string, std::vector<size_t>> groups;
+    for (size_t i = 0; i < impl->rules.size(); ++i) {
+      if (!impl->rules[i].group.empty()) groups[impl->rules[i].group].push_back(i);
+    }
+    std::set<std::string> placed;
+    for (size_t i = 0; i < impl->rules.size(); ++i) {
+      const std::string& g = impl->rules[i].group;
+      if (g.empty()) {
+        impl->order.push_back(i);
+      } else if (placed.insert(g).second) {
+        std::vector<size_t> members = groups[g];
+        std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
+          return impl->rules[a].priority > impl->rules[b].priority;
+        });
+        impl->order.insert(impl->order.end(), members.begin(), members.end());
+      }
+    }
+    // A tag condition must read a tag that an earlier rule (in evaluation order) can set.
+    std::set<std::string> produced;
+    for (size_t idx : impl->order) {
+      const Rule& rule = impl->rules[idx];
+      for (const auto& [tag, ptr] : rule.tag_refs) {
+        if (!produced.count(tag)) {
+          rule_id_ = rule.id;
+          return Error(ptr, "nhãn '" + tag + "' chưa được luật nào đứng trước gắn");
+        }
+      }
+      produced.insert(rule.tag);
+    }
+    impl->matcher.Build();
+    return Status::Ok();
+  }
+
+ private:
+  Status Error(const std::string& ptr, const std::string& why) const {
+    std::string who = rule_id_.empty() ? "Tệp luật" : "Luật '" + rule_id_ + "'";
+    return Status::InvalidInput(who + " (" + ptr + "): " + why);
+  }
+
+  Status Validate() {
+    std::string err;
+    auto schema_doc = ReadJsonFile(dir_ + "/rules.schema.json", &err);
+    if (!schema_doc) return Status::IoError(err);
+    try {
+      valijson::Schema schema;
+      valijson::SchemaParser parser;
+      valijson::adapters::NlohmannJsonAdapter schema_adapter(*schema_doc);
+      parser.populateSchema(schema_adapter, schema);
+      valijson::Validator validator;
+      valijson::ValidationResults results;
+      valijson::adapters::NlohmannJsonAdapter target(doc_);
+      if (validator.validate(schema, target, &results)) return Status::Ok();
+      // Report the deepest error (the most specific one).
+      valijson::ValidationResults::Error e, best;
+      size_t depth = 0;
+      bool any = false;
+      while (results.popError(e)) {
+        if (!any || e.context.size() > depth) {
+          best = e;
+          depth = e.context.size();
+          any = true;
+        }
+      }
+      std::string ptr;
+      for (const std::string& c : best.context) {
+        if (c == "<root>") continue;
+        std::string seg = c;
+        if (seg.size() >= 2 && seg.front() == '[' && seg.back() == ']') {
+          seg = seg.substr(1, seg.size() - 2);
+        }
+        ptr += "/" + seg;
+      }
+      // Name the rule when the error lies inside one.
+      if (ptr.rfind("/rules/", 0) == 0) {
+        size_t idx = std::strtoul(ptr.c_str() + 7, nullptr, 10);
+        const json& rules = doc_.at("rules");
+        if (idx < rules.size() && rules[idx].is_object() && rules[idx].contains("id") &&
+            rules[idx]["id"].is_string()) {
+          rule_id_ = rules[idx]["id"].get<std::string>();
+        } else {
+          rule_id_ = "#" + std::to_string(idx);
+        }
+      }
+      Status st = Error(ptr.empty() ? "/" : ptr, "không đúng lược đồ rules.schema.json: " +
+                                                     best.description);
+      rule_id_.clear();
+      return st;
+    } catch (const std::exception& ex) {
+      return Status::Internal(std::string("lỗi kiểm tra lược đồ luật: ") + ex.what());
+    }
+  }
+
+  void LoadKnownFields() {
+    for (const char* kind : kKinds) {
+      std::set<std::string>& set = known_[kind];
+      std::vector<std::string> files = {dir_ + "/records/" + kind + ".schema.json"};
+      if (std::string(kind) == "dossier") {
+        files.push_back(dir_ + "/records/dossier-progress.schema.json");
+      }
+      bool found = false;
+      for (const std::string& f : files) {
+        std::string err;
+        if (auto s = ReadJsonFile(f, &err)) {
+          WalkSchema(*s, "", &set);
+          found = true;
+        }
+      }
+      if (!found) {
+        for (const std::string& f : FallbackFields().at(kind)) set.insert(f);
+      }
+    }
+    std::string err;
+    if (auto env = ReadJsonFile(dir_ + "/records/envelope.schema.json", &err)) {
+      std::set<std::string> fields;
+      WalkSchema(*env, "", &fields);
+      for (const auto& f : fields) {
+        if (f.rfind("data", 0) != 0) envelope_.insert(f);
+      }
+    } else {
+      envelope_ = {"kind", "source", "id", "unit", "version", "event_time", "updated_at"};
+    }
+  }
+
+  Status CheckDataPath(const std::string& path, const std::string& ptr) {
+    std::vector<std::string> kinds(kinds_->begin(), kinds_->end());
+    if (kinds.empty()) kinds.assign(std::begin(kKinds), std::end(kKinds));
+    for (const std::string& k : kinds) {
+      if (known_[k].count(path)) return Status::Ok();
+    }
+    std::string list;
+    for (const std::string& k : kinds) list += (list.empty() ? "" : ", ") + k;
+    return Error(ptr, "trường '" + path + "' không có trong lược đồ bản ghi nào (" + list + ")");
+  }
+
+  Status ParseOperand(const std::string& name, const std::string& ptr, Operand* o) {
+    o->name = name;
+    if (name.empty()) return Error(ptr, "tên trường rỗng");
+    if (name[0] == '@') {
+      o->kind = Operand::kEnvelope;
+      o->path = Split(name.substr(1));
+      if (!envelope_.count(name.substr(1))) {
+        return Error(ptr, "trường phong bì '" + name + "' không có trong envelope.schema.json");
+      }
+      return Status::Ok();
+    }
+    if (name[0] == '$') {
+      if (name == "$days_since_received") {
+        o->kind = Operand::kDaysSinceReceived;
+      } else if (name == "$days_past_due") {
+        o->kind = Operand::kDaysPastDue;
+      } else if (name == "$petitioner_count") {
+        o->kind = Operand::kPetitionerCount;
+      } else if (name.rfind("$days_since:", 0) == 0 || name.rfind("$count:", 0) == 0) {
+        bool days = name[1] == 'd';
+        o->kind = days ? Operand::kDaysSince : Operand::kCount;
+        std::string path = name.substr(days ? 12 : 7);
+        o->path = Split(path);
+        return CheckDataPath(path, ptr);
+      } else {
+        return Error(ptr, "giá trị dẫn xuất không hỗ trợ '" + name + "'");
+      }
+      return Status::Ok();
+    }
+    o->kind = Operand::kData;
+    o->path = Split(name);
+    return CheckDataPath(name, ptr);
+  }
+
+  Status ParseCond(const json& j, const std::string& ptr, Cond* c) {
+    c->pointer = ptr;
+    for (const char* combo : {"all", "any"}) {
+      if (auto it = j.find(combo); it != j.end()) {
+        if (j.size() != 1) return Error(ptr, std::string("'") + combo + "' phải đứng một mình");
+        c->type = combo[1] == 'l' ? Cond::kAll : Cond::kAny;
+        for (size_t i = 0; i < it->size(); ++i) {
+          c->children.emplace_back();
+          Status st = ParseCond((*it)[i], ptr + "/" + combo + "/" + std::to_string(i),
+                                &c->children.back());
+          if (!st.ok()) return st;
+        }
+        return Status::Ok();
+      }
+    }
+    if (auto it = j.find("not"); it != j.end()) {
+      if (j.size() != 1) return Error(ptr, "'not' phải đứng một mình");
+      c->type = Cond::kNot;
+      c->children.emplace_back();
+      return ParseCond(*it, ptr + "/not", &c->children.back());
+    }
+    c->type = Cond::kLeaf;
+    auto op_it = j.find("op");
+    if (op_it == j.end() || !op_it->is_string()) return Error(ptr, "thiếu toán tử 'op'");
+    auto op = OpNames().find(op_it->get<std::string>());
+    if (op == OpNames().end()) {
+      return Error(ptr + "/op", "toán tử không hỗ trợ '" + op_it->get<std::string>() + "'");
+    }
+    c->op = op->second;
+    bool has_field = j.contains("field"), has_tag = j.contains("tag");
+    if (has_field == has_tag) return Error(ptr, "điều kiện cần đúng một trong 'field' hoặc 'tag'");
+
+    if (c->op == Op::kContainsAny || c->op == Op::kContainsAll) {
+      if (has_tag) return Error(ptr + "/tag", "tìm từ khóa chỉ áp dụng cho trường văn bản");
+      std::vector<std::string> fields;
+      const json& f = j.at("field");
+      if (f.is_string()) {
+        fields.push_back(f.get<std::string>());
+      } else {
+        for (const json& x : f) fields.push_back(x.get<std::string>());
+      }
+      for (size_t i = 0; i < fields.size(); ++i) {
+        std::string fptr = ptr + "/field" + (f.is_array() ? "/" + std::to_string(i) : "");
+        Operand o;
+        Status st = ParseOperand(fields[i], fptr, &o);
+        if (!st.ok()) return st;
+        if (o.kind != Operand::kData && o.kind != Operand::kEnvelope) {
+          return Error(fptr, "tìm từ khóa cần một trường văn bản, không phải giá trị dẫn xuất");
+        }
+        c->text_fields.push_back(TextFieldId(fields[i], o));
+      }
+      std::vector<std::pair<std::string, std::string>> words;  // (word, pointer)
+      if (auto k = j.find("keywords"); k != j.end()) {
+        for (size_t i = 0; i < k->size(); ++i) {
+          words.emplace_back((*k)[i].get<std::string>(), ptr + "/keywords/" + std::to_string(i));
+        }
+      }
+      if (auto l = j.find("lists"); l != j.end()) {
+        for (size_t i = 0; i < l->size(); ++i) {
+          std::string name = (*l)[i].get<std::string>();
+          std::string lptr = ptr + "/lists/" + std::to_string(i);
+          if (!lists_ || !lists_->contains(name)) {
+            return Error(lptr, "danh sách từ khóa '" + name + "' không có trong 'lists'");
+          }
+          const json& list = lists_->at(name);
+          for (size_t w = 0; w < list.size(); ++w) {
+            words.emplace_back(list[w].get<std::string>(),
+                               "/lists/" + Escape(name) + "/" + std::to_string(w));
+          }
+        }
+      }
+      if (words.empty()) return Error(ptr, "cần 'keywords' hoặc 'lists' cho " + op->first);
+      for (const auto& [w, wptr] : words) {
+        auto id = KeywordId(w);
+        if (!id.ok()) return Error(wptr, id.status().message());
+        c->keywords.push_back(id.value());
+      }
+      return Status::Ok();
+    }
+    if (j.contains("keywords") || j.contains("lists")) {
+      return Error(ptr, "'keywords'/'lists' chỉ dùng với contains_any, contains_all");
+    }
+
+    if (has_tag) {
+      c->lhs.kind = Operand::kTag;
+      c->lhs.name = j.at("tag").get<std::string>();
+      tag_refs_->emplace_back(c->lhs.name, ptr + "/tag");
+    } else {
+      const json& f = j.at("field");
+      if (!f.is_string()) return Error(ptr + "/field", "toán tử " + op->first + " cần một trường");
+      Status st = ParseOperand(f.get<std::string>(), ptr + "/field", &c->lhs);
+      if (!st.ok()) return st;
+    }
+    auto need_value = [&]() -> Status {
+      if (!j.contains("value")) return Error(ptr, "toán tử " + op->first + " cần 'value'");
+      c->value = j.at("value");
+      return Status::Ok();
+    };
+    switch (c->op) {
+      case Op::kExists:
+      case Op::kMissing:
+        return Status::Ok();
+      case Op::kEq:
+      case Op::kNe: {
+        Status st = need_value();
+        if (!st.ok()) return st;
+        c->values = {c->value};
+        return Status::Ok();
+      }
+      case Op::kIn:
+      case Op::kNotIn:
+        if (!j.contains("values")) return Error(ptr, "toán tử " + op->first + " cần 'values'");
+        for (const json& v : j.at("values")) c->values.push_back(v);
+        return Status::Ok();
+      case Op::kPattern: {
+        Status st = need_value();
+        if (!st.ok()) return st;
+        if (!c->value.is_string()) return Error(ptr + "/value", "mẫu phải là chuỗi");
+        try {
+          auto flags = std::regex::ECMAScript | std::regex::optimize;
+          if (j.value("icase", false)) flags |= std::regex::icase;
+          c->re = std::make_shared<const std::regex>(c->value.get<std::string>(), flags);
+        } catch (const std::regex_error& e) {
+          return Error(ptr + "/value", std::string("biểu thức chính quy sai: ") + e.what());
+        }
+        return Status::Ok();
+      }
+      case Op::kGt:
+      case Op::kGe:
+      case Op::kLt:
+      case Op::kLe: {
+        Status st = need_value();
+        if (!st.ok()) return st;
+        if (!c->value.is_number()) return Error(ptr + "/value", "so sánh số cần 'value' là số");
+        c->number = c->value.get<double>();
+        return Status::Ok();
+      }
+      case Op::kBefore:
+      case Op::kAfter: {
+        Status st = need_value();
+        if (!st.ok()) return st;
+        auto t = ToInstant(c->value);
+        if (!t) return Error(ptr + "/value", "so sánh ngày cần 'value' là ngày ISO 8601");
+        c->instant = *t;
+        return Status::Ok();
+      }
+      case Op::kEqField:
+      case Op::kNeField: {
+        if (!j.contains("other")) return Error(ptr, "toán tử " + op->first + " cần 'other'");
+        return ParseOperand(j.at("other").get<std::string>(), ptr + "/other", &c->other);
+      }
+      default:
+        return Error(ptr + "/op", "toán tử không hỗ trợ '" + op->first + "'");
+    }
+  }
+
+  int TextFieldId(const std::string& name, const Operand& o) {
+    for (size_t i = 0; i < impl_->text_field_names.size(); ++i) {
+      if (impl_->text_field_names[i] == name) return static_cast<int>(i);
+    }
+    impl_->text_field_names.push_back(name);
+    impl_->text_fields.push_back(o.path);
+    impl_->text_field_envelope.push_back(o.kind == Operand::kEnvelope);
+    return static_cast<int>(impl_->text_fields.size() - 1);
+  }
+
+  Result<uint32_t> KeywordId(const std::string& word) {
+    auto it = keyword_ids_.find(word);
+    if (it != keyword_ids_.end()) return it->second;
+    auto id = impl_->matcher.Add(word);
+    if (!id.ok()) return id.status();
+    impl_->keyword_source.push_back(word);
+    keyword_ids_.emplace(word, id.value());
+    return id.value();
+  }
+
+  const json& doc_;
+  std::string dir_;
+  RuleSet::Impl* impl_ = nullptr;
+  const json* lists_ = nullptr;
+  std::string rule_id_;
+  const std::set<std::string>* kinds_ = nullptr;
+  std::vector<std::pair<std::string, std::string>>* tag_refs_ = nullptr;
+  std::map<std::string, std::set<std::string>> known_;
+  std::set<std::string> envelope_;
+  std::unordered_map<std::string, uint32_t> keyword_ids_;
+};
+
+}  // namespace
+
+RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
+RuleSet::~RuleSet() = default;
+size_t RuleSet::rule_count() const { return impl_->rules.size(); }
+size_t RuleSet::keyword_count() const { return impl_->matcher.size(); }
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::FromJson(const nlohmann::json& rules,
+                                                         const std::string& schemas_dir) {
+  std::shared_ptr<RuleSet> rs(new RuleSet());
+  try {
+    Loader loader(rules, schemas_dir);
+    Status st = loader.Load(rs->impl_.get(), &rs->version_);
+    if (!st.ok()) return st;
+  } catch (const std::exception& e) {
+    return Status::InvalidInput(std::string("Tệp luật không hợp lệ: ") + e.what());
+  }
+  return std::shared_ptr<const RuleSet>(std::move(rs));
+}
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::FromFile(const std::string& path,
+                                                         const std::string& schemas_dir) {
+  std::string err;
+  auto doc = ReadJsonFile(path, &err);
+  if (!doc) return Status::InvalidInput(err);
+  return FromJson(*doc, schemas_dir);
+}
+
+std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
+  std::vector<TagHit> tags;
+  static const json kEmpty = json::object();
+  const json* data = &kEmpty;
+  if (record.event.is_object()) {
+    if (auto it = record.event.find("data"); it != record.event.end() && it->is_object()) {
+      data = &*it;
+    }
+  }
+  Eval ev{*impl_, record, data, std::vector<FieldMatches>(impl_->text_fields.size()), &tags};
+  std::set<std::string> groups_done;
+  std::string kind(record.kind);
+  for (size_t idx : impl_->order) {
+    const Rule& rule = impl_->rules[idx];
+    if (!rule.kinds.empty() && !rule.kinds.count(kind)) continue;
+    if (!rule.group.empty() && groups_done.count(rule.group)) continue;
+    json evidence = json::array();
+    if (!ev.Test(rule.when, &evidence)) continue;
+    TagHit hit;
+    hit.tag = rule.tag;
+    hit.value = rule.value;
+    if (rule.value_from) {
+      std::vector<json> vals = ev.Values(*rule.value_from);
+      if (vals.empty() || IsEmpty(vals[0])) continue;  // nothing to copy: no tag
+      hit.value = ToText(vals[0]);
+    }
+    hit.rule_id = rule.id;
+    hit.rules_version = version_;
+    hit.evidence = std::move(evidence);
+    if (!rule.group.empty()) groups_done.insert(rule.group);
+    tags.push_back(std::move(hit));
+  }
+  return tags;
+}
+
+nlohmann::json TagHit::ToJson() const {
+  return {{"tag", tag},
+          {"value", value},
+          {"rule", rule_id},
+          {"rules_version", rules_version},
+          {"evidence", evidence}};
+}
+
+Result<TagHit> TagHit::FromJson(const nlohmann::json& j) {
+  try {
+    TagHit h;
+    h.tag = j.at("tag").get<std::string>();
+    h.value = j.value("value", "");
+    h.rule_id = j.value("rule", "");
+    h.rules_version = j.value("rules_version", "");
+    h.evidence = j.value("evidence", json::array());
+    return h;
+  } catch (const std::exception& e) {
+    return Status::InvalidInput(std::string("nhãn không hợp lệ: ") + e.what());
+  }
+}
+
+nlohmann::json TagDiff::ToJson() const {
+  auto brief = [](const TagHit& h) {
+    return json{{"tag", h.tag}, {"value", h.value}, {"rule", h.rule_id},
+                {"rules_version", h.rules_version}};
+  };
+  json out = {{"added", json::array()}, {"removed", json::array()}, {"changed", json::array()}};
+  for (const auto& h : added) out["added"].push_back(brief(h));
+  for (const auto& h : removed) out["removed"].push_back(brief(h));
+  for (const auto& [o, n] : changed) {
+    out["changed"].push_back({{"tag", o.tag},
+                              {"old_value", o.value},
+                              {"new_value", n.value},
+                              {"old_rule", o.rule_id},
+                              {"new_rule", n.rule_id},
+                              {"old_rules_version", o.rules_version},
+                              {"new_rules_version", n.rules_version}});
+  }
+  return out;
+}
+
+TagDiff DiffTags(const std::vector<TagHit>& old_tags, const std::vector<TagHit>& new_tags) {
+  TagDiff d;
+  std::map<std::string, std::vector<const TagHit*>> before, after;
+  for (const auto& h : old_tags) before[h.tag].push_back(&h);
+  for (const auto& h : new_tags) after[h.tag].push_back(&h);
+  std::set<std::string> names;
+  for (const auto& [k, v] : before) names.insert(k);
+  for (const auto& [k, v] : after) names.insert(k);
+  for (const std::string& name : names) {
+    std::vector<const TagHit*> o = before[name], n = after[name];
+    auto has = [](const std::vector<const TagHit*>& v, const std::string& value) {
+      return std::any_of(v.begin(), v.end(), [&](const TagHit* h) { return h->value == value; });
+    };
+    std::vector<const TagHit*> gone, fresh;
+    for (const TagHit* h : o) {
+      if (!has(n, h->value)) gone.push_back(h);
+    }
+    for (const TagHit* h : n) {
+      if (!has(o, h->value)) fresh.push_back(h);
+    }
+    // Pair a vanished value with a new one of the same tag: a changed value.
+    size_t pairs = std::min(gone.size(), fresh.size());
+    for (size_t i = 0; i < pairs; ++i) d.changed.emplace_back(*gone[i], *fresh[i]);
+    for (size_t i = pairs; i < gone.size(); ++i) d.removed.push_back(*gone[i]);
+    for (size_t i = pairs; i < fresh.size(); ++i) d.added.push_back(*fresh[i]);
+  }
+  return d;
+}
+
+}  // namespace danvan::tagging

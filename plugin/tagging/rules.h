@@ -1,0 +1,100 @@
+// Explainable, data-driven tagging of dân vận records (issue 3).
+//
+// A rule file (schemas/rules.schema.json; default pack config/rules/default.json) holds a
+// version and a list of rules. Each rule: id, tag, optional value, Vietnamese description,
+// source, the record kinds it applies to, and a condition `when`:
+//   {"all": [c, ...]}  {"any": [c, ...]}  {"not": c}
+//   {"field": P, "op": OP, ...}   P is a path inside the record's `data` ("content",
+//        "petitioners.name": arrays fan out), an envelope field ("@unit", "@source", "@id"),
+//        or a derived value: "$days_since:<path>", "$count:<path>", "$days_since_received",
+//        "$days_past_due", "$petitioner_count" (see docs in the rule schema).
+//   {"tag": T, "op": OP, ...}     a tag set by an earlier rule on the same record.
+// OPs: exists, missing, eq, ne (value), in, not_in (values), pattern (value: ECMAScript regex,
+//   optional "icase"), gt, ge, lt, le (value: number), before, after (value: ISO date),
+//   eq_field, ne_field (other: path), contains_any, contains_all (keywords and/or lists: names
+//   of the file's keyword lists; P may be a list of text fields).
+// Keyword matching is Vietnamese-aware (text/keywords.h): case, NFC/NFD, mark order and the
+// tố/tổ pitfall are handled; rules sharing a `group` are exclusive: the matching rule with the
+// highest `priority` (then file order) is the only one that emits.
+//
+// Load errors (schema violations, unknown operators, fields known to no record schema, tags no
+// earlier rule sets, bad regexes) name the rule id and the JSON pointer inside the rule file.
+//
+// Use from the engine:
+//   auto rs = RuleSet::FromFile(path, schemas_dir);      // on error keep the old RuleSet
+//   std::atomic_store(&current, rs.value());             // shared_ptr<const RuleSet> swap
+//   auto tags = current->Evaluate({kind, event, now_ms}); // after RepairJsonText + parse
+//   TagDiff d = DiffTags(stored_tags, tags);               // re-tagging report
+// RuleSet is immutable; Evaluate() is const and thread-safe (no shared mutable state).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace danvan::tagging {
+
+struct RecordView {
+  std::string_view kind;        // "petition", "dossier", ... (the envelope's kind)
+  const nlohmann::json& event;  // the full envelope, including "data"
+  int64_t now_ms = 0;           // from the engine's Clock: derived day counts use it
+};
+
+struct TagHit {
+  std::string tag;
+  std::string value;  // "" for a tag without value
+  std::string rule_id;
+  std::string rules_version;
+  // Array of evidence items, e.g. {"field":"content","keywords":["khiếu nại"],
+  // "matched":["khiếu nại"]}, {"field":"$petitioner_count","op":"ge","actual":7,"expected":5},
+  // {"tag":"text_kind","value":"complaint"}, {"not":"/rules/4/when/all/1"}.
+  nlohmann::json evidence;
+  // {"tag","value","rule","rules_version","evidence"}
+  nlohmann::json ToJson() const;
+  static Result<TagHit> FromJson(const nlohmann::json& j);
+};
+
+// Difference between two taggings of one record, keyed by tag name (a tag may appear once per
+// value; a tag whose value changed is reported under `changed`).
+struct TagDiff {
+  std::vector<TagHit> added;
+  std::vector<TagHit> removed;
+  std::vector<std::pair<TagHit, TagHit>> changed;  // (old, new)
+  bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
+  // {"added":[{"tag","value","rule","rules_version"}], "removed":[...],
+  //  "changed":[{"tag","old_value","new_value","old_rule","new_rule",...}]}
+  nlohmann::json ToJson() const;
+};
+TagDiff DiffTags(const std::vector<TagHit>& old_tags, const std::vector<TagHit>& new_tags);
+
+class RuleSet {
+ public:
+  // `schemas_dir` holds rules.schema.json and records/<kind>.schema.json.
+  static Result<std::shared_ptr<const RuleSet>> FromJson(const nlohmann::json& rules,
+                                                         const std::string& schemas_dir);
+  static Result<std::shared_ptr<const RuleSet>> FromFile(const std::string& path,
+                                                         const std::string& schemas_dir);
+  ~RuleSet();
+
+  const std::string& version() const { return version_; }
+  size_t rule_count() const;
+  size_t keyword_count() const;
+
+  // Tags of one record, in rule evaluation order. Thread-safe.
+  std::vector<TagHit> Evaluate(const RecordView& record) const;
+
+  struct Impl;  // implementation detail (rules.cc)
+
+ private:
+  RuleSet();
+  std::unique_ptr<Impl> impl_;
+  std::string version_;
+};
+
+}  // namespace danvan::tagging
