@@ -72,7 +72,7 @@ std::string SheetName(std::string base, std::set<std::string>* used) {
 }
 
 std::string SourceText(const scoring::CriterionScore& c) {
-  if (c.source == "indicator") return "Chỉ số " + (c.indicator ? c.indicator->id : std::string());
+  if (c.source == "indicator") return "Chỉ số " + c.indicator_id;
   if (c.source == "redistributed") return "Phân bổ lại";
   if (c.source == "no_data") return "Không có dữ liệu";
   if (c.source == "manual") {

@@ -58,6 +58,7 @@ Result<CriterionScore> CriterionScoreFromJson(const json& j) {
   DV_TRY(Dbl(j, "points", &c.points, true));
   DV_TRY(Str(j, "source", &c.source));
   DV_TRY(Str(j, "note", &c.note));
+  DV_TRY(Str(j, "indicator_id", &c.indicator_id));
   if (j.contains("indicator")) {
     auto iv = IndicatorValueFromJson(j["indicator"]);
     if (!iv.ok()) return iv.status();
@@ -138,7 +139,7 @@ json ToJson(const CriterionScore& c) {
             {"max_points", c.max_points},     {"min_points", c.min_points},
             {"points", c.points},             {"source", c.source}, {"note", c.note}};
   j["value"] = c.value ? json(*c.value) : json(nullptr);
-  if (c.indicator) j["indicator"] = ToJson(*c.indicator);
+  if (!c.indicator_id.empty()) j["indicator_id"] = c.indicator_id;
   if (c.manual) j["manual"] = ToJson(*c.manual);
   if (!c.manual_entries.empty()) {
     j["manual_entries"] = json::array();
@@ -308,6 +309,12 @@ Result<UnitScore> UnitScoreFromJson(const json& j) {
       s.indicators_used.push_back(std::move(v).value());
     }
   }
+  for (GroupScore& g : s.groups)
+    for (CriterionScore& c : g.criteria) {
+      if (c.indicator || c.indicator_id.empty()) continue;
+      for (const IndicatorValue& v : s.indicators_used)
+        if (v.id == c.indicator_id) c.indicator = v;
+    }
   return s;
 }
 

@@ -89,6 +89,10 @@ struct CriterionScore {
   // "indicator" (value from `indicator`), "manual" (from `manual`), "no_data" (policy applied),
   // "redistributed" (this criterion's points went to others; max_points is 0).
   std::string source;
+  std::string indicator_id;                   // computed criteria: the indicator read
+  // The figures scored (a copy of the unit's value of `indicator_id`; absent if not supplied).
+  // In JSON only `indicator_id` is written; UnitScoreFromJson re-links it from
+  // `indicators_used`, so each figure is stored once per unit.
   std::optional<IndicatorValue> indicator;
   std::optional<ManualEntry> manual;          // the entry that counted (for "average": none)
   std::vector<ManualEntry> manual_entries;    // every entry considered (self and superior)

@@ -222,6 +222,7 @@ Result<UnitScore> ScoreUnit(const Rubric& rubric, const UnitRef& unit, const Per
                                                      : "chưa có điểm nhập tay: 0 điểm";
         }
       } else {
+        cs.indicator_id = c.indicator;
         auto it = by_id.find(c.indicator);
         if (it != by_id.end()) cs.indicator = *it->second;
         std::optional<double> v = value_of(c);

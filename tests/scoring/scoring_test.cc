@@ -481,6 +481,11 @@ TEST(Reproduction, JsonRoundTripIsExact) {
   auto back = UnitScoreFromJson(j);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(ToJson(*back), j);
+  // Figures are stored once (indicators_used) and re-linked to their criteria on reading.
+  EXPECT_EQ(j["groups"][0]["criteria"][0]["indicator_id"], "petition.resolved_on_time");
+  EXPECT_FALSE(j["groups"][0]["criteria"][0].contains("indicator"));
+  ASSERT_TRUE(Crit(*back, "a.bands").indicator.has_value());
+  EXPECT_EQ(Crit(*back, "a.bands").indicator->record_ids.size(), 2u);
   EXPECT_EQ(j["rank"], 1);
   EXPECT_EQ(j["rubric"]["id"], "test");
   EXPECT_EQ(j["rubric"]["digest"].get<std::string>().size(), 16u);
