@@ -18,10 +18,14 @@ Result<DueSoonHorizon> ParseHorizon(const nlohmann::json& j) {
   DueSoonHorizon h;
   h.value = j.at("value").get<int64_t>();
   const std::string u = j.at("unit").get<std::string>();
-  if (u == "hours") h.unit = DueSoonHorizon::Unit::kHours;
-  else if (u == "calendar_days") h.unit = DueSoonHorizon::Unit::kCalendarDays;
-  else if (u == "working_days") h.unit = DueSoonHorizon::Unit::kWorkingDays;
-  else return Status::InvalidInput("đơn vị không hợp lệ '" + u + "'");
+  if (u == "hours")
+    h.unit = DueSoonHorizon::Unit::kHours;
+  else if (u == "calendar_days")
+    h.unit = DueSoonHorizon::Unit::kCalendarDays;
+  else if (u == "working_days")
+    h.unit = DueSoonHorizon::Unit::kWorkingDays;
+  else
+    return Status::InvalidInput("đơn vị không hợp lệ '" + u + "'");
   return h;
 }
 
@@ -31,12 +35,14 @@ Status ReadTime(const nlohmann::json& data, const char* key, int offset,
   auto it = data.find(key);
   if (it == data.end() || it->is_null()) return Status::Ok();
   if (!it->is_string())
-    return Status::InvalidInput(std::string("Đơn thư: trường $.data.") + key + " phải là chuỗi ngày ISO 8601");
+    return Status::InvalidInput(std::string("Đơn thư: trường $.data.") + key +
+                                " phải là chuỗi ngày ISO 8601");
   const std::string s = it->get<std::string>();
   if (s.empty()) return Status::Ok();
   auto t = ParseIsoTime(s, offset);
   if (!t)
-    return Status::InvalidInput(std::string("Đơn thư: trường $.data.") + key + " không phải ngày hợp lệ: '" + s + "'");
+    return Status::InvalidInput(std::string("Đơn thư: trường $.data.") + key +
+                                " không phải ngày hợp lệ: '" + s + "'");
   *out = *t;
   return Status::Ok();
 }
@@ -70,10 +76,9 @@ Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
         return Status::InvalidInput("Đơn thư: $.data.round phải là 1 hoặc 2");
     }
     p.status = data.value("status", "");
-    for (auto [key, field] : {std::pair{"received_at", &p.received_at},
-                              std::pair{"accepted_at", &p.accepted_at},
-                              std::pair{"decision_at", &p.decision_at},
-                              std::pair{"resolved_at", &p.resolved_at}}) {
+    for (auto [key, field] :
+         {std::pair{"received_at", &p.received_at}, std::pair{"accepted_at", &p.accepted_at},
+          std::pair{"decision_at", &p.decision_at}, std::pair{"resolved_at", &p.resolved_at}}) {
       Status s = ReadTime(data, key, utc_offset_minutes, field);
       if (!s.ok()) return s;
     }
@@ -133,10 +138,13 @@ Result<std::shared_ptr<const DeadlineRules>> DeadlineRules::FromJson(const nlohm
       if (j.contains("remote_area_complex_days"))
         r.remote_area_complex_days = j["remote_area_complex_days"].get<int64_t>();
       if (r.complex_days && *r.complex_days < r.days)
-        return DataError(label, path + ".complex_days", "thời hạn vụ việc phức tạp không được ngắn hơn thời hạn thường");
-      if (r.remote_area_complex_days && r.remote_area_days && *r.remote_area_complex_days < *r.remote_area_days)
-        return DataError(label, path + ".remote_area_complex_days",
-                         "thời hạn vùng sâu vùng xa phức tạp không được ngắn hơn thời hạn vùng sâu vùng xa");
+        return DataError(label, path + ".complex_days",
+                         "thời hạn vụ việc phức tạp không được ngắn hơn thời hạn thường");
+      if (r.remote_area_complex_days && r.remote_area_days &&
+          *r.remote_area_complex_days < *r.remote_area_days)
+        return DataError(
+            label, path + ".remote_area_complex_days",
+            "thời hạn vùng sâu vùng xa phức tạp không được ngắn hơn thời hạn vùng sâu vùng xa");
       r.move_to_next_working_day = j.value("move_to_next_working_day", false);
       if (j.contains("extensions")) {
         const auto& e = j["extensions"];
@@ -153,7 +161,8 @@ Result<std::shared_ptr<const DeadlineRules>> DeadlineRules::FromJson(const nlohm
       for (const auto& other : out->rules_) {
         if (other.id == r.id)
           return DataError(label, path + ".id", "mã quy tắc '" + r.id + "' bị trùng");
-        if (other.petition_kind == r.petition_kind && other.round == r.round && other.step == r.step)
+        if (other.petition_kind == r.petition_kind && other.round == r.round &&
+            other.step == r.step)
           return DataError(label, path, "quy tắc trùng loại đơn/lần/bước với '" + other.id + "'");
       }
       out->rules_.push_back(std::move(r));
@@ -164,7 +173,8 @@ Result<std::shared_ptr<const DeadlineRules>> DeadlineRules::FromJson(const nlohm
   return std::shared_ptr<const DeadlineRules>(std::move(out));
 }
 
-const DeadlineRule* DeadlineRules::Find(std::string_view kind, int round, std::string_view step) const {
+const DeadlineRule* DeadlineRules::Find(std::string_view kind, int round,
+                                        std::string_view step) const {
   const DeadlineRule* best = nullptr;
   int best_score = -1;
   for (const auto& r : rules_) {
@@ -205,8 +215,9 @@ namespace {
 Result<int64_t> AddDays(const WorkingCalendar& cal, int64_t day, int64_t n, DayType type) {
   if (type == DayType::kWorking) return cal.AddWorkingDays(day, n);
   if (!cal.Covers(day + n))
-    return Status::NotFound("Ngày " + FormatIsoDate(day + n) + " nằm ngoài phạm vi lịch làm việc đã nạp (" +
-                            std::to_string(cal.first_year()) + "–" + std::to_string(cal.last_year()) + ")");
+    return Status::NotFound(
+        "Ngày " + FormatIsoDate(day + n) + " nằm ngoài phạm vi lịch làm việc đã nạp (" +
+        std::to_string(cal.first_year()) + "–" + std::to_string(cal.last_year()) + ")");
   return day + n;
 }
 
@@ -251,13 +262,20 @@ Result<DeadlineResult> ComputeDeadline(const DeadlineRule& rule, const PetitionF
   for (size_t i = 0; i < p.extensions.size(); ++i) {
     const PetitionExtension& e = p.extensions[i];
     const char* refused = nullptr;
-    if (r.extensions_applied >= rule.extensions.max_count) refused = "exceeds_max_count";
-    else if (e.days <= 0) refused = "non_positive_days";
-    else if (e.days > rule.extensions.max_days_each) refused = "exceeds_max_days";
-    else if (rule.extensions.reason_required && e.reason.empty()) refused = "reason_missing";
+    if (r.extensions_applied >= rule.extensions.max_count)
+      refused = "exceeds_max_count";
+    else if (e.days <= 0)
+      refused = "non_positive_days";
+    else if (e.days > rule.extensions.max_days_each)
+      refused = "exceeds_max_days";
+    else if (rule.extensions.reason_required && e.reason.empty())
+      refused = "reason_missing";
     if (refused) {
-      r.explanation.push_back({{"code", "extension_refused"}, {"index", i}, {"why", refused},
-                               {"days", e.days}, {"max_count", rule.extensions.max_count},
+      r.explanation.push_back({{"code", "extension_refused"},
+                               {"index", i},
+                               {"why", refused},
+                               {"days", e.days},
+                               {"max_count", rule.extensions.max_count},
                                {"max_days_each", rule.extensions.max_days_each}});
       continue;
     }
@@ -266,9 +284,12 @@ Result<DeadlineResult> ComputeDeadline(const DeadlineRule& rule, const PetitionF
     due_day = extended.value();
     r.extension_days += e.days;
     ++r.extensions_applied;
-    r.explanation.push_back({{"code", "extension_applied"}, {"index", i}, {"days", e.days},
+    r.explanation.push_back({{"code", "extension_applied"},
+                             {"index", i},
+                             {"days", e.days},
                              {"day_type", DayTypeName(rule.extensions.day_type)},
-                             {"reason", e.reason}, {"legal_basis", rule.extensions.legal_basis}});
+                             {"reason", e.reason},
+                             {"legal_basis", rule.extensions.legal_basis}});
   }
 
   if (rule.move_to_next_working_day) {

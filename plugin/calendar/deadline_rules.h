@@ -13,11 +13,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "calendar/working_calendar.h"
 #include "core/status.h"
@@ -68,9 +67,11 @@ struct PetitionExtension {
 // "petition"). Instants in ms UTC; ISO dates without time are local midnight.
 struct PetitionFacts {
   std::string id;
-  std::string petition_kind;  // complaint | denunciation | petition | feedback | feedback_regulation
+  std::string
+      petition_kind;  // complaint | denunciation | petition | feedback | feedback_regulation
   int round = 1;
-  std::string status;  // received | accepted | in_progress | resolved | rejected | withdrawn | forwarded | closed
+  std::string status;  // received | accepted | in_progress | resolved | rejected | withdrawn |
+                       // forwarded | closed
   std::optional<int64_t> received_at, accepted_at, decision_at, resolved_at;
   bool complex = false;
   bool remote_area = false;
@@ -88,14 +89,14 @@ struct DeadlineResult {
   DayType day_type = DayType::kCalendar;
   int64_t start_ms = 0;
   int64_t start_day = 0;
-  int64_t base_days = 0;         // after the complex / remote-area variant
-  std::string variant;           // "base", "complex", "remote_area", "remote_area_complex"
-  int64_t extension_days = 0;    // accepted extension days
+  int64_t base_days = 0;       // after the complex / remote-area variant
+  std::string variant;         // "base", "complex", "remote_area", "remote_area_complex"
+  int64_t extension_days = 0;  // accepted extension days
   int extensions_applied = 0;
   bool moved_to_next_working_day = false;
   int64_t due_day = 0;
-  int64_t due_ms = 0;            // last ms of due_day
-  nlohmann::json explanation;    // array of {"code": ..., ...}
+  int64_t due_ms = 0;          // last ms of due_day
+  nlohmann::json explanation;  // array of {"code": ..., ...}
 };
 
 class DeadlineRules {

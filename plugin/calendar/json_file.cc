@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <sstream>
-
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -101,8 +100,8 @@ Status SchemaValidator::Validate(const nlohmann::json& doc, std::string_view fil
   } catch (const std::exception& e) {
     return Status::Internal("Lỗi khi kiểm tra tệp '" + std::string(file_label) + "': " + e.what());
   }
-  std::string msg = "Tệp '" + std::string(file_label) + "' không hợp lệ theo lược đồ '" +
-                    schema_path_ + "':";
+  std::string msg =
+      "Tệp '" + std::string(file_label) + "' không hợp lệ theo lược đồ '" + schema_path_ + "':";
   valijson::ValidationResults::Error err;
   // valijson reports the failing node and then each enclosing node ("Failed to validate item
   // #3 in array"); keep the deepest reports, which name the real problem.

@@ -35,14 +35,16 @@ Status ReadPortalTime(const nlohmann::json& obj, const char* key, const std::str
 
 Result<int> ReadStatus(const nlohmann::json& obj, const char* key, const std::string& path) {
   auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return Status::InvalidInput("Hồ sơ: thiếu " + path + "." + key);
+  if (it == obj.end() || it->is_null())
+    return Status::InvalidInput("Hồ sơ: thiếu " + path + "." + key);
   if (it->is_number_integer()) return it->get<int>();
   if (it->is_string()) {
     const std::string s = it->get<std::string>();
     if (!s.empty() && s.size() <= 2 && s.find_first_not_of("0123456789") == std::string::npos)
       return std::stoi(s);
   }
-  return Status::InvalidInput("Hồ sơ: " + path + "." + key + " không phải mã trạng thái hợp lệ: " + it->dump());
+  return Status::InvalidInput("Hồ sơ: " + path + "." + key +
+                              " không phải mã trạng thái hợp lệ: " + it->dump());
 }
 
 struct Pause {
@@ -55,13 +57,20 @@ std::string Iso(int64_t ms, int offset) { return FormatIsoTime(ms, offset); }
 
 const char* OnTimeClassName(OnTimeClass c) {
   switch (c) {
-    case OnTimeClass::kNotCounted: return "not_counted";
-    case OnTimeClass::kEarly: return "early";
-    case OnTimeClass::kOnTime: return "on_time";
-    case OnTimeClass::kLate: return "late";
-    case OnTimeClass::kOpenWithinDeadline: return "open_within_deadline";
-    case OnTimeClass::kDueSoon: return "due_soon";
-    case OnTimeClass::kOpenOverdue: return "open_overdue";
+    case OnTimeClass::kNotCounted:
+      return "not_counted";
+    case OnTimeClass::kEarly:
+      return "early";
+    case OnTimeClass::kOnTime:
+      return "on_time";
+    case OnTimeClass::kLate:
+      return "late";
+    case OnTimeClass::kOpenWithinDeadline:
+      return "open_within_deadline";
+    case OnTimeClass::kDueSoon:
+      return "due_soon";
+    case OnTimeClass::kOpenOverdue:
+      return "open_overdue";
   }
   return "unknown";
 }
@@ -75,9 +84,9 @@ Result<DossierFacts> DossierFacts::FromPortalItem(const nlohmann::json& item,
   auto st = ReadStatus(item, "TrangThaiHoSo", "$");
   if (!st.ok()) return st.status();
   d.status = st.value();
-  for (auto [key, field] : {std::pair{"NgayTiepNhan", &d.received_at},
-                            std::pair{"NgayHenTra", &d.due_at},
-                            std::pair{"NgayKetThucXuLy", &d.end_at}}) {
+  for (auto [key, field] :
+       {std::pair{"NgayTiepNhan", &d.received_at}, std::pair{"NgayHenTra", &d.due_at},
+        std::pair{"NgayKetThucXuLy", &d.end_at}}) {
     Status s = ReadPortalTime(item, key, "$", offset, field);
     if (!s.ok()) return s;
   }
@@ -85,7 +94,8 @@ Result<DossierFacts> DossierFacts::FromPortalItem(const nlohmann::json& item,
     for (size_t i = 0; i < it->size(); ++i) {
       const auto& b = (*it)[i];
       const std::string path = JsonPathIndex("$.DanhSachHoSoBoSung", i);
-      if (!b.is_object()) return Status::InvalidInput("Hồ sơ: " + path + " không phải đối tượng JSON");
+      if (!b.is_object())
+        return Status::InvalidInput("Hồ sơ: " + path + " không phải đối tượng JSON");
       SupplementRound r;
       for (auto [key, field] : {std::pair{"NgayBoSung", &r.requested_at},
                                 std::pair{"NgayTiepNhanBoSung", &r.received_at},
@@ -130,7 +140,8 @@ nlohmann::json Classification::ToJson(int offset) const {
   put("end", end_ms);
   put("due_soon_from", due_soon_from_ms);
   put("next_change", next_change_ms);
-  j["next_class"] = next_class ? nlohmann::json(OnTimeClassName(*next_class)) : nlohmann::json(nullptr);
+  j["next_class"] =
+      next_class ? nlohmann::json(OnTimeClassName(*next_class)) : nlohmann::json(nullptr);
   if (end_status) j["end_status"] = *end_status;
   if (!due_source.empty()) j["due_source"] = due_source;
   if (!rule_id.empty()) j["rule_id"] = rule_id;
@@ -152,28 +163,34 @@ Status OnTimeClassifier::Decide(Classification* c, const DueSoonHorizon& horizon
   if (c->end_ms) {
     if (c->supplement_requests > 1) {
       c->cls = OnTimeClass::kLate;
-      reasons.push_back({{"code", "multiple_supplement_requests"}, {"count", c->supplement_requests}});
+      reasons.push_back(
+          {{"code", "multiple_supplement_requests"}, {"count", c->supplement_requests}});
     } else if (*c->end_ms <= due) {
       const bool early = cal.DayOf(*c->end_ms) < cal.DayOf(due);
       c->cls = early ? OnTimeClass::kEarly : OnTimeClass::kOnTime;
       reasons.push_back({{"code", early ? "finished_before_due_day" : "finished_on_due_day"},
-                         {"end", Iso(*c->end_ms, off)}, {"due", Iso(due, off)}});
+                         {"end", Iso(*c->end_ms, off)},
+                         {"due", Iso(due, off)}});
     } else {
       c->cls = OnTimeClass::kLate;
-      reasons.push_back({{"code", "finished_after_due"}, {"end", Iso(*c->end_ms, off)},
-                         {"due", Iso(due, off)}, {"late_by_ms", *c->end_ms - due}});
+      reasons.push_back({{"code", "finished_after_due"},
+                         {"end", Iso(*c->end_ms, off)},
+                         {"due", Iso(due, off)},
+                         {"late_by_ms", *c->end_ms - due}});
     }
     return Status::Ok();
   }
   reasons.push_back({{"code", "judged_at_as_of"}, {"as_of", Iso(c->as_of_ms, off)}});
   if (c->supplement_requests > 1) {
     c->cls = OnTimeClass::kOpenOverdue;
-    reasons.push_back({{"code", "multiple_supplement_requests"}, {"count", c->supplement_requests}});
+    reasons.push_back(
+        {{"code", "multiple_supplement_requests"}, {"count", c->supplement_requests}});
     return Status::Ok();
   }
   if (c->as_of_ms > due) {
     c->cls = OnTimeClass::kOpenOverdue;
-    reasons.push_back({{"code", "past_due"}, {"due", Iso(due, off)}, {"overdue_by_ms", c->as_of_ms - due}});
+    reasons.push_back(
+        {{"code", "past_due"}, {"due", Iso(due, off)}, {"overdue_by_ms", c->as_of_ms - due}});
     return Status::Ok();
   }
   auto soon = DueSoonStart(horizon, due, cal);
@@ -181,7 +198,8 @@ Status OnTimeClassifier::Decide(Classification* c, const DueSoonHorizon& horizon
   c->due_soon_from_ms = soon.value();
   if (c->as_of_ms >= soon.value()) {
     c->cls = OnTimeClass::kDueSoon;
-    reasons.push_back({{"code", "inside_due_soon_window"}, {"due_soon_from", Iso(soon.value(), off)},
+    reasons.push_back({{"code", "inside_due_soon_window"},
+                       {"due_soon_from", Iso(soon.value(), off)},
                        {"due", Iso(due, off)}});
   } else {
     c->cls = OnTimeClass::kOpenWithinDeadline;
@@ -201,7 +219,8 @@ Status OnTimeClassifier::Decide(Classification* c, const DueSoonHorizon& horizon
   return Status::Ok();
 }
 
-Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d, int64_t as_of) const {
+Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
+                                                         int64_t as_of) const {
   const WorkingCalendar& cal = *calendar_;
   const int off = cal.utc_offset_minutes();
   Classification c;
@@ -212,12 +231,12 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d, 
     c.explanation["class"] = OnTimeClassName(c.cls);
     return c;
   };
-  if (!d.received_at)
-    return Status::InvalidInput("Hồ sơ " + d.ma_ho_so + ": thiếu NgayTiepNhan");
+  if (!d.received_at) return Status::InvalidInput("Hồ sơ " + d.ma_ho_so + ": thiếu NgayTiepNhan");
   c.start_ms = *d.received_at;
   if (*d.received_at > as_of) {
     c.cls = OnTimeClass::kNotCounted;
-    reasons.push_back({{"code", "not_received"}, {"why", "received_after_as_of"},
+    reasons.push_back({{"code", "not_received"},
+                       {"why", "received_after_as_of"},
                        {"received", Iso(*d.received_at, off)}});
     return finish();
   }
@@ -244,18 +263,23 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d, 
     if (end_step) break;
   }
   if (end_step) {
-    reasons.push_back({{"code", "end_by_status"}, {"status", end_step->status},
+    reasons.push_back({{"code", "end_by_status"},
+                       {"status", end_step->status},
                        {"at", Iso(end_step->at_ms, off)}});
     if (d.end_at && *d.end_at != end_step->at_ms)
-      reasons.push_back({{"code", "end_differs_from_NgayKetThucXuLy"}, {"NgayKetThucXuLy", Iso(*d.end_at, off)}});
+      reasons.push_back(
+          {{"code", "end_differs_from_NgayKetThucXuLy"}, {"NgayKetThucXuLy", Iso(*d.end_at, off)}});
   } else if (IsTerminal(d.status) && (!use_history || IsTerminal(current)) &&
              !(d.status == kRefused && !d.end_at)) {
     if (!d.end_at)
-      return Status::InvalidInput("Hồ sơ " + d.ma_ho_so + ": trạng thái " + std::to_string(d.status) +
-                                  " đã kết thúc nhưng không có thời điểm kết thúc (lịch sử hoặc NgayKetThucXuLy)");
+      return Status::InvalidInput(
+          "Hồ sơ " + d.ma_ho_so + ": trạng thái " + std::to_string(d.status) +
+          " đã kết thúc nhưng không có thời điểm kết thúc (lịch sử hoặc NgayKetThucXuLy)");
     if (*d.end_at <= as_of) {
       end_step = StatusStep{d.status, *d.end_at};
-      reasons.push_back({{"code", "end_from_NgayKetThucXuLy"}, {"status", d.status}, {"at", Iso(*d.end_at, off)}});
+      reasons.push_back({{"code", "end_from_NgayKetThucXuLy"},
+                         {"status", d.status},
+                         {"at", Iso(*d.end_at, off)}});
     }
   }
 
@@ -263,7 +287,8 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d, 
   bool processed_before_end = false;
   for (const auto& s : hist) {
     if (end_step && s.at_ms > end_step->at_ms) break;
-    if (s.status == kProcessing || s.status == kSupplement || s.status == kFinancial) processed_before_end = true;
+    if (s.status == kProcessing || s.status == kSupplement || s.status == kFinancial)
+      processed_before_end = true;
   }
   if (!end_step && current == kNew) {
     c.cls = OnTimeClass::kNotCounted;
@@ -321,18 +346,23 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d, 
     p.to = std::min(p.to, stop);
     if (p.to > p.from) clipped.push_back(p);
   }
-  std::sort(clipped.begin(), clipped.end(), [](const Pause& a, const Pause& b) { return a.from < b.from; });
+  std::sort(clipped.begin(), clipped.end(),
+            [](const Pause& a, const Pause& b) { return a.from < b.from; });
   std::vector<Pause> merged;
   for (const Pause& p : clipped) {
-    if (!merged.empty() && p.from <= merged.back().to) merged.back().to = std::max(merged.back().to, p.to);
-    else merged.push_back(p);
+    if (!merged.empty() && p.from <= merged.back().to)
+      merged.back().to = std::max(merged.back().to, p.to);
+    else
+      merged.push_back(p);
   }
   for (const Pause& p : merged) {
     auto w = cal.WorkingMsBetween(p.from, p.to);
     if (!w.ok()) return w.status();
     c.paused_ms += p.to - p.from;
     c.paused_working_ms += w.value();
-    reasons.push_back({{"code", "supplement_pause"}, {"from", Iso(p.from, off)}, {"to", Iso(p.to, off)},
+    reasons.push_back({{"code", "supplement_pause"},
+                       {"from", Iso(p.from, off)},
+                       {"to", Iso(p.to, off)},
                        {"working_ms", w.value()}});
   }
   if (c.clock_paused) reasons.push_back({{"code", "waiting_for_supplement"}});
@@ -375,14 +405,15 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d, 
       if (!due.ok()) return due.status();
       c.due_ms = due.value();
       c.due_source = "NgayHenTra";
-      reasons.push_back({{"code", "due_from_NgayHenTra"}, {"NgayHenTra", Iso(*d.due_at, off)},
+      reasons.push_back({{"code", "due_from_NgayHenTra"},
+                         {"NgayHenTra", Iso(*d.due_at, off)},
                          {"shift", calendar_shift ? "calendar" : "working"},
                          {"effective_due", Iso(due.value(), off)}});
     }
   } else {
     if (!proc)
-      return Status::NotFound("Hồ sơ " + d.ma_ho_so + ": không có NgayHenTra và thủ tục '" + d.ma_tthc +
-                              "' không có trong danh mục thủ tục");
+      return Status::NotFound("Hồ sơ " + d.ma_ho_so + ": không có NgayHenTra và thủ tục '" +
+                              d.ma_tthc + "' không có trong danh mục thủ tục");
     int64_t allowed = 0, base_due = 0;
     if (proc->processing_unit == TimeUnit::kDays) {
       allowed = std::llround(proc->processing_value * kMsPerDay);
@@ -404,9 +435,13 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d, 
     c.due_ms = due.value();
     c.due_source = "procedure";
     const int64_t used = calendar_shift ? c.elapsed_ms : c.elapsed_working_ms;
-    reasons.push_back({{"code", "due_from_procedure"}, {"MaTTHC", proc->code},
-                       {"value", proc->processing_value}, {"unit", TimeUnitName(proc->processing_unit)},
-                       {"allowed_ms", allowed}, {"used_ms", used}, {"effective_due", Iso(due.value(), off)}});
+    reasons.push_back({{"code", "due_from_procedure"},
+                       {"MaTTHC", proc->code},
+                       {"value", proc->processing_value},
+                       {"unit", TimeUnitName(proc->processing_unit)},
+                       {"allowed_ms", allowed},
+                       {"used_ms", used},
+                       {"effective_due", Iso(due.value(), off)}});
   }
 
   Status s = Decide(&c, rules_->dossier_due_soon());
@@ -414,15 +449,15 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d, 
   return finish();
 }
 
-Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p, int64_t as_of) const {
+Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p,
+                                                          int64_t as_of) const {
   const WorkingCalendar& cal = *calendar_;
   const int off = cal.utc_offset_minutes();
   Classification c;
   c.as_of_ms = as_of;
   c.explanation = {{"reasons", nlohmann::json::array()}};
   auto& reasons = c.explanation["reasons"];
-  if (!p.received_at)
-    return Status::InvalidInput("Đơn thư " + p.id + ": thiếu received_at");
+  if (!p.received_at) return Status::InvalidInput("Đơn thư " + p.id + ": thiếu received_at");
   if (*p.received_at > as_of) {
     c.cls = OnTimeClass::kNotCounted;
     c.start_ms = *p.received_at;
@@ -448,8 +483,11 @@ Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p
   c.due_ms = dl->due_ms;
   c.due_source = "legal_rule";
   c.explanation["deadline"] = dl->explanation;
-  reasons.push_back({{"code", "due_from_legal_rule"}, {"rule", rule->id}, {"step", rule->step},
-                     {"due", Iso(dl->due_ms, off)}, {"legal_basis", rule->legal_basis}});
+  reasons.push_back({{"code", "due_from_legal_rule"},
+                     {"rule", rule->id},
+                     {"step", rule->step},
+                     {"due", Iso(dl->due_ms, off)},
+                     {"legal_basis", rule->legal_basis}});
 
   const std::string& st = p.status;
   const bool finished = st == "resolved" || st == "rejected" || st == "withdrawn" ||

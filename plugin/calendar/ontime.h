@@ -36,11 +36,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "calendar/deadline_rules.h"
 #include "calendar/procedures.h"
@@ -75,12 +74,12 @@ struct SupplementRound {
 struct DossierFacts {
   std::string ma_ho_so;
   std::string ma_tthc;
-  int status = 0;                                   // TrangThaiHoSo
-  std::optional<int64_t> received_at;              // NgayTiepNhan (required)
-  std::optional<int64_t> due_at;                   // NgayHenTra ("" = none)
-  std::optional<int64_t> end_at;                   // NgayKetThucXuLy
-  std::vector<SupplementRound> supplements;         // DanhSachHoSoBoSung
-  std::vector<StatusStep> history;                  // any order; sorted by time when used
+  int status = 0;                            // TrangThaiHoSo
+  std::optional<int64_t> received_at;        // NgayTiepNhan (required)
+  std::optional<int64_t> due_at;             // NgayHenTra ("" = none)
+  std::optional<int64_t> end_at;             // NgayKetThucXuLy
+  std::vector<SupplementRound> supplements;  // DanhSachHoSoBoSung
+  std::vector<StatusStep> history;           // any order; sorted by time when used
 
   // From the portal dossier item (string values, dates yyyyMMddHHmmss at utc_offset). Malformed
   // dates are errors naming the field ("$.DanhSachHoSoBoSung[1].NgayBoSung").
@@ -98,8 +97,8 @@ struct Classification {
   std::optional<int64_t> start_ms;  // NgayTiepNhan / the rule's start
   std::optional<int64_t> due_ms;    // effective due instant (after supplement pauses)
   std::optional<int64_t> end_ms;    // end of processing, if at or before as_of
-  std::optional<int>  end_status;   // the status that ended it (dossiers)
-  std::string due_source;  // "NgayHenTra", "NgayHenTraMoi", "procedure", "legal_rule"
+  std::optional<int> end_status;    // the status that ended it (dossiers)
+  std::string due_source;           // "NgayHenTra", "NgayHenTraMoi", "procedure", "legal_rule"
   // Processing time from start to end (or as_of), supplement waits excluded.
   int64_t elapsed_ms = 0;          // calendar time
   int64_t elapsed_working_ms = 0;  // working time (calendar working hours)

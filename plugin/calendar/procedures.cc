@@ -9,9 +9,12 @@ namespace danvan::calendar {
 
 const char* TimeUnitName(TimeUnit unit) {
   switch (unit) {
-    case TimeUnit::kHours: return "hours";
-    case TimeUnit::kDays: return "days";
-    case TimeUnit::kWorkingDays: return "working_days";
+    case TimeUnit::kHours:
+      return "hours";
+    case TimeUnit::kDays:
+      return "days";
+    case TimeUnit::kWorkingDays:
+      return "working_days";
   }
   return "unknown";
 }
@@ -24,12 +27,13 @@ Result<TimeUnit> ParseTimeUnit(std::string_view name) {
 }
 
 nlohmann::json Procedure::ToJson() const {
-  nlohmann::json j = {{"code", code},
-                      {"name", name},
-                      {"processing_time", {{"value", processing_value}, {"unit", TimeUnitName(processing_unit)}}},
-                      {"fully_online", fully_online},
-                      {"paper_result", paper_result},
-                      {"has_fee", has_fee}};
+  nlohmann::json j = {
+      {"code", code},
+      {"name", name},
+      {"processing_time", {{"value", processing_value}, {"unit", TimeUnitName(processing_unit)}}},
+      {"fully_online", fully_online},
+      {"paper_result", paper_result},
+      {"has_fee", has_fee}};
   if (!field_code.empty()) j["field_code"] = field_code;
   if (!field_name.empty()) j["field_name"] = field_name;
   if (!agency.empty()) j["agency"] = agency;
@@ -70,7 +74,8 @@ Result<std::shared_ptr<const ProcedureCatalogue>> ProcedureCatalogue::FromJson(
       if (!(p.processing_value > 0))
         return DataError(label, path + ".processing_time.value", "thời hạn xử lý phải lớn hơn 0");
       auto unit = ParseTimeUnit(it.at("processing_time").at("unit").get<std::string>());
-      if (!unit.ok()) return DataError(label, path + ".processing_time.unit", unit.status().message());
+      if (!unit.ok())
+        return DataError(label, path + ".processing_time.unit", unit.status().message());
       p.processing_unit = unit.value();
       p.fully_online = it.at("fully_online").get<bool>();
       p.paper_result = it.at("paper_result").get<bool>();
@@ -161,7 +166,8 @@ Result<TimeUnit> UnitFromWords(std::string s) {
     return TimeUnit::kWorkingDays;
   }
   if (has("giờ") || has("Giờ") || has("Gio") || has("gio") || has("hour")) return TimeUnit::kHours;
-  if (has("ngày") || has("Ngày") || has("ngay") || has("Ngay") || has("day")) return TimeUnit::kDays;
+  if (has("ngày") || has("Ngày") || has("ngay") || has("Ngay") || has("day"))
+    return TimeUnit::kDays;
   return Status::InvalidInput("không nhận ra đơn vị thời gian '" + s + "'");
 }
 
@@ -178,17 +184,19 @@ Result<Procedure> ProcedureFromLayThuTuc(const nlohmann::json& input, const Proc
       item = &r;
     }
   }
-  if (!item->is_object()) return Status::InvalidInput("LayThuTuc: mục thủ tục không phải đối tượng JSON");
+  if (!item->is_object())
+    return Status::InvalidInput("LayThuTuc: mục thủ tục không phải đối tượng JSON");
   const auto& it = *item;
   Procedure p = previous ? *previous : Procedure{};
   const auto* code = FirstOf(it, {"MaTTHC", "maTTHC", "MaThuTuc", "code"});
   if (!code) return Status::InvalidInput("LayThuTuc: thiếu mã thủ tục (MaTTHC)");
   p.code = AsString(*code);
   if (previous && previous->code != p.code)
-    return Status::InvalidInput("LayThuTuc: mã thủ tục '" + p.code + "' khác bản ghi cần cập nhật '" +
-                                previous->code + "'");
+    return Status::InvalidInput("LayThuTuc: mã thủ tục '" + p.code +
+                                "' khác bản ghi cần cập nhật '" + previous->code + "'");
   if (const auto* v = FirstOf(it, {"TenTTHC", "TenThuTuc", "name"})) p.name = AsString(*v);
-  if (p.name.empty()) return Status::InvalidInput("LayThuTuc: thiếu tên thủ tục (TenTTHC) cho mã " + p.code);
+  if (p.name.empty())
+    return Status::InvalidInput("LayThuTuc: thiếu tên thủ tục (TenTTHC) cho mã " + p.code);
   if (const auto* v = FirstOf(it, {"MaLinhVuc"})) p.field_code = AsString(*v);
   if (const auto* v = FirstOf(it, {"TenLinhVuc"})) p.field_name = AsString(*v);
   if (const auto* v = FirstOf(it, {"CoQuanThucHien", "TenCoQuan"})) p.agency = AsString(*v);
@@ -201,16 +209,21 @@ Result<Procedure> ProcedureFromLayThuTuc(const nlohmann::json& input, const Proc
     if (time->is_number()) {
       value = time->get<double>();
     } else if (!LeadingNumber(AsString(*time), &value, &rest)) {
-      return Status::InvalidInput("LayThuTuc: thời hạn giải quyết không phải số: '" + AsString(*time) + "'");
+      return Status::InvalidInput("LayThuTuc: thời hạn giải quyết không phải số: '" +
+                                  AsString(*time) + "'");
     }
-    if (!(value > 0)) return Status::InvalidInput("LayThuTuc: thời hạn giải quyết phải lớn hơn 0 (mã " + p.code + ")");
+    if (!(value > 0))
+      return Status::InvalidInput("LayThuTuc: thời hạn giải quyết phải lớn hơn 0 (mã " + p.code +
+                                  ")");
     std::string unit_text = unit ? AsString(*unit) : rest;
     auto u = UnitFromWords(unit_text);
-    if (!u.ok()) return Status::InvalidInput("LayThuTuc: " + u.status().message() + " (mã " + p.code + ")");
+    if (!u.ok())
+      return Status::InvalidInput("LayThuTuc: " + u.status().message() + " (mã " + p.code + ")");
     p.processing_value = value;
     p.processing_unit = u.value();
   } else if (!previous) {
-    return Status::InvalidInput("LayThuTuc: thiếu thời hạn giải quyết (ThoiGianGiaiQuyet) cho mã " + p.code);
+    return Status::InvalidInput("LayThuTuc: thiếu thời hạn giải quyết (ThoiGianGiaiQuyet) cho mã " +
+                                p.code);
   }
   if (const auto* v = FirstOf(it, {"MucDo"})) {
     const std::string s = AsString(*v);
@@ -224,12 +237,15 @@ Result<Procedure> ProcedureFromLayThuTuc(const nlohmann::json& input, const Proc
   }
   if (const auto* v = FirstOf(it, {"CoPhiLePhi"})) {
     p.has_fee = AsFlag(*v);
-  } else if (const auto* fees = FirstOf(it, {"DanhSachLePhi", "PhiLePhi"}); fees && fees->is_array()) {
+  } else if (const auto* fees = FirstOf(it, {"DanhSachLePhi", "PhiLePhi"});
+             fees && fees->is_array()) {
     bool any = false;
     for (const auto& f : *fees) {
       const auto* g = f.is_object() ? FirstOf(f, {"Gia", "MucPhi"}) : nullptr;
       double amount = 0;
-      if (g && (g->is_number() ? (amount = g->get<double>(), true) : LeadingNumber(AsString(*g), &amount, nullptr)) &&
+      if (g &&
+          (g->is_number() ? (amount = g->get<double>(), true)
+                          : LeadingNumber(AsString(*g), &amount, nullptr)) &&
           amount > 0)
         any = true;
     }
@@ -244,7 +260,8 @@ Result<std::shared_ptr<const ProcedureCatalogue>> UpsertFromLayThuTuc(
     const ProcedureCatalogue& catalogue, const nlohmann::json& item) {
   // Find the code first so that an update merges with the existing entry.
   const nlohmann::json* obj = &item;
-  if (item.is_object() && item.contains("result") && item["result"].is_array() && !item["result"].empty())
+  if (item.is_object() && item.contains("result") && item["result"].is_array() &&
+      !item["result"].empty())
     obj = &item["result"][0];
   const Procedure* previous = nullptr;
   if (obj->is_object()) {

@@ -49,13 +49,20 @@ std::string OutOfRange(int64_t day, int first_year, int last_year) {
 
 const char* DayKindName(DayKind kind) {
   switch (kind) {
-    case DayKind::kWorkday: return "workday";
-    case DayKind::kWeekend: return "weekend";
-    case DayKind::kHoliday: return "holiday";
-    case DayKind::kCompensatoryOff: return "compensatory_off";
-    case DayKind::kSwappedOff: return "swapped_off";
-    case DayKind::kGrantedOff: return "granted_off";
-    case DayKind::kMakeupWorking: return "makeup_working";
+    case DayKind::kWorkday:
+      return "workday";
+    case DayKind::kWeekend:
+      return "weekend";
+    case DayKind::kHoliday:
+      return "holiday";
+    case DayKind::kCompensatoryOff:
+      return "compensatory_off";
+    case DayKind::kSwappedOff:
+      return "swapped_off";
+    case DayKind::kGrantedOff:
+      return "granted_off";
+    case DayKind::kMakeupWorking:
+      return "makeup_working";
   }
   return "unknown";
 }
@@ -108,17 +115,17 @@ Result<std::shared_ptr<const WorkingCalendar>> WorkingCalendar::FromDocuments(
       int y = d["year"].get<int>();
       auto [it, inserted] = by_year.emplace(y, i);
       if (!inserted)
-        return DataError(labels[i], "$.year",
-                         "năm " + std::to_string(y) + " đã có trong tệp '" + labels[it->second] + "'");
+        return DataError(
+            labels[i], "$.year",
+            "năm " + std::to_string(y) + " đã có trong tệp '" + labels[it->second] + "'");
     }
     cal->first_year_ = by_year.begin()->first;
     cal->last_year_ = by_year.rbegin()->first;
     for (int y = cal->first_year_; y <= cal->last_year_; ++y) {
       if (!by_year.count(y))
-        return Status::InvalidInput("Thiếu tệp lịch năm " + std::to_string(y) +
-                                    ": các năm được nạp phải liên tục (" +
-                                    std::to_string(cal->first_year_) + "–" +
-                                    std::to_string(cal->last_year_) + ")");
+        return Status::InvalidInput(
+            "Thiếu tệp lịch năm " + std::to_string(y) + ": các năm được nạp phải liên tục (" +
+            std::to_string(cal->first_year_) + "–" + std::to_string(cal->last_year_) + ")");
     }
     cal->first_day_ = DaysFromCivil(cal->first_year_, 1, 1);
     const int64_t end_day = DaysFromCivil(cal->last_year_ + 1, 1, 1);
@@ -200,22 +207,25 @@ Result<std::shared_ptr<const WorkingCalendar>> WorkingCalendar::FromDocuments(
         auto day = ParseIsoDate(e.value("date", ""));
         if (!day) return DataError(file, path + ".date", "ngày không hợp lệ (YYYY-MM-DD)");
         if (*day < y0 || *day >= y1)
-          return DataError(file, path + ".date",
-                           "ngày " + FormatIsoDate(*day) + " không thuộc năm " + std::to_string(year));
+          return DataError(
+              file, path + ".date",
+              "ngày " + FormatIsoDate(*day) + " không thuộc năm " + std::to_string(year));
         auto kind = KindFromName(e.value("type", ""));
         if (!kind.ok()) return DataError(file, path + ".type", kind.status().message());
         Day& rec = cal->days_[static_cast<size_t>(*day - cal->first_day_)];
         if (rec.entry >= 0)
-          return DataError(file, path + ".date", "ngày " + FormatIsoDate(*day) + " bị khai báo hai lần");
+          return DataError(file, path + ".date",
+                           "ngày " + FormatIsoDate(*day) + " bị khai báo hai lần");
         const bool is_weekend = weekend[Weekday(*day)];
         if (kind.value() == DayKind::kMakeupWorking && !is_weekend)
-          return DataError(file, path + ".type",
-                           "ngày làm bù " + FormatIsoDate(*day) + " không phải ngày nghỉ hằng tuần");
+          return DataError(
+              file, path + ".type",
+              "ngày làm bù " + FormatIsoDate(*day) + " không phải ngày nghỉ hằng tuần");
         if ((kind.value() == DayKind::kCompensatoryOff || kind.value() == DayKind::kSwappedOff) &&
             is_weekend)
-          return DataError(file, path + ".type",
-                           "ngày nghỉ bù/hoán đổi " + FormatIsoDate(*day) +
-                               " trùng ngày nghỉ hằng tuần");
+          return DataError(
+              file, path + ".type",
+              "ngày nghỉ bù/hoán đổi " + FormatIsoDate(*day) + " trùng ngày nghỉ hằng tuần");
         rec.kind = kind.value();
         rec.working = kind.value() == DayKind::kMakeupWorking;
         rec.entry = static_cast<int32_t>(cal->entries_.size());
@@ -384,8 +394,9 @@ Result<int64_t> WorkingCalendar::AddWorkingMs(int64_t from_ms, int64_t working_m
   auto it = std::lower_bound(prefix_ms_.begin() + static_cast<std::ptrdiff_t>(i0) + 1,
                              prefix_ms_.end(), target);
   if (it == prefix_ms_.end())
-    return Status::NotFound("Cộng thời gian làm việc từ " + FormatIsoTime(from_ms, utc_offset_minutes_) +
-                            " vượt quá lịch đã nạp (đến hết năm " + std::to_string(last_year_) + ")");
+    return Status::NotFound(
+        "Cộng thời gian làm việc từ " + FormatIsoTime(from_ms, utc_offset_minutes_) +
+        " vượt quá lịch đã nạp (đến hết năm " + std::to_string(last_year_) + ")");
   const size_t k = static_cast<size_t>(it - prefix_ms_.begin()) - 1;  // the day that completes it
   return finish_in_day(k, 0, target - prefix_ms_[k]);
 }

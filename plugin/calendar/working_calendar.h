@@ -13,23 +13,22 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
 namespace danvan::calendar {
 
 enum class DayKind : uint8_t {
-  kWorkday = 0,         // ordinary working day
-  kWeekend,             // weekly rest day
-  kHoliday,             // public holiday of the Labour Code (art. 112)
-  kCompensatoryOff,     // off because a holiday fell on a weekly rest day
-  kSwappedOff,          // working day swapped to off (make-up on another day)
-  kGrantedOff,          // extra day off granted by the government
-  kMakeupWorking,       // weekend day worked in exchange
+  kWorkday = 0,      // ordinary working day
+  kWeekend,          // weekly rest day
+  kHoliday,          // public holiday of the Labour Code (art. 112)
+  kCompensatoryOff,  // off because a holiday fell on a weekly rest day
+  kSwappedOff,       // working day swapped to off (make-up on another day)
+  kGrantedOff,       // extra day off granted by the government
+  kMakeupWorking,    // weekend day worked in exchange
 };
 const char* DayKindName(DayKind kind);  // "workday", "weekend", "holiday", ...
 

@@ -33,7 +33,8 @@ class DeadlineTest : public ::testing::Test {
     if (!rule) return Status::NotFound("no rule");
     return ComputeDeadline(*rule, p, *cal_);
   }
-  static PetitionFacts Complaint(int round, const std::string& accepted, bool complex, bool remote) {
+  static PetitionFacts Complaint(int round, const std::string& accepted, bool complex,
+                                 bool remote) {
     PetitionFacts p;
     p.id = "KN-2023-0001";
     p.petition_kind = "complaint";
@@ -65,21 +66,26 @@ TEST_F(DeadlineTest, ComplaintFirstRoundVariants) {
   EXPECT_EQ(remote->due_day, D("2023-04-17"));
   EXPECT_EQ(remote->variant, "remote_area");
   // 60 days lands on 30/4/2023 (Sunday, holiday); 1/5 holiday, 2-3/5 compensatory: 4/5.
-  auto remote_complex = Due("complaint", 1, "resolve", Complaint(1, "2023-03-01T09:00:00", true, true));
+  auto remote_complex =
+      Due("complaint", 1, "resolve", Complaint(1, "2023-03-01T09:00:00", true, true));
   EXPECT_EQ(remote_complex->due_day, D("2023-05-04"));
   EXPECT_EQ(remote_complex->variant, "remote_area_complex");
 }
 
 TEST_F(DeadlineTest, ComplaintSecondRoundVariants) {
   // Art. 37: 45 / 60 / 60 / 70 days.
-  EXPECT_EQ(Due("complaint", 2, "resolve", Complaint(2, "2024-01-02T08:00:00", false, false))->due_day,
-            D("2024-02-16"));
-  EXPECT_EQ(Due("complaint", 2, "resolve", Complaint(2, "2024-01-02T08:00:00", true, false))->due_day,
-            D("2024-03-04"));  // 2/3 is a Saturday
-  EXPECT_EQ(Due("complaint", 2, "resolve", Complaint(2, "2024-01-02T08:00:00", false, true))->due_day,
-            D("2024-03-04"));
-  EXPECT_EQ(Due("complaint", 2, "resolve", Complaint(2, "2024-01-02T08:00:00", true, true))->due_day,
-            D("2024-03-12"));
+  EXPECT_EQ(
+      Due("complaint", 2, "resolve", Complaint(2, "2024-01-02T08:00:00", false, false))->due_day,
+      D("2024-02-16"));
+  EXPECT_EQ(
+      Due("complaint", 2, "resolve", Complaint(2, "2024-01-02T08:00:00", true, false))->due_day,
+      D("2024-03-04"));  // 2/3 is a Saturday
+  EXPECT_EQ(
+      Due("complaint", 2, "resolve", Complaint(2, "2024-01-02T08:00:00", false, true))->due_day,
+      D("2024-03-04"));
+  EXPECT_EQ(
+      Due("complaint", 2, "resolve", Complaint(2, "2024-01-02T08:00:00", true, true))->due_day,
+      D("2024-03-12"));
   EXPECT_EQ(rules_->Find("complaint", 2, "resolve")->id, "complaint.r2.resolve");
   EXPECT_EQ(rules_->Find("complaint", 1, "resolve")->id, "complaint.r1.resolve");
 }
@@ -125,7 +131,8 @@ TEST_F(DeadlineTest, DenunciationResolveExtensions) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->due_day, D("2025-02-03"));
   // Especially complex: two extensions of 30 days -> 1/2 + 60 = 2/4/2025 (Wednesday).
-  p.extensions = {{30, "Vụ việc phức tạp", std::nullopt}, {30, "Vụ việc đặc biệt phức tạp", std::nullopt}};
+  p.extensions = {{30, "Vụ việc phức tạp", std::nullopt},
+                  {30, "Vụ việc đặc biệt phức tạp", std::nullopt}};
   auto two = Due("denunciation", 1, "resolve", p);
   EXPECT_EQ(two->due_day, D("2025-04-02"));
   EXPECT_EQ(two->extension_days, 60);
@@ -192,8 +199,10 @@ TEST_F(DeadlineTest, PetitionFactsFromRecordData) {
   auto bad = PetitionFacts::FromRecordData(nlohmann::json::parse(
       R"({"petition_kind": "complaint", "received_at": "2023-03-02", "accepted_at": "06/03/2023"})"));
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("$.data.accepted_at"), std::string::npos) << bad.status().message();
-  auto no_kind = PetitionFacts::FromRecordData(nlohmann::json::parse(R"({"received_at": "2023-03-02"})"));
+  EXPECT_NE(bad.status().message().find("$.data.accepted_at"), std::string::npos)
+      << bad.status().message();
+  auto no_kind =
+      PetitionFacts::FromRecordData(nlohmann::json::parse(R"({"received_at": "2023-03-02"})"));
   ASSERT_FALSE(no_kind.ok());
   EXPECT_NE(no_kind.status().message().find("petition_kind"), std::string::npos);
 }
@@ -202,26 +211,31 @@ TEST(DeadlineDataErrors, SchemaAndSemanticErrorsNameFileAndPath) {
   testing::TempDir dir;
   const std::string head = R"({"due_soon": {"dossier": {"value": 1, "unit": "working_days"},
                                              "petition": {"value": 3, "unit": "working_days"}}, "rules": [)";
-  const std::string bad_type = dir.Write("d1.json", head + R"({"id": "x", "petition_kind": "complaint",
+  const std::string bad_type =
+      dir.Write("d1.json", head + R"({"id": "x", "petition_kind": "complaint",
       "step": "resolve", "start_from": "accepted_at", "day_type": "calendar", "days": "ba mươi",
       "legal_basis": "Luật Khiếu nại 2011, Điều 28"}]})");
   auto r1 = DeadlineRules::Load(bad_type, testing::SchemasDir());
   ASSERT_FALSE(r1.ok());
   EXPECT_NE(r1.status().message().find(bad_type), std::string::npos) << r1.status().message();
-  EXPECT_NE(r1.status().message().find("$.rules[0].days"), std::string::npos) << r1.status().message();
-  const std::string shorter = dir.Write("d2.json", head + R"({"id": "x", "petition_kind": "complaint",
+  EXPECT_NE(r1.status().message().find("$.rules[0].days"), std::string::npos)
+      << r1.status().message();
+  const std::string shorter =
+      dir.Write("d2.json", head + R"({"id": "x", "petition_kind": "complaint",
       "step": "resolve", "start_from": "accepted_at", "day_type": "calendar", "days": 30, "complex_days": 20,
       "legal_basis": "Luật Khiếu nại 2011, Điều 28"}]})");
   auto r2 = DeadlineRules::Load(shorter, testing::SchemasDir());
   ASSERT_FALSE(r2.ok());
-  EXPECT_NE(r2.status().message().find("$.rules[0].complex_days"), std::string::npos) << r2.status().message();
+  EXPECT_NE(r2.status().message().find("$.rules[0].complex_days"), std::string::npos)
+      << r2.status().message();
   const std::string dup = dir.Write("d3.json", head + R"({"id": "x", "petition_kind": "complaint",
       "step": "resolve", "start_from": "accepted_at", "day_type": "calendar", "days": 30, "legal_basis": "a"},
       {"id": "x", "petition_kind": "feedback", "step": "resolve", "start_from": "received_at",
        "day_type": "working", "days": 15, "legal_basis": "b"}]})");
   auto r3 = DeadlineRules::Load(dup, testing::SchemasDir());
   ASSERT_FALSE(r3.ok());
-  EXPECT_NE(r3.status().message().find("$.rules[1].id"), std::string::npos) << r3.status().message();
+  EXPECT_NE(r3.status().message().find("$.rules[1].id"), std::string::npos)
+      << r3.status().message();
 }
 
 }  // namespace

@@ -14,8 +14,8 @@ class PetitionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_NE(testing::ShippedCalendar(), nullptr);
-    classifier_ = std::make_unique<OnTimeClassifier>(testing::ShippedCalendar(), testing::ShippedProcedures(),
-                                                     testing::ShippedRules());
+    classifier_ = std::make_unique<OnTimeClassifier>(
+        testing::ShippedCalendar(), testing::ShippedProcedures(), testing::ShippedRules());
   }
   static PetitionFacts Complaint() {
     PetitionFacts p;

@@ -44,7 +44,8 @@ TEST(ProcedureCatalogueTest, UpsertMergesWithExistingEntry) {
   auto cat = testing::ShippedProcedures();
   const Procedure* old = cat->Find("1.005090");
   ASSERT_NE(old, nullptr);
-  auto next = UpsertFromLayThuTuc(*cat, {{"MaTTHC", "1.005090"}, {"ThoiGianGiaiQuyet", "2 ngày làm việc"},
+  auto next = UpsertFromLayThuTuc(*cat, {{"MaTTHC", "1.005090"},
+                                         {"ThoiGianGiaiQuyet", "2 ngày làm việc"},
                                          {"DanhSachLePhi", {{{"Gia", "20000"}}}}});
   ASSERT_TRUE(next.ok()) << next.status().message();
   const Procedure* p = next.value()->Find("1.005090");
@@ -55,10 +56,14 @@ TEST(ProcedureCatalogueTest, UpsertMergesWithExistingEntry) {
   EXPECT_TRUE(p->has_fee);
   EXPECT_EQ(next.value()->size(), cat->size());
   // Free-text hours.
-  auto hours = ProcedureFromLayThuTuc({{"MaTTHC", "2.000449"}, {"TenTTHC", "x"}, {"ThoiGianGiaiQuyet", "4 giờ làm việc"}});
+  auto hours = ProcedureFromLayThuTuc(
+      {{"MaTTHC", "2.000449"}, {"TenTTHC", "x"}, {"ThoiGianGiaiQuyet", "4 giờ làm việc"}});
   ASSERT_TRUE(hours.ok());
   EXPECT_EQ(hours->processing_unit, TimeUnit::kHours);
-  auto cal_days = ProcedureFromLayThuTuc({{"MaTTHC", "2.000450"}, {"TenTTHC", "x"}, {"ThoiGianGiaiQuyet", 0.5}, {"DonViTinh", "Ngày"}});
+  auto cal_days = ProcedureFromLayThuTuc({{"MaTTHC", "2.000450"},
+                                          {"TenTTHC", "x"},
+                                          {"ThoiGianGiaiQuyet", 0.5},
+                                          {"DonViTinh", "Ngày"}});
   ASSERT_TRUE(cal_days.ok());
   EXPECT_EQ(cal_days->processing_unit, TimeUnit::kDays);
   EXPECT_DOUBLE_EQ(cal_days->processing_value, 0.5);
@@ -67,12 +72,17 @@ TEST(ProcedureCatalogueTest, UpsertMergesWithExistingEntry) {
 TEST(ProcedureCatalogueTest, BadLayThuTucItems) {
   EXPECT_FALSE(ProcedureFromLayThuTuc({{"TenTTHC", "x"}, {"ThoiGianGiaiQuyet", "5"}}).ok());
   EXPECT_FALSE(ProcedureFromLayThuTuc({{"MaTTHC", "1.000112"}, {"TenTTHC", "x"}}).ok());
-  auto words = ProcedureFromLayThuTuc({{"MaTTHC", "1.000112"}, {"TenTTHC", "x"}, {"ThoiGianGiaiQuyet", "theo quy định"}});
+  auto words = ProcedureFromLayThuTuc(
+      {{"MaTTHC", "1.000112"}, {"TenTTHC", "x"}, {"ThoiGianGiaiQuyet", "theo quy định"}});
   ASSERT_FALSE(words.ok());
   EXPECT_NE(words.status().message().find("không phải số"), std::string::npos);
-  auto unit = ProcedureFromLayThuTuc({{"MaTTHC", "1.000112"}, {"TenTTHC", "x"}, {"ThoiGianGiaiQuyet", "5"}, {"DonViTinh", "tuần"}});
+  auto unit = ProcedureFromLayThuTuc({{"MaTTHC", "1.000112"},
+                                      {"TenTTHC", "x"},
+                                      {"ThoiGianGiaiQuyet", "5"},
+                                      {"DonViTinh", "tuần"}});
   ASSERT_FALSE(unit.ok());
-  EXPECT_FALSE(ProcedureFromLayThuTuc(nlohmann::json::parse(R"({"error_code": 0, "result": []})")).ok());
+  EXPECT_FALSE(
+      ProcedureFromLayThuTuc(nlohmann::json::parse(R"({"error_code": 0, "result": []})")).ok());
 }
 
 TEST(ProcedureCatalogueTest, ToJsonIsSchemaValidAndRoundTrips) {
@@ -88,7 +98,8 @@ TEST(ProcedureCatalogueTest, ToJsonIsSchemaValidAndRoundTrips) {
 
 TEST(ProcedureCatalogueTest, BadFilesNameFileAndPath) {
   testing::TempDir dir;
-  const std::string unit = dir.Write("p1.json", R"({"procedures": [{"code": "1.005090", "name": "Cấp bản sao",
+  const std::string unit =
+      dir.Write("p1.json", R"({"procedures": [{"code": "1.005090", "name": "Cấp bản sao",
       "processing_time": {"value": 2, "unit": "weeks"}, "fully_online": true, "paper_result": true, "has_fee": false}]})");
   auto r1 = ProcedureCatalogue::Load(unit, testing::SchemasDir());
   ASSERT_FALSE(r1.ok());
@@ -100,7 +111,8 @@ TEST(ProcedureCatalogueTest, BadFilesNameFileAndPath) {
       {"code": "1.005090", "name": "b", "processing_time": {"value": 3, "unit": "days"}, "fully_online": true, "paper_result": true, "has_fee": false}]})");
   auto r2 = ProcedureCatalogue::Load(dup, testing::SchemasDir());
   ASSERT_FALSE(r2.ok());
-  EXPECT_NE(r2.status().message().find("$.procedures[1].code"), std::string::npos) << r2.status().message();
+  EXPECT_NE(r2.status().message().find("$.procedures[1].code"), std::string::npos)
+      << r2.status().message();
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
 // Shared helpers for the calendar tests: repo data paths and time literals in Vietnam time.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "calendar/deadline_rules.h"
 #include "calendar/ontime.h"
@@ -66,8 +66,9 @@ class TempDir {
  public:
   TempDir() {
     path_ = std::filesystem::temp_directory_path() /
-            ("danvan_calendar_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-             "_" + std::to_string(counter_++) + "_" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+            ("danvan_calendar_test_" +
+             std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+             std::to_string(counter_++) + "_" + std::to_string(reinterpret_cast<uintptr_t>(this)));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {

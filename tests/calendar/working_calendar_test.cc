@@ -1,8 +1,8 @@
 #include "calendar/working_calendar.h"
 
-#include <random>
-
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include "test_util.h"
 
@@ -10,8 +10,8 @@ namespace danvan::calendar {
 namespace {
 
 using testing::D;
-using testing::T;
 using testing::Iso;
+using testing::T;
 
 class CalendarTest : public ::testing::Test {
  protected:
@@ -170,9 +170,11 @@ TEST_F(CalendarTest, AddWorkingMsInvertsWorkingMsBetween) {
 std::string YearFile(int year, const std::string& days, const std::string& hours = "8") {
   return R"({"year": )" + std::to_string(year) +
          R"(, "utc_offset_minutes": 420, "weekend": ["saturday", "sunday"],
-  "working_hours": {"hours_per_day": )" + hours +
+  "working_hours": {"hours_per_day": )" +
+         hours +
          R"(, "periods": [{"start": "07:30", "end": "11:30"}, {"start": "13:30", "end": "17:30"}]},
-  "days": [)" + days + "]}";
+  "days": [)" +
+         days + "]}";
 }
 
 Status LoadOne(const testing::TempDir& dir, const std::string& text, std::string* file) {
@@ -184,9 +186,12 @@ Status LoadOne(const testing::TempDir& dir, const std::string& text, std::string
 TEST(CalendarDataErrors, SchemaViolationNamesFileAndPath) {
   testing::TempDir dir;
   std::string file;
-  Status s = LoadOne(dir,
-                     YearFile(2023, R"({"date": "2023-01-01", "type": "holidy", "name": "Tết Dương lịch", "source": "BLLĐ"})"),
-                     &file);
+  Status s = LoadOne(
+      dir,
+      YearFile(
+          2023,
+          R"({"date": "2023-01-01", "type": "holidy", "name": "Tết Dương lịch", "source": "BLLĐ"})"),
+      &file);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Status::Code::kInvalidInput);
   EXPECT_NE(s.message().find(file), std::string::npos) << s.message();
@@ -197,10 +202,10 @@ TEST(CalendarDataErrors, SchemaViolationNamesFileAndPath) {
 TEST(CalendarDataErrors, DateOutsideItsYear) {
   testing::TempDir dir;
   std::string file;
-  Status s = LoadOne(dir,
-                     YearFile(2023, R"({"date": "2023-01-01", "type": "holiday", "name": "a", "source": "b"},
+  Status s = LoadOne(
+      dir, YearFile(2023, R"({"date": "2023-01-01", "type": "holiday", "name": "a", "source": "b"},
                                        {"date": "2024-01-01", "type": "holiday", "name": "a", "source": "b"})"),
-                     &file);
+      &file);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find(file), std::string::npos);
   EXPECT_NE(s.message().find("$.days[1].date"), std::string::npos) << s.message();
@@ -210,16 +215,28 @@ TEST(CalendarDataErrors, DateOutsideItsYear) {
 TEST(CalendarDataErrors, SemanticChecks) {
   testing::TempDir dir;
   std::string file;
-  Status dup = LoadOne(dir, YearFile(2023, R"({"date": "2023-01-02", "type": "compensatory_off", "name": "a", "source": "b"},
+  Status dup = LoadOne(
+      dir,
+      YearFile(2023,
+               R"({"date": "2023-01-02", "type": "compensatory_off", "name": "a", "source": "b"},
                                              {"date": "2023-01-02", "type": "holiday", "name": "a", "source": "b"})"),
-                       &file);
+      &file);
   EXPECT_NE(dup.message().find("bị khai báo hai lần"), std::string::npos) << dup.message();
-  Status makeup = LoadOne(dir, YearFile(2023, R"({"date": "2023-01-03", "type": "makeup_working", "name": "a", "source": "b"})"), &file);
+  Status makeup = LoadOne(
+      dir,
+      YearFile(2023,
+               R"({"date": "2023-01-03", "type": "makeup_working", "name": "a", "source": "b"})"),
+      &file);
   EXPECT_NE(makeup.message().find("$.days[0].type"), std::string::npos) << makeup.message();
-  Status comp = LoadOne(dir, YearFile(2023, R"({"date": "2023-01-07", "type": "compensatory_off", "name": "a", "source": "b"})"), &file);
+  Status comp = LoadOne(
+      dir,
+      YearFile(2023,
+               R"({"date": "2023-01-07", "type": "compensatory_off", "name": "a", "source": "b"})"),
+      &file);
   EXPECT_NE(comp.message().find("trùng ngày nghỉ hằng tuần"), std::string::npos) << comp.message();
   Status hours = LoadOne(dir, YearFile(2023, "", "7.5"), &file);
-  EXPECT_NE(hours.message().find("$.working_hours.hours_per_day"), std::string::npos) << hours.message();
+  EXPECT_NE(hours.message().find("$.working_hours.hours_per_day"), std::string::npos)
+      << hours.message();
   Status syntax = LoadOne(dir, "{\"year\": 2023,", &file);
   EXPECT_EQ(syntax.code(), Status::Code::kInvalidInput);
   EXPECT_NE(syntax.message().find("không phải JSON hợp lệ"), std::string::npos) << syntax.message();
@@ -231,7 +248,8 @@ TEST(CalendarDataErrors, YearsMustBeContiguousAndDistinct) {
   const std::string b = dir.Write("2025.json", YearFile(2025, ""));
   auto gap = WorkingCalendar::LoadFiles({a, b}, testing::SchemasDir());
   ASSERT_FALSE(gap.ok());
-  EXPECT_NE(gap.status().message().find("Thiếu tệp lịch năm 2024"), std::string::npos) << gap.status().message();
+  EXPECT_NE(gap.status().message().find("Thiếu tệp lịch năm 2024"), std::string::npos)
+      << gap.status().message();
   const std::string c = dir.Write("2023b.json", YearFile(2023, ""));
   auto dup = WorkingCalendar::LoadFiles({a, c}, testing::SchemasDir());
   ASSERT_FALSE(dup.ok());
