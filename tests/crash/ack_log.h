@@ -8,8 +8,9 @@
 //                                                         (accepted or duplicate): the
 //                                                         record's history has a step with
 //                                                         TrangThai S at ThoiDiemXuLy T
-//   {"a":"p","source":..,"kind":..,"id":..}               event of a record ordered by
-//                                                         updated_at: the record exists
+//   {"a":"t","source":..,"kind":..,"id":..,"updated_at":U}  event of a record ordered by
+//                                                         updated_at (ISO 8601): the record
+//                                                         exists at updated_at >= U
 //   {"a":"q"}                                             an event rejected into quarantine
 //   {"a":"next","line":L}                                 the call ended; resume at line L
 // A line without its final '\n' was torn by the kill and acknowledges nothing.
@@ -19,7 +20,7 @@ namespace danvan::crash {
 
 inline constexpr const char* kAckVersion = "v";
 inline constexpr const char* kAckStep = "s";
-inline constexpr const char* kAckPresent = "p";
+inline constexpr const char* kAckUpdatedAt = "t";
 inline constexpr const char* kAckQuarantine = "q";
 inline constexpr const char* kAckNext = "next";
 

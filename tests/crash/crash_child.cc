@@ -85,7 +85,8 @@ void AckResult(const json& r, const std::string& line, std::string* out) {
     a["a"] = crash::kAckVersion;
     a["version"] = r["version"];
   } else if (r.contains("updated_at")) {
-    a["a"] = crash::kAckPresent;
+    a["a"] = crash::kAckUpdatedAt;
+    a["updated_at"] = r["updated_at"];
   } else {
     Die(crash::kChildCallFailed, "result without version " + r.dump());
   }

@@ -2,9 +2,9 @@
 // submits record events, and checks after each kill that
 //   1. the plugin opens the database again (through the C ABI, as the host would restart),
 //   2. every event whose submit/submit_batch had returned (and been acknowledged in the ack
-//      log, after the call) is there: the record at >= the acknowledged version, each
-//      acknowledged progress step in its history, the quarantine at least as long as the
-//      acknowledged rejections,
+//      log, after the call) is there: the record at >= the acknowledged version (or
+//      updated_at), each acknowledged progress step in its history, the quarantine at least
+//      as long as the acknowledged rejections,
 //   3. SQLite's PRAGMA integrity_check answers "ok".
 // The kill moments come from a seeded generator (DANVAN_CRASH_SEED, default 2023; the seed is
 // printed so a failure can be replayed). Some kills land while the child is still loading or
@@ -21,8 +21,11 @@
 
 #include <chrono>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -64,11 +67,46 @@ std::string KeyText(const Key& k) {
   return std::get<0>(k) + "/" + std::get<1>(k) + "/" + std::get<2>(k);
 }
 
+constexpr int64_t kBadTime = INT64_MIN;
+
+// ISO 8601 as the envelope carries it ("2023-03-02", "2023-03-02T09:15:00+07:00",
+// fractional seconds, "Z") to ms since the epoch; kBadTime when unreadable.
+int64_t IsoToMs(const std::string& s) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, n = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3) return kBadTime;
+  size_t pos = static_cast<size_t>(n);
+  int64_t frac_ms = 0, offset_min = 0;
+  if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
+    if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3) return kBadTime;
+    pos += 1 + static_cast<size_t>(n);
+    if (pos < s.size() && s[pos] == '.') {
+      int64_t scale = 100;
+      for (++pos; pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])); ++pos) {
+        frac_ms += (s[pos] - '0') * scale;
+        scale /= 10;
+      }
+    }
+    if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+      int oh = 0, om = 0;
+      if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) return kBadTime;
+      offset_min = (s[pos] == '+' ? 1 : -1) * (oh * 60 + om);
+    }
+  }
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return (static_cast<int64_t>(timegm(&tm)) - offset_min * 60) * 1000 + frac_ms;
+}
+
 // What the child acknowledged so far.
 struct Expectations {
   std::map<Key, int64_t> min_version;                                  // "v" acks
   std::map<Key, std::set<std::pair<std::string, std::string>>> steps;  // "s": (status, time)
-  std::set<Key> present;                                               // "p" acks
+  std::map<Key, int64_t> min_updated_ms;                               // "t" acks
   int64_t quarantined = 0;
   int64_t events = 0;  // acknowledged events of any outcome
   int64_t calls = 0;
@@ -115,8 +153,11 @@ std::set<Key> ReadAcks(const fs::path& path, size_t* offset, Expectations* exp) 
       if (!fresh && it->second < v) it->second = v;
     } else if (type == crash::kAckStep) {
       exp->steps[k].emplace(a.at("status"), a.at("ThoiDiemXuLy"));
-    } else if (type == crash::kAckPresent) {
-      exp->present.insert(k);
+    } else if (type == crash::kAckUpdatedAt) {
+      const int64_t ms = IsoToMs(a.at("updated_at").get<std::string>());
+      CHECK_OR_FAIL(ms != kBadTime, "unreadable updated_at in ack " + a.dump());
+      auto [it, fresh] = exp->min_updated_ms.emplace(k, ms);
+      if (!fresh && it->second < ms) it->second = ms;
     } else {
       CHECK_OR_FAIL(false, "unknown ack " + a.dump());
     }
@@ -181,6 +222,12 @@ void VerifyKey(const danvan_api* api, danvan_handle* h, const Key& k, const Expe
   if (auto it = exp.min_version.find(k); it != exp.min_version.end()) {
     int64_t have = rec.value("version", int64_t{-1});
     CHECK_OR_FAIL(have >= it->second, when + ": " + KeyText(k) + " at version " +
+                                          std::to_string(have) + ", acknowledged " +
+                                          std::to_string(it->second));
+  }
+  if (auto it = exp.min_updated_ms.find(k); it != exp.min_updated_ms.end()) {
+    int64_t have = rec.value("updated_at_ms", int64_t{-1});
+    CHECK_OR_FAIL(have >= it->second, when + ": " + KeyText(k) + " at updated_at_ms " +
                                           std::to_string(have) + ", acknowledged " +
                                           std::to_string(it->second));
   }
@@ -346,6 +393,8 @@ int main(int argc, char** argv) {
     std::vector<Key> older;
     for (const auto& [k, v] : exp.min_version)
       if (!touched.count(k)) older.push_back(k);
+    for (const auto& [k, v] : exp.min_updated_ms)
+      if (!touched.count(k)) older.push_back(k);
     std::shuffle(older.begin(), older.end(), rng);
     if (older.size() > 100) older.resize(100);
     keys.insert(keys.end(), older.begin(), older.end());
@@ -362,8 +411,9 @@ int main(int argc, char** argv) {
   }
 
   if (g_failures == 0) {
-    std::set<Key> unique(exp.present);
+    std::set<Key> unique;
     for (const auto& [k, v] : exp.min_version) unique.insert(k);
+    for (const auto& [k, v] : exp.min_updated_ms) unique.insert(k);
     for (const auto& [k, v] : exp.steps) unique.insert(k);
     std::vector<Key> all(unique.begin(), unique.end());
     VerifyThroughAbi(api, config, all, exp, "final check");
