@@ -246,7 +246,12 @@ json ToJson(const ReportModel& m) {
                                {"recognition_level", d.recognition_level},
                                {"recognition_decision", d.recognition_decision},
                                {"recognised_at", d.recognised_at}});
-  json out = {{"meta", meta}, {"indicator_tables", tables}, {"scores", scores}, {"actions", a}};
+  // Moved, not copied: an initializer list would deep-copy the (large) scores array.
+  json out = json::object();
+  out["meta"] = std::move(meta);
+  out["indicator_tables"] = std::move(tables);
+  out["scores"] = std::move(scores);
+  out["actions"] = std::move(a);
   out["summary"] = m.summary.empty() ? ComposeSummary(m) : m.summary;
   return out;
 }
