@@ -173,6 +173,19 @@ TEST(Model, SummaryIsBuiltFromTheFigures) {
   EXPECT_EQ(s.back(), "Cần chỉ đạo xử lý: 2 đơn thư quá hạn; 2 vụ việc phức tạp, kéo dài; 2 nhiệm vụ chậm tiến độ.");
 }
 
+TEST(Model, UnitScopeSummaryStatesScoreRatingAndTiedRank) {
+  ReportModel m = GoldenModel();
+  m.meta.scope = "unit";
+  m.meta.unit = {"SGDDT.TCCB", "Phòng Tổ chức cán bộ", "SGDDT"};
+  m.summary.clear();
+  // The fixture's indicator tables belong to SGDDT, so no figure sentences for this unit.
+  const std::vector<std::string> s = ComposeSummary(m);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0], "Kết quả chấm điểm: 96,45/100 điểm, xếp loại Xuất sắc, xếp hạng 1/5 (đồng hạng).");
+  m.meta.unit = {"SGDDT.QLCL", "Phòng Quản lý chất lượng, Giáo dục thường xuyên", "SGDDT"};
+  EXPECT_EQ(ComposeSummary(m)[0], "Kết quả chấm điểm: 55/100 điểm, xếp loại Không xếp loại.");
+}
+
 // ---- Golden files ----
 
 TEST(Golden, FixtureModelIsTheEngineOutput) {
