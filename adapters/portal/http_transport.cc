@@ -1,8 +1,12 @@
 #include "portal/http_transport.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <strings.h>
+#include <time.h>
+
 #include <chrono>
 #include <mutex>
-#include <strings.h>
 
 #include <Poco/Crypto/EVPPKey.h>
 #include <Poco/Crypto/X509Certificate.h>
@@ -54,6 +58,36 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Blocks SIGPIPE in the calling thread while a request is in flight (OpenSSL writes with
+// write(2), which raises SIGPIPE on a closed connection and would kill the host) and swallows
+// a SIGPIPE raised meanwhile.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    pending_before_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  ~SigpipeGuard() {
+    if (!pending_before_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        timespec zero{0, 0};
+        sigtimedwait(&set_, nullptr, &zero);
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t set_, old_;
+  bool pending_before_ = false;
+};
+
 void InitSslOnce() {
   static std::once_flag once;
   std::call_once(once, [] { Poco::Net::initializeSSL(); });
@@ -73,6 +107,7 @@ class PocoHttpsTransport final : public HttpTransport {
   std::string Origin() const override { return url_.Origin(); }
 
   TransportResult Send(const HttpRequest& request) override {
+    SigpipeGuard sigpipe_guard;
     TransportResult result;
     for (int attempt = 1; attempt <= 2; ++attempt) {
       result = TransportResult();
@@ -143,7 +178,10 @@ class PocoHttpsTransport final : public HttpTransport {
       }
       // Retry once only for the stale keep-alive race: reused connection, closed before any
       // response byte. Anything else is for the caller to classify.
-      if (!(reused && !got_response_bytes && result.error == TransportError::kClosed)) break;
+      if (!(request.retry_on_stale && reused && !got_response_bytes &&
+            result.error == TransportError::kClosed)) {
+        break;
+      }
     }
     return result;
   }
@@ -218,7 +256,8 @@ Result<std::unique_ptr<HttpTransport>> MakePocoTransport(const std::string& url,
       const auto& tls = config.tls;
       context = new Poco::Net::Context(
           Poco::Net::Context::TLS_CLIENT_USE, "", "", tls.ca_file,
-          tls.verify ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE, 9,
+          // STRICT: Poco skips the host-name check for "localhost" in RELAXED mode.
+          tls.verify ? Poco::Net::Context::VERIFY_STRICT : Poco::Net::Context::VERIFY_NONE, 9,
           /*loadDefaultCAs=*/tls.verify && tls.ca_file.empty());
       context->enableExtendedCertificateVerification(tls.verify);
       context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |

@@ -23,6 +23,11 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string content_type = "application/json; charset=utf-8";
   std::string body;
+  // Resend once on a fresh connection when a reused keep-alive connection was closed before
+  // any response byte arrived. Only for requests whose repetition is harmless (log-in, look-ups,
+  // dossier create/update, anything carrying an idempotency key): the server may have applied
+  // the first copy before closing.
+  bool retry_on_stale = true;
 };
 
 struct HttpResponse {
@@ -54,9 +59,11 @@ struct TransportResult {
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
-  // Sends and reads the whole response. If the request went out on a reused keep-alive
-  // connection and the server closed it before any response byte arrived, the request is sent
-  // once more on a fresh connection (the usual "server closed an idle connection" race).
+  // Sends and reads the whole response. Before reusing an idle keep-alive connection it checks
+  // whether the server has closed it (and reconnects if so). If the request still went out on a
+  // reused connection that the server closed before any response byte arrived and
+  // request.retry_on_stale is set, it is sent once more on a fresh connection (the "server
+  // closed an idle connection" race). SIGPIPE is blocked for the calling thread during the call.
   virtual TransportResult Send(const HttpRequest& request) = 0;
   // "https://host:port" of this transport, for URLs in the export log.
   virtual std::string Origin() const = 0;

@@ -78,6 +78,8 @@ struct Operation {
   std::string path;
   std::string query;
   json body;
+  // Repeating the request is harmless (see HttpRequest::retry_on_stale).
+  bool repeatable = true;
 };
 
 class PortalHttpClient final : public PortalClient {
@@ -131,6 +133,9 @@ class PortalHttpClient final : public PortalClient {
     op.path = config_.per_operation.progress_path;
     op.query = UnitQuery(options);
     op.body = steps;
+    // A progress step applied twice is a second status transition at the portal: only resend
+    // transparently when a gateway-side idempotency key protects it.
+    op.repeatable = !config_.idempotency_header.empty() && !options.idempotency_key.empty();
     return Call(op, options);
   }
 
@@ -352,6 +357,7 @@ class PortalHttpClient final : public PortalClient {
       HttpRequest req;
       PortalExchange ex;
       Build(op, options, &req, &ex);
+      req.retry_on_stale = op.repeatable;
       ex.started_ms = NowMs();
       auto t0 = std::chrono::steady_clock::now();
       TransportResult tr = api_->Send(req);
