@@ -174,6 +174,21 @@ TEST_F(DossierTest, SupplementWaitIsExcluded) {
   EXPECT_EQ(c.elapsed_working_ms, no_pause.elapsed_working_ms - 32 * kHour);
 }
 
+TEST_F(DossierTest, SupplementShiftSkipsTetHolidays) {
+  // Due Thursday 19/1/2023 17:00. Wait from 18/1 08:00 to 19/1 08:00 = 8 working hours
+  // (3.5 + 4 + 0.5). Moving the due by 8 working hours: 0.5 h on 19/1, Tết 20-26/1, then 7.5 h on
+  // Friday 27/1: due 27/1 17:00.
+  nlohmann::json item = Item(9);
+  item["NgayTiepNhan"] = P("2023-01-09T08:00:00");
+  item["NgayHenTra"] = P("2023-01-19T17:00:00");
+  item["DanhSachHoSoBoSung"] = {
+      {{"NgayBoSung", P("2023-01-18T08:00:00")}, {"NgayTiepNhanBoSung", P("2023-01-19T08:00:00")}}};
+  auto c = Classify(item, Steps({{4, "2023-01-09T09:00:00"}, {9, "2023-01-27T16:00:00"}}), kLater);
+  EXPECT_EQ(c.paused_working_ms, 8 * kHour);
+  EXPECT_EQ(*c.due_ms, T("2023-01-27T17:00:00")) << Iso(*c.due_ms);
+  EXPECT_EQ(c.cls, OnTimeClass::kOnTime);
+}
+
 TEST_F(DossierTest, MoreThanOneSupplementRequestIsLate) {
   nlohmann::json item = Item(9);
   item["DanhSachHoSoBoSung"] = {
