@@ -1,6 +1,7 @@
 // The portal client against the stand-in over real HTTPS (certificates made at test time).
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -534,6 +535,35 @@ TEST_F(PortalClientTest, PayloadMappingErrorHoldsOnlyThatRecord) {
   EXPECT_EQ(dossiers["H26.20-230302-0151"]["item"]["MaTTHC"], "1.005092");
 }
 
+TEST_F(PortalClientTest, OneClientPerThreadConcurrently) {
+  // The outbox runs several sender threads, each with its own client instance.
+  const PortalConfig cfg = Parse(EnvelopeJson(standin_->url()));
+  constexpr int kThreads = 4, kPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto client = MakePortalClient(cfg);
+      if (!client.ok()) return;
+      for (int i = 0; i < kPerThread; ++i) {
+        char code[40];
+        std::snprintf(code, sizeof code, "H26.20-230303-%d%03d", t, i);
+        if ((*client)->SyncDossiers({Dossier(code)}, false).ok() &&
+            (*client)->SyncProgress({Step(code, 4, "20230303100000")}).ok()) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  json stats = standin_->Stats();
+  EXPECT_EQ(stats["dossiers"], kThreads * kPerThread);
+  EXPECT_EQ(stats["progress_steps"], kThreads * kPerThread);
+  EXPECT_EQ(stats["duplicate_steps"], 0);
+  EXPECT_EQ(stats["logins"], kThreads);
+}
+
 TEST_F(PortalClientTest, ConnectionRefusedIsRetryable) {
   // A port nobody listens on: bind, read the port, close.
   int port = 0;
@@ -689,6 +719,32 @@ TEST(PortalClassifyTest, RetryAfter) {
   EXPECT_EQ(ParseRetryAfter("", now), -1);
   EXPECT_EQ(ParseRetryAfter("soon", now), -1);
   EXPECT_EQ(Classify(429, "", "3").retry_after_ms, 3000);
+}
+
+bool ValidConfigBySchema(const json& doc) {
+  std::ifstream in(std::string(DANVAN_SOURCE_ROOT) + "/schemas/portal-config.schema.json");
+  json schema_doc = json::parse(in);
+  valijson::Schema schema;
+  valijson::SchemaParser parser;
+  valijson::adapters::NlohmannJsonAdapter sa(schema_doc);
+  parser.populateSchema(sa, schema);
+  valijson::Validator v;
+  valijson::adapters::NlohmannJsonAdapter ta(doc);
+  return v.validate(schema, ta, nullptr);
+}
+
+TEST(PortalConfigTest, SchemaAcceptsTestConfigsAndRejectsInlineSecrets) {
+  EXPECT_TRUE(ValidConfigBySchema(EnvelopeJson("https://localhost:8443")));
+  EXPECT_TRUE(ValidConfigBySchema(PerOpJson("https://localhost:8443")));
+  json inline_pw = EnvelopeJson("https://localhost:8443");
+  inline_pw["envelope"]["password"] = "x";
+  EXPECT_FALSE(ValidConfigBySchema(inline_pw));
+  json inline_secret = PerOpJson("https://localhost:8443");
+  inline_secret["per_operation"]["oauth2"]["client_secret"] = "x";
+  EXPECT_FALSE(ValidConfigBySchema(inline_secret));
+  json no_envelope = EnvelopeJson("https://localhost:8443");
+  no_envelope.erase("envelope");
+  EXPECT_FALSE(ValidConfigBySchema(no_envelope));
 }
 
 TEST(PortalConfigTest, SecretsFromEnvOrFileNeverInline) {
