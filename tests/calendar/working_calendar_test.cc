@@ -79,6 +79,31 @@ TEST_F(CalendarTest, SwappedDaysAndMakeupSaturdays) {
   EXPECT_TRUE(cal_->Describe(D("2025-03-12"))->name.empty());
 }
 
+// Consistency of every shipped year with the Labour Code 2019 art. 112: 11 public-holiday days
+// (1/1, 5 days of Tết, Hùng Kings, 30/4, 1/5, 2/9 and its adjacent day), the fixed ones on their
+// dates, and one compensatory day off for each holiday falling on a weekly rest day.
+TEST_F(CalendarTest, EveryShippedYearFollowsLabourCodeArticle112) {
+  for (int year = cal_->first_year(); year <= cal_->last_year(); ++year) {
+    int holidays = 0, on_weekend = 0, compensatory = 0;
+    for (int64_t day = DaysFromCivil(year, 1, 1); day < DaysFromCivil(year + 1, 1, 1); ++day) {
+      auto info = cal_->Describe(day);
+      ASSERT_TRUE(info.ok());
+      if (info->kind == DayKind::kHoliday) {
+        ++holidays;
+        if (Weekday(day) >= 5) ++on_weekend;
+        EXPECT_FALSE(info->source.empty());
+      }
+      if (info->kind == DayKind::kCompensatoryOff) ++compensatory;
+    }
+    EXPECT_EQ(holidays, 11) << year;
+    EXPECT_EQ(compensatory, on_weekend) << year;
+    for (auto [m, d] :
+         {std::pair{1u, 1u}, std::pair{4u, 30u}, std::pair{5u, 1u}, std::pair{9u, 2u}})
+      EXPECT_EQ(cal_->Describe(DaysFromCivil(year, m, d))->kind, DayKind::kHoliday)
+          << year << "-" << m << "-" << d;
+  }
+}
+
 TEST_F(CalendarTest, AddWorkingDaysAcrossTet2023) {
   EXPECT_EQ(cal_->AddWorkingDays(D("2023-01-19"), 1).value(), D("2023-01-27"));
   EXPECT_EQ(cal_->AddWorkingDays(D("2023-01-27"), -1).value(), D("2023-01-19"));
