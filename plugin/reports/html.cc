@@ -15,12 +15,23 @@ std::string Esc(const std::string& s) {
   o.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&#39;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -45,9 +56,11 @@ std::string Shorten(const std::string& s, size_t max_chars) {
 }
 
 const char* RatingColor(const std::string& rating) {
-  static const std::map<std::string, const char*> colors = {
-      {"Xuất sắc", "#1b7a3d"}, {"Tốt", "#3d8fd1"}, {"Khá", "#e0a526"},
-      {"Trung bình", "#e07b26"}, {"Yếu", "#c0392b"}};
+  static const std::map<std::string, const char*> colors = {{"Xuất sắc", "#1b7a3d"},
+                                                            {"Tốt", "#3d8fd1"},
+                                                            {"Khá", "#e0a526"},
+                                                            {"Trung bình", "#e07b26"},
+                                                            {"Yếu", "#c0392b"}};
   auto it = colors.find(rating);
   return it == colors.end() ? "#9aa3ad" : it->second;
 }
@@ -112,12 +125,13 @@ std::string ScoreChart(const std::vector<UnitScore>& scores) {
   const double label_w = 330, bar_w = 420, row_h = 22, top = 22;
   const double width = label_w + bar_w + 170;
   const double height = top + row_h * scores.size() + 8;
-  std::string o = "<svg role=\"img\" aria-label=\"Biểu đồ điểm theo đơn vị\" width=\"" +
-                  F(width) + "\" height=\"" + F(height) + "\" viewBox=\"0 0 " + F(width) + " " + F(height) + "\">\n";
+  std::string o = "<svg role=\"img\" aria-label=\"Biểu đồ điểm theo đơn vị\" width=\"" + F(width) +
+                  "\" height=\"" + F(height) + "\" viewBox=\"0 0 " + F(width) + " " + F(height) +
+                  "\">\n";
   for (int q = 0; q <= 4; ++q) {
     const double x = label_w + bar_w * q / 4.0;
-    o += "<line x1=\"" + F(x) + "\" y1=\"" + F(top - 4) + "\" x2=\"" + F(x) + "\" y2=\"" + F(height - 6) +
-         "\" stroke=\"#c9d1da\" stroke-width=\"1\"/>";
+    o += "<line x1=\"" + F(x) + "\" y1=\"" + F(top - 4) + "\" x2=\"" + F(x) + "\" y2=\"" +
+         F(height - 6) + "\" stroke=\"#c9d1da\" stroke-width=\"1\"/>";
     o += "<text x=\"" + F(x) + "\" y=\"" + F(top - 8) + "\" text-anchor=\"middle\">" +
          Esc(FormatNumberVn(max_points * q / 4.0, 1)) + "</text>\n";
   }
@@ -127,16 +141,19 @@ std::string ScoreChart(const std::vector<UnitScore>& scores) {
     const double w = bar_w * std::clamp(s.total / max_points, 0.0, 1.0);
     std::string label = (s.rank ? std::to_string(*s.rank) + ". " : "– ") +
                         Shorten(s.unit.name.empty() ? s.unit.code : s.unit.name, 44);
-    o += "<text x=\"" + F(label_w - 8) + "\" y=\"" + F(y + 15) + "\" text-anchor=\"end\">" + Esc(label) + "</text>";
-    o += "<rect x=\"" + F(label_w) + "\" y=\"" + F(y + 3) + "\" width=\"" + F(w) + "\" height=\"" + F(row_h - 6) +
-         "\" fill=\"" + RatingColor(s.rating) + "\"" + (s.eligible ? "" : " fill-opacity=\"0.5\"") + "/>";
-    o += "<text x=\"" + F(label_w + w + 6) + "\" y=\"" + F(y + 15) + "\">" + Esc(FormatNumberVn(s.total, 2)) + " – " +
-         Esc(s.rating) + "</text>\n";
+    o += "<text x=\"" + F(label_w - 8) + "\" y=\"" + F(y + 15) + "\" text-anchor=\"end\">" +
+         Esc(label) + "</text>";
+    o += "<rect x=\"" + F(label_w) + "\" y=\"" + F(y + 3) + "\" width=\"" + F(w) + "\" height=\"" +
+         F(row_h - 6) + "\" fill=\"" + RatingColor(s.rating) + "\"" +
+         (s.eligible ? "" : " fill-opacity=\"0.5\"") + "/>";
+    o += "<text x=\"" + F(label_w + w + 6) + "\" y=\"" + F(y + 15) + "\">" +
+         Esc(FormatNumberVn(s.total, 2)) + " – " + Esc(s.rating) + "</text>\n";
   }
   o += "</svg>\n<p class=\"legend\">";
   for (const char* r : {"Xuất sắc", "Tốt", "Khá", "Trung bình", "Yếu"})
     o += "<span><i style=\"background:" + std::string(RatingColor(r)) + "\"></i>" + r + "</span>";
-  o += "<span><i style=\"background:" + std::string(RatingColor("")) + "\"></i>Khác (Không xếp loại)</span>";
+  o += "<span><i style=\"background:" + std::string(RatingColor("")) +
+       "\"></i>Khác (Không xếp loại)</span>";
   return o + "</p>\n";
 }
 
@@ -151,27 +168,32 @@ std::string IndicatorChart(const IndicatorTable& t) {
   const double label_w = 300, bar_w = 400, row_h = 26, top = 22;
   const double width = label_w + bar_w + 80;
   const double height = top + row_h * rows.size() + 8;
-  std::string o = "<svg role=\"img\" aria-label=\"Biểu đồ chỉ số " + Esc(t.title) +
-                  "\" width=\"" + F(width) + "\" height=\"" + F(height) + "\" viewBox=\"0 0 " + F(width) + " " + F(height) + "\">\n";
+  std::string o = "<svg role=\"img\" aria-label=\"Biểu đồ chỉ số " + Esc(t.title) + "\" width=\"" +
+                  F(width) + "\" height=\"" + F(height) + "\" viewBox=\"0 0 " + F(width) + " " +
+                  F(height) + "\">\n";
   for (int q = 0; q <= 4; ++q) {
     const double x = label_w + bar_w * q / 4.0;
-    o += "<line x1=\"" + F(x) + "\" y1=\"" + F(top - 4) + "\" x2=\"" + F(x) + "\" y2=\"" + F(height - 6) +
-         "\" stroke=\"#c9d1da\" stroke-width=\"1\"/>";
-    o += "<text x=\"" + F(x) + "\" y=\"" + F(top - 8) + "\" text-anchor=\"middle\">" + std::to_string(q * 25) + "%</text>\n";
+    o += "<line x1=\"" + F(x) + "\" y1=\"" + F(top - 4) + "\" x2=\"" + F(x) + "\" y2=\"" +
+         F(height - 6) + "\" stroke=\"#c9d1da\" stroke-width=\"1\"/>";
+    o += "<text x=\"" + F(x) + "\" y=\"" + F(top - 8) + "\" text-anchor=\"middle\">" +
+         std::to_string(q * 25) + "%</text>\n";
   }
   for (size_t i = 0; i < rows.size(); ++i) {
     const IndicatorRow& r = *rows[i];
     const double y = top + row_h * i;
     const double cur = std::clamp(*r.current->ratio, 0.0, 1.0);
     const std::string label = r.label.empty() ? DefaultIndicatorLabel(r.indicator_id) : r.label;
-    o += "<text x=\"" + F(label_w - 8) + "\" y=\"" + F(y + 15) + "\" text-anchor=\"end\">" + Esc(label) + "</text>";
-    o += "<rect x=\"" + F(label_w) + "\" y=\"" + F(y + 3) + "\" width=\"" + F(bar_w * cur) + "\" height=\"14\" fill=\"#3d8fd1\"/>";
+    o += "<text x=\"" + F(label_w - 8) + "\" y=\"" + F(y + 15) + "\" text-anchor=\"end\">" +
+         Esc(label) + "</text>";
+    o += "<rect x=\"" + F(label_w) + "\" y=\"" + F(y + 3) + "\" width=\"" + F(bar_w * cur) +
+         "\" height=\"14\" fill=\"#3d8fd1\"/>";
     if (r.previous && r.previous->ratio) {
       const double prev = std::clamp(*r.previous->ratio, 0.0, 1.0);
-      o += "<rect x=\"" + F(label_w) + "\" y=\"" + F(y + 19) + "\" width=\"" + F(bar_w * prev) + "\" height=\"4\" fill=\"#9aa3ad\"/>";
+      o += "<rect x=\"" + F(label_w) + "\" y=\"" + F(y + 19) + "\" width=\"" + F(bar_w * prev) +
+           "\" height=\"4\" fill=\"#9aa3ad\"/>";
     }
-    o += "<text x=\"" + F(label_w + bar_w * cur + 6) + "\" y=\"" + F(y + 15) + "\">" + Esc(FormatPercentVn(r.current->ratio)) +
-         "</text>\n";
+    o += "<text x=\"" + F(label_w + bar_w * cur + 6) + "\" y=\"" + F(y + 15) + "\">" +
+         Esc(FormatPercentVn(r.current->ratio)) + "</text>\n";
   }
   o += "</svg>\n";
   return o;
@@ -187,15 +209,18 @@ std::string RenderHtml(const ReportModel& m) {
     return nullptr;
   };
   const std::string title = ReportTitle(m.meta);
-  std::string o = "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n"
-                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
-                  Esc(title) + "</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n<header>\n";
+  std::string o =
+      "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+      Esc(title) + "</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n<header>\n";
   if (!m.meta.unit.name.empty()) o += "<p class=\"org\">" + Esc(m.meta.unit.name) + "</p>\n";
   o += "<h1>" + Esc(title) + "</h1>\n";
-  o += "<p class=\"sub\">Kỳ báo cáo: " + Esc(m.meta.period.label.empty() ? "" : m.meta.period.label + ", ") + "từ " +
+  o += "<p class=\"sub\">Kỳ báo cáo: " +
+       Esc(m.meta.period.label.empty() ? "" : m.meta.period.label + ", ") + "từ " +
        Esc(FormatDateVn(m.meta.period.from)) + " đến " + Esc(FormatDateVn(m.meta.period.to)) +
        " · Ngày chốt số liệu: " + Esc(FormatDateVn(m.meta.cut_off)) + "</p>\n";
-  if (!m.meta.due.empty()) o += "<p class=\"sub\">Hạn gửi báo cáo: " + Esc(FormatDateVn(m.meta.due)) + "</p>\n";
+  if (!m.meta.due.empty())
+    o += "<p class=\"sub\">Hạn gửi báo cáo: " + Esc(FormatDateVn(m.meta.due)) + "</p>\n";
   o += "</header>\n";
 
   o += "<section>\n<h2>I. Tóm tắt kết quả</h2>\n<ul class=\"summary\">\n";
@@ -206,10 +231,12 @@ std::string RenderHtml(const ReportModel& m) {
 
   o += "<section>\n<h2>II. Điểm, xếp loại và xếp hạng</h2>\n";
   if (!m.meta.rubric_id.empty())
-    o += "<p>Bộ tiêu chí: " + Esc(m.meta.rubric_id) + ", phiên bản " + Esc(m.meta.rubric_version) + ".</p>\n";
+    o += "<p>Bộ tiêu chí: " + Esc(m.meta.rubric_id) + ", phiên bản " + Esc(m.meta.rubric_version) +
+         ".</p>\n";
   o += ScoreChart(m.scores);
   if (const Table* t = find("xep-hang")) o += RenderTable(*t, false);
-  o += "<p>Quy tắc xếp hạng: đơn vị bằng điểm được xếp đồng hạng, hạng kế tiếp bỏ qua số hạng tương ứng (1, 2, 2, 4); "
+  o += "<p>Quy tắc xếp hạng: đơn vị bằng điểm được xếp đồng hạng, hạng kế tiếp bỏ qua số hạng "
+       "tương ứng (1, 2, 2, 4); "
        "đơn vị không đủ điều kiện được ghi \"Không xếp loại\" và không xếp hạng.</p>\n</section>\n";
 
   o += "<section>\n<h2>III. Các chỉ số</h2>\n";
@@ -226,7 +253,8 @@ std::string RenderHtml(const ReportModel& m) {
   o += "</section>\n";
 
   o += "<section>\n<h2>V. Các việc cần chỉ đạo</h2>\n";
-  for (const char* id : {"don-qua-han", "vu-viec-phuc-tap", "thang-chua-tiep-dan", "nhiem-vu-cham", "mo-hinh-dan-van-kheo"})
+  for (const char* id : {"don-qua-han", "vu-viec-phuc-tap", "thang-chua-tiep-dan", "nhiem-vu-cham",
+                         "mo-hinh-dan-van-kheo"})
     if (const Table* t = find(id)) o += RenderTable(*t, true);
   o += "</section>\n<footer>";
   o += "Báo cáo do danvan lập từ số liệu đến hết ngày " + Esc(FormatDateVn(m.meta.cut_off));

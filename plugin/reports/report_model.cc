@@ -102,7 +102,8 @@ const std::map<std::string, IndicatorInfo>& Indicators() {
       {"petition.received.denunciation", {"– Tố cáo", "count"}},
       {"petition.received.petition", {"– Kiến nghị", "count"}},
       {"petition.received.feedback", {"– Phản ánh", "count"}},
-      {"petition.received.feedback_regulation", {"– Phản ánh, kiến nghị về quy định hành chính", "count"}},
+      {"petition.received.feedback_regulation",
+       {"– Phản ánh, kiến nghị về quy định hành chính", "count"}},
       {"petition.resolved", {"Đơn thư đã giải quyết", "percent"}},
       {"petition.resolved_on_time", {"Đơn thư giải quyết đúng hạn", "percent"}},
       {"petition.overdue_open", {"Đơn thư quá hạn chưa giải quyết", "count"}},
@@ -162,17 +163,35 @@ std::string DefaultIndicatorFormat(const std::string& id) {
 
 std::string KindLabel(const std::string& v) {
   static const std::map<std::string, std::string> m = {
-      {"complaint", "Khiếu nại"}, {"denunciation", "Tố cáo"}, {"petition", "Kiến nghị"},
-      {"feedback", "Phản ánh"}, {"feedback_regulation", "Phản ánh về quy định hành chính"},
-      {"protracted", "kéo dài"}, {"complex", "phức tạp"}, {"group", "đông người"},
-      {"reraised", "tái khiếu, tái tố"}, {"not_started", "Chưa thực hiện"},
-      {"in_progress", "Đang thực hiện"}, {"done", "Hoàn thành"}, {"cancelled", "Đã huỷ"},
-      {"received", "Đã tiếp nhận"}, {"accepted", "Đã thụ lý"}, {"resolved", "Đã giải quyết"},
-      {"rejected", "Không thụ lý"}, {"withdrawn", "Đã rút"}, {"forwarded", "Đã chuyển"},
-      {"closed", "Đã đóng"}, {"model", "Mô hình"}, {"exemplar", "Điển hình"},
-      {"economy", "Kinh tế"}, {"culture_society", "Văn hoá – xã hội"},
-      {"defence_security", "Quốc phòng – an ninh"}, {"political_system", "Xây dựng hệ thống chính trị"},
-      {"unit", "Cấp đơn vị"}, {"department", "Cấp Sở"}, {"city", "Cấp thành phố"},
+      {"complaint", "Khiếu nại"},
+      {"denunciation", "Tố cáo"},
+      {"petition", "Kiến nghị"},
+      {"feedback", "Phản ánh"},
+      {"feedback_regulation", "Phản ánh về quy định hành chính"},
+      {"protracted", "kéo dài"},
+      {"complex", "phức tạp"},
+      {"group", "đông người"},
+      {"reraised", "tái khiếu, tái tố"},
+      {"not_started", "Chưa thực hiện"},
+      {"in_progress", "Đang thực hiện"},
+      {"done", "Hoàn thành"},
+      {"cancelled", "Đã huỷ"},
+      {"received", "Đã tiếp nhận"},
+      {"accepted", "Đã thụ lý"},
+      {"resolved", "Đã giải quyết"},
+      {"rejected", "Không thụ lý"},
+      {"withdrawn", "Đã rút"},
+      {"forwarded", "Đã chuyển"},
+      {"closed", "Đã đóng"},
+      {"model", "Mô hình"},
+      {"exemplar", "Điển hình"},
+      {"economy", "Kinh tế"},
+      {"culture_society", "Văn hoá – xã hội"},
+      {"defence_security", "Quốc phòng – an ninh"},
+      {"political_system", "Xây dựng hệ thống chính trị"},
+      {"unit", "Cấp đơn vị"},
+      {"department", "Cấp Sở"},
+      {"city", "Cấp thành phố"},
       {"national", "Cấp trung ương"}};
   auto it = m.find(v);
   return it == m.end() ? v : it->second;
@@ -219,28 +238,42 @@ json ToJson(const ReportModel& m) {
   json a;
   a["overdue_petitions"] = json::array();
   for (const auto& p : m.actions.overdue_petitions)
-    a["overdue_petitions"].push_back({{"id", p.id}, {"title", p.title}, {"kind", p.kind},
-                                      {"unit", p.unit}, {"received_at", p.received_at},
-                                      {"due_at", p.due_at}, {"days_overdue", p.days_overdue},
+    a["overdue_petitions"].push_back({{"id", p.id},
+                                      {"title", p.title},
+                                      {"kind", p.kind},
+                                      {"unit", p.unit},
+                                      {"received_at", p.received_at},
+                                      {"due_at", p.due_at},
+                                      {"days_overdue", p.days_overdue},
                                       {"assignee", p.assignee}});
   a["cases"] = json::array();
   for (const auto& c : m.actions.cases)
-    a["cases"].push_back({{"id", c.id}, {"title", c.title}, {"kind", c.kind}, {"unit", c.unit},
-                          {"received_at", c.received_at}, {"status", c.status},
-                          {"flags", c.flags}, {"note", c.note}});
+    a["cases"].push_back({{"id", c.id},
+                          {"title", c.title},
+                          {"kind", c.kind},
+                          {"unit", c.unit},
+                          {"received_at", c.received_at},
+                          {"status", c.status},
+                          {"flags", c.flags},
+                          {"note", c.note}});
   a["missed_head_reception"] = json::array();
   for (const auto& r : m.actions.missed_head_reception)
     a["missed_head_reception"].push_back(
         {{"unit_code", r.unit_code}, {"unit_name", r.unit_name}, {"month", r.month}});
   a["late_plan_tasks"] = json::array();
   for (const auto& t : m.actions.late_plan_tasks)
-    a["late_plan_tasks"].push_back({{"plan_id", t.plan_id}, {"task_no", t.task_no},
-                                    {"title", t.title}, {"lead_unit", t.lead_unit},
-                                    {"due", t.due}, {"progress_percent", t.progress_percent},
+    a["late_plan_tasks"].push_back({{"plan_id", t.plan_id},
+                                    {"task_no", t.task_no},
+                                    {"title", t.title},
+                                    {"lead_unit", t.lead_unit},
+                                    {"due", t.due},
+                                    {"progress_percent", t.progress_percent},
                                     {"status", t.status}});
   a["dvk_models"] = json::array();
   for (const auto& d : m.actions.dvk_models)
-    a["dvk_models"].push_back({{"name", d.name}, {"model_type", d.model_type}, {"field", d.field},
+    a["dvk_models"].push_back({{"name", d.name},
+                               {"model_type", d.model_type},
+                               {"field", d.field},
                                {"registering_unit", d.registering_unit},
                                {"registered_at", d.registered_at},
                                {"recognition_level", d.recognition_level},
@@ -312,8 +345,9 @@ Result<ReportModel> ReportModelFromJson(const json& j) {
       for (const char* key : {"current", "previous"}) {
         if (!rj.contains(key) || rj[key].is_null()) continue;
         auto v = scoring::IndicatorValueFromJson(rj[key]);
-        if (!v.ok()) return Status::InvalidInput("chỉ số " + row.indicator_id + "." + key + ": " +
-                                                 v.status().message());
+        if (!v.ok())
+          return Status::InvalidInput("chỉ số " + row.indicator_id + "." + key + ": " +
+                                      v.status().message());
         (std::string(key) == "current" ? row.current : row.previous) = std::move(v).value();
       }
       tab.rows.push_back(std::move(row));
@@ -395,8 +429,8 @@ Result<ReportModel> ReportModelFromJson(const json& j) {
 std::vector<std::string> ComposeSummary(const ReportModel& m) {
   std::vector<std::string> out;
   const std::string who = m.meta.unit.name.empty() ? m.meta.unit.code : m.meta.unit.name;
-  const std::string when = "Từ " + FormatDateVn(m.meta.period.from) + " đến " +
-                           FormatDateVn(m.meta.period.to);
+  const std::string when =
+      "Từ " + FormatDateVn(m.meta.period.from) + " đến " + FormatDateVn(m.meta.period.to);
   auto change = [&](const std::string& id) -> std::string {
     const IndicatorValue* c = Find(m, id);
     const IndicatorValue* p = FindPrev(m, id);
@@ -409,9 +443,11 @@ std::vector<std::string> ComposeSummary(const ReportModel& m) {
 
   // Dossiers.
   if (const IndicatorValue* rec = Find(m, "dossier.received")) {
-    std::string s = when + ", " + who + " tiếp nhận " + Count(rec->numerator) + " hồ sơ thủ tục hành chính";
+    std::string s =
+        when + ", " + who + " tiếp nhận " + Count(rec->numerator) + " hồ sơ thủ tục hành chính";
     if (const IndicatorValue* ot = Find(m, "idx766.on_time"); ot && ot->ratio)
-      s += "; tỷ lệ giải quyết trước và đúng hạn " + FormatPercentVn(ot->ratio) + change("idx766.on_time");
+      s += "; tỷ lệ giải quyết trước và đúng hạn " + FormatPercentVn(ot->ratio) +
+           change("idx766.on_time");
     if (const IndicatorValue* on = Find(m, "idx766.online"); on && on->ratio)
       s += "; hồ sơ trực tuyến toàn trình " + FormatPercentVn(on->ratio) + change("idx766.online");
     out.push_back(s + ".");
@@ -421,11 +457,14 @@ std::vector<std::string> ComposeSummary(const ReportModel& m) {
     std::string s = "Tiếp nhận " + Count(pr->numerator) + " đơn thư";
     std::string kinds;
     for (const auto& [id, name] : std::vector<std::pair<std::string, std::string>>{
-             {"petition.received.complaint", "khiếu nại"}, {"petition.received.denunciation", "tố cáo"},
-             {"petition.received.petition", "kiến nghị"}, {"petition.received.feedback", "phản ánh"},
+             {"petition.received.complaint", "khiếu nại"},
+             {"petition.received.denunciation", "tố cáo"},
+             {"petition.received.petition", "kiến nghị"},
+             {"petition.received.feedback", "phản ánh"},
              {"petition.received.feedback_regulation", "phản ánh về quy định hành chính"}}) {
       const IndicatorValue* k = Find(m, id);
-      if (k && k->numerator > 0) kinds += (kinds.empty() ? "" : ", ") + Count(k->numerator) + " " + name;
+      if (k && k->numerator > 0)
+        kinds += (kinds.empty() ? "" : ", ") + Count(k->numerator) + " " + name;
     }
     if (!kinds.empty()) s += " (" + kinds + ")";
     if (const IndicatorValue* rs = Find(m, "petition.resolved"); rs && rs->ratio)
@@ -443,7 +482,8 @@ std::vector<std::string> ComposeSummary(const ReportModel& m) {
                     Count(hr->denominator) + " tháng";
     std::vector<std::string> months;
     for (const auto& r : m.actions.missed_head_reception)
-      if (m.meta.scope == "department" || r.unit_code == m.meta.unit.code) months.push_back(FormatDateVn(r.month));
+      if (m.meta.scope == "department" || r.unit_code == m.meta.unit.code)
+        months.push_back(FormatDateVn(r.month));
     if (!months.empty() && m.meta.scope == "unit") {
       s += "; chưa tiếp trong tháng ";
       for (size_t i = 0; i < months.size(); ++i) s += (i ? ", " : "") + months[i];
@@ -464,8 +504,10 @@ std::vector<std::string> ComposeSummary(const ReportModel& m) {
   // Plan tasks.
   if (const IndicatorValue* pt = Find(m, "plan.tasks_total")) {
     std::string s = "Kế hoạch công tác dân vận có " + Count(pt->numerator) + " nhiệm vụ";
-    if (const IndicatorValue* d = Find(m, "plan.tasks_done")) s += ": hoàn thành " + Count(d->numerator);
-    if (const IndicatorValue* l = Find(m, "plan.tasks_late")) s += ", chậm tiến độ " + Count(l->numerator);
+    if (const IndicatorValue* d = Find(m, "plan.tasks_done"))
+      s += ": hoàn thành " + Count(d->numerator);
+    if (const IndicatorValue* l = Find(m, "plan.tasks_late"))
+      s += ", chậm tiến độ " + Count(l->numerator);
     out.push_back(s + ".");
   }
   // Scores.
@@ -486,8 +528,10 @@ std::vector<std::string> ComposeSummary(const ReportModel& m) {
     for (const UnitScore& s : m.scores) {
       auto it = std::find_if(by_rating.begin(), by_rating.end(),
                              [&](const auto& p) { return p.first == s.rating; });
-      if (it == by_rating.end()) by_rating.push_back({s.rating, 1});
-      else ++it->second;
+      if (it == by_rating.end())
+        by_rating.push_back({s.rating, 1});
+      else
+        ++it->second;
     }
     std::string line = std::to_string(m.scores.size()) + " đơn vị được chấm điểm: ";
     for (size_t i = 0; i < by_rating.size(); ++i)

@@ -39,11 +39,10 @@
 // ratio, "count" the numerator, "days" the ratio as days, "fraction" numerator/denominator.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "scoring/model.h"

@@ -50,8 +50,7 @@ Cell ChangeCell(const std::string& fmt, const std::optional<IndicatorValue>& cur
 std::string SheetName(std::string base, std::set<std::string>* used) {
   // Excel: at most 31 characters (counted in UTF-16 units; our names are BMP), no []:*?/\ .
   std::string clean;
-  for (char c : base)
-    clean += std::string("[]:*?/\\").find(c) == std::string::npos ? c : '-';
+  for (char c : base) clean += std::string("[]:*?/\\").find(c) == std::string::npos ? c : '-';
   auto truncate = [](const std::string& s, size_t max_chars) {
     size_t chars = 0, i = 0;
     for (; i < s.size(); ++i) {
@@ -77,7 +76,8 @@ std::string SourceText(const scoring::CriterionScore& c) {
   if (c.source == "no_data") return "Không có dữ liệu";
   if (c.source == "manual") {
     if (!c.manual) return "Nhập tay";
-    std::string s = c.manual->assessor == scoring::Assessor::kSuperior ? "Cấp trên chấm" : "Tự chấm";
+    std::string s =
+        c.manual->assessor == scoring::Assessor::kSuperior ? "Cấp trên chấm" : "Tự chấm";
     if (!c.manual->entered_by.empty()) s += ": " + c.manual->entered_by;
     if (!c.manual->entered_at.empty()) s += ", " + FormatDateVn(c.manual->entered_at);
     if (!c.manual->evidence_note.empty()) s += "; " + c.manual->evidence_note;
@@ -105,35 +105,44 @@ std::vector<Table> BuildTables(const ReportModel& m) {
   std::set<std::string> sheets;
 
   {
-    Table t{"thong-tin", SheetName("Thông tin", &sheets), "Thông tin báo cáo", {"Mục", "Nội dung"}, {}};
+    Table t{
+        "thong-tin", SheetName("Thông tin", &sheets), "Thông tin báo cáo", {"Mục", "Nội dung"}, {}};
     t.rows.push_back({T("Báo cáo"), T(ReportTitle(m.meta))});
-    t.rows.push_back({T("Loại báo cáo"), T(m.meta.kind == "annual" ? "Báo cáo năm" : "Báo cáo 6 tháng")});
+    t.rows.push_back(
+        {T("Loại báo cáo"), T(m.meta.kind == "annual" ? "Báo cáo năm" : "Báo cáo 6 tháng")});
     t.rows.push_back({T("Đơn vị"), T(m.meta.unit.name + " (" + m.meta.unit.code + ")")});
-    t.rows.push_back({T("Phạm vi"), T(m.meta.scope == "department" ? "Tổng hợp toàn Sở" : "Đơn vị")});
-    t.rows.push_back({T("Kỳ báo cáo"), T((m.meta.period.label.empty() ? "" : m.meta.period.label + ": ") +
-                                         "từ " + FormatDateVn(m.meta.period.from) + " đến " +
-                                         FormatDateVn(m.meta.period.to))});
+    t.rows.push_back(
+        {T("Phạm vi"), T(m.meta.scope == "department" ? "Tổng hợp toàn Sở" : "Đơn vị")});
+    t.rows.push_back(
+        {T("Kỳ báo cáo"),
+         T((m.meta.period.label.empty() ? "" : m.meta.period.label + ": ") + "từ " +
+           FormatDateVn(m.meta.period.from) + " đến " + FormatDateVn(m.meta.period.to))});
     if (m.meta.previous_period)
-      t.rows.push_back({T("Kỳ so sánh"),
-                        T((m.meta.previous_period->label.empty() ? "" : m.meta.previous_period->label + ": ") +
-                          "từ " + FormatDateVn(m.meta.previous_period->from) + " đến " +
-                          FormatDateVn(m.meta.previous_period->to))});
+      t.rows.push_back(
+          {T("Kỳ so sánh"),
+           T((m.meta.previous_period->label.empty() ? "" : m.meta.previous_period->label + ": ") +
+             "từ " + FormatDateVn(m.meta.previous_period->from) + " đến " +
+             FormatDateVn(m.meta.previous_period->to))});
     t.rows.push_back({T("Ngày chốt số liệu"), T(FormatDateVn(m.meta.cut_off))});
     if (!m.meta.due.empty()) t.rows.push_back({T("Hạn gửi báo cáo"), T(FormatDateVn(m.meta.due))});
     if (!m.meta.rubric_id.empty())
-      t.rows.push_back({T("Bộ tiêu chí chấm điểm"), T(m.meta.rubric_id + ", phiên bản " + m.meta.rubric_version)});
-    if (!m.meta.generated_at.empty()) t.rows.push_back({T("Thời điểm lập"), T(FormatDateVn(m.meta.generated_at))});
+      t.rows.push_back({T("Bộ tiêu chí chấm điểm"),
+                        T(m.meta.rubric_id + ", phiên bản " + m.meta.rubric_version)});
+    if (!m.meta.generated_at.empty())
+      t.rows.push_back({T("Thời điểm lập"), T(FormatDateVn(m.meta.generated_at))});
     if (!m.meta.generated_by.empty()) t.rows.push_back({T("Người lập"), T(m.meta.generated_by)});
     out.push_back(std::move(t));
   }
   {
     Table t{"tom-tat", SheetName("Tóm tắt", &sheets), "Tóm tắt kết quả", {"STT", "Nội dung"}, {}};
     const std::vector<std::string> summary = m.summary.empty() ? ComposeSummary(m) : m.summary;
-    for (size_t i = 0; i < summary.size(); ++i) t.rows.push_back({I(static_cast<int>(i + 1)), T(summary[i])});
+    for (size_t i = 0; i < summary.size(); ++i)
+      t.rows.push_back({I(static_cast<int>(i + 1)), T(summary[i])});
     out.push_back(std::move(t));
   }
   for (const IndicatorTable& it : m.indicator_tables) {
-    Table t{"chi-so-" + it.id, SheetName("Chỉ số " + it.id, &sheets),
+    Table t{"chi-so-" + it.id,
+            SheetName("Chỉ số " + it.id, &sheets),
             it.title.empty() ? "Chỉ số " + it.id : it.title,
             {"STT", "Mã chỉ số", "Chỉ số", "Tử số", "Mẫu số", "Kỳ này", "Kỳ trước", "Thay đổi"},
             {}};
@@ -150,8 +159,11 @@ std::vector<Table> BuildTables(const ReportModel& m) {
     out.push_back(std::move(t));
   }
   {
-    Table t{"xep-hang", SheetName("Xếp hạng", &sheets), "Điểm, xếp loại và xếp hạng",
-            {"Hạng", "Mã đơn vị", "Đơn vị", "Tổng điểm", "Điểm tối đa", "Xếp loại", "Ghi chú"}, {}};
+    Table t{"xep-hang",
+            SheetName("Xếp hạng", &sheets),
+            "Điểm, xếp loại và xếp hạng",
+            {"Hạng", "Mã đơn vị", "Đơn vị", "Tổng điểm", "Điểm tối đa", "Xếp loại", "Ghi chú"},
+            {}};
     for (const UnitScore& s : m.scores) {
       std::string note;
       if (s.rank_tied) note = "Đồng hạng";
@@ -162,8 +174,11 @@ std::vector<Table> BuildTables(const ReportModel& m) {
     out.push_back(std::move(t));
   }
   {
-    Table t{"diem-tieu-chi", SheetName("Điểm tiêu chí", &sheets), "Điểm theo từng tiêu chí",
-            {"Mã đơn vị", "Đơn vị", "Nhóm", "Mã tiêu chí", "Tiêu chí", "Giá trị", "Điểm", "Tối đa", "Nguồn", "Ghi chú"},
+    Table t{"diem-tieu-chi",
+            SheetName("Điểm tiêu chí", &sheets),
+            "Điểm theo từng tiêu chí",
+            {"Mã đơn vị", "Đơn vị", "Nhóm", "Mã tiêu chí", "Tiêu chí", "Giá trị", "Điểm", "Tối đa",
+             "Nguồn", "Ghi chú"},
             {}};
     for (const UnitScore& s : m.scores)
       for (const scoring::GroupScore& g : s.groups)
@@ -174,57 +189,75 @@ std::vector<Table> BuildTables(const ReportModel& m) {
     out.push_back(std::move(t));
   }
   {
-    Table t{"don-qua-han", SheetName("Đơn quá hạn", &sheets), "Đơn thư quá hạn chưa giải quyết",
-            {"STT", "Mã đơn", "Nội dung", "Loại đơn", "Đơn vị", "Ngày nhận", "Hạn giải quyết", "Số ngày quá hạn", "Người xử lý"},
+    Table t{"don-qua-han",
+            SheetName("Đơn quá hạn", &sheets),
+            "Đơn thư quá hạn chưa giải quyết",
+            {"STT", "Mã đơn", "Nội dung", "Loại đơn", "Đơn vị", "Ngày nhận", "Hạn giải quyết",
+             "Số ngày quá hạn", "Người xử lý"},
             {}};
     int n = 0;
     for (const auto& p : m.actions.overdue_petitions)
       t.rows.push_back({I(++n), T(p.id), T(p.title), T(KindLabel(p.kind)), T(p.unit),
-                        T(FormatDateVn(p.received_at)), T(FormatDateVn(p.due_at)), I(p.days_overdue),
-                        T(p.assignee)});
+                        T(FormatDateVn(p.received_at)), T(FormatDateVn(p.due_at)),
+                        I(p.days_overdue), T(p.assignee)});
     out.push_back(std::move(t));
   }
   {
-    Table t{"vu-viec-phuc-tap", SheetName("Vụ việc phức tạp", &sheets), "Vụ việc phức tạp, kéo dài",
-            {"STT", "Mã", "Nội dung", "Loại đơn", "Đơn vị", "Ngày nhận", "Tính chất", "Trạng thái", "Ghi chú"},
+    Table t{"vu-viec-phuc-tap",
+            SheetName("Vụ việc phức tạp", &sheets),
+            "Vụ việc phức tạp, kéo dài",
+            {"STT", "Mã", "Nội dung", "Loại đơn", "Đơn vị", "Ngày nhận", "Tính chất", "Trạng thái",
+             "Ghi chú"},
             {}};
     int n = 0;
     for (const auto& c : m.actions.cases) {
       std::string flags;
       for (const std::string& f : c.flags) flags += (flags.empty() ? "" : ", ") + KindLabel(f);
       t.rows.push_back({I(++n), T(c.id), T(c.title), T(KindLabel(c.kind)), T(c.unit),
-                        T(FormatDateVn(c.received_at)), T(flags), T(KindLabel(c.status)), T(c.note)});
+                        T(FormatDateVn(c.received_at)), T(flags), T(KindLabel(c.status)),
+                        T(c.note)});
     }
     out.push_back(std::move(t));
   }
   {
-    Table t{"thang-chua-tiep-dan", SheetName("Tháng chưa tiếp dân", &sheets),
-            "Tháng người đứng đầu chưa tiếp công dân định kỳ", {"STT", "Mã đơn vị", "Đơn vị", "Tháng"}, {}};
+    Table t{"thang-chua-tiep-dan",
+            SheetName("Tháng chưa tiếp dân", &sheets),
+            "Tháng người đứng đầu chưa tiếp công dân định kỳ",
+            {"STT", "Mã đơn vị", "Đơn vị", "Tháng"},
+            {}};
     int n = 0;
     for (const auto& r : m.actions.missed_head_reception)
       t.rows.push_back({I(++n), T(r.unit_code), T(r.unit_name), T(FormatDateVn(r.month))});
     out.push_back(std::move(t));
   }
   {
-    Table t{"nhiem-vu-cham", SheetName("Nhiệm vụ chậm", &sheets), "Nhiệm vụ kế hoạch chậm tiến độ",
-            {"STT", "Kế hoạch", "Nhiệm vụ số", "Nội dung", "Đơn vị chủ trì", "Hạn hoàn thành", "Tiến độ", "Trạng thái"},
+    Table t{"nhiem-vu-cham",
+            SheetName("Nhiệm vụ chậm", &sheets),
+            "Nhiệm vụ kế hoạch chậm tiến độ",
+            {"STT", "Kế hoạch", "Nhiệm vụ số", "Nội dung", "Đơn vị chủ trì", "Hạn hoàn thành",
+             "Tiến độ", "Trạng thái"},
             {}};
     int n = 0;
     for (const auto& lt : m.actions.late_plan_tasks)
       t.rows.push_back({I(++n), T(lt.plan_id), T(lt.task_no), T(lt.title), T(lt.lead_unit),
-                        T(FormatDateVn(lt.due)), Pct(lt.progress_percent / 100.0), T(KindLabel(lt.status))});
+                        T(FormatDateVn(lt.due)), Pct(lt.progress_percent / 100.0),
+                        T(KindLabel(lt.status))});
     out.push_back(std::move(t));
   }
   {
-    Table t{"mo-hinh-dan-van-kheo", SheetName("Dân vận khéo", &sheets), "Mô hình, điển hình \"Dân vận khéo\"",
-            {"STT", "Tên mô hình", "Loại", "Lĩnh vực", "Đơn vị đăng ký", "Ngày đăng ký", "Cấp công nhận", "Quyết định công nhận", "Ngày công nhận"},
+    Table t{"mo-hinh-dan-van-kheo",
+            SheetName("Dân vận khéo", &sheets),
+            "Mô hình, điển hình \"Dân vận khéo\"",
+            {"STT", "Tên mô hình", "Loại", "Lĩnh vực", "Đơn vị đăng ký", "Ngày đăng ký",
+             "Cấp công nhận", "Quyết định công nhận", "Ngày công nhận"},
             {}};
     int n = 0;
     for (const auto& d : m.actions.dvk_models)
-      t.rows.push_back({I(++n), T(d.name), T(KindLabel(d.model_type)), T(KindLabel(d.field)),
-                        T(d.registering_unit), T(FormatDateVn(d.registered_at)),
-                        T(d.recognition_level.empty() ? "Chưa công nhận" : KindLabel(d.recognition_level)),
-                        T(d.recognition_decision), T(FormatDateVn(d.recognised_at))});
+      t.rows.push_back(
+          {I(++n), T(d.name), T(KindLabel(d.model_type)), T(KindLabel(d.field)),
+           T(d.registering_unit), T(FormatDateVn(d.registered_at)),
+           T(d.recognition_level.empty() ? "Chưa công nhận" : KindLabel(d.recognition_level)),
+           T(d.recognition_decision), T(FormatDateVn(d.recognised_at))});
     out.push_back(std::move(t));
   }
   return out;

@@ -11,15 +11,15 @@
 namespace danvan::reports {
 
 struct Cell {
-  std::string text;               // Vietnamese display text ("95,5%", "15/6/2023")
-  std::optional<double> number;   // the raw number where the cell is numeric (XLSX writes it)
-  std::string num_format;         // XLSX number format for `number`: "0.0%", "#,##0", "0.00"
+  std::string text;              // Vietnamese display text ("95,5%", "15/6/2023")
+  std::optional<double> number;  // the raw number where the cell is numeric (XLSX writes it)
+  std::string num_format;        // XLSX number format for `number`: "0.0%", "#,##0", "0.00"
 };
 
 struct Table {
-  std::string id;      // file stem for CSV: "chi-so-idx766"
-  std::string sheet;   // XLSX sheet name, ≤ 31 characters, unique
-  std::string title;   // heading
+  std::string id;     // file stem for CSV: "chi-so-idx766"
+  std::string sheet;  // XLSX sheet name, ≤ 31 characters, unique
+  std::string title;  // heading
   std::vector<std::string> headers;
   std::vector<std::vector<Cell>> rows;
 };

@@ -1,13 +1,13 @@
 #include "reports/writers.h"
 
+#include <unistd.h>
+#include <xlsxwriter.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
-
-#include <unistd.h>
-#include <xlsxwriter.h>
 
 #include "core/timeutil.h"
 #include "reports/tables.h"
@@ -84,8 +84,10 @@ Status WriteXlsx(const ReportModel& m, const std::string& path) {
   const std::string title = ReportTitle(m.meta);
   props.title = const_cast<char*>(title.c_str());
   props.author = const_cast<char*>("danvan");
-  if (auto t = ParseIsoTime(when, 420)) props.created = static_cast<time_t>(*t / 1000);
-  else props.created = 315532800;  // 1980-01-01, the ZIP epoch
+  if (auto t = ParseIsoTime(when, 420))
+    props.created = static_cast<time_t>(*t / 1000);
+  else
+    props.created = 315532800;  // 1980-01-01, the ZIP epoch
   workbook_set_properties(wb, &props);
 
   lxw_format* head = workbook_add_format(wb);
@@ -135,7 +137,8 @@ Status WriteXlsx(const ReportModel& m, const std::string& path) {
         } else {
           worksheet_write_string(ws, row_no, col, cell.text.c_str(), text);
         }
-        if (c < width.size()) width[c] = std::max(width[c], std::min<size_t>(Chars(cell.text) + 2, 60));
+        if (c < width.size())
+          width[c] = std::max(width[c], std::min<size_t>(Chars(cell.text) + 2, 60));
       }
     }
     for (size_t c = 0; c < width.size(); ++c)

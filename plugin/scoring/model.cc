@@ -14,7 +14,8 @@ Status Str(const json& j, const char* key, std::string* out, bool required = fal
     if (required) return Status::InvalidInput(std::string("thiếu trường '") + key + "'");
     return Status::Ok();
   }
-  if (!j[key].is_string()) return Status::InvalidInput(std::string("trường '") + key + "' phải là chuỗi");
+  if (!j[key].is_string())
+    return Status::InvalidInput(std::string("trường '") + key + "' phải là chuỗi");
   *out = j[key].get<std::string>();
   return Status::Ok();
 }
@@ -24,22 +25,24 @@ Status Dbl(const json& j, const char* key, double* out, bool required = false) {
     if (required) return Status::InvalidInput(std::string("thiếu trường '") + key + "'");
     return Status::Ok();
   }
-  if (!j[key].is_number()) return Status::InvalidInput(std::string("trường '") + key + "' phải là số");
+  if (!j[key].is_number())
+    return Status::InvalidInput(std::string("trường '") + key + "' phải là số");
   *out = j[key].get<double>();
   return Status::Ok();
 }
 
 Status OptDbl(const json& j, const char* key, std::optional<double>* out) {
   if (!j.contains(key) || j[key].is_null()) return Status::Ok();
-  if (!j[key].is_number()) return Status::InvalidInput(std::string("trường '") + key + "' phải là số");
+  if (!j[key].is_number())
+    return Status::InvalidInput(std::string("trường '") + key + "' phải là số");
   *out = j[key].get<double>();
   return Status::Ok();
 }
 
-#define DV_TRY(expr)               \
-  do {                             \
-    ::danvan::Status _s = (expr);  \
-    if (!_s.ok()) return _s;       \
+#define DV_TRY(expr)              \
+  do {                            \
+    ::danvan::Status _s = (expr); \
+    if (!_s.ok()) return _s;      \
   } while (0)
 
 void PutOpt(json& j, const char* key, const std::optional<double>& v) {
@@ -70,7 +73,8 @@ Result<CriterionScore> CriterionScoreFromJson(const json& j) {
     c.manual = std::move(m).value();
   }
   if (j.contains("manual_entries")) {
-    if (!j["manual_entries"].is_array()) return Status::InvalidInput("'manual_entries' phải là mảng");
+    if (!j["manual_entries"].is_array())
+      return Status::InvalidInput("'manual_entries' phải là mảng");
     for (const json& mj : j["manual_entries"]) {
       auto m = ManualEntryFromJson(mj);
       if (!m.ok()) return m.status();
@@ -119,9 +123,12 @@ json ToJson(const Period& p) {
 }
 
 json ToJson(const ManualEntry& m) {
-  return {{"criterion_id", m.criterion_id}, {"assessor", AssessorName(m.assessor)},
-          {"score", m.score},               {"evidence_note", m.evidence_note},
-          {"document_ref", m.document_ref}, {"entered_by", m.entered_by},
+  return {{"criterion_id", m.criterion_id},
+          {"assessor", AssessorName(m.assessor)},
+          {"score", m.score},
+          {"evidence_note", m.evidence_note},
+          {"document_ref", m.document_ref},
+          {"entered_by", m.entered_by},
           {"entered_at", m.entered_at}};
 }
 
@@ -135,9 +142,14 @@ json ToJson(const ScoreInputs& in) {
 }
 
 json ToJson(const CriterionScore& c) {
-  json j = {{"criterion_id", c.criterion_id}, {"name", c.name},     {"type", c.type},
-            {"max_points", c.max_points},     {"min_points", c.min_points},
-            {"points", c.points},             {"source", c.source}, {"note", c.note}};
+  json j = {{"criterion_id", c.criterion_id},
+            {"name", c.name},
+            {"type", c.type},
+            {"max_points", c.max_points},
+            {"min_points", c.min_points},
+            {"points", c.points},
+            {"source", c.source},
+            {"note", c.note}};
   j["value"] = c.value ? json(*c.value) : json(nullptr);
   if (!c.indicator_id.empty()) j["indicator_id"] = c.indicator_id;
   if (c.manual) j["manual"] = ToJson(*c.manual);
@@ -149,22 +161,27 @@ json ToJson(const CriterionScore& c) {
 }
 
 json ToJson(const GroupScore& g) {
-  json j = {{"group_id", g.group_id}, {"name", g.name},         {"kind", g.kind},
-            {"max_points", g.max_points}, {"min_points", g.min_points}, {"points", g.points}};
+  json j = {{"group_id", g.group_id},
+            {"name", g.name},
+            {"kind", g.kind},
+            {"max_points", g.max_points},
+            {"min_points", g.min_points},
+            {"points", g.points}};
   j["criteria"] = json::array();
   for (const auto& c : g.criteria) j["criteria"].push_back(ToJson(c));
   return j;
 }
 
 json ToJson(const UnitScore& s) {
-  json j = {{"unit", ToJson(s.unit)},
-            {"period", ToJson(s.period)},
-            {"rubric", {{"id", s.rubric_id}, {"version", s.rubric_version}, {"digest", s.rubric_digest}}},
-            {"max_points", s.max_points},
-            {"total", s.total},
-            {"eligible", s.eligible},
-            {"not_eligible_reasons", s.not_eligible_reasons},
-            {"rating", s.rating}};
+  json j = {
+      {"unit", ToJson(s.unit)},
+      {"period", ToJson(s.period)},
+      {"rubric", {{"id", s.rubric_id}, {"version", s.rubric_version}, {"digest", s.rubric_digest}}},
+      {"max_points", s.max_points},
+      {"total", s.total},
+      {"eligible", s.eligible},
+      {"not_eligible_reasons", s.not_eligible_reasons},
+      {"rating", s.rating}};
   j["rank"] = s.rank ? json(*s.rank) : json(nullptr);
   j["rank_tied"] = s.rank_tied;
   j["groups"] = json::array();
@@ -223,7 +240,8 @@ Result<ManualEntry> ManualEntryFromJson(const json& j) {
   } else if (who == "superior") {
     m.assessor = Assessor::kSuperior;
   } else {
-    return Status::InvalidInput("'assessor' phải là \"self\" (tự chấm) hoặc \"superior\" (cấp trên chấm)");
+    return Status::InvalidInput(
+        "'assessor' phải là \"self\" (tự chấm) hoặc \"superior\" (cấp trên chấm)");
   }
   DV_TRY(Dbl(j, "score", &m.score, true));
   DV_TRY(Str(j, "evidence_note", &m.evidence_note));
@@ -292,7 +310,8 @@ Result<UnitScore> UnitScoreFromJson(const json& j) {
       if (x.is_string()) s.not_eligible_reasons.push_back(x.get<std::string>());
   DV_TRY(Str(j, "rating", &s.rating));
   if (j.contains("rank") && j["rank"].is_number_integer()) s.rank = j["rank"].get<int>();
-  if (j.contains("rank_tied") && j["rank_tied"].is_boolean()) s.rank_tied = j["rank_tied"].get<bool>();
+  if (j.contains("rank_tied") && j["rank_tied"].is_boolean())
+    s.rank_tied = j["rank_tied"].get<bool>();
   if (j.contains("groups")) {
     if (!j["groups"].is_array()) return Status::InvalidInput("'groups' phải là mảng");
     for (const json& gj : j["groups"]) {
@@ -302,7 +321,8 @@ Result<UnitScore> UnitScoreFromJson(const json& j) {
     }
   }
   if (j.contains("indicators_used")) {
-    if (!j["indicators_used"].is_array()) return Status::InvalidInput("'indicators_used' phải là mảng");
+    if (!j["indicators_used"].is_array())
+      return Status::InvalidInput("'indicators_used' phải là mảng");
     for (const json& ij : j["indicators_used"]) {
       auto v = IndicatorValueFromJson(ij);
       if (!v.ok()) return v.status();

@@ -22,11 +22,10 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 
@@ -36,8 +35,8 @@ struct IndicatorValue {
   std::string id;
   double numerator = 0;
   double denominator = 0;
-  std::optional<double> ratio;       // nullopt when denominator == 0
-  std::optional<double> points;      // the portal's points, informative only
+  std::optional<double> ratio;   // nullopt when denominator == 0
+  std::optional<double> points;  // the portal's points, informative only
   std::vector<std::string> record_ids;
 };
 
@@ -49,10 +48,10 @@ struct UnitRef {
 
 // A reporting period; dates are ISO "yyyy-mm-dd", both ends inclusive.
 struct Period {
-  std::string kind;  // "half_year" | "year" | "quarter" | "month" | "range"
-  std::string from;  // "2023-01-01"
-  std::string to;    // "2023-06-15" (the cut-off)
-  std::string label; // "6 tháng đầu năm 2023"
+  std::string kind;   // "half_year" | "year" | "quarter" | "month" | "range"
+  std::string from;   // "2023-01-01"
+  std::string to;     // "2023-06-15" (the cut-off)
+  std::string label;  // "6 tháng đầu năm 2023"
 };
 
 // Who assessed a manual criterion. Both may exist; the rubric's `use` picks.
@@ -81,22 +80,22 @@ struct ScoreInputs {
 struct CriterionScore {
   std::string criterion_id;
   std::string name;
-  std::string type;                  // "bands" | "linear" | ... | "manual"
-  double max_points = 0;             // effective maximum (after any redistribution)
-  double min_points = 0;             // lowest possible points (negative for penalties)
-  std::optional<double> value;       // the figure scored: ratio, count, or manual score
-  double points = 0;                 // rounded to the rubric's precision
+  std::string type;             // "bands" | "linear" | ... | "manual"
+  double max_points = 0;        // effective maximum (after any redistribution)
+  double min_points = 0;        // lowest possible points (negative for penalties)
+  std::optional<double> value;  // the figure scored: ratio, count, or manual score
+  double points = 0;            // rounded to the rubric's precision
   // "indicator" (value from `indicator`), "manual" (from `manual`), "no_data" (policy applied),
   // "redistributed" (this criterion's points went to others; max_points is 0).
   std::string source;
-  std::string indicator_id;                   // computed criteria: the indicator read
+  std::string indicator_id;  // computed criteria: the indicator read
   // The figures scored (a copy of the unit's value of `indicator_id`; absent if not supplied).
   // In JSON only `indicator_id` is written; UnitScoreFromJson re-links it from
   // `indicators_used`, so each figure is stored once per unit.
   std::optional<IndicatorValue> indicator;
-  std::optional<ManualEntry> manual;          // the entry that counted (for "average": none)
-  std::vector<ManualEntry> manual_entries;    // every entry considered (self and superior)
-  std::string note;                           // Vietnamese explanation, e.g. the band hit
+  std::optional<ManualEntry> manual;        // the entry that counted (for "average": none)
+  std::vector<ManualEntry> manual_entries;  // every entry considered (self and superior)
+  std::string note;                         // Vietnamese explanation, e.g. the band hit
 };
 
 struct GroupScore {

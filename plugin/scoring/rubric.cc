@@ -6,7 +6,6 @@
 #include <mutex>
 #include <set>
 #include <sstream>
-
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -112,8 +111,8 @@ Result<Rubric> Rubric::FromFile(const std::string& path, const std::string& sche
   try {
     j = json::parse(in);
   } catch (const std::exception& e) {
-    return Status::InvalidInput("tệp tiêu chí chấm điểm " + path + " không phải JSON hợp lệ: " +
-                                e.what());
+    return Status::InvalidInput("tệp tiêu chí chấm điểm " + path +
+                                " không phải JSON hợp lệ: " + e.what());
   }
   return FromJson(j, schema_path);
 }
@@ -143,7 +142,8 @@ Result<Rubric> Rubric::FromJson(const json& j, const std::string& schema_path) {
       if (!group_ids.insert(g.id).second)
         return Status::InvalidInput("nhóm tiêu chí '" + g.id + "' bị khai báo trùng");
       if (!g.adjustment && g.min_points != 0)
-        return Status::InvalidInput("nhóm '" + g.id + "': chỉ nhóm cộng/trừ điểm mới có min_points");
+        return Status::InvalidInput("nhóm '" + g.id +
+                                    "': chỉ nhóm cộng/trừ điểm mới có min_points");
       double crit_max_sum = 0;
       for (const json& cj : gj.at("criteria")) {
         Criterion c;
@@ -170,7 +170,7 @@ Result<Rubric> Rubric::FromJson(const json& j, const std::string& schema_path) {
             c.bands.push_back({b.at("min").get<double>(), b.at("points").get<double>()});
         if (cj.contains("no_data")) {
           const std::string p = cj["no_data"].at("policy").get<std::string>();
-          c.no_data = p == "full" ? NoDataPolicy::kFull
+          c.no_data = p == "full"           ? NoDataPolicy::kFull
                       : p == "redistribute" ? NoDataPolicy::kRedistribute
                                             : NoDataPolicy::kZero;
           if (cj["no_data"].contains("to"))
@@ -185,18 +185,19 @@ Result<Rubric> Rubric::FromJson(const json& j, const std::string& schema_path) {
                                    : ManualUse::kSuperiorElseSelf;
 
         const std::string where = "tiêu chí '" + c.id + "' (" + c.name + ")";
-        if (r.index_.count(c.id))
-          return Status::InvalidInput(where + " bị khai báo trùng mã");
+        if (r.index_.count(c.id)) return Status::InvalidInput(where + " bị khai báo trùng mã");
         if (c.min_points > 0 || c.min_points > c.max_points)
           return Status::InvalidInput(where + ": min_points phải ≤ 0 và ≤ max_points");
         if (c.min_points < 0 && c.type != CriterionType::kPerItem &&
             c.type != CriterionType::kManual)
-          return Status::InvalidInput(where + ": chỉ tiêu chí per_item hoặc manual được có điểm âm");
+          return Status::InvalidInput(where +
+                                      ": chỉ tiêu chí per_item hoặc manual được có điểm âm");
         switch (c.type) {
           case CriterionType::kBands: {
             for (size_t i = 0; i < c.bands.size(); ++i) {
               if (i > 0 && !(c.bands[i].min < c.bands[i - 1].min))
-                return Status::InvalidInput(where + ": các mức (bands) phải xếp theo 'min' giảm dần");
+                return Status::InvalidInput(where +
+                                            ": các mức (bands) phải xếp theo 'min' giảm dần");
               if (c.bands[i].points > c.max_points + kEps || c.bands[i].points < -kEps)
                 return Status::InvalidInput(where + ": điểm của mức phải trong khoảng 0.." +
                                             Num(c.max_points));
@@ -223,18 +224,19 @@ Result<Rubric> Rubric::FromJson(const json& j, const std::string& schema_path) {
         }
         if (c.no_data == NoDataPolicy::kRedistribute) {
           if (c.type == CriterionType::kManual || c.redistribute_to.empty())
-            return Status::InvalidInput(where +
-                                        ": phân bổ lại điểm chỉ áp dụng cho tiêu chí tính từ chỉ số "
-                                        "và phải có danh sách 'to'");
+            return Status::InvalidInput(
+                where +
+                ": phân bổ lại điểm chỉ áp dụng cho tiêu chí tính từ chỉ số "
+                "và phải có danh sách 'to'");
         }
         crit_max_sum += c.max_points;
         r.index_[c.id] = {r.groups_.size(), g.criteria.size()};
         g.criteria.push_back(std::move(c));
       }
       if (!g.adjustment && std::fabs(crit_max_sum - g.max_points) > kEps)
-        return Status::InvalidInput("nhóm '" + g.id + "' (" + g.name + "): tổng điểm tối đa các tiêu chí (" +
-                                    Num(crit_max_sum) + ") khác điểm tối đa của nhóm (" +
-                                    Num(g.max_points) + ")");
+        return Status::InvalidInput("nhóm '" + g.id + "' (" + g.name +
+                                    "): tổng điểm tối đa các tiêu chí (" + Num(crit_max_sum) +
+                                    ") khác điểm tối đa của nhóm (" + Num(g.max_points) + ")");
       if (!g.adjustment) scored_sum += g.max_points;
       r.groups_.push_back(std::move(g));
     }
@@ -251,12 +253,14 @@ Result<Rubric> Rubric::FromJson(const json& j, const std::string& schema_path) {
           const Criterion* tc = r.FindCriterion(t.criterion);
           if (!tc || tc == &c || tc->type == CriterionType::kManual ||
               tc->no_data == NoDataPolicy::kRedistribute || tc->max_points <= 0)
-            return Status::InvalidInput("tiêu chí '" + c.id + "': đích phân bổ lại '" + t.criterion +
+            return Status::InvalidInput("tiêu chí '" + c.id + "': đích phân bổ lại '" +
+                                        t.criterion +
                                         "' không tồn tại hoặc không nhận phân bổ được");
           share_sum += t.share;
         }
         if (std::fabs(share_sum - 1.0) > kEps)
-          return Status::InvalidInput("tiêu chí '" + c.id + "': tổng tỷ lệ phân bổ lại phải bằng 1");
+          return Status::InvalidInput("tiêu chí '" + c.id +
+                                      "': tổng tỷ lệ phân bổ lại phải bằng 1");
       }
     }
     for (const json& bj : j.at("rating_bands")) {
@@ -269,9 +273,10 @@ Result<Rubric> Rubric::FromJson(const json& j, const std::string& schema_path) {
       const json& ej = j["eligibility"];
       r.not_eligible_label_ = ej.at("label").get<std::string>();
       for (const json& rj : ej.at("rules"))
-        r.eligibility_rules_.push_back({rj.at("indicator").get<std::string>(),
-                                        ParseValueOf(rj.value("value_of", json()), ValueOf::kNumerator),
-                                        rj.at("min").get<double>(), rj.at("reason").get<std::string>()});
+        r.eligibility_rules_.push_back(
+            {rj.at("indicator").get<std::string>(),
+             ParseValueOf(rj.value("value_of", json()), ValueOf::kNumerator),
+             rj.at("min").get<double>(), rj.at("reason").get<std::string>()});
     }
   } catch (const std::exception& e) {
     return Status::InvalidInput(std::string("tệp tiêu chí chấm điểm không hợp lệ: ") + e.what());
@@ -313,7 +318,8 @@ Status RubricRegistry::Add(Rubric rubric) {
   return Status::Ok();
 }
 
-Result<const Rubric*> RubricRegistry::Find(const std::string& id, const std::string& version) const {
+Result<const Rubric*> RubricRegistry::Find(const std::string& id,
+                                           const std::string& version) const {
   auto it = rubrics_.find({id, version});
   if (it == rubrics_.end())
     return Status::NotFound("không có bộ tiêu chí '" + id + "' phiên bản " + version);

@@ -13,12 +13,18 @@ constexpr double kEdgeEps = 1e-12;
 
 const char* TypeName(CriterionType t) {
   switch (t) {
-    case CriterionType::kBands: return "bands";
-    case CriterionType::kLinear: return "linear";
-    case CriterionType::kThreshold: return "threshold";
-    case CriterionType::kPerItem: return "per_item";
-    case CriterionType::kCount: return "count";
-    case CriterionType::kManual: return "manual";
+    case CriterionType::kBands:
+      return "bands";
+    case CriterionType::kLinear:
+      return "linear";
+    case CriterionType::kThreshold:
+      return "threshold";
+    case CriterionType::kPerItem:
+      return "per_item";
+    case CriterionType::kCount:
+      return "count";
+    case CriterionType::kManual:
+      return "manual";
   }
   return "manual";
 }
@@ -48,9 +54,12 @@ double Clamp(double v, double lo, double hi) { return std::min(hi, std::max(lo, 
 
 std::optional<double> Pick(const IndicatorValue& v, ValueOf of) {
   switch (of) {
-    case ValueOf::kRatio: return v.ratio;
-    case ValueOf::kNumerator: return v.numerator;
-    case ValueOf::kDenominator: return v.denominator;
+    case ValueOf::kRatio:
+      return v.ratio;
+    case ValueOf::kNumerator:
+      return v.numerator;
+    case ValueOf::kDenominator:
+      return v.denominator;
   }
   return std::nullopt;
 }
@@ -130,8 +139,7 @@ Result<UnitScore> ScoreUnit(const Rubric& rubric, const UnitRef& unit, const Per
     if (!st.ok()) return st;
     by_crit[m.criterion_id].push_back(&m);
   }
-  auto latest = [&](const std::vector<const ManualEntry*>& es,
-                    Assessor who) -> const ManualEntry* {
+  auto latest = [&](const std::vector<const ManualEntry*>& es, Assessor who) -> const ManualEntry* {
     const ManualEntry* best = nullptr;
     for (const ManualEntry* m : es)
       if (m->assessor == who && (!best || m->entered_at >= best->entered_at)) best = m;
@@ -152,7 +160,8 @@ Result<UnitScore> ScoreUnit(const Rubric& rubric, const UnitRef& unit, const Per
       if (c.type != CriterionType::kManual && c.no_data == NoDataPolicy::kRedistribute &&
           !value_of(c)) {
         redistributed.insert(c.id);
-        for (const Redistribution& t : c.redistribute_to) extra_max[t.criterion] += t.share * c.max_points;
+        for (const Redistribution& t : c.redistribute_to)
+          extra_max[t.criterion] += t.share * c.max_points;
       }
 
   UnitScore s;
@@ -301,9 +310,9 @@ Result<std::vector<UnitScore>> Rank(std::vector<UnitScore> scores) {
     const UnitScore& a = scores[0];
     const UnitScore& b = scores[i];
     if (a.rubric_id != b.rubric_id || a.rubric_version != b.rubric_version)
-      return Status::InvalidInput("không thể xếp hạng chung kết quả của hai bộ tiêu chí khác nhau (" +
-                                  a.rubric_id + " " + a.rubric_version + " và " + b.rubric_id +
-                                  " " + b.rubric_version + ")");
+      return Status::InvalidInput(
+          "không thể xếp hạng chung kết quả của hai bộ tiêu chí khác nhau (" + a.rubric_id + " " +
+          a.rubric_version + " và " + b.rubric_id + " " + b.rubric_version + ")");
     if (a.period.from != b.period.from || a.period.to != b.period.to)
       return Status::InvalidInput("không thể xếp hạng chung kết quả của hai kỳ khác nhau (" +
                                   a.period.from + "–" + a.period.to + " và " + b.period.from + "–" +
@@ -312,7 +321,8 @@ Result<std::vector<UnitScore>> Rank(std::vector<UnitScore> scores) {
   std::set<std::string> codes;
   for (const UnitScore& s : scores)
     if (!codes.insert(s.unit.code).second)
-      return Status::InvalidInput("đơn vị " + s.unit.code + " có hai kết quả trong cùng bảng xếp hạng");
+      return Status::InvalidInput("đơn vị " + s.unit.code +
+                                  " có hai kết quả trong cùng bảng xếp hạng");
   // Totals are already rounded to the rubric precision; equal means equal within rounding noise.
   constexpr double kTie = 1e-9;
   std::stable_sort(scores.begin(), scores.end(), [&](const UnitScore& a, const UnitScore& b) {

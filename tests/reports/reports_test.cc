@@ -64,7 +64,8 @@ void ExpectGolden(const std::string& name, const std::string& actual) {
     const bool ge = static_cast<bool>(std::getline(e, le));
     if (!ga && !ge) break;
     if (la != le || ga != ge) {
-      ADD_FAILURE() << name << " differs at line " << line << "\n expected: " << le << "\n actual:   " << la;
+      ADD_FAILURE() << name << " differs at line " << line << "\n expected: " << le
+                    << "\n actual:   " << la;
       return;
     }
   }
@@ -78,8 +79,10 @@ ReportModel BuildFixtureModel() {
   EXPECT_TRUE(rubric.ok()) << rubric.status().ToString();
   std::vector<scoring::UnitScore> scores;
   for (const json& u : in["units"]) {
-    json inputs = {{"unit", u["unit"]}, {"period", in["meta"]["period"]},
-                   {"indicators", u["indicators"]}, {"manual", u["manual"]}};
+    json inputs = {{"unit", u["unit"]},
+                   {"period", in["meta"]["period"]},
+                   {"indicators", u["indicators"]},
+                   {"manual", u["manual"]}};
     auto si = scoring::ScoreInputsFromJson(inputs);
     EXPECT_TRUE(si.ok()) << si.status().ToString();
     auto s = scoring::ScoreUnit(*rubric, *si);
@@ -88,8 +91,10 @@ ReportModel BuildFixtureModel() {
   }
   auto ranked = scoring::Rank(scores);
   EXPECT_TRUE(ranked.ok()) << ranked.status().ToString();
-  json model = {{"meta", in["meta"]}, {"indicator_tables", in["indicator_tables"]},
-                {"actions", in["actions"]}, {"scores", json::array()}};
+  json model = {{"meta", in["meta"]},
+                {"indicator_tables", in["indicator_tables"]},
+                {"actions", in["actions"]},
+                {"scores", json::array()}};
   model["meta"]["rubric"] = {{"id", rubric->id()}, {"version", rubric->version()}};
   for (const auto& s : *ranked) model["scores"].push_back(scoring::ToJson(s));
   auto m = ReportModelFromJson(model);
@@ -159,18 +164,22 @@ TEST(Model, SummaryIsBuiltFromTheFigures) {
   const std::vector<std::string> s = ComposeSummary(m);
   ASSERT_GE(s.size(), 6u);
   // dossier.received 735; on time 700/735 = 95,2%; previous 635/690 = 92,0% → +3,2 points.
-  EXPECT_EQ(s[0],
-            "Từ 1/1/2023 đến 15/6/2023, Sở Giáo dục và Đào tạo Hải Phòng tiếp nhận 735 hồ sơ thủ tục "
-            "hành chính; tỷ lệ giải quyết trước và đúng hạn 95,2% (tăng 3,2 điểm % so với kỳ trước); "
-            "hồ sơ trực tuyến toàn trình 60% (tăng 12 điểm % so với kỳ trước).");
-  EXPECT_EQ(s[1],
-            "Tiếp nhận 90 đơn thư (30 khiếu nại, 7 tố cáo, 28 kiến nghị, 24 phản ánh, 1 phản ánh về "
-            "quy định hành chính); đã giải quyết 79 đơn (87,8%), đúng hạn 91,1%; còn 5 đơn quá hạn "
-            "chưa giải quyết.");
+  EXPECT_EQ(
+      s[0],
+      "Từ 1/1/2023 đến 15/6/2023, Sở Giáo dục và Đào tạo Hải Phòng tiếp nhận 735 hồ sơ thủ tục "
+      "hành chính; tỷ lệ giải quyết trước và đúng hạn 95,2% (tăng 3,2 điểm % so với kỳ trước); "
+      "hồ sơ trực tuyến toàn trình 60% (tăng 12 điểm % so với kỳ trước).");
+  EXPECT_EQ(
+      s[1],
+      "Tiếp nhận 90 đơn thư (30 khiếu nại, 7 tố cáo, 28 kiến nghị, 24 phản ánh, 1 phản ánh về "
+      "quy định hành chính); đã giải quyết 79 đơn (87,8%), đúng hạn 91,1%; còn 5 đơn quá hạn "
+      "chưa giải quyết.");
   bool has_ranking = false;
   for (const auto& line : s) has_ranking |= line.find("6 đơn vị được chấm điểm") == 0;
   EXPECT_TRUE(has_ranking);
-  EXPECT_EQ(s.back(), "Cần chỉ đạo xử lý: 2 đơn thư quá hạn; 2 vụ việc phức tạp, kéo dài; 2 nhiệm vụ chậm tiến độ.");
+  EXPECT_EQ(s.back(),
+            "Cần chỉ đạo xử lý: 2 đơn thư quá hạn; 2 vụ việc phức tạp, kéo dài; 2 nhiệm vụ chậm "
+            "tiến độ.");
 }
 
 TEST(Model, UnitScopeSummaryStatesScoreRatingAndTiedRank) {
@@ -181,7 +190,8 @@ TEST(Model, UnitScopeSummaryStatesScoreRatingAndTiedRank) {
   // The fixture's indicator tables belong to SGDDT, so no figure sentences for this unit.
   const std::vector<std::string> s = ComposeSummary(m);
   ASSERT_EQ(s.size(), 2u);
-  EXPECT_EQ(s[0], "Kết quả chấm điểm: 96,45/100 điểm, xếp loại Xuất sắc, xếp hạng 1/5 (đồng hạng).");
+  EXPECT_EQ(s[0],
+            "Kết quả chấm điểm: 96,45/100 điểm, xếp loại Xuất sắc, xếp hạng 1/5 (đồng hạng).");
   m.meta.unit = {"SGDDT.QLCL", "Phòng Quản lý chất lượng, Giáo dục thường xuyên", "SGDDT"};
   EXPECT_EQ(ComposeSummary(m)[0], "Kết quả chấm điểm: 55/100 điểm, xếp loại Không xếp loại.");
 }
@@ -200,7 +210,8 @@ TEST(Golden, WritersMatchGoldenFilesAndAreDeterministic) {
   EXPECT_EQ(html, RenderHtml(GoldenModel()));
   ExpectGolden("report-six-month.html", html);
   const auto csv = RenderCsv(m);
-  ASSERT_EQ(csv.size(), 12u);  // info, summary, 3 indicator tables, ranking, criteria, 5 action lists
+  ASSERT_EQ(csv.size(),
+            12u);  // info, summary, 3 indicator tables, ranking, criteria, 5 action lists
   for (const CsvFile& f : csv) ExpectGolden("csv/" + f.name, f.content);
 }
 
@@ -243,16 +254,20 @@ TEST(Csv, BomCrlfAndRfc4180Quoting) {
     EXPECT_EQ(f.content.substr(f.content.size() - 2), "\r\n") << f.name;
   }
   const auto files = RenderCsv(m);
-  auto dvk = std::find_if(files.begin(), files.end(), [](const CsvFile& f) { return f.name == "mo-hinh-dan-van-kheo.csv"; });
+  auto dvk = std::find_if(files.begin(), files.end(),
+                          [](const CsvFile& f) { return f.name == "mo-hinh-dan-van-kheo.csv"; });
   ASSERT_NE(dvk, files.end());
-  EXPECT_NE(dvk->content.find("\r\n3,\"Một cửa điện tử, không hẹn lần hai\",Mô hình,Xây dựng hệ thống chính trị,"
-                              "Phòng Tổ chức cán bộ,20/3/2023,Chưa công nhận,,\r\n"),
+  EXPECT_NE(dvk->content.find(
+                "\r\n3,\"Một cửa điện tử, không hẹn lần hai\",Mô hình,Xây dựng hệ thống chính trị,"
+                "Phòng Tổ chức cán bộ,20/3/2023,Chưa công nhận,,\r\n"),
             std::string::npos)
       << dvk->content;
-  auto idx = std::find_if(files.begin(), files.end(), [](const CsvFile& f) { return f.name == "chi-so-idx766.csv"; });
+  auto idx = std::find_if(files.begin(), files.end(),
+                          [](const CsvFile& f) { return f.name == "chi-so-idx766.csv"; });
   ASSERT_NE(idx, files.end());
   // on time: 700/735 this period, 635/690 before.
-  EXPECT_NE(idx->content.find("3,idx766.on_time,Hồ sơ giải quyết trước và đúng hạn,700,735,\"95,2%\",92%,\"+3,2 điểm %\"\r\n"),
+  EXPECT_NE(idx->content.find("3,idx766.on_time,Hồ sơ giải quyết trước và đúng "
+                              "hạn,700,735,\"95,2%\",92%,\"+3,2 điểm %\"\r\n"),
             std::string::npos)
       << idx->content;
   ASSERT_TRUE(WriteCsvFiles(m, (kOut / "csv").string()).ok());
@@ -263,7 +278,8 @@ TEST(Csv, BomCrlfAndRfc4180Quoting) {
 
 json DumpXlsx(const fs::path& xlsx) {
   const fs::path out = xlsx.string() + ".json";
-  const std::string cmd = "python3 " + (fs::path(DANVAN_SOURCE_ROOT) / "tests/reports/xlsx_dump.py").string() +
+  const std::string cmd = "python3 " +
+                          (fs::path(DANVAN_SOURCE_ROOT) / "tests/reports/xlsx_dump.py").string() +
                           " '" + xlsx.string() + "' > '" + out.string() + "'";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   return json::parse(ReadFile(out));
@@ -290,7 +306,7 @@ TEST(Xlsx, SheetsAndCellsReadBack) {
   const json& idx = x["sheets"][2]["cells"];
   EXPECT_EQ(idx["C2"], "Chỉ số");
   EXPECT_EQ(idx["B5"], "idx766.on_time");
-  EXPECT_DOUBLE_EQ(idx["D5"].get<double>(), 700);        // numbers stay numbers
+  EXPECT_DOUBLE_EQ(idx["D5"].get<double>(), 700);            // numbers stay numbers
   EXPECT_NEAR(idx["F5"].get<double>(), 700.0 / 735, 1e-12);  // ratio, shown as 0.0%
   const json& rank = x["sheets"][5]["cells"];
   EXPECT_EQ(rank["A3"].get<double>(), 1);
@@ -298,7 +314,8 @@ TEST(Xlsx, SheetsAndCellsReadBack) {
   EXPECT_EQ(rank["F3"], m.scores[0].rating);
   EXPECT_DOUBLE_EQ(rank["D3"].get<double>(), m.scores[0].total);
   // Creation time comes from the model (cut-off 15/6/2023 at 00:00 UTC+7), not from the clock.
-  EXPECT_NE(x["core"].get<std::string>().find("2023-06-14T17:00:00Z"), std::string::npos) << x["core"];
+  EXPECT_NE(x["core"].get<std::string>().find("2023-06-14T17:00:00Z"), std::string::npos)
+      << x["core"];
 
   auto a = RenderXlsx(m, kOut.string());
   auto b = RenderXlsx(m, kOut.string());
@@ -318,7 +335,8 @@ TEST(Html, SelfContainedAndPrintable) {
   EXPECT_EQ(html.find("@import"), std::string::npos);
   EXPECT_NE(html.find("@media print"), std::string::npos);
   EXPECT_NE(html.find("<meta charset=\"utf-8\">"), std::string::npos);
-  EXPECT_NE(html.find("<svg role=\"img\" aria-label=\"Biểu đồ điểm theo đơn vị\""), std::string::npos);
+  EXPECT_NE(html.find("<svg role=\"img\" aria-label=\"Biểu đồ điểm theo đơn vị\""),
+            std::string::npos);
   EXPECT_NE(html.find("Biểu đồ chỉ số Chỉ số phục vụ"), std::string::npos);
   EXPECT_NE(html.find("<td class=\"n\">95,2%</td>"), std::string::npos);
   EXPECT_NE(html.find("Mô hình &quot;Dân vận khéo&quot;"), std::string::npos);  // escaped
@@ -330,10 +348,14 @@ int RunChromium(const fs::path& html, const fs::path& png, std::vector<std::stri
   fs::remove_all(profile);
   const fs::path log = kOut / (png.stem().string() + ".chromium.log");
   const std::string cmd =
-      "timeout 120 /usr/bin/chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
-      "--disable-component-update --disable-sync --no-first-run --hide-scrollbars --window-size=1200,2400 "
-      "--user-data-dir='" + profile.string() + "' --screenshot='" + png.string() +
-      "' --enable-logging=stderr --v=0 'file://" + html.string() + "' > /dev/null 2> '" + log.string() + "'";
+      "timeout 120 /usr/bin/chromium --headless --no-sandbox --disable-gpu "
+      "--disable-background-networking "
+      "--disable-component-update --disable-sync --no-first-run --hide-scrollbars "
+      "--window-size=1200,2400 "
+      "--user-data-dir='" +
+      profile.string() + "' --screenshot='" + png.string() +
+      "' --enable-logging=stderr --v=0 'file://" + html.string() + "' > /dev/null 2> '" +
+      log.string() + "'";
   const int rc = std::system(cmd.c_str());
   std::istringstream lines(ReadFile(log));
   std::string line;
@@ -345,14 +367,16 @@ int RunChromium(const fs::path& html, const fs::path& png, std::vector<std::stri
 
 TEST(Html, OpensInHeadlessChromiumWithoutConsoleErrors) {
   if (!fs::exists("/usr/bin/chromium")) {
-    std::printf("/usr/bin/chromium is not installed (scripts/install-deps.sh installs it); skipping\n");
+    std::printf(
+        "/usr/bin/chromium is not installed (scripts/install-deps.sh installs it); skipping\n");
     GTEST_SKIP() << "/usr/bin/chromium absent";
   }
   fs::create_directories(kOut);
   // Control: a page that does log errors must be caught by the same check.
   const fs::path bad = kOut / "console-control.html";
-  WriteFile(bad, "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>x</title></head><body>"
-                 "<script>console.error('lỗi kiểm thử');</script></body></html>");
+  WriteFile(bad,
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>x</title></head><body>"
+            "<script>console.error('lỗi kiểm thử');</script></body></html>");
   std::vector<std::string> bad_console;
   ASSERT_EQ(RunChromium(bad, kOut / "console-control.png", &bad_console), 0);
   ASSERT_FALSE(bad_console.empty()) << "the console check cannot see console errors";

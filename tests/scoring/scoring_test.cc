@@ -1,6 +1,8 @@
 // Rubric engine tests: every criterion type, band edges, penalty caps, no-data policies
 // (including the 766 "no petitions" redistribution), eligibility, rating bands, ranking ties,
 // manual entry validation, and exact reproduction of an old score after a rubric change.
+#include "scoring/scoring.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -8,7 +10,6 @@
 
 #include "scoring/model.h"
 #include "scoring/rubric.h"
-#include "scoring/scoring.h"
 
 namespace danvan::scoring {
 namespace {
@@ -102,24 +103,52 @@ double OnlyPoints(const Rubric& r, const std::string& crit, IndicatorValue v) {
 // ---- Shipped rubrics ----
 
 TEST(ShippedRubrics, LoadAndUseOnlyContractIndicatorIds) {
-  const std::set<std::string> contract = {
-      "idx766.synced", "idx766.on_time", "idx766.online", "idx766.paid_online", "idx766.e_result",
-      "idx766.digitised", "idx766.reuse", "idx766.population_data", "idx766.pakn_on_time",
-      "idx766.pakn_satisfaction", "idx766.dossier_satisfaction", "dossier.received",
-      "dossier.finished", "dossier.avg_processing_days", "petition.received",
-      "petition.received.complaint", "petition.received.denunciation",
-      "petition.received.petition", "petition.received.feedback",
-      "petition.received.feedback_regulation", "petition.resolved", "petition.resolved_on_time",
-      "petition.overdue_open", "petition.complex", "petition.group", "petition.protracted",
-      "petition.reraised", "petition.staff_conduct", "reception.head_months_held",
-      "reception.adhoc", "reception.people", "reception.group", "dvk.registered",
-      "dvk.recognised", "plan.tasks_total", "plan.tasks_done", "plan.tasks_late",
-      "plan.tasks_on_track", "report.six_month_on_time", "report.annual_on_time"};
+  const std::set<std::string> contract = {"idx766.synced",
+                                          "idx766.on_time",
+                                          "idx766.online",
+                                          "idx766.paid_online",
+                                          "idx766.e_result",
+                                          "idx766.digitised",
+                                          "idx766.reuse",
+                                          "idx766.population_data",
+                                          "idx766.pakn_on_time",
+                                          "idx766.pakn_satisfaction",
+                                          "idx766.dossier_satisfaction",
+                                          "dossier.received",
+                                          "dossier.finished",
+                                          "dossier.avg_processing_days",
+                                          "petition.received",
+                                          "petition.received.complaint",
+                                          "petition.received.denunciation",
+                                          "petition.received.petition",
+                                          "petition.received.feedback",
+                                          "petition.received.feedback_regulation",
+                                          "petition.resolved",
+                                          "petition.resolved_on_time",
+                                          "petition.overdue_open",
+                                          "petition.complex",
+                                          "petition.group",
+                                          "petition.protracted",
+                                          "petition.reraised",
+                                          "petition.staff_conduct",
+                                          "reception.head_months_held",
+                                          "reception.adhoc",
+                                          "reception.people",
+                                          "reception.group",
+                                          "dvk.registered",
+                                          "dvk.recognised",
+                                          "plan.tasks_total",
+                                          "plan.tasks_done",
+                                          "plan.tasks_late",
+                                          "plan.tasks_on_track",
+                                          "report.six_month_on_time",
+                                          "report.annual_on_time"};
   for (const char* file : {"/config/rubric/default.json", "/config/rubric/idx766.json"}) {
     auto r = Rubric::FromFile(Root() + file);
     ASSERT_TRUE(r.ok()) << file << ": " << r.status().ToString();
     EXPECT_DOUBLE_EQ(r->max_points(), 100);
-    for (const auto& id : r->IndicatorIds()) EXPECT_TRUE(contract.count(id)) << file << " reads " << id;
+    for (const auto& id : r->IndicatorIds())
+      EXPECT_TRUE(contract.count(id)) << file << " reads " << id;
     double sum = 0;
     for (const auto& g : r->groups())
       if (!g.adjustment) sum += g.max_points;
@@ -135,17 +164,18 @@ TEST(ShippedRubrics, Idx766PerfectUnitScores100AndNoPetitionsRedistributes) {
   auto r = Rubric::FromFile(Root() + "/config/rubric/idx766.json");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   std::vector<IndicatorValue> ivs;
-  for (const char* id : {"idx766.synced", "idx766.on_time", "idx766.online", "idx766.paid_online",
-                         "idx766.e_result", "idx766.digitised", "idx766.reuse",
-                         "idx766.population_data", "idx766.pakn_on_time",
-                         "idx766.pakn_satisfaction", "idx766.dossier_satisfaction"})
+  for (const char* id :
+       {"idx766.synced", "idx766.on_time", "idx766.online", "idx766.paid_online", "idx766.e_result",
+        "idx766.digitised", "idx766.reuse", "idx766.population_data", "idx766.pakn_on_time",
+        "idx766.pakn_satisfaction", "idx766.dossier_satisfaction"})
     ivs.push_back(Iv(id, 40, 40));
   ivs.push_back(Count("dossier.received", 40));
   std::vector<ManualEntry> manual;
   for (const auto& g : r->groups())
     for (const auto& c : g.criteria)
       if (c.type == CriterionType::kManual)
-        manual.push_back(Manual(c.id, Assessor::kSuperior, c.max_points, "2023-06-20T08:00:00+07:00"));
+        manual.push_back(
+            Manual(c.id, Assessor::kSuperior, c.max_points, "2023-06-20T08:00:00+07:00"));
   UnitScore full = Score(*r, ivs, manual);
   EXPECT_DOUBLE_EQ(full.total, 100);
   EXPECT_EQ(full.rating, "Xuất sắc");
@@ -174,26 +204,33 @@ TEST(ShippedRubrics, Idx766PerfectUnitScores100AndNoPetitionsRedistributes) {
 
 TEST(Criteria, BandsAtTheirEdges) {
   Rubric r = MustLoad(TestRubricJson());
-  auto pts = [&](double n, double d) { return OnlyPoints(r, "a.bands", Iv("petition.resolved_on_time", n, d)); };
-  EXPECT_DOUBLE_EQ(pts(19, 20), 8);       // exactly 0.95
-  EXPECT_DOUBLE_EQ(pts(1899, 2000), 6);   // 0.9495
-  EXPECT_DOUBLE_EQ(pts(9, 10), 6);        // exactly 0.9
-  EXPECT_DOUBLE_EQ(pts(4, 5), 4);         // exactly 0.8
+  auto pts = [&](double n, double d) {
+    return OnlyPoints(r, "a.bands", Iv("petition.resolved_on_time", n, d));
+  };
+  EXPECT_DOUBLE_EQ(pts(19, 20), 8);      // exactly 0.95
+  EXPECT_DOUBLE_EQ(pts(1899, 2000), 6);  // 0.9495
+  EXPECT_DOUBLE_EQ(pts(9, 10), 6);       // exactly 0.9
+  EXPECT_DOUBLE_EQ(pts(4, 5), 4);        // exactly 0.8
   EXPECT_DOUBLE_EQ(pts(799, 1000), 2);
-  EXPECT_DOUBLE_EQ(pts(1, 2), 2);         // exactly 0.5
-  EXPECT_DOUBLE_EQ(pts(49, 100), 0);      // below every band: otherwise = 0
-  EXPECT_EQ(Crit(Score(r, {Iv("petition.resolved_on_time", 9, 10)}), "a.bands").source, "indicator");
+  EXPECT_DOUBLE_EQ(pts(1, 2), 2);     // exactly 0.5
+  EXPECT_DOUBLE_EQ(pts(49, 100), 0);  // below every band: otherwise = 0
+  EXPECT_EQ(Crit(Score(r, {Iv("petition.resolved_on_time", 9, 10)}), "a.bands").source,
+            "indicator");
 }
 
 TEST(Criteria, LinearBetweenTwoRatiosAndInverted) {
   Rubric r = MustLoad(TestRubricJson());
-  auto lin = [&](double n, double d) { return OnlyPoints(r, "a.linear", Iv("petition.resolved", n, d)); };
+  auto lin = [&](double n, double d) {
+    return OnlyPoints(r, "a.linear", Iv("petition.resolved", n, d));
+  };
   EXPECT_DOUBLE_EQ(lin(1, 2), 0);
   EXPECT_DOUBLE_EQ(lin(3, 4), 2);
   EXPECT_DOUBLE_EQ(lin(9, 10), 3.2);
   EXPECT_DOUBLE_EQ(lin(1, 1), 4);
   EXPECT_DOUBLE_EQ(lin(1, 5), 0);  // clamped below low
-  auto inv = [&](double n) { return OnlyPoints(r, "b.invert", Count("petition.staff_conduct", n)); };
+  auto inv = [&](double n) {
+    return OnlyPoints(r, "b.invert", Count("petition.staff_conduct", n));
+  };
   EXPECT_DOUBLE_EQ(inv(0), 6);
   EXPECT_DOUBLE_EQ(inv(1), 4);
   EXPECT_DOUBLE_EQ(inv(3), 0);
@@ -202,21 +239,27 @@ TEST(Criteria, LinearBetweenTwoRatiosAndInverted) {
 
 TEST(Criteria, ThresholdIsThe766Rule) {
   Rubric r = MustLoad(TestRubricJson());
-  auto thr = [&](double n, double d) { return OnlyPoints(r, "a.threshold", Iv("idx766.online", n, d)); };
-  EXPECT_DOUBLE_EQ(thr(1, 2), 12);    // at the threshold: full
-  EXPECT_DOUBLE_EQ(thr(7, 10), 12);   // above
-  EXPECT_DOUBLE_EQ(thr(2, 5), 9.6);   // 0.4 × 12 ÷ 0.5
-  EXPECT_DOUBLE_EQ(thr(1, 3), 8);     // 0.333.. × 12 ÷ 0.5 = 8
+  auto thr = [&](double n, double d) {
+    return OnlyPoints(r, "a.threshold", Iv("idx766.online", n, d));
+  };
+  EXPECT_DOUBLE_EQ(thr(1, 2), 12);   // at the threshold: full
+  EXPECT_DOUBLE_EQ(thr(7, 10), 12);  // above
+  EXPECT_DOUBLE_EQ(thr(2, 5), 9.6);  // 0.4 × 12 ÷ 0.5
+  EXPECT_DOUBLE_EQ(thr(1, 3), 8);    // 0.333.. × 12 ÷ 0.5 = 8
   EXPECT_DOUBLE_EQ(thr(0, 9), 0);
-  auto ratio = [&](double n, double d) { return OnlyPoints(r, "a.ratio", Iv("idx766.on_time", n, d)); };
-  EXPECT_DOUBLE_EQ(ratio(2, 3), 4);       // no threshold: ratio × max
+  auto ratio = [&](double n, double d) {
+    return OnlyPoints(r, "a.ratio", Iv("idx766.on_time", n, d));
+  };
+  EXPECT_DOUBLE_EQ(ratio(2, 3), 4);  // no threshold: ratio × max
   EXPECT_DOUBLE_EQ(ratio(191, 200), 5.73);
-  EXPECT_DOUBLE_EQ(ratio(1, 7), 0.86);    // 0.857.. rounded to 2 decimals
+  EXPECT_DOUBLE_EQ(ratio(1, 7), 0.86);  // 0.857.. rounded to 2 decimals
 }
 
 TEST(Criteria, PerItemPenaltiesAreCapped) {
   Rubric r = MustLoad(TestRubricJson());
-  auto pen = [&](double n) { return OnlyPoints(r, "adj.overdue", Count("petition.overdue_open", n)); };
+  auto pen = [&](double n) {
+    return OnlyPoints(r, "adj.overdue", Count("petition.overdue_open", n));
+  };
   EXPECT_DOUBLE_EQ(pen(0), 0);
   EXPECT_DOUBLE_EQ(pen(3), -3);
   EXPECT_DOUBLE_EQ(pen(5), -5);
@@ -272,31 +315,35 @@ TEST(Criteria, RedistributionIsRubricData) {
 
 TEST(Manual, SuperiorOverridesSelfAndLatestWins) {
   Rubric r = MustLoad(TestRubricJson());
-  UnitScore self_only = Score(r, {}, {Manual("b.manual", Assessor::kSelf, 9, "2023-06-01T08:00:00+07:00")});
+  UnitScore self_only =
+      Score(r, {}, {Manual("b.manual", Assessor::kSelf, 9, "2023-06-01T08:00:00+07:00")});
   EXPECT_DOUBLE_EQ(Crit(self_only, "b.manual").points, 9);
   EXPECT_EQ(Crit(self_only, "b.manual").source, "manual");
   ASSERT_TRUE(Crit(self_only, "b.manual").manual.has_value());
   EXPECT_EQ(Crit(self_only, "b.manual").manual->entered_by, "nguyen.van.an");
   EXPECT_EQ(Crit(self_only, "b.manual").manual->evidence_note, "Biên bản kiểm tra số 12/BB-VP");
 
-  UnitScore both = Score(r, {}, {Manual("b.manual", Assessor::kSuperior, 7.5, "2023-06-10T08:00:00+07:00"),
-                                 Manual("b.manual", Assessor::kSelf, 9, "2023-06-01T08:00:00+07:00"),
-                                 Manual("b.manual", Assessor::kSuperior, 8, "2023-06-12T08:00:00+07:00"),
-                                 Manual("b.manual", Assessor::kSuperior, 6, "2023-06-11T08:00:00+07:00")});
+  UnitScore both = Score(r, {},
+                         {Manual("b.manual", Assessor::kSuperior, 7.5, "2023-06-10T08:00:00+07:00"),
+                          Manual("b.manual", Assessor::kSelf, 9, "2023-06-01T08:00:00+07:00"),
+                          Manual("b.manual", Assessor::kSuperior, 8, "2023-06-12T08:00:00+07:00"),
+                          Manual("b.manual", Assessor::kSuperior, 6, "2023-06-11T08:00:00+07:00")});
   EXPECT_DOUBLE_EQ(Crit(both, "b.manual").points, 8);  // the superior's latest entry
   EXPECT_EQ(Crit(both, "b.manual").manual->assessor, Assessor::kSuperior);
   EXPECT_EQ(Crit(both, "b.manual").manual_entries.size(), 4u);  // full audit trail kept
 
   // use: superior ignores self-assessment.
-  UnitScore bonus = Score(r, {}, {Manual("adj.bonus", Assessor::kSelf, 5, "2023-06-01T08:00:00+07:00")});
+  UnitScore bonus =
+      Score(r, {}, {Manual("adj.bonus", Assessor::kSelf, 5, "2023-06-01T08:00:00+07:00")});
   EXPECT_DOUBLE_EQ(Crit(bonus, "adj.bonus").points, 0);
   EXPECT_EQ(Crit(bonus, "adj.bonus").source, "no_data");
 
   json j = TestRubricJson();
   j["groups"][1]["criteria"][2]["use"] = "average";
   Rubric avg = MustLoad(j);
-  UnitScore a = Score(avg, {}, {Manual("b.manual", Assessor::kSelf, 9, "2023-06-01T08:00:00+07:00"),
-                                Manual("b.manual", Assessor::kSuperior, 6, "2023-06-10T08:00:00+07:00")});
+  UnitScore a = Score(avg, {},
+                      {Manual("b.manual", Assessor::kSelf, 9, "2023-06-01T08:00:00+07:00"),
+                       Manual("b.manual", Assessor::kSuperior, 6, "2023-06-10T08:00:00+07:00")});
   EXPECT_DOUBLE_EQ(Crit(a, "b.manual").points, 7.5);
 }
 
@@ -351,12 +398,14 @@ TEST(Totals, RatingBandsAtTheirEdges) {
   auto ivs = PerfectA();
   ivs.push_back(Count("dvk.registered", 2));
   ivs.push_back(Count("petition.staff_conduct", 0));
-  UnitScore top = Score(r, ivs, {Manual("b.manual", Assessor::kSelf, 5, "x"),
-                                 Manual("adj.bonus", Assessor::kSuperior, 5, "x")});
+  UnitScore top = Score(r, ivs,
+                        {Manual("b.manual", Assessor::kSelf, 5, "x"),
+                         Manual("adj.bonus", Assessor::kSuperior, 5, "x")});
   EXPECT_DOUBLE_EQ(top.total, 50);  // 30 + 4 + 6 + 5 + 5 = 50
   EXPECT_EQ(top.rating, "Xuất sắc");
-  UnitScore capped = Score(r, ivs, {Manual("b.manual", Assessor::kSelf, 10, "x"),
-                                    Manual("adj.bonus", Assessor::kSuperior, 5, "x")});
+  UnitScore capped = Score(r, ivs,
+                           {Manual("b.manual", Assessor::kSelf, 10, "x"),
+                            Manual("adj.bonus", Assessor::kSuperior, 5, "x")});
   EXPECT_DOUBLE_EQ(capped.total, 50);  // 55 clamped to total_max = max_points
 }
 
@@ -388,13 +437,14 @@ TEST(Totals, DuplicateIndicatorIsAnError) {
 UnitScore WithTotal(const Rubric& r, const std::string& code, double manual, bool eligible = true) {
   auto ivs = PerfectA();
   if (!eligible) ivs.back() = Count("dossier.received", 1);
-  return Score(r, ivs, {Manual("b.manual", Assessor::kSelf, manual, "x")}, UnitRef{code, code, "SGDDT"});
+  return Score(r, ivs, {Manual("b.manual", Assessor::kSelf, manual, "x")},
+               UnitRef{code, code, "SGDDT"});
 }
 
 TEST(Ranking, TiesShareARankAndTheNextRankSkips) {
   Rubric r = MustLoad(TestRubricJson());
-  std::vector<UnitScore> in = {WithTotal(r, "SGDDT.VP", 7),   WithTotal(r, "SGDDT.TTRA", 9),
-                               WithTotal(r, "SGDDT.KHTC", 7), WithTotal(r, "SGDDT.GDTH", 3),
+  std::vector<UnitScore> in = {WithTotal(r, "SGDDT.VP", 7),          WithTotal(r, "SGDDT.TTRA", 9),
+                               WithTotal(r, "SGDDT.KHTC", 7),        WithTotal(r, "SGDDT.GDTH", 3),
                                WithTotal(r, "SGDDT.AAA", 10, false), WithTotal(r, "SGDDT.GDMN", 9)};
   auto ranked = Rank(in);
   ASSERT_TRUE(ranked.ok()) << ranked.status().ToString();
@@ -436,7 +486,8 @@ TEST(Reproduction, OldScoreIsReproducedAfterRubricChange) {
   ivs[2] = Iv("idx766.online", 3, 10);
   ivs.push_back(Count("petition.overdue_open", 2));
   ivs.push_back(Count("dossier.avg_processing_days", 4));  // not read by the rubric: not recorded
-  UnitScore s1 = Score(r1, ivs, {Manual("b.manual", Assessor::kSelf, 8, "2023-06-01T08:00:00+07:00")});
+  UnitScore s1 =
+      Score(r1, ivs, {Manual("b.manual", Assessor::kSelf, 8, "2023-06-01T08:00:00+07:00")});
   const std::string stored = ToJson(s1).dump();
 
   // The province raises the online weight and the threshold in version 2.
@@ -444,7 +495,8 @@ TEST(Reproduction, OldScoreIsReproducedAfterRubricChange) {
   v2["version"] = "2";
   v2["groups"][0]["criteria"][2]["threshold"] = 0.8;
   Rubric r2 = MustLoad(v2);
-  UnitScore s2 = Score(r2, ivs, {Manual("b.manual", Assessor::kSelf, 8, "2023-06-01T08:00:00+07:00")});
+  UnitScore s2 =
+      Score(r2, ivs, {Manual("b.manual", Assessor::kSelf, 8, "2023-06-01T08:00:00+07:00")});
   EXPECT_NE(s2.total, s1.total);
 
   RubricRegistry reg;
@@ -475,7 +527,8 @@ TEST(Reproduction, JsonRoundTripIsExact) {
   auto ivs = PerfectA();
   ivs[0].record_ids = {"DT-2023-000123", "DT-2023-000124"};
   ivs[0].points = 7.5;
-  auto ranked = Rank({Score(r, ivs, {Manual("b.manual", Assessor::kSuperior, 3.25, "2023-06-02")})});
+  auto ranked =
+      Rank({Score(r, ivs, {Manual("b.manual", Assessor::kSuperior, 3.25, "2023-06-02")})});
   ASSERT_TRUE(ranked.ok());
   json j = ToJson((*ranked)[0]);
   auto back = UnitScoreFromJson(j);
@@ -526,13 +579,13 @@ TEST(RubricValidation, SchemaAndSemanticErrors) {
   EXPECT_NE(LoadError(j).find("giảm dần"), std::string::npos);
 
   j = TestRubricJson();
-  j["groups"][0]["criteria"][0]["no_data"] = json::parse(
-      R"({"policy": "redistribute", "to": [{"criterion": "nope", "share": 1}]})");
+  j["groups"][0]["criteria"][0]["no_data"] =
+      json::parse(R"({"policy": "redistribute", "to": [{"criterion": "nope", "share": 1}]})");
   EXPECT_NE(LoadError(j).find("'nope'"), std::string::npos);
 
   j = TestRubricJson();
-  j["groups"][0]["criteria"][0]["no_data"] = json::parse(
-      R"({"policy": "redistribute", "to": [{"criterion": "a.ratio", "share": 0.5}]})");
+  j["groups"][0]["criteria"][0]["no_data"] =
+      json::parse(R"({"policy": "redistribute", "to": [{"criterion": "a.ratio", "share": 0.5}]})");
   EXPECT_NE(LoadError(j).find("bằng 1"), std::string::npos);
 
   j = TestRubricJson();
