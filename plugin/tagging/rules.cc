@@ -166,6 +166,16 @@ void Collect(const json& node, const std::vector<std::string>& path, size_t i,
   Collect(*it, path, i + 1, out);
 }
 
+constexpr const char* kKinds[] = {"dossier", "petition", "reception", "dvk_model", "plan_task"};
+constexpr int kNumKinds = 5;  // index kNumKinds: a kind no rule names
+
+int KindIndex(std::string_view kind) {
+  for (int i = 0; i < kNumKinds; ++i) {
+    if (kind == kKinds[i]) return i;
+  }
+  return kNumKinds;
+}
+
 }  // namespace
 
 struct RuleSet::Impl {
@@ -176,6 +186,13 @@ struct RuleSet::Impl {
   std::vector<std::vector<std::string>> text_fields;
   std::vector<std::string> text_field_names;
   std::vector<bool> text_field_envelope;
+  // Keyword gating: a rule whose condition cannot hold without one of its keywords in one of
+  // its text fields is evaluated only when the automaton found such a hit, so thousands of
+  // keyword rules cost one automaton pass per text field plus the rules actually hit.
+  std::vector<bool> gated;                                          // per rule
+  std::vector<std::vector<std::pair<uint32_t, int>>> kw_triggers;   // keyword -> (rule, field)
+  std::vector<uint8_t> kind_mask;                                    // per rule; 0 = all kinds
+  std::vector<std::vector<int>> trigger_fields_by_kind;              // kind index -> field ids
 };
 
 namespace {
@@ -295,7 +312,7 @@ struct Eval {
     return (it != fm.hits.end() && it->keyword == kw) ? &*it : nullptr;
   }
 
-  bool Test(const Cond& c, json* ev) {
+  bool Test(const Cond& c, std::vector<json>* ev) {
     switch (c.type) {
       case Cond::kAll: {
         size_t mark = ev->size();
@@ -315,9 +332,9 @@ struct Eval {
         }
         return false;
       case Cond::kNot: {
-        json scratch = json::array();
+        std::vector<json> scratch;
         if (Test(c.children[0], &scratch)) return false;
-        ev->push_back({{"not", c.children[0].pointer}});
+        ev->push_back(json{{"not", c.children[0].pointer}});
         return true;
       }
       case Cond::kLeaf:
@@ -326,28 +343,31 @@ struct Eval {
     return false;
   }
 
-  bool TestLeaf(const Cond& c, json* ev) {
+  bool TestLeaf(const Cond& c, std::vector<json>* ev) {
     if (c.op == Op::kContainsAny || c.op == Op::kContainsAll) {
       for (int fid : c.text_fields) {
         FieldMatches& fm = Field(fid);
+        if (fm.hits.empty()) continue;
+        size_t found = 0;
+        for (uint32_t kw : c.keywords) {
+          if (FindHit(fm, kw)) {
+            ++found;
+          } else if (c.op == Op::kContainsAll) {
+            break;
+          }
+        }
+        bool ok = c.op == Op::kContainsAll ? found == c.keywords.size() : found > 0;
+        if (!ok) continue;
         json kws = json::array(), matched = json::array();
-        bool all = true;
         for (uint32_t kw : c.keywords) {
           const auto* h = FindHit(fm, kw);
-          if (!h) {
-            all = false;
-            if (c.op == Op::kContainsAll) break;
-            continue;
-          }
+          if (!h) continue;
           kws.push_back(rs.keyword_source[kw]);
           matched.push_back(fm.norm.substr(h->norm_begin, h->norm_end - h->norm_begin));
         }
-        bool ok = c.op == Op::kContainsAll ? all : !kws.empty();
-        if (ok) {
-          ev->push_back({{"field", rs.text_field_names[fid]}, {"keywords", kws},
-                         {"matched", matched}});
-          return true;
-        }
+        ev->push_back(json{{"field", rs.text_field_names[fid]}, {"keywords", std::move(kws)},
+                           {"matched", std::move(matched)}});
+        return true;
       }
       return false;
     }
@@ -385,7 +405,7 @@ struct Eval {
         for (const json& v : vals) {
           if (!IsEmpty(v)) return false;
         }
-        ev->push_back({{c.lhs.kind == Operand::kTag ? "tag" : "field", name}, {"missing", true}});
+        ev->push_back(json{{c.lhs.kind == Operand::kTag ? "tag" : "field", name}, {"missing", true}});
         return true;
       case Op::kEq:
       case Op::kIn:
@@ -472,7 +492,41 @@ struct Eval {
 
 // ---- loading ----------------------------------------------------------------------------
 
-constexpr const char* kKinds[] = {"dossier", "petition", "reception", "dvk_model", "plan_task"};
+// (field, keyword) pairs of which at least one must be hit for `c` to hold; false when the
+// condition can hold without any keyword hit.
+bool Triggers(const Cond& c, std::vector<std::pair<int, uint32_t>>* out) {
+  switch (c.type) {
+    case Cond::kLeaf:
+      if (c.op != Op::kContainsAny && c.op != Op::kContainsAll) return false;
+      for (int f : c.text_fields) {
+        for (uint32_t kw : c.keywords) out->emplace_back(f, kw);
+      }
+      return true;
+    case Cond::kAll: {
+      // Any gated child gates the conjunction; take the smallest set.
+      std::vector<std::pair<int, uint32_t>> best;
+      bool found = false;
+      for (const Cond& ch : c.children) {
+        std::vector<std::pair<int, uint32_t>> t;
+        if (Triggers(ch, &t) && (!found || t.size() < best.size())) {
+          best = std::move(t);
+          found = true;
+        }
+      }
+      if (found) out->insert(out->end(), best.begin(), best.end());
+      return found;
+    }
+    case Cond::kAny:
+      for (const Cond& ch : c.children) {
+        if (!Triggers(ch, out)) return false;
+      }
+      return true;
+    case Cond::kNot:
+      return false;
+  }
+  return false;
+}
+
 
 // Fields from docs/architecture.md, used only when a record schema file is missing.
 const std::map<std::string, std::vector<std::string>>& FallbackFields() {
@@ -627,6 +681,26 @@ class Loader {
       produced.insert(rule.tag);
     }
     impl->matcher.Build();
+    impl->kw_triggers.assign(impl->matcher.size(), {});
+    impl->trigger_fields_by_kind.assign(kNumKinds + 1, {});
+    for (size_t r = 0; r < impl->rules.size(); ++r) {
+      const Rule& rule = impl->rules[r];
+      uint8_t mask = 0;
+      for (const std::string& k : rule.kinds) mask |= static_cast<uint8_t>(1u << KindIndex(k));
+      impl->kind_mask.push_back(mask);
+      std::vector<std::pair<int, uint32_t>> trig;
+      bool gated = Triggers(rule.when, &trig);
+      impl->gated.push_back(gated);
+      if (!gated) continue;
+      for (const auto& [f, kw] : trig) {
+        impl->kw_triggers[kw].emplace_back(static_cast<uint32_t>(r), f);
+        for (int k = 0; k <= kNumKinds; ++k) {
+          if (mask && !(mask & (1u << k))) continue;
+          auto& fields = impl->trigger_fields_by_kind[k];
+          if (std::find(fields.begin(), fields.end(), f) == fields.end()) fields.push_back(f);
+        }
+      }
+    }
     return Status::Ok();
   }
 
@@ -990,14 +1064,29 @@ std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
       data = &*it;
     }
   }
-  Eval ev{*impl_, record, data, std::vector<FieldMatches>(impl_->text_fields.size()), &tags};
-  std::set<std::string> groups_done;
-  std::string kind(record.kind);
-  for (size_t idx : impl_->order) {
-    const Rule& rule = impl_->rules[idx];
-    if (!rule.kinds.empty() && !rule.kinds.count(kind)) continue;
-    if (!rule.group.empty() && groups_done.count(rule.group)) continue;
-    json evidence = json::array();
+  const Impl& im = *impl_;
+  Eval ev{im, record, data, std::vector<FieldMatches>(im.text_fields.size()), &tags};
+  const int kind_index = KindIndex(record.kind);
+  const uint8_t kind_bit = static_cast<uint8_t>(1u << kind_index);
+  std::vector<char> triggered(im.rules.size(), 0);
+  for (int fid : im.trigger_fields_by_kind[kind_index]) {
+    for (const auto& h : ev.Field(fid).hits) {
+      for (const auto& [rule, field] : im.kw_triggers[h.keyword]) {
+        if (field == fid) triggered[rule] = 1;
+      }
+    }
+  }
+  std::vector<std::string_view> groups_done;
+  std::vector<json> evidence;
+  for (size_t idx : im.order) {
+    const Rule& rule = im.rules[idx];
+    if (im.kind_mask[idx] && !(im.kind_mask[idx] & kind_bit)) continue;
+    if (im.gated[idx] && !triggered[idx]) continue;
+    if (!rule.group.empty() &&
+        std::find(groups_done.begin(), groups_done.end(), rule.group) != groups_done.end()) {
+      continue;
+    }
+    evidence.clear();
     if (!ev.Test(rule.when, &evidence)) continue;
     TagHit hit;
     hit.tag = rule.tag;
@@ -1009,8 +1098,9 @@ std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
     }
     hit.rule_id = rule.id;
     hit.rules_version = version_;
-    hit.evidence = std::move(evidence);
-    if (!rule.group.empty()) groups_done.insert(rule.group);
+    hit.evidence = json(std::move(evidence));
+    evidence = {};
+    if (!rule.group.empty()) groups_done.push_back(rule.group);
     tags.push_back(std::move(hit));
   }
   return tags;

@@ -181,23 +181,63 @@ Result<std::string> ToUpperNfc(std::string_view utf8) {
   return out;
 }
 
+namespace {
+
+// True when the text holds a combining mark of U+0300..U+036F (UTF-8 lead bytes 0xCC, 0xCD),
+// the only marks Vietnamese uses. Text without them is already NFC for Vietnamese letters.
+bool HasCombiningMarks(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c == 0xCC || c == 0xCD) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<MatchText> PrepareForMatch(std::string_view utf8) {
   if (auto bad = FindInvalidUtf8(utf8)) {
     return Status::InvalidInput("văn bản không phải UTF-8 hợp lệ tại byte " +
                                 std::to_string(*bad));
   }
   MatchText mt;
-  auto norm = NormalizeNfc(utf8, /*casefold=*/true);
-  if (!norm.ok()) return norm.status();
-  mt.norm = std::move(norm).value();
-  const std::string& s = mt.norm;
-  mt.folded.reserve(s.size());
-  mt.folded_to_norm.reserve(s.size() + 1);
+  // norm = lower-case of NFC. NFC (with the mark reordering) only runs when combining marks are
+  // present; per-code-point simple lower-casing equals full case folding for Vietnamese.
+  std::string nfc_storage;
+  std::string_view src = utf8;
+  if (HasCombiningMarks(utf8)) {
+    auto nfc = NormalizeNfc(utf8);
+    if (!nfc.ok()) return nfc.status();
+    nfc_storage = std::move(nfc).value();
+    src = nfc_storage;
+  }
+  mt.norm.reserve(src.size());
+  mt.folded.reserve(src.size());
+  mt.folded_to_norm.reserve(src.size() + 1);
   size_t pos = 0;
   bool last_sep = true;  // suppresses a leading separator
-  while (pos < s.size()) {
-    size_t start = pos;
-    char32_t cp = NextCodePoint(s, &pos);
+  while (pos < src.size()) {
+    unsigned char b = static_cast<unsigned char>(src[pos]);
+    const uint32_t start = static_cast<uint32_t>(mt.norm.size());
+    if (b < 0x80) {
+      ++pos;
+      char lower = (b >= 'A' && b <= 'Z') ? static_cast<char>(b + 32) : static_cast<char>(b);
+      mt.norm.push_back(lower);
+      char32_t f = FoldCodePoint(static_cast<unsigned char>(lower));
+      if (f == ' ') {
+        if (last_sep) continue;
+        last_sep = true;
+        mt.folded.push_back(' ');
+        mt.folded_to_norm.push_back(start);
+      } else {
+        last_sep = false;
+        mt.folded.push_back(static_cast<char>(f));
+        mt.folded_to_norm.push_back(start);
+      }
+      continue;
+    }
+    char32_t cp = NextCodePoint(src, &pos);
+    cp = static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+    AppendUtf8(cp, &mt.norm);
     char32_t f = FoldCodePoint(cp);
     if (f == 0) {
       mt.has_diacritics = true;  // a stray combining mark on a letter
@@ -207,18 +247,16 @@ Result<MatchText> PrepareForMatch(std::string_view utf8) {
       if (last_sep) continue;
       last_sep = true;
       mt.folded.push_back(' ');
-      mt.folded_to_norm.push_back(static_cast<uint32_t>(start));
+      mt.folded_to_norm.push_back(start);
       continue;
     }
     last_sep = false;
-    if (cp >= 0x80 && f < 0x80) mt.has_diacritics = true;
+    if (f < 0x80) mt.has_diacritics = true;
     size_t before = mt.folded.size();
     AppendUtf8(f, &mt.folded);
-    for (size_t k = before; k < mt.folded.size(); ++k) {
-      mt.folded_to_norm.push_back(static_cast<uint32_t>(start));
-    }
+    for (size_t k = before; k < mt.folded.size(); ++k) mt.folded_to_norm.push_back(start);
   }
-  mt.folded_to_norm.push_back(static_cast<uint32_t>(s.size()));
+  mt.folded_to_norm.push_back(static_cast<uint32_t>(mt.norm.size()));
   return mt;
 }
 

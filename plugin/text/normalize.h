@@ -35,7 +35,9 @@ Result<std::string> ToUpperNfc(std::string_view utf8);
 char32_t FoldCodePoint(char32_t cp);
 
 // A text prepared for keyword matching.
-//  norm:   NFC + case folded (diacritics kept)
+//  norm:   NFC (with the mark reordering), lower-cased per code point (diacritics kept);
+//          NFC is skipped when the text has no combining mark (it is then already NFC for
+//          Vietnamese), which keeps the common path cheap
 //  folded: FoldCodePoint() of each code point of `norm`, every run of separators collapsed to
 //          one ' ', no leading separator.
 //  folded_to_norm[i]: byte offset in `norm` of the code point that produced folded byte i;
