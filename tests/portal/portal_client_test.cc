@@ -633,6 +633,28 @@ TEST(PortalTlsTest, ClientCertificateRequiredByServer) {
   EXPECT_EQ(ok.outcome, PortalOutcome::kSuccess) << ok.message;
 }
 
+TEST(PortalOAuth2Test, TokenCachedUntilExpiryThenRefetchedBeforeUse) {
+  const auto& pki = GetTestPki();
+  StandinProcess s(pki.server_cert, pki.server_key, {"--token-ttl-s", "1"}, StandinEnv());
+  ASSERT_TRUE(s.started());
+  json j = PerOpJson(s.url());
+  j["per_operation"]["oauth2"]["expiry_margin_ms"] = 0;
+  j["per_operation"]["oauth2"]["basic_auth"] = true;
+  auto client = Client(Parse(j));
+  LookupResult a = client->Lookup("H26.20-230302-0300");
+  ASSERT_TRUE(a.ok()) << a.message;
+  EXPECT_EQ(a.attempts, 2);  // token + call
+  EXPECT_EQ(client->Lookup("H26.20-230302-0300").attempts, 1);  // cached
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  LookupResult b = client->Lookup("H26.20-230302-0300");
+  ASSERT_TRUE(b.ok()) << b.message;
+  EXPECT_EQ(b.attempts, 2);  // fetched anew before the call, no 401 round trip
+  json stats = s.Stats();
+  EXPECT_EQ(stats["tokens_issued"], 2);
+  EXPECT_EQ(stats["requests"]["TraCuuHoSo"].value("200:0", 0), 3);
+  EXPECT_FALSE(stats["requests"]["TraCuuHoSo"].contains("401:-401"));
+}
+
 TEST(PortalKeepAliveTest, ServerClosedIdleConnectionIsReopened) {
   const auto& pki = GetTestPki();
   StandinProcess s(pki.server_cert, pki.server_key, {"--keep-alive-timeout-ms", "200"},
