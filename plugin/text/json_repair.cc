@@ -75,6 +75,62 @@ std::string Hex(unsigned char b) {
   return buf;
 }
 
+// True when `raw` cannot hold a suspect literal: valid UTF-8, no C0 control bytes, and fewer
+// than two code points of the kind Windows-1252 mojibake produces (MojibakeBytes needs two in
+// one literal): U+0080..U+00BF (lead 0xC2), Latin-1 letters Vietnamese does not use (0xC3 +
+// other), Œ œ Š š Ÿ Ž ž ƒ ˆ ˜, and the 0xE2-led punctuation € ‚ „ … † ‡ ‰ ‹ ' ' " " • – — ™ ›.
+// Vietnamese letters (ũ ư ơ are 0xC5/0xC6-led too) do not count.
+bool CleanUtf8(std::string_view raw) {
+  if (FindInvalidUtf8(raw)) return false;
+  static const bool* viet_c3 = [] {
+    static bool t[64] = {};
+    for (char32_t cp : std::u32string_view(U"ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúý")) {
+      t[cp & 0x3F] = cp >= 0xC0;
+    }
+    return t;
+  }();
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+  const size_t n = raw.size();
+  int suspicious = 0;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = p[i];
+    if (c >= 0x20 && c < 0xC2) {
+      continue;  // ASCII or a continuation byte
+    }
+    if (c < 0x20) {
+      if (c != '\t' && c != '\n' && c != '\r') return false;
+      continue;
+    }
+    // Valid UTF-8: the continuation bytes exist.
+    unsigned char d = p[i + 1];
+    switch (c) {
+      case 0xC2:
+        ++suspicious;
+        break;
+      case 0xC3:
+        suspicious += !viet_c3[d & 0x3F];
+        break;
+      case 0xC5:
+        suspicious += d == 0x92 || d == 0x93 || d == 0xA0 || d == 0xA1 || d == 0xB8 ||
+                      d == 0xBD || d == 0xBE;
+        break;
+      case 0xC6:
+        suspicious += d == 0x92;
+        break;
+      case 0xCB:
+        suspicious += d == 0x86 || d == 0x9C;
+        break;
+      case 0xE2:
+        suspicious += d == 0x80 || d == 0x82 || d == 0x84;
+        break;
+      default:
+        break;
+    }
+    if (suspicious >= 2) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 nlohmann::json RepairNote::ToJson() const {
@@ -87,9 +143,8 @@ nlohmann::json RepairNote::ToJson() const {
 
 Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& options) {
   RepairedJson result;
-  // Fast path: pure ASCII without control bytes cannot hold legacy text.
-  size_t dummy;
-  if (IsAscii(raw) && !HasControl(raw, &dummy)) {
+  // Fast path: plain UTF-8 (or ASCII) without control bytes or mojibake code points.
+  if (CleanUtf8(raw)) {
     result.text = std::string(raw);
     return result;
   }

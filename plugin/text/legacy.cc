@@ -30,9 +30,28 @@ const char* IconvName(Encoding e) {
   }
 }
 
+// One cached descriptor per (to, from) and thread: iconv_open costs far more than a short
+// conversion, and an iconv_t must not be shared between threads.
+iconv_t CachedIconv(const char* to, const char* from) {
+  struct Entry {
+    std::string to, from;
+    iconv_t cd;
+  };
+  thread_local std::vector<Entry> cache;
+  for (const Entry& e : cache) {
+    if (e.to == to && e.from == from) {
+      iconv(e.cd, nullptr, nullptr, nullptr, nullptr);  // back to the initial state
+      return e.cd;
+    }
+  }
+  iconv_t cd = iconv_open(to, from);
+  if (cd != reinterpret_cast<iconv_t>(-1)) cache.push_back(Entry{to, from, cd});
+  return cd;
+}
+
 // Converts with iconv; on an unconvertible byte reports its offset in `in`.
 Result<std::string> Iconv(const char* to, const char* from, std::string_view in) {
-  iconv_t cd = iconv_open(to, from);
+  iconv_t cd = CachedIconv(to, from);
   if (cd == reinterpret_cast<iconv_t>(-1)) {
     return Status::Internal(std::string("iconv không hỗ trợ ") + from + " -> " + to);
   }
@@ -53,7 +72,6 @@ Result<std::string> Iconv(const char* to, const char* from, std::string_view in)
       continue;
     }
     size_t offset = inp - in.data();
-    iconv_close(cd);
     return Status::InvalidInput(std::string("byte ") + std::to_string(offset) +
                                 " không chuyển được từ " + from + " sang " + to);
   }
@@ -68,7 +86,6 @@ Result<std::string> Iconv(const char* to, const char* from, std::string_view in)
     outleft = out.size() - used;
   }
   out.resize(outp - out.data());
-  iconv_close(cd);
   return out;
 }
 
@@ -86,6 +103,10 @@ constexpr unsigned char kVniOHorn = 0xF4, kVniUHorn = 0xF6, kVniDStroke = 0xF1; 
 struct VniTables {
   std::unordered_map<char32_t, std::string> encode;  // NFC letter -> VNI bytes
   std::map<std::string, char32_t> decode;            // VNI bytes (1 or 2) -> letter
+  // Flat forms of `decode` for the decoder: single[b], pair[b1 << 8 | b2]; 0 = no letter.
+  std::vector<char32_t> single, pair;
+  // Windows-1252 meaning of 0x80..0xBF (punctuation, symbols), from iconv; 0 = undefined.
+  char32_t cp1252[0x40] = {};
 };
 
 char32_t Compose(char32_t base, char32_t mark1, char32_t mark2) {
@@ -149,22 +170,37 @@ const VniTables& Vni() {
       }
       AddVni(t, upper ? 0x0110 : 0x0111, std::string(1, mod(kVniDStroke)));
     }
+    t->single.assign(256, 0);
+    t->pair.assign(65536, 0);
+    for (const auto& [bytes, letter] : t->decode) {
+      const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+      if (bytes.size() == 1) t->single[b[0]] = letter;
+      else t->pair[(b[0] << 8) | b[1]] = letter;
+    }
+    for (int b = 0x80; b < 0xC0; ++b) {
+      auto r = Iconv("UTF-8", "WINDOWS-1252", std::string(1, static_cast<char>(b)));
+      if (r.ok() && !r->empty()) {
+        size_t pos = 0;
+        t->cp1252[b - 0x80] = NextCodePoint(r.value(), &pos);
+      }
+    }
     return t;
   }();
   return *tables;
 }
 
 Result<std::string> DecodeVni(std::string_view bytes) {
-  const auto& dec = Vni().decode;
+  const VniTables& t = Vni();
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
   std::string out;
-  out.reserve(bytes.size() * 2);
+  out.reserve(n * 2);
   size_t i = 0;
-  while (i < bytes.size()) {
-    unsigned char b = static_cast<unsigned char>(bytes[i]);
-    if (i + 1 < bytes.size() && static_cast<unsigned char>(bytes[i + 1]) >= 0x80) {
-      auto it = dec.find(std::string(bytes.substr(i, 2)));
-      if (it != dec.end()) {
-        AppendUtf8(it->second, &out);
+  while (i < n) {
+    unsigned char b = p[i];
+    if (i + 1 < n && p[i + 1] >= 0x80) {
+      if (char32_t c = t.pair[(b << 8) | p[i + 1]]) {
+        AppendUtf8(c, &out);
         i += 2;
         continue;
       }
@@ -174,27 +210,20 @@ Result<std::string> DecodeVni(std::string_view bytes) {
       ++i;
       continue;
     }
-    auto it = dec.find(std::string(1, static_cast<char>(b)));
-    if (it != dec.end()) {
-      AppendUtf8(it->second, &out);
+    if (char32_t c = t.single[b]) {
+      AppendUtf8(c, &out);
       ++i;
       continue;
     }
-    if (b < 0xC0) {
+    if (b < 0xC0 && t.cp1252[b - 0x80]) {
       // Windows-1252 punctuation (quotes, dashes, ellipsis) and symbols.
-      auto r = Iconv("UTF-8", "WINDOWS-1252", bytes.substr(i, 1));
-      if (r.ok()) {
-        out += r.value();
-        ++i;
-        continue;
-      }
+      AppendUtf8(t.cp1252[b - 0x80], &out);
+      ++i;
+      continue;
     }
-    return Status::InvalidInput("byte " + std::to_string(i) + " (0x" +
-                                [&] {
-                                  char buf[4];
-                                  std::snprintf(buf, sizeof buf, "%02x", b);
-                                  return std::string(buf);
-                                }() +
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", b);
+    return Status::InvalidInput("byte " + std::to_string(i) + " (" + hex +
                                 ") không phải mã VNI hợp lệ ở vị trí này");
   }
   return NormalizeNfc(out);
@@ -544,14 +573,12 @@ Detection DetectLegacy(std::string_view bytes, const DetectOptions& options) {
 std::string MojibakeBytes(std::string_view utf8) {
   static const std::u32string_view kVietLatin1 =
       U"ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúý";
+  const VniTables& t = Vni();  // holds the Windows-1252 table of 0x80..0xBF
   int suspicious = 0;
   std::string bytes;
   bytes.reserve(utf8.size());
-  iconv_t cd = reinterpret_cast<iconv_t>(-1);
   size_t pos = 0;
-  bool ok = true;
-  while (pos < utf8.size() && ok) {
-    size_t start = pos;
+  while (pos < utf8.size()) {
     char32_t cp = NextCodePoint(utf8, &pos);
     if (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') {
       ++suspicious;
@@ -562,28 +589,18 @@ std::string MojibakeBytes(std::string_view utf8) {
       if (kVietLatin1.find(cp) == std::u32string_view::npos) ++suspicious;
       bytes.push_back(static_cast<char>(cp));
     } else {
-      // Windows-1252's 0x80-0x9F code points (€ ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ' ' " " • – — ˜ ™ …).
-      if (cd == reinterpret_cast<iconv_t>(-1)) cd = iconv_open("WINDOWS-1252", "UTF-8");
-      if (cd == reinterpret_cast<iconv_t>(-1)) {
-        ok = false;
-        break;
+      // Windows-1252's 0x80-0x9F code points (€ ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ' ' " " • – — ˜ ™ …);
+      // anything else (ă, ơ, ư, đ, ạ...) means real Unicode text.
+      int byte = -1;
+      for (int b = 0; b < 0x20; ++b) {
+        if (t.cp1252[b] == cp) byte = 0x80 + b;
       }
-      char out[4];
-      char* inp = const_cast<char*>(utf8.data() + start);
-      size_t inleft = pos - start;
-      char* outp = out;
-      size_t outleft = sizeof out;
-      if (iconv(cd, &inp, &inleft, &outp, &outleft) == static_cast<size_t>(-1) ||
-          outp - out != 1) {
-        ok = false;
-        break;
-      }
+      if (byte < 0) return {};
       ++suspicious;
-      bytes.push_back(out[0]);
+      bytes.push_back(static_cast<char>(byte));
     }
   }
-  if (cd != reinterpret_cast<iconv_t>(-1)) iconv_close(cd);
-  if (!ok || suspicious < 2) return {};
+  if (suspicious < 2) return {};
   return bytes;
 }
 
