@@ -37,7 +37,14 @@ iconv_t CachedIconv(const char* to, const char* from) {
     std::string to, from;
     iconv_t cd;
   };
-  thread_local std::vector<Entry> cache;
+  struct Cache {
+    std::vector<Entry> entries;
+    ~Cache() {
+      for (const Entry& e : entries) iconv_close(e.cd);
+    }
+  };
+  thread_local Cache cache_holder;
+  std::vector<Entry>& cache = cache_holder.entries;
   for (const Entry& e : cache) {
     if (e.to == to && e.from == from) {
       iconv(e.cd, nullptr, nullptr, nullptr, nullptr);  // back to the initial state

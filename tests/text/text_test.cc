@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <iconv.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -279,6 +281,32 @@ TEST(RepairJson, RejectsUndecodableTextWithOffset) {
   // UTF-8 cut in the middle of a letter.
   std::string torn = std::string(kSentence).substr(0, 40) + "\xE1\xBA" + " ti\xE1\xBA\xBFp";
   EXPECT_FALSE(RepairJsonText(EventJson(torn, "An")).ok());
+}
+
+TEST(RepairJson, RejectsLiteralMixingUtf8AndLegacyBytes) {
+  // UTF-8 "Phụ huynh phản ánh " followed by TCVN3 "Dân vận khéo" in one literal: no single
+  // decoding reads the whole literal as Vietnamese, so it is rejected, not half-decoded.
+  std::string mixed = "Phụ huynh phản ánh " + EncodeLegacy(Encoding::kTcvn3, "Dân vận khéo").value();
+  std::string raw = EventJson(mixed, "An");
+  auto r = RepairJsonText(raw);
+  ASSERT_FALSE(r.ok());
+  size_t offset = raw.find('\xa9');
+  EXPECT_NE(r.status().message().find("byte " + std::to_string(offset)), std::string::npos)
+      << r.status().message();
+  // Concurrent repairs (thread-local iconv descriptors) agree.
+  std::string legacy = EventJson(EncodeLegacy(Encoding::kViscii, kSentence).value(), "An");
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto rr = RepairJsonText(legacy);
+        if (!rr.ok() || nlohmann::json::parse(rr->text)["data"]["content"] != Nfc(kSentence)) ++bad;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 TEST(Keywords, FindsKhieuNaiInEveryForm) {
