@@ -50,12 +50,39 @@ CREATE INDEX record_history_pk ON record_history (record_pk, at_ms);
 CREATE TABLE quarantine (
   id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL,
   source TEXT NOT NULL, kind TEXT NOT NULL, rid TEXT NOT NULL,
-  errors TEXT NOT NULL, raw BLOB NOT NULL, raw_size INTEGER NOT NULL);
+  errors TEXT NOT NULL, raw BLOB, raw_size INTEGER NOT NULL);
 CREATE TABLE deadline_watch (
   record_pk INTEGER PRIMARY KEY REFERENCES records(pk),
   next_change_ms INTEGER, next_class TEXT NOT NULL DEFAULT '',
   alerted TEXT NOT NULL DEFAULT '');
 CREATE INDEX deadline_watch_next ON deadline_watch (next_change_ms);
+)sql",
+      // 2: export to the national portal: outbox, dead letters, hash-chained export log,
+      // administrator settings (code mappings).
+      R"sql(
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  destination TEXT NOT NULL, record_pk INTEGER NOT NULL REFERENCES records(pk),
+  record_id TEXT NOT NULL, unit TEXT NOT NULL, op TEXT NOT NULL, seq INTEGER NOT NULL,
+  payload TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '', lease_until_ms INTEGER NOT NULL DEFAULT 0,
+  done_ms INTEGER NOT NULL DEFAULT 0,
+  batch_key TEXT NOT NULL DEFAULT '',
+  UNIQUE (destination, record_pk, seq));
+CREATE INDEX outbox_ready ON outbox (destination, state, next_attempt_ms);
+CREATE TABLE dead_letter (
+  id INTEGER PRIMARY KEY, outbox_id INTEGER NOT NULL, destination TEXT NOT NULL,
+  record_id TEXT NOT NULL, op TEXT NOT NULL, payload TEXT NOT NULL, last_error TEXT NOT NULL,
+  attempts INTEGER NOT NULL, dead_ms INTEGER NOT NULL, resent_ms INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE export_log (
+  seq INTEGER PRIMARY KEY, destination TEXT NOT NULL, at_ms INTEGER NOT NULL,
+  op TEXT NOT NULL, record_id TEXT NOT NULL, url TEXT NOT NULL, http_status INTEGER NOT NULL,
+  outcome TEXT NOT NULL, request_hash TEXT NOT NULL, request_masked TEXT NOT NULL,
+  response_body TEXT NOT NULL, prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL);
+CREATE INDEX export_log_dest ON export_log (destination, seq);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
   };
   return kMigrations;
@@ -115,6 +142,27 @@ std::vector<RecordRow> SelectRecords(Session& session, const std::string& where,
   return out;
 }
 
+constexpr const char* kOutboxColumns =
+    "id, destination, record_pk, record_id, unit, op, seq, payload, idempotency_key, state, "
+    "attempts, next_attempt_ms, created_ms, last_error";
+
+template <typename... Binds>
+std::vector<OutboxItem> SelectOutbox(Session& session, const std::string& where, Binds&... binds) {
+  std::vector<Poco::Int64> id, rpk, seq, attempts, next, created;
+  std::vector<std::string> dest, rid, unit, op, payload, key, state, err;
+  Statement stmt(session);
+  stmt << std::string("SELECT ") + kOutboxColumns + " FROM outbox " + where, into(id), into(dest),
+      into(rpk), into(rid), into(unit), into(op), into(seq), into(payload), into(key), into(state),
+      into(attempts), into(next), into(created), into(err);
+  (stmt, ..., use(binds));
+  stmt.execute();
+  std::vector<OutboxItem> out(id.size());
+  for (size_t i = 0; i < id.size(); ++i)
+    out[i] = {id[i], dest[i], rpk[i], rid[i], unit[i], op[i], seq[i], payload[i], key[i], state[i],
+              attempts[i], next[i], created[i], err[i]};
+  return out;
+}
+
 std::optional<RecordRow> SelectRecord(Session& session, const RecordKey& key) {
   std::string s = key.source, k = key.kind, i = key.id;
   auto rows = SelectRecords(session, "WHERE source=? AND kind=? AND rid=?", s, k, i);
@@ -141,6 +189,26 @@ std::vector<HistoryRow> SelectHistory(Session& s, int64_t record_pk) {
   for (size_t i = 0; i < out.size(); ++i) {
     out[i] = {record_pk, order_key[i], status[i], at[i], etime[i], outcome[i], detail[i], rec[i]};
   }
+  return out;
+}
+
+std::vector<ExportLogRow> ReadLog(Session& s, const std::string& destination,
+                                  const std::string& tail, int64_t after_seq) {
+  std::vector<Poco::Int64> seq, at, http;
+  std::vector<std::string> dest, op, rid, url, outcome, rh, rm, resp, prev, hash;
+  std::string d = destination;
+  Poco::Int64 after = after_seq;
+  Statement stmt(s);
+  stmt << "SELECT seq, destination, at_ms, op, record_id, url, http_status, outcome, request_hash, "
+          "request_masked, response_body, prev_hash, entry_hash FROM export_log WHERE destination=? "
+          "AND seq>? " + tail,
+      into(seq), into(dest), into(at), into(op), into(rid), into(url), into(http), into(outcome),
+      into(rh), into(rm), into(resp), into(prev), into(hash), use(d), use(after);
+  stmt.execute();
+  std::vector<ExportLogRow> out(seq.size());
+  for (size_t i = 0; i < seq.size(); ++i)
+    out[i] = {seq[i], dest[i], at[i], op[i], rid[i], url[i], static_cast<int>(http[i]), outcome[i],
+              rh[i], rm[i], resp[i], prev[i], hash[i]};
   return out;
 }
 
@@ -291,6 +359,201 @@ class SqliteTransaction final : public StoreTransaction {
     }
   }
 
+  Result<int64_t> EnqueueOutbox(const OutboxItem& it) override {
+    try {
+      Poco::Int64 rpk = it.record_pk, next = it.next_attempt_ms, created = it.created_ms, seq = 0;
+      std::string dest = it.destination, rid = it.record_id, unit = it.unit, op = it.op,
+                  payload = it.payload, key = it.idempotency_key, state = it.state;
+      session_ << "SELECT coalesce(max(seq), 0) + 1 FROM outbox WHERE destination=? AND record_pk=?",
+          use(dest), use(rpk), into(seq), now;
+      if (key.empty()) key = dest + ":" + rid + ":" + op + ":" + std::to_string(seq);
+      session_ << "INSERT INTO outbox (destination, record_pk, record_id, unit, op, seq, payload, "
+                  "idempotency_key, state, next_attempt_ms, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+          use(dest), use(rpk), use(rid), use(unit), use(op), use(seq), use(payload), use(key),
+          use(state), use(next), use(created), now;
+      Poco::Int64 id = 0;
+      session_ << "SELECT last_insert_rowid()", into(id), now;
+      return static_cast<int64_t>(id);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("enqueue export", e);
+    }
+  }
+
+  Result<bool> HasWaitingDossierOp(const std::string& destination, int64_t record_pk,
+                                   int64_t now_ms) override {
+    try {
+      Poco::Int64 rpk = record_pk, n = now_ms, count = 0;
+      std::string dest = destination;
+      session_ << "SELECT count(*) FROM outbox WHERE destination=? AND record_pk=? AND op='dossier' "
+                  "AND state IN ('pending','held') AND lease_until_ms < ?",
+          use(dest), use(rpk), use(n), into(count), now;
+      return count > 0;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read outbox", e);
+    }
+  }
+
+  Result<std::vector<OutboxItem>> ClaimOutbox(const std::string& destination, int64_t now_ms,
+                                              int64_t lease_until_ms, int64_t limit,
+                                              int64_t steps_per_call) override {
+    try {
+      std::string dest = destination;
+      Poco::Int64 n = now_ms, lim = limit;
+      // Heads: the first not-done item of each record, ready and not leased.
+      auto heads = SelectOutbox(session_,
+          "AS o WHERE destination=? AND state='pending' AND next_attempt_ms<=? AND lease_until_ms<? "
+          "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination=o.destination AND "
+          "p.record_pk=o.record_pk AND p.seq<o.seq AND p.state<>'done') "
+          "ORDER BY next_attempt_ms, id LIMIT ?", dest, n, n, lim);
+      std::vector<OutboxItem> claimed;
+      for (const auto& h : heads) {
+        claimed.push_back(h);
+        if (h.op != "progress") continue;
+        Poco::Int64 rpk = h.record_pk, seq = h.seq, id = h.id;
+        // A batch keeps the members of its first attempt on every retry, so its idempotency
+        // key (derived from the batch) stays the same and a lost response is never re-applied
+        // under another key.
+        std::vector<std::string> batch;
+        session_ << "SELECT batch_key FROM outbox WHERE id=?", use(id), into(batch), now;
+        std::string key = batch.empty() ? "" : batch[0];
+        if (!key.empty()) {
+          for (auto& f : SelectOutbox(session_,
+                   "WHERE destination=? AND record_pk=? AND seq>? AND batch_key=? ORDER BY seq",
+                   dest, rpk, seq, key))
+            claimed.push_back(f);
+          continue;
+        }
+        if (steps_per_call > 1) {
+          Poco::Int64 more = steps_per_call - 1;
+          for (auto& f : SelectOutbox(session_,
+                   "WHERE destination=? AND record_pk=? AND seq>? ORDER BY seq LIMIT ?", dest, rpk,
+                   seq, more)) {
+            if (f.op != "progress" || f.state != "pending" || f.seq != claimed.back().seq + 1) break;
+            claimed.push_back(f);
+          }
+        }
+        key = std::to_string(h.seq) + "-" + std::to_string(claimed.back().seq);
+        for (size_t i = claimed.size(); i-- > 0 && claimed[i].record_pk == h.record_pk && claimed[i].seq >= h.seq;) {
+          Poco::Int64 cid = claimed[i].id;
+          session_ << "UPDATE outbox SET batch_key=? WHERE id=?", use(key), use(cid), now;
+          if (claimed[i].seq == h.seq) break;
+        }
+      }
+      Poco::Int64 until = lease_until_ms;
+      for (const auto& c : claimed) {
+        Poco::Int64 id = c.id;
+        session_ << "UPDATE outbox SET lease_until_ms=? WHERE id=?", use(until), use(id), now;
+      }
+      return claimed;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("claim outbox", e);
+    }
+  }
+
+  Status FinishOutbox(const OutboxItem& it, const std::string& state, int64_t now_ms) override {
+    try {
+      Poco::Int64 id = it.id, attempts = it.attempts, next = it.next_attempt_ms, n = now_ms;
+      std::string st = state, err = it.last_error;
+      Poco::Int64 done = state == "done" ? now_ms : 0;
+      session_ << "UPDATE outbox SET state=?, attempts=?, next_attempt_ms=?, last_error=?, "
+                  "lease_until_ms=0, done_ms=? WHERE id=?",
+          use(st), use(attempts), use(next), use(err), use(done), use(id), now;
+      if (state == "dead") {
+        std::string dest = it.destination, rid = it.record_id, op = it.op, payload = it.payload;
+        session_ << "INSERT INTO dead_letter (outbox_id, destination, record_id, op, payload, "
+                    "last_error, attempts, dead_ms) VALUES (?,?,?,?,?,?,?,?)",
+            use(id), use(dest), use(rid), use(op), use(payload), use(err), use(attempts), use(n), now;
+      }
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("finish outbox item", e);
+    }
+  }
+
+  Result<std::vector<std::string>> SentProgress(const std::string& destination,
+                                                int64_t record_pk) override {
+    try {
+      std::string dest = destination;
+      Poco::Int64 rpk = record_pk;
+      std::vector<std::string> payloads;
+      session_ << "SELECT payload FROM outbox WHERE destination=? AND record_pk=? AND op='progress' "
+                  "AND state='done' ORDER BY seq", use(dest), use(rpk), into(payloads), now;
+      return payloads;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read outbox", e);
+    }
+  }
+
+  Result<int64_t> ReleaseHeld(const std::string& destination, int64_t now_ms) override {
+    try {
+      std::string dest = destination;
+      Poco::Int64 n = now_ms;
+      session_ << "UPDATE outbox SET state='pending', next_attempt_ms=? WHERE destination=? AND state='held'",
+          use(n), use(dest), now;
+      Poco::Int64 changed = 0;
+      session_ << "SELECT changes()", into(changed), now;
+      return static_cast<int64_t>(changed);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("release held items", e);
+    }
+  }
+
+  Status ResendDeadLetter(int64_t dead_letter_id, int64_t now_ms) override {
+    try {
+      Poco::Int64 id = dead_letter_id, n = now_ms;
+      std::vector<Poco::Int64> outbox_id, resent;
+      session_ << "SELECT outbox_id, resent_ms FROM dead_letter WHERE id=?", use(id), into(outbox_id),
+          into(resent), now;
+      if (outbox_id.empty()) return Status::NotFound("không có thư chết (dead letter) số " + std::to_string(dead_letter_id));
+      if (resent[0] != 0) return Status::Conflict("thư chết số " + std::to_string(dead_letter_id) + " đã được gửi lại");
+      Poco::Int64 oid = outbox_id[0];
+      session_ << "UPDATE outbox SET state='pending', attempts=0, next_attempt_ms=?, lease_until_ms=0 "
+                  "WHERE id=? AND state='dead'", use(n), use(oid), now;
+      session_ << "UPDATE dead_letter SET resent_ms=? WHERE id=?", use(n), use(id), now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("resend dead letter", e);
+    }
+  }
+
+  Result<std::optional<ExportLogRow>> LastExportLog(const std::string& destination) override {
+    try {
+      auto rows = ReadLog(session_, destination, "ORDER BY seq DESC LIMIT 1", -1);
+      if (rows.empty()) return std::optional<ExportLogRow>();
+      return std::optional<ExportLogRow>(rows[0]);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read export log", e);
+    }
+  }
+
+  Status AppendExportLog(const ExportLogRow& r) override {
+    try {
+      Poco::Int64 at = r.at_ms, http = r.http_status;
+      std::string dest = r.destination, op = r.op, rid = r.record_id, url = r.url,
+                  outcome = r.outcome, rh = r.request_hash, rm = r.request_masked,
+                  resp = r.response_body, prev = r.prev_hash, hash = r.entry_hash;
+      session_ << "INSERT INTO export_log (destination, at_ms, op, record_id, url, http_status, "
+                  "outcome, request_hash, request_masked, response_body, prev_hash, entry_hash) "
+                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+          use(dest), use(at), use(op), use(rid), use(url), use(http), use(outcome), use(rh),
+          use(rm), use(resp), use(prev), use(hash), now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write export log", e);
+    }
+  }
+
+  Status SetSetting(const std::string& key, const std::string& value) override {
+    try {
+      std::string k = key, v = value;
+      session_ << "INSERT INTO settings (key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET "
+                  "value=excluded.value", use(k), use(v), now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write setting", e);
+    }
+  }
+
   Status Commit() override {
     try {
       session_.commit();
@@ -373,6 +636,15 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) override {
+    try {
+      Session s = Reader();
+      return SelectRecordByPk(s, pk);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read record", e);
+    }
+  }
+
   Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) override {
     try {
       Session s = Reader();
@@ -416,6 +688,94 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<int64_t> CountQueued() override {
+    try {
+      Session s = Reader();
+      Poco::Int64 n = 0;
+      s << "SELECT count(*) FROM outbox WHERE state IN ('pending','held')", into(n), now;
+      return static_cast<int64_t>(n);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("count outbox", e);
+    }
+  }
+
+  Result<OutboxStatusRow> OutboxStatus(const std::string& destination) override {
+    try {
+      Session s = Reader();
+      OutboxStatusRow st;
+      st.destination = destination;
+      std::string d = destination;
+      std::vector<std::string> state;
+      std::vector<Poco::Int64> count;
+      s << "SELECT state, count(*) FROM outbox WHERE destination=? GROUP BY state", use(d),
+          into(state), into(count), now;
+      for (size_t i = 0; i < state.size(); ++i) st.by_state[state[i]] = count[i];
+      Poco::Nullable<Poco::Int64> oldest;
+      s << "SELECT min(created_ms) FROM outbox WHERE destination=? AND state IN ('pending','held')",
+          use(d), into(oldest), now;
+      st.oldest_pending_created_ms = oldest.isNull() ? 0 : oldest.value();
+      Poco::Int64 dead = 0;
+      s << "SELECT count(*) FROM dead_letter WHERE destination=? AND resent_ms=0", use(d), into(dead), now;
+      st.dead_letters = dead;
+      return st;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("outbox status", e);
+    }
+  }
+
+  Result<std::vector<DeadLetterRow>> ListDeadLetters(int64_t limit, int64_t offset) override {
+    try {
+      Session s = Reader();
+      Poco::Int64 lim = limit, off = offset;
+      std::vector<Poco::Int64> id, oid, attempts, dead, resent;
+      std::vector<std::string> dest, rid, op, payload, err;
+      s << "SELECT id, outbox_id, destination, record_id, op, payload, last_error, attempts, dead_ms, "
+           "resent_ms FROM dead_letter ORDER BY id LIMIT ? OFFSET ?",
+          use(lim), use(off), into(id), into(oid), into(dest), into(rid), into(op), into(payload),
+          into(err), into(attempts), into(dead), into(resent), now;
+      std::vector<DeadLetterRow> out(id.size());
+      for (size_t i = 0; i < id.size(); ++i)
+        out[i] = {id[i], oid[i], dest[i], rid[i], op[i], payload[i], err[i], attempts[i], dead[i], resent[i]};
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("list dead letters", e);
+    }
+  }
+
+  Result<std::vector<ExportLogRow>> ReadExportLog(const std::string& destination, int64_t after_seq,
+                                                  int64_t limit) override {
+    try {
+      Session s = Reader();
+      return ReadLog(s, destination, "ORDER BY seq LIMIT " + std::to_string(limit), after_seq);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read export log", e);
+    }
+  }
+
+  Result<std::optional<std::string>> GetSetting(const std::string& key) override {
+    try {
+      Session s = Reader();
+      std::string k = key;
+      std::vector<std::string> v;
+      s << "SELECT value FROM settings WHERE key=?", use(k), into(v), now;
+      if (v.empty()) return std::optional<std::string>();
+      return std::optional<std::string>(v[0]);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read setting", e);
+    }
+  }
+
+  Result<std::vector<RecordRow>> SyncedDossiers(int64_t after_pk, int64_t limit) override {
+    try {
+      Session s = Reader();
+      Poco::Int64 after = after_pk;
+      return SelectRecords(s, "WHERE kind='dossier' AND synced=1 AND pk>? ORDER BY pk LIMIT " +
+                                  std::to_string(limit), after);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read synced dossiers", e);
+    }
+  }
+
   Result<std::vector<DeadlineWatch>> DueWatches(int64_t now_ms, int64_t limit) override {
     try {
       Session s = Reader();
@@ -440,7 +800,7 @@ class SqliteStore final : public Store {
       std::vector<Poco::Int64> id, rec, size;
       std::vector<std::string> src, kind, rid, errors;
       std::vector<Poco::Data::BLOB> raw;
-      s << "SELECT id, received_ms, source, kind, rid, errors, raw, raw_size FROM quarantine "
+      s << "SELECT id, received_ms, source, kind, rid, errors, coalesce(raw, X''), raw_size FROM quarantine "
            "ORDER BY id LIMIT ? OFFSET ?",
           into(id), into(rec), into(src), into(kind), into(rid), into(errors), into(raw),
           into(size), use(lim), use(off), now;

@@ -4,6 +4,7 @@
 
 #include "core/json_schema.h"
 #include "core/timeutil.h"
+#include "portal/portal_http_client.h"
 #include "sqlite/sqlite_store.h"
 
 #ifndef DANVAN_SOURCE_ROOT
@@ -78,6 +79,26 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
     c.calendar_dir = path_of("calendar", "dir", c.config_dir + "/calendar");
     c.deadlines_file = path_of("deadlines", "rules_file", c.config_dir + "/deadlines.json");
     c.procedures_file = path_of("deadlines", "procedures_file", c.config_dir + "/procedures.json");
+    if (doc.contains("portal")) c.portal = doc["portal"];
+    auto outbox = ParseOutboxConfig(doc.value("outbox", nlohmann::json()), doc.contains("portal"));
+    if (!outbox.ok()) {
+      std::string msg = outbox.status().message();
+      size_t start = 0;
+      while (start < msg.size()) {
+        size_t end = msg.find('\n', start);
+        if (end == std::string::npos) end = msg.size();
+        std::string line = msg.substr(start, end - start);
+        size_t colon = line.find(": ");
+        errors.push_back({line.substr(0, colon), colon == std::string::npos ? line : line.substr(colon + 2)});
+        start = end + 1;
+      }
+    } else {
+      c.outbox = outbox.value();
+    }
+    if (c.outbox.enabled) {
+      auto pc = ParsePortalConfig(c.portal);
+      if (!pc.ok()) errors.push_back({"/portal", pc.status().message()});
+    }
     if (doc.contains("deadlines") && doc["deadlines"].contains("scan_interval_ms")) {
       const auto& v = doc["deadlines"]["scan_interval_ms"];
       if (!v.is_number_integer() || v.get<int64_t>() < 10 || v.get<int64_t>() > 3600000)
@@ -137,6 +158,28 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
       cal.value(), procs.value(), rules.value()));
   Status rebuilt = e->RebuildIndex();
   if (!rebuilt.ok()) return rebuilt;
+  Engine* raw = e.get();
+  Outbox::ClientFactory factory;
+  if (config.outbox.enabled) {
+    auto pc = ParsePortalConfig(config.portal);
+    if (!pc.ok()) return Status::InvalidInput("/portal: " + pc.status().message());
+    PortalConfig portal = pc.value();
+    std::shared_ptr<Clock> clock = e->hooks_.clock;
+    factory = [portal, clock]() { return MakePortalClient(portal, clock.get()); };
+  }
+  e->outbox_ = std::make_unique<Outbox>(
+      config.outbox, e->store_.get(), e->hooks_.clock, e->hooks_.logger, factory,
+      [raw](StoreTransaction& tx, int64_t pk) { return raw->MarkSynced(tx, pk); },
+      [raw]() {
+        std::vector<indicators::Delta> d;
+        {
+          std::lock_guard lock(raw->synced_deltas_mu_);
+          d.swap(raw->synced_deltas_);
+        }
+        raw->index_.Apply(d);
+      });
+  Status ob = e->outbox_->Init();
+  if (!ob.ok()) return ob;
   e->hooks_.logger.Log(LogLevel::kInfo, "opened",
                        {{"instance", config.instance}, {"storage", config.storage_path}});
   return e;
@@ -152,6 +195,7 @@ Status Engine::Start() {
   if (started_) return Status::Ok();
   stopping_ = false;
   scheduler_ = std::thread([this] { SchedulerLoop(); });
+  outbox_->Start();
   started_ = true;
   hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", config_.scheduler_interval_ms}});
   return Status::Ok();
@@ -166,6 +210,9 @@ Status Engine::Stop(uint32_t timeout_ms) {
   // The scheduler checks stopping_ between records; a scan in progress ends within one
   // record's evaluation. Wait for it at most timeout_ms.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (!outbox_->Stop(deadline)) {
+    hooks_.logger.Log(LogLevel::kWarn, "exporters_not_stopped_in_time", {{"timeout_ms", timeout_ms}});
+  }
   {
     std::unique_lock scan(scan_mu_, std::defer_lock);
     while (!scan.try_lock()) {
@@ -320,12 +367,16 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
     return nlohmann::json::array();
   };
   // Stores row (re-evaluated with its history plus `entry`) and the history entry.
+  int64_t enqueued = 0;
+  bool had_steps = false;
   auto store_change = [&](RecordRow& row, HistoryRow entry, Evaluation* ev) -> Status {
     std::vector<HistoryRow> history;
+    had_steps = false;
     if (row.pk != 0) {
       auto h = tx.GetHistory(row.pk);
       if (!h.ok()) return h.status();
       history = std::move(h).value();
+      for (const auto& e : history) had_steps |= e.outcome == "step";
     }
     history.push_back(entry);
     Status st = Reevaluate(tx, row, history, now, ev, &deltas);
@@ -381,6 +432,12 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
           Status st = store_change(row, {0, p.order_key, p.status, p.step_at_ms, p.event_time, "step",
                                          p.data_json, now}, &evaluation);
           if (!st.ok()) return fail(st);
+          // Steps wait for the dossier item: the portal must have the dossier first.
+          if (outbox_->config().enabled && row.has_item) {
+            st = outbox_->EnqueueProgress(tx, row, p.event["data"], now);
+            if (!st.ok()) return fail(st);
+            ++enqueued;
+          }
           evaluated = true;
           r["outcome"] = "accepted";
           r["step"] = {{"status", p.status}, {"at", FormatIsoTime(p.step_at_ms)}};
@@ -414,6 +471,8 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         RecordRow row;
         if (head) row = *head;
         else row.first_seen_ms = now;
+        const std::string old_status = head && head->has_item ? head->status : "";
+        const bool was_item = head && head->has_item;
         row.key = p.key;
         row.unit = p.unit;
         row.order_basis = p.order_basis;
@@ -427,6 +486,10 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
                                        "applied", "", now}, &evaluation);
         if (!st.ok()) return fail(st);
+        if (row.key.kind == "dossier" && outbox_->config().enabled) {
+          st = EnqueueExport(tx, row, old_status, was_item, had_steps, p, now, &enqueued);
+          if (!st.ok()) return fail(st);
+        }
         evaluated = true;
         r["outcome"] = "accepted";
       }
@@ -463,6 +526,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
   }
   Status st = tx.Commit();
   if (!st.ok()) return fail(st);
+  outbox_->Committed(enqueued);
   // The aggregates follow the committed contributions (deltas commute across writers).
   index_.Apply(deltas);
   *status = Status::Ok();
@@ -470,6 +534,8 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
 }
 
 SubmitAnswer Engine::Submit(std::string_view event) {
+  Status admit = outbox_->Admit(1);
+  if (!admit.ok()) return {admit, {{"outcome", "retry_later"}, {"error", admit.message()}}};
   std::vector<Prepared> events(1);
   events[0].raw = event;
   events[0].outcome = intake_->Parse(event);
@@ -510,6 +576,8 @@ SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
     if (end == jsonl.size()) break;
     pos = end + 1;
   }
+  Status admit = outbox_->Admit(static_cast<int64_t>(events.size()));
+  if (!admit.ok()) return {admit, {{"error", admit.message()}}};
   for (auto& e : events) e.outcome = intake_->Parse(e.raw);
   Status st;
   nlohmann::json results = ApplyAll(events, &st);
@@ -533,9 +601,17 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "indicators.explain") return ExplainOp(req);
   if (op == "units") return UnitsOp();
   if (op == "deadlines.scan") return DeadlineScanOp();
+  if (op == "outbox.status") return outbox_->StatusJson();
+  if (op == "outbox.dead_letters") return outbox_->DeadLetters(req);
+  if (op == "outbox.resend") return outbox_->Resend(req);
+  if (op == "outbox.mappings.set") return outbox_->SetMappings(req);
+  if (op == "outbox.reconcile") return outbox_->RequestReconcile();
+  if (op == "exportlog.verify") return outbox_->VerifyLog();
   if (op == "ops")
     return nlohmann::json{{"ops", {"record.get", "stats", "quarantine.list", "indicators",
-                                   "indicators.explain", "units", "deadlines.scan", "ops"}}};
+                                   "indicators.explain", "units", "deadlines.scan", "outbox.status",
+                                   "outbox.dead_letters", "outbox.resend", "outbox.mappings.set",
+                                   "outbox.reconcile", "exportlog.verify", "ops"}}};
   return Status::NotFound("/op: thao tác không được hỗ trợ: \"" + op + "\"");
 }
 
@@ -729,6 +805,63 @@ Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
   if (def->complement)
     out["note"] = "Tử số = mẫu số trừ các hồ sơ/đơn trong danh sách numerator_records (quá hạn, không hài lòng, tái phát sinh).";
   return out;
+}
+
+Status Engine::EnqueueExport(StoreTransaction& tx, const RecordRow& row, const std::string& old_status,
+                             bool was_item, bool has_steps, const ParsedEvent& p, int64_t now,
+                             int64_t* enqueued) {
+  Status st = outbox_->EnqueueDossier(tx, row, now);
+  if (!st.ok()) return st;
+  ++*enqueued;
+  auto history = tx.GetHistory(row.pk);
+  if (!history.ok()) return history.status();
+  if (!was_item) {
+    // Steps that arrived before the dossier item follow it now, in order.
+    for (const auto& h : history.value()) {
+      if (h.outcome != "step") continue;
+      st = outbox_->EnqueueProgress(tx, row, nlohmann::json::parse(h.detail_json, nullptr, false), now);
+      if (!st.ok()) return st;
+      ++*enqueued;
+    }
+  }
+  // A host that sends dossier items only: each status change becomes a progress step with its
+  // true time (the event time), as the portal computes its indicators from them.
+  if (outbox_->config().synthesize_progress && !has_steps && row.status != old_status &&
+      !row.status.empty()) {
+    const nlohmann::json& data = p.event["data"];
+    nlohmann::json step = {{"MaHoSo", row.key.id},
+                           {"TrangThai", row.status},
+                           {"ThoiDiemXuLy", FormatPortalTime(p.event_time_ms)},
+                           {"NguoiXuLy", ""},
+                           {"ChucDanh", ""},
+                           {"PhongBanXuLy", data.value("DonViXuLy", "")},
+                           {"NoiDungXuLy", "Cập nhật trạng thái hồ sơ"},
+                           {"NgayBatDau", FormatPortalTime(p.event_time_ms)},
+                           {"NgayKetThucTheoQuyDinh", data.value("NgayHenTra", "")}};
+    st = outbox_->EnqueueProgress(tx, row, step, now);
+    if (!st.ok()) return st;
+    ++*enqueued;
+  }
+  return Status::Ok();
+}
+
+Status Engine::MarkSynced(StoreTransaction& tx, int64_t record_pk) {
+  auto row_or = tx.GetRecordByPk(record_pk);
+  if (!row_or.ok()) return row_or.status();
+  if (!row_or.value() || row_or.value()->synced) return Status::Ok();
+  RecordRow row = *row_or.value();
+  row.synced = true;
+  auto history = tx.GetHistory(row.pk);
+  if (!history.ok()) return history.status();
+  Evaluation ev;
+  std::vector<indicators::Delta> deltas;
+  Status st = Reevaluate(tx, row, history.value(), hooks_.clock->NowMs(), &ev, &deltas);
+  if (!st.ok()) return st;
+  auto put = tx.PutRecord(row);
+  if (!put.ok()) return put.status();
+  std::lock_guard lock(synced_deltas_mu_);
+  synced_deltas_.insert(synced_deltas_.end(), deltas.begin(), deltas.end());
+  return Status::Ok();
 }
 
 }  // namespace danvan

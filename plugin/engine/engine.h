@@ -26,6 +26,7 @@
 #include "indicators/catalog.h"
 #include "indicators/series_index.h"
 #include "indicators/units.h"
+#include "outbox/outbox.h"
 #include "storage/store.h"
 
 namespace danvan {
@@ -52,6 +53,8 @@ struct EngineConfig {
   std::string deadlines_file;
   std::string procedures_file;
   int64_t scheduler_interval_ms = 1000;
+  nlohmann::json portal;  // the "portal" section (adapters/portal), null when absent
+  OutboxConfig outbox;
 };
 
 // Parses and validates a configuration document; on failure the status message lists every
@@ -96,6 +99,11 @@ class Engine {
   Result<nlohmann::json> ExplainOp(const nlohmann::json& req);
   Result<nlohmann::json> UnitsOp();
   Result<nlohmann::json> DeadlineScanOp();
+  // Inside the record's transaction: export work for a stored dossier change.
+  Status EnqueueExport(StoreTransaction& tx, const RecordRow& row, const std::string& old_status,
+                       bool was_item, bool has_steps, const ParsedEvent& p, int64_t now,
+                       int64_t* enqueued);
+  Status MarkSynced(StoreTransaction& tx, int64_t record_pk);
 
   // Re-evaluates a record (deadline, contributions) into row; appends the aggregate deltas
   // (old contributions out, new in, for the unit and its ancestors) to *deltas.
@@ -118,6 +126,9 @@ class Engine {
   mutable std::mutex evaluator_mu_;
   std::shared_ptr<const RecordEvaluator> evaluator_;  // guarded by evaluator_mu_
   indicators::SeriesIndex index_;
+  std::unique_ptr<Outbox> outbox_;
+  std::mutex synced_deltas_mu_;
+  std::vector<indicators::Delta> synced_deltas_;  // guarded by synced_deltas_mu_
 
   std::mutex lifecycle_mu_;
   std::condition_variable lifecycle_cv_;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,6 +88,53 @@ struct StoreStats {
   std::string location;  // file path or connection target (no secrets)
 };
 
+// One unit of export work: a dossier (create/update) or a progress step, for one destination.
+// Items of one (destination, record) are sent strictly in seq order.
+struct OutboxItem {
+  int64_t id = 0;
+  std::string destination;
+  int64_t record_pk = 0;
+  std::string record_id;   // the dossier id (MaHoSo)
+  std::string unit;        // host unit code (mapped to the portal unit code at send time)
+  std::string op;          // "dossier" | "progress"
+  int64_t seq = 0;
+  std::string payload;     // progress: the step item; dossier: "" (the current data is sent)
+  std::string idempotency_key;
+  std::string state;       // "pending" | "held" | "done" | "dead"
+  int64_t attempts = 0;
+  int64_t next_attempt_ms = 0;
+  int64_t created_ms = 0;
+  std::string last_error;
+};
+
+struct DeadLetterRow {
+  int64_t id = 0;
+  int64_t outbox_id = 0;
+  std::string destination, record_id, op, payload, last_error;
+  int64_t attempts = 0, dead_ms = 0, resent_ms = 0;
+};
+
+// One entry of the tamper-evident export log (hash chain per destination).
+struct ExportLogRow {
+  int64_t seq = 0;
+  std::string destination;
+  int64_t at_ms = 0;
+  std::string op, record_id, url;
+  int http_status = 0;
+  std::string outcome;
+  std::string request_hash;     // SHA-256 of the exact request bytes
+  std::string request_masked;   // the request with the session token masked
+  std::string response_body;
+  std::string prev_hash, entry_hash;
+};
+
+struct OutboxStatusRow {
+  std::string destination;
+  std::map<std::string, int64_t> by_state;
+  int64_t oldest_pending_created_ms = 0;  // 0 when none
+  int64_t dead_letters = 0;
+};
+
 // The single write transaction. Destroying it without Commit() rolls back.
 class StoreTransaction {
  public:
@@ -105,6 +153,30 @@ class StoreTransaction {
                           const std::string& next_class) = 0;
   virtual Status MarkAlerted(int64_t record_pk, const std::string& alerted) = 0;
   virtual Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) = 0;
+
+  // --- Outbox (written in the same transaction as the record change) ---
+  // Inserts with the next seq of (destination, record_pk); returns the item id.
+  virtual Result<int64_t> EnqueueOutbox(const OutboxItem& item) = 0;
+  // True when a not-yet-claimed pending dossier item exists (it will send the latest data).
+  virtual Result<bool> HasWaitingDossierOp(const std::string& destination, int64_t record_pk,
+                                           int64_t now_ms) = 0;
+  // Claims up to `limit` items ready at now_ms whose earlier items (same destination and record)
+  // are all done, plus, after a progress head, its following progress items (at most
+  // steps_per_call per record); leases them until lease_until_ms.
+  virtual Result<std::vector<OutboxItem>> ClaimOutbox(const std::string& destination,
+                                                      int64_t now_ms, int64_t lease_until_ms,
+                                                      int64_t limit, int64_t steps_per_call) = 0;
+  // state "done", "pending" (retry at next_attempt_ms), "held" or "dead" (also copied to the
+  // dead-letter table). Clears the lease.
+  virtual Status FinishOutbox(const OutboxItem& item, const std::string& state, int64_t now_ms) = 0;
+  // Payloads of the progress items of a record that were delivered, by seq.
+  virtual Result<std::vector<std::string>> SentProgress(const std::string& destination,
+                                                        int64_t record_pk) = 0;
+  virtual Result<int64_t> ReleaseHeld(const std::string& destination, int64_t now_ms) = 0;
+  virtual Status ResendDeadLetter(int64_t dead_letter_id, int64_t now_ms) = 0;
+  virtual Result<std::optional<ExportLogRow>> LastExportLog(const std::string& destination) = 0;
+  virtual Status AppendExportLog(const ExportLogRow& row) = 0;
+  virtual Status SetSetting(const std::string& key, const std::string& value) = 0;
   // Makes every change of this transaction durable (per the configured synchronous mode).
   virtual Status Commit() = 0;
 };
@@ -114,6 +186,7 @@ class Store {
   virtual ~Store() = default;
   virtual Result<std::unique_ptr<StoreTransaction>> Begin() = 0;
   virtual Result<std::optional<RecordRow>> GetRecord(const RecordKey& key) = 0;
+  virtual Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) = 0;
   virtual Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) = 0;
   virtual Result<std::vector<QuarantineRow>> ListQuarantine(int64_t limit, int64_t offset) = 0;
   virtual Result<StoreStats> Stats() = 0;
@@ -123,6 +196,15 @@ class Store {
   // Calls fn(row) for every record of `kind` whose unit is in `units` (explain, re-tagging).
   virtual Status ForEachRecord(const std::string& kind, const std::vector<std::string>& units,
                                const std::function<void(const RecordRow&)>& fn) = 0;
+  // --- Outbox reads ---
+  virtual Result<int64_t> CountQueued() = 0;  // items pending or held, all destinations
+  virtual Result<OutboxStatusRow> OutboxStatus(const std::string& destination) = 0;
+  virtual Result<std::vector<DeadLetterRow>> ListDeadLetters(int64_t limit, int64_t offset) = 0;
+  virtual Result<std::vector<ExportLogRow>> ReadExportLog(const std::string& destination,
+                                                          int64_t after_seq, int64_t limit) = 0;
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+  // Dossiers the portal confirmed (records.synced = 1), pk > after_pk, by pk.
+  virtual Result<std::vector<RecordRow>> SyncedDossiers(int64_t after_pk, int64_t limit) = 0;
   // Watches due at or before now_ms, earliest first.
   virtual Result<std::vector<DeadlineWatch>> DueWatches(int64_t now_ms, int64_t limit) = 0;
 };

@@ -1,0 +1,616 @@
+#include "outbox/outbox.h"
+
+#include <openssl/evp.h>
+
+#include <map>
+#include <random>
+
+#include "core/timeutil.h"
+
+namespace danvan {
+namespace {
+
+int64_t IntField(const nlohmann::json& s, const char* key, int64_t def, int64_t min, int64_t max,
+                 std::vector<std::string>* errors) {
+  if (!s.contains(key)) return def;
+  const auto& v = s[key];
+  if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max) {
+    errors->push_back(std::string("/outbox/") + key + ": cần số nguyên trong khoảng " +
+                      std::to_string(min) + ".." + std::to_string(max));
+    return def;
+  }
+  return v.get<int64_t>();
+}
+
+thread_local std::mt19937_64 g_rng{std::random_device{}()};
+
+}  // namespace
+
+std::string Sha256HexOpenSsl(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out(len * 2, '0');
+  for (unsigned i = 0; i < len; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string ExportLogEntryHash(const ExportLogRow& r) {
+  // Every field of the entry, in a fixed order, chained to the previous entry's hash.
+  nlohmann::json j = nlohmann::json::array(
+      {r.prev_hash, r.destination, r.at_ms, r.op, r.record_id, r.url, r.http_status, r.outcome,
+       r.request_hash, r.request_masked, Sha256HexOpenSsl(r.response_body)});
+  return Sha256HexOpenSsl(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+Result<OutboxConfig> ParseOutboxConfig(const nlohmann::json& s, bool portal_configured) {
+  OutboxConfig c;
+  std::vector<std::string> errors;
+  if (!s.is_null() && !s.is_object()) return Status::InvalidInput("/outbox: cần đối tượng");
+  nlohmann::json section = s.is_null() ? nlohmann::json::object() : s;
+  c.enabled = section.value("enabled", portal_configured);
+  if (c.enabled && !portal_configured)
+    errors.push_back("/outbox/enabled: cần cấu hình cổng (mục /portal) để xuất dữ liệu");
+  c.destination = section.value("destination", c.destination);
+  c.senders = static_cast<int>(IntField(section, "senders", c.senders, 1, 16, &errors));
+  c.claim_batch = IntField(section, "claim_batch", c.claim_batch, 1, 1000, &errors);
+  c.steps_per_call = IntField(section, "steps_per_call", c.steps_per_call, 1, 100, &errors);
+  c.lease_ms = IntField(section, "lease_ms", c.lease_ms, 1000, 86400000, &errors);
+  c.backoff_base_ms = IntField(section, "backoff_base_ms", c.backoff_base_ms, 1, 3600000, &errors);
+  c.backoff_cap_ms = IntField(section, "backoff_cap_ms", c.backoff_cap_ms, 1, 86400000, &errors);
+  c.max_attempts = IntField(section, "max_attempts", c.max_attempts, 1, 1000000, &errors);
+  c.max_age_ms = IntField(section, "max_age_ms", c.max_age_ms, 1000, 365LL * 86400000, &errors);
+  c.max_queued = IntField(section, "max_queued", c.max_queued, 1, 100000000, &errors);
+  c.poll_interval_ms = IntField(section, "poll_interval_ms", c.poll_interval_ms, 1, 60000, &errors);
+  c.held_retry_ms = IntField(section, "held_retry_ms", c.held_retry_ms, 100, 86400000, &errors);
+  c.reconcile_interval_ms = IntField(section, "reconcile_interval_ms", c.reconcile_interval_ms, 0, 7LL * 86400000, &errors);
+  if (section.contains("synthesize_progress")) {
+    if (!section["synthesize_progress"].is_boolean()) errors.push_back("/outbox/synthesize_progress: cần true/false");
+    else c.synthesize_progress = section["synthesize_progress"].get<bool>();
+  }
+  if (section.contains("mappings")) {
+    auto m = PortalMappings::FromJson(section["mappings"]);
+    if (!m.ok()) errors.push_back("/outbox/mappings: " + m.status().message());
+    else c.mappings = m.value();
+  }
+  if (!errors.empty()) {
+    std::string msg;
+    for (const auto& e : errors) msg += e + "\n";
+    msg.pop_back();
+    return Status::InvalidInput(msg);
+  }
+  return c;
+}
+
+Outbox::Outbox(OutboxConfig config, Store* store, std::shared_ptr<Clock> clock, Logger logger,
+               ClientFactory factory, SyncedHook on_synced, AfterCommitHook after_commit)
+    : config_(std::move(config)),
+      store_(store),
+      clock_(std::move(clock)),
+      logger_(logger),
+      factory_(std::move(factory)),
+      on_synced_(std::move(on_synced)),
+      after_commit_(std::move(after_commit)),
+      mappings_(config_.mappings) {}
+
+Outbox::~Outbox() { Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5)); }
+
+Status Outbox::Init() {
+  auto q = store_->CountQueued();
+  if (!q.ok()) return q.status();
+  queued_ = q.value();
+  // Mappings set by an administrator at run time override the configuration file's.
+  auto stored = store_->GetSetting("outbox.mappings." + config_.destination);
+  if (!stored.ok()) return stored.status();
+  if (stored.value()) {
+    auto m = PortalMappings::FromJson(nlohmann::json::parse(*stored.value(), nullptr, false));
+    if (m.ok()) {
+      std::lock_guard lock(mappings_mu_);
+      mappings_ = m.value();
+    }
+  }
+  return Status::Ok();
+}
+
+PortalMappings Outbox::mappings() const {
+  std::lock_guard lock(mappings_mu_);
+  return mappings_;
+}
+
+Status Outbox::Admit(int64_t events) const {
+  if (!config_.enabled) return Status::Ok();
+  if (queued_.load() + events > config_.max_queued) {
+    return Status::RetryLater("hàng đợi xuất lên Cổng DVC quốc gia đã đầy (" +
+                              std::to_string(queued_.load()) + "/" +
+                              std::to_string(config_.max_queued) + " mục); thử lại sau");
+  }
+  return Status::Ok();
+}
+
+Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms) {
+  // A waiting dossier item will send the record's latest data: one is enough.
+  auto waiting = tx.HasWaitingDossierOp(config_.destination, record.pk, now_ms);
+  if (!waiting.ok()) return waiting.status();
+  if (waiting.value()) return Status::Ok();
+  OutboxItem it;
+  it.destination = config_.destination;
+  it.record_pk = record.pk;
+  it.record_id = record.key.id;
+  it.unit = record.unit;
+  it.op = "dossier";
+  it.state = "pending";
+  it.next_attempt_ms = now_ms;
+  it.created_ms = now_ms;
+  it.idempotency_key = config_.destination + ":" + record.key.id + ":dossier:" +
+                       std::to_string(record.order_key);
+  auto id = tx.EnqueueOutbox(it);
+  return id.ok() ? Status::Ok() : id.status();
+}
+
+Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
+                               const nlohmann::json& step, int64_t now_ms) {
+  OutboxItem it;
+  it.destination = config_.destination;
+  it.record_pk = record.pk;
+  it.record_id = record.key.id;
+  it.unit = record.unit;
+  it.op = "progress";
+  it.payload = step.dump();
+  it.state = "pending";
+  it.next_attempt_ms = now_ms;
+  it.created_ms = now_ms;
+  // Deterministic per step: the same step re-enqueued (reconciliation) carries the same key.
+  it.idempotency_key = config_.destination + ":" + record.key.id + ":progress:" +
+                       step.value("TrangThai", "") + ":" + step.value("ThoiDiemXuLy", "");
+  auto id = tx.EnqueueOutbox(it);
+  return id.ok() ? Status::Ok() : id.status();
+}
+
+void Outbox::Start() {
+  if (!config_.enabled) return;
+  std::lock_guard lock(run_mu_);
+  if (!threads_.empty()) return;
+  stopping_ = false;
+  for (int i = 0; i < config_.senders; ++i) threads_.emplace_back([this, i] { SenderLoop(i); });
+}
+
+bool Outbox::Stop(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::lock_guard lock(run_mu_);
+    stopping_ = true;
+  }
+  run_cv_.notify_all();
+  // Senders finish their current call (bounded by the portal timeouts) and exit.
+  while (running_.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  bool stopped = running_.load() == 0;
+  std::lock_guard lock(run_mu_);
+  for (auto& t : threads_) {
+    if (stopped) t.join();
+    else t.detach();  // it exits after its current call; leased items come back after lease_ms
+  }
+  threads_.clear();
+  return stopped;
+}
+
+int64_t Outbox::Backoff(int64_t attempts, int64_t retry_after_ms) {
+  // Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempts)].
+  int64_t exp = config_.backoff_base_ms;
+  for (int64_t i = 1; i < attempts && exp < config_.backoff_cap_ms; ++i) exp *= 2;
+  exp = std::min(exp, config_.backoff_cap_ms);
+  std::uniform_int_distribution<int64_t> dist(0, exp);
+  return std::max(dist(g_rng), retry_after_ms);
+}
+
+Status Outbox::LogExchange(StoreTransaction& tx, const std::string& op, const std::string& record_id,
+                           const SendResult& r) {
+  auto last = tx.LastExportLog(config_.destination);
+  if (!last.ok()) return last.status();
+  ExportLogRow row;
+  row.destination = config_.destination;
+  row.at_ms = r.exchange.started_ms ? r.exchange.started_ms : clock_->NowMs();
+  row.op = op;
+  row.record_id = record_id;
+  row.url = r.exchange.url;
+  row.http_status = r.http_status;
+  row.outcome = PortalOutcomeName(r.outcome);
+  row.request_hash = Sha256HexOpenSsl(r.exchange.request_body);
+  row.request_masked = r.exchange.request_body_masked.empty() ? r.exchange.request_body
+                                                              : r.exchange.request_body_masked;
+  row.response_body = r.exchange.response_body;
+  row.prev_hash = last.value() ? last.value()->entry_hash : std::string(64, '0');
+  row.entry_hash = ExportLogEntryHash(row);
+  Status st = tx.AppendExportLog(row);
+  if (!st.ok()) return st;
+  // The chain head, so that deleting the newest entries is detected too.
+  return tx.SetSetting("exportlog.head." + config_.destination, row.entry_hash);
+}
+
+Result<int> Outbox::RunOnce(PortalClient& client) {
+  const int64_t now = clock_->NowMs();
+  if (now < paused_until_ms_.load()) return 0;
+  std::vector<OutboxItem> claimed;
+  {
+    std::lock_guard claim(claim_mu_);
+    auto tx = store_->Begin();
+    if (!tx.ok()) return tx.status();
+    auto c = tx.value()->ClaimOutbox(config_.destination, now, now + config_.lease_ms,
+                                     config_.claim_batch, config_.steps_per_call);
+    if (!c.ok()) return c.status();
+    claimed = std::move(c).value();
+    if (claimed.empty()) return 0;
+    Status st = tx.value()->Commit();
+    if (!st.ok()) return st;
+  }
+  // Group consecutive items of one record (the claim returns a head and its following steps).
+  struct Group {
+    std::vector<OutboxItem> items;
+  };
+  std::vector<Group> groups;
+  for (auto& it : claimed) {
+    if (!groups.empty() && groups.back().items.back().record_pk == it.record_pk &&
+        it.op == "progress" && groups.back().items.back().op == "progress")
+      groups.back().items.push_back(std::move(it));
+    else
+      groups.push_back({{std::move(it)}});
+  }
+  const PortalMappings maps = mappings();
+  struct Outcome {
+    std::vector<OutboxItem> items;
+    std::string state;
+    bool synced = false;
+    std::vector<std::pair<std::string, SendResult>> exchanges;
+  };
+  std::vector<Outcome> outcomes;
+  bool stop_all = false;
+  for (auto& g : groups) {
+    Outcome o;
+    o.items = g.items;
+    const OutboxItem& head = g.items.front();
+    std::string error;
+    SendResult result;
+    bool have_result = false;
+    if (stop_all) {
+      o.state = "pending";  // not attempted: back to the queue as is
+      for (auto& it : o.items) it.next_attempt_ms = now;
+      outcomes.push_back(std::move(o));
+      continue;
+    }
+    if (head.op == "dossier") {
+      auto rec = store_->GetRecordByPk(head.record_pk);
+      if (!rec.ok()) return rec.status();
+      if (!rec.value()) {
+        o.state = "dead";
+        error = "bản ghi không còn trong kho";
+      } else {
+        nlohmann::json data = nlohmann::json::parse(rec.value()->data_json, nullptr, false);
+        auto wire = MapDossierItem(head.record_id, head.unit, data, maps, config_.payload);
+        if (!wire.ok()) {
+          o.state = wire.status().code() == Status::Code::kNotFound ? "held" : "dead";
+          error = wire.status().message();
+        } else {
+          // Create and update are different requests: each has its own idempotency key.
+          bool update = rec.value()->synced;
+          PortalCallOptions opt{wire->madonvi, head.idempotency_key + (update ? ":update" : ":create")};
+          result = client.SyncDossiers({wire->item}, update, opt);
+          o.exchanges.push_back({"DongBoHoSoMC", result});
+          if (result.outcome == PortalOutcome::kAlreadyExists && !update) {
+            opt.idempotency_key = head.idempotency_key + ":update";
+            result = client.SyncDossiers({wire->item}, true, opt);
+            o.exchanges.push_back({"DongBoHoSoMC", result});
+          }
+          have_result = true;
+          o.synced = result.ok();
+        }
+      }
+    } else {
+      std::vector<nlohmann::json> steps;
+      for (const auto& it : g.items) {
+        auto wire = MapProgressItem(it.record_id, it.unit,
+                                    nlohmann::json::parse(it.payload, nullptr, false), maps,
+                                    config_.payload);
+        if (!wire.ok()) {
+          o.state = wire.status().code() == Status::Code::kNotFound ? "held" : "dead";
+          error = wire.status().message();
+          break;
+        }
+        steps.push_back(wire->item);
+      }
+      if (o.state.empty()) {
+        auto wire = MapProgressItem(head.record_id, head.unit,
+                                    nlohmann::json::parse(head.payload, nullptr, false), maps,
+                                    config_.payload);
+        // The claim keeps a batch's members across retries, so this key is stable.
+        PortalCallOptions opt{wire->madonvi, config_.destination + ":" + head.record_id +
+                                                 ":progress:" + std::to_string(head.seq) + "-" +
+                                                 std::to_string(g.items.back().seq)};
+        result = client.SyncProgress(steps, opt);
+        o.exchanges.push_back({"CapNhatTienDoHoSoMC", result});
+        have_result = true;
+      }
+    }
+    if (have_result) {
+      switch (result.outcome) {
+        case PortalOutcome::kSuccess:
+        case PortalOutcome::kAlreadyExists:  // a progress step the portal already has
+          o.state = "done";
+          break;
+        case PortalOutcome::kRetryable:
+          o.state = "pending";
+          error = "có thể thử lại: HTTP " + std::to_string(result.http_status) + " " + result.error_code + " " + result.message;
+          break;
+        case PortalOutcome::kPermanent:
+          o.state = result.auth_failed ? "pending" : "dead";
+          error = "lỗi vĩnh viễn: HTTP " + std::to_string(result.http_status) + " " + result.error_code + " " + result.message;
+          if (result.auth_failed) {
+            // The destination refused our credentials: a configuration problem. Pause it
+            // rather than dead-lettering every item.
+            paused_until_ms_ = now + config_.backoff_cap_ms;
+            stop_all = true;
+          }
+          break;
+      }
+    }
+    for (auto& it : o.items) {
+      it.last_error = error;
+      if (o.state == "pending" && have_result && !result.auth_failed) {
+        it.attempts += 1;
+        it.next_attempt_ms = now + Backoff(it.attempts, result.retry_after_ms);
+        if (it.attempts >= config_.max_attempts || now - it.created_ms > config_.max_age_ms)
+          o.state = "dead";
+      } else if (o.state == "pending") {
+        it.next_attempt_ms = now + config_.backoff_base_ms;
+      } else if (o.state == "held") {
+        it.next_attempt_ms = now + config_.held_retry_ms;
+      }
+    }
+    outcomes.push_back(std::move(o));
+  }
+  int finished = 0;
+  int64_t left_queue = 0;
+  {
+    std::lock_guard log_lock(log_mu_);
+    auto tx_or = store_->Begin();
+    if (!tx_or.ok()) return tx_or.status();
+    auto& tx = *tx_or.value();
+    for (auto& o : outcomes) {
+      for (const auto& [op, r] : o.exchanges) {
+        Status st = LogExchange(tx, op, o.items.front().record_id, r);
+        if (!st.ok()) return st;
+      }
+      if (o.synced && on_synced_) {
+        Status st = on_synced_(tx, o.items.front().record_pk);
+        if (!st.ok()) return st;
+      }
+      for (const auto& it : o.items) {
+        // A held item is released when mappings change, or every held_retry_ms.
+        Status st = tx.FinishOutbox(it, o.state, now);
+        if (!st.ok()) return st;
+        if (o.state == "done" || o.state == "dead") ++left_queue;
+        ++finished;
+      }
+    }
+    Status st = tx.Commit();
+    if (!st.ok()) return st;
+  }
+  queued_ -= left_queue;
+  if (after_commit_) after_commit_();
+  for (const auto& o : outcomes) {
+    if (o.state == "done") {
+      last_success_ms_ = now;
+    } else if (!o.items.front().last_error.empty()) {
+      std::lock_guard lock(status_mu_);
+      last_error_ = o.items.front().last_error;
+      last_error_ms_ = now;
+      logger_.Log(o.state == "dead" ? LogLevel::kError : LogLevel::kWarn, "export_failed",
+                  {{"record", o.items.front().record_id}, {"op", o.items.front().op},
+                   {"state", o.state}, {"attempts", o.items.front().attempts},
+                   {"error", o.items.front().last_error}});
+    }
+  }
+  return finished;
+}
+
+void Outbox::SenderLoop(int index) {
+  ++running_;
+  std::unique_ptr<PortalClient> client;
+  int64_t next_reconcile = clock_->NowMs() + config_.reconcile_interval_ms;
+  int64_t next_held_release = clock_->NowMs() + config_.held_retry_ms;
+  std::unique_lock lock(run_mu_);
+  while (!stopping_) {
+    lock.unlock();
+    int done = 0;
+    if (!client) {
+      auto c = factory_();
+      if (!c.ok()) {
+        logger_.Log(LogLevel::kError, "portal_client_failed", {{"error", c.status().message()}});
+      } else {
+        client = std::move(c).value();
+      }
+    }
+    if (client) {
+      auto r = RunOnce(*client);
+      if (!r.ok()) logger_.Log(LogLevel::kError, "outbox_pass_failed", {{"error", r.status().message()}});
+      else done = r.value();
+      const int64_t now = clock_->NowMs();
+      bool scheduled = config_.reconcile_interval_ms > 0 && now >= next_reconcile;
+      if (index == 0 && now >= next_held_release) {
+        next_held_release = now + config_.held_retry_ms;
+        auto tx = store_->Begin();
+        if (tx.ok() && tx.value()->ReleaseHeld(config_.destination, now).ok()) (void)tx.value()->Commit();
+      }
+      if (index == 0 && (reconcile_requested_.exchange(false) || scheduled)) {
+        next_reconcile = now + config_.reconcile_interval_ms;
+        Status st = Reconcile(*client);
+        if (!st.ok()) logger_.Log(LogLevel::kError, "reconcile_failed", {{"error", st.message()}});
+      }
+    }
+    lock.lock();
+    if (done == 0)
+      run_cv_.wait_for(lock, std::chrono::milliseconds(config_.poll_interval_ms), [this] { return stopping_; });
+  }
+  --running_;
+}
+
+Status Outbox::Reconcile(PortalClient& client) {
+  // Compare what the store says was confirmed with what the portal answers; re-queue what it
+  // does not have (the dossier, then its progress steps in order).
+  int64_t checked = 0, missing = 0, after = 0, errors = 0;
+  const PortalMappings maps = mappings();
+  while (true) {
+    {
+      std::lock_guard lock(run_mu_);
+      if (stopping_) break;
+    }
+    auto batch = store_->SyncedDossiers(after, 200);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) break;
+    for (const auto& rec : batch.value()) {
+      after = rec.pk;
+      std::string madonvi = maps.units.count(rec.unit) ? maps.units.at(rec.unit) : "";
+      LookupResult r = client.Lookup(rec.key.id, {madonvi, ""});
+      ++checked;
+      if (!r.ok()) {
+        ++errors;
+        continue;
+      }
+      if (r.found) continue;
+      ++missing;
+      auto tx_or = store_->Begin();
+      if (!tx_or.ok()) return tx_or.status();
+      auto& tx = *tx_or.value();
+      const int64_t now = clock_->NowMs();
+      RecordRow row = rec;
+      row.synced = false;
+      auto put = tx.PutRecord(row);
+      if (!put.ok()) return put.status();
+      Status st = EnqueueDossier(tx, row, now);
+      if (!st.ok()) return st;
+      // The steps the store says were sent, in their original order.
+      auto sent = tx.SentProgress(config_.destination, row.pk);
+      if (!sent.ok()) return sent.status();
+      int64_t added = 1;
+      for (const auto& payload : sent.value()) {
+        st = EnqueueProgress(tx, row, nlohmann::json::parse(payload, nullptr, false), now);
+        if (!st.ok()) return st;
+        ++added;
+      }
+      st = tx.Commit();
+      if (!st.ok()) return st;
+      queued_ += added;
+    }
+  }
+  std::lock_guard lock(status_mu_);
+  last_reconcile_ = {{"at", FormatIsoTime(clock_->NowMs())}, {"checked", checked},
+                     {"missing_requeued", missing}, {"lookup_errors", errors}};
+  logger_.Log(LogLevel::kInfo, "reconciled", last_reconcile_);
+  return Status::Ok();
+}
+
+Result<nlohmann::json> Outbox::StatusJson() {
+  auto st = store_->OutboxStatus(config_.destination);
+  if (!st.ok()) return st.status();
+  const int64_t now = clock_->NowMs();
+  nlohmann::json depth = nlohmann::json::object();
+  for (const auto& [k, v] : st->by_state) depth[k] = v;
+  nlohmann::json out = {{"enabled", config_.enabled},
+                        {"destination", config_.destination},
+                        {"queue", depth},
+                        {"queued", queued_.load()},
+                        {"max_queued", config_.max_queued},
+                        {"dead_letters", st->dead_letters},
+                        {"oldest_pending_age_ms", st->oldest_pending_created_ms ? now - st->oldest_pending_created_ms : 0},
+                        {"paused", now < paused_until_ms_.load()}};
+  out["last_success"] = last_success_ms_.load() ? nlohmann::json(FormatIsoTime(last_success_ms_.load())) : nlohmann::json(nullptr);
+  std::lock_guard lock(status_mu_);
+  out["last_error"] = last_error_.empty() ? nlohmann::json(nullptr)
+                                          : nlohmann::json{{"at", FormatIsoTime(last_error_ms_)}, {"message", last_error_}};
+  out["last_reconcile"] = last_reconcile_;
+  return out;
+}
+
+Result<nlohmann::json> Outbox::DeadLetters(const nlohmann::json& req) {
+  auto rows = store_->ListDeadLetters(req.value("limit", 100), req.value("offset", 0));
+  if (!rows.ok()) return rows.status();
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& d : rows.value()) {
+    items.push_back({{"id", d.id}, {"destination", d.destination}, {"record_id", d.record_id},
+                     {"op", d.op}, {"payload", d.payload.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(d.payload, nullptr, false)},
+                     {"last_error", d.last_error}, {"attempts", d.attempts},
+                     {"dead_at", FormatIsoTime(d.dead_ms)},
+                     {"resent_at", d.resent_ms ? nlohmann::json(FormatIsoTime(d.resent_ms)) : nlohmann::json(nullptr)}});
+  }
+  return nlohmann::json{{"items", items}};
+}
+
+Result<nlohmann::json> Outbox::Resend(const nlohmann::json& req) {
+  if (!req.contains("id") || !req["id"].is_number_integer())
+    return Status::InvalidInput("/id: cần số thứ tự thư chết (số nguyên)");
+  auto tx = store_->Begin();
+  if (!tx.ok()) return tx.status();
+  Status st = tx.value()->ResendDeadLetter(req["id"].get<int64_t>(), clock_->NowMs());
+  if (!st.ok()) return st;
+  st = tx.value()->Commit();
+  if (!st.ok()) return st;
+  ++queued_;
+  run_cv_.notify_all();
+  return nlohmann::json{{"resent", req["id"]}};
+}
+
+Result<nlohmann::json> Outbox::SetMappings(const nlohmann::json& req) {
+  if (!req.contains("mappings")) return Status::InvalidInput("/mappings: thiếu bảng ánh xạ");
+  auto m = PortalMappings::FromJson(req["mappings"]);
+  if (!m.ok()) return Status::InvalidInput("/mappings: " + m.status().message());
+  auto tx = store_->Begin();
+  if (!tx.ok()) return tx.status();
+  Status st = tx.value()->SetSetting("outbox.mappings." + config_.destination, req["mappings"].dump());
+  if (!st.ok()) return st;
+  auto released = tx.value()->ReleaseHeld(config_.destination, clock_->NowMs());
+  if (!released.ok()) return released.status();
+  st = tx.value()->Commit();
+  if (!st.ok()) return st;
+  {
+    std::lock_guard lock(mappings_mu_);
+    mappings_ = m.value();
+  }
+  run_cv_.notify_all();
+  return nlohmann::json{{"units", m->units.size()}, {"procedures", m->procedures.size()}};
+}
+
+Result<nlohmann::json> Outbox::VerifyLog() {
+  std::string prev(64, '0');
+  int64_t after = 0, entries = 0;
+  nlohmann::json problems = nlohmann::json::array();
+  while (true) {
+    auto rows = store_->ReadExportLog(config_.destination, after, 5000);
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) break;
+    for (const auto& r : rows.value()) {
+      ++entries;
+      if (r.prev_hash != prev)
+        problems.push_back({{"seq", r.seq}, {"problem", "mắt xích trước bị thiếu hoặc bị sửa (prev_hash không khớp)"}});
+      if (ExportLogEntryHash(r) != r.entry_hash)
+        problems.push_back({{"seq", r.seq}, {"problem", "nội dung mục nhật ký đã bị thay đổi (entry_hash không khớp)"}});
+      prev = r.entry_hash;
+      after = r.seq;
+    }
+  }
+  auto head = store_->GetSetting("exportlog.head." + config_.destination);
+  if (!head.ok()) return head.status();
+  if (head.value() && *head.value() != prev)
+    problems.push_back({{"seq", after}, {"problem", "các mục cuối của nhật ký đã bị xóa (đầu chuỗi không khớp)"}});
+  return nlohmann::json{{"entries", entries}, {"valid", problems.empty()}, {"problems", problems}};
+}
+
+Result<nlohmann::json> Outbox::RequestReconcile() {
+  if (!config_.enabled) return Status::InvalidInput("xuất dữ liệu lên Cổng chưa được bật (/outbox/enabled)");
+  reconcile_requested_ = true;
+  run_cv_.notify_all();
+  return nlohmann::json{{"scheduled", true}};
+}
+
+}  // namespace danvan

@@ -1,0 +1,145 @@
+// The export pipeline to the national public service portal (domain.md §1).
+//
+// Guarantees:
+//  * Transactional outbox: the engine calls Enqueue*() inside the transaction that stores the
+//    record change, so an acknowledged submit is always eventually exported.
+//  * Nothing is sent from the host's call path: sender threads owned by the Outbox do it.
+//  * Order per dossier: items of one record are sent strictly in seq order (a later status is
+//    never sent before an earlier one); up to steps_per_call consecutive progress steps go in
+//    one call.
+//  * Idempotent: dossiers go as create, then update ("already exists" -> update); every call
+//    carries a deterministic idempotency key; retries resend the same key.
+//  * Never drop: retryable failures back off exponentially with full jitter (honouring
+//    Retry-After); past max_attempts or max_age an item moves to the dead-letter table, from
+//    which an administrator re-sends it. A missing code mapping holds the record back.
+//  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain.
+//
+// Threading: Enqueue* run on the caller's thread inside its transaction; Start/Stop must not
+// race; the query helpers are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/logger.h"
+#include "core/status.h"
+#include "outbox/portal_client.h"
+#include "outbox/portal_payload.h"
+#include "storage/store.h"
+
+namespace danvan {
+
+struct OutboxConfig {
+  bool enabled = false;
+  std::string destination = "dvcqg";
+  int senders = 1;
+  int64_t claim_batch = 50;
+  int64_t steps_per_call = 10;       // one real client sends progress in chunks of 10
+  int64_t lease_ms = 120000;
+  int64_t backoff_base_ms = 1000;
+  int64_t backoff_cap_ms = 300000;
+  int64_t max_attempts = 20;
+  int64_t max_age_ms = 7LL * 24 * 3600 * 1000;
+  int64_t max_queued = 200000;       // back-pressure bound: submit answers retry-later past it
+  int64_t poll_interval_ms = 200;
+  int64_t held_retry_ms = 60000;
+  int64_t reconcile_interval_ms = 0;  // 0 = only on demand
+  bool synthesize_progress = true;    // status changes of dossier items become progress steps
+                                      // when the host sends no progress items for the dossier
+  PortalMappings mappings;
+  PayloadOptions payload;
+};
+
+// Parses the "outbox" section (and its "mappings"); every error with its path.
+Result<OutboxConfig> ParseOutboxConfig(const nlohmann::json& section, bool portal_configured);
+
+class Outbox {
+ public:
+  using ClientFactory = std::function<Result<std::unique_ptr<PortalClient>>()>;
+  // Called inside the completion transaction when the portal confirmed a dossier.
+  using SyncedHook = std::function<Status(StoreTransaction&, int64_t record_pk)>;
+  // Called after the completion transaction committed (apply aggregate deltas...).
+  using AfterCommitHook = std::function<void()>;
+
+  Outbox(OutboxConfig config, Store* store, std::shared_ptr<Clock> clock, Logger logger,
+         ClientFactory factory, SyncedHook on_synced, AfterCommitHook after_commit);
+  ~Outbox();
+
+  Status Init();  // reads the queue depth and stored mappings
+  void Start();
+  // Asks senders to stop and waits until `deadline`; false if one did not stop in time.
+  bool Stop(std::chrono::steady_clock::time_point deadline);
+
+  // Inside the record's transaction. `record` is the stored row (pk set).
+  Status EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms);
+  Status EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
+                         const nlohmann::json& step_item, int64_t now_ms);
+  // After the record's transaction committed: counts the enqueued items for back-pressure.
+  void Committed(int64_t enqueued) { queued_ += enqueued; }
+  // Back-pressure: RetryLater when the queue is at its bound.
+  Status Admit(int64_t events) const;
+
+  // Query ops (no network): status, dead letters, re-send, mappings, verify, reconcile request.
+  Result<nlohmann::json> StatusJson();
+  Result<nlohmann::json> DeadLetters(const nlohmann::json& req);
+  Result<nlohmann::json> Resend(const nlohmann::json& req);
+  Result<nlohmann::json> SetMappings(const nlohmann::json& req);
+  Result<nlohmann::json> VerifyLog();
+  Result<nlohmann::json> RequestReconcile();
+
+  const OutboxConfig& config() const { return config_; }
+  // One sender pass (claim, send, finish): exposed for tests. Returns items finished.
+  Result<int> RunOnce(PortalClient& client);
+
+ private:
+  void SenderLoop(int index);
+  Status Reconcile(PortalClient& client);
+  int64_t Backoff(int64_t attempts, int64_t retry_after_ms);
+  Status LogExchange(StoreTransaction& tx, const std::string& op, const std::string& record_id,
+                     const SendResult& r);
+  PortalMappings mappings() const;
+
+  OutboxConfig config_;
+  Store* store_;
+  std::shared_ptr<Clock> clock_;
+  Logger logger_;
+  ClientFactory factory_;
+  SyncedHook on_synced_;
+  AfterCommitHook after_commit_;
+
+  std::atomic<int64_t> queued_{0};
+  mutable std::mutex mappings_mu_;
+  PortalMappings mappings_;  // guarded by mappings_mu_
+  std::mutex log_mu_;        // export-log appends are serialised (hash chain)
+  std::mutex claim_mu_;
+  std::atomic<bool> reconcile_requested_{false};
+  std::atomic<int64_t> paused_until_ms_{0};
+  std::atomic<int64_t> last_success_ms_{0};
+  mutable std::mutex status_mu_;
+  std::string last_error_;  // guarded by status_mu_
+  int64_t last_error_ms_ = 0;
+  nlohmann::json last_reconcile_;
+
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+  std::atomic<int> running_{0};
+};
+
+// SHA-256 (OpenSSL) as lower-case hex.
+std::string Sha256HexOpenSsl(std::string_view data);
+// The hash of one export-log entry given its predecessor's hash.
+std::string ExportLogEntryHash(const ExportLogRow& row);
+
+}  // namespace danvan
