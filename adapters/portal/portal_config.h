@@ -72,8 +72,10 @@ struct PortalConfig {
   std::vector<std::string> success_codes = {"0", "00"};
   std::vector<std::string> already_exists_markers = {"đã tồn tại", "da ton tai", "already exist"};
   std::vector<std::string> session_expired_codes = {};
-  std::vector<std::string> session_expired_markers = {"hết hạn", "het han", "session expired",
-                                                      "phiên làm việc không hợp lệ", "invalid session"};
+  // Specific phrases only: "hồ sơ đã hết hạn" (a dossier past its deadline) is not a session.
+  std::vector<std::string> session_expired_markers = {
+      "phiên làm việc đã hết hạn", "phiên đăng nhập đã hết hạn", "phiên làm việc không hợp lệ",
+      "session expired", "invalid session", "token expired"};
   std::vector<std::string> retryable_error_codes = {};
   std::string user_agent = "danvan-portal/0.1";
 };

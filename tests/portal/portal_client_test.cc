@@ -722,6 +722,12 @@ TEST(PortalClassifyTest, Leniency) {
   EXPECT_TRUE(expired);
   Classify(200, R"({"error_code":"0","message":"Không hết hạn"})", "", &expired);
   EXPECT_FALSE(expired);
+  SendResult overdue =
+      Classify(200, R"({"error_code":"-8","message":"Hồ sơ đã hết hạn xử lý"})", "", &expired);
+  EXPECT_FALSE(expired);
+  EXPECT_EQ(overdue.outcome, PortalOutcome::kPermanent);
+  Classify(200, R"({"error_code":"-1","message":"Session expired"})", "", &expired);
+  EXPECT_TRUE(expired);
 
   PortalConfig c = DefaultConfig();
   c.retryable_error_codes = {"-99"};
