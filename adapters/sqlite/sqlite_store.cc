@@ -83,6 +83,9 @@ CREATE TABLE export_log (
   response_body TEXT NOT NULL, prev_hash TEXT NOT NULL, entry_hash TEXT NOT NULL);
 CREATE INDEX export_log_dest ON export_log (destination, seq);
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE journal (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL,
+  body TEXT NOT NULL, recorded_ms INTEGER NOT NULL);
+CREATE INDEX journal_kind_key ON journal (kind, key);
 )sql",
   };
   return kMigrations;
@@ -543,6 +546,19 @@ class SqliteTransaction final : public StoreTransaction {
     }
   }
 
+  Result<int64_t> AppendJournal(const JournalRow& r) override {
+    try {
+      std::string kind = r.kind, key = r.key, body = r.body;
+      Poco::Int64 at = r.recorded_ms, id = 0;
+      session_ << "INSERT INTO journal (kind, key, body, recorded_ms) VALUES (?,?,?,?)", use(kind),
+          use(key), use(body), use(at), now;
+      session_ << "SELECT last_insert_rowid()", into(id), now;
+      return static_cast<int64_t>(id);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write journal", e);
+    }
+  }
+
   Status SetSetting(const std::string& key, const std::string& value) override {
     try {
       std::string k = key, v = value;
@@ -762,6 +778,24 @@ class SqliteStore final : public Store {
       return std::optional<std::string>(v[0]);
     } catch (const Poco::Exception& e) {
       return FromPoco("read setting", e);
+    }
+  }
+
+  Result<std::vector<JournalRow>> ListJournal(const std::string& kind,
+                                              const std::string& key_prefix) override {
+    try {
+      Session s = Reader();
+      std::string k = kind, lo = key_prefix, hi = key_prefix + "\xff";
+      std::vector<Poco::Int64> id, at;
+      std::vector<std::string> kinds, keys, body;
+      s << "SELECT id, kind, key, body, recorded_ms FROM journal WHERE kind=? AND key>=? AND key<? "
+           "ORDER BY id", use(k), use(lo), use(hi), into(id), into(kinds), into(keys), into(body),
+          into(at), now;
+      std::vector<JournalRow> out(id.size());
+      for (size_t i = 0; i < id.size(); ++i) out[i] = {id[i], kinds[i], keys[i], body[i], at[i]};
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read journal", e);
     }
   }
 

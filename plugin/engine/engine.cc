@@ -607,11 +607,15 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "outbox.mappings.set") return outbox_->SetMappings(req);
   if (op == "outbox.reconcile") return outbox_->RequestReconcile();
   if (op == "exportlog.verify") return outbox_->VerifyLog();
-  if (op == "ops")
-    return nlohmann::json{{"ops", {"record.get", "stats", "quarantine.list", "indicators",
-                                   "indicators.explain", "units", "deadlines.scan", "outbox.status",
-                                   "outbox.dead_letters", "outbox.resend", "outbox.mappings.set",
-                                   "outbox.reconcile", "exportlog.verify", "ops"}}};
+  if (auto it = extra_ops_.find(op); it != extra_ops_.end()) return it->second(req);
+  if (op == "ops") {
+    nlohmann::json ops = {"record.get", "stats", "quarantine.list", "indicators",
+                          "indicators.explain", "units", "deadlines.scan", "outbox.status",
+                          "outbox.dead_letters", "outbox.resend", "outbox.mappings.set",
+                          "outbox.reconcile", "exportlog.verify", "ops"};
+    for (const auto& [name, fn] : extra_ops_) ops.push_back(name);
+    return nlohmann::json{{"ops", ops}};
+  }
   return Status::NotFound("/op: thao tác không được hỗ trợ: \"" + op + "\"");
 }
 
@@ -863,5 +867,11 @@ Status Engine::MarkSynced(StoreTransaction& tx, int64_t record_pk) {
   synced_deltas_.insert(synced_deltas_.end(), deltas.begin(), deltas.end());
   return Status::Ok();
 }
+
+EngineServices Engine::services() const {
+  return {store_.get(), units_.get(), catalog_.get(), &index_, hooks_.clock.get(), &hooks_.logger, &config_};
+}
+
+void Engine::RegisterOp(const std::string& name, QueryOp op) { extra_ops_[name] = std::move(op); }
 
 }  // namespace danvan

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -73,6 +74,22 @@ struct SubmitAnswer {
   nlohmann::json result;
 };
 
+// What an extension concern (scoring, reports) may use. Pointers stay valid for the
+// engine's lifetime; all of them are thread-safe.
+struct EngineServices {
+  Store* store = nullptr;
+  const indicators::UnitTree* units = nullptr;
+  const indicators::IndicatorCatalog* catalog = nullptr;
+  const indicators::SeriesIndex* index = nullptr;
+  const Clock* clock = nullptr;
+  const Logger* logger = nullptr;
+  const EngineConfig* config = nullptr;
+};
+
+// A query op: request JSON (with "op") -> response. Runs on the caller's thread; must not
+// perform network I/O.
+using QueryOp = std::function<Result<nlohmann::json>(const nlohmann::json& request)>;
+
 class Engine {
  public:
   static Result<std::unique_ptr<Engine>> Open(const EngineConfig& config, HostHooks hooks);
@@ -87,6 +104,9 @@ class Engine {
   Result<nlohmann::json> Query(std::string_view request);
 
   const EngineConfig& config() const { return config_; }
+  EngineServices services() const;
+  // Registers an extension op (during Open only: not thread-safe against Query).
+  void RegisterOp(const std::string& name, QueryOp op);
 
  private:
   Engine(EngineConfig config, HostHooks hooks);
@@ -127,6 +147,7 @@ class Engine {
   std::shared_ptr<const RecordEvaluator> evaluator_;  // guarded by evaluator_mu_
   indicators::SeriesIndex index_;
   std::unique_ptr<Outbox> outbox_;
+  std::map<std::string, QueryOp> extra_ops_;
   std::mutex synced_deltas_mu_;
   std::vector<indicators::Delta> synced_deltas_;  // guarded by synced_deltas_mu_
 

@@ -128,6 +128,15 @@ struct ExportLogRow {
   std::string prev_hash, entry_hash;
 };
 
+// An append-only, audited journal entry (manual assessments, stored scores, rubric sources).
+struct JournalRow {
+  int64_t id = 0;
+  std::string kind;   // e.g. "manual_entry", "score", "rubric"
+  std::string key;    // kind-specific key, e.g. "<rubric>|<period>|<unit>|<criterion>"
+  std::string body;   // JSON
+  int64_t recorded_ms = 0;
+};
+
 struct OutboxStatusRow {
   std::string destination;
   std::map<std::string, int64_t> by_state;
@@ -177,6 +186,8 @@ class StoreTransaction {
   virtual Result<std::optional<ExportLogRow>> LastExportLog(const std::string& destination) = 0;
   virtual Status AppendExportLog(const ExportLogRow& row) = 0;
   virtual Status SetSetting(const std::string& key, const std::string& value) = 0;
+  // Appends to the journal (never updated or deleted); returns the entry id.
+  virtual Result<int64_t> AppendJournal(const JournalRow& row) = 0;
   // Makes every change of this transaction durable (per the configured synchronous mode).
   virtual Status Commit() = 0;
 };
@@ -203,6 +214,9 @@ class Store {
   virtual Result<std::vector<ExportLogRow>> ReadExportLog(const std::string& destination,
                                                           int64_t after_seq, int64_t limit) = 0;
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+  // Journal entries of `kind` whose key starts with key_prefix, oldest first.
+  virtual Result<std::vector<JournalRow>> ListJournal(const std::string& kind,
+                                                      const std::string& key_prefix) = 0;
   // Dossiers the portal confirmed (records.synced = 1), pk > after_pk, by pk.
   virtual Result<std::vector<RecordRow>> SyncedDossiers(int64_t after_pk, int64_t limit) = 0;
   // Watches due at or before now_ms, earliest first.
