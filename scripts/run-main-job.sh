@@ -45,11 +45,12 @@ fi
 # ---------------------------------------------------------------------------------------------
 step "2/5 configure and build ($BUILD_DIR, $BUILD_TYPE, -j$JOBS)"
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >&2
-# Targets the job runs. HOOK(portal-standin): add tools/portal-standin's target here.
-TARGETS=(danvan danvan-host)
+# Targets the job runs: the plugin, the reference host and the national-portal stand-in.
+TARGETS=(danvan danvan-host danvan-portal-standin)
 cmake --build "$BUILD_DIR" --parallel "$JOBS" --target "${TARGETS[@]}" >&2
 LIB="$BUILD_DIR/plugin/libdanvan.so"
 HOST="$BUILD_DIR/tools/danvan-host/danvan-host"
+STANDIN="$BUILD_DIR/tools/portal-standin/danvan-portal-standin"
 [ -f "$LIB" ] || { echo "run-main-job: $LIB was not built" >&2; exit 1; }
 [ -x "$HOST" ] || { echo "run-main-job: $HOST was not built" >&2; exit 1; }
 
@@ -63,19 +64,60 @@ python3 "$ROOT/tools/sample-gen/gen_sample.py" --seed "$SEED" --count-scale "$SC
   --out "$SAMPLE" --manifest "$MANIFEST"
 
 # ---------------------------------------------------------------------------------------------
-step "4/5 configuration -> $VAR_DIR/danvan.json"
+step "4/5 portal stand-in over HTTPS (test CA made now) and configuration -> $VAR_DIR/danvan.json"
+# A certificate authority and a server certificate for localhost, made at run time; the plugin
+# verifies the stand-in's certificate against this CA (verification is never turned off).
+PKI="$VAR_DIR/pki"
+mkdir -p "$PKI"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=danvan demo CA" \
+  -keyout "$PKI/ca.key" -out "$PKI/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+  -keyout "$PKI/server.key" -out "$PKI/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$PKI/san.ext"
+openssl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial \
+  -days 2 -extfile "$PKI/san.ext" -out "$PKI/server.pem" 2>/dev/null
+# The portal password lives only in the environment of the two processes, never in a file.
+export DANVAN_PORTAL_PASSWORD="$(openssl rand -hex 16)"
+DANVAN_STANDIN_PASSWORD="$DANVAN_PORTAL_PASSWORD" "$STANDIN" --port 0 --cert "$PKI/server.pem" \
+  --key "$PKI/server.key" --style both --username motcua-sgddt --dstcode "VN:GOV:H31:SGDDT" \
+  --store "$VAR_DIR/portal-received.jsonl" > "$VAR_DIR/standin.port" 2> "$VAR_DIR/standin.log" &
+STANDIN_PID=$!
+trap 'kill $STANDIN_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do [ -s "$VAR_DIR/standin.port" ] && break; sleep 0.1; done
+PORT="$(head -n1 "$VAR_DIR/standin.port")"
+[ -n "$PORT" ] || { echo "run-main-job: the portal stand-in did not start" >&2; cat "$VAR_DIR/standin.log" >&2; exit 1; }
+echo "portal stand-in: https://localhost:$PORT (pid $STANDIN_PID)" >&2
+
 CONFIG="$VAR_DIR/danvan.json"
 DB="$VAR_DIR/danvan.sqlite"
-python3 - "$ROOT/config/danvan.example.json" "$CONFIG" "$DB" "$ROOT" <<'PY'
+python3 - "$ROOT/config/danvan.example.json" "$CONFIG" "$DB" "$ROOT" "$PORT" "$PKI/ca.pem" <<'PY'
 import json, sys
-src, dst, db, root = sys.argv[1:5]
+src, dst, db, root, port, ca = sys.argv[1:7]
 with open(src, encoding="utf-8") as f:
     cfg = json.load(f)
 cfg.setdefault("storage", {})["engine"] = cfg["storage"].get("engine", "sqlite")
 cfg["storage"]["path"] = db
 cfg["schemas_dir"] = root + "/schemas"
 cfg["config_dir"] = root + "/config"
-# HOOK(portal-standin): point cfg["portal"] at the stand-in started in step 5.
+# Export to the stand-in: envelope style, the password from the environment, the unit and
+# procedure code mappings an administrator would configure.
+units = json.load(open(root + "/config/units/haiphong-sgddt.json", encoding="utf-8"))["units"]
+procs = json.load(open(root + "/config/procedures.json", encoding="utf-8"))["procedures"]
+cfg["portal"] = {
+    "style": "envelope",
+    "base_url": "https://localhost:" + port,
+    "default_madonvi": "000.00.20.H31",
+    "tls": {"ca_file": ca},
+    "envelope": {"username": "motcua-sgddt", "password_env": "DANVAN_PORTAL_PASSWORD",
+                 "dstcode": "VN:GOV:H31:SGDDT"},
+}
+cfg["outbox"] = {
+    "senders": 2,
+    "mappings": {
+        "units": {u["code"]: u.get("portal_code", "000.%02d.20.H31" % i) for i, u in enumerate(units)},
+        "procedures": {p["code"]: p["code"] for p in procs},
+    },
+}
 with open(dst, "w", encoding="utf-8") as f:
     json.dump(cfg, f, ensure_ascii=False, indent=1)
     f.write("\n")
@@ -83,13 +125,13 @@ PY
 
 # ---------------------------------------------------------------------------------------------
 step "5/5 load the sample through the reference host"
-# HOOK(portal-standin): start tools/portal-standin here in the background (test CA, port in
-# $VAR_DIR), stop it from an EXIT trap; the plugin's exporters then send to it on their own.
+# The plugin's exporters send to the stand-in on their own threads; the host waits for them.
 SUMMARY_TXT="$VAR_DIR/host-summary.txt"
 SUMMARY_JSON="$VAR_DIR/host-summary.json"
 set +e
 "$HOST" --lib "$LIB" --config "$CONFIG" --input "$SAMPLE" --batch 1000 --log-level error \
-  --summary-json "$SUMMARY_JSON" | tee "$SUMMARY_TXT"
+  --summary-json "$SUMMARY_JSON" --drain-export 600 \
+  --query '{"op":"exportlog.verify"}' | tee "$SUMMARY_TXT"
 rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" -ne 0 ]; then
@@ -120,4 +162,5 @@ PY
 echo
 echo "Sample:        $SAMPLE"
 echo "Summary:       $SUMMARY_TXT (JSON: $SUMMARY_JSON)"
+echo "Portal stand-in received: $VAR_DIR/portal-received.jsonl"
 echo "SQLite file:   $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sqlite_path"])' "$SUMMARY_JSON")"

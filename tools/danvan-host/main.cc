@@ -52,6 +52,7 @@ struct Options {
   double max_retry_seconds = 300;
   std::string summary_json;
   size_t examples = 3;
+  double drain_export_seconds = 0;  // wait for the plugin's exporters to empty their queue
 };
 
 void Usage(FILE* out) {
@@ -59,7 +60,7 @@ void Usage(FILE* out) {
       "usage: danvan-host --lib PATH/libdanvan.so --config CONFIG.json [--input FILE.jsonl | -]\n"
       "                   [--batch N] [--query JSON]... [--quiet] [--log-level LEVEL]\n"
       "                   [--summary-json FILE] [--stop-timeout-ms N] [--max-retry-seconds S]\n"
-      "                   [--examples N] [--host-abi-major N]\n"
+      "                   [--examples N] [--host-abi-major N] [--drain-export S]\n"
       "\n"
       "  --lib            the plugin (loaded with dlopen RTLD_NOW|RTLD_LOCAL)\n"
       "  --config         the plugin configuration (JSON, schemas/config.schema.json)\n"
@@ -238,6 +239,7 @@ class Host {
   void RecordRejectedWithoutResult(uint64_t line_number, const std::string& reason);
   void Progress(uint64_t bytes_done, uint64_t bytes_total, bool final);
   int RunQueries();
+  void DrainExport();
   std::optional<Json> Query(const std::string& request, danvan_status* st, std::string* raw,
                             std::string* error);
   void PrintSummary(const std::optional<Json>& stats);
@@ -615,6 +617,36 @@ std::optional<Json> Host::Query(const std::string& request, danvan_status* st, s
   return j;
 }
 
+// Polls the plugin's export status until nothing is pending or held (the exporters run on the
+// plugin's own threads; the host only watches), at most --drain-export seconds.
+void Host::DrainExport() {
+  auto until = std::chrono::steady_clock::now() +
+               std::chrono::milliseconds(static_cast<int64_t>(opt_.drain_export_seconds * 1000));
+  Json last;
+  while (std::chrono::steady_clock::now() < until) {
+    danvan_status st;
+    std::string raw, error;
+    auto j = Query("{\"op\":\"outbox.status\"}", &st, &raw, &error);
+    if (!j) break;
+    last = *j;
+    const Json& q = (*j)["queue"];
+    int64_t pending = q.value("pending", int64_t{0}) + q.value("held", int64_t{0});
+    if (!(*j).value("enabled", false) || pending == 0) break;
+    std::fprintf(stderr, "\rdanvan-host: exporting to the portal, %lld items left   ",
+                 static_cast<long long>(pending));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (last.is_object() && last.value("enabled", false)) {
+    const Json& q = last["queue"];
+    std::printf("\nexport to the portal (%s): done %lld, pending %lld, held %lld, dead letters %lld\n",
+                last.value("destination", "").c_str(),
+                static_cast<long long>(q.value("done", int64_t{0})),
+                static_cast<long long>(q.value("pending", int64_t{0})),
+                static_cast<long long>(q.value("held", int64_t{0})),
+                static_cast<long long>(last.value("dead_letters", int64_t{0})));
+  }
+}
+
 int Host::RunQueries() {
   int rc = 0;
   for (const auto& q : opt_.queries) {
@@ -762,6 +794,7 @@ int Host::Run() {
                  error.c_str());
   PrintSummary(stats);
   if (!opt_.summary_json.empty()) WriteSummaryJson(stats, SqlitePath(stats));
+  if (opt_.drain_export_seconds > 0) DrainExport();
   int qrc = RunQueries();
   if (!rc) rc = qrc;
   std::fflush(stdout);
@@ -805,6 +838,8 @@ int main(int argc, char** argv) {
         return 1;
       }
       opt.batch = u;
+    } else if (a == "--drain-export") {
+      opt.drain_export_seconds = std::atof(value("--drain-export"));
     } else if (a == "--query") {
       opt.queries.push_back(value("--query"));
     } else if (a == "--quiet") {
