@@ -12,12 +12,11 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/timeutil.h"
 #include "tagging/rules.h"
@@ -67,8 +66,9 @@ const Sample& GetSample() {
         for (auto it = item["texts"].begin(); it != item["texts"].end(); ++it) {
           data[json::json_pointer(it.key())] = it.value();
         }
-        json ev = {{"kind", item["kind"]}, {"source", "motcua-hp"}, {"id", "B" + std::to_string(i++)},
-                   {"unit", "SGDDT.TTRA"}, {"version", 1}, {"data", data}};
+        json ev = {
+            {"kind", item["kind"]}, {"source", "motcua-hp"}, {"id", "B" + std::to_string(i++)},
+            {"unit", "SGDDT.TTRA"}, {"version", 1},          {"data", data}};
         s->raw.push_back(ev.dump());
         s->events.push_back(std::move(ev));
       }
@@ -112,11 +112,12 @@ BENCHMARK(BM_DefaultPack);
 // content (petitions) or TrichYeuHoSo (dossiers); a few of them occur in the records.
 std::shared_ptr<const RuleSet> KeywordPack(int n) {
   static const char* syl[] = {
-      "khiếu", "nại", "tố", "cáo", "kiến", "nghị", "phản", "ánh", "giáo", "viên", "học", "sinh",
-      "trường", "lớp", "thi", "điểm", "quyết", "định", "kỷ", "luật", "thu", "tiền", "quỹ", "phụ",
-      "huynh", "hồ", "sơ", "bằng", "cấp", "sao", "chuyển", "công", "dân", "vận", "khéo", "mô",
-      "hình", "đất", "đai", "nhà", "ở", "tuyển", "dụng", "lương", "thưởng", "bảo", "hiểm", "xã",
-      "hội", "an", "toàn", "giao", "thông", "văn", "hóa", "số", "hóa", "trực", "tuyến", "hạn"};
+      "khiếu",  "nại",   "tố",     "cáo",   "kiến",   "nghị", "phản",  "ánh",  "giáo",  "viên",
+      "học",    "sinh",  "trường", "lớp",   "thi",    "điểm", "quyết", "định", "kỷ",    "luật",
+      "thu",    "tiền",  "quỹ",    "phụ",   "huynh",  "hồ",   "sơ",    "bằng", "cấp",   "sao",
+      "chuyển", "công",  "dân",    "vận",   "khéo",   "mô",   "hình",  "đất",  "đai",   "nhà",
+      "ở",      "tuyển", "dụng",   "lương", "thưởng", "bảo",  "hiểm",  "xã",   "hội",   "an",
+      "toàn",   "giao",  "thông",  "văn",   "hóa",    "số",   "hóa",   "trực", "tuyến", "hạn"};
   const int ns = sizeof(syl) / sizeof(syl[0]);
   std::mt19937 rng(2000);
   json rules = json::array();
@@ -128,18 +129,19 @@ std::shared_ptr<const RuleSet> KeywordPack(int n) {
       if (rng() % 2) p += std::string(" ") + syl[rng() % ns];
       if (used.insert(p).second) kws.push_back(p);
     }
-    rules.push_back({{"id", "kw-" + std::to_string(r)},
-                     {"tag", "kw"},
-                     {"value", std::to_string(r)},
-                     {"description", "Luật từ khóa sinh tự động"},
-                     {"source", "bench"},
-                     {"kinds", {"petition", "dossier"}},
-                     {"when",
-                      {{"any",
-                        {{{"field", json::array({"title", "content"})},
-                          {"op", "contains_any"},
-                          {"keywords", kws}},
-                         {{"field", "TrichYeuHoSo"}, {"op", "contains_any"}, {"keywords", kws}}}}}}});
+    rules.push_back(
+        {{"id", "kw-" + std::to_string(r)},
+         {"tag", "kw"},
+         {"value", std::to_string(r)},
+         {"description", "Luật từ khóa sinh tự động"},
+         {"source", "bench"},
+         {"kinds", {"petition", "dossier"}},
+         {"when",
+          {{"any",
+            {{{"field", json::array({"title", "content"})},
+              {"op", "contains_any"},
+              {"keywords", kws}},
+             {{"field", "TrichYeuHoSo"}, {"op", "contains_any"}, {"keywords", kws}}}}}}});
   }
   auto rs = RuleSet::FromJson({{"version", "bench-" + std::to_string(n)}, {"rules", rules}},
                               kRoot + "/schemas");

@@ -9,7 +9,6 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
-
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -27,18 +26,43 @@ namespace {
 using json = nlohmann::json;
 
 enum class Op {
-  kExists, kMissing, kEq, kNe, kIn, kNotIn, kPattern, kGt, kGe, kLt, kLe, kBefore, kAfter,
-  kEqField, kNeField, kContainsAny, kContainsAll
+  kExists,
+  kMissing,
+  kEq,
+  kNe,
+  kIn,
+  kNotIn,
+  kPattern,
+  kGt,
+  kGe,
+  kLt,
+  kLe,
+  kBefore,
+  kAfter,
+  kEqField,
+  kNeField,
+  kContainsAny,
+  kContainsAll
 };
 
 const std::map<std::string, Op>& OpNames() {
-  static const std::map<std::string, Op> m = {
-      {"exists", Op::kExists},   {"missing", Op::kMissing},     {"eq", Op::kEq},
-      {"ne", Op::kNe},           {"in", Op::kIn},               {"not_in", Op::kNotIn},
-      {"pattern", Op::kPattern}, {"gt", Op::kGt},               {"ge", Op::kGe},
-      {"lt", Op::kLt},           {"le", Op::kLe},               {"before", Op::kBefore},
-      {"after", Op::kAfter},     {"eq_field", Op::kEqField},    {"ne_field", Op::kNeField},
-      {"contains_any", Op::kContainsAny}, {"contains_all", Op::kContainsAll}};
+  static const std::map<std::string, Op> m = {{"exists", Op::kExists},
+                                              {"missing", Op::kMissing},
+                                              {"eq", Op::kEq},
+                                              {"ne", Op::kNe},
+                                              {"in", Op::kIn},
+                                              {"not_in", Op::kNotIn},
+                                              {"pattern", Op::kPattern},
+                                              {"gt", Op::kGt},
+                                              {"ge", Op::kGe},
+                                              {"lt", Op::kLt},
+                                              {"le", Op::kLe},
+                                              {"before", Op::kBefore},
+                                              {"after", Op::kAfter},
+                                              {"eq_field", Op::kEqField},
+                                              {"ne_field", Op::kNeField},
+                                              {"contains_any", Op::kContainsAny},
+                                              {"contains_all", Op::kContainsAll}};
   return m;
 }
 
@@ -57,7 +81,13 @@ std::vector<std::string> Split(std::string_view path) {
 // What a leaf condition reads.
 struct Operand {
   enum Kind {
-    kData, kEnvelope, kDaysSince, kCount, kDaysSinceReceived, kDaysPastDue, kPetitionerCount,
+    kData,
+    kEnvelope,
+    kDaysSince,
+    kCount,
+    kDaysSinceReceived,
+    kDaysPastDue,
+    kPetitionerCount,
     kTag
   } kind = kData;
   std::string name;               // as written in the rule
@@ -189,10 +219,10 @@ struct RuleSet::Impl {
   // Keyword gating: a rule whose condition cannot hold without one of its keywords in one of
   // its text fields is evaluated only when the automaton found such a hit, so thousands of
   // keyword rules cost one automaton pass per text field plus the rules actually hit.
-  std::vector<bool> gated;                                          // per rule
-  std::vector<std::vector<std::pair<uint32_t, int>>> kw_triggers;   // keyword -> (rule, field)
-  std::vector<uint8_t> kind_mask;                                    // per rule; 0 = all kinds
-  std::vector<std::vector<int>> trigger_fields_by_kind;              // kind index -> field ids
+  std::vector<bool> gated;                                         // per rule
+  std::vector<std::vector<std::pair<uint32_t, int>>> kw_triggers;  // keyword -> (rule, field)
+  std::vector<uint8_t> kind_mask;                                  // per rule; 0 = all kinds
+  std::vector<std::vector<int>> trigger_fields_by_kind;            // kind index -> field ids
 };
 
 namespace {
@@ -365,7 +395,8 @@ struct Eval {
           kws.push_back(rs.keyword_source[kw]);
           matched.push_back(fm.norm.substr(h->norm_begin, h->norm_end - h->norm_begin));
         }
-        ev->push_back(json{{"field", rs.text_field_names[fid]}, {"keywords", std::move(kws)},
+        ev->push_back(json{{"field", rs.text_field_names[fid]},
+                           {"keywords", std::move(kws)},
                            {"matched", std::move(matched)}});
         return true;
       }
@@ -405,7 +436,8 @@ struct Eval {
         for (const json& v : vals) {
           if (!IsEmpty(v)) return false;
         }
-        ev->push_back(json{{c.lhs.kind == Operand::kTag ? "tag" : "field", name}, {"missing", true}});
+        ev->push_back(
+            json{{c.lhs.kind == Operand::kTag ? "tag" : "field", name}, {"missing", true}});
         return true;
       case Op::kEq:
       case Op::kIn:
@@ -527,30 +559,74 @@ bool Triggers(const Cond& c, std::vector<std::pair<int, uint32_t>>* out) {
   return false;
 }
 
-
 // Fields from docs/architecture.md, used only when a record schema file is missing.
 const std::map<std::string, std::vector<std::string>>& FallbackFields() {
   static const std::map<std::string, std::vector<std::string>> m = {
       {"dossier",
-       {"MaHoSo", "MaTTHC", "TenTTHC", "KenhThucHien", "TrangThaiHoSo", "NgayTiepNhan",
-        "NgayHenTra", "NgayKetThucXuLy", "TaiLieuNop", "DanhSachLePhi", "DanhSachHoSoBoSung",
-        "DanhSachGiayToKetQua", "TrichYeuHoSo", "TrangThai", "ThoiDiemXuLy", "NguoiXuLy",
-        "ChucDanh", "PhongBanXuLy", "NoiDungXuLy", "NgayBatDau", "NgayKetThucTheoQuyDinh"}},
+       {"MaHoSo",
+        "MaTTHC",
+        "TenTTHC",
+        "KenhThucHien",
+        "TrangThaiHoSo",
+        "NgayTiepNhan",
+        "NgayHenTra",
+        "NgayKetThucXuLy",
+        "TaiLieuNop",
+        "DanhSachLePhi",
+        "DanhSachHoSoBoSung",
+        "DanhSachGiayToKetQua",
+        "TrichYeuHoSo",
+        "TrangThai",
+        "ThoiDiemXuLy",
+        "NguoiXuLy",
+        "ChucDanh",
+        "PhongBanXuLy",
+        "NoiDungXuLy",
+        "NgayBatDau",
+        "NgayKetThucTheoQuyDinh"}},
       {"petition",
-       {"petition_kind", "round", "title", "content", "received_at", "channel", "petitioners",
-        "petitioners.name", "petitioners.id_number", "petitioners.phone", "petitioners.email",
-        "petitioners.address", "petitioner_count", "anonymous", "status", "accepted_at",
-        "resolved_at", "due_at", "decision_no", "decision_at", "complex", "remote_area",
-        "extensions", "extensions.days", "extensions.reason", "extensions.at", "reraised_of",
-        "reraise_count", "agencies_involved", "verification_places", "contents_count",
-        "foreign_element", "satisfaction", "handling_unit", "assignee"}},
+       {"petition_kind",
+        "round",
+        "title",
+        "content",
+        "received_at",
+        "channel",
+        "petitioners",
+        "petitioners.name",
+        "petitioners.id_number",
+        "petitioners.phone",
+        "petitioners.email",
+        "petitioners.address",
+        "petitioner_count",
+        "anonymous",
+        "status",
+        "accepted_at",
+        "resolved_at",
+        "due_at",
+        "decision_no",
+        "decision_at",
+        "complex",
+        "remote_area",
+        "extensions",
+        "extensions.days",
+        "extensions.reason",
+        "extensions.at",
+        "reraised_of",
+        "reraise_count",
+        "agencies_involved",
+        "verification_places",
+        "contents_count",
+        "foreign_element",
+        "satisfaction",
+        "handling_unit",
+        "assignee"}},
       {"reception",
        {"date", "receiver_role", "receiver_name", "session_type", "people_count", "group",
         "content_class", "content", "petition_ids"}},
       {"dvk_model",
        {"name", "model_type", "field", "registering_unit", "person_in_charge", "registered_at",
-        "period_from", "period_to", "content", "method", "target_group", "results",
-        "replicability", "recognition_level", "recognition_decision", "recognised_at", "year"}},
+        "period_from", "period_to", "content", "method", "target_group", "results", "replicability",
+        "recognition_level", "recognition_decision", "recognised_at", "year"}},
       {"plan_task",
        {"plan_id", "task_no", "title", "lead_unit", "cooperating_units", "start", "due",
         "progress_percent", "status", "completed_at", "report"}},
@@ -594,9 +670,12 @@ std::optional<json> ReadJsonFile(const std::string& path, std::string* error) {
 std::string Escape(const std::string& key) {
   std::string out;
   for (char c : key) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out.push_back(c);
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out.push_back(c);
   }
   return out;
 }
@@ -754,8 +833,8 @@ class Loader {
           rule_id_ = "#" + std::to_string(idx);
         }
       }
-      Status st = Error(ptr.empty() ? "/" : ptr, "không đúng lược đồ rules.schema.json: " +
-                                                     best.description);
+      Status st = Error(ptr.empty() ? "/" : ptr,
+                        "không đúng lược đồ rules.schema.json: " + best.description);
       rule_id_.clear();
       return st;
     } catch (const std::exception& ex) {
@@ -847,8 +926,8 @@ class Loader {
         c->type = combo[1] == 'l' ? Cond::kAll : Cond::kAny;
         for (size_t i = 0; i < it->size(); ++i) {
           c->children.emplace_back();
-          Status st = ParseCond((*it)[i], ptr + "/" + combo + "/" + std::to_string(i),
-                                &c->children.back());
+          Status st =
+              ParseCond((*it)[i], ptr + "/" + combo + "/" + std::to_string(i), &c->children.back());
           if (!st.ok()) return st;
         }
         return Status::Ok();
@@ -1130,7 +1209,9 @@ Result<TagHit> TagHit::FromJson(const nlohmann::json& j) {
 
 nlohmann::json TagDiff::ToJson() const {
   auto brief = [](const TagHit& h) {
-    return json{{"tag", h.tag}, {"value", h.value}, {"rule", h.rule_id},
+    return json{{"tag", h.tag},
+                {"value", h.value},
+                {"rule", h.rule_id},
                 {"rules_version", h.rules_version}};
   };
   json out = {{"added", json::array()}, {"removed", json::array()}, {"changed", json::array()}};

@@ -31,12 +31,12 @@ std::string PathOf(const std::vector<Frame>& stack) {
 enum class Kind { kInvalid, kControl, kMojibake };
 
 struct Suspect {
-  size_t quote = 0;  // offset of the opening quote
+  size_t quote = 0;           // offset of the opening quote
   size_t begin = 0, end = 0;  // content range in raw
   std::string path;
   Kind kind = Kind::kInvalid;
-  size_t first_bad = 0;  // absolute offset of the first offending byte
-  std::string bytes;     // the legacy bytes to decode
+  size_t first_bad = 0;    // absolute offset of the first offending byte
+  std::string bytes;       // the legacy bytes to decode
   double as_is_share = 0;  // mojibake only: the literal's own score as UTF-8
 };
 
@@ -111,8 +111,8 @@ bool CleanUtf8(std::string_view raw) {
         suspicious += !viet_c3[d & 0x3F];
         break;
       case 0xC5:
-        suspicious += d == 0x92 || d == 0x93 || d == 0xA0 || d == 0xA1 || d == 0xB8 ||
-                      d == 0xBD || d == 0xBE;
+        suspicious +=
+            d == 0x92 || d == 0x93 || d == 0xA0 || d == 0xA1 || d == 0xB8 || d == 0xBD || d == 0xBE;
         break;
       case 0xC6:
         suspicious += d == 0x92;
@@ -266,8 +266,8 @@ Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& o
     if (a.ok != b.ok) return a.ok;
     return a.score.share() > b.score.share();
   });
-  bool doc_confident = cands[0].ok && cands[0].score.words > 0 &&
-                       cands[0].score.share() >= options.min_share;
+  bool doc_confident =
+      cands[0].ok && cands[0].score.words > 0 && cands[0].score.share() >= options.min_share;
   if (doc_confident) {
     for (size_t k = 1; k < cands.size(); ++k) {
       if (!cands[k].ok || cands[k].texts == cands[0].texts) continue;
@@ -309,8 +309,8 @@ Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& o
         continue;  // valid UTF-8 with no convincing legacy reading: keep it as written
       } else {
         unsigned char b = static_cast<unsigned char>(raw[s.first_bad]);
-        std::string why = s.kind == Kind::kInvalid ? "không phải UTF-8 hợp lệ"
-                                                   : "chứa ký tự điều khiển";
+        std::string why =
+            s.kind == Kind::kInvalid ? "không phải UTF-8 hợp lệ" : "chứa ký tự điều khiển";
         return Status::InvalidInput("Không giải mã được chuỗi tại '" + s.path + "' (byte " +
                                     std::to_string(s.first_bad) + " của sự kiện, giá trị " +
                                     Hex(b) + "): " + why + "; " + d.reason);

@@ -15,11 +15,10 @@
 // bytes or Latin-1 symbols is returned after that pass with no copy of the decision work.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/status.h"
 #include "text/legacy.h"
@@ -27,12 +26,12 @@
 namespace danvan::text {
 
 struct RepairNote {
-  std::string path;        // JSON path of the literal, e.g. "data.petitioners[0].name";
-                           // a key is reported as "<path>{key}"
-  size_t offset = 0;       // byte offset of the literal's opening quote in the raw text
+  std::string path;   // JSON path of the literal, e.g. "data.petitioners[0].name";
+                      // a key is reported as "<path>{key}"
+  size_t offset = 0;  // byte offset of the literal's opening quote in the raw text
   Encoding encoding = Encoding::kUtf8;
-  double confidence = 0;   // share of valid Vietnamese syllables in the decoding
-  bool mojibake = false;   // the literal was valid UTF-8 holding legacy bytes as Windows-1252
+  double confidence = 0;  // share of valid Vietnamese syllables in the decoding
+  bool mojibake = false;  // the literal was valid UTF-8 holding legacy bytes as Windows-1252
   nlohmann::json ToJson() const;  // {"path","offset","encoding","confidence","mojibake"}
 };
 

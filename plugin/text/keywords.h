@@ -48,9 +48,9 @@ class KeywordAutomaton {
   std::vector<std::string> patterns_;
   uint8_t byte_class_[256] = {};
   int num_classes_ = 1;
-  std::vector<int32_t> delta_;         // states x classes
-  std::vector<int32_t> out_;           // pattern ending at this state, or -1
-  std::vector<int32_t> dict_link_;     // next state on the fail chain with an output, or -1
+  std::vector<int32_t> delta_;      // states x classes
+  std::vector<int32_t> out_;        // pattern ending at this state, or -1
+  std::vector<int32_t> dict_link_;  // next state on the fail chain with an output, or -1
 };
 
 class KeywordMatcher {

@@ -100,12 +100,12 @@ Result<std::string> Iconv(const char* to, const char* from, std::string_view in)
 // Tone order: none, sắc (acute), huyền (grave), hỏi (hook), ngã (tilde), nặng (dot below).
 constexpr char32_t kToneMarks[6] = {0, 0x0301, 0x0300, 0x0309, 0x0303, 0x0323};
 // Modifier bytes (lower case; upper case is the byte - 0x20, the Latin-1 capital).
-constexpr unsigned char kVniTone[6] = {0, 0xF9, 0xF8, 0xFB, 0xF5, 0xEF};        // ù ø û õ ï
+constexpr unsigned char kVniTone[6] = {0, 0xF9, 0xF8, 0xFB, 0xF5, 0xEF};           // ù ø û õ ï
 constexpr unsigned char kVniCircumflex[6] = {0xE2, 0xE1, 0xE0, 0xE5, 0xE3, 0xE4};  // â á à å ã ä
-constexpr unsigned char kVniBreve[6] = {0xEA, 0xE9, 0xE8, 0xFA, 0xFC, 0xEB};      // ê é è ú ü ë
-constexpr unsigned char kVniI[6] = {'i', 0xED, 0xEC, 0xE6, 0xF3, 0xF2};           // i í ì æ ó ò
-constexpr unsigned char kVniYDot = 0xEE;                                          // ỵ = î
-constexpr unsigned char kVniOHorn = 0xF4, kVniUHorn = 0xF6, kVniDStroke = 0xF1;   // ô ö ñ
+constexpr unsigned char kVniBreve[6] = {0xEA, 0xE9, 0xE8, 0xFA, 0xFC, 0xEB};  // ê é è ú ü ë
+constexpr unsigned char kVniI[6] = {'i', 0xED, 0xEC, 0xE6, 0xF3, 0xF2};       // i í ì æ ó ò
+constexpr unsigned char kVniYDot = 0xEE;                                      // ỵ = î
+constexpr unsigned char kVniOHorn = 0xF4, kVniUHorn = 0xF6, kVniDStroke = 0xF1;  // ô ö ñ
 
 struct VniTables {
   std::unordered_map<char32_t, std::string> encode;  // NFC letter -> VNI bytes
@@ -181,8 +181,10 @@ const VniTables& Vni() {
     t->pair.assign(65536, 0);
     for (const auto& [bytes, letter] : t->decode) {
       const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
-      if (bytes.size() == 1) t->single[b[0]] = letter;
-      else t->pair[(b[0] << 8) | b[1]] = letter;
+      if (bytes.size() == 1)
+        t->single[b[0]] = letter;
+      else
+        t->pair[(b[0] << 8) | b[1]] = letter;
     }
     for (int b = 0x80; b < 0xC0; ++b) {
       auto r = Iconv("UTF-8", "WINDOWS-1252", std::string(1, static_cast<char>(b)));
@@ -272,19 +274,29 @@ bool Symbolize(char32_t cp, char* sym, int* tone) {
   }
   utf8proc_int32_t dst[8];
   int bc = 0;
-  utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), dst, 8,
-                                               UTF8PROC_DECOMPOSE, &bc);
+  utf8proc_ssize_t n =
+      utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), dst, 8, UTF8PROC_DECOMPOSE, &bc);
   if (n < 1 || n > 3) return false;
   char32_t base = static_cast<char32_t>(dst[0]);
   if (base < 'a' || base > 'z') return false;
   char32_t shape = 0;
   for (int k = 1; k < n; ++k) {
     switch (dst[k]) {
-      case 0x0301: *tone = 1; break;
-      case 0x0300: *tone = 2; break;
-      case 0x0309: *tone = 3; break;
-      case 0x0303: *tone = 4; break;
-      case 0x0323: *tone = 5; break;
+      case 0x0301:
+        *tone = 1;
+        break;
+      case 0x0300:
+        *tone = 2;
+        break;
+      case 0x0309:
+        *tone = 3;
+        break;
+      case 0x0303:
+        *tone = 4;
+        break;
+      case 0x0323:
+        *tone = 5;
+        break;
       case 0x0302:
       case 0x0306:
       case 0x031B:
@@ -300,13 +312,20 @@ bool Symbolize(char32_t cp, char* sym, int* tone) {
     *sym = static_cast<char>(base);
     return true;
   }
-  if (base == 'a' && shape == 0x0306) *sym = '1';
-  else if (base == 'a' && shape == 0x0302) *sym = '2';
-  else if (base == 'e' && shape == 0x0302) *sym = '3';
-  else if (base == 'o' && shape == 0x0302) *sym = '4';
-  else if (base == 'o' && shape == 0x031B) *sym = '5';
-  else if (base == 'u' && shape == 0x031B) *sym = '6';
-  else return false;
+  if (base == 'a' && shape == 0x0306)
+    *sym = '1';
+  else if (base == 'a' && shape == 0x0302)
+    *sym = '2';
+  else if (base == 'e' && shape == 0x0302)
+    *sym = '3';
+  else if (base == 'o' && shape == 0x0302)
+    *sym = '4';
+  else if (base == 'o' && shape == 0x031B)
+    *sym = '5';
+  else if (base == 'u' && shape == 0x031B)
+    *sym = '6';
+  else
+    return false;
   bool vowel = std::strchr("aeiouy123456", *sym) != nullptr;
   return vowel || *tone == 0;
 }
@@ -314,14 +333,12 @@ bool Symbolize(char32_t cp, char* sym, int* tone) {
 bool IsVowelSym(char c) { return std::strchr("aeiouy123456", c) != nullptr; }
 
 constexpr const char* const kClusters[] = {
-    "a", "1", "2", "e", "3", "i", "o", "4", "5", "u", "6", "y",
-    "ai", "ao", "au", "ay", "2u", "2y", "eo", "3u", "ia", "i3", "iu", "oa", "o1", "oe",
-    "oi", "4i", "5i", "oo", "ua", "u2", "u3", "ui", "u4", "u5", "uy", "6a", "6i", "6u",
-    "65", "y3", "i3u", "y3u", "oai", "oay", "oeo", "u2y", "u4i", "65i", "65u", "uya",
-    "uy3", "uyu"};
+    "a",   "1",   "2",   "e",   "3",   "i",   "o",   "4",   "5",   "u",   "6",   "y",  "ai", "ao",
+    "au",  "ay",  "2u",  "2y",  "eo",  "3u",  "ia",  "i3",  "iu",  "oa",  "o1",  "oe", "oi", "4i",
+    "5i",  "oo",  "ua",  "u2",  "u3",  "ui",  "u4",  "u5",  "uy",  "6a",  "6i",  "6u", "65", "y3",
+    "i3u", "y3u", "oai", "oay", "oeo", "u2y", "u4i", "65i", "65u", "uya", "uy3", "uyu"};
 
 bool ValidMarkedCluster(std::string_view v) {
-
   for (const char* c : kClusters) {
     if (v == c) return true;
   }
@@ -352,8 +369,8 @@ bool ValidCluster(std::string_view v) {
 }
 
 bool ValidFinal(std::string_view f) {
-  return f.empty() || f == "c" || f == "ch" || f == "m" || f == "n" || f == "ng" ||
-         f == "nh" || f == "p" || f == "t";
+  return f.empty() || f == "c" || f == "ch" || f == "m" || f == "n" || f == "ng" || f == "nh" ||
+         f == "p" || f == "t";
 }
 
 bool IsShaped(char c) { return c >= '1' && c <= '6'; }
@@ -387,8 +404,8 @@ bool ParseRest(std::string_view rest, int tone, int tone_at) {
     if (tone_at >= static_cast<int>(k)) return false;
     bool shaped = std::any_of(cluster.begin(), cluster.end(), IsShaped);
     if (shaped && !IsShaped(cluster[tone_at])) return false;
-    if (!shaped && fin.empty() && k >= 2 && tone_at == static_cast<int>(k) - 1 &&
-        cluster != "oa" && cluster != "oe" && cluster != "uy") {
+    if (!shaped && fin.empty() && k >= 2 && tone_at == static_cast<int>(k) - 1 && cluster != "oa" &&
+        cluster != "oe" && cluster != "uy") {
       return false;
     }
   }
@@ -399,11 +416,16 @@ bool ParseRest(std::string_view rest, int tone, int tone_at) {
 
 const char* EncodingName(Encoding e) {
   switch (e) {
-    case Encoding::kUtf8: return "UTF-8";
-    case Encoding::kTcvn3: return "TCVN3";
-    case Encoding::kVni: return "VNI";
-    case Encoding::kViscii: return "VISCII";
-    case Encoding::kCp1258: return "Windows-1258";
+    case Encoding::kUtf8:
+      return "UTF-8";
+    case Encoding::kTcvn3:
+      return "TCVN3";
+    case Encoding::kVni:
+      return "VNI";
+    case Encoding::kViscii:
+      return "VISCII";
+    case Encoding::kCp1258:
+      return "Windows-1258";
   }
   return "?";
 }
@@ -447,10 +469,9 @@ bool IsVietnameseSyllable(std::u32string_view word) {
     }
     syms.push_back(s);
   }
-  static const char* const kInitials[] = {"ngh", "ng", "nh", "ch", "gh", "gi", "kh", "ph",
-                                          "th",  "tr", "qu", "b",  "c",  "d",  "7",  "g",
-                                          "h",   "k",  "l",  "m",  "n",  "p",  "r",  "s",
-                                          "t",   "v",  "x",  ""};
+  static const char* const kInitials[] = {
+      "ngh", "ng", "nh", "ch", "gh", "gi", "kh", "ph", "th", "tr", "qu", "b", "c", "d",
+      "7",   "g",  "h",  "k",  "l",  "m",  "n",  "p",  "r",  "s",  "t",  "v", "x", ""};
   std::string_view sv(syms);
   for (const char* ini : kInitials) {
     std::string_view i(ini);
@@ -578,8 +599,7 @@ Detection DetectLegacy(std::string_view bytes, const DetectOptions& options) {
 }
 
 std::string MojibakeBytes(std::string_view utf8) {
-  static const std::u32string_view kVietLatin1 =
-      U"ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúý";
+  static const std::u32string_view kVietLatin1 = U"ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúý";
   const VniTables& t = Vni();  // holds the Windows-1252 table of 0x80..0xBF
   int suspicious = 0;
   std::string bytes;

@@ -36,9 +36,9 @@ Result<std::string> EncodeLegacy(Encoding e, std::string_view utf8);
 bool IsVietnameseSyllable(std::u32string_view word);
 
 struct SyllableScore {
-  int words = 0;           // words containing a non-ASCII character
-  int valid = 0;           // of those, valid syllables
-  int ascii_words = 0;     // pure-ASCII letter words
+  int words = 0;        // words containing a non-ASCII character
+  int valid = 0;        // of those, valid syllables
+  int ascii_words = 0;  // pure-ASCII letter words
   int ascii_valid = 0;
   double share() const { return words == 0 ? 0.0 : static_cast<double>(valid) / words; }
 };
@@ -62,9 +62,9 @@ struct DetectOptions {
 struct Detection {
   bool confident = false;
   Encoding encoding = Encoding::kUtf8;
-  std::string text;          // the chosen decoding (when confident)
-  double confidence = 0.0;   // the winner's share
-  std::string reason;        // Vietnamese, when not confident
+  std::string text;                   // the chosen decoding (when confident)
+  double confidence = 0.0;            // the winner's share
+  std::string reason;                 // Vietnamese, when not confident
   std::vector<Candidate> candidates;  // best first
 };
 

@@ -39,10 +39,9 @@ void ReorderVietnameseMarks(utf8proc_int32_t* cps, utf8proc_ssize_t n) {
 Result<std::vector<utf8proc_int32_t>> Decompose(std::string_view utf8, utf8proc_option_t opts) {
   std::vector<utf8proc_int32_t> buf(utf8.size() + 8);
   for (;;) {
-    utf8proc_ssize_t n = utf8proc_decompose(
-        reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()),
-        static_cast<utf8proc_ssize_t>(utf8.size()), buf.data(),
-        static_cast<utf8proc_ssize_t>(buf.size()), opts);
+    utf8proc_ssize_t n = utf8proc_decompose(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()),
+                                            static_cast<utf8proc_ssize_t>(utf8.size()), buf.data(),
+                                            static_cast<utf8proc_ssize_t>(buf.size()), opts);
     if (n < 0) {
       return Status::InvalidInput(std::string("văn bản không phải UTF-8 hợp lệ: ") +
                                   utf8proc_errmsg(n));
@@ -61,8 +60,7 @@ Result<std::string> Recompose(std::vector<utf8proc_int32_t> cps, bool compose) {
   cps.push_back(0);  // utf8proc_reencode needs one spare slot
   utf8proc_option_t opts = UTF8PROC_STABLE;
   if (compose) opts = static_cast<utf8proc_option_t>(opts | UTF8PROC_COMPOSE);
-  utf8proc_ssize_t bytes =
-      utf8proc_reencode(cps.data(), static_cast<utf8proc_ssize_t>(n), opts);
+  utf8proc_ssize_t bytes = utf8proc_reencode(cps.data(), static_cast<utf8proc_ssize_t>(n), opts);
   if (bytes < 0) return Status::Internal(utf8proc_errmsg(bytes));
   return std::string(reinterpret_cast<const char*>(cps.data()), static_cast<size_t>(bytes));
 }
@@ -196,8 +194,7 @@ bool HasCombiningMarks(std::string_view s) {
 
 Result<MatchText> PrepareForMatch(std::string_view utf8) {
   if (auto bad = FindInvalidUtf8(utf8)) {
-    return Status::InvalidInput("văn bản không phải UTF-8 hợp lệ tại byte " +
-                                std::to_string(*bad));
+    return Status::InvalidInput("văn bản không phải UTF-8 hợp lệ tại byte " + std::to_string(*bad));
   }
   MatchText mt;
   // norm = lower-case of NFC. NFC (with the mark reordering) only runs when combining marks are

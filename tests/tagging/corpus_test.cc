@@ -6,10 +6,9 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "core/timeutil.h"
 #include "tagging/rules.h"
@@ -61,16 +60,26 @@ Encoded Encode(const std::string& variant, const std::string& s) {
     EXPECT_TRUE(r.ok()) << r.status().message() << " for " << s;
     e.bytes = r.ok() ? r.value() : s;
   };
-  if (variant == "nfc") e.bytes = text::NormalizeNfc(s).value();
-  else if (variant == "nfd") e.bytes = text::NormalizeNfd(s).value();
-  else if (variant == "nfd_tone_first") e.bytes = ToneFirst(s);
-  else if (variant == "nodiac") e.bytes = text::FoldDiacritics(s).value();
-  else if (variant == "upper") e.bytes = text::ToUpperNfc(s).value();
-  else if (variant == "tcvn3") legacy(Encoding::kTcvn3);
-  else if (variant == "vni") legacy(Encoding::kVni);
-  else if (variant == "viscii") legacy(Encoding::kViscii);
-  else if (variant == "cp1258") legacy(Encoding::kCp1258);
-  else ADD_FAILURE() << "unknown variant " << variant;
+  if (variant == "nfc")
+    e.bytes = text::NormalizeNfc(s).value();
+  else if (variant == "nfd")
+    e.bytes = text::NormalizeNfd(s).value();
+  else if (variant == "nfd_tone_first")
+    e.bytes = ToneFirst(s);
+  else if (variant == "nodiac")
+    e.bytes = text::FoldDiacritics(s).value();
+  else if (variant == "upper")
+    e.bytes = text::ToUpperNfc(s).value();
+  else if (variant == "tcvn3")
+    legacy(Encoding::kTcvn3);
+  else if (variant == "vni")
+    legacy(Encoding::kVni);
+  else if (variant == "viscii")
+    legacy(Encoding::kViscii);
+  else if (variant == "cp1258")
+    legacy(Encoding::kCp1258);
+  else
+    ADD_FAILURE() << "unknown variant " << variant;
   return e;
 }
 
@@ -128,8 +137,8 @@ TEST(Corpus, PrecisionAndRecallPerLabel) {
       data[json::json_pointer(it.key())] = "@@T" + std::to_string(k) + "@@";
     }
     (void)legacy_cycle;
-    json envelope = {{"kind", kind},      {"source", "motcua-hp"}, {"id", id},
-                     {"unit", "SGDDT.TTRA"}, {"version", 1},        {"event_time", header["now"]},
+    json envelope = {{"kind", kind},         {"source", "motcua-hp"}, {"id", id},
+                     {"unit", "SGDDT.TTRA"}, {"version", 1},          {"event_time", header["now"]},
                      {"data", data}};
     std::string raw = envelope.dump();
     for (size_t t = 0; t < encoded.size(); ++t) {
@@ -164,8 +173,10 @@ TEST(Corpus, PrecisionAndRecallPerLabel) {
       EXPECT_TRUE(h.evidence.is_array() && !h.evidence.empty()) << id << " " << h.tag;
     }
     for (const auto& l : expected) {
-      if (got.count(l)) ++counts[l].tp;
-      else ++counts[l].fn;
+      if (got.count(l))
+        ++counts[l].tp;
+      else
+        ++counts[l].fn;
     }
     for (const auto& l : got) {
       if (!expected.count(l)) ++counts[l].fp;
@@ -179,8 +190,8 @@ TEST(Corpus, PrecisionAndRecallPerLabel) {
     }
   }
   EXPECT_GE(items, 300);
-  for (const char* v : {"nfc", "nfd", "nfd_tone_first", "nodiac", "upper", "tcvn3", "vni",
-                        "viscii", "cp1258", "mixed"}) {
+  for (const char* v : {"nfc", "nfd", "nfd_tone_first", "nodiac", "upper", "tcvn3", "vni", "viscii",
+                        "cp1258", "mixed"}) {
     EXPECT_GE(variants[v], 20) << v;
   }
   EXPECT_GE(decode_checked, 300);

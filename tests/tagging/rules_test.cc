@@ -1,14 +1,14 @@
 // Rule loading, evaluation semantics, evidence, re-tag diffs and thread-safety of RuleSet.
+#include "tagging/rules.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "core/timeutil.h"
-#include "tagging/rules.h"
 
 namespace danvan::tagging {
 namespace {
@@ -20,16 +20,23 @@ const std::string kSchemas = kRoot + "/schemas";
 int64_t Now() { return ParseIsoTime("2023-09-30T17:00:00+07:00").value(); }
 
 json Rule(json when, std::string id = "r1", std::string tag = "t") {
-  return {{"id", id},     {"tag", tag},          {"description", "Luật thử"},
-          {"source", "x"}, {"kinds", {"petition"}}, {"when", std::move(when)}};
+  return {{"id", id},
+          {"tag", tag},
+          {"description", "Luật thử"},
+          {"source", "x"},
+          {"kinds", {"petition"}},
+          {"when", std::move(when)}};
 }
 json Pack(std::vector<json> rules, std::string version = "v1") {
   return {{"version", version}, {"rules", rules}};
 }
 
 json Petition(json data) {
-  return {{"kind", "petition"}, {"source", "motcua-hp"}, {"id", "DT-1"},
-          {"unit", "SGDDT.TTRA"}, {"data", std::move(data)}};
+  return {{"kind", "petition"},
+          {"source", "motcua-hp"},
+          {"id", "DT-1"},
+          {"unit", "SGDDT.TTRA"},
+          {"data", std::move(data)}};
 }
 
 std::vector<TagHit> Eval(const RuleSet& rs, const json& ev) {
@@ -57,10 +64,12 @@ TEST(RuleLoad, ErrorsNameRuleAndPath) {
   ExpectError(Pack({Rule({{"field", "content"}, {"op", "contains"}}, "bad-op")}), "bad-op",
               "/rules/0/when");
   // Field known to no record schema.
-  ExpectError(Pack({Rule({{"all", {{{"field", "content"}, {"op", "exists"}},
-                                   {{"field", "noi_dung"}, {"op", "exists"}}}}},
-                         "bad-field")}),
-              "bad-field", "/rules/0/when/all/1/field");
+  ExpectError(
+      Pack({Rule(
+          {{"all",
+            {{{"field", "content"}, {"op", "exists"}}, {{"field", "noi_dung"}, {"op", "exists"}}}}},
+          "bad-field")}),
+      "bad-field", "/rules/0/when/all/1/field");
   // Field of another kind's schema (dossier's MaHoSo in a petition rule).
   ExpectError(Pack({Rule({{"field", "MaHoSo"}, {"op", "exists"}}, "wrong-kind")}), "wrong-kind",
               "/rules/0/when/field");
@@ -72,16 +81,16 @@ TEST(RuleLoad, ErrorsNameRuleAndPath) {
                     Rule({{"field", "content"}, {"op", "exists"}}, "r2", "later")}),
               "early", "/rules/0/when/tag");
   // Bad regex.
-  ExpectError(Pack({Rule({{"field", "decision_no"}, {"op", "pattern"}, {"value", "([0-9"}},
-                         "bad-re")}),
-              "bad-re", "/rules/0/when/value");
+  ExpectError(
+      Pack({Rule({{"field", "decision_no"}, {"op", "pattern"}, {"value", "([0-9"}}, "bad-re")}),
+      "bad-re", "/rules/0/when/value");
   // Numeric comparison without a number.
   ExpectError(Pack({Rule({{"field", "round"}, {"op", "gt"}, {"value", "hai"}}, "bad-num")}),
               "bad-num", "/rules/0/when/value");
   // Unknown keyword list.
-  ExpectError(Pack({Rule({{"field", "content"}, {"op", "contains_any"}, {"lists", {"nope"}}},
-                         "bad-list")}),
-              "bad-list", "/rules/0/when/lists/0");
+  ExpectError(
+      Pack({Rule({{"field", "content"}, {"op", "contains_any"}, {"lists", {"nope"}}}, "bad-list")}),
+      "bad-list", "/rules/0/when/lists/0");
   // Duplicate id (second rule).
   ExpectError(Pack({Rule({{"field", "content"}, {"op", "exists"}}, "dup"),
                     Rule({{"field", "title"}, {"op", "exists"}}, "dup")}),
@@ -104,8 +113,8 @@ TEST(RuleLoad, BadFileLeavesPreviousRulesInForce) {
   ASSERT_TRUE(good.ok());
   std::shared_ptr<const RuleSet> current = good.value();
   // The engine's swap: only a successfully loaded RuleSet replaces the current one.
-  auto bad = RuleSet::FromJson(Pack({Rule({{"field", "content"}, {"op", "like"}})}, "v2"),
-                               kSchemas);
+  auto bad =
+      RuleSet::FromJson(Pack({Rule({{"field", "content"}, {"op", "like"}})}, "v2"), kSchemas);
   ASSERT_FALSE(bad.ok());
   if (bad.ok()) current = bad.value();
   EXPECT_EQ(current->version(), "v1");
@@ -202,7 +211,7 @@ TEST(RuleEval, ExactDiacriticsPreferredFoldedWhenNone) {
   EXPECT_EQ(count("TÔI TỐ CÁO ÔNG A"), 1u);
   EXPECT_EQ(count("toi to cao ong A"), 1u);
   EXPECT_EQ(count("Tổ cáo buộc của đoàn kiểm tra"), 0u);  // tổ, not tố
-  EXPECT_EQ(count("Tôi tố cáoo"), 0u);                      // word boundary
+  EXPECT_EQ(count("Tôi tố cáoo"), 0u);                    // word boundary
 }
 
 TEST(RuleEval, GroupsAreExclusiveByPriority) {
@@ -260,11 +269,12 @@ TEST(RuleEval, RetagDiffReportsChangesWithVersions) {
 
 TEST(RuleEval, ConcurrentEvaluationIsConsistent) {
   auto rs = RuleSet::FromFile(kRoot + "/config/rules/default.json", kSchemas).value();
-  json ev = Petition({{"title", "Đơn tố cáo"},
-                      {"content", "Chúng tôi gồm 12 hộ dân tố cáo việc thu tiền trái phép, xin được giấu tên."},
-                      {"received_at", "2023-05-02"},
-                      {"status", "in_progress"},
-                      {"due_at", "2023-06-01"}});
+  json ev = Petition(
+      {{"title", "Đơn tố cáo"},
+       {"content", "Chúng tôi gồm 12 hộ dân tố cáo việc thu tiền trái phép, xin được giấu tên."},
+       {"received_at", "2023-05-02"},
+       {"status", "in_progress"},
+       {"due_at", "2023-06-01"}});
   auto reference = Eval(*rs, ev);
   ASSERT_GE(reference.size(), 5u);
   std::atomic<int> mismatches{0};

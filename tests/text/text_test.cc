@@ -4,12 +4,11 @@
 #include <iconv.h>
 
 #include <atomic>
-#include <set>
-#include <thread>
-#include <string>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "text/json_repair.h"
 #include "text/keywords.h"
@@ -25,8 +24,8 @@ std::string Nfc(std::string_view s) { return NormalizeNfc(s).value(); }
 // Every Vietnamese letter with a mark (and đ), lower and upper case, NFC.
 std::vector<std::string> AllVietnameseLetters() {
   std::vector<std::string> out;
-  const std::vector<std::string> bases = {"a",       "a\u0306", "a\u0302", "e", "e\u0302", "i",
-                                          "o",       "o\u0302", "o\u031B", "u", "u\u031B", "y"};
+  const std::vector<std::string> bases = {"a", "a\u0306", "a\u0302", "e", "e\u0302", "i",
+                                          "o", "o\u0302", "o\u031B", "u", "u\u031B", "y"};
   const std::vector<std::string> tones = {"", "\u0301", "\u0300", "\u0309", "\u0303", "\u0323"};
   for (const auto& b : bases) {
     for (const auto& t : tones) {
@@ -66,11 +65,11 @@ std::string Bytes(std::initializer_list<int> b) {
 TEST(Utf8, FindsFirstInvalidByte) {
   EXPECT_FALSE(FindInvalidUtf8("Dân vận khéo").has_value());
   EXPECT_FALSE(FindInvalidUtf8("").has_value());
-  EXPECT_EQ(FindInvalidUtf8("abc\xC0\x80").value(), 3u);             // overlong
-  EXPECT_EQ(FindInvalidUtf8("D\xA9n").value(), 1u);                  // lone continuation
-  EXPECT_EQ(FindInvalidUtf8("ok \xED\xA0\x80").value(), 3u);         // surrogate
+  EXPECT_EQ(FindInvalidUtf8("abc\xC0\x80").value(), 3u);                // overlong
+  EXPECT_EQ(FindInvalidUtf8("D\xA9n").value(), 1u);                     // lone continuation
+  EXPECT_EQ(FindInvalidUtf8("ok \xED\xA0\x80").value(), 3u);            // surrogate
   EXPECT_EQ(FindInvalidUtf8("0123456789abcdef\xE1\xBA").value(), 16u);  // truncated
-  EXPECT_EQ(FindInvalidUtf8("\xF4\x90\x80\x80").value(), 0u);        // > U+10FFFF
+  EXPECT_EQ(FindInvalidUtf8("\xF4\x90\x80\x80").value(), 0u);           // > U+10FFFF
   EXPECT_TRUE(IsAscii("plain ascii text, long enough for words"));
   EXPECT_FALSE(IsAscii("plain ascii text, long enough ộ"));
 }
@@ -124,13 +123,13 @@ TEST(Legacy, DomainExamplesDecode) {
                                                 'k', 'h', 'e', 0xf9, 'o'}))
                 .value(),
             "Dân vận khéo");
-  EXPECT_EQ(DecodeLegacy(Encoding::kVni, Bytes({'V', 'i', 'e', 0xe4, 't', ' ', 'N', 'a', 'm'}))
-                .value(),
-            "Việt Nam");
-  EXPECT_EQ(DecodeLegacy(Encoding::kVni, Bytes({0xd1, 0xd4, 'N', ' ', 0xf1, 0xf6, 0xf4, 0xf8, 'n',
-                                                'g'}))
-                .value(),
-            "ĐƠN đường");
+  EXPECT_EQ(
+      DecodeLegacy(Encoding::kVni, Bytes({'V', 'i', 'e', 0xe4, 't', ' ', 'N', 'a', 'm'})).value(),
+      "Việt Nam");
+  EXPECT_EQ(
+      DecodeLegacy(Encoding::kVni, Bytes({0xd1, 0xd4, 'N', ' ', 0xf1, 0xf6, 0xf4, 0xf8, 'n', 'g'}))
+          .value(),
+      "ĐƠN đường");
 }
 
 TEST(Legacy, IconvEncodingsRoundTripEveryLetter) {
@@ -224,8 +223,8 @@ TEST(RepairJson, ValidUtf8PassesThroughUnchanged) {
 
 TEST(RepairJson, DecodesLegacyLiteralsWithNotes) {
   for (Encoding e : {Encoding::kTcvn3, Encoding::kVni, Encoding::kViscii, Encoding::kCp1258}) {
-    std::string raw = EventJson(EncodeLegacy(e, kSentence).value(),
-                                EncodeLegacy(e, "Trần Thị Hường").value());
+    std::string raw =
+        EventJson(EncodeLegacy(e, kSentence).value(), EncodeLegacy(e, "Trần Thị Hường").value());
     auto r = RepairJsonText(raw);
     ASSERT_TRUE(r.ok()) << EncodingName(e) << ": " << r.status().message();
     auto j = nlohmann::json::parse(r->text);
@@ -252,8 +251,8 @@ TEST(RepairJson, RepairsWindows1252Mojibake) {
       mojibake.push_back(static_cast<char>(c));
     } else {
       std::string one(1, static_cast<char>(c));
-      std::string u = c >= 0xA0 ? IconvRaw("UTF-8", "ISO-8859-1", one)
-                                : IconvRaw("UTF-8", "WINDOWS-1252", one);
+      std::string u =
+          c >= 0xA0 ? IconvRaw("UTF-8", "ISO-8859-1", one) : IconvRaw("UTF-8", "WINDOWS-1252", one);
       mojibake += u;
     }
   }
@@ -286,7 +285,8 @@ TEST(RepairJson, RejectsUndecodableTextWithOffset) {
 TEST(RepairJson, RejectsLiteralMixingUtf8AndLegacyBytes) {
   // UTF-8 "Phụ huynh phản ánh " followed by TCVN3 "Dân vận khéo" in one literal: no single
   // decoding reads the whole literal as Vietnamese, so it is rejected, not half-decoded.
-  std::string mixed = "Phụ huynh phản ánh " + EncodeLegacy(Encoding::kTcvn3, "Dân vận khéo").value();
+  std::string mixed =
+      "Phụ huynh phản ánh " + EncodeLegacy(Encoding::kTcvn3, "Dân vận khéo").value();
   std::string raw = EventJson(mixed, "An");
   auto r = RepairJsonText(raw);
   ASSERT_FALSE(r.ok());
@@ -369,7 +369,6 @@ TEST(Automaton, OverlappingAndManyPatterns) {
   for (auto& m : out) found.insert(m.pattern);
   EXPECT_EQ(found, (std::set<uint32_t>{0, 1, 2, 3 + 1999, 3 + 19}));
 }
-
 
 }  // namespace
 }  // namespace danvan::text
