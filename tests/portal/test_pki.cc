@@ -1,6 +1,7 @@
 #include "test_pki.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -70,10 +71,18 @@ TestPki Make() {
 }  // namespace
 
 const TestPki& GetTestPki() {
+  // Removes the temporary directory at exit.
+  struct Holder {
+    TestPki pki;
+    ~Holder() {
+      std::error_code ec;
+      if (!pki.dir.empty()) std::filesystem::remove_all(pki.dir, ec);
+    }
+  };
   static std::once_flag once;
-  static TestPki pki;
-  std::call_once(once, [] { pki = Make(); });
-  return pki;
+  static Holder holder;
+  std::call_once(once, [] { holder.pki = Make(); });
+  return holder.pki;
 }
 
 }  // namespace danvan::testing
