@@ -4,6 +4,7 @@
 
 #include "core/json_schema.h"
 #include "core/timeutil.h"
+#include "engine/report_ops.h"
 #include "portal/portal_http_client.h"
 #include "sqlite/sqlite_store.h"
 
@@ -79,6 +80,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
     c.calendar_dir = path_of("calendar", "dir", c.config_dir + "/calendar");
     c.deadlines_file = path_of("deadlines", "rules_file", c.config_dir + "/deadlines.json");
     c.procedures_file = path_of("deadlines", "procedures_file", c.config_dir + "/procedures.json");
+    c.rules_file = path_of("tagging", "rules_file", c.config_dir + "/rules/default.json");
     if (doc.contains("portal")) c.portal = doc["portal"];
     auto outbox = ParseOutboxConfig(doc.value("outbox", nlohmann::json()), doc.contains("portal"));
     if (!outbox.ok()) {
@@ -122,7 +124,12 @@ struct Engine::Prepared {
 Engine::Engine(EngineConfig config, HostHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)) {}
 
-Engine::~Engine() { Stop(config_.stop_timeout_ms); }
+Engine::~Engine() {
+  Stop(config_.stop_timeout_ms);
+  std::lock_guard lock(retag_mu_);
+  retag_running_ = false;
+  if (retag_thread_.joinable()) retag_thread_.join();
+}
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHooks hooks) {
   if (!hooks.clock) hooks.clock = std::make_shared<SystemClock>();
@@ -142,6 +149,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   if (!store.ok()) return store.status();
   e->store_ = std::move(store).value();
 
+  auto rules = tagging::RuleSet::FromFile(config.rules_file, config.schemas_dir);
+  if (!rules.ok()) return Status::InvalidInput("/tagging/rules_file: " + rules.status().message());
+  e->rules_ = rules.value();
   auto units = indicators::UnitTree::LoadFile(config.units_file, config.schemas_dir);
   if (!units.ok()) return units.status();
   e->units_ = units.value();
@@ -150,12 +160,12 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   e->catalog_ = catalog.value();
   auto cal = calendar::WorkingCalendar::LoadDirectory(config.calendar_dir, config.schemas_dir);
   if (!cal.ok()) return cal.status();
-  auto rules = calendar::DeadlineRules::Load(config.deadlines_file, config.schemas_dir);
-  if (!rules.ok()) return rules.status();
+  auto deadline_rules = calendar::DeadlineRules::Load(config.deadlines_file, config.schemas_dir);
+  if (!deadline_rules.ok()) return deadline_rules.status();
   auto procs = calendar::ProcedureCatalogue::Load(config.procedures_file, config.schemas_dir);
   if (!procs.ok()) return procs.status();
   e->evaluator_ = std::make_shared<RecordEvaluator>(std::make_shared<calendar::OnTimeClassifier>(
-      cal.value(), procs.value(), rules.value()));
+      cal.value(), procs.value(), deadline_rules.value()));
   Status rebuilt = e->RebuildIndex();
   if (!rebuilt.ok()) return rebuilt;
   Engine* raw = e.get();
@@ -182,6 +192,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   if (!ob.ok()) return ob;
   e->hooks_.logger.Log(LogLevel::kInfo, "opened",
                        {{"instance", config.instance}, {"storage", config.storage_path}});
+  RegisterReportOps(*e);
   return e;
 }
 
@@ -482,6 +493,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         row.status = p.status;
         row.data_json = p.data_json;
         row.data_hash = p.data_hash;
+        row.tags_json = p.tags_json;
         row.has_item = true;
         Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
                                        "applied", "", now}, &evaluation);
@@ -501,6 +513,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                        : nlohmann::json(p.event["updated_at"]);
         if (!p.notes.empty()) r["notes"] = p.notes;
         if (evaluated && !evaluation.deadline.is_null()) r["deadline"] = evaluation.deadline;
+        if (!p.is_progress_step && r["outcome"] == "accepted") r["tags"] = p.tags;
       }
     }
     if (!o.ok) {
@@ -539,6 +552,11 @@ SubmitAnswer Engine::Submit(std::string_view event) {
   std::vector<Prepared> events(1);
   events[0].raw = event;
   events[0].outcome = intake_->Parse(event);
+  if (events[0].outcome.ok && !events[0].outcome.parsed.is_progress_step) {
+    ParsedEvent& p = events[0].outcome.parsed;
+    p.tags = TagsFor(p.key.kind, p.event, hooks_.clock->NowMs());
+    p.tags_json = p.tags.dump();
+  }
   Status st;
   nlohmann::json results = ApplyAll(events, &st);
   if (!st.ok()) return {st, {{"outcome", "error"}, {"error", st.message()}}};
@@ -578,7 +596,16 @@ SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
   }
   Status admit = outbox_->Admit(static_cast<int64_t>(events.size()));
   if (!admit.ok()) return {admit, {{"error", admit.message()}}};
-  for (auto& e : events) e.outcome = intake_->Parse(e.raw);
+  const int64_t tag_now = hooks_.clock->NowMs();
+  for (auto& e : events) {
+    e.outcome = intake_->Parse(e.raw);
+    // Tagging runs here, on the host's thread, outside the storage lock.
+    if (e.outcome.ok && !e.outcome.parsed.is_progress_step) {
+      ParsedEvent& p = e.outcome.parsed;
+      p.tags = TagsFor(p.key.kind, p.event, tag_now);
+      p.tags_json = p.tags.dump();
+    }
+  }
   Status st;
   nlohmann::json results = ApplyAll(events, &st);
   if (!st.ok()) return {st, {{"error", st.message()}}};
@@ -601,6 +628,11 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "indicators.explain") return ExplainOp(req);
   if (op == "units") return UnitsOp();
   if (op == "deadlines.scan") return DeadlineScanOp();
+  if (op == "tagging.reload") return ReloadRulesOp(req);
+  if (op == "tagging.status") return RetagStatusOp();
+  if (op == "tagging.changes") return TagChangesOp(req);
+  if (op == "tags.count") return TagCountsOp(req);
+  if (op == "tags.explain") return ExplainTagsOp(req);
   if (op == "outbox.status") return outbox_->StatusJson();
   if (op == "outbox.dead_letters") return outbox_->DeadLetters(req);
   if (op == "outbox.resend") return outbox_->Resend(req);
@@ -612,7 +644,8 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
     nlohmann::json ops = {"record.get", "stats", "quarantine.list", "indicators",
                           "indicators.explain", "units", "deadlines.scan", "outbox.status",
                           "outbox.dead_letters", "outbox.resend", "outbox.mappings.set",
-                          "outbox.reconcile", "exportlog.verify", "ops"};
+                          "outbox.reconcile", "exportlog.verify", "tagging.reload",
+                          "tagging.status", "tagging.changes", "tags.count", "tags.explain", "ops"};
     for (const auto& [name, fn] : extra_ops_) ops.push_back(name);
     return nlohmann::json{{"ops", ops}};
   }
@@ -873,5 +906,177 @@ EngineServices Engine::services() const {
 }
 
 void Engine::RegisterOp(const std::string& name, QueryOp op) { extra_ops_[name] = std::move(op); }
+
+std::shared_ptr<const tagging::RuleSet> Engine::rules() const {
+  std::lock_guard lock(rules_mu_);
+  return rules_;
+}
+
+nlohmann::json Engine::TagsFor(const std::string& kind, const nlohmann::json& event, int64_t now) const {
+  auto rs = rules();
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& hit : rs->Evaluate({kind, event, now})) out.push_back(hit.ToJson());
+  return out;
+}
+
+namespace {
+
+nlohmann::json EnvelopeOf(const RecordRow& row) {
+  return {{"kind", row.key.kind}, {"source", row.key.source}, {"id", row.key.id},
+          {"unit", row.unit}, {"event_time", row.event_time},
+          {"data", nlohmann::json::parse(row.data_json, nullptr, false)}};
+}
+
+std::vector<tagging::TagHit> HitsOf(const std::string& tags_json) {
+  std::vector<tagging::TagHit> hits;
+  nlohmann::json arr = nlohmann::json::parse(tags_json, nullptr, false);
+  if (!arr.is_array()) return hits;
+  for (const auto& t : arr) {
+    auto h = tagging::TagHit::FromJson(t);
+    if (h.ok()) hits.push_back(h.value());
+  }
+  return hits;
+}
+
+constexpr const char* kAllKinds[] = {"dossier", "petition", "reception", "dvk_model", "plan_task"};
+
+}  // namespace
+
+Result<nlohmann::json> Engine::ReloadRulesOp(const nlohmann::json& req) {
+  std::string path = req.value("path", config_.rules_file);
+  // A bad rule file leaves the rules in force untouched.
+  auto loaded = tagging::RuleSet::FromFile(path, config_.schemas_dir);
+  if (!loaded.ok()) return Status::InvalidInput("tệp quy tắc không hợp lệ, giữ nguyên quy tắc đang dùng:\n" + loaded.status().message());
+  std::lock_guard lock(retag_mu_);
+  if (retag_running_) return Status::Conflict("đang gắn nhãn lại theo phiên bản " + retag_version_ + "; thử lại sau");
+  if (retag_thread_.joinable()) retag_thread_.join();
+  std::string old_version = rules()->version();
+  {
+    std::lock_guard rl(rules_mu_);
+    rules_ = loaded.value();
+  }
+  retag_version_ = loaded.value()->version();
+  retag_processed_ = 0;
+  retag_changed_ = 0;
+  retag_running_ = true;
+  retag_thread_ = std::thread([this, rs = loaded.value()] { RetagLoop(rs); });
+  hooks_.logger.Log(LogLevel::kInfo, "rules_reloaded", {{"from", old_version}, {"to", retag_version_}, {"path", path}});
+  return nlohmann::json{{"previous_version", old_version}, {"version", retag_version_},
+                        {"rules", loaded.value()->rule_count()}, {"retagging", "started"}};
+}
+
+void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
+  // Re-tags every stored record in small transactions so submits interleave; each change is
+  // journalled (old and new tags with their rule-file versions) and the indicators follow.
+  const std::vector<std::string> all_units = [&] {
+    std::vector<std::string> u = units_->codes();
+    return u;
+  }();
+  for (const char* kind : kAllKinds) {
+    std::vector<int64_t> pks;
+    Status st = store_->ForEachRecord(kind, all_units, [&](const RecordRow& row) { pks.push_back(row.pk); });
+    // Records of units outside the unit file are scanned too.
+    if (!st.ok()) break;
+    for (size_t i = 0; i < pks.size() && retag_running_; i += 200) {
+      std::vector<indicators::Delta> deltas;
+      auto tx_or = store_->Begin();
+      if (!tx_or.ok()) break;
+      auto& tx = *tx_or.value();
+      const int64_t now = hooks_.clock->NowMs();
+      bool failed = false;
+      for (size_t j = i; j < std::min(pks.size(), i + 200); ++j) {
+        auto row_or = tx.GetRecordByPk(pks[j]);
+        if (!row_or.ok() || !row_or.value()) continue;
+        RecordRow row = *row_or.value();
+        ++retag_processed_;
+        if (!row.has_item) continue;
+        nlohmann::json tags = nlohmann::json::array();
+        for (const auto& h : rs->Evaluate({row.key.kind, EnvelopeOf(row), now})) tags.push_back(h.ToJson());
+        std::string new_tags = tags.dump();
+        if (new_tags == row.tags_json) continue;
+        std::vector<tagging::TagHit> new_hits;
+        for (const auto& t : tags) new_hits.push_back(tagging::TagHit::FromJson(t).value());
+        tagging::TagDiff diff = tagging::DiffTags(HitsOf(row.tags_json), new_hits);
+        row.tags_json = new_tags;
+        auto hist = tx.GetHistory(row.pk);
+        if (!hist.ok()) { failed = true; break; }
+        Evaluation ev;
+        if (!Reevaluate(tx, row, hist.value(), now, &ev, &deltas).ok() || !tx.PutRecord(row).ok()) {
+          failed = true;
+          break;
+        }
+        if (!diff.empty()) {
+          ++retag_changed_;
+          nlohmann::json body = {{"record", KeyJson(row.key)}, {"unit", row.unit},
+                                 {"rules_version", rs->version()}, {"diff", diff.ToJson()},
+                                 {"at", FormatIsoTime(now)}};
+          if (!tx.AppendJournal({0, "tag_change", rs->version() + "|" + row.key.kind + "|" + row.key.id,
+                                 body.dump(), now}).ok()) {
+            failed = true;
+            break;
+          }
+        }
+      }
+      if (failed || !tx.Commit().ok()) {
+        hooks_.logger.Log(LogLevel::kError, "retag_failed", {{"version", rs->version()}});
+        break;
+      }
+      index_.Apply(deltas);
+    }
+  }
+  hooks_.logger.Log(LogLevel::kInfo, "retag_done", {{"version", rs->version()},
+                                                    {"processed", retag_processed_.load()},
+                                                    {"changed", retag_changed_.load()}});
+  retag_running_ = false;
+}
+
+Result<nlohmann::json> Engine::RetagStatusOp() {
+  std::lock_guard lock(retag_mu_);
+  return nlohmann::json{{"rules_version", rules()->version()}, {"running", retag_running_.load()},
+                        {"processed", retag_processed_.load()}, {"changed", retag_changed_.load()}};
+}
+
+Result<nlohmann::json> Engine::TagChangesOp(const nlohmann::json& req) {
+  std::string version = req.value("version", rules()->version());
+  auto rows = store_->ListJournal("tag_change", version + "|");
+  if (!rows.ok()) return rows.status();
+  int64_t limit = req.value("limit", 1000);
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& r : rows.value()) {
+    if (static_cast<int64_t>(items.size()) >= limit) break;
+    items.push_back(nlohmann::json::parse(r.body, nullptr, false));
+  }
+  return nlohmann::json{{"version", version}, {"changed_records", rows->size()}, {"items", items}};
+}
+
+Result<nlohmann::json> Engine::TagCountsOp(const nlohmann::json& req) {
+  std::string root = req.value("unit", units_->Roots().empty() ? "" : units_->Roots()[0]);
+  std::vector<std::string> scope = units_->Descendants(root, INT64_MIN / 4, INT64_MAX / 4);
+  if (scope.empty()) scope.push_back(root);
+  nlohmann::json by_unit = nlohmann::json::object(), total = nlohmann::json::object();
+  for (const char* kind : kAllKinds) {
+    if (req.contains("kind") && req["kind"] != kind) continue;
+    Status st = store_->ForEachRecord(kind, scope, [&](const RecordRow& row) {
+      nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
+      if (!tags.is_array()) return;
+      for (const auto& t : tags) {
+        std::string name = t.value("tag", "");
+        std::string value = t.value("value", "");
+        std::string label = value.empty() ? name : name + "=" + value;
+        by_unit[row.unit][label] = by_unit[row.unit].value(label, 0) + 1;
+        total[label] = total.value(label, 0) + 1;
+      }
+    });
+    if (!st.ok()) return st;
+  }
+  return nlohmann::json{{"unit", root}, {"rules_version", rules()->version()}, {"total", total}, {"by_unit", by_unit}};
+}
+
+Result<nlohmann::json> Engine::ExplainTagsOp(const nlohmann::json& req) {
+  auto rec = RecordGet(req);
+  if (!rec.ok()) return rec.status();
+  return nlohmann::json{{"key", rec.value()["record"]["key"]}, {"tags", rec.value()["record"]["tags"]},
+                        {"rules_version", rules()->version()}};
+}
 
 }  // namespace danvan

@@ -28,6 +28,7 @@
 #include "indicators/series_index.h"
 #include "indicators/units.h"
 #include "outbox/outbox.h"
+#include "tagging/rules.h"
 #include "storage/store.h"
 
 namespace danvan {
@@ -53,6 +54,7 @@ struct EngineConfig {
   std::string calendar_dir;
   std::string deadlines_file;
   std::string procedures_file;
+  std::string rules_file;
   int64_t scheduler_interval_ms = 1000;
   nlohmann::json portal;  // the "portal" section (adapters/portal), null when absent
   OutboxConfig outbox;
@@ -124,6 +126,16 @@ class Engine {
                        bool was_item, bool has_steps, const ParsedEvent& p, int64_t now,
                        int64_t* enqueued);
   Status MarkSynced(StoreTransaction& tx, int64_t record_pk);
+  std::shared_ptr<const tagging::RuleSet> rules() const;
+  // Tags of a record's current data (the envelope is rebuilt from the row when needed).
+  nlohmann::json TagsFor(const std::string& kind, const nlohmann::json& event, int64_t now) const;
+  Result<nlohmann::json> ReloadRulesOp(const nlohmann::json& req);
+  Result<nlohmann::json> RetagStatusOp();
+  Result<nlohmann::json> TagChangesOp(const nlohmann::json& req);
+  Result<nlohmann::json> TagCountsOp(const nlohmann::json& req);
+  Result<nlohmann::json> ExplainTagsOp(const nlohmann::json& req);
+  // Background re-tagging of every stored record with the current rules.
+  void RetagLoop(std::shared_ptr<const tagging::RuleSet> rules);
 
   // Re-evaluates a record (deadline, contributions) into row; appends the aggregate deltas
   // (old contributions out, new in, for the unit and its ancestors) to *deltas.
@@ -148,6 +160,13 @@ class Engine {
   indicators::SeriesIndex index_;
   std::unique_ptr<Outbox> outbox_;
   std::map<std::string, QueryOp> extra_ops_;
+  mutable std::mutex rules_mu_;
+  std::shared_ptr<const tagging::RuleSet> rules_;  // guarded by rules_mu_
+  std::mutex retag_mu_;
+  std::thread retag_thread_;                       // guarded by retag_mu_
+  std::atomic<bool> retag_running_{false};
+  std::atomic<int64_t> retag_processed_{0}, retag_changed_{0};
+  std::string retag_version_;                      // guarded by retag_mu_
   std::mutex synced_deltas_mu_;
   std::vector<indicators::Delta> synced_deltas_;  // guarded by synced_deltas_mu_
 

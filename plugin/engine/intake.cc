@@ -4,6 +4,7 @@
 #include <Poco/SHA2Engine.h>
 
 #include "core/timeutil.h"
+#include "text/json_repair.h"
 
 namespace danvan {
 namespace {
@@ -120,6 +121,19 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
                                    " byte, tối đa " + std::to_string(limits_.max_event_bytes)});
     return out;
   }
+  // Text still in a legacy Vietnamese encoding (TCVN3, VNI, VISCII, Windows-1258) is converted to
+  // Unicode NFC with a note; text that cannot be decoded with confidence is rejected.
+  std::vector<nlohmann::json> notes;
+  auto repaired = text::RepairJsonText(raw);
+  if (!repaired.ok()) {
+    out.errors.push_back({"/", repaired.status().message()});
+    return out;
+  }
+  if (repaired->changed()) {
+    out.repaired = std::move(repaired->text);
+    for (const auto& n : repaired->notes) notes.push_back(n.ToJson());
+    raw = out.repaired;
+  }
   int64_t bad = FirstInvalidUtf8(raw);
   if (bad >= 0) {
     out.errors.push_back({"/", "không phải UTF-8 hợp lệ tại byte " + std::to_string(bad)});
@@ -188,6 +202,7 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   } else {
     p.status = StatusOf(kind, data);
   }
+  p.notes = std::move(notes);
   p.data_json = data.dump();
   p.data_hash = Sha256Hex(p.data_json);
   p.event = std::move(event);

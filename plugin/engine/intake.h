@@ -37,6 +37,8 @@ struct ParsedEvent {
   std::string data_json;    // canonical dump of data (sorted keys)
   std::string data_hash;    // SHA-256 hex of data_json
   std::vector<nlohmann::json> notes;  // e.g. text conversions
+  std::string tags_json = "[]";       // tags of this event's data (set before storing)
+  nlohmann::json tags = nlohmann::json::array();
 };
 
 struct IntakeOutcome {
@@ -46,6 +48,7 @@ struct IntakeOutcome {
   // What could be read of the key for a rejected event (for quarantine and the result).
   RecordKey partial_key;
   std::string partial_unit;
+  std::string repaired;  // the input after legacy-encoding repair (empty when unchanged)
 };
 
 class Intake {

@@ -131,10 +131,11 @@ void Petition(const RecordFacts& f, Builder& b) {
     b.Level("p.open_overdue", overdue_from, t.resolved_day);
   }
   // Categories come from the tagger (explainable) or from the host's own flags.
-  if (HasTag(f.tags, "complex") || (d.contains("complex") && d["complex"] == true)) b.Flow("p.complex", r);
+  if (HasTag(f.tags, "complexity", "complex") || (d.contains("complex") && d["complex"] == true))
+    b.Flow("p.complex", r);
   if (HasTag(f.tags, "group_petition")) b.Flow("p.group", r);
   if (HasTag(f.tags, "protracted")) b.Flow("p.protracted", r);
-  if (HasTag(f.tags, "reraised") || !Str(d, "reraised_of").empty() ||
+  if (HasTag(f.tags, "protracted", "reraised") || !Str(d, "reraised_of").empty() ||
       (d.contains("reraise_count") && d["reraise_count"].is_number_integer() && d["reraise_count"].get<int64_t>() > 0))
     b.Flow("p.reraised", r);
   if (HasTag(f.tags, "staff_conduct")) b.Flow("p.staff_conduct", r);

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -171,6 +173,114 @@ TEST(EngineReopenTest, DataSurvivesReopen) {
   }
   auto e = testing::OpenEngine(cfg);
   EXPECT_EQ(e->Submit(DossierEvent("R-1", 1, "2").dump()).result["outcome"], "duplicate");
+}
+
+}  // namespace
+}  // namespace danvan
+
+namespace danvan {
+namespace {
+
+using testing::TempDir;
+
+nlohmann::json UnclassifiedPetition(const std::string& id, const std::string& content) {
+  return {{"kind", "petition"}, {"source", "motcua-hp"}, {"id", id}, {"unit", "SGDDT.TTRA"},
+          {"version", 1}, {"event_time", "2023-04-03T10:00:00+07:00"},
+          {"data", {{"title", "Đơn của phụ huynh học sinh"}, {"content", content},
+                    {"received_at", "2023-04-03"}, {"status", "received"}}}};
+}
+
+bool HasTagValue(const nlohmann::json& tags, const std::string& tag, const std::string& value = "") {
+  for (const auto& t : tags)
+    if (t["tag"] == tag && (value.empty() || t.value("value", "") == value)) return true;
+  return false;
+}
+
+class TaggingIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override { engine_ = testing::OpenEngine(testing::ConfigFor(dir_.path() / "t.sqlite")); }
+  TempDir dir_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(TaggingIntegrationTest, SubmitResultCarriesExplainableTagsAndIndicatorsFollowThem) {
+  auto r = engine_->Submit(UnclassifiedPetition("DT-T-1",
+      "Tôi làm đơn này khiếu nại quyết định kỷ luật của hiệu trưởng đối với con tôi, đề nghị xem xét lại.").dump()).result;
+  ASSERT_EQ(r["outcome"], "accepted") << r.dump();
+  ASSERT_TRUE(HasTagValue(r["tags"], "petition_kind", "complaint")) << r["tags"].dump();
+  for (const auto& t : r["tags"]) {
+    EXPECT_FALSE(t["rule"].get<std::string>().empty());
+    EXPECT_EQ(t["rules_version"], "2023.1");
+  }
+  auto ind = engine_->Query(R"({"op":"indicators","unit":"SGDDT","period":{"kind":"month","year":2023,"month":4},
+                                "ids":["petition.received.complaint","petition.received.unclassified"]})");
+  ASSERT_TRUE(ind.ok()) << ind.status().ToString();
+  EXPECT_EQ(ind.value()["indicators"][0]["value"], 1) << ind.value().dump();
+  EXPECT_EQ(ind.value()["indicators"][1]["value"], 0);
+  auto explain = engine_->Query(R"({"op":"tags.explain","source":"motcua-hp","kind":"petition","id":"DT-T-1"})");
+  ASSERT_TRUE(explain.ok());
+  EXPECT_TRUE(HasTagValue(explain.value()["tags"], "petition_kind", "complaint"));
+}
+
+TEST_F(TaggingIntegrationTest, LegacyTcvn3TextIsConvertedWithANote) {
+  // "Dân vận khéo" in TCVN3 (domain.md §6), inside an otherwise UTF-8 event.
+  std::string tcvn3 = "\x44\xa9\x6e\x20\x76\xcb\x6e\x20\x6b\x68\xd0\x6f";
+  nlohmann::json ev = {{"kind", "dvk_model"}, {"source", "motcua-hp"}, {"id", "DVK-T-1"}, {"unit", "SGDDT.VP"},
+                       {"version", 1}, {"event_time", "2023-05-10T09:00:00+07:00"},
+                       {"data", {{"name", "PLACEHOLDER"}, {"model_type", "model"}, {"registered_at", "2023-05-10"}}}};
+  std::string raw = ev.dump();
+  raw.replace(raw.find("PLACEHOLDER"), 11, "M\xab h\xd8nh " + tcvn3 + " tr\xad\xeang h\xac\x63");
+  auto a = engine_->Submit(raw);
+  ASSERT_EQ(a.result["outcome"], "accepted") << a.result.dump();
+  ASSERT_TRUE(a.result.contains("notes")) << a.result.dump();
+  auto got = engine_->Query(R"({"op":"record.get","source":"motcua-hp","kind":"dvk_model","id":"DVK-T-1"})");
+  ASSERT_TRUE(got.ok());
+  EXPECT_NE(got.value()["record"]["data"]["name"].get<std::string>().find("Dân vận khéo"), std::string::npos)
+      << got.value()["record"]["data"].dump();
+}
+
+TEST_F(TaggingIntegrationTest, ReloadRetagsInTheBackgroundAndJournalsTheChanges) {
+  const std::string staff = "Tôi phản ánh thái độ hách dịch, gây phiền hà của cán bộ văn thư khi tiếp nhận hồ sơ.";
+  ASSERT_EQ(engine_->Submit(UnclassifiedPetition("DT-T-2", staff).dump()).result["outcome"], "accepted");
+  ASSERT_EQ(engine_->Submit(UnclassifiedPetition("DT-T-3", "Kiến nghị nhà trường công khai các khoản thu đầu năm học.").dump()).result["outcome"], "accepted");
+  auto before = engine_->Query(R"({"op":"record.get","source":"motcua-hp","kind":"petition","id":"DT-T-2"})").value();
+  ASSERT_TRUE(HasTagValue(before["record"]["tags"], "staff_conduct")) << before["record"]["tags"].dump();
+  const char* q = R"({"op":"indicators","unit":"SGDDT","period":{"kind":"month","year":2023,"month":4},"ids":["petition.staff_conduct"]})";
+  EXPECT_EQ(engine_->Query(q).value()["indicators"][0]["value"], 1);
+
+  // A bad rule file leaves the rules in force.
+  nlohmann::json rules = nlohmann::json::parse(std::ifstream(std::string(DANVAN_SOURCE_ROOT) + "/config/rules/default.json"));
+  nlohmann::json bad = rules;
+  bad["rules"][0]["when"] = {{"field", "noi_dung_khong_co"}, {"op", "exists"}};
+  std::ofstream(dir_.path() / "bad.json") << bad.dump();
+  auto refused = engine_->Query(nlohmann::json{{"op", "tagging.reload"}, {"path", (dir_.path() / "bad.json").string()}}.dump());
+  EXPECT_EQ(refused.status().code(), Status::Code::kInvalidInput);
+  EXPECT_EQ(engine_->Query(R"({"op":"tagging.status"})").value()["rules_version"], "2023.1");
+
+  // Version 2023.2 drops the staff-conduct rule.
+  nlohmann::json v2 = rules;
+  v2["version"] = "2023.2";
+  nlohmann::json kept = nlohmann::json::array();
+  for (const auto& r : v2["rules"]) if (r["tag"] != "staff_conduct") kept.push_back(r);
+  v2["rules"] = kept;
+  std::ofstream(dir_.path() / "v2.json") << v2.dump();
+  auto reload = engine_->Query(nlohmann::json{{"op", "tagging.reload"}, {"path", (dir_.path() / "v2.json").string()}}.dump());
+  ASSERT_TRUE(reload.ok()) << reload.status().ToString();
+  for (int i = 0; i < 200 && engine_->Query(R"({"op":"tagging.status"})").value()["running"].get<bool>(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto status = engine_->Query(R"({"op":"tagging.status"})").value();
+  EXPECT_EQ(status["rules_version"], "2023.2");
+  EXPECT_EQ(status["processed"], 2);
+  EXPECT_EQ(status["changed"], 1);
+  auto changes = engine_->Query(R"({"op":"tagging.changes","version":"2023.2"})").value();
+  ASSERT_EQ(changes["items"].size(), 1u) << changes.dump();
+  EXPECT_EQ(changes["items"][0]["record"]["id"], "DT-T-2");
+  EXPECT_EQ(changes["items"][0]["diff"]["removed"][0]["tag"], "staff_conduct");
+  auto after = engine_->Query(R"({"op":"record.get","source":"motcua-hp","kind":"petition","id":"DT-T-2"})").value();
+  EXPECT_FALSE(HasTagValue(after["record"]["tags"], "staff_conduct"));
+  for (const auto& t : after["record"]["tags"]) EXPECT_EQ(t["rules_version"], "2023.2");
+  // The indicators follow the new tags.
+  EXPECT_EQ(engine_->Query(q).value()["indicators"][0]["value"], 0);
 }
 
 }  // namespace
