@@ -141,6 +141,24 @@ fi
 
 # HOOK(reports): write the 6-month and annual reports (JSON, CSV, XLSX, HTML) into
 # $VAR_DIR/reports/ here, and print where they are.
+# The "report" query op (plugin/engine/report_ops.cc) scores every unit with the default rubric
+# (config/rubric/default.json) and writes report.json, report.html, report.xlsx and csv/*.csv.
+REPORTS="$VAR_DIR/reports"
+mkdir -p "$REPORTS"
+set +e
+"$HOST" --lib "$LIB" --config "$CONFIG" --log-level error --quiet \
+  --query "{\"op\":\"report\",\"kind\":\"six_month\",\"year\":2023,\"format\":\"all\",\"path\":\"$REPORTS/6thang-2023\"}" \
+  --query "{\"op\":\"report\",\"kind\":\"annual\",\"year\":2023,\"format\":\"all\",\"path\":\"$REPORTS/canam-2023\"}" \
+  > "$VAR_DIR/reports.log"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ]; then
+  echo "run-main-job: writing the reports failed (exit $rc)" >&2
+  cat "$VAR_DIR/reports.log" >&2
+  exit "$rc"
+fi
+echo "Báo cáo 6 tháng đầu năm 2023: $REPORTS/6thang-2023/ (report.html, report.xlsx, report.json, csv/)"
+echo "Báo cáo năm 2023:              $REPORTS/canam-2023/ (report.html, report.xlsx, report.json, csv/)"
 
 # The generator knows what a correct load reports; say whether this one matches.
 python3 - "$MANIFEST" "$SUMMARY_JSON" <<'PY'

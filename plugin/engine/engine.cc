@@ -322,7 +322,8 @@ void Engine::ExpandDeltas(const RecordRow& row, const std::string& contrib_json,
 }
 
 Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
-                          int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas) {
+                          int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas,
+                          const std::string& old_unit) {
   nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
   nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
   if (!row.has_item) {
@@ -334,8 +335,12 @@ Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vecto
   nlohmann::json contrib = nlohmann::json::array();
   for (const auto& c : ev->contributions) contrib.push_back(c.ToJson());
   std::string new_contrib = contrib.dump();
-  if (new_contrib != row.contrib_json) {
-    ExpandDeltas(row, row.contrib_json, -1, deltas);
+  const bool moved = !old_unit.empty() && old_unit != row.unit;
+  if (new_contrib != row.contrib_json || moved) {
+    // The stored contributions were counted for the unit the record had then.
+    RecordRow old_row;
+    old_row.unit = moved ? old_unit : row.unit;
+    ExpandDeltas(old_row, row.contrib_json, -1, deltas);
     ExpandDeltas(row, new_contrib, +1, deltas);
     row.contrib_json = std::move(new_contrib);
   }
@@ -380,7 +385,8 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
   // Stores row (re-evaluated with its history plus `entry`) and the history entry.
   int64_t enqueued = 0;
   bool had_steps = false;
-  auto store_change = [&](RecordRow& row, HistoryRow entry, Evaluation* ev) -> Status {
+  auto store_change = [&](RecordRow& row, HistoryRow entry, Evaluation* ev,
+                          const std::string& old_unit = "") -> Status {
     std::vector<HistoryRow> history;
     had_steps = false;
     if (row.pk != 0) {
@@ -390,7 +396,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
       for (const auto& e : history) had_steps |= e.outcome == "step";
     }
     history.push_back(entry);
-    Status st = Reevaluate(tx, row, history, now, ev, &deltas);
+    Status st = Reevaluate(tx, row, history, now, ev, &deltas, old_unit);
     if (!st.ok()) return st;
     const bool is_new = row.pk == 0;
     row.updated_ms = now;
@@ -484,6 +490,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         else row.first_seen_ms = now;
         const std::string old_status = head && head->has_item ? head->status : "";
         const bool was_item = head && head->has_item;
+        const std::string old_unit = head ? head->unit : "";
         row.key = p.key;
         row.unit = p.unit;
         row.order_basis = p.order_basis;
@@ -496,7 +503,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         row.tags_json = p.tags_json;
         row.has_item = true;
         Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
-                                       "applied", "", now}, &evaluation);
+                                       "applied", "", now}, &evaluation, old_unit);
         if (!st.ok()) return fail(st);
         if (row.key.kind == "dossier" && outbox_->config().enabled) {
           st = EnqueueExport(tx, row, old_status, was_item, had_steps, p, now, &enqueued);

@@ -1,0 +1,705 @@
+#include "engine/report_ops.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "core/timeutil.h"
+#include "indicators/contributions.h"
+#include "reports/report_model.h"
+#include "reports/writers.h"
+#include "scoring/model.h"
+#include "scoring/rubric.h"
+#include "scoring/scoring.h"
+
+namespace danvan {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Rubric files loaded once per file state (path, size, mtime): an edited file is reloaded.
+class RubricCache {
+ public:
+  explicit RubricCache(const EngineConfig* config) : config_(config) {}
+
+  Result<std::shared_ptr<const scoring::Rubric>> Get(const std::string& name) {
+    if (name.empty() || name.size() > 64 ||
+        !std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_' || c == '.';
+        }) ||
+        name.find("..") != std::string::npos)
+      return Status::InvalidInput("/rubric: tên bộ tiêu chí không hợp lệ: \"" + name + "\"");
+    const std::string path = config_->config_dir + "/rubric/" + name + ".json";
+    std::error_code ec;
+    auto size = fs::file_size(path, ec);
+    if (ec) return Status::NotFound("/rubric: không có bộ tiêu chí \"" + name + "\" (" + path + ")");
+    auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(name);
+    if (it != cache_.end() && it->second.size == size && it->second.mtime == mtime)
+      return it->second.rubric;
+    auto r = scoring::Rubric::FromFile(path, config_->schemas_dir + "/rubric.schema.json");
+    if (!r.ok()) return r.status();
+    auto shared = std::make_shared<const scoring::Rubric>(std::move(r).value());
+    cache_[name] = {size, mtime, shared};
+    return shared;
+  }
+
+ private:
+  struct Entry {
+    uintmax_t size = 0;
+    int64_t mtime = 0;
+    std::shared_ptr<const scoring::Rubric> rubric;
+  };
+  const EngineConfig* config_;
+  std::mutex mu_;
+  std::map<std::string, Entry> cache_;
+};
+
+std::string Str(const json& j, const char* k) {
+  auto it = j.find(k);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+scoring::Period ToScoringPeriod(const indicators::Period& p) {
+  return {p.kind, FormatIsoDate(p.from_day), FormatIsoDate(p.to_day), p.label};
+}
+
+std::string PeriodKey(const indicators::Period& p) {
+  return FormatIsoDate(p.from_day) + ".." + FormatIsoDate(p.to_day);
+}
+
+scoring::IndicatorValue ToScoringValue(const indicators::IndicatorValue& v) {
+  scoring::IndicatorValue s;
+  s.id = v.id;
+  s.numerator = v.numerator;
+  s.denominator = v.denominator;
+  s.ratio = v.ratio;
+  s.points = v.points;
+  return s;
+}
+
+class ReportOps {
+ public:
+  explicit ReportOps(EngineServices s) : s_(s), rubrics_(s.config) {}
+
+  // Each registered closure holds `self`, so the ops live as long as the engine's op table.
+  static void Register(const std::shared_ptr<ReportOps>& self, Engine& e) {
+    auto bind = [self](Result<json> (ReportOps::*fn)(const json&)) {
+      return [self, fn](const json& req) -> Result<json> {
+        try {
+          return ((*self).*fn)(req);
+        } catch (const std::exception& ex) {
+          return Status::InvalidInput(std::string("yêu cầu không hợp lệ: ") + ex.what());
+        }
+      };
+    };
+    e.RegisterOp("score", bind(&ReportOps::ScoreOp));
+    e.RegisterOp("score.reproduce", bind(&ReportOps::ReproduceOp));
+    e.RegisterOp("score.manual", bind(&ReportOps::ManualOp));
+    e.RegisterOp("score.manual.list", bind(&ReportOps::ManualListOp));
+    e.RegisterOp("report", bind(&ReportOps::ReportOp));
+  }
+
+ private:
+  int64_t Today() const { return LocalDay(s_.clock->NowMs()); }
+
+  Result<std::shared_ptr<const scoring::Rubric>> RubricOf(const json& req) {
+    std::string name = "default";
+    if (req.contains("rubric")) {
+      if (!req["rubric"].is_string()) return Status::InvalidInput("/rubric: cần tên bộ tiêu chí (chuỗi)");
+      name = req["rubric"].get<std::string>();
+    }
+    return rubrics_.Get(name);
+  }
+
+  Result<std::string> UnitOf(const json& req, bool required) {
+    if (!req.contains("unit")) {
+      if (required) return Status::InvalidInput("/unit: thiếu mã đơn vị (chuỗi)");
+      auto roots = s_.units->Roots();
+      if (roots.empty()) return Status::NotFound("/unit: cây đơn vị rỗng");
+      return roots.front();
+    }
+    if (!req["unit"].is_string()) return Status::InvalidInput("/unit: mã đơn vị phải là chuỗi");
+    std::string unit = req["unit"];
+    if (!s_.units->Find(unit))
+      return Status::NotFound("/unit: không có đơn vị \"" + unit + "\" trong cây đơn vị");
+    return unit;
+  }
+
+  Result<indicators::Period> PeriodOf(const json& req) {
+    if (!req.contains("period") || !req["period"].is_object())
+      return Status::InvalidInput("/period: thiếu kỳ (đối tượng, ví dụ {\"kind\":\"half_year\",\"year\":2023})");
+    return s_.catalog->ResolvePeriod(req["period"]);
+  }
+
+  scoring::UnitRef RefOf(const std::string& code) const {
+    scoring::UnitRef r;
+    r.code = code;
+    if (const auto* u = s_.units->Find(code)) {
+      r.name = u->name;
+      if (!u->spans.empty()) r.parent = u->spans.back().parent;
+    }
+    return r;
+  }
+
+  // Latest-first is decided by ScoreUnit (entered_at); entries are passed in journal order.
+  Result<std::map<std::string, std::vector<scoring::ManualEntry>>> ManualEntries(
+      const scoring::Rubric& rubric, const indicators::Period& period) {
+    auto rows = s_.store->ListJournal("manual_entry", rubric.id() + "|" + PeriodKey(period) + "|");
+    if (!rows.ok()) return rows.status();
+    std::map<std::string, std::vector<scoring::ManualEntry>> out;
+    for (const auto& row : rows.value()) {
+      json body = json::parse(row.body, nullptr, false);
+      if (!body.is_object() || !body.contains("entry")) continue;
+      auto m = scoring::ManualEntryFromJson(body["entry"]);
+      if (!m.ok()) continue;
+      // A criterion dropped or re-ranged by a newer rubric version no longer applies.
+      if (!scoring::ValidateManualEntry(rubric, m.value()).ok()) continue;
+      out[Str(body, "unit")].push_back(std::move(m).value());
+    }
+    return out;
+  }
+
+  struct Scored {
+    std::vector<scoring::UnitScore> ranked;       // the compared units, Rank() order
+    std::optional<scoring::UnitScore> aggregate;  // the root when it has descendants
+    int64_t as_of = 0;
+  };
+
+  Result<scoring::UnitScore> ScoreOne(const scoring::Rubric& rubric, const std::string& unit,
+                                      const indicators::Period& period,
+                                      const std::vector<std::string>& ids,
+                                      const std::map<std::string, std::vector<scoring::ManualEntry>>& manual) {
+    std::vector<scoring::IndicatorValue> values;
+    for (const auto& v : s_.catalog->Compute(*s_.index, unit, period, Today(), ids))
+      values.push_back(ToScoringValue(v));
+    auto it = manual.find(unit);
+    static const std::vector<scoring::ManualEntry> kNone;
+    return scoring::ScoreUnit(rubric, RefOf(unit), ToScoringPeriod(period), values,
+                              it == manual.end() ? kNone : it->second);
+  }
+
+  // Scores the units compared under `root` (its descendants; the unit alone when it has none)
+  // and the root as the aggregate.
+  Result<Scored> ScoreAll(const scoring::Rubric& rubric, const std::string& root,
+                          const indicators::Period& period) {
+    std::vector<std::string> ids;
+    for (const auto& id : rubric.IndicatorIds())
+      if (s_.catalog->Find(id)) ids.push_back(id);
+    auto manual = ManualEntries(rubric, period);
+    if (!manual.ok()) return manual.status();
+    Scored out;
+    out.as_of = std::min(period.to_day, Today());
+    std::vector<std::string> units;
+    for (const auto& u : s_.units->Descendants(root, period.from_day, period.to_day))
+      if (u != root) units.push_back(u);
+    if (units.empty()) units.push_back(root);
+    std::vector<scoring::UnitScore> scores;
+    for (const auto& u : units) {
+      auto sc = ScoreOne(rubric, u, period, ids, manual.value());
+      if (!sc.ok()) return sc.status();
+      scores.push_back(std::move(sc).value());
+    }
+    auto ranked = scoring::Rank(std::move(scores));
+    if (!ranked.ok()) return ranked.status();
+    out.ranked = std::move(ranked).value();
+    if (units.front() != root) {
+      auto agg = ScoreOne(rubric, root, period, ids, manual.value());
+      if (!agg.ok()) return agg.status();
+      out.aggregate = std::move(agg).value();
+    }
+    return out;
+  }
+
+  static json TiesJson(const std::vector<scoring::UnitScore>& ranked) {
+    std::map<int, std::vector<std::string>> by_rank;
+    for (const auto& s : ranked)
+      if (s.rank && s.rank_tied) by_rank[*s.rank].push_back(s.unit.code);
+    json ties = json::array();
+    for (const auto& [rank, units] : by_rank) {
+      std::string text = "Đồng hạng " + std::to_string(rank) + ": ";
+      for (size_t i = 0; i < units.size(); ++i) text += (i ? ", " : "") + units[i];
+      ties.push_back({{"rank", rank}, {"units", units}, {"note", text}});
+    }
+    return ties;
+  }
+
+  static json RankingJson(const std::vector<scoring::UnitScore>& ranked) {
+    json a = json::array();
+    for (const auto& s : ranked) {
+      json r = {{"unit", s.unit.code}, {"name", s.unit.name}, {"total", s.total},
+                {"rating", s.rating}, {"eligible", s.eligible}, {"tied", s.rank_tied}};
+      r["rank"] = s.rank ? json(*s.rank) : json(nullptr);
+      a.push_back(std::move(r));
+    }
+    return a;
+  }
+
+  // The rubric source, once per (id, version, digest).
+  static Status StoreRubricOnce(StoreTransaction& tx, Store& store, const scoring::Rubric& r) {
+    const std::string key = r.id() + "|" + r.version() + "|" + r.digest();
+    auto rows = store.ListJournal("rubric", key);
+    if (!rows.ok()) return rows.status();
+    for (const auto& row : rows.value())
+      if (row.key == key) return Status::Ok();
+    JournalRow row;
+    row.kind = "rubric";
+    row.key = key;
+    row.body = r.source_json().dump();
+    row.recorded_ms = 0;
+    auto id = tx.AppendJournal(row);
+    return id.ok() ? Status::Ok() : id.status();
+  }
+
+  Result<json> ScoreOp(const json& req) {
+    auto rubric = RubricOf(req);
+    if (!rubric.ok()) return rubric.status();
+    auto unit = UnitOf(req, false);
+    if (!unit.ok()) return unit.status();
+    auto period = PeriodOf(req);
+    if (!period.ok()) return period.status();
+    const scoring::Rubric& r = *rubric.value();
+    auto scored = ScoreAll(r, unit.value(), period.value());
+    if (!scored.ok()) return scored.status();
+    json scores = json::array();
+    for (const auto& s : scored->ranked) scores.push_back(scoring::ToJson(s));
+    json body = {{"rubric", {{"id", r.id()}, {"version", r.version()}, {"digest", r.digest()}}},
+                 {"unit", unit.value()},
+                 {"period", period->ToJson()},
+                 {"as_of", FormatIsoDate(scored->as_of)},
+                 {"scores", scores}};
+    if (scored->aggregate) body["aggregate"] = scoring::ToJson(*scored->aggregate);
+    // Store the result (and the rubric source once) in one transaction.
+    auto tx = s_.store->Begin();
+    if (!tx.ok()) return tx.status();
+    Status st = StoreRubricOnce(*tx.value(), *s_.store, r);
+    if (!st.ok()) return st;
+    JournalRow row;
+    row.kind = "score";
+    row.key = r.id() + "|" + PeriodKey(period.value()) + "|" + unit.value();
+    row.body = body.dump();
+    row.recorded_ms = s_.clock->NowMs();
+    auto id = tx.value()->AppendJournal(row);
+    if (!id.ok()) return id.status();
+    st = tx.value()->Commit();
+    if (!st.ok()) return st;
+    json out = body;
+    out["journal_id"] = id.value();
+    out["ranking"] = RankingJson(scored->ranked);
+    out["ties"] = TiesJson(scored->ranked);
+    out["tie_rule"] =
+        "Đơn vị bằng điểm (theo độ chính xác của bộ tiêu chí) cùng hạng, hạng kế tiếp bỏ qua "
+        "(1, 2, 2, 4); trong nhóm đồng hạng xếp theo mã đơn vị; đơn vị không xếp loại không xếp hạng.";
+    return out;
+  }
+
+  Result<json> ReproduceOp(const json& req) {
+    const char* key = req.contains("journal_id") ? "journal_id" : "id";
+    if (!req.contains(key) || !req[key].is_number_integer())
+      return Status::InvalidInput("/journal_id: thiếu mã bản ghi kết quả chấm điểm (số nguyên)");
+    const int64_t jid = req[key].get<int64_t>();
+    auto rows = s_.store->ListJournal("score", "");
+    if (!rows.ok()) return rows.status();
+    const JournalRow* found = nullptr;
+    for (const auto& row : rows.value())
+      if (row.id == jid) found = &row;
+    if (!found) return Status::NotFound("/journal_id: không có kết quả chấm điểm số " + std::to_string(jid));
+    json body = json::parse(found->body, nullptr, false);
+    if (!body.is_object()) return Status::Internal("kết quả chấm điểm đã lưu bị hỏng");
+    const std::string rid = body["rubric"]["id"], rver = body["rubric"]["version"];
+    auto rrows = s_.store->ListJournal("rubric", rid + "|" + rver + "|");
+    if (!rrows.ok()) return rrows.status();
+    scoring::RubricRegistry registry;
+    for (const auto& rr : rrows.value()) {
+      json src = json::parse(rr.body, nullptr, false);
+      auto rub = scoring::Rubric::FromJson(src, s_.config->schemas_dir + "/rubric.schema.json");
+      if (!rub.ok()) return rub.status();
+      if (rub->id() != rid || rub->version() != rver) continue;
+      if (rub->digest() != body["rubric"].value("digest", "")) continue;
+      Status st = registry.Add(std::move(rub).value());
+      if (!st.ok()) return st;
+    }
+    auto redo = [&](const json& stored_json, json* diff) -> Result<json> {
+      auto stored = scoring::UnitScoreFromJson(stored_json);
+      if (!stored.ok()) return stored.status();
+      auto again = scoring::Rescore(registry, stored.value());
+      if (!again.ok()) return again.status();
+      // Rescore does not rank: carry the stored rank over for the comparison.
+      again->rank = stored->rank;
+      again->rank_tied = stored->rank_tied;
+      json j = scoring::ToJson(again.value());
+      if (j != stored_json) diff->push_back(stored->unit.code);
+      return j;
+    };
+    json diff = json::array(), scores = json::array();
+    for (const auto& s : body["scores"]) {
+      auto j = redo(s, &diff);
+      if (!j.ok()) return j.status();
+      scores.push_back(std::move(j).value());
+    }
+    json out = {{"journal_id", jid}, {"rubric", body["rubric"]}, {"unit", body["unit"]},
+                {"period", body["period"]}, {"as_of", body["as_of"]}, {"scores", scores},
+                {"identical", diff.empty()}, {"differing_units", diff}};
+    if (body.contains("aggregate")) {
+      auto j = redo(body["aggregate"], &diff);
+      if (!j.ok()) return j.status();
+      out["aggregate"] = j.value();
+      out["identical"] = diff.empty();
+      out["differing_units"] = diff;
+    }
+    return out;
+  }
+
+  Result<json> ManualOp(const json& req) {
+    auto rubric = RubricOf(req);
+    if (!rubric.ok()) return rubric.status();
+    auto unit = UnitOf(req, true);
+    if (!unit.ok()) return unit.status();
+    auto period = PeriodOf(req);
+    if (!period.ok()) return period.status();
+    const scoring::Rubric& r = *rubric.value();
+    scoring::ManualEntry m;
+    m.criterion_id = Str(req, "criterion");
+    if (m.criterion_id.empty()) return Status::InvalidInput("/criterion: thiếu mã tiêu chí");
+    const std::string assessor = Str(req, "assessor");
+    if (assessor == "self") m.assessor = scoring::Assessor::kSelf;
+    else if (assessor == "superior") m.assessor = scoring::Assessor::kSuperior;
+    else return Status::InvalidInput("/assessor: cần \"self\" (tự chấm) hoặc \"superior\" (cấp trên chấm)");
+    if (!req.contains("score") || !req["score"].is_number())
+      return Status::InvalidInput("/score: thiếu điểm (số)");
+    m.score = req["score"].get<double>();
+    m.evidence_note = Str(req, "evidence_note");
+    m.document_ref = Str(req, "document_ref");
+    if (m.evidence_note.empty() && m.document_ref.empty())
+      return Status::InvalidInput("/evidence_note: cần ghi chú minh chứng hoặc số/đường dẫn văn bản (document_ref)");
+    m.entered_by = Str(req, "entered_by");
+    if (m.entered_by.empty()) return Status::InvalidInput("/entered_by: thiếu người nhập");
+    m.entered_at = Str(req, "entered_at");
+    if (m.entered_at.empty()) m.entered_at = FormatIsoTime(s_.clock->NowMs());
+    Status valid = scoring::ValidateManualEntry(r, m);
+    if (!valid.ok()) return valid;
+    json body = {{"rubric", {{"id", r.id()}, {"version", r.version()}, {"digest", r.digest()}}},
+                 {"unit", unit.value()},
+                 {"period", period->ToJson()},
+                 {"entry", scoring::ToJson(m)}};
+    auto tx = s_.store->Begin();
+    if (!tx.ok()) return tx.status();
+    Status st = StoreRubricOnce(*tx.value(), *s_.store, r);
+    if (!st.ok()) return st;
+    JournalRow row;
+    row.kind = "manual_entry";
+    row.key = r.id() + "|" + PeriodKey(period.value()) + "|" + unit.value() + "|" + m.criterion_id;
+    row.body = body.dump();
+    row.recorded_ms = s_.clock->NowMs();
+    auto id = tx.value()->AppendJournal(row);
+    if (!id.ok()) return id.status();
+    st = tx.value()->Commit();
+    if (!st.ok()) return st;
+    body["journal_id"] = id.value();
+    body["recorded_at"] = FormatIsoTime(row.recorded_ms);
+    return body;
+  }
+
+  Result<json> ManualListOp(const json& req) {
+    auto rubric = RubricOf(req);
+    if (!rubric.ok()) return rubric.status();
+    auto period = PeriodOf(req);
+    if (!period.ok()) return period.status();
+    std::string prefix = rubric.value()->id() + "|" + PeriodKey(period.value()) + "|";
+    if (req.contains("unit")) {
+      auto unit = UnitOf(req, true);
+      if (!unit.ok()) return unit.status();
+      prefix += unit.value() + "|";
+      if (req.contains("criterion") && req["criterion"].is_string())
+        prefix += req["criterion"].get<std::string>();
+    }
+    auto rows = s_.store->ListJournal("manual_entry", prefix);
+    if (!rows.ok()) return rows.status();
+    json list = json::array();
+    for (const auto& row : rows.value()) {
+      json b = json::parse(row.body, nullptr, false);
+      if (!b.is_object()) continue;
+      b["journal_id"] = row.id;
+      b["recorded_at"] = FormatIsoTime(row.recorded_ms);
+      list.push_back(std::move(b));
+    }
+    return json{{"rubric", rubric.value()->id()}, {"period", period->ToJson()}, {"entries", list}};
+  }
+
+  // ---- report ----
+
+  static double LevelAt(const json& contrib, const std::string& series, int64_t day, int64_t* first_day) {
+    double sum = 0;
+    int64_t first = INT64_MAX;
+    for (const auto& item : contrib) {
+      auto c = indicators::Contribution::FromJson(item);
+      if (c.series != series || c.day > day) continue;
+      sum += c.value;
+      if (c.value > 0) first = std::min(first, c.day);
+    }
+    if (first_day) *first_day = first;
+    return sum;
+  }
+
+  static bool FlowIn(const json& contrib, const std::string& series, int64_t from, int64_t to) {
+    for (const auto& item : contrib) {
+      auto c = indicators::Contribution::FromJson(item);
+      if (c.series == series && c.day >= from && c.day <= to && c.value != 0) return true;
+    }
+    return false;
+  }
+
+  Result<reports::ReportActions> Actions(const std::string& root, const std::vector<std::string>& subtree,
+                                         const indicators::Period& period, int64_t as_of) {
+    reports::ReportActions a;
+    std::set<std::string> in_scope(subtree.begin(), subtree.end());
+    Status st = s_.store->ForEachRecord("petition", subtree, [&](const RecordRow& row) {
+      json contrib = json::parse(row.contrib_json, nullptr, false);
+      json d = json::parse(row.data_json, nullptr, false);
+      if (!contrib.is_array() || !d.is_object()) return;
+      int64_t overdue_from = 0;
+      const std::string kind = Str(d, "petition_kind");
+      if (LevelAt(contrib, "p.open_overdue", as_of, &overdue_from) > 0) {
+        reports::OverduePetition p;
+        p.id = row.key.id;
+        p.title = Str(d, "title");
+        p.kind = kind;
+        p.unit = row.unit;
+        p.received_at = Str(d, "received_at");
+        p.due_at = Str(d, "due_at");
+        p.assignee = Str(d, "assignee");
+        p.days_overdue = static_cast<int>(as_of - overdue_from + 1);
+        a.overdue_petitions.push_back(std::move(p));
+      }
+      std::vector<std::string> flags;
+      static const std::pair<const char*, const char*> kFlags[] = {
+          {"p.protracted", "protracted"}, {"p.complex", "complex"}, {"p.group", "group"}, {"p.reraised", "reraised"}};
+      const bool open = LevelAt(contrib, "p.open", as_of, nullptr) > 0;
+      for (const auto& [series, flag] : kFlags)
+        if (FlowIn(contrib, series, period.from_day, as_of) || (open && FlowIn(contrib, series, INT64_MIN, as_of)))
+          flags.push_back(flag);
+      if (!flags.empty()) {
+        reports::CaseItem c;
+        c.id = row.key.id;
+        c.title = Str(d, "title");
+        c.kind = kind;
+        c.unit = row.unit;
+        c.received_at = Str(d, "received_at");
+        c.status = Str(d, "status");
+        c.flags = std::move(flags);
+        c.note = open ? "Chưa giải quyết xong tại ngày " + FormatIsoDate(as_of) : "Đã giải quyết";
+        a.cases.push_back(std::move(c));
+      }
+    });
+    if (!st.ok()) return st;
+    std::sort(a.overdue_petitions.begin(), a.overdue_petitions.end(), [](const auto& x, const auto& y) {
+      return x.days_overdue != y.days_overdue ? x.days_overdue > y.days_overdue : x.id < y.id;
+    });
+    std::sort(a.cases.begin(), a.cases.end(), [](const auto& x, const auto& y) {
+      return x.received_at != y.received_at ? x.received_at < y.received_at : x.id < y.id;
+    });
+
+    // Months (of the period, up to as_of) without a reception session held by the unit's head.
+    std::set<std::pair<std::string, std::string>> held;
+    st = s_.store->ForEachRecord("reception", subtree, [&](const RecordRow& row) {
+      json d = json::parse(row.data_json, nullptr, false);
+      if (!d.is_object() || Str(d, "receiver_role") != "head") return;
+      std::string date = Str(d, "date");
+      if (date.size() >= 7) held.insert({row.unit, date.substr(0, 7)});
+    });
+    if (!st.ok()) return st;
+    std::vector<std::string> months;
+    for (int64_t day = period.from_day; day <= as_of;) {
+      int y;
+      unsigned m, dd;
+      CivilFromDays(day, &y, &m, &dd);
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "%04d-%02u", y, m);
+      months.push_back(buf);
+      day = m == 12 ? DaysFromCivil(y + 1, 1, 1) : DaysFromCivil(y, m + 1, 1);
+    }
+    for (const auto& u : subtree)
+      for (const auto& month : months)
+        if (!held.count({u, month})) a.missed_head_reception.push_back({u, RefOf(u).name, month});
+
+    // Plan tasks behind schedule on as_of (they count for their lead unit).
+    st = s_.store->ForEachRecord("plan_task", s_.units->codes(), [&](const RecordRow& row) {
+      json contrib = json::parse(row.contrib_json, nullptr, false);
+      json d = json::parse(row.data_json, nullptr, false);
+      if (!contrib.is_array() || !d.is_object()) return;
+      std::string lead = Str(d, "lead_unit");
+      if (lead.empty()) lead = row.unit;
+      auto chain = s_.units->Chain(lead, as_of);
+      if (std::find(chain.begin(), chain.end(), root) == chain.end()) return;
+      if (LevelAt(contrib, "t.late", as_of, nullptr) <= 0) return;
+      reports::LateTask t;
+      t.plan_id = Str(d, "plan_id");
+      t.task_no = d.contains("task_no") ? (d["task_no"].is_string() ? d["task_no"].get<std::string>() : d["task_no"].dump()) : "";
+      t.title = Str(d, "title");
+      t.lead_unit = lead;
+      t.due = Str(d, "due");
+      t.status = Str(d, "status");
+      if (d.contains("progress_percent") && d["progress_percent"].is_number()) t.progress_percent = d["progress_percent"];
+      a.late_plan_tasks.push_back(std::move(t));
+    });
+    if (!st.ok()) return st;
+    std::sort(a.late_plan_tasks.begin(), a.late_plan_tasks.end(), [](const auto& x, const auto& y) {
+      return std::tie(x.due, x.plan_id, x.task_no, x.title) < std::tie(y.due, y.plan_id, y.task_no, y.title);
+    });
+
+    // "Dân vận khéo" models registered or recognised in the period.
+    st = s_.store->ForEachRecord("dvk_model", subtree, [&](const RecordRow& row) {
+      json contrib = json::parse(row.contrib_json, nullptr, false);
+      json d = json::parse(row.data_json, nullptr, false);
+      if (!contrib.is_array() || !d.is_object()) return;
+      if (!FlowIn(contrib, "v.registered", period.from_day, as_of) &&
+          !FlowIn(contrib, "v.recognised", period.from_day, as_of))
+        return;
+      reports::DvkModel m;
+      m.name = Str(d, "name");
+      m.model_type = Str(d, "model_type");
+      m.field = Str(d, "field");
+      m.registering_unit = Str(d, "registering_unit");
+      if (m.registering_unit.empty()) m.registering_unit = row.unit;
+      m.registered_at = Str(d, "registered_at");
+      m.recognition_level = Str(d, "recognition_level");
+      m.recognition_decision = Str(d, "recognition_decision");
+      m.recognised_at = Str(d, "recognised_at");
+      a.dvk_models.push_back(std::move(m));
+    });
+    if (!st.ok()) return st;
+    std::sort(a.dvk_models.begin(), a.dvk_models.end(), [](const auto& x, const auto& y) {
+      return std::tie(x.registered_at, x.registering_unit, x.name) < std::tie(y.registered_at, y.registering_unit, y.name);
+    });
+    (void)in_scope;
+    return a;
+  }
+
+  std::vector<reports::IndicatorTable> Tables(const std::string& unit, const indicators::Period& cur,
+                                              const indicators::Period& prev) {
+    const int64_t today = Today();
+    auto now = s_.catalog->Compute(*s_.index, unit, cur, today);
+    auto before = s_.catalog->Compute(*s_.index, unit, prev, today);
+    std::map<std::string, indicators::IndicatorValue> prev_by_id;
+    for (const auto& v : before) prev_by_id[v.id] = v;
+    struct Section {
+      const char* id;
+      const char* title;
+      std::vector<const char*> prefixes;
+    };
+    static const Section kSections[] = {
+        {"idx766", "Chỉ số phục vụ người dân, doanh nghiệp (Quyết định 766/QĐ-TTg)", {"idx766."}},
+        {"ho-so", "Tiếp nhận và giải quyết hồ sơ thủ tục hành chính", {"dossier."}},
+        {"don-thu", "Tiếp nhận, xử lý đơn thư khiếu nại, tố cáo, kiến nghị, phản ánh", {"petition."}},
+        {"tiep-dan", "Tiếp công dân", {"reception."}},
+        {"dvk-ke-hoach", "Phong trào \"Dân vận khéo\", kế hoạch và chế độ báo cáo", {"dvk.", "plan.", "report."}},
+    };
+    std::vector<reports::IndicatorTable> tables;
+    for (const auto& sec : kSections) {
+      reports::IndicatorTable t;
+      t.id = sec.id;
+      t.title = sec.title;
+      t.unit_code = unit;
+      for (const auto& v : now) {
+        bool match = false;
+        for (const char* p : sec.prefixes) match = match || v.id.rfind(p, 0) == 0;
+        if (!match) continue;
+        reports::IndicatorRow row;
+        row.indicator_id = v.id;
+        row.current = ToScoringValue(v);
+        if (auto it = prev_by_id.find(v.id); it != prev_by_id.end()) row.previous = ToScoringValue(it->second);
+        t.rows.push_back(std::move(row));
+      }
+      if (!t.rows.empty()) tables.push_back(std::move(t));
+    }
+    return tables;
+  }
+
+  Result<json> ReportOp(const json& req) {
+    const std::string kind = Str(req, "kind");
+    if (kind != "six_month" && kind != "annual")
+      return Status::InvalidInput("/kind: cần \"six_month\" (báo cáo 6 tháng) hoặc \"annual\" (báo cáo năm)");
+    if (!req.contains("year") || !req["year"].is_number_integer())
+      return Status::InvalidInput("/year: thiếu năm báo cáo (số nguyên)");
+    const int year = req["year"].get<int>();
+    auto rubric = RubricOf(req);
+    if (!rubric.ok()) return rubric.status();
+    auto unit = UnitOf(req, false);
+    if (!unit.ok()) return unit.status();
+    const std::string format = req.contains("format") ? Str(req, "format") : "json";
+    if (format != "json" && format != "all")
+      return Status::InvalidInput("/format: cần \"json\" (trong bộ nhớ) hoặc \"all\" (ghi JSON, HTML, XLSX, CSV vào path)");
+    if (format == "all" && Str(req, "path").empty())
+      return Status::InvalidInput("/path: cần thư mục để ghi báo cáo khi format là \"all\"");
+    auto period = s_.catalog->ResolvePeriod({{"kind", kind == "six_month" ? "half_year" : "year"}, {"year", year}});
+    if (!period.ok()) return period.status();
+    const indicators::Period prev = s_.catalog->Previous(period.value());
+    const scoring::Rubric& r = *rubric.value();
+    const std::string root = unit.value();
+
+    auto scored = ScoreAll(r, root, period.value());
+    if (!scored.ok()) return scored.status();
+    reports::ReportModel m;
+    m.meta.kind = kind;
+    m.meta.period = ToScoringPeriod(period.value());
+    m.meta.previous_period = ToScoringPeriod(prev);
+    m.meta.cut_off = FormatIsoDate(period->to_day);
+    m.meta.unit = RefOf(root);
+    m.meta.scope = s_.units->Descendants(root, period->from_day, period->to_day).size() > 1 ? "department" : "unit";
+    m.meta.rubric_id = r.id();
+    m.meta.rubric_version = r.version();
+    m.indicator_tables = Tables(root, period.value(), prev);
+    m.scores = scored->ranked;
+    if (m.meta.scope == "unit") {
+      // A single unit's report: its rank among the units of its parent.
+      const std::string parent = m.meta.unit.parent;
+      if (!parent.empty()) {
+        auto siblings = ScoreAll(r, parent, period.value());
+        if (!siblings.ok()) return siblings.status();
+        m.scores.clear();
+        for (const auto& s : siblings->ranked)
+          if (s.unit.code == root) m.scores.push_back(s);
+      }
+    }
+    auto subtree = s_.units->Descendants(root, period->from_day, period->to_day);
+    if (subtree.empty()) subtree.push_back(root);
+    auto actions = Actions(root, subtree, period.value(), scored->as_of);
+    if (!actions.ok()) return actions.status();
+    m.actions = std::move(actions).value();
+    reports::FillSummary(&m);
+
+    json out = {{"kind", kind}, {"year", year}, {"unit", root},
+                {"as_of", FormatIsoDate(scored->as_of)},
+                {"rubric", {{"id", r.id()}, {"version", r.version()}, {"digest", r.digest()}}}};
+    if (format == "json") {
+      out["report"] = reports::ToJson(m);
+      return out;
+    }
+    const std::string path = Str(req, "path");
+    Status st = reports::WriteAll(m, path);
+    if (!st.ok()) return st;
+    json files = json::array({"report.json", "report.html", "report.xlsx"});
+    for (const auto& f : reports::RenderCsv(m)) files.push_back("csv/" + f.name);
+    out["path"] = path;
+    out["files"] = files;
+    out["summary"] = m.summary;
+    return out;
+  }
+
+  EngineServices s_;
+  RubricCache rubrics_;
+};
+
+}  // namespace
+
+void RegisterReportOps(Engine& engine) {
+  ReportOps::Register(std::make_shared<ReportOps>(engine.services()), engine);
+}
+
+}  // namespace danvan
