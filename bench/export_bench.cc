@@ -1,0 +1,228 @@
+// export_bench: export throughput, backlog drain time and memory of the portal export
+// pipeline (engine -> outbox -> HTTPS -> local portal stand-in with a test CA made at run
+// time). One-shot measurements (each run once, figures in bench/RESULTS-export.md):
+//
+//   export_bench run <dossiers> '<outbox json>' [error_rate]
+//       fresh database; submits <dossiers> lifecycles (6 dossier versions 2-4-5-4-9-10 each,
+//       host progress items for one in three; 7 outbox items per dossier) with the exporters
+//       NOT started (the outage), then starts them and times the drain until the stand-in has
+//       every dossier and every step. error_rate: injected 503s during the drain.
+//   export_bench outage <dossiers> '<outbox json>'
+//       the same, but the exporters run during the fill while the stand-in answers 503 to
+//       everything; then the stand-in recovers and the drain is timed.
+//   export_bench fill <db> <dossiers>
+//       only fills a database file with a backlog (exporters not started): intake rate and
+//       peak RSS of the filling process.
+//   export_bench drain <db> '<outbox json>' <seconds>
+//       opens a filled database, starts the exporters for at most <seconds> (or until
+//       drained): export rate and peak RSS (ru_maxrss) of a process holding that backlog.
+//
+// '<outbox json>' is merged into the "outbox" section (senders, claim_batch, ...).
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "crash_export/export_plan.h"
+#include "engine/test_support.h"
+#include "standin_process.h"
+#include "test_pki.h"
+
+namespace {
+
+using nlohmann::json;
+using danvan::testing::GetTestPki;
+using danvan::testing::StandinProcess;
+namespace cx = danvan::crash_export;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+long MaxRssKb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+std::unique_ptr<StandinProcess> StartStandin() {
+  const auto& pki = GetTestPki();
+  auto s = std::make_unique<StandinProcess>(
+      pki.server_cert, pki.server_key,
+      std::vector<std::string>{"--style", "envelope", "--username", "danvan", "--dstcode",
+                               "VN:GOV:H26"},
+      std::vector<std::string>{std::string("DANVAN_STANDIN_PASSWORD=") + cx::kPassword});
+  if (!s->started()) {
+    std::fprintf(stderr, "stand-in did not start: %s\n", s->stderr_text().c_str());
+    std::exit(1);
+  }
+  return s;
+}
+
+json OutboxExtra(const char* text) {
+  json o = json::parse(text);
+  // A backlog of 1M items must not be refused by back-pressure in these runs.
+  if (!o.contains("max_queued")) o["max_queued"] = 100000000;
+  return o;
+}
+
+std::unique_ptr<danvan::Engine> Open(const std::string& db, const std::string& url,
+                                     const json& outbox) {
+  setenv(cx::kPasswordEnv, cx::kPassword, 1);
+  return danvan::testing::OpenEngine(
+      cx::EngineConfig(db, url, GetTestPki().ca_cert, outbox, "normal").dump());
+}
+
+// Submits dossiers [from, to) in batches of 50 lifecycles; returns events submitted.
+int64_t Fill(danvan::Engine& e, int from, int to) {
+  int64_t events = 0;
+  std::string jsonl;
+  for (int i = from; i < to; i += 50) {
+    jsonl.clear();
+    for (int d = i; d < std::min(to, i + 50); ++d) {
+      for (int k = 0; k < 6; ++k) {
+        if (cx::UsesHostSteps(d)) {
+          jsonl += cx::Envelope(d, k, cx::ProgressItem(d, k)).dump() + "\n";
+          ++events;
+        }
+        jsonl += cx::Envelope(d, k, cx::DossierItem(d, k)).dump() + "\n";
+        ++events;
+      }
+    }
+    auto a = e.SubmitBatch(jsonl);
+    if (!a.status.ok()) {
+      std::fprintf(stderr, "submit_batch: %s\n", a.status.ToString().c_str());
+      std::exit(1);
+    }
+    for (const auto& r : a.result["results"]) {
+      if (r.value("outcome", "") != "accepted") {
+        std::fprintf(stderr, "unexpected %s\n", r.dump().c_str());
+        std::exit(1);
+      }
+    }
+  }
+  return events;
+}
+
+// Waits until the stand-in has `dossiers` dossiers and 6 steps each (or the time is up);
+// prints progress every 10 s. Returns the seconds taken.
+double WaitExported(StandinProcess& s, int64_t dossiers, double max_seconds, json* stats) {
+  const auto t0 = Clock::now();
+  auto last_print = t0;
+  for (;;) {
+    *stats = s.Stats();
+    const int64_t d = stats->value("dossiers", int64_t{0}), p = stats->value("progress_steps", int64_t{0});
+    const auto now = Clock::now();
+    if ((d >= dossiers && p >= 6 * dossiers) || Seconds(t0, now) > max_seconds) return Seconds(t0, now);
+    if (Seconds(last_print, now) >= 10) {
+      std::printf("  ... %.0f s: %lld dossiers, %lld steps at the stand-in, rss %ld MB\n",
+                  Seconds(t0, now), static_cast<long long>(d), static_cast<long long>(p),
+                  MaxRssKb() / 1024);
+      std::fflush(stdout);
+      last_print = now;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+void Report(const char* what, int64_t dossiers, double secs, const json& stats,
+            danvan::Engine& e) {
+  json st = e.Query(R"({"op":"outbox.status"})").value();
+  const int64_t d = stats.value("dossiers", int64_t{0}), p = stats.value("progress_steps", int64_t{0});
+  std::printf("%s: %lld/%lld dossiers and %lld steps exported in %.2f s = %.0f dossiers/s "
+              "(%.0f steps/s); duplicate_steps %lld, out_of_order %lld; queue %s, dead %lld; "
+              "ru_maxrss %ld MB\n",
+              what, static_cast<long long>(d), static_cast<long long>(dossiers),
+              static_cast<long long>(p), secs, d / secs, p / secs,
+              static_cast<long long>(stats.value("duplicate_steps", int64_t{-1})),
+              static_cast<long long>(stats.value("out_of_order_steps", int64_t{-1})),
+              st["queue"].dump().c_str(), static_cast<long long>(st.value("dead_letters", int64_t{-1})),
+              MaxRssKb() / 1024);
+  std::printf("  stand-in requests: %s\n", stats["requests"].dump().c_str());
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: export_bench run <dossiers> '<outbox json>' [error_rate]\n"
+               "       export_bench outage <dossiers> '<outbox json>'\n"
+               "       export_bench fill <db> <dossiers>\n"
+               "       export_bench drain <db> '<outbox json>' <seconds>\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) return Usage();
+  const std::string mode = argv[1];
+  if (mode == "run" || mode == "outage") {
+    if (argc < 4) return Usage();
+    const int n = std::atoi(argv[2]);
+    const json outbox = OutboxExtra(argv[3]);
+    const double error_rate = argc > 4 ? std::atof(argv[4]) : 0.0;
+    auto standin = StartStandin();
+    danvan::testing::TempDir dir;
+    auto e = Open((dir.path() / "bench.sqlite").string(), standin->url(), outbox);
+    if (mode == "outage") {
+      standin->Faults({{"error_rate", 1.0}, {"error_status", 503}});
+      if (!e->Start().ok()) return 1;
+    }
+    auto t0 = Clock::now();
+    const int64_t events = Fill(*e, 0, n);
+    auto t1 = Clock::now();
+    std::printf("fill: %lld events (%d dossiers) in %.2f s = %.0f events/s, exporters %s\n",
+                static_cast<long long>(events), n, Seconds(t0, t1), events / Seconds(t0, t1),
+                mode == "outage" ? "running against a portal answering 503" : "not started");
+    standin->Faults({{"error_rate", error_rate}, {"error_status", 503}});
+    auto t2 = Clock::now();
+    if (mode == "run" && !e->Start().ok()) return 1;
+    json stats;
+    const double secs = WaitExported(*standin, n, 1800, &stats);
+    (void)t2;
+    Report(mode == "run" ? (error_rate > 0 ? "drain with injected errors" : "drain")
+                         : "drain after the outage",
+           n, secs, stats, *e);
+    (void)e->Stop(5000);
+    return 0;
+  }
+  if (mode == "fill") {
+    if (argc < 4) return Usage();
+    const int n = std::atoi(argv[3]);
+    auto e = Open(argv[2], "https://localhost:9", json{{"max_queued", 100000000}});
+    auto t0 = Clock::now();
+    int64_t events = 0;
+    for (int i = 0; i < n; i += 10000) {
+      events += Fill(*e, i, std::min(n, i + 10000));
+      std::printf("  ... %d dossiers, %.0f s, rss %ld MB\n", std::min(n, i + 10000),
+                  Seconds(t0, Clock::now()), MaxRssKb() / 1024);
+      std::fflush(stdout);
+    }
+    const double s = Seconds(t0, Clock::now());
+    json st = e->Query(R"({"op":"outbox.status"})").value();
+    std::printf("fill: %lld events (%d dossiers) in %.1f s = %.0f events/s; outbox %s; "
+                "ru_maxrss %ld MB\n",
+                static_cast<long long>(events), n, s, events / s, st["queue"].dump().c_str(),
+                MaxRssKb() / 1024);
+    return 0;
+  }
+  if (mode == "drain") {
+    if (argc < 5) return Usage();
+    auto standin = StartStandin();
+    auto e = Open(argv[2], standin->url(), OutboxExtra(argv[3]));
+    json st0 = e->Query(R"({"op":"outbox.status"})").value();
+    std::printf("backlog: %s, ru_maxrss after open %ld MB\n", st0["queue"].dump().c_str(),
+                MaxRssKb() / 1024);
+    const int64_t pending = st0["queue"].value("pending", int64_t{0});
+    if (!e->Start().ok()) return 1;
+    json stats;
+    const double secs = WaitExported(*standin, pending / 7, std::atof(argv[4]), &stats);
+    Report("drain of a filled backlog", pending / 7, secs, stats, *e);
+    (void)e->Stop(5000);
+    return 0;
+  }
+  return Usage();
+}
