@@ -104,6 +104,12 @@ Result<DossierFacts> DossierFacts::FromPortalItem(const nlohmann::json& item,
         Status s = ReadPortalTime(b, key, path, offset, field);
         if (!s.ok()) return s;
       }
+      // Systems name the request date NgayBoSung or NgayYeuCauBoSung [unconfirmed which one
+      // the portal documents]: accept either.
+      if (!r.requested_at) {
+        Status s = ReadPortalTime(b, "NgayYeuCauBoSung", path, offset, &r.requested_at);
+        if (!s.ok()) return s;
+      }
       d.supplements.push_back(r);
     }
   }

@@ -139,8 +139,10 @@ class Engine {
 
   // Re-evaluates a record (deadline, contributions) into row; appends the aggregate deltas
   // (old contributions out, new in, for the unit and its ancestors) to *deltas.
+  // old_unit: the unit the stored contributions were counted for ("" = same as row.unit).
   Status Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
-                    int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas);
+                    int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas,
+                    const std::string& old_unit = "");
   void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
                     std::vector<indicators::Delta>* out) const;
   Status RebuildIndex();

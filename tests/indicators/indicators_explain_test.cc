@@ -189,10 +189,6 @@ TEST_F(Fixture, OpenDossierBecomesOverdueAsTheClockPassesItsDueDate) {
 // A record whose later version names another unit (e.g. a dossier or petition transferred to
 // the Inspectorate) must count for the new unit only.
 TEST_F(Fixture, RecordMovedToAnotherUnitCountsOnlyThere) {
-  if (!std::getenv("DANVAN_RUN_KNOWN_BUGS"))
-    GTEST_SKIP() << "known bug: the old unit keeps the moved record (Engine::Reevaluate, "
-                    "plugin/engine/engine.cc:326-328 expands the old records.contrib under the new "
-                    "row.unit, and not at all when the contribution JSON is unchanged); see the report";
   Submit(Dossier("M", "SGDDT.VP", 1, "2", "20230301083000", "20230306170000"));
   EXPECT_EQ(Indicator("SGDDT.VP", kMarch, "dossier.received")["value"], 1);
   Submit(Dossier("M", "SGDDT.TTRA", 2, "4", "20230301083000", "20230306170000"));
