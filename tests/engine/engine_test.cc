@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "core/timeutil.h"
 #include "engine/test_support.h"
 
 namespace danvan {
@@ -281,6 +282,52 @@ TEST_F(TaggingIntegrationTest, ReloadRetagsInTheBackgroundAndJournalsTheChanges)
   for (const auto& t : after["record"]["tags"]) EXPECT_EQ(t["rules_version"], "2023.2");
   // The indicators follow the new tags.
   EXPECT_EQ(engine_->Query(q).value()["indicators"][0]["value"], 0);
+}
+
+}  // namespace
+}  // namespace danvan
+
+namespace danvan {
+namespace {
+
+// The scheduler alerts the host once when a dossier becomes due soon and once when it becomes
+// overdue, driven by the (injected) clock, not by new events.
+TEST(DeadlineAlertsTest, DueSoonAndOverdueFireOnceEach) {
+  testing::TempDir dir;
+  std::atomic<int64_t> now{*ParseIsoTime("2023-03-01T09:00:00+07:00")};
+  auto cfg = ParseEngineConfig(testing::ConfigFor(dir.path() / "a.sqlite"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  std::mutex mu;
+  std::vector<nlohmann::json> alerts;
+  HostHooks hooks;
+  hooks.clock = std::make_shared<FunctionClock>([&] { return now.load(); });
+  hooks.alert = [&](const std::string& a) {
+    std::lock_guard lock(mu);
+    alerts.push_back(nlohmann::json::parse(a));
+  };
+  auto engine = Engine::Open(cfg.value(), std::move(hooks));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto& e = *engine.value();
+  auto r = e.Submit(testing::DossierEvent("H31-ALERT-1", 1, "4").dump()).result;
+  ASSERT_EQ(r["outcome"], "accepted");
+  EXPECT_EQ(r["deadline"]["class"], "open_within_deadline") << r.dump();
+
+  auto scan = [&] { return e.Query(R"({"op":"deadlines.scan"})").value()["alerts_fired"].get<int>(); };
+  EXPECT_EQ(scan(), 0);
+  now = *ParseIsoTime("2023-03-06T12:00:00+07:00");  // the due day (NgayHenTra 06/03 17:00)
+  EXPECT_EQ(scan(), 1);
+  EXPECT_EQ(scan(), 0);  // once only
+  now = *ParseIsoTime("2023-03-07T09:00:00+07:00");
+  EXPECT_EQ(scan(), 1);
+  EXPECT_EQ(scan(), 0);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0]["type"], "due_soon");
+  EXPECT_EQ(alerts[1]["type"], "overdue");
+  EXPECT_EQ(alerts[1]["record"]["id"], "H31-ALERT-1");
+  // The indicators see the dossier overdue without any new event.
+  auto ind = e.Query(R"({"op":"indicators","unit":"SGDDT","period":{"kind":"month","year":2023,"month":3},"ids":["dossier.open_overdue"]})");
+  EXPECT_EQ(ind.value()["indicators"][0]["value"], 1) << ind.value().dump();
 }
 
 }  // namespace
