@@ -290,9 +290,10 @@ class SampleReports : public ::testing::Test {
       Golden(kind + "-2023/csv/" + e.path().filename().string(), ReadAll(e.path()));
     // Every golden CSV is still produced.
     const fs::path gdir = fs::path(DANVAN_SOURCE_ROOT) / "tests/report_ops/golden" / (kind + "-2023/csv");
-    if (fs::exists(gdir))
+    if (fs::exists(gdir)) {
       for (const auto& e : fs::directory_iterator(gdir))
         EXPECT_TRUE(fs::exists(out / "csv" / e.path().filename())) << e.path().filename();
+    }
 
     const json& r = mem["report"];
     EXPECT_EQ(r["meta"]["scope"], "department");
@@ -336,6 +337,51 @@ TEST_F(SampleReports, UnitReportShowsItsRankAmongSiblings) {
   ASSERT_EQ(r["report"]["scores"].size(), 1u);
   EXPECT_EQ(r["report"]["scores"][0]["unit"]["code"], "SGDDT.TTRA");
   for (const auto& p : r["report"]["actions"]["overdue_petitions"]) EXPECT_EQ(p["unit"], "SGDDT.TTRA");
+}
+
+// Headless Chromium on a file (as tests/reports does): exit code and the console lines logged.
+int RunChromium(const fs::path& html, const fs::path& png, std::vector<std::string>* console) {
+  const fs::path profile = png.parent_path() / ("chromium-profile-" + png.stem().string());
+  fs::remove_all(profile);
+  const fs::path log = png.parent_path() / (png.stem().string() + ".chromium.log");
+  const std::string cmd =
+      "timeout 120 /usr/bin/chromium --headless --no-sandbox --disable-gpu "
+      "--disable-background-networking --disable-component-update --disable-sync --no-first-run "
+      "--hide-scrollbars --window-size=1200,2400 --user-data-dir='" + profile.string() +
+      "' --screenshot='" + png.string() + "' --enable-logging=stderr --v=0 'file://" +
+      html.string() + "' > /dev/null 2> '" + log.string() + "'";
+  const int rc = std::system(cmd.c_str());
+  std::istringstream lines(ReadAll(log));
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.find(":CONSOLE") != std::string::npos) console->push_back(line);
+  fs::remove_all(profile);
+  return rc;
+}
+
+TEST_F(SampleReports, HtmlOpensInHeadlessChromiumWithoutConsoleErrors) {
+  if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium absent";
+  const fs::path out = fs::path(DANVAN_REPORT_OPS_TEST_OUT) / "chromium";
+  fs::remove_all(out);
+  fs::create_directories(out);
+  // Control: a page that logs an error must be caught by the same check.
+  WriteAll(out / "control.html",
+           "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>x</title></head><body>"
+           "<script>console.error('lỗi kiểm thử');</script></body></html>");
+  std::vector<std::string> control;
+  ASSERT_EQ(RunChromium(out / "control.html", out / "control.png", &control), 0);
+  ASSERT_FALSE(control.empty()) << "the console check cannot see console errors";
+  for (const char* kind : {"six_month", "annual"}) {
+    const fs::path dir = out / kind;
+    Q(*engine_, {{"op", "report"}, {"kind", kind}, {"year", 2023}, {"format", "all"}, {"path", dir.string()}});
+    const fs::path png = out / (std::string(kind) + ".png");
+    std::vector<std::string> console;
+    ASSERT_EQ(RunChromium(dir / "report.html", png, &console), 0);
+    for (const auto& l : console) ADD_FAILURE() << kind << " console: " << l;
+    ASSERT_TRUE(fs::exists(png));
+    EXPECT_GT(fs::file_size(png), 20000u);  // a rendered page, not a blank image
+    std::printf("screenshot: %s\n", png.c_str());
+  }
 }
 
 }  // namespace
