@@ -854,9 +854,10 @@ Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
 Status Engine::EnqueueExport(StoreTransaction& tx, const RecordRow& row, const std::string& old_status,
                              bool was_item, bool has_steps, const ParsedEvent& p, int64_t now,
                              int64_t* enqueued) {
-  Status st = outbox_->EnqueueDossier(tx, row, now);
+  bool inserted = false;
+  Status st = outbox_->EnqueueDossier(tx, row, now, &inserted);
   if (!st.ok()) return st;
-  ++*enqueued;
+  if (inserted) ++*enqueued;
   auto history = tx.GetHistory(row.pk);
   if (!history.ok()) return history.status();
   if (!was_item) {

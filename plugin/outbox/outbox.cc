@@ -131,7 +131,9 @@ Status Outbox::Admit(int64_t events) const {
   return Status::Ok();
 }
 
-Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms) {
+Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms,
+                              bool* inserted) {
+  if (inserted) *inserted = false;
   // A waiting dossier item will send the record's latest data: one is enough.
   auto waiting = tx.HasWaitingDossierOp(config_.destination, record.pk, now_ms);
   if (!waiting.ok()) return waiting.status();
@@ -148,7 +150,9 @@ Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int
   it.idempotency_key = config_.destination + ":" + record.key.id + ":dossier:" +
                        std::to_string(record.order_key);
   auto id = tx.EnqueueOutbox(it);
-  return id.ok() ? Status::Ok() : id.status();
+  if (!id.ok()) return id.status();
+  if (inserted) *inserted = true;
+  return Status::Ok();
 }
 
 Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
@@ -293,13 +297,16 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
           o.state = wire.status().code() == Status::Code::kNotFound ? "held" : "dead";
           error = wire.status().message();
         } else {
-          // Create and update are different requests: each has its own idempotency key.
+          // The key names the version actually sent (a waiting item always sends the latest
+          // data), and create and update are different requests with keys of their own.
           bool update = rec.value()->synced;
-          PortalCallOptions opt{wire->madonvi, head.idempotency_key + (update ? ":update" : ":create")};
+          const std::string key = config_.destination + ":" + head.record_id + ":dossier:" +
+                                  std::to_string(rec.value()->order_key);
+          PortalCallOptions opt{wire->madonvi, key + (update ? ":update" : ":create")};
           result = client.SyncDossiers({wire->item}, update, opt);
           o.exchanges.push_back({"DongBoHoSoMC", result});
           if (result.outcome == PortalOutcome::kAlreadyExists && !update) {
-            opt.idempotency_key = head.idempotency_key + ":update";
+            opt.idempotency_key = key + ":update";
             result = client.SyncDossiers({wire->item}, true, opt);
             o.exchanges.push_back({"DongBoHoSoMC", result});
           }
@@ -488,12 +495,13 @@ Status Outbox::Reconcile(PortalClient& client) {
       row.synced = false;
       auto put = tx.PutRecord(row);
       if (!put.ok()) return put.status();
-      Status st = EnqueueDossier(tx, row, now);
+      bool inserted = false;
+      Status st = EnqueueDossier(tx, row, now, &inserted);
       if (!st.ok()) return st;
       // The steps the store says were sent, in their original order.
       auto sent = tx.SentProgress(config_.destination, row.pk);
       if (!sent.ok()) return sent.status();
-      int64_t added = 1;
+      int64_t added = inserted ? 1 : 0;
       for (const auto& payload : sent.value()) {
         st = EnqueueProgress(tx, row, nlohmann::json::parse(payload, nullptr, false), now);
         if (!st.ok()) return st;

@@ -81,7 +81,10 @@ class Outbox {
   bool Stop(std::chrono::steady_clock::time_point deadline);
 
   // Inside the record's transaction. `record` is the stored row (pk set).
-  Status EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms);
+  // *inserted (optional) tells whether a new item was queued: a waiting dossier item already
+  // sends the record's latest data, so a newer version adds nothing.
+  Status EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms,
+                        bool* inserted = nullptr);
   Status EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
                          const nlohmann::json& step_item, int64_t now_ms);
   // After the record's transaction committed: counts the enqueued items for back-pressure.
