@@ -90,7 +90,7 @@ echo "portal stand-in: https://localhost:$PORT (pid $STANDIN_PID)" >&2
 
 CONFIG="$VAR_DIR/danvan.json"
 DB="$VAR_DIR/danvan.sqlite"
-python3 - "$ROOT/config/danvan.example.json" "$CONFIG" "$DB" "$ROOT" "$PORT" "$PKI/ca.pem" <<'PY'
+python3 - "$ROOT/config/danvan.example.json" "$CONFIG" "$DB" "$ROOT" "$PORT" "$PKI/ca.pem" "$SAMPLE" <<'PY'
 import json, sys
 src, dst, db, root, port, ca = sys.argv[1:7]
 with open(src, encoding="utf-8") as f:
@@ -102,7 +102,16 @@ cfg["config_dir"] = root + "/config"
 # Export to the stand-in: envelope style, the password from the environment, the unit and
 # procedure code mappings an administrator would configure.
 units = json.load(open(root + "/config/units/haiphong-sgddt.json", encoding="utf-8"))["units"]
-procs = json.load(open(root + "/config/procedures.json", encoding="utf-8"))["procedures"]
+procs = [p["code"] for p in json.load(open(root + "/config/procedures.json", encoding="utf-8"))["procedures"]]
+# The sample's own procedure codes, as an administrator would map the department's catalogue.
+sample = sys.argv[7]
+for line in open(sample, encoding="utf-8", errors="replace"):
+    try:
+        code = json.loads(line).get("data", {}).get("MaTTHC")
+    except (ValueError, AttributeError):
+        continue
+    if isinstance(code, str) and code and code not in procs:
+        procs.append(code)
 cfg["portal"] = {
     "style": "envelope",
     "base_url": "https://localhost:" + port,
@@ -115,7 +124,7 @@ cfg["outbox"] = {
     "senders": 2,
     "mappings": {
         "units": {u["code"]: u.get("portal_code", "000.%02d.20.H31" % i) for i, u in enumerate(units)},
-        "procedures": {p["code"]: p["code"] for p in procs},
+        "procedures": {code: code for code in procs},
     },
 }
 with open(dst, "w", encoding="utf-8") as f:

@@ -623,6 +623,8 @@ void Host::DrainExport() {
   auto until = std::chrono::steady_clock::now() +
                std::chrono::milliseconds(static_cast<int64_t>(opt_.drain_export_seconds * 1000));
   Json last;
+  int64_t last_done = -1;
+  auto last_progress = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() < until) {
     danvan_status st;
     std::string raw, error;
@@ -630,8 +632,17 @@ void Host::DrainExport() {
     if (!j) break;
     last = *j;
     const Json& q = (*j)["queue"];
-    int64_t pending = q.value("pending", int64_t{0}) + q.value("held", int64_t{0});
+    int64_t pending = q.value("pending", int64_t{0});
+    int64_t done = q.value("done", int64_t{0}) + (*j).value("dead_letters", int64_t{0});
     if (!(*j).value("enabled", false) || pending == 0) break;
+    if (done != last_done) {
+      last_done = done;
+      last_progress = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(10)) {
+      // What is left waits for an administrator (held for a missing mapping, or queued behind
+      // one in the same dossier): the exporters keep it, the host need not wait.
+      break;
+    }
     std::fprintf(stderr, "\rdanvan-host: exporting to the portal, %lld items left   ",
                  static_cast<long long>(pending));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -644,6 +655,8 @@ void Host::DrainExport() {
                 static_cast<long long>(q.value("pending", int64_t{0})),
                 static_cast<long long>(q.value("held", int64_t{0})),
                 static_cast<long long>(last.value("dead_letters", int64_t{0})));
+    if (last.contains("last_error") && last["last_error"].is_object())
+      std::printf("last export error: %s\n", last["last_error"].value("message", "").c_str());
   }
 }
 
