@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 
@@ -140,7 +141,7 @@ void AddVni(VniTables* t, char32_t letter, std::string bytes) {
 }
 
 const VniTables& Vni() {
-  static const VniTables* tables = [] {
+  static const std::unique_ptr<const VniTables> tables([] {
     auto* t = new VniTables();
     for (int upper = 0; upper < 2; ++upper) {
       const unsigned char delta = upper ? 0x20 : 0;
@@ -194,7 +195,7 @@ const VniTables& Vni() {
       }
     }
     return t;
-  }();
+  }());
   return *tables;
 }
 
@@ -348,7 +349,7 @@ bool ValidMarkedCluster(std::string_view v) {
 // Words written without diacritics ("khieu") are checked against the folded inventory.
 bool ValidCluster(std::string_view v) {
   if (ValidMarkedCluster(v)) return true;
-  static const std::set<std::string>* folded = [] {
+  static const std::unique_ptr<const std::set<std::string>> folded([] {
     auto* s = new std::set<std::string>();
     for (const char* c : kClusters) {
       std::string f(c);
@@ -361,7 +362,7 @@ bool ValidCluster(std::string_view v) {
       s->insert(f);
     }
     return s;
-  }();
+  }());
   for (char ch : v) {
     if (ch >= '1' && ch <= '6') return false;
   }

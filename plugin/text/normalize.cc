@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <vector>
 
 #include "text/utf8.h"
@@ -110,12 +111,12 @@ char32_t ComputeFold(char32_t cp) {
 }
 
 const FoldTable& Table() {
-  static const FoldTable* table = [] {
+  static const std::unique_ptr<const FoldTable> table([] {
     auto* t = new FoldTable();
     for (char32_t cp = 0; cp < kTableSize; ++cp) t->low[cp] = ComputeFold(cp);
     for (char32_t k = 0; k < 0x100; ++k) t->latin_ext_additional[k] = ComputeFold(0x1E00 + k);
     return t;
-  }();
+  }());
   return *table;
 }
 

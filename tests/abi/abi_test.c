@@ -410,11 +410,12 @@ int main(int argc, char **argv) {
   res = NULL;
 
   {
-    /* TCVN3 bytes of "Dân vận khéo" inside a string: invalid UTF-8 with its byte offset */
+    /* UTF-8 text with a stray legacy byte in it: no encoding decodes it with confidence, so it
+       is rejected with its byte offset (pure TCVN3/VNI/VISCII text is converted instead). */
     const char *bad = "{\"kind\":\"petition\",\"source\":\"abi-test\",\"id\":\"KN-2023-0005\","
                       "\"unit\":\"SGDDT.TTRA\",\"version\":1,\"event_time\":\"2023-03-02\","
                       "\"data\":{\"received_at\":\"2023-03-02\",\"status\":\"received\","
-                      "\"content\":\"D\xa9n v\xcbn kh\xd0o\"}}";
+                      "\"content\":\"Tr\xc6\xb0\xe1\xbb\x9dng THPT \xa9 \xd0 l\xe1\xbb\x9bp\"}}";
     st = submit(h, bad, strlen(bad), &res);
     CHECK(st == DANVAN_INVALID_INPUT && outcome_is(res, "rejected"), "invalid UTF-8: %d %s", (int)st,
           res ? res : "");
