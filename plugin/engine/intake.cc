@@ -5,6 +5,7 @@
 
 #include "core/timeutil.h"
 #include "text/json_repair.h"
+#include "text/utf8.h"
 
 namespace danvan {
 namespace {
@@ -56,38 +57,6 @@ std::string StatusOf(const std::string& kind, const nlohmann::json& data) {
 
 }  // namespace
 
-int64_t FirstInvalidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t n = s.size(), i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t min;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, min = 0x80, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, min = 0x800, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, min = 0x10000, cp = c & 0x07;
-    } else {
-      return static_cast<int64_t>(i);
-    }
-    if (i + len > n) return static_cast<int64_t>(i);
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return static_cast<int64_t>(i);
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return static_cast<int64_t>(i);
-    i += len;
-  }
-  return -1;
-}
-
 std::string Sha256Hex(std::string_view data) {
   Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
   engine.update(data.data(), static_cast<unsigned>(data.size()));
@@ -134,9 +103,8 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
     for (const auto& n : repaired->notes) notes.push_back(n.ToJson());
     raw = out.repaired;
   }
-  int64_t bad = FirstInvalidUtf8(raw);
-  if (bad >= 0) {
-    out.errors.push_back({"/", "không phải UTF-8 hợp lệ tại byte " + std::to_string(bad)});
+  if (auto bad = text::FindInvalidUtf8(raw)) {
+    out.errors.push_back({"/", "không phải UTF-8 hợp lệ tại byte " + std::to_string(*bad)});
     return out;
   }
   nlohmann::json event = nlohmann::json::parse(raw, nullptr, false);

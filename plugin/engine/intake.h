@@ -67,10 +67,6 @@ class Intake {
   std::map<std::string, std::shared_ptr<const JsonSchema>> kinds_;
 };
 
-// Offset of the first byte that is not valid UTF-8 (RFC 3629: no overlongs, no surrogates,
-// max U+10FFFF), or -1 when the text is valid.
-int64_t FirstInvalidUtf8(std::string_view text);
-
 std::string Sha256Hex(std::string_view data);
 
 }  // namespace danvan
