@@ -122,7 +122,9 @@ class PortalHttpClient final : public PortalClient {
       op.query += po.update_query_param + "=" + (is_update ? "True" : "False");
     }
     op.body = items;
-    return Call(op, options);
+    SendResult r = Call(op, options);
+    ClassifyItems(config_, items, &r);
+    return r;
   }
 
   SendResult SyncProgress(const std::vector<json>& steps,
@@ -136,7 +138,9 @@ class PortalHttpClient final : public PortalClient {
     // A progress step applied twice is a second status transition at the portal: only resend
     // transparently when a gateway-side idempotency key protects it.
     op.repeatable = !config_.idempotency_header.empty() && !options.idempotency_key.empty();
-    return Call(op, options);
+    SendResult r = Call(op, options);
+    ClassifyItems(config_, steps, &r);
+    return r;
   }
 
   LookupResult Lookup(const std::string& ma_ho_so, const PortalCallOptions& options) override {
@@ -509,6 +513,34 @@ SendResult ClassifyResponse(const PortalConfig& config, const HttpResponse& resp
   r.outcome = marker_exists ? PortalOutcome::kAlreadyExists : PortalOutcome::kPermanent;
   if (r.message.empty()) r.message = "HTTP " + std::to_string(st) + " " + response.reason;
   return r;
+}
+
+void ClassifyItems(const PortalConfig& config, const std::vector<json>& sent, SendResult* r) {
+  r->items.clear();
+  if (r->outcome == PortalOutcome::kRetryable || !r->result.is_array() ||
+      r->result.size() != sent.size())
+    return;
+  std::vector<ItemResult> items;
+  items.reserve(sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    const json& a = r->result[i];
+    if (!a.is_object() || !a.contains("MaHoSo") || a["MaHoSo"] != sent[i].value("MaHoSo", json())) return;
+    ItemResult it;
+    it.error_code = ErrorCodeText(a);
+    if (it.error_code.empty()) return;  // not a per-item answer (e.g. TraCuuHoSo-like echo)
+    if (auto m = a.find("message"); m != a.end() && m->is_string()) it.message = m->get<std::string>();
+    if (Contains(config.success_codes, it.error_code)) {
+      it.outcome = PortalOutcome::kSuccess;
+    } else if (!it.message.empty() && ContainsMarker(it.message, config.already_exists_markers)) {
+      it.outcome = PortalOutcome::kAlreadyExists;
+    } else if (Contains(config.retryable_error_codes, it.error_code)) {
+      it.outcome = PortalOutcome::kRetryable;
+    } else {
+      it.outcome = PortalOutcome::kPermanent;
+    }
+    items.push_back(std::move(it));
+  }
+  r->items = std::move(items);
 }
 
 Result<std::unique_ptr<PortalClient>> MakePortalClient(const PortalConfig& config,

@@ -50,6 +50,14 @@ std::string ErrorCodeText(const nlohmann::json& body);
 SendResult ClassifyResponse(const PortalConfig& config, const HttpResponse& response,
                             int64_t now_ms, bool* session_expired);
 
+// Per-item answers of a batch call (portal_client.h "Per-item answers"): fills r->items when
+// r->result is an array with one object per sent item, each naming that item's MaHoSo and
+// carrying an error_code (classified like a call: success codes, "already exists" marker,
+// retryable codes, otherwise permanent). Leaves r->items empty when the answer is not per item
+// or the call is retryable.
+void ClassifyItems(const PortalConfig& config, const std::vector<nlohmann::json>& sent,
+                   SendResult* r);
+
 // Classifies a transport failure (always retryable: connect, TLS, timeout, closed).
 SendResult ClassifyTransportError(const TransportResult& tr);
 

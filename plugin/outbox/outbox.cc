@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <functional>
 #include <map>
 #include <random>
 
@@ -59,6 +60,7 @@ Result<OutboxConfig> ParseOutboxConfig(const nlohmann::json& s, bool portal_conf
   c.senders = static_cast<int>(IntField(section, "senders", c.senders, 1, 16, &errors));
   c.claim_batch = IntField(section, "claim_batch", c.claim_batch, 1, 1000, &errors);
   c.steps_per_call = IntField(section, "steps_per_call", c.steps_per_call, 1, 100, &errors);
+  c.dossiers_per_call = IntField(section, "dossiers_per_call", c.dossiers_per_call, 1, 100, &errors);
   c.lease_ms = IntField(section, "lease_ms", c.lease_ms, 1000, 86400000, &errors);
   c.backoff_base_ms = IntField(section, "backoff_base_ms", c.backoff_base_ms, 1, 3600000, &errors);
   c.backoff_cap_ms = IntField(section, "backoff_cap_ms", c.backoff_cap_ms, 1, 86400000, &errors);
@@ -234,6 +236,50 @@ Status Outbox::LogExchange(StoreTransaction& tx, const std::string& op, const st
   return tx.SetSetting("exportlog.head." + config_.destination, row.entry_hash);
 }
 
+namespace {
+
+// One record's part of a pass: a dossier item, or a progress head and its following steps.
+struct PassGroup {
+  std::vector<OutboxItem> items;
+  std::vector<std::string> state;  // per item: "" = not sent (back to the queue as is)
+  std::vector<bool> attempted;     // per item: a retryable answer counts an attempt
+  std::string error;               // the group's last error (every non-done item gets it)
+  int64_t retry_after_ms = -1;
+  bool synced = false;             // the portal confirmed the dossier
+  bool paused = false;             // the destination refused our credentials
+  // Prepared for sending.
+  std::string madonvi;
+  std::vector<nlohmann::json> wire;
+  bool is_update = false;
+  std::string key_base;  // dossier: "<dest>:<id>:dossier:<order_key>"
+  std::string key;       // this group's idempotency key in a call
+
+  void SetAll(const std::string& st, const std::string& err, bool attempt) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      state[i] = st;
+      attempted[i] = attempt;
+    }
+    error = err;
+  }
+};
+
+// A group's key inside a multi-dossier key list (portal_client.h, PortalCallOptions).
+std::string KeyPart(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c == ',') out += "%2C";
+    else out += c;
+  }
+  return out;
+}
+
+std::string DescribeFailure(const char* kind, int http_status, const std::string& code,
+                            const std::string& message) {
+  return std::string(kind) + ": HTTP " + std::to_string(http_status) + " " + code + " " + message;
+}
+
+}  // namespace
+
 Result<int> Outbox::RunOnce(PortalClient& client) {
   const int64_t now = clock_->NowMs();
   if (now < paused_until_ms_.load()) return 0;
@@ -251,132 +297,256 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
     if (!st.ok()) return st;
   }
   // Group consecutive items of one record (the claim returns a head and its following steps).
-  struct Group {
-    std::vector<OutboxItem> items;
-  };
-  std::vector<Group> groups;
+  std::vector<PassGroup> groups;
   for (auto& it : claimed) {
     if (!groups.empty() && groups.back().items.back().record_pk == it.record_pk &&
         it.op == "progress" && groups.back().items.back().op == "progress")
       groups.back().items.push_back(std::move(it));
     else
-      groups.push_back({{std::move(it)}});
+      groups.emplace_back().items.push_back(std::move(it));
+  }
+  for (auto& g : groups) {
+    g.state.assign(g.items.size(), "");
+    g.attempted.assign(g.items.size(), false);
   }
   const PortalMappings maps = mappings();
-  struct Outcome {
-    std::vector<OutboxItem> items;
-    std::string state;
-    bool synced = false;
-    std::vector<std::pair<std::string, SendResult>> exchanges;
-  };
-  std::vector<Outcome> outcomes;
-  bool stop_all = false;
-  for (auto& g : groups) {
-    Outcome o;
-    o.items = g.items;
+
+  // 1. Map every group to wire items; a mapping error holds (missing code) or dead-letters
+  //    (unusable record) that record only.
+  std::map<std::pair<std::string, bool>, std::vector<size_t>> dossier_buckets;  // (unit, update)
+  std::map<std::string, std::vector<size_t>> progress_buckets;                  // unit
+  std::vector<std::pair<std::string, bool>> dossier_order;  // buckets in first-seen order
+  std::vector<std::string> progress_order;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    PassGroup& g = groups[gi];
     const OutboxItem& head = g.items.front();
-    std::string error;
-    SendResult result;
-    bool have_result = false;
-    if (stop_all) {
-      o.state = "pending";  // not attempted: back to the queue as is
-      for (auto& it : o.items) it.next_attempt_ms = now;
-      outcomes.push_back(std::move(o));
-      continue;
-    }
     if (head.op == "dossier") {
       auto rec = store_->GetRecordByPk(head.record_pk);
       if (!rec.ok()) return rec.status();
       if (!rec.value()) {
-        o.state = "dead";
-        error = "bản ghi không còn trong kho";
-      } else {
-        nlohmann::json data = nlohmann::json::parse(rec.value()->data_json, nullptr, false);
-        auto wire = MapDossierItem(head.record_id, head.unit, data, maps, config_.payload);
-        if (!wire.ok()) {
-          o.state = wire.status().code() == Status::Code::kNotFound ? "held" : "dead";
-          error = wire.status().message();
-        } else {
-          // The key names the version actually sent (a waiting item always sends the latest
-          // data), and create and update are different requests with keys of their own.
-          bool update = rec.value()->synced;
-          const std::string key = config_.destination + ":" + head.record_id + ":dossier:" +
-                                  std::to_string(rec.value()->order_key);
-          PortalCallOptions opt{wire->madonvi, key + (update ? ":update" : ":create")};
-          result = client.SyncDossiers({wire->item}, update, opt);
-          o.exchanges.push_back({"DongBoHoSoMC", result});
-          if (result.outcome == PortalOutcome::kAlreadyExists && !update) {
-            opt.idempotency_key = key + ":update";
-            result = client.SyncDossiers({wire->item}, true, opt);
-            o.exchanges.push_back({"DongBoHoSoMC", result});
-          }
-          have_result = true;
-          o.synced = result.ok();
-        }
+        g.SetAll("dead", "bản ghi không còn trong kho", false);
+        continue;
       }
+      nlohmann::json data = nlohmann::json::parse(rec.value()->data_json, nullptr, false);
+      auto wire = MapDossierItem(head.record_id, head.unit, data, maps, config_.payload);
+      if (!wire.ok()) {
+        g.SetAll(wire.status().code() == Status::Code::kNotFound ? "held" : "dead",
+                 wire.status().message(), false);
+        continue;
+      }
+      g.madonvi = wire->madonvi;
+      g.wire = {wire->item};
+      // The key names the version actually sent (a waiting item always sends the latest data),
+      // and create and update are different requests with keys of their own.
+      g.is_update = rec.value()->synced;
+      g.key_base = config_.destination + ":" + head.record_id + ":dossier:" +
+                   std::to_string(rec.value()->order_key);
+      g.key = g.key_base + (g.is_update ? ":update" : ":create");
+      auto bucket = std::make_pair(g.madonvi, g.is_update);
+      if (!dossier_buckets.count(bucket)) dossier_order.push_back(bucket);
+      dossier_buckets[bucket].push_back(gi);
     } else {
-      std::vector<nlohmann::json> steps;
+      bool ok = true;
       for (const auto& it : g.items) {
         auto wire = MapProgressItem(it.record_id, it.unit,
                                     nlohmann::json::parse(it.payload, nullptr, false), maps,
                                     config_.payload);
         if (!wire.ok()) {
-          o.state = wire.status().code() == Status::Code::kNotFound ? "held" : "dead";
-          error = wire.status().message();
+          g.SetAll(wire.status().code() == Status::Code::kNotFound ? "held" : "dead",
+                   wire.status().message(), false);
+          ok = false;
           break;
         }
-        steps.push_back(wire->item);
+        if (g.wire.empty()) g.madonvi = wire->madonvi;
+        g.wire.push_back(wire->item);
       }
-      if (o.state.empty()) {
-        auto wire = MapProgressItem(head.record_id, head.unit,
-                                    nlohmann::json::parse(head.payload, nullptr, false), maps,
-                                    config_.payload);
-        // The claim keeps a batch's members across retries, so this key is stable.
-        PortalCallOptions opt{wire->madonvi, config_.destination + ":" + head.record_id +
-                                                 ":progress:" + std::to_string(head.seq) + "-" +
-                                                 std::to_string(g.items.back().seq)};
-        result = client.SyncProgress(steps, opt);
-        o.exchanges.push_back({"CapNhatTienDoHoSoMC", result});
-        have_result = true;
-      }
+      if (!ok) continue;
+      // The claim keeps a record's step batch across retries, so this key is stable.
+      g.key = config_.destination + ":" + head.record_id + ":progress:" +
+              std::to_string(head.seq) + "-" + std::to_string(g.items.back().seq);
+      if (!progress_buckets.count(g.madonvi)) progress_order.push_back(g.madonvi);
+      progress_buckets[g.madonvi].push_back(gi);
     }
-    if (have_result) {
-      switch (result.outcome) {
-        case PortalOutcome::kSuccess:
-        case PortalOutcome::kAlreadyExists:  // a progress step the portal already has
-          o.state = "done";
-          break;
-        case PortalOutcome::kRetryable:
-          o.state = "pending";
-          error = "có thể thử lại: HTTP " + std::to_string(result.http_status) + " " + result.error_code + " " + result.message;
-          break;
-        case PortalOutcome::kPermanent:
-          o.state = result.auth_failed ? "pending" : "dead";
-          error = "lỗi vĩnh viễn: HTTP " + std::to_string(result.http_status) + " " + result.error_code + " " + result.message;
-          if (result.auth_failed) {
-            // The destination refused our credentials: a configuration problem. Pause it
-            // rather than dead-lettering every item.
-            paused_until_ms_ = now + config_.backoff_cap_ms;
-            stop_all = true;
+  }
+
+  // 2. Send: up to dossiers_per_call records per call, one portal unit (and, for dossiers, one
+  //    isUpdating value) per call. Each record's items stay consecutive and in seq order.
+  struct Exchange {
+    std::string op, record_ids;
+    SendResult result;
+  };
+  std::vector<Exchange> exchanges;
+  bool stop_all = false;
+  auto key_list = [&](const std::vector<size_t>& members) {
+    std::string key, ids;
+    for (size_t gi : members) {
+      if (!key.empty()) key += ',';
+      key += KeyPart(groups[gi].key);
+      if (!ids.empty()) ids += ',';
+      ids += groups[gi].items.front().record_id;
+    }
+    return std::make_pair(key, ids);
+  };
+  // A failure of the call itself (no per-item answer): retryable for every member, or the
+  // destination refusing our credentials (pause it rather than dead-letter every item).
+  auto call_failed = [&](const std::vector<size_t>& members, const SendResult& r) {
+    if (r.outcome == PortalOutcome::kRetryable) {
+      for (size_t gi : members) {
+        groups[gi].SetAll("pending", DescribeFailure("có thể thử lại", r.http_status, r.error_code, r.message), true);
+        groups[gi].retry_after_ms = r.retry_after_ms;
+      }
+      return true;
+    }
+    if (r.outcome == PortalOutcome::kPermanent && r.auth_failed) {
+      paused_until_ms_ = now + config_.backoff_cap_ms;
+      stop_all = true;
+      for (size_t gi : members) {
+        groups[gi].SetAll("pending", DescribeFailure("lỗi vĩnh viễn", r.http_status, r.error_code, r.message), false);
+        groups[gi].paused = true;
+      }
+      return true;
+    }
+    return false;
+  };
+
+  std::function<void(const std::vector<size_t>&, bool)> send_dossiers =
+      [&](const std::vector<size_t>& members, bool update) {
+        if (stop_all || members.empty()) return;
+        std::vector<nlohmann::json> items;
+        for (size_t gi : members) items.push_back(groups[gi].wire.front());
+        auto [key, ids] = key_list(members);
+        SendResult r = client.SyncDossiers(items, update, {groups[members.front()].madonvi, key});
+        exchanges.push_back({"DongBoHoSoMC", ids, r});
+        if (call_failed(members, r)) return;
+        std::vector<size_t> to_update;
+        auto settle = [&](size_t gi, PortalOutcome o, const std::string& code, const std::string& msg) {
+          PassGroup& g = groups[gi];
+          switch (o) {
+            case PortalOutcome::kSuccess:
+              g.SetAll("done", "", false);
+              g.synced = true;
+              break;
+            case PortalOutcome::kAlreadyExists:
+              if (update) {  // the portal has it: nothing left to do
+                g.SetAll("done", "", false);
+                g.synced = true;
+              } else {
+                to_update.push_back(gi);
+              }
+              break;
+            case PortalOutcome::kRetryable:
+              g.SetAll("pending", DescribeFailure("có thể thử lại", r.http_status, code, msg), true);
+              g.retry_after_ms = r.retry_after_ms;
+              break;
+            case PortalOutcome::kPermanent:
+              g.SetAll("dead", DescribeFailure("lỗi vĩnh viễn", r.http_status, code, msg), false);
+              break;
           }
-          break;
-      }
-    }
-    for (auto& it : o.items) {
-      it.last_error = error;
-      if (o.state == "pending" && have_result && !result.auth_failed) {
+        };
+        if (r.items.size() == members.size()) {
+          for (size_t k = 0; k < members.size(); ++k)
+            settle(members[k], r.items[k].outcome, r.items[k].error_code, r.items[k].message);
+        } else if (r.outcome == PortalOutcome::kPermanent && members.size() > 1) {
+          // Refused without saying which dossier: send each alone to find out. Resending a
+          // dossier is harmless (create -> "already exists" -> update).
+          for (size_t gi : members) send_dossiers({gi}, update);
+          return;
+        } else {
+          for (size_t gi : members) settle(gi, r.outcome, r.error_code, r.message);
+        }
+        if (!to_update.empty()) {
+          for (size_t gi : to_update) {
+            groups[gi].is_update = true;
+            groups[gi].key = groups[gi].key_base + ":update";
+          }
+          send_dossiers(to_update, true);
+        }
+      };
+
+  std::function<void(const std::vector<size_t>&)> send_progress =
+      [&](const std::vector<size_t>& members) {
+        if (stop_all || members.empty()) return;
+        std::vector<nlohmann::json> steps;
+        for (size_t gi : members)
+          steps.insert(steps.end(), groups[gi].wire.begin(), groups[gi].wire.end());
+        auto [key, ids] = key_list(members);
+        SendResult r = client.SyncProgress(steps, {groups[members.front()].madonvi, key});
+        exchanges.push_back({"CapNhatTienDoHoSoMC", ids, r});
+        if (call_failed(members, r)) return;
+        if (r.items.size() == steps.size()) {
+          size_t k = 0;
+          for (size_t gi : members) {
+            PassGroup& g = groups[gi];
+            bool blocked = false;  // an earlier step of this record was not applied
+            for (size_t j = 0; j < g.items.size(); ++j, ++k) {
+              const ItemResult& a = r.items[k];
+              const bool applied = a.outcome == PortalOutcome::kSuccess ||
+                                   a.outcome == PortalOutcome::kAlreadyExists;
+              if (applied) {
+                g.state[j] = "done";  // even after a refused step: it is at the portal
+                continue;
+              }
+              if (blocked) {  // not attempted: it waits behind the earlier step
+                g.state[j] = "pending";
+                continue;
+              }
+              blocked = true;
+              if (a.outcome == PortalOutcome::kRetryable) {
+                g.state[j] = "pending";
+                g.attempted[j] = true;
+                g.retry_after_ms = r.retry_after_ms;
+                g.error = DescribeFailure("có thể thử lại", r.http_status, a.error_code, a.message);
+              } else {
+                g.state[j] = "dead";
+                g.error = DescribeFailure("lỗi vĩnh viễn", r.http_status, a.error_code, a.message);
+              }
+            }
+          }
+          return;
+        }
+        if (r.outcome == PortalOutcome::kPermanent && members.size() > 1) {
+          // Refused without saying which step: send each record's steps alone.
+          for (size_t gi : members) send_progress({gi});
+          return;
+        }
+        for (size_t gi : members) {
+          if (r.ok() || r.outcome == PortalOutcome::kAlreadyExists)  // steps the portal has
+            groups[gi].SetAll("done", "", false);
+          else
+            groups[gi].SetAll("dead", DescribeFailure("lỗi vĩnh viễn", r.http_status, r.error_code, r.message), false);
+        }
+      };
+
+  const size_t per_call = static_cast<size_t>(config_.dossiers_per_call);
+  auto chunks = [&](const std::vector<size_t>& v, const std::function<void(const std::vector<size_t>&)>& fn) {
+    for (size_t i = 0; i < v.size(); i += per_call)
+      fn(std::vector<size_t>(v.begin() + i, v.begin() + std::min(v.size(), i + per_call)));
+  };
+  for (const auto& b : dossier_order)
+    chunks(dossier_buckets[b], [&](const std::vector<size_t>& m) { send_dossiers(m, b.second); });
+  for (const auto& u : progress_order) chunks(progress_buckets[u], send_progress);
+
+  // 3. Next attempt, backoff and the bounds on attempts and age, per item.
+  for (auto& g : groups) {
+    for (size_t j = 0; j < g.items.size(); ++j) {
+      OutboxItem& it = g.items[j];
+      std::string& st = g.state[j];
+      if (st.empty()) st = "pending";  // not sent (destination paused): back to the queue as is
+      it.last_error = st == "done" ? "" : g.error;
+      if (st == "pending" && g.attempted[j]) {
         it.attempts += 1;
-        it.next_attempt_ms = now + Backoff(it.attempts, result.retry_after_ms);
-        if (it.attempts >= config_.max_attempts || now - it.created_ms > config_.max_age_ms)
-          o.state = "dead";
-      } else if (o.state == "pending") {
-        it.next_attempt_ms = now + config_.backoff_base_ms;
-      } else if (o.state == "held") {
+        it.next_attempt_ms = now + Backoff(it.attempts, g.retry_after_ms);
+        if (it.attempts >= config_.max_attempts || now - it.created_ms > config_.max_age_ms) st = "dead";
+      } else if (st == "pending") {
+        it.next_attempt_ms = g.paused ? now + config_.backoff_base_ms : now;
+      } else if (st == "held") {
+        // A held item is released when mappings change, or every held_retry_ms.
         it.next_attempt_ms = now + config_.held_retry_ms;
       }
     }
-    outcomes.push_back(std::move(o));
   }
+
+  // 4. Every exchange, the synced flags and every item's outcome in ONE transaction.
   int finished = 0;
   int64_t left_queue = 0;
   {
@@ -384,20 +554,19 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
     auto tx_or = store_->Begin();
     if (!tx_or.ok()) return tx_or.status();
     auto& tx = *tx_or.value();
-    for (auto& o : outcomes) {
-      for (const auto& [op, r] : o.exchanges) {
-        Status st = LogExchange(tx, op, o.items.front().record_id, r);
+    for (const auto& e : exchanges) {
+      Status st = LogExchange(tx, e.op, e.record_ids, e.result);
+      if (!st.ok()) return st;
+    }
+    for (const auto& g : groups) {
+      if (g.synced && on_synced_) {
+        Status st = on_synced_(tx, g.items.front().record_pk);
         if (!st.ok()) return st;
       }
-      if (o.synced && on_synced_) {
-        Status st = on_synced_(tx, o.items.front().record_pk);
+      for (size_t j = 0; j < g.items.size(); ++j) {
+        Status st = tx.FinishOutbox(g.items[j], g.state[j], now);
         if (!st.ok()) return st;
-      }
-      for (const auto& it : o.items) {
-        // A held item is released when mappings change, or every held_retry_ms.
-        Status st = tx.FinishOutbox(it, o.state, now);
-        if (!st.ok()) return st;
-        if (o.state == "done" || o.state == "dead") ++left_queue;
+        if (g.state[j] == "done" || g.state[j] == "dead") ++left_queue;
         ++finished;
       }
     }
@@ -406,18 +575,20 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
   }
   queued_ -= left_queue;
   if (after_commit_) after_commit_();
-  for (const auto& o : outcomes) {
-    if (o.state == "done") {
-      last_success_ms_ = now;
-    } else if (!o.items.front().last_error.empty()) {
-      std::lock_guard lock(status_mu_);
-      last_error_ = o.items.front().last_error;
-      last_error_ms_ = now;
-      logger_.Log(o.state == "dead" ? LogLevel::kError : LogLevel::kWarn, "export_failed",
-                  {{"record", o.items.front().record_id}, {"op", o.items.front().op},
-                   {"state", o.state}, {"attempts", o.items.front().attempts},
-                   {"error", o.items.front().last_error}});
+  for (const auto& g : groups) {
+    size_t bad = g.items.size();
+    for (size_t j = 0; j < g.items.size(); ++j) {
+      if (g.state[j] == "done") last_success_ms_ = now;
+      else if (bad == g.items.size() && !g.items[j].last_error.empty()) bad = j;
     }
+    if (bad == g.items.size()) continue;
+    const OutboxItem& it = g.items[bad];
+    std::lock_guard lock(status_mu_);
+    last_error_ = it.last_error;
+    last_error_ms_ = now;
+    logger_.Log(g.state[bad] == "dead" ? LogLevel::kError : LogLevel::kWarn, "export_failed",
+                {{"record", it.record_id}, {"op", it.op}, {"state", g.state[bad]},
+                 {"attempts", it.attempts}, {"error", it.last_error}});
   }
   return finished;
 }

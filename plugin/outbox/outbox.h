@@ -5,10 +5,16 @@
 //    record change, so an acknowledged submit is always eventually exported.
 //  * Nothing is sent from the host's call path: sender threads owned by the Outbox do it.
 //  * Order per dossier: items of one record are sent strictly in seq order (a later status is
-//    never sent before an earlier one); up to steps_per_call consecutive progress steps go in
-//    one call.
+//    never sent before an earlier one); up to steps_per_call consecutive progress steps of a
+//    record go in one call, and one call carries up to dossiers_per_call records (dossiers in a
+//    DongBoHoSoMC call, or the step groups of that many dossiers in a CapNhatTienDoHoSoMC call).
+//    The portal's per-item answers settle each record alone ("already exists" -> update of just
+//    that dossier, a refusal -> dead letter of just that item); a retryable failure of the call
+//    retries all of it. A pass's outcomes are written in one store transaction.
 //  * Idempotent: dossiers go as create, then update ("already exists" -> update); every call
-//    carries a deterministic idempotency key; retries resend the same key.
+//    carries a deterministic idempotency key per record (a comma-separated list for a
+//    multi-record call, see PortalCallOptions::idempotency_key for why per record); retries
+//    resend the same key for each record whatever batch it lands in.
 //  * Never drop: retryable failures back off exponentially with full jitter (honouring
 //    Retry-After); past max_attempts or max_age an item moves to the dead-letter table, from
 //    which an administrator re-sends it. A missing code mapping holds the record back.
@@ -45,6 +51,11 @@ struct OutboxConfig {
   int senders = 1;
   int64_t claim_batch = 50;
   int64_t steps_per_call = 10;       // one real client sends progress in chunks of 10
+  // Dossiers per DongBoHoSoMC call, and dossiers whose steps share one CapNhatTienDoHoSoMC call.
+  // Both services take arrays (domain.md §1 [verified]); the portal's limit on the array is not
+  // published [unconfirmed], so the shipped default stays at the chunk of 10 a real client uses
+  // (schemas/config.schema.json /outbox/dossiers_per_call). 1 = one dossier per call.
+  int64_t dossiers_per_call = 10;
   int64_t lease_ms = 120000;
   int64_t backoff_base_ms = 1000;
   int64_t backoff_cap_ms = 300000;

@@ -30,10 +30,17 @@
 //                     request itself was refused: that is a configuration problem of the whole
 //                     destination, not of the item; the outbox should pause the destination
 //                     rather than dead-letter every item.
-// * Batches: one call = one HTTP request for one portal unit (madonvi). Recommended: dossiers
-//   one per call (so "already exists" is unambiguous), progress steps of ONE dossier in their
-//   order, up to 10 per call (what real clients do), and never the next chunk before the
-//   previous one is kSuccess, so a later status never reaches the portal before an earlier one.
+// * Batches: one call = one HTTP request for one portal unit (madonvi). DongBoHoSoMC and
+//   CapNhatTienDoHoSoMC take arrays (domain.md §1), so one call may carry several dossiers, or
+//   the progress steps of several dossiers (each dossier's steps consecutive and in their
+//   order). Never send a dossier's next chunk before the previous one is done, so a later status
+//   never reaches the portal before an earlier one.
+// * Per-item answers: when the portal answers result[i] for data[i] (an object naming the same
+//   MaHoSo and carrying its own error_code), SendResult::items holds one classified answer per
+//   sent item, in order: one dossier "already exists" -> resend just that one as update, one
+//   rejected -> dead-letter just that one. When it does not (domain.md §1 documents only the
+//   call-level answer), items is empty and the call-level outcome applies to every item.
+// * Idempotency key of a batch: see PortalCallOptions::idempotency_key.
 // * Items must already be wire items (see portal_payload.h: MapDossierItem / MapProgressItem).
 // * Export log: `exchange` holds the exact bytes of the final attempt of the operation request
 //   (request_body) and of its response (response_body), the URL (without credentials) and the
@@ -70,6 +77,13 @@ struct PortalExchange {
   int64_t duration_ms = 0;
 };
 
+// One item's answer inside a batch call (see "Per-item answers" above).
+struct ItemResult {
+  PortalOutcome outcome = PortalOutcome::kPermanent;
+  std::string error_code;  // the item's error_code as text
+  std::string message;
+};
+
 struct SendResult {
   PortalOutcome outcome = PortalOutcome::kRetryable;
   int http_status = 0;            // 0 when no response was received
@@ -79,6 +93,9 @@ struct SendResult {
   bool auth_failed = false;       // the log-in / token request was refused (see above)
   int attempts = 0;               // HTTP requests made for the operation (re-login, reconnect)
   nlohmann::json result = nlohmann::json::array();  // the response's "result", if any
+  // One answer per sent item, in order, when the portal answered per item; empty otherwise.
+  // Never filled for a kRetryable call (nothing is known about its items then).
+  std::vector<ItemResult> items;
   PortalExchange exchange;
 
   bool ok() const { return outcome == PortalOutcome::kSuccess; }
@@ -96,6 +113,15 @@ struct PortalCallOptions {
   // Sent as the configured idempotency header (default "Idempotency-Key") when non-empty and the
   // config enables it. Must be deterministic per logical item/batch so a resend carries the same
   // key, e.g. "<dossier-id>:progress:<first-step-seq>-<last-step-seq>".
+  // A call carrying several dossiers sends one key per dossier, comma-separated, in the order of
+  // the dossiers in data[] (each key covers that dossier's consecutive items; commas inside a key
+  // are written %2C). Why per dossier and not one key per batch: the outbox cannot re-form a
+  // failed multi-dossier batch identically (other senders, the claim limit, new items with an
+  // earlier due time or a crash regroup the records), while each dossier's own part of a batch is
+  // stable across retries (the store keeps a record's step batch, and a dossier key names the
+  // version sent). A gateway that keys per request still dedupes an identical resend; the
+  // stand-in keys per dossier (tools/portal-standin/README.md), so a regrouped retry is applied
+  // once too.
   std::string idempotency_key;
 };
 

@@ -6,9 +6,14 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "engine/test_support.h"
+#include "portal/portal_config.h"
+#include "portal/portal_http_client.h"
 #include "standin_process.h"
 #include "test_pki.h"
 
@@ -93,6 +98,25 @@ class OutboxTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
+  }
+
+  // Waits until pred(outbox.status) holds (or the time runs out); returns the last status.
+  json WaitStatus(const std::function<bool(const json&)>& pred, int seconds = 30) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    json s;
+    while (std::chrono::steady_clock::now() < until) {
+      s = Q({{"op", "outbox.status"}});
+      if (pred(s)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return s;
+  }
+
+  static int64_t Requests(const json& stats, const std::string& service) {
+    int64_t n = 0;
+    if (!stats["requests"].contains(service)) return 0;
+    for (const auto& [k, v] : stats["requests"][service].items()) n += v.get<int64_t>();
+    return n;
   }
 
   void SubmitLifecycle(const std::string& id) {
@@ -316,6 +340,150 @@ TEST_F(OutboxTest, ReconciliationRequeuesWhatThePortalLost) {
   EXPECT_TRUE(r["dossiers"].contains("H26.20-230301-0012"));
   EXPECT_EQ(r["progress"].size(), 3u);
   EXPECT_EQ(Q({{"op", "outbox.status"}})["last_reconcile"]["missing_requeued"], 1);
+}
+
+TEST_F(OutboxTest, MultiDossierCallSettlesEachDossierAlone) {
+  // The portal already has A (sent earlier by another system); it refuses C by a business rule.
+  const std::string a = "H26.20-230301-0021", b = "H26.20-230301-0022", c = "H26.20-230301-0023",
+                    d = "H26.20-230301-0024";
+  Open(Config());
+  ASSERT_EQ(engine_->Submit(Event(a, 1, "2", "2023-03-01T08:30:00+07:00").dump()).result["outcome"], "accepted");
+  ASSERT_TRUE(engine_->Start().ok());
+  ASSERT_TRUE(Drain());
+  ASSERT_TRUE(engine_->Stop(5000).ok());
+  engine_.reset();
+  const json before = standin_->Stats();
+  standin_->Faults({{"reject_items", {c}}});
+  // A fresh database does not know A was synced: A goes as create in the same call as B, C, D.
+  TempDir other;
+  engine_ = testing::OpenEngine(testing::ConfigFor(other.path() / "o2.sqlite",
+                                                   Config({{"dossiers_per_call", 10}})));
+  ASSERT_EQ(engine_->Submit(Event(a, 5, "4", "2023-03-02T08:30:00+07:00").dump()).result["outcome"], "accepted");
+  for (const auto& id : {b, c, d})
+    ASSERT_EQ(engine_->Submit(Event(id, 1, "2", "2023-03-01T09:00:00+07:00").dump()).result["outcome"], "accepted");
+  ASSERT_TRUE(engine_->Start().ok());
+  // Left: C's dossier item dead, C's progress step waiting behind it.
+  json status = WaitStatus([](const json& s) {
+    return s["dead_letters"] == 1 && s["queue"].value("pending", 0) == 1 && s["queue"].value("done", 0) == 6;
+  });
+  ASSERT_EQ(status["dead_letters"], 1) << status.dump();
+  ASSERT_EQ(status["queue"].value("done", 0), 6) << status.dump();
+  json dead = Q({{"op", "outbox.dead_letters"}});
+  ASSERT_EQ(dead["items"].size(), 1u) << dead.dump();
+  EXPECT_EQ(dead["items"][0]["record_id"], c);
+  EXPECT_EQ(dead["items"][0]["op"], "dossier");
+  EXPECT_NE(dead["items"][0]["last_error"].get<std::string>().find("-1"), std::string::npos) << dead.dump();
+  json received = standin_->Received();
+  // A: "already exists" -> updated alone; B and D created once; C not applied.
+  EXPECT_EQ(received["dossiers"][a]["creates"], 1);
+  EXPECT_EQ(received["dossiers"][a]["duplicate_creates"], 1);
+  EXPECT_EQ(received["dossiers"][a]["updates"], 1);
+  EXPECT_EQ(received["dossiers"][a]["item"]["TrangThaiHoSo"], "4");
+  for (const auto& id : {b, d}) {
+    EXPECT_EQ(received["dossiers"][id]["creates"], 1) << id;
+    EXPECT_EQ(received["dossiers"][id]["updates"], 0) << id;
+  }
+  EXPECT_FALSE(received["dossiers"].contains(c));
+  std::set<std::string> stepped;
+  for (const auto& p : received["progress"]) {
+    EXPECT_FALSE(p["duplicate"].get<bool>());
+    stepped.insert(p["MaHoSo"].get<std::string>());
+  }
+  EXPECT_EQ(stepped, (std::set<std::string>{a, b, d}));
+  // One create call for the four dossiers, one update call for A alone, one progress call for
+  // the steps of A, B and D.
+  json stats = standin_->Stats();
+  EXPECT_EQ(Requests(stats, "DongBoHoSoMC") - Requests(before, "DongBoHoSoMC"), 2) << stats.dump();
+  EXPECT_EQ(Requests(stats, "CapNhatTienDoHoSoMC") - Requests(before, "CapNhatTienDoHoSoMC"), 1) << stats.dump();
+  EXPECT_TRUE(Q({{"op", "exportlog.verify"}})["valid"].get<bool>());
+  // The portal accepts C once the rule no longer applies: re-send from the dead letters.
+  standin_->Faults({{"reject_items", json::array()}});
+  Q({{"op", "outbox.resend"}, {"id", dead["items"][0]["id"]}});
+  ASSERT_TRUE(Drain());
+  received = standin_->Received();
+  EXPECT_EQ(received["dossiers"][c]["creates"], 1);
+  size_t c_steps = 0;
+  for (const auto& p : received["progress"]) c_steps += p["MaHoSo"] == c;
+  EXPECT_EQ(c_steps, 1u);
+  EXPECT_EQ(Q({{"op", "outbox.status"}})["dead_letters"], 0);
+}
+
+TEST_F(OutboxTest, RetriedMultiDossierBatchIsAppliedOnce) {
+  // Every call's first two answers are lost after the portal applied it (the transport resends
+  // once on a fresh connection, so both tries are lost): the outbox must retry the batches and
+  // the portal must apply each dossier and each step exactly once.
+  Open(Config({{"dossiers_per_call", 10}}));
+  const std::vector<std::string> ids = {"H26.20-230301-0031", "H26.20-230301-0032", "H26.20-230301-0033"};
+  for (const auto& id : ids) SubmitLifecycle(id);
+  standin_->Faults({{"drop_after_apply_next", 4}});
+  ASSERT_TRUE(engine_->Start().ok());
+  ASSERT_TRUE(Drain());
+  json received = standin_->Received();
+  for (const auto& id : ids) {
+    ASSERT_TRUE(received["dossiers"].contains(id)) << id;
+    EXPECT_EQ(received["dossiers"][id]["creates"], 1) << id;
+    EXPECT_EQ(received["dossiers"][id]["duplicate_creates"], 0) << id;
+    EXPECT_EQ(received["dossiers"][id]["item"]["TrangThaiHoSo"], "9") << id;
+  }
+  ASSERT_EQ(received["progress"].size(), 9u) << received.dump();
+  std::map<std::string, std::vector<std::string>> per;
+  for (const auto& p : received["progress"]) {
+    EXPECT_FALSE(p["duplicate"].get<bool>());
+    EXPECT_FALSE(p["out_of_order"].get<bool>());
+    per[p["MaHoSo"]].push_back(p["item"]["TrangThai"]);
+    // Each dossier's part of a batch carries its own key.
+    EXPECT_NE(p["idempotency_key"].get<std::string>().find(p["MaHoSo"].get<std::string>()), std::string::npos);
+  }
+  for (const auto& id : ids) EXPECT_EQ(per[id], (std::vector<std::string>{"2", "4", "9"})) << id;
+  json stats = standin_->Stats();
+  EXPECT_GE(stats["idempotent_replays"].get<int>(), 3) << stats.dump();
+  EXPECT_EQ(stats["duplicate_steps"], 0);
+  EXPECT_EQ(Q({{"op", "outbox.status"}})["dead_letters"], 0);
+}
+
+TEST_F(OutboxTest, RegroupedRetryIsAppliedOncePerDossier) {
+  // A retry may regroup dossiers (other senders, the claim limit, a crash). The per-dossier keys
+  // of a batch make the portal apply each dossier's part once whatever batch it comes back in.
+  auto cfg = ParsePortalConfig(Config()["portal"]);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  auto client_or = MakePortalClient(cfg.value());
+  ASSERT_TRUE(client_or.ok()) << client_or.status().ToString();
+  auto& client = *client_or.value();
+  auto step = [](const std::string& id, const std::string& st, const std::string& at) {
+    return json{{"MaHoSo", id}, {"NguoiXuLy", "Nguyễn Văn An"}, {"ChucDanh", "Chuyên viên"},
+                {"ThoiDiemXuLy", at}, {"PhongBanXuLy", "Văn phòng Sở"},
+                {"NoiDungXuLy", "Chuyển xử lý"}, {"TrangThai", st}, {"NgayBatDau", at},
+                {"NgayKetThucTheoQuyDinh", ""}};
+  };
+  const std::string a = "H26.20-230301-0041", b = "H26.20-230301-0042", c = "H26.20-230301-0043";
+  std::vector<json> dossiers;
+  for (const auto& id : {a, b, c}) dossiers.push_back(DossierData(id, "2"));
+  ASSERT_TRUE(client.SyncDossiers(dossiers, false, {kPortalUnit, "ka,kb,kc"}).ok());
+  const std::string ka = "dvcqg:" + a + ":progress:2-3", kb = "dvcqg:" + b + ":progress:2-3",
+                    kc = "dvcqg:" + c + ":progress:2-3";
+  // [A, A, B, B] applied, both answers lost.
+  standin_->Faults({{"drop_after_apply_next", 2}});
+  SendResult lost = client.SyncProgress(
+      {step(a, "2", "20230301083000"), step(a, "4", "20230301140000"),
+       step(b, "2", "20230301090000"), step(b, "4", "20230301150000")},
+      {kPortalUnit, ka + "," + kb});
+  ASSERT_EQ(lost.outcome, PortalOutcome::kRetryable) << lost.message;
+  // Retried in another batch: [B, B, C, C]. B is answered from the first apply, C applied.
+  SendResult again = client.SyncProgress(
+      {step(b, "2", "20230301090000"), step(b, "4", "20230301150000"),
+       step(c, "2", "20230301091000"), step(c, "4", "20230301151000")},
+      {kPortalUnit, kb + "," + kc});
+  ASSERT_TRUE(again.ok()) << again.message;
+  ASSERT_EQ(again.items.size(), 4u);
+  for (const auto& it : again.items) EXPECT_EQ(it.outcome, PortalOutcome::kSuccess);
+  json stats = standin_->Stats();
+  EXPECT_EQ(stats["progress_steps"], 6);  // A 2, B 2, C 2: B not applied twice
+  EXPECT_EQ(stats["duplicate_steps"], 0);
+  // The same keys in another order than their dossiers would not line up: the stand-in then
+  // takes the whole header as one key, so a mismatched list is never silently half-replayed.
+  SendResult mixed = client.SyncProgress({step(a, "9", "20230302100000")}, {kPortalUnit, ka + "," + kc});
+  ASSERT_TRUE(mixed.ok()) << mixed.message;
+  EXPECT_EQ(standin_->Stats()["progress_steps"], 7);
 }
 
 }  // namespace

@@ -236,7 +236,9 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
                          {"message", "Lỗi giả lập " + std::to_string(d.status)}}, d.retry_after};
       return Send(response, r);
     }
-    if (auto replay = state_.Replay(idem)) {
+    // The batch services key per dossier inside the batch (State::ApplyBatch).
+    const bool batch = service == "DongBoHoSoMC" || service == "CapNhatTienDoHoSoMC";
+    if (auto replay = batch ? std::nullopt : state_.Replay(idem)) {
       state_.CountRequest(name, "replayed");
       response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(replay->first));
       response.setContentType("application/json; charset=utf-8");
@@ -250,7 +252,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     if (r.status / 100 == 2 && r.body.value("applied", false)) {
       r.body.erase("applied");
       text = r.body.dump();
-      state_.Remember(idem, r.status, text);
+      if (!batch) state_.Remember(idem, r.status, text);
     } else if (r.body.is_object()) {
       r.body.erase("applied");
       text = r.body.dump();
@@ -286,44 +288,66 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
       }
       const json& data = params["data"];
       const bool dossier = service == "DongBoHoSoMC";
-      std::vector<std::string> errors;
+      std::vector<std::vector<std::string>> item_errors(data.size());
       for (size_t i = 0; i < data.size(); ++i) {
-        auto e = schemas_.Check(dossier, data[i], "data[" + std::to_string(i) + "]");
-        errors.insert(errors.end(), e.begin(), e.end());
+        item_errors[i] = schemas_.Check(dossier, data[i], "data[" + std::to_string(i) + "]");
       }
       bool is_update = false;
       if (dossier) {
         const json& u = params.contains("isUpdating") ? params["isUpdating"] : json();
         if (!u.is_string() || (u != "True" && u != "False")) {
-          errors.push_back("isUpdating: phải là chuỗi \"True\" hoặc \"False\"");
-        } else {
-          is_update = u == "True";
+          return Bad("-1", "Dữ liệu không hợp lệ: isUpdating: phải là chuỗi \"True\" hoặc \"False\"");
         }
+        is_update = u == "True";
       }
-      if (!errors.empty()) {
-        std::string msg = "Dữ liệu không hợp lệ: ";
-        for (size_t i = 0; i < errors.size() && i < 20; ++i) msg += (i ? "; " : "") + errors[i];
-        return {400, {{"error_code", state_.Code("-1")}, {"message", msg}, {"errors", errors}}};
-      }
-      if (dossier) {
-        std::vector<std::string> existing;
-        json results = state_.ApplyDossiers(data, is_update, unit, &existing);
-        if (!existing.empty()) {
-          std::string codes;
-          for (const auto& c : existing) codes += (codes.empty() ? "" : ", ") + c;
-          return {200, {{"error_code", state_.Code("-3")},
-                        {"message", "Hồ sơ " + codes + " đã tồn tại trên hệ thống"},
-                        {"result", results}, {"applied", true}}};
+      int replayed = 0;
+      json results = state_.ApplyBatch(dossier, data, item_errors, is_update, unit, idem, &replayed);
+      // The call-level answer (domain.md §1 documents only this one): success when every item
+      // was applied; "-3 ... đã tồn tại" when some dossiers already existed and none was
+      // rejected; otherwise the first refused item's code, with HTTP 400 when every item was
+      // refused for invalid data (nothing applied, as for a one-item batch).
+      std::vector<std::string> exists, refused, errors;
+      std::string first_code;
+      bool all_invalid = true;
+      for (size_t i = 0; i < results.size(); ++i) {
+        const std::string st = results[i].value("status", "");
+        const std::string code = results[i].value("MaHoSo", "");
+        if (st == "exists") exists.push_back(code);
+        if (st == "rejected" || st == "skipped") {
+          if (first_code.empty()) first_code = CodeText(results[i]);
+          refused.push_back(code + ": " + results[i].value("message", ""));
         }
-        return {200, {{"error_code", state_.SuccessCode()}, {"message", "Đồng bộ thành công"},
+        if (item_errors[i].empty()) all_invalid = false;
+        errors.insert(errors.end(), item_errors[i].begin(), item_errors[i].end());
+      }
+      auto join = [](const std::vector<std::string>& v, const char* sep) {
+        std::string out;
+        for (size_t i = 0; i < v.size() && i < 20; ++i) {
+          if (i) out += sep;
+          out += v[i];
+        }
+        return out;
+      };
+      if (all_invalid) {
+        return {400, {{"error_code", state_.Code("-1")},
+                      {"message", "Dữ liệu không hợp lệ: " + join(errors, "; ")},
+                      {"errors", errors}, {"result", results}}};
+      }
+      if (!refused.empty()) {
+        std::string msg = refused.size() == results.size() && refused.size() == 1
+                              ? results[0].value("message", "")
+                              : "Một số mục bị từ chối: " + join(refused, "; ");
+        return {200, {{"error_code", state_.Code(first_code.empty() ? "-1" : first_code)},
+                      {"message", msg}, {"result", results}, {"applied", true}}};
+      }
+      if (!exists.empty()) {
+        return {200, {{"error_code", state_.Code("-3")},
+                      {"message", "Hồ sơ " + join(exists, ", ") + " đã tồn tại trên hệ thống"},
                       {"result", results}, {"applied", true}}};
       }
-      if (auto missing = state_.ApplyProgress(data, unit, idem)) {
-        return {200, {{"error_code", state_.Code("-4")},
-                      {"message", "Không tìm thấy hồ sơ " + *missing}}};
-      }
-      return {200, {{"error_code", state_.SuccessCode()}, {"message", "Cập nhật tiến độ thành công"},
-                    {"result", json::array()}, {"applied", true}}};
+      return {200, {{"error_code", state_.SuccessCode()},
+                    {"message", dossier ? "Đồng bộ thành công" : "Cập nhật tiến độ thành công"},
+                    {"result", results}, {"applied", true}}};
     }
     if (service == "TraCuuHoSo") {
       std::string code = params.value("mahoso", params.value("MaHoSo", ""));

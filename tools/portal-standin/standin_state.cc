@@ -1,5 +1,6 @@
 #include "standin_state.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace danvan::standin {
@@ -23,7 +24,8 @@ json Faults::ToJson() const {
           {"expire_sessions_after", expire_sessions_after},
           {"error_code_as_number", error_code_as_number},
           {"success_code", success_code},
-          {"include_auth", include_auth}};
+          {"include_auth", include_auth},
+          {"reject_items", reject_items}};
 }
 
 std::string Faults::Merge(const json& j) {
@@ -49,6 +51,7 @@ std::string Faults::Merge(const json& j) {
       else if (k == "error_code_as_number") error_code_as_number = v.get<bool>();
       else if (k == "success_code") success_code = v.get<std::string>();
       else if (k == "include_auth") include_auth = v.get<bool>();
+      else if (k == "reject_items") reject_items = v.get<std::vector<std::string>>();
       else if (k == "expire_sessions_now") continue;  // handled by the caller
       else return "faults: unknown field " + k;
     }
@@ -210,68 +213,158 @@ void State::Log(const json& event) {
   }
 }
 
-json State::ApplyDossiers(const json& items, bool is_update, const std::string& unit,
-                          std::vector<std::string>* existing) {
-  std::lock_guard<std::mutex> l(mu_);
-  json results = json::array();
-  for (const auto& item : items) {
-    const std::string code = item.value("MaHoSo", "");
-    auto it = dossiers_.find(code);
-    std::string status;
-    if (!is_update && it != dossiers_.end()) {
-      ++it->second.duplicate_creates;
-      existing->push_back(code);
-      status = "exists";
-    } else {
-      Dossier& d = dossiers_[code];
-      d.item = item;
-      d.unit = unit;
-      if (is_update) {
-        ++d.updates;
-        status = "updated";
-      } else {
-        ++d.creates;
-        status = "created";
-      }
-      Log({{"t", Now()}, {"kind", "dossier"}, {"op", status}, {"unit", unit}, {"item", item}});
-    }
-    results.push_back({{"MaHoSo", code}, {"status", status}});
-  }
-  return results;
-}
-
 bool State::HasDossier(const std::string& ma_ho_so) {
   std::lock_guard<std::mutex> l(mu_);
   return dossiers_.count(ma_ho_so) > 0;
 }
 
-std::optional<std::string> State::ApplyProgress(const json& steps, const std::string& unit,
-                                                const std::string& idempotency_key) {
+json State::CodeLocked(const std::string& code) const {
+  if (faults_.error_code_as_number) return std::stoi(code);
+  return code;
+}
+
+json State::SuccessLocked() const {
+  if (faults_.error_code_as_number) return 0;
+  return faults_.success_code;
+}
+
+namespace {
+
+std::vector<std::string> SplitKeys(const std::string& header) {
+  std::vector<std::string> keys;
+  if (header.empty()) return keys;
+  size_t start = 0;
+  while (true) {
+    size_t comma = header.find(',', start);
+    std::string k = header.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!k.empty() && k.front() == ' ') k.erase(k.begin());
+    while (!k.empty() && k.back() == ' ') k.pop_back();
+    std::string decoded;
+    for (size_t i = 0; i < k.size(); ++i) {
+      if (k.compare(i, 3, "%2C") == 0) {
+        decoded += ',';
+        i += 2;
+      } else {
+        decoded += k[i];
+      }
+    }
+    keys.push_back(decoded);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return keys;
+}
+
+}  // namespace
+
+json State::ApplyBatch(bool dossier, const json& items,
+                       const std::vector<std::vector<std::string>>& item_errors, bool is_update,
+                       const std::string& unit, const std::string& idem_header, int* replayed) {
   std::lock_guard<std::mutex> l(mu_);
-  if (options_.progress_requires_dossier) {
-    for (const auto& s : steps) {
-      std::string code = s.value("MaHoSo", "");
-      if (!dossiers_.count(code)) return code;
+  *replayed = 0;
+  const size_t n = items.size();
+  // Runs of consecutive items of one MaHoSo, and the idempotency key of each run.
+  std::vector<std::pair<size_t, size_t>> runs;  // [begin, end)
+  for (size_t i = 0; i < n; ++i) {
+    const std::string code = items[i].value("MaHoSo", "");
+    if (!runs.empty() && items[runs.back().first].value("MaHoSo", "") == code) runs.back().second = i + 1;
+    else runs.push_back({i, i + 1});
+  }
+  std::vector<std::string> keys = options_.idempotency ? SplitKeys(idem_header) : std::vector<std::string>{};
+  std::vector<std::pair<std::pair<size_t, size_t>, std::string>> units;
+  if (!keys.empty() && keys.size() == runs.size()) {
+    for (size_t r = 0; r < runs.size(); ++r) units.push_back({runs[r], keys[r]});
+  } else {
+    units.push_back({{0, n}, options_.idempotency ? idem_header : std::string()});
+  }
+  json results = json::array();
+  for (size_t i = 0; i < n; ++i) results.push_back(nullptr);
+  std::set<std::string> blocked;  // dossiers with a rejected step earlier in this call
+  for (const auto& [range, key] : units) {
+    if (!key.empty()) {
+      auto it = idempotent_items_.find(key);
+      if (it != idempotent_items_.end() && it->second.size() == range.second - range.first) {
+        for (size_t i = range.first; i < range.second; ++i) results[i] = it->second[i - range.first];
+        ++idempotent_replays_;
+        ++*replayed;
+        continue;
+      }
+    }
+    bool applied_any = false;
+    for (size_t i = range.first; i < range.second; ++i) {
+      const json& item = items[i];
+      const std::string code = item.value("MaHoSo", "");
+      json res = {{"MaHoSo", item.value("MaHoSo", json(""))}};
+      if (!dossier) {
+        res["TrangThai"] = item.value("TrangThai", json(""));
+        res["ThoiDiemXuLy"] = item.value("ThoiDiemXuLy", json(""));
+      }
+      auto answer = [&](const char* status, const std::string& c, const std::string& message) {
+        res["error_code"] = c == "0" ? SuccessLocked() : CodeLocked(c);
+        res["message"] = message;
+        res["status"] = status;
+      };
+      if (i < item_errors.size() && !item_errors[i].empty()) {
+        std::string msg = "Dữ liệu không hợp lệ: ";
+        for (size_t e = 0; e < item_errors[i].size() && e < 20; ++e) {
+          if (e) msg += "; ";
+          msg += item_errors[i][e];
+        }
+        answer("rejected", "-1", msg);
+        if (!dossier) blocked.insert(code);
+      } else if (std::find(faults_.reject_items.begin(), faults_.reject_items.end(), code) !=
+                 faults_.reject_items.end()) {
+        answer("rejected", "-1", "Hồ sơ " + code + " bị từ chối (giả lập quy tắc nghiệp vụ của Cổng)");
+        if (!dossier) blocked.insert(code);
+      } else if (dossier) {
+        auto it = dossiers_.find(code);
+        if (!is_update && it != dossiers_.end()) {
+          ++it->second.duplicate_creates;
+          answer("exists", "-3", "Hồ sơ " + code + " đã tồn tại trên hệ thống");
+          applied_any = true;
+        } else {
+          Dossier& d = dossiers_[code];
+          d.item = item;
+          d.unit = unit;
+          if (is_update) ++d.updates;
+          else ++d.creates;
+          const char* status = is_update ? "updated" : "created";
+          answer(status, "0", "Đồng bộ thành công");
+          applied_any = true;
+          Log({{"t", Now()}, {"kind", "dossier"}, {"op", status}, {"unit", unit}, {"item", item}});
+        }
+      } else if (blocked.count(code)) {
+        answer("skipped", "-5", "Chưa xử lý: một bước trước của hồ sơ " + code + " trong cùng lô bị từ chối");
+      } else if (options_.progress_requires_dossier && !dossiers_.count(code)) {
+        answer("rejected", "-4", "Không tìm thấy hồ sơ " + code);
+        blocked.insert(code);
+      } else {
+        std::string time = item.value("ThoiDiemXuLy", "");
+        std::string step_key = code + "|" + item.value("TrangThai", "") + "|" + time;
+        bool duplicate = !step_keys_.insert(step_key).second;
+        // Same-length yyyyMMddHHmmss strings compare like the instants they denote.
+        auto last = last_step_time_.find(code);
+        bool out_of_order = last != last_step_time_.end() && time < last->second;
+        if (last == last_step_time_.end() || time > last->second) last_step_time_[code] = time;
+        if (duplicate) ++duplicate_steps_;
+        if (out_of_order) ++out_of_order_steps_;
+        json rec = {{"seq", ++seq_},          {"MaHoSo", code},     {"unit", unit},
+                    {"idempotency_key", key},  {"duplicate", duplicate},
+                    {"out_of_order", out_of_order},                 {"item", item}};
+        progress_.push_back(rec);
+        Log({{"t", Now()}, {"kind", "progress"}, {"step", rec}});
+        answer("applied", "0", "Cập nhật tiến độ thành công");
+        applied_any = true;
+      }
+      results[i] = res;
+    }
+    if (!key.empty() && applied_any) {
+      json stored = json::array();
+      for (size_t i = range.first; i < range.second; ++i) stored.push_back(results[i]);
+      idempotent_items_[key] = std::move(stored);
     }
   }
-  for (const auto& s : steps) {
-    std::string code = s.value("MaHoSo", "");
-    std::string time = s.value("ThoiDiemXuLy", "");
-    std::string key = code + "|" + s.value("TrangThai", "") + "|" + time;
-    bool duplicate = !step_keys_.insert(key).second;
-    // Same-length yyyyMMddHHmmss strings compare like the instants they denote.
-    auto last = last_step_time_.find(code);
-    bool out_of_order = last != last_step_time_.end() && time < last->second;
-    if (last == last_step_time_.end() || time > last->second) last_step_time_[code] = time;
-    if (duplicate) ++duplicate_steps_;
-    if (out_of_order) ++out_of_order_steps_;
-    json rec = {{"seq", ++seq_},          {"MaHoSo", code},     {"unit", unit},
-                {"idempotency_key", idempotency_key},           {"duplicate", duplicate},
-                {"out_of_order", out_of_order},                 {"item", s}};
-    progress_.push_back(rec);
-    Log({{"t", Now()}, {"kind", "progress"}, {"step", rec}});
-  }
-  return std::nullopt;
+  return results;
 }
 
 json State::LookupDossier(const std::string& ma_ho_so) {
@@ -319,6 +412,7 @@ void State::Reset() {
   sessions_.clear();
   tokens_.clear();
   idempotent_.clear();
+  idempotent_items_.clear();
   dossiers_.clear();
   progress_ = json::array();
   last_step_time_.clear();

@@ -34,6 +34,9 @@ struct Faults {
   bool error_code_as_number = false;  // answer error_code as a JSON number
   std::string success_code = "0";     // "0" or "00" (domain.md §1: both mean success)
   bool include_auth = false;      // faults also hit the log-in / token endpoints
+  // MaHoSo whose items (dossier or progress) the portal refuses, as a business rule would
+  // (per-item answer "-1", the rest of the batch applied).
+  std::vector<std::string> reject_items;
 
   nlohmann::json ToJson() const;
   // Merges the given fields; unknown fields are an error (returned as text, "" when fine).
@@ -84,15 +87,29 @@ class State {
   nlohmann::json Code(const std::string& code);
   nlohmann::json SuccessCode();
 
-  // --- idempotency ---
+  // --- idempotency (whole request; the batch services key per dossier, see ApplyBatch) ---
   std::optional<std::pair<int, std::string>> Replay(const std::string& key);
   void Remember(const std::string& key, int status, const std::string& body);
 
   // --- data ---
-  // Create (is_update=false) or upsert. Returns per-item results; *existing lists MaHoSo that
-  // already existed on create (not overwritten).
-  nlohmann::json ApplyDossiers(const nlohmann::json& items, bool is_update, const std::string& unit,
-                               std::vector<std::string>* existing);
+  // Applies a DongBoHoSoMC (dossier=true) or CapNhatTienDoHoSoMC batch item by item and
+  // returns result[], one answer per item in order (see README "Per-item answers"):
+  //   dossier:  {MaHoSo, error_code, message, status: created|updated|exists|rejected}
+  //   progress: {MaHoSo, TrangThai, ThoiDiemXuLy, error_code, message,
+  //              status: applied|rejected|skipped}
+  // item_errors[i] lists the validation errors of item i (rejected, "-1"). A progress step of
+  // an unknown dossier is rejected ("-4") when the option requires the dossier; the later steps
+  // of a dossier whose step was rejected in the same call are skipped ("-5", not applied).
+  // Idempotency (options().idempotency): idem_header is split at commas into one key per run of
+  // consecutive items with the same MaHoSo (a key's "%2C" is a comma); when the counts differ
+  // the whole header is one key for the whole batch. A key seen before is not applied again:
+  // its items get the answers stored for it (counted in idempotent_replays). A key is stored
+  // when at least one of its items was applied or already existed. *replayed counts the keys
+  // replayed in this call.
+  nlohmann::json ApplyBatch(bool dossier, const nlohmann::json& items,
+                            const std::vector<std::vector<std::string>>& item_errors,
+                            bool is_update, const std::string& unit,
+                            const std::string& idem_header, int* replayed);
   bool HasDossier(const std::string& ma_ho_so);
   // Applies progress steps; returns the missing dossier code if one is unknown and the option
   // requires the dossier (then nothing is applied).
@@ -117,6 +134,9 @@ class State {
   std::map<std::string, int64_t> sessions_;  // token -> expiry ms
   std::map<std::string, int64_t> tokens_;
   std::map<std::string, std::pair<int, std::string>> idempotent_;
+  std::map<std::string, nlohmann::json> idempotent_items_;  // batch key -> its items' answers
+  nlohmann::json CodeLocked(const std::string& code) const;
+  nlohmann::json SuccessLocked() const;
   struct Dossier {
     nlohmann::json item;
     std::string unit;
