@@ -122,7 +122,7 @@ struct Engine::Prepared {
 };
 
 Engine::Engine(EngineConfig config, HostHooks hooks)
-    : config_(std::move(config)), hooks_(std::move(hooks)) {}
+    : config_(std::move(config)), hooks_(std::move(hooks)), record_index_(ActionListSeries()) {}
 
 Engine::~Engine() {
   Stop(config_.stop_timeout_ms);
@@ -186,7 +186,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
           std::lock_guard lock(raw->synced_deltas_mu_);
           d.swap(raw->synced_deltas_);
         }
-        raw->index_.Apply(d);
+        raw->ApplyDeltas(d);
       });
   Status ob = e->outbox_->Init();
   if (!ob.ok()) return ob;
@@ -301,7 +301,7 @@ Result<int> Engine::ScanDeadlines() {
     Status st = tx.Commit();
     if (!st.ok()) return st;
   }
-  index_.Apply(deltas);
+  ApplyDeltas(deltas);
   // Callbacks run after the commit, with no storage lock held.
   for (const auto& a : alerts) {
     if (hooks_.alert) hooks_.alert(a);
@@ -317,8 +317,17 @@ void Engine::ExpandDeltas(const RecordRow& row, const std::string& contrib_json,
   for (const auto& item : arr) {
     indicators::Contribution c = indicators::Contribution::FromJson(item);
     const std::string& unit = c.unit.empty() ? row.unit : c.unit;
-    for (const auto& u : units_->Chain(unit, c.day)) out->push_back({c.series, u, c.day, sign * c.value});
+    bool first = true;
+    for (const auto& u : units_->Chain(unit, c.day)) {
+      out->push_back({c.series, u, c.day, sign * c.value, row.pk, first});
+      first = false;
+    }
   }
+}
+
+void Engine::ApplyDeltas(const std::vector<indicators::Delta>& deltas) {
+  index_.Apply(deltas);
+  record_index_.Apply(deltas);
 }
 
 Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
@@ -339,6 +348,7 @@ Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vecto
   if (new_contrib != row.contrib_json || moved) {
     // The stored contributions were counted for the unit the record had then.
     RecordRow old_row;
+    old_row.pk = row.pk;
     old_row.unit = moved ? old_unit : row.unit;
     ExpandDeltas(old_row, row.contrib_json, -1, deltas);
     ExpandDeltas(row, new_contrib, +1, deltas);
@@ -352,19 +362,21 @@ Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vecto
 Status Engine::RebuildIndex() {
   std::vector<indicators::Delta> deltas;
   size_t records = 0;
-  Status st = store_->ForEachContribution([&](const std::string& unit, const std::string& contrib) {
+  Status st = store_->ForEachContribution([&](int64_t pk, const std::string& unit, const std::string& contrib) {
     RecordRow row;
+    row.pk = pk;
     row.unit = unit;
     ExpandDeltas(row, contrib, +1, &deltas);
     ++records;
     if (deltas.size() > 100000) {
-      index_.Apply(deltas);
+      ApplyDeltas(deltas);
       deltas.clear();
     }
   });
   if (!st.ok()) return st;
-  index_.Apply(deltas);
-  hooks_.logger.Log(LogLevel::kInfo, "indicators_rebuilt", {{"records", records}});
+  ApplyDeltas(deltas);
+  hooks_.logger.Log(LogLevel::kInfo, "indicators_rebuilt",
+                    {{"records", records}, {"action_list_entries", record_index_.entry_count()}});
   return Status::Ok();
 }
 
@@ -396,6 +408,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
       for (const auto& e : history) had_steps |= e.outcome == "step";
     }
     history.push_back(entry);
+    const size_t first_delta = deltas.size();
     Status st = Reevaluate(tx, row, history, now, ev, &deltas, old_unit);
     if (!st.ok()) return st;
     const bool is_new = row.pk == 0;
@@ -404,6 +417,8 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
     if (!pk.ok()) return pk.status();
     row.pk = pk.value();
     if (is_new) {
+      // The deltas were made before the record had its key.
+      for (size_t i = first_delta; i < deltas.size(); ++i) deltas[i].record_pk = row.pk;
       st = tx.SetWatch(row.pk, ev->next_change_ms, ev->next_class);
       if (!st.ok()) return st;
     }
@@ -548,7 +563,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
   if (!st.ok()) return fail(st);
   outbox_->Committed(enqueued);
   // The aggregates follow the committed contributions (deltas commute across writers).
-  index_.Apply(deltas);
+  ApplyDeltas(deltas);
   *status = Status::Ok();
   return results;
 }
@@ -910,7 +925,7 @@ Status Engine::MarkSynced(StoreTransaction& tx, int64_t record_pk) {
 }
 
 EngineServices Engine::services() const {
-  return {store_.get(), units_.get(), catalog_.get(), &index_, hooks_.clock.get(), &hooks_.logger, &config_};
+  return {store_.get(), units_.get(), catalog_.get(), &index_, &record_index_, hooks_.clock.get(), &hooks_.logger, &config_};
 }
 
 void Engine::RegisterOp(const std::string& name, QueryOp op) { extra_ops_[name] = std::move(op); }
@@ -1029,7 +1044,7 @@ void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
         hooks_.logger.Log(LogLevel::kError, "retag_failed", {{"version", rs->version()}});
         break;
       }
-      index_.Apply(deltas);
+      ApplyDeltas(deltas);
     }
   }
   hooks_.logger.Log(LogLevel::kInfo, "retag_done", {{"version", rs->version()},

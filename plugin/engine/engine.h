@@ -25,6 +25,7 @@
 #include "engine/evaluator.h"
 #include "engine/intake.h"
 #include "indicators/catalog.h"
+#include "indicators/record_index.h"
 #include "indicators/series_index.h"
 #include "indicators/units.h"
 #include "outbox/outbox.h"
@@ -83,6 +84,7 @@ struct EngineServices {
   const indicators::UnitTree* units = nullptr;
   const indicators::IndicatorCatalog* catalog = nullptr;
   const indicators::SeriesIndex* index = nullptr;
+  const indicators::RecordSeriesIndex* record_index = nullptr;
   const Clock* clock = nullptr;
   const Logger* logger = nullptr;
   const EngineConfig* config = nullptr;
@@ -146,6 +148,8 @@ class Engine {
   void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
                     std::vector<indicators::Delta>* out) const;
   Status RebuildIndex();
+  // Applies committed deltas to the aggregates and to the per-record index.
+  void ApplyDeltas(const std::vector<indicators::Delta>& deltas);
   // Fires due-soon / overdue alerts whose time has come; returns how many fired.
   Result<int> ScanDeadlines();
   void SchedulerLoop();
@@ -160,6 +164,7 @@ class Engine {
   mutable std::mutex evaluator_mu_;
   std::shared_ptr<const RecordEvaluator> evaluator_;  // guarded by evaluator_mu_
   indicators::SeriesIndex index_;
+  indicators::RecordSeriesIndex record_index_;
   std::unique_ptr<Outbox> outbox_;
   std::map<std::string, QueryOp> extra_ops_;
   mutable std::mutex rules_mu_;

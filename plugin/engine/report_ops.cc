@@ -21,6 +21,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// Petition case flags listed in the report's "protracted and complex cases" table.
+constexpr std::pair<const char*, const char*> kCaseFlags[] = {
+    {"p.protracted", "protracted"}, {"p.complex", "complex"}, {"p.group", "group"}, {"p.reraised", "reraised"}};
+
 // Rubric files loaded once per file state (path, size, mtime): an edited file is reloaded.
 class RubricCache {
  public:
@@ -455,11 +459,31 @@ class ReportOps {
     return false;
   }
 
+  // Fetches the records named by `pks` (sorted, unique) and calls fn for those of `kind`.
+  Status ForEachCandidate(const std::set<int64_t>& pks, const std::string& kind,
+                          const std::function<void(const RecordRow&)>& fn) {
+    return s_.store->ForEachRecordByPk(std::vector<int64_t>(pks.begin(), pks.end()),
+                                       [&](const RecordRow& row) {
+                                         if (row.key.kind == kind) fn(row);
+                                       });
+  }
+
+  // The lists leaders act on. Candidates come from the per-record index of the action-list
+  // series (no scan of a kind's records); each fetched record is then checked against its own
+  // stored contributions, so the index only has to be a superset.
   Result<reports::ReportActions> Actions(const std::string& root, const std::vector<std::string>& subtree,
                                          const indicators::Period& period, int64_t as_of) {
     reports::ReportActions a;
+    const indicators::RecordSeriesIndex& index = *s_.record_index;
     std::set<std::string> in_scope(subtree.begin(), subtree.end());
-    Status st = s_.store->ForEachRecord("petition", subtree, [&](const RecordRow& row) {
+    std::set<int64_t> petitions;
+    for (const auto& [pk, unit] : index.PositiveLevel("p.open_overdue", as_of))
+      if (in_scope.count(unit)) petitions.insert(pk);
+    for (const auto& [series, flag] : kCaseFlags)
+      for (const auto& e : index.Between(series, INT64_MIN, as_of))
+        if (in_scope.count(e.unit)) petitions.insert(e.record_pk);
+    Status st = ForEachCandidate(petitions, "petition", [&](const RecordRow& row) {
+      if (!in_scope.count(row.unit)) return;
       json contrib = json::parse(row.contrib_json, nullptr, false);
       json d = json::parse(row.data_json, nullptr, false);
       if (!contrib.is_array() || !d.is_object()) return;
@@ -478,10 +502,8 @@ class ReportOps {
         a.overdue_petitions.push_back(std::move(p));
       }
       std::vector<std::string> flags;
-      static const std::pair<const char*, const char*> kFlags[] = {
-          {"p.protracted", "protracted"}, {"p.complex", "complex"}, {"p.group", "group"}, {"p.reraised", "reraised"}};
       const bool open = LevelAt(contrib, "p.open", as_of, nullptr) > 0;
-      for (const auto& [series, flag] : kFlags)
+      for (const auto& [series, flag] : kCaseFlags)
         if (FlowIn(contrib, series, period.from_day, as_of) || (open && FlowIn(contrib, series, INT64_MIN, as_of)))
           flags.push_back(flag);
       if (!flags.empty()) {
@@ -506,30 +528,37 @@ class ReportOps {
     });
 
     // Months (of the period, up to as_of) without a reception session held by the unit's head.
-    std::set<std::pair<std::string, std::string>> held;
-    st = s_.store->ForEachRecord("reception", subtree, [&](const RecordRow& row) {
-      json d = json::parse(row.data_json, nullptr, false);
-      if (!d.is_object() || Str(d, "receiver_role") != "head") return;
-      std::string date = Str(d, "date");
-      if (date.size() >= 7) held.insert({row.unit, date.substr(0, 7)});
-    });
-    if (!st.ok()) return st;
-    std::vector<std::string> months;
-    for (int64_t day = period.from_day; day <= as_of;) {
+    auto month_of = [](int64_t day) {
       int y;
       unsigned m, dd;
       CivilFromDays(day, &y, &m, &dd);
       char buf[16];
       std::snprintf(buf, sizeof buf, "%04d-%02u", y, m);
-      months.push_back(buf);
+      return std::string(buf);
+    };
+    std::vector<std::string> months;
+    int64_t first_month_day = 0, after_last_month = 0;
+    for (int64_t day = period.from_day; day <= as_of;) {
+      int y;
+      unsigned m, dd;
+      CivilFromDays(day, &y, &m, &dd);
+      if (months.empty()) first_month_day = DaysFromCivil(y, m, 1);
+      months.push_back(month_of(day));
       day = m == 12 ? DaysFromCivil(y + 1, 1, 1) : DaysFromCivil(y, m + 1, 1);
+      after_last_month = day;
     }
+    // Sessions held by the unit's head ("r.head" entries) in those whole months.
+    std::set<std::pair<std::string, std::string>> held;
+    for (const auto& e : index.Between("r.head", first_month_day, after_last_month - 1))
+      if (in_scope.count(e.unit)) held.insert({e.unit, month_of(e.day)});
     for (const auto& u : subtree)
       for (const auto& month : months)
         if (!held.count({u, month})) a.missed_head_reception.push_back({u, RefOf(u).name, month});
 
     // Plan tasks behind schedule on as_of (they count for their lead unit).
-    st = s_.store->ForEachRecord("plan_task", s_.units->codes(), [&](const RecordRow& row) {
+    std::set<int64_t> late_tasks;
+    for (const auto& [pk, unit] : index.PositiveLevel("t.late", as_of)) late_tasks.insert(pk);
+    st = ForEachCandidate(late_tasks, "plan_task", [&](const RecordRow& row) {
       json contrib = json::parse(row.contrib_json, nullptr, false);
       json d = json::parse(row.data_json, nullptr, false);
       if (!contrib.is_array() || !d.is_object()) return;
@@ -554,7 +583,11 @@ class ReportOps {
     });
 
     // "Dân vận khéo" models registered or recognised in the period.
-    st = s_.store->ForEachRecord("dvk_model", subtree, [&](const RecordRow& row) {
+    std::set<int64_t> models;
+    for (const char* series : {"v.registered", "v.recognised"})
+      for (const auto& e : index.Between(series, period.from_day, as_of)) models.insert(e.record_pk);
+    st = ForEachCandidate(models, "dvk_model", [&](const RecordRow& row) {
+      if (!in_scope.count(row.unit)) return;
       json contrib = json::parse(row.contrib_json, nullptr, false);
       json d = json::parse(row.data_json, nullptr, false);
       if (!contrib.is_array() || !d.is_object()) return;
@@ -577,7 +610,6 @@ class ReportOps {
     std::sort(a.dvk_models.begin(), a.dvk_models.end(), [](const auto& x, const auto& y) {
       return std::tie(x.registered_at, x.registering_unit, x.name) < std::tie(y.registered_at, y.registering_unit, y.name);
     });
-    (void)in_scope;
     return a;
   }
 
@@ -697,6 +729,15 @@ class ReportOps {
 };
 
 }  // namespace
+
+const std::vector<std::string>& ActionListSeries() {
+  static const std::vector<std::string> kSeries = [] {
+    std::vector<std::string> v = {"p.open_overdue", "r.head", "t.late", "v.registered", "v.recognised"};
+    for (const auto& [series, flag] : kCaseFlags) v.push_back(series);
+    return v;
+  }();
+  return kSeries;
+}
 
 void RegisterReportOps(Engine& engine) {
   ReportOps::Register(std::make_shared<ReportOps>(engine.services()), engine);

@@ -6,10 +6,18 @@
 // "score", "rubric"), so a stored score is recomputed exactly with the rubric it used.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "engine/engine.h"
 
 namespace danvan {
 
 void RegisterReportOps(Engine& engine);
+
+// The contribution series whose records the report's action lists name (overdue petitions,
+// flagged cases, head-of-unit reception sessions, late plan tasks, "Dân vận khéo" models): the
+// engine keeps them per record (indicators::RecordSeriesIndex) so a report does not scan records.
+const std::vector<std::string>& ActionListSeries();
 
 }  // namespace danvan

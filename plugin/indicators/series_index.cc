@@ -1,5 +1,6 @@
 #include "indicators/series_index.h"
 
+#include <cmath>
 #include <mutex>
 
 #include "core/timeutil.h"
@@ -24,6 +25,11 @@ void MonthOf(int64_t day, int64_t* month_key, unsigned* dom) {
   *dom = d;
 }
 
+constexpr double kScale = 1e6;  // sums in millionths (see series_index.h)
+
+int64_t ToFixed(double value) { return std::llround(value * kScale); }
+double FromFixed(int64_t fixed) { return static_cast<double>(fixed) / kScale; }
+
 }  // namespace
 
 void SeriesIndex::Apply(const std::vector<Delta>& deltas) {
@@ -33,8 +39,9 @@ void SeriesIndex::Apply(const std::vector<Delta>& deltas) {
     unsigned dom;
     MonthOf(d.day, &mk, &dom);
     Month& m = data_[Key(d.series, d.unit)][mk];
-    m.total += d.value;
-    m.days[dom - 1] += d.value;
+    const int64_t v = ToFixed(d.value);
+    m.total += v;
+    m.days[dom - 1] += v;
   }
 }
 
@@ -44,11 +51,11 @@ const SeriesIndex::Buckets* SeriesIndex::Find(const std::string& series,
   return it == data_.end() ? nullptr : &it->second;
 }
 
-double SeriesIndex::Prefix(const Buckets& b, int64_t day) {
+int64_t SeriesIndex::Prefix(const Buckets& b, int64_t day) {
   int64_t mk;
   unsigned dom;
   MonthOf(day, &mk, &dom);
-  double sum = 0;
+  int64_t sum = 0;
   for (auto it = b.begin(); it != b.end() && it->first <= mk; ++it) {
     if (it->first < mk) {
       sum += it->second.total;
@@ -65,13 +72,13 @@ double SeriesIndex::Range(const std::string& series, const std::string& unit, in
   std::shared_lock lock(mu_);
   const Buckets* b = Find(series, unit);
   if (!b) return 0;
-  return Prefix(*b, to_day) - Prefix(*b, from_day - 1);
+  return FromFixed(Prefix(*b, to_day) - Prefix(*b, from_day - 1));
 }
 
 double SeriesIndex::Level(const std::string& series, const std::string& unit, int64_t day) const {
   std::shared_lock lock(mu_);
   const Buckets* b = Find(series, unit);
-  return b ? Prefix(*b, day) : 0;
+  return b ? FromFixed(Prefix(*b, day)) : 0;
 }
 
 size_t SeriesIndex::bucket_count() const {

@@ -23,8 +23,16 @@ struct Delta {
   std::string unit;
   int64_t day = 0;
   double value = 0;
+  // The record the delta comes from (0 when unknown), and whether `unit` is the unit the
+  // contribution counts for rather than one of its ancestors (RecordSeriesIndex keeps only those).
+  int64_t record_pk = 0;
+  bool own_unit = false;
 };
 
+// Sums are kept as integers in millionths of a unit, so they are exact and do not depend on the
+// order deltas arrive in: the same data gives the same figures to the last digit whether the
+// index was built during intake or rebuilt at open (reports are compared byte for byte).
+// Contribution values are counts or day durations; a millionth of a day is 0.09 s.
 class SeriesIndex {
  public:
   void Apply(const std::vector<Delta>& deltas);
@@ -37,11 +45,11 @@ class SeriesIndex {
 
  private:
   struct Month {
-    double total = 0;
-    std::array<double, 31> days{};
+    int64_t total = 0;  // millionths
+    std::array<int64_t, 31> days{};
   };
   using Buckets = std::map<int64_t, Month>;  // key: year*12 + month-1
-  static double Prefix(const Buckets& b, int64_t day);
+  static int64_t Prefix(const Buckets& b, int64_t day);
   const Buckets* Find(const std::string& series, const std::string& unit) const;
 
   mutable std::shared_mutex mu_;

@@ -201,12 +201,16 @@ class Store {
   virtual Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) = 0;
   virtual Result<std::vector<QuarantineRow>> ListQuarantine(int64_t limit, int64_t offset) = 0;
   virtual Result<StoreStats> Stats() = 0;
-  // Calls fn(unit, contrib_json) for every record (to rebuild the in-memory aggregates).
+  // Calls fn(pk, unit, contrib_json) for every record with contributions (to rebuild the
+  // in-memory aggregates and the per-record index).
   virtual Status ForEachContribution(
-      const std::function<void(const std::string& unit, const std::string& contrib)>& fn) = 0;
+      const std::function<void(int64_t pk, const std::string& unit, const std::string& contrib)>& fn) = 0;
   // Calls fn(row) for every record of `kind` whose unit is in `units` (explain, re-tagging).
   virtual Status ForEachRecord(const std::string& kind, const std::vector<std::string>& units,
                                const std::function<void(const RecordRow&)>& fn) = 0;
+  // Calls fn(row) for each record whose pk is in `pks` (missing ones are skipped), by pk.
+  virtual Status ForEachRecordByPk(const std::vector<int64_t>& pks,
+                                   const std::function<void(const RecordRow&)>& fn) = 0;
   // --- Outbox reads ---
   virtual Result<int64_t> CountQueued() = 0;  // items pending or held, all destinations
   virtual Result<OutboxStatusRow> OutboxStatus(const std::string& destination) = 0;

@@ -1,0 +1,62 @@
+// Per-record entries of the few series whose records a report lists by name (overdue
+// petitions, flagged cases, head-of-unit reception sessions, late plan tasks, "Dân vận khéo"
+// models), so a report finds its rows without reading every record of a kind.
+//
+// Same lifecycle as SeriesIndex: rebuilt from records.contrib at open and updated after every
+// commit from the same deltas. Only deltas that carry their record (record_pk != 0) and are the
+// record's own entry (own_unit: the first unit of the chain, not an ancestor's copy) of a
+// tracked series are kept. Entries are candidates: the caller re-checks each record it fetches.
+//
+// Thread-safety: Apply takes an exclusive lock, reads a shared lock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "indicators/series_index.h"
+
+namespace danvan::indicators {
+
+class RecordSeriesIndex {
+ public:
+  explicit RecordSeriesIndex(std::vector<std::string> tracked_series);
+
+  bool Tracks(const std::string& series) const;
+  void Apply(const std::vector<Delta>& deltas);
+
+  struct Entry {
+    int64_t record_pk = 0;
+    std::string unit;  // the unit the entry counts for (the record's or its lead unit)
+    int64_t day = 0;
+    double value = 0;
+  };
+  // Entries of `series` on days in [from_day, to_day], by day then record.
+  std::vector<Entry> Between(const std::string& series, int64_t from_day, int64_t to_day) const;
+  // Records whose level of `series` on `day` (the sum of their entries up to it) is positive,
+  // with that level's unit (the unit of the record's latest entry up to the day), by record.
+  std::vector<std::pair<int64_t, std::string>> PositiveLevel(const std::string& series,
+                                                             int64_t day) const;
+  size_t entry_count() const;
+
+ private:
+  struct Cell {
+    double value = 0;
+    uint32_t unit = 0;  // index into units_
+  };
+  using Entries = std::map<std::pair<int64_t, int64_t>, Cell>;  // (day, record_pk)
+  uint32_t Intern(const std::string& unit);
+
+  const std::set<std::string> tracked_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, Entries> data_;
+  std::vector<std::string> units_;
+  std::unordered_map<std::string, uint32_t> unit_ids_;
+};
+
+}  // namespace danvan::indicators
