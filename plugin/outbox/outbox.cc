@@ -213,9 +213,12 @@ int64_t Outbox::Backoff(int64_t attempts, int64_t retry_after_ms) {
 }
 
 Status Outbox::LogExchange(StoreTransaction& tx, const std::string& op, const std::string& record_id,
-                           const SendResult& r) {
-  auto last = tx.LastExportLog(config_.destination);
-  if (!last.ok()) return last.status();
+                           const SendResult& r, std::string* head) {
+  if (head->empty()) {
+    auto last = tx.LastExportLog(config_.destination);
+    if (!last.ok()) return last.status();
+    *head = last.value() ? last.value()->entry_hash : std::string(64, '0');
+  }
   ExportLogRow row;
   row.destination = config_.destination;
   row.at_ms = r.exchange.started_ms ? r.exchange.started_ms : clock_->NowMs();
@@ -228,12 +231,17 @@ Status Outbox::LogExchange(StoreTransaction& tx, const std::string& op, const st
   row.request_masked = r.exchange.request_body_masked.empty() ? r.exchange.request_body
                                                               : r.exchange.request_body_masked;
   row.response_body = r.exchange.response_body;
-  row.prev_hash = last.value() ? last.value()->entry_hash : std::string(64, '0');
+  row.prev_hash = *head;
   row.entry_hash = ExportLogEntryHash(row);
   Status st = tx.AppendExportLog(row);
   if (!st.ok()) return st;
+  *head = row.entry_hash;
+  return Status::Ok();
+}
+
+Status Outbox::SetLogHead(StoreTransaction& tx, const std::string& head) {
   // The chain head, so that deleting the newest entries is detected too.
-  return tx.SetSetting("exportlog.head." + config_.destination, row.entry_hash);
+  return tx.SetSetting("exportlog.head." + config_.destination, head);
 }
 
 namespace {
@@ -554,8 +562,14 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
     auto tx_or = store_->Begin();
     if (!tx_or.ok()) return tx_or.status();
     auto& tx = *tx_or.value();
+    // log_mu_ serialises appends, so the head read once stays the head for this transaction.
+    std::string head;
     for (const auto& e : exchanges) {
-      Status st = LogExchange(tx, e.op, e.record_ids, e.result);
+      Status st = LogExchange(tx, e.op, e.record_ids, e.result, &head);
+      if (!st.ok()) return st;
+    }
+    if (!head.empty()) {
+      Status st = SetLogHead(tx, head);
       if (!st.ok()) return st;
     }
     for (const auto& g : groups) {

@@ -119,8 +119,12 @@ class Outbox {
   void SenderLoop(int index);
   Status Reconcile(PortalClient& client);
   int64_t Backoff(int64_t attempts, int64_t retry_after_ms);
+  // Appends one exchange to the export log. *head: the chain head (entry hash of the newest
+  // entry) when known from an earlier append in the same transaction, "" to read it; updated.
+  // The caller stores the head setting once after its last append (SetLogHead).
   Status LogExchange(StoreTransaction& tx, const std::string& op, const std::string& record_id,
-                     const SendResult& r);
+                     const SendResult& r, std::string* head);
+  Status SetLogHead(StoreTransaction& tx, const std::string& head);
   PortalMappings mappings() const;
 
   OutboxConfig config_;
