@@ -272,11 +272,14 @@ Result<Rubric> Rubric::FromJson(const json& j, const std::string& schema_path) {
     if (j.contains("eligibility")) {
       const json& ej = j["eligibility"];
       r.not_eligible_label_ = ej.at("label").get<std::string>();
-      for (const json& rj : ej.at("rules"))
-        r.eligibility_rules_.push_back(
-            {rj.at("indicator").get<std::string>(),
-             ParseValueOf(rj.value("value_of", json()), ValueOf::kNumerator),
-             rj.at("min").get<double>(), rj.at("reason").get<std::string>()});
+      for (const json& rj : ej.at("rules")) {
+        std::vector<std::string> ids;
+        if (rj.contains("indicators")) ids = rj["indicators"].get<std::vector<std::string>>();
+        else ids.push_back(rj.at("indicator").get<std::string>());
+        r.eligibility_rules_.push_back({std::move(ids),
+                                        ParseValueOf(rj.value("value_of", json()), ValueOf::kNumerator),
+                                        rj.at("min").get<double>(), rj.at("reason").get<std::string>()});
+      }
     }
   } catch (const std::exception& e) {
     return Status::InvalidInput(std::string("tệp tiêu chí chấm điểm không hợp lệ: ") + e.what());
@@ -302,7 +305,7 @@ std::vector<std::string> Rubric::IndicatorIds() const {
   for (const Group& g : groups_)
     for (const Criterion& c : g.criteria)
       if (!c.indicator.empty()) ids.insert(c.indicator);
-  for (const EligibilityRule& e : eligibility_rules_) ids.insert(e.indicator);
+  for (const EligibilityRule& e : eligibility_rules_) ids.insert(e.indicators.begin(), e.indicators.end());
   return {ids.begin(), ids.end()};
 }
 

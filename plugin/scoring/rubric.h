@@ -65,8 +65,10 @@ struct RatingBand {
   double min = 0;
 };
 
+// A unit is not eligible for rating when the value of the indicator, or the sum of the values
+// of several indicators ("too few records"), is below min.
 struct EligibilityRule {
-  std::string indicator;
+  std::vector<std::string> indicators;
   ValueOf value_of = ValueOf::kNumerator;
   double min = 0;
   std::string reason;  // Vietnamese, shown to the unit

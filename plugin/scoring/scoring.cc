@@ -275,12 +275,16 @@ Result<UnitScore> ScoreUnit(const Rubric& rubric, const UnitRef& unit, const Per
   s.total = RoundTo(Clamp(total, rubric.total_min(), rubric.total_max()), prec);
 
   for (const EligibilityRule& r : rubric.eligibility_rules()) {
-    auto it = by_id.find(r.indicator);
     double v = 0;
-    if (it != by_id.end()) v = Pick(*it->second, r.value_of).value_or(0);
+    std::string names;
+    for (const std::string& id : r.indicators) {
+      auto it = by_id.find(id);
+      if (it != by_id.end()) v += Pick(*it->second, r.value_of).value_or(0);
+      names += (names.empty() ? "" : " + ") + id;
+    }
     if (v < r.min - kEdgeEps) {
       s.eligible = false;
-      s.not_eligible_reasons.push_back(r.reason + " (" + r.indicator + " = " + Num(v) + ", cần ≥ " +
+      s.not_eligible_reasons.push_back(r.reason + " (" + names + " = " + Num(v) + ", cần ≥ " +
                                        Num(r.min) + ")");
     }
   }

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <fstream>
 #include <set>
 
@@ -132,6 +134,7 @@ TEST(ShippedRubrics, LoadAndUseOnlyContractIndicatorIds) {
                                           "petition.reraised",
                                           "petition.staff_conduct",
                                           "reception.head_months_held",
+                                          "reception.sessions",
                                           "reception.adhoc",
                                           "reception.people",
                                           "reception.group",
@@ -424,6 +427,27 @@ TEST(Totals, NotEligibleUnitIsScoredButNotRated) {
   EXPECT_FALSE(absent.eligible);
   ivs.back() = Count("dossier.received", 10);
   EXPECT_TRUE(Score(r, ivs).eligible);
+}
+
+// "Too few records": the rule sums several indicators.
+TEST(Totals, EligibilityRuleSumsSeveralIndicators) {
+  json j = TestRubricJson();
+  j["eligibility"]["rules"] = json::parse(R"([{"indicators": ["dossier.received", "petition.received"],
+      "min": 10, "reason": "Dưới 10 hồ sơ và đơn thư"}])");
+  Rubric r = MustLoad(j);
+  auto ivs = PerfectA();
+  ivs.back() = Count("dossier.received", 6);
+  ivs.push_back(Count("petition.received", 3));
+  UnitScore s = Score(r, ivs);
+  EXPECT_FALSE(s.eligible);
+  ASSERT_EQ(s.not_eligible_reasons.size(), 1u);
+  EXPECT_EQ(s.not_eligible_reasons[0],
+            "Dưới 10 hồ sơ và đơn thư (dossier.received + petition.received = 9, cần ≥ 10)");
+  ivs.back() = Count("petition.received", 4);
+  EXPECT_TRUE(Score(r, ivs).eligible);
+  // Both indicators are inputs of the rubric.
+  auto ids = r.IndicatorIds();
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "petition.received"), ids.end());
 }
 
 TEST(Totals, DuplicateIndicatorIsAnError) {
