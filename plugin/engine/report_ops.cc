@@ -537,7 +537,7 @@ class ReportOps {
       return std::string(buf);
     };
     std::vector<std::string> months;
-    int64_t first_month_day = 0, after_last_month = 0;
+    int64_t first_month_day = 0;
     for (int64_t day = period.from_day; day <= as_of;) {
       int y;
       unsigned m, dd;
@@ -545,15 +545,19 @@ class ReportOps {
       if (months.empty()) first_month_day = DaysFromCivil(y, m, 1);
       months.push_back(month_of(day));
       day = m == 12 ? DaysFromCivil(y + 1, 1, 1) : DaysFromCivil(y, m + 1, 1);
-      after_last_month = day;
     }
-    // Sessions held by the unit's head ("r.head" entries) in those whole months.
+    // Sessions held by the unit's head ("r.head" entries) in those months up to the cut-off, as
+    // the indicator reception.head_months_held counts them (a session after the cut-off belongs
+    // to the next report).
     std::set<std::pair<std::string, std::string>> held;
-    for (const auto& e : index.Between("r.head", first_month_day, after_last_month - 1))
+    for (const auto& e : index.Between("r.head", first_month_day, as_of))
       if (in_scope.count(e.unit)) held.insert({e.unit, month_of(e.day)});
-    for (const auto& u : subtree)
+    for (const auto& u : subtree) {
+      const indicators::Unit* unit = s_.units->Find(u);
+      if (!unit || !s_.catalog->HeadReceptionRequired(unit->type)) continue;
       for (const auto& month : months)
         if (!held.count({u, month})) a.missed_head_reception.push_back({u, RefOf(u).name, month});
+    }
 
     // Plan tasks behind schedule on as_of (they count for their lead unit).
     std::set<int64_t> late_tasks;

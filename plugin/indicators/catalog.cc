@@ -129,6 +129,8 @@ Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::FromConfig(con
   cat->half_cutoff_ = c["periods"]["half_year"]["cutoff"];
   cat->year_start_ = c["periods"]["year"]["start"];
   cat->year_cutoff_ = c["periods"]["year"]["cutoff"];
+  if (c.contains("head_reception"))
+    for (const auto& t : c["head_reception"]["unit_types"]) cat->head_reception_types_.insert(t.get<std::string>());
   std::vector<FieldError> errors;
   for (size_t g = 0; g < cat->idx766_["groups"].size(); ++g) {
     const auto& inds = cat->idx766_["groups"][g]["indicators"];

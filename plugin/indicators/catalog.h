@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,12 +82,18 @@ class IndicatorCatalog {
   // The idx766 points with group subtotals and the "no petitions" redistribution.
   nlohmann::json Idx766Points(const std::vector<IndicatorValue>& values) const;
   const std::string& version() const { return version_; }
+  // Whether the head of a unit of this type must hold a periodic citizen-reception session every
+  // month (config "head_reception.unit_types"; every unit when the section is absent).
+  bool HeadReceptionRequired(const std::string& unit_type) const {
+    return head_reception_types_.empty() || head_reception_types_.count(unit_type) > 0;
+  }
 
  private:
   std::vector<IndicatorDef> defs_;
   nlohmann::json idx766_;
   std::string version_;
   std::string half_start_, half_cutoff_, year_start_, year_cutoff_;
+  std::set<std::string> head_reception_types_;
 };
 
 }  // namespace danvan::indicators

@@ -307,6 +307,10 @@ class SampleReports : public ::testing::Test {
     EXPECT_FALSE(r["summary"].empty());
     EXPECT_FALSE(r["actions"]["dvk_models"].empty());
     EXPECT_FALSE(r["actions"]["cases"].empty());
+    // Only units whose head must receive citizens every month (config/indicators.json
+    // "head_reception": the department) are listed for the months without a session.
+    EXPECT_FALSE(r["actions"]["missed_head_reception"].empty());
+    for (const auto& m : r["actions"]["missed_head_reception"]) EXPECT_EQ(m["unit_code"], "SGDDT") << m;
 
     // The XLSX opens and its cells read back (standard library zipfile).
     const fs::path dump = out / "xlsx.json";
