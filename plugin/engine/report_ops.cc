@@ -261,40 +261,63 @@ class ReportOps {
     return id.ok() ? Status::Ok() : id.status();
   }
 
-  Result<json> ScoreOp(const json& req) {
+  // The rubric, unit and period every scoring op names.
+  struct ScoringRequest {
+    std::shared_ptr<const scoring::Rubric> rubric;
+    std::string unit;
+    indicators::Period period;
+  };
+  Result<ScoringRequest> ScoringRequestOf(const json& req, bool unit_required) {
     auto rubric = RubricOf(req);
     if (!rubric.ok()) return rubric.status();
-    auto unit = UnitOf(req, false);
+    auto unit = UnitOf(req, unit_required);
     if (!unit.ok()) return unit.status();
     auto period = PeriodOf(req);
     if (!period.ok()) return period.status();
-    const scoring::Rubric& r = *rubric.value();
-    auto scored = ScoreAll(r, unit.value(), period.value());
-    if (!scored.ok()) return scored.status();
-    json scores = json::array();
-    for (const auto& s : scored->ranked) scores.push_back(scoring::ToJson(s));
-    json body = {{"rubric", {{"id", r.id()}, {"version", r.version()}, {"digest", r.digest()}}},
-                 {"unit", unit.value()},
-                 {"period", period->ToJson()},
-                 {"as_of", FormatIsoDate(scored->as_of)},
-                 {"scores", scores}};
-    if (scored->aggregate) body["aggregate"] = scoring::ToJson(*scored->aggregate);
-    // Store the result (and the rubric source once) in one transaction.
+    return ScoringRequest{rubric.value(), unit.value(), period.value()};
+  }
+
+  // Appends body to the journal, with the rubric's source stored once, in one transaction;
+  // returns the entry (its id and time).
+  Result<JournalRow> AppendToJournal(const scoring::Rubric& r, const std::string& kind,
+                                     const std::string& key, const json& body) {
     auto tx = s_.store->Begin();
     if (!tx.ok()) return tx.status();
     Status st = StoreRubricOnce(*tx.value(), *s_.store, r);
     if (!st.ok()) return st;
-    JournalRow row;
-    row.kind = "score";
-    row.key = r.id() + "|" + PeriodKey(period.value()) + "|" + unit.value();
-    row.body = body.dump();
-    row.recorded_ms = s_.clock->NowMs();
+    JournalRow row{0, kind, key, body.dump(), s_.clock->NowMs()};
     auto id = tx.value()->AppendJournal(row);
     if (!id.ok()) return id.status();
     st = tx.value()->Commit();
     if (!st.ok()) return st;
+    row.id = id.value();
+    return row;
+  }
+
+  static json RubricRef(const scoring::Rubric& r) {
+    return {{"id", r.id()}, {"version", r.version()}, {"digest", r.digest()}};
+  }
+
+  Result<json> ScoreOp(const json& req) {
+    auto parsed = ScoringRequestOf(req, false);
+    if (!parsed.ok()) return parsed.status();
+    const scoring::Rubric& r = *parsed->rubric;
+    const std::string& unit = parsed->unit;
+    const indicators::Period& period = parsed->period;
+    auto scored = ScoreAll(r, unit, period);
+    if (!scored.ok()) return scored.status();
+    json scores = json::array();
+    for (const auto& s : scored->ranked) scores.push_back(scoring::ToJson(s));
+    json body = {{"rubric", RubricRef(r)},
+                 {"unit", unit},
+                 {"period", period.ToJson()},
+                 {"as_of", FormatIsoDate(scored->as_of)},
+                 {"scores", scores}};
+    if (scored->aggregate) body["aggregate"] = scoring::ToJson(*scored->aggregate);
+    auto row = AppendToJournal(r, "score", r.id() + "|" + PeriodKey(period) + "|" + unit, body);
+    if (!row.ok()) return row.status();
     json out = body;
-    out["journal_id"] = id.value();
+    out["journal_id"] = row->id;
     out["ranking"] = RankingJson(scored->ranked);
     out["ties"] = TiesJson(scored->ranked);
     out["tie_rule"] =
@@ -361,13 +384,11 @@ class ReportOps {
   }
 
   Result<json> ManualOp(const json& req) {
-    auto rubric = RubricOf(req);
-    if (!rubric.ok()) return rubric.status();
-    auto unit = UnitOf(req, true);
-    if (!unit.ok()) return unit.status();
-    auto period = PeriodOf(req);
-    if (!period.ok()) return period.status();
-    const scoring::Rubric& r = *rubric.value();
+    auto parsed = ScoringRequestOf(req, true);
+    if (!parsed.ok()) return parsed.status();
+    const scoring::Rubric& r = *parsed->rubric;
+    const std::string& unit = parsed->unit;
+    const indicators::Period& period = parsed->period;
     scoring::ManualEntry m;
     m.criterion_id = Str(req, "criterion");
     if (m.criterion_id.empty()) return Status::InvalidInput("/criterion: thiếu mã tiêu chí");
@@ -388,25 +409,15 @@ class ReportOps {
     if (m.entered_at.empty()) m.entered_at = FormatIsoTime(s_.clock->NowMs());
     Status valid = scoring::ValidateManualEntry(r, m);
     if (!valid.ok()) return valid;
-    json body = {{"rubric", {{"id", r.id()}, {"version", r.version()}, {"digest", r.digest()}}},
-                 {"unit", unit.value()},
-                 {"period", period->ToJson()},
+    json body = {{"rubric", RubricRef(r)},
+                 {"unit", unit},
+                 {"period", period.ToJson()},
                  {"entry", scoring::ToJson(m)}};
-    auto tx = s_.store->Begin();
-    if (!tx.ok()) return tx.status();
-    Status st = StoreRubricOnce(*tx.value(), *s_.store, r);
-    if (!st.ok()) return st;
-    JournalRow row;
-    row.kind = "manual_entry";
-    row.key = r.id() + "|" + PeriodKey(period.value()) + "|" + unit.value() + "|" + m.criterion_id;
-    row.body = body.dump();
-    row.recorded_ms = s_.clock->NowMs();
-    auto id = tx.value()->AppendJournal(row);
-    if (!id.ok()) return id.status();
-    st = tx.value()->Commit();
-    if (!st.ok()) return st;
-    body["journal_id"] = id.value();
-    body["recorded_at"] = FormatIsoTime(row.recorded_ms);
+    auto row = AppendToJournal(r, "manual_entry",
+                               r.id() + "|" + PeriodKey(period) + "|" + unit + "|" + m.criterion_id, body);
+    if (!row.ok()) return row.status();
+    body["journal_id"] = row->id;
+    body["recorded_at"] = FormatIsoTime(row->recorded_ms);
     return body;
   }
 
@@ -712,7 +723,7 @@ class ReportOps {
 
     json out = {{"kind", kind}, {"year", year}, {"unit", root},
                 {"as_of", FormatIsoDate(scored->as_of)},
-                {"rubric", {{"id", r.id()}, {"version", r.version()}, {"digest", r.digest()}}}};
+                {"rubric", RubricRef(r)}};
     if (format == "json") {
       out["report"] = reports::ToJson(m);
       return out;
