@@ -159,22 +159,6 @@ constexpr const char* kOutboxColumns =
     "id, destination, record_pk, record_id, unit, op, seq, payload, idempotency_key, state, "
     "attempts, next_attempt_ms, created_ms, last_error";
 
-template <typename... Binds>
-std::vector<OutboxItem> SelectOutbox(Session& session, const std::string& where, Binds&... binds) {
-  std::vector<Poco::Int64> id, rpk, seq, attempts, next, created;
-  std::vector<std::string> dest, rid, unit, op, payload, key, state, err;
-  Statement stmt(session);
-  stmt << std::string("SELECT ") + kOutboxColumns + " FROM outbox " + where, into(id), into(dest),
-      into(rpk), into(rid), into(unit), into(op), into(seq), into(payload), into(key), into(state),
-      into(attempts), into(next), into(created), into(err);
-  (stmt, ..., use(binds));
-  stmt.execute();
-  std::vector<OutboxItem> out(id.size());
-  for (size_t i = 0; i < id.size(); ++i)
-    out[i] = {id[i], dest[i], rpk[i], rid[i], unit[i], op[i], seq[i], payload[i], key[i], state[i],
-              attempts[i], next[i], created[i], err[i]};
-  return out;
-}
 
 std::optional<RecordRow> SelectRecord(Session& session, const RecordKey& key) {
   std::string s = key.source, k = key.kind, i = key.id;
@@ -322,6 +306,11 @@ RecordRow ReadRecordColumns(const WriterStatements::Run& r) {
   return row;
 }
 
+OutboxItem ReadOutboxColumns(const WriterStatements::Run& r) {
+  return {r.Int(0),  r.Text(1),  r.Int(2),  r.Text(3),  r.Text(4), r.Text(5),  r.Int(6),
+          r.Text(7), r.Text(8),  r.Text(9), r.Int(10), r.Int(11), r.Int(12), r.Text(13)};
+}
+
 const std::string& SelectRecordByKeySql() {
   static const std::string sql =
       std::string("SELECT ") + kRecordColumns + " FROM records WHERE source=? AND kind=? AND rid=?";
@@ -443,8 +432,12 @@ class SqliteTransaction final : public StoreTransaction {
   }
 
   Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) override {
+    static const std::string kSql = std::string("SELECT ") + kRecordColumns + " FROM records WHERE pk=?";
     try {
-      return SelectRecordByPk(session_, pk);
+      auto run = statements_.Prepare(kSql.c_str());
+      run.Bind(1, pk);
+      if (!run.Step()) return std::optional<RecordRow>();
+      return std::optional<RecordRow>(ReadRecordColumns(run));
     } catch (const Poco::Exception& e) {
       return FromPoco("read record", e);
     }
@@ -485,19 +478,23 @@ class SqliteTransaction final : public StoreTransaction {
 
   Result<int64_t> EnqueueOutbox(const OutboxItem& it) override {
     try {
-      Poco::Int64 rpk = it.record_pk, next = it.next_attempt_ms, created = it.created_ms, seq = 0;
-      std::string dest = it.destination, rid = it.record_id, unit = it.unit, op = it.op,
-                  payload = it.payload, key = it.idempotency_key, state = it.state;
-      session_ << "SELECT coalesce(max(seq), 0) + 1 FROM outbox WHERE destination=? AND record_pk=?",
-          use(dest), use(rpk), into(seq), now;
-      if (key.empty()) key = dest + ":" + rid + ":" + op + ":" + std::to_string(seq);
-      session_ << "INSERT INTO outbox (destination, record_pk, record_id, unit, op, seq, payload, "
-                  "idempotency_key, state, next_attempt_ms, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-          use(dest), use(rpk), use(rid), use(unit), use(op), use(seq), use(payload), use(key),
-          use(state), use(next), use(created), now;
-      Poco::Int64 id = 0;
-      session_ << "SELECT last_insert_rowid()", into(id), now;
-      return static_cast<int64_t>(id);
+      int64_t seq = 0;
+      {
+        auto run = statements_.Prepare(
+            "SELECT coalesce(max(seq), 0) + 1 FROM outbox WHERE destination=? AND record_pk=?");
+        run.Bind(1, it.destination).Bind(2, it.record_pk);
+        if (run.Step()) seq = run.Int(0);
+      }
+      std::string key = it.idempotency_key;
+      if (key.empty()) key = it.destination + ":" + it.record_id + ":" + it.op + ":" + std::to_string(seq);
+      auto run = statements_.Prepare(
+          "INSERT INTO outbox (destination, record_pk, record_id, unit, op, seq, payload, "
+          "idempotency_key, state, next_attempt_ms, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+      run.Bind(1, it.destination).Bind(2, it.record_pk).Bind(3, it.record_id).Bind(4, it.unit);
+      run.Bind(5, it.op).Bind(6, seq).Bind(7, it.payload).Bind(8, key).Bind(9, it.state);
+      run.Bind(10, it.next_attempt_ms).Bind(11, it.created_ms);
+      run.Step();
+      return statements_.LastInsertRowid();
     } catch (const Poco::Exception& e) {
       return FromPoco("enqueue export", e);
     }
@@ -506,12 +503,11 @@ class SqliteTransaction final : public StoreTransaction {
   Result<bool> HasWaitingDossierOp(const std::string& destination, int64_t record_pk,
                                    int64_t now_ms) override {
     try {
-      Poco::Int64 rpk = record_pk, n = now_ms, count = 0;
-      std::string dest = destination;
-      session_ << "SELECT count(*) FROM outbox WHERE destination=? AND record_pk=? AND op='dossier' "
-                  "AND state IN ('pending','held') AND lease_until_ms < ?",
-          use(dest), use(rpk), use(n), into(count), now;
-      return count > 0;
+      auto run = statements_.Prepare(
+          "SELECT 1 FROM outbox WHERE destination=? AND record_pk=? AND op='dossier' "
+          "AND state IN ('pending','held') AND lease_until_ms < ? LIMIT 1");
+      run.Bind(1, destination).Bind(2, record_pk).Bind(3, now_ms);
+      return run.Step();
     } catch (const Poco::Exception& e) {
       return FromPoco("read outbox", e);
     }
@@ -520,53 +516,63 @@ class SqliteTransaction final : public StoreTransaction {
   Result<std::vector<OutboxItem>> ClaimOutbox(const std::string& destination, int64_t now_ms,
                                               int64_t lease_until_ms, int64_t limit,
                                               int64_t steps_per_call) override {
+    static const std::string kHeads = std::string("SELECT ") + kOutboxColumns +
+        " FROM outbox AS o WHERE destination=? AND state='pending' AND next_attempt_ms<=? AND "
+        "lease_until_ms<? AND NOT EXISTS (SELECT 1 FROM outbox p WHERE "
+        "p.destination=o.destination AND p.record_pk=o.record_pk AND p.seq<o.seq AND "
+        "p.state<>'done') ORDER BY next_attempt_ms, id LIMIT ?";
+    static const std::string kBatchMembers = std::string("SELECT ") + kOutboxColumns +
+        " FROM outbox WHERE destination=? AND record_pk=? AND seq>? AND batch_key=? ORDER BY seq";
+    static const std::string kFollowers = std::string("SELECT ") + kOutboxColumns +
+        " FROM outbox WHERE destination=? AND record_pk=? AND seq>? ORDER BY seq LIMIT ?";
     try {
-      std::string dest = destination;
-      Poco::Int64 n = now_ms, lim = limit;
       // Heads: the first not-done item of each record, ready and not leased.
-      auto heads = SelectOutbox(session_,
-          "AS o WHERE destination=? AND state='pending' AND next_attempt_ms<=? AND lease_until_ms<? "
-          "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination=o.destination AND "
-          "p.record_pk=o.record_pk AND p.seq<o.seq AND p.state<>'done') "
-          "ORDER BY next_attempt_ms, id LIMIT ?", dest, n, n, lim);
+      std::vector<OutboxItem> heads;
+      {
+        auto run = statements_.Prepare(kHeads.c_str());
+        run.Bind(1, destination).Bind(2, now_ms).Bind(3, now_ms).Bind(4, limit);
+        while (run.Step()) heads.push_back(ReadOutboxColumns(run));
+      }
       std::vector<OutboxItem> claimed;
       for (const auto& h : heads) {
         claimed.push_back(h);
         if (h.op != "progress") continue;
-        Poco::Int64 rpk = h.record_pk, seq = h.seq, id = h.id;
         // A batch keeps the members of its first attempt on every retry, so its idempotency
         // key (derived from the batch) stays the same and a lost response is never re-applied
         // under another key.
-        std::vector<std::string> batch;
-        session_ << "SELECT batch_key FROM outbox WHERE id=?", use(id), into(batch), now;
-        std::string key = batch.empty() ? "" : batch[0];
+        std::string key;
+        {
+          auto run = statements_.Prepare("SELECT batch_key FROM outbox WHERE id=?");
+          run.Bind(1, h.id);
+          if (run.Step()) key = run.Text(0);
+        }
         if (!key.empty()) {
-          for (auto& f : SelectOutbox(session_,
-                   "WHERE destination=? AND record_pk=? AND seq>? AND batch_key=? ORDER BY seq",
-                   dest, rpk, seq, key))
-            claimed.push_back(f);
+          auto run = statements_.Prepare(kBatchMembers.c_str());
+          run.Bind(1, destination).Bind(2, h.record_pk).Bind(3, h.seq).Bind(4, key);
+          while (run.Step()) claimed.push_back(ReadOutboxColumns(run));
           continue;
         }
         if (steps_per_call > 1) {
-          Poco::Int64 more = steps_per_call - 1;
-          for (auto& f : SelectOutbox(session_,
-                   "WHERE destination=? AND record_pk=? AND seq>? ORDER BY seq LIMIT ?", dest, rpk,
-                   seq, more)) {
+          auto run = statements_.Prepare(kFollowers.c_str());
+          run.Bind(1, destination).Bind(2, h.record_pk).Bind(3, h.seq).Bind(4, steps_per_call - 1);
+          while (run.Step()) {
+            OutboxItem f = ReadOutboxColumns(run);
             if (f.op != "progress" || f.state != "pending" || f.seq != claimed.back().seq + 1) break;
-            claimed.push_back(f);
+            claimed.push_back(std::move(f));
           }
         }
         key = std::to_string(h.seq) + "-" + std::to_string(claimed.back().seq);
         for (size_t i = claimed.size(); i-- > 0 && claimed[i].record_pk == h.record_pk && claimed[i].seq >= h.seq;) {
-          Poco::Int64 cid = claimed[i].id;
-          session_ << "UPDATE outbox SET batch_key=? WHERE id=?", use(key), use(cid), now;
+          auto run = statements_.Prepare("UPDATE outbox SET batch_key=? WHERE id=?");
+          run.Bind(1, key).Bind(2, claimed[i].id);
+          run.Step();
           if (claimed[i].seq == h.seq) break;
         }
       }
-      Poco::Int64 until = lease_until_ms;
       for (const auto& c : claimed) {
-        Poco::Int64 id = c.id;
-        session_ << "UPDATE outbox SET lease_until_ms=? WHERE id=?", use(until), use(id), now;
+        auto run = statements_.Prepare("UPDATE outbox SET lease_until_ms=? WHERE id=?");
+        run.Bind(1, lease_until_ms).Bind(2, c.id);
+        run.Step();
       }
       return claimed;
     } catch (const Poco::Exception& e) {
@@ -576,17 +582,21 @@ class SqliteTransaction final : public StoreTransaction {
 
   Status FinishOutbox(const OutboxItem& it, const std::string& state, int64_t now_ms) override {
     try {
-      Poco::Int64 id = it.id, attempts = it.attempts, next = it.next_attempt_ms, n = now_ms;
-      std::string st = state, err = it.last_error;
-      Poco::Int64 done = state == "done" ? now_ms : 0;
-      session_ << "UPDATE outbox SET state=?, attempts=?, next_attempt_ms=?, last_error=?, "
-                  "lease_until_ms=0, done_ms=? WHERE id=?",
-          use(st), use(attempts), use(next), use(err), use(done), use(id), now;
+      {
+        auto run = statements_.Prepare(
+            "UPDATE outbox SET state=?, attempts=?, next_attempt_ms=?, last_error=?, "
+            "lease_until_ms=0, done_ms=? WHERE id=?");
+        run.Bind(1, state).Bind(2, it.attempts).Bind(3, it.next_attempt_ms).Bind(4, it.last_error);
+        run.Bind(5, state == "done" ? now_ms : int64_t{0}).Bind(6, it.id);
+        run.Step();
+      }
       if (state == "dead") {
-        std::string dest = it.destination, rid = it.record_id, op = it.op, payload = it.payload;
-        session_ << "INSERT INTO dead_letter (outbox_id, destination, record_id, op, payload, "
-                    "last_error, attempts, dead_ms) VALUES (?,?,?,?,?,?,?,?)",
-            use(id), use(dest), use(rid), use(op), use(payload), use(err), use(attempts), use(n), now;
+        auto run = statements_.Prepare(
+            "INSERT INTO dead_letter (outbox_id, destination, record_id, op, payload, "
+            "last_error, attempts, dead_ms) VALUES (?,?,?,?,?,?,?,?)");
+        run.Bind(1, it.id).Bind(2, it.destination).Bind(3, it.record_id).Bind(4, it.op);
+        run.Bind(5, it.payload).Bind(6, it.last_error).Bind(7, it.attempts).Bind(8, now_ms);
+        run.Step();
       }
       return Status::Ok();
     } catch (const Poco::Exception& e) {
@@ -652,15 +662,14 @@ class SqliteTransaction final : public StoreTransaction {
 
   Status AppendExportLog(const ExportLogRow& r) override {
     try {
-      Poco::Int64 at = r.at_ms, http = r.http_status;
-      std::string dest = r.destination, op = r.op, rid = r.record_id, url = r.url,
-                  outcome = r.outcome, rh = r.request_hash, rm = r.request_masked,
-                  resp = r.response_body, prev = r.prev_hash, hash = r.entry_hash;
-      session_ << "INSERT INTO export_log (destination, at_ms, op, record_id, url, http_status, "
-                  "outcome, request_hash, request_masked, response_body, prev_hash, entry_hash) "
-                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-          use(dest), use(at), use(op), use(rid), use(url), use(http), use(outcome), use(rh),
-          use(rm), use(resp), use(prev), use(hash), now;
+      auto run = statements_.Prepare(
+          "INSERT INTO export_log (destination, at_ms, op, record_id, url, http_status, "
+          "outcome, request_hash, request_masked, response_body, prev_hash, entry_hash) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+      run.Bind(1, r.destination).Bind(2, r.at_ms).Bind(3, r.op).Bind(4, r.record_id).Bind(5, r.url);
+      run.Bind(6, int64_t{r.http_status}).Bind(7, r.outcome).Bind(8, r.request_hash);
+      run.Bind(9, r.request_masked).Bind(10, r.response_body).Bind(11, r.prev_hash).Bind(12, r.entry_hash);
+      run.Step();
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("write export log", e);
