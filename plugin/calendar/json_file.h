@@ -10,37 +10,31 @@
 #include <string>
 #include <string_view>
 
+#include "core/json_schema.h"
 #include "core/status.h"
-
-namespace valijson {
-class Schema;
-}
 
 namespace danvan::calendar {
 
-// Reads and parses a JSON file. Errors: kIoError (cannot read), kInvalidInput (syntax), both
-// with the file name and, for syntax errors, the byte offset.
-Result<nlohmann::json> ReadJsonFile(const std::string& path);
+// Reads and parses a JSON file (core/json_schema.h).
+using danvan::ReadJsonFile;
 
 // "$", "$.days[3].date": the path notation used in every error message of this library.
 std::string JsonPathChild(std::string_view parent, std::string_view key);
 std::string JsonPathIndex(std::string_view parent, size_t index);
 
+// The project's JSON Schema validator (core/json_schema.h) with this library's message format.
 class SchemaValidator {
  public:
   // Loads a draft-07 JSON Schema (one of schemas/*.schema.json).
   static Result<std::shared_ptr<const SchemaValidator>> Load(const std::string& schema_path);
 
   // OK, or kInvalidInput "Tệp '<label>' không hợp lệ theo lược đồ '<schema>': tại $.a[1].b: ..."
-  // listing every violation found.
+  // listing the violations found (at most 10).
   Status Validate(const nlohmann::json& doc, std::string_view file_label) const;
 
-  ~SchemaValidator();
-
  private:
-  SchemaValidator() = default;
-  std::string schema_path_;
-  std::unique_ptr<valijson::Schema> schema_;
+  explicit SchemaValidator(std::shared_ptr<const JsonSchema> schema) : schema_(std::move(schema)) {}
+  std::shared_ptr<const JsonSchema> schema_;
 };
 
 // Loads `path`, validates it with `schemas_dir`/`schema_file`.

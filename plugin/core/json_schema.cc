@@ -18,12 +18,49 @@ struct JsonSchema::Impl {
 
 JsonSchema::~JsonSchema() = default;
 
+Result<nlohmann::json> ReadJsonFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("Không đọc được tệp '" + path + "'");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status::IoError("Lỗi khi đọc tệp '" + path + "'");
+  try {
+    return nlohmann::json::parse(buf.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    return Status::InvalidInput("Tệp '" + path + "' không phải JSON hợp lệ (vị trí byte " +
+                                std::to_string(e.byte) + "): " + e.what());
+  }
+}
+
+Result<nlohmann::json> LoadValidatedJsonFile(const std::string& path, const std::string& schema_path) {
+  auto schema = JsonSchema::FromFile(schema_path);
+  if (!schema.ok()) return schema.status();
+  auto doc = ReadJsonFile(path);
+  if (!doc.ok()) return doc.status();
+  std::vector<FieldError> errors;
+  if (!schema.value()->Validate(doc.value(), &errors))
+    return Status::InvalidInput(path + ":\n" + JoinFieldErrors(errors));
+  return std::move(doc).value();
+}
+
+std::string JsonPointerToDollarPath(const std::string& pointer) {
+  std::string out = "$";
+  size_t start = 1;
+  while (start <= pointer.size() && !pointer.empty()) {
+    size_t end = pointer.find('/', start);
+    if (end == std::string::npos) end = pointer.size();
+    const std::string part = pointer.substr(start, end - start);
+    const bool numeric = !part.empty() && part.find_first_not_of("0123456789") == std::string::npos;
+    if (!part.empty()) out += numeric ? "[" + part + "]" : "." + part;
+    start = end + 1;
+  }
+  return out;
+}
+
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::FromFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::IoError("không đọc được tệp lược đồ " + path);
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
-  if (doc.is_discarded()) return Status::InvalidInput("tệp lược đồ không phải JSON hợp lệ: " + path);
-  return FromJson(doc, path);
+  auto doc = ReadJsonFile(path);
+  if (!doc.ok()) return doc.status();
+  return FromJson(doc.value(), path);
 }
 
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::FromJson(const nlohmann::json& doc,

@@ -42,4 +42,15 @@ class JsonSchema {
 // Every error, one per line, "path: reason".
 std::string JoinFieldErrors(const std::vector<FieldError>& errors);
 
+// Reads and parses a JSON file. kIoError when it cannot be read; kInvalidInput naming the file
+// and the byte offset of a syntax error.
+Result<nlohmann::json> ReadJsonFile(const std::string& path);
+
+// Reads `path` and validates it against the schema file `schema_path`; kInvalidInput
+// "<path>:\n<pointer: reason>..." listing every violation.
+Result<nlohmann::json> LoadValidatedJsonFile(const std::string& path, const std::string& schema_path);
+
+// "/days/3/date" -> "$.days[3].date" (the notation of the calendar data files' messages).
+std::string JsonPointerToDollarPath(const std::string& pointer);
+
 }  // namespace danvan

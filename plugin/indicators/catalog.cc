@@ -1,6 +1,5 @@
 #include "indicators/catalog.h"
 
-#include <fstream>
 
 #include "core/json_schema.h"
 #include "core/timeutil.h"
@@ -108,16 +107,9 @@ nlohmann::json IndicatorValue::ToJson() const {
 
 Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::LoadFile(
     const std::string& path, const std::string& schemas_dir) {
-  std::ifstream in(path);
-  if (!in) return Status::IoError("không đọc được tệp cấu hình chỉ số " + path);
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
-  if (doc.is_discarded()) return Status::InvalidInput(path + ": không phải JSON hợp lệ");
-  auto schema = JsonSchema::FromFile(schemas_dir + "/indicators.schema.json");
-  if (!schema.ok()) return schema.status();
-  std::vector<FieldError> errors;
-  if (!schema.value()->Validate(doc, &errors))
-    return Status::InvalidInput(path + ":\n" + JoinFieldErrors(errors));
-  return FromConfig(doc);
+  auto doc = LoadValidatedJsonFile(path, schemas_dir + "/indicators.schema.json");
+  if (!doc.ok()) return doc.status();
+  return FromConfig(doc.value());
 }
 
 Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::FromConfig(const nlohmann::json& c) {

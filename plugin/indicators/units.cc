@@ -1,6 +1,5 @@
 #include "indicators/units.h"
 
-#include <fstream>
 #include <set>
 
 #include "core/json_schema.h"
@@ -10,16 +9,9 @@ namespace danvan::indicators {
 
 Result<std::shared_ptr<const UnitTree>> UnitTree::LoadFile(const std::string& path,
                                                            const std::string& schemas_dir) {
-  std::ifstream in(path);
-  if (!in) return Status::IoError("không đọc được tệp đơn vị " + path);
-  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
-  if (doc.is_discarded()) return Status::InvalidInput(path + ": không phải JSON hợp lệ");
-  auto schema = JsonSchema::FromFile(schemas_dir + "/units.schema.json");
-  if (!schema.ok()) return schema.status();
-  std::vector<FieldError> errors;
-  if (!schema.value()->Validate(doc, &errors))
-    return Status::InvalidInput(path + ":\n" + JoinFieldErrors(errors));
-  return FromJson(doc, path);
+  auto doc = LoadValidatedJsonFile(path, schemas_dir + "/units.schema.json");
+  if (!doc.ok()) return doc.status();
+  return FromJson(doc.value(), path);
 }
 
 Result<std::shared_ptr<const UnitTree>> UnitTree::FromJson(const nlohmann::json& doc,

@@ -2,14 +2,11 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
-#include <valijson/adapters/nlohmann_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validator.hpp>
+
+#include "core/json_schema.h"
 
 namespace danvan::scoring {
 namespace {
@@ -24,50 +21,27 @@ std::string Num(double v) {
   return buf;
 }
 
-// Schemas are parsed once per path and kept for the process lifetime (read-only afterwards).
-Result<std::shared_ptr<valijson::Schema>> LoadSchema(const std::string& path) {
+// Schemas are compiled once per path and kept for the process lifetime (immutable afterwards).
+Result<std::shared_ptr<const JsonSchema>> LoadSchema(const std::string& path) {
   static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<valijson::Schema>> cache;
+  static std::map<std::string, std::shared_ptr<const JsonSchema>> cache;
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(path);
   if (it != cache.end()) return it->second;
-  std::ifstream in(path);
-  if (!in) return Status::IoError("không đọc được lược đồ tiêu chí chấm điểm: " + path);
-  try {
-    json doc = json::parse(in);
-    auto schema = std::make_shared<valijson::Schema>();
-    valijson::SchemaParser parser;
-    valijson::adapters::NlohmannJsonAdapter adapter(doc);
-    parser.populateSchema(adapter, *schema);
-    cache[path] = schema;
-    return schema;
-  } catch (const std::exception& e) {
-    return Status::Internal("lược đồ tiêu chí chấm điểm không hợp lệ (" + path + "): " + e.what());
-  }
+  auto schema = JsonSchema::FromFile(path);
+  if (!schema.ok()) return schema.status();
+  cache[path] = schema.value();
+  return schema.value();
 }
 
 Status ValidateAgainstSchema(const json& j, const std::string& schema_path) {
   auto schema = LoadSchema(schema_path);
   if (!schema.ok()) return schema.status();
-  valijson::Validator validator;
-  valijson::ValidationResults results;
-  valijson::adapters::NlohmannJsonAdapter target(j);
-  bool ok = false;
-  try {
-    ok = validator.validate(**schema, target, &results);
-  } catch (const std::exception& e) {
-    return Status::InvalidInput(std::string("tệp tiêu chí chấm điểm không hợp lệ: ") + e.what());
-  }
-  if (ok) return Status::Ok();
+  std::vector<FieldError> errors;
+  if (schema.value()->Validate(j, &errors)) return Status::Ok();
   std::string msg = "tệp tiêu chí chấm điểm không đúng lược đồ rubric.schema.json:";
-  valijson::ValidationResults::Error err;
-  int shown = 0;
-  while (results.popError(err) && shown < 5) {
-    std::string where;
-    for (const auto& c : err.context) where += c;
-    msg += " [" + where + "] " + err.description + ";";
-    ++shown;
-  }
+  for (size_t i = 0; i < errors.size() && i < 5; ++i)
+    msg += " " + errors[i].path + ": " + errors[i].reason + ";";
   return Status::InvalidInput(msg);
 }
 
@@ -105,16 +79,9 @@ std::string Rubric::DefaultSchemaPath() {
 }
 
 Result<Rubric> Rubric::FromFile(const std::string& path, const std::string& schema_path) {
-  std::ifstream in(path);
-  if (!in) return Status::IoError("không mở được tệp tiêu chí chấm điểm: " + path);
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const std::exception& e) {
-    return Status::InvalidInput("tệp tiêu chí chấm điểm " + path +
-                                " không phải JSON hợp lệ: " + e.what());
-  }
-  return FromJson(j, schema_path);
+  auto j = ReadJsonFile(path);
+  if (!j.ok()) return j.status();
+  return FromJson(j.value(), schema_path);
 }
 
 Result<Rubric> Rubric::FromJson(const json& j, const std::string& schema_path) {

@@ -2,19 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <unordered_map>
-#include <valijson/adapters/nlohmann_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validation_results.hpp>
-#include <valijson/validator.hpp>
 
+#include "core/json_schema.h"
 #include "core/timeutil.h"
 #include "text/keywords.h"
 #include "text/normalize.h"
@@ -651,22 +646,6 @@ void WalkSchema(const json& s, const std::string& prefix, std::set<std::string>*
   }
 }
 
-std::optional<json> ReadJsonFile(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "không mở được tệp " + path;
-    return std::nullopt;
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return json::parse(ss.str());
-  } catch (const std::exception& e) {
-    *error = "tệp " + path + " không phải JSON hợp lệ: " + e.what();
-    return std::nullopt;
-  }
-}
-
 std::string Escape(const std::string& key) {
   std::string out;
   for (char c : key) {
@@ -790,56 +769,29 @@ class Loader {
   }
 
   Status Validate() {
-    std::string err;
-    auto schema_doc = ReadJsonFile(dir_ + "/rules.schema.json", &err);
-    if (!schema_doc) return Status::IoError(err);
-    try {
-      valijson::Schema schema;
-      valijson::SchemaParser parser;
-      valijson::adapters::NlohmannJsonAdapter schema_adapter(*schema_doc);
-      parser.populateSchema(schema_adapter, schema);
-      valijson::Validator validator;
-      valijson::ValidationResults results;
-      valijson::adapters::NlohmannJsonAdapter target(doc_);
-      if (validator.validate(schema, target, &results)) return Status::Ok();
-      // Report the deepest error (the most specific one).
-      valijson::ValidationResults::Error e, best;
-      size_t depth = 0;
-      bool any = false;
-      while (results.popError(e)) {
-        if (!any || e.context.size() > depth) {
-          best = e;
-          depth = e.context.size();
-          any = true;
-        }
+    auto schema = JsonSchema::FromFile(dir_ + "/rules.schema.json");
+    if (!schema.ok()) return schema.status();
+    std::vector<FieldError> errors;
+    if (schema.value()->Validate(doc_, &errors)) return Status::Ok();
+    // Report the deepest error (the most specific one).
+    FieldError best{"", "không đúng lược đồ"};
+    for (const FieldError& e : errors)
+      if (best.path.empty() || e.path.size() > best.path.size()) best = e;
+    const std::string& ptr = best.path;
+    // Name the rule when the error lies inside one.
+    if (ptr.rfind("/rules/", 0) == 0) {
+      size_t idx = std::strtoul(ptr.c_str() + 7, nullptr, 10);
+      const json& rules = doc_.at("rules");
+      if (idx < rules.size() && rules[idx].is_object() && rules[idx].contains("id") &&
+          rules[idx]["id"].is_string()) {
+        rule_id_ = rules[idx]["id"].get<std::string>();
+      } else {
+        rule_id_ = "#" + std::to_string(idx);
       }
-      std::string ptr;
-      for (const std::string& c : best.context) {
-        if (c == "<root>") continue;
-        std::string seg = c;
-        if (seg.size() >= 2 && seg.front() == '[' && seg.back() == ']') {
-          seg = seg.substr(1, seg.size() - 2);
-        }
-        ptr += "/" + seg;
-      }
-      // Name the rule when the error lies inside one.
-      if (ptr.rfind("/rules/", 0) == 0) {
-        size_t idx = std::strtoul(ptr.c_str() + 7, nullptr, 10);
-        const json& rules = doc_.at("rules");
-        if (idx < rules.size() && rules[idx].is_object() && rules[idx].contains("id") &&
-            rules[idx]["id"].is_string()) {
-          rule_id_ = rules[idx]["id"].get<std::string>();
-        } else {
-          rule_id_ = "#" + std::to_string(idx);
-        }
-      }
-      Status st = Error(ptr.empty() ? "/" : ptr,
-                        "không đúng lược đồ rules.schema.json: " + best.description);
-      rule_id_.clear();
-      return st;
-    } catch (const std::exception& ex) {
-      return Status::Internal(std::string("lỗi kiểm tra lược đồ luật: ") + ex.what());
     }
+    Status st = Error(ptr.empty() ? "/" : ptr, "không đúng lược đồ rules.schema.json: " + best.reason);
+    rule_id_.clear();
+    return st;
   }
 
   void LoadKnownFields() {
@@ -851,9 +803,8 @@ class Loader {
       }
       bool found = false;
       for (const std::string& f : files) {
-        std::string err;
-        if (auto s = ReadJsonFile(f, &err)) {
-          WalkSchema(*s, "", &set);
+        if (auto s = ReadJsonFile(f); s.ok()) {
+          WalkSchema(s.value(), "", &set);
           found = true;
         }
       }
@@ -861,10 +812,9 @@ class Loader {
         for (const std::string& f : FallbackFields().at(kind)) set.insert(f);
       }
     }
-    std::string err;
-    if (auto env = ReadJsonFile(dir_ + "/records/envelope.schema.json", &err)) {
+    if (auto env = ReadJsonFile(dir_ + "/records/envelope.schema.json"); env.ok()) {
       std::set<std::string> fields;
-      WalkSchema(*env, "", &fields);
+      WalkSchema(env.value(), "", &fields);
       for (const auto& f : fields) {
         if (f.rfind("data", 0) != 0) envelope_.insert(f);
       }
@@ -1128,10 +1078,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromJson(const nlohmann::json& r
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::FromFile(const std::string& path,
                                                          const std::string& schemas_dir) {
-  std::string err;
-  auto doc = ReadJsonFile(path, &err);
-  if (!doc) return Status::InvalidInput(err);
-  return FromJson(*doc, schemas_dir);
+  auto doc = ReadJsonFile(path);
+  if (!doc.ok()) return Status::InvalidInput(doc.status().message());
+  return FromJson(doc.value(), schemas_dir);
 }
 
 std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
