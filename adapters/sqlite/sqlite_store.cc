@@ -159,7 +159,6 @@ constexpr const char* kOutboxColumns =
     "id, destination, record_pk, record_id, unit, op, seq, payload, idempotency_key, state, "
     "attempts, next_attempt_ms, created_ms, last_error";
 
-
 std::optional<RecordRow> SelectRecord(Session& session, const RecordKey& key) {
   std::string s = key.source, k = key.kind, i = key.id;
   auto rows = SelectRecords(session, "WHERE source=? AND kind=? AND rid=?", s, k, i);

@@ -1,6 +1,5 @@
 #include "indicators/catalog.h"
 
-
 #include "core/json_schema.h"
 #include "core/timeutil.h"
 
