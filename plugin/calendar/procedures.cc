@@ -256,18 +256,21 @@ Result<Procedure> ProcedureFromLayThuTuc(const nlohmann::json& input, const Proc
   return p;
 }
 
-Result<std::shared_ptr<const ProcedureCatalogue>> UpsertFromLayThuTuc(
-    const ProcedureCatalogue& catalogue, const nlohmann::json& item) {
-  // Find the code first so that an update merges with the existing entry.
+std::string LayThuTucCode(const nlohmann::json& item) {
   const nlohmann::json* obj = &item;
   if (item.is_object() && item.contains("result") && item["result"].is_array() &&
       !item["result"].empty())
     obj = &item["result"][0];
-  const Procedure* previous = nullptr;
-  if (obj->is_object()) {
-    if (const auto* code = FirstOf(*obj, {"MaTTHC", "maTTHC", "MaThuTuc", "code"}))
-      previous = catalogue.Find(AsString(*code));
-  }
+  if (!obj->is_object()) return "";
+  const auto* code = FirstOf(*obj, {"MaTTHC", "maTTHC", "MaThuTuc", "code"});
+  return code ? AsString(*code) : "";
+}
+
+Result<std::shared_ptr<const ProcedureCatalogue>> UpsertFromLayThuTuc(
+    const ProcedureCatalogue& catalogue, const nlohmann::json& item) {
+  // Find the code first so that an update merges with the existing entry.
+  const std::string code = LayThuTucCode(item);
+  const Procedure* previous = code.empty() ? nullptr : catalogue.Find(code);
   auto p = ProcedureFromLayThuTuc(item, previous);
   if (!p.ok()) return p.status();
   return catalogue.Upsert(p.value());

@@ -77,6 +77,9 @@ class ProcedureCatalogue {
 Result<Procedure> ProcedureFromLayThuTuc(const nlohmann::json& item,
                                          const Procedure* previous = nullptr);
 
+// The procedure code of a LayThuTuc item or answer ("" when it names none).
+std::string LayThuTucCode(const nlohmann::json& item);
+
 // Convenience: parse and upsert into `catalogue`, returning the new catalogue.
 Result<std::shared_ptr<const ProcedureCatalogue>> UpsertFromLayThuTuc(
     const ProcedureCatalogue& catalogue, const nlohmann::json& item);

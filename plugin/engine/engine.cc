@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <filesystem>
+#include <set>
 
 #include "core/json_schema.h"
 #include "core/timeutil.h"
@@ -14,6 +15,9 @@
 
 namespace danvan {
 namespace {
+
+// Store setting: the portal's LayThuTuc answers merged so far, by procedure code (JSON object).
+constexpr const char* kPortalProceduresSetting = "procedures.portal";
 
 std::string DefaultDir(const char* name) {
   // Installed layout first (share/danvan next to lib/), then the source tree of this build.
@@ -164,8 +168,22 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   if (!deadline_rules.ok()) return deadline_rules.status();
   auto procs = calendar::ProcedureCatalogue::Load(config.procedures_file, config.schemas_dir);
   if (!procs.ok()) return procs.status();
+  // Procedure details fetched from the portal (LayThuTuc) earlier override the file's entries.
+  std::shared_ptr<const calendar::ProcedureCatalogue> catalogue = procs.value();
+  auto fetched = e->store_->GetSetting(kPortalProceduresSetting);
+  if (!fetched.ok()) return fetched.status();
+  if (fetched.value()) {
+    nlohmann::json stored = nlohmann::json::parse(*fetched.value(), nullptr, false);
+    if (stored.is_object())
+      for (const auto& [code, answer] : stored.items()) {
+        auto next = calendar::UpsertFromLayThuTuc(*catalogue, answer);
+        if (next.ok()) catalogue = next.value();
+      }
+  }
+  e->calendar_ = cal.value();
+  e->deadline_rules_ = deadline_rules.value();
   e->evaluator_ = std::make_shared<RecordEvaluator>(std::make_shared<calendar::OnTimeClassifier>(
-      cal.value(), procs.value(), deadline_rules.value()));
+      cal.value(), catalogue, deadline_rules.value()));
   Status rebuilt = e->RebuildIndex();
   if (!rebuilt.ok()) return rebuilt;
   Engine* raw = e.get();
@@ -188,6 +206,14 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
         }
         raw->ApplyDeltas(d);
       });
+  e->outbox_->SetProcedureHooks(
+      [raw]() {
+        std::vector<std::string> codes;
+        for (const auto& p : raw->evaluator()->classifier().procedures().ToJson()["procedures"])
+          codes.push_back(p.value("code", ""));
+        return codes;
+      },
+      [raw](const std::vector<nlohmann::json>& answers) { return raw->MergePortalProcedures(answers); });
   Status ob = e->outbox_->Init();
   if (!ob.ok()) return ob;
   e->hooks_.logger.Log(LogLevel::kInfo, "opened",
@@ -661,13 +687,17 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "outbox.mappings.set") return outbox_->SetMappings(req);
   if (op == "outbox.reconcile") return outbox_->RequestReconcile();
   if (op == "exportlog.verify") return outbox_->VerifyLog();
+  if (op == "procedures.refresh") return outbox_->RequestProcedureRefresh(req);
+  if (op == "procedures.status") return outbox_->ProceduresStatus();
+  if (op == "procedures.get") return ProcedureGetOp(req);
   if (auto it = extra_ops_.find(op); it != extra_ops_.end()) return it->second(req);
   if (op == "ops") {
     nlohmann::json ops = {"record.get", "stats", "quarantine.list", "indicators",
                           "indicators.explain", "units", "deadlines.scan", "outbox.status",
                           "outbox.dead_letters", "outbox.resend", "outbox.mappings.set",
                           "outbox.reconcile", "exportlog.verify", "tagging.reload",
-                          "tagging.status", "tagging.changes", "tags.count", "tags.explain", "ops"};
+                          "tagging.status", "tagging.changes", "tags.count", "tags.explain",
+                          "procedures.refresh", "procedures.status", "procedures.get", "ops"};
     for (const auto& [name, fn] : extra_ops_) ops.push_back(name);
     return nlohmann::json{{"ops", ops}};
   }
@@ -704,7 +734,8 @@ Result<nlohmann::json> Engine::RecordGet(const nlohmann::json& req) {
                            {"updated", FormatIsoTime(r.updated_ms)},
                            {"has_item", r.has_item},
                            {"data", nlohmann::json::parse(r.data_json, nullptr, false)},
-                           {"tags", nlohmann::json::parse(r.tags_json, nullptr, false)}};
+                           {"tags", nlohmann::json::parse(r.tags_json, nullptr, false)},
+                           {"deadline", nlohmann::json::parse(r.deadline_json, nullptr, false)}};
   record[r.order_basis == "time" ? "updated_at_ms" : "version"] = r.order_key;
   return nlohmann::json{{"record", std::move(record)}, {"history", std::move(h)}};
 }
@@ -1051,6 +1082,99 @@ void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
                                                     {"processed", retag_processed_.load()},
                                                     {"changed", retag_changed_.load()}});
   retag_running_ = false;
+}
+
+Result<nlohmann::json> Engine::ProcedureGetOp(const nlohmann::json& req) {
+  if (!req.contains("code") || !req["code"].is_string())
+    return Status::InvalidInput("/code: thiếu mã thủ tục (MaTTHC, chuỗi)");
+  const std::string code = req["code"].get<std::string>();
+  const auto* p = evaluator()->classifier().procedures().Find(code);
+  if (!p) return Status::NotFound("/code: không có thủ tục \"" + code + "\" trong danh mục");
+  return p->ToJson();
+}
+
+Result<nlohmann::json> Engine::MergePortalProcedures(const std::vector<nlohmann::json>& answers) {
+  std::lock_guard merge_lock(procedures_mu_);
+  auto before = evaluator();
+  std::shared_ptr<const calendar::ProcedureCatalogue> catalogue;
+  nlohmann::json invalid = nlohmann::json::array();
+  auto stored_or = store_->GetSetting(kPortalProceduresSetting);
+  if (!stored_or.ok()) return stored_or.status();
+  nlohmann::json stored = stored_or.value() ? nlohmann::json::parse(*stored_or.value(), nullptr, false)
+                                            : nlohmann::json::object();
+  if (!stored.is_object()) stored = nlohmann::json::object();
+  std::set<std::string> changed;
+  const calendar::ProcedureCatalogue* current = &before->classifier().procedures();
+  for (const auto& answer : answers) {
+    const std::string code = calendar::LayThuTucCode(answer);
+    if (code.empty()) {
+      invalid.push_back({{"error", "LayThuTuc: câu trả lời không có mã thủ tục (MaTTHC)"}});
+      continue;
+    }
+    const auto* old_entry = current->Find(code);
+    const nlohmann::json old_json = old_entry ? old_entry->ToJson() : nlohmann::json(nullptr);
+    auto next = calendar::UpsertFromLayThuTuc(*current, answer);
+    if (!next.ok()) {
+      invalid.push_back({{"code", code}, {"error", next.status().message()}});
+      continue;
+    }
+    catalogue = next.value();
+    current = catalogue.get();
+    if (current->Find(code)->ToJson() != old_json) changed.insert(code);
+    stored[code] = answer;
+  }
+  nlohmann::json summary = {{"changed", changed}, {"invalid", invalid}, {"reevaluated", 0}};
+  if (changed.empty()) return summary;
+  {
+    auto tx = store_->Begin();
+    if (!tx.ok()) return tx.status();
+    Status st = tx.value()->SetSetting(kPortalProceduresSetting, stored.dump());
+    if (!st.ok()) return st;
+    st = tx.value()->Commit();
+    if (!st.ok()) return st;
+  }
+  {
+    std::lock_guard lock(evaluator_mu_);
+    evaluator_ = std::make_shared<RecordEvaluator>(
+        std::make_shared<calendar::OnTimeClassifier>(calendar_, catalogue, deadline_rules_));
+  }
+  // The deadlines of stored dossiers of those procedures follow the new catalogue.
+  std::vector<int64_t> pks;
+  Status st = store_->ForEachRecord("dossier", units_->codes(), [&](const RecordRow& row) {
+    nlohmann::json d = nlohmann::json::parse(row.data_json, nullptr, false);
+    if (d.is_object() && d.contains("MaTTHC") && d["MaTTHC"].is_string() &&
+        changed.count(d["MaTTHC"].get<std::string>()))
+      pks.push_back(row.pk);
+  });
+  if (!st.ok()) return st;
+  int64_t reevaluated = 0;
+  for (size_t i = 0; i < pks.size(); i += 200) {
+    std::vector<indicators::Delta> deltas;
+    auto tx_or = store_->Begin();
+    if (!tx_or.ok()) return tx_or.status();
+    auto& tx = *tx_or.value();
+    const int64_t now = hooks_.clock->NowMs();
+    for (size_t j = i; j < std::min(pks.size(), i + 200); ++j) {
+      auto row_or = tx.GetRecordByPk(pks[j]);
+      if (!row_or.ok()) return row_or.status();
+      if (!row_or.value() || !row_or.value()->has_item) continue;
+      RecordRow row = *row_or.value();
+      auto hist = tx.GetHistory(row.pk);
+      if (!hist.ok()) return hist.status();
+      Evaluation ev;
+      st = Reevaluate(tx, row, hist.value(), now, &ev, &deltas);
+      if (!st.ok()) return st;
+      auto put = tx.PutRecord(row);
+      if (!put.ok()) return put.status();
+      ++reevaluated;
+    }
+    st = tx.Commit();
+    if (!st.ok()) return st;
+    ApplyDeltas(deltas);
+  }
+  summary["reevaluated"] = reevaluated;
+  hooks_.logger.Log(LogLevel::kInfo, "procedures_merged", summary);
+  return summary;
 }
 
 Result<nlohmann::json> Engine::RetagStatusOp() {

@@ -148,6 +148,11 @@ class Engine {
   void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
                     std::vector<indicators::Delta>* out) const;
   Status RebuildIndex();
+  // Merges the portal's LayThuTuc answers into the procedure catalogue in force, keeps them in
+  // the store (they are applied again at open), swaps the evaluator and re-evaluates the
+  // dossiers of the procedures that changed. Runs on an outbox sender thread.
+  Result<nlohmann::json> MergePortalProcedures(const std::vector<nlohmann::json>& answers);
+  Result<nlohmann::json> ProcedureGetOp(const nlohmann::json& req);
   // Applies committed deltas to the aggregates and to the per-record index.
   void ApplyDeltas(const std::vector<indicators::Delta>& deltas);
   // Fires due-soon / overdue alerts whose time has come; returns how many fired.
@@ -163,6 +168,9 @@ class Engine {
   std::shared_ptr<const indicators::IndicatorCatalog> catalog_;
   mutable std::mutex evaluator_mu_;
   std::shared_ptr<const RecordEvaluator> evaluator_;  // guarded by evaluator_mu_
+  std::shared_ptr<const calendar::WorkingCalendar> calendar_;
+  std::shared_ptr<const calendar::DeadlineRules> deadline_rules_;
+  std::mutex procedures_mu_;  // one catalogue merge at a time
   indicators::SeriesIndex index_;
   indicators::RecordSeriesIndex record_index_;
   std::unique_ptr<Outbox> outbox_;

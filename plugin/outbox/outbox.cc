@@ -70,6 +70,8 @@ Result<OutboxConfig> ParseOutboxConfig(const nlohmann::json& s, bool portal_conf
   c.poll_interval_ms = IntField(section, "poll_interval_ms", c.poll_interval_ms, 1, 60000, &errors);
   c.held_retry_ms = IntField(section, "held_retry_ms", c.held_retry_ms, 100, 86400000, &errors);
   c.reconcile_interval_ms = IntField(section, "reconcile_interval_ms", c.reconcile_interval_ms, 0, 7LL * 86400000, &errors);
+  c.procedures_refresh_interval_ms = IntField(section, "procedures_refresh_interval_ms",
+                                              c.procedures_refresh_interval_ms, 0, 30LL * 86400000, &errors);
   if (section.contains("synthesize_progress")) {
     if (!section["synthesize_progress"].is_boolean()) errors.push_back("/outbox/synthesize_progress: cần true/false");
     else c.synthesize_progress = section["synthesize_progress"].get<bool>();
@@ -611,6 +613,7 @@ void Outbox::SenderLoop(int index) {
   ++running_;
   std::unique_ptr<PortalClient> client;
   int64_t next_reconcile = clock_->NowMs() + config_.reconcile_interval_ms;
+  int64_t next_procedures = clock_->NowMs() + config_.procedures_refresh_interval_ms;
   int64_t next_held_release = clock_->NowMs() + config_.held_retry_ms;
   std::unique_lock lock(run_mu_);
   while (!stopping_) {
@@ -639,6 +642,12 @@ void Outbox::SenderLoop(int index) {
         next_reconcile = now + config_.reconcile_interval_ms;
         Status st = Reconcile(*client);
         if (!st.ok()) logger_.Log(LogLevel::kError, "reconcile_failed", {{"error", st.message()}});
+      }
+      const bool procedures_due =
+          config_.procedures_refresh_interval_ms > 0 && now >= next_procedures;
+      if (index == 0 && merge_procedures_ && (procedures_requested_.load() || procedures_due)) {
+        if (procedures_due) next_procedures = now + config_.procedures_refresh_interval_ms;
+        RefreshProcedures(*client);
       }
     }
     lock.lock();
@@ -797,6 +806,86 @@ Result<nlohmann::json> Outbox::VerifyLog() {
   if (head.value() && *head.value() != prev)
     problems.push_back({{"seq", after}, {"problem", "các mục cuối của nhật ký đã bị xóa (đầu chuỗi không khớp)"}});
   return nlohmann::json{{"entries", entries}, {"valid", problems.empty()}, {"problems", problems}};
+}
+
+void Outbox::SetProcedureHooks(ProcedureCodesProvider codes, ProceduresHook merge) {
+  procedure_codes_ = std::move(codes);
+  merge_procedures_ = std::move(merge);
+}
+
+Result<nlohmann::json> Outbox::RequestProcedureRefresh(const nlohmann::json& req) {
+  if (!config_.enabled || !merge_procedures_)
+    return Status::InvalidInput("xuất dữ liệu lên Cổng chưa được bật (/outbox/enabled): không lấy được thủ tục");
+  std::vector<std::string> codes;
+  if (req.contains("codes")) {
+    if (!req["codes"].is_array() || req["codes"].empty())
+      return Status::InvalidInput("/codes: cần danh sách mã thủ tục (MaTTHC) không rỗng");
+    for (size_t i = 0; i < req["codes"].size(); ++i) {
+      const auto& c = req["codes"][i];
+      if (!c.is_string() || c.get<std::string>().empty() || c.get<std::string>().size() > 64)
+        return Status::InvalidInput("/codes/" + std::to_string(i) + ": mã thủ tục phải là chuỗi 1–64 ký tự");
+      codes.push_back(c.get<std::string>());
+    }
+  }
+  {
+    std::lock_guard lock(status_mu_);
+    requested_codes_ = codes;
+    ++procedures_request_seq_;
+  }
+  procedures_requested_ = true;
+  run_cv_.notify_all();
+  return nlohmann::json{{"scheduled", true}, {"codes", codes.empty() ? nlohmann::json("all") : nlohmann::json(codes)}};
+}
+
+nlohmann::json Outbox::ProceduresStatus() const {
+  std::lock_guard lock(status_mu_);
+  return {{"pending", procedures_requested_.load()},
+          {"refresh_interval_ms", config_.procedures_refresh_interval_ms},
+          {"last", last_procedures_}};
+}
+
+void Outbox::RefreshProcedures(PortalClient& client) {
+  std::vector<std::string> codes;
+  int64_t request_seq = 0;
+  {
+    std::lock_guard lock(status_mu_);
+    codes = requested_codes_;
+    request_seq = procedures_request_seq_;
+  }
+  if (codes.empty() && procedure_codes_) codes = procedure_codes_();
+  std::vector<nlohmann::json> answers;
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& code : codes) {
+    {
+      std::lock_guard lock(run_mu_);
+      if (stopping_) return;  // the request stays pending
+    }
+    auto r = client.GetProcedure(code);
+    if (r.ok()) {
+      answers.push_back(std::move(r).value());
+    } else if (r.status().code() == Status::Code::kRetryLater) {
+      // The portal is unavailable: keep the request for the next pass.
+      logger_.Log(LogLevel::kWarn, "procedures_refresh_deferred", {{"code", code}, {"error", r.status().message()}});
+      return;
+    } else {
+      failures.push_back({{"code", code}, {"error", r.status().message()}});
+    }
+  }
+  nlohmann::json summary = {{"at", FormatIsoTime(clock_->NowMs())},
+                            {"requested", codes.size()},
+                            {"fetched", answers.size()},
+                            {"failures", failures}};
+  auto merged = merge_procedures_(answers);
+  if (merged.ok()) summary["merge"] = merged.value();
+  else summary["merge_error"] = merged.status().message();
+  logger_.Log(LogLevel::kInfo, "procedures_refreshed",
+              {{"requested", codes.size()}, {"fetched", answers.size()}, {"failures", failures.size()}});
+  std::lock_guard lock(status_mu_);
+  last_procedures_ = std::move(summary);
+  if (procedures_request_seq_ == request_seq) {  // no newer request arrived meanwhile
+    requested_codes_.clear();
+    procedures_requested_ = false;
+  }
 }
 
 Result<nlohmann::json> Outbox::RequestReconcile() {

@@ -65,6 +65,9 @@ struct OutboxConfig {
   int64_t poll_interval_ms = 200;
   int64_t held_retry_ms = 60000;
   int64_t reconcile_interval_ms = 0;  // 0 = only on demand
+  // How often the procedure catalogue is refreshed from the portal's LayThuTuc (0 = only on
+  // demand, through the procedures.refresh op).
+  int64_t procedures_refresh_interval_ms = 0;
   bool synthesize_progress = true;    // status changes of dossier items become progress steps
                                       // when the host sends no progress items for the dossier
   PortalMappings mappings;
@@ -81,6 +84,11 @@ class Outbox {
   using SyncedHook = std::function<Status(StoreTransaction&, int64_t record_pk)>;
   // Called after the completion transaction committed (apply aggregate deltas...).
   using AfterCommitHook = std::function<void()>;
+  // The procedure codes to refresh when a request names none (the catalogue's codes).
+  using ProcedureCodesProvider = std::function<std::vector<std::string>()>;
+  // Merges LayThuTuc answers (one JSON object per procedure) into the catalogue in force.
+  // Runs on a sender thread; returns a summary for procedures.status.
+  using ProceduresHook = std::function<Result<nlohmann::json>(const std::vector<nlohmann::json>& answers)>;
 
   Outbox(OutboxConfig config, Store* store, std::shared_ptr<Clock> clock, Logger logger,
          ClientFactory factory, SyncedHook on_synced, AfterCommitHook after_commit);
@@ -110,6 +118,12 @@ class Outbox {
   Result<nlohmann::json> SetMappings(const nlohmann::json& req);
   Result<nlohmann::json> VerifyLog();
   Result<nlohmann::json> RequestReconcile();
+  // Before Start(): where procedure refreshes get their codes and deliver their answers.
+  void SetProcedureHooks(ProcedureCodesProvider codes, ProceduresHook merge);
+  // Schedules a LayThuTuc fetch of req["codes"] (all catalogue codes when absent); a sender
+  // thread does it. procedures.status reports the last run.
+  Result<nlohmann::json> RequestProcedureRefresh(const nlohmann::json& req);
+  nlohmann::json ProceduresStatus() const;
 
   const OutboxConfig& config() const { return config_; }
   // One sender pass (claim, send, finish): exposed for tests. Returns items finished.
@@ -118,6 +132,9 @@ class Outbox {
  private:
   void SenderLoop(int index);
   Status Reconcile(PortalClient& client);
+  // Fetches the requested (or all) procedures and hands the answers to the merge hook. A
+  // retryable failure leaves the request pending for the next pass.
+  void RefreshProcedures(PortalClient& client);
   int64_t Backoff(int64_t attempts, int64_t retry_after_ms);
   // Appends one exchange to the export log. *head: the chain head (entry hash of the newest
   // entry) when known from an earlier append in the same transaction, "" to read it; updated.
@@ -147,6 +164,12 @@ class Outbox {
   std::string last_error_;  // guarded by status_mu_
   int64_t last_error_ms_ = 0;
   nlohmann::json last_reconcile_;
+  ProcedureCodesProvider procedure_codes_;
+  ProceduresHook merge_procedures_;
+  std::atomic<bool> procedures_requested_{false};
+  std::vector<std::string> requested_codes_;  // guarded by status_mu_ (empty = all)
+  int64_t procedures_request_seq_ = 0;        // guarded by status_mu_
+  nlohmann::json last_procedures_ = nullptr;  // guarded by status_mu_
 
   std::mutex run_mu_;
   std::condition_variable run_cv_;

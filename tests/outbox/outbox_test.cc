@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -340,6 +341,67 @@ TEST_F(OutboxTest, ReconciliationRequeuesWhatThePortalLost) {
   EXPECT_TRUE(r["dossiers"].contains("H26.20-230301-0012"));
   EXPECT_EQ(r["progress"].size(), 3u);
   EXPECT_EQ(Q({{"op", "outbox.status"}})["last_reconcile"]["missing_requeued"], 1);
+}
+
+// LayThuTuc feeds the procedure catalogue used by the deadline rules: the portal's processing
+// time replaces the shipped one, the stored dossiers of that procedure are re-evaluated, and the
+// fetched details survive a restart.
+TEST_F(OutboxTest, ProcedureRefreshFromLayThuTucUpdatesDeadlines) {
+  const auto procedures = dir_.path() / "portal-procedures.json";
+  {
+    std::ofstream out(procedures);
+    out << json{{"procedures",
+                 {{{"MaTTHC", "1.005090"}, {"TenTTHC", "Cấp bản sao văn bằng, chứng chỉ từ sổ gốc"},
+                   {"MaLinhVuc", "G09-VB"}, {"TenLinhVuc", "Hệ thống văn bằng, chứng chỉ"},
+                   {"CoQuanThucHien", "Sở Giáo dục và Đào tạo"}, {"ThoiGianGiaiQuyet", "3"},
+                   {"DonViThoiGian", "Ngày làm việc"}, {"MucDo", "4"}, {"PhiLePhi", json::array()}}}}}
+               .dump();
+  }
+  const auto& pki = GetTestPki();
+  standin_ = std::make_unique<StandinProcess>(
+      pki.server_cert, pki.server_key,
+      std::vector<std::string>{"--style", "both", "--username", "danvan", "--dstcode", "VN:GOV:H26",
+                               "--procedures", procedures.string()},
+      std::vector<std::string>{std::string("DANVAN_STANDIN_PASSWORD=") + kPassword});
+  ASSERT_TRUE(standin_->started()) << standin_->stderr_text();
+  Open(Config());
+  // A dossier without NgayHenTra: its due date comes from the catalogue.
+  json ev = Event("H26.20-230301-0031", 1, "4", "2023-03-01T08:30:00+07:00");
+  ev["data"].erase("NgayHenTra");
+  ASSERT_EQ(engine_->Submit(ev.dump()).result["outcome"], "accepted");
+  const json before = Q({{"op", "record.get"}, {"source", "motcua-hp"}, {"kind", "dossier"},
+                         {"id", "H26.20-230301-0031"}})["record"]["deadline"];
+  EXPECT_EQ(Q({{"op", "procedures.get"}, {"code", "1.005090"}})["processing_time"]["unit"], "hours");
+
+  ASSERT_TRUE(engine_->Start().ok());
+  json req = Q({{"op", "procedures.refresh"}, {"codes", {"1.005090", "9.999999"}}});
+  EXPECT_TRUE(req["scheduled"].get<bool>());
+  json status;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    status = Q({{"op", "procedures.status"}});
+    if (!status["last"].is_null() && !status["pending"].get<bool>()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(status["last"].is_null()) << status.dump();
+  EXPECT_EQ(status["last"]["fetched"], 1) << status.dump();
+  ASSERT_EQ(status["last"]["failures"].size(), 1u) << status.dump();
+  EXPECT_EQ(status["last"]["failures"][0]["code"], "9.999999");
+  EXPECT_EQ(status["last"]["merge"]["changed"], json::array({"1.005090"})) << status.dump();
+  EXPECT_EQ(status["last"]["merge"]["reevaluated"], 1) << status.dump();
+  json proc = Q({{"op", "procedures.get"}, {"code", "1.005090"}});
+  EXPECT_EQ(proc["processing_time"]["value"], 3) << proc.dump();
+  EXPECT_EQ(proc["processing_time"]["unit"], "working_days") << proc.dump();
+  const json after = Q({{"op", "record.get"}, {"source", "motcua-hp"}, {"kind", "dossier"},
+                        {"id", "H26.20-230301-0031"}})["record"]["deadline"];
+  ASSERT_TRUE(before.is_object()) << before.dump();
+  EXPECT_NE(after, before) << after.dump();
+  EXPECT_EQ(Requests(standin_->Stats(), "LayThuTuc"), 2);
+
+  // The fetched details are kept and applied again at the next open.
+  engine_.reset();
+  Open(Config());
+  EXPECT_EQ(Q({{"op", "procedures.get"}, {"code", "1.005090"}})["processing_time"]["unit"], "working_days");
 }
 
 TEST_F(OutboxTest, MultiDossierCallSettlesEachDossierAlone) {
