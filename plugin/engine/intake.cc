@@ -112,7 +112,8 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
     // Re-parse with exceptions only to get the position for the message.
     std::string where;
     try {
-      (void)nlohmann::json::parse(raw);
+      const nlohmann::json unused = nlohmann::json::parse(raw);  // throws here
+      (void)unused;
     } catch (const nlohmann::json::parse_error& e) {
       where = " tại byte " + std::to_string(e.byte);
     }
