@@ -135,6 +135,19 @@ Status Outbox::Admit(int64_t events) const {
   return Status::Ok();
 }
 
+OutboxItem Outbox::NewItem(const RecordRow& record, const std::string& op, int64_t now_ms) const {
+  OutboxItem it;
+  it.destination = config_.destination;
+  it.record_pk = record.pk;
+  it.record_id = record.key.id;
+  it.unit = record.unit;
+  it.op = op;
+  it.state = "pending";
+  it.next_attempt_ms = now_ms;
+  it.created_ms = now_ms;
+  return it;
+}
+
 Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms,
                               bool* inserted) {
   if (inserted) *inserted = false;
@@ -142,15 +155,7 @@ Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int
   auto waiting = tx.HasWaitingDossierOp(config_.destination, record.pk, now_ms);
   if (!waiting.ok()) return waiting.status();
   if (waiting.value()) return Status::Ok();
-  OutboxItem it;
-  it.destination = config_.destination;
-  it.record_pk = record.pk;
-  it.record_id = record.key.id;
-  it.unit = record.unit;
-  it.op = "dossier";
-  it.state = "pending";
-  it.next_attempt_ms = now_ms;
-  it.created_ms = now_ms;
+  OutboxItem it = NewItem(record, "dossier", now_ms);
   it.idempotency_key = config_.destination + ":" + record.key.id + ":dossier:" +
                        std::to_string(record.order_key);
   auto id = tx.EnqueueOutbox(it);
@@ -161,16 +166,8 @@ Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int
 
 Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
                                const nlohmann::json& step, int64_t now_ms) {
-  OutboxItem it;
-  it.destination = config_.destination;
-  it.record_pk = record.pk;
-  it.record_id = record.key.id;
-  it.unit = record.unit;
-  it.op = "progress";
+  OutboxItem it = NewItem(record, "progress", now_ms);
   it.payload = step.dump();
-  it.state = "pending";
-  it.next_attempt_ms = now_ms;
-  it.created_ms = now_ms;
   // Deterministic per step: the same step re-enqueued (reconciliation) carries the same key.
   it.idempotency_key = config_.destination + ":" + record.key.id + ":progress:" +
                        step.value("TrangThai", "") + ":" + step.value("ThoiDiemXuLy", "");

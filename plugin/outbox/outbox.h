@@ -130,6 +130,8 @@ class Outbox {
   Result<int> RunOnce(PortalClient& client);
 
  private:
+  // A pending item of `op` for the record, ready at now_ms (payload and key left to the caller).
+  OutboxItem NewItem(const RecordRow& record, const std::string& op, int64_t now_ms) const;
   void SenderLoop(int index);
   Status Reconcile(PortalClient& client);
   // Fetches the requested (or all) procedures and hands the answers to the merge hook. A
