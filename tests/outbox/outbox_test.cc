@@ -373,6 +373,14 @@ TEST_F(OutboxTest, ProcedureRefreshFromLayThuTucUpdatesDeadlines) {
                          {"id", "H26.20-230301-0031"}})["record"]["deadline"];
   EXPECT_EQ(Q({{"op", "procedures.get"}, {"code", "1.005090"}})["processing_time"]["unit"], "hours");
 
+  // Bad requests are refused with the field named.
+  auto empty = engine_->Query(json({{"op", "procedures.refresh"}, {"codes", json::array()}}).dump());
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("/codes"), std::string::npos) << empty.status().message();
+  auto unknown = engine_->Query(json({{"op", "procedures.get"}, {"code", "9.999999"}}).dump());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), Status::Code::kNotFound);
+
   ASSERT_TRUE(engine_->Start().ok());
   json req = Q({{"op", "procedures.refresh"}, {"codes", {"1.005090", "9.999999"}}});
   EXPECT_TRUE(req["scheduled"].get<bool>());
