@@ -8,6 +8,7 @@ PKGS=(
   libutf8proc-dev libxlsxwriter-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   valgrind python3
+  clang libclang-rt-14-dev  # sanitizer and libFuzzer stages (scripts/sanitize.sh)
 )
 if [ "${DANVAN_WITH_BROWSER:-1}" = 1 ]; then PKGS+=(chromium); fi
 missing=()
