@@ -28,6 +28,30 @@ nlohmann::json KeyJson(const RecordKey& k) {
   return {{"source", k.source}, {"kind", k.kind}, {"id", k.id}};
 }
 
+// What a stored dossier still waits for before the portal can take it, or null. The portal's
+// DongBoHoSoMC needs NgayTiepNhan (domain.md §1), so a dossier is exported only once received;
+// its progress steps wait with it. Both waits are stored records without a deadline or any
+// indicator contribution (domain.md §2: only received dossiers count).
+nlohmann::json DossierPending(const RecordRow& row) {
+  if (row.key.kind != "dossier") return nullptr;
+  if (!row.has_item)
+    return {{"code", "awaiting_dossier_item"},
+            {"reason", "mới có bước xử lý (CapNhatTienDoHoSoMC), chưa có hồ sơ: chưa tính thời hạn, "
+                       "chỉ số và chưa gửi Cổng DVC quốc gia cho đến khi hồ sơ đến"}};
+  nlohmann::json d = nlohmann::json::parse(row.data_json, nullptr, false);
+  auto it = d.is_object() ? d.find("NgayTiepNhan") : d.end();
+  if (d.is_object() && it != d.end() && it->is_string() && !it->get<std::string>().empty())
+    return nullptr;
+  return {{"code", "awaiting_reception"},
+          {"reason", "hồ sơ chưa được tiếp nhận (trạng thái " + row.status +
+                         ", chưa có NgayTiepNhan): được lưu, không tính vào tỷ lệ đúng hạn, "
+                         "chưa gửi Cổng DVC quốc gia cho đến khi có NgayTiepNhan"}};
+}
+
+bool PortalAccepts(const RecordRow& row) {
+  return row.key.kind == "dossier" && row.has_item && DossierPending(row).is_null();
+}
+
 nlohmann::json ErrorsJson(const std::vector<FieldError>& errors) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& e : errors) a.push_back(e.ToJson());
@@ -321,6 +345,8 @@ Result<int> Engine::ScanDeadlines() {
                                 {"unit", row.unit},
                                 {"deadline", evaluation.deadline},
                                 {"at", FormatIsoTime(now)}};
+        // Which legal step the alert is about (petitions); deadline.steps has every step's state.
+        if (evaluation.deadline.contains("rule_id")) alert["rule_id"] = evaluation.deadline["rule_id"];
         alerts.push_back(alert.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
     }
@@ -362,8 +388,13 @@ Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vecto
   nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
   nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
   if (!row.has_item) {
-    // Only progress steps so far: nothing to evaluate until the dossier item arrives.
+    // Only progress steps so far: nothing to evaluate until the dossier item arrives; said the
+    // same way as for a dossier not yet received (not counted, with the reason).
     *ev = Evaluation{};
+    ev->cls = "not_counted";
+    ev->deadline = {{"class", "not_counted"},
+                    {"explanation", {{"class", "not_counted"},
+                                     {"reasons", {{{"code", "no_dossier_item"}}}}}}};
   } else {
     *ev = evaluator()->Evaluate(row.key.kind, data, history, tags, row.event_time_ms, now, row.synced);
   }
@@ -456,6 +487,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
     IntakeOutcome& o = ev.outcome;
     Evaluation evaluation;
     bool evaluated = false;
+    nlohmann::json pending;  // what a stored dossier still waits for (DossierPending)
     if (o.ok) {
       ParsedEvent& p = o.parsed;
       auto head_or = tx.GetRecord(p.key);
@@ -491,12 +523,13 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                          p.data_json, now}, &evaluation);
           if (!st.ok()) return fail(st);
           // Steps wait for the dossier item: the portal must have the dossier first.
-          if (outbox_->config().enabled && row.has_item) {
+          if (outbox_->config().enabled && PortalAccepts(row)) {
             st = outbox_->EnqueueProgress(tx, row, p.event["data"], now);
             if (!st.ok()) return fail(st);
             ++enqueued;
           }
           evaluated = true;
+          pending = DossierPending(row);
           r["outcome"] = "accepted";
           r["step"] = {{"status", p.status}, {"at", FormatIsoTime(p.step_at_ms)}};
         }
@@ -511,6 +544,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
           r["outcome"] = "duplicate";
         } else {
           o.ok = false;
+          o.conflict = true;
           o.errors.push_back({p.order_basis == "version" ? "/version" : "/updated_at",
                               "phiên bản " + std::to_string(p.order_key) +
                                   " đã được ghi nhận với nội dung khác (xung đột)"});
@@ -523,6 +557,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                        "stale", p.data_json, now}, &evaluation);
         if (!st.ok()) return fail(st);
         evaluated = true;
+        pending = DossierPending(row);
         r["outcome"] = "stale";
         r["current_version"] = head->order_key;
       } else {
@@ -530,7 +565,8 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         if (head) row = *head;
         else row.first_seen_ms = now;
         const std::string old_status = head && head->has_item ? head->status : "";
-        const bool was_item = head && head->has_item;
+        // Exported before: steps that arrived earlier were sent with it then.
+        const bool was_item = head && PortalAccepts(*head);
         const std::string old_unit = head ? head->unit : "";
         row.key = p.key;
         row.unit = p.unit;
@@ -546,11 +582,12 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
                                        "applied", "", now}, &evaluation, old_unit);
         if (!st.ok()) return fail(st);
-        if (row.key.kind == "dossier" && outbox_->config().enabled) {
+        if (outbox_->config().enabled && PortalAccepts(row)) {
           st = EnqueueExport(tx, row, old_status, was_item, had_steps, p, now, &enqueued);
           if (!st.ok()) return fail(st);
         }
         evaluated = true;
+        pending = DossierPending(row);
         r["outcome"] = "accepted";
       }
       if (o.ok) {
@@ -561,6 +598,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                        : nlohmann::json(p.event["updated_at"]);
         if (!p.notes.empty()) r["notes"] = p.notes;
         if (evaluated && !evaluation.deadline.is_null()) r["deadline"] = evaluation.deadline;
+        if (!pending.is_null()) r["pending"] = std::move(pending);
         if (!p.is_progress_step && r["outcome"] == "accepted") r["tags"] = p.tags;
       }
     }
@@ -577,6 +615,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
       Status st = tx.Quarantine(q);
       if (!st.ok()) return fail(st);
       r["outcome"] = "rejected";
+      if (o.conflict) r["conflict"] = true;
       r["key"] = KeyJson(k);
       if (!o.partial_unit.empty()) r["unit"] = o.partial_unit;
       r["errors"] = ErrorsJson(o.errors);
@@ -610,8 +649,10 @@ SubmitAnswer Engine::Submit(std::string_view event) {
   if (!st.ok()) return {st, {{"outcome", "error"}, {"error", st.message()}}};
   nlohmann::json r = std::move(results[0]);
   r.erase("index");
-  bool rejected = r["outcome"] == "rejected";
-  return {rejected ? Status::InvalidInput(r["errors"].dump()) : Status::Ok(), std::move(r)};
+  if (r["outcome"] != "rejected") return {Status::Ok(), std::move(r)};
+  // A same-version conflict is not malformed input: the host must resolve which content wins.
+  if (r.value("conflict", false)) return {Status::Conflict(r["errors"].dump()), std::move(r)};
+  return {Status::InvalidInput(r["errors"].dump()), std::move(r)};
 }
 
 SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
@@ -736,6 +777,7 @@ Result<nlohmann::json> Engine::RecordGet(const nlohmann::json& req) {
                            {"data", nlohmann::json::parse(r.data_json, nullptr, false)},
                            {"tags", nlohmann::json::parse(r.tags_json, nullptr, false)},
                            {"deadline", nlohmann::json::parse(r.deadline_json, nullptr, false)}};
+  if (auto pending = DossierPending(r); !pending.is_null()) record["pending"] = std::move(pending);
   record[r.order_basis == "time" ? "updated_at_ms" : "version"] = r.order_key;
   return nlohmann::json{{"record", std::move(record)}, {"history", std::move(h)}};
 }

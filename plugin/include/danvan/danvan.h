@@ -139,7 +139,9 @@ typedef struct danvan_api {
    * validated, tagged and durably committed before the call returns DANVAN_OK or
    * DANVAN_INVALID_INPUT; *result_out receives the JSON result
    * {"outcome":"accepted"|"duplicate"|"stale"|"rejected", "key":{...}, "errors":[...], ...}.
-   * A rejected event is kept in quarantine (status DANVAN_INVALID_INPUT, result still set).
+   * A rejected event is kept in quarantine (status DANVAN_INVALID_INPUT, result still set),
+   * except that a version (or updated_at) already stored with different content answers
+   * DANVAN_CONFLICT (result {"outcome":"rejected","conflict":true,...}, also quarantined).
    * DANVAN_RETRY_LATER: back-pressure (export queue full); nothing was stored.
    * Threading: any number of host threads at once on one handle.
    * Blocking: a local disk commit (fsync); never the network.
