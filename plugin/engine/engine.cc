@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <pthread.h>
+
 #include <filesystem>
 #include <set>
 
@@ -153,7 +155,20 @@ Engine::Engine(EngineConfig config, HostHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)), record_index_(ActionListSeries()) {}
 
 Engine::~Engine() {
-  Stop(config_.stop_timeout_ms);
+  // close(): stop with the configured timeout, then cancel what is still in flight and join
+  // every thread. No thread outlives the engine (none is ever detached).
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.stop_timeout_ms);
+  if (outbox_) outbox_->Shutdown(deadline);
+  {
+    std::unique_lock lock(lifecycle_mu_);
+    stopping_ = true;
+    closing_ = true;
+    lifecycle_cv_.notify_all();
+    // A deadline scan checks stopping_ between records: bounded by one record's evaluation.
+    scheduler_exit_cv_.wait(lock, [this] { return !scheduler_running_; });
+    if (scheduler_.joinable()) scheduler_.join();
+  }
   std::lock_guard lock(retag_mu_);
   retag_running_ = false;
   if (retag_thread_.joinable()) retag_thread_.join();
@@ -253,45 +268,60 @@ std::shared_ptr<const RecordEvaluator> Engine::evaluator() const {
 
 Status Engine::Start() {
   std::lock_guard lock(lifecycle_mu_);
-  if (started_) return Status::Ok();
+  if (closing_) return Status::Internal("start sau close");
   stopping_ = false;
-  scheduler_ = std::thread([this] { SchedulerLoop(); });
+  lifecycle_cv_.notify_all();
+  // A scheduler told to stop that has not left yet carries on (stopping_ is clear again);
+  // one that left is joined (it has nothing left to do) and replaced.
+  if (!scheduler_running_) {
+    if (scheduler_.joinable()) scheduler_.join();
+    scheduler_running_ = true;
+    scheduler_ = std::thread([this] { SchedulerLoop(); });
+  }
   outbox_->Start();
-  started_ = true;
-  hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", config_.scheduler_interval_ms}});
+  if (!started_) {
+    started_ = true;
+    hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", config_.scheduler_interval_ms}});
+  }
   return Status::Ok();
 }
 
 Status Engine::Stop(uint32_t timeout_ms) {
-  std::unique_lock lock(lifecycle_mu_);
-  if (!started_) return Status::Ok();
-  stopping_ = true;
-  lifecycle_cv_.notify_all();
-  lock.unlock();
-  // The scheduler checks stopping_ between records; a scan in progress ends within one
-  // record's evaluation. Wait for it at most timeout_ms.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  if (!outbox_->Stop(deadline)) {
-    hooks_.logger.Log(LogLevel::kWarn, "exporters_not_stopped_in_time", {{"timeout_ms", timeout_ms}});
-  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   {
-    std::unique_lock scan(scan_mu_, std::defer_lock);
-    while (!scan.try_lock()) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        scheduler_.detach();
-        started_ = false;
-        return Status::RetryLater("bộ lập lịch chưa dừng kịp trong " + std::to_string(timeout_ms) + " ms");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    std::lock_guard lock(lifecycle_mu_);
+    if (!started_) return Status::Ok();
+    stopping_ = true;
+    lifecycle_cv_.notify_all();
   }
-  if (scheduler_.joinable()) scheduler_.join();
+  // Neither wait holds lifecycle_mu_ (a Start or Stop from another thread is never blocked by
+  // a hung portal). An exporter inside a portal request finishes it first (bounded by the portal
+  // timeouts); the scheduler checks stopping_ between records.
+  const bool exporters_stopped = outbox_->Stop(deadline);
+  std::unique_lock lock(lifecycle_mu_);
+  scheduler_exit_cv_.wait_until(lock, deadline, [this] { return !scheduler_running_ || !stopping_; });
+  if (!scheduler_running_ && scheduler_.joinable()) scheduler_.join();
+  if (!stopping_) {
+    // A start from another thread came meanwhile: the threads run again.
+    return Status::RetryLater("start được gọi trong khi đang dừng; các luồng nền vẫn chạy");
+  }
+  if (!exporters_stopped || scheduler_running_) {
+    hooks_.logger.Log(LogLevel::kWarn, "threads_not_stopped_in_time",
+                      {{"timeout_ms", timeout_ms}, {"exporters", !exporters_stopped},
+                       {"scheduler", scheduler_running_}});
+    // started_ stays set: a later stop waits again, and close cancels and joins them.
+    return Status::RetryLater(std::string(exporters_stopped ? "bộ lập lịch" : "luồng xuất lên Cổng") +
+                              " chưa dừng kịp trong " + std::to_string(timeout_ms) +
+                              " ms (đang chờ một yêu cầu tới Cổng); luồng sẽ tự dừng sau yêu cầu "
+                              "đó, gọi stop lại hoặc close");
+  }
   started_ = false;
   hooks_.logger.Log(LogLevel::kInfo, "stopped");
   return Status::Ok();
 }
 
 void Engine::SchedulerLoop() {
+  pthread_setname_np(pthread_self(), "danvan-sched");
   std::unique_lock lock(lifecycle_mu_);
   while (!stopping_) {
     lock.unlock();
@@ -302,6 +332,10 @@ void Engine::SchedulerLoop() {
     lifecycle_cv_.wait_for(lock, std::chrono::milliseconds(config_.scheduler_interval_ms),
                            [this] { return stopping_; });
   }
+  // In the critical section that saw stopping_: a Start sees either this thread running (and
+  // it carries on) or gone.
+  scheduler_running_ = false;
+  scheduler_exit_cv_.notify_all();
 }
 
 Result<int> Engine::ScanDeadlines() {
@@ -1062,6 +1096,7 @@ Result<nlohmann::json> Engine::ReloadRulesOp(const nlohmann::json& req) {
 }
 
 void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
+  pthread_setname_np(pthread_self(), "danvan-retag");
   // Re-tags every stored record in small transactions so submits interleave; each change is
   // journalled (old and new tags with their rule-file versions) and the indicators follow.
   const std::vector<std::string> all_units = [&] {

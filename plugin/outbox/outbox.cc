@@ -1,7 +1,9 @@
 #include "outbox/outbox.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <random>
@@ -101,7 +103,7 @@ Outbox::Outbox(OutboxConfig config, Store* store, std::shared_ptr<Clock> clock, 
       after_commit_(std::move(after_commit)),
       mappings_(config_.mappings) {}
 
-Outbox::~Outbox() { Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5)); }
+Outbox::~Outbox() { Shutdown(std::chrono::steady_clock::now()); }
 
 Status Outbox::Init() {
   auto q = store_->CountQueued();
@@ -177,29 +179,70 @@ Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
 
 void Outbox::Start() {
   if (!config_.enabled) return;
-  std::lock_guard lock(run_mu_);
-  if (!threads_.empty()) return;
-  stopping_ = false;
-  for (int i = 0; i < config_.senders; ++i) threads_.emplace_back([this, i] { SenderLoop(i); });
+  std::lock_guard life(lifecycle_mu_);
+  std::vector<size_t> respawn;
+  {
+    std::lock_guard lock(run_mu_);
+    if (shut_down_) return;
+    stopping_ = false;
+    stopping_flag_ = false;
+    slot_running_.resize(static_cast<size_t>(config_.senders), false);
+    // A sender that has not left its loop since the last Stop carries on; the others are
+    // replaced. A slot is marked running before its thread exists, so a concurrent Stop waits
+    // for it too.
+    for (size_t i = 0; i < slot_running_.size(); ++i) {
+      if (slot_running_[i]) continue;
+      slot_running_[i] = true;
+      ++alive_;
+      respawn.push_back(i);
+    }
+  }
+  run_cv_.notify_all();
+  threads_.resize(slot_running_.size());
+  for (size_t i : respawn) {
+    // The previous thread of this slot has left its loop: joining only waits for it to close
+    // its portal connection.
+    if (threads_[i].joinable()) threads_[i].join();
+    threads_[i] = std::thread([this, i] { SenderLoop(static_cast<int>(i)); });
+  }
 }
 
 bool Outbox::Stop(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(run_mu_);
+  stopping_ = true;
+  stopping_flag_ = true;
+  run_cv_.notify_all();
+  // Senders finish their current portal call (bounded by the portal timeouts) and leave.
+  exit_cv_.wait_until(lock, deadline, [this] { return alive_ == 0 || !stopping_; });
+  const bool stopped = alive_ == 0;
+  lock.unlock();
+  if (stopped) {
+    // Reap the threads that left (a concurrent Start may already have replaced them).
+    std::lock_guard life(lifecycle_mu_);
+    std::lock_guard run(run_mu_);
+    for (size_t i = 0; i < threads_.size(); ++i) {
+      if (i < slot_running_.size() && !slot_running_[i] && threads_[i].joinable()) threads_[i].join();
+    }
+  }
+  return stopped;
+}
+
+void Outbox::Shutdown(std::chrono::steady_clock::time_point graceful_deadline) {
+  Stop(graceful_deadline);
+  std::lock_guard life(lifecycle_mu_);
   {
     std::lock_guard lock(run_mu_);
+    shut_down_ = true;
     stopping_ = true;
+    stopping_flag_ = true;
+    cancel_all_ = true;
+    for (PortalClient* c : clients_) c->Cancel();
   }
   run_cv_.notify_all();
-  // Senders finish their current call (bounded by the portal timeouts) and exit.
-  while (running_.load() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  bool stopped = running_.load() == 0;
-  std::lock_guard lock(run_mu_);
   for (auto& t : threads_) {
-    if (stopped) t.join();
-    else t.detach();  // it exits after its current call; leased items come back after lease_ms
+    if (t.joinable()) t.join();
   }
   threads_.clear();
-  return stopped;
 }
 
 int64_t Outbox::Backoff(int64_t attempts, int64_t retry_after_ms) {
@@ -289,7 +332,7 @@ std::string DescribeFailure(const char* kind, int http_status, const std::string
 
 Result<int> Outbox::RunOnce(PortalClient& client) {
   const int64_t now = clock_->NowMs();
-  if (now < paused_until_ms_.load()) return 0;
+  if (now < paused_until_ms_.load() || stopping()) return 0;
   std::vector<OutboxItem> claimed;
   {
     std::lock_guard claim(claim_mu_);
@@ -418,7 +461,8 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
 
   std::function<void(const std::vector<size_t>&, bool)> send_dossiers =
       [&](const std::vector<size_t>& members, bool update) {
-        if (stop_all || members.empty()) return;
+        // Asked to stop: what is not sent yet goes back to the queue as is.
+        if (stop_all || members.empty() || stopping()) return;
         std::vector<nlohmann::json> items;
         for (size_t gi : members) items.push_back(groups[gi].wire.front());
         auto [key, ids] = key_list(members);
@@ -472,7 +516,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
 
   std::function<void(const std::vector<size_t>&)> send_progress =
       [&](const std::vector<size_t>& members) {
-        if (stop_all || members.empty()) return;
+        if (stop_all || members.empty() || stopping()) return;
         std::vector<nlohmann::json> steps;
         for (size_t gi : members)
           steps.insert(steps.end(), groups[gi].wire.begin(), groups[gi].wire.end());
@@ -607,7 +651,8 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
 }
 
 void Outbox::SenderLoop(int index) {
-  ++running_;
+  // Named so that a host (and the lifecycle test) can tell the plugin's threads apart.
+  pthread_setname_np(pthread_self(), ("danvan-send-" + std::to_string(index)).substr(0, 15).c_str());
   std::unique_ptr<PortalClient> client;
   int64_t next_reconcile = clock_->NowMs() + config_.reconcile_interval_ms;
   int64_t next_procedures = clock_->NowMs() + config_.procedures_refresh_interval_ms;
@@ -622,6 +667,9 @@ void Outbox::SenderLoop(int index) {
         logger_.Log(LogLevel::kError, "portal_client_failed", {{"error", c.status().message()}});
       } else {
         client = std::move(c).value();
+        std::lock_guard reg(run_mu_);
+        clients_.push_back(client.get());
+        if (cancel_all_) client->Cancel();
       }
     }
     if (client) {
@@ -630,19 +678,20 @@ void Outbox::SenderLoop(int index) {
       else done = r.value();
       const int64_t now = clock_->NowMs();
       bool scheduled = config_.reconcile_interval_ms > 0 && now >= next_reconcile;
-      if (index == 0 && now >= next_held_release) {
+      if (index == 0 && !stopping() && now >= next_held_release) {
         next_held_release = now + config_.held_retry_ms;
         auto tx = store_->Begin();
         if (tx.ok() && tx.value()->ReleaseHeld(config_.destination, now).ok()) (void)tx.value()->Commit();
       }
-      if (index == 0 && (reconcile_requested_.exchange(false) || scheduled)) {
+      if (index == 0 && !stopping() && (reconcile_requested_.exchange(false) || scheduled)) {
         next_reconcile = now + config_.reconcile_interval_ms;
         Status st = Reconcile(*client);
         if (!st.ok()) logger_.Log(LogLevel::kError, "reconcile_failed", {{"error", st.message()}});
       }
       const bool procedures_due =
           config_.procedures_refresh_interval_ms > 0 && now >= next_procedures;
-      if (index == 0 && merge_procedures_ && (procedures_requested_.load() || procedures_due)) {
+      if (index == 0 && !stopping() && merge_procedures_ &&
+          (procedures_requested_.load() || procedures_due)) {
         if (procedures_due) next_procedures = now + config_.procedures_refresh_interval_ms;
         RefreshProcedures(*client);
       }
@@ -651,7 +700,15 @@ void Outbox::SenderLoop(int index) {
     if (done == 0)
       run_cv_.wait_for(lock, std::chrono::milliseconds(config_.poll_interval_ms), [this] { return stopping_; });
   }
-  --running_;
+  // Leaving: in the same critical section that saw the stop flag, so a Start either saw this
+  // sender running (and it carries on: stopping_ was cleared before it could leave) or sees it
+  // gone and replaces it.
+  if (client) clients_.erase(std::find(clients_.begin(), clients_.end(), client.get()));
+  slot_running_[static_cast<size_t>(index)] = false;
+  --alive_;
+  exit_cv_.notify_all();
+  lock.unlock();
+  client.reset();  // closes the portal connection
 }
 
 Status Outbox::Reconcile(PortalClient& client) {
@@ -659,15 +716,12 @@ Status Outbox::Reconcile(PortalClient& client) {
   // does not have (the dossier, then its progress steps in order).
   int64_t checked = 0, missing = 0, after = 0, errors = 0;
   const PortalMappings maps = mappings();
-  while (true) {
-    {
-      std::lock_guard lock(run_mu_);
-      if (stopping_) break;
-    }
+  while (!stopping()) {
     auto batch = store_->SyncedDossiers(after, 200);
     if (!batch.ok()) return batch.status();
     if (batch->empty()) break;
     for (const auto& rec : batch.value()) {
+      if (stopping()) break;
       after = rec.pk;
       std::string madonvi = maps.units.count(rec.unit) ? maps.units.at(rec.unit) : "";
       LookupResult r = client.Lookup(rec.key.id, {madonvi, ""});
@@ -853,10 +907,7 @@ void Outbox::RefreshProcedures(PortalClient& client) {
   std::vector<nlohmann::json> answers;
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& code : codes) {
-    {
-      std::lock_guard lock(run_mu_);
-      if (stopping_) return;  // the request stays pending
-    }
+    if (stopping()) return;  // the request stays pending
     auto r = client.GetProcedure(code);
     if (r.ok()) {
       answers.push_back(std::move(r).value());
