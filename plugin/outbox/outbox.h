@@ -18,7 +18,8 @@
 //  * Never drop: retryable failures back off exponentially with full jitter (honouring
 //    Retry-After); past max_attempts or max_age an item moves to the dead-letter table, from
 //    which an administrator re-sends it. A missing code mapping holds the record back.
-//  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain.
+//  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain, without
+//    personal data (hashes and dossier codes only, export_log.h).
 //
 // Threading: Enqueue* run on the caller's thread inside its transaction; Start/Stop must not
 // race; the query helpers are thread-safe.
@@ -39,6 +40,7 @@
 #include "core/clock.h"
 #include "core/logger.h"
 #include "core/status.h"
+#include "outbox/export_log.h"
 #include "outbox/portal_client.h"
 #include "outbox/portal_payload.h"
 #include "storage/store.h"
@@ -179,10 +181,5 @@ class Outbox {
   std::vector<std::thread> threads_;
   std::atomic<int> running_{0};
 };
-
-// SHA-256 (OpenSSL) as lower-case hex.
-std::string Sha256HexOpenSsl(std::string_view data);
-// The hash of one export-log entry given its predecessor's hash.
-std::string ExportLogEntryHash(const ExportLogRow& row);
 
 }  // namespace danvan
