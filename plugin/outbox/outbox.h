@@ -18,7 +18,8 @@
 //  * Never drop: retryable failures back off exponentially with full jitter (honouring
 //    Retry-After); past max_attempts or max_age an item moves to the dead-letter table, from
 //    which an administrator re-sends it. A missing code mapping holds the record back.
-//  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain.
+//  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain, without
+//    personal data (hashes and dossier codes only, export_log.h).
 //
 // Threading: Enqueue* run on the caller's thread inside its transaction; Start, Stop and
 // Shutdown may be called from any threads at once (they serialise on lifecycle_mu_ and never
@@ -47,6 +48,7 @@
 #include "core/clock.h"
 #include "core/logger.h"
 #include "core/status.h"
+#include "outbox/export_log.h"
 #include "outbox/portal_client.h"
 #include "outbox/portal_payload.h"
 #include "storage/store.h"
@@ -203,10 +205,5 @@ class Outbox {
   std::vector<PortalClient*> clients_;  // guarded by run_mu_: the senders' clients, for Cancel
   bool cancel_all_ = false;             // guarded by run_mu_: Shutdown cancelled the clients
 };
-
-// SHA-256 (OpenSSL) as lower-case hex.
-std::string Sha256HexOpenSsl(std::string_view data);
-// The hash of one export-log entry given its predecessor's hash.
-std::string ExportLogEntryHash(const ExportLogRow& row);
 
 }  // namespace danvan

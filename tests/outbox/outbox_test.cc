@@ -311,7 +311,7 @@ TEST_F(OutboxTest, ExportLogChainDetectsAlteredAndDeletedEntries) {
     sqlite3_close(h);
   };
   // Two exchanges: the dossier (seq 1) and its three steps in one call (seq 2).
-  exec("UPDATE export_log SET response_body = replace(response_body, '0', '1') WHERE seq = 1");
+  exec("UPDATE export_log SET response_summary = replace(response_summary, '0', '1') WHERE seq = 1");
   json v = Q({{"op", "exportlog.verify"}});
   EXPECT_FALSE(v["valid"].get<bool>());
   ASSERT_FALSE(v["problems"].empty());
