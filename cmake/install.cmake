@@ -13,6 +13,10 @@
 # CMake package compute the prefix from their own location.
 include(CMakePackageConfigHelpers)
 
+# `cmake --install` and CPack install what is built; they do not first build every target of
+# the project (tests, tools, benchmarks) through the "preinstall" step.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
+
 set(_dv_cmakedir ${CMAKE_INSTALL_LIBDIR}/cmake/danvan)
 set(_dv_pcdir ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

@@ -8,6 +8,7 @@ PKGS=(
   libutf8proc-dev libxlsxwriter-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   valgrind python3
+  clang libclang-rt-14-dev  # sanitizer and libFuzzer stages (scripts/sanitize.sh)
   # Packaging (CPack .deb: dpkg-shlibdeps, objcopy) and the Java kit's test (tests/kits).
   dpkg-dev binutils file openjdk-17-jdk-headless libjna-java
 )

@@ -3,8 +3,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 
@@ -19,6 +22,8 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/NetSSL.h>
 #include <Poco/Net/SSLException.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -93,6 +98,107 @@ void InitSslOnce() {
   std::call_once(once, [] { Poco::Net::initializeSSL(); });
 }
 
+// Lets another thread abort the connection of a sender that is blocked in connect, the TLS
+// handshake, send or receive (the plugin's close must not wait for a hung portal).
+//
+// The gate keeps its own duplicate of the connection's descriptor: shutdown(2) acts on the
+// connection, not on a descriptor number, so shutting our duplicate down wakes the sender's
+// blocked call, and the number we hold can never have been closed and reused by someone else
+// (Poco closes its own descriptor on errors, on the sender's thread, without telling us).
+class CancelGate {
+ public:
+  ~CancelGate() { Disarm(); }
+
+  // Sender thread: the socket of a new connection, before connecting it. Throws when cancelled.
+  void Arm(int fd) {
+    std::lock_guard lock(mu_);
+    CloseLocked();
+    if (cancelled_.load()) throw Poco::Net::ConnectionAbortedException("cancelled");
+    fd_ = ::dup(fd);
+  }
+  // Sender thread: the connection is gone (session reset).
+  void Disarm() {
+    std::lock_guard lock(mu_);
+    CloseLocked();
+  }
+  // Any thread.
+  void Cancel() {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  void CloseLocked() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  std::mutex mu_;
+  int fd_ = -1;  // guarded by mu_
+  std::atomic<bool> cancelled_{false};
+};
+
+// Poco's sessions connect inside sendRequest; these ones make the socket first and hand it to
+// the gate, then connect and (HTTPS) shake hands on it. Connect and handshake are bounded by
+// the connect timeout, as in Poco's own connect; send and receive by their timeouts.
+class GatedHttpsSession final : public Poco::Net::HTTPSClientSession {
+ public:
+  GatedHttpsSession(const std::string& host, uint16_t port, Poco::Net::Context::Ptr context,
+                    CancelGate* gate, Poco::Timespan connect_timeout, Poco::Timespan io_timeout)
+      : HTTPSClientSession(host, port, context),
+        context_(std::move(context)),
+        gate_(gate),
+        connect_timeout_(connect_timeout),
+        io_timeout_(io_timeout) {}
+
+ protected:
+  void connect(const Poco::Net::SocketAddress& address) override {
+    Poco::Net::StreamSocket plain(address.family());
+    gate_->Arm(plain.impl()->sockfd());
+    plain.connect(address, connect_timeout_);
+    plain.setReceiveTimeout(connect_timeout_);
+    plain.setSendTimeout(connect_timeout_);
+    plain.setNoDelay(true);
+    // Handshake and peer verification (host name, chain) with the session's context.
+    Poco::Net::SecureStreamSocket secure =
+        Poco::Net::SecureStreamSocket::attach(plain, getHost(), context_);
+    secure.setReceiveTimeout(io_timeout_);
+    secure.setSendTimeout(io_timeout_);
+    attachSocket(secure);
+  }
+
+ private:
+  Poco::Net::Context::Ptr context_;
+  CancelGate* gate_;
+  Poco::Timespan connect_timeout_, io_timeout_;
+};
+
+class GatedHttpSession final : public Poco::Net::HTTPClientSession {
+ public:
+  GatedHttpSession(const std::string& host, uint16_t port, CancelGate* gate,
+                   Poco::Timespan connect_timeout, Poco::Timespan io_timeout)
+      : HTTPClientSession(host, port),
+        gate_(gate),
+        connect_timeout_(connect_timeout),
+        io_timeout_(io_timeout) {}
+
+ protected:
+  void connect(const Poco::Net::SocketAddress& address) override {
+    Poco::Net::StreamSocket plain(address.family());
+    gate_->Arm(plain.impl()->sockfd());
+    plain.connect(address, connect_timeout_);
+    plain.setReceiveTimeout(io_timeout_);
+    plain.setSendTimeout(io_timeout_);
+    plain.setNoDelay(true);
+    attachSocket(plain);
+  }
+
+ private:
+  CancelGate* gate_;
+  Poco::Timespan connect_timeout_, io_timeout_;
+};
+
 class PocoHttpsTransport final : public HttpTransport {
  public:
   PocoHttpsTransport(ParsedUrl url, Poco::Net::Context::Ptr context, const PortalConfig& config)
@@ -106,12 +212,20 @@ class PocoHttpsTransport final : public HttpTransport {
 
   std::string Origin() const override { return url_.Origin(); }
 
+  void Cancel() override { gate_.Cancel(); }
+
   TransportResult Send(const HttpRequest& request) override {
     SigpipeGuard sigpipe_guard;
     TransportResult result;
     for (int attempt = 1; attempt <= 2; ++attempt) {
       result = TransportResult();
       result.attempts = attempt;
+      if (gate_.cancelled()) {
+        result.error = TransportError::kCancelled;
+        result.error_message = "request cancelled: the plugin is closing";
+        ResetSession();
+        return result;
+      }
       bool reused = PrepareSession();
       bool got_response_bytes = false;
       try {
@@ -176,6 +290,11 @@ class PocoHttpsTransport final : public HttpTransport {
         result.error_message = e.what();
         ResetSession();
       }
+      if (gate_.cancelled()) {  // whatever Poco made of the shut-down connection
+        result.error = TransportError::kCancelled;
+        result.error_message = "request cancelled: the plugin is closing";
+        return result;
+      }
       // Retry once only for the stale keep-alive race: reused connection, closed before any
       // response byte. Anything else is for the caller to classify.
       if (!(request.retry_on_stale && reused && !got_response_bytes &&
@@ -201,6 +320,7 @@ class PocoHttpsTransport final : public HttpTransport {
       }
     }
     session_.reset();
+    gate_.Disarm();
   }
 
   // Returns true when an existing (keep-alive) connection will be reused.
@@ -222,9 +342,11 @@ class PocoHttpsTransport final : public HttpTransport {
     }
     if (!session_) {
       if (url_.scheme == "https") {
-        session_ = std::make_unique<Poco::Net::HTTPSClientSession>(url_.host, url_.port, context_);
+        session_ = std::make_unique<GatedHttpsSession>(url_.host, url_.port, context_, &gate_,
+                                                       connect_timeout_, read_timeout_);
       } else {
-        session_ = std::make_unique<Poco::Net::HTTPClientSession>(url_.host, url_.port);
+        session_ = std::make_unique<GatedHttpSession>(url_.host, url_.port, &gate_,
+                                                      connect_timeout_, read_timeout_);
       }
       session_->setTimeout(connect_timeout_, read_timeout_, read_timeout_);
       session_->setKeepAlive(keep_alive_);
@@ -239,6 +361,7 @@ class PocoHttpsTransport final : public HttpTransport {
   bool keep_alive_;
   int64_t keep_alive_idle_ms_;
   std::string user_agent_;
+  CancelGate gate_;  // before session_: the session's connect uses it
   std::unique_ptr<Poco::Net::HTTPClientSession> session_;
   Clock::time_point last_used_{};
 };

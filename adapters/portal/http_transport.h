@@ -45,6 +45,7 @@ enum class TransportError {
   kTls,      // handshake or certificate verification failed
   kTimeout,  // connect or read timeout
   kClosed,   // connection closed or reset before a full response arrived
+  kCancelled,  // Cancel() was called (the plugin is closing): the request may have been applied
   kOther,
 };
 
@@ -67,6 +68,11 @@ class HttpTransport {
   virtual TransportResult Send(const HttpRequest& request) = 0;
   // "https://host:port" of this transport, for URLs in the export log.
   virtual std::string Origin() const = 0;
+  // Aborts the request in flight (connect, TLS handshake, send or receive: the connection is
+  // shut down) and makes every later Send fail at once with kCancelled. Thread-safe and
+  // non-blocking: the one call that may come from another thread than Send's (the plugin's
+  // close, so that joining a sender never waits for a hung portal).
+  virtual void Cancel() = 0;
 };
 
 // Splits "https://host:port/prefix" into origin and path prefix.

@@ -175,6 +175,11 @@ class PortalHttpClient final : public PortalClient {
     return Status::NotFound("LayThuTuc " + ma_tthc + ": không có thủ tục");
   }
 
+  void Cancel() override {
+    api_->Cancel();
+    if (token_transport_) token_transport_->Cancel();
+  }
+
   Result<json> ListProcedures(const PortalCallOptions& options) override {
     Operation op;
     op.service = kLayDanhSachTTHC;
@@ -446,6 +451,7 @@ SendResult ClassifyTransportError(const TransportResult& tr) {
     case TransportError::kTls: kind = "lỗi TLS (bắt tay hoặc chứng thư)"; break;
     case TransportError::kTimeout: kind = "hết thời gian chờ"; break;
     case TransportError::kClosed: kind = "kết nối bị đóng trước khi có phản hồi"; break;
+    case TransportError::kCancelled: kind = "đã hủy vì plugin đang đóng"; break;
     default: break;
   }
   r.message = std::string(kind) + ": " + tr.error_message;

@@ -97,6 +97,15 @@ CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, 
   body TEXT NOT NULL, recorded_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_kind_key ON journal (kind, key);
 )sql",
+      // 4: the export log keeps no personal data (plugin/outbox/export_log.h): summaries and
+      // hashes (format 2). Existing entries are marked format 1; the outbox scrubs them at open.
+      R"sql(
+ALTER TABLE export_log ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE export_log ADD COLUMN request_summary TEXT NOT NULL DEFAULT '';
+ALTER TABLE export_log ADD COLUMN response_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE export_log ADD COLUMN response_summary TEXT NOT NULL DEFAULT '';
+CREATE INDEX export_log_format ON export_log (format, destination);
+)sql",
   };
   return kMigrations;
 }
@@ -190,21 +199,39 @@ std::vector<HistoryRow> SelectHistory(Session& s, int64_t record_pk) {
 
 std::vector<ExportLogRow> ReadLog(Session& s, const std::string& destination,
                                   const std::string& tail, int64_t after_seq) {
-  std::vector<Poco::Int64> seq, at, http;
-  std::vector<std::string> dest, op, rid, url, outcome, rh, rm, resp, prev, hash;
+  std::vector<Poco::Int64> seq, at, http, format;
+  std::vector<std::string> dest, op, rid, url, outcome, rh, rm, resp, prev, hash, rsum, resph, respsum;
   std::string d = destination;
   Poco::Int64 after = after_seq;
   Statement stmt(s);
   stmt << "SELECT seq, destination, at_ms, op, record_id, url, http_status, outcome, request_hash, "
-          "request_masked, response_body, prev_hash, entry_hash FROM export_log WHERE destination=? "
-          "AND seq>? " + tail,
+          "request_masked, response_body, prev_hash, entry_hash, format, request_summary, "
+          "response_hash, response_summary FROM export_log WHERE destination=? AND seq>? " + tail,
       into(seq), into(dest), into(at), into(op), into(rid), into(url), into(http), into(outcome),
-      into(rh), into(rm), into(resp), into(prev), into(hash), use(d), use(after);
+      into(rh), into(rm), into(resp), into(prev), into(hash), into(format), into(rsum),
+      into(resph), into(respsum), use(d), use(after);
   stmt.execute();
   std::vector<ExportLogRow> out(seq.size());
-  for (size_t i = 0; i < seq.size(); ++i)
-    out[i] = {seq[i], dest[i], at[i], op[i], rid[i], url[i], static_cast<int>(http[i]), outcome[i],
-              rh[i], rm[i], resp[i], prev[i], hash[i]};
+  for (size_t i = 0; i < seq.size(); ++i) {
+    ExportLogRow& r = out[i];
+    r.seq = seq[i];
+    r.destination = dest[i];
+    r.at_ms = at[i];
+    r.op = op[i];
+    r.record_id = rid[i];
+    r.url = url[i];
+    r.http_status = static_cast<int>(http[i]);
+    r.outcome = outcome[i];
+    r.request_hash = rh[i];
+    r.request_masked = rm[i];
+    r.response_body = resp[i];
+    r.prev_hash = prev[i];
+    r.entry_hash = hash[i];
+    r.format = static_cast<int>(format[i]);
+    r.request_summary = rsum[i];
+    r.response_hash = resph[i];
+    r.response_summary = respsum[i];
+  }
   return out;
 }
 
@@ -326,6 +353,7 @@ class SqliteTransaction final : public StoreTransaction {
     if (!done_) {
       try {
         session_.rollback();
+        if (secure_delete_) session_ << "PRAGMA secure_delete=OFF", now;
       } catch (const Poco::Exception&) {
       }
     }
@@ -663,15 +691,38 @@ class SqliteTransaction final : public StoreTransaction {
     try {
       auto run = statements_.Prepare(
           "INSERT INTO export_log (destination, at_ms, op, record_id, url, http_status, "
-          "outcome, request_hash, request_masked, response_body, prev_hash, entry_hash) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+          "outcome, request_hash, request_masked, response_body, prev_hash, entry_hash, format, "
+          "request_summary, response_hash, response_summary) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       run.Bind(1, r.destination).Bind(2, r.at_ms).Bind(3, r.op).Bind(4, r.record_id).Bind(5, r.url);
       run.Bind(6, int64_t{r.http_status}).Bind(7, r.outcome).Bind(8, r.request_hash);
       run.Bind(9, r.request_masked).Bind(10, r.response_body).Bind(11, r.prev_hash).Bind(12, r.entry_hash);
+      run.Bind(13, int64_t{r.format}).Bind(14, r.request_summary).Bind(15, r.response_hash);
+      run.Bind(16, r.response_summary);
       run.Step();
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("write export log", e);
+    }
+  }
+
+  Status RewriteExportLog(const ExportLogRow& r) override {
+    try {
+      // The replaced bodies hold personal data: zero the space they free, not just unlink it.
+      if (!secure_delete_) {
+        session_ << "PRAGMA secure_delete=ON", now;
+        secure_delete_ = true;
+      }
+      auto run = statements_.Prepare(
+          "UPDATE export_log SET request_masked=?, response_body=?, prev_hash=?, entry_hash=?, "
+          "format=?, request_summary=?, response_hash=?, response_summary=? WHERE seq=?");
+      run.Bind(1, r.request_masked).Bind(2, r.response_body).Bind(3, r.prev_hash);
+      run.Bind(4, r.entry_hash).Bind(5, int64_t{r.format}).Bind(6, r.request_summary);
+      run.Bind(7, r.response_hash).Bind(8, r.response_summary).Bind(9, r.seq);
+      run.Step();
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("rewrite export log", e);
     }
   }
 
@@ -703,6 +754,7 @@ class SqliteTransaction final : public StoreTransaction {
     try {
       session_.commit();
       done_ = true;
+      if (secure_delete_) session_ << "PRAGMA secure_delete=OFF", now;
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("commit", e);
@@ -714,6 +766,7 @@ class SqliteTransaction final : public StoreTransaction {
   WriterStatements& statements_;
   std::unique_lock<std::mutex> lock_;
   bool done_ = false;
+  bool secure_delete_ = false;  // set by RewriteExportLog for this transaction
 };
 
 class SqliteStore final : public Store {
@@ -760,6 +813,16 @@ class SqliteStore final : public Store {
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("open " + options_.path, e);
+    }
+  }
+
+  Status Checkpoint() override {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    try {
+      writer_ << "PRAGMA wal_checkpoint(TRUNCATE)", now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("checkpoint", e);
     }
   }
 
@@ -916,6 +979,19 @@ class SqliteStore final : public Store {
     try {
       Session s = Reader();
       return ReadLog(s, destination, "ORDER BY seq LIMIT " + std::to_string(limit), after_seq);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read export log", e);
+    }
+  }
+
+  Result<std::vector<std::string>> ExportLogDestinationsBelowFormat(int format) override {
+    try {
+      Session s = Reader();
+      Poco::Int64 f = format;
+      std::vector<std::string> dest;
+      s << "SELECT DISTINCT destination FROM export_log WHERE format < ? ORDER BY destination",
+          use(f), into(dest), now;
+      return dest;
     } catch (const Poco::Exception& e) {
       return FromPoco("read export log", e);
     }

@@ -94,6 +94,8 @@ std::string CodeForReason(const std::string& r, const std::string& fallback) {
   if (Contains(r, "UTF-8")) return "encoding.utf8";
   if (Contains(r, "ký tự điều khiển") || Contains(r, "control char")) return "encoding.control";
   if (Contains(r, "lồng") || Contains(r, "độ sâu") || Contains(r, "depth")) return "limit.depth";
+  if (Contains(r, "giải mã")) return "encoding.undecodable";
+  if (Contains(r, "(xung đột)")) return "version.conflict";
   if (Contains(r, "quá lớn") || Contains(r, "quá nhiều")) return "limit.size";
   if (Contains(r, "sai kiểu") || Contains(r, "expected a") || Contains(r, "cần chuỗi") ||
       Contains(r, "cần số"))

@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <pthread.h>
+
 #include <filesystem>
 #include <set>
 
@@ -18,6 +20,30 @@ constexpr const char* kPortalProceduresSetting = "procedures.portal";
 
 nlohmann::json KeyJson(const RecordKey& k) {
   return {{"source", k.source}, {"kind", k.kind}, {"id", k.id}};
+}
+
+// What a stored dossier still waits for before the portal can take it, or null. The portal's
+// DongBoHoSoMC needs NgayTiepNhan (domain.md §1), so a dossier is exported only once received;
+// its progress steps wait with it. Both waits are stored records without a deadline or any
+// indicator contribution (domain.md §2: only received dossiers count).
+nlohmann::json DossierPending(const RecordRow& row) {
+  if (row.key.kind != "dossier") return nullptr;
+  if (!row.has_item)
+    return {{"code", "awaiting_dossier_item"},
+            {"reason", "mới có bước xử lý (CapNhatTienDoHoSoMC), chưa có hồ sơ: chưa tính thời hạn, "
+                       "chỉ số và chưa gửi Cổng DVC quốc gia cho đến khi hồ sơ đến"}};
+  nlohmann::json d = nlohmann::json::parse(row.data_json, nullptr, false);
+  auto it = d.is_object() ? d.find("NgayTiepNhan") : d.end();
+  if (d.is_object() && it != d.end() && it->is_string() && !it->get<std::string>().empty())
+    return nullptr;
+  return {{"code", "awaiting_reception"},
+          {"reason", "hồ sơ chưa được tiếp nhận (trạng thái " + row.status +
+                         ", chưa có NgayTiepNhan): được lưu, không tính vào tỷ lệ đúng hạn, "
+                         "chưa gửi Cổng DVC quốc gia cho đến khi có NgayTiepNhan"}};
+}
+
+bool PortalAccepts(const RecordRow& row) {
+  return row.key.kind == "dossier" && row.has_item && DossierPending(row).is_null();
 }
 
 nlohmann::json ErrorsJson(const std::vector<FieldError>& errors) {
@@ -134,7 +160,20 @@ Engine::Engine(EngineConfig config, HostHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)), record_index_(ActionListSeries()) {}
 
 Engine::~Engine() {
-  Stop(config_.stop_timeout_ms);
+  // close(): stop with the configured timeout, then cancel what is still in flight and join
+  // every thread. No thread outlives the engine (none is ever detached).
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.stop_timeout_ms);
+  if (outbox_) outbox_->Shutdown(deadline);
+  {
+    std::unique_lock lock(lifecycle_mu_);
+    stopping_ = true;
+    closing_ = true;
+    lifecycle_cv_.notify_all();
+    // A deadline scan checks stopping_ between records: bounded by one record's evaluation.
+    scheduler_exit_cv_.wait(lock, [this] { return !scheduler_running_; });
+    if (scheduler_.joinable()) scheduler_.join();
+  }
   std::lock_guard lock(retag_mu_);
   retag_running_ = false;
   if (retag_thread_.joinable()) retag_thread_.join();
@@ -233,45 +272,60 @@ std::shared_ptr<const RecordEvaluator> Engine::evaluator() const {
 
 Status Engine::Start() {
   std::lock_guard lock(lifecycle_mu_);
-  if (started_) return Status::Ok();
+  if (closing_) return Status::Internal("start sau close");
   stopping_ = false;
-  scheduler_ = std::thread([this] { SchedulerLoop(); });
+  lifecycle_cv_.notify_all();
+  // A scheduler told to stop that has not left yet carries on (stopping_ is clear again);
+  // one that left is joined (it has nothing left to do) and replaced.
+  if (!scheduler_running_) {
+    if (scheduler_.joinable()) scheduler_.join();
+    scheduler_running_ = true;
+    scheduler_ = std::thread([this] { SchedulerLoop(); });
+  }
   outbox_->Start();
-  started_ = true;
-  hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", config_.scheduler_interval_ms}});
+  if (!started_) {
+    started_ = true;
+    hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", config_.scheduler_interval_ms}});
+  }
   return Status::Ok();
 }
 
 Status Engine::Stop(uint32_t timeout_ms) {
-  std::unique_lock lock(lifecycle_mu_);
-  if (!started_) return Status::Ok();
-  stopping_ = true;
-  lifecycle_cv_.notify_all();
-  lock.unlock();
-  // The scheduler checks stopping_ between records; a scan in progress ends within one
-  // record's evaluation. Wait for it at most timeout_ms.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  if (!outbox_->Stop(deadline)) {
-    hooks_.logger.Log(LogLevel::kWarn, "exporters_not_stopped_in_time", {{"timeout_ms", timeout_ms}});
-  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   {
-    std::unique_lock scan(scan_mu_, std::defer_lock);
-    while (!scan.try_lock()) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        scheduler_.detach();
-        started_ = false;
-        return Status::RetryLater("bộ lập lịch chưa dừng kịp trong " + std::to_string(timeout_ms) + " ms");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    std::lock_guard lock(lifecycle_mu_);
+    if (!started_) return Status::Ok();
+    stopping_ = true;
+    lifecycle_cv_.notify_all();
   }
-  if (scheduler_.joinable()) scheduler_.join();
+  // Neither wait holds lifecycle_mu_ (a Start or Stop from another thread is never blocked by
+  // a hung portal). An exporter inside a portal request finishes it first (bounded by the portal
+  // timeouts); the scheduler checks stopping_ between records.
+  const bool exporters_stopped = outbox_->Stop(deadline);
+  std::unique_lock lock(lifecycle_mu_);
+  scheduler_exit_cv_.wait_until(lock, deadline, [this] { return !scheduler_running_ || !stopping_; });
+  if (!scheduler_running_ && scheduler_.joinable()) scheduler_.join();
+  if (!stopping_) {
+    // A start from another thread came meanwhile: the threads run again.
+    return Status::RetryLater("start được gọi trong khi đang dừng; các luồng nền vẫn chạy");
+  }
+  if (!exporters_stopped || scheduler_running_) {
+    hooks_.logger.Log(LogLevel::kWarn, "threads_not_stopped_in_time",
+                      {{"timeout_ms", timeout_ms}, {"exporters", !exporters_stopped},
+                       {"scheduler", scheduler_running_}});
+    // started_ stays set: a later stop waits again, and close cancels and joins them.
+    return Status::RetryLater(std::string(exporters_stopped ? "bộ lập lịch" : "luồng xuất lên Cổng") +
+                              " chưa dừng kịp trong " + std::to_string(timeout_ms) +
+                              " ms (đang chờ một yêu cầu tới Cổng); luồng sẽ tự dừng sau yêu cầu "
+                              "đó, gọi stop lại hoặc close");
+  }
   started_ = false;
   hooks_.logger.Log(LogLevel::kInfo, "stopped");
   return Status::Ok();
 }
 
 void Engine::SchedulerLoop() {
+  pthread_setname_np(pthread_self(), "danvan-sched");
   std::unique_lock lock(lifecycle_mu_);
   while (!stopping_) {
     lock.unlock();
@@ -282,6 +336,10 @@ void Engine::SchedulerLoop() {
     lifecycle_cv_.wait_for(lock, std::chrono::milliseconds(config_.scheduler_interval_ms),
                            [this] { return stopping_; });
   }
+  // In the critical section that saw stopping_: a Start sees either this thread running (and
+  // it carries on) or gone.
+  scheduler_running_ = false;
+  scheduler_exit_cv_.notify_all();
 }
 
 Result<int> Engine::ScanDeadlines() {
@@ -325,6 +383,8 @@ Result<int> Engine::ScanDeadlines() {
                                 {"unit", row.unit},
                                 {"deadline", evaluation.deadline},
                                 {"at", FormatIsoTime(now)}};
+        // Which legal step the alert is about (petitions); deadline.steps has every step's state.
+        if (evaluation.deadline.contains("rule_id")) alert["rule_id"] = evaluation.deadline["rule_id"];
         alerts.push_back(alert.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
     }
@@ -366,8 +426,13 @@ Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vecto
   nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
   nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
   if (!row.has_item) {
-    // Only progress steps so far: nothing to evaluate until the dossier item arrives.
+    // Only progress steps so far: nothing to evaluate until the dossier item arrives; said the
+    // same way as for a dossier not yet received (not counted, with the reason).
     *ev = Evaluation{};
+    ev->cls = "not_counted";
+    ev->deadline = {{"class", "not_counted"},
+                    {"explanation", {{"class", "not_counted"},
+                                     {"reasons", {{{"code", "no_dossier_item"}}}}}}};
   } else {
     *ev = evaluator()->Evaluate(row.key.kind, data, history, tags, row.event_time_ms, now, row.synced);
   }
@@ -460,6 +525,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
     IntakeOutcome& o = ev.outcome;
     Evaluation evaluation;
     bool evaluated = false;
+    nlohmann::json pending;  // what a stored dossier still waits for (DossierPending)
     if (o.ok) {
       ParsedEvent& p = o.parsed;
       auto head_or = tx.GetRecord(p.key);
@@ -495,12 +561,13 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                          p.data_json, now}, &evaluation);
           if (!st.ok()) return fail(st);
           // Steps wait for the dossier item: the portal must have the dossier first.
-          if (outbox_->config().enabled && row.has_item) {
+          if (outbox_->config().enabled && PortalAccepts(row)) {
             st = outbox_->EnqueueProgress(tx, row, p.event["data"], now);
             if (!st.ok()) return fail(st);
             ++enqueued;
           }
           evaluated = true;
+          pending = DossierPending(row);
           r["outcome"] = "accepted";
           r["step"] = {{"status", p.status}, {"at", FormatIsoTime(p.step_at_ms)}};
         }
@@ -515,6 +582,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
           r["outcome"] = "duplicate";
         } else {
           o.ok = false;
+          o.conflict = true;
           o.errors.push_back({p.order_basis == "version" ? "/version" : "/updated_at",
                               "phiên bản " + std::to_string(p.order_key) +
                                   " đã được ghi nhận với nội dung khác (xung đột)"});
@@ -527,6 +595,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                        "stale", p.data_json, now}, &evaluation);
         if (!st.ok()) return fail(st);
         evaluated = true;
+        pending = DossierPending(row);
         r["outcome"] = "stale";
         r["current_version"] = head->order_key;
       } else {
@@ -534,7 +603,8 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         if (head) row = *head;
         else row.first_seen_ms = now;
         const std::string old_status = head && head->has_item ? head->status : "";
-        const bool was_item = head && head->has_item;
+        // Exported before: steps that arrived earlier were sent with it then.
+        const bool was_item = head && PortalAccepts(*head);
         const std::string old_unit = head ? head->unit : "";
         row.key = p.key;
         row.unit = p.unit;
@@ -550,11 +620,12 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
                                        "applied", "", now}, &evaluation, old_unit);
         if (!st.ok()) return fail(st);
-        if (row.key.kind == "dossier" && outbox_->config().enabled) {
+        if (outbox_->config().enabled && PortalAccepts(row)) {
           st = EnqueueExport(tx, row, old_status, was_item, had_steps, p, now, &enqueued);
           if (!st.ok()) return fail(st);
         }
         evaluated = true;
+        pending = DossierPending(row);
         r["outcome"] = "accepted";
       }
       if (o.ok) {
@@ -565,6 +636,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                        : nlohmann::json(p.event["updated_at"]);
         if (!p.notes.empty()) r["notes"] = p.notes;
         if (evaluated && !evaluation.deadline.is_null()) r["deadline"] = evaluation.deadline;
+        if (!pending.is_null()) r["pending"] = std::move(pending);
         if (!p.is_progress_step && r["outcome"] == "accepted") r["tags"] = p.tags;
       }
     }
@@ -581,6 +653,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
       Status st = tx.Quarantine(q);
       if (!st.ok()) return fail(st);
       r["outcome"] = "rejected";
+      if (o.conflict) r["conflict"] = true;
       r["key"] = KeyJson(k);
       if (!o.partial_unit.empty()) r["unit"] = o.partial_unit;
       r["errors"] = ErrorsJson(o.errors);
@@ -614,8 +687,10 @@ SubmitAnswer Engine::Submit(std::string_view event) {
   if (!st.ok()) return {st, {{"outcome", "error"}, {"error", st.message()}}};
   nlohmann::json r = std::move(results[0]);
   r.erase("index");
-  bool rejected = r["outcome"] == "rejected";
-  return {rejected ? Status::InvalidInput(r["errors"].dump()) : Status::Ok(), std::move(r)};
+  if (r["outcome"] != "rejected") return {Status::Ok(), std::move(r)};
+  // A same-version conflict is not malformed input: the host must resolve which content wins.
+  if (r.value("conflict", false)) return {Status::Conflict(r["errors"].dump()), std::move(r)};
+  return {Status::InvalidInput(r["errors"].dump()), std::move(r)};
 }
 
 SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
@@ -740,6 +815,7 @@ Result<nlohmann::json> Engine::RecordGet(const nlohmann::json& req) {
                            {"data", nlohmann::json::parse(r.data_json, nullptr, false)},
                            {"tags", nlohmann::json::parse(r.tags_json, nullptr, false)},
                            {"deadline", nlohmann::json::parse(r.deadline_json, nullptr, false)}};
+  if (auto pending = DossierPending(r); !pending.is_null()) record["pending"] = std::move(pending);
   record[r.order_basis == "time" ? "updated_at_ms" : "version"] = r.order_key;
   return nlohmann::json{{"record", std::move(record)}, {"history", std::move(h)}};
 }
@@ -1024,6 +1100,7 @@ Result<nlohmann::json> Engine::ReloadRulesOp(const nlohmann::json& req) {
 }
 
 void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
+  pthread_setname_np(pthread_self(), "danvan-retag");
   // Re-tags every stored record in small transactions so submits interleave; each change is
   // journalled (old and new tags with their rule-file versions) and the indicators follow.
   const std::vector<std::string> all_units = [&] {

@@ -2,7 +2,8 @@
 //
 // Threading: Submit, SubmitBatch and Query may be called from many threads at once. Parsing
 // and validation run in the caller's thread without locks; the store serialises commits.
-// Start/Stop must not race each other. Nothing here performs network I/O.
+// Start and Stop may be called from several threads at once; the destructor (close) must not
+// race with any other call. Nothing here performs network I/O.
 #pragma once
 
 #include <atomic>
@@ -188,12 +189,17 @@ class Engine {
   std::mutex synced_deltas_mu_;
   std::vector<indicators::Delta> synced_deltas_;  // guarded by synced_deltas_mu_
 
+  // Start, Stop and close may come from several host threads: lifecycle_mu_ serialises their
+  // state changes and is never held while waiting for a thread (condition waits release it).
   std::mutex lifecycle_mu_;
-  std::condition_variable lifecycle_cv_;
-  bool stopping_ = false;  // guarded by lifecycle_mu_
-  std::thread scheduler_;
-  std::mutex scan_mu_;     // one deadline scan at a time
-  std::atomic<bool> started_{false};
+  std::condition_variable lifecycle_cv_;       // wakes the scheduler
+  std::condition_variable scheduler_exit_cv_;  // the scheduler left its loop
+  bool stopping_ = false;           // guarded by lifecycle_mu_
+  bool started_ = false;            // guarded by lifecycle_mu_: started and not fully stopped
+  bool closing_ = false;            // guarded by lifecycle_mu_
+  bool scheduler_running_ = false;  // guarded by lifecycle_mu_: the scheduler is in its loop
+  std::thread scheduler_;           // guarded by lifecycle_mu_
+  std::mutex scan_mu_;              // one deadline scan at a time
 };
 
 }  // namespace danvan

@@ -55,6 +55,25 @@ std::string StatusOf(const std::string& kind, const nlohmann::json& data) {
   return "";
 }
 
+// Legacy text visible only after JSON decoding (escaped TCVN3/VISCII capitals, Windows-1252
+// readings): repaired in the parsed values; C0 controls never reach the store (text/json_repair.h).
+// raw_notes: what the raw pass repaired (its encoding guides weak suspects). False on errors.
+bool RepairDecodedText(nlohmann::json* event, const std::vector<text::RepairNote>& raw_notes,
+                       std::vector<nlohmann::json>* notes, std::vector<FieldError>* errors) {
+  std::optional<text::Encoding> hint;
+  for (const auto& n : raw_notes) {
+    if (hint && *hint != n.encoding) {
+      hint.reset();
+      break;
+    }
+    hint = n.encoding;
+  }
+  text::ValueRepair fixed = text::RepairJsonValues(event, {}, hint);
+  for (auto& [path, reason] : fixed.errors) errors->push_back({path, reason});
+  for (const auto& n : fixed.notes) notes->push_back(n.ToJson());
+  return fixed.errors.empty();
+}
+
 }  // namespace
 
 std::string Sha256Hex(std::string_view data) {
@@ -95,7 +114,7 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   std::vector<nlohmann::json> notes;
   auto repaired = text::RepairJsonText(raw);
   if (!repaired.ok()) {
-    out.errors.push_back({"/", repaired.status().message(), "encoding.undecodable"});
+    out.errors.push_back({"/", repaired.status().message()});  // code by content (abi_errors)
     return out;
   }
   if (repaired->changed()) {
@@ -130,6 +149,7 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   };
   out.partial_key = {str("source"), str("kind"), str("id")};
   out.partial_unit = str("unit");
+  if (!RepairDecodedText(&event, repaired->notes, &notes, &out.errors)) return out;
 
   if (!envelope_->Validate(event, &out.errors)) return out;
   const std::string kind = event["kind"].get<std::string>();

@@ -49,6 +49,9 @@ struct IntakeOutcome {
   RecordKey partial_key;
   std::string partial_unit;
   std::string repaired;  // the input after legacy-encoding repair (empty when unchanged)
+  // Rejected because the same version (or updated_at) was already stored with other content:
+  // answered DANVAN_CONFLICT rather than DANVAN_INVALID_INPUT (set by the engine).
+  bool conflict = false;
 };
 
 class Intake {

@@ -1,7 +1,8 @@
 #include "outbox/outbox.h"
 
-#include <openssl/evp.h>
+#include <pthread.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <random>
@@ -26,27 +27,6 @@ int64_t IntField(const nlohmann::json& s, const char* key, int64_t def, int64_t 
 thread_local std::mt19937_64 g_rng{std::random_device{}()};
 
 }  // namespace
-
-std::string Sha256HexOpenSsl(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out(len * 2, '0');
-  for (unsigned i = 0; i < len; ++i) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 15];
-  }
-  return out;
-}
-
-std::string ExportLogEntryHash(const ExportLogRow& r) {
-  // Every field of the entry, in a fixed order, chained to the previous entry's hash.
-  nlohmann::json j = nlohmann::json::array(
-      {r.prev_hash, r.destination, r.at_ms, r.op, r.record_id, r.url, r.http_status, r.outcome,
-       r.request_hash, r.request_masked, Sha256HexOpenSsl(r.response_body)});
-  return Sha256HexOpenSsl(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
 
 Result<OutboxConfig> ParseOutboxConfig(const nlohmann::json& s, bool portal_configured) {
   OutboxConfig c;
@@ -101,9 +81,12 @@ Outbox::Outbox(OutboxConfig config, Store* store, std::shared_ptr<Clock> clock, 
       after_commit_(std::move(after_commit)),
       mappings_(config_.mappings) {}
 
-Outbox::~Outbox() { Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5)); }
+Outbox::~Outbox() { Shutdown(std::chrono::steady_clock::now()); }
 
 Status Outbox::Init() {
+  // Entries written before the export log stopped keeping request bodies lose them now.
+  Status scrubbed = ScrubLegacyExportLog(*store_, logger_, clock_->NowMs());
+  if (!scrubbed.ok()) return scrubbed;
   auto q = store_->CountQueued();
   if (!q.ok()) return q.status();
   queued_ = q.value();
@@ -177,29 +160,70 @@ Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
 
 void Outbox::Start() {
   if (!config_.enabled) return;
-  std::lock_guard lock(run_mu_);
-  if (!threads_.empty()) return;
-  stopping_ = false;
-  for (int i = 0; i < config_.senders; ++i) threads_.emplace_back([this, i] { SenderLoop(i); });
+  std::lock_guard life(lifecycle_mu_);
+  std::vector<size_t> respawn;
+  {
+    std::lock_guard lock(run_mu_);
+    if (shut_down_) return;
+    stopping_ = false;
+    stopping_flag_ = false;
+    slot_running_.resize(static_cast<size_t>(config_.senders), false);
+    // A sender that has not left its loop since the last Stop carries on; the others are
+    // replaced. A slot is marked running before its thread exists, so a concurrent Stop waits
+    // for it too.
+    for (size_t i = 0; i < slot_running_.size(); ++i) {
+      if (slot_running_[i]) continue;
+      slot_running_[i] = true;
+      ++alive_;
+      respawn.push_back(i);
+    }
+  }
+  run_cv_.notify_all();
+  threads_.resize(slot_running_.size());
+  for (size_t i : respawn) {
+    // The previous thread of this slot has left its loop: joining only waits for it to close
+    // its portal connection.
+    if (threads_[i].joinable()) threads_[i].join();
+    threads_[i] = std::thread([this, i] { SenderLoop(static_cast<int>(i)); });
+  }
 }
 
 bool Outbox::Stop(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(run_mu_);
+  stopping_ = true;
+  stopping_flag_ = true;
+  run_cv_.notify_all();
+  // Senders finish their current portal call (bounded by the portal timeouts) and leave.
+  exit_cv_.wait_until(lock, deadline, [this] { return alive_ == 0 || !stopping_; });
+  const bool stopped = alive_ == 0;
+  lock.unlock();
+  if (stopped) {
+    // Reap the threads that left (a concurrent Start may already have replaced them).
+    std::lock_guard life(lifecycle_mu_);
+    std::lock_guard run(run_mu_);
+    for (size_t i = 0; i < threads_.size(); ++i) {
+      if (i < slot_running_.size() && !slot_running_[i] && threads_[i].joinable()) threads_[i].join();
+    }
+  }
+  return stopped;
+}
+
+void Outbox::Shutdown(std::chrono::steady_clock::time_point graceful_deadline) {
+  Stop(graceful_deadline);
+  std::lock_guard life(lifecycle_mu_);
   {
     std::lock_guard lock(run_mu_);
+    shut_down_ = true;
     stopping_ = true;
+    stopping_flag_ = true;
+    cancel_all_ = true;
+    for (PortalClient* c : clients_) c->Cancel();
   }
   run_cv_.notify_all();
-  // Senders finish their current call (bounded by the portal timeouts) and exit.
-  while (running_.load() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  bool stopped = running_.load() == 0;
-  std::lock_guard lock(run_mu_);
   for (auto& t : threads_) {
-    if (stopped) t.join();
-    else t.detach();  // it exits after its current call; leased items come back after lease_ms
+    if (t.joinable()) t.join();
   }
   threads_.clear();
-  return stopped;
 }
 
 int64_t Outbox::Backoff(int64_t attempts, int64_t retry_after_ms) {
@@ -218,18 +242,8 @@ Status Outbox::LogExchange(StoreTransaction& tx, const std::string& op, const st
     if (!last.ok()) return last.status();
     *head = last.value() ? last.value()->entry_hash : std::string(64, '0');
   }
-  ExportLogRow row;
-  row.destination = config_.destination;
-  row.at_ms = r.exchange.started_ms ? r.exchange.started_ms : clock_->NowMs();
-  row.op = op;
-  row.record_id = record_id;
-  row.url = r.exchange.url;
-  row.http_status = r.http_status;
-  row.outcome = PortalOutcomeName(r.outcome);
-  row.request_hash = Sha256HexOpenSsl(r.exchange.request_body);
-  row.request_masked = r.exchange.request_body_masked.empty() ? r.exchange.request_body
-                                                              : r.exchange.request_body_masked;
-  row.response_body = r.exchange.response_body;
+  // Hashes and non-personal identifiers only (export_log.h).
+  ExportLogRow row = MakeExportLogRow(config_.destination, op, record_id, r, clock_->NowMs());
   row.prev_hash = *head;
   row.entry_hash = ExportLogEntryHash(row);
   Status st = tx.AppendExportLog(row);
@@ -289,7 +303,7 @@ std::string DescribeFailure(const char* kind, int http_status, const std::string
 
 Result<int> Outbox::RunOnce(PortalClient& client) {
   const int64_t now = clock_->NowMs();
-  if (now < paused_until_ms_.load()) return 0;
+  if (now < paused_until_ms_.load() || stopping()) return 0;
   std::vector<OutboxItem> claimed;
   {
     std::lock_guard claim(claim_mu_);
@@ -418,7 +432,8 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
 
   std::function<void(const std::vector<size_t>&, bool)> send_dossiers =
       [&](const std::vector<size_t>& members, bool update) {
-        if (stop_all || members.empty()) return;
+        // Asked to stop: what is not sent yet goes back to the queue as is.
+        if (stop_all || members.empty() || stopping()) return;
         std::vector<nlohmann::json> items;
         for (size_t gi : members) items.push_back(groups[gi].wire.front());
         auto [key, ids] = key_list(members);
@@ -472,7 +487,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
 
   std::function<void(const std::vector<size_t>&)> send_progress =
       [&](const std::vector<size_t>& members) {
-        if (stop_all || members.empty()) return;
+        if (stop_all || members.empty() || stopping()) return;
         std::vector<nlohmann::json> steps;
         for (size_t gi : members)
           steps.insert(steps.end(), groups[gi].wire.begin(), groups[gi].wire.end());
@@ -607,7 +622,8 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
 }
 
 void Outbox::SenderLoop(int index) {
-  ++running_;
+  // Named so that a host (and the lifecycle test) can tell the plugin's threads apart.
+  pthread_setname_np(pthread_self(), ("danvan-send-" + std::to_string(index)).substr(0, 15).c_str());
   std::unique_ptr<PortalClient> client;
   int64_t next_reconcile = clock_->NowMs() + config_.reconcile_interval_ms;
   int64_t next_procedures = clock_->NowMs() + config_.procedures_refresh_interval_ms;
@@ -622,6 +638,9 @@ void Outbox::SenderLoop(int index) {
         logger_.Log(LogLevel::kError, "portal_client_failed", {{"error", c.status().message()}});
       } else {
         client = std::move(c).value();
+        std::lock_guard reg(run_mu_);
+        clients_.push_back(client.get());
+        if (cancel_all_) client->Cancel();
       }
     }
     if (client) {
@@ -630,19 +649,20 @@ void Outbox::SenderLoop(int index) {
       else done = r.value();
       const int64_t now = clock_->NowMs();
       bool scheduled = config_.reconcile_interval_ms > 0 && now >= next_reconcile;
-      if (index == 0 && now >= next_held_release) {
+      if (index == 0 && !stopping() && now >= next_held_release) {
         next_held_release = now + config_.held_retry_ms;
         auto tx = store_->Begin();
         if (tx.ok() && tx.value()->ReleaseHeld(config_.destination, now).ok()) (void)tx.value()->Commit();
       }
-      if (index == 0 && (reconcile_requested_.exchange(false) || scheduled)) {
+      if (index == 0 && !stopping() && (reconcile_requested_.exchange(false) || scheduled)) {
         next_reconcile = now + config_.reconcile_interval_ms;
         Status st = Reconcile(*client);
         if (!st.ok()) logger_.Log(LogLevel::kError, "reconcile_failed", {{"error", st.message()}});
       }
       const bool procedures_due =
           config_.procedures_refresh_interval_ms > 0 && now >= next_procedures;
-      if (index == 0 && merge_procedures_ && (procedures_requested_.load() || procedures_due)) {
+      if (index == 0 && !stopping() && merge_procedures_ &&
+          (procedures_requested_.load() || procedures_due)) {
         if (procedures_due) next_procedures = now + config_.procedures_refresh_interval_ms;
         RefreshProcedures(*client);
       }
@@ -651,7 +671,15 @@ void Outbox::SenderLoop(int index) {
     if (done == 0)
       run_cv_.wait_for(lock, std::chrono::milliseconds(config_.poll_interval_ms), [this] { return stopping_; });
   }
-  --running_;
+  // Leaving: in the same critical section that saw the stop flag, so a Start either saw this
+  // sender running (and it carries on: stopping_ was cleared before it could leave) or sees it
+  // gone and replaces it.
+  if (client) clients_.erase(std::find(clients_.begin(), clients_.end(), client.get()));
+  slot_running_[static_cast<size_t>(index)] = false;
+  --alive_;
+  exit_cv_.notify_all();
+  lock.unlock();
+  client.reset();  // closes the portal connection
 }
 
 Status Outbox::Reconcile(PortalClient& client) {
@@ -659,15 +687,12 @@ Status Outbox::Reconcile(PortalClient& client) {
   // does not have (the dossier, then its progress steps in order).
   int64_t checked = 0, missing = 0, after = 0, errors = 0;
   const PortalMappings maps = mappings();
-  while (true) {
-    {
-      std::lock_guard lock(run_mu_);
-      if (stopping_) break;
-    }
+  while (!stopping()) {
     auto batch = store_->SyncedDossiers(after, 200);
     if (!batch.ok()) return batch.status();
     if (batch->empty()) break;
     for (const auto& rec : batch.value()) {
+      if (stopping()) break;
       after = rec.pk;
       std::string madonvi = maps.units.count(rec.unit) ? maps.units.at(rec.unit) : "";
       LookupResult r = client.Lookup(rec.key.id, {madonvi, ""});
@@ -780,30 +805,7 @@ Result<nlohmann::json> Outbox::SetMappings(const nlohmann::json& req) {
   return nlohmann::json{{"units", m->units.size()}, {"procedures", m->procedures.size()}};
 }
 
-Result<nlohmann::json> Outbox::VerifyLog() {
-  std::string prev(64, '0');
-  int64_t after = 0, entries = 0;
-  nlohmann::json problems = nlohmann::json::array();
-  while (true) {
-    auto rows = store_->ReadExportLog(config_.destination, after, 5000);
-    if (!rows.ok()) return rows.status();
-    if (rows->empty()) break;
-    for (const auto& r : rows.value()) {
-      ++entries;
-      if (r.prev_hash != prev)
-        problems.push_back({{"seq", r.seq}, {"problem", "mắt xích trước bị thiếu hoặc bị sửa (prev_hash không khớp)"}});
-      if (ExportLogEntryHash(r) != r.entry_hash)
-        problems.push_back({{"seq", r.seq}, {"problem", "nội dung mục nhật ký đã bị thay đổi (entry_hash không khớp)"}});
-      prev = r.entry_hash;
-      after = r.seq;
-    }
-  }
-  auto head = store_->GetSetting("exportlog.head." + config_.destination);
-  if (!head.ok()) return head.status();
-  if (head.value() && *head.value() != prev)
-    problems.push_back({{"seq", after}, {"problem", "các mục cuối của nhật ký đã bị xóa (đầu chuỗi không khớp)"}});
-  return nlohmann::json{{"entries", entries}, {"valid", problems.empty()}, {"problems", problems}};
-}
+Result<nlohmann::json> Outbox::VerifyLog() { return VerifyExportLog(*store_, config_.destination); }
 
 void Outbox::SetProcedureHooks(ProcedureCodesProvider codes, ProceduresHook merge) {
   procedure_codes_ = std::move(codes);
@@ -853,10 +855,7 @@ void Outbox::RefreshProcedures(PortalClient& client) {
   std::vector<nlohmann::json> answers;
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& code : codes) {
-    {
-      std::lock_guard lock(run_mu_);
-      if (stopping_) return;  // the request stays pending
-    }
+    if (stopping()) return;  // the request stays pending
     auto r = client.GetProcedure(code);
     if (r.ok()) {
       answers.push_back(std::move(r).value());

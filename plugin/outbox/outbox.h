@@ -18,10 +18,19 @@
 //  * Never drop: retryable failures back off exponentially with full jitter (honouring
 //    Retry-After); past max_attempts or max_age an item moves to the dead-letter table, from
 //    which an administrator re-sends it. A missing code mapping holds the record back.
-//  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain.
+//  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain, without
+//    personal data (hashes and dossier codes only, export_log.h).
 //
-// Threading: Enqueue* run on the caller's thread inside its transaction; Start/Stop must not
-// race; the query helpers are thread-safe.
+// Threading: Enqueue* run on the caller's thread inside its transaction; Start, Stop and
+// Shutdown may be called from any threads at once (they serialise on lifecycle_mu_ and never
+// hold it while waiting for a sender); the query helpers are thread-safe.
+//
+// Lifecycle: a sender thread lives from Start until it sees the stop flag between two passes;
+// Stop waits for that at most until its deadline and says whether every sender left (a sender
+// inside a portal request finishes the request first, bounded by the portal timeouts). A Start
+// after a Stop that timed out keeps the senders that have not left yet and replaces the others.
+// Shutdown (the plugin's close) cancels the requests in flight (PortalClient::Cancel) and joins
+// every thread: no thread outlives the Outbox, and none is ever detached.
 #pragma once
 
 #include <atomic>
@@ -39,6 +48,7 @@
 #include "core/clock.h"
 #include "core/logger.h"
 #include "core/status.h"
+#include "outbox/export_log.h"
 #include "outbox/portal_client.h"
 #include "outbox/portal_payload.h"
 #include "storage/store.h"
@@ -96,8 +106,14 @@ class Outbox {
 
   Status Init();  // reads the queue depth and stored mappings
   void Start();
-  // Asks senders to stop and waits until `deadline`; false if one did not stop in time.
+  // Asks senders to stop and waits until `deadline`; false if one is still running then (inside
+  // a portal request, or a Start came meanwhile). Never cancels a request: the senders still
+  // running stop on their own after their current request.
   bool Stop(std::chrono::steady_clock::time_point deadline);
+  // Stops every sender for good: waits until `graceful_deadline` like Stop, then cancels the
+  // portal requests in flight and joins every sender thread (bounded: a cancelled request fails
+  // at once). Idempotent; the destructor calls it.
+  void Shutdown(std::chrono::steady_clock::time_point graceful_deadline);
 
   // Inside the record's transaction. `record` is the stored row (pk set).
   // *inserted (optional) tells whether a new item was queued: a waiting dossier item already
@@ -173,16 +189,21 @@ class Outbox {
   int64_t procedures_request_seq_ = 0;        // guarded by status_mu_
   nlohmann::json last_procedures_ = nullptr;  // guarded by status_mu_
 
-  std::mutex run_mu_;
-  std::condition_variable run_cv_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-  std::atomic<int> running_{0};
-};
+  // True when the senders were asked to stop (checked between portal calls).
+  bool stopping() const { return stopping_flag_.load(); }
 
-// SHA-256 (OpenSSL) as lower-case hex.
-std::string Sha256HexOpenSsl(std::string_view data);
-// The hash of one export-log entry given its predecessor's hash.
-std::string ExportLogEntryHash(const ExportLogRow& row);
+  std::mutex lifecycle_mu_;             // serialises Start/Stop/Shutdown; never held while waiting
+  std::vector<std::thread> threads_;    // guarded by lifecycle_mu_, one slot per sender
+  std::mutex run_mu_;                   // never held across a portal call or a join
+  std::condition_variable run_cv_;      // wakes senders (work, stop)
+  std::condition_variable exit_cv_;     // a sender left its loop
+  bool stopping_ = false;               // guarded by run_mu_
+  bool shut_down_ = false;              // guarded by run_mu_: Shutdown ran, Start is refused
+  std::atomic<bool> stopping_flag_{false};  // mirror of stopping_ for lock-free checks
+  std::vector<bool> slot_running_;      // guarded by run_mu_: sender i is inside its loop
+  int alive_ = 0;                       // guarded by run_mu_: senders inside their loop
+  std::vector<PortalClient*> clients_;  // guarded by run_mu_: the senders' clients, for Cancel
+  bool cancel_all_ = false;             // guarded by run_mu_: Shutdown cancelled the clients
+};
 
 }  // namespace danvan

@@ -4,12 +4,12 @@
 //
 // How the outbox is meant to use it
 // ---------------------------------
-// * Threading: a PortalClient instance is NOT thread-safe. Create one instance per sender
-//   thread (each holds its own keep-alive HTTPS connection and its own session / bearer token).
-//   Instances share nothing mutable, so N sender threads = N instances. All calls block (network
-//   I/O bounded by the configured connect/read timeouts, plus at most one transparent re-login or
-//   token refresh and one reconnect of a stale keep-alive connection); never call them from a
-//   thread the host called into.
+// * Threading: a PortalClient instance is NOT thread-safe (Cancel excepted). Create one instance
+//   per sender thread (each holds its own keep-alive HTTPS connection and its own session /
+//   bearer token). Instances share nothing mutable, so N sender threads = N instances. All calls
+//   block (network I/O bounded by the configured connect/read timeouts, plus at most one
+//   transparent re-login or token refresh and one reconnect of a stale keep-alive connection);
+//   never call them from a thread the host called into.
 // * Every operation returns a classified result, never throws:
 //     kSuccess        the portal accepted the whole batch.
 //     kAlreadyExists  a create (is_update=false) hit a dossier the portal already has ("đã tồn
@@ -145,6 +145,11 @@ class PortalClient {
                                               const PortalCallOptions& options = {}) = 0;
   // LayDanhSachTTHC: the procedure list (result[]). Same error mapping as GetProcedure.
   virtual Result<nlohmann::json> ListProcedures(const PortalCallOptions& options = {}) = 0;
+  // The one call that may come from another thread while an operation runs: aborts the request
+  // in flight (connect, handshake, send or receive) and makes every later operation fail at
+  // once as kRetryable ("cancelled"). Non-blocking; used by the plugin's close so that joining a
+  // sender thread never waits for a hung portal. A cancelled request may have been applied.
+  virtual void Cancel() = 0;
 };
 
 }  // namespace danvan

@@ -431,8 +431,8 @@ int main(int argc, char **argv) {
 
   ev = petition("KN-2023-0001", 3, "resolved", "");
   st = submit(h, ev, strlen(ev), &res);
-  CHECK(st != DANVAN_OK && !outcome_is(res, "accepted") && !outcome_is(res, "duplicate"),
-        "v3 again with other content must not be accepted: %d %s", (int)st, res ? res : "");
+  CHECK(st == DANVAN_CONFLICT && outcome_is(res, "rejected") && strstr(res, "\"conflict\":true"),
+        "v3 again with other content must answer CONFLICT: %d %s", (int)st, res ? res : "");
   api->free(res);
   res = NULL;
   free(ev);

@@ -311,7 +311,7 @@ TEST_F(OutboxTest, ExportLogChainDetectsAlteredAndDeletedEntries) {
     sqlite3_close(h);
   };
   // Two exchanges: the dossier (seq 1) and its three steps in one call (seq 2).
-  exec("UPDATE export_log SET response_body = replace(response_body, '0', '1') WHERE seq = 1");
+  exec("UPDATE export_log SET response_summary = replace(response_summary, '0', '1') WHERE seq = 1");
   json v = Q({{"op", "exportlog.verify"}});
   EXPECT_FALSE(v["valid"].get<bool>());
   ASSERT_FALSE(v["problems"].empty());
@@ -554,6 +554,41 @@ TEST_F(OutboxTest, RegroupedRetryIsAppliedOncePerDossier) {
   SendResult mixed = client.SyncProgress({step(a, "9", "20230302100000")}, {kPortalUnit, ka + "," + kc});
   ASSERT_TRUE(mixed.ok()) << mixed.message;
   EXPECT_EQ(standin_->Stats()["progress_steps"], 7);
+}
+
+// domain.md §1: the portal's dossier item requires NgayTiepNhan. An online dossier that is only
+// submitted (TrangThaiHoSo 1) has none: it is stored but nothing is queued for the portal, and a
+// progress step for it waits with it. Once received (status 2 with NgayTiepNhan) the dossier is
+// sent, then the steps in order.
+TEST_F(OutboxTest, DossierBeforeReceiptIsHeldUntilReceived) {
+  Open(Config());
+  const std::string id = "H26.20-230301-0009";
+  json ev = Event(id, 1, "1", "2023-03-01T07:00:00+07:00");
+  ev["data"]["NgayTiepNhan"] = "";
+  ev["data"]["NgayHenTra"] = "";
+  auto a = engine_->Submit(ev.dump());
+  ASSERT_EQ(a.result["outcome"], "accepted") << a.result.dump();
+  EXPECT_EQ(a.result["pending"]["code"], "awaiting_reception");
+  json step = {{"kind", "dossier"}, {"source", "motcua-hp"}, {"id", id}, {"unit", "SGDDT.VP"},
+               {"version", 2}, {"event_time", "2023-03-01T08:30:00+07:00"},
+               {"data", {{"MaHoSo", id}, {"TrangThai", "2"}, {"ThoiDiemXuLy", "20230301083000"},
+                         {"NguoiXuLy", "Trần Văn Bình"}, {"PhongBanXuLy", "Văn phòng Sở"},
+                         {"NoiDungXuLy", "Tiếp nhận hồ sơ"}}}};
+  ASSERT_EQ(engine_->Submit(step.dump()).result["outcome"], "accepted");
+  EXPECT_EQ(Q({{"op", "outbox.status"}})["queue"].value("pending", 0), 0);
+  ASSERT_EQ(engine_->Submit(Event(id, 3, "4", "2023-03-01T14:00:00+07:00").dump()).result["outcome"],
+            "accepted");
+  EXPECT_GT(Q({{"op", "outbox.status"}})["queue"].value("pending", 0), 0);
+  ASSERT_TRUE(engine_->Start().ok());
+  ASSERT_TRUE(Drain());
+  json received = standin_->Received();
+  ASSERT_TRUE(received["dossiers"].contains(id)) << received.dump();
+  EXPECT_EQ(received["dossiers"][id]["item"]["NgayTiepNhan"], "20230301083000");
+  EXPECT_EQ(received["dossiers"][id]["item"]["TrangThaiHoSo"], "4");
+  ASSERT_FALSE(received["progress"].empty());
+  EXPECT_EQ(received["progress"][0]["item"]["TrangThai"], "2");
+  for (const auto& p : received["progress"]) EXPECT_FALSE(p["out_of_order"].get<bool>());
+  EXPECT_EQ(Q({{"op", "outbox.status"}})["dead_letters"], 0);
 }
 
 }  // namespace

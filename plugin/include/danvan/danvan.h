@@ -141,21 +141,28 @@ typedef struct danvan_api {
 
   /*
    * start: start the plugin's background threads (deadline scheduler, exporters,
-   * re-tagging). Idempotent. Threading: must not race with stop/close on the same handle.
-   * Blocking: no.
+   * re-tagging). Idempotent. Threading: start and stop may be called from several threads at
+   * once; not concurrently with close. Blocking: no (at most the time a stopped thread takes
+   * to close its portal connection).
    */
   danvan_status (*start)(danvan_handle *handle, char **error_out);
 
   /*
    * stop: ask background threads to finish and wait for them at most timeout_ms
    * milliseconds. Work not finished stays queued durably and resumes at the next start.
-   * Returns DANVAN_RETRY_LATER if a thread did not stop in time (it will stop on its own).
-   * Threading: must not race with start/close on the same handle; submit/query may run.
+   * Returns DANVAN_RETRY_LATER if a thread is still running when timeout_ms has passed (an
+   * exporter inside a portal request finishes that request first, at most the portal's
+   * connect/read timeouts; call stop again to wait more, or close). Never blocks longer than
+   * timeout_ms. Threading: start and stop may be called from several threads at once; not
+   * concurrently with close; submit/query may run.
    */
   danvan_status (*stop)(danvan_handle *handle, uint32_t timeout_ms, char **error_out);
 
   /*
-   * close: stop (with the configured default timeout) and free the handle. NULL is a no-op.
+   * close: stop (waiting at most the configured stop_timeout_ms), then cancel the portal
+   * requests still in flight, join every thread of the plugin and free the handle: no thread
+   * of the plugin outlives close. NULL is a no-op. Blocking: stop_timeout_ms plus the time a
+   * cancelled thread takes to record its pass (no network wait).
    * Threading: no other call on this handle may be running or follow.
    */
   void (*close)(danvan_handle *handle);
@@ -165,7 +172,9 @@ typedef struct danvan_api {
    * validated, tagged and durably committed before the call returns DANVAN_OK or
    * DANVAN_INVALID_INPUT; *result_out receives the JSON result
    * {"outcome":"accepted"|"duplicate"|"stale"|"rejected", "key":{...}, "errors":[...], ...}.
-   * A rejected event is kept in quarantine (status DANVAN_INVALID_INPUT, result still set).
+   * A rejected event is kept in quarantine (status DANVAN_INVALID_INPUT, result still set),
+   * except that a version (or updated_at) already stored with different content answers
+   * DANVAN_CONFLICT (result {"outcome":"rejected","conflict":true,...}, also quarantined).
    * DANVAN_RETRY_LATER: back-pressure (export queue full); nothing was stored.
    * Threading: any number of host threads at once on one handle.
    * Blocking: a local disk commit (fsync); never the network.
