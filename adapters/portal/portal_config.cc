@@ -64,9 +64,13 @@ Status RejectInline(const json& j, const char* key, const std::string& where) {
 
 }  // namespace
 
-Result<std::string> ReadSecret(const json& section, const std::string& name, bool required) {
+Result<std::string> ReadSecret(const json& section, const std::string& name, bool required,
+                               const SecretLookup& host_secret, const std::string& host_name) {
   const std::string env_key = name + "_env";
   const std::string file_key = name + "_file";
+  if (host_secret && !host_name.empty()) {
+    if (auto v = host_secret(host_name); v && !v->empty()) return *v;
+  }
   if (auto it = section.find(env_key); it != section.end() && it->is_string()) {
     const char* v = std::getenv(it->get<std::string>().c_str());
     if (v == nullptr || *v == '\0') {
@@ -85,11 +89,14 @@ Result<std::string> ReadSecret(const json& section, const std::string& name, boo
     if (v.empty()) return Status::InvalidInput(file_key + ": file is empty");
     return v;
   }
-  if (required) return Status::InvalidInput(name + ": set " + env_key + " or " + file_key);
+  if (required)
+    return Status::InvalidInput(name + ": set " + env_key + " or " + file_key +
+                                (host_name.empty() ? "" : " (or answer \"" + host_name +
+                                                              "\" in the host's secret callback)"));
   return std::string();
 }
 
-Result<PortalConfig> ParsePortalConfig(const json& j) {
+Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_secret) {
   PortalConfig c;
   const std::string w = "portal.";
   if (!j.is_object()) return Status::InvalidInput("portal: expected an object");
@@ -128,7 +135,7 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
     DV_RETURN_IF_ERROR(Str(*it, "client_cert_file", &c.tls.client_cert_file, tw));
     DV_RETURN_IF_ERROR(Str(*it, "client_key_file", &c.tls.client_key_file, tw));
     DV_RETURN_IF_ERROR(RejectInline(*it, "client_key_password", tw));
-    auto pw = ReadSecret(*it, "client_key_password", false);
+    auto pw = ReadSecret(*it, "client_key_password", false, host_secret, "portal.tls.client_key_password");
     if (!pw.ok()) return Status::InvalidInput(tw + pw.status().message());
     c.tls.client_key_password = pw.value();
     if (c.tls.client_cert_file.empty() != c.tls.client_key_file.empty()) {
@@ -150,11 +157,11 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
     DV_RETURN_IF_ERROR(RejectInline(e, "password", ew));
     DV_RETURN_IF_ERROR(Str(e, "username", &c.envelope.username, ew));
     if (c.envelope.username.empty()) {
-      auto u = ReadSecret(e, "username", true);
+      auto u = ReadSecret(e, "username", true, host_secret, "portal.username");
       if (!u.ok()) return Status::InvalidInput(ew + u.status().message());
       c.envelope.username = u.value();
     }
-    auto p = ReadSecret(e, "password", true);
+    auto p = ReadSecret(e, "password", true, host_secret, "portal.password");
     if (!p.ok()) return Status::InvalidInput(ew + p.status().message());
     c.envelope.password = p.value();
   } else {
@@ -189,7 +196,7 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
             return Status::InvalidInput(ow + "token_url: expected an https:// URL");
           }
           if (oa.client_id.empty()) return Status::InvalidInput(ow + "client_id: required");
-          auto s = ReadSecret(*o, "client_secret", true);
+          auto s = ReadSecret(*o, "client_secret", true, host_secret, "portal.oauth2.client_secret");
           if (!s.ok()) return Status::InvalidInput(ow + s.status().message());
           oa.client_secret = s.value();
         }

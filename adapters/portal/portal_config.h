@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,14 +84,21 @@ struct PortalConfig {
 
 // Parses and validates the portal section; reads the secrets it names. Errors are InvalidInput
 // naming the offending key (never a secret's value).
-Result<PortalConfig> ParsePortalConfig(const nlohmann::json& j);
+// A secret from the host (danvan_host_services.secret): the value, or nullopt when the host
+// does not know `name` ("portal.username", "portal.password"). Asked before the environment
+// variable or file named in the config.
+using SecretLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+Result<PortalConfig> ParsePortalConfig(const nlohmann::json& j, const SecretLookup& host_secret = {});
 
 // The config as JSON with every secret replaced by "***" (for logs and the status op).
 nlohmann::json ToMaskedJson(const PortalConfig& config);
 
 // Reads a secret from the environment variable or file named in the config (trailing newline
 // stripped). Exposed for tests.
+// `host_name` is the name the host's lookup is asked for (empty: not asked).
 Result<std::string> ReadSecret(const nlohmann::json& section, const std::string& name,
-                               bool required);
+                               bool required, const SecretLookup& host_secret = {},
+                               const std::string& host_name = "");
 
 }  // namespace danvan

@@ -148,32 +148,39 @@ bool JsonSchema::Validate(const nlohmann::json& doc, std::vector<FieldError>* er
     std::string path = prefix;
     for (const auto& p : parts) path += "/" + p;
     const nlohmann::json* node = NodeFor(impl_->source, parts);
-    std::string reason;
+    std::string reason, code;
     if (d.rfind("Missing required property", 0) == 0) {
+      code = "schema.required";
       path += "/" + Quoted(d);
       reason = "thiếu trường bắt buộc";
     } else if (d.find("could not be validated using 'properties' or 'additionalProperties'") !=
                std::string::npos) {
       path += "/" + Quoted(d);
       reason = "trường không có trong lược đồ (không được phép)";
+      code = "schema.unknown_field";
     } else if (d.find("'type' constraint") != std::string::npos) {
       reason = "sai kiểu dữ liệu";
+      code = "schema.type";
       if (node && node->contains("type") && (*node)["type"].is_string())
         reason += ": cần " + TypeName((*node)["type"].get<std::string>());
     } else if (d.find("no more than") != std::string::npos && d.find("characters") != std::string::npos) {
       reason = "quá dài";
+      code = "schema.max_length";
       if (node && node->contains("maxLength"))
         reason += ": tối đa " + std::to_string((*node)["maxLength"].get<int64_t>()) + " ký tự";
     } else if (d.find("no fewer than") != std::string::npos && d.find("characters") != std::string::npos) {
       reason = "quá ngắn hoặc rỗng";
+      code = "schema.min_length";
     } else if (d.find("'pattern'") != std::string::npos || d.find("regex") != std::string::npos) {
       reason = "sai định dạng";
+      code = "schema.pattern";
       if (node && node->contains("description"))
         reason += ": " + (*node)["description"].get<std::string>();
       else if (node && node->contains("pattern"))
         reason += " (mẫu " + (*node)["pattern"].get<std::string>() + ")";
     } else if (d.find("enum") != std::string::npos) {
       reason = "giá trị không hợp lệ";
+      code = "schema.enum";
       if (node && node->contains("enum")) {
         std::string allowed;
         for (const auto& v : (*node)["enum"]) allowed += (allowed.empty() ? "" : ", ") + v.dump();
@@ -181,15 +188,18 @@ bool JsonSchema::Validate(const nlohmann::json& doc, std::vector<FieldError>* er
       }
     } else if (d.find("less than") != std::string::npos || d.find("greater than") != std::string::npos) {
       reason = "ngoài khoảng cho phép";
+      code = "schema.range";
       if (node && (node->contains("minimum") || node->contains("maximum")))
         reason += " [" + (node->contains("minimum") ? (*node)["minimum"].dump() : "") + ", " +
                   (node->contains("maximum") ? (*node)["maximum"].dump() : "") + "]";
     } else if (d.find("elements") != std::string::npos || d.find("items") != std::string::npos) {
       reason = "số phần tử của mảng vượt giới hạn";
+      code = "schema.items";
       if (node && node->contains("maxItems"))
         reason += ": tối đa " + (*node)["maxItems"].dump();
     } else if (d.find("anyOf") != std::string::npos || d.find("oneOf") != std::string::npos) {
       reason = "không thỏa điều kiện nào của lược đồ";
+      code = "schema.any_of";
       if (node && node->contains("anyOf")) {
         std::string alts;
         for (const auto& alt : (*node)["anyOf"])
@@ -198,12 +208,14 @@ bool JsonSchema::Validate(const nlohmann::json& doc, std::vector<FieldError>* er
       }
     } else {
       reason = "không hợp lệ";
+      code = "schema.invalid";
     }
     reason += " [" + d + "]";
     if (path.empty()) path = "/";
-    found.push_back({path, reason});
+    found.push_back({path, reason, code});
   }
-  if (found.empty()) found.push_back({prefix.empty() ? "/" : prefix, "không hợp lệ theo lược đồ " + name_});
+  if (found.empty())
+    found.push_back({prefix.empty() ? "/" : prefix, "không hợp lệ theo lược đồ " + name_, "schema.invalid"});
   errors->insert(errors->end(), found.begin(), found.end());
   return false;
 }

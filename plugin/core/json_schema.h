@@ -15,7 +15,14 @@ namespace danvan {
 struct FieldError {
   std::string path;    // JSON pointer, e.g. "/data/NgayTiepNhan"
   std::string reason;  // Vietnamese, e.g. "sai định dạng: yyyyMMddHHmmss theo giờ Việt Nam"
-  nlohmann::json ToJson() const { return {{"path", path}, {"reason", reason}}; }
+  // Stable machine code ("schema.required", "date.invalid", ...; docs/integration.md); empty
+  // when the producer set none (the ABI then derives one, plugin/abi/abi_errors.h).
+  std::string code = {};
+  nlohmann::json ToJson() const {
+    nlohmann::json j = {{"path", path}, {"reason", reason}};
+    if (!code.empty()) j["code"] = code;
+    return j;
+  }
 };
 
 // An immutable compiled schema. Validate() is thread-safe.

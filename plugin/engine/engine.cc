@@ -5,26 +5,18 @@
 #include <filesystem>
 #include <set>
 
+#include "core/data_dirs.h"
 #include "core/json_schema.h"
 #include "core/timeutil.h"
 #include "engine/report_ops.h"
 #include "portal/portal_http_client.h"
 #include "sqlite/sqlite_store.h"
 
-#ifndef DANVAN_SOURCE_ROOT
-#define DANVAN_SOURCE_ROOT "."
-#endif
-
 namespace danvan {
 namespace {
 
 // Store setting: the portal's LayThuTuc answers merged so far, by procedure code (JSON object).
 constexpr const char* kPortalProceduresSetting = "procedures.portal";
-
-std::string DefaultDir(const char* name) {
-  // Installed layout first (share/danvan next to lib/), then the source tree of this build.
-  return std::string(DANVAN_SOURCE_ROOT) + "/" + name;
-}
 
 nlohmann::json KeyJson(const RecordKey& k) {
   return {{"source", k.source}, {"kind", k.kind}, {"id", k.id}};
@@ -62,16 +54,29 @@ nlohmann::json ErrorsJson(const std::vector<FieldError>& errors) {
 
 }  // namespace
 
-Result<EngineConfig> ParseEngineConfig(std::string_view text) {
+Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup& secret) {
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object())
     return Status::InvalidInput("/: cấu hình không phải đối tượng JSON hợp lệ");
   EngineConfig c;
-  c.schemas_dir = doc.value("schemas_dir", DefaultDir("schemas"));
-  c.config_dir = doc.value("config_dir", DefaultDir("config"));
+  // The configuration first, then DANVAN_DATA_DIR, then the installed library's own share/danvan.
+  std::vector<FieldError> errors;
+  for (auto [key, name, out] : {std::tuple{"schemas_dir", "schemas", &c.schemas_dir},
+                                std::tuple{"config_dir", "config", &c.config_dir}}) {
+    if (doc.contains(key) && doc[key].is_string()) {
+      *out = doc[key].get<std::string>();
+      continue;
+    }
+    auto found = FindDataSubdir(name, key);
+    if (!found.ok()) {
+      if (out == &c.schemas_dir) return Status::InvalidInput(std::string("/") + key + ": " + found.status().message());
+      errors.push_back({std::string("/") + key, found.status().message()});
+      continue;
+    }
+    *out = found.value();
+  }
   auto schema = JsonSchema::FromFile(c.schemas_dir + "/config.schema.json");
   if (!schema.ok()) return Status::InvalidInput("/schemas_dir: " + schema.status().message());
-  std::vector<FieldError> errors;
   schema.value()->Validate(doc, &errors);
   if (errors.empty()) {
     const auto& st = doc["storage"];
@@ -128,7 +133,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
       c.outbox = outbox.value();
     }
     if (c.outbox.enabled) {
-      auto pc = ParsePortalConfig(c.portal);
+      auto pc = ParsePortalConfig(c.portal, secret);
       if (!pc.ok()) errors.push_back({"/portal", pc.status().message()});
     }
     if (doc.contains("deadlines") && doc["deadlines"].contains("scan_interval_ms")) {
@@ -228,7 +233,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   Engine* raw = e.get();
   Outbox::ClientFactory factory;
   if (config.outbox.enabled) {
-    auto pc = ParsePortalConfig(config.portal);
+    auto pc = ParsePortalConfig(config.portal, e->hooks_.secret);
     if (!pc.ok()) return Status::InvalidInput("/portal: " + pc.status().message());
     PortalConfig portal = pc.value();
     std::shared_ptr<Clock> clock = e->hooks_.clock;
@@ -255,8 +260,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
       [raw](const std::vector<nlohmann::json>& answers) { return raw->MergePortalProcedures(answers); });
   Status ob = e->outbox_->Init();
   if (!ob.ok()) return ob;
-  e->hooks_.logger.Log(LogLevel::kInfo, "opened",
-                       {{"instance", config.instance}, {"storage", config.storage_path}});
+  e->hooks_.logger.Log(LogLevel::kInfo, "opened", {{"storage", config.storage_path}});
   RegisterReportOps(*e);
   return e;
 }

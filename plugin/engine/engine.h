@@ -30,6 +30,7 @@
 #include "indicators/series_index.h"
 #include "indicators/units.h"
 #include "outbox/outbox.h"
+#include "portal/portal_config.h"
 #include "tagging/rules.h"
 #include "storage/store.h"
 
@@ -64,12 +65,14 @@ struct EngineConfig {
 
 // Parses and validates a configuration document; on failure the status message lists every
 // error, one per line, each with its JSON path.
-Result<EngineConfig> ParseEngineConfig(std::string_view text);
+// `secret` is the host's secret look-up (may be empty), asked before the environment and files.
+Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup& secret = {});
 
 struct HostHooks {
   Logger logger;
   std::function<void(const std::string&)> alert;  // may be empty
   std::shared_ptr<Clock> clock;
+  SecretLookup secret;  // the host's secret look-up; may be empty
 };
 
 // What a submit call answers: the ABI status and the JSON result.

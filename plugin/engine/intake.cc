@@ -28,11 +28,11 @@ void CheckDates(const nlohmann::json& node, const std::string& path, bool portal
         const std::string& v = it->get_ref<const std::string&>();
         if (portal_style && (k.rfind("Ngay", 0) == 0 || k.rfind("ThoiDiem", 0) == 0)) {
           if (!ParsePortalTime(v))
-            errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng yyyyMMddHHmmss: \"" + v + "\""});
+            errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng yyyyMMddHHmmss: \"" + v + "\"", "date.invalid"});
         } else if (!portal_style && (EndsWith(k, "_at") || k == "date" || k == "start" ||
                                      k == "due" || k == "period_from" || k == "period_to")) {
           if (!ParseIsoTime(v))
-            errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng ISO 8601: \"" + v + "\""});
+            errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng ISO 8601: \"" + v + "\"", "date.invalid"});
         }
       } else if (it->is_structured()) {
         CheckDates(*it, p, portal_style, errors);
@@ -106,7 +106,7 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   IntakeOutcome out;
   if (static_cast<int64_t>(raw.size()) > limits_.max_event_bytes) {
     out.errors.push_back({"/", "sự kiện quá lớn: " + std::to_string(raw.size()) +
-                                   " byte, tối đa " + std::to_string(limits_.max_event_bytes)});
+                                   " byte, tối đa " + std::to_string(limits_.max_event_bytes), "limit.size"});
     return out;
   }
   // Text still in a legacy Vietnamese encoding (TCVN3, VNI, VISCII, Windows-1258) is converted to
@@ -114,7 +114,7 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   std::vector<nlohmann::json> notes;
   auto repaired = text::RepairJsonText(raw);
   if (!repaired.ok()) {
-    out.errors.push_back({"/", repaired.status().message()});
+    out.errors.push_back({"/", repaired.status().message()});  // code by content (abi_errors)
     return out;
   }
   if (repaired->changed()) {
@@ -123,7 +123,7 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
     raw = out.repaired;
   }
   if (auto bad = text::FindInvalidUtf8(raw)) {
-    out.errors.push_back({"/", "không phải UTF-8 hợp lệ tại byte " + std::to_string(*bad)});
+    out.errors.push_back({"/", "không phải UTF-8 hợp lệ tại byte " + std::to_string(*bad), "encoding.utf8"});
     return out;
   }
   nlohmann::json event = nlohmann::json::parse(raw, nullptr, false);
@@ -136,11 +136,11 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
     } catch (const nlohmann::json::parse_error& e) {
       where = " tại byte " + std::to_string(e.byte);
     }
-    out.errors.push_back({"/", "JSON không hợp lệ" + where});
+    out.errors.push_back({"/", "JSON không hợp lệ" + where, "json.syntax"});
     return out;
   }
   if (!event.is_object()) {
-    out.errors.push_back({"/", "sự kiện phải là một đối tượng JSON"});
+    out.errors.push_back({"/", "sự kiện phải là một đối tượng JSON", "json.not_object"});
     return out;
   }
   auto str = [&](const char* f) {
@@ -161,16 +161,16 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   schema.Validate(data, &out.errors, "/data");
   CheckDates(data, "/data", kind == "dossier", &out.errors);
   auto event_time = ParseIsoTime(event["event_time"].get<std::string>());
-  if (!event_time) out.errors.push_back({"/event_time", "ngày giờ không tồn tại"});
+  if (!event_time) out.errors.push_back({"/event_time", "ngày giờ không tồn tại", "date.invalid"});
   std::optional<int64_t> updated_at;
   if (event.contains("updated_at")) {
     updated_at = ParseIsoTime(event["updated_at"].get<std::string>());
-    if (!updated_at) out.errors.push_back({"/updated_at", "ngày giờ không tồn tại"});
+    if (!updated_at) out.errors.push_back({"/updated_at", "ngày giờ không tồn tại", "date.invalid"});
   }
   if (kind == "dossier" && data.contains("MaHoSo") && data["MaHoSo"].is_string() &&
       data["MaHoSo"].get<std::string>() != event["id"].get<std::string>()) {
     out.errors.push_back({"/data/MaHoSo", "phải trùng với mã bản ghi /id (\"" +
-                                              event["id"].get<std::string>() + "\")"});
+                                              event["id"].get<std::string>() + "\")", "key.mismatch"});
   }
   if (!out.errors.empty()) return out;
 
