@@ -1,5 +1,7 @@
 #include "sqlite/sqlite_store.h"
 
+#include "sqlite/file_mode.h"
+
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
@@ -1122,6 +1124,9 @@ class SqliteStore final : public Store {
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   std::call_once(g_register_once, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+  // Personal data: the file (and so its -wal and -shm) is never readable by other users.
+  Status secured = SecureDatabaseFiles(options.path, options.file_mode, options.logger);
+  if (!secured.ok()) return secured;
   try {
     auto store = std::make_unique<SqliteStore>(options);
     Status st = store->Init();

@@ -89,6 +89,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
     c.synchronous_full = st.value("synchronous", "full") == "full";
     c.busy_timeout_ms = st.value("busy_timeout_ms", c.busy_timeout_ms);
     c.read_connections = st.value("read_connections", c.read_connections);
+    if (st.value("file_mode", "0600") == "0640") c.file_mode = 0640;  // schema: "0600" | "0640"
     if (doc.contains("limits")) {
       const auto& l = doc["limits"];
       c.intake.max_event_bytes = l.value("max_event_bytes", c.intake.max_event_bytes);
@@ -193,6 +194,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   so.synchronous_full = config.synchronous_full;
   so.busy_timeout_ms = config.busy_timeout_ms;
   so.read_connections = config.read_connections;
+  so.file_mode = config.file_mode;
+  so.logger = e->hooks_.logger;
   auto store = OpenSqliteStore(so);
   if (!store.ok()) return store.status();
   e->store_ = std::move(store).value();

@@ -46,6 +46,7 @@ struct EngineConfig {
   bool synchronous_full = true;
   int busy_timeout_ms = 10000;
   int read_connections = 4;
+  unsigned file_mode = 0600;  // storage.file_mode: the database file, -wal and -shm
   IntakeLimits intake;
   int64_t max_batch_events = 10000;
   int64_t max_batch_bytes = 64LL << 20;
