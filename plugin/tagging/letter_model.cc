@@ -87,37 +87,52 @@ Result<std::pair<std::string, std::string>> NormWord(const std::string& w) {
   return std::make_pair(norm, folded);
 }
 
+}  // namespace
+
+// Collects feature hashes (and names when asked).
 class FeatureSink {
  public:
   explicit FeatureSink(bool names) : names_(names) {}
   void Add(std::string_view prefix, std::string_view a) {
     uint64_t h = Fnv(kFnvOffset, prefix);
-    h = Fnv(h, a);
-    out_.push_back({h, names_ ? std::string(prefix) + std::string(a) : std::string()});
+    hashes_.push_back(Fnv(h, a));
+    if (names_) text_.push_back(std::string(prefix) + std::string(a));
   }
   void Add2(std::string_view prefix, std::string_view a, std::string_view b) {
     uint64_t h = Fnv(kFnvOffset, prefix);
     h = Fnv(h, a);
     h = Fnv(h, " ");
-    h = Fnv(h, b);
-    out_.push_back({h, names_ ? std::string(prefix) + std::string(a) + " " + std::string(b)
-                              : std::string()});
+    hashes_.push_back(Fnv(h, b));
+    if (names_) text_.push_back(std::string(prefix) + std::string(a) + " " + std::string(b));
+  }
+  // Every hash added, in order, repeats included.
+  const std::vector<uint64_t>& hashes() const { return hashes_; }
+  // Distinct hashes, ascending.
+  std::vector<uint64_t> TakeHashes() {
+    std::sort(hashes_.begin(), hashes_.end());
+    hashes_.erase(std::unique(hashes_.begin(), hashes_.end()), hashes_.end());
+    return std::move(hashes_);
   }
   std::vector<LetterFeature> Take() {
-    std::sort(out_.begin(), out_.end(),
+    std::vector<LetterFeature> out;
+    out.reserve(hashes_.size());
+    for (size_t i = 0; i < hashes_.size(); ++i)
+      out.push_back({hashes_[i], names_ ? std::move(text_[i]) : std::string()});
+    std::sort(out.begin(), out.end(),
               [](const LetterFeature& x, const LetterFeature& y) { return x.hash < y.hash; });
-    out_.erase(std::unique(out_.begin(), out_.end(),
-                           [](const LetterFeature& x, const LetterFeature& y) {
-                             return x.hash == y.hash;
-                           }),
-               out_.end());
-    return std::move(out_);
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](const LetterFeature& x, const LetterFeature& y) { return x.hash == y.hash; }),
+              out.end());
+    return out;
   }
 
  private:
   bool names_;
-  std::vector<LetterFeature> out_;
+  std::vector<uint64_t> hashes_;
+  std::vector<std::string> text_;
 };
+
+namespace {
 
 std::string_view TokenOf(const Word& w) { return HasDigit(w.folded) ? "#" : w.folded; }
 
@@ -136,6 +151,9 @@ double Sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
 uint64_t FeatureHash(std::string_view name) { return Fnv(kFnvOffset, name); }
 
+void ExtractLetterFeatures(const LetterCues& cues, std::string_view title, std::string_view content,
+                           bool bigrams, FeatureSink* sink);
+
 // ---- cues -----------------------------------------------------------------------------------
 
 Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) {
@@ -150,6 +168,14 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
         auto w = NormWord((*it)[i].get<std::string>());
         if (!w.ok()) return Status::InvalidInput("/negators/" + std::to_string(i) + ": " + w.status().message());
         default_negators.push_back(w.value());
+      }
+    }
+    if (auto it = doc.find("count_fillers"); it != doc.end()) {
+      for (size_t i = 0; i < it->size(); ++i) {
+        auto w = NormWord((*it)[i].get<std::string>());
+        if (!w.ok()) return Status::InvalidInput("/count_fillers/" + std::to_string(i) + ": " + w.status().message());
+        c->count_fillers_.insert(w->first);
+        c->count_fillers_.insert(w->second);
       }
     }
     if (auto it = doc.find("number_words"); it != doc.end()) {
@@ -234,6 +260,15 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromFile(const std::string
 std::vector<LetterFeature> LetterFeatures(const LetterCues& cues, std::string_view title,
                                           std::string_view content, const FeatureOptions& opt) {
   FeatureSink sink(opt.names);
+  ExtractLetterFeatures(cues, title, content, opt.bigrams, &sink);
+  return sink.Take();
+}
+
+void ExtractLetterFeatures(const LetterCues& cues, std::string_view title, std::string_view content,
+                           bool bigrams, FeatureSink* sink_ptr) {
+  FeatureSink& sink = *sink_ptr;
+  FeatureOptions opt;
+  opt.bigrams = bigrams;
   std::vector<text::KeywordMatcher::Hit> hits;
   for (int part = 0; part < 2; ++part) {
     std::string_view t = part == 0 ? title : content;
@@ -280,6 +315,9 @@ std::vector<LetterFeature> LetterFeatures(const LetterCues& cues, std::string_vi
           for (size_t back = 1; back <= 2 && back <= wi; ++back) {
             const Word& w = words[wi - back];
             if (w.sentence != words[wi].sentence) break;
+            if (back == 1 && cues.count_fillers_.count(std::string(mt.has_diacritics ? w.norm : w.folded))) {
+              continue;  // "45 em học sinh": a classifier between the number and the noun
+            }
             int value = -1;
             if (std::all_of(w.folded.begin(), w.folded.end(),
                             [](char c) { return c >= '0' && c <= '9'; })) {
@@ -291,10 +329,8 @@ std::vector<LetterFeature> LetterFeatures(const LetterCues& cues, std::string_vi
               auto it = cues.number_words_folded_.find(std::string(w.folded));
               if (it != cues.number_words_folded_.end()) value = it->second;
             }
-            if (value >= 0) {
-              count_max[ci] = std::max(count_max[ci], value);
-              break;
-            }
+            if (value >= 0) count_max[ci] = std::max(count_max[ci], value);
+            break;
           }
           continue;
         }
@@ -319,7 +355,6 @@ std::vector<LetterFeature> LetterFeatures(const LetterCues& cues, std::string_vi
         if (count_max[ci] >= t) sink.Add("n:", cues.cues_[ci].id + ">=" + std::to_string(t));
     }
   }
-  return sink.Take();
 }
 
 // ---- model ----------------------------------------------------------------------------------
@@ -328,6 +363,7 @@ Result<std::shared_ptr<const LetterModel>> LetterModel::FromJson(
     const json& doc, std::shared_ptr<const LetterCues> cues) {
   std::shared_ptr<LetterModel> m(new LetterModel());
   m->cues_ = std::move(cues);
+  std::vector<std::array<float, 13>> weights;
   try {
     if (doc.value("format", "") != "danvan-letter-model/1")
       return Status::InvalidInput("/format: cần \"danvan-letter-model/1\"");
@@ -347,9 +383,7 @@ Result<std::shared_ptr<const LetterModel>> LetterModel::FromJson(
     const json& features = doc.at("features");
     const size_t n = features.size();
     m->names_.reserve(n);
-    m->kind_w_.reserve(n);
-    for (auto& b : m->flags_) b.w.reserve(n);
-    for (auto& b : m->secondary_) b.w.reserve(n);
+    weights.reserve(n);
     for (size_t f = 0; f < 5; ++f) {
       const json& j = doc.at("flags").at(kLetterFlags[f]);
       m->flags_[f].bias = j.at("bias").get<double>();
@@ -363,18 +397,27 @@ Result<std::shared_ptr<const LetterModel>> LetterModel::FromJson(
     for (auto& [name, w] : features.items()) {
       if (!w.is_array() || w.size() != 13)
         return Status::InvalidInput("/features/" + name + ": cần 13 trọng số (4 loại, 5 cờ, 4 loại phụ)");
-      uint32_t idx = static_cast<uint32_t>(m->names_.size());
-      if (!m->index_.emplace(FeatureHash(name), idx).second)
-        return Status::InvalidInput("/features/" + name + ": trùng mã băm");
       m->names_.push_back(name);
-      std::array<float, 4> kw{};
-      for (size_t k = 0; k < 4; ++k) kw[k] = w[k].get<float>();
-      m->kind_w_.push_back(kw);
-      for (size_t f = 0; f < 5; ++f) m->flags_[f].w.push_back(w[4 + f].get<float>());
-      for (size_t k = 0; k < 4; ++k) m->secondary_[k].w.push_back(w[9 + k].get<float>());
+      std::array<float, 13> all{};
+      for (size_t o = 0; o < 13; ++o) all[o] = w[o].get<float>();
+      weights.push_back(all);
     }
   } catch (const std::exception& e) {
     return Status::InvalidInput(std::string("mô hình đọc đơn không hợp lệ: ") + e.what());
+  }
+  size_t size = 16;
+  while (size < m->names_.size() * 2) size <<= 1;
+  m->table_.assign(size, Slot{});
+  m->mask_ = size - 1;
+  for (uint32_t i = 0; i < m->names_.size(); ++i) {
+    uint64_t h = FeatureHash(m->names_[i]);
+    if (h == 0 || m->Lookup(h))
+      return Status::InvalidInput("/features/" + m->names_[i] + ": trùng mã băm với một đặc trưng khác");
+    uint64_t slot = h & m->mask_;
+    while (m->table_[slot].hash != 0) slot = (slot + 1) & m->mask_;
+    m->table_[slot].hash = h;
+    m->table_[slot].index = i;
+    m->table_[slot].w = weights[i];
   }
   return std::shared_ptr<const LetterModel>(std::move(m));
 }
@@ -388,40 +431,71 @@ Result<std::shared_ptr<const LetterModel>> LetterModel::FromFile(
   return m;
 }
 
+const LetterModel::Slot* LetterModel::Lookup(uint64_t hash) const {
+  if (table_.empty() || hash == 0) return nullptr;
+  for (uint64_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
+    const Slot& e = table_[slot];
+    if (e.hash == hash) return &e;
+    if (e.hash == 0) return nullptr;
+  }
+}
+
 LetterReading LetterModel::Read(std::string_view title, std::string_view content) const {
-  FeatureOptions opt;
-  opt.bigrams = bigrams_;
-  return ReadFeatures(LetterFeatures(*cues_, title, content, opt));
+  FeatureSink sink(false);
+  ExtractLetterFeatures(*cues_, title, content, bigrams_, &sink);
+  return ReadHashes(sink.hashes());
 }
 
 LetterReading LetterModel::ReadFeatures(const std::vector<LetterFeature>& features) const {
+  std::vector<uint64_t> hashes;
+  hashes.reserve(features.size());
+  for (const auto& f : features) hashes.push_back(f.hash);
+  return ReadHashes(hashes);
+}
+
+LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const {
   LetterReading r;
-  std::vector<uint32_t> active;
-  active.reserve(features.size());
-  for (const auto& f : features) {
-    auto it = index_.find(f.hash);
-    if (it != index_.end()) active.push_back(it->second);
+  std::vector<const Slot*> active;
+  active.reserve(hashes.size());
+  if (!table_.empty()) {
+    for (uint64_t h : hashes) __builtin_prefetch(&table_[h & mask_]);
   }
-  r.has_text = !features.empty();
+  for (uint64_t h : hashes) {
+    if (const Slot* s = Lookup(h)) active.push_back(s);
+  }
+  // A feature counts once (Read passes hashes unsorted, with repeats).
+  std::sort(active.begin(), active.end());
+  active.erase(std::unique(active.begin(), active.end()), active.end());
+  r.has_text = !hashes.empty();
   // Top contributions of the active features to one decision.
+  // Only the kEvidence largest are named (names are copied for those alone).
+  std::vector<std::pair<double, uint32_t>> scratch;
+  scratch.reserve(active.size());
   auto top = [&](auto contribution) {
-    std::vector<Evidence> ev;
-    for (uint32_t i : active) {
-      double c = contribution(i);
-      if (c > 1e-3) ev.push_back({names_[i], c});
+    scratch.clear();
+    for (const Slot* s : active) {
+      double c = contribution(s->w);
+      if (c > 1e-3) scratch.emplace_back(c, s->index);
     }
-    size_t keep = std::min(ev.size(), kEvidence);
-    std::partial_sort(ev.begin(), ev.begin() + keep, ev.end(),
-                      [](const Evidence& a, const Evidence& b) { return a.weight > b.weight; });
-    ev.resize(keep);
-    for (auto& e : ev) e.weight = std::round(e.weight * 1000) / 1000;
+    size_t keep = std::min(scratch.size(), kEvidence);
+    std::partial_sort(scratch.begin(), scratch.begin() + keep, scratch.end(),
+                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<Evidence> ev;
+    ev.reserve(keep);
+    for (size_t k = 0; k < keep; ++k)
+      ev.push_back({names_[scratch[k].second], std::round(scratch[k].first * 1000) / 1000});
     return ev;
   };
 
-  std::array<double, 4> score = kind_bias_;
-  for (uint32_t i : active)
-    for (size_t k = 0; k < 4; ++k) score[k] += kind_w_[i][k];
-  double mx = *std::max_element(score.begin(), score.end()), z = 0;
+  // All 13 scores in one pass over the active features.
+  std::array<double, 13> score{};
+  for (size_t k = 0; k < 4; ++k) score[k] = kind_bias_[k];
+  for (size_t f = 0; f < 5; ++f) score[4 + f] = flags_[f].bias;
+  for (size_t k = 0; k < 4; ++k) score[9 + k] = secondary_[k].bias;
+  for (const Slot* s : active) {
+    for (size_t o = 0; o < 13; ++o) score[o] += s->w[o];
+  }
+  double mx = std::max({score[0], score[1], score[2], score[3]}), z = 0;
   for (size_t k = 0; k < 4; ++k) z += std::exp(score[k] - mx);
   size_t best = 0;
   for (size_t k = 0; k < 4; ++k) {
@@ -430,30 +504,35 @@ LetterReading LetterModel::ReadFeatures(const std::vector<LetterFeature>& featur
   }
   r.kind.value = kLetterKinds[best];
   r.kind.probability = r.kind.confidence = r.kind_probabilities[best];
-  r.kind.evidence = top([&](uint32_t i) {
-    double mean = (kind_w_[i][0] + kind_w_[i][1] + kind_w_[i][2] + kind_w_[i][3]) / 4.0;
-    return kind_w_[i][best] - mean;
+  r.kind.evidence = top([&](const std::array<float, 13>& w) {
+    double mean = (w[0] + w[1] + w[2] + w[3]) / 4.0;
+    return w[best] - mean;
   });
 
-  auto binary = [&](const Binary& b, bool* decided) {
-    double s = b.bias;
-    for (uint32_t i : active) s += b.w[i];
-    double p = Sigmoid(s);
-    *decided = p >= b.threshold;
+  auto binary = [&](size_t o, double threshold, bool* decided, bool explain_no) {
+    double p = Sigmoid(score[o]);
+    *decided = p >= threshold;
     LetterDecision d;
     d.value = *decided ? "true" : "false";
     d.probability = p;
     d.confidence = *decided ? p : 1 - p;
     const double sign = *decided ? 1.0 : -1.0;
-    d.evidence = top([&](uint32_t i) { return sign * b.w[i]; });
+    if (*decided || explain_no) d.evidence = top([&](const std::array<float, 13>& w) { return sign * w[o]; });
     return d;
   };
   std::array<bool, 5> flag{};
-  for (size_t f = 0; f < 5; ++f) r.flags[f] = binary(flags_[f], &flag[f]);
+  // A "no" is explained only when it is unsure (confidence below kExplainNoBelow): the others
+  // are the common case and their evidence would cost more than the rest of the reading.
+  for (size_t f = 0; f < 5; ++f) {
+    const double p = Sigmoid(score[4 + f]);
+    const bool unsure_no = p < flags_[f].threshold && 1 - p < kExplainNoBelow;
+    r.flags[f] = binary(4 + f, flags_[f].threshold, &flag[f], unsure_no);
+  }
   for (size_t k = 0; k < 4; ++k) {
     if (k == best) continue;
     bool yes = false;
-    LetterDecision d = binary(secondary_[k], &yes);
+    // A secondary kind not taken is not explained (it is not reported).
+    LetterDecision d = binary(9 + k, secondary_[k].threshold, &yes, false);
     d.value = std::string(kLetterKinds[k]) + (yes ? "" : ":no");
     if (yes) r.secondary.push_back(kLetterKinds[k]);
     r.secondary_decisions.push_back(std::move(d));

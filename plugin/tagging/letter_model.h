@@ -7,8 +7,8 @@
 //    within `window` syllables before it in the same sentence (then the feature "<id>:neg"
 //    fires instead: "không tham gia đơn tập thể") or one of its `unless` phrases overlaps the hit
 //    ("học vượt cấp", "đoàn thanh tra"). Count cues read a number (digits or a number word)
-//    at most two syllables before a noun ("45 học sinh", "chúng tôi gồm 12 hộ") and fire one
-//    feature per threshold reached.
+//    right before a noun, or before a classifier word ("count_fillers": "45 em học sinh"),
+//    ("45 học sinh", "chúng tôi gồm 12 hộ") and fire one feature per threshold reached.
 //  - letter_model.json: a linear model trained by tools/danvan-letters from labelled letters
 //    (its corpus hash and command are in the file). Features are the cues above plus syllable
 //    unigrams and bigrams of the diacritic-folded text (title and content apart), so a typo in a
@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/status.h"
@@ -52,6 +53,7 @@ struct FeatureOptions {
 };
 
 class LetterCues;
+class FeatureSink;  // letter_model.cc
 // Extracts the features of one letter (title may be empty). Inputs must be valid UTF-8;
 // invalid text contributes no features. Thread-safe.
 std::vector<LetterFeature> LetterFeatures(const LetterCues& cues, std::string_view title,
@@ -66,8 +68,8 @@ class LetterCues {
   size_t size() const { return cues_.size(); }
 
  private:
-  friend std::vector<LetterFeature> LetterFeatures(const LetterCues&, std::string_view,
-                                                   std::string_view, const FeatureOptions&);
+  friend void ExtractLetterFeatures(const LetterCues&, std::string_view, std::string_view, bool,
+                                    FeatureSink*);
   struct Cue {
     std::string id;
     bool count = false;
@@ -84,6 +86,7 @@ class LetterCues {
   std::vector<std::vector<std::pair<uint32_t, uint8_t>>> roles_;
   std::unordered_map<std::string, int> number_words_;  // NFC lower-case word -> value
   std::unordered_map<std::string, int> number_words_folded_;
+  std::unordered_set<std::string> count_fillers_;  // NFC lower-case and folded forms
 };
 
 
@@ -96,7 +99,8 @@ struct LetterDecision {
   std::string value;        // kind name, or "true"/"false" for a flag
   double confidence = 0;    // probability of the decided value
   double probability = 0;   // flags: probability of true; kinds: of the decided kind
-  std::vector<Evidence> evidence;  // strongest first, at most LetterModel::kEvidence
+  std::vector<Evidence> evidence;  // strongest first, at most LetterModel::kEvidence; empty for
+                                   // a flag decided false with confidence >= kExplainNoBelow
 };
 
 struct LetterReading {
@@ -104,6 +108,7 @@ struct LetterReading {
   std::array<double, 4> kind_probabilities{};
   std::vector<std::string> secondary;
   std::vector<LetterDecision> secondary_decisions;  // one per kind other than the primary
+                                                    // (evidence only for those taken)
   std::array<LetterDecision, 5> flags;              // in kLetterFlags order
   bool has_text = false;                            // false: no words at all (kind by prior)
   nlohmann::json ToJson() const;
@@ -112,6 +117,7 @@ struct LetterReading {
 class LetterModel {
  public:
   static constexpr size_t kEvidence = 6;
+  static constexpr double kExplainNoBelow = 0.8;  // a flag decided false is explained below this
   // `cues` must be the cue file the model was trained with (its version is checked).
   static Result<std::shared_ptr<const LetterModel>> FromJson(const nlohmann::json& doc,
                                                              std::shared_ptr<const LetterCues> cues);
@@ -126,22 +132,32 @@ class LetterModel {
   LetterReading Read(std::string_view title, std::string_view content) const;
   // The same from already extracted features (hash only is used).
   LetterReading ReadFeatures(const std::vector<LetterFeature>& features) const;
+  // The same from feature hashes.
+  LetterReading ReadHashes(const std::vector<uint64_t>& hashes) const;
 
  private:
   LetterModel() = default;
   struct Binary {
     double bias = 0, threshold = 0.5;
-    std::vector<float> w;  // per feature index
   };
   std::string version_;
   std::shared_ptr<const LetterCues> cues_;
   bool bigrams_ = true;
-  std::unordered_map<uint64_t, uint32_t> index_;
+  // Open-addressing table (power-of-two size, linear probing, hash 0 = empty slot). A slot is
+  // one cache line holding the feature's 13 weights (4 kinds, 5 flags, 4 secondary kinds), so
+  // reading a letter costs one memory access per feature, and those are prefetched together.
+  struct alignas(64) Slot {
+    uint64_t hash = 0;
+    uint32_t index = 0;  // into names_
+    std::array<float, 13> w{};
+  };
+  std::vector<Slot> table_;
+  uint64_t mask_ = 0;
+  const Slot* Lookup(uint64_t hash) const;
   std::vector<std::string> names_;
   std::array<double, 4> kind_bias_{};
-  std::vector<std::array<float, 4>> kind_w_;
-  std::array<Binary, 5> flags_;
-  std::array<Binary, 4> secondary_;
+  std::array<Binary, 5> flags_;      // bias and threshold (weights in w_[i][4 + f])
+  std::array<Binary, 4> secondary_;  // bias and threshold (weights in w_[i][9 + k])
 };
 
 }  // namespace danvan::tagging

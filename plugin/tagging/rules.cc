@@ -1191,8 +1191,13 @@ void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, cons
   }
   double overall = r.kind.confidence;
   for (const auto& d : r.flags) overall = std::min(overall, d.confidence);
+  // The whole reading: every decision with its value and confidence (the features are in the
+  // tags above, and in here only for unsure decisions).
   json all = r.ToJson();
   all["model"] = mv;
+  all["kind"].erase("evidence");
+  for (size_t f = 0; f < kLetterFlags.size(); ++f)
+    if (r.flags[f].value == "true") all["flags"][kLetterFlags[f]].erase("evidence");
   add("letter_reading", weak.empty() ? "sure" : "review", "reading.letter", overall, json::array({all}));
   if (!weak.empty())
     add("needs_review", "", "reading.review", overall,

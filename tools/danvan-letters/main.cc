@@ -5,7 +5,7 @@
 // a writer the model never saw.
 //
 //   danvan-letters train --cues config/tagging/cues.json --out config/tagging/letter_model.json
-//                        [--l2 X] [--epochs N] [--min-df N] [--no-bigrams] FILE...
+//                        [--l2 X] [--l2-kind X] [--epochs N] [--min-df N] [--no-bigrams] FILE...
 //   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
 //   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
 //                        [--encodings] [--errors N] FILE...
@@ -125,7 +125,8 @@ bool LoadLetters(const std::vector<std::string>& files, std::vector<Letter>* out
 // ---- training -------------------------------------------------------------------------------
 
 struct Params {
-  double l2 = 1.0;
+  double l2 = 1.0;        // L2 strength for the flag and secondary-kind models
+  double l2_kind = 10.0;  // L2 strength for the kind model (they share no weights)
   int epochs = 40;
   double lr = 0.3;
   int min_df = 2;
@@ -221,7 +222,9 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
     for (int k = 0; k < 4; ++k) m.bias[k] = std::log((cnt[k] + 1) / (n + 4));
     for (int o = 4; o < kOut; ++o) m.bias[o] = std::log((cnt[o] + 0.5) / (n - cnt[o] + 0.5));
   }
-  const double reg = p.l2 / std::max<size_t>(1, docs.size());
+  const double n_docs = static_cast<double>(std::max<size_t>(1, docs.size()));
+  std::array<double, kOut> reg{};
+  for (int o = 0; o < kOut; ++o) reg[o] = (o < 4 ? p.l2_kind : p.l2) / n_docs;
   std::mt19937 rng(12);
   std::vector<size_t> order(docs.size());
   std::iota(order.begin(), order.end(), 0);
@@ -245,7 +248,7 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
         auto& w = m.w[i];
         auto& a = g2[i];
         for (int o = 0; o < kOut; ++o) {
-          double gi = g[o] + reg * w[o];
+          double gi = g[o] + reg[o] * w[o];
           a[o] += gi * gi;
           w[o] -= p.lr * gi / std::sqrt(a[o]);
         }
@@ -301,7 +304,7 @@ void ChooseThresholds(const std::vector<Letter>& letters, const std::vector<size
                       const std::vector<std::array<double, kOut>>& oof, Model* m) {
   for (int o = 4; o < kOut; ++o) {
     double best_t = 0.5, best_f = -1;
-    for (double t = 0.15; t <= 0.851; t += 0.05) {
+    for (double t = 0.02; t <= 0.901; t += 0.02) {
       int tp = 0, fp = 0, fn = 0;
       for (size_t n = 0; n < subset.size(); ++n) {
         const Letter& l = letters[subset[n]];
@@ -352,7 +355,7 @@ json ModelJson(const Model& m, const std::string& cues_version, const Params& p,
           {"cues_version", cues_version},
           {"trained", {{"corpus_sha256", sha}, {"letters", letters}, {"batches", base},
                        {"command", command}, {"at", when},
-                       {"params", {{"l2", p.l2}, {"epochs", p.epochs}, {"lr", p.lr},
+                       {"params", {{"l2", p.l2}, {"l2_kind", p.l2_kind}, {"epochs", p.epochs}, {"lr", p.lr},
                                    {"min_df", p.min_df}}}}},
           {"options", {{"bigrams", p.bigrams}}},
           {"kind", {{"classes", kLetterKinds}, {"bias", {r4(m.bias[0]), r4(m.bias[1]), r4(m.bias[2]), r4(m.bias[3])}}}},
@@ -469,6 +472,7 @@ Args ParseArgs(int argc, char** argv, int from) {
 Params ParamsOf(const Args& a) {
   Params p;
   if (a.opts.count("l2")) p.l2 = std::stod(a.opts.at("l2"));
+  if (a.opts.count("l2-kind")) p.l2_kind = std::stod(a.opts.at("l2-kind"));
   if (a.opts.count("epochs")) p.epochs = std::stoi(a.opts.at("epochs"));
   if (a.opts.count("lr")) p.lr = std::stod(a.opts.at("lr"));
   if (a.opts.count("min-df")) p.min_df = std::stoi(a.opts.at("min-df"));
@@ -565,10 +569,11 @@ int CrossValidate(const Args& a) {
       }
     }
     char title[160];
-    std::snprintf(title, sizeof title, "leave-one-batch-out CV, l2=%g epochs=%d min_df=%d bigrams=%d",
-                  l2, p.epochs, p.min_df, p.bigrams);
+    std::snprintf(title, sizeof title, "leave-one-batch-out CV, l2=%g l2_kind=%g epochs=%d min_df=%d bigrams=%d",
+                  l2, p.l2_kind, p.epochs, p.min_df, p.bigrams);
     mt.Print(title);
     std::printf("score (kind accuracy + mean flag F1) / 2 = %.4f\n\n", (mt.Accuracy() + mt.MeanFlagF1()) / 2);
+    std::fflush(stdout);
   }
   return 0;
 }
