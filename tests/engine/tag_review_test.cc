@@ -126,8 +126,11 @@ TEST_F(TagReviewTest, ConfirmFreezesTheReadingAndUnknownRecordsAreRefused) {
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   nlohmann::json tags = Tags("DT-R-2");
   EXPECT_EQ(Value(tags, "text_kind"), kind);
-  for (const auto& t : tags)
-    if (t["tag"] == "text_kind") EXPECT_EQ(t["rule"], "review.confirm");
+  for (const auto& t : tags) {
+    if (t["tag"] == "text_kind") {
+      EXPECT_EQ(t["rule"], "review.confirm");
+    }
+  }
   auto missing = Review({{"action", "confirm"}, {"source", "motcua-hp"}, {"kind", "petition"}, {"id", "nope"}, {"by", "cv.a"}});
   EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
   auto bad = Review({{"action", "approve"}});
