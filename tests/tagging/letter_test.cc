@@ -180,6 +180,18 @@ TEST(LetterModel, RefusesAModelTrainedWithOtherCues) {
   EXPECT_NE(m.status().message().find("/features/c:propose"), std::string::npos);
 }
 
+TEST(LetterModel, ShippedModelRecordsItsCorpusAndCommand) {
+  std::ifstream in(kRoot + "/config/tagging/letter_model.json");
+  ASSERT_TRUE(in);
+  json m = json::parse(in);
+  const json& t = m["trained"];
+  EXPECT_EQ(t["corpus_sha256"].get<std::string>().size(), 64u);
+  EXPECT_NE(t["command"].get<std::string>().find("danvan-letters train"), std::string::npos);
+  EXPECT_GE(t["letters"].get<int>(), 700);
+  EXPECT_GE(t["batches"].size(), 2u);
+  EXPECT_EQ(m["cues_version"], ShippedCues()->version());
+}
+
 // ---- the shipped rule pack --------------------------------------------------------------------
 
 class ShippedReading : public ::testing::Test {
