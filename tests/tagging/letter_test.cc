@@ -229,7 +229,9 @@ TEST_F(ShippedReading, EveryLetterGetsAKindWithConfidenceAndEveryFlagDecided) {
     ASSERT_NE(reading, nullptr);
     for (const char* f : kLetterFlags) EXPECT_TRUE(reading->evidence[0]["flags"][f]["value"].is_boolean()) << f;
     // Below the review threshold the letter is on the review list.
-    if (kind->confidence < 0.6) EXPECT_NE(Find(tags, "needs_review"), nullptr) << content;
+    if (kind->confidence < 0.6) {
+      EXPECT_NE(Find(tags, "needs_review"), nullptr) << content;
+    }
   }
 }
 
