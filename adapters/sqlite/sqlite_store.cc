@@ -108,6 +108,14 @@ ALTER TABLE export_log ADD COLUMN response_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE export_log ADD COLUMN response_summary TEXT NOT NULL DEFAULT '';
 CREATE INDEX export_log_format ON export_log (format, destination);
 )sql",
+      // 5: people's decisions on the reading of letters (tags.review, issue 12).
+      R"sql(
+CREATE TABLE IF NOT EXISTS tag_review (
+  source TEXT NOT NULL, kind TEXT NOT NULL, rid TEXT NOT NULL,
+  action TEXT NOT NULL, decision TEXT NOT NULL, proposed TEXT NOT NULL,
+  reviewer TEXT NOT NULL, why TEXT NOT NULL, at_ms INTEGER NOT NULL,
+  PRIMARY KEY (source, kind, rid));
+)sql",
   };
   return kMigrations;
 }
@@ -741,6 +749,23 @@ class SqliteTransaction final : public StoreTransaction {
     }
   }
 
+  Status PutTagReview(const TagReviewRow& r) override {
+    try {
+      std::string source = r.key.source, kind = r.key.kind, rid = r.key.id, action = r.action,
+                  decision = r.decision, proposed = r.proposed, reviewer = r.reviewer, why = r.why;
+      Poco::Int64 at = r.at_ms;
+      session_ << "INSERT INTO tag_review (source, kind, rid, action, decision, proposed, reviewer, "
+                  "why, at_ms) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(source, kind, rid) DO UPDATE "
+                  "SET action=excluded.action, decision=excluded.decision, proposed=excluded.proposed, "
+                  "reviewer=excluded.reviewer, why=excluded.why, at_ms=excluded.at_ms",
+          use(source), use(kind), use(rid), use(action), use(decision), use(proposed), use(reviewer),
+          use(why), use(at), now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write tag review", e);
+    }
+  }
+
   Status SetSetting(const std::string& key, const std::string& value) override {
     try {
       std::string k = key, v = value;
@@ -1027,6 +1052,23 @@ class SqliteStore final : public Store {
       return out;
     } catch (const Poco::Exception& e) {
       return FromPoco("read journal", e);
+    }
+  }
+
+  Result<std::vector<TagReviewRow>> ListTagReviews() override {
+    try {
+      Session s = Reader();
+      std::vector<std::string> source, kind, rid, action, decision, proposed, reviewer, why;
+      std::vector<Poco::Int64> at;
+      s << "SELECT source, kind, rid, action, decision, proposed, reviewer, why, at_ms FROM tag_review "
+           "ORDER BY source, kind, rid", into(source), into(kind), into(rid), into(action),
+          into(decision), into(proposed), into(reviewer), into(why), into(at), now;
+      std::vector<TagReviewRow> out(source.size());
+      for (size_t i = 0; i < out.size(); ++i)
+        out[i] = {{source[i], kind[i], rid[i]}, action[i], decision[i], proposed[i], reviewer[i], why[i], at[i]};
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read tag reviews", e);
     }
   }
 

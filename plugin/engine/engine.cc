@@ -9,6 +9,7 @@
 #include "core/json_schema.h"
 #include "core/timeutil.h"
 #include "engine/report_ops.h"
+#include "engine/tag_review_ops.h"
 #include "portal/portal_http_client.h"
 #include "sqlite/sqlite_store.h"
 
@@ -265,6 +266,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   if (!ob.ok()) return ob;
   e->hooks_.logger.Log(LogLevel::kInfo, "opened", {{"storage", config.storage_path}});
   RegisterReportOps(*e);
+  if (Status st = RegisterTagReviewOps(*e); !st.ok()) return st;
   return e;
 }
 
@@ -1052,7 +1054,8 @@ std::shared_ptr<const tagging::RuleSet> Engine::rules() const {
 nlohmann::json Engine::TagsFor(const std::string& kind, const nlohmann::json& event, int64_t now) const {
   auto rs = rules();
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& hit : rs->Evaluate({kind, event, now})) out.push_back(hit.ToJson());
+  auto review = ReviewFor(event);
+  for (const auto& hit : rs->Evaluate({kind, event, now, review.get()})) out.push_back(hit.ToJson());
   return out;
 }
 
@@ -1129,7 +1132,9 @@ void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
         ++retag_processed_;
         if (!row.has_item) continue;
         nlohmann::json tags = nlohmann::json::array();
-        for (const auto& h : rs->Evaluate({row.key.kind, EnvelopeOf(row), now})) tags.push_back(h.ToJson());
+        const nlohmann::json envelope = EnvelopeOf(row);
+        auto review = ReviewFor(envelope);
+        for (const auto& h : rs->Evaluate({row.key.kind, envelope, now, review.get()})) tags.push_back(h.ToJson());
         std::string new_tags = tags.dump();
         if (new_tags == row.tags_json) continue;
         std::vector<tagging::TagHit> new_hits;

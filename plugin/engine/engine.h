@@ -36,6 +36,8 @@
 
 namespace danvan {
 
+class TagReviewBook;  // engine/tag_review_ops.h
+
 struct EngineConfig {
   nlohmann::json raw;  // the validated configuration document
   std::string instance;
@@ -141,6 +143,11 @@ class Engine {
   Result<nlohmann::json> TagChangesOp(const nlohmann::json& req);
   Result<nlohmann::json> TagCountsOp(const nlohmann::json& req);
   Result<nlohmann::json> ExplainTagsOp(const nlohmann::json& req);
+  // tags.review: list / confirm / correct the reading of letters (engine/tag_review_ops.cc).
+  friend Status RegisterTagReviewOps(Engine& engine);
+  Result<nlohmann::json> TagReviewOp(const nlohmann::json& req);
+  // The stored review decision of the record an envelope names, or null (no decision).
+  std::shared_ptr<const nlohmann::json> ReviewFor(const nlohmann::json& event) const;
   // Background re-tagging of every stored record with the current rules.
   void RetagLoop(std::shared_ptr<const tagging::RuleSet> rules);
 
@@ -182,6 +189,7 @@ class Engine {
   std::map<std::string, QueryOp> extra_ops_;
   mutable std::mutex rules_mu_;
   std::shared_ptr<const tagging::RuleSet> rules_;  // guarded by rules_mu_
+  std::shared_ptr<TagReviewBook> tag_reviews_;      // set in Open; thread-safe itself
   std::mutex retag_mu_;
   std::thread retag_thread_;                       // guarded by retag_mu_
   std::atomic<bool> retag_running_{false};

@@ -142,6 +142,17 @@ struct JournalRow {
   int64_t recorded_ms = 0;
 };
 
+// A person's decision on the reading of a letter (tags.review), one current row per record;
+// every decision is also journalled ("tag_review").
+struct TagReviewRow {
+  RecordKey key;
+  std::string action;    // "confirm" or "correct"
+  std::string decision;  // JSON {"kind","secondary":[...],"flags":{"complex":bool,...}}
+  std::string proposed;  // JSON: the reading it confirmed or replaced (letter_reading evidence)
+  std::string reviewer, why;
+  int64_t at_ms = 0;
+};
+
 struct OutboxStatusRow {
   std::string destination;
   std::map<std::string, int64_t> by_state;
@@ -195,6 +206,8 @@ class StoreTransaction {
   virtual Status SetSetting(const std::string& key, const std::string& value) = 0;
   // Appends to the journal (never updated or deleted); returns the entry id.
   virtual Result<int64_t> AppendJournal(const JournalRow& row) = 0;
+  // Inserts or replaces the record's current review decision.
+  virtual Status PutTagReview(const TagReviewRow& row) = 0;
   // Makes every change of this transaction durable (per the configured synchronous mode).
   virtual Status Commit() = 0;
 };
@@ -233,6 +246,8 @@ class Store {
   // Journal entries of `kind` whose key starts with key_prefix, oldest first.
   virtual Result<std::vector<JournalRow>> ListJournal(const std::string& kind,
                                                       const std::string& key_prefix) = 0;
+  // Every stored review decision (tags.review), by record key.
+  virtual Result<std::vector<TagReviewRow>> ListTagReviews() = 0;
   // Dossiers the portal confirmed (records.synced = 1), pk > after_pk, by pk.
   virtual Result<std::vector<RecordRow>> SyncedDossiers(int64_t after_pk, int64_t limit) = 0;
   // Watches due at or before now_ms, earliest first.
