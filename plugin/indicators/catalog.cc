@@ -105,8 +105,8 @@ nlohmann::json IndicatorValue::ToJson() const {
 }
 
 Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::LoadFile(
-    const std::string& path, const std::string& schemas_dir) {
-  auto doc = LoadValidatedJsonFile(path, schemas_dir + "/indicators.schema.json");
+    const std::string& path, const std::string& schemas_dir, const JsonReadLimits& limits) {
+  auto doc = LoadValidatedJsonFile(path, schemas_dir + "/indicators.schema.json", limits);
   if (!doc.ok()) return doc.status();
   return FromConfig(doc.value());
 }

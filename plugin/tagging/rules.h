@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/bounded_input.h"
 #include "core/status.h"
 
 namespace danvan::tagging {
@@ -77,8 +78,11 @@ class RuleSet {
   // `schemas_dir` holds rules.schema.json and records/<kind>.schema.json.
   static Result<std::shared_ptr<const RuleSet>> FromJson(const nlohmann::json& rules,
                                                          const std::string& schemas_dir);
+  // The file is read within `limits` (core/bounded_input.h): a regular file, size and nesting
+  // depth bounded.
   static Result<std::shared_ptr<const RuleSet>> FromFile(const std::string& path,
-                                                         const std::string& schemas_dir);
+                                                         const std::string& schemas_dir,
+                                                         const JsonReadLimits& limits = {});
   ~RuleSet();
 
   const std::string& version() const { return version_; }
