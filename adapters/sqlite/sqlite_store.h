@@ -16,6 +16,8 @@ struct SqliteOptions {
   bool synchronous_full = true;
   int busy_timeout_ms = 10000;
   int read_connections = 4;
+  // How long a read waits for a free read connection before RETRY_LATER.
+  int read_wait_ms = 30000;
 };
 
 // Opens (creating if needed) the database and applies pending migrations.
