@@ -5,10 +5,13 @@
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
-#include <Poco/Data/SessionPool.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 
+#include <sys/stat.h>
+
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -122,9 +125,109 @@ CREATE TABLE IF NOT EXISTS tag_review (
 
 std::once_flag g_register_once;
 
+// Every read connection stayed busy for the whole of SqliteOptions::read_wait_ms: RETRY_LATER.
+class ReadersBusy : public Poco::Exception {
+ public:
+  explicit ReadersBusy(const std::string& msg) : Poco::Exception(msg) {}
+};
+
 Status FromPoco(const std::string& what, const Poco::Exception& e) {
+  if (dynamic_cast<const ReadersBusy*>(&e)) return Status::RetryLater(e.message());
   return Status::IoError(what + ": " + e.displayText());
 }
+
+// Refuses at once a path SQLite cannot use as a database: Poco::Data retries a failed
+// connection for its login timeout (60 s) before it reports the error. A directory, device or
+// FIFO is refused by its type; a file that cannot be read as a database (/proc/self/mem, a
+// file of another format) by one real open and read through the SQLite API.
+Status ProbeDatabasePath(const SqliteOptions& o) {
+  struct stat st {};
+  if (::stat(o.path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    return Status::IoError("không mở được cơ sở dữ liệu '" + o.path +
+                           "': đường dẫn không phải tệp thông thường (thư mục, thiết bị hoặc FIFO)");
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(o.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(db, o.busy_timeout_ms);
+    rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+  }
+  const std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  sqlite3_close_v2(db);
+  if (rc != SQLITE_OK)
+    return Status::IoError("không mở được cơ sở dữ liệu '" + o.path + "': " + message);
+  return Status::Ok();
+}
+
+// The read connections: at most SqliteOptions::read_connections, opened on first use and kept
+// open; each serves one thread at a time. A reader that finds them all busy waits for one (at
+// most read_wait_ms, then ReadersBusy): a query never fails because other queries are running.
+// Thread-safe.
+class ReaderPool {
+ public:
+  explicit ReaderPool(const SqliteOptions& o) : options_(o), max_(std::max(1, o.read_connections)) {}
+  ReaderPool(const ReaderPool&) = delete;
+  ReaderPool& operator=(const ReaderPool&) = delete;
+
+  // One connection, given back to the pool when the lease ends.
+  class Lease {
+   public:
+    Lease(ReaderPool* pool, std::unique_ptr<Session> session)
+        : pool_(pool), session_(std::move(session)) {}
+    Lease(Lease&& other) noexcept : pool_(other.pool_), session_(std::move(other.session_)) {
+      other.pool_ = nullptr;
+    }
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (pool_ && session_) pool_->Give(std::move(session_));
+    }
+    Session& session() { return *session_; }
+
+   private:
+    ReaderPool* pool_;
+    std::unique_ptr<Session> session_;
+  };
+
+  // Throws ReadersBusy after read_wait_ms without a free connection, Poco::Exception when a new
+  // connection cannot be opened.
+  Lease Acquire() {
+    std::unique_lock lock(mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.read_wait_ms);
+    if (!cv_.wait_until(lock, deadline, [&] { return !idle_.empty() || open_ < max_; }))
+      throw ReadersBusy("cả " + std::to_string(max_) + " kết nối đọc đều bận quá " +
+                        std::to_string(options_.read_wait_ms) + " ms (limits.read_wait_ms); thử lại sau");
+    if (!idle_.empty()) {
+      std::unique_ptr<Session> s = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(s));
+    }
+    ++open_;  // this slot is ours while the connection opens, outside the lock
+    lock.unlock();
+    try {
+      auto s = std::make_unique<Session>("SQLite", options_.path);
+      *s << "PRAGMA busy_timeout=" + std::to_string(options_.busy_timeout_ms), now;
+      return Lease(this, std::move(s));
+    } catch (...) {
+      lock.lock();
+      --open_;
+      cv_.notify_one();
+      throw;
+    }
+  }
+
+ private:
+  void Give(std::unique_ptr<Session> s) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(s));
+    cv_.notify_one();
+  }
+
+  const SqliteOptions options_;
+  const int max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Session>> idle_;  // guarded by mu_
+  int open_ = 0;  // connections open or opening; guarded by mu_
+};
 
 void ApplyPragmas(Session& session, const SqliteOptions& o) {
   session << "PRAGMA busy_timeout=" + std::to_string(o.busy_timeout_ms), now;
@@ -801,7 +904,7 @@ class SqliteStore final : public Store {
   SqliteStore(const SqliteOptions& o)
       : options_(o),
         writer_("SQLite", o.path),
-        readers_("SQLite", o.path, 1, std::max(1, o.read_connections), 60) {}
+        readers_(o) {}
 
   Status Init() {
     try {
@@ -867,7 +970,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<RecordRow>> GetRecord(const RecordKey& key) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       return SelectRecord(s, key);
     } catch (const Poco::Exception& e) {
       return FromPoco("read record", e);
@@ -876,7 +980,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       return SelectRecordByPk(s, pk);
     } catch (const Poco::Exception& e) {
       return FromPoco("read record", e);
@@ -885,7 +990,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       return SelectHistory(s, record_pk);
     } catch (const Poco::Exception& e) {
       return FromPoco("read history", e);
@@ -895,7 +1001,8 @@ class SqliteStore final : public Store {
   Status ForEachContribution(
       const std::function<void(int64_t, const std::string&, const std::string&)>& fn) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Statement stmt(s);
       Poco::Int64 pk = 0;
       std::string unit, contrib;
@@ -913,7 +1020,8 @@ class SqliteStore final : public Store {
   Status ForEachRecord(const std::string& kind, const std::vector<std::string>& units,
                        const std::function<void(const RecordRow&)>& fn) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       std::string k = kind;
       // Units are bound as one JSON array and expanded by SQLite's json_each.
       nlohmann::json arr = units;
@@ -930,7 +1038,8 @@ class SqliteStore final : public Store {
   Status ForEachRecordByPk(const std::vector<int64_t>& pks,
                            const std::function<void(const RecordRow&)>& fn) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       // Bound as JSON arrays of at most kChunk keys, so memory stays bounded for long lists.
       constexpr size_t kChunk = 2000;
       for (size_t from = 0; from < pks.size(); from += kChunk) {
@@ -949,7 +1058,8 @@ class SqliteStore final : public Store {
 
   Result<int64_t> CountQueued() override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 n = 0;
       s << "SELECT count(*) FROM outbox WHERE state IN ('pending','held')", into(n), now;
       return static_cast<int64_t>(n);
@@ -960,7 +1070,8 @@ class SqliteStore final : public Store {
 
   Result<OutboxStatusRow> OutboxStatus(const std::string& destination) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       OutboxStatusRow st;
       st.destination = destination;
       std::string d = destination;
@@ -984,7 +1095,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<DeadLetterRow>> ListDeadLetters(int64_t limit, int64_t offset) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 lim = limit, off = offset;
       std::vector<Poco::Int64> id, oid, attempts, dead, resent;
       std::vector<std::string> dest, rid, op, payload, err;
@@ -1004,7 +1116,8 @@ class SqliteStore final : public Store {
   Result<std::vector<ExportLogRow>> ReadExportLog(const std::string& destination, int64_t after_seq,
                                                   int64_t limit) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       return ReadLog(s, destination, "ORDER BY seq LIMIT " + std::to_string(limit), after_seq);
     } catch (const Poco::Exception& e) {
       return FromPoco("read export log", e);
@@ -1026,7 +1139,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<std::string>> GetSetting(const std::string& key) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       std::string k = key;
       std::vector<std::string> v;
       s << "SELECT value FROM settings WHERE key=?", use(k), into(v), now;
@@ -1040,7 +1154,8 @@ class SqliteStore final : public Store {
   Result<std::vector<JournalRow>> ListJournal(const std::string& kind,
                                               const std::string& key_prefix) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       std::string k = kind, lo = key_prefix, hi = key_prefix + "\xff";
       std::vector<Poco::Int64> id, at;
       std::vector<std::string> kinds, keys, body;
@@ -1074,7 +1189,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<RecordRow>> SyncedDossiers(int64_t after_pk, int64_t limit) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 after = after_pk;
       return SelectRecords(s, "WHERE kind='dossier' AND synced=1 AND pk>? ORDER BY pk LIMIT " +
                                   std::to_string(limit), after);
@@ -1085,7 +1201,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<DeadlineWatch>> DueWatches(int64_t now_ms, int64_t limit) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 n = now_ms, lim = limit;
       std::vector<Poco::Int64> pk, at;
       std::vector<std::string> cls, alerted;
@@ -1102,7 +1219,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<QuarantineRow>> ListQuarantine(int64_t limit, int64_t offset) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 lim = limit, off = offset;
       std::vector<Poco::Int64> id, rec, size;
       std::vector<std::string> src, kind, rid, errors;
@@ -1125,7 +1243,8 @@ class SqliteStore final : public Store {
 
   Result<StoreStats> Stats() override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       StoreStats st;
       std::vector<std::string> kind, unit;
       std::vector<Poco::Int64> count;
@@ -1146,19 +1265,12 @@ class SqliteStore final : public Store {
   }
 
  private:
-  Session Reader() {
-    Session s = readers_.get();
-    // Pooled sessions are reused; pragmas are per connection and cheap to repeat.
-    s << "PRAGMA busy_timeout=" + std::to_string(options_.busy_timeout_ms), now;
-    return s;
-  }
-
   SqliteOptions options_;
   std::mutex write_mutex_;
   Session writer_;  // guarded by write_mutex_
   // Declared after writer_: finalized before the writer connection closes.
   std::unique_ptr<WriterStatements> statements_;  // guarded by write_mutex_
-  Poco::Data::SessionPool readers_;
+  ReaderPool readers_;
   int64_t schema_version_ = 0;
 };
 
@@ -1166,6 +1278,8 @@ class SqliteStore final : public Store {
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   std::call_once(g_register_once, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+  Status usable = ProbeDatabasePath(options);
+  if (!usable.ok()) return usable;
   // Personal data: the file (and so its -wal and -shm) is never readable by other users.
   Status secured = SecureDatabaseFiles(options.path, options.file_mode, options.logger);
   if (!secured.ok()) return secured;

@@ -21,6 +21,8 @@ struct SqliteOptions {
   // tightened at open when wider.
   unsigned file_mode = 0600;
   Logger logger;  // warnings about the files' permissions
+  // How long a read waits for a free read connection before RETRY_LATER.
+  int read_wait_ms = 30000;
 };
 
 // Opens (creating if needed) the database and applies pending migrations.

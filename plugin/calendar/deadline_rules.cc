@@ -105,8 +105,9 @@ Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
 }
 
 Result<std::shared_ptr<const DeadlineRules>> DeadlineRules::Load(const std::string& path,
-                                                                 const std::string& schemas_dir) {
-  auto doc = LoadValidatedJson(path, schemas_dir, "deadlines.schema.json");
+                                                                 const std::string& schemas_dir,
+                                                                 const JsonReadLimits& limits) {
+  auto doc = LoadValidatedJson(path, schemas_dir, "deadlines.schema.json", limits);
   if (!doc.ok()) return doc.status();
   return FromJson(doc.value(), path);
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "calendar/working_calendar.h"
+#include "core/bounded_input.h"
 #include "core/status.h"
 
 namespace danvan::calendar {
@@ -107,8 +108,10 @@ struct DeadlineResult {
 
 class DeadlineRules {
  public:
+  // The file is read within `limits` (core/bounded_input.h).
   static Result<std::shared_ptr<const DeadlineRules>> Load(const std::string& path,
-                                                           const std::string& schemas_dir);
+                                                           const std::string& schemas_dir,
+                                                           const JsonReadLimits& limits = {});
   static Result<std::shared_ptr<const DeadlineRules>> FromJson(const nlohmann::json& doc,
                                                                const std::string& label);
 

@@ -1,8 +1,6 @@
 #include "core/json_schema.h"
 
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -18,24 +16,24 @@ struct JsonSchema::Impl {
 
 JsonSchema::~JsonSchema() = default;
 
-Result<nlohmann::json> ReadJsonFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError("Không đọc được tệp '" + path + "'");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return Status::IoError("Lỗi khi đọc tệp '" + path + "'");
-  try {
-    return nlohmann::json::parse(buf.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    return Status::InvalidInput("Tệp '" + path + "' không phải JSON hợp lệ (vị trí byte " +
-                                std::to_string(e.byte) + "): " + e.what());
+Result<nlohmann::json> ReadJsonFile(const std::string& path, const JsonReadLimits& limits) {
+  auto text = ReadRegularFile(path, limits.max_file_bytes);
+  if (!text.ok()) return text.status();
+  JsonScanError where;
+  auto doc = ParseJsonBounded(text.value(), limits.max_depth, &where);
+  if (!doc.ok()) {
+    const bool syntax = where.kind == JsonScanError::Kind::kSyntax;
+    return Status::InvalidInput("Tệp '" + path + (syntax ? "' không phải JSON hợp lệ, tại " : "' bị từ chối, tại ") +
+                                where.path + ": " + where.reason);
   }
+  return std::move(doc).value();
 }
 
-Result<nlohmann::json> LoadValidatedJsonFile(const std::string& path, const std::string& schema_path) {
-  auto schema = JsonSchema::FromFile(schema_path);
+Result<nlohmann::json> LoadValidatedJsonFile(const std::string& path, const std::string& schema_path,
+                                             const JsonReadLimits& limits) {
+  auto schema = JsonSchema::FromFile(schema_path, limits);
   if (!schema.ok()) return schema.status();
-  auto doc = ReadJsonFile(path);
+  auto doc = ReadJsonFile(path, limits);
   if (!doc.ok()) return doc.status();
   std::vector<FieldError> errors;
   if (!schema.value()->Validate(doc.value(), &errors))
@@ -57,8 +55,9 @@ std::string JsonPointerToDollarPath(const std::string& pointer) {
   return out;
 }
 
-Result<std::shared_ptr<const JsonSchema>> JsonSchema::FromFile(const std::string& path) {
-  auto doc = ReadJsonFile(path);
+Result<std::shared_ptr<const JsonSchema>> JsonSchema::FromFile(const std::string& path,
+                                                                const JsonReadLimits& limits) {
+  auto doc = ReadJsonFile(path, limits);
   if (!doc.ok()) return doc.status();
   return FromJson(doc.value(), path);
 }

@@ -50,6 +50,11 @@ struct EngineConfig {
   int read_connections = 4;
   unsigned file_mode = 0600;  // storage.file_mode: the database file, -wal and -shm
   IntakeLimits intake;
+  // Data files read at open and on request (rules, rubric, calendars, units...): nesting depth
+  // (limits.max_json_depth, the same as events) and size (limits.max_data_file_bytes).
+  JsonReadLimits data_limits;
+  // How long a query waits for a free read connection before RETRY_LATER (limits.read_wait_ms).
+  int read_wait_ms = 30000;
   int64_t max_batch_events = 10000;
   int64_t max_batch_bytes = 64LL << 20;
   LogLevel log_level = LogLevel::kInfo;

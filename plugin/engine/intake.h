@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_input.h"
 #include "core/json_schema.h"
 #include "core/status.h"
 #include "storage/store.h"
@@ -20,6 +21,9 @@ namespace danvan {
 struct IntakeLimits {
   int64_t max_event_bytes = 262144;
   int64_t quarantine_raw_max_bytes = 65536;
+  // Most arrays/objects nested in one another in an event, the envelope being level 1; checked
+  // before anything recurses over the event (core/bounded_input.h).
+  int max_json_depth = kDefaultMaxJsonDepth;
 };
 
 // A validated event, ready to be applied to the store.
@@ -59,11 +63,14 @@ class Intake {
   // Loads the record schemas from schemas_dir/records/.
   static Result<std::unique_ptr<Intake>> Create(const std::string& schemas_dir, IntakeLimits limits);
 
+  // Never throws; every refusal is in IntakeOutcome::errors, each naming a JSON path, with
+  // valid UTF-8 text (a refused event's bytes are echoed with U+FFFD for invalid bytes).
   IntakeOutcome Parse(std::string_view raw) const;
   const IntakeLimits& limits() const { return limits_; }
 
  private:
   Intake() = default;
+  IntakeOutcome ParseChecked(std::string_view raw) const;
   IntakeLimits limits_;
   std::shared_ptr<const JsonSchema> envelope_;
   std::shared_ptr<const JsonSchema> progress_;

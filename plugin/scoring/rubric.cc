@@ -77,8 +77,9 @@ std::string Rubric::DefaultSchemaPath() {
   return (dir.ok() ? dir.value() : std::string("schemas")) + "/rubric.schema.json";
 }
 
-Result<Rubric> Rubric::FromFile(const std::string& path, const std::string& schema_path) {
-  auto j = ReadJsonFile(path);
+Result<Rubric> Rubric::FromFile(const std::string& path, const std::string& schema_path,
+                               const JsonReadLimits& limits) {
+  auto j = ReadJsonFile(path, limits);
   if (!j.ok()) return j.status();
   return FromJson(j.value(), schema_path);
 }

@@ -1256,8 +1256,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromJson(const nlohmann::json& r
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::FromFile(const std::string& path,
-                                                         const std::string& schemas_dir) {
-  auto doc = ReadJsonFile(path);
+                                                         const std::string& schemas_dir,
+                                                         const JsonReadLimits& limits) {
+  auto doc = ReadJsonFile(path, limits);
   if (!doc.ok()) return Status::InvalidInput(doc.status().message());
   std::string base = ".";
   if (size_t slash = path.rfind('/'); slash != std::string::npos) base = path.substr(0, slash);

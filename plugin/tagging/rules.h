@@ -48,6 +48,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/bounded_input.h"
 #include "core/status.h"
 
 namespace danvan::tagging {
@@ -100,8 +101,11 @@ class RuleSet {
   static Result<std::shared_ptr<const RuleSet>> FromJson(const nlohmann::json& rules,
                                                          const std::string& schemas_dir,
                                                          const std::string& base_dir = ".");
+  // The file is read within `limits` (core/bounded_input.h): a regular file, size and nesting
+  // depth bounded.
   static Result<std::shared_ptr<const RuleSet>> FromFile(const std::string& path,
-                                                         const std::string& schemas_dir);
+                                                         const std::string& schemas_dir,
+                                                         const JsonReadLimits& limits = {});
   ~RuleSet();
 
   const std::string& version() const { return version_; }
