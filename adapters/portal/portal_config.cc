@@ -109,9 +109,15 @@ Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_s
   } else {
     return Status::InvalidInput("portal.style: expected \"envelope\" or \"per_operation\"");
   }
+  DV_RETURN_IF_ERROR(Bool(j, "insecure_test_only", &c.insecure_test_only, w));
   DV_RETURN_IF_ERROR(Str(j, "base_url", &c.base_url, w));
   if (!c.base_url.starts_with("https://") && !c.base_url.starts_with("http://")) {
     return Status::InvalidInput("portal.base_url: expected an https:// URL");
+  }
+  if (c.base_url.starts_with("http://") && !c.insecure_test_only) {
+    return Status::InvalidInput(
+        "portal.base_url: phải là địa chỉ https://; http:// gửi mật khẩu và dữ liệu công dân "
+        "không mã hóa nên bị từ chối (chỉ dùng khi kiểm thử, với portal.insecure_test_only: true)");
   }
   while (c.base_url.ends_with("/")) c.base_url.pop_back();
   DV_RETURN_IF_ERROR(Str(j, "default_madonvi", &c.default_madonvi, w));
@@ -131,6 +137,12 @@ Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_s
     const std::string tw = "portal.tls.";
     if (!it->is_object()) return Status::InvalidInput("portal.tls: expected an object");
     DV_RETURN_IF_ERROR(Bool(*it, "verify", &c.tls.verify, tw));
+    if (!c.tls.verify && !c.insecure_test_only) {
+      return Status::InvalidInput(
+          "portal.tls.verify: không được tắt kiểm tra chứng chỉ máy chủ Cổng (false) khi vận hành: "
+          "mật khẩu và dữ liệu công dân có thể bị gửi tới máy chủ giả mạo (chỉ dùng khi kiểm thử, "
+          "với portal.insecure_test_only: true); hãy khai báo tls.ca_file nếu Cổng dùng CA riêng");
+    }
     DV_RETURN_IF_ERROR(Str(*it, "ca_file", &c.tls.ca_file, tw));
     DV_RETURN_IF_ERROR(Str(*it, "client_cert_file", &c.tls.client_cert_file, tw));
     DV_RETURN_IF_ERROR(Str(*it, "client_key_file", &c.tls.client_key_file, tw));
@@ -195,6 +207,11 @@ Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_s
           if (!oa.token_url.starts_with("https://") && !oa.token_url.starts_with("http://")) {
             return Status::InvalidInput(ow + "token_url: expected an https:// URL");
           }
+          if (oa.token_url.starts_with("http://") && !c.insecure_test_only) {
+            return Status::InvalidInput(
+                ow + "token_url: phải là địa chỉ https://; http:// gửi client_secret không mã hóa "
+                     "nên bị từ chối (chỉ dùng khi kiểm thử, với portal.insecure_test_only: true)");
+          }
           if (oa.client_id.empty()) return Status::InvalidInput(ow + "client_id: required");
           auto s = ReadSecret(*o, "client_secret", true, host_secret, "portal.oauth2.client_secret");
           if (!s.ok()) return Status::InvalidInput(ow + s.status().message());
@@ -209,6 +226,7 @@ Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_s
 json ToMaskedJson(const PortalConfig& c) {
   auto mask = [](const std::string& s) { return s.empty() ? std::string() : std::string("***"); };
   json j = {
+      {"insecure_test_only", c.insecure_test_only},
       {"style", c.style == PortalStyle::kEnvelope ? "envelope" : "per_operation"},
       {"base_url", c.base_url},
       {"default_madonvi", c.default_madonvi},

@@ -59,6 +59,11 @@ struct PortalPerOperationConfig {
 };
 
 struct PortalConfig {
+  // portal.insecure_test_only: allows http:// URLs and tls.verify=false, for tests against a
+  // local stand-in only. Without it both are refused at open (the password and citizens' data
+  // would cross the network in clear or to an unverified server); with it the engine logs an
+  // error at every open and start. See SECURITY.md.
+  bool insecure_test_only = false;
   PortalStyle style = PortalStyle::kEnvelope;
   std::string base_url;         // https://host[:port][/prefix]
   std::string default_madonvi;  // unit code used when a call gives none

@@ -55,6 +55,19 @@ nlohmann::json ErrorsJson(const std::vector<FieldError>& errors) {
   return a;
 }
 
+// portal.insecure_test_only (adapters/portal/portal_config.h): plain HTTP or unverified TLS
+// allowed for a test stand-in. Said loudly at every open and start.
+void WarnIfPortalInsecure(const EngineConfig& config, const Logger& logger, const char* when) {
+  if (!config.portal.is_object()) return;
+  auto it = config.portal.find("insecure_test_only");
+  if (it == config.portal.end() || !it->is_boolean() || !it->get<bool>()) return;
+  logger.Log(LogLevel::kError, "portal_insecure_test_only",
+             {{"when", when},
+              {"message", "portal.insecure_test_only is true: http:// and tls.verify=false are allowed; "
+                          "passwords and citizens' data may cross the network unprotected. Test use only, "
+                          "never in production."}});
+}
+
 }  // namespace
 
 Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup& secret) {
@@ -280,6 +293,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
       [raw](const std::vector<nlohmann::json>& answers) { return raw->MergePortalProcedures(answers); });
   Status ob = e->outbox_->Init();
   if (!ob.ok()) return ob;
+  WarnIfPortalInsecure(config, e->hooks_.logger, "open");
   e->hooks_.logger.Log(LogLevel::kInfo, "opened", {{"storage", config.storage_path}});
   RegisterReportOps(*e);
   if (Status st = RegisterTagReviewOps(*e); !st.ok()) return st;
@@ -306,6 +320,7 @@ Status Engine::Start() {
   outbox_->Start();
   if (!started_) {
     started_ = true;
+    WarnIfPortalInsecure(config_, hooks_.logger, "start");
     hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", config_.scheduler_interval_ms}});
   }
   return Status::Ok();
