@@ -1126,7 +1126,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<std::string>> ExportLogDestinationsBelowFormat(int format) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 f = format;
       std::vector<std::string> dest;
       s << "SELECT DISTINCT destination FROM export_log WHERE format < ? ORDER BY destination",
@@ -1172,7 +1173,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<TagReviewRow>> ListTagReviews() override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       std::vector<std::string> source, kind, rid, action, decision, proposed, reviewer, why;
       std::vector<Poco::Int64> at;
       s << "SELECT source, kind, rid, action, decision, proposed, reviewer, why, at_ms FROM tag_review "
