@@ -56,8 +56,9 @@ TEST(LogMasking, RejectionReasonsEchoingPhonesAreMaskedInTheHostLog) {
   for (const char* phone : {"091-234-5678", "+84 91 234 5678", "0912.345.678", "(0225) 3842 123",
                             "234-5678", "234 5678", "345.678", "3842"})
     EXPECT_EQ(log.find(phone), std::string::npos) << phone << " in\n" << log;
-  for (const char* masked : {"09*-***-*678", "+84 ** *** *678", "09**.***.678", "(02**) **** 123"})
-    EXPECT_NE(log.find(masked), std::string::npos) << masked << " not in\n" << log;
+  // Since one bad field gives one error (the schema's, which names the field without echoing
+  // the value), the reasons no longer carry the phone at all:
+  // the masking of echoed values is tested in tests/core/mask_test.cc.
   // Not personal data: kept as is.
   EXPECT_NE(log.find("000.00.20.H26-231201-0001"), std::string::npos) << log;
   EXPECT_NE(log.find("/data/NgayHenTra"), std::string::npos) << log;
