@@ -1280,11 +1280,12 @@ class SqliteStore final : public Store {
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   std::call_once(g_register_once, [] { Poco::Data::SQLite::Connector::registerConnector(); });
-  Status usable = ProbeDatabasePath(options);
-  if (!usable.ok()) return usable;
   // Personal data: the file (and so its -wal and -shm) is never readable by other users.
+  // Before the probe, which would otherwise create the file with the process umask.
   Status secured = SecureDatabaseFiles(options.path, options.file_mode, options.logger);
   if (!secured.ok()) return secured;
+  Status usable = ProbeDatabasePath(options);
+  if (!usable.ok()) return usable;
   try {
     auto store = std::make_unique<SqliteStore>(options);
     Status st = store->Init();
