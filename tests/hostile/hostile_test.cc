@@ -582,12 +582,9 @@ TEST_F(Hostile, ControlCharactersAndNulsInKeysAreRefused) {
   }
   // A raw control byte inside a string is not JSON.
   ExpectRejected(Petition(std::string("\"A\x01") + "B\"", 1), "/");
-  // NUL and control characters inside free text are kept as they were sent.
-  Answer ok = Submit(h_, Petition("\"V-1\"", 1, ",\"assignee\":\"Lê\\u0000Văn\\u0007Tám\""));
-  ASSERT_EQ(Name(ok.status), "ok") << ok.out;
-  Answer g = Query(h_, R"({"op":"record.get","source":"hostile","kind":"petition","id":"V-1"})");
-  ASSERT_EQ(Name(g.status), "ok") << g.error;
-  EXPECT_EQ(g.Json()["record"]["data"]["assignee"], std::string("Lê\0Văn\aTám", 13));
+  // NUL and other C0 control characters inside free text that no legacy encoding explains are
+  // never stored (issue 13 item 3): refused, naming the field.
+  ExpectRejected(Petition("\"V-1\"", 1, ",\"assignee\":\"Lê\\u0000Văn\\u0007Tám\""), "/data/assignee");
 }
 
 TEST_F(Hostile, HugeStringsAndArrays) {
