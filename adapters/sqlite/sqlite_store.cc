@@ -9,9 +9,13 @@
 #include <Poco/Exception.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -138,23 +142,34 @@ Status FromPoco(const std::string& what, const Poco::Exception& e) {
 
 // Refuses at once a path SQLite cannot use as a database: Poco::Data retries a failed
 // connection for its login timeout (60 s) before it reports the error. A directory, device or
-// FIFO is refused by its type; a file that cannot be read as a database (/proc/self/mem, a
-// file of another format) by one real open and read through the SQLite API.
+// FIFO is refused by its type; an existing file that cannot be read as a database
+// (/proc/self/mem, a file of another format) by one open and read through the SQLite API,
+// without creating anything; a new file's directory must exist and be writable.
 Status ProbeDatabasePath(const SqliteOptions& o) {
+  auto refuse = [&](const std::string& why) {
+    return Status::IoError("không mở được cơ sở dữ liệu '" + o.path + "': " + why);
+  };
   struct stat st {};
-  if (::stat(o.path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-    return Status::IoError("không mở được cơ sở dữ liệu '" + o.path +
-                           "': đường dẫn không phải tệp thông thường (thư mục, thiết bị hoặc FIFO)");
+  if (::stat(o.path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return refuse(std::strerror(errno));
+    const std::string parent = std::filesystem::path(o.path).parent_path().string();
+    const std::string dir = parent.empty() ? "." : parent;
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return refuse("thư mục '" + dir + "' không tồn tại");
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) return refuse("không có quyền ghi vào thư mục '" + dir + "'");
+    return Status::Ok();  // SQLite creates the file
+  }
+  if (!S_ISREG(st.st_mode))
+    return refuse("đường dẫn không phải tệp thông thường (thư mục, thiết bị hoặc FIFO)");
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(o.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  int rc = sqlite3_open_v2(o.path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
   if (rc == SQLITE_OK) {
     sqlite3_busy_timeout(db, o.busy_timeout_ms);
     rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
   }
   const std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   sqlite3_close_v2(db);
-  if (rc != SQLITE_OK)
-    return Status::IoError("không mở được cơ sở dữ liệu '" + o.path + "': " + message);
+  if (rc != SQLITE_OK) return refuse(message);
   return Status::Ok();
 }
 

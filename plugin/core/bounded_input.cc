@@ -193,15 +193,33 @@ std::optional<JsonScanError> ScanJson(std::string_view text, int max_depth,
 
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth,
                                         JsonScanError* error) {
-  auto fail = [&](JsonScanError e) -> Result<nlohmann::json> {
-    std::string message = e.path + ": " + e.reason;
-    if (error) *error = std::move(e);
-    return Status::InvalidInput(std::move(message));
+  // One pass in the common case: nlohmann's DOM parser is iterative too, and a parser callback
+  // stops it at the first container past the limit (the value built so far is a valid tree,
+  // freed without recursion). Only a refused text is scanned again, to say where and why.
+  struct TooDeep {};
+  const nlohmann::json::parser_callback_t too_deep = [max_depth](int depth, nlohmann::json::parse_event_t event,
+                                                                 nlohmann::json&) {
+    // `depth` counts the containers open around the one starting.
+    if ((event == nlohmann::json::parse_event_t::object_start ||
+         event == nlohmann::json::parse_event_t::array_start) &&
+        depth >= max_depth)
+      throw TooDeep{};
+    return true;
   };
-  if (auto bad = ScanJson(text, max_depth)) return fail(std::move(*bad));
-  nlohmann::json doc = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-  if (doc.is_discarded()) return fail({JsonScanError::Kind::kSyntax, "/", "JSON không hợp lệ", 0});
-  return doc;
+  nlohmann::json doc;
+  bool refused = false;
+  try {
+    doc = nlohmann::json::parse(text.begin(), text.end(), too_deep, /*allow_exceptions=*/false);
+    refused = doc.is_discarded();
+  } catch (const TooDeep&) {
+    refused = true;
+  }
+  if (!refused) return doc;
+  JsonScanError e = ScanJson(text, max_depth)
+                        .value_or(JsonScanError{JsonScanError::Kind::kSyntax, "/", "JSON không hợp lệ", 0});
+  std::string message = e.path + ": " + e.reason;
+  if (error) *error = std::move(e);
+  return Status::InvalidInput(std::move(message));
 }
 
 Result<std::string> ReadRegularFile(const std::string& path, int64_t max_bytes) {

@@ -3,9 +3,9 @@
 //
 // nlohmann/json builds, copies, compares and dumps documents recursively, and so do valijson
 // and our own walkers: a document nested deeply enough overflows the calling thread's stack
-// (5,000 levels are enough on a 1 MiB thread, the JVM's default). ScanJson checks a text's
-// syntax and nesting depth with nlohmann's SAX parser, which keeps its own stack on the heap
-// and recurses into nothing, before any DOM exists; only a text that passes is parsed.
+// (5,000 levels are enough on a 1 MiB thread, the JVM's default). nlohmann's parser itself
+// keeps its stack on the heap: ParseJsonBounded stops it at the first container past the
+// limit, and ScanJson (its SAX parser, no DOM) says where a refused text went wrong.
 //
 // Files are read only when they are regular files, and at most max_file_bytes of them: a
 // request naming /dev/zero, a FIFO or a directory is refused at once.
@@ -55,8 +55,8 @@ struct JsonScanError {
 std::optional<JsonScanError> ScanJson(std::string_view text, int max_depth,
                                       std::map<std::string, std::string>* top_level = nullptr);
 
-// ScanJson, then nlohmann's parse. On failure *error (when given) says where and why, and the
-// result is kInvalidInput "<path>: <reason>".
+// Parses `text` refusing what ScanJson refuses, in one pass when the text is fine. On failure
+// *error (when given) says where and why, and the result is kInvalidInput "<path>: <reason>".
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth,
                                         JsonScanError* error = nullptr);
 

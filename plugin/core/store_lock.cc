@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <system_error>
 
 namespace danvan {
 namespace {
@@ -28,6 +30,11 @@ std::string Holder(const std::string& instance) {
 Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_path,
                                                       const std::string& instance) {
   const std::string path = store_path + ".lock";
+  // The store's directory is created here as the engine would create it when opening the
+  // store: the lock is taken first, so it must not fail on a directory not yet there.
+  std::error_code ec;
+  const auto parent = std::filesystem::path(store_path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
     return Status::IoError("không tạo được tệp khóa " + path + ": " + std::strerror(errno));

@@ -177,21 +177,17 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
     PartialKeyOf(raw, limits_.max_json_depth, &out);
     return out;
   }
-  // Syntax, numbers out of range (1e400) and nesting depth are checked without recursion
-  // before a DOM exists: nothing below (nlohmann copies and dumps, valijson, CheckDates) then
-  // recurses deeper than limits.max_json_depth.
-  std::map<std::string, std::string> top;
-  if (auto bad = ScanJson(raw, limits_.max_json_depth, &top)) {
-    out.errors.push_back({bad->path, bad->reason});
-    out.partial_key = {top["source"], top["kind"], top["id"]};
-    out.partial_unit = top["unit"];
+  // Syntax, numbers out of range (1e400) and nesting depth are checked while parsing, without
+  // recursion: nothing below (nlohmann copies and dumps, valijson, CheckDates) then recurses
+  // deeper than limits.max_json_depth.
+  JsonScanError where;
+  auto parsed = ParseJsonBounded(raw, limits_.max_json_depth, &where);
+  if (!parsed.ok()) {
+    out.errors.push_back({where.path, where.reason});
+    PartialKeyOf(raw, limits_.max_json_depth, &out);
     return out;
   }
-  nlohmann::json event = nlohmann::json::parse(raw, nullptr, false);
-  if (event.is_discarded()) {
-    out.errors.push_back({"/", "JSON không hợp lệ", "json.syntax"});
-    return out;
-  }
+  nlohmann::json event = std::move(parsed).value();
   if (!event.is_object()) {
     out.errors.push_back({"/", "sự kiện phải là một đối tượng JSON", "json.not_object"});
     return out;

@@ -79,6 +79,16 @@ TEST(ParseJsonBounded, ParsesWhatPassesAndRefusesTheRest) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), Status::Code::kInvalidInput);
   EXPECT_EQ(bad.status().message().rfind("/a/1/b: ", 0), 0u) << bad.status().message();
+  // Stopped while parsing: the tree built so far is freed without recursion.
+  JsonScanError e;
+  auto deep = ParseJsonBounded("{\"x\":" + Nested(1000000) + "}", 64, &e);
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(e.kind, JsonScanError::Kind::kDepth);
+  EXPECT_EQ(e.path.rfind("/x/0/0/", 0), 0u);
+  auto range = ParseJsonBounded(R"({"a":[1,-1e400]})", 64, &e);
+  ASSERT_FALSE(range.ok());
+  EXPECT_EQ(e.kind, JsonScanError::Kind::kNumberRange);
+  EXPECT_EQ(e.path, "/a/1");
 }
 
 class Files : public ::testing::Test {

@@ -432,7 +432,10 @@ TEST_F(Hostile, ReloadRefusesDevicesFifosDirectoriesAndHugeFiles) {
 }
 
 TEST_F(Hostile, OpenFailsFastOnAStoragePathThatIsNotAFile) {
-  for (const std::string& path : {dir_, std::string("/proc/self/mem"), std::string("/dev/zero")}) {
+  const std::string text_file = dir_ + "/notes.txt";
+  std::ofstream(text_file) << "Biên bản họp giao ban, không phải cơ sở dữ liệu.\n" << std::string(5000, 'x');
+  for (const std::string& path : {dir_, std::string("/proc/self/mem"), std::string("/dev/zero"), text_file,
+                                  std::string("/proc/self/no-such-dir/danvan.sqlite")}) {
     json cfg = BaseConfig(dir_);
     cfg["storage"]["path"] = path;
     danvan_handle* h = nullptr;
