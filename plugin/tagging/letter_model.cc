@@ -293,6 +293,7 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       }
       return Status::Ok();
     };
+    std::vector<std::pair<size_t, std::string>> with_names;  // (cue index, id it names)
     for (size_t i = 0; i < cues.size(); ++i) {
       const json& j = cues[i];
       const std::string ptr = "/cues/" + std::to_string(i);
@@ -347,9 +348,23 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       } else if (j.value("negatable", true)) {
         cue.negators = default_negators;
       }
+      if (j.contains("with")) {
+        if (!j["with"].is_array()) return Status::InvalidInput(ptr + "/with: phải là mảng mã dấu hiệu");
+        for (const auto& w : j["with"]) {
+          if (!w.is_string()) return Status::InvalidInput(ptr + "/with: phải là mảng mã dấu hiệu");
+          with_names.emplace_back(c->cues_.size(), w.get<std::string>());
+        }
+      }
       for (const auto& prev : c->cues_)
         if (prev.id == cue.id) return Status::InvalidInput(ptr + "/id: trùng mã '" + cue.id + "'");
       c->cues_.push_back(std::move(cue));
+    }
+    for (const auto& [ci, id] : with_names) {
+      size_t other = 0;
+      while (other < c->cues_.size() && c->cues_[other].id != id) ++other;
+      if (other == c->cues_.size() || c->cues_[other].count)
+        return Status::InvalidInput("/cues/" + std::to_string(ci) + "/with: không có dấu hiệu cụm từ '" + id + "'");
+      c->cues_[ci].with.push_back(static_cast<uint32_t>(other));
     }
     c->matcher_.Build();
     c->roles_.resize(c->matcher_.size());
@@ -366,6 +381,7 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       for (int t : cue.thresholds) cue.threshold_feat.push_back(named("n:" + cue.id + ">=" + std::to_string(t)));
       for (int t : cue.distinct) cue.distinct_feat.push_back(named("n:" + cue.id + "#>=" + std::to_string(t)));
       for (int t : cue.sentences) cue.sentence_feat.push_back(named("n:" + cue.id + "@sent>=" + std::to_string(t)));
+      for (uint32_t o : cue.with) cue.with_feat.push_back(named("c:" + cue.id + "+" + c->cues_[o].id));
     }
     for (int t : c->quote_thresholds_) {
       auto n = named("s:quotes>=" + std::to_string(t));
@@ -464,6 +480,7 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
   // (cue, phrase index) of the hits of cues with "distinct" thresholds, and (cue, sentence) of
   // those with "sentences" thresholds; sorted and counted per cue after the hits.
   std::vector<std::pair<uint32_t, uint32_t>> fired, in_sentences;
+  std::vector<std::pair<uint32_t, uint32_t>> hit_sentences;  // (cue, sentence) of every hit
   for (int part = 0; part < 2; ++part) {
     const text::MatchText* prepared = part == 0 ? title : content;
     if (!prepared) continue;
@@ -524,6 +541,7 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
     std::fill(count_max.begin(), count_max.end(), -1);
     fired.clear();
     in_sentences.clear();
+    hit_sentences.clear();
     for (const auto& h : hits) {
       for (const auto& r : cues.roles_[h.keyword]) {
         if (r.role != 0) continue;
@@ -569,6 +587,7 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
         sink.AddNamed(name.hash, name.text);
         if (!negated && !cue.distinct.empty()) fired.emplace_back(ci, r.phrase);
         if (!negated && !cue.sentences.empty()) in_sentences.emplace_back(ci, words[wi].sentence);
+        if (!negated) hit_sentences.emplace_back(ci, words[wi].sentence);
       }
     }
     for (size_t ci = 0; ci < cues.cues_.size(); ++ci) {
@@ -596,6 +615,25 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
     };
     thresholds(&fired, false);
     thresholds(&in_sentences, true);
+    // Co-occurrence in one sentence (content only: a title is one short line).
+    if (part == 1 && !hit_sentences.empty()) {
+      std::sort(hit_sentences.begin(), hit_sentences.end());
+      hit_sentences.erase(std::unique(hit_sentences.begin(), hit_sentences.end()), hit_sentences.end());
+      for (size_t i = 0; i < hit_sentences.size();) {
+        const uint32_t ci = hit_sentences[i].first;
+        size_t j = i;
+        while (j < hit_sentences.size() && hit_sentences[j].first == ci) ++j;
+        const LetterCues::Cue& cue = cues.cues_[ci];
+        for (size_t k = 0; k < cue.with.size(); ++k) {
+          bool together = false;
+          for (size_t x = i; x < j && !together; ++x)
+            together = std::binary_search(hit_sentences.begin(), hit_sentences.end(),
+                                          std::make_pair(cue.with[k], hit_sentences[x].second));
+          if (together) sink.AddNamed(cue.with_feat[k].hash, cue.with_feat[k].text);
+        }
+        i = j;
+      }
+    }
   }
 }
 

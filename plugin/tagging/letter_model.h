@@ -78,6 +78,9 @@ class LetterCues {
     std::vector<int> thresholds;    // count cues
     std::vector<int> distinct;      // thresholds on the number of distinct phrases that fired
     std::vector<int> sentences;     // thresholds on the number of sentences it fired in
+    // "with": cues whose (non-negated) hit in the same sentence makes the feature
+    // "c:<id>+<other>" (a behaviour word with a public employee as its actor).
+    std::vector<uint32_t> with;
     uint32_t phrase_count = 0;      // phrases as written in the cue file (before variants)
     std::vector<uint32_t> phrases;  // keyword ids (nouns for count cues)
     std::vector<uint32_t> unless;
@@ -89,7 +92,7 @@ class LetterCues {
       uint64_t hash = 0;
     };
     std::array<Name, 2> feat, feat_neg;
-    std::vector<Name> threshold_feat, distinct_feat, sentence_feat;
+    std::vector<Name> threshold_feat, distinct_feat, sentence_feat, with_feat;
   };
   struct StructureName {
     std::string text;

@@ -149,6 +149,20 @@ TEST(LetterCues, DistinctPhrasesAndSentencesAreCounted) {
   EXPECT_TRUE(requests.count("n:request@sent>=3"));
 }
 
+TEST(LetterCues, BehaviourIsTiedToItsActorInTheSameSentence) {
+  auto cues = ShippedCues();
+  auto staff = Names(*cues, "", "Cô chủ nhiệm quát mắng cháu trước cả lớp.");
+  EXPECT_TRUE(staff.count("c:staff.conduct+actor.staff"));
+  EXPECT_FALSE(staff.count("c:staff.conduct+actor.other"));
+  auto home = Names(*cues, "", "Cô chủ nhiệm báo với tôi. Bố dượng hay quát mắng cháu ở nhà.");
+  EXPECT_TRUE(home.count("c:staff.conduct+actor.other"));
+  EXPECT_FALSE(home.count("c:staff.conduct+actor.staff"));  // the teacher is in another sentence
+  json cue = {{"id", "a"}, {"phrases", {"quát"}}, {"description", "d"}, {"source", "s"}, {"with", {"nobody"}}};
+  auto c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/with"), std::string::npos) << c.status().message();
+}
+
 TEST(LetterCues, StructureCountsQuotesItemsAndPhoneNumbers) {
   auto cues = ShippedCues();
   auto s = Names(*cues, "",

@@ -362,7 +362,8 @@ json ModelJson(const Model& m, const std::string& cues_version, const Params& p,
   for (const auto& f : files) base.push_back(Basename(f));
   std::sort(base.begin(), base.end());
   return {{"format", "danvan-letter-model/1"},
-          {"version", "letters-" + sha.substr(0, 12)},
+          // The corpus and the cue file together name the model (one corpus, several cue files).
+          {"version", "letters-" + sha.substr(0, 12) + "-cues" + cues_version},
           {"description", "Mô hình tuyến tính đọc đơn thư theo nội dung (loại đơn, loại phụ, năm cờ), học từ đơn viết tay có gán nhãn theo docs/domain.md §3a. Trọng số mỗi đặc trưng: 4 loại (khiếu nại, tố cáo, kiến nghị, phản ánh), 5 cờ (phức tạp, đông người, văn hóa công vụ, nặc danh, tái khiếu), 4 loại phụ."},
           {"source", "docs/domain.md §3a; Thông tư 05/2021/TT-TTCP"},
           {"cues_version", cues_version},
