@@ -1126,18 +1126,21 @@ Result<nlohmann::json> Engine::IndicatorsOp(const nlohmann::json& req) {
   const int64_t today = LocalDay(hooks_.clock->NowMs());
   auto values = catalog_->Compute(index_, unit, period.value(), today, ids);
   nlohmann::json list = nlohmann::json::array();
+  // Indicators built on a petition's on-time class say which legal step that class is judged
+  // on (domain.md §3; issue 13): the rules of config/deadlines.json with a classify_priority,
+  // the lowest priority whose start is set deciding.
+  nlohmann::json on_petition_deadline = nlohmann::json::array();
   for (const auto& v : values) {
-    nlohmann::json j = v.ToJson();
-    // Indicators built on a petition's on-time class say which legal step that class is
-    // judged on (domain.md §3; issue 13): the rules of config/deadlines.json with a
-    // classify_priority, the lowest priority whose start is set deciding.
+    list.push_back(v.ToJson());
     if (const auto* def = catalog_->Find(v.id); def && UsesPetitionDeadline(*def))
-      j["deadline_steps"] = ClassificationSteps(*deadline_rules_);
-    list.push_back(std::move(j));
+      on_petition_deadline.push_back(v.id);
   }
   nlohmann::json out = {{"unit", unit}, {"unit_name", units_->Find(unit)->name},
                         {"period", period->ToJson()}, {"as_of", FormatIsoDate(std::min(period->to_day, today))},
                         {"indicators", std::move(list)}, {"config_version", catalog_->version()}};
+  if (!on_petition_deadline.empty())
+    out["petition_deadline_steps"] = {{"indicators", std::move(on_petition_deadline)},
+                                      {"steps", ClassificationSteps(*deadline_rules_)}};
   if (ids.empty()) out["idx766"] = catalog_->Idx766Points(values);
   return out;
 }
