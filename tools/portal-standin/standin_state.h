@@ -64,6 +64,16 @@ struct StandinOptions {
   bool idempotency = true;       // replay the stored answer for a repeated Idempotency-Key
   uint64_t seed = 42;
   std::string store_file;        // JSONL of applied changes, "" = memory only
+  // Strict mode (README "Strict mode"): the published protocol at its strictest. One answer
+  // per call, all or nothing; Idempotency-Key ignored; field limits enforced.
+  bool strict = false;
+};
+
+// The answer to one strict DongBoHoSoMC / CapNhatTienDoHoSoMC call.
+struct StrictAnswer {
+  std::string code;     // "0" when the call was applied
+  std::string message;  // names the first offending item as data[i]
+  bool applied = false;
 };
 
 class State {
@@ -117,6 +127,20 @@ class State {
                                            const std::string& idempotency_key);
   nlohmann::json LookupDossier(const std::string& ma_ho_so);
 
+  // Strict mode: checks every item of the call in order (item_errors: schema and field-limit
+  // errors; then the business rules: reject_items, create of a known MaHoSo "-3 ... đã tồn
+  // tại", update of an unknown one "-4", a step of an unknown dossier "-4"). The first
+  // offending item refuses the whole call, named as data[i]; nothing is applied. Otherwise every
+  // item is applied in order (steps recorded with their duplicate / out-of-order flags).
+  StrictAnswer ApplyStrict(bool dossier, const nlohmann::json& items,
+                           const std::vector<std::vector<std::string>>& item_errors,
+                           bool is_update, const std::string& unit);
+  // Every service call received, in order (GET /_control/calls): service, unit, isUpdating,
+  // the MaHoSo of each item, the answer's HTTP status and error_code, whether it was applied
+  // and whether the answer was delivered (a lost answer: applied, connection closed).
+  void RecordCall(nlohmann::json call);
+  nlohmann::json Calls();
+
   void CountRequest(const std::string& service, const std::string& outcome);
   nlohmann::json Received();
   nlohmann::json Stats();
@@ -155,6 +179,15 @@ class State {
   int64_t logins_ = 0;
   int64_t tokens_issued_ = 0;
   std::map<std::string, std::map<std::string, int64_t>> requests_;  // service -> outcome -> n
+  // Every applied change in order: {seq, kind: dossier|progress, MaHoSo, op, status, time}
+  // (status: TrangThaiHoSo or TrangThai; time: ThoiDiemXuLy of a step).
+  nlohmann::json applied_ = nlohmann::json::array();
+  nlohmann::json calls_ = nlohmann::json::array();
+  int64_t applied_seq_ = 0;
+  void NoteApplied(const std::string& kind, const nlohmann::json& item, const std::string& op);
+  // Applies one progress step (caller holds mu_); returns its record.
+  nlohmann::json ApplyStepLocked(const nlohmann::json& item, const std::string& unit,
+                                 const std::string& key);
   std::ofstream store_;
 };
 
