@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <utility>
 
 #include <Poco/Crypto/EVPPKey.h>
 #include <Poco/Crypto/X509Certificate.h>
@@ -128,6 +129,9 @@ class CancelGate {
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
   }
   bool cancelled() const { return cancelled_.load(); }
+  // Sender thread: the session's connect (and handshake) completed.
+  void Connected() { connected_ = true; }
+  bool TakeConnected() { return std::exchange(connected_, false); }
 
  private:
   void CloseLocked() {
@@ -137,6 +141,7 @@ class CancelGate {
   std::mutex mu_;
   int fd_ = -1;  // guarded by mu_
   std::atomic<bool> cancelled_{false};
+  bool connected_ = false;  // sender thread only
 };
 
 // Poco's sessions connect inside sendRequest; these ones make the socket first and hand it to
@@ -166,6 +171,7 @@ class GatedHttpsSession final : public Poco::Net::HTTPSClientSession {
     secure.setReceiveTimeout(io_timeout_);
     secure.setSendTimeout(io_timeout_);
     attachSocket(secure);
+    gate_->Connected();
   }
 
  private:
@@ -192,6 +198,7 @@ class GatedHttpSession final : public Poco::Net::HTTPClientSession {
     plain.setSendTimeout(io_timeout_);
     plain.setNoDelay(true);
     attachSocket(plain);
+    gate_->Connected();
   }
 
  private:
@@ -228,6 +235,7 @@ class PocoHttpsTransport final : public HttpTransport {
       }
       bool reused = PrepareSession();
       bool got_response_bytes = false;
+      gate_.TakeConnected();
       try {
         Poco::Net::HTTPRequest req(request.method, request.path_and_query,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
@@ -290,6 +298,8 @@ class PocoHttpsTransport final : public HttpTransport {
         result.error_message = e.what();
         ResetSession();
       }
+      // Sent when a reused connection or one connected for this request was up.
+      result.request_sent = reused || gate_.TakeConnected();
       if (gate_.cancelled()) {  // whatever Poco made of the shut-down connection
         result.error = TransportError::kCancelled;
         result.error_message = "request cancelled: the plugin is closing";

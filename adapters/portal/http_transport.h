@@ -54,6 +54,9 @@ struct TransportResult {
   std::string error_message;  // for logs; never contains request bodies or credentials
   HttpResponse response;      // valid when error == kNone
   int attempts = 0;           // 2 when a stale keep-alive connection was retried
+  // The connection was up when the request went out (a failure after that may come after the
+  // server received, and applied, the request). False for connect and handshake failures.
+  bool request_sent = false;
   bool ok() const { return error == TransportError::kNone; }
 };
 

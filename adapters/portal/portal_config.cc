@@ -119,6 +119,8 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
   DV_RETURN_IF_ERROR(StrList(j, "session_expired_codes", &c.session_expired_codes, w));
   DV_RETURN_IF_ERROR(StrList(j, "session_expired_markers", &c.session_expired_markers, w));
   DV_RETURN_IF_ERROR(StrList(j, "retryable_error_codes", &c.retryable_error_codes, w));
+  DV_RETURN_IF_ERROR(StrList(j, "configuration_error_codes", &c.configuration_error_codes, w));
+  DV_RETURN_IF_ERROR(StrList(j, "configuration_error_markers", &c.configuration_error_markers, w));
 
   if (auto it = j.find("tls"); it != j.end()) {
     const std::string tw = "portal.tls.";
@@ -147,6 +149,13 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
     DV_RETURN_IF_ERROR(Str(e, "integration_path", &c.envelope.integration_path, ew));
     DV_RETURN_IF_ERROR(Str(e, "share_path", &c.envelope.share_path, ew));
     DV_RETURN_IF_ERROR(Str(e, "dstcode", &c.envelope.dstcode, ew));
+    // Every envelope call carries the gateway's destination code (domain.md §1 [verified,
+    // OpenCPS]); without it the gateway refuses every call.
+    if (c.envelope.dstcode.empty()) {
+      return Status::InvalidInput(
+          "portal.envelope.dstcode: bắt buộc với kiểu \"envelope\" (mã đích của trục LGSP/NGSP, gửi trong "
+          "header dstcode); thiếu nó Cổng từ chối mọi lời gọi");
+    }
     DV_RETURN_IF_ERROR(RejectInline(e, "password", ew));
     DV_RETURN_IF_ERROR(Str(e, "username", &c.envelope.username, ew));
     if (c.envelope.username.empty()) {

@@ -122,6 +122,9 @@ class PortalHttpClient final : public PortalClient {
       op.query += po.update_query_param + "=" + (is_update ? "True" : "False");
     }
     op.body = items;
+    // Sent again after a lost answer, a create meets "đã tồn tại": the outbox looks the dossier
+    // up first instead (issue 11), so the transport never resends it on its own.
+    op.repeatable = false;
     SendResult r = Call(op, options);
     ClassifyItems(config_, items, &r);
     return r;
@@ -135,9 +138,9 @@ class PortalHttpClient final : public PortalClient {
     op.path = config_.per_operation.progress_path;
     op.query = UnitQuery(options);
     op.body = steps;
-    // A progress step applied twice is a second status transition at the portal: only resend
-    // transparently when a gateway-side idempotency key protects it.
-    op.repeatable = !config_.idempotency_header.empty() && !options.idempotency_key.empty();
+    // A progress step applied twice is a second status transition at the portal, and the
+    // national portal honours no idempotency key (issue 11): never resend transparently.
+    op.repeatable = false;
     SendResult r = Call(op, options);
     ClassifyItems(config_, steps, &r);
     return r;
@@ -377,6 +380,8 @@ class PortalHttpClient final : public PortalClient {
       bool session_expired = false;
       if (!tr.ok()) {
         result = ClassifyTransportError(tr);
+        // The request went out on a live connection: it may have been applied.
+        result.ambiguous = tr.request_sent;
       } else {
         ex.http_status = tr.response.status;
         ex.response_body = tr.response.body;
@@ -491,15 +496,18 @@ SendResult ClassifyResponse(const PortalConfig& config, const HttpResponse& resp
     if (r.message.empty()) r.message = "phiên làm việc hết hạn hoặc không hợp lệ";
     return r;
   }
-  if (st == 408 || st == 425 || st == 429 || st >= 500) {
+  if (st == 408 || st == 425 || st == 429 || (st >= 500 && st != 501)) {
     r.outcome = PortalOutcome::kRetryable;
+    // A gateway's 502/504: the portal behind it may have applied the request.
+    r.ambiguous = st == 502 || st == 504;
     if (r.message.empty()) r.message = "HTTP " + std::to_string(st) + " " + response.reason;
     return r;
   }
   if (st / 100 == 2) {
     if (!body.is_object()) {
-      // Unparseable: the request may or may not have been applied; resending is safe.
+      // Unparseable: the request may or may not have been applied.
       r.outcome = PortalOutcome::kRetryable;
+      r.ambiguous = true;
       r.message = "phản hồi không đọc được (không phải JSON object)";
       return r;
     }
@@ -511,12 +519,20 @@ SendResult ClassifyResponse(const PortalConfig& config, const HttpResponse& resp
       r.outcome = PortalOutcome::kRetryable;
     } else {
       r.outcome = PortalOutcome::kPermanent;
+      r.config_error = Contains(config.configuration_error_codes, r.error_code) ||
+                       (!message.empty() && ContainsMarker(message, config.configuration_error_markers));
     }
     return r;
   }
   // Other 4xx (and unexpected 1xx/3xx): the same bytes will not succeed later. A gateway that
   // reports "already exists" as 4xx (e.g. 409) is still "already exists".
   r.outcome = marker_exists ? PortalOutcome::kAlreadyExists : PortalOutcome::kPermanent;
+  if (r.outcome == PortalOutcome::kPermanent) {
+    // No such path or method: the base URL or a path setting is wrong, not the data.
+    r.config_error = st == 404 || st == 405 || st == 501 ||
+                     (!r.error_code.empty() && Contains(config.configuration_error_codes, r.error_code)) ||
+                     (!message.empty() && ContainsMarker(message, config.configuration_error_markers));
+  }
   if (r.message.empty()) r.message = "HTTP " + std::to_string(st) + " " + response.reason;
   return r;
 }

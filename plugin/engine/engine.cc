@@ -210,8 +210,19 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
     std::shared_ptr<Clock> clock = e->hooks_.clock;
     factory = [portal, clock]() { return MakePortalClient(portal, clock.get()); };
   }
+  OutboxConfig outbox_config = config.outbox;
+  outbox_config.node = config.instance.empty() ? "local" : config.instance;
+  if (outbox_config.enabled) {
+    // The portal's field limits are checked at intake (config/portal/field-limits.json).
+    const std::string limits_file = outbox_config.field_limits_file.empty()
+                                        ? config.config_dir + "/portal/field-limits.json"
+                                        : outbox_config.field_limits_file;
+    auto limits = PortalFieldLimits::Load(limits_file, config.schemas_dir);
+    if (!limits.ok()) return Status::InvalidInput("/outbox/field_limits_file: " + limits.status().message());
+    e->intake_->SetPortalFieldLimits(limits.value());
+  }
   e->outbox_ = std::make_unique<Outbox>(
-      config.outbox, e->store_.get(), e->hooks_.clock, e->hooks_.logger, factory,
+      outbox_config, e->store_.get(), e->hooks_.clock, e->hooks_.logger, factory,
       [raw](StoreTransaction& tx, int64_t pk) { return raw->MarkSynced(tx, pk); },
       [raw]() {
         std::vector<indicators::Delta> d;
@@ -229,6 +240,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
         return codes;
       },
       [raw](const std::vector<nlohmann::json>& answers) { return raw->MergePortalProcedures(answers); });
+  if (e->hooks_.alert) e->outbox_->SetAlertHook(e->hooks_.alert);
   Status ob = e->outbox_->Init();
   if (!ob.ok()) return ob;
   e->hooks_.logger.Log(LogLevel::kInfo, "opened",
@@ -526,9 +538,11 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
           if (!st.ok()) return fail(st);
           // Steps wait for the dossier item: the portal must have the dossier first.
           if (outbox_->config().enabled && row.has_item) {
-            st = outbox_->EnqueueProgress(tx, row, p.event["data"], now);
+            int64_t queued = 0;
+            st = outbox_->EnqueueProgress(tx, row, p.event["data"], now, Outbox::StepSource::kHost,
+                                          &queued);
             if (!st.ok()) return fail(st);
-            ++enqueued;
+            enqueued += queued;
           }
           evaluated = true;
           r["outcome"] = "accepted";
@@ -577,6 +591,11 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         row.data_hash = p.data_hash;
         row.tags_json = p.tags_json;
         row.has_item = true;
+        if (was_item && row.key.kind == "dossier" && outbox_->config().enabled) {
+          // The dossier items not sent yet keep the version they were queued for.
+          Status frozen = outbox_->BeforeDossierChange(tx, *head);
+          if (!frozen.ok()) return fail(frozen);
+        }
         Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
                                        "applied", "", now}, &evaluation, old_unit);
         if (!st.ok()) return fail(st);
@@ -934,23 +953,25 @@ Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
 Status Engine::EnqueueExport(StoreTransaction& tx, const RecordRow& row, const std::string& old_status,
                              bool was_item, bool has_steps, const ParsedEvent& p, int64_t now,
                              int64_t* enqueued) {
-  bool inserted = false;
-  Status st = outbox_->EnqueueDossier(tx, row, now, &inserted);
+  int64_t queued = 0;
+  Status st = outbox_->EnqueueDossier(tx, row, now, &queued);
   if (!st.ok()) return st;
-  if (inserted) ++*enqueued;
+  *enqueued += queued;
   auto history = tx.GetHistory(row.pk);
   if (!history.ok()) return history.status();
   if (!was_item) {
     // Steps that arrived before the dossier item follow it now, in order.
     for (const auto& h : history.value()) {
       if (h.outcome != "step") continue;
-      st = outbox_->EnqueueProgress(tx, row, nlohmann::json::parse(h.detail_json, nullptr, false), now);
+      st = outbox_->EnqueueProgress(tx, row, nlohmann::json::parse(h.detail_json, nullptr, false),
+                                    now, Outbox::StepSource::kHost, &queued);
       if (!st.ok()) return st;
-      ++*enqueued;
+      *enqueued += queued;
     }
   }
   // A host that sends dossier items only: each status change becomes a progress step with its
-  // true time (the event time), as the portal computes its indicators from them.
+  // true time (the event time), as the portal computes its indicators from them. It waits a
+  // while for the host's own step of that status, which then replaces it (Outbox).
   if (outbox_->config().synthesize_progress && !has_steps && row.status != old_status &&
       !row.status.empty()) {
     const nlohmann::json& data = p.event["data"];
@@ -963,9 +984,9 @@ Status Engine::EnqueueExport(StoreTransaction& tx, const RecordRow& row, const s
                            {"NoiDungXuLy", "Cập nhật trạng thái hồ sơ"},
                            {"NgayBatDau", FormatPortalTime(p.event_time_ms)},
                            {"NgayKetThucTheoQuyDinh", data.value("NgayHenTra", "")}};
-    st = outbox_->EnqueueProgress(tx, row, step, now);
+    st = outbox_->EnqueueProgress(tx, row, step, now, Outbox::StepSource::kDerived, &queued);
     if (!st.ok()) return st;
-    ++*enqueued;
+    *enqueued += queued;
   }
   return Status::Ok();
 }

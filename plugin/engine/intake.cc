@@ -139,6 +139,11 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
                        !data.contains("TrangThaiHoSo");
   const JsonSchema& schema = p.is_progress_step ? *progress_ : *kinds_.at(kind);
   schema.Validate(data, &out.errors, "/data");
+  if (portal_limits_ && kind == "dossier") {
+    std::vector<std::pair<std::string, std::string>> too_long;
+    portal_limits_->Check(data, p.is_progress_step, "/data", &too_long);
+    for (auto& [path, reason] : too_long) out.errors.push_back({path, reason});
+  }
   CheckDates(data, "/data", kind == "dossier", &out.errors);
   auto event_time = ParseIsoTime(event["event_time"].get<std::string>());
   if (!event_time) out.errors.push_back({"/event_time", "ngày giờ không tồn tại"});

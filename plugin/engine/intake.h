@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 
 #include "core/json_schema.h"
 #include "core/status.h"
+#include "outbox/portal_payload.h"
 #include "storage/store.h"
 
 namespace danvan {
@@ -58,10 +60,14 @@ class Intake {
 
   IntakeOutcome Parse(std::string_view raw) const;
   const IntakeLimits& limits() const { return limits_; }
+  // During open only: dossier and progress items longer than the portal accepts are refused
+  // (set when export to the portal is enabled).
+  void SetPortalFieldLimits(PortalFieldLimits limits) { portal_limits_ = std::move(limits); }
 
  private:
   Intake() = default;
   IntakeLimits limits_;
+  std::optional<PortalFieldLimits> portal_limits_;
   std::shared_ptr<const JsonSchema> envelope_;
   std::shared_ptr<const JsonSchema> progress_;
   std::map<std::string, std::shared_ptr<const JsonSchema>> kinds_;

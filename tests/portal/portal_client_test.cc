@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -317,12 +318,19 @@ TEST_F(PortalClientTest, SlowResponseTimesOutAndIsRetryable) {
 TEST_F(PortalClientTest, DroppedConnectionBeforeApplyIsRetriedOnceOnFreshConnection) {
   auto client = Client(Parse(EnvelopeJson(standin_->url())));
   ASSERT_TRUE(client->Lookup("x").ok());  // the keep-alive connection is now reused
+  // A look-up is harmless to repeat: resent once on a fresh connection.
+  standin_->Faults({{"drop_next", 1}});
+  LookupResult l = client->Lookup("H26.20-230302-0060");
+  EXPECT_EQ(l.outcome, PortalOutcome::kSuccess) << l.message;
+  EXPECT_EQ(l.attempts, 2);
+  // A dossier create is not: the outbox looks it up before sending it again (issue 11).
   standin_->Faults({{"drop_next", 1}});
   const std::string code = "H26.20-230302-0060";
   SendResult r = client->SyncDossiers({Dossier(code)}, false);
-  EXPECT_EQ(r.outcome, PortalOutcome::kSuccess) << r.message;
-  EXPECT_EQ(r.attempts, 2);
-  EXPECT_EQ(standin_->Received()["dossiers"][code]["creates"], 1);
+  EXPECT_EQ(r.outcome, PortalOutcome::kRetryable) << r.message;
+  EXPECT_TRUE(r.ambiguous);
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_FALSE(standin_->Received()["dossiers"].contains(code));
   json req = standin_->Stats()["requests"]["DongBoHoSoMC"];
   EXPECT_EQ(req["dropped"], 1);
 }
@@ -334,6 +342,8 @@ TEST_F(PortalClientTest, DroppedConnectionTwiceSurfacesAsRetryable) {
   SendResult r = client->SyncDossiers({Dossier("H26.20-230302-0061")}, false);
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
   EXPECT_EQ(r.http_status, 0);
+  // The request reached the server before the connection closed: it may have been applied.
+  EXPECT_TRUE(r.ambiguous);
   EXPECT_EQ(standin_->Stats()["dossiers"], 0);
 }
 
@@ -352,7 +362,9 @@ TEST_F(PortalClientTest, ProgressDroppedAfterApplyWithoutKeyIsNotResentByTranspo
   EXPECT_EQ(standin_->Stats()["duplicate_steps"], 1);
 }
 
-TEST_F(PortalClientTest, ProgressDroppedAfterApplyWithIdempotencyKeyAppliedOnce) {
+TEST_F(PortalClientTest, ProgressDroppedAfterApplyIsNeverResentByTransportEvenWithKey) {
+  // The national portal honours no idempotency key (issue 11): a progress call is never resent
+  // transparently, key or not; the outcome is reported as ambiguous for the outbox to handle.
   auto client = Client(Parse(EnvelopeJson(standin_->url())));
   const std::string code = "H26.20-230302-0071";
   ASSERT_TRUE(client->SyncDossiers({Dossier(code)}, false).ok());
@@ -360,16 +372,13 @@ TEST_F(PortalClientTest, ProgressDroppedAfterApplyWithIdempotencyKeyAppliedOnce)
   PortalCallOptions opt{"", code + ":progress:1-2"};
   std::vector<json> steps = {Step(code, 4, "20230302100000"), Step(code, 9, "20230302140000")};
   SendResult r = client->SyncProgress(steps, opt);
-  // Reused connection closed without an answer: resent once with the same key, replayed.
-  EXPECT_EQ(r.outcome, PortalOutcome::kSuccess) << r.message;
-  EXPECT_EQ(r.attempts, 2);
+  EXPECT_EQ(r.outcome, PortalOutcome::kRetryable) << r.message;
+  EXPECT_TRUE(r.ambiguous);
+  EXPECT_EQ(r.attempts, 1);
   EXPECT_EQ(r.exchange.idempotency_key, code + ":progress:1-2");
-  // And an explicit resend by the outbox is replayed too.
-  EXPECT_TRUE(client->SyncProgress(steps, opt).ok());
   json stats = standin_->Stats();
   EXPECT_EQ(stats["progress_steps"], 2);
   EXPECT_EQ(stats["duplicate_steps"], 0);
-  EXPECT_EQ(stats["idempotent_replays"], 2);
 }
 
 TEST_F(PortalClientTest, MalformedBodyIsRetryableAndResendFindsDossier) {
@@ -378,6 +387,7 @@ TEST_F(PortalClientTest, MalformedBodyIsRetryableAndResendFindsDossier) {
   standin_->Faults({{"malformed_next", 1}});
   SendResult r = client->SyncDossiers({Dossier(code)}, false);
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
+  EXPECT_TRUE(r.ambiguous);  // applied, answer unreadable
   EXPECT_EQ(r.http_status, 200);
   EXPECT_NE(r.exchange.response_body.find("<html>"), std::string::npos);
   EXPECT_EQ(client->SyncDossiers({Dossier(code)}, false).outcome, PortalOutcome::kAlreadyExists);
@@ -468,7 +478,7 @@ TEST_F(PortalClientTest, PerOperationStyleWithOAuth2) {
   const std::string code = "H26.20-230302-0130";
   SendResult c = client->SyncDossiers({Dossier(code)}, false, {"", "k-create-" + code});
   ASSERT_EQ(c.outcome, PortalOutcome::kSuccess) << c.message << c.exchange.response_body;
-  EXPECT_NE(c.exchange.url.find("/api/DongBoHoSoMC?MaDinhDanhDV=000.00.20.H26&isUpdating=False"),
+  EXPECT_NE(c.exchange.url.find("/api/SynsTTHCC/DongBoHoSoMC?MaDinhDanhDV=000.00.20.H26&isUpdating=False"),
             std::string::npos)
       << c.exchange.url;
   EXPECT_TRUE(json::parse(c.exchange.request_body).is_array());
@@ -576,7 +586,9 @@ TEST_F(PortalClientTest, ConnectionRefusedIsRetryable) {
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
   EXPECT_EQ(r.http_status, 0);
   EXPECT_NE(r.message.find("đăng nhập"), std::string::npos) << r.message;
+  EXPECT_FALSE(r.ambiguous);  // nothing went out
 }
+
 
 // --- TLS ----------------------------------------------------------------------------------
 
@@ -586,7 +598,8 @@ TEST(PortalTlsTest, UntrustedServerCertificateRejectedWhenVerifying) {
   ASSERT_TRUE(rogue.started()) << rogue.stderr_text();
   json j = EnvelopeJson(rogue.url());
   j.erase("envelope");
-  j["envelope"] = {{"username", "danvan"}, {"password_env", "DANVAN_TEST_PORTAL_PASSWORD"}};
+  j["envelope"] = {{"username", "danvan"}, {"password_env", "DANVAN_TEST_PORTAL_PASSWORD"},
+                   {"dstcode", kDstcode}};
   auto client = Client(Parse(j));
   SendResult r = client->SyncDossiers({Dossier("H26.20-230302-0200")}, false);
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
@@ -606,7 +619,6 @@ TEST(PortalTlsTest, HostNameMismatchRejected) {
                        StandinEnv());
   ASSERT_TRUE(wrong.started()) << wrong.stderr_text();
   json j = EnvelopeJson(wrong.url());
-  j["envelope"].erase("dstcode");
   auto client = Client(Parse(j));
   SendResult r = client->Lookup("H26.20-230302-0201");
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
@@ -620,7 +632,6 @@ TEST(PortalTlsTest, ClientCertificateRequiredByServer) {
                       StandinEnv());
   ASSERT_TRUE(mtls.started()) << mtls.stderr_text();
   json j = EnvelopeJson(mtls.url());
-  j["envelope"].erase("dstcode");
   auto without = Client(Parse(j));
   SendResult r = without->Lookup("H26.20-230302-0202");
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
@@ -661,7 +672,6 @@ TEST(PortalKeepAliveTest, ServerClosedIdleConnectionIsReopened) {
                    StandinEnv());
   ASSERT_TRUE(s.started());
   json j = EnvelopeJson(s.url());
-  j["envelope"].erase("dstcode");
   j["keep_alive_idle_ms"] = 60'000;  // the client would happily reuse it
   auto client = Client(Parse(j));
   ASSERT_TRUE(client->Lookup("a").ok());
@@ -738,6 +748,26 @@ TEST(PortalClassifyTest, Leniency) {
   EXPECT_EQ(ClassifyResponse(c, busy, 0, &e).outcome, PortalOutcome::kRetryable);
 }
 
+// Issue 11: which answers leave the outcome unknown (re-sending may apply twice), and which
+// refusals mean the configuration is wrong rather than the data.
+TEST(PortalClassifyTest, AmbiguousAndConfigurationRefusals) {
+  EXPECT_TRUE(Classify(502, "").ambiguous);
+  EXPECT_TRUE(Classify(504, "").ambiguous);
+  EXPECT_TRUE(Classify(200, "<html>oops").ambiguous);
+  EXPECT_FALSE(Classify(503, "").ambiguous);
+  EXPECT_FALSE(Classify(429, "").ambiguous);
+  SendResult dst = Classify(200, R"({"error_code":"-5","message":"dstcode không hợp lệ"})");
+  EXPECT_EQ(dst.outcome, PortalOutcome::kPermanent);
+  EXPECT_TRUE(dst.config_error);
+  EXPECT_TRUE(Classify(200, R"j({"error_code":"-6","message":"Thiếu mã đơn vị (madonvi / MaDinhDanhDV)"})j").config_error);
+  EXPECT_TRUE(Classify(404, "").config_error);
+  EXPECT_TRUE(Classify(405, "").config_error);
+  SendResult data = Classify(200, R"j({"error_code":"-1","message":"Dữ liệu không hợp lệ tại data[2] (MaHoSo H26.20-230301-0001): NguoiXuLy dài 63 ký tự"})j");
+  EXPECT_EQ(data.outcome, PortalOutcome::kPermanent);
+  EXPECT_FALSE(data.config_error);
+  EXPECT_FALSE(Classify(400, R"({"error_code":"-1","message":"data[0].TrangThai: sai"})").config_error);
+}
+
 TEST(PortalClassifyTest, RetryAfter) {
   const int64_t now = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
   EXPECT_EQ(ParseRetryAfter("120", now), 120'000);
@@ -773,13 +803,74 @@ TEST(PortalConfigTest, SchemaAcceptsTestConfigsAndRejectsInlineSecrets) {
   json no_envelope = EnvelopeJson("https://localhost:8443");
   no_envelope.erase("envelope");
   EXPECT_FALSE(ValidConfigBySchema(no_envelope));
+  // Issue 11 item 8: the gateway refuses every call without dstcode, so it is required.
+  json no_dstcode = EnvelopeJson("https://localhost:8443");
+  no_dstcode["envelope"].erase("dstcode");
+  EXPECT_FALSE(ValidConfigBySchema(no_dstcode));
+  auto refused = ParsePortalConfig(no_dstcode);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("portal.envelope.dstcode"), std::string::npos)
+      << refused.status().message();
+}
+
+// Issue 11 item 10: the plugin's configuration schema carries the portal section with every key
+// (not a bare object): a copy of portal-config.schema.json with its definitions inlined. This
+// keeps the two identical.
+TEST(PortalConfigTest, ConfigSchemaCarriesThePortalSchema) {
+  auto load = [](const char* name) {
+    std::ifstream in(std::string(DANVAN_SOURCE_ROOT) + "/schemas/" + name);
+    return json::parse(in);
+  };
+  json portal = load("portal-config.schema.json");
+  const json defs = portal["definitions"];
+  std::function<json(const json&)> resolve = [&](const json& x) -> json {
+    if (x.is_object()) {
+      json out = json::object();
+      if (x.contains("$ref") && x["$ref"].get<std::string>().rfind("#/definitions/", 0) == 0) {
+        out = resolve(defs[x["$ref"].get<std::string>().substr(14)]);
+      }
+      for (auto it = x.begin(); it != x.end(); ++it)
+        if (it.key() != "$ref") out[it.key()] = resolve(it.value());
+      return out;
+    }
+    if (x.is_array()) {
+      json out = json::array();
+      for (const auto& e : x) out.push_back(resolve(e));
+      return out;
+    }
+    return x;
+  };
+  json want = json::object();
+  for (auto it = portal.begin(); it != portal.end(); ++it) {
+    if (it.key() == "$schema" || it.key() == "$id" || it.key() == "definitions" || it.key() == "title" ||
+        it.key() == "description")
+      continue;
+    want[it.key()] = resolve(it.value());
+  }
+  json got = load("config.schema.json")["properties"]["portal"];
+  got.erase("description");
+  EXPECT_EQ(got, want) << "schemas/config.schema.json /properties/portal differs from "
+                          "schemas/portal-config.schema.json: copy it again (definitions inlined)";
+  // Every outbox key is declared with its meaning, and unknown ones are refused.
+  json outbox = load("config.schema.json")["properties"]["outbox"];
+  EXPECT_EQ(outbox["additionalProperties"], false);
+  for (const char* k : {"enabled", "destination", "senders", "claim_batch", "steps_per_call",
+                        "dossiers_per_call", "lease_ms", "backoff_base_ms", "backoff_cap_ms",
+                        "max_attempts", "max_age_ms", "max_queued", "poll_interval_ms",
+                        "held_retry_ms", "reconcile_interval_ms", "procedures_refresh_interval_ms",
+                        "synthesize_progress", "derived_step_delay_ms", "derived_step_match_ms", "pause_ms",
+                        "field_limits_file", "mappings"}) {
+    ASSERT_TRUE(outbox["properties"].contains(k)) << k;
+    EXPECT_FALSE(outbox["properties"][k].value("description", "").empty()) << k;
+  }
 }
 
 TEST(PortalConfigTest, SecretsFromEnvOrFileNeverInline) {
   setenv("DANVAN_TEST_PW2", "bí mật", 1);
   json j = {{"style", "envelope"},
             {"base_url", "https://lgsp.haiphong.gov.vn/"},
-            {"envelope", {{"username", "u"}, {"password_env", "DANVAN_TEST_PW2"}}}};
+            {"envelope", {{"username", "u"}, {"password_env", "DANVAN_TEST_PW2"},
+                          {"dstcode", "VN:GOV:H31"}}}};
   auto c = ParsePortalConfig(j);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->envelope.password, "bí mật");
@@ -795,7 +886,7 @@ TEST(PortalConfigTest, SecretsFromEnvOrFileNeverInline) {
   ASSERT_EQ(write(fd, "tu-tep\n", 7), 7);
   close(fd);
   json f = j;
-  f["envelope"] = {{"username", "u"}, {"password_file", path}};
+  f["envelope"] = {{"username", "u"}, {"password_file", path}, {"dstcode", "VN:GOV:H31"}};
   auto cf = ParsePortalConfig(f);
   ASSERT_TRUE(cf.ok());
   EXPECT_EQ(cf->envelope.password, "tu-tep");
