@@ -3,6 +3,11 @@
 // keeps the cost from growing linearly with the number of keywords; plus RepairJsonText on
 // valid UTF-8 (the fast path every event takes) and on legacy-encoded events.
 //
+// BM_Letters (issue 12): petition letters of 1-2 KB through the default pack, whose "reading"
+// runs the letter model (cues + linear model) on every letter. Letters: the labelled JSONL
+// files named by DANVAN_LETTERS (colon-separated; e.g. the development letters), else the
+// corpus petition texts joined into 1-2 KB letters.
+//
 // Records: the sample generator's output when DANVAN_SAMPLE names a JSONL file
 // (tools/sample-gen/gen_sample.py), else the labelled corpus (tests/corpus/tagging).
 // Results and the machine: bench/RESULTS-tagging.md.
@@ -19,6 +24,7 @@
 #include <vector>
 
 #include "core/timeutil.h"
+#include "tagging/letter_model.h"
 #include "tagging/rules.h"
 #include "text/json_repair.h"
 #include "text/legacy.h"
@@ -214,5 +220,79 @@ BENCHMARK(BM_RepairLegacy)
     ->Arg(static_cast<int>(danvan::text::Encoding::kVni));
 
 }  // namespace
+
+std::vector<json> LetterEvents() {
+  std::vector<std::pair<std::string, std::string>> texts;  // (title, content)
+  if (const char* env = std::getenv("DANVAN_LETTERS"); env && *env) {
+    std::string list = env;
+    size_t pos = 0;
+    while (pos <= list.size()) {
+      size_t end = list.find(':', pos);
+      if (end == std::string::npos) end = list.size();
+      std::ifstream in(list.substr(pos, end - pos));
+      std::string line;
+      while (std::getline(in, line)) {
+        json j = json::parse(line, nullptr, false);
+        if (j.is_object()) texts.emplace_back(j.value("title", ""), j.value("content", ""));
+      }
+      pos = end + 1;
+    }
+  }
+  if (texts.empty()) {
+    std::string acc;
+    for (const json& ev : GetSample().events) {
+      if (ev["kind"] != "petition" || !ev["data"].contains("content")) continue;
+      acc += ev["data"]["content"].get<std::string>() + "\n";
+      if (acc.size() >= 1024) {
+        texts.emplace_back(ev["data"].value("title", ""), acc.substr(0, 2048));
+        acc.clear();
+      }
+    }
+  }
+  std::vector<json> events;
+  int i = 0;
+  for (auto& [title, content] : texts) {
+    events.push_back({{"kind", "petition"}, {"source", "bench"}, {"id", "L" + std::to_string(i++)},
+                      {"unit", "SGDDT.TTRA"}, {"version", 1},
+                      {"data", {{"title", title}, {"content", content}, {"received_at", "2023-04-03"},
+                                {"status", "received"}}}});
+  }
+  return events;
+}
+
+void BM_Letters(benchmark::State& state) {
+  static const std::vector<json> letters = LetterEvents();
+  auto rs = RuleSet::FromFile(kRoot + "/config/rules/default.json", kRoot + "/schemas").value();
+  const int64_t now = danvan::ParseIsoTime("2023-09-30T17:00:00+07:00").value();
+  size_t i = 0, bytes = 0, tags = 0;
+  for (auto _ : state) {
+    const json& ev = letters[i++ % letters.size()];
+    auto hits = rs->Evaluate({"petition", ev, now});
+    tags += hits.size();
+    bytes += ev["data"]["content"].get_ref<const std::string&>().size();
+    benchmark::DoNotOptimize(hits);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  state.counters["letters"] = static_cast<double>(letters.size());
+  state.counters["avg_bytes"] = static_cast<double>(bytes) / std::max<int64_t>(1, state.iterations());
+  state.counters["tags_per_letter"] = static_cast<double>(tags) / std::max<int64_t>(1, state.iterations());
+}
+BENCHMARK(BM_Letters);
+
+// The letter model alone (features + scores + evidence, no JSON, no rules).
+void BM_LetterModelRead(benchmark::State& state) {
+  static const std::vector<json> letters = LetterEvents();
+  auto rs = RuleSet::FromFile(kRoot + "/config/rules/default.json", kRoot + "/schemas").value();
+  auto model = rs->letter_model();
+  size_t i = 0;
+  for (auto _ : state) {
+    const json& d = letters[i++ % letters.size()]["data"];
+    auto r = model->Read(d["title"].get_ref<const std::string&>(), d["content"].get_ref<const std::string&>());
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_LetterModelRead);
 
 BENCHMARK_MAIN();

@@ -8,5 +8,12 @@ BUILD_DIR=${BUILD_DIR:-build}
 # Benchmarks are built and run on demand (bench/RESULTS*.md), not in the test suite.
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDANVAN_BUILD_BENCH="${DANVAN_BUILD_BENCH:-OFF}"
 cmake --build "$BUILD_DIR" -j"${JOBS:-2}"
-cd "$BUILD_DIR"
-ctest --output-on-failure --timeout 900 -j"${CTEST_JOBS:-2}" "$@"
+(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 900 -j"${CTEST_JOBS:-2}" "$@")
+# The sanitizer and fuzzing stages (scripts/sanitize.sh: the suite under ASan+UBSan, each
+# libFuzzer target for a bounded time, the lifecycle and hostile tests under TSan) run when
+# SANITIZE_STAGES names them, e.g. SANITIZE_STAGES="asan fuzz tsan" scripts/test.sh. They are
+# not yet part of the default run: see SECURITY.md "Sanitizers and fuzzing" for why and what
+# has been run by hand.
+if [ -n "${SANITIZE_STAGES:-}" ] && [ "${SANITIZE_STAGES}" != none ]; then
+  bash scripts/sanitize.sh
+fi

@@ -382,6 +382,9 @@ Result<std::unique_ptr<HttpTransport>> MakePocoTransport(const std::string& url,
                                                          const PortalConfig& config) {
   auto parsed = ParseUrl(url);
   if (!parsed.ok()) return parsed.status();
+  // The same rule as ParsePortalConfig, for any other caller: no clear text, no unverified TLS.
+  if (!config.insecure_test_only && (parsed->scheme != "https" || !config.tls.verify))
+    return Status::InvalidInput("URL " + url + ": cần https:// và kiểm tra chứng chỉ (portal.insecure_test_only chỉ dùng khi kiểm thử)");
   InitSslOnce();
   Poco::Net::Context::Ptr context;
   if (parsed->scheme == "https") {

@@ -64,9 +64,13 @@ Status RejectInline(const json& j, const char* key, const std::string& where) {
 
 }  // namespace
 
-Result<std::string> ReadSecret(const json& section, const std::string& name, bool required) {
+Result<std::string> ReadSecret(const json& section, const std::string& name, bool required,
+                               const SecretLookup& host_secret, const std::string& host_name) {
   const std::string env_key = name + "_env";
   const std::string file_key = name + "_file";
+  if (host_secret && !host_name.empty()) {
+    if (auto v = host_secret(host_name); v && !v->empty()) return *v;
+  }
   if (auto it = section.find(env_key); it != section.end() && it->is_string()) {
     const char* v = std::getenv(it->get<std::string>().c_str());
     if (v == nullptr || *v == '\0') {
@@ -85,11 +89,14 @@ Result<std::string> ReadSecret(const json& section, const std::string& name, boo
     if (v.empty()) return Status::InvalidInput(file_key + ": file is empty");
     return v;
   }
-  if (required) return Status::InvalidInput(name + ": set " + env_key + " or " + file_key);
+  if (required)
+    return Status::InvalidInput(name + ": set " + env_key + " or " + file_key +
+                                (host_name.empty() ? "" : " (or answer \"" + host_name +
+                                                              "\" in the host's secret callback)"));
   return std::string();
 }
 
-Result<PortalConfig> ParsePortalConfig(const json& j) {
+Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_secret) {
   PortalConfig c;
   const std::string w = "portal.";
   if (!j.is_object()) return Status::InvalidInput("portal: expected an object");
@@ -102,9 +109,15 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
   } else {
     return Status::InvalidInput("portal.style: expected \"envelope\" or \"per_operation\"");
   }
+  DV_RETURN_IF_ERROR(Bool(j, "insecure_test_only", &c.insecure_test_only, w));
   DV_RETURN_IF_ERROR(Str(j, "base_url", &c.base_url, w));
   if (!c.base_url.starts_with("https://") && !c.base_url.starts_with("http://")) {
     return Status::InvalidInput("portal.base_url: expected an https:// URL");
+  }
+  if (c.base_url.starts_with("http://") && !c.insecure_test_only) {
+    return Status::InvalidInput(
+        "portal.base_url: phải là địa chỉ https://; http:// gửi mật khẩu và dữ liệu công dân "
+        "không mã hóa nên bị từ chối (chỉ dùng khi kiểm thử, với portal.insecure_test_only: true)");
   }
   while (c.base_url.ends_with("/")) c.base_url.pop_back();
   DV_RETURN_IF_ERROR(Str(j, "default_madonvi", &c.default_madonvi, w));
@@ -126,11 +139,17 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
     const std::string tw = "portal.tls.";
     if (!it->is_object()) return Status::InvalidInput("portal.tls: expected an object");
     DV_RETURN_IF_ERROR(Bool(*it, "verify", &c.tls.verify, tw));
+    if (!c.tls.verify && !c.insecure_test_only) {
+      return Status::InvalidInput(
+          "portal.tls.verify: không được tắt kiểm tra chứng chỉ máy chủ Cổng (false) khi vận hành: "
+          "mật khẩu và dữ liệu công dân có thể bị gửi tới máy chủ giả mạo (chỉ dùng khi kiểm thử, "
+          "với portal.insecure_test_only: true); hãy khai báo tls.ca_file nếu Cổng dùng CA riêng");
+    }
     DV_RETURN_IF_ERROR(Str(*it, "ca_file", &c.tls.ca_file, tw));
     DV_RETURN_IF_ERROR(Str(*it, "client_cert_file", &c.tls.client_cert_file, tw));
     DV_RETURN_IF_ERROR(Str(*it, "client_key_file", &c.tls.client_key_file, tw));
     DV_RETURN_IF_ERROR(RejectInline(*it, "client_key_password", tw));
-    auto pw = ReadSecret(*it, "client_key_password", false);
+    auto pw = ReadSecret(*it, "client_key_password", false, host_secret, "portal.tls.client_key_password");
     if (!pw.ok()) return Status::InvalidInput(tw + pw.status().message());
     c.tls.client_key_password = pw.value();
     if (c.tls.client_cert_file.empty() != c.tls.client_key_file.empty()) {
@@ -159,11 +178,11 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
     DV_RETURN_IF_ERROR(RejectInline(e, "password", ew));
     DV_RETURN_IF_ERROR(Str(e, "username", &c.envelope.username, ew));
     if (c.envelope.username.empty()) {
-      auto u = ReadSecret(e, "username", true);
+      auto u = ReadSecret(e, "username", true, host_secret, "portal.username");
       if (!u.ok()) return Status::InvalidInput(ew + u.status().message());
       c.envelope.username = u.value();
     }
-    auto p = ReadSecret(e, "password", true);
+    auto p = ReadSecret(e, "password", true, host_secret, "portal.password");
     if (!p.ok()) return Status::InvalidInput(ew + p.status().message());
     c.envelope.password = p.value();
   } else {
@@ -197,8 +216,13 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
           if (!oa.token_url.starts_with("https://") && !oa.token_url.starts_with("http://")) {
             return Status::InvalidInput(ow + "token_url: expected an https:// URL");
           }
+          if (oa.token_url.starts_with("http://") && !c.insecure_test_only) {
+            return Status::InvalidInput(
+                ow + "token_url: phải là địa chỉ https://; http:// gửi client_secret không mã hóa "
+                     "nên bị từ chối (chỉ dùng khi kiểm thử, với portal.insecure_test_only: true)");
+          }
           if (oa.client_id.empty()) return Status::InvalidInput(ow + "client_id: required");
-          auto s = ReadSecret(*o, "client_secret", true);
+          auto s = ReadSecret(*o, "client_secret", true, host_secret, "portal.oauth2.client_secret");
           if (!s.ok()) return Status::InvalidInput(ow + s.status().message());
           oa.client_secret = s.value();
         }
@@ -211,6 +235,7 @@ Result<PortalConfig> ParsePortalConfig(const json& j) {
 json ToMaskedJson(const PortalConfig& c) {
   auto mask = [](const std::string& s) { return s.empty() ? std::string() : std::string("***"); };
   json j = {
+      {"insecure_test_only", c.insecure_test_only},
       {"style", c.style == PortalStyle::kEnvelope ? "envelope" : "per_operation"},
       {"base_url", c.base_url},
       {"default_madonvi", c.default_madonvi},

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,11 @@ struct PortalPerOperationConfig {
 };
 
 struct PortalConfig {
+  // portal.insecure_test_only: allows http:// URLs and tls.verify=false, for tests against a
+  // local stand-in only. Without it both are refused at open (the password and citizens' data
+  // would cross the network in clear or to an unverified server); with it the engine logs an
+  // error at every open and start. See SECURITY.md.
+  bool insecure_test_only = false;
   PortalStyle style = PortalStyle::kEnvelope;
   std::string base_url;         // https://host[:port][/prefix]
   std::string default_madonvi;  // unit code used when a call gives none
@@ -93,14 +100,21 @@ struct PortalConfig {
 
 // Parses and validates the portal section; reads the secrets it names. Errors are InvalidInput
 // naming the offending key (never a secret's value).
-Result<PortalConfig> ParsePortalConfig(const nlohmann::json& j);
+// A secret from the host (danvan_host_services.secret): the value, or nullopt when the host
+// does not know `name` ("portal.username", "portal.password"). Asked before the environment
+// variable or file named in the config.
+using SecretLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+Result<PortalConfig> ParsePortalConfig(const nlohmann::json& j, const SecretLookup& host_secret = {});
 
 // The config as JSON with every secret replaced by "***" (for logs and the status op).
 nlohmann::json ToMaskedJson(const PortalConfig& config);
 
 // Reads a secret from the environment variable or file named in the config (trailing newline
 // stripped). Exposed for tests.
+// `host_name` is the name the host's lookup is asked for (empty: not asked).
 Result<std::string> ReadSecret(const nlohmann::json& section, const std::string& name,
-                               bool required);
+                               bool required, const SecretLookup& host_secret = {},
+                               const std::string& host_name = "");
 
 }  // namespace danvan

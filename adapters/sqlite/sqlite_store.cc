@@ -1,12 +1,21 @@
 #include "sqlite/sqlite_store.h"
 
+#include "sqlite/file_mode.h"
+
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
-#include <Poco/Data/SessionPool.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Exception.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -97,7 +106,24 @@ CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, 
   body TEXT NOT NULL, recorded_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS journal_kind_key ON journal (kind, key);
 )sql",
-      // 4 (outbox, issue 11): an item whose earlier attempt may have been applied without our
+      // 4: the export log keeps no personal data (plugin/outbox/export_log.h): summaries and
+      // hashes (format 2). Existing entries are marked format 1; the outbox scrubs them at open.
+      R"sql(
+ALTER TABLE export_log ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE export_log ADD COLUMN request_summary TEXT NOT NULL DEFAULT '';
+ALTER TABLE export_log ADD COLUMN response_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE export_log ADD COLUMN response_summary TEXT NOT NULL DEFAULT '';
+CREATE INDEX export_log_format ON export_log (format, destination);
+)sql",
+      // 5: people's decisions on the reading of letters (tags.review, issue 12).
+      R"sql(
+CREATE TABLE IF NOT EXISTS tag_review (
+  source TEXT NOT NULL, kind TEXT NOT NULL, rid TEXT NOT NULL,
+  action TEXT NOT NULL, decision TEXT NOT NULL, proposed TEXT NOT NULL,
+  reviewer TEXT NOT NULL, why TEXT NOT NULL, at_ms INTEGER NOT NULL,
+  PRIMARY KEY (source, kind, rid));
+)sql",
+      // 6 (outbox, issue 11): an item whose earlier attempt may have been applied without our
       // knowing (ambiguous), derived progress steps (0 host, 1 derived, 2 derived then matched
       // by the host's step), and which node holds a lease (released at once when that node
       // starts again).
@@ -112,9 +138,120 @@ ALTER TABLE outbox ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 
 std::once_flag g_register_once;
 
+// Every read connection stayed busy for the whole of SqliteOptions::read_wait_ms: RETRY_LATER.
+class ReadersBusy : public Poco::Exception {
+ public:
+  explicit ReadersBusy(const std::string& msg) : Poco::Exception(msg) {}
+};
+
 Status FromPoco(const std::string& what, const Poco::Exception& e) {
+  if (dynamic_cast<const ReadersBusy*>(&e)) return Status::RetryLater(e.message());
   return Status::IoError(what + ": " + e.displayText());
 }
+
+// Refuses at once a path SQLite cannot use as a database: Poco::Data retries a failed
+// connection for its login timeout (60 s) before it reports the error. A directory, device or
+// FIFO is refused by its type; an existing file that cannot be read as a database
+// (/proc/self/mem, a file of another format) by one open and read through the SQLite API,
+// without creating anything; a new file's directory must exist and be writable.
+Status ProbeDatabasePath(const SqliteOptions& o) {
+  auto refuse = [&](const std::string& why) {
+    return Status::IoError("không mở được cơ sở dữ liệu '" + o.path + "': " + why);
+  };
+  struct stat st {};
+  if (::stat(o.path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return refuse(std::strerror(errno));
+    const std::string parent = std::filesystem::path(o.path).parent_path().string();
+    const std::string dir = parent.empty() ? "." : parent;
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return refuse("thư mục '" + dir + "' không tồn tại");
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) return refuse("không có quyền ghi vào thư mục '" + dir + "'");
+    return Status::Ok();  // SQLite creates the file
+  }
+  if (!S_ISREG(st.st_mode))
+    return refuse("đường dẫn không phải tệp thông thường (thư mục, thiết bị hoặc FIFO)");
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(o.path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(db, o.busy_timeout_ms);
+    rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+  }
+  const std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  sqlite3_close_v2(db);
+  if (rc != SQLITE_OK) return refuse(message);
+  return Status::Ok();
+}
+
+// The read connections: at most SqliteOptions::read_connections, opened on first use and kept
+// open; each serves one thread at a time. A reader that finds them all busy waits for one (at
+// most read_wait_ms, then ReadersBusy): a query never fails because other queries are running.
+// Thread-safe.
+class ReaderPool {
+ public:
+  explicit ReaderPool(const SqliteOptions& o) : options_(o), max_(std::max(1, o.read_connections)) {}
+  ReaderPool(const ReaderPool&) = delete;
+  ReaderPool& operator=(const ReaderPool&) = delete;
+
+  // One connection, given back to the pool when the lease ends.
+  class Lease {
+   public:
+    Lease(ReaderPool* pool, std::unique_ptr<Session> session)
+        : pool_(pool), session_(std::move(session)) {}
+    Lease(Lease&& other) noexcept : pool_(other.pool_), session_(std::move(other.session_)) {
+      other.pool_ = nullptr;
+    }
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (pool_ && session_) pool_->Give(std::move(session_));
+    }
+    Session& session() { return *session_; }
+
+   private:
+    ReaderPool* pool_;
+    std::unique_ptr<Session> session_;
+  };
+
+  // Throws ReadersBusy after read_wait_ms without a free connection, Poco::Exception when a new
+  // connection cannot be opened.
+  Lease Acquire() {
+    std::unique_lock lock(mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.read_wait_ms);
+    if (!cv_.wait_until(lock, deadline, [&] { return !idle_.empty() || open_ < max_; }))
+      throw ReadersBusy("cả " + std::to_string(max_) + " kết nối đọc đều bận quá " +
+                        std::to_string(options_.read_wait_ms) + " ms (limits.read_wait_ms); thử lại sau");
+    if (!idle_.empty()) {
+      std::unique_ptr<Session> s = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(s));
+    }
+    ++open_;  // this slot is ours while the connection opens, outside the lock
+    lock.unlock();
+    try {
+      auto s = std::make_unique<Session>("SQLite", options_.path);
+      *s << "PRAGMA busy_timeout=" + std::to_string(options_.busy_timeout_ms), now;
+      return Lease(this, std::move(s));
+    } catch (...) {
+      lock.lock();
+      --open_;
+      cv_.notify_one();
+      throw;
+    }
+  }
+
+ private:
+  void Give(std::unique_ptr<Session> s) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(s));
+    cv_.notify_one();
+  }
+
+  const SqliteOptions options_;
+  const int max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Session>> idle_;  // guarded by mu_
+  int open_ = 0;  // connections open or opening; guarded by mu_
+};
 
 void ApplyPragmas(Session& session, const SqliteOptions& o) {
   session << "PRAGMA busy_timeout=" + std::to_string(o.busy_timeout_ms), now;
@@ -199,21 +336,39 @@ std::vector<HistoryRow> SelectHistory(Session& s, int64_t record_pk) {
 
 std::vector<ExportLogRow> ReadLog(Session& s, const std::string& destination,
                                   const std::string& tail, int64_t after_seq) {
-  std::vector<Poco::Int64> seq, at, http;
-  std::vector<std::string> dest, op, rid, url, outcome, rh, rm, resp, prev, hash;
+  std::vector<Poco::Int64> seq, at, http, format;
+  std::vector<std::string> dest, op, rid, url, outcome, rh, rm, resp, prev, hash, rsum, resph, respsum;
   std::string d = destination;
   Poco::Int64 after = after_seq;
   Statement stmt(s);
   stmt << "SELECT seq, destination, at_ms, op, record_id, url, http_status, outcome, request_hash, "
-          "request_masked, response_body, prev_hash, entry_hash FROM export_log WHERE destination=? "
-          "AND seq>? " + tail,
+          "request_masked, response_body, prev_hash, entry_hash, format, request_summary, "
+          "response_hash, response_summary FROM export_log WHERE destination=? AND seq>? " + tail,
       into(seq), into(dest), into(at), into(op), into(rid), into(url), into(http), into(outcome),
-      into(rh), into(rm), into(resp), into(prev), into(hash), use(d), use(after);
+      into(rh), into(rm), into(resp), into(prev), into(hash), into(format), into(rsum),
+      into(resph), into(respsum), use(d), use(after);
   stmt.execute();
   std::vector<ExportLogRow> out(seq.size());
-  for (size_t i = 0; i < seq.size(); ++i)
-    out[i] = {seq[i], dest[i], at[i], op[i], rid[i], url[i], static_cast<int>(http[i]), outcome[i],
-              rh[i], rm[i], resp[i], prev[i], hash[i]};
+  for (size_t i = 0; i < seq.size(); ++i) {
+    ExportLogRow& r = out[i];
+    r.seq = seq[i];
+    r.destination = dest[i];
+    r.at_ms = at[i];
+    r.op = op[i];
+    r.record_id = rid[i];
+    r.url = url[i];
+    r.http_status = static_cast<int>(http[i]);
+    r.outcome = outcome[i];
+    r.request_hash = rh[i];
+    r.request_masked = rm[i];
+    r.response_body = resp[i];
+    r.prev_hash = prev[i];
+    r.entry_hash = hash[i];
+    r.format = static_cast<int>(format[i]);
+    r.request_summary = rsum[i];
+    r.response_hash = resph[i];
+    r.response_summary = respsum[i];
+  }
   return out;
 }
 
@@ -340,6 +495,7 @@ class SqliteTransaction final : public StoreTransaction {
     if (!done_) {
       try {
         session_.rollback();
+        if (secure_delete_) session_ << "PRAGMA secure_delete=OFF", now;
       } catch (const Poco::Exception&) {
       }
     }
@@ -771,15 +927,38 @@ class SqliteTransaction final : public StoreTransaction {
     try {
       auto run = statements_.Prepare(
           "INSERT INTO export_log (destination, at_ms, op, record_id, url, http_status, "
-          "outcome, request_hash, request_masked, response_body, prev_hash, entry_hash) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+          "outcome, request_hash, request_masked, response_body, prev_hash, entry_hash, format, "
+          "request_summary, response_hash, response_summary) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       run.Bind(1, r.destination).Bind(2, r.at_ms).Bind(3, r.op).Bind(4, r.record_id).Bind(5, r.url);
       run.Bind(6, int64_t{r.http_status}).Bind(7, r.outcome).Bind(8, r.request_hash);
       run.Bind(9, r.request_masked).Bind(10, r.response_body).Bind(11, r.prev_hash).Bind(12, r.entry_hash);
+      run.Bind(13, int64_t{r.format}).Bind(14, r.request_summary).Bind(15, r.response_hash);
+      run.Bind(16, r.response_summary);
       run.Step();
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("write export log", e);
+    }
+  }
+
+  Status RewriteExportLog(const ExportLogRow& r) override {
+    try {
+      // The replaced bodies hold personal data: zero the space they free, not just unlink it.
+      if (!secure_delete_) {
+        session_ << "PRAGMA secure_delete=ON", now;
+        secure_delete_ = true;
+      }
+      auto run = statements_.Prepare(
+          "UPDATE export_log SET request_masked=?, response_body=?, prev_hash=?, entry_hash=?, "
+          "format=?, request_summary=?, response_hash=?, response_summary=? WHERE seq=?");
+      run.Bind(1, r.request_masked).Bind(2, r.response_body).Bind(3, r.prev_hash);
+      run.Bind(4, r.entry_hash).Bind(5, int64_t{r.format}).Bind(6, r.request_summary);
+      run.Bind(7, r.response_hash).Bind(8, r.response_summary).Bind(9, r.seq);
+      run.Step();
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("rewrite export log", e);
     }
   }
 
@@ -793,6 +972,23 @@ class SqliteTransaction final : public StoreTransaction {
       return static_cast<int64_t>(id);
     } catch (const Poco::Exception& e) {
       return FromPoco("write journal", e);
+    }
+  }
+
+  Status PutTagReview(const TagReviewRow& r) override {
+    try {
+      std::string source = r.key.source, kind = r.key.kind, rid = r.key.id, action = r.action,
+                  decision = r.decision, proposed = r.proposed, reviewer = r.reviewer, why = r.why;
+      Poco::Int64 at = r.at_ms;
+      session_ << "INSERT INTO tag_review (source, kind, rid, action, decision, proposed, reviewer, "
+                  "why, at_ms) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(source, kind, rid) DO UPDATE "
+                  "SET action=excluded.action, decision=excluded.decision, proposed=excluded.proposed, "
+                  "reviewer=excluded.reviewer, why=excluded.why, at_ms=excluded.at_ms",
+          use(source), use(kind), use(rid), use(action), use(decision), use(proposed), use(reviewer),
+          use(why), use(at), now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write tag review", e);
     }
   }
 
@@ -811,6 +1007,7 @@ class SqliteTransaction final : public StoreTransaction {
     try {
       session_.commit();
       done_ = true;
+      if (secure_delete_) session_ << "PRAGMA secure_delete=OFF", now;
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("commit", e);
@@ -822,6 +1019,7 @@ class SqliteTransaction final : public StoreTransaction {
   WriterStatements& statements_;
   std::unique_lock<std::mutex> lock_;
   bool done_ = false;
+  bool secure_delete_ = false;  // set by RewriteExportLog for this transaction
 };
 
 class SqliteStore final : public Store {
@@ -829,7 +1027,7 @@ class SqliteStore final : public Store {
   SqliteStore(const SqliteOptions& o)
       : options_(o),
         writer_("SQLite", o.path),
-        readers_("SQLite", o.path, 1, std::max(1, o.read_connections), 60) {}
+        readers_(o) {}
 
   Status Init() {
     try {
@@ -871,6 +1069,16 @@ class SqliteStore final : public Store {
     }
   }
 
+  Status Checkpoint() override {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    try {
+      writer_ << "PRAGMA wal_checkpoint(TRUNCATE)", now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("checkpoint", e);
+    }
+  }
+
   Result<std::unique_ptr<StoreTransaction>> Begin() override {
     std::unique_lock<std::mutex> lock(write_mutex_);
     try {
@@ -885,7 +1093,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<RecordRow>> GetRecord(const RecordKey& key) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       return SelectRecord(s, key);
     } catch (const Poco::Exception& e) {
       return FromPoco("read record", e);
@@ -894,7 +1103,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       return SelectRecordByPk(s, pk);
     } catch (const Poco::Exception& e) {
       return FromPoco("read record", e);
@@ -903,7 +1113,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       return SelectHistory(s, record_pk);
     } catch (const Poco::Exception& e) {
       return FromPoco("read history", e);
@@ -913,7 +1124,8 @@ class SqliteStore final : public Store {
   Status ForEachContribution(
       const std::function<void(int64_t, const std::string&, const std::string&)>& fn) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Statement stmt(s);
       Poco::Int64 pk = 0;
       std::string unit, contrib;
@@ -931,7 +1143,8 @@ class SqliteStore final : public Store {
   Status ForEachRecord(const std::string& kind, const std::vector<std::string>& units,
                        const std::function<void(const RecordRow&)>& fn) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       std::string k = kind;
       // Units are bound as one JSON array and expanded by SQLite's json_each.
       nlohmann::json arr = units;
@@ -948,7 +1161,8 @@ class SqliteStore final : public Store {
   Status ForEachRecordByPk(const std::vector<int64_t>& pks,
                            const std::function<void(const RecordRow&)>& fn) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       // Bound as JSON arrays of at most kChunk keys, so memory stays bounded for long lists.
       constexpr size_t kChunk = 2000;
       for (size_t from = 0; from < pks.size(); from += kChunk) {
@@ -967,7 +1181,8 @@ class SqliteStore final : public Store {
 
   Result<int64_t> CountQueued() override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 n = 0;
       s << "SELECT count(*) FROM outbox WHERE state IN ('pending','held')", into(n), now;
       return static_cast<int64_t>(n);
@@ -978,7 +1193,8 @@ class SqliteStore final : public Store {
 
   Result<OutboxStatusRow> OutboxStatus(const std::string& destination) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       OutboxStatusRow st;
       st.destination = destination;
       std::string d = destination;
@@ -1002,7 +1218,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<DeadLetterRow>> ListDeadLetters(int64_t limit, int64_t offset) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 lim = limit, off = offset;
       std::vector<Poco::Int64> id, oid, attempts, dead, resent;
       std::vector<std::string> dest, rid, op, payload, err;
@@ -1022,8 +1239,23 @@ class SqliteStore final : public Store {
   Result<std::vector<ExportLogRow>> ReadExportLog(const std::string& destination, int64_t after_seq,
                                                   int64_t limit) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       return ReadLog(s, destination, "ORDER BY seq LIMIT " + std::to_string(limit), after_seq);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read export log", e);
+    }
+  }
+
+  Result<std::vector<std::string>> ExportLogDestinationsBelowFormat(int format) override {
+    try {
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
+      Poco::Int64 f = format;
+      std::vector<std::string> dest;
+      s << "SELECT DISTINCT destination FROM export_log WHERE format < ? ORDER BY destination",
+          use(f), into(dest), now;
+      return dest;
     } catch (const Poco::Exception& e) {
       return FromPoco("read export log", e);
     }
@@ -1031,7 +1263,8 @@ class SqliteStore final : public Store {
 
   Result<std::optional<std::string>> GetSetting(const std::string& key) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       std::string k = key;
       std::vector<std::string> v;
       s << "SELECT value FROM settings WHERE key=?", use(k), into(v), now;
@@ -1045,7 +1278,8 @@ class SqliteStore final : public Store {
   Result<std::vector<JournalRow>> ListJournal(const std::string& kind,
                                               const std::string& key_prefix) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       std::string k = kind, lo = key_prefix, hi = key_prefix + "\xff";
       std::vector<Poco::Int64> id, at;
       std::vector<std::string> kinds, keys, body;
@@ -1060,9 +1294,28 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<std::vector<TagReviewRow>> ListTagReviews() override {
+    try {
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
+      std::vector<std::string> source, kind, rid, action, decision, proposed, reviewer, why;
+      std::vector<Poco::Int64> at;
+      s << "SELECT source, kind, rid, action, decision, proposed, reviewer, why, at_ms FROM tag_review "
+           "ORDER BY source, kind, rid", into(source), into(kind), into(rid), into(action),
+          into(decision), into(proposed), into(reviewer), into(why), into(at), now;
+      std::vector<TagReviewRow> out(source.size());
+      for (size_t i = 0; i < out.size(); ++i)
+        out[i] = {{source[i], kind[i], rid[i]}, action[i], decision[i], proposed[i], reviewer[i], why[i], at[i]};
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read tag reviews", e);
+    }
+  }
+
   Result<std::vector<RecordRow>> SyncedDossiers(int64_t after_pk, int64_t limit) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 after = after_pk;
       return SelectRecords(s, "WHERE kind='dossier' AND synced=1 AND pk>? ORDER BY pk LIMIT " +
                                   std::to_string(limit), after);
@@ -1073,7 +1326,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<DeadlineWatch>> DueWatches(int64_t now_ms, int64_t limit) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 n = now_ms, lim = limit;
       std::vector<Poco::Int64> pk, at;
       std::vector<std::string> cls, alerted;
@@ -1090,7 +1344,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<QuarantineRow>> ListQuarantine(int64_t limit, int64_t offset) override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       Poco::Int64 lim = limit, off = offset;
       std::vector<Poco::Int64> id, rec, size;
       std::vector<std::string> src, kind, rid, errors;
@@ -1113,7 +1368,8 @@ class SqliteStore final : public Store {
 
   Result<StoreStats> Stats() override {
     try {
-      Session s = Reader();
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
       StoreStats st;
       std::vector<std::string> kind, unit;
       std::vector<Poco::Int64> count;
@@ -1134,19 +1390,12 @@ class SqliteStore final : public Store {
   }
 
  private:
-  Session Reader() {
-    Session s = readers_.get();
-    // Pooled sessions are reused; pragmas are per connection and cheap to repeat.
-    s << "PRAGMA busy_timeout=" + std::to_string(options_.busy_timeout_ms), now;
-    return s;
-  }
-
   SqliteOptions options_;
   std::mutex write_mutex_;
   Session writer_;  // guarded by write_mutex_
   // Declared after writer_: finalized before the writer connection closes.
   std::unique_ptr<WriterStatements> statements_;  // guarded by write_mutex_
-  Poco::Data::SessionPool readers_;
+  ReaderPool readers_;
   int64_t schema_version_ = 0;
 };
 
@@ -1154,6 +1403,12 @@ class SqliteStore final : public Store {
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   std::call_once(g_register_once, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+  // Personal data: the file (and so its -wal and -shm) is never readable by other users.
+  // Before the probe, which would otherwise create the file with the process umask.
+  Status secured = SecureDatabaseFiles(options.path, options.file_mode, options.logger);
+  if (!secured.ok()) return secured;
+  Status usable = ProbeDatabasePath(options);
+  if (!usable.ok()) return usable;
   try {
     auto store = std::make_unique<SqliteStore>(options);
     Status st = store->Init();

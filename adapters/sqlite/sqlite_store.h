@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/logger.h"
 #include "core/status.h"
 #include "storage/store.h"
 
@@ -16,6 +17,12 @@ struct SqliteOptions {
   bool synchronous_full = true;
   int busy_timeout_ms = 10000;
   int read_connections = 4;
+  // Permission bits of the database file, -wal and -shm (sqlite/file_mode.h): created so,
+  // tightened at open when wider.
+  unsigned file_mode = 0600;
+  Logger logger;  // warnings about the files' permissions
+  // How long a read waits for a free read connection before RETRY_LATER.
+  int read_wait_ms = 30000;
 };
 
 // Opens (creating if needed) the database and applies pending migrations.

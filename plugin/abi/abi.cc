@@ -3,8 +3,11 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "abi/abi_errors.h"
+#include "core/store_lock.h"
 #include "danvan/danvan.h"
 #include "engine/engine.h"
 
@@ -16,6 +19,8 @@
 #endif
 
 struct danvan_handle {
+  // Declared before the engine: released only after the engine is gone.
+  std::unique_ptr<danvan::StoreLock> lock;
   std::unique_ptr<danvan::Engine> engine;
   danvan_host_services services{};
 };
@@ -33,8 +38,23 @@ char* CopyOut(const std::string& s, size_t* len_out = nullptr) {
   return p;
 }
 
-void SetError(char** error_out, const std::string& message) {
-  if (error_out) *error_out = CopyOut(message);
+// *error_out = the ABI error document (abi/abi_errors.h) with one error.
+void SetError(char** error_out, danvan_status status, const std::string& code,
+              const std::string& message) {
+  if (error_out)
+    *error_out = CopyOut(danvan::abi::ErrorDocument(
+        status, {{code, "", message, danvan::abi::EnglishFor(code)}}));
+}
+
+std::string FallbackCode(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kRetryLater: return "retry_later";
+    case Status::Code::kInvalidInput: return "input.invalid";
+    case Status::Code::kNotFound: return "not_found";
+    case Status::Code::kConflict: return "conflict";
+    case Status::Code::kIoError: return "io.error";
+    default: return "internal";
+  }
 }
 
 danvan_status ToAbi(const Status& s) {
@@ -60,16 +80,47 @@ danvan_status Guard(char** error_out, Fn&& fn) noexcept {
   try {
     return fn();
   } catch (const std::exception& e) {
-    SetError(error_out, std::string("lỗi nội bộ: ") + e.what());
+    SetError(error_out, DANVAN_INTERNAL, "internal", std::string("lỗi nội bộ: ") + e.what());
   } catch (...) {
-    SetError(error_out, "lỗi nội bộ không xác định");
+    SetError(error_out, DANVAN_INTERNAL, "internal", "lỗi nội bộ không xác định");
   }
   return DANVAN_INTERNAL;
+}
+
+// *error_out = the document listing the errors of a failed Status.
+danvan_status Fail(char** error_out, const Status& s, const std::string& fallback_code = "") {
+  danvan_status st = ToAbi(s);
+  if (error_out)
+    *error_out = CopyOut(danvan::abi::ErrorDocument(
+        st, danvan::abi::ErrorsFromStatus(s, fallback_code.empty() ? FallbackCode(s) : fallback_code)));
+  return st;
+}
+
+// The host's secret callback: the value, or nullopt when it does not know `name`. Secrets
+// are bounded to 64 KiB; a callback asking for a larger buffer is asked once more.
+std::optional<std::string> HostSecret(const danvan_host_services& svc, const std::string& name) {
+  if (!svc.secret) return std::nullopt;
+  std::string buf(256, '\0');
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int64_t n = svc.secret(svc.user_data, name.c_str(), buf.data(), buf.size());
+    if (n < 0 || n > (64 << 10)) return std::nullopt;
+    if (static_cast<size_t>(n) <= buf.size()) {
+      buf.resize(static_cast<size_t>(n));
+      return buf;
+    }
+    buf.assign(static_cast<size_t>(n), '\0');
+  }
+  return std::nullopt;
 }
 
 void HostLog(void* user, int32_t level, const char* msg, size_t len) {
   auto* h = static_cast<danvan_handle*>(user);
   if (h->services.log) h->services.log(h->services.user_data, level, msg, len);
+}
+
+danvan_status BadState(char** error_out) {
+  SetError(error_out, DANVAN_BAD_STATE, "state.bad", "handle NULL hoặc đã đóng");
+  return DANVAN_BAD_STATE;
 }
 
 danvan_status Open(const char* config_json, size_t config_len,
@@ -78,7 +129,8 @@ danvan_status Open(const char* config_json, size_t config_len,
   if (error_out) *error_out = nullptr;
   return Guard(error_out, [&]() -> danvan_status {
     if (!handle_out || (!config_json && config_len)) {
-      SetError(error_out, "open: handle_out và config_json là bắt buộc");
+      SetError(error_out, DANVAN_INVALID_INPUT, "argument.invalid",
+               "open: handle_out và config_json là bắt buộc");
       return DANVAN_INVALID_INPUT;
     }
     *handle_out = nullptr;
@@ -89,14 +141,28 @@ danvan_status Open(const char* config_json, size_t config_len,
       std::memcpy(&handle->services, services, n);
       handle->services.struct_size = sizeof(danvan_host_services);
     }
-    auto config = danvan::ParseEngineConfig(std::string_view(config_json ? config_json : "", config_len));
-    if (!config.ok()) {
-      SetError(error_out, "cấu hình không hợp lệ:\n" + config.status().message());
-      return ToAbi(config.status());
+    danvan::SecretLookup secret;
+    if (handle->services.secret) {
+      danvan_host_services svc = handle->services;
+      secret = [svc](const std::string& name) { return HostSecret(svc, name); };
+    }
+    auto config = danvan::ParseEngineConfig(std::string_view(config_json ? config_json : "", config_len),
+                                            secret);
+    if (!config.ok()) return Fail(error_out, config.status(), "config.invalid");
+    // One owner per store, across processes (core/store_lock.h).
+    if (config.value().storage_engine == "sqlite") {
+      auto lock = danvan::StoreLock::Acquire(config.value().storage_path, config.value().instance);
+      if (!lock.ok()) {
+        if (lock.status().code() != Status::Code::kConflict) return Fail(error_out, lock.status());
+        SetError(error_out, DANVAN_BAD_STATE, "store.locked", lock.status().message());
+        return DANVAN_BAD_STATE;
+      }
+      handle->lock = std::move(lock).value();
     }
     danvan::HostHooks hooks;
+    hooks.secret = secret;
     hooks.logger = danvan::Logger(handle->services.log ? &HostLog : nullptr, handle.get(),
-                                  config.value().log_level);
+                                  config.value().log_level, config.value().instance);
     if (handle->services.alert) {
       danvan_host_services svc = handle->services;
       hooks.alert = [svc](const std::string& a) { svc.alert(svc.user_data, a.data(), a.size()); };
@@ -106,10 +172,7 @@ danvan_status Open(const char* config_json, size_t config_len,
       hooks.clock = std::make_shared<danvan::FunctionClock>([svc] { return svc.now_ms(svc.user_data); });
     }
     auto engine = danvan::Engine::Open(config.value(), std::move(hooks));
-    if (!engine.ok()) {
-      SetError(error_out, engine.status().message());
-      return ToAbi(engine.status());
-    }
+    if (!engine.ok()) return Fail(error_out, engine.status());
     handle->engine = std::move(engine).value();
     *handle_out = handle.release();
     return DANVAN_OK;
@@ -119,20 +182,18 @@ danvan_status Open(const char* config_json, size_t config_len,
 danvan_status Start(danvan_handle* h, char** error_out) {
   if (error_out) *error_out = nullptr;
   return Guard(error_out, [&]() -> danvan_status {
-    if (!h || !h->engine) return DANVAN_BAD_STATE;
+    if (!h || !h->engine) return BadState(error_out);
     Status s = h->engine->Start();
-    if (!s.ok()) SetError(error_out, s.message());
-    return ToAbi(s);
+    return s.ok() ? DANVAN_OK : Fail(error_out, s);
   });
 }
 
 danvan_status Stop(danvan_handle* h, uint32_t timeout_ms, char** error_out) {
   if (error_out) *error_out = nullptr;
   return Guard(error_out, [&]() -> danvan_status {
-    if (!h || !h->engine) return DANVAN_BAD_STATE;
+    if (!h || !h->engine) return BadState(error_out);
     Status s = h->engine->Stop(timeout_ms);
-    if (!s.ok()) SetError(error_out, s.message());
-    return ToAbi(s);
+    return s.ok() ? DANVAN_OK : Fail(error_out, s);
   });
 }
 
@@ -150,16 +211,16 @@ danvan_status SubmitImpl(danvan_handle* h, const char* in, size_t len, char** re
   if (result_out) *result_out = nullptr;
   if (result_len) *result_len = 0;
   return Guard(error_out, [&]() -> danvan_status {
-    if (!h || !h->engine) return DANVAN_BAD_STATE;
+    if (!h || !h->engine) return BadState(error_out);
     if (!in && len) {
-      SetError(error_out, "đầu vào NULL với độ dài khác 0");
+      SetError(error_out, DANVAN_INVALID_INPUT, "argument.invalid", "đầu vào NULL với độ dài khác 0");
       return DANVAN_INVALID_INPUT;
     }
     std::string_view input(in ? in : "", len);
     danvan::SubmitAnswer a = batch ? h->engine->SubmitBatch(input) : h->engine->Submit(input);
+    danvan::abi::NormalizeResultErrors(a.result);
     if (result_out && !a.result.is_null()) *result_out = CopyOut(Dump(a.result), result_len);
-    if (!a.status.ok()) SetError(error_out, a.status.message());
-    return ToAbi(a.status);
+    return a.status.ok() ? DANVAN_OK : Fail(error_out, a.status);
   });
 }
 
@@ -178,15 +239,16 @@ danvan_status Query(danvan_handle* h, const char* req, size_t len, char** resp_o
   if (resp_out) *resp_out = nullptr;
   if (resp_len) *resp_len = 0;
   return Guard(error_out, [&]() -> danvan_status {
-    if (!h || !h->engine) return DANVAN_BAD_STATE;
+    if (!h || !h->engine) return BadState(error_out);
     auto r = h->engine->Query(std::string_view(req ? req : "", req ? len : 0));
     if (!r.ok()) {
-      SetError(error_out, r.status().message());
-      if (resp_out)
-        *resp_out = CopyOut(Dump({{"error", {{"code", r.status().ToString().substr(0, r.status().ToString().find(':'))},
-                                             {"message", r.status().message()}}}}),
-                            resp_len);
-      return ToAbi(r.status());
+      // The response carries the same error document as *error_out.
+      const danvan_status st = ToAbi(r.status());
+      const std::string doc = danvan::abi::ErrorDocument(
+          st, danvan::abi::ErrorsFromStatus(r.status(), FallbackCode(r.status())));
+      if (error_out) *error_out = CopyOut(doc);
+      if (resp_out) *resp_out = CopyOut(doc, resp_len);
+      return st;
     }
     if (resp_out) *resp_out = CopyOut(Dump(r.value()), resp_len);
     return DANVAN_OK;
@@ -216,26 +278,29 @@ const danvan_api kApi = {
     &Submit,            &SubmitBatch,     &Query,           &Free,    &StatusName,
 };
 
-// Static so the pointer stays valid; built once (thread-safe static init).
-std::string MismatchReason(uint32_t host_major) {
-  return "host ABI " + std::to_string(host_major) + ", plugin ABI " +
-         std::to_string(DANVAN_ABI_MAJOR) + ": không tương thích";
-}
+#define DANVAN_STR2(x) #x
+#define DANVAN_STR(x) DANVAN_STR2(x)
+// String literals: static storage, valid for the life of the process, the same for every
+// thread (the header promises a static reason). Host majors 0..9 are named; others get the
+// generic line.
+#define DANVAN_MISMATCH(n)                                                             \
+  "ABI không tương thích: host ABI " #n ", plugin ABI " DANVAN_STR(DANVAN_ABI_MAJOR) \
+  " (ABI mismatch: host ABI " #n ", plugin ABI " DANVAN_STR(DANVAN_ABI_MAJOR) ")"
+constexpr const char* kMismatchReasons[] = {
+    DANVAN_MISMATCH(0), DANVAN_MISMATCH(1), DANVAN_MISMATCH(2), DANVAN_MISMATCH(3),
+    DANVAN_MISMATCH(4), DANVAN_MISMATCH(5), DANVAN_MISMATCH(6), DANVAN_MISMATCH(7),
+    DANVAN_MISMATCH(8), DANVAN_MISMATCH(9)};
+constexpr const char* kMismatchOther =
+    "ABI không tương thích: host yêu cầu ABI khác, plugin ABI " DANVAN_STR(DANVAN_ABI_MAJOR)
+    " (ABI mismatch: the plugin implements ABI " DANVAN_STR(DANVAN_ABI_MAJOR) ")";
 
 }  // namespace
 
 extern "C" DANVAN_EXPORT const danvan_api* danvan_get_api(uint32_t host_abi_major,
                                                           const char** reason_out) {
   if (host_abi_major != DANVAN_ABI_MAJOR) {
-    if (reason_out) {
-      static thread_local std::string reason;
-      try {
-        reason = MismatchReason(host_abi_major);
-        *reason_out = reason.c_str();
-      } catch (...) {
-        *reason_out = "ABI major mismatch";
-      }
-    }
+    if (reason_out)
+      *reason_out = host_abi_major < 10 ? kMismatchReasons[host_abi_major] : kMismatchOther;
     return nullptr;
   }
   if (reason_out) *reason_out = nullptr;

@@ -105,8 +105,9 @@ Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
 }
 
 Result<std::shared_ptr<const DeadlineRules>> DeadlineRules::Load(const std::string& path,
-                                                                 const std::string& schemas_dir) {
-  auto doc = LoadValidatedJson(path, schemas_dir, "deadlines.schema.json");
+                                                                 const std::string& schemas_dir,
+                                                                 const JsonReadLimits& limits) {
+  auto doc = LoadValidatedJson(path, schemas_dir, "deadlines.schema.json", limits);
   if (!doc.ok()) return doc.status();
   return FromJson(doc.value(), path);
 }
@@ -155,6 +156,10 @@ Result<std::shared_ptr<const DeadlineRules>> DeadlineRules::FromJson(const nlohm
         r.extensions.legal_basis = e.value("legal_basis", "");
       }
       r.classify_priority = j.value("classify_priority", 0);
+      if (j.contains("met_by")) r.met_by = j["met_by"].get<std::vector<std::string>>();
+      if (j.contains("applies_to_status"))
+        r.applies_to_status = j["applies_to_status"].get<std::vector<std::string>>();
+      r.description = j.value("description", "");
       r.legal_basis = j.at("legal_basis").get<std::string>();
       r.note = j.value("note", "");
       r.unconfirmed = j.value("unconfirmed", false);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "calendar/working_calendar.h"
+#include "core/bounded_input.h"
 #include "core/status.h"
 
 namespace danvan::calendar {
@@ -53,6 +54,12 @@ struct DeadlineRule {
   bool move_to_next_working_day = false;
   ExtensionPolicy extensions;
   int classify_priority = 0;  // 0: not used for classification
+  // Record fields whose presence (at or before as_of) shows the step done, first present wins;
+  // empty: no field of the record shows it ("untracked": the due date is shown, never alerted).
+  std::vector<std::string> met_by;
+  // The step applies only while the record's status is one of these (empty: always).
+  std::vector<std::string> applies_to_status;
+  std::string description;
   std::string legal_basis, note;
   bool unconfirmed = false;
 };
@@ -101,8 +108,10 @@ struct DeadlineResult {
 
 class DeadlineRules {
  public:
+  // The file is read within `limits` (core/bounded_input.h).
   static Result<std::shared_ptr<const DeadlineRules>> Load(const std::string& path,
-                                                           const std::string& schemas_dir);
+                                                           const std::string& schemas_dir,
+                                                           const JsonReadLimits& limits = {});
   static Result<std::shared_ptr<const DeadlineRules>> FromJson(const nlohmann::json& doc,
                                                                const std::string& label);
 

@@ -42,10 +42,11 @@ Status SchemaValidator::Validate(const nlohmann::json& doc, std::string_view fil
 }
 
 Result<nlohmann::json> LoadValidatedJson(const std::string& path, const std::string& schemas_dir,
-                                         const std::string& schema_file) {
+                                         const std::string& schema_file,
+                                         const JsonReadLimits& limits) {
   auto validator = SchemaValidator::Load(schemas_dir + "/" + schema_file);
   if (!validator.ok()) return validator.status();
-  auto doc = ReadJsonFile(path);
+  auto doc = ReadJsonFile(path, limits);
   if (!doc.ok()) return doc.status();
   Status s = validator.value()->Validate(doc.value(), path);
   if (!s.ok()) return s;

@@ -37,9 +37,10 @@ class SchemaValidator {
   std::shared_ptr<const JsonSchema> schema_;
 };
 
-// Loads `path`, validates it with `schemas_dir`/`schema_file`.
+// Loads `path` within `limits`, validates it with `schemas_dir`/`schema_file`.
 Result<nlohmann::json> LoadValidatedJson(const std::string& path, const std::string& schemas_dir,
-                                         const std::string& schema_file);
+                                         const std::string& schema_file,
+                                         const JsonReadLimits& limits = {});
 
 // Error with file and path, in the library's message format:
 // "Tệp '<file>', tại <path>: <message>".

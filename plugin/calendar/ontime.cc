@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "calendar/json_file.h"
 #include "core/timeutil.h"
@@ -151,6 +152,7 @@ nlohmann::json Classification::ToJson(int offset) const {
   if (end_status) j["end_status"] = *end_status;
   if (!due_source.empty()) j["due_source"] = due_source;
   if (!rule_id.empty()) j["rule_id"] = rule_id;
+  if (!steps.is_null()) j["steps"] = steps;
   return j;
 }
 
@@ -237,7 +239,19 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
     c.explanation["class"] = OnTimeClassName(c.cls);
     return c;
   };
-  if (!d.received_at) return Status::InvalidInput("Hồ sơ " + d.ma_ho_so + ": thiếu NgayTiepNhan");
+  if (!d.received_at) {
+    // A dossier newly submitted online (1) or refused at reception (3) before any reception has
+    // no NgayTiepNhan: it never started, so it is outside the on-time rule (domain.md §2: "only
+    // received dossiers count"). Any other status needs the reception time.
+    if (d.status != kNew && d.status != kRefused)
+      return Status::InvalidInput("Hồ sơ " + d.ma_ho_so + ": thiếu NgayTiepNhan");
+    c.cls = OnTimeClass::kNotCounted;
+    reasons.push_back({{"code", "not_received"},
+                       {"why", d.status == kNew ? "status_1_newly_submitted"
+                                                : "status_3_refused_without_start"},
+                       {"NgayTiepNhan", nullptr}});
+    return finish();
+  }
   c.start_ms = *d.received_at;
   if (*d.received_at > as_of) {
     c.cls = OnTimeClass::kNotCounted;
@@ -516,7 +530,84 @@ Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p
   Status s = Decide(&c, rules_->petition_due_soon());
   if (!s.ok()) return s;
   c.explanation["class"] = OnTimeClassName(c.cls);
+  c.steps = PetitionSteps(p, as_of, c.rule_id);
   return c;
+}
+
+nlohmann::json OnTimeClassifier::PetitionSteps(const PetitionFacts& p, int64_t as_of,
+                                               const std::string& classified_by) const {
+  const WorkingCalendar& cal = *calendar_;
+  const int off = cal.utc_offset_minutes();
+  nlohmann::json out = nlohmann::json::array();
+  auto field = [&](const std::string& name) -> std::optional<int64_t> {
+    if (name == "received_at") return p.received_at;
+    if (name == "accepted_at") return p.accepted_at;
+    if (name == "decision_at") return p.decision_at;
+    if (name == "resolved_at") return p.resolved_at;
+    return std::nullopt;
+  };
+  for (const DeadlineRule& r : rules_->rules()) {
+    if (r.petition_kind != "*" && r.petition_kind != p.petition_kind) continue;
+    if (r.round != 0 && r.round != p.round) continue;
+    if (!r.applies_to_status.empty() &&
+        std::find(r.applies_to_status.begin(), r.applies_to_status.end(), p.status) ==
+            r.applies_to_status.end())
+      continue;
+    nlohmann::json step = {{"rule_id", r.id},
+                           {"step", r.step},
+                           {"description", r.description},
+                           {"legal_basis", r.legal_basis},
+                           {"day_type", DayTypeName(r.day_type)},
+                           {"used_for_classification", r.id == classified_by}};
+    if (r.unconfirmed) step["unconfirmed"] = true;
+    auto start = RuleStart(r, p);
+    if (!start || *start > as_of) {
+      step["state"] = "not_started";
+      step["start_from"] = r.start_from;
+      out.push_back(std::move(step));
+      continue;
+    }
+    auto dl = ComputeDeadline(r, p, cal);
+    if (!dl.ok()) {
+      step["state"] = "error";
+      step["error"] = dl.status().message();
+      out.push_back(std::move(step));
+      continue;
+    }
+    step["start"] = Iso(dl->start_ms, off);
+    step["due"] = Iso(dl->due_ms, off);
+    step["days"] = dl->base_days + dl->extension_days;
+    if (dl->extension_days > 0) step["extension_days"] = dl->extension_days;
+    std::optional<int64_t> met;
+    for (const auto& f : r.met_by) {
+      // value_or, not `at && *at <= as_of`: GCC merges that into one jump on the
+      // (uninitialised) payload of an empty optional, which valgrind reports.
+      const int64_t at = field(f).value_or(std::numeric_limits<int64_t>::max());
+      if (at <= as_of) {
+        met = at;
+        step["met_by"] = f;
+        break;
+      }
+    }
+    if (met) {
+      step["met_on"] = FormatIsoDate(cal.DayOf(*met));
+      if (*met <= dl->due_ms) {
+        step["state"] = "met";
+      } else {
+        step["state"] = "met_late";
+        step["late_by_days"] = cal.DayOf(*met) - dl->due_day;
+      }
+    } else if (r.met_by.empty()) {
+      step["state"] = "untracked";
+    } else if (as_of > dl->due_ms) {
+      step["state"] = "overdue";
+      step["overdue_by_days"] = cal.DayOf(as_of) - dl->due_day;
+    } else {
+      step["state"] = "due";
+    }
+    out.push_back(std::move(step));
+  }
+  return out;
 }
 
 }  // namespace danvan::calendar

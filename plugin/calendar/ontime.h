@@ -110,6 +110,12 @@ struct Classification {
   std::optional<int64_t> next_change_ms;
   std::optional<OnTimeClass> next_class;
   std::string rule_id;  // petitions: the deadline rule used
+  // Petitions: every legal step of the kind/round (config/deadlines.json), each
+  // {"rule_id","step","description","legal_basis","day_type","start","due","state",
+  //  "met_on"|"overdue_by_days"|"late_by_days", "used_for_classification"}; state is one of
+  // "not_started" (its start field is not set), "due", "overdue", "met", "met_late",
+  // "untracked" (no record field shows it done: due date for information), "error".
+  nlohmann::json steps;
   // {"class": "...", "reasons": [{"code": "...", ...}, ...]}: codes are stable identifiers
   // (e.g. "end_by_status", "supplement_pause", "multiple_supplement_requests",
   // "due_from_procedure", "judged_at_as_of", "not_received").
@@ -127,7 +133,8 @@ class OnTimeClassifier {
                    std::shared_ptr<const DeadlineRules> rules);
 
   // The Decision 766 rule at instant `as_of_ms` (now, or the period's last day end). Errors:
-  // NgayTiepNhan missing (kInvalidInput); no NgayHenTra and MaTTHC not in the catalogue
+  // NgayTiepNhan missing while the status is neither 1 nor 3 (kInvalidInput; in status 1 or 3 it
+  // is kNotCounted, "not_received"); no NgayHenTra and MaTTHC not in the catalogue
   // (kNotFound); an instant outside the loaded calendar (kNotFound); a finished status with no
   // end time in history nor NgayKetThucXuLy (kInvalidInput).
   Result<Classification> ClassifyDossier(const DossierFacts& d, int64_t as_of_ms) const;
@@ -144,6 +151,10 @@ class OnTimeClassifier {
   const DeadlineRules& rules() const { return *rules_; }
 
  private:
+  // Every legal step of the petition's kind/round with its deadline and state at as_of
+  // (Classification::steps); classified_by: the rule the classification used.
+  nlohmann::json PetitionSteps(const PetitionFacts& p, int64_t as_of,
+                               const std::string& classified_by) const;
   // Sets cls / due soon / next change for an open or finished record whose due is known.
   Status Decide(Classification* c, const DueSoonHorizon& horizon) const;
 

@@ -45,8 +45,8 @@ nlohmann::json Procedure::ToJson() const {
 }
 
 Result<std::shared_ptr<const ProcedureCatalogue>> ProcedureCatalogue::Load(
-    const std::string& path, const std::string& schemas_dir) {
-  auto doc = LoadValidatedJson(path, schemas_dir, "procedures.schema.json");
+    const std::string& path, const std::string& schemas_dir, const JsonReadLimits& limits) {
+  auto doc = LoadValidatedJson(path, schemas_dir, "procedures.schema.json", limits);
   if (!doc.ok()) return doc.status();
   return FromJson(doc.value(), path);
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/bounded_input.h"
 #include "core/status.h"
 
 namespace danvan::calendar {
@@ -40,8 +41,10 @@ struct Procedure {
 
 class ProcedureCatalogue {
  public:
+  // The file is read within `limits` (core/bounded_input.h).
   static Result<std::shared_ptr<const ProcedureCatalogue>> Load(const std::string& path,
-                                                                const std::string& schemas_dir);
+                                                                const std::string& schemas_dir,
+                                                                const JsonReadLimits& limits = {});
   // From a parsed, schema-valid document; `label` names it in errors.
   static Result<std::shared_ptr<const ProcedureCatalogue>> FromJson(const nlohmann::json& doc,
                                                                     const std::string& label);

@@ -68,7 +68,7 @@ const char* DayKindName(DayKind kind) {
 }
 
 Result<std::shared_ptr<const WorkingCalendar>> WorkingCalendar::LoadDirectory(
-    const std::string& dir, const std::string& schemas_dir) {
+    const std::string& dir, const std::string& schemas_dir, const JsonReadLimits& limits) {
   std::vector<std::string> files;
   std::error_code ec;
   static const std::regex kYearFile("^[0-9]{4}\\.json$");
@@ -81,16 +81,17 @@ Result<std::shared_ptr<const WorkingCalendar>> WorkingCalendar::LoadDirectory(
   if (files.empty())
     return Status::NotFound("Thư mục lịch '" + dir + "' không có tệp năm nào (<năm>.json)");
   std::sort(files.begin(), files.end());
-  return LoadFiles(files, schemas_dir);
+  return LoadFiles(files, schemas_dir, limits);
 }
 
 Result<std::shared_ptr<const WorkingCalendar>> WorkingCalendar::LoadFiles(
-    const std::vector<std::string>& files, const std::string& schemas_dir) {
+    const std::vector<std::string>& files, const std::string& schemas_dir,
+    const JsonReadLimits& limits) {
   auto validator = SchemaValidator::Load(schemas_dir + "/calendar.schema.json");
   if (!validator.ok()) return validator.status();
   std::vector<nlohmann::json> docs;
   for (const auto& f : files) {
-    auto doc = ReadJsonFile(f);
+    auto doc = ReadJsonFile(f, limits);
     if (!doc.ok()) return doc.status();
     Status s = validator.value()->Validate(doc.value(), f);
     if (!s.ok()) return s;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/bounded_input.h"
 #include "core/status.h"
 
 namespace danvan::calendar {
@@ -46,11 +47,13 @@ struct DayInfo {
 class WorkingCalendar {
  public:
   // Loads every "<yyyy>.json" in `dir`, validating each with `schemas_dir`/calendar.schema.json.
+  // Each file is read within `limits` (core/bounded_input.h).
   static Result<std::shared_ptr<const WorkingCalendar>> LoadDirectory(
-      const std::string& dir, const std::string& schemas_dir);
+      const std::string& dir, const std::string& schemas_dir, const JsonReadLimits& limits = {});
   // Loads the given year files (any order; years must be distinct and contiguous).
   static Result<std::shared_ptr<const WorkingCalendar>> LoadFiles(
-      const std::vector<std::string>& files, const std::string& schemas_dir);
+      const std::vector<std::string>& files, const std::string& schemas_dir,
+      const JsonReadLimits& limits = {});
   // From already parsed documents; `labels` name them in error messages. Documents must already
   // be schema-valid (LoadFiles validates); semantic checks are done here.
   static Result<std::shared_ptr<const WorkingCalendar>> FromDocuments(

@@ -1,8 +1,6 @@
 #include "core/json_schema.h"
 
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -18,24 +16,24 @@ struct JsonSchema::Impl {
 
 JsonSchema::~JsonSchema() = default;
 
-Result<nlohmann::json> ReadJsonFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError("Không đọc được tệp '" + path + "'");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) return Status::IoError("Lỗi khi đọc tệp '" + path + "'");
-  try {
-    return nlohmann::json::parse(buf.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    return Status::InvalidInput("Tệp '" + path + "' không phải JSON hợp lệ (vị trí byte " +
-                                std::to_string(e.byte) + "): " + e.what());
+Result<nlohmann::json> ReadJsonFile(const std::string& path, const JsonReadLimits& limits) {
+  auto text = ReadRegularFile(path, limits.max_file_bytes);
+  if (!text.ok()) return text.status();
+  JsonScanError where;
+  auto doc = ParseJsonBounded(text.value(), limits.max_depth, &where);
+  if (!doc.ok()) {
+    const bool syntax = where.kind == JsonScanError::Kind::kSyntax;
+    return Status::InvalidInput("Tệp '" + path + (syntax ? "' không phải JSON hợp lệ, tại " : "' bị từ chối, tại ") +
+                                where.path + ": " + where.reason);
   }
+  return std::move(doc).value();
 }
 
-Result<nlohmann::json> LoadValidatedJsonFile(const std::string& path, const std::string& schema_path) {
-  auto schema = JsonSchema::FromFile(schema_path);
+Result<nlohmann::json> LoadValidatedJsonFile(const std::string& path, const std::string& schema_path,
+                                             const JsonReadLimits& limits) {
+  auto schema = JsonSchema::FromFile(schema_path, limits);
   if (!schema.ok()) return schema.status();
-  auto doc = ReadJsonFile(path);
+  auto doc = ReadJsonFile(path, limits);
   if (!doc.ok()) return doc.status();
   std::vector<FieldError> errors;
   if (!schema.value()->Validate(doc.value(), &errors))
@@ -57,8 +55,9 @@ std::string JsonPointerToDollarPath(const std::string& pointer) {
   return out;
 }
 
-Result<std::shared_ptr<const JsonSchema>> JsonSchema::FromFile(const std::string& path) {
-  auto doc = ReadJsonFile(path);
+Result<std::shared_ptr<const JsonSchema>> JsonSchema::FromFile(const std::string& path,
+                                                                const JsonReadLimits& limits) {
+  auto doc = ReadJsonFile(path, limits);
   if (!doc.ok()) return doc.status();
   return FromJson(doc.value(), path);
 }
@@ -148,32 +147,39 @@ bool JsonSchema::Validate(const nlohmann::json& doc, std::vector<FieldError>* er
     std::string path = prefix;
     for (const auto& p : parts) path += "/" + p;
     const nlohmann::json* node = NodeFor(impl_->source, parts);
-    std::string reason;
+    std::string reason, code;
     if (d.rfind("Missing required property", 0) == 0) {
+      code = "schema.required";
       path += "/" + Quoted(d);
       reason = "thiếu trường bắt buộc";
     } else if (d.find("could not be validated using 'properties' or 'additionalProperties'") !=
                std::string::npos) {
       path += "/" + Quoted(d);
       reason = "trường không có trong lược đồ (không được phép)";
+      code = "schema.unknown_field";
     } else if (d.find("'type' constraint") != std::string::npos) {
       reason = "sai kiểu dữ liệu";
+      code = "schema.type";
       if (node && node->contains("type") && (*node)["type"].is_string())
         reason += ": cần " + TypeName((*node)["type"].get<std::string>());
     } else if (d.find("no more than") != std::string::npos && d.find("characters") != std::string::npos) {
       reason = "quá dài";
+      code = "schema.max_length";
       if (node && node->contains("maxLength"))
         reason += ": tối đa " + std::to_string((*node)["maxLength"].get<int64_t>()) + " ký tự";
     } else if (d.find("no fewer than") != std::string::npos && d.find("characters") != std::string::npos) {
       reason = "quá ngắn hoặc rỗng";
+      code = "schema.min_length";
     } else if (d.find("'pattern'") != std::string::npos || d.find("regex") != std::string::npos) {
       reason = "sai định dạng";
+      code = "schema.pattern";
       if (node && node->contains("description"))
         reason += ": " + (*node)["description"].get<std::string>();
       else if (node && node->contains("pattern"))
         reason += " (mẫu " + (*node)["pattern"].get<std::string>() + ")";
     } else if (d.find("enum") != std::string::npos) {
       reason = "giá trị không hợp lệ";
+      code = "schema.enum";
       if (node && node->contains("enum")) {
         std::string allowed;
         for (const auto& v : (*node)["enum"]) allowed += (allowed.empty() ? "" : ", ") + v.dump();
@@ -181,15 +187,18 @@ bool JsonSchema::Validate(const nlohmann::json& doc, std::vector<FieldError>* er
       }
     } else if (d.find("less than") != std::string::npos || d.find("greater than") != std::string::npos) {
       reason = "ngoài khoảng cho phép";
+      code = "schema.range";
       if (node && (node->contains("minimum") || node->contains("maximum")))
         reason += " [" + (node->contains("minimum") ? (*node)["minimum"].dump() : "") + ", " +
                   (node->contains("maximum") ? (*node)["maximum"].dump() : "") + "]";
     } else if (d.find("elements") != std::string::npos || d.find("items") != std::string::npos) {
       reason = "số phần tử của mảng vượt giới hạn";
+      code = "schema.items";
       if (node && node->contains("maxItems"))
         reason += ": tối đa " + (*node)["maxItems"].dump();
     } else if (d.find("anyOf") != std::string::npos || d.find("oneOf") != std::string::npos) {
       reason = "không thỏa điều kiện nào của lược đồ";
+      code = "schema.any_of";
       if (node && node->contains("anyOf")) {
         std::string alts;
         for (const auto& alt : (*node)["anyOf"])
@@ -198,12 +207,14 @@ bool JsonSchema::Validate(const nlohmann::json& doc, std::vector<FieldError>* er
       }
     } else {
       reason = "không hợp lệ";
+      code = "schema.invalid";
     }
     reason += " [" + d + "]";
     if (path.empty()) path = "/";
-    found.push_back({path, reason});
+    found.push_back({path, reason, code});
   }
-  if (found.empty()) found.push_back({prefix.empty() ? "/" : prefix, "không hợp lệ theo lược đồ " + name_});
+  if (found.empty())
+    found.push_back({prefix.empty() ? "/" : prefix, "không hợp lệ theo lược đồ " + name_, "schema.invalid"});
   errors->insert(errors->end(), found.begin(), found.end());
   return false;
 }

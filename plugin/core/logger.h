@@ -16,11 +16,13 @@ class Logger {
  public:
   using Sink = void (*)(void* user_data, int32_t level, const char* message, size_t len);
   Logger() = default;
-  Logger(Sink sink, void* user_data, LogLevel min_level)
-      : sink_(sink), user_data_(user_data), min_level_(min_level) {}
+  // `instance` (the configuration's "instance") is written into every line.
+  Logger(Sink sink, void* user_data, LogLevel min_level, std::string instance = "")
+      : sink_(sink), user_data_(user_data), min_level_(min_level), instance_(std::move(instance)) {}
 
   bool Enabled(LogLevel level) const { return sink_ != nullptr && level >= min_level_; }
-  // fields is merged into {"level","event"}; every string in it is masked.
+  // fields is merged into {"ts","level","instance","event"} (ts: UTC wall-clock time,
+  // ISO 8601 with milliseconds); every string in fields is masked.
   void Log(LogLevel level, const std::string& event, nlohmann::json fields = {}) const;
 
   static bool ParseLevel(const std::string& name, LogLevel* out);
@@ -29,6 +31,7 @@ class Logger {
   Sink sink_ = nullptr;
   void* user_data_ = nullptr;
   LogLevel min_level_ = LogLevel::kInfo;
+  std::string instance_;
 };
 
 }  // namespace danvan

@@ -5,15 +5,15 @@
 #include <filesystem>
 #include <set>
 
+#include "core/data_dirs.h"
+#include "core/bounded_input.h"
 #include "core/json_schema.h"
 #include "core/timeutil.h"
+#include "engine/query_args.h"
 #include "engine/report_ops.h"
+#include "engine/tag_review_ops.h"
 #include "portal/portal_http_client.h"
 #include "sqlite/sqlite_store.h"
-
-#ifndef DANVAN_SOURCE_ROOT
-#define DANVAN_SOURCE_ROOT "."
-#endif
 
 namespace danvan {
 namespace {
@@ -21,13 +21,32 @@ namespace {
 // Store setting: the portal's LayThuTuc answers merged so far, by procedure code (JSON object).
 constexpr const char* kPortalProceduresSetting = "procedures.portal";
 
-std::string DefaultDir(const char* name) {
-  // Installed layout first (share/danvan next to lib/), then the source tree of this build.
-  return std::string(DANVAN_SOURCE_ROOT) + "/" + name;
-}
-
 nlohmann::json KeyJson(const RecordKey& k) {
   return {{"source", k.source}, {"kind", k.kind}, {"id", k.id}};
+}
+
+// What a stored dossier still waits for before the portal can take it, or null. The portal's
+// DongBoHoSoMC needs NgayTiepNhan (domain.md §1), so a dossier is exported only once received;
+// its progress steps wait with it. Both waits are stored records without a deadline or any
+// indicator contribution (domain.md §2: only received dossiers count).
+nlohmann::json DossierPending(const RecordRow& row) {
+  if (row.key.kind != "dossier") return nullptr;
+  if (!row.has_item)
+    return {{"code", "awaiting_dossier_item"},
+            {"reason", "mới có bước xử lý (CapNhatTienDoHoSoMC), chưa có hồ sơ: chưa tính thời hạn, "
+                       "chỉ số và chưa gửi Cổng DVC quốc gia cho đến khi hồ sơ đến"}};
+  nlohmann::json d = nlohmann::json::parse(row.data_json, nullptr, false);
+  auto it = d.is_object() ? d.find("NgayTiepNhan") : d.end();
+  if (d.is_object() && it != d.end() && it->is_string() && !it->get<std::string>().empty())
+    return nullptr;
+  return {{"code", "awaiting_reception"},
+          {"reason", "hồ sơ chưa được tiếp nhận (trạng thái " + row.status +
+                         ", chưa có NgayTiepNhan): được lưu, không tính vào tỷ lệ đúng hạn, "
+                         "chưa gửi Cổng DVC quốc gia cho đến khi có NgayTiepNhan"}};
+}
+
+bool PortalAccepts(const RecordRow& row) {
+  return row.key.kind == "dossier" && row.has_item && DossierPending(row).is_null();
 }
 
 nlohmann::json ErrorsJson(const std::vector<FieldError>& errors) {
@@ -36,18 +55,52 @@ nlohmann::json ErrorsJson(const std::vector<FieldError>& errors) {
   return a;
 }
 
+// portal.insecure_test_only (adapters/portal/portal_config.h): plain HTTP or unverified TLS
+// allowed for a test stand-in. Said loudly at every open and start.
+void WarnIfPortalInsecure(const EngineConfig& config, const Logger& logger, const char* when) {
+  if (!config.portal.is_object()) return;
+  auto it = config.portal.find("insecure_test_only");
+  if (it == config.portal.end() || !it->is_boolean() || !it->get<bool>()) return;
+  logger.Log(LogLevel::kError, "portal_insecure_test_only",
+             {{"when", when},
+              {"message", "portal.insecure_test_only is true: http:// and tls.verify=false are allowed; "
+                          "passwords and citizens' data may cross the network unprotected. Test use only, "
+                          "never in production."}});
+}
+
 }  // namespace
 
-Result<EngineConfig> ParseEngineConfig(std::string_view text) {
-  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
-    return Status::InvalidInput("/: cấu hình không phải đối tượng JSON hợp lệ");
+Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup& secret) {
+  // The document itself is held to the default depth (kDefaultMaxJsonDepth; a valid one nests
+  // about 5 levels), checked before anything recurses over it.
+  JsonScanError where;
+  auto parsed = ParseJsonBounded(text, kDefaultMaxJsonDepth, &where);
+  if (!parsed.ok())
+    return Status::InvalidInput(where.path + ": " + where.reason);
+  nlohmann::json doc = std::move(parsed).value();
+  if (!doc.is_object()) return Status::InvalidInput("/: cấu hình phải là một đối tượng JSON");
+  for (const char* dir : {"schemas_dir", "config_dir"})
+    if (doc.contains(dir) && !doc[dir].is_string())
+      return Status::InvalidInput(std::string("/") + dir + ": sai kiểu dữ liệu: cần chuỗi (đường dẫn thư mục)");
   EngineConfig c;
-  c.schemas_dir = doc.value("schemas_dir", DefaultDir("schemas"));
-  c.config_dir = doc.value("config_dir", DefaultDir("config"));
+  // The configuration first, then DANVAN_DATA_DIR, then the installed library's own share/danvan.
+  std::vector<FieldError> errors;
+  for (auto [key, name, out] : {std::tuple{"schemas_dir", "schemas", &c.schemas_dir},
+                                std::tuple{"config_dir", "config", &c.config_dir}}) {
+    if (doc.contains(key) && doc[key].is_string()) {
+      *out = doc[key].get<std::string>();
+      continue;
+    }
+    auto found = FindDataSubdir(name, key);
+    if (!found.ok()) {
+      if (out == &c.schemas_dir) return Status::InvalidInput(std::string("/") + key + ": " + found.status().message());
+      errors.push_back({std::string("/") + key, found.status().message()});
+      continue;
+    }
+    *out = found.value();
+  }
   auto schema = JsonSchema::FromFile(c.schemas_dir + "/config.schema.json");
   if (!schema.ok()) return Status::InvalidInput("/schemas_dir: " + schema.status().message());
-  std::vector<FieldError> errors;
   schema.value()->Validate(doc, &errors);
   if (errors.empty()) {
     const auto& st = doc["storage"];
@@ -60,6 +113,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
     c.synchronous_full = st.value("synchronous", "full") == "full";
     c.busy_timeout_ms = st.value("busy_timeout_ms", c.busy_timeout_ms);
     c.read_connections = st.value("read_connections", c.read_connections);
+    if (st.value("file_mode", "0600") == "0640") c.file_mode = 0640;  // schema: "0600" | "0640"
     if (doc.contains("limits")) {
       const auto& l = doc["limits"];
       c.intake.max_event_bytes = l.value("max_event_bytes", c.intake.max_event_bytes);
@@ -67,6 +121,10 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
           l.value("quarantine_raw_max_bytes", c.intake.quarantine_raw_max_bytes);
       c.max_batch_events = l.value("max_batch_events", c.max_batch_events);
       c.max_batch_bytes = l.value("max_batch_bytes", c.max_batch_bytes);
+      c.intake.max_json_depth = l.value("max_json_depth", c.intake.max_json_depth);
+      c.data_limits.max_depth = c.intake.max_json_depth;
+      c.data_limits.max_file_bytes = l.value("max_data_file_bytes", c.data_limits.max_file_bytes);
+      c.read_wait_ms = l.value("read_wait_ms", c.read_wait_ms);
     }
     if (doc.contains("log")) Logger::ParseLevel(doc["log"].value("level", "info"), &c.log_level);
     c.stop_timeout_ms = doc.value("stop_timeout_ms", c.stop_timeout_ms);
@@ -104,7 +162,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text) {
       c.outbox = outbox.value();
     }
     if (c.outbox.enabled) {
-      auto pc = ParsePortalConfig(c.portal);
+      auto pc = ParsePortalConfig(c.portal, secret);
       if (!pc.ok()) errors.push_back({"/portal", pc.status().message()});
     }
     if (doc.contains("deadlines") && doc["deadlines"].contains("scan_interval_ms")) {
@@ -164,24 +222,28 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   so.synchronous_full = config.synchronous_full;
   so.busy_timeout_ms = config.busy_timeout_ms;
   so.read_connections = config.read_connections;
+  so.file_mode = config.file_mode;
+  so.logger = e->hooks_.logger;
+  so.read_wait_ms = config.read_wait_ms;
   auto store = OpenSqliteStore(so);
   if (!store.ok()) return store.status();
   e->store_ = std::move(store).value();
 
-  auto rules = tagging::RuleSet::FromFile(config.rules_file, config.schemas_dir);
+  const JsonReadLimits& limits = config.data_limits;
+  auto rules = tagging::RuleSet::FromFile(config.rules_file, config.schemas_dir, limits);
   if (!rules.ok()) return Status::InvalidInput("/tagging/rules_file: " + rules.status().message());
   e->rules_ = rules.value();
-  auto units = indicators::UnitTree::LoadFile(config.units_file, config.schemas_dir);
+  auto units = indicators::UnitTree::LoadFile(config.units_file, config.schemas_dir, limits);
   if (!units.ok()) return units.status();
   e->units_ = units.value();
-  auto catalog = indicators::IndicatorCatalog::LoadFile(config.indicators_file, config.schemas_dir);
+  auto catalog = indicators::IndicatorCatalog::LoadFile(config.indicators_file, config.schemas_dir, limits);
   if (!catalog.ok()) return catalog.status();
   e->catalog_ = catalog.value();
-  auto cal = calendar::WorkingCalendar::LoadDirectory(config.calendar_dir, config.schemas_dir);
+  auto cal = calendar::WorkingCalendar::LoadDirectory(config.calendar_dir, config.schemas_dir, limits);
   if (!cal.ok()) return cal.status();
-  auto deadline_rules = calendar::DeadlineRules::Load(config.deadlines_file, config.schemas_dir);
+  auto deadline_rules = calendar::DeadlineRules::Load(config.deadlines_file, config.schemas_dir, limits);
   if (!deadline_rules.ok()) return deadline_rules.status();
-  auto procs = calendar::ProcedureCatalogue::Load(config.procedures_file, config.schemas_dir);
+  auto procs = calendar::ProcedureCatalogue::Load(config.procedures_file, config.schemas_dir, limits);
   if (!procs.ok()) return procs.status();
   // Procedure details fetched from the portal (LayThuTuc) earlier override the file's entries.
   std::shared_ptr<const calendar::ProcedureCatalogue> catalogue = procs.value();
@@ -204,7 +266,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   Engine* raw = e.get();
   Outbox::ClientFactory factory;
   if (config.outbox.enabled) {
-    auto pc = ParsePortalConfig(config.portal);
+    auto pc = ParsePortalConfig(config.portal, e->hooks_.secret);
     if (!pc.ok()) return Status::InvalidInput("/portal: " + pc.status().message());
     PortalConfig portal = pc.value();
     std::shared_ptr<Clock> clock = e->hooks_.clock;
@@ -243,9 +305,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   if (e->hooks_.alert) e->outbox_->SetAlertHook(e->hooks_.alert);
   Status ob = e->outbox_->Init();
   if (!ob.ok()) return ob;
-  e->hooks_.logger.Log(LogLevel::kInfo, "opened",
-                       {{"instance", config.instance}, {"storage", config.storage_path}});
+  WarnIfPortalInsecure(config, e->hooks_.logger, "open");
+  e->hooks_.logger.Log(LogLevel::kInfo, "opened", {{"storage", config.storage_path}});
   RegisterReportOps(*e);
+  if (Status st = RegisterTagReviewOps(*e); !st.ok()) return st;
   return e;
 }
 
@@ -269,6 +332,7 @@ Status Engine::Start() {
   outbox_->Start();
   if (!started_) {
     started_ = true;
+    WarnIfPortalInsecure(config_, hooks_.logger, "start");
     hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", config_.scheduler_interval_ms}});
   }
   return Status::Ok();
@@ -367,6 +431,8 @@ Result<int> Engine::ScanDeadlines() {
                                 {"unit", row.unit},
                                 {"deadline", evaluation.deadline},
                                 {"at", FormatIsoTime(now)}};
+        // Which legal step the alert is about (petitions); deadline.steps has every step's state.
+        if (evaluation.deadline.contains("rule_id")) alert["rule_id"] = evaluation.deadline["rule_id"];
         alerts.push_back(alert.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
     }
@@ -408,8 +474,13 @@ Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vecto
   nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
   nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
   if (!row.has_item) {
-    // Only progress steps so far: nothing to evaluate until the dossier item arrives.
+    // Only progress steps so far: nothing to evaluate until the dossier item arrives; said the
+    // same way as for a dossier not yet received (not counted, with the reason).
     *ev = Evaluation{};
+    ev->cls = "not_counted";
+    ev->deadline = {{"class", "not_counted"},
+                    {"explanation", {{"class", "not_counted"},
+                                     {"reasons", {{{"code", "no_dossier_item"}}}}}}};
   } else {
     *ev = evaluator()->Evaluate(row.key.kind, data, history, tags, row.event_time_ms, now, row.synced);
   }
@@ -502,6 +573,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
     IntakeOutcome& o = ev.outcome;
     Evaluation evaluation;
     bool evaluated = false;
+    nlohmann::json pending;  // what a stored dossier still waits for (DossierPending)
     if (o.ok) {
       ParsedEvent& p = o.parsed;
       auto head_or = tx.GetRecord(p.key);
@@ -537,7 +609,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                          p.data_json, now}, &evaluation);
           if (!st.ok()) return fail(st);
           // Steps wait for the dossier item: the portal must have the dossier first.
-          if (outbox_->config().enabled && row.has_item) {
+          if (outbox_->config().enabled && PortalAccepts(row)) {
             int64_t queued = 0;
             st = outbox_->EnqueueProgress(tx, row, p.event["data"], now, Outbox::StepSource::kHost,
                                           &queued);
@@ -545,6 +617,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
             enqueued += queued;
           }
           evaluated = true;
+          pending = DossierPending(row);
           r["outcome"] = "accepted";
           r["step"] = {{"status", p.status}, {"at", FormatIsoTime(p.step_at_ms)}};
         }
@@ -559,6 +632,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
           r["outcome"] = "duplicate";
         } else {
           o.ok = false;
+          o.conflict = true;
           o.errors.push_back({p.order_basis == "version" ? "/version" : "/updated_at",
                               "phiên bản " + std::to_string(p.order_key) +
                                   " đã được ghi nhận với nội dung khác (xung đột)"});
@@ -571,6 +645,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                        "stale", p.data_json, now}, &evaluation);
         if (!st.ok()) return fail(st);
         evaluated = true;
+        pending = DossierPending(row);
         r["outcome"] = "stale";
         r["current_version"] = head->order_key;
       } else {
@@ -578,7 +653,8 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         if (head) row = *head;
         else row.first_seen_ms = now;
         const std::string old_status = head && head->has_item ? head->status : "";
-        const bool was_item = head && head->has_item;
+        // Exported before: steps that arrived earlier were sent with it then.
+        const bool was_item = head && PortalAccepts(*head);
         const std::string old_unit = head ? head->unit : "";
         row.key = p.key;
         row.unit = p.unit;
@@ -599,11 +675,12 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
                                        "applied", "", now}, &evaluation, old_unit);
         if (!st.ok()) return fail(st);
-        if (row.key.kind == "dossier" && outbox_->config().enabled) {
+        if (outbox_->config().enabled && PortalAccepts(row)) {
           st = EnqueueExport(tx, row, old_status, was_item, had_steps, p, now, &enqueued);
           if (!st.ok()) return fail(st);
         }
         evaluated = true;
+        pending = DossierPending(row);
         r["outcome"] = "accepted";
       }
       if (o.ok) {
@@ -614,6 +691,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                        : nlohmann::json(p.event["updated_at"]);
         if (!p.notes.empty()) r["notes"] = p.notes;
         if (evaluated && !evaluation.deadline.is_null()) r["deadline"] = evaluation.deadline;
+        if (!pending.is_null()) r["pending"] = std::move(pending);
         if (!p.is_progress_step && r["outcome"] == "accepted") r["tags"] = p.tags;
       }
     }
@@ -624,12 +702,13 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
       q.source = k.source;
       q.kind = k.kind;
       q.record_id = k.id;
-      q.errors_json = ErrorsJson(o.errors).dump();
+      q.errors_json = ErrorsJson(o.errors).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       q.raw_size = static_cast<int64_t>(ev.raw.size());
       q.raw = std::string(ev.raw.substr(0, static_cast<size_t>(config_.intake.quarantine_raw_max_bytes)));
       Status st = tx.Quarantine(q);
       if (!st.ok()) return fail(st);
       r["outcome"] = "rejected";
+      if (o.conflict) r["conflict"] = true;
       r["key"] = KeyJson(k);
       if (!o.partial_unit.empty()) r["unit"] = o.partial_unit;
       r["errors"] = ErrorsJson(o.errors);
@@ -663,8 +742,11 @@ SubmitAnswer Engine::Submit(std::string_view event) {
   if (!st.ok()) return {st, {{"outcome", "error"}, {"error", st.message()}}};
   nlohmann::json r = std::move(results[0]);
   r.erase("index");
-  bool rejected = r["outcome"] == "rejected";
-  return {rejected ? Status::InvalidInput(r["errors"].dump()) : Status::Ok(), std::move(r)};
+  if (r["outcome"] != "rejected") return {Status::Ok(), std::move(r)};
+  const std::string errors = r["errors"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // A same-version conflict is not malformed input: the host must resolve which content wins.
+  if (r.value("conflict", false)) return {Status::Conflict(errors), std::move(r)};
+  return {Status::InvalidInput(errors), std::move(r)};
 }
 
 SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
@@ -718,8 +800,11 @@ SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
 }
 
 Result<nlohmann::json> Engine::Query(std::string_view request) {
-  nlohmann::json req = nlohmann::json::parse(request, nullptr, false);
-  if (req.is_discarded() || !req.is_object() || !req.contains("op") || !req["op"].is_string())
+  // Depth first: nothing may recurse over a request nested past limits.max_json_depth.
+  auto parsed = ParseJsonBounded(request, config_.intake.max_json_depth);
+  if (!parsed.ok()) return parsed.status();
+  const nlohmann::json req = std::move(parsed).value();
+  if (!req.is_object() || !req.contains("op") || !req["op"].is_string())
     return Status::InvalidInput("/op: yêu cầu phải là đối tượng JSON có trường \"op\" (chuỗi)");
   const std::string op = req["op"].get<std::string>();
   if (op == "record.get") return RecordGet(req);
@@ -735,12 +820,32 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "tags.count") return TagCountsOp(req);
   if (op == "tags.explain") return ExplainTagsOp(req);
   if (op == "outbox.status") return outbox_->StatusJson();
-  if (op == "outbox.dead_letters") return outbox_->DeadLetters(req);
-  if (op == "outbox.resend") return outbox_->Resend(req);
-  if (op == "outbox.mappings.set") return outbox_->SetMappings(req);
+  // The outbox reads these ops' arguments itself; their types and ranges are checked here.
+  const QueryArgs args(req);
+  if (op == "outbox.dead_letters") {
+    auto limit = args.Int("limit", 100, 1, 10000);
+    if (!limit.ok()) return limit.status();
+    auto offset = args.Int("offset", 0, 0, INT64_MAX);
+    if (!offset.ok()) return offset.status();
+    return outbox_->DeadLetters(req);
+  }
+  if (op == "outbox.resend") {
+    auto id = args.Int("id", std::nullopt, 1, INT64_MAX);
+    if (!id.ok()) return id.status();
+    return outbox_->Resend(req);
+  }
+  if (op == "outbox.mappings.set") {
+    auto mappings = args.Object("mappings");
+    if (!mappings.ok()) return mappings.status();
+    return outbox_->SetMappings(req);
+  }
   if (op == "outbox.reconcile") return outbox_->RequestReconcile();
   if (op == "exportlog.verify") return outbox_->VerifyLog();
-  if (op == "procedures.refresh") return outbox_->RequestProcedureRefresh(req);
+  if (op == "procedures.refresh") {
+    auto codes = args.Strings("codes", 10000);
+    if (!codes.ok()) return codes.status();
+    return outbox_->RequestProcedureRefresh(req);
+  }
   if (op == "procedures.status") return outbox_->ProceduresStatus();
   if (op == "procedures.get") return ProcedureGetOp(req);
   if (auto it = extra_ops_.find(op); it != extra_ops_.end()) return it->second(req);
@@ -758,12 +863,21 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
 }
 
 Result<nlohmann::json> Engine::RecordGet(const nlohmann::json& req) {
-  std::vector<FieldError> errors;
-  for (const char* f : {"source", "kind", "id"})
-    if (!req.contains(f) || !req[f].is_string())
-      errors.push_back({std::string("/") + f, "thiếu trường bắt buộc (chuỗi)"});
-  if (!errors.empty()) return Status::InvalidInput(JoinFieldErrors(errors));
-  RecordKey key{req["source"], req["kind"], req["id"]};
+  const QueryArgs args(req);
+  std::vector<std::string> errors;
+  RecordKey key;
+  const std::pair<const char*, std::string*> fields[] = {
+      {"source", &key.source}, {"kind", &key.kind}, {"id", &key.id}};
+  for (const auto& [name, field] : fields) {
+    auto v = args.Key(name);
+    if (v.ok()) *field = v.value();
+    else errors.push_back(v.status().message());
+  }
+  if (!errors.empty()) {
+    std::string msg;
+    for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;
+    return Status::InvalidInput(msg);
+  }
   auto rec = store_->GetRecord(key);
   if (!rec.ok()) return rec.status();
   if (!rec.value()) return Status::NotFound("không có bản ghi " + key.source + "/" + key.kind + "/" + key.id);
@@ -789,6 +903,7 @@ Result<nlohmann::json> Engine::RecordGet(const nlohmann::json& req) {
                            {"data", nlohmann::json::parse(r.data_json, nullptr, false)},
                            {"tags", nlohmann::json::parse(r.tags_json, nullptr, false)},
                            {"deadline", nlohmann::json::parse(r.deadline_json, nullptr, false)}};
+  if (auto pending = DossierPending(r); !pending.is_null()) record["pending"] = std::move(pending);
   record[r.order_basis == "time" ? "updated_at_ms" : "version"] = r.order_key;
   return nlohmann::json{{"record", std::move(record)}, {"history", std::move(h)}};
 }
@@ -814,9 +929,12 @@ Result<nlohmann::json> Engine::StatsOp() {
 }
 
 Result<nlohmann::json> Engine::QuarantineList(const nlohmann::json& req) {
-  int64_t limit = req.value("limit", 100), offset = req.value("offset", 0);
-  if (limit < 1 || limit > 10000) return Status::InvalidInput("/limit: phải trong khoảng 1..10000");
-  auto rows = store_->ListQuarantine(limit, offset);
+  const QueryArgs args(req);
+  auto limit = args.Int("limit", 100, 1, 10000);
+  if (!limit.ok()) return limit.status();
+  auto offset = args.Int("offset", 0, 0, INT64_MAX);
+  if (!offset.ok()) return offset.status();
+  auto rows = store_->ListQuarantine(limit.value(), offset.value());
   if (!rows.ok()) return rows.status();
   nlohmann::json items = nlohmann::json::array();
   for (const auto& q : rows.value()) {
@@ -849,22 +967,21 @@ Result<nlohmann::json> Engine::DeadlineScanOp() {
 }
 
 Result<nlohmann::json> Engine::IndicatorsOp(const nlohmann::json& req) {
-  if (!req.contains("unit") || !req["unit"].is_string())
-    return Status::InvalidInput("/unit: thiếu mã đơn vị (chuỗi)");
-  const std::string unit = req["unit"];
+  const QueryArgs args(req);
+  auto unit_arg = args.Key("unit");
+  if (!unit_arg.ok()) return unit_arg.status();
+  const std::string unit = unit_arg.value();
   if (!units_->Find(unit)) return Status::NotFound("/unit: không có đơn vị \"" + unit + "\" trong cây đơn vị");
-  auto period = catalog_->ResolvePeriod(req.value("period", nlohmann::json::object()));
+  auto period_arg = args.Object("period", nlohmann::json::object());
+  if (!period_arg.ok()) return period_arg.status();
+  auto period = catalog_->ResolvePeriod(period_arg.value());
   if (!period.ok()) return period.status();
-  std::vector<std::string> ids;
-  if (req.contains("ids")) {
-    if (!req["ids"].is_array()) return Status::InvalidInput("/ids: cần mảng mã chỉ số");
-    for (size_t i = 0; i < req["ids"].size(); ++i) {
-      const auto& id = req["ids"][i];
-      if (!id.is_string() || !catalog_->Find(id.get<std::string>()))
-        return Status::InvalidInput("/ids/" + std::to_string(i) + ": chỉ số không tồn tại: " + id.dump());
-      ids.push_back(id);
-    }
-  }
+  auto ids_arg = args.Strings("ids", 1000);
+  if (!ids_arg.ok()) return ids_arg.status();
+  std::vector<std::string> ids = ids_arg.value();
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (!catalog_->Find(ids[i]))
+      return Status::InvalidInput("/ids/" + std::to_string(i) + ": chỉ số không tồn tại: " + ShownValue(ids[i]));
   const int64_t today = LocalDay(hooks_.clock->NowMs());
   auto values = catalog_->Compute(index_, unit, period.value(), today, ids);
   nlohmann::json list = nlohmann::json::array();
@@ -877,15 +994,21 @@ Result<nlohmann::json> Engine::IndicatorsOp(const nlohmann::json& req) {
 }
 
 Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
-  if (!req.contains("unit") || !req["unit"].is_string())
-    return Status::InvalidInput("/unit: thiếu mã đơn vị (chuỗi)");
-  if (!req.contains("id") || !req["id"].is_string()) return Status::InvalidInput("/id: thiếu mã chỉ số");
-  const std::string unit = req["unit"];
-  const auto* def = catalog_->Find(req["id"]);
+  const QueryArgs args(req);
+  auto unit_arg = args.Key("unit");
+  if (!unit_arg.ok()) return unit_arg.status();
+  auto id_arg = args.String("id", std::nullopt, 256);
+  if (!id_arg.ok()) return id_arg.status();
+  auto period_arg = args.Object("period", nlohmann::json::object());
+  if (!period_arg.ok()) return period_arg.status();
+  auto limit_arg = args.Int("limit", 1000, 0, 1000000);
+  if (!limit_arg.ok()) return limit_arg.status();
+  const std::string unit = unit_arg.value();
+  const auto* def = catalog_->Find(id_arg.value());
   if (!def) return Status::NotFound("/id: chỉ số không tồn tại");
-  auto period = catalog_->ResolvePeriod(req.value("period", nlohmann::json::object()));
+  auto period = catalog_->ResolvePeriod(period_arg.value());
   if (!period.ok()) return period.status();
-  const int64_t limit = req.value("limit", 1000);
+  const int64_t limit = limit_arg.value();
   const int64_t as_of = std::min(period->to_day, LocalDay(hooks_.clock->NowMs()));
   auto subtree = units_->Descendants(unit, period->from_day, period->to_day);
   if (subtree.empty()) subtree.push_back(unit);
@@ -1024,7 +1147,8 @@ std::shared_ptr<const tagging::RuleSet> Engine::rules() const {
 nlohmann::json Engine::TagsFor(const std::string& kind, const nlohmann::json& event, int64_t now) const {
   auto rs = rules();
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& hit : rs->Evaluate({kind, event, now})) out.push_back(hit.ToJson());
+  auto review = ReviewFor(event);
+  for (const auto& hit : rs->Evaluate({kind, event, now, review.get()})) out.push_back(hit.ToJson());
   return out;
 }
 
@@ -1052,9 +1176,12 @@ constexpr const char* kAllKinds[] = {"dossier", "petition", "reception", "dvk_mo
 }  // namespace
 
 Result<nlohmann::json> Engine::ReloadRulesOp(const nlohmann::json& req) {
-  std::string path = req.value("path", config_.rules_file);
-  // A bad rule file leaves the rules in force untouched.
-  auto loaded = tagging::RuleSet::FromFile(path, config_.schemas_dir);
+  auto path_arg = QueryArgs(req).String("path", config_.rules_file);
+  if (!path_arg.ok()) return path_arg.status();
+  const std::string path = path_arg.value();
+  // A bad rule file leaves the rules in force untouched. The file must be a regular file within
+  // limits.max_data_file_bytes and limits.max_json_depth.
+  auto loaded = tagging::RuleSet::FromFile(path, config_.schemas_dir, config_.data_limits);
   if (!loaded.ok()) return Status::InvalidInput("tệp quy tắc không hợp lệ, giữ nguyên quy tắc đang dùng:\n" + loaded.status().message());
   std::lock_guard lock(retag_mu_);
   if (retag_running_) return Status::Conflict("đang gắn nhãn lại theo phiên bản " + retag_version_ + "; thử lại sau");
@@ -1101,7 +1228,9 @@ void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
         ++retag_processed_;
         if (!row.has_item) continue;
         nlohmann::json tags = nlohmann::json::array();
-        for (const auto& h : rs->Evaluate({row.key.kind, EnvelopeOf(row), now})) tags.push_back(h.ToJson());
+        const nlohmann::json envelope = EnvelopeOf(row);
+        auto review = ReviewFor(envelope);
+        for (const auto& h : rs->Evaluate({row.key.kind, envelope, now, review.get()})) tags.push_back(h.ToJson());
         std::string new_tags = tags.dump();
         if (new_tags == row.tags_json) continue;
         std::vector<tagging::TagHit> new_hits;
@@ -1240,10 +1369,15 @@ Result<nlohmann::json> Engine::RetagStatusOp() {
 }
 
 Result<nlohmann::json> Engine::TagChangesOp(const nlohmann::json& req) {
-  std::string version = req.value("version", rules()->version());
+  const QueryArgs args(req);
+  auto version_arg = args.String("version", rules()->version(), 256);
+  if (!version_arg.ok()) return version_arg.status();
+  auto limit_arg = args.Int("limit", 1000, 0, 1000000);
+  if (!limit_arg.ok()) return limit_arg.status();
+  const std::string version = version_arg.value();
   auto rows = store_->ListJournal("tag_change", version + "|");
   if (!rows.ok()) return rows.status();
-  int64_t limit = req.value("limit", 1000);
+  const int64_t limit = limit_arg.value();
   nlohmann::json items = nlohmann::json::array();
   for (const auto& r : rows.value()) {
     if (static_cast<int64_t>(items.size()) >= limit) break;
@@ -1253,26 +1387,34 @@ Result<nlohmann::json> Engine::TagChangesOp(const nlohmann::json& req) {
 }
 
 Result<nlohmann::json> Engine::TagCountsOp(const nlohmann::json& req) {
-  std::string root = req.value("unit", units_->Roots().empty() ? "" : units_->Roots()[0]);
+  const QueryArgs args(req);
+  auto unit_arg = args.Key("unit", units_->Roots().empty() ? "" : units_->Roots()[0]);
+  if (!unit_arg.ok()) return unit_arg.status();
+  auto kind_arg = args.OneOf("kind", {"dossier", "petition", "reception", "dvk_model", "plan_task"});
+  if (!kind_arg.ok()) return kind_arg.status();
+  const std::string root = unit_arg.value();
   std::vector<std::string> scope = units_->Descendants(root, INT64_MIN / 4, INT64_MAX / 4);
   if (scope.empty()) scope.push_back(root);
-  nlohmann::json by_unit = nlohmann::json::object(), total = nlohmann::json::object();
-  for (const char* kind : kAllKinds) {
-    if (req.contains("kind") && req["kind"] != kind) continue;
-    Status st = store_->ForEachRecord(kind, scope, [&](const RecordRow& row) {
-      nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
-      if (!tags.is_array()) return;
-      for (const auto& t : tags) {
-        std::string name = t.value("tag", "");
-        std::string value = t.value("value", "");
-        std::string label = value.empty() ? name : name + "=" + value;
-        by_unit[row.unit][label] = by_unit[row.unit].value(label, 0) + 1;
-        total[label] = total.value(label, 0) + 1;
-      }
-    });
-    if (!st.ok()) return st;
-  }
-  return nlohmann::json{{"unit", root}, {"rules_version", rules()->version()}, {"total", total}, {"by_unit", by_unit}};
+  std::map<std::string, std::map<std::string, int64_t>> by_unit;
+  std::map<std::string, int64_t> total;
+  Status st = store_->ForEachRecord(kind_arg.value(), scope, [&](const RecordRow& row) {
+    nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
+    if (!tags.is_array()) return;
+    for (const auto& t : tags) {
+      if (!t.is_object()) continue;
+      auto text = [&](const char* k) {
+        auto it = t.find(k);
+        return it != t.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      const std::string name = text("tag"), value = text("value");
+      const std::string label = value.empty() ? name : name + "=" + value;
+      ++by_unit[row.unit][label];
+      ++total[label];
+    }
+  });
+  if (!st.ok()) return st;
+  return nlohmann::json{{"unit", root}, {"kind", kind_arg.value()}, {"rules_version", rules()->version()},
+                        {"total", total}, {"by_unit", by_unit}};
 }
 
 Result<nlohmann::json> Engine::ExplainTagsOp(const nlohmann::json& req) {

@@ -30,10 +30,13 @@
 #include "indicators/series_index.h"
 #include "indicators/units.h"
 #include "outbox/outbox.h"
+#include "portal/portal_config.h"
 #include "tagging/rules.h"
 #include "storage/store.h"
 
 namespace danvan {
+
+class TagReviewBook;  // engine/tag_review_ops.h
 
 struct EngineConfig {
   nlohmann::json raw;  // the validated configuration document
@@ -45,7 +48,13 @@ struct EngineConfig {
   bool synchronous_full = true;
   int busy_timeout_ms = 10000;
   int read_connections = 4;
+  unsigned file_mode = 0600;  // storage.file_mode: the database file, -wal and -shm
   IntakeLimits intake;
+  // Data files read at open and on request (rules, rubric, calendars, units...): nesting depth
+  // (limits.max_json_depth, the same as events) and size (limits.max_data_file_bytes).
+  JsonReadLimits data_limits;
+  // How long a query waits for a free read connection before RETRY_LATER (limits.read_wait_ms).
+  int read_wait_ms = 30000;
   int64_t max_batch_events = 10000;
   int64_t max_batch_bytes = 64LL << 20;
   LogLevel log_level = LogLevel::kInfo;
@@ -64,12 +73,14 @@ struct EngineConfig {
 
 // Parses and validates a configuration document; on failure the status message lists every
 // error, one per line, each with its JSON path.
-Result<EngineConfig> ParseEngineConfig(std::string_view text);
+// `secret` is the host's secret look-up (may be empty), asked before the environment and files.
+Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup& secret = {});
 
 struct HostHooks {
   Logger logger;
   std::function<void(const std::string&)> alert;  // may be empty
   std::shared_ptr<Clock> clock;
+  SecretLookup secret;  // the host's secret look-up; may be empty
 };
 
 // What a submit call answers: the ABI status and the JSON result.
@@ -137,6 +148,11 @@ class Engine {
   Result<nlohmann::json> TagChangesOp(const nlohmann::json& req);
   Result<nlohmann::json> TagCountsOp(const nlohmann::json& req);
   Result<nlohmann::json> ExplainTagsOp(const nlohmann::json& req);
+  // tags.review: list / confirm / correct the reading of letters (engine/tag_review_ops.cc).
+  friend Status RegisterTagReviewOps(Engine& engine);
+  Result<nlohmann::json> TagReviewOp(const nlohmann::json& req);
+  // The stored review decision of the record an envelope names, or null (no decision).
+  std::shared_ptr<const nlohmann::json> ReviewFor(const nlohmann::json& event) const;
   // Background re-tagging of every stored record with the current rules.
   void RetagLoop(std::shared_ptr<const tagging::RuleSet> rules);
 
@@ -178,6 +194,7 @@ class Engine {
   std::map<std::string, QueryOp> extra_ops_;
   mutable std::mutex rules_mu_;
   std::shared_ptr<const tagging::RuleSet> rules_;  // guarded by rules_mu_
+  std::shared_ptr<TagReviewBook> tag_reviews_;      // set in Open; thread-safe itself
   std::mutex retag_mu_;
   std::thread retag_thread_;                       // guarded by retag_mu_
   std::atomic<bool> retag_running_{false};

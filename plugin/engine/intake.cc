@@ -3,6 +3,8 @@
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
 
+#include <map>
+
 #include "core/timeutil.h"
 #include "text/json_repair.h"
 #include "text/utf8.h"
@@ -18,30 +20,66 @@ bool EndsWith(const std::string& s, const char* suffix) {
 }
 
 // Date fields the schemas check only by pattern are also checked as real calendar dates.
-void CheckDates(const nlohmann::json& node, const std::string& path, bool portal_style,
+// Iterative (an explicit stack), so its depth costs heap, not the host thread's stack; the
+// event's nesting is bounded by limits.max_json_depth before it gets here anyway.
+void CheckDates(const nlohmann::json& root, const std::string& root_path, bool portal_style,
                 std::vector<FieldError>* errors) {
-  if (node.is_object()) {
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      const std::string& k = it.key();
-      std::string p = path + "/" + k;
-      if (it->is_string() && !it->get_ref<const std::string&>().empty()) {
-        const std::string& v = it->get_ref<const std::string&>();
-        if (portal_style && (k.rfind("Ngay", 0) == 0 || k.rfind("ThoiDiem", 0) == 0)) {
-          if (!ParsePortalTime(v))
-            errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng yyyyMMddHHmmss: \"" + v + "\""});
-        } else if (!portal_style && (EndsWith(k, "_at") || k == "date" || k == "start" ||
-                                     k == "due" || k == "period_from" || k == "period_to")) {
-          if (!ParseIsoTime(v))
-            errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng ISO 8601: \"" + v + "\""});
+  struct Item {
+    const nlohmann::json* node;
+    std::string path;
+  };
+  std::vector<Item> stack = {{&root, root_path}};
+  while (!stack.empty()) {
+    Item item = std::move(stack.back());
+    stack.pop_back();
+    const nlohmann::json& node = *item.node;
+    if (node.is_object()) {
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        const std::string& k = it.key();
+        std::string p = item.path + "/" + k;
+        if (it->is_string() && !it->get_ref<const std::string&>().empty()) {
+          const std::string& v = it->get_ref<const std::string&>();
+          if (portal_style && (k.rfind("Ngay", 0) == 0 || k.rfind("ThoiDiem", 0) == 0)) {
+            if (!ParsePortalTime(v))
+              errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng yyyyMMddHHmmss: \"" + v + "\"", "date.invalid"});
+          } else if (!portal_style && (EndsWith(k, "_at") || k == "date" || k == "start" ||
+                                       k == "due" || k == "period_from" || k == "period_to")) {
+            if (!ParseIsoTime(v))
+              errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng ISO 8601: \"" + v + "\"", "date.invalid"});
+          }
+        } else if (it->is_structured()) {
+          stack.push_back({&*it, std::move(p)});
         }
-      } else if (it->is_structured()) {
-        CheckDates(*it, p, portal_style, errors);
       }
+    } else if (node.is_array()) {
+      for (size_t i = 0; i < node.size(); ++i)
+        if (node[i].is_structured()) stack.push_back({&node[i], item.path + "/" + std::to_string(i)});
     }
-  } else if (node.is_array()) {
-    for (size_t i = 0; i < node.size(); ++i)
-      CheckDates(node[i], path + "/" + std::to_string(i), portal_style, errors);
   }
+}
+
+// `s` with every byte that is not part of valid UTF-8 replaced by U+FFFD.
+std::string ValidUtf8(const std::string& s) {
+  std::string_view rest = s;
+  auto bad = text::FindInvalidUtf8(rest);
+  if (!bad) return s;
+  std::string out;
+  while (bad) {
+    out.append(rest.substr(0, *bad));
+    out += "\xEF\xBF\xBD";
+    rest.remove_prefix(*bad + 1);
+    bad = text::FindInvalidUtf8(rest);
+  }
+  out.append(rest);
+  return out;
+}
+
+// The key fields of a refused event, as far as they could be read without parsing it.
+void PartialKeyOf(std::string_view raw, int max_depth, IntakeOutcome* out) {
+  std::map<std::string, std::string> top;
+  ScanJson(raw, max_depth, &top);
+  out->partial_key = {top["source"], top["kind"], top["id"]};
+  out->partial_unit = top["unit"];
 }
 
 std::string StatusOf(const std::string& kind, const nlohmann::json& data) {
@@ -53,6 +91,25 @@ std::string StatusOf(const std::string& kind, const nlohmann::json& data) {
   if (kind == "petition" || kind == "plan_task") return str("status");
   if (kind == "dvk_model") return data.contains("recognition_level") ? "recognised" : "registered";
   return "";
+}
+
+// Legacy text visible only after JSON decoding (escaped TCVN3/VISCII capitals, Windows-1252
+// readings): repaired in the parsed values; C0 controls never reach the store (text/json_repair.h).
+// raw_notes: what the raw pass repaired (its encoding guides weak suspects). False on errors.
+bool RepairDecodedText(nlohmann::json* event, const std::vector<text::RepairNote>& raw_notes,
+                       std::vector<nlohmann::json>* notes, std::vector<FieldError>* errors) {
+  std::optional<text::Encoding> hint;
+  for (const auto& n : raw_notes) {
+    if (hint && *hint != n.encoding) {
+      hint.reset();
+      break;
+    }
+    hint = n.encoding;
+  }
+  text::ValueRepair fixed = text::RepairJsonValues(event, {}, hint);
+  for (auto& [path, reason] : fixed.errors) errors->push_back({path, reason});
+  for (const auto& n : fixed.notes) notes->push_back(n.ToJson());
+  return fixed.errors.empty();
 }
 
 }  // namespace
@@ -84,10 +141,21 @@ Result<std::unique_ptr<Intake>> Intake::Create(const std::string& schemas_dir, I
 }
 
 IntakeOutcome Intake::Parse(std::string_view raw) const {
+  IntakeOutcome out = ParseChecked(raw);
+  for (auto& e : out.errors) {
+    e.path = ValidUtf8(e.path);
+    e.reason = ValidUtf8(e.reason);
+  }
+  for (std::string* k : {&out.partial_key.source, &out.partial_key.kind, &out.partial_key.id, &out.partial_unit})
+    *k = ValidUtf8(*k);
+  return out;
+}
+
+IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
   IntakeOutcome out;
   if (static_cast<int64_t>(raw.size()) > limits_.max_event_bytes) {
     out.errors.push_back({"/", "sự kiện quá lớn: " + std::to_string(raw.size()) +
-                                   " byte, tối đa " + std::to_string(limits_.max_event_bytes)});
+                                   " byte, tối đa " + std::to_string(limits_.max_event_bytes), "limit.size"});
     return out;
   }
   // Text still in a legacy Vietnamese encoding (TCVN3, VNI, VISCII, Windows-1258) is converted to
@@ -96,6 +164,7 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   auto repaired = text::RepairJsonText(raw);
   if (!repaired.ok()) {
     out.errors.push_back({"/", repaired.status().message()});
+    PartialKeyOf(raw, limits_.max_json_depth, &out);
     return out;
   }
   if (repaired->changed()) {
@@ -104,24 +173,23 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
     raw = out.repaired;
   }
   if (auto bad = text::FindInvalidUtf8(raw)) {
-    out.errors.push_back({"/", "không phải UTF-8 hợp lệ tại byte " + std::to_string(*bad)});
+    out.errors.push_back({"/", "không phải UTF-8 hợp lệ tại byte " + std::to_string(*bad), "encoding.utf8"});
+    PartialKeyOf(raw, limits_.max_json_depth, &out);
     return out;
   }
-  nlohmann::json event = nlohmann::json::parse(raw, nullptr, false);
-  if (event.is_discarded()) {
-    // Re-parse with exceptions only to get the position for the message.
-    std::string where;
-    try {
-      const nlohmann::json unused = nlohmann::json::parse(raw);  // throws here
-      (void)unused;
-    } catch (const nlohmann::json::parse_error& e) {
-      where = " tại byte " + std::to_string(e.byte);
-    }
-    out.errors.push_back({"/", "JSON không hợp lệ" + where});
+  // Syntax, numbers out of range (1e400) and nesting depth are checked while parsing, without
+  // recursion: nothing below (nlohmann copies and dumps, valijson, CheckDates) then recurses
+  // deeper than limits.max_json_depth.
+  JsonScanError where;
+  auto parsed = ParseJsonBounded(raw, limits_.max_json_depth, &where);
+  if (!parsed.ok()) {
+    out.errors.push_back({where.path, where.reason});
+    PartialKeyOf(raw, limits_.max_json_depth, &out);
     return out;
   }
+  nlohmann::json event = std::move(parsed).value();
   if (!event.is_object()) {
-    out.errors.push_back({"/", "sự kiện phải là một đối tượng JSON"});
+    out.errors.push_back({"/", "sự kiện phải là một đối tượng JSON", "json.not_object"});
     return out;
   }
   auto str = [&](const char* f) {
@@ -130,8 +198,21 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   };
   out.partial_key = {str("source"), str("kind"), str("id")};
   out.partial_unit = str("unit");
+  // A record key is compared and printed as a C string by hosts and reports: no control
+  // character (a NUL would cut it), whatever the schema's patterns say.
+  for (const char* f : {"source", "kind", "id", "unit"}) {
+    if (auto c = FindControlCharacter(str(f)))
+      out.errors.push_back({std::string("/") + f, "chứa ký tự điều khiển " + *c +
+                                                      ", không được phép trong khóa bản ghi"});
+  }
+  if (!RepairDecodedText(&event, repaired->notes, &notes, &out.errors)) return out;
 
   if (!envelope_->Validate(event, &out.errors)) return out;
+  if (event.contains("version") && event["version"].is_number_unsigned() &&
+      event["version"].get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    out.errors.push_back({"/version", "vượt quá số nguyên 64 bit có dấu (tối đa " +
+                                          std::to_string(INT64_MAX) + ")"});
+  }
   const std::string kind = event["kind"].get<std::string>();
   const nlohmann::json& data = event["data"];
   ParsedEvent& p = out.parsed;
@@ -142,20 +223,22 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   if (portal_limits_ && kind == "dossier") {
     std::vector<std::pair<std::string, std::string>> too_long;
     portal_limits_->Check(data, p.is_progress_step, "/data", &too_long);
-    for (auto& [path, reason] : too_long) out.errors.push_back({path, reason});
+    // Longer than the portal accepts: the same code as a schema maxLength (docs/integration.md).
+    for (auto& [path, reason] : too_long) out.errors.push_back({path, reason, "schema.max_length"});
   }
-  CheckDates(data, "/data", kind == "dossier", &out.errors);
+  // Only a document that fits its schema is walked further.
+  if (out.errors.empty()) CheckDates(data, "/data", kind == "dossier", &out.errors);
   auto event_time = ParseIsoTime(event["event_time"].get<std::string>());
-  if (!event_time) out.errors.push_back({"/event_time", "ngày giờ không tồn tại"});
+  if (!event_time) out.errors.push_back({"/event_time", "ngày giờ không tồn tại", "date.invalid"});
   std::optional<int64_t> updated_at;
   if (event.contains("updated_at")) {
     updated_at = ParseIsoTime(event["updated_at"].get<std::string>());
-    if (!updated_at) out.errors.push_back({"/updated_at", "ngày giờ không tồn tại"});
+    if (!updated_at) out.errors.push_back({"/updated_at", "ngày giờ không tồn tại", "date.invalid"});
   }
   if (kind == "dossier" && data.contains("MaHoSo") && data["MaHoSo"].is_string() &&
       data["MaHoSo"].get<std::string>() != event["id"].get<std::string>()) {
     out.errors.push_back({"/data/MaHoSo", "phải trùng với mã bản ghi /id (\"" +
-                                              event["id"].get<std::string>() + "\")"});
+                                              event["id"].get<std::string>() + "\")", "key.mismatch"});
   }
   if (!out.errors.empty()) return out;
 

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_input.h"
 #include "core/json_schema.h"
 #include "core/status.h"
 #include "outbox/portal_payload.h"
@@ -22,6 +23,9 @@ namespace danvan {
 struct IntakeLimits {
   int64_t max_event_bytes = 262144;
   int64_t quarantine_raw_max_bytes = 65536;
+  // Most arrays/objects nested in one another in an event, the envelope being level 1; checked
+  // before anything recurses over the event (core/bounded_input.h).
+  int max_json_depth = kDefaultMaxJsonDepth;
 };
 
 // A validated event, ready to be applied to the store.
@@ -51,6 +55,9 @@ struct IntakeOutcome {
   RecordKey partial_key;
   std::string partial_unit;
   std::string repaired;  // the input after legacy-encoding repair (empty when unchanged)
+  // Rejected because the same version (or updated_at) was already stored with other content:
+  // answered DANVAN_CONFLICT rather than DANVAN_INVALID_INPUT (set by the engine).
+  bool conflict = false;
 };
 
 class Intake {
@@ -58,6 +65,8 @@ class Intake {
   // Loads the record schemas from schemas_dir/records/.
   static Result<std::unique_ptr<Intake>> Create(const std::string& schemas_dir, IntakeLimits limits);
 
+  // Never throws; every refusal is in IntakeOutcome::errors, each naming a JSON path, with
+  // valid UTF-8 text (a refused event's bytes are echoed with U+FFFD for invalid bytes).
   IntakeOutcome Parse(std::string_view raw) const;
   const IntakeLimits& limits() const { return limits_; }
   // During open only: dossier and progress items longer than the portal accepts are refused
@@ -66,6 +75,7 @@ class Intake {
 
  private:
   Intake() = default;
+  IntakeOutcome ParseChecked(std::string_view raw) const;
   IntakeLimits limits_;
   std::optional<PortalFieldLimits> portal_limits_;
   std::shared_ptr<const JsonSchema> envelope_;

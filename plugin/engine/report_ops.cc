@@ -47,7 +47,7 @@ class RubricCache {
     auto it = cache_.find(name);
     if (it != cache_.end() && it->second.size == size && it->second.mtime == mtime)
       return it->second.rubric;
-    auto r = scoring::Rubric::FromFile(path, config_->schemas_dir + "/rubric.schema.json");
+    auto r = scoring::Rubric::FromFile(path, config_->schemas_dir + "/rubric.schema.json", config_->data_limits);
     if (!r.ok()) return r.status();
     auto shared = std::make_shared<const scoring::Rubric>(std::move(r).value());
     cache_[name] = {size, mtime, shared};

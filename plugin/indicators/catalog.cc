@@ -105,8 +105,8 @@ nlohmann::json IndicatorValue::ToJson() const {
 }
 
 Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::LoadFile(
-    const std::string& path, const std::string& schemas_dir) {
-  auto doc = LoadValidatedJsonFile(path, schemas_dir + "/indicators.schema.json");
+    const std::string& path, const std::string& schemas_dir, const JsonReadLimits& limits) {
+  auto doc = LoadValidatedJsonFile(path, schemas_dir + "/indicators.schema.json", limits);
   if (!doc.ok()) return doc.status();
   return FromConfig(doc.value());
 }
@@ -143,15 +143,22 @@ const IndicatorDef* IndicatorCatalog::Find(const std::string& id) const {
 Result<Period> IndicatorCatalog::ResolvePeriod(const nlohmann::json& s) const {
   if (!s.is_object()) return Status::InvalidInput("/period: phải là đối tượng");
   Period p;
-  auto year_of = [&]() -> std::optional<int> {
-    if (!s.contains("year") || !s["year"].is_number_integer()) return std::nullopt;
-    int y = s["year"].get<int>();
-    if (y < 2000 || y > 2100) return std::nullopt;
-    return y;
+  // An integer member in [lo, hi]; nullopt when absent, of another type or out of range
+  // (read as int64 first: 4294969296 must not wrap to 2000).
+  auto int_of = [&](const char* name, int lo, int hi) -> std::optional<int> {
+    auto it = s.find(name);
+    if (it == s.end() || !it->is_number_integer()) return std::nullopt;
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(hi)) return std::nullopt;
+    const int64_t v = it->get<int64_t>();
+    if (v < lo || v > hi) return std::nullopt;
+    return static_cast<int>(v);
   };
+  auto year_of = [&]() { return int_of("year", 2000, 2100); };
   auto mmdd = [](int y, const std::string& md) {
     return DaysFromCivil(y, std::stoi(md.substr(0, 2)), std::stoi(md.substr(3, 2)));
   };
+  if (s.contains("kind") && !s["kind"].is_string())
+    return Status::InvalidInput("/period/kind: cần chuỗi: month, quarter, half_year, year hoặc from/to");
   std::string kind = s.value("kind", s.contains("from") ? "range" : "");
   p.kind = kind;
   if (kind == "range") {
@@ -168,14 +175,16 @@ Result<Period> IndicatorCatalog::ResolvePeriod(const nlohmann::json& s) const {
   auto y = year_of();
   if (!y) return Status::InvalidInput("/period/year: cần năm (số nguyên 2000..2100)");
   if (kind == "month") {
-    int m = s.value("month", 0);
-    if (m < 1 || m > 12) return Status::InvalidInput("/period/month: cần tháng 1..12");
+    auto month = int_of("month", 1, 12);
+    if (!month) return Status::InvalidInput("/period/month: cần tháng 1..12 (số nguyên)");
+    const int m = *month;
     p.from_day = DaysFromCivil(*y, m, 1);
     p.to_day = (m == 12 ? DaysFromCivil(*y + 1, 1, 1) : DaysFromCivil(*y, m + 1, 1)) - 1;
     p.label = "Tháng " + std::to_string(m) + "/" + std::to_string(*y);
   } else if (kind == "quarter") {
-    int q = s.value("quarter", 0);
-    if (q < 1 || q > 4) return Status::InvalidInput("/period/quarter: cần quý 1..4");
+    auto quarter = int_of("quarter", 1, 4);
+    if (!quarter) return Status::InvalidInput("/period/quarter: cần quý 1..4 (số nguyên)");
+    const int q = *quarter;
     p.from_day = DaysFromCivil(*y, (q - 1) * 3 + 1, 1);
     p.to_day = (q == 4 ? DaysFromCivil(*y + 1, 1, 1) : DaysFromCivil(*y, q * 3 + 1, 1)) - 1;
     static const char* kRoman[] = {"I", "II", "III", "IV"};

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_input.h"
 #include "core/status.h"
 #include "indicators/series_index.h"
 
@@ -61,8 +62,10 @@ class IndicatorCatalog {
  public:
   // config: the parsed config/indicators.json (already schema-validated).
   static Result<std::shared_ptr<const IndicatorCatalog>> FromConfig(const nlohmann::json& config);
+  // The file is read within `limits` (core/bounded_input.h).
   static Result<std::shared_ptr<const IndicatorCatalog>> LoadFile(const std::string& path,
-                                                                  const std::string& schemas_dir);
+                                                                  const std::string& schemas_dir,
+                                                                  const JsonReadLimits& limits = {});
 
   // Resolves {"kind":"month","year":2023,"month":3} | {"kind":"quarter","year":2023,"quarter":2}
   // | {"kind":"half_year","year":2023} | {"kind":"year","year":2023}

@@ -8,8 +8,9 @@
 namespace danvan::indicators {
 
 Result<std::shared_ptr<const UnitTree>> UnitTree::LoadFile(const std::string& path,
-                                                           const std::string& schemas_dir) {
-  auto doc = LoadValidatedJsonFile(path, schemas_dir + "/units.schema.json");
+                                                           const std::string& schemas_dir,
+                                                           const JsonReadLimits& limits) {
+  auto doc = LoadValidatedJsonFile(path, schemas_dir + "/units.schema.json", limits);
   if (!doc.ok()) return doc.status();
   return FromJson(doc.value(), path);
 }

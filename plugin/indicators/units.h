@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_input.h"
 #include "core/status.h"
 
 namespace danvan::indicators {
@@ -33,8 +34,10 @@ struct Unit {
 
 class UnitTree {
  public:
+  // The file is read within `limits` (core/bounded_input.h).
   static Result<std::shared_ptr<const UnitTree>> LoadFile(const std::string& path,
-                                                          const std::string& schemas_dir);
+                                                          const std::string& schemas_dir,
+                                                          const JsonReadLimits& limits = {});
   static Result<std::shared_ptr<const UnitTree>> FromJson(const nlohmann::json& doc,
                                                           const std::string& label);
 

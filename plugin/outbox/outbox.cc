@@ -1,6 +1,5 @@
 #include "outbox/outbox.h"
 
-#include <openssl/evp.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -30,27 +29,6 @@ int64_t IntField(const nlohmann::json& s, const char* key, int64_t def, int64_t 
 thread_local std::mt19937_64 g_rng{std::random_device{}()};
 
 }  // namespace
-
-std::string Sha256HexOpenSsl(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out(len * 2, '0');
-  for (unsigned i = 0; i < len; ++i) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 15];
-  }
-  return out;
-}
-
-std::string ExportLogEntryHash(const ExportLogRow& r) {
-  // Every field of the entry, in a fixed order, chained to the previous entry's hash.
-  nlohmann::json j = nlohmann::json::array(
-      {r.prev_hash, r.destination, r.at_ms, r.op, r.record_id, r.url, r.http_status, r.outcome,
-       r.request_hash, r.request_masked, Sha256HexOpenSsl(r.response_body)});
-  return Sha256HexOpenSsl(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
 
 Result<OutboxConfig> ParseOutboxConfig(const nlohmann::json& s, bool portal_configured) {
   OutboxConfig c;
@@ -115,6 +93,9 @@ Outbox::Outbox(OutboxConfig config, Store* store, std::shared_ptr<Clock> clock, 
 Outbox::~Outbox() { Shutdown(std::chrono::steady_clock::now()); }
 
 Status Outbox::Init() {
+  // Entries written before the export log stopped keeping request bodies lose them now.
+  Status scrubbed = ScrubLegacyExportLog(*store_, logger_, clock_->NowMs());
+  if (!scrubbed.ok()) return scrubbed;
   if (config_.enabled) {
     // This node's leases from its previous run (it died mid-pass): on a store this node owns
     // alone (SQLite) nobody else will finish them, so they come back at once instead of after
@@ -353,18 +334,8 @@ Status Outbox::LogExchange(StoreTransaction& tx, const std::string& op, const st
     if (!last.ok()) return last.status();
     *head = last.value() ? last.value()->entry_hash : std::string(64, '0');
   }
-  ExportLogRow row;
-  row.destination = config_.destination;
-  row.at_ms = r.exchange.started_ms ? r.exchange.started_ms : clock_->NowMs();
-  row.op = op;
-  row.record_id = record_id;
-  row.url = r.exchange.url;
-  row.http_status = r.http_status;
-  row.outcome = PortalOutcomeName(r.outcome);
-  row.request_hash = Sha256HexOpenSsl(r.exchange.request_body);
-  row.request_masked = r.exchange.request_body_masked.empty() ? r.exchange.request_body
-                                                              : r.exchange.request_body_masked;
-  row.response_body = r.exchange.response_body;
+  // Hashes and non-personal identifiers only (export_log.h).
+  ExportLogRow row = MakeExportLogRow(config_.destination, op, record_id, r, clock_->NowMs());
   row.prev_hash = *head;
   row.entry_hash = ExportLogEntryHash(row);
   Status st = tx.AppendExportLog(row);
@@ -1190,30 +1161,7 @@ Result<nlohmann::json> Outbox::SetMappings(const nlohmann::json& req) {
   return nlohmann::json{{"units", m->units.size()}, {"procedures", m->procedures.size()}};
 }
 
-Result<nlohmann::json> Outbox::VerifyLog() {
-  std::string prev(64, '0');
-  int64_t after = 0, entries = 0;
-  nlohmann::json problems = nlohmann::json::array();
-  while (true) {
-    auto rows = store_->ReadExportLog(config_.destination, after, 5000);
-    if (!rows.ok()) return rows.status();
-    if (rows->empty()) break;
-    for (const auto& r : rows.value()) {
-      ++entries;
-      if (r.prev_hash != prev)
-        problems.push_back({{"seq", r.seq}, {"problem", "mắt xích trước bị thiếu hoặc bị sửa (prev_hash không khớp)"}});
-      if (ExportLogEntryHash(r) != r.entry_hash)
-        problems.push_back({{"seq", r.seq}, {"problem", "nội dung mục nhật ký đã bị thay đổi (entry_hash không khớp)"}});
-      prev = r.entry_hash;
-      after = r.seq;
-    }
-  }
-  auto head = store_->GetSetting("exportlog.head." + config_.destination);
-  if (!head.ok()) return head.status();
-  if (head.value() && *head.value() != prev)
-    problems.push_back({{"seq", after}, {"problem", "các mục cuối của nhật ký đã bị xóa (đầu chuỗi không khớp)"}});
-  return nlohmann::json{{"entries", entries}, {"valid", problems.empty()}, {"problems", problems}};
-}
+Result<nlohmann::json> Outbox::VerifyLog() { return VerifyExportLog(*store_, config_.destination); }
 
 void Outbox::SetProcedureHooks(ProcedureCodesProvider codes, ProceduresHook merge) {
   procedure_codes_ = std::move(codes);

@@ -27,7 +27,8 @@
 //    dead-letter table, from which an administrator re-sends it. A missing code mapping holds
 //    the record back; a refusal that means the configuration is wrong (log-in, dstcode, unit,
 //    unknown service, HTTP 404/405) pauses the destination with an alert.
-//  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain.
+//  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain, without
+//    personal data (hashes and dossier codes only, export_log.h).
 //
 // Threading: Enqueue* run on the caller's thread inside its transaction; Start, Stop and
 // Shutdown may be called from any threads at once (they serialise on lifecycle_mu_ and never
@@ -58,6 +59,7 @@
 #include "core/clock.h"
 #include "core/logger.h"
 #include "core/status.h"
+#include "outbox/export_log.h"
 #include "outbox/portal_client.h"
 #include "outbox/portal_payload.h"
 #include "storage/store.h"
@@ -256,10 +258,5 @@ std::optional<size_t> OffendingIndex(const std::string& message, size_t size);
 // True when the portal's item (a TraCuuHoSo answer) holds every field of `wire` with the same
 // value: the dossier is there as we would send it.
 bool PortalHasDossier(const nlohmann::json& portal_item, const nlohmann::json& wire);
-
-// SHA-256 (OpenSSL) as lower-case hex.
-std::string Sha256HexOpenSsl(std::string_view data);
-// The hash of one export-log entry given its predecessor's hash.
-std::string ExportLogEntryHash(const ExportLogRow& row);
 
 }  // namespace danvan

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include "core/timeutil.h"
 #include "reports/tables.h"
@@ -37,8 +38,13 @@ size_t Chars(const std::string& s) {
 
 std::string RenderJson(const ReportModel& m) { return ToJson(m).dump(2) + "\n"; }
 
+std::string CsvText(const std::string& s) {
+  if (!s.empty() && std::string_view("=+-@\t\r").find(s[0]) != std::string_view::npos) return "'" + s;
+  return s;
+}
+
 std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  if (s.find_first_of(",;\"\t\r\n") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {
     if (c == '"') out += '"';
@@ -51,10 +57,14 @@ std::vector<CsvFile> RenderCsv(const ReportModel& m) {
   std::vector<CsvFile> files;
   for (const Table& t : BuildTables(m)) {
     std::string s = "\xEF\xBB\xBF";  // UTF-8 BOM: Excel then reads the diacritics correctly
-    for (size_t i = 0; i < t.headers.size(); ++i) s += (i ? "," : "") + CsvField(t.headers[i]);
+    for (size_t i = 0; i < t.headers.size(); ++i) s += (i ? "," : "") + CsvField(CsvText(t.headers[i]));
     s += "\r\n";
     for (const auto& row : t.rows) {
-      for (size_t i = 0; i < row.size(); ++i) s += (i ? "," : "") + CsvField(row[i].text);
+      for (size_t i = 0; i < row.size(); ++i) {
+        const Cell& c = row[i];
+        // A computed number stays as written; any other text cannot start a formula.
+        s += (i ? "," : "") + CsvField(c.number ? c.text : CsvText(c.text));
+      }
       s += "\r\n";
     }
     files.push_back({t.id + ".csv", std::move(s)});

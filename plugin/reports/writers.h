@@ -20,9 +20,18 @@ struct CsvFile {
   std::string name;     // "xep-hang.csv"
   std::string content;  // UTF-8 with BOM, CRLF line ends, RFC 4180 quoting
 };
-// One file per table (tables.h order).
+// One file per table (tables.h order). Formula injection (OWASP "CSV injection"): a text cell
+// (every cell without a computed number: text from records or configuration, headers) that
+// starts with '=', '+', '-', '@', a tab or a CR is written after a single quote (CsvText), so
+// Excel and LibreOffice show it as text; cells holding a number the report computed keep their
+// text ("-2", "+3,2 điểm %"). XLSX needs no quote: text is written as string cells, never as
+// formulas; HTML escapes it.
 std::vector<CsvFile> RenderCsv(const ReportModel& m);
-// RFC 4180 field: quoted when it contains ',', '"', CR or LF (quotes doubled).
+// `s` with a leading single quote when it starts with = + - @ tab or CR; otherwise `s`.
+std::string CsvText(const std::string& s);
+// RFC 4180 field: quoted when it contains ',', ';', '"', a tab, CR or LF (quotes doubled).
+// ';' is quoted too: Excel splits on it where it is the list separator (Vietnamese Windows
+// settings), and an unquoted ";=..." would start a new cell.
 std::string CsvField(const std::string& s);
 // Writes RenderCsv(m) into `dir` (created if missing). IoError names the file.
 Status WriteCsvFiles(const ReportModel& m, const std::string& dir);

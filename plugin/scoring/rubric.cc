@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include "core/data_dirs.h"
 #include "core/json_schema.h"
 
 namespace danvan::scoring {
@@ -71,15 +72,14 @@ std::string Hex64(uint64_t v) {
 }  // namespace
 
 std::string Rubric::DefaultSchemaPath() {
-#ifdef DANVAN_SOURCE_ROOT
-  return std::string(DANVAN_SOURCE_ROOT) + "/schemas/rubric.schema.json";
-#else
-  return "schemas/rubric.schema.json";
-#endif
+  // No compile-time path in the shipped library: DANVAN_DATA_DIR or the install layout.
+  auto dir = FindDataSubdir("schemas", "schemas_dir");
+  return (dir.ok() ? dir.value() : std::string("schemas")) + "/rubric.schema.json";
 }
 
-Result<Rubric> Rubric::FromFile(const std::string& path, const std::string& schema_path) {
-  auto j = ReadJsonFile(path);
+Result<Rubric> Rubric::FromFile(const std::string& path, const std::string& schema_path,
+                               const JsonReadLimits& limits) {
+  auto j = ReadJsonFile(path, limits);
   if (!j.ok()) return j.status();
   return FromJson(j.value(), schema_path);
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/bounded_input.h"
 #include "core/status.h"
 
 namespace danvan::scoring {
@@ -76,11 +77,13 @@ struct EligibilityRule {
 
 class Rubric {
  public:
-  // Validates `j` against the schema at `schema_path` (default: the repo's
-  // schemas/rubric.schema.json under DANVAN_SOURCE_ROOT, or `schemas_dir` from the runtime
-  // config) and then semantically. Errors are InvalidInput with a Vietnamese message.
+  // Validates `j` against the schema at `schema_path` (default:
+  // rubric.schema.json of the data directory found by core/data_dirs.h; the engine passes
+  // `schemas_dir` from the runtime config) and then semantically. Errors are InvalidInput with a Vietnamese message.
   static Result<Rubric> FromJson(const nlohmann::json& j, const std::string& schema_path = "");
-  static Result<Rubric> FromFile(const std::string& path, const std::string& schema_path = "");
+  // The file is read within `limits` (core/bounded_input.h).
+  static Result<Rubric> FromFile(const std::string& path, const std::string& schema_path = "",
+                                 const JsonReadLimits& limits = {});
   static std::string DefaultSchemaPath();
 
   const std::string& id() const { return id_; }

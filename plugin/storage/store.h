@@ -121,7 +121,8 @@ struct DeadLetterRow {
   int64_t attempts = 0, dead_ms = 0, resent_ms = 0;
 };
 
-// One entry of the tamper-evident export log (hash chain per destination).
+// One entry of the tamper-evident export log (hash chain per destination), without personal
+// data: see outbox/export_log.h for what each field holds and the two formats.
 struct ExportLogRow {
   int64_t seq = 0;
   std::string destination;
@@ -129,10 +130,14 @@ struct ExportLogRow {
   std::string op, record_id, url;
   int http_status = 0;
   std::string outcome;
-  std::string request_hash;     // SHA-256 of the exact request bytes
-  std::string request_masked;   // the request with the session token masked
-  std::string response_body;
+  std::string request_hash;      // SHA-256 of the exact request bytes
   std::string prev_hash, entry_hash;
+  int format = 2;                // 1: legacy entry (whole bodies), 2: summaries and hashes
+  std::string request_summary;   // format 2: non-personal identifiers of the request (JSON)
+  std::string response_hash;     // format 2: SHA-256 of the exact response bytes
+  std::string response_summary;  // format 2: the portal's codes per item (JSON)
+  std::string request_masked;    // format 1 only (personal data; "" once scrubbed)
+  std::string response_body;     // format 1 only (personal data; "" once scrubbed)
 };
 
 // An append-only, audited journal entry (manual assessments, stored scores, rubric sources).
@@ -142,6 +147,17 @@ struct JournalRow {
   std::string key;    // kind-specific key, e.g. "<rubric>|<period>|<unit>|<criterion>"
   std::string body;   // JSON
   int64_t recorded_ms = 0;
+};
+
+// A person's decision on the reading of a letter (tags.review), one current row per record;
+// every decision is also journalled ("tag_review").
+struct TagReviewRow {
+  RecordKey key;
+  std::string action;    // "confirm" or "correct"
+  std::string decision;  // JSON {"kind","secondary":[...],"flags":{"complex":bool,...}}
+  std::string proposed;  // JSON: the reading it confirmed or replaced (letter_reading evidence)
+  std::string reviewer, why;
+  int64_t at_ms = 0;
 };
 
 struct OutboxStatusRow {
@@ -215,10 +231,14 @@ class StoreTransaction {
   virtual Status ResendDeadLetter(int64_t dead_letter_id, int64_t now_ms) = 0;
   virtual Result<std::optional<ExportLogRow>> LastExportLog(const std::string& destination) = 0;
   virtual Status AppendExportLog(const ExportLogRow& row) = 0;
+  // Replaces the entry with row.seq (the one-time scrub of legacy entries, export_log.h).
+  virtual Status RewriteExportLog(const ExportLogRow& row) = 0;
   virtual Status SetSetting(const std::string& key, const std::string& value) = 0;
   virtual Result<std::optional<std::string>> GetSettingInTx(const std::string& key) = 0;
   // Appends to the journal (never updated or deleted); returns the entry id.
   virtual Result<int64_t> AppendJournal(const JournalRow& row) = 0;
+  // Inserts or replaces the record's current review decision.
+  virtual Status PutTagReview(const TagReviewRow& row) = 0;
   // Makes every change of this transaction durable (per the configured synchronous mode).
   virtual Status Commit() = 0;
 };
@@ -227,6 +247,9 @@ class Store {
  public:
   virtual ~Store() = default;
   virtual Result<std::unique_ptr<StoreTransaction>> Begin() = 0;
+  // Copies committed changes into the main file and empties the write-ahead log, so replaced
+  // data does not linger there (after the export-log scrub).
+  virtual Status Checkpoint() = 0;
   virtual Result<std::optional<RecordRow>> GetRecord(const RecordKey& key) = 0;
   virtual Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) = 0;
   virtual Result<std::vector<HistoryRow>> GetHistory(int64_t record_pk) = 0;
@@ -248,10 +271,14 @@ class Store {
   virtual Result<std::vector<DeadLetterRow>> ListDeadLetters(int64_t limit, int64_t offset) = 0;
   virtual Result<std::vector<ExportLogRow>> ReadExportLog(const std::string& destination,
                                                           int64_t after_seq, int64_t limit) = 0;
+  // Destinations having export-log entries of a format below `format`.
+  virtual Result<std::vector<std::string>> ExportLogDestinationsBelowFormat(int format) = 0;
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   // Journal entries of `kind` whose key starts with key_prefix, oldest first.
   virtual Result<std::vector<JournalRow>> ListJournal(const std::string& kind,
                                                       const std::string& key_prefix) = 0;
+  // Every stored review decision (tags.review), by record key.
+  virtual Result<std::vector<TagReviewRow>> ListTagReviews() = 0;
   // Dossiers the portal confirmed (records.synced = 1), pk > after_pk, by pk.
   virtual Result<std::vector<RecordRow>> SyncedDossiers(int64_t after_pk, int64_t limit) = 0;
   // Watches due at or before now_ms, earliest first.

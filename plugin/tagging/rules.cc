@@ -11,6 +11,7 @@
 
 #include "core/json_schema.h"
 #include "core/timeutil.h"
+#include "tagging/letter_model.h"
 #include "text/keywords.h"
 #include "text/normalize.h"
 #include "text/utf8.h"
@@ -194,6 +195,18 @@ void Collect(const json& node, const std::vector<std::string>& path, size_t i,
 constexpr const char* kKinds[] = {"dossier", "petition", "reception", "dvk_model", "plan_task"};
 constexpr int kNumKinds = 5;  // index kNumKinds: a kind no rule names
 
+// Tags the letter reading can set (rules may read them).
+constexpr const char* kReadingTags[] = {"text_kind", "text_kind_strength", "secondary_kind",
+                                        "complexity", "group_petition", "staff_conduct",
+                                        "anonymous_denunciation", "protracted", "letter_reading",
+                                        "needs_review"};
+// The tag (and value) each flag of the reading sets when true, in kLetterFlags order.
+constexpr std::pair<const char*, const char*> kFlagTags[] = {{"complexity", "complex"},
+                                                             {"group_petition", ""},
+                                                             {"staff_conduct", ""},
+                                                             {"anonymous_denunciation", ""},
+                                                             {"protracted", "reraised"}};
+
 int KindIndex(std::string_view kind) {
   for (int i = 0; i < kNumKinds; ++i) {
     if (kind == kKinds[i]) return i;
@@ -218,6 +231,16 @@ struct RuleSet::Impl {
   std::vector<std::vector<std::pair<uint32_t, int>>> kw_triggers;  // keyword -> (rule, field)
   std::vector<uint8_t> kind_mask;                                  // per rule; 0 = all kinds
   std::vector<std::vector<int>> trigger_fields_by_kind;            // kind index -> field ids
+  // The "reading" section: the letter model and its thresholds.
+  struct Reading {
+    std::shared_ptr<const LetterModel> model;
+    uint8_t kind_mask = 0;
+    double review_below = 0.6;       // kind confidence under this: needs_review
+    double flag_review_below = 0.6;  // any flag's confidence under this: needs_review
+    double strong_above = 0.85;      // text_kind_strength=strong from this confidence
+    std::string source;
+  };
+  std::optional<Reading> reading;
 };
 
 namespace {
@@ -661,7 +684,8 @@ std::string Escape(const std::string& key) {
 
 class Loader {
  public:
-  Loader(const json& doc, const std::string& schemas_dir) : doc_(doc), dir_(schemas_dir) {}
+  Loader(const json& doc, const std::string& schemas_dir, const std::string& base_dir)
+      : doc_(doc), dir_(schemas_dir), base_dir_(base_dir) {}
 
   Status Load(RuleSet::Impl* impl, std::string* version) {
     impl_ = impl;
@@ -726,8 +750,15 @@ class Loader {
         impl->order.insert(impl->order.end(), members.begin(), members.end());
       }
     }
-    // A tag condition must read a tag that an earlier rule (in evaluation order) can set.
+    // A tag condition must read a tag that an earlier rule (in evaluation order) can set, or
+    // that the letter reading sets.
     std::set<std::string> produced;
+    if (auto r = doc_.find("reading"); r != doc_.end()) {
+      rule_id_.clear();
+      st = LoadReading(*r, impl);
+      if (!st.ok()) return st;
+      for (const char* t : kReadingTags) produced.insert(t);
+    }
     for (size_t idx : impl->order) {
       const Rule& rule = impl->rules[idx];
       for (const auto& [tag, ptr] : rule.tag_refs) {
@@ -763,6 +794,27 @@ class Loader {
   }
 
  private:
+  std::string PathOf(const std::string& name) const {
+    if (!name.empty() && name[0] == '/') return name;
+    return base_dir_ + "/" + name;
+  }
+
+  Status LoadReading(const json& r, RuleSet::Impl* impl) {
+    RuleSet::Impl::Reading reading;
+    auto cues = LetterCues::FromFile(PathOf(r.at("cues_file").get<std::string>()));
+    if (!cues.ok()) return Error("/reading/cues_file", cues.status().message());
+    auto model = LetterModel::FromFile(PathOf(r.at("model_file").get<std::string>()), cues.value());
+    if (!model.ok()) return Error("/reading/model_file", model.status().message());
+    reading.model = model.value();
+    for (const json& k : r.at("kinds")) reading.kind_mask |= static_cast<uint8_t>(1u << KindIndex(k.get<std::string>()));
+    reading.review_below = r.value("review_below", reading.review_below);
+    reading.flag_review_below = r.value("flag_review_below", reading.flag_review_below);
+    reading.strong_above = r.value("strong_above", reading.strong_above);
+    reading.source = r.value("source", "");
+    impl->reading = std::move(reading);
+    return Status::Ok();
+  }
+
   Status Error(const std::string& ptr, const std::string& why) const {
     std::string who = rule_id_.empty() ? "Tệp luật" : "Luật '" + rule_id_ + "'";
     return Status::InvalidInput(who + " (" + ptr + "): " + why);
@@ -1046,6 +1098,7 @@ class Loader {
 
   const json& doc_;
   std::string dir_;
+  std::string base_dir_;
   RuleSet::Impl* impl_ = nullptr;
   const json* lists_ = nullptr;
   std::string rule_id_;
@@ -1056,6 +1109,131 @@ class Loader {
   std::unordered_map<std::string, uint32_t> keyword_ids_;
 };
 
+
+const std::string* StringField(const json& data, const char* name) {
+  auto it = data.find(name);
+  if (it == data.end() || !it->is_string()) return nullptr;
+  return &it->get_ref<const std::string&>();
+}
+
+double Round3(double x) { return std::round(x * 1000) / 1000; }
+
+json FeaturesJson(const std::vector<Evidence>& ev) {
+  json out = json::array();
+  for (const auto& e : ev) out.push_back({{"feature", e.feature}, {"weight", e.weight}});
+  return out;
+}
+
+// Reads a petition/reception letter with the letter model (or takes a person's reviewed
+// reading) and appends the reading's tags.
+void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, const json& data,
+                const std::string& version, std::vector<TagHit>* tags) {
+  auto add = [&](const char* tag, std::string value, const std::string& rule, double confidence,
+                 json evidence) {
+    TagHit h;
+    h.tag = tag;
+    h.value = std::move(value);
+    h.rule_id = rule;
+    h.rules_version = version;
+    h.confidence = Round3(confidence);
+    h.evidence = std::move(evidence);
+    tags->push_back(std::move(h));
+  };
+  const json* review = record.review;
+  if (review && review->is_object() && review->contains("kind") && (*review)["kind"].is_string()) {
+    const std::string rule = "review." + review->value("action", std::string("confirm"));
+    json ev = json::array({{{"review", review->value("action", "")},
+                            {"by", review->value("by", "")},
+                            {"why", review->value("why", "")},
+                            {"at", review->value("at", "")}}});
+    add("text_kind", (*review)["kind"].get<std::string>(), rule, 1.0, ev);
+    add("text_kind_strength", "strong", rule, 1.0, ev);
+    if (auto s = review->find("secondary"); s != review->end() && s->is_array())
+      for (const auto& k : *s)
+        if (k.is_string()) add("secondary_kind", k.get<std::string>(), rule, 1.0, ev);
+    json flags = review->value("flags", json::object());
+    for (size_t f = 0; f < kLetterFlags.size(); ++f)
+      if (flags.value(kLetterFlags[f], false))
+        add(kFlagTags[f].first, kFlagTags[f].second, rule, 1.0, ev);
+    json all = {{"kind", (*review)["kind"]}, {"secondary", review->value("secondary", json::array())},
+                {"flags", flags}, {"review", ev[0]}};
+    add("letter_reading", "reviewed", rule, 1.0, json::array({all}));
+    return;
+  }
+  const std::string* title = StringField(data, "title");
+  if (!title) title = StringField(data, "content_class");
+  const std::string* content = StringField(data, "content");
+  static const std::string kEmpty;
+  LetterReading r = rd.model->Read(title ? *title : kEmpty, content ? *content : kEmpty);
+  const std::string& mv = rd.model->version();
+  json probs = json::object();
+  for (size_t k = 0; k < kLetterKinds.size(); ++k) probs[kLetterKinds[k]] = Round3(r.kind_probabilities[k]);
+  add("text_kind", r.kind.value, "reading.kind", r.kind.confidence,
+      json::array({{{"model", mv}, {"probabilities", probs}, {"features", FeaturesJson(r.kind.evidence)}}}));
+  add("text_kind_strength", r.kind.confidence >= rd.strong_above ? "strong" : "weak", "reading.kind",
+      r.kind.confidence, json::array({{{"model", mv}, {"strong_above", rd.strong_above}}}));
+  for (const auto& d : r.secondary_decisions) {
+    if (d.value.find(':') != std::string::npos) continue;
+    add("secondary_kind", d.value, "reading.secondary", d.confidence,
+        json::array({{{"model", mv}, {"features", FeaturesJson(d.evidence)}}}));
+  }
+  json weak = json::array();
+  if (r.kind.confidence < rd.review_below)
+    weak.push_back({{"decision", "kind"}, {"value", r.kind.value}, {"confidence", Round3(r.kind.confidence)}});
+  for (size_t f = 0; f < kLetterFlags.size(); ++f) {
+    const LetterDecision& d = r.flags[f];
+    if (d.value == "true")
+      add(kFlagTags[f].first, kFlagTags[f].second, std::string("reading.") + kLetterFlags[f],
+          d.confidence, json::array({{{"model", mv}, {"features", FeaturesJson(d.evidence)}}}));
+    if (d.confidence < rd.flag_review_below)
+      weak.push_back({{"decision", kLetterFlags[f]}, {"value", d.value == "true"},
+                      {"confidence", Round3(d.confidence)}});
+  }
+  double overall = r.kind.confidence;
+  for (const auto& d : r.flags) overall = std::min(overall, d.confidence);
+  // The whole reading: every decision with its value and confidence (the features are in the
+  // tags above, and in here only for unsure decisions).
+  json all = r.ToJson();
+  all["model"] = mv;
+  all["kind"].erase("evidence");
+  for (size_t f = 0; f < kLetterFlags.size(); ++f)
+    if (r.flags[f].value == "true") all["flags"][kLetterFlags[f]].erase("evidence");
+  add("letter_reading", weak.empty() ? "sure" : "review", "reading.letter", overall, json::array({all}));
+  if (!weak.empty())
+    add("needs_review", "", "reading.review", overall,
+        json::array({{{"review_below", rd.review_below}, {"flag_review_below", rd.flag_review_below},
+                      {"weak", weak}}}));
+}
+
+// domain.md §3a invariants over the final tags: group => complex; anonymous => denunciation.
+void ApplyInvariants(const json& data, const std::string& version, std::vector<TagHit>* tags) {
+  auto find = [&](const char* tag) {
+    return std::find_if(tags->begin(), tags->end(), [&](const TagHit& h) { return h.tag == tag; });
+  };
+  auto group = find("group_petition");
+  if (group != tags->end() && find("complexity") == tags->end()) {
+    TagHit h;
+    h.tag = "complexity";
+    h.value = "complex";
+    h.rule_id = "invariant.group-implies-complex";
+    h.rules_version = version;
+    h.confidence = group->confidence;
+    h.evidence = json::array({{{"tag", "group_petition"}, {"rule", group->rule_id}}});
+    tags->push_back(std::move(h));
+  }
+  std::string kind;
+  if (const std::string* k = StringField(data, "petition_kind")) kind = *k;
+  if (kind.empty())
+    if (auto t = find("petition_kind"); t != tags->end()) kind = t->value;
+  if (kind.empty())
+    if (auto t = find("text_kind"); t != tags->end()) kind = t->value;
+  if (kind != "denunciation") {
+    tags->erase(std::remove_if(tags->begin(), tags->end(),
+                               [](const TagHit& h) { return h.tag == "anonymous_denunciation"; }),
+                tags->end());
+  }
+}
+
 }  // namespace
 
 RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
@@ -1064,10 +1242,11 @@ size_t RuleSet::rule_count() const { return impl_->rules.size(); }
 size_t RuleSet::keyword_count() const { return impl_->matcher.size(); }
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::FromJson(const nlohmann::json& rules,
-                                                         const std::string& schemas_dir) {
+                                                         const std::string& schemas_dir,
+                                                         const std::string& base_dir) {
   std::shared_ptr<RuleSet> rs(new RuleSet());
   try {
-    Loader loader(rules, schemas_dir);
+    Loader loader(rules, schemas_dir, base_dir);
     Status st = loader.Load(rs->impl_.get(), &rs->version_);
     if (!st.ok()) return st;
   } catch (const std::exception& e) {
@@ -1077,10 +1256,18 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::FromJson(const nlohmann::json& r
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::FromFile(const std::string& path,
-                                                         const std::string& schemas_dir) {
-  auto doc = ReadJsonFile(path);
+                                                         const std::string& schemas_dir,
+                                                         const JsonReadLimits& limits) {
+  auto doc = ReadJsonFile(path, limits);
   if (!doc.ok()) return Status::InvalidInput(doc.status().message());
-  return FromJson(doc.value(), schemas_dir);
+  std::string base = ".";
+  if (size_t slash = path.rfind('/'); slash != std::string::npos) base = path.substr(0, slash);
+  if (base.empty()) base = "/";
+  return FromJson(doc.value(), schemas_dir, base);
+}
+
+std::shared_ptr<const LetterModel> RuleSet::letter_model() const {
+  return impl_->reading ? impl_->reading->model : nullptr;
 }
 
 std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
@@ -1104,6 +1291,8 @@ std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
       }
     }
   }
+  if (im.reading && (im.reading->kind_mask & kind_bit)) ReadLetter(*im.reading, record, *data, version_, &tags);
+  const size_t reading_end = tags.size();
   std::vector<std::string_view> groups_done;
   std::vector<json> evidence;
   for (size_t idx : im.order) {
@@ -1129,17 +1318,28 @@ std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
     hit.evidence = json(std::move(evidence));
     evidence = {};
     if (!rule.group.empty()) groups_done.push_back(rule.group);
+    // A rule's hit replaces the reading's hit of the same tag and value (or its kind).
+    for (size_t i = 0; i < std::min(reading_end, tags.size()); ++i) {
+      if (tags[i].tag == hit.tag && (tags[i].value == hit.value || hit.tag == "text_kind") &&
+          tags[i].confidence >= 0) {
+        tags.erase(tags.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+    }
     tags.push_back(std::move(hit));
   }
+  if (im.reading && (im.reading->kind_mask & kind_bit)) ApplyInvariants(*data, version_, &tags);
   return tags;
 }
 
 nlohmann::json TagHit::ToJson() const {
-  return {{"tag", tag},
-          {"value", value},
-          {"rule", rule_id},
-          {"rules_version", rules_version},
-          {"evidence", evidence}};
+  json j = {{"tag", tag},
+            {"value", value},
+            {"rule", rule_id},
+            {"rules_version", rules_version},
+            {"evidence", evidence}};
+  if (confidence >= 0) j["confidence"] = confidence;
+  return j;
 }
 
 Result<TagHit> TagHit::FromJson(const nlohmann::json& j) {
@@ -1150,6 +1350,7 @@ Result<TagHit> TagHit::FromJson(const nlohmann::json& j) {
     h.rule_id = j.value("rule", "");
     h.rules_version = j.value("rules_version", "");
     h.evidence = j.value("evidence", json::array());
+    h.confidence = j.value("confidence", -1.0);
     return h;
   } catch (const std::exception& e) {
     return Status::InvalidInput(std::string("nhãn không hợp lệ: ") + e.what());

@@ -20,6 +20,19 @@
 // Load errors (schema violations, unknown operators, fields known to no record schema, tags no
 // earlier rule sets, bad regexes) name the rule id and the JSON pointer inside the rule file.
 //
+// Letter reading (issue 12, tagging/letter_model.h): when the rule file has a "reading"
+// section, petition and reception letters are first read by the letter model (cues + linear
+// model, files named relative to the rule file); it emits, with a confidence and weighted
+// evidence: text_kind (always: the primary kind), text_kind_strength (strong|weak),
+// secondary_kind (one per secondary kind), complexity=complex, group_petition, staff_conduct,
+// anonymous_denunciation, protracted=reraised (each only when true), letter_reading (the whole
+// reading, every flag true or false) and needs_review (below the configured confidence).
+// Rules then run as before and may read those tags; a rule hit with the same tag and value as
+// a reading hit replaces it (a host field is certain), and a rule setting text_kind replaces the
+// reading's kind (e.g. feedback_regulation). Last, the invariants of domain.md §3a are applied:
+// group_petition => complexity=complex; anonymous_denunciation only on a denunciation (the
+// host's petition_kind, else the petition_kind tag, else text_kind).
+//
 // Use from the engine:
 //   auto rs = RuleSet::FromFile(path, schemas_dir);      // on error keep the old RuleSet
 //   std::atomic_store(&current, rs.value());             // shared_ptr<const RuleSet> swap
@@ -35,14 +48,21 @@
 #include <string_view>
 #include <vector>
 
+#include "core/bounded_input.h"
 #include "core/status.h"
 
 namespace danvan::tagging {
+
+class LetterModel;
 
 struct RecordView {
   std::string_view kind;        // "petition", "dossier", ... (the envelope's kind)
   const nlohmann::json& event;  // the full envelope, including "data"
   int64_t now_ms = 0;           // from the engine's Clock: derived day counts use it
+  // A person's confirmed or corrected reading of the letter (tags.review), or null:
+  // {"action":"confirm"|"correct","kind":K,"secondary":[K...],"flags":{"complex":bool,...},
+  //  "by":who,"why":text,"at":ISO time}. It replaces the model's reading.
+  const nlohmann::json* review = nullptr;
 };
 
 struct TagHit {
@@ -50,11 +70,12 @@ struct TagHit {
   std::string value;  // "" for a tag without value
   std::string rule_id;
   std::string rules_version;
+  double confidence = -1;  // 0..1 for decisions of the letter reading; -1: a rule (certain)
   // Array of evidence items, e.g. {"field":"content","keywords":["khiếu nại"],
   // "matched":["khiếu nại"]}, {"field":"$petitioner_count","op":"ge","actual":7,"expected":5},
   // {"tag":"text_kind","value":"complaint"}, {"not":"/rules/4/when/all/1"}.
   nlohmann::json evidence;
-  // {"tag","value","rule","rules_version","evidence"}
+  // {"tag","value","rule","rules_version","evidence"} (+ "confidence" when >= 0)
   nlohmann::json ToJson() const;
   static Result<TagHit> FromJson(const nlohmann::json& j);
 };
@@ -75,15 +96,23 @@ TagDiff DiffTags(const std::vector<TagHit>& old_tags, const std::vector<TagHit>&
 class RuleSet {
  public:
   // `schemas_dir` holds rules.schema.json and records/<kind>.schema.json.
+  // `base_dir`: where the files named in the rule file (the "reading" section) are looked up;
+  // FromFile passes the rule file's directory.
   static Result<std::shared_ptr<const RuleSet>> FromJson(const nlohmann::json& rules,
-                                                         const std::string& schemas_dir);
+                                                         const std::string& schemas_dir,
+                                                         const std::string& base_dir = ".");
+  // The file is read within `limits` (core/bounded_input.h): a regular file, size and nesting
+  // depth bounded.
   static Result<std::shared_ptr<const RuleSet>> FromFile(const std::string& path,
-                                                         const std::string& schemas_dir);
+                                                         const std::string& schemas_dir,
+                                                         const JsonReadLimits& limits = {});
   ~RuleSet();
 
   const std::string& version() const { return version_; }
   size_t rule_count() const;
   size_t keyword_count() const;
+  // The letter model of the "reading" section, or null.
+  std::shared_ptr<const LetterModel> letter_model() const;
 
   // Tags of one record, in rule evaluation order. Thread-safe.
   std::vector<TagHit> Evaluate(const RecordView& record) const;

@@ -1,6 +1,7 @@
 #include "text/json_repair.h"
 
 #include <cstdio>
+#include <optional>
 
 #include "text/normalize.h"
 #include "text/utf8.h"
@@ -28,7 +29,11 @@ std::string PathOf(const std::vector<Frame>& stack) {
   return p;
 }
 
-enum class Kind { kInvalid, kControl, kMojibake };
+// kWeak: valid text whose every code point Windows-1252/Latin-1 can hold, without the two
+// tell-tale symbols MojibakeBytes wants (CP1258 read as Windows-1252 often gives only letters
+// such as "Khiêìu naòi"). Never evidence on its own: repaired only with the encoding the rest
+// of the document was confidently repaired with, and only when that reads clearly better.
+enum class Kind { kInvalid, kControl, kMojibake, kWeak };
 
 struct Suspect {
   size_t quote = 0;           // offset of the opening quote
@@ -131,14 +136,151 @@ bool CleanUtf8(std::string_view raw) {
   return true;
 }
 
+
+// Legacy bytes behind a decoded value: every code point must be one Windows-1252/Latin-1 byte
+// (C0 controls included). Unlike MojibakeBytes there is no minimum of tell-tale symbols: the
+// caller already has its reason to suspect the value. Empty when some code point has no byte.
+std::string Latin1Bytes(std::string_view utf8) {
+  std::string out;
+  out.reserve(utf8.size());
+  size_t pos = 0;
+  while (pos < utf8.size()) {
+    int b = Windows1252Byte(NextCodePoint(utf8, &pos));
+    if (b < 0) return {};
+    out.push_back(static_cast<char>(b));
+  }
+  return out;
+}
+
+struct Decision {
+  std::vector<std::string> replacement;
+  std::vector<bool> replace;
+  std::vector<RepairNote> notes;
+  int failed = -1;     // index of a suspect that could not be decoded (then nothing else holds)
+  std::string reason;  // why (Vietnamese)
+};
+
+// Decides every suspect: the document-level encoding (best share over the strong suspects) when
+// it is confident, else each literal on its own; `hint`: an encoding an earlier pass already
+// chose confidently for this document, used when the strong suspects here do not decide.
+Decision Decide(const std::vector<Suspect>& suspects, const DetectOptions& options,
+                std::optional<Encoding> hint) {
+  Decision out;
+  out.replacement.resize(suspects.size());
+  out.replace.assign(suspects.size(), false);
+  constexpr Encoding kEncodings[] = {Encoding::kTcvn3, Encoding::kVni, Encoding::kViscii,
+                                     Encoding::kCp1258};
+  struct DocCand {
+    Encoding e = Encoding::kUtf8;
+    bool ok = true;
+    SyllableScore score;
+    std::vector<std::string> texts;
+  };
+  std::vector<DocCand> cands;
+  for (Encoding e : kEncodings) {
+    DocCand dc;
+    dc.e = e;
+    for (const Suspect& s : suspects) {
+      if (s.kind == Kind::kWeak) {
+        auto r = DecodeLegacy(e, s.bytes);
+        dc.texts.push_back(r.ok() ? std::move(r).value() : std::string());
+        continue;  // never evidence for the document's encoding
+      }
+      auto r = DecodeLegacy(e, s.bytes);
+      if (!r.ok()) {
+        if (s.kind == Kind::kMojibake) {
+          dc.texts.emplace_back();  // this literal stays as it is under this encoding
+          continue;
+        }
+        dc.ok = false;
+        break;
+      }
+      SyllableScore sc = ScoreVietnamese(r.value());
+      dc.score.words += sc.words;
+      dc.score.valid += sc.valid;
+      dc.texts.push_back(std::move(r).value());
+    }
+    cands.push_back(std::move(dc));
+  }
+  std::stable_sort(cands.begin(), cands.end(), [](const DocCand& a, const DocCand& b) {
+    if (a.ok != b.ok) return a.ok;
+    return a.score.share() > b.score.share();
+  });
+  bool doc_confident =
+      cands[0].ok && cands[0].score.words > 0 && cands[0].score.share() >= options.min_share;
+  if (doc_confident) {
+    for (size_t k = 1; k < cands.size(); ++k) {
+      if (!cands[k].ok || cands[k].texts == cands[0].texts) continue;
+      if (cands[0].score.share() - cands[k].score.share() < options.min_margin - 1e-9) {
+        doc_confident = false;
+      }
+      break;
+    }
+  }
+  const DocCand* doc = nullptr;
+  if (doc_confident) {
+    doc = &cands[0];
+  } else if (hint) {
+    for (const auto& c : cands)
+      if (c.e == *hint && c.texts.size() == suspects.size()) doc = &c;
+  }
+
+  for (size_t k = 0; k < suspects.size(); ++k) {
+    const Suspect& s = suspects[k];
+    RepairNote note;
+    note.path = s.path;
+    note.offset = s.quote;
+    note.mojibake = s.kind == Kind::kMojibake || s.kind == Kind::kWeak;
+    bool decided = false;
+    if (doc && !doc->texts[k].empty()) {
+      SyllableScore own = ScoreVietnamese(doc->texts[k]);
+      // A literal the document's encoding turns into non-words is decided on its own.
+      if ((own.words == 0 && s.kind != Kind::kWeak) || own.share() >= options.min_share) {
+        note.encoding = doc->e;
+        note.confidence = own.words == 0 ? doc->score.share() : own.share();
+        if (doc_confident) note.confidence = doc->score.share();
+        out.replacement[k] = doc->texts[k];
+        decided = true;
+      }
+    }
+    if (!decided && s.kind == Kind::kWeak) continue;  // no document encoding: keep as written
+    if (!decided) {
+      Detection d = DetectLegacy(s.bytes, options);
+      if (d.confident) {
+        note.encoding = d.encoding;
+        note.confidence = d.confidence;
+        out.replacement[k] = d.text;
+        decided = true;
+      } else if (s.kind == Kind::kMojibake) {
+        continue;  // valid UTF-8 with no convincing legacy reading: keep it as written
+      } else {
+        out.failed = static_cast<int>(k);
+        out.reason = d.reason;
+        return out;
+      }
+    }
+    if ((s.kind == Kind::kMojibake || s.kind == Kind::kWeak) &&
+        ScoreVietnamese(out.replacement[k]).share() < s.as_is_share + options.min_margin) {
+      continue;  // the text reads as well (or better) as it is
+    }
+    out.replace[k] = true;
+    out.notes.push_back(std::move(note));
+  }
+  return out;
+}
 }  // namespace
 
 nlohmann::json RepairNote::ToJson() const {
-  return {{"path", path},
-          {"offset", offset},
-          {"encoding", EncodingName(encoding)},
-          {"confidence", confidence},
-          {"mojibake", mojibake}};
+  nlohmann::json j = {{"path", path},
+                      {"encoding", EncodingName(encoding)},
+                      {"confidence", confidence},
+                      {"mojibake", mojibake}};
+  if (decoded_value) {
+    j["stage"] = "decoded_value";
+  } else {
+    j["offset"] = offset;
+  }
+  return j;
 }
 
 Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& options) {
@@ -185,10 +327,17 @@ Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& o
         s.first_bad = i + 1 + at;
         s.bytes = std::string(content);
         suspects.push_back(std::move(s));
-      } else if (!IsAscii(content)) {
+      } else if (!IsAscii(content) && content.find('\\') == std::string_view::npos) {
+        // A valid literal with escapes is judged after decoding (RepairJsonValues): read here,
+        // "\u0001" would be six ASCII letters, not the legacy byte it stands for.
         std::string bytes = MojibakeBytes(content);
         if (!bytes.empty()) {
           s.kind = Kind::kMojibake;
+        } else {
+          bytes = Latin1Bytes(content);
+          s.kind = Kind::kWeak;
+        }
+        if (!bytes.empty()) {
           s.bytes = std::move(bytes);
           s.as_is_share = ScoreVietnamese(content).share();
           suspects.push_back(std::move(s));
@@ -232,98 +381,18 @@ Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& o
     return result;
   }
 
-  // Document-level choice: the encoding with the best share over all suspects.
-  constexpr Encoding kEncodings[] = {Encoding::kTcvn3, Encoding::kVni, Encoding::kViscii,
-                                     Encoding::kCp1258};
-  struct DocCand {
-    Encoding e = Encoding::kUtf8;
-    bool ok = true;
-    SyllableScore score;
-    std::vector<std::string> texts;
-  };
-  std::vector<DocCand> cands;
-  for (Encoding e : kEncodings) {
-    DocCand dc;
-    dc.e = e;
-    for (const Suspect& s : suspects) {
-      auto r = DecodeLegacy(e, s.bytes);
-      if (!r.ok()) {
-        if (s.kind == Kind::kMojibake) {
-          dc.texts.emplace_back();  // this literal stays as it is under this encoding
-          continue;
-        }
-        dc.ok = false;
-        break;
-      }
-      SyllableScore sc = ScoreVietnamese(r.value());
-      dc.score.words += sc.words;
-      dc.score.valid += sc.valid;
-      dc.texts.push_back(std::move(r).value());
-    }
-    cands.push_back(std::move(dc));
+  Decision dec = Decide(suspects, options, std::nullopt);
+  if (dec.failed >= 0) {
+    const Suspect& s = suspects[dec.failed];
+    unsigned char b = static_cast<unsigned char>(raw[s.first_bad]);
+    std::string why = s.kind == Kind::kInvalid ? "không phải UTF-8 hợp lệ" : "chứa ký tự điều khiển";
+    return Status::InvalidInput("Không giải mã được chuỗi tại '" + s.path + "' (byte " +
+                                std::to_string(s.first_bad) + " của sự kiện, giá trị " + Hex(b) +
+                                "): " + why + "; " + dec.reason);
   }
-  std::stable_sort(cands.begin(), cands.end(), [](const DocCand& a, const DocCand& b) {
-    if (a.ok != b.ok) return a.ok;
-    return a.score.share() > b.score.share();
-  });
-  bool doc_confident =
-      cands[0].ok && cands[0].score.words > 0 && cands[0].score.share() >= options.min_share;
-  if (doc_confident) {
-    for (size_t k = 1; k < cands.size(); ++k) {
-      if (!cands[k].ok || cands[k].texts == cands[0].texts) continue;
-      if (cands[0].score.share() - cands[k].score.share() < options.min_margin - 1e-9) {
-        doc_confident = false;
-      }
-      break;
-    }
-  }
-
-  // Decide each suspect.
-  std::vector<std::string> replacement(suspects.size());
-  std::vector<bool> replace(suspects.size(), false);
-  for (size_t k = 0; k < suspects.size(); ++k) {
-    const Suspect& s = suspects[k];
-    RepairNote note;
-    note.path = s.path;
-    note.offset = s.quote;
-    note.mojibake = s.kind == Kind::kMojibake;
-    bool decided = false;
-    if (doc_confident && !cands[0].texts[k].empty()) {
-      SyllableScore own = ScoreVietnamese(cands[0].texts[k]);
-      // A literal the document's encoding turns into non-words is decided on its own.
-      if (own.words == 0 || own.share() >= options.min_share) {
-        note.encoding = cands[0].e;
-        note.confidence = cands[0].score.share();
-        replacement[k] = cands[0].texts[k];
-        decided = true;
-      }
-    }
-    if (!decided) {
-      Detection d = DetectLegacy(s.bytes, options);
-      if (d.confident) {
-        note.encoding = d.encoding;
-        note.confidence = d.confidence;
-        replacement[k] = d.text;
-        decided = true;
-      } else if (s.kind == Kind::kMojibake) {
-        continue;  // valid UTF-8 with no convincing legacy reading: keep it as written
-      } else {
-        unsigned char b = static_cast<unsigned char>(raw[s.first_bad]);
-        std::string why =
-            s.kind == Kind::kInvalid ? "không phải UTF-8 hợp lệ" : "chứa ký tự điều khiển";
-        return Status::InvalidInput("Không giải mã được chuỗi tại '" + s.path + "' (byte " +
-                                    std::to_string(s.first_bad) + " của sự kiện, giá trị " +
-                                    Hex(b) + "): " + why + "; " + d.reason);
-      }
-    }
-    if (s.kind == Kind::kMojibake &&
-        ScoreVietnamese(replacement[k]).share() < s.as_is_share + options.min_margin) {
-      continue;  // the text reads as well (or better) as it is
-    }
-    replace[k] = true;
-    result.notes.push_back(std::move(note));
-  }
-
+  result.notes = std::move(dec.notes);
+  const std::vector<bool>& replace = dec.replace;
+  const std::vector<std::string>& replacement = dec.replacement;
   result.text.reserve(raw.size() + raw.size() / 4);
   size_t copied = 0;
   for (size_t k = 0; k < suspects.size(); ++k) {
@@ -334,6 +403,106 @@ Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& o
   }
   result.text.append(raw.substr(copied));
   return result;
+}
+
+namespace {
+
+bool HasControlChar(const std::string& s) {
+  size_t at = 0;
+  return HasControl(s, &at);
+}
+
+std::string PointerToken(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') out += "~0";
+    else if (c == '/') out += "~1";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options,
+                             std::optional<Encoding> hint) {
+  ValueRepair out;
+  struct Item {
+    nlohmann::json* node;
+    std::string pointer;  // "/data/title"
+    std::string dotted;   // "data.title" (RepairNote style)
+  };
+  std::vector<Item> strings;
+  // Iterative walk: the nesting depth is whatever the parser accepted.
+  std::vector<Item> todo{{doc, "", ""}};
+  while (!todo.empty()) {
+    Item it = std::move(todo.back());
+    todo.pop_back();
+    if (it.node->is_string()) {
+      strings.push_back(std::move(it));
+    } else if (it.node->is_object()) {
+      for (auto e = it.node->begin(); e != it.node->end(); ++e)
+        todo.push_back({&e.value(), it.pointer + "/" + PointerToken(e.key()),
+                        it.dotted.empty() ? e.key() : it.dotted + "." + e.key()});
+    } else if (it.node->is_array()) {
+      for (size_t i = 0; i < it.node->size(); ++i)
+        todo.push_back({&(*it.node)[i], it.pointer + "/" + std::to_string(i),
+                        it.dotted + "[" + std::to_string(i) + "]"});
+    }
+  }
+  std::vector<Suspect> suspects;
+  std::vector<size_t> owner;  // suspect -> index in strings
+  for (size_t k = 0; k < strings.size(); ++k) {
+    const std::string& v = strings[k].node->get_ref<const std::string&>();
+    const bool control = HasControlChar(v);
+    if (!control && IsAscii(v)) continue;
+    Suspect s;
+    s.path = strings[k].dotted;
+    if (control) {
+      s.kind = Kind::kControl;
+      s.bytes = Latin1Bytes(v);
+      if (s.bytes.empty()) {
+        // Controls mixed with real Unicode text: no legacy reading can explain them.
+        out.errors.push_back({strings[k].pointer, "chứa ký tự điều khiển (U+0000–U+001F) không phải "
+                                                  "chữ của bảng mã cũ; không lưu ký tự điều khiển"});
+        continue;
+      }
+    } else if (std::string b = MojibakeBytes(v); !b.empty()) {
+      s.kind = Kind::kMojibake;
+      s.bytes = std::move(b);
+      s.as_is_share = ScoreVietnamese(v).share();
+    } else if (std::string w = Latin1Bytes(v); !w.empty()) {
+      s.kind = Kind::kWeak;
+      s.bytes = std::move(w);
+      s.as_is_share = ScoreVietnamese(v).share();
+    } else {
+      continue;
+    }
+    suspects.push_back(std::move(s));
+    owner.push_back(k);
+  }
+  if (!out.errors.empty() || suspects.empty()) return out;
+  Decision dec = Decide(suspects, options, hint);
+  if (dec.failed >= 0) {
+    out.errors.push_back({strings[owner[dec.failed]].pointer,
+                          "chứa ký tự điều khiển, không giải mã được theo bảng mã cũ nào: " + dec.reason});
+    return out;
+  }
+  size_t note = 0;
+  for (size_t k = 0; k < suspects.size(); ++k) {
+    if (!dec.replace[k]) continue;
+    *strings[owner[k]].node = dec.replacement[k];
+    RepairNote n = std::move(dec.notes[note++]);
+    n.decoded_value = true;
+    out.notes.push_back(std::move(n));
+  }
+  // Never store C0 controls in text: whatever is still holding one is refused.
+  for (size_t k = 0; k < suspects.size(); ++k) {
+    if (suspects[k].kind == Kind::kControl &&
+        HasControlChar(strings[owner[k]].node->get_ref<const std::string&>()))
+      out.errors.push_back({strings[owner[k]].pointer, "chứa ký tự điều khiển (U+0000–U+001F)"});
+  }
+  return out;
 }
 
 }  // namespace danvan::text

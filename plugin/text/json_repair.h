@@ -16,6 +16,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,7 +34,10 @@ struct RepairNote {
   Encoding encoding = Encoding::kUtf8;
   double confidence = 0;  // share of valid Vietnamese syllables in the decoding
   bool mojibake = false;  // the literal was valid UTF-8 holding legacy bytes as Windows-1252
-  nlohmann::json ToJson() const;  // {"path","offset","encoding","confidence","mojibake"}
+  bool decoded_value = false;  // found by RepairJsonValues (no raw offset)
+  // {"path","offset","encoding","confidence","mojibake"}; "stage":"decoded_value" instead of
+  // "offset" for a decoded-value repair.
+  nlohmann::json ToJson() const;
 };
 
 struct RepairedJson {
@@ -42,5 +47,21 @@ struct RepairedJson {
 };
 
 Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& options = {});
+
+// The same repair on the DECODED string values of a parsed document, for legacy text that the
+// raw pass cannot see: a host serializer that wrote TCVN3/VISCII capitals (bytes 0x01-0x1F) as
+// \u0001..\u001F escapes, or legacy bytes decoded as Windows-1252 whose escapes hide them.
+// A value is a suspect when it holds C0 controls (other than tab, LF, CR), or when every code
+// point is a Windows-1252/Latin-1 byte (weak evidence, used only with the document's encoding:
+// the strong suspects' or `hint`, the encoding RepairJsonText chose for this document).
+// Values are replaced in place. C0 controls are never left in a value: one that no legacy
+// reading explains is an error. Errors are (JSON pointer, Vietnamese reason); notes as above.
+// Keys are not examined. Iterative (no recursion); cost one pass over the string values.
+struct ValueRepair {
+  std::vector<RepairNote> notes;
+  std::vector<std::pair<std::string, std::string>> errors;
+};
+ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options = {},
+                             std::optional<Encoding> hint = std::nullopt);
 
 }  // namespace danvan::text

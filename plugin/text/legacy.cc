@@ -632,4 +632,12 @@ std::string MojibakeBytes(std::string_view utf8) {
   return bytes;
 }
 
+int Windows1252Byte(char32_t cp) {
+  if (cp <= 0xFF) return static_cast<int>(cp);
+  const VniTables& t = Vni();  // holds the Windows-1252 table of 0x80..0x9F
+  for (int b = 0; b < 0x20; ++b)
+    if (t.cp1252[b] == cp) return 0x80 + b;
+  return -1;
+}
+
 }  // namespace danvan::text

@@ -78,4 +78,8 @@ Detection DetectLegacy(std::string_view bytes, const DetectOptions& options = {}
 // controls, and has no letter that only Vietnamese text would use. Otherwise empty.
 std::string MojibakeBytes(std::string_view utf8);
 
+// The byte that Windows-1252 (with Latin-1 for its undefined slots and C0 controls) decodes to
+// `cp`, or -1 when there is none (e.g. ă, ơ, ư, đ, ạ).
+int Windows1252Byte(char32_t cp);
+
 }  // namespace danvan::text

@@ -49,6 +49,8 @@ struct host_state {
   int alerts;
   int bad_log_json;     /* log lines that are not JSON objects */
   int leaked_personal;  /* log lines containing the test's citizen ID or phone number */
+  int unstamped;        /* log lines without "ts" or without "instance":"abi-test" */
+  int secret_calls;
 };
 
 static const char *const kCitizenId = "031190123456";
@@ -68,7 +70,26 @@ static void host_log(void *user, int32_t level, const char *msg, size_t len) {
   if (level >= 0 && level <= 4) st->logs[level]++;
   if (len < 2 || msg[0] != '{' || msg[len - 1] != '}') st->bad_log_json++;
   if (contains_n(msg, len, kCitizenId) || contains_n(msg, len, kPhone)) st->leaked_personal++;
+  if (!contains_n(msg, len, "\"ts\":\"20") || !contains_n(msg, len, "\"instance\":\"abi-test\"")) st->unstamped++;
   pthread_mutex_unlock(&st->mu);
+}
+
+/* The host's secret store: knows only the portal password (UTF-8, longer than the plugin's
+   first buffer so the second call is exercised). */
+static int64_t host_secret(void *user, const char *name, char *buffer, size_t buffer_len) {
+  struct host_state *st = (struct host_state *)user;
+  static char value[600];
+  size_t n;
+  pthread_mutex_lock(&st->mu);
+  st->secret_calls++;
+  pthread_mutex_unlock(&st->mu);
+  if (strcmp(name, "portal.password") != 0) return -1;
+  memset(value, 'x', sizeof value - 1);
+  memcpy(value, "mật-khẩu", strlen("mật-khẩu"));
+  value[sizeof value - 1] = 0;
+  n = strlen(value);
+  memcpy(buffer, value, n < buffer_len ? n : buffer_len);
+  return (int64_t)n;
 }
 
 static void host_alert(void *user, const char *alert, size_t len) {
@@ -88,12 +109,12 @@ static char g_schemas[1024];
 static char *make_config(const char *db_name, int max_batch_events) {
   char *buf = (char *)malloc(4096);
   snprintf(buf, 4096,
-           "{\"instance\":\"abi-test\",\"schemas_dir\":\"%s\","
+           "{\"instance\":\"abi-test\",\"schemas_dir\":\"%s\",\"config_dir\":\"%s/../config\","
            "\"storage\":{\"engine\":\"sqlite\",\"path\":\"%s/%s\",\"synchronous\":\"full\"},"
            "\"limits\":{\"max_event_bytes\":65536,\"max_batch_events\":%d,"
            "\"quarantine_raw_max_bytes\":4096},"
            "\"log\":{\"level\":\"info\"}}",
-           g_schemas, g_dir, db_name, max_batch_events);
+           g_schemas, g_schemas, g_dir, db_name, max_batch_events);
   return buf;
 }
 
@@ -303,7 +324,14 @@ int main(int argc, char **argv) {
     CHECK(err && strstr(err, "/storage/engine"), "no /storage/engine error in: %s", err ? err : "(null)");
     CHECK(err && strstr(err, "/limits/max_batch_events"), "no /limits/max_batch_events error in: %s",
           err ? err : "(null)");
-    CHECK(err && strstr(err, "\n/bogus"), "unknown field not reported at path /bogus: %s", err ? err : "(null)");
+    /* One error document (ABI 1.1): code, path, Vietnamese and English message per error. */
+    CHECK(err && strncmp(err, "{\"errors\":[", 11) == 0 && strstr(err, "\"status\":\"invalid_input\""),
+          "not the error document: %s", err ? err : "(null)");
+    CHECK(err && strstr(err, "\"code\":\"schema.unknown_field\",\"message\":\"trường không có trong lược đồ"),
+          "unknown field without its code: %s", err ? err : "(null)");
+    CHECK(err && strstr(err, "\"path\":\"/bogus\""), "unknown field not reported at path /bogus: %s", err ? err : "(null)");
+    CHECK(err && strstr(err, "\"message_en\":\"field not allowed by the schema\""), "no English message: %s",
+          err ? err : "(null)");
     api->free(err);
     err = NULL;
 
@@ -313,6 +341,32 @@ int main(int argc, char **argv) {
     api->free(err);
     err = NULL;
     h = NULL;
+  }
+
+  /* 2b. Secrets: the host's callback is asked first; without it the password is missing. */
+  {
+    char pcfg[4096];
+    snprintf(pcfg, sizeof pcfg,
+             "{\"instance\":\"abi-test\",\"schemas_dir\":\"%s\",\"config_dir\":\"%s/../config\","
+             "\"storage\":{\"engine\":\"sqlite\",\"path\":\"%s/secret.sqlite\"},"
+             "\"portal\":{\"style\":\"envelope\",\"base_url\":\"https://127.0.0.1:9\","
+             "\"envelope\":{\"username\":\"danvan\",\"dstcode\":\"VN:GOV:H26\"}}}",
+             g_schemas, g_schemas, g_dir);
+    st = api->open(pcfg, strlen(pcfg), &services, &h, &err);
+    CHECK(st == DANVAN_INVALID_INPUT && err && strstr(err, "portal.password"),
+          "no password and no secret callback: %d %s", (int)st, err ? err : "(null)");
+    api->free(err);
+    err = NULL;
+    h = NULL;
+    services.secret = host_secret;
+    st = api->open(pcfg, strlen(pcfg), &services, &h, &err);
+    CHECK(st == DANVAN_OK && h, "password from the secret callback: %d %s", (int)st, err ? err : "");
+    CHECK(hs.secret_calls > 0, "secret callback never called");
+    api->free(err);
+    err = NULL;
+    api->close(h);
+    h = NULL;
+    services.secret = NULL;
   }
 
   /* 3. Open, start (idempotent). */
@@ -327,6 +381,18 @@ int main(int argc, char **argv) {
     remove_dir(g_dir);
     fprintf(stderr, "abi_test: %d of %d checks failed\n", g_failures, g_checks);
     return 1;
+  }
+  /* 3b. One store, one owner: a second open of the same store is refused, naming the holder. */
+  {
+    danvan_handle *h2 = NULL;
+    st = api->open(cfg, strlen(cfg), &services, &h2, &err);
+    CHECK(st == DANVAN_BAD_STATE && h2 == NULL, "second open of the same store: status %d", (int)st);
+    CHECK(err && strstr(err, "\"code\":\"store.locked\"") && strstr(err, "pid ") &&
+              strstr(err, "instance 'abi-test'"),
+          "second open: holder not named: %s", err ? err : "(null)");
+    api->free(err);
+    err = NULL;
+    if (h2) api->close(h2);
   }
   CHECK(api->start(h, &err) == DANVAN_OK, "start: %s", err ? err : "");
   api->free(err);
@@ -365,8 +431,8 @@ int main(int argc, char **argv) {
 
   ev = petition("KN-2023-0001", 3, "resolved", "");
   st = submit(h, ev, strlen(ev), &res);
-  CHECK(st != DANVAN_OK && !outcome_is(res, "accepted") && !outcome_is(res, "duplicate"),
-        "v3 again with other content must not be accepted: %d %s", (int)st, res ? res : "");
+  CHECK(st == DANVAN_CONFLICT && outcome_is(res, "rejected") && strstr(res, "\"conflict\":true"),
+        "v3 again with other content must answer CONFLICT: %d %s", (int)st, res ? res : "");
   api->free(res);
   res = NULL;
   free(ev);
@@ -604,6 +670,7 @@ int main(int argc, char **argv) {
   CHECK(hs.bad_log_json == 0, "%d log lines are not JSON objects", hs.bad_log_json);
   CHECK(hs.leaked_personal == 0, "%d log lines contain a citizen ID or phone number",
         hs.leaked_personal);
+  CHECK(hs.unstamped == 0, "%d log lines without a timestamp or the instance name", hs.unstamped);
   pthread_mutex_unlock(&hs.mu);
 
   /* 11. Reopen the same file (no services at all): what was acknowledged is there. */

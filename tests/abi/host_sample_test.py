@@ -55,6 +55,7 @@ def main():
     config["storage"]["path"] = db
     config["storage"]["synchronous"] = "normal"
     config["schemas_dir"] = os.path.join(a.source_root, "schemas")
+    config["config_dir"] = os.path.join(a.source_root, "config")
     cfg_path = os.path.join(a.workdir, "danvan.json")
     with open(cfg_path, "w", encoding="utf-8") as f:
         json.dump(config, f, ensure_ascii=False)
@@ -114,7 +115,8 @@ def main():
     # 4. A bad configuration: open fails (exit 2) listing the error with its path.
     bad_cfg = os.path.join(a.workdir, "bad.json")
     with open(bad_cfg, "w") as f:
-        json.dump({"schemas_dir": config["schemas_dir"], "storage": {"engine": "mysql"}}, f)
+        json.dump({"schemas_dir": config["schemas_dir"], "config_dir": config["config_dir"],
+                   "storage": {"engine": "mysql"}}, f)
     r = run([a.host, "--lib", a.lib, "--config", bad_cfg])
     err = r.stderr.decode("utf-8", errors="replace")
     check(r.returncode == 2 and "/storage/engine" in err, f"bad config: exit {r.returncode}: {err}")

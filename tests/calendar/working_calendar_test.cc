@@ -79,6 +79,48 @@ TEST_F(CalendarTest, SwappedDaysAndMakeupSaturdays) {
   EXPECT_TRUE(cal_->Describe(D("2025-03-12"))->name.empty());
 }
 
+// domain.md §5 [verified]: in 2023 Hùng Kings day fell on Saturday 29/4 and 30/4 on a Sunday, so
+// 2/5 and 3/5 were days off in lieu (Labour Code 2019 art. 112(3)): 29/4-3/5 off, and no make-up
+// Saturday (that was the 2024 arrangement). The data must say so without an [unconfirmed] mark.
+TEST_F(CalendarTest, HungKingsBreak2023IsVerifiedAndHasNoMakeupSaturday) {
+  EXPECT_TRUE(Working("2023-04-28"));  // Friday
+  for (const char* d : {"2023-04-29", "2023-04-30", "2023-05-01", "2023-05-02", "2023-05-03"})
+    EXPECT_FALSE(Working(d)) << d;
+  EXPECT_TRUE(Working("2023-05-04"));
+  EXPECT_FALSE(Working("2023-05-06"));  // an ordinary Saturday, not worked in exchange
+  for (const char* d : {"2023-05-02", "2023-05-03"}) {
+    auto info = cal_->Describe(D(d));
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->kind, DayKind::kCompensatoryOff) << d;
+    EXPECT_FALSE(info->unconfirmed) << d;
+    EXPECT_EQ(info->note.find("[unconfirmed]"), std::string::npos) << d;
+  }
+  // 28/4 + 1 working day skips the whole break (Civil Code 2015 art. 147 counting).
+  EXPECT_EQ(cal_->AddWorkingDays(D("2023-04-28"), 1).value(), D("2023-05-04"));
+  // National Day 2023: 1/9 (adjacent day) to 4/9 (in lieu of Saturday 2/9), per the Government
+  // Office's letter 8056/VPCP-KGVX.
+  EXPECT_TRUE(Working("2023-08-31"));
+  for (const char* d : {"2023-09-01", "2023-09-02", "2023-09-03", "2023-09-04"})
+    EXPECT_FALSE(Working(d)) << d;
+  EXPECT_TRUE(Working("2023-09-05"));
+  EXPECT_FALSE(cal_->Describe(D("2023-09-01"))->unconfirmed);
+  EXPECT_FALSE(cal_->Describe(D("2023-09-04"))->unconfirmed);
+}
+
+// The confidence marks are honest: an entry is flagged unconfirmed exactly when its note says
+// "[unconfirmed]", and no day of 2023 (every entry now checked) remains unconfirmed.
+TEST_F(CalendarTest, ConfidenceMarksAgreeWithNotes) {
+  int unconfirmed_2023 = 0;
+  for (int64_t day = cal_->first_day(); day <= cal_->last_day(); ++day) {
+    auto info = cal_->Describe(day);
+    ASSERT_TRUE(info.ok());
+    const bool noted = info->note.find("[unconfirmed]") != std::string::npos;
+    EXPECT_EQ(info->unconfirmed, noted) << FormatIsoDate(day) << ": " << info->note;
+    if (day < DaysFromCivil(2024, 1, 1) && info->unconfirmed) ++unconfirmed_2023;
+  }
+  EXPECT_EQ(unconfirmed_2023, 0);
+}
+
 // Consistency of every shipped year with the Labour Code 2019 art. 112: 11 public-holiday days
 // (1/1, 5 days of Tết, Hùng Kings, 30/4, 1/5, 2/9 and its adjacent day), the fixed ones on their
 // dates, and one compensatory day off for each holiday falling on a weekly rest day.

@@ -348,7 +348,8 @@ TEST_P(OutboxTest, ExportLogChainDetectsAlteredAndDeletedEntries) {
     ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
     sqlite3_close(h);
   };
-  exec("UPDATE export_log SET response_body = replace(response_body, '0', '1') WHERE seq = 1");
+  // Two exchanges: the dossier (seq 1) and its three steps in one call (seq 2).
+  exec("UPDATE export_log SET response_summary = replace(response_summary, '0', '1') WHERE seq = 1");
   json v = Q({{"op", "exportlog.verify"}});
   EXPECT_FALSE(v["valid"].get<bool>());
   ASSERT_FALSE(v["problems"].empty());
@@ -746,6 +747,7 @@ TEST_P(OutboxTest, IntakeRefusesFieldsLongerThanThePortalAccepts) {
   EXPECT_EQ(r.status.code(), Status::Code::kInvalidInput);
   ASSERT_EQ(r.result["outcome"], "rejected") << r.result.dump();
   EXPECT_EQ(r.result["errors"][0]["path"], "/data/NguoiXuLy") << r.result.dump();
+  EXPECT_EQ(r.result["errors"][0]["code"], "schema.max_length") << r.result.dump();
   EXPECT_NE(r.result["errors"][0]["reason"].get<std::string>().find("50"), std::string::npos);
 }
 
@@ -944,6 +946,67 @@ TEST_P(OutboxTest, FurtherDossierFieldsReachThePortal) {
   EXPECT_EQ(item["NgayTuChoi"], "20230301090000");
   EXPECT_EQ(item["DanhSachTepDinhKemKhac"][0]["TenTepDinhKem"], "giay_uy_quyen.pdf");
   EXPECT_EQ(item["DSKetNoiCSDL"][0]["MaCSDL"], "CSDLQGDC");
+}
+
+// domain.md §1: the portal's dossier item requires NgayTiepNhan. An online dossier that is only
+// submitted (TrangThaiHoSo 1) has none: it is stored but nothing is queued for the portal, and a
+// progress step for it waits with it. Once received (status 2 with NgayTiepNhan) the dossier is
+// sent, then the steps in order.
+TEST_P(OutboxTest, DossierBeforeReceiptIsHeldUntilReceived) {
+  Open(Config());
+  const std::string id = "H26.20-230301-0009";
+  json ev = Event(id, 1, "1", "2023-03-01T07:00:00+07:00");
+  ev["data"]["NgayTiepNhan"] = "";
+  ev["data"]["NgayHenTra"] = "";
+  auto a = engine_->Submit(ev.dump());
+  ASSERT_EQ(a.result["outcome"], "accepted") << a.result.dump();
+  EXPECT_EQ(a.result["pending"]["code"], "awaiting_reception");
+  json step = {{"kind", "dossier"}, {"source", "motcua-hp"}, {"id", id}, {"unit", "SGDDT.VP"},
+               {"version", 2}, {"event_time", "2023-03-01T08:30:00+07:00"},
+               {"data", {{"MaHoSo", id}, {"TrangThai", "2"}, {"ThoiDiemXuLy", "20230301083000"},
+                         {"NguoiXuLy", "Trần Văn Bình"}, {"PhongBanXuLy", "Văn phòng Sở"},
+                         {"NoiDungXuLy", "Tiếp nhận hồ sơ"}}}};
+  ASSERT_EQ(engine_->Submit(step.dump()).result["outcome"], "accepted");
+  EXPECT_EQ(Q({{"op", "outbox.status"}})["queue"].value("pending", 0), 0);
+  ASSERT_EQ(engine_->Submit(Event(id, 3, "4", "2023-03-01T14:00:00+07:00").dump()).result["outcome"],
+            "accepted");
+  EXPECT_GT(Q({{"op", "outbox.status"}})["queue"].value("pending", 0), 0);
+  ASSERT_TRUE(engine_->Start().ok());
+  ASSERT_TRUE(Drain());
+  json received = standin_->Received();
+  ASSERT_TRUE(received["dossiers"].contains(id)) << received.dump();
+  EXPECT_EQ(received["dossiers"][id]["item"]["NgayTiepNhan"], "20230301083000");
+  EXPECT_EQ(received["dossiers"][id]["item"]["TrangThaiHoSo"], "4");
+  ASSERT_FALSE(received["progress"].empty());
+  EXPECT_EQ(received["progress"][0]["item"]["TrangThai"], "2");
+  for (const auto& p : received["progress"]) EXPECT_FALSE(p["out_of_order"].get<bool>());
+  EXPECT_EQ(Q({{"op", "outbox.status"}})["dead_letters"], 0);
+}
+
+// Migration 6 (issue 11): a database made before it (schema version 5: no outbox.ambiguous,
+// derived, lease_owner), with items still queued, opens, migrates and exports them.
+TEST_P(OutboxTest, DatabaseAtVersionFiveMigratesAndExportsWhatWasQueued) {
+  Open(Config());
+  const std::string id = "H26.20-230301-0211";
+  SubmitLifecycle(id);
+  engine_.reset();
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_.path() / "o.sqlite").c_str(), &h), SQLITE_OK);
+    for (const char* sql : {"ALTER TABLE outbox DROP COLUMN ambiguous", "ALTER TABLE outbox DROP COLUMN derived",
+                            "ALTER TABLE outbox DROP COLUMN lease_owner",
+                            "DELETE FROM schema_migrations WHERE version >= 6"})
+      ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql << ": " << sqlite3_errmsg(h);
+    sqlite3_close(h);
+  }
+  Open(Config());
+  EXPECT_EQ(Q({{"op", "stats"}})["storage"].value("schema_version", 0), 6) << Q({{"op", "stats"}}).dump();
+  ASSERT_TRUE(engine_->Start().ok());
+  ASSERT_TRUE(Drain());
+  json received = standin_->Received();
+  EXPECT_EQ(received["dossiers"][id]["item"]["TrangThaiHoSo"], "9");
+  EXPECT_EQ(StepsOf(received, id).size(), 3u) << received["progress"].dump();
+  EXPECT_EQ(standin_->Stats()["duplicate_steps"], 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Portal, OutboxTest, ::testing::Values(false, true),

@@ -607,8 +607,11 @@ TEST(PortalTlsTest, UntrustedServerCertificateRejectedWhenVerifying) {
   EXPECT_EQ(rogue.Stats()["logins"], 0);  // not even the password went out
   EXPECT_EQ(rogue.Stats()["dossiers"], 0);
 
-  // Same server with verification off (explicit opt-out) works: it is the verification.
+  // Same server with verification off works: it is the verification. Turning it off needs the
+  // test-only switch (refused otherwise: tests/security/transport_security_test.cc).
   j["tls"]["verify"] = false;
+  EXPECT_FALSE(ParsePortalConfig(j).ok());
+  j["insecure_test_only"] = true;
   auto lax = Client(Parse(j));
   EXPECT_EQ(lax->SyncDossiers({Dossier("H26.20-230302-0200")}, false).outcome,
             PortalOutcome::kSuccess);

@@ -274,6 +274,40 @@ TEST(Csv, BomCrlfAndRfc4180Quoting) {
   EXPECT_TRUE(fs::exists(kOut / "csv" / "xep-hang.csv"));
 }
 
+// Issue 18: text from records or configuration never starts a formula; computed numbers stay.
+TEST(Csv, FormulaCharactersInTextBecomeTextComputedNumbersStay) {
+  for (const char* danger : {"=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1"})
+    EXPECT_EQ(CsvText(danger), std::string("'") + danger);
+  EXPECT_EQ(CsvText("Khiếu nại"), "Khiếu nại");
+  EXPECT_EQ(CsvText("—"), "—");  // an em dash is not a minus
+  EXPECT_EQ(CsvText(""), "");
+  EXPECT_EQ(CsvField("Cán bộ;=1+1"), "\"Cán bộ;=1+1\"");
+  EXPECT_EQ(CsvField("a\tb"), "\"a\tb\"");
+
+  ReportModel m = GoldenModel();
+  ASSERT_FALSE(m.actions.overdue_petitions.empty());
+  ASSERT_FALSE(m.scores.empty());
+  m.actions.overdue_petitions[0].title = "=HYPERLINK(\"http://evil.example\",\"x\")";
+  m.actions.overdue_petitions[0].assignee = "-Nguyễn Văn A";
+  m.scores[0].unit.name = "@Văn phòng";
+  // A percentage that fell: its change is a negative number the report computed.
+  IndicatorRow* fell = nullptr;
+  for (auto& t : m.indicator_tables)
+    for (auto& r : t.rows)
+      if (!fell && r.current && r.previous && r.current->ratio && r.previous->ratio &&
+          (r.format.empty() ? DefaultIndicatorFormat(r.indicator_id) : r.format) == "percent")
+        fell = &r;
+  ASSERT_NE(fell, nullptr);
+  fell->previous->ratio = *fell->current->ratio + 0.125;
+  std::string all;
+  for (const CsvFile& f : RenderCsv(m)) all += f.content;
+  EXPECT_NE(all.find(",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\","), std::string::npos) << all;
+  EXPECT_NE(all.find(",'-Nguyễn Văn A\r\n"), std::string::npos) << all;
+  EXPECT_NE(all.find(",'@Văn phòng,"), std::string::npos) << all;
+  EXPECT_NE(all.find(",\"-12,5 điểm %\""), std::string::npos) << all;  // no quote prefix
+  EXPECT_EQ(all.find("'-12,5"), std::string::npos);
+}
+
 // ---- XLSX ----
 
 json DumpXlsx(const fs::path& xlsx) {

@@ -1,6 +1,10 @@
 // The labelled corpus (tests/corpus/tagging/corpus.jsonl, from generate.py) through the whole
 // text path: variant encoding -> raw JSON -> RepairJsonText -> parse -> default rule pack.
-// Reports precision and recall per label and fails below 0.95 on either.
+// Reports precision and recall per label and fails below 0.95 on either, for the labels that
+// rules decide from fields and keywords. The corpus is made by a template script from the
+// phrases the old keyword rules looked for, so since issue 12 the labels read from a letter's
+// content (kind, flags, and what derives from them) are printed here but measured on
+// hand-written letters instead (tools/danvan-letters, bench/RESULTS-tagging.md).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -96,6 +100,15 @@ std::string EscapeRaw(const Encoded& e) {
   return out;
 }
 
+// Labels decided (directly or through a tag) by the letter reading.
+bool ReadFromContent(const std::string& label) {
+  for (const char* p : {"text_kind", "petition_kind", "secondary_kind", "complexity", "group_petition",
+                        "staff_conduct", "anonymous_denunciation", "protracted=reraised", "hot_spot",
+                        "letter_reading", "needs_review", "complaint_round"})
+    if (label.rfind(p, 0) == 0) return true;
+  return false;
+}
+
 struct Counts {
   int tp = 0, fp = 0, fn = 0;
 };
@@ -168,7 +181,7 @@ TEST(Corpus, PrecisionAndRecallPerLabel) {
     for (const auto& l : item["expected"]) expected.insert(l.get<std::string>());
     for (const TagHit& h : rs.Evaluate({kind, event, now})) {
       got.insert(h.value.empty() ? h.tag : h.tag + "=" + h.value);
-      EXPECT_EQ(h.rules_version, "2023.1");
+      EXPECT_EQ(h.rules_version, "2026.1");
       EXPECT_FALSE(h.rule_id.empty());
       EXPECT_TRUE(h.evidence.is_array() && !h.evidence.empty()) << id << " " << h.tag;
     }
@@ -200,6 +213,7 @@ TEST(Corpus, PrecisionAndRecallPerLabel) {
     double p = c.tp + c.fp == 0 ? 1.0 : static_cast<double>(c.tp) / (c.tp + c.fp);
     double r = c.tp + c.fn == 0 ? 1.0 : static_cast<double>(c.tp) / (c.tp + c.fn);
     std::printf("%-40s %5d %5d %5d %9.3f %7.3f\n", label.c_str(), c.tp, c.fp, c.fn, p, r);
+    if (ReadFromContent(label)) continue;  // measured on hand-written letters
     EXPECT_GE(p, 0.95) << "precision of " << label;
     EXPECT_GE(r, 0.95) << "recall of " << label;
   }

@@ -46,8 +46,9 @@ std::vector<TagHit> Eval(const RuleSet& rs, const json& ev) {
 TEST(RuleLoad, DefaultPackLoads) {
   auto rs = RuleSet::FromFile(kRoot + "/config/rules/default.json", kSchemas);
   ASSERT_TRUE(rs.ok()) << rs.status().message();
-  EXPECT_EQ(rs.value()->version(), "2023.1");
-  EXPECT_GE(rs.value()->rule_count(), 30u);
+  EXPECT_EQ(rs.value()->version(), "2026.1");
+  EXPECT_GE(rs.value()->rule_count(), 25u);
+  EXPECT_NE(rs.value()->letter_model(), nullptr);
 }
 
 void ExpectError(const json& pack, const std::string& rule_id, const std::string& path) {
@@ -137,18 +138,22 @@ TEST(RuleEval, DefaultPackExplainsPetitionKind) {
   ASSERT_NE(kind, nullptr);
   EXPECT_EQ(kind->value, "complaint");
   EXPECT_EQ(kind->rule_id, "petition-kind.classify");
-  EXPECT_EQ(kind->rules_version, "2023.1");
-  // The text_kind tag carries the words found and the field.
-  bool saw = false;
+  EXPECT_EQ(kind->rules_version, "2026.1");
+  // The text_kind tag carries the letter model's weighted evidence and a confidence.
+  bool saw = false, strong = false;
   for (const auto& t : tags) {
+    if (t.tag == "text_kind_strength") strong = t.value == "strong";
     if (t.tag != "text_kind") continue;
     saw = true;
+    EXPECT_EQ(t.rule_id, "reading.kind");
+    EXPECT_GT(t.confidence, 0.25);
     ASSERT_TRUE(t.evidence.is_array());
-    EXPECT_EQ(t.evidence[0]["field"], "title");
-    EXPECT_EQ(t.evidence[0]["matched"][0], "khiếu nại");
+    ASSERT_FALSE(t.evidence[0]["features"].empty()) << t.evidence.dump();
+    EXPECT_TRUE(t.evidence[0]["features"][0]["feature"].is_string());
+    EXPECT_GT(t.evidence[0]["features"][0]["weight"].get<double>(), 0);
   }
   EXPECT_TRUE(saw);
-  // Host class contradicts the text -> mismatch.
+  // Host class contradicts the text -> mismatch, when the reading is strong.
   ev["data"]["petition_kind"] = "feedback";
   bool mismatch = false;
   for (const auto& t : Eval(*rs, ev)) {
@@ -158,7 +163,7 @@ TEST(RuleEval, DefaultPackExplainsPetitionKind) {
     }
     EXPECT_NE(t.tag, "petition_kind");
   }
-  EXPECT_TRUE(mismatch);
+  EXPECT_EQ(mismatch, strong);
 }
 
 TEST(RuleEval, OperatorsAndDerivedValues) {

@@ -420,7 +420,7 @@ bool Host::SubmitOne(const std::string& line, uint64_t number) {
                             err.out());
       },
       "submit");
-  if (st == DANVAN_OK || st == DANVAN_INVALID_INPUT) {
+  if (st == DANVAN_OK || st == DANVAN_INVALID_INPUT || st == DANVAN_CONFLICT) {
     Json r = Json::parse(result.str(), nullptr, false);
     if (r.is_object() && r.contains("outcome")) {
       Record(r, number);

@@ -19,14 +19,30 @@
  *      at most timeout_ms.
  *   6. api->close(handle)                                 -- frees the handle.
  *
- * Memory: every input is borrowed (pointer + length, UTF-8) for the duration of the call.
+ * Strings: every string in or out is UTF-8 bytes, and every length is a count of BYTES, not
+ * of characters or UTF-16 code units (a Java String's length() or a .NET string's Length is
+ * not it: encode to UTF-8 first and pass the byte array's length). The plugin never uses the
+ * process locale. Input that is not valid UTF-8 is rejected (code "encoding.utf8"), never
+ * silently replaced.
+ *
+ * Memory: every input is borrowed (pointer + length) for the duration of the call.
  * Every output (result JSON, error message) is allocated by the plugin and must be released
  * with api->free(); never with the host's own allocator. Output strings are NUL-terminated
  * as a convenience; their length is also returned where a length pointer is given.
  *
  * Errors: every function returns a danvan_status. When a call fails and error_out is not
- * NULL, *error_out receives a message (Vietnamese for administrators, with English codes)
- * to be freed with api->free(). No C++ exception ever crosses this boundary.
+ * NULL, *error_out receives one JSON document (since ABI 1.1; to be freed with api->free()):
+ *   {"status":"invalid_input",
+ *    "errors":[{"code":"schema.required","path":"/data/MaHoSo",
+ *               "message":"thiếu trường bắt buộc","message_en":"required field is missing"}]}
+ * "code" is a stable machine code (docs/integration.md lists them; codes are only added),
+ * "path" a JSON pointer into the input ("" when not about one field), "message" Vietnamese
+ * for administrators, "message_en" English. The "errors" of submit results have the same
+ * fields. No C++ exception ever crosses this boundary.
+ *
+ * One store, one owner: while a handle has a store open, another open() of the same store
+ * (this process or another) fails with DANVAN_BAD_STATE, code "store.locked", naming the
+ * holder (pid, host, instance). The lock is an OS file lock: a crashed holder releases it.
  *
  * Network: no function of this table performs or waits on network I/O. Export to the
  * portal runs on threads owned by the plugin.
@@ -48,7 +64,7 @@ extern "C" {
 #endif
 
 #define DANVAN_ABI_MAJOR 1
-#define DANVAN_ABI_MINOR 0
+#define DANVAN_ABI_MINOR 1 /* 1.1: error_out is the JSON error document */
 
 /* Status codes. Values are stable across minor versions; new codes are appended. */
 typedef int32_t danvan_status;
@@ -81,16 +97,22 @@ typedef struct danvan_handle danvan_handle; /* opaque */
 typedef struct danvan_host_services {
   uint32_t struct_size; /* sizeof(danvan_host_services) as the host compiled it */
   void *user_data;
-  /* A structured log line (JSON object, UTF-8, personal data already masked). */
+  /* A structured log line (JSON object, UTF-8, personal data already masked) with at least
+   * "ts" (UTC, ISO 8601 with milliseconds), "level", "instance" (the configuration's
+   * "instance") and "event". */
   void (*log)(void *user_data, int32_t level, const char *message, size_t message_len);
   /* An alert (JSON object: {"type":"due_soon"|"overdue"|..., "record":{...}, ...}). */
   void (*alert)(void *user_data, const char *alert_json, size_t alert_len);
   /* Optional clock override for tests: milliseconds since the Unix epoch (UTC).
    * NULL = the system clock. */
   int64_t (*now_ms)(void *user_data);
-  /* Optional secret look-up ("portal.password", ...). Writes at most buffer_len bytes into
-   * buffer and returns the secret's full length, or -1 when unknown. NULL = secrets come from
-   * the environment variables and files named in the configuration. */
+  /* Optional secret look-up, asked first (before the environment variable or file named in
+   * the configuration). Names: "portal.username", "portal.password",
+   * "portal.tls.client_key_password", "portal.oauth2.client_secret". Writes at most buffer_len
+   * bytes (UTF-8, no NUL needed) into buffer and returns the secret's full length in bytes, or
+   * -1 when unknown; when the length exceeds buffer_len the plugin calls again with a buffer of
+   * that size (secrets up to 64 KiB). Called during open() on the opening thread.
+   * NULL = secrets come from the environment variables and files named in the configuration. */
   int64_t (*secret)(void *user_data, const char *name, char *buffer, size_t buffer_len);
 } danvan_host_services;
 
@@ -105,7 +127,11 @@ typedef struct danvan_api {
   /*
    * open: parse and validate config_json (schemas/config.schema.json), open storage and
    * apply migrations. On failure returns DANVAN_INVALID_INPUT with every configuration error
-   * (one per line, each with its JSON path) in *error_out, or DANVAN_IO_ERROR.
+   * (each with its JSON path) in *error_out, DANVAN_BAD_STATE when the store is already open
+   * in another handle, or DANVAN_IO_ERROR.
+   * Data directories: "schemas_dir"/"config_dir" of the configuration, else the environment
+   * variable DANVAN_DATA_DIR (holding schemas/ and config/), else share/danvan of the
+   * installation the loaded libdanvan.so belongs to; the error lists what was tried.
    * Threading: any thread; handles are independent of each other.
    * Blocking: disk I/O only (opening the database, migrations); no network.
    */
@@ -146,7 +172,9 @@ typedef struct danvan_api {
    * validated, tagged and durably committed before the call returns DANVAN_OK or
    * DANVAN_INVALID_INPUT; *result_out receives the JSON result
    * {"outcome":"accepted"|"duplicate"|"stale"|"rejected", "key":{...}, "errors":[...], ...}.
-   * A rejected event is kept in quarantine (status DANVAN_INVALID_INPUT, result still set).
+   * A rejected event is kept in quarantine (status DANVAN_INVALID_INPUT, result still set),
+   * except that a version (or updated_at) already stored with different content answers
+   * DANVAN_CONFLICT (result {"outcome":"rejected","conflict":true,...}, also quarantined).
    * DANVAN_RETRY_LATER: back-pressure (export queue full); nothing was stored.
    * Threading: any number of host threads at once on one handle.
    * Blocking: a local disk commit (fsync); never the network.
@@ -184,7 +212,8 @@ typedef struct danvan_api {
 /*
  * Discovery. The host passes the ABI major it was compiled against (DANVAN_ABI_MAJOR).
  * Returns the plugin's static table, or NULL when the majors differ; then *reason_out (if
- * not NULL) points to a static message such as "host ABI 2, plugin ABI 1" (do not free).
+ * not NULL) points to a static message (a string literal) such as "... host ABI 2, plugin
+ * ABI 1 ..." (do not free).
  * Threading: any thread, any time; the table lives as long as the library stays loaded.
  */
 DANVAN_EXPORT const danvan_api *danvan_get_api(uint32_t host_abi_major, const char **reason_out);

@@ -1,0 +1,163 @@
+// Reading a citizen's letter by its content (issue 12; domain.md §3a).
+//
+// Two data files, both under config/tagging/:
+//  - cues.json (checked by LetterCues::FromJson, errors name the JSON path): named phrase cues written by people, each with
+//    its legal source. A cue fires when one of its phrases occurs on syllable boundaries
+//    (text/keywords.h: NFC/NFD, case and the tố/tổ pitfall handled), unless a negator stands
+//    within `window` syllables before it in the same sentence (then the feature "<id>:neg"
+//    fires instead: "không tham gia đơn tập thể") or one of its `unless` phrases overlaps the hit
+//    ("học vượt cấp", "đoàn thanh tra"). Count cues read a number (digits or a number word)
+//    right before a noun, or before a classifier word ("count_fillers": "45 em học sinh"),
+//    ("45 học sinh", "chúng tôi gồm 12 hộ") and fire one feature per threshold reached.
+//  - letter_model.json: a linear model trained by tools/danvan-letters from labelled letters
+//    (its corpus hash and command are in the file). Features are the cues above plus syllable
+//    unigrams and bigrams of the diacritic-folded text (title and content apart), so a typo in a
+//    mark or a letter typed without diacritics still reads. Outputs: the primary kind
+//    (multinomial), one binary model per flag and per secondary kind, each with a threshold.
+//
+// Every decision carries a probability and the features that weighed most, with their
+// weights. LetterModel is immutable after loading; Read() is const and thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/status.h"
+#include "text/keywords.h"
+
+namespace danvan::tagging {
+
+inline constexpr std::array<const char*, 4> kLetterKinds = {"complaint", "denunciation",
+                                                            "petition", "feedback"};
+inline constexpr std::array<const char*, 5> kLetterFlags = {"complex", "group", "staff_conduct",
+                                                            "anonymous", "reraised"};
+
+// One feature of a letter: a 64-bit hash of its name (the name itself only when asked for).
+struct LetterFeature {
+  uint64_t hash;
+  std::string name;  // empty unless FeatureOptions::names
+};
+
+uint64_t FeatureHash(std::string_view name);
+
+struct FeatureOptions {
+  bool names = false;  // fill LetterFeature::name (training, explanations)
+  bool bigrams = true;
+};
+
+class LetterCues;
+class FeatureSink;  // letter_model.cc
+// Extracts the features of one letter (title may be empty). Inputs must be valid UTF-8;
+// invalid text contributes no features. Thread-safe.
+std::vector<LetterFeature> LetterFeatures(const LetterCues& cues, std::string_view title,
+                                          std::string_view content, const FeatureOptions& opt);
+
+// Phrase and count cues (cues.json). Immutable after FromJson; thread-safe.
+class LetterCues {
+ public:
+  static Result<std::shared_ptr<const LetterCues>> FromJson(const nlohmann::json& doc);
+  static Result<std::shared_ptr<const LetterCues>> FromFile(const std::string& path);
+  const std::string& version() const { return version_; }
+  size_t size() const { return cues_.size(); }
+
+ private:
+  friend void ExtractLetterFeatures(const LetterCues&, std::string_view, std::string_view, bool,
+                                    FeatureSink*);
+  struct Cue {
+    std::string id;
+    bool count = false;
+    int window = 3;                 // negation window in syllables
+    std::vector<int> thresholds;    // count cues
+    std::vector<uint32_t> phrases;  // keyword ids (nouns for count cues)
+    std::vector<uint32_t> unless;
+    std::vector<std::pair<std::string, std::string>> negators;  // (NFC lower, folded) syllables
+  };
+  std::string version_;
+  std::vector<Cue> cues_;
+  text::KeywordMatcher matcher_;
+  // keyword id -> (cue index, role): role 0 a phrase (a noun for count cues), 1 an `unless`.
+  std::vector<std::vector<std::pair<uint32_t, uint8_t>>> roles_;
+  std::unordered_map<std::string, int> number_words_;  // NFC lower-case word -> value
+  std::unordered_map<std::string, int> number_words_folded_;
+  std::unordered_set<std::string> count_fillers_;  // NFC lower-case and folded forms
+};
+
+
+struct Evidence {
+  std::string feature;
+  double weight;  // contribution to the decided outcome's score (positive: for it)
+};
+
+struct LetterDecision {
+  std::string value;        // kind name, or "true"/"false" for a flag
+  double confidence = 0;    // probability of the decided value
+  double probability = 0;   // flags: probability of true; kinds: of the decided kind
+  std::vector<Evidence> evidence;  // strongest first, at most LetterModel::kEvidence; empty for
+                                   // a flag decided false with confidence >= kExplainNoBelow
+};
+
+struct LetterReading {
+  LetterDecision kind;
+  std::array<double, 4> kind_probabilities{};
+  std::vector<std::string> secondary;
+  std::vector<LetterDecision> secondary_decisions;  // one per kind other than the primary
+                                                    // (evidence only for those taken)
+  std::array<LetterDecision, 5> flags;              // in kLetterFlags order
+  bool has_text = false;                            // false: no words at all (kind by prior)
+  nlohmann::json ToJson() const;
+};
+
+class LetterModel {
+ public:
+  static constexpr size_t kEvidence = 6;
+  static constexpr double kExplainNoBelow = 0.8;  // a flag decided false is explained below this
+  // `cues` must be the cue file the model was trained with (its version is checked).
+  static Result<std::shared_ptr<const LetterModel>> FromJson(const nlohmann::json& doc,
+                                                             std::shared_ptr<const LetterCues> cues);
+  static Result<std::shared_ptr<const LetterModel>> FromFile(const std::string& path,
+                                                             std::shared_ptr<const LetterCues> cues);
+
+  const std::string& version() const { return version_; }
+  const LetterCues& cues() const { return *cues_; }
+  size_t feature_count() const { return names_.size(); }
+
+  // Reads the letter; invariants applied (group => complex; anonymous only on a denunciation).
+  LetterReading Read(std::string_view title, std::string_view content) const;
+  // The same from already extracted features (hash only is used).
+  LetterReading ReadFeatures(const std::vector<LetterFeature>& features) const;
+  // The same from feature hashes.
+  LetterReading ReadHashes(const std::vector<uint64_t>& hashes) const;
+
+ private:
+  LetterModel() = default;
+  struct Binary {
+    double bias = 0, threshold = 0.5;
+  };
+  std::string version_;
+  std::shared_ptr<const LetterCues> cues_;
+  bool bigrams_ = true;
+  // Open-addressing table (power-of-two size, linear probing, hash 0 = empty slot). A slot is
+  // one cache line holding the feature's 13 weights (4 kinds, 5 flags, 4 secondary kinds), so
+  // reading a letter costs one memory access per feature, and those are prefetched together.
+  struct alignas(64) Slot {
+    uint64_t hash = 0;
+    uint32_t index = 0;  // into names_
+    std::array<float, 13> w{};
+  };
+  std::vector<Slot> table_;
+  uint64_t mask_ = 0;
+  const Slot* Lookup(uint64_t hash) const;
+  std::vector<std::string> names_;
+  std::array<double, 4> kind_bias_{};
+  std::array<Binary, 5> flags_;      // bias and threshold (weights in w_[i][4 + f])
+  std::array<Binary, 4> secondary_;  // bias and threshold (weights in w_[i][9 + k])
+};
+
+}  // namespace danvan::tagging

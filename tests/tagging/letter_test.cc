@@ -1,0 +1,311 @@
+// The letter reading (issue 12): cues with negation, exclusions and counts; the linear model's
+// decisions, invariants and evidence; its place in the rule set (host kind wins, contradictions
+// flagged, reviews replace the model, a rule can still refine the kind).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "core/timeutil.h"
+#include "tagging/letter_model.h"
+#include "tagging/rules.h"
+#include "text/legacy.h"
+#include "text/normalize.h"
+
+namespace danvan::tagging {
+namespace {
+
+using json = nlohmann::json;
+
+const std::string kRoot = DANVAN_SOURCE_ROOT;
+
+std::shared_ptr<const LetterCues> ShippedCues() {
+  auto c = LetterCues::FromFile(kRoot + "/config/tagging/cues.json");
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  return c.value();
+}
+
+std::set<std::string> Names(const LetterCues& cues, const std::string& title, const std::string& content) {
+  FeatureOptions opt;
+  opt.names = true;
+  std::set<std::string> out;
+  for (const auto& f : LetterFeatures(cues, title, content, opt)) {
+    EXPECT_EQ(f.hash, FeatureHash(f.name)) << f.name;
+    out.insert(f.name);
+  }
+  return out;
+}
+
+TEST(LetterCues, NegationInTheSameSentenceTurnsACueAround) {
+  auto cues = ShippedCues();
+  auto joined = Names(*cues, "", "Chúng tôi gồm nhiều phụ huynh ký đơn tập thể gửi Sở.");
+  EXPECT_TRUE(joined.count("c:group.collective"));
+  auto refused = Names(*cues, "", "Tôi không tham gia đơn tập thể của một số phụ huynh, tôi viết riêng.");
+  EXPECT_TRUE(refused.count("c:group.collective:neg"));
+  EXPECT_FALSE(refused.count("c:group.collective"));
+  // A negator in the previous sentence does not reach.
+  auto other = Names(*cues, "", "Tôi không đồng ý. Đơn tập thể này có 30 chữ ký.");
+  EXPECT_TRUE(other.count("c:group.collective"));
+  EXPECT_FALSE(other.count("c:group.collective:neg"));
+  auto unanswered = Names(*cues, "", "Tôi đã gửi đơn từ tháng 3 nhưng đến nay chưa được trả lời.");
+  EXPECT_TRUE(unanswered.count("c:answered:neg"));
+  EXPECT_FALSE(unanswered.count("c:answered"));
+}
+
+TEST(LetterCues, ExclusionsOverlappingAHitCancelIt) {
+  auto cues = ShippedCues();
+  auto team = Names(*cues, "", "Đoàn thanh tra của Sở đã về trường làm việc.");
+  EXPECT_TRUE(team.count("c:inspection_team"));
+  EXPECT_FALSE(team.count("c:group.collective"));
+  auto ahead = Names(*cues, "", "Con tôi được nhà trường cho học vượt cấp từ lớp 3 lên lớp 5.");
+  EXPECT_FALSE(ahead.count("c:reraise"));
+  EXPECT_TRUE(ahead.count("c:exam.remark"));
+  auto over = Names(*cues, "", "Vì Phòng đã trả lời không thỏa đáng nên tôi gửi đơn vượt cấp lên Sở.");
+  EXPECT_TRUE(over.count("c:reraise"));
+  auto remark = Names(*cues, "", "Tôi xin phúc khảo bài thi môn Toán của con.");
+  EXPECT_FALSE(remark.count("c:reraise"));
+}
+
+TEST(LetterCues, CountsReadDigitsAndNumberWordsBeforeANoun) {
+  auto cues = ShippedCues();
+  auto pupils = Names(*cues, "", "Việc thu tiền ảnh hưởng đến 45 học sinh của lớp 9A.");
+  EXPECT_TRUE(pupils.count("n:people>=30"));
+  EXPECT_TRUE(pupils.count("n:people>=10"));
+  auto households = Names(*cues, "", "Chúng tôi gồm 12 hộ dân thôn Đông.");
+  EXPECT_TRUE(households.count("n:people>=10"));
+  EXPECT_FALSE(households.count("n:people>=30"));
+  auto schools = Names(*cues, "", "Sai phạm xảy ra ở ba trường trong huyện.");
+  EXPECT_TRUE(schools.count("n:places>=3"));
+  auto none = Names(*cues, "", "Lớp 5 có học sinh bị ốm.");
+  EXPECT_FALSE(none.count("n:people>=2"));
+  EXPECT_FALSE(none.count("n:places>=2"));
+}
+
+TEST(LetterCues, FeaturesAreTheSameInEveryEncodingThatKeepsTheText) {
+  auto cues = ShippedCues();
+  const std::string title = "Đơn phản ánh";
+  const std::string content =
+      "Kính gửi Thanh tra Sở. Tôi xin giấu tên. Kế toán Trường THCS Tiên Lãng thu khống tiền ăn "
+      "của 120 học sinh, đề nghị xử lý nghiêm.";
+  auto base = Names(*cues, title, content);
+  ASSERT_FALSE(base.empty());
+  EXPECT_TRUE(base.count("c:anonymous"));
+  EXPECT_TRUE(base.count("tc:kind.feedback_word"));
+  EXPECT_EQ(Names(*cues, text::NormalizeNfd(title).value(), text::NormalizeNfd(content).value()), base);
+  EXPECT_EQ(Names(*cues, text::ToUpperNfc(title).value(), text::ToUpperNfc(content).value()), base);
+  for (auto enc : {text::Encoding::kTcvn3, text::Encoding::kVni, text::Encoding::kViscii, text::Encoding::kCp1258}) {
+    auto t = text::DecodeLegacy(enc, text::EncodeLegacy(enc, title).value());
+    auto c = text::DecodeLegacy(enc, text::EncodeLegacy(enc, content).value());
+    ASSERT_TRUE(t.ok() && c.ok());
+    EXPECT_EQ(Names(*cues, t.value(), c.value()), base) << text::EncodingName(enc);
+  }
+}
+
+TEST(LetterCues, ErrorsNameTheJsonPath) {
+  json doc = {{"version", "t"}, {"cues", json::array({{{"id", "a"}, {"phrases", {"x"}}, {"description", "d"}}})}};
+  auto c = LetterCues::FromJson(doc);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/source"), std::string::npos) << c.status().message();
+  doc["cues"][0]["source"] = "s";
+  doc["cues"][0]["count"] = true;
+  c = LetterCues::FromJson(doc);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/thresholds"), std::string::npos) << c.status().message();
+}
+
+// A tiny hand-made model: one weight per decision, to check the arithmetic, the invariants and
+// the evidence.
+json TinyModel(const std::string& cues_version) {
+  auto w = [](std::vector<double> v) { return json(v); };
+  json features = {
+      // kinds c d p f | flags complex group staff anonymous reraised | secondary c d p f
+      {"c:violation", w({0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
+      {"c:anonymous", w({0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0})},
+      {"c:group.collective", w({0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0})},
+      {"c:propose", w({0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})},
+  };
+  json flags = json::object(), secondary = json::object();
+  for (const char* f : kLetterFlags) flags[f] = {{"bias", -3}, {"threshold", 0.5}};
+  for (const char* k : kLetterKinds) secondary[k] = {{"bias", -3}, {"threshold", 0.5}};
+  return {{"format", "danvan-letter-model/1"}, {"version", "tiny"}, {"cues_version", cues_version},
+          {"options", {{"bigrams", true}}},
+          {"kind", {{"classes", kLetterKinds}, {"bias", {0.1, 0, 0, 0}}}},
+          {"flags", flags}, {"secondary", secondary}, {"features", features}};
+}
+
+TEST(LetterModel, DecidesWithProbabilitiesEvidenceAndInvariants) {
+  auto cues = ShippedCues();
+  auto m = LetterModel::FromJson(TinyModel(cues->version()), cues);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  // Nothing known: the prior decides (complaint), weakly.
+  LetterReading empty = m.value()->Read("", "");
+  EXPECT_EQ(empty.kind.value, "complaint");
+  EXPECT_LT(empty.kind.confidence, 0.4);
+  // A denunciation whose writer withholds the name.
+  LetterReading anon = m.value()->Read("", "Tôi xin giấu tên. Kế toán có sai phạm trong thu chi.");
+  EXPECT_EQ(anon.kind.value, "denunciation");
+  EXPECT_GT(anon.kind.confidence, 0.8);
+  ASSERT_FALSE(anon.kind.evidence.empty());
+  EXPECT_EQ(anon.kind.evidence[0].feature, "c:violation");
+  EXPECT_NEAR(anon.kind.evidence[0].weight, 2.25, 1e-9);  // 3 minus the mean over four kinds
+  EXPECT_EQ(anon.flags[3].value, "true");
+  EXPECT_EQ(anon.flags[3].evidence[0].feature, "c:anonymous");
+  // The same words in a proposal: anonymous only ever goes with a denunciation.
+  LetterReading proposal = m.value()->Read("", "Tôi xin giấu tên. Tôi đề xuất mở thêm lớp học bơi.");
+  EXPECT_EQ(proposal.kind.value, "petition");
+  EXPECT_EQ(proposal.flags[3].value, "false");
+  EXPECT_EQ(proposal.flags[3].evidence[0].feature, "invariant:anonymous=>denunciation");
+  // A collective letter is complex even though no complex feature fired.
+  LetterReading group = m.value()->Read("", "Chúng tôi là tập thể phụ huynh lớp 5A.");
+  EXPECT_EQ(group.flags[1].value, "true");
+  EXPECT_EQ(group.flags[0].value, "true");
+  json j = group.ToJson();
+  EXPECT_EQ(j["flags"]["group"]["value"], true);
+  EXPECT_EQ(j["flags"]["staff_conduct"]["value"], false);
+  EXPECT_TRUE(j["flags"]["staff_conduct"]["confidence"].get<double>() > 0.9);
+}
+
+TEST(LetterModel, RefusesAModelTrainedWithOtherCues) {
+  auto cues = ShippedCues();
+  auto m = LetterModel::FromJson(TinyModel("other"), cues);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("/cues_version"), std::string::npos);
+  json bad = TinyModel(cues->version());
+  bad["features"]["c:propose"] = {1, 2};
+  m = LetterModel::FromJson(bad, cues);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("/features/c:propose"), std::string::npos);
+}
+
+TEST(LetterModel, ShippedModelRecordsItsCorpusAndCommand) {
+  std::ifstream in(kRoot + "/config/tagging/letter_model.json");
+  ASSERT_TRUE(in);
+  json m = json::parse(in);
+  const json& t = m["trained"];
+  EXPECT_EQ(t["corpus_sha256"].get<std::string>().size(), 64u);
+  EXPECT_NE(t["command"].get<std::string>().find("danvan-letters train"), std::string::npos);
+  EXPECT_GE(t["letters"].get<int>(), 700);
+  EXPECT_GE(t["batches"].size(), 2u);
+  EXPECT_EQ(m["cues_version"], ShippedCues()->version());
+}
+
+// ---- the shipped rule pack --------------------------------------------------------------------
+
+class ShippedReading : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto rs = RuleSet::FromFile(kRoot + "/config/rules/default.json", kRoot + "/schemas");
+    ASSERT_TRUE(rs.ok()) << rs.status().message();
+    rules_ = rs.value();
+    ASSERT_NE(rules_->letter_model(), nullptr);
+  }
+  std::vector<TagHit> Tag(const json& data, const json* review = nullptr) {
+    json ev = {{"kind", "petition"}, {"source", "t"}, {"id", "1"}, {"unit", "SGDDT"},
+               {"event_time", "2023-04-03T10:00:00+07:00"}, {"data", data}};
+    return rules_->Evaluate({"petition", ev, *ParseIsoTime("2023-04-10T10:00:00+07:00"), review});
+  }
+  static const TagHit* Find(const std::vector<TagHit>& tags, const std::string& tag) {
+    for (const auto& t : tags)
+      if (t.tag == tag) return &t;
+    return nullptr;
+  }
+  std::shared_ptr<const RuleSet> rules_;
+};
+
+TEST_F(ShippedReading, EveryLetterGetsAKindWithConfidenceAndEveryFlagDecided) {
+  for (const std::string content :
+       {"", "Xin chào.", "Tôi đề nghị Sở xem xét lại quyết định đình chỉ học của con tôi vì không đúng quy định.",
+        "Đề nghị thanh tra làm rõ việc hiệu trưởng thu tiền sai quy định và xử lý nghiêm."}) {
+    auto tags = Tag({{"title", ""}, {"content", content}, {"received_at", "2023-04-03"}});
+    const TagHit* kind = Find(tags, "text_kind");
+    ASSERT_NE(kind, nullptr) << content;
+    EXPECT_GE(kind->confidence, 0.0);
+    EXPECT_LE(kind->confidence, 1.0);
+    ASSERT_NE(Find(tags, "petition_kind"), nullptr) << content;  // the host gave none
+    const TagHit* reading = Find(tags, "letter_reading");
+    ASSERT_NE(reading, nullptr);
+    for (const char* f : kLetterFlags) EXPECT_TRUE(reading->evidence[0]["flags"][f]["value"].is_boolean()) << f;
+    // Below the review threshold the letter is on the review list.
+    if (kind->confidence < 0.6) {
+      EXPECT_NE(Find(tags, "needs_review"), nullptr) << content;
+    }
+  }
+}
+
+TEST_F(ShippedReading, HostKindWinsAndOnlyAStrongContradictionIsFlagged) {
+  const std::string denunciation =
+      "Tôi tố cáo hiệu trưởng Trường THCS An Lão đã lập chứng từ khống để rút tiền quỹ phụ huynh, "
+      "chiếm đoạt hơn 200 triệu đồng. Đề nghị Thanh tra Sở xác minh, xử lý nghiêm theo pháp luật.";
+  auto tags = Tag({{"petition_kind", "petition"}, {"title", "Đơn kiến nghị"}, {"content", denunciation}});
+  EXPECT_EQ(Find(tags, "petition_kind"), nullptr);  // the host's kind stands
+  const TagHit* kind = Find(tags, "text_kind");
+  ASSERT_NE(kind, nullptr);
+  EXPECT_EQ(kind->value, "denunciation");
+  const TagHit* strength = Find(tags, "text_kind_strength");
+  ASSERT_NE(strength, nullptr);
+  if (strength->value == "strong") {
+    const TagHit* mm = Find(tags, "petition_kind_mismatch");
+    ASSERT_NE(mm, nullptr);
+    EXPECT_EQ(mm->value, "denunciation");
+  } else {
+    EXPECT_EQ(Find(tags, "petition_kind_mismatch"), nullptr);
+  }
+}
+
+TEST_F(ShippedReading, AReviewReplacesTheModelAndKeepsTheInvariants) {
+  json review = {{"action", "correct"}, {"kind", "complaint"}, {"secondary", {"feedback"}},
+                 {"flags", {{"complex", false}, {"group", true}, {"staff_conduct", true},
+                            {"anonymous", false}, {"reraised", true}}},
+                 {"by", "chuyenvien.a"}, {"why", "đọc lại"}, {"at", "2023-04-11T08:00:00+07:00"}};
+  auto tags = Tag({{"content", "Đề nghị thanh tra làm rõ việc thu tiền sai quy định."}}, &review);
+  const TagHit* kind = Find(tags, "text_kind");
+  ASSERT_NE(kind, nullptr);
+  EXPECT_EQ(kind->value, "complaint");
+  EXPECT_EQ(kind->rule_id, "review.correct");
+  EXPECT_EQ(kind->confidence, 1.0);
+  EXPECT_EQ(Find(tags, "petition_kind")->value, "complaint");
+  EXPECT_EQ(Find(tags, "secondary_kind")->value, "feedback");
+  EXPECT_NE(Find(tags, "staff_conduct"), nullptr);
+  EXPECT_EQ(Find(tags, "protracted")->value, "reraised");
+  EXPECT_EQ(Find(tags, "needs_review"), nullptr);
+  // group => complex holds even when the decision forgot it.
+  ASSERT_NE(Find(tags, "group_petition"), nullptr);
+  const TagHit* complex = Find(tags, "complexity");
+  ASSERT_NE(complex, nullptr);
+  EXPECT_EQ(complex->rule_id, "invariant.group-implies-complex");
+}
+
+TEST_F(ShippedReading, AnonymousNeedsADenunciationAndHostFieldsStillCount) {
+  json review = {{"action", "correct"}, {"kind", "denunciation"},
+                 {"flags", {{"anonymous", true}}}, {"by", "a"}, {"why", "b"}};
+  auto tags = Tag({{"content", "x"}}, &review);
+  EXPECT_NE(Find(tags, "anonymous_denunciation"), nullptr);
+  // The host says complaint: the host's kind wins, so the letter is no anonymous denunciation.
+  tags = Tag({{"content", "x"}, {"petition_kind", "complaint"}}, &review);
+  EXPECT_EQ(Find(tags, "anonymous_denunciation"), nullptr);
+  // Host fields: seven petitioners make a group (and so a complex case) whatever the text says.
+  tags = Tag({{"content", "Tôi xin cảm ơn cô giáo chủ nhiệm đã tận tình với các cháu."}, {"petitioner_count", 7}});
+  EXPECT_NE(Find(tags, "group_petition"), nullptr);
+  EXPECT_NE(Find(tags, "complexity"), nullptr);
+}
+
+TEST_F(ShippedReading, ARuleCanStillRefineTheKind) {
+  auto tags = Tag({{"title", "Phản ánh về thủ tục hành chính"},
+                   {"content", "Tôi phản ánh thủ tục cấp bản sao văn bằng đòi quá nhiều thành phần hồ sơ, "
+                               "rườm rà, đi lại nhiều lần. Mong Sở xem xét đơn giản hóa."}});
+  const TagHit* kind = Find(tags, "text_kind");
+  ASSERT_NE(kind, nullptr);
+  if (kind->rule_id == "text-kind.feedback-regulation") {
+    EXPECT_EQ(kind->value, "feedback_regulation");
+    EXPECT_EQ(std::count_if(tags.begin(), tags.end(), [](const TagHit& t) { return t.tag == "text_kind"; }), 1);
+  } else {
+    // The reading did not see a feedback or a petition: then the rule must not fire.
+    EXPECT_TRUE(kind->value != "feedback" && kind->value != "petition") << kind->value;
+  }
+}
+
+}  // namespace
+}  // namespace danvan::tagging

@@ -1,0 +1,734 @@
+// danvan-letters: trains, cross-validates and evaluates the letter reading (issue 12) on
+// labelled letters (JSONL: {"id","title","content","labels":{"kind","secondary":[...],
+// "complex","group","staff_conduct","anonymous","reraised"}}). One file is one batch (one
+// writer); cross-validation leaves one batch out at a time, so a score is always measured on
+// a writer the model never saw.
+//
+//   danvan-letters train --cues config/tagging/cues.json --out config/tagging/letter_model.json
+//                        [--l2 X] [--l2-kind X] [--epochs N] [--min-df N] [--no-bigrams] FILE...
+//   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
+//   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
+//                        [--encodings] [--errors N] FILE...
+//
+// `train` and `cv` use the real feature extractor (tagging/letter_model.h); `eval` runs the
+// whole tagger (tagging/rules.h with its "reading" section) on petition events built from the
+// letters, and with --encodings re-runs every letter in NFD, TCVN3, VNI, VISCII and
+// Windows-1258 through RepairJsonText (the intake's repair) and reports tag stability.
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/timeutil.h"
+#include "tagging/letter_model.h"
+#include "tagging/rules.h"
+#include "text/json_repair.h"
+#include "text/legacy.h"
+#include "text/normalize.h"
+
+namespace {
+
+using json = nlohmann::json;
+using danvan::tagging::kLetterFlags;
+using danvan::tagging::kLetterKinds;
+
+struct Letter {
+  std::string id, batch, title, content;
+  int kind = 0;
+  std::array<bool, 5> flags{};
+  std::array<bool, 4> secondary{};
+};
+
+int KindIndex(const std::string& k) {
+  for (size_t i = 0; i < kLetterKinds.size(); ++i)
+    if (k == kLetterKinds[i]) return static_cast<int>(i);
+  return -1;
+}
+
+std::string Basename(const std::string& path) {
+  size_t s = path.rfind('/');
+  std::string b = s == std::string::npos ? path : path.substr(s + 1);
+  size_t d = b.find('.');
+  return d == std::string::npos ? b : b.substr(0, d);
+}
+
+bool LoadLetters(const std::vector<std::string>& files, std::vector<Letter>* out,
+                 std::string* sha256) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<std::string> sorted = files;
+  std::sort(sorted.begin(), sorted.end());
+  for (const std::string& f : sorted) {
+    std::ifstream in(f);
+    if (!in) {
+      std::cerr << "cannot open " << f << "\n";
+      EVP_MD_CTX_free(ctx);
+      return false;
+    }
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) {
+      ++n;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      EVP_DigestUpdate(ctx, line.data(), line.size());
+      EVP_DigestUpdate(ctx, "\n", 1);
+      json j = json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || !j.contains("labels")) {
+        std::cerr << f << ":" << n << ": not a labelled letter, skipped\n";
+        continue;
+      }
+      Letter l;
+      l.id = j.value("id", f + ":" + std::to_string(n));
+      l.batch = Basename(f);
+      l.title = j.value("title", "");
+      l.content = j.value("content", "");
+      const json& lab = j["labels"];
+      l.kind = KindIndex(lab.value("kind", ""));
+      if (l.kind < 0) {
+        std::cerr << f << ":" << n << ": unknown kind, skipped\n";
+        continue;
+      }
+      for (size_t i = 0; i < 5; ++i) l.flags[i] = lab.value(kLetterFlags[i], false);
+      if (lab.contains("secondary") && lab["secondary"].is_array())
+        for (const auto& s : lab["secondary"])
+          if (s.is_string() && KindIndex(s.get<std::string>()) >= 0 &&
+              KindIndex(s.get<std::string>()) != l.kind)
+            l.secondary[KindIndex(s.get<std::string>())] = true;
+      out->push_back(std::move(l));
+    }
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  char hex[2 * EVP_MAX_MD_SIZE + 1] = {};
+  for (unsigned int i = 0; i < len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  *sha256 = hex;
+  return true;
+}
+
+// ---- training -------------------------------------------------------------------------------
+
+struct Params {
+  double l2 = 1.0;        // L2 strength for the flag and secondary-kind models
+  double l2_kind = 10.0;  // L2 strength for the kind model (they share no weights)
+  int epochs = 40;
+  double lr = 0.3;
+  int min_df = 2;
+  bool bigrams = true;
+};
+
+constexpr int kOut = 13;  // 4 kind scores, 5 flags, 4 secondary kinds
+
+struct Doc {
+  std::vector<uint32_t> f;  // feature indices
+  const Letter* letter;
+};
+
+struct Model {
+  std::vector<std::string> names;
+  std::array<double, kOut> bias{};
+  std::vector<std::array<double, kOut>> w;
+  std::array<double, 9> threshold{};  // flags then secondary
+};
+
+struct Featurized {
+  std::vector<std::vector<danvan::tagging::LetterFeature>> feats;  // per letter, with names
+};
+
+Featurized Featurize(const danvan::tagging::LetterCues& cues, const std::vector<Letter>& letters,
+                     bool bigrams) {
+  Featurized out;
+  danvan::tagging::FeatureOptions opt;
+  opt.names = true;
+  opt.bigrams = bigrams;
+  for (const auto& l : letters) out.feats.push_back(LetterFeatures(cues, l.title, l.content, opt));
+  return out;
+}
+
+bool AlwaysKeep(const std::string& name) {
+  return name.rfind("c:", 0) == 0 || name.rfind("tc:", 0) == 0 || name.rfind("n:", 0) == 0 ||
+         name.rfind("len:", 0) == 0;
+}
+
+double Sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+
+// Scores of one document: 4 kind probabilities, 9 binary probabilities.
+std::array<double, kOut> Predict(const Model& m, const std::vector<uint32_t>& f) {
+  std::array<double, kOut> s = m.bias;
+  for (uint32_t i : f)
+    for (int o = 0; o < kOut; ++o) s[o] += m.w[i][o];
+  std::array<double, kOut> p{};
+  double mx = std::max({s[0], s[1], s[2], s[3]}), z = 0;
+  for (int k = 0; k < 4; ++k) z += std::exp(s[k] - mx);
+  for (int k = 0; k < 4; ++k) p[k] = std::exp(s[k] - mx) / z;
+  for (int o = 4; o < kOut; ++o) p[o] = Sigmoid(s[o]);
+  return p;
+}
+
+// Trains on `train` (indices into letters); thresholds left at 0.5.
+Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::vector<size_t>& train,
+          const Params& p) {
+  Model m;
+  std::unordered_map<std::string, uint32_t> df;
+  for (size_t i : train)
+    for (const auto& f : fz.feats[i]) ++df[f.name];
+  std::unordered_map<std::string, uint32_t> index;
+  for (const auto& [name, n] : df)
+    if (static_cast<int>(n) >= p.min_df || AlwaysKeep(name)) {
+      index.emplace(name, 0);
+    }
+  m.names.reserve(index.size());
+  for (auto& [name, idx] : index) m.names.push_back(name);
+  std::sort(m.names.begin(), m.names.end());
+  for (uint32_t i = 0; i < m.names.size(); ++i) index[m.names[i]] = i;
+  m.w.assign(m.names.size(), {});
+  std::vector<Doc> docs;
+  for (size_t i : train) {
+    Doc d;
+    d.letter = &letters[i];
+    for (const auto& f : fz.feats[i])
+      if (auto it = index.find(f.name); it != index.end()) d.f.push_back(it->second);
+    docs.push_back(std::move(d));
+  }
+  std::vector<std::array<double, kOut>> g2(m.names.size());
+  for (auto& a : g2) a.fill(1e-8);
+  std::array<double, kOut> bg2{};
+  bg2.fill(1e-8);
+  // Class priors as starting biases (kind: log frequency; binary: log odds).
+  {
+    std::array<double, kOut> cnt{};
+    for (const auto& d : docs) {
+      cnt[d.letter->kind] += 1;
+      for (int j = 0; j < 5; ++j) cnt[4 + j] += d.letter->flags[j];
+      for (int j = 0; j < 4; ++j) cnt[9 + j] += d.letter->secondary[j];
+    }
+    double n = static_cast<double>(docs.size());
+    for (int k = 0; k < 4; ++k) m.bias[k] = std::log((cnt[k] + 1) / (n + 4));
+    for (int o = 4; o < kOut; ++o) m.bias[o] = std::log((cnt[o] + 0.5) / (n - cnt[o] + 0.5));
+  }
+  const double n_docs = static_cast<double>(std::max<size_t>(1, docs.size()));
+  std::array<double, kOut> reg{};
+  for (int o = 0; o < kOut; ++o) reg[o] = (o < 4 ? p.l2_kind : p.l2) / n_docs;
+  std::mt19937 rng(12);
+  std::vector<size_t> order(docs.size());
+  std::iota(order.begin(), order.end(), 0);
+  for (int epoch = 0; epoch < p.epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t oi : order) {
+      const Doc& d = docs[oi];
+      auto prob = Predict(m, d.f);
+      std::array<double, kOut> g{};
+      for (int k = 0; k < 4; ++k) g[k] = prob[k] - (d.letter->kind == k ? 1.0 : 0.0);
+      for (int j = 0; j < 5; ++j) g[4 + j] = prob[4 + j] - (d.letter->flags[j] ? 1.0 : 0.0);
+      for (int j = 0; j < 4; ++j) {
+        // A secondary kind equal to the primary is not a question: no gradient.
+        g[9 + j] = j == d.letter->kind ? 0.0 : prob[9 + j] - (d.letter->secondary[j] ? 1.0 : 0.0);
+      }
+      for (int o = 0; o < kOut; ++o) {
+        bg2[o] += g[o] * g[o];
+        m.bias[o] -= p.lr * g[o] / std::sqrt(bg2[o]);
+      }
+      for (uint32_t i : d.f) {
+        auto& w = m.w[i];
+        auto& a = g2[i];
+        for (int o = 0; o < kOut; ++o) {
+          double gi = g[o] + reg[o] * w[o];
+          a[o] += gi * gi;
+          w[o] -= p.lr * gi / std::sqrt(a[o]);
+        }
+      }
+    }
+  }
+  m.threshold.fill(0.5);
+  return m;
+}
+
+std::vector<uint32_t> Indices(const Model& m, const std::vector<danvan::tagging::LetterFeature>& fs,
+                              const std::unordered_map<std::string, uint32_t>& index) {
+  std::vector<uint32_t> out;
+  for (const auto& f : fs)
+    if (auto it = index.find(f.name); it != index.end()) out.push_back(it->second);
+  return out;
+}
+
+std::unordered_map<std::string, uint32_t> IndexOf(const Model& m) {
+  std::unordered_map<std::string, uint32_t> index;
+  for (uint32_t i = 0; i < m.names.size(); ++i) index.emplace(m.names[i], i);
+  return index;
+}
+
+// Out-of-fold probabilities, one fold per batch (or 4 random folds with a single batch).
+std::vector<std::array<double, kOut>> OutOfFold(const std::vector<Letter>& letters,
+                                                const Featurized& fz,
+                                                const std::vector<size_t>& subset, const Params& p) {
+  std::map<std::string, std::vector<size_t>> folds;
+  std::set<std::string> batches;
+  for (size_t i : subset) batches.insert(letters[i].batch);
+  for (size_t n = 0; n < subset.size(); ++n) {
+    size_t i = subset[n];
+    folds[batches.size() >= 2 ? letters[i].batch : std::to_string(n % 4)].push_back(n);
+  }
+  std::vector<std::array<double, kOut>> out(subset.size());
+  for (const auto& [name, test] : folds) {
+    std::set<size_t> in_test(test.begin(), test.end());
+    std::vector<size_t> train;
+    for (size_t n = 0; n < subset.size(); ++n)
+      if (!in_test.count(n)) train.push_back(subset[n]);
+    Model m = Fit(letters, fz, train, p);
+    auto index = IndexOf(m);
+    for (size_t n : test) out[n] = Predict(m, Indices(m, fz.feats[subset[n]], index));
+  }
+  return out;
+}
+
+bool Truth(const Letter& l, int o) { return o < 9 ? l.flags[o - 4] : l.secondary[o - 9]; }
+
+// Thresholds maximising F1 on out-of-fold probabilities.
+void ChooseThresholds(const std::vector<Letter>& letters, const std::vector<size_t>& subset,
+                      const std::vector<std::array<double, kOut>>& oof, Model* m) {
+  for (int o = 4; o < kOut; ++o) {
+    double best_t = 0.5, best_f = -1;
+    for (double t = 0.02; t <= 0.901; t += 0.02) {
+      int tp = 0, fp = 0, fn = 0;
+      for (size_t n = 0; n < subset.size(); ++n) {
+        const Letter& l = letters[subset[n]];
+        if (o >= 9 && o - 9 == l.kind) continue;
+        bool pred = oof[n][o] >= t, truth = Truth(l, o);
+        tp += pred && truth;
+        fp += pred && !truth;
+        fn += !pred && truth;
+      }
+      double f = tp == 0 ? 0 : 2.0 * tp / (2.0 * tp + fp + fn);
+      if (f > best_f + 1e-9) {
+        best_f = f;
+        best_t = t;
+      }
+    }
+    m->threshold[o - 4] = best_t;
+  }
+}
+
+json ModelJson(const Model& m, const std::string& cues_version, const Params& p,
+               const std::string& sha, size_t letters, const std::vector<std::string>& files,
+               const std::string& command) {
+  json features = json::object();
+  auto r4 = [](double x) { return std::round(x * 10000) / 10000; };
+  for (size_t i = 0; i < m.names.size(); ++i) {
+    double mx = 0;
+    for (double x : m.w[i]) mx = std::max(mx, std::fabs(x));
+    if (mx < 5e-4) continue;
+    json w = json::array();
+    for (double x : m.w[i]) w.push_back(r4(x));
+    features[m.names[i]] = std::move(w);
+  }
+  json flags = json::object(), secondary = json::object();
+  for (int j = 0; j < 5; ++j)
+    flags[kLetterFlags[j]] = {{"bias", r4(m.bias[4 + j])}, {"threshold", r4(m.threshold[j])}};
+  for (int j = 0; j < 4; ++j)
+    secondary[kLetterKinds[j]] = {{"bias", r4(m.bias[9 + j])}, {"threshold", r4(m.threshold[5 + j])}};
+  std::time_t now = std::time(nullptr);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::vector<std::string> base;
+  for (const auto& f : files) base.push_back(Basename(f));
+  std::sort(base.begin(), base.end());
+  return {{"format", "danvan-letter-model/1"},
+          {"version", "letters-" + sha.substr(0, 12)},
+          {"description", "Mô hình tuyến tính đọc đơn thư theo nội dung (loại đơn, loại phụ, năm cờ), học từ đơn viết tay có gán nhãn theo docs/domain.md §3a. Trọng số mỗi đặc trưng: 4 loại (khiếu nại, tố cáo, kiến nghị, phản ánh), 5 cờ (phức tạp, đông người, văn hóa công vụ, nặc danh, tái khiếu), 4 loại phụ."},
+          {"source", "docs/domain.md §3a; Thông tư 05/2021/TT-TTCP"},
+          {"cues_version", cues_version},
+          {"trained", {{"corpus_sha256", sha}, {"letters", letters}, {"batches", base},
+                       {"command", command}, {"at", when},
+                       {"params", {{"l2", p.l2}, {"l2_kind", p.l2_kind}, {"epochs", p.epochs}, {"lr", p.lr},
+                                   {"min_df", p.min_df}}}}},
+          {"options", {{"bigrams", p.bigrams}}},
+          {"kind", {{"classes", kLetterKinds}, {"bias", {r4(m.bias[0]), r4(m.bias[1]), r4(m.bias[2]), r4(m.bias[3])}}}},
+          {"flags", flags},
+          {"secondary", secondary},
+          {"features", features}};
+}
+
+// ---- metrics --------------------------------------------------------------------------------
+
+struct Metrics {
+  int n = 0, correct = 0, no_kind = 0, review = 0, review_wrong = 0, unreviewed_wrong = 0;
+  std::array<std::array<int, 4>, 4> confusion{};  // [truth][pred]
+  std::array<std::array<int, 3>, 5> flag{};       // tp, fp, fn
+  std::array<int, 3> secondary{};
+  int all_right = 0;
+
+  void Add(const Letter& l, int pred_kind, const std::array<bool, 5>& flags,
+           const std::array<bool, 4>& sec, bool on_review) {
+    ++n;
+    if (pred_kind < 0) {
+      ++no_kind;
+    } else {
+      ++confusion[l.kind][pred_kind];
+    }
+    bool kind_ok = pred_kind == l.kind;
+    correct += kind_ok;
+    bool all = kind_ok;
+    for (int j = 0; j < 5; ++j) {
+      flag[j][0] += flags[j] && l.flags[j];
+      flag[j][1] += flags[j] && !l.flags[j];
+      flag[j][2] += !flags[j] && l.flags[j];
+      all = all && flags[j] == l.flags[j];
+    }
+    for (int k = 0; k < 4; ++k) {
+      if (k == l.kind || k == pred_kind) continue;
+      secondary[0] += sec[k] && l.secondary[k];
+      secondary[1] += sec[k] && !l.secondary[k];
+      secondary[2] += !sec[k] && l.secondary[k];
+    }
+    all_right += all;
+    if (on_review) {
+      ++review;
+      review_wrong += !all;
+    } else {
+      unreviewed_wrong += !all;
+    }
+  }
+
+  static double P(const std::array<int, 3>& c) { return c[0] + c[1] == 0 ? 1.0 : double(c[0]) / (c[0] + c[1]); }
+  static double R(const std::array<int, 3>& c) { return c[0] + c[2] == 0 ? 1.0 : double(c[0]) / (c[0] + c[2]); }
+  static double F(const std::array<int, 3>& c) {
+    double p = P(c), r = R(c);
+    return p + r == 0 ? 0 : 2 * p * r / (p + r);
+  }
+  double Accuracy() const { return n ? double(correct) / n : 0; }
+  double MeanFlagF1() const {
+    double s = 0;
+    for (const auto& c : flag) s += F(c);
+    return s / 5;
+  }
+
+  void Print(const std::string& title) const {
+    std::printf("== %s: %d letters\n", title.c_str(), n);
+    std::printf("kind accuracy            %.3f (%d/%d)\n", Accuracy(), correct, n);
+    std::printf("letters without a kind   %d\n", no_kind);
+    std::printf("all six labels right     %.3f (%d/%d)\n", n ? double(all_right) / n : 0, all_right, n);
+    std::printf("on the review list       %d (%.1f%%); of them not all right: %d; not on it and not all right: %d\n",
+                review, n ? 100.0 * review / n : 0, review_wrong, unreviewed_wrong);
+    std::printf("confusion (rows: truth, columns: predicted)\n%-14s", "");
+    for (const char* k : kLetterKinds) std::printf("%13s", k);
+    std::printf("\n");
+    for (int t = 0; t < 4; ++t) {
+      std::printf("%-14s", kLetterKinds[t]);
+      for (int p = 0; p < 4; ++p) std::printf("%13d", confusion[t][p]);
+      std::printf("\n");
+    }
+    std::printf("%-16s %5s %5s %5s %9s %7s %6s\n", "flag", "tp", "fp", "fn", "precision", "recall", "F1");
+    for (int j = 0; j < 5; ++j)
+      std::printf("%-16s %5d %5d %5d %9.3f %7.3f %6.3f\n", kLetterFlags[j], flag[j][0], flag[j][1],
+                  flag[j][2], P(flag[j]), R(flag[j]), F(flag[j]));
+    std::printf("%-16s %5d %5d %5d %9.3f %7.3f %6.3f\n", "secondary kinds", secondary[0], secondary[1],
+                secondary[2], P(secondary), R(secondary), F(secondary));
+  }
+};
+
+// ---- commands -------------------------------------------------------------------------------
+
+struct Args {
+  std::map<std::string, std::string> opts;
+  std::vector<std::string> files;
+  std::string command_line;
+};
+
+Args ParseArgs(int argc, char** argv, int from) {
+  Args a;
+  for (int i = 0; i < argc; ++i) a.command_line += std::string(i ? " " : "") + argv[i];
+  for (int i = from; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s.rfind("--", 0) == 0) {
+      std::string key = s.substr(2);
+      if (key == "no-bigrams" || key == "encodings") {
+        a.opts[key] = "1";
+      } else if (i + 1 < argc) {
+        a.opts[key] = argv[++i];
+      }
+    } else {
+      a.files.push_back(s);
+    }
+  }
+  return a;
+}
+
+Params ParamsOf(const Args& a) {
+  Params p;
+  if (a.opts.count("l2")) p.l2 = std::stod(a.opts.at("l2"));
+  if (a.opts.count("l2-kind")) p.l2_kind = std::stod(a.opts.at("l2-kind"));
+  if (a.opts.count("epochs")) p.epochs = std::stoi(a.opts.at("epochs"));
+  if (a.opts.count("lr")) p.lr = std::stod(a.opts.at("lr"));
+  if (a.opts.count("min-df")) p.min_df = std::stoi(a.opts.at("min-df"));
+  p.bigrams = !a.opts.count("no-bigrams");
+  return p;
+}
+
+std::shared_ptr<const danvan::tagging::LetterCues> LoadCues(const Args& a) {
+  std::string path = a.opts.count("cues") ? a.opts.at("cues") : "config/tagging/cues.json";
+  auto c = danvan::tagging::LetterCues::FromFile(path);
+  if (!c.ok()) {
+    std::cerr << c.status().message() << "\n";
+    std::exit(2);
+  }
+  return c.value();
+}
+
+// Model decisions from probabilities (as LetterModel::ReadFeatures decides, invariants included).
+void Decide(const Model& m, const std::array<double, kOut>& p, int* kind, std::array<bool, 5>* flags,
+            std::array<bool, 4>* sec) {
+  *kind = static_cast<int>(std::max_element(p.begin(), p.begin() + 4) - p.begin());
+  for (int j = 0; j < 5; ++j) (*flags)[j] = p[4 + j] >= m.threshold[j];
+  for (int k = 0; k < 4; ++k) (*sec)[k] = k != *kind && p[9 + k] >= m.threshold[5 + k];
+  if ((*flags)[1]) (*flags)[0] = true;
+  if ((*flags)[3] && *kind != 1) (*flags)[3] = false;
+}
+
+int Train(const Args& a) {
+  std::vector<Letter> letters;
+  std::string sha;
+  if (!LoadLetters(a.files, &letters, &sha) || letters.empty()) return 2;
+  auto cues = LoadCues(a);
+  Params p = ParamsOf(a);
+  Featurized fz = Featurize(*cues, letters, p.bigrams);
+  std::vector<size_t> all(letters.size());
+  std::iota(all.begin(), all.end(), 0);
+  auto oof = OutOfFold(letters, fz, all, p);
+  Model m = Fit(letters, fz, all, p);
+  ChooseThresholds(letters, all, oof, &m);
+  json doc = ModelJson(m, cues->version(), p, sha, letters.size(), a.files, a.command_line);
+  std::string out = a.opts.count("out") ? a.opts.at("out") : "config/tagging/letter_model.json";
+  std::ofstream o(out);
+  o << doc.dump(1) << "\n";
+  std::printf("trained on %zu letters (sha256 %s), %zu features kept; thresholds:", letters.size(),
+              sha.c_str(), doc["features"].size());
+  for (int j = 0; j < 9; ++j) std::printf(" %.2f", m.threshold[j]);
+  std::printf("\nwrote %s\n", out.c_str());
+  return 0;
+}
+
+int CrossValidate(const Args& a) {
+  std::vector<Letter> letters;
+  std::string sha;
+  if (!LoadLetters(a.files, &letters, &sha) || letters.empty()) return 2;
+  auto cues = LoadCues(a);
+  Params base = ParamsOf(a);
+  std::vector<double> l2s;
+  {
+    std::string s = a.opts.count("l2") ? a.opts.at("l2") : "0.3,1,3";
+    std::stringstream ss(s);
+    std::string x;
+    while (std::getline(ss, x, ',')) l2s.push_back(std::stod(x));
+  }
+  Featurized fz = Featurize(*cues, letters, base.bigrams);
+  std::set<std::string> batches;
+  for (const auto& l : letters) batches.insert(l.batch);
+  std::printf("corpus sha256 %s, %zu letters in %zu batches\n", sha.c_str(), letters.size(), batches.size());
+  const double review_below = a.opts.count("review-below") ? std::stod(a.opts.at("review-below")) : 0.6;
+  for (double l2 : l2s) {
+    Params p = base;
+    p.l2 = l2;
+    Metrics mt;
+    for (const std::string& b : batches) {
+      std::vector<size_t> train, test;
+      for (size_t i = 0; i < letters.size(); ++i) (letters[i].batch == b ? test : train).push_back(i);
+      if (train.empty()) continue;
+      // Thresholds from the training batches only (inner leave-one-batch-out).
+      auto oof = OutOfFold(letters, fz, train, p);
+      Model m = Fit(letters, fz, train, p);
+      ChooseThresholds(letters, train, oof, &m);
+      auto index = IndexOf(m);
+      for (size_t i : test) {
+        auto pr = Predict(m, Indices(m, fz.feats[i], index));
+        int kind;
+        std::array<bool, 5> flags;
+        std::array<bool, 4> sec;
+        Decide(m, pr, &kind, &flags, &sec);
+        bool review = pr[kind] < review_below;
+        for (int j = 0; j < 5; ++j) {
+          double q = pr[4 + j];
+          if (std::max(q, 1 - q) < review_below) review = true;
+        }
+        mt.Add(letters[i], kind, flags, sec, review);
+      }
+    }
+    char title[160];
+    std::snprintf(title, sizeof title, "leave-one-batch-out CV, l2=%g l2_kind=%g epochs=%d min_df=%d bigrams=%d",
+                  l2, p.l2_kind, p.epochs, p.min_df, p.bigrams);
+    mt.Print(title);
+    std::printf("score (kind accuracy + mean flag F1) / 2 = %.4f\n\n", (mt.Accuracy() + mt.MeanFlagF1()) / 2);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+// The text as a JSON string body: escaped UTF-8, or raw legacy bytes (quotes escaped).
+std::string Escaped(const std::string& bytes, bool legacy) {
+  if (!legacy) {
+    std::string d = json(bytes).dump();
+    return d.substr(1, d.size() - 2);
+  }
+  std::string out;
+  for (char c : bytes) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+int Eval(const Args& a) {
+  std::vector<Letter> letters;
+  std::string sha;
+  if (!LoadLetters(a.files, &letters, &sha) || letters.empty()) return 2;
+  std::string rules_path = a.opts.count("rules") ? a.opts.at("rules") : "config/rules/default.json";
+  std::string schemas = a.opts.count("schemas") ? a.opts.at("schemas") : "schemas";
+  auto rs = danvan::tagging::RuleSet::FromFile(rules_path, schemas);
+  if (!rs.ok()) {
+    std::cerr << rs.status().message() << "\n";
+    return 2;
+  }
+  const int show_errors = a.opts.count("errors") ? std::stoi(a.opts.at("errors")) : 0;
+  const int64_t now = danvan::ParseIsoTime("2023-06-30T17:00:00+07:00").value();
+  // Labels read back from the tags, as indicators read them.
+  struct Read {
+    int kind = -1;
+    std::array<bool, 5> flags{};
+    std::array<bool, 4> sec{};
+    bool review = false;
+    std::string Key() const {
+      std::string s = std::to_string(kind) + ":";
+      for (bool f : flags) s += f ? '1' : '0';
+      for (bool f : sec) s += f ? '1' : '0';
+      return s;
+    }
+  };
+  auto read_tags = [&](const json& event) {
+    Read r;
+    std::string text_kind, pk;
+    for (const auto& h : rs.value()->Evaluate({"petition", event, now})) {
+      if (h.tag == "petition_kind") pk = h.value;
+      if (h.tag == "text_kind") text_kind = h.value;
+      if (h.tag == "secondary_kind" && KindIndex(h.value) >= 0) r.sec[KindIndex(h.value)] = true;
+      if (h.tag == "complexity" && h.value == "complex") r.flags[0] = true;
+      if (h.tag == "group_petition") r.flags[1] = true;
+      if (h.tag == "staff_conduct") r.flags[2] = true;
+      if (h.tag == "anonymous_denunciation") r.flags[3] = true;
+      if (h.tag == "protracted" && h.value == "reraised") r.flags[4] = true;
+      if (h.tag == "needs_review") r.review = true;
+    }
+    std::string k = pk.empty() ? text_kind : pk;
+    if (k == "feedback_regulation") k = "feedback";
+    r.kind = KindIndex(k);
+    return r;
+  };
+  auto event_of = [&](const Letter& l, const std::string& title, const std::string& content,
+                      bool legacy) {
+    json env = {{"kind", "petition"}, {"source", "eval"}, {"id", l.id}, {"unit", "SGDDT.TTRA"},
+                {"version", 1}, {"event_time", "2023-06-01T09:00:00+07:00"},
+                {"data", {{"received_at", "2023-06-01"}, {"status", "received"},
+                          {"title", "@@TITLE@@"}, {"content", "@@CONTENT@@"}}}};
+    std::string raw = env.dump();
+    raw.replace(raw.find("@@TITLE@@"), 9, Escaped(title, legacy));
+    raw.replace(raw.find("@@CONTENT@@"), 11, Escaped(content, legacy));
+    return raw;
+  };
+  Metrics mt;
+  std::map<std::string, std::array<int, 2>> stability;  // form -> (same, total)
+  int shown = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (const Letter& l : letters) {
+    json ev = json::parse(event_of(l, l.title, l.content, false));
+    Read r = read_tags(ev);
+    mt.Add(l, r.kind, r.flags, r.sec, r.review);
+    if (shown < show_errors && (r.kind != l.kind || r.flags != l.flags)) {
+      ++shown;
+      std::printf("-- %s: truth %s", l.id.c_str(), kLetterKinds[l.kind]);
+      for (int j = 0; j < 5; ++j) if (l.flags[j]) std::printf(" %s", kLetterFlags[j]);
+      std::printf(" | read %s", r.kind >= 0 ? kLetterKinds[r.kind] : "-");
+      for (int j = 0; j < 5; ++j) if (r.flags[j]) std::printf(" %s", kLetterFlags[j]);
+      std::printf("%s\n   %s | %.200s\n", r.review ? " (review)" : "", l.title.c_str(), l.content.c_str());
+    }
+    if (!a.opts.count("encodings")) continue;
+    using danvan::text::Encoding;
+    const std::pair<const char*, int> forms[] = {{"NFD", -1},
+                                                 {"TCVN3", static_cast<int>(Encoding::kTcvn3)},
+                                                 {"VNI", static_cast<int>(Encoding::kVni)},
+                                                 {"VISCII", static_cast<int>(Encoding::kViscii)},
+                                                 {"Windows-1258", static_cast<int>(Encoding::kCp1258)}};
+    for (const auto& [name, enc] : forms) {
+      std::string t, c;
+      bool legacy = enc >= 0;
+      if (!legacy) {
+        auto nt = danvan::text::NormalizeNfd(l.title);
+        auto nc = danvan::text::NormalizeNfd(l.content);
+        if (!nt.ok() || !nc.ok()) continue;
+        t = nt.value();
+        c = nc.value();
+      } else {
+        auto et = danvan::text::EncodeLegacy(static_cast<Encoding>(enc), l.title);
+        auto ec = danvan::text::EncodeLegacy(static_cast<Encoding>(enc), l.content);
+        if (!et.ok() || !ec.ok()) continue;  // a character the encoding cannot hold
+        t = et.value();
+        c = ec.value();
+      }
+      auto& s = stability[name];
+      ++s[1];
+      auto repaired = danvan::text::RepairJsonText(event_of(l, t, c, legacy));
+      if (!repaired.ok()) continue;
+      json e2 = json::parse(repaired->text, nullptr, false);
+      if (e2.is_discarded()) continue;
+      Read r2 = read_tags(e2);
+      s[0] += r2.Key() == r.Key();
+    }
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  mt.Print("eval " + rules_path + " on corpus sha256 " + sha.substr(0, 16));
+  if (auto m = rs.value()->letter_model()) std::printf("letter model %s\n", m->version().c_str());
+  if (!stability.empty()) {
+    std::printf("tag stability across encoding forms (same kind, flags and secondary kinds as NFC):\n");
+    for (const auto& [name, s] : stability)
+      std::printf("  %-14s %5d / %5d  %.3f\n", name.c_str(), s[0], s[1], s[1] ? double(s[0]) / s[1] : 1.0);
+  }
+  std::printf("time %.2f s\n", secs);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: danvan-letters train|cv|eval [options] FILE...\n";
+    return 2;
+  }
+  std::string cmd = argv[1];
+  Args a = ParseArgs(argc, argv, 2);
+  if (a.files.empty()) {
+    std::cerr << "no letter files given\n";
+    return 2;
+  }
+  if (cmd == "train") return Train(a);
+  if (cmd == "cv") return CrossValidate(a);
+  if (cmd == "eval") return Eval(a);
+  std::cerr << "unknown command " << cmd << "\n";
+  return 2;
+}
