@@ -256,7 +256,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     FaultDecision d = state_.Decide(false);
     if (d.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d.delay_ms));
     const std::string name = service.empty() ? "?" : service;
-    json call = {{"service", name}};
+    json call = {{"service", name}, {"call", state_.BeginCall()}};
     if (d.action == FaultAction::kDrop) {
       state_.CountRequest(name, "dropped");
       call.update({{"fault", "dropped"}, {"applied", false}, {"answered", false}});

@@ -355,6 +355,16 @@ json State::ApplyBatch(bool dossier, const json& items,
   return results;
 }
 
+namespace {
+// The service call the handler on this thread is serving (State::BeginCall); 0 outside one.
+thread_local int64_t t_current_call = 0;
+}  // namespace
+
+int64_t State::BeginCall() {
+  t_current_call = ++next_call_;
+  return t_current_call;
+}
+
 void State::NoteApplied(const std::string& kind, const json& item, const std::string& op) {
   const bool dossier = kind == "dossier";
   applied_.push_back({{"seq", ++applied_seq_},
@@ -363,7 +373,8 @@ void State::NoteApplied(const std::string& kind, const json& item, const std::st
                       {"op", op},
                       {"status", item.value(dossier ? "TrangThaiHoSo" : "TrangThai", "")},
                       {"time", dossier ? "" : item.value("ThoiDiemXuLy", "")},
-                      {"note", dossier ? item.value("GhiChu", "") : item.value("NoiDungXuLy", "")}});
+                      {"note", dossier ? item.value("GhiChu", "") : item.value("NoiDungXuLy", "")},
+                      {"call", t_current_call}});
 }
 
 json State::ApplyStepLocked(const json& item, const std::string& unit, const std::string& key) {
@@ -504,6 +515,7 @@ void State::Reset() {
   applied_ = json::array();
   calls_ = json::array();
   applied_seq_ = 0;
+  next_call_ = 0;
   duplicate_steps_ = out_of_order_steps_ = idempotent_replays_ = logins_ = tokens_issued_ = 0;
   requests_.clear();
 }

@@ -2,6 +2,7 @@
 // All methods are thread-safe (one mutex); the HTTP handlers call them from Poco's pool.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -139,6 +140,12 @@ class State {
   // the MaHoSo of each item, the answer's HTTP status and error_code, whether it was applied
   // and whether the answer was delivered (a lost answer: applied, connection closed).
   void RecordCall(nlohmann::json call);
+  // Numbers a service call when it arrives (1, 2, ...) and makes it the calling thread's
+  // current call: every change applied on this thread until the next BeginCall carries it as
+  // "call" in Received()["applied"], and RecordCall stores it as "call" too, so a test links
+  // each applied change to the call (and its fault) that carried it. Called by the request
+  // handler, which serves one request on one thread.
+  int64_t BeginCall();
   nlohmann::json Calls();
 
   void CountRequest(const std::string& service, const std::string& outcome);
@@ -183,6 +190,7 @@ class State {
   // (status: TrangThaiHoSo or TrangThai; time: ThoiDiemXuLy of a step).
   nlohmann::json applied_ = nlohmann::json::array();
   nlohmann::json calls_ = nlohmann::json::array();
+  std::atomic<int64_t> next_call_{0};
   int64_t applied_seq_ = 0;
   void NoteApplied(const std::string& kind, const nlohmann::json& item, const std::string& op);
   // Applies one progress step (caller holds mu_); returns its record.
