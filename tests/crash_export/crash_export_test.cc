@@ -280,6 +280,17 @@ TEST_P(CrashExportTest, AcknowledgedDossiersAndTransitionsReachThePortalOnceInOr
     }
   }
   EXPECT_EQ(wrong, 0) << "dossiers whose transitions differ from the acknowledged ones";
+  // The stand-in flags a step older than one already applied for its dossier: allowed only for
+  // a repeat (counted above), never for a step's first arrival.
+  int64_t first_out_of_order = 0, repeat_out_of_order = 0, recreates = 0;
+  for (const json& p : received["progress"])
+    if (p.value("out_of_order", false)) ++(p.value("duplicate", false) ? repeat_out_of_order : first_out_of_order);
+  for (const auto& [id, d] : dossiers.items()) recreates += d.value("duplicate_creates", int64_t{0});
+  std::printf("out of order: %lld first arrivals, %lld repeats; creates of a dossier the portal had: "
+              "%lld (refused as already existing, never applied twice)\n",
+              static_cast<long long>(first_out_of_order), static_cast<long long>(repeat_out_of_order),
+              static_cast<long long>(recreates));
+  EXPECT_EQ(first_out_of_order, 0);
   EXPECT_EQ(got.size(), transitions.size()) << "steps of unknown dossiers";
   if (!HasFailure()) fs::remove_all(dir_);
   else std::printf("database and ack log kept in %s\n", dir_.c_str());

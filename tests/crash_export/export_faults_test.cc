@@ -180,6 +180,8 @@ TEST(ExportFaults, StrictPortalTenPercentMixedFaults) {
     else ++dup_without_ambiguity;
     it->second = a.value("call", int64_t{0});  // a later repeat follows this application
   }
+  int64_t recreates = 0;  // creates of a dossier the portal had (refused "-3", not applied)
+  for (const auto& [id, d] : received["dossiers"].items()) recreates += d.value("duplicate_creates", int64_t{0});
   json summary = {{"dossiers", dossiers},
                   {"steps_expected", static_cast<int>(want.size()) * 6},
                   {"fault_rate", rate},
@@ -196,6 +198,7 @@ TEST(ExportFaults, StrictPortalTenPercentMixedFaults) {
                   {"valid_dead_lettered", status.value("dead_letters", -1)},
                   {"order_violations", order_violations},
                   {"residual_duplicates", duplicates},
+                  {"creates_of_known_dossiers", recreates},
                   {"counted_upper_bound", counted},
                   {"residual", residual},
                   {"export_log_valid", verify.value("valid", false)}};
