@@ -820,6 +820,7 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
     if (!mappings.ok()) return mappings.status();
     return outbox_->SetMappings(req);
   }
+  if (op == "outbox.mappings.get") return outbox_->MappingsJson();
   if (op == "outbox.reconcile") return outbox_->RequestReconcile();
   if (op == "exportlog.verify") return outbox_->VerifyLog();
   if (op == "procedures.refresh") {
@@ -833,7 +834,7 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "ops") {
     nlohmann::json ops = {"record.get", "stats", "quarantine.list", "indicators",
                           "indicators.explain", "units", "deadlines.scan", "outbox.status",
-                          "outbox.dead_letters", "outbox.resend", "outbox.mappings.set",
+                          "outbox.dead_letters", "outbox.resend", "outbox.mappings.set", "outbox.mappings.get",
                           "outbox.reconcile", "exportlog.verify", "tagging.reload",
                           "tagging.status", "tagging.changes", "tags.count", "tags.explain",
                           "procedures.refresh", "procedures.status", "procedures.get", "ops"};
