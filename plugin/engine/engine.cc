@@ -147,6 +147,8 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
     c.deadlines_file = path_of("deadlines", "rules_file", c.config_dir + "/deadlines.json");
     c.procedures_file = path_of("deadlines", "procedures_file", c.config_dir + "/procedures.json");
     c.rules_file = path_of("tagging", "rules_file", c.config_dir + "/rules/default.json");
+    c.reports_dir = path_of("reports", "dir",
+                            (std::filesystem::path(c.storage_path).parent_path() / "reports").string());
     if (doc.contains("portal")) c.portal = doc["portal"];
     auto outbox = ParseOutboxConfig(doc.value("outbox", nlohmann::json()), doc.contains("portal"));
     if (!outbox.ok()) {
