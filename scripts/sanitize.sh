@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-2}
 FUZZ_SECONDS=${FUZZ_SECONDS:-90}
-STAGES=${SANITIZE_STAGES:-asan fuzz tsan}
+STAGES=${SANITIZE_STAGES:-asan fuzz tsan}  # when called directly
 export CC=clang CXX=clang++
 # detect_stack_use_after_return stays off: it multiplies the stack of every frame and the
 # hostile suite runs the plugin on 1 MiB threads on purpose.

@@ -10,9 +10,11 @@ cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDANVAN_BUILD_BENC
 cmake --build "$BUILD_DIR" -j"${JOBS:-2}"
 (cd "$BUILD_DIR" && ctest --output-on-failure --timeout 900 -j"${CTEST_JOBS:-2}" "$@")
 # The sanitizer and fuzzing stages (scripts/sanitize.sh): the suite under ASan+UBSan, each
-# libFuzzer target for a bounded time, the lifecycle and hostile tests under TSan. Part of the
-# default run, so of CI; SANITIZE_STAGES picks some ("asan fuzz tsan" by default, "none" skips
-# them), FUZZ_SECONDS sets the time per fuzzer. Durations: SECURITY.md "Sanitizers and fuzzing".
-if [ "${SANITIZE_STAGES:-asan fuzz tsan}" != none ]; then
-  SANITIZE_STAGES=${SANITIZE_STAGES:-asan fuzz tsan} bash scripts/sanitize.sh
+# libFuzzer target for a bounded time, the lifecycle and hostile tests under TSan.
+# SANITIZE_STAGES picks them (e.g. "asan fuzz tsan"; FUZZ_SECONDS sets the time per fuzzer).
+# Not yet in the default run: the merged tree of 2026-12-06 has not had one complete ASan and
+# TSan run (SECURITY.md "Sanitizers and fuzzing" says what has run and what it found); the
+# default becomes "asan fuzz tsan" once one complete run is clean within CI's 90 minutes.
+if [ "${SANITIZE_STAGES:-none}" != none ]; then
+  bash scripts/sanitize.sh
 fi
