@@ -25,7 +25,6 @@
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/StreamSocket.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
 namespace danvan {
@@ -63,6 +62,25 @@ Result<ParsedUrl> ParseUrl(const std::string& url) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Reads the response body, at most kMaxResponseBytes (http_transport.h): a portal or gateway
+// that sends an endless answer must not grow the host's memory. Past the limit the request fails
+// (kOther) and the connection, which still holds unread bytes, is dropped.
+void ReadBodyBounded(std::istream& is, const Poco::Net::HTTPResponse& resp, std::string* body) {
+  if (resp.hasContentLength() && resp.getContentLength64() > kMaxResponseBytes)
+    throw Poco::DataFormatException("response body announced larger than the limit",
+                                    std::to_string(resp.getContentLength64()) + " bytes");
+  char buf[16384];
+  while (is) {
+    is.read(buf, sizeof buf);
+    const std::streamsize n = is.gcount();
+    if (n <= 0) break;
+    if (static_cast<int64_t>(body->size()) + n > kMaxResponseBytes)
+      throw Poco::DataFormatException("response body larger than the limit",
+                                      std::to_string(kMaxResponseBytes) + " bytes");
+    body->append(buf, static_cast<size_t>(n));
+  }
+}
 
 // Blocks SIGPIPE in the calling thread while a request is in flight (OpenSSL writes with
 // write(2), which raises SIGPIPE on a closed connection and would kill the host) and swallows
@@ -257,7 +275,7 @@ class PocoHttpsTransport final : public HttpTransport {
         result.response.status = static_cast<int>(resp.getStatus());
         result.response.reason = resp.getReason();
         for (const auto& [k, v] : resp) result.response.headers.emplace_back(k, v);
-        Poco::StreamCopier::copyToString(is, result.response.body);
+        ReadBodyBounded(is, resp, &result.response.body);
         if (resp.hasContentLength() &&
             static_cast<int64_t>(result.response.body.size()) != resp.getContentLength64()) {
           throw Poco::Net::ConnectionResetException("response body truncated");

@@ -60,6 +60,10 @@ struct TransportResult {
   bool ok() const { return error == TransportError::kNone; }
 };
 
+// The largest response body a transport reads (16 MiB: the portal's largest answers, a page
+// of LayThuTuc or TraCuuHoSo, are well under 1 MiB); a longer one fails the request (kOther).
+inline constexpr int64_t kMaxResponseBytes = 16LL << 20;
+
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;

@@ -10,6 +10,8 @@
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
 
+#include "core/bounded_input.h"
+
 namespace danvan {
 namespace {
 
@@ -20,6 +22,15 @@ constexpr const char* kCapNhatTienDo = "CapNhatTienDoHoSoMC";
 constexpr const char* kTraCuuHoSo = "TraCuuHoSo";
 constexpr const char* kLayThuTuc = "LayThuTuc";
 constexpr const char* kLayDanhSachTTHC = "LayDanhSachTTHC";
+
+// A portal answer as JSON; discarded (is_discarded()) when it is not JSON, or nests deeper than
+// the default limits.max_json_depth: the answer comes from the network, and nlohmann copies,
+// compares and dumps recursively (bounded_input.h).
+json ParseAnswerBody(const std::string& body) {
+  auto parsed = ParseJsonBounded(body, kDefaultMaxJsonDepth);
+  if (!parsed.ok()) return json(json::value_t::discarded);
+  return std::move(parsed).value();
+}
 
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -262,7 +273,7 @@ class PortalHttpClient final : public PortalClient {
     TransportResult tr = api_->Send(req);
     ++auth_requests_;
     if (!AuthFailure(tr, "đăng nhập", failure)) return false;
-    json body = json::parse(tr.response.body, nullptr, false);
+    json body = ParseAnswerBody(tr.response.body);
     std::string code = body.is_object() ? ErrorCodeText(body) : "";
     if (tr.response.status / 100 == 2 && body.is_object() && body.contains("session") &&
         body["session"].is_string() && !body["session"].get<std::string>().empty() &&
@@ -300,14 +311,17 @@ class PortalHttpClient final : public PortalClient {
     TransportResult tr = t->Send(req);
     ++auth_requests_;
     if (!AuthFailure(tr, "lấy token OAuth2", failure)) return false;
-    json body = json::parse(tr.response.body, nullptr, false);
+    json body = ParseAnswerBody(tr.response.body);
     if (tr.response.status / 100 == 2 && body.is_object() && body.contains("access_token") &&
         body["access_token"].is_string()) {
       token_ = body["access_token"].get<std::string>();
       int64_t expires_in_s = 300;
       if (auto it = body.find("expires_in"); it != body.end()) {
-        if (it->is_number()) expires_in_s = it->get<int64_t>();
+        if (it->is_number_integer()) expires_in_s = it->get<int64_t>();
+        if (it->is_number_float()) expires_in_s = static_cast<int64_t>(std::clamp(it->get<double>(), 0.0, 1e9));
         if (it->is_string()) expires_in_s = std::atoll(it->get<std::string>().c_str());
+        // At most a year: a hostile or broken answer must not overflow the expiry arithmetic.
+        expires_in_s = std::clamp<int64_t>(expires_in_s, 0, 366LL * 24 * 3600);
       }
       token_expiry_ms_ = sent_at + expires_in_s * 1000 - oa.expiry_margin_ms;
       return true;
@@ -470,7 +484,7 @@ SendResult ClassifyResponse(const PortalConfig& config, const HttpResponse& resp
   const int st = response.status;
   r.http_status = st;
   r.retry_after_ms = ParseRetryAfter(response.Header("Retry-After"), now_ms);
-  json body = json::parse(response.body, nullptr, false);
+  json body = ParseAnswerBody(response.body);
   std::string message;
   if (body.is_object()) {
     r.error_code = ErrorCodeText(body);

@@ -530,12 +530,13 @@ Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p
   Status s = Decide(&c, rules_->petition_due_soon());
   if (!s.ok()) return s;
   c.explanation["class"] = OnTimeClassName(c.cls);
-  c.steps = PetitionSteps(p, as_of, c.rule_id);
+  c.steps = PetitionSteps(p, as_of, c.rule_id, &c.next_step_change_ms);
   return c;
 }
 
 nlohmann::json OnTimeClassifier::PetitionSteps(const PetitionFacts& p, int64_t as_of,
-                                               const std::string& classified_by) const {
+                                               const std::string& classified_by,
+                                               std::optional<int64_t>* next_step_change) const {
   const WorkingCalendar& cal = *calendar_;
   const int off = cal.utc_offset_minutes();
   nlohmann::json out = nlohmann::json::array();
@@ -604,6 +605,8 @@ nlohmann::json OnTimeClassifier::PetitionSteps(const PetitionFacts& p, int64_t a
       step["overdue_by_days"] = cal.DayOf(as_of) - dl->due_day;
     } else {
       step["state"] = "due";
+      if (next_step_change && (!*next_step_change || dl->due_ms + 1 < **next_step_change))
+        *next_step_change = dl->due_ms + 1;
     }
     out.push_back(std::move(step));
   }

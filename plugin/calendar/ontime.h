@@ -116,6 +116,9 @@ struct Classification {
   // "not_started" (its start field is not set), "due", "overdue", "met", "met_late",
   // "untracked" (no record field shows it done: due date for information), "error".
   nlohmann::json steps;
+  // Petitions: the earliest instant at which a step still "due" becomes "overdue" (its due
+  // date's last ms + 1), so the scheduler looks again then and alerts on that step.
+  std::optional<int64_t> next_step_change_ms;
   // {"class": "...", "reasons": [{"code": "...", ...}, ...]}: codes are stable identifiers
   // (e.g. "end_by_status", "supplement_pause", "multiple_supplement_requests",
   // "due_from_procedure", "judged_at_as_of", "not_received").
@@ -153,8 +156,9 @@ class OnTimeClassifier {
  private:
   // Every legal step of the petition's kind/round with its deadline and state at as_of
   // (Classification::steps); classified_by: the rule the classification used.
-  nlohmann::json PetitionSteps(const PetitionFacts& p, int64_t as_of,
-                               const std::string& classified_by) const;
+  // *next_step_change (may be null): see Classification::next_step_change_ms.
+  nlohmann::json PetitionSteps(const PetitionFacts& p, int64_t as_of, const std::string& classified_by,
+                               std::optional<int64_t>* next_step_change = nullptr) const;
   // Sets cls / due soon / next change for an open or finished record whose due is known.
   Status Decide(Classification* c, const DueSoonHorizon& horizon) const;
 

@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <tuple>
 #include <set>
 
 #include "core/data_dirs.h"
@@ -145,6 +147,8 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
     c.deadlines_file = path_of("deadlines", "rules_file", c.config_dir + "/deadlines.json");
     c.procedures_file = path_of("deadlines", "procedures_file", c.config_dir + "/procedures.json");
     c.rules_file = path_of("tagging", "rules_file", c.config_dir + "/rules/default.json");
+    c.reports_dir = path_of("reports", "dir",
+                            (std::filesystem::path(c.storage_path).parent_path() / "reports").string());
     if (doc.contains("portal")) c.portal = doc["portal"];
     auto outbox = ParseOutboxConfig(doc.value("outbox", nlohmann::json()), doc.contains("portal"));
     if (!outbox.ok()) {
@@ -191,6 +195,8 @@ Engine::Engine(EngineConfig config, HostHooks hooks)
 Engine::~Engine() {
   // close(): stop with the configured timeout, then cancel what is still in flight and join
   // every thread. No thread outlives the engine (none is ever detached).
+  // The re-evaluation stops between chunks (one transaction of at most 200 records).
+  if (reevaluation_) reevaluation_->Cancel();
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.stop_timeout_ms);
   if (outbox_) outbox_->Shutdown(deadline);
@@ -263,6 +269,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
       cal.value(), catalogue, deadline_rules.value()));
   Status rebuilt = e->RebuildIndex();
   if (!rebuilt.ok()) return rebuilt;
+  e->reevaluation_ = std::make_unique<BackgroundJob>("re-evaluation");
+  Status reeval = e->ReevaluateIfDeadlineInputsChanged();
+  if (!reeval.ok()) return reeval;
   Engine* raw = e.get();
   Outbox::ClientFactory factory;
   if (config.outbox.enabled) {
@@ -419,13 +428,43 @@ Result<int> Engine::ScanDeadlines() {
       if (!st.ok()) return st;
       auto put = tx.PutRecord(row);
       if (!put.ok()) return put.status();
-      // One alert per class and record, even if the scan runs again.
+      // One alert per class and record, and one per legal step that fell overdue, even if
+      // the scan runs again (`alerted` lists the classes and "step:<rule_id>" already told).
       std::string alerted = w.alerted;
-      if ((evaluation.cls == "due_soon" || evaluation.cls == "open_overdue") &&
-          ("," + alerted + ",").find("," + evaluation.cls + ",") == std::string::npos) {
+      auto told = [&](const std::string& token) {
+        return ("," + alerted + ",").find("," + token + ",") != std::string::npos;
+      };
+      const std::string told_before = alerted;
+      if (const auto steps = evaluation.deadline.find("steps");
+          steps != evaluation.deadline.end() && steps->is_array()) {
+        for (const auto& step : *steps) {
+          // The step the class is judged on is told by the class's own alert below.
+          if (step.value("state", "") != "overdue" || step.value("used_for_classification", false))
+            continue;
+          const std::string token = "step:" + step.value("rule_id", "");
+          if (told(token)) continue;
+          alerted += (alerted.empty() ? "" : ",") + token;
+          nlohmann::json alert = {{"type", "step_overdue"},
+                                  {"record", KeyJson(row.key)},
+                                  {"unit", row.unit},
+                                  {"rule_id", step.value("rule_id", "")},
+                                  {"step", step.value("step", "")},
+                                  {"description", step.value("description", "")},
+                                  {"legal_basis", step.value("legal_basis", "")},
+                                  {"due", step.value("due", "")},
+                                  {"overdue_by_days", step.value("overdue_by_days", 0)},
+                                  {"at", FormatIsoTime(now)}};
+          alerts.push_back(alert.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        }
+      }
+      if ((evaluation.cls == "due_soon" || evaluation.cls == "open_overdue") && !told(evaluation.cls))
         alerted += (alerted.empty() ? "" : ",") + evaluation.cls;
+      if (alerted != told_before) {
         st = tx.MarkAlerted(row.pk, alerted);
         if (!st.ok()) return st;
+      }
+      if ((evaluation.cls == "due_soon" || evaluation.cls == "open_overdue") &&
+          ("," + told_before + ",").find("," + evaluation.cls + ",") == std::string::npos) {
         nlohmann::json alert = {{"type", evaluation.cls == "due_soon" ? "due_soon" : "overdue"},
                                 {"record", KeyJson(row.key)},
                                 {"unit", row.unit},
@@ -814,6 +853,7 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "indicators.explain") return ExplainOp(req);
   if (op == "units") return UnitsOp();
   if (op == "deadlines.scan") return DeadlineScanOp();
+  if (op == "deadlines.status") return DeadlineStatusOp();
   if (op == "tagging.reload") return ReloadRulesOp(req);
   if (op == "tagging.status") return RetagStatusOp();
   if (op == "tagging.changes") return TagChangesOp(req);
@@ -839,6 +879,7 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
     if (!mappings.ok()) return mappings.status();
     return outbox_->SetMappings(req);
   }
+  if (op == "outbox.mappings.get") return outbox_->MappingsJson();
   if (op == "outbox.reconcile") return outbox_->RequestReconcile();
   if (op == "exportlog.verify") return outbox_->VerifyLog();
   if (op == "procedures.refresh") {
@@ -852,7 +893,7 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "ops") {
     nlohmann::json ops = {"record.get", "stats", "quarantine.list", "indicators",
                           "indicators.explain", "units", "deadlines.scan", "outbox.status",
-                          "outbox.dead_letters", "outbox.resend", "outbox.mappings.set",
+                          "outbox.dead_letters", "outbox.resend", "outbox.mappings.set", "outbox.mappings.get",
                           "outbox.reconcile", "exportlog.verify", "tagging.reload",
                           "tagging.status", "tagging.changes", "tags.count", "tags.explain",
                           "procedures.refresh", "procedures.status", "procedures.get", "ops"};
@@ -960,11 +1001,133 @@ Result<nlohmann::json> Engine::UnitsOp() {
   return nlohmann::json{{"hierarchy", units_->id()}, {"units", out}};
 }
 
+Status Engine::ReevaluateRecords(const std::vector<int64_t>& pks) {
+  std::vector<indicators::Delta> deltas;
+  {
+    auto tx_or = store_->Begin();
+    if (!tx_or.ok()) return tx_or.status();
+    auto& tx = *tx_or.value();
+    const int64_t now = hooks_.clock->NowMs();
+    for (int64_t pk : pks) {
+      auto row_or = tx.GetRecordByPk(pk);
+      if (!row_or.ok()) return row_or.status();
+      if (!row_or.value() || !row_or.value()->has_item) continue;
+      RecordRow row = *row_or.value();
+      auto hist = tx.GetHistory(row.pk);
+      if (!hist.ok()) return hist.status();
+      Evaluation ev;
+      Status st = Reevaluate(tx, row, hist.value(), now, &ev, &deltas);
+      if (!st.ok()) return st;
+      auto put = tx.PutRecord(row);
+      if (!put.ok()) return put.status();
+    }
+    Status st = tx.Commit();
+    if (!st.ok()) return st;
+  }
+  ApplyDeltas(deltas);
+  return Status::Ok();
+}
+
+namespace {
+
+constexpr const char* kDeadlineInputsSetting = "deadlines.inputs_sha256";
+
+// SHA-256 over the files a record's deadline depends on: every <year>.json of the calendar
+// directory (name and bytes, in name order), the deadline rules and the procedure catalogue.
+Result<std::string> DeadlineInputsSha256(const EngineConfig& config) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(config.calendar_dir, ec))
+    if (entry.path().extension() == ".json") files.push_back(entry.path().string());
+  std::sort(files.begin(), files.end());
+  files.push_back(config.deadlines_file);
+  files.push_back(config.procedures_file);
+  std::string all;
+  for (const auto& f : files) {
+    auto bytes = ReadRegularFile(f, config.data_limits.max_file_bytes);
+    if (!bytes.ok()) return bytes.status();
+    all += std::filesystem::path(f).filename().string();
+    all += '\0';
+    all += Sha256Hex(bytes.value());
+    all += '\n';
+  }
+  return Sha256Hex(all);
+}
+
+}  // namespace
+
+Status Engine::ReevaluateIfDeadlineInputsChanged() {
+  auto sha = DeadlineInputsSha256(config_);
+  if (!sha.ok()) return sha.status();
+  deadline_inputs_sha256_ = sha.value();
+  auto stored = store_->GetSetting(kDeadlineInputsSetting);
+  if (!stored.ok()) return stored.status();
+  if (stored.value() && *stored.value() == deadline_inputs_sha256_) return Status::Ok();
+  std::vector<int64_t> pks;
+  for (const char* kind : {"dossier", "petition"}) {
+    Status st = store_->ForEachRecord(kind, units_->codes(), [&](const RecordRow& row) {
+      if (row.has_item) pks.push_back(row.pk);
+    });
+    if (!st.ok()) return st;
+  }
+  auto remember = [this, sha = deadline_inputs_sha256_]() -> Status {
+    auto tx = store_->Begin();
+    if (!tx.ok()) return tx.status();
+    Status st = tx.value()->SetSetting(kDeadlineInputsSetting, sha);
+    return st.ok() ? tx.value()->Commit() : st;
+  };
+  if (pks.empty()) return remember();
+  hooks_.logger.Log(LogLevel::kInfo, "reevaluation_started",
+                    {{"reason", "deadline_inputs_changed"}, {"records", pks.size()}});
+  return reevaluation_->Start(
+      "lịch làm việc, quy tắc thời hạn hoặc danh mục thủ tục đã thay đổi", std::move(pks), 200,
+      [this](const std::vector<int64_t>& chunk) { return ReevaluateRecords(chunk); },
+      [this, remember]() {
+        Status st = remember();
+        hooks_.logger.Log(st.ok() ? LogLevel::kInfo : LogLevel::kError, "reevaluation_done",
+                          st.ok() ? nlohmann::json::object() : nlohmann::json{{"error", st.message()}});
+      });
+}
+
+Result<nlohmann::json> Engine::DeadlineStatusOp() {
+  return nlohmann::json{{"reevaluation", reevaluation_->StatusJson()},
+                        {"inputs_sha256", deadline_inputs_sha256_}};
+}
+
 Result<nlohmann::json> Engine::DeadlineScanOp() {
   auto fired = ScanDeadlines();
   if (!fired.ok()) return fired.status();
   return nlohmann::json{{"alerts_fired", fired.value()}};
 }
+
+namespace {
+
+// Whether an indicator counts petitions by their on-time class (series of contributions.cc).
+bool UsesPetitionDeadline(const indicators::IndicatorDef& def) {
+  for (const auto* terms : {&def.numerator, &def.denominator})
+    for (const auto& t : *terms)
+      if (t.series == "p.resolved_ontime" || t.series == "p.open_overdue") return true;
+  return false;
+}
+
+// The steps a petition's class can be judged on, by kind and round, in the order tried.
+nlohmann::json ClassificationSteps(const calendar::DeadlineRules& rules) {
+  std::vector<const calendar::DeadlineRule*> used;
+  for (const auto& r : rules.rules())
+    if (r.classify_priority > 0) used.push_back(&r);
+  std::stable_sort(used.begin(), used.end(), [](const auto* a, const auto* b) {
+    return std::tie(a->petition_kind, a->round, a->classify_priority) <
+           std::tie(b->petition_kind, b->round, b->classify_priority);
+  });
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto* r : used)
+    out.push_back({{"rule_id", r->id}, {"petition_kind", r->petition_kind}, {"round", r->round},
+                   {"step", r->step}, {"start_from", r->start_from},
+                   {"classify_priority", r->classify_priority}, {"legal_basis", r->legal_basis}});
+  return out;
+}
+
+}  // namespace
 
 Result<nlohmann::json> Engine::IndicatorsOp(const nlohmann::json& req) {
   const QueryArgs args(req);
@@ -985,10 +1148,21 @@ Result<nlohmann::json> Engine::IndicatorsOp(const nlohmann::json& req) {
   const int64_t today = LocalDay(hooks_.clock->NowMs());
   auto values = catalog_->Compute(index_, unit, period.value(), today, ids);
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& v : values) list.push_back(v.ToJson());
+  // Indicators built on a petition's on-time class say which legal step that class is judged
+  // on (domain.md §3; issue 13): the rules of config/deadlines.json with a classify_priority,
+  // the lowest priority whose start is set deciding.
+  nlohmann::json on_petition_deadline = nlohmann::json::array();
+  for (const auto& v : values) {
+    list.push_back(v.ToJson());
+    if (const auto* def = catalog_->Find(v.id); def && UsesPetitionDeadline(*def))
+      on_petition_deadline.push_back(v.id);
+  }
   nlohmann::json out = {{"unit", unit}, {"unit_name", units_->Find(unit)->name},
                         {"period", period->ToJson()}, {"as_of", FormatIsoDate(std::min(period->to_day, today))},
                         {"indicators", std::move(list)}, {"config_version", catalog_->version()}};
+  if (!on_petition_deadline.empty())
+    out["petition_deadline_steps"] = {{"indicators", std::move(on_petition_deadline)},
+                                      {"steps", ClassificationSteps(*deadline_rules_)}};
   if (ids.empty()) out["idx766"] = catalog_->Idx766Points(values);
   return out;
 }
@@ -1134,7 +1308,18 @@ Status Engine::MarkSynced(StoreTransaction& tx, int64_t record_pk) {
 }
 
 EngineServices Engine::services() const {
-  return {store_.get(), units_.get(), catalog_.get(), &index_, &record_index_, hooks_.clock.get(), &hooks_.logger, &config_};
+  EngineServices s{store_.get(), units_.get(), catalog_.get(), &index_, &record_index_,
+                   hooks_.clock.get(), &hooks_.logger, &config_};
+  s.deadline_steps_at = [this](const RecordRow& row, int64_t as_of_ms) -> nlohmann::json {
+    auto history = store_->GetHistory(row.pk);
+    if (!history.ok()) return nlohmann::json::array();
+    const nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
+    const nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
+    auto c = evaluator()->Classify(row.key.kind, data, history.value(), tags, as_of_ms);
+    if (!c.ok() || !c->steps.is_array()) return nlohmann::json::array();
+    return c->steps;
+  };
+  return s;
 }
 
 void Engine::RegisterOp(const std::string& name, QueryOp op) { extra_ops_[name] = std::move(op); }
@@ -1327,36 +1512,16 @@ Result<nlohmann::json> Engine::MergePortalProcedures(const std::vector<nlohmann:
   std::vector<int64_t> pks;
   Status st = store_->ForEachRecord("dossier", units_->codes(), [&](const RecordRow& row) {
     nlohmann::json d = nlohmann::json::parse(row.data_json, nullptr, false);
-    if (d.is_object() && d.contains("MaTTHC") && d["MaTTHC"].is_string() &&
+    if (row.has_item && d.is_object() && d.contains("MaTTHC") && d["MaTTHC"].is_string() &&
         changed.count(d["MaTTHC"].get<std::string>()))
       pks.push_back(row.pk);
   });
   if (!st.ok()) return st;
-  int64_t reevaluated = 0;
   for (size_t i = 0; i < pks.size(); i += 200) {
-    std::vector<indicators::Delta> deltas;
-    auto tx_or = store_->Begin();
-    if (!tx_or.ok()) return tx_or.status();
-    auto& tx = *tx_or.value();
-    const int64_t now = hooks_.clock->NowMs();
-    for (size_t j = i; j < std::min(pks.size(), i + 200); ++j) {
-      auto row_or = tx.GetRecordByPk(pks[j]);
-      if (!row_or.ok()) return row_or.status();
-      if (!row_or.value() || !row_or.value()->has_item) continue;
-      RecordRow row = *row_or.value();
-      auto hist = tx.GetHistory(row.pk);
-      if (!hist.ok()) return hist.status();
-      Evaluation ev;
-      st = Reevaluate(tx, row, hist.value(), now, &ev, &deltas);
-      if (!st.ok()) return st;
-      auto put = tx.PutRecord(row);
-      if (!put.ok()) return put.status();
-      ++reevaluated;
-    }
-    st = tx.Commit();
+    st = ReevaluateRecords(std::vector<int64_t>(pks.begin() + i, pks.begin() + std::min(pks.size(), i + 200)));
     if (!st.ok()) return st;
-    ApplyDeltas(deltas);
   }
+  const int64_t reevaluated = static_cast<int64_t>(pks.size());
   summary["reevaluated"] = reevaluated;
   hooks_.logger.Log(LogLevel::kInfo, "procedures_merged", summary);
   return summary;

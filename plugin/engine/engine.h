@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/logger.h"
 #include "core/status.h"
+#include "engine/background_job.h"
 #include "engine/evaluator.h"
 #include "engine/intake.h"
 #include "indicators/catalog.h"
@@ -66,6 +67,9 @@ struct EngineConfig {
   std::string deadlines_file;
   std::string procedures_file;
   std::string rules_file;
+  // reports.dir: the only directory the `report` op writes into (its `path` is resolved inside
+  // it). Default: "reports" beside the SQLite file.
+  std::string reports_dir;
   int64_t scheduler_interval_ms = 1000;
   nlohmann::json portal;  // the "portal" section (adapters/portal), null when absent
   OutboxConfig outbox;
@@ -100,6 +104,9 @@ struct EngineServices {
   const Clock* clock = nullptr;
   const Logger* logger = nullptr;
   const EngineConfig* config = nullptr;
+  // A petition's legal steps (Classification::steps) as they stood at as_of_ms, from its
+  // stored data, history and tags; an empty array when it has none. Thread-safe.
+  std::function<nlohmann::json(const RecordRow& row, int64_t as_of_ms)> deadline_steps_at;
 };
 
 // A query op: request JSON (with "op") -> response. Runs on the caller's thread; must not
@@ -135,6 +142,16 @@ class Engine {
   Result<nlohmann::json> ExplainOp(const nlohmann::json& req);
   Result<nlohmann::json> UnitsOp();
   Result<nlohmann::json> DeadlineScanOp();
+  // {"op":"deadlines.status"}: the background re-evaluation's progress and the fingerprint of
+  // the files deadlines depend on.
+  Result<nlohmann::json> DeadlineStatusOp();
+  // Re-evaluates the stored records `pks` (deadlines, contributions, watches) in one
+  // transaction, then applies the indicator deltas.
+  Status ReevaluateRecords(const std::vector<int64_t>& pks);
+  // When the calendar, deadline rules or procedure files changed since the last open (their
+  // SHA-256 against the stored setting), re-evaluates every dossier and petition in the
+  // background; the new fingerprint is stored once all are done.
+  Status ReevaluateIfDeadlineInputsChanged();
   // Inside the record's transaction: export work for a stored dossier change.
   Status EnqueueExport(StoreTransaction& tx, const RecordRow& row, const std::string& old_status,
                        bool was_item, bool has_steps, const ParsedEvent& p, int64_t now,
@@ -200,6 +217,8 @@ class Engine {
   std::atomic<bool> retag_running_{false};
   std::atomic<int64_t> retag_processed_{0}, retag_changed_{0};
   std::string retag_version_;                      // guarded by retag_mu_
+  std::unique_ptr<BackgroundJob> reevaluation_;  // set in Open; cancelled first in ~Engine
+  std::string deadline_inputs_sha256_;            // set in Open
   std::mutex synced_deltas_mu_;
   std::vector<indicators::Delta> synced_deltas_;  // guarded by synced_deltas_mu_
 

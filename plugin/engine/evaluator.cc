@@ -74,6 +74,12 @@ Evaluation RecordEvaluator::Evaluate(const std::string& kind, const nlohmann::js
       ev.cls = calendar::OnTimeClassName(c->cls);
       ev.next_change_ms = c->next_change_ms;
       if (c->next_class) ev.next_class = calendar::OnTimeClassName(*c->next_class);
+      // A legal step falling overdue before the class changes: the scheduler looks again then
+      // (the class stays; the step's alert is fired by the scan).
+      if (c->next_step_change_ms && (!ev.next_change_ms || *c->next_step_change_ms < *ev.next_change_ms)) {
+        ev.next_change_ms = c->next_step_change_ms;
+        ev.next_class = ev.cls;
+      }
     } else {
       ev.deadline = {{"error", r.status().message()}};
     }

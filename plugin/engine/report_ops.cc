@@ -21,6 +21,33 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// The last millisecond of local day `day` (Vietnam time, UTC+7: domain.md §5).
+int64_t DayEndMs(int64_t day) { return (day + 1) * kMsPerDay - 420LL * 60 * 1000 - 1; }
+
+// "Thụ lý khiếu nại lần đầu: hạn 13/4/2023, quá 3 ngày" for each step overdue in `steps`
+// (Classification::steps).
+std::vector<std::string> OverdueSteps(const json& steps) {
+  std::vector<std::string> out;
+  if (!steps.is_array()) return out;
+  for (const auto& step : steps) {
+    if (step.value("state", "") != "overdue") continue;
+    std::string due = step.value("due", "");
+    std::string line = step.value("description", step.value("step", ""));
+    if (due.size() >= 10) {
+      auto day = ParseIsoDate(due.substr(0, 10));
+      if (day) {
+        int y;
+        unsigned m, d;
+        CivilFromDays(*day, &y, &m, &d);
+        line += ": hạn " + std::to_string(d) + "/" + std::to_string(m) + "/" + std::to_string(y);
+      }
+    }
+    line += ", quá " + std::to_string(step.value("overdue_by_days", 0)) + " ngày";
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
 // Petition case flags listed in the report's "protracted and complex cases" table.
 constexpr std::pair<const char*, const char*> kCaseFlags[] = {
     {"p.protracted", "protracted"}, {"p.complex", "complex"}, {"p.group", "group"}, {"p.reraised", "reraised"}};
@@ -510,6 +537,8 @@ class ReportOps {
         p.due_at = Str(d, "due_at");
         p.assignee = Str(d, "assignee");
         p.days_overdue = static_cast<int>(as_of - overdue_from + 1);
+        if (s_.deadline_steps_at)
+          p.overdue_steps = OverdueSteps(s_.deadline_steps_at(row, DayEndMs(as_of)));
         a.overdue_petitions.push_back(std::move(p));
       }
       std::vector<std::string> flags;
@@ -684,6 +713,13 @@ class ReportOps {
       return Status::InvalidInput("/format: cần \"json\" (trong bộ nhớ) hoặc \"all\" (ghi JSON, HTML, XLSX, CSV vào path)");
     if (format == "all" && Str(req, "path").empty())
       return Status::InvalidInput("/path: cần thư mục để ghi báo cáo khi format là \"all\"");
+    // Checked before any work: the path must stay inside reports.dir (issue 10, path traversal).
+    std::string out_dir;
+    if (format == "all") {
+      auto confined = reports::ConfineReportPath(s_.config->reports_dir, Str(req, "path"));
+      if (!confined.ok()) return confined.status();
+      out_dir = std::move(confined).value();
+    }
     auto period = s_.catalog->ResolvePeriod({{"kind", kind == "six_month" ? "half_year" : "year"}, {"year", year}});
     if (!period.ok()) return period.status();
     const indicators::Period prev = s_.catalog->Previous(period.value());
@@ -728,7 +764,7 @@ class ReportOps {
       out["report"] = reports::ToJson(m);
       return out;
     }
-    const std::string path = Str(req, "path");
+    const std::string& path = out_dir;
     Status st = reports::WriteAll(m, path);
     if (!st.ok()) return st;
     json files = json::array({"report.json", "report.html", "report.xlsx"});

@@ -1161,6 +1161,17 @@ Result<nlohmann::json> Outbox::SetMappings(const nlohmann::json& req) {
   return nlohmann::json{{"units", m->units.size()}, {"procedures", m->procedures.size()}};
 }
 
+Result<nlohmann::json> Outbox::MappingsJson() {
+  // Mappings an administrator stored override the configuration file's (Init, SetMappings).
+  auto stored = store_->GetSetting("outbox.mappings." + config_.destination);
+  if (!stored.ok()) return stored.status();
+  const PortalMappings m = mappings();
+  return nlohmann::json{{"destination", config_.destination},
+                        {"source", stored.value() ? "stored" : "config"},
+                        {"units", m.units},
+                        {"procedures", m.procedures}};
+}
+
 Result<nlohmann::json> Outbox::VerifyLog() { return VerifyExportLog(*store_, config_.destination); }
 
 void Outbox::SetProcedureHooks(ProcedureCodesProvider codes, ProceduresHook merge) {

@@ -169,6 +169,8 @@ class Outbox {
   Result<nlohmann::json> DeadLetters(const nlohmann::json& req);
   Result<nlohmann::json> Resend(const nlohmann::json& req);
   Result<nlohmann::json> SetMappings(const nlohmann::json& req);
+  // The mappings in force: {"destination","source":"stored"|"config","units","procedures"}.
+  Result<nlohmann::json> MappingsJson();
   Result<nlohmann::json> VerifyLog();
   Result<nlohmann::json> RequestReconcile();
   // Before Start(): where procedure refreshes get their codes and deliver their answers.

@@ -245,6 +245,7 @@ json ToJson(const ReportModel& m) {
                                       {"received_at", p.received_at},
                                       {"due_at", p.due_at},
                                       {"days_overdue", p.days_overdue},
+                                      {"overdue_steps", p.overdue_steps},
                                       {"assignee", p.assignee}});
   a["cases"] = json::array();
   for (const auto& c : m.actions.cases)
@@ -375,6 +376,9 @@ Result<ReportModel> ReportModelFromJson(const json& j) {
     a.Str(x, "due_at", &p.due_at);
     a.Str(x, "assignee", &p.assignee);
     a.Num(x, "days_overdue", &p.days_overdue);
+    if (x.contains("overdue_steps") && x["overdue_steps"].is_array())
+      for (const json& step : x["overdue_steps"])
+        if (step.is_string()) p.overdue_steps.push_back(step.get<std::string>());
     m.actions.overdue_petitions.push_back(std::move(p));
   }
   for (const json& x : ArrayOrEmpty(aj, "cases", &a)) {

@@ -193,13 +193,16 @@ std::vector<Table> BuildTables(const ReportModel& m) {
             SheetName("Đơn quá hạn", &sheets),
             "Đơn thư quá hạn chưa giải quyết",
             {"STT", "Mã đơn", "Nội dung", "Loại đơn", "Đơn vị", "Ngày nhận", "Hạn giải quyết",
-             "Số ngày quá hạn", "Người xử lý"},
+             "Số ngày quá hạn", "Các bước quá hạn theo luật", "Người xử lý"},
             {}};
     int n = 0;
-    for (const auto& p : m.actions.overdue_petitions)
+    for (const auto& p : m.actions.overdue_petitions) {
+      std::string steps;
+      for (const auto& s : p.overdue_steps) steps += (steps.empty() ? "" : "; ") + s;
       t.rows.push_back({I(++n), T(p.id), T(p.title), T(KindLabel(p.kind)), T(p.unit),
                         T(FormatDateVn(p.received_at)), T(FormatDateVn(p.due_at)),
-                        I(p.days_overdue), T(p.assignee)});
+                        I(p.days_overdue), T(steps), T(p.assignee)});
+    }
     out.push_back(std::move(t));
   }
   {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "text/normalize.h"
@@ -42,10 +43,16 @@ struct Word {
   uint32_t norm_begin;
   uint32_t norm_end;
   uint32_t sentence;
+  std::string_view token;  // the n-gram token: folded, or "#" for a word holding a digit
 };
+
+bool HasDigit(std::string_view w) {
+  return std::any_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 std::vector<Word> WordsOf(const text::MatchText& mt) {
   std::vector<Word> words;
+  words.reserve(mt.folded.size() / 4 + 4);
   const std::string& f = mt.folded;
   uint32_t sentence = 0;
   uint32_t prev_end = 0;
@@ -63,17 +70,14 @@ std::vector<Word> WordsOf(const text::MatchText& mt) {
           break;
         }
       }
-      words.push_back({std::string_view(f).substr(i, j - i),
-                       std::string_view(mt.norm).substr(nb, ne - nb), nb, ne, sentence});
+      const std::string_view folded = std::string_view(f).substr(i, j - i);
+      words.push_back({folded, std::string_view(mt.norm).substr(nb, ne - nb), nb, ne, sentence,
+                       HasDigit(folded) ? std::string_view("#") : folded});
       prev_end = ne;
     }
     i = j + 1;
   }
   return words;
-}
-
-bool HasDigit(std::string_view w) {
-  return std::any_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // Lower-cased NFC of a word written in the cue file.
@@ -92,7 +96,7 @@ Result<std::pair<std::string, std::string>> NormWord(const std::string& w) {
 // Collects feature hashes (and names when asked).
 class FeatureSink {
  public:
-  explicit FeatureSink(bool names) : names_(names) {}
+  explicit FeatureSink(bool names) : names_(names) { hashes_.reserve(1024); }
   void Add(std::string_view prefix, std::string_view a) {
     uint64_t h = Fnv(kFnvOffset, prefix);
     hashes_.push_back(Fnv(h, a));
@@ -104,6 +108,24 @@ class FeatureSink {
     h = Fnv(h, " ");
     hashes_.push_back(Fnv(h, b));
     if (names_) text_.push_back(std::string(prefix) + std::string(a) + " " + std::string(b));
+  }
+  // The same with the prefix's hash computed by the caller (Fnv(kFnvOffset, prefix)).
+  void AddAfter(uint64_t prefix_hash, std::string_view prefix, std::string_view a) {
+    hashes_.push_back(Fnv(prefix_hash, a));
+    if (names_) text_.push_back(std::string(prefix) + std::string(a));
+  }
+  void Add2After(uint64_t prefix_hash, std::string_view prefix, std::string_view a, std::string_view b) {
+    uint64_t h = Fnv(prefix_hash, a);
+    h ^= static_cast<unsigned char>(' ');
+    h *= kFnvPrime;
+    hashes_.push_back(Fnv(h, b));
+    if (names_) text_.push_back(std::string(prefix) + std::string(a) + " " + std::string(b));
+  }
+  // A feature whose name and hash were computed beforehand (the name is copied only when names
+  // are asked for).
+  void AddNamed(uint64_t hash, const std::string& name) {
+    hashes_.push_back(hash);
+    if (names_) text_.push_back(name);
   }
   // Every hash added, in order, repeats included.
   const std::vector<uint64_t>& hashes() const { return hashes_; }
@@ -134,14 +156,13 @@ class FeatureSink {
 
 namespace {
 
-std::string_view TokenOf(const Word& w) { return HasDigit(w.folded) ? "#" : w.folded; }
-
 void NgramFeatures(const std::vector<Word>& words, std::string_view uni, std::string_view bi,
                    bool bigrams, FeatureSink* sink) {
+  const uint64_t uni_h = Fnv(kFnvOffset, uni), bi_h = Fnv(kFnvOffset, bi);
   for (size_t i = 0; i < words.size(); ++i) {
-    sink->Add(uni, TokenOf(words[i]));
+    sink->AddAfter(uni_h, uni, words[i].token);
     if (bigrams && i > 0 && words[i - 1].sentence == words[i].sentence)
-      sink->Add2(bi, TokenOf(words[i - 1]), TokenOf(words[i]));
+      sink->Add2After(bi_h, bi, words[i - 1].token, words[i].token);
   }
 }
 
@@ -151,8 +172,19 @@ double Sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
 uint64_t FeatureHash(std::string_view name) { return Fnv(kFnvOffset, name); }
 
-void ExtractLetterFeatures(const LetterCues& cues, std::string_view title, std::string_view content,
-                           bool bigrams, FeatureSink* sink);
+void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
+                           const text::MatchText* content, bool bigrams, FeatureSink* sink);
+
+namespace {
+// Prepares a text for the extractor (null when empty or not valid UTF-8).
+const text::MatchText* Prepare(std::string_view t, std::optional<text::MatchText>* storage) {
+  if (t.empty()) return nullptr;
+  auto prepared = text::PrepareForMatch(t);  // validates the UTF-8
+  if (!prepared.ok()) return nullptr;
+  storage->emplace(std::move(prepared).value());
+  return &**storage;
+}
+}  // namespace
 
 // ---- cues -----------------------------------------------------------------------------------
 
@@ -187,21 +219,81 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
         c->number_words_folded_[w->second] = value.get<int>();
       }
     }
+    // Spelling variants of a syllable ("không" -> "ko", "k"): every phrase holding the syllable
+    // is also matched with each variant (at most kMaxVariants forms per phrase).
+    std::unordered_map<std::string, std::vector<std::string>> variants;
+    if (auto it = doc.find("variants"); it != doc.end()) {
+      if (!it->is_object()) return Status::InvalidInput("/variants: phải là đối tượng");
+      for (auto& [word, list] : it->items()) {
+        auto w = NormWord(word);
+        if (!w.ok() || !list.is_array())
+          return Status::InvalidInput("/variants/" + word + ": cần một âm tiết và một mảng cách viết");
+        for (const auto& v : list) {
+          if (!v.is_string()) return Status::InvalidInput("/variants/" + word + ": phải là mảng chuỗi");
+          variants[w->first].push_back(v.get<std::string>());
+        }
+      }
+    }
+    if (auto it = doc.find("structure"); it != doc.end()) {
+      auto ints = [&](const char* key, std::vector<int>* out) -> Status {
+        if (!it->contains(key)) return Status::Ok();
+        const json& a = it->at(key);
+        if (!a.is_array()) return Status::InvalidInput(std::string("/structure/") + key + ": phải là mảng số");
+        for (const auto& x : a) {
+          if (!x.is_number_integer() || x.get<int>() < 1)
+            return Status::InvalidInput(std::string("/structure/") + key + ": ngưỡng phải là số nguyên dương");
+          out->push_back(x.get<int>());
+        }
+        return Status::Ok();
+      };
+      if (Status st = ints("quotes", &c->quote_thresholds_); !st.ok()) return st;
+      if (Status st = ints("items", &c->item_thresholds_); !st.ok()) return st;
+      c->phone_digits_ = it->value("phone_digits", 0);
+      if (c->phone_digits_ < 0 || c->phone_digits_ > 15)
+        return Status::InvalidInput("/structure/phone_digits: từ 0 đến 15");
+    }
     const json& cues = doc.at("cues");
     if (!cues.is_array()) return Status::InvalidInput("/cues: phải là mảng");
+    constexpr size_t kMaxVariants = 16;
+    auto expand = [&](const std::string& phrase) {
+      std::vector<std::string> forms = {""};
+      size_t start = 0;
+      while (start <= phrase.size()) {
+        size_t sp = phrase.find(' ', start);
+        if (sp == std::string::npos) sp = phrase.size();
+        std::string token = phrase.substr(start, sp - start);
+        std::vector<std::string> alts = {token};
+        if (!variants.empty()) {
+          if (auto lower = text::NormalizeNfc(token, true); lower.ok()) {
+            if (auto v = variants.find(lower.value()); v != variants.end())
+              alts.insert(alts.end(), v->second.begin(), v->second.end());
+          }
+        }
+        std::vector<std::string> next;
+        for (const auto& f : forms)
+          for (const auto& a : alts)
+            if (next.size() < kMaxVariants) next.push_back(f.empty() ? a : f + " " + a);
+        forms = std::move(next);
+        start = sp + 1;
+      }
+      return forms;
+    };
     auto add_keywords = [&](const json& list, const std::string& ptr, uint32_t cue, uint8_t role,
                             std::vector<uint32_t>* out) -> Status {
       if (!list.is_array()) return Status::InvalidInput(ptr + ": phải là mảng chuỗi");
       for (size_t i = 0; i < list.size(); ++i) {
         if (!list[i].is_string()) return Status::InvalidInput(ptr + "/" + std::to_string(i) + ": phải là chuỗi");
-        auto id = c->matcher_.Add(list[i].get<std::string>());
-        if (!id.ok()) return Status::InvalidInput(ptr + "/" + std::to_string(i) + ": " + id.status().message());
-        if (c->roles_.size() <= id.value()) c->roles_.resize(id.value() + 1);
-        c->roles_[id.value()].push_back({cue, role});
-        out->push_back(id.value());
+        for (const std::string& form : expand(list[i].get<std::string>())) {
+          auto id = c->matcher_.Add(form);
+          if (!id.ok()) return Status::InvalidInput(ptr + "/" + std::to_string(i) + ": " + id.status().message());
+          if (c->roles_.size() <= id.value()) c->roles_.resize(id.value() + 1);
+          c->roles_[id.value()].push_back({cue, role, static_cast<uint32_t>(i)});
+          out->push_back(id.value());
+        }
       }
       return Status::Ok();
     };
+    std::vector<std::pair<size_t, std::string>> with_names;  // (cue index, id it names)
     for (size_t i = 0; i < cues.size(); ++i) {
       const json& j = cues[i];
       const std::string ptr = "/cues/" + std::to_string(i);
@@ -220,6 +312,25 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       if (!j.contains("phrases")) return Status::InvalidInput(ptr + "/phrases: thiếu");
       Status st = add_keywords(j["phrases"], ptr + "/phrases", index, 0, &cue.phrases);
       if (!st.ok()) return st;
+      cue.phrase_count = static_cast<uint32_t>(j["phrases"].size());
+      if (j.contains("distinct")) {
+        if (cue.count) return Status::InvalidInput(ptr + "/distinct: không dùng cho dấu hiệu đếm");
+        if (!j["distinct"].is_array()) return Status::InvalidInput(ptr + "/distinct: phải là mảng ngưỡng");
+        for (const auto& t : j["distinct"]) {
+          if (!t.is_number_integer() || t.get<int>() < 2)
+            return Status::InvalidInput(ptr + "/distinct: ngưỡng là số nguyên từ 2");
+          cue.distinct.push_back(t.get<int>());
+        }
+      }
+      if (j.contains("sentences")) {
+        if (cue.count) return Status::InvalidInput(ptr + "/sentences: không dùng cho dấu hiệu đếm");
+        if (!j["sentences"].is_array()) return Status::InvalidInput(ptr + "/sentences: phải là mảng ngưỡng");
+        for (const auto& t : j["sentences"]) {
+          if (!t.is_number_integer() || t.get<int>() < 2)
+            return Status::InvalidInput(ptr + "/sentences: ngưỡng là số nguyên từ 2");
+          cue.sentences.push_back(t.get<int>());
+        }
+      }
       if (j.contains("unless")) {
         st = add_keywords(j["unless"], ptr + "/unless", index, 1, &cue.unless);
         if (!st.ok()) return st;
@@ -237,12 +348,53 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       } else if (j.value("negatable", true)) {
         cue.negators = default_negators;
       }
+      if (j.contains("with")) {
+        if (!j["with"].is_array()) return Status::InvalidInput(ptr + "/with: phải là mảng mã dấu hiệu");
+        for (const auto& w : j["with"]) {
+          if (!w.is_string()) return Status::InvalidInput(ptr + "/with: phải là mảng mã dấu hiệu");
+          with_names.emplace_back(c->cues_.size(), w.get<std::string>());
+        }
+      }
       for (const auto& prev : c->cues_)
         if (prev.id == cue.id) return Status::InvalidInput(ptr + "/id: trùng mã '" + cue.id + "'");
       c->cues_.push_back(std::move(cue));
     }
+    for (const auto& [ci, id] : with_names) {
+      size_t other = 0;
+      while (other < c->cues_.size() && c->cues_[other].id != id) ++other;
+      if (other == c->cues_.size() || c->cues_[other].count)
+        return Status::InvalidInput("/cues/" + std::to_string(ci) + "/with: không có dấu hiệu cụm từ '" + id + "'");
+      c->cues_[ci].with.push_back(static_cast<uint32_t>(other));
+    }
     c->matcher_.Build();
     c->roles_.resize(c->matcher_.size());
+    auto named = [](std::string text) {
+      const uint64_t h = FeatureHash(text);
+      return Cue::Name{std::move(text), h};
+    };
+    for (Cue& cue : c->cues_) {
+      for (int part = 0; part < 2; ++part) {
+        const std::string prefix = part == 0 ? "tc:" : "c:";
+        cue.feat[part] = named(prefix + cue.id);
+        cue.feat_neg[part] = named(prefix + cue.id + ":neg");
+      }
+      for (int t : cue.thresholds) cue.threshold_feat.push_back(named("n:" + cue.id + ">=" + std::to_string(t)));
+      for (int t : cue.distinct) cue.distinct_feat.push_back(named("n:" + cue.id + "#>=" + std::to_string(t)));
+      for (int t : cue.sentences) cue.sentence_feat.push_back(named("n:" + cue.id + "@sent>=" + std::to_string(t)));
+      for (uint32_t o : cue.with) cue.with_feat.push_back(named("c:" + cue.id + "+" + c->cues_[o].id));
+    }
+    for (int t : c->quote_thresholds_) {
+      auto n = named("s:quotes>=" + std::to_string(t));
+      c->quote_feat_.push_back({n.text, n.hash});
+    }
+    for (int t : c->item_thresholds_) {
+      auto n = named("s:items>=" + std::to_string(t));
+      c->item_feat_.push_back({n.text, n.hash});
+    }
+    {
+      auto n = named("s:phone");
+      c->phone_feat_ = {n.text, n.hash};
+    }
   } catch (const std::exception& e) {
     return Status::InvalidInput(std::string("tệp dấu hiệu không hợp lệ: ") + e.what());
   }
@@ -260,35 +412,117 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromFile(const std::string
 std::vector<LetterFeature> LetterFeatures(const LetterCues& cues, std::string_view title,
                                           std::string_view content, const FeatureOptions& opt) {
   FeatureSink sink(opt.names);
-  ExtractLetterFeatures(cues, title, content, opt.bigrams, &sink);
+  std::optional<text::MatchText> t, c;
+  ExtractLetterFeatures(cues, Prepare(title, &t), Prepare(content, &c), opt.bigrams, &sink);
   return sink.Take();
 }
 
-void ExtractLetterFeatures(const LetterCues& cues, std::string_view title, std::string_view content,
-                           bool bigrams, FeatureSink* sink_ptr) {
+namespace {
+
+// Number of quoted passages: “…” and «…» pairs by their opening mark, straight quotes by pairs.
+int CountQuotes(std::string_view norm) {
+  int straight = 0, curly = 0;
+  for (size_t i = 0; i < norm.size(); ++i) {
+    const unsigned char b = static_cast<unsigned char>(norm[i]);
+    if (b == '"') {
+      ++straight;
+    } else if (b == 0xE2 && i + 2 < norm.size() && static_cast<unsigned char>(norm[i + 1]) == 0x80 &&
+               static_cast<unsigned char>(norm[i + 2]) == 0x9C) {
+      ++curly;  // U+201C
+    } else if (b == 0xC2 && i + 1 < norm.size() && static_cast<unsigned char>(norm[i + 1]) == 0xAB) {
+      ++curly;  // U+00AB
+    }
+  }
+  return curly + straight / 2;
+}
+
+// Number of enumerated lines: a line opening with "1." / "2)" / "a)" / "-" / "+" / "*" / "•"
+// followed by a space.
+int CountItems(std::string_view norm) {
+  int items = 0;
+  size_t pos = 0;
+  while (pos < norm.size()) {
+    size_t i = pos;
+    while (i < norm.size() && (norm[i] == ' ' || norm[i] == '\t')) ++i;
+    size_t d = i;
+    while (d < norm.size() && d - i < 2 && norm[d] >= '0' && norm[d] <= '9') ++d;
+    bool item = false;
+    if (d > i && d + 1 < norm.size() && (norm[d] == '.' || norm[d] == ')') && norm[d + 1] == ' ') {
+      item = true;
+    } else if (i + 2 < norm.size() && norm[i] >= 'a' && norm[i] <= 'e' && norm[i + 1] == ')' &&
+               norm[i + 2] == ' ') {
+      item = true;
+    } else if (i + 1 < norm.size() && (norm[i] == '-' || norm[i] == '+' || norm[i] == '*') &&
+               norm[i + 1] == ' ') {
+      item = true;
+    } else if (norm.substr(i, 3) == "\xE2\x80\xA2") {
+      item = true;
+    }
+    items += item;
+    size_t nl = norm.find('\n', pos);
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return items;
+}
+
+bool AllDigits(std::string_view w) {
+  return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
+                           const text::MatchText* content, bool bigrams, FeatureSink* sink_ptr) {
   FeatureSink& sink = *sink_ptr;
-  FeatureOptions opt;
-  opt.bigrams = bigrams;
   std::vector<text::KeywordMatcher::Hit> hits;
+  std::vector<int> count_max(cues.cues_.size());
+  // (cue, phrase index) of the hits of cues with "distinct" thresholds, and (cue, sentence) of
+  // those with "sentences" thresholds; sorted and counted per cue after the hits.
+  std::vector<std::pair<uint32_t, uint32_t>> fired, in_sentences;
+  std::vector<std::pair<uint32_t, uint32_t>> hit_sentences;  // (cue, sentence) of every hit
   for (int part = 0; part < 2; ++part) {
-    std::string_view t = part == 0 ? title : content;
-    if (t.empty() || !text::IsValidUtf8(t)) continue;
-    auto prepared = text::PrepareForMatch(t);
-    if (!prepared.ok()) continue;
-    const text::MatchText& mt = prepared.value();
+    const text::MatchText* prepared = part == 0 ? title : content;
+    if (!prepared) continue;
+    const text::MatchText& mt = *prepared;
     std::vector<Word> words = WordsOf(mt);
     if (words.empty()) continue;
     if (part == 0) {
-      NgramFeatures(words, "t:", "tb:", opt.bigrams, &sink);
+      NgramFeatures(words, "t:", "tb:", bigrams, &sink);
     } else {
-      NgramFeatures(words, "w:", "b:", opt.bigrams, &sink);
+      NgramFeatures(words, "w:", "b:", bigrams, &sink);
       // Length band: short notes and long letters read differently.
       sink.Add("len:", words.size() < 60 ? "short" : words.size() < 250 ? "mid" : "long");
+      // Structure: quoted words (what an officer said), enumerated contents, a phone number
+      // (a writer who gives their number is not anonymous).
+      const int quotes = CountQuotes(mt.norm);
+      for (size_t k = 0; k < cues.quote_thresholds_.size(); ++k)
+        if (quotes >= cues.quote_thresholds_[k])
+          sink.AddNamed(cues.quote_feat_[k].hash, cues.quote_feat_[k].text);
+      const int items = CountItems(mt.norm);
+      for (size_t k = 0; k < cues.item_thresholds_.size(); ++k)
+        if (items >= cues.item_thresholds_[k])
+          sink.AddNamed(cues.item_feat_[k].hash, cues.item_feat_[k].text);
+      if (cues.phone_digits_ > 0) {
+        size_t run = 0;
+        for (size_t i = 0; i < words.size() && run < static_cast<size_t>(cues.phone_digits_); ++i) {
+          const bool continues = i > 0 && words[i - 1].sentence == words[i].sentence &&
+                                 words[i].norm_begin - words[i - 1].norm_end <= 2;
+          if (words[i].token[0] != '#' || !AllDigits(words[i].folded)) {
+            run = 0;
+          } else if (run > 0 && continues) {
+            run += words[i].folded.size();
+          } else {
+            run = words[i].folded[0] == '0' ? words[i].folded.size() : 0;
+          }
+        }
+        if (run >= static_cast<size_t>(cues.phone_digits_))
+          sink.AddNamed(cues.phone_feat_.hash, cues.phone_feat_.text);
+      }
     }
     hits.clear();
     cues.matcher_.Find(mt, &hits);
     if (hits.empty()) continue;
-    const std::string_view cue_prefix = part == 0 ? "tc:" : "c:";
     auto word_at = [&](uint32_t norm_begin) {
       return static_cast<size_t>(
           std::lower_bound(words.begin(), words.end(), norm_begin,
@@ -296,17 +530,22 @@ void ExtractLetterFeatures(const LetterCues& cues, std::string_view title, std::
           words.begin());
     };
     auto is_unless_for = [&](uint32_t cue, const text::KeywordMatcher::Hit& h) {
+      if (cues.cues_[cue].unless.empty()) return false;
       for (const auto& u : hits) {
         if (u.norm_end <= h.norm_begin || u.norm_begin >= h.norm_end) continue;
-        for (const auto& [c2, role] : cues.roles_[u.keyword])
-          if (c2 == cue && role == 1) return true;
+        for (const auto& r : cues.roles_[u.keyword])
+          if (r.cue == cue && r.role == 1) return true;
       }
       return false;
     };
-    std::vector<int> count_max(cues.cues_.size(), -1);
+    std::fill(count_max.begin(), count_max.end(), -1);
+    fired.clear();
+    in_sentences.clear();
+    hit_sentences.clear();
     for (const auto& h : hits) {
-      for (const auto& [ci, role] : cues.roles_[h.keyword]) {
-        if (role != 0) continue;
+      for (const auto& r : cues.roles_[h.keyword]) {
+        if (r.role != 0) continue;
+        const uint32_t ci = r.cue;
         const LetterCues::Cue& cue = cues.cues_[ci];
         if (is_unless_for(ci, h)) continue;
         size_t wi = word_at(h.norm_begin);
@@ -315,19 +554,17 @@ void ExtractLetterFeatures(const LetterCues& cues, std::string_view title, std::
           for (size_t back = 1; back <= 2 && back <= wi; ++back) {
             const Word& w = words[wi - back];
             if (w.sentence != words[wi].sentence) break;
-            if (back == 1 && cues.count_fillers_.count(std::string(mt.has_diacritics ? w.norm : w.folded))) {
+            const std::string_view form = mt.has_diacritics ? w.norm : w.folded;
+            if (back == 1 && cues.count_fillers_.count(std::string(form))) {
               continue;  // "45 em học sinh": a classifier between the number and the noun
             }
             int value = -1;
-            if (std::all_of(w.folded.begin(), w.folded.end(),
-                            [](char c) { return c >= '0' && c <= '9'; })) {
+            if (AllDigits(w.folded)) {
               if (w.folded.size() <= 5) value = std::atoi(std::string(w.folded).c_str());
-            } else if (mt.has_diacritics) {
-              auto it = cues.number_words_.find(std::string(w.norm));
-              if (it != cues.number_words_.end()) value = it->second;
             } else {
-              auto it = cues.number_words_folded_.find(std::string(w.folded));
-              if (it != cues.number_words_folded_.end()) value = it->second;
+              const auto& table = mt.has_diacritics ? cues.number_words_ : cues.number_words_folded_;
+              auto it = table.find(std::string(form));
+              if (it != table.end()) value = it->second;
             }
             if (value >= 0) count_max[ci] = std::max(count_max[ci], value);
             break;
@@ -346,16 +583,60 @@ void ExtractLetterFeatures(const LetterCues& cues, std::string_view title, std::
           }
           if (negated) break;
         }
-        sink.Add(cue_prefix, negated ? cue.id + ":neg" : cue.id);
+        const auto& name = negated ? cue.feat_neg[part] : cue.feat[part];
+        sink.AddNamed(name.hash, name.text);
+        if (!negated && !cue.distinct.empty()) fired.emplace_back(ci, r.phrase);
+        if (!negated && !cue.sentences.empty()) in_sentences.emplace_back(ci, words[wi].sentence);
+        if (!negated) hit_sentences.emplace_back(ci, words[wi].sentence);
       }
     }
     for (size_t ci = 0; ci < cues.cues_.size(); ++ci) {
-      if (count_max[ci] < 0) continue;
-      for (int t : cues.cues_[ci].thresholds)
-        if (count_max[ci] >= t) sink.Add("n:", cues.cues_[ci].id + ">=" + std::to_string(t));
+      const LetterCues::Cue& cue = cues.cues_[ci];
+      if (count_max[ci] >= 0) {
+        for (size_t k = 0; k < cue.thresholds.size(); ++k)
+          if (count_max[ci] >= cue.thresholds[k])
+            sink.AddNamed(cue.threshold_feat[k].hash, cue.threshold_feat[k].text);
+      }
+    }
+    // Distinct phrases and sentences per cue: runs of equal cue in the sorted, unique pairs.
+    auto thresholds = [&](std::vector<std::pair<uint32_t, uint32_t>>* pairs, bool sentences) {
+      std::sort(pairs->begin(), pairs->end());
+      pairs->erase(std::unique(pairs->begin(), pairs->end()), pairs->end());
+      for (size_t i = 0; i < pairs->size();) {
+        size_t j = i;
+        while (j < pairs->size() && (*pairs)[j].first == (*pairs)[i].first) ++j;
+        const LetterCues::Cue& cue = cues.cues_[(*pairs)[i].first];
+        const auto& ts = sentences ? cue.sentences : cue.distinct;
+        const auto& names = sentences ? cue.sentence_feat : cue.distinct_feat;
+        for (size_t k = 0; k < ts.size(); ++k)
+          if (static_cast<int>(j - i) >= ts[k]) sink.AddNamed(names[k].hash, names[k].text);
+        i = j;
+      }
+    };
+    thresholds(&fired, false);
+    thresholds(&in_sentences, true);
+    // Co-occurrence in one sentence (content only: a title is one short line).
+    if (part == 1 && !hit_sentences.empty()) {
+      std::sort(hit_sentences.begin(), hit_sentences.end());
+      hit_sentences.erase(std::unique(hit_sentences.begin(), hit_sentences.end()), hit_sentences.end());
+      for (size_t i = 0; i < hit_sentences.size();) {
+        const uint32_t ci = hit_sentences[i].first;
+        size_t j = i;
+        while (j < hit_sentences.size() && hit_sentences[j].first == ci) ++j;
+        const LetterCues::Cue& cue = cues.cues_[ci];
+        for (size_t k = 0; k < cue.with.size(); ++k) {
+          bool together = false;
+          for (size_t x = i; x < j && !together; ++x)
+            together = std::binary_search(hit_sentences.begin(), hit_sentences.end(),
+                                          std::make_pair(cue.with[k], hit_sentences[x].second));
+          if (together) sink.AddNamed(cue.with_feat[k].hash, cue.with_feat[k].text);
+        }
+        i = j;
+      }
     }
   }
 }
+
 
 // ---- model ----------------------------------------------------------------------------------
 
@@ -407,17 +688,19 @@ Result<std::shared_ptr<const LetterModel>> LetterModel::FromJson(
   }
   size_t size = 16;
   while (size < m->names_.size() * 2) size <<= 1;
-  m->table_.assign(size, Slot{});
+  m->keys_.assign(size, 0);
+  m->index_.assign(size, 0);
   m->mask_ = size - 1;
+  m->weights_.resize(m->names_.size());
   for (uint32_t i = 0; i < m->names_.size(); ++i) {
     uint64_t h = FeatureHash(m->names_[i]);
-    if (h == 0 || m->Lookup(h))
+    if (h == 0 || m->Lookup(h) >= 0)
       return Status::InvalidInput("/features/" + m->names_[i] + ": trùng mã băm với một đặc trưng khác");
     uint64_t slot = h & m->mask_;
-    while (m->table_[slot].hash != 0) slot = (slot + 1) & m->mask_;
-    m->table_[slot].hash = h;
-    m->table_[slot].index = i;
-    m->table_[slot].w = weights[i];
+    while (m->keys_[slot] != 0) slot = (slot + 1) & m->mask_;
+    m->keys_[slot] = h;
+    m->index_[slot] = i;
+    m->weights_[i].w = weights[i];
   }
   return std::shared_ptr<const LetterModel>(std::move(m));
 }
@@ -431,16 +714,22 @@ Result<std::shared_ptr<const LetterModel>> LetterModel::FromFile(
   return m;
 }
 
-const LetterModel::Slot* LetterModel::Lookup(uint64_t hash) const {
-  if (table_.empty() || hash == 0) return nullptr;
+int64_t LetterModel::Lookup(uint64_t hash) const {
+  if (keys_.empty() || hash == 0) return -1;
   for (uint64_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
-    const Slot& e = table_[slot];
-    if (e.hash == hash) return &e;
-    if (e.hash == 0) return nullptr;
+    const uint64_t k = keys_[slot];
+    if (k == hash) return index_[slot];
+    if (k == 0) return -1;
   }
 }
 
 LetterReading LetterModel::Read(std::string_view title, std::string_view content) const {
+  std::optional<text::MatchText> t, c;
+  return ReadPrepared(Prepare(title, &t), Prepare(content, &c));
+}
+
+LetterReading LetterModel::ReadPrepared(const text::MatchText* title,
+                                        const text::MatchText* content) const {
   FeatureSink sink(false);
   ExtractLetterFeatures(*cues_, title, content, bigrams_, &sink);
   return ReadHashes(sink.hashes());
@@ -455,17 +744,25 @@ LetterReading LetterModel::ReadFeatures(const std::vector<LetterFeature>& featur
 
 LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const {
   LetterReading r;
-  std::vector<const Slot*> active;
-  active.reserve(hashes.size());
-  if (!table_.empty()) {
-    for (uint64_t h : hashes) __builtin_prefetch(&table_[h & mask_]);
-  }
+  // The known features of the letter, each once (hashes come unsorted, with repeats): a
+  // per-thread bitmap over feature indices marks those already taken and is cleared after.
+  if (!keys_.empty())
+    for (uint64_t h : hashes) __builtin_prefetch(&keys_[h & mask_]);
+  thread_local std::vector<uint64_t> seen;
+  if (seen.size() * 64 < weights_.size()) seen.resize((weights_.size() + 63) / 64, 0);
+  std::vector<uint32_t> active;
+  active.reserve(hashes.size() / 2 + 8);
   for (uint64_t h : hashes) {
-    if (const Slot* s = Lookup(h)) active.push_back(s);
+    const int64_t i = Lookup(h);
+    if (i < 0) continue;
+    uint64_t& word = seen[static_cast<size_t>(i) >> 6];
+    const uint64_t bit = uint64_t{1} << (i & 63);
+    if (word & bit) continue;
+    word |= bit;
+    __builtin_prefetch(&weights_[static_cast<size_t>(i)]);
+    active.push_back(static_cast<uint32_t>(i));
   }
-  // A feature counts once (Read passes hashes unsorted, with repeats).
-  std::sort(active.begin(), active.end());
-  active.erase(std::unique(active.begin(), active.end()), active.end());
+  for (uint32_t i : active) seen[i >> 6] = 0;
   r.has_text = !hashes.empty();
   // Top contributions of the active features to one decision.
   // Only the kEvidence largest are named (names are copied for those alone).
@@ -473,9 +770,9 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
   scratch.reserve(active.size());
   auto top = [&](auto contribution) {
     scratch.clear();
-    for (const Slot* s : active) {
-      double c = contribution(s->w);
-      if (c > 1e-3) scratch.emplace_back(c, s->index);
+    for (uint32_t i : active) {
+      double c = contribution(weights_[i].w);
+      if (c > 1e-3) scratch.emplace_back(c, i);
     }
     size_t keep = std::min(scratch.size(), kEvidence);
     std::partial_sort(scratch.begin(), scratch.begin() + keep, scratch.end(),
@@ -492,8 +789,9 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
   for (size_t k = 0; k < 4; ++k) score[k] = kind_bias_[k];
   for (size_t f = 0; f < 5; ++f) score[4 + f] = flags_[f].bias;
   for (size_t k = 0; k < 4; ++k) score[9 + k] = secondary_[k].bias;
-  for (const Slot* s : active) {
-    for (size_t o = 0; o < 13; ++o) score[o] += s->w[o];
+  for (uint32_t i : active) {
+    const std::array<float, 13>& w = weights_[i].w;
+    for (size_t o = 0; o < 13; ++o) score[o] += w[o];
   }
   double mx = std::max({score[0], score[1], score[2], score[3]}), z = 0;
   for (size_t k = 0; k < 4; ++k) z += std::exp(score[k] - mx);
@@ -553,24 +851,37 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
   return r;
 }
 
-nlohmann::json LetterReading::ToJson() const {
-  auto dec = [](const LetterDecision& d) {
-    json ev = json::array();
-    for (const auto& e : d.evidence) ev.push_back({{"feature", e.feature}, {"weight", e.weight}});
-    return json{{"value", d.value},
-                {"confidence", std::round(d.confidence * 1000) / 1000},
-                {"evidence", std::move(ev)}};
+nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
+  auto dec = [](const LetterDecision& d, bool with_evidence) {
+    json out = json::object();
+    out["value"] = d.value;
+    out["confidence"] = std::round(d.confidence * 1000) / 1000;
+    if (with_evidence) {
+      json ev = json::array();
+      for (const auto& e : d.evidence) {
+        json one = json::object();
+        one["feature"] = e.feature;
+        one["weight"] = e.weight;
+        ev.push_back(std::move(one));
+      }
+      out["evidence"] = std::move(ev);
+    }
+    return out;
   };
-  json flags = json::object();
+  json flags_json = json::object();
   for (size_t f = 0; f < 5; ++f) {
-    json d = dec(this->flags[f]);
-    d["value"] = this->flags[f].value == "true";
-    flags[kLetterFlags[f]] = std::move(d);
+    const bool yes = flags[f].value == "true";
+    json d = dec(flags[f], decided_evidence || !yes);
+    d["value"] = yes;
+    flags_json[kLetterFlags[f]] = std::move(d);
   }
   json probs = json::object();
   for (size_t k = 0; k < 4; ++k) probs[kLetterKinds[k]] = std::round(kind_probabilities[k] * 1000) / 1000;
-  json out = {{"kind", dec(kind)}, {"kind_probabilities", probs}, {"secondary", secondary},
-              {"flags", std::move(flags)}};
+  json out = json::object();
+  out["kind"] = dec(kind, decided_evidence);
+  out["kind_probabilities"] = std::move(probs);
+  out["secondary"] = secondary;
+  out["flags"] = std::move(flags_json);
   return out;
 }
 

@@ -31,6 +31,7 @@
 
 #include "core/status.h"
 #include "text/keywords.h"
+#include "text/normalize.h"
 
 namespace danvan::tagging {
 
@@ -68,22 +69,53 @@ class LetterCues {
   size_t size() const { return cues_.size(); }
 
  private:
-  friend void ExtractLetterFeatures(const LetterCues&, std::string_view, std::string_view, bool,
-                                    FeatureSink*);
+  friend void ExtractLetterFeatures(const LetterCues&, const text::MatchText*,
+                                    const text::MatchText*, bool, FeatureSink*);
   struct Cue {
     std::string id;
     bool count = false;
     int window = 3;                 // negation window in syllables
     std::vector<int> thresholds;    // count cues
+    std::vector<int> distinct;      // thresholds on the number of distinct phrases that fired
+    std::vector<int> sentences;     // thresholds on the number of sentences it fired in
+    // "with": cues whose (non-negated) hit in the same sentence makes the feature
+    // "c:<id>+<other>" (a behaviour word with a public employee as its actor).
+    std::vector<uint32_t> with;
+    uint32_t phrase_count = 0;      // phrases as written in the cue file (before variants)
     std::vector<uint32_t> phrases;  // keyword ids (nouns for count cues)
     std::vector<uint32_t> unless;
     std::vector<std::pair<std::string, std::string>> negators;  // (NFC lower, folded) syllables
+    // Feature names and hashes, built once: [0] title ("tc:<id>"), [1] content ("c:<id>");
+    // the same with ":neg"; "n:<id>>=t" per threshold; "n:<id>#>=t" per distinct threshold.
+    struct Name {
+      std::string text;
+      uint64_t hash = 0;
+    };
+    std::array<Name, 2> feat, feat_neg;
+    std::vector<Name> threshold_feat, distinct_feat, sentence_feat, with_feat;
   };
+  struct StructureName {
+    std::string text;
+    uint64_t hash = 0;
+  };
+  std::vector<StructureName> quote_feat_, item_feat_;
+  StructureName phone_feat_;
   std::string version_;
   std::vector<Cue> cues_;
   text::KeywordMatcher matcher_;
-  // keyword id -> (cue index, role): role 0 a phrase (a noun for count cues), 1 an `unless`.
-  std::vector<std::vector<std::pair<uint32_t, uint8_t>>> roles_;
+  // keyword id -> its roles: role 0 a phrase (a noun for count cues), 1 an `unless`; `phrase`
+  // is the phrase's index in the cue (spelling variants of one phrase share it).
+  struct Role {
+    uint32_t cue;
+    uint8_t role;
+    uint32_t phrase;
+  };
+  std::vector<std::vector<Role>> roles_;
+  // Structure of the content (cues.json "structure"): thresholds on quoted passages, on
+  // enumerated lines ("1.", "a)", "- "), and the digits that make a phone number.
+  std::vector<int> quote_thresholds_;
+  std::vector<int> item_thresholds_;
+  int phone_digits_ = 0;  // 0: no phone feature
   std::unordered_map<std::string, int> number_words_;  // NFC lower-case word -> value
   std::unordered_map<std::string, int> number_words_folded_;
   std::unordered_set<std::string> count_fillers_;  // NFC lower-case and folded forms
@@ -111,7 +143,9 @@ struct LetterReading {
                                                     // (evidence only for those taken)
   std::array<LetterDecision, 5> flags;              // in kLetterFlags order
   bool has_text = false;                            // false: no words at all (kind by prior)
-  nlohmann::json ToJson() const;
+  // Every decision with its value, confidence and evidence; with decided_evidence false, the
+  // kind and the flags decided true carry none (their evidence is in their own tags).
+  nlohmann::json ToJson(bool decided_evidence = true) const;
 };
 
 class LetterModel {
@@ -130,6 +164,9 @@ class LetterModel {
 
   // Reads the letter; invariants applied (group => complex; anonymous only on a denunciation).
   LetterReading Read(std::string_view title, std::string_view content) const;
+  // The same from texts already prepared by text::PrepareForMatch (either may be null: no text),
+  // so a caller that prepared them for its own keywords (the rule set) does not pay twice.
+  LetterReading ReadPrepared(const text::MatchText* title, const text::MatchText* content) const;
   // The same from already extracted features (hash only is used).
   LetterReading ReadFeatures(const std::vector<LetterFeature>& features) const;
   // The same from feature hashes.
@@ -143,17 +180,19 @@ class LetterModel {
   std::string version_;
   std::shared_ptr<const LetterCues> cues_;
   bool bigrams_ = true;
-  // Open-addressing table (power-of-two size, linear probing, hash 0 = empty slot). A slot is
-  // one cache line holding the feature's 13 weights (4 kinds, 5 flags, 4 secondary kinds), so
-  // reading a letter costs one memory access per feature, and those are prefetched together.
-  struct alignas(64) Slot {
-    uint64_t hash = 0;
-    uint32_t index = 0;  // into names_
+  // Feature lookup: an open-addressing table of hashes (power-of-two size, linear probing,
+  // hash 0 = empty slot) holding 8-byte keys only, so the probes of a letter's features, most of
+  // which the model does not know, stay in a small, cache-resident array; a hit gives the
+  // feature's index into weights_, one cache line with its 13 weights (4 kinds, 5 flags,
+  // 4 secondary kinds).
+  struct alignas(64) Weights {
     std::array<float, 13> w{};
   };
-  std::vector<Slot> table_;
+  std::vector<uint64_t> keys_;
+  std::vector<uint32_t> index_;  // parallel to keys_
+  std::vector<Weights> weights_;  // by feature index (as names_)
   uint64_t mask_ = 0;
-  const Slot* Lookup(uint64_t hash) const;
+  int64_t Lookup(uint64_t hash) const;  // feature index, or -1
   std::vector<std::string> names_;
   std::array<double, 4> kind_bias_{};
   std::array<Binary, 5> flags_;      // bias and threshold (weights in w_[i][4 + f])

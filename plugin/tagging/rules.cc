@@ -241,6 +241,16 @@ struct RuleSet::Impl {
     std::string source;
   };
   std::optional<Reading> reading;
+  // Text fields that are exactly data.title / data.content (-1: no rule matches keywords in
+  // them): the reading then takes the text the rules prepared instead of preparing it again.
+  int TitleField() const { return FieldExactly("title"); }
+  int ContentField() const { return FieldExactly("content"); }
+  int FieldExactly(const char* name) const {
+    for (size_t i = 0; i < text_fields.size(); ++i)
+      if (!text_field_envelope[i] && text_fields[i].size() == 1 && text_fields[i][0] == name)
+        return static_cast<int>(i);
+    return -1;
+  }
 };
 
 namespace {
@@ -249,7 +259,8 @@ namespace {
 
 struct FieldMatches {
   bool ready = false;
-  std::string norm;
+  bool prepared = false;  // mt holds the prepared text
+  text::MatchText mt;     // the text as prepared for matching (mt.norm: NFC lower case)
   std::vector<text::KeywordMatcher::Hit> hits;  // sorted by keyword
 };
 
@@ -344,13 +355,14 @@ struct Eval {
         joined += v->get_ref<const std::string&>();
       }
     }
-    if (joined.empty() || !text::IsValidUtf8(joined)) return fm;
-    auto mt = text::PrepareForMatch(joined);
+    if (joined.empty()) return fm;
+    auto mt = text::PrepareForMatch(joined);  // validates the UTF-8
     if (!mt.ok()) return fm;
     rs.matcher.Find(mt.value(), &fm.hits);
     std::stable_sort(fm.hits.begin(), fm.hits.end(),
                      [](const auto& a, const auto& b) { return a.keyword < b.keyword; });
-    fm.norm = std::move(mt->norm);
+    fm.mt = std::move(mt).value();
+    fm.prepared = true;
     return fm;
   }
 
@@ -411,7 +423,7 @@ struct Eval {
           const auto* h = FindHit(fm, kw);
           if (!h) continue;
           kws.push_back(rs.keyword_source[kw]);
-          matched.push_back(fm.norm.substr(h->norm_begin, h->norm_end - h->norm_begin));
+          matched.push_back(fm.mt.norm.substr(h->norm_begin, h->norm_end - h->norm_begin));
         }
         ev->push_back(json{{"field", rs.text_field_names[fid]},
                            {"keywords", std::move(kws)},
@@ -1126,8 +1138,11 @@ json FeaturesJson(const std::vector<Evidence>& ev) {
 
 // Reads a petition/reception letter with the letter model (or takes a person's reviewed
 // reading) and appends the reading's tags.
+// `shared_title` / `shared_content`: data.title / data.content as the rules prepared them, or
+// null (the reading prepares them itself).
 void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, const json& data,
-                const std::string& version, std::vector<TagHit>* tags) {
+                const std::string& version, const text::MatchText* shared_title,
+                const text::MatchText* shared_content, std::vector<TagHit>* tags) {
   auto add = [&](const char* tag, std::string value, const std::string& rule, double confidence,
                  json evidence) {
     TagHit h;
@@ -1161,10 +1176,21 @@ void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, cons
     return;
   }
   const std::string* title = StringField(data, "title");
+  if (!title) shared_title = nullptr;  // the reading falls back on content_class
   if (!title) title = StringField(data, "content_class");
   const std::string* content = StringField(data, "content");
   static const std::string kEmpty;
-  LetterReading r = rd.model->Read(title ? *title : kEmpty, content ? *content : kEmpty);
+  std::optional<text::MatchText> own_title, own_content;
+  auto prepare = [](const std::string* t, std::optional<text::MatchText>* own) -> const text::MatchText* {
+    if (!t || t->empty()) return nullptr;
+    auto mt = text::PrepareForMatch(*t);
+    if (!mt.ok()) return nullptr;
+    own->emplace(std::move(mt).value());
+    return &**own;
+  };
+  const text::MatchText* title_mt = shared_title ? shared_title : prepare(title, &own_title);
+  const text::MatchText* content_mt = shared_content ? shared_content : prepare(content, &own_content);
+  LetterReading r = rd.model->ReadPrepared(title_mt, content_mt);
   const std::string& mv = rd.model->version();
   json probs = json::object();
   for (size_t k = 0; k < kLetterKinds.size(); ++k) probs[kLetterKinds[k]] = Round3(r.kind_probabilities[k]);
@@ -1193,11 +1219,8 @@ void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, cons
   for (const auto& d : r.flags) overall = std::min(overall, d.confidence);
   // The whole reading: every decision with its value and confidence (the features are in the
   // tags above, and in here only for unsure decisions).
-  json all = r.ToJson();
+  json all = r.ToJson(/*decided_evidence=*/false);
   all["model"] = mv;
-  all["kind"].erase("evidence");
-  for (size_t f = 0; f < kLetterFlags.size(); ++f)
-    if (r.flags[f].value == "true") all["flags"][kLetterFlags[f]].erase("evidence");
   add("letter_reading", weak.empty() ? "sure" : "review", "reading.letter", overall, json::array({all}));
   if (!weak.empty())
     add("needs_review", "", "reading.review", overall,
@@ -1291,7 +1314,16 @@ std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
       }
     }
   }
-  if (im.reading && (im.reading->kind_mask & kind_bit)) ReadLetter(*im.reading, record, *data, version_, &tags);
+  if (im.reading && (im.reading->kind_mask & kind_bit)) {
+    const text::MatchText* shared[2] = {nullptr, nullptr};
+    const int ids[2] = {im.TitleField(), im.ContentField()};
+    for (int k = 0; k < 2; ++k) {
+      if (ids[k] < 0) continue;
+      const FieldMatches& fm = ev.Field(ids[k]);
+      if (fm.prepared) shared[k] = &fm.mt;
+    }
+    ReadLetter(*im.reading, record, *data, version_, shared[0], shared[1], &tags);
+  }
   const size_t reading_end = tags.size();
   std::vector<std::string_view> groups_done;
   std::vector<json> evidence;

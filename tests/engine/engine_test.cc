@@ -353,6 +353,140 @@ TEST(DeadlineAlertsTest, DueSoonAndOverdueFireOnceEach) {
   EXPECT_EQ(ind.value()["indicators"][0]["value"], 1) << ind.value().dump();
 }
 
+// domain.md §3: a petition has several legal steps, each with its own clock. A complaint
+// received on 3/4/2023 and never accepted: the acceptance step (Luật Khiếu nại 2011, Điều 27,
+// 10 days) is what the class is judged on and is told by the class's overdue alert; the intake
+// step (Thông tư 05/2021/TT-TTCP, Điều 6, 10 working days) falls overdue later and gets its own
+// alert when it does, once, with the step and its legal basis, without any new event.
+TEST(DeadlineAlertsTest, EveryLegalStepOfAPetitionIsAlertedWhenItFallsOverdue) {
+  testing::TempDir dir;
+  std::atomic<int64_t> now{*ParseIsoTime("2023-04-03T11:00:00+07:00")};
+  auto cfg = ParseEngineConfig(testing::ConfigFor(dir.path() / "a.sqlite"));
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  std::mutex mu;
+  std::vector<nlohmann::json> alerts;
+  HostHooks hooks;
+  hooks.clock = std::make_shared<FunctionClock>([&] { return now.load(); });
+  hooks.alert = [&](const std::string& a) {
+    std::lock_guard lock(mu);
+    alerts.push_back(nlohmann::json::parse(a));
+  };
+  auto engine = Engine::Open(cfg.value(), std::move(hooks));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto& e = *engine.value();
+  auto r = e.Submit(testing::PetitionEvent("DT-STEPS-1", 1, "received").dump()).result;
+  ASSERT_EQ(r["outcome"], "accepted") << r.dump();
+  auto step_due = [&](const std::string& rule) -> std::string {
+    auto got = e.Query(R"({"op":"record.get","source":"motcua-hp","kind":"petition","id":"DT-STEPS-1"})");
+    if (!got.ok()) return "";
+    for (const auto& s : got.value()["record"]["deadline"]["steps"])
+      if (s["rule_id"] == rule) return s.value("due", "");
+    return "";
+  };
+  const std::string accept_due = step_due("complaint.r1.accept");
+  const std::string intake_due = step_due("complaint.intake");
+  ASSERT_FALSE(accept_due.empty());
+  ASSERT_FALSE(intake_due.empty());
+  ASSERT_LT(accept_due, intake_due);  // 10 calendar days end before 10 working days
+  auto scan = [&] { return e.Query(R"({"op":"deadlines.scan"})").value()["alerts_fired"].get<int>(); };
+  auto day_after = [](const std::string& due) {
+    return *ParseIsoTime(due.substr(0, 10) + "T12:00:00+07:00") + 24 * 3600 * 1000;
+  };
+  // The day after the acceptance step's due date: the class's overdue alert only.
+  now = day_after(accept_due);
+  ASSERT_LT(now.load(), *ParseIsoTime(intake_due.substr(0, 10) + "T00:00:00+07:00"));
+  EXPECT_EQ(scan(), 1);
+  EXPECT_EQ(scan(), 0);
+  // The day after the intake step's due date: that step's alert, once.
+  now = day_after(intake_due);
+  EXPECT_EQ(scan(), 1);
+  EXPECT_EQ(scan(), 0);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0]["type"], "overdue");
+  EXPECT_EQ(alerts[0]["rule_id"], "complaint.r1.accept");
+  EXPECT_EQ(alerts[1]["type"], "step_overdue");
+  EXPECT_EQ(alerts[1]["rule_id"], "complaint.intake");
+  EXPECT_EQ(alerts[1]["step"], "intake");
+  EXPECT_EQ(alerts[1]["overdue_by_days"], 1);
+  EXPECT_NE(alerts[1]["legal_basis"].get<std::string>().find("05/2021/TT-TTCP"), std::string::npos);
+  EXPECT_EQ(alerts[1]["record"]["id"], "DT-STEPS-1");
+}
+
+// domain.md §3 and §5: a working-day deadline follows the calendar. When the calendar changes
+// (here an extra day off on Monday 10/4/2023 announced after the complaint was received), the
+// stored record is re-evaluated at the next open, in the background, and its intake step
+// (Thông tư 05/2021/TT-TTCP, Điều 6: 10 working days) ends one working day later.
+TEST(DeadlineInputsTest, ACalendarChangeReevaluatesStoredRecordsAtOpen) {
+  testing::TempDir dir;
+  const auto cal_dir = dir.path() / "calendar";
+  std::filesystem::create_directories(cal_dir);
+  for (const auto& f : std::filesystem::directory_iterator(std::string(DANVAN_SOURCE_ROOT) + "/config/calendar"))
+    std::filesystem::copy_file(f.path(), cal_dir / f.path().filename());
+  const std::string cfg_text =
+      testing::ConfigFor(dir.path() / "a.sqlite", {{"calendar", {{"dir", cal_dir.string()}}}});
+  auto clock = std::make_shared<FunctionClock>([] { return *ParseIsoTime("2023-04-03T11:00:00+07:00"); });
+  auto intake_due = [](Engine& e) -> std::string {
+    auto got = e.Query(R"({"op":"record.get","source":"motcua-hp","kind":"petition","id":"DT-CAL-1"})");
+    if (!got.ok()) return "";
+    for (const auto& s : got.value()["record"]["deadline"]["steps"])
+      if (s["rule_id"] == "complaint.intake") return s.value("due", "").substr(0, 10);
+    return "";
+  };
+  std::string before;
+  {
+    auto e = testing::OpenEngine(cfg_text, clock);
+    ASSERT_EQ(e->Submit(testing::PetitionEvent("DT-CAL-1", 1, "received").dump()).result["outcome"], "accepted");
+    before = intake_due(*e);
+    ASSERT_FALSE(before.empty());
+    // Nothing changed since this open: no re-evaluation.
+    EXPECT_FALSE(e->Query(R"({"op":"deadlines.status"})").value()["reevaluation"]["running"].get<bool>());
+  }
+  {
+    nlohmann::json cal = nlohmann::json::parse(std::ifstream(cal_dir / "2023.json"));
+    cal["days"].push_back({{"date", "2023-04-10"}, {"type", "holiday"}, {"name", "Ngày nghỉ thêm (thử nghiệm)"},
+                           {"source", "test"}});
+    std::ofstream(cal_dir / "2023.json") << cal.dump(1);
+  }
+  auto e = testing::OpenEngine(cfg_text, clock);
+  nlohmann::json status;
+  for (int i = 0; i < 500; ++i) {
+    status = e->Query(R"({"op":"deadlines.status"})").value();
+    if (!status["reevaluation"]["running"].get<bool>()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(status["reevaluation"]["running"].get<bool>()) << status.dump();
+  EXPECT_EQ(status["reevaluation"]["total"], 1) << status.dump();
+  EXPECT_EQ(status["reevaluation"]["done"], 1) << status.dump();
+  const std::string after = intake_due(*e);
+  ASSERT_FALSE(after.empty());
+  // One working day later: the next working day after `before` (weekends skipped).
+  int64_t next = LocalDay(*ParseIsoTime(before + "T12:00:00+07:00")) + 1;
+  while (true) {
+    const int weekday = static_cast<int>((next + 4) % 7);  // 1970-01-01 was a Thursday (4)
+    if (weekday != 0 && weekday != 6) break;
+    ++next;
+  }
+  EXPECT_EQ(after, FormatIsoDate(next)) << "before " << before;
+}
+
+// Indicators that count petitions by their on-time class say which legal step that class is
+// judged on (issue 13 item 2), from config/deadlines.json.
+TEST_F(EngineTest, PetitionDeadlineIndicatorsNameTheirSteps) {
+  auto ind = engine_->Query(R"({"op":"indicators","unit":"SGDDT","period":{"kind":"month","year":2023,"month":4},"ids":["petition.resolved_on_time","petition.received"]})");
+  ASSERT_TRUE(ind.ok()) << ind.status().ToString();
+  const auto& basis = ind.value()["petition_deadline_steps"];
+  ASSERT_EQ(basis["indicators"], nlohmann::json::array({"petition.resolved_on_time"})) << basis.dump();
+  bool resolve = false;
+  for (const auto& s : basis["steps"])
+    if (s["rule_id"] == "complaint.r1.resolve") {
+      resolve = true;
+      EXPECT_EQ(s["start_from"], "accepted_at");
+      EXPECT_NE(s["legal_basis"].get<std::string>().find("Khiếu nại"), std::string::npos);
+    }
+  EXPECT_TRUE(resolve) << basis.dump();
+}
+
 // domain.md §1 (status codes) and §2 ("only received dossiers count (statuses 1 and 3 never
 // started)"): a dossier newly submitted online (1) or refused at reception (3) has no
 // NgayTiepNhan yet. It is accepted and stored, classified not_counted, and contributes to no

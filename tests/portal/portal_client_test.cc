@@ -22,6 +22,7 @@
 #include "outbox/portal_client.h"
 #include "outbox/portal_payload.h"
 #include "portal/portal_config.h"
+#include "portal/http_transport.h"
 #include "portal/portal_http_client.h"
 #include "standin_process.h"
 #include "test_pki.h"
@@ -391,6 +392,26 @@ TEST_F(PortalClientTest, MalformedBodyIsRetryableAndResendFindsDossier) {
   EXPECT_EQ(r.http_status, 200);
   EXPECT_NE(r.exchange.response_body.find("<html>"), std::string::npos);
   EXPECT_EQ(client->SyncDossiers({Dossier(code)}, false).outcome, PortalOutcome::kAlreadyExists);
+}
+
+// Issue 10: a portal answer is read up to 16 MiB (kMaxResponseBytes) and parsed with the nesting
+// limit: an endless body and a body nested 200,000 deep are retryable failures of that call,
+// neither grows memory without bound nor overflows the sender's stack (copying the nested
+// `result` recursed once per level). The next call works.
+TEST_F(PortalClientTest, OversizedOrDeeplyNestedAnswerIsRetryableNotACrash) {
+  auto client = Client(Parse(EnvelopeJson(standin_->url())));
+  standin_->Faults({{"oversize_next", 1}, {"oversize_bytes", 20 << 20}});
+  SendResult big = client->SyncDossiers({Dossier("H26.20-230302-0095")}, false);
+  EXPECT_EQ(big.outcome, PortalOutcome::kRetryable) << big.message;
+  EXPECT_LE(big.exchange.response_body.size(), static_cast<size_t>(kMaxResponseBytes));
+  EXPECT_NE(big.message.find("larger than the limit"), std::string::npos) << big.message;
+
+  standin_->Faults({{"deep_next", 1}, {"deep_levels", 200000}});
+  SendResult deep = client->SyncDossiers({Dossier("H26.20-230302-0096")}, false);
+  EXPECT_EQ(deep.outcome, PortalOutcome::kRetryable) << deep.message;
+  EXPECT_EQ(deep.http_status, 200);
+
+  EXPECT_EQ(client->SyncDossiers({Dossier("H26.20-230302-0097")}, false).outcome, PortalOutcome::kSuccess);
 }
 
 TEST_F(PortalClientTest, ErrorCodeAsNumberAndDoubleZeroAreSuccess) {
@@ -900,6 +921,38 @@ TEST(PortalConfigTest, SecretsFromEnvOrFileNeverInline) {
   auto bad = ParsePortalConfig(inline_pw);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message().find("lộ"), std::string::npos);
+
+  // Issue 10 (unbounded reads): a secret file is a regular file of at most 64 KiB. /dev/zero,
+  // a directory and a 1 MiB file are refused naming the key, at once (before: /dev/zero grew
+  // `open` without bound, a 1 MiB file became the password).
+  const std::string big_path = std::string(path) + "-big";
+  std::ofstream(big_path) << std::string(1 << 20, 'p');
+  for (const std::string& bad : {std::string("/dev/zero"), std::string("/tmp"), big_path}) {
+    json b = j;
+    b["envelope"] = {{"username", "u"}, {"password_file", bad}};
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = ParsePortalConfig(b);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << bad;
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("password_file"), std::string::npos) << r.status().message();
+  }
+  unlink(big_path.c_str());
+  // The CA bundle and client certificate files, read by OpenSSL at the first connection: checked
+  // at parse time, so /dev/zero or a directory fails `open` naming the field.
+  for (const char* key : {"ca_file", "client_cert_file"}) {
+    json b = j;
+    b["tls"] = {{key, "/dev/zero"}};
+    if (std::string(key) == "client_cert_file") b["tls"]["client_key_file"] = GetTestPki().server_key;
+    auto r = ParsePortalConfig(b);
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_NE(r.status().message().find(std::string("portal.tls.") + key), std::string::npos)
+        << r.status().message();
+  }
+  {
+    json b = j;
+    b["tls"] = {{"ca_file", GetTestPki().ca_cert}};
+    EXPECT_TRUE(ParsePortalConfig(b).ok()) << "a real CA file is still accepted";
+  }
 
   json unset = j;
   unset["envelope"]["password_env"] = "DANVAN_TEST_NOT_SET_ANYWHERE";

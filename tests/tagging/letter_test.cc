@@ -116,6 +116,88 @@ TEST(LetterCues, ErrorsNameTheJsonPath) {
   EXPECT_NE(c.status().message().find("/cues/0/thresholds"), std::string::npos) << c.status().message();
 }
 
+TEST(LetterCues, SpellingVariantsReadLettersTypedWithoutDiacriticsOrAbbreviated) {
+  auto cues = ShippedCues();
+  // "ko" is a variant of "không" (cues.json "variants"): the withheld name reads either way.
+  for (const std::string content : {"Toi ko ghi ten vi so con bi tru diem.", "Tôi ko để tên vì sợ bị trù.",
+                                    "Tôi không ghi tên vì sợ con bị trù dập."}) {
+    auto names = Names(*cues, "", content);
+    EXPECT_TRUE(names.count("c:anonymous")) << content;
+  }
+  // Someone else's anonymous letter and a named writer are their own cues.
+  auto other = Names(*cues, "", "Năm ngoái có người gửi đơn nặc danh nhưng không ai trả lời. Tôi tên là Trần Văn An.");
+  EXPECT_TRUE(other.count("c:anonymous.other"));
+  EXPECT_TRUE(other.count("c:writer.named"));
+}
+
+TEST(LetterCues, DistinctPhrasesAndSentencesAreCounted) {
+  auto cues = ShippedCues();
+  auto two = Names(*cues, "", "Cô quát mắng các cháu. Cô còn xúc phạm phụ huynh trước mặt cả lớp.");
+  EXPECT_TRUE(two.count("n:staff.conduct#>=2"));
+  EXPECT_TRUE(two.count("n:staff.conduct@sent>=2"));
+  EXPECT_TRUE(two.count("c:staff.public"));
+  // The same phrase twice is one distinct phrase.
+  auto same = Names(*cues, "", "Cô quát các cháu, cô quát cả phụ huynh.");
+  EXPECT_TRUE(same.count("c:staff.conduct"));
+  EXPECT_FALSE(same.count("n:staff.conduct#>=2"));
+  EXPECT_FALSE(same.count("n:staff.conduct@sent>=2"));
+  // A negated hit does not count ("không hề quát").
+  auto negated = Names(*cues, "", "Thầy không quát. Thầy không xúc phạm ai.");
+  EXPECT_FALSE(negated.count("n:staff.conduct#>=2"));
+  // Requests in three sentences: a letter with several contents.
+  auto requests = Names(*cues, "", "Đề nghị trường trả lại tiền. Tôi cũng đề nghị kỷ luật cô. Xin lắp thêm camera.");
+  EXPECT_TRUE(requests.count("n:request@sent>=3"));
+}
+
+TEST(LetterCues, BehaviourIsTiedToItsActorInTheSameSentence) {
+  auto cues = ShippedCues();
+  auto staff = Names(*cues, "", "Cô chủ nhiệm quát mắng cháu trước cả lớp.");
+  EXPECT_TRUE(staff.count("c:staff.conduct+actor.staff"));
+  EXPECT_FALSE(staff.count("c:staff.conduct+actor.other"));
+  auto home = Names(*cues, "", "Cô chủ nhiệm báo với tôi. Bố dượng hay quát mắng cháu ở nhà.");
+  EXPECT_TRUE(home.count("c:staff.conduct+actor.other"));
+  EXPECT_FALSE(home.count("c:staff.conduct+actor.staff"));  // the teacher is in another sentence
+  json cue = {{"id", "a"}, {"phrases", {"quát"}}, {"description", "d"}, {"source", "s"}, {"with", {"nobody"}}};
+  auto c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/with"), std::string::npos) << c.status().message();
+}
+
+TEST(LetterCues, StructureCountsQuotesItemsAndPhoneNumbers) {
+  auto cues = ShippedCues();
+  auto s = Names(*cues, "",
+                 "Tôi xin trình bày hai nội dung.\n1. Cô nói \"không làm được thì nghỉ\" và “đừng hỏi nhiều”.\n"
+                 "2. Trường thu tiền sai.\nNgười làm đơn: Lê Thị Sen - 0912 448 317");
+  EXPECT_TRUE(s.count("s:quotes>=2"));
+  EXPECT_FALSE(s.count("s:quotes>=4"));
+  EXPECT_TRUE(s.count("s:items>=2"));
+  EXPECT_FALSE(s.count("s:items>=3"));
+  EXPECT_TRUE(s.count("s:phone"));
+  auto plain = Names(*cues, "", "Năm học 2024-2025 trường có 1.100 học sinh, thu 300.000 đồng mỗi em.");
+  EXPECT_FALSE(plain.count("s:phone"));
+  EXPECT_FALSE(plain.count("s:items>=2"));
+  EXPECT_FALSE(plain.count("s:quotes>=1"));
+}
+
+TEST(LetterCues, NewSettingsAreCheckedWithTheirJsonPath) {
+  json cue = {{"id", "a"}, {"phrases", {"quát"}}, {"description", "d"}, {"source", "s"}, {"distinct", {1}}};
+  auto c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/distinct"), std::string::npos) << c.status().message();
+  cue.erase("distinct");
+  cue["sentences"] = "2";
+  c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/sentences"), std::string::npos) << c.status().message();
+  cue.erase("sentences");
+  c = LetterCues::FromJson({{"version", "t"}, {"structure", {{"quotes", {0}}}}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/structure/quotes"), std::string::npos) << c.status().message();
+  c = LetterCues::FromJson({{"version", "t"}, {"variants", {{"không", "ko"}}}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/variants/không"), std::string::npos) << c.status().message();
+}
+
 // A tiny hand-made model: one weight per decision, to check the arithmetic, the invariants and
 // the evidence.
 json TinyModel(const std::string& cues_version) {
@@ -290,6 +372,35 @@ TEST_F(ShippedReading, AnonymousNeedsADenunciationAndHostFieldsStillCount) {
   tags = Tag({{"content", "Tôi xin cảm ơn cô giáo chủ nhiệm đã tận tình với các cháu."}, {"petitioner_count", 7}});
   EXPECT_NE(Find(tags, "group_petition"), nullptr);
   EXPECT_NE(Find(tags, "complexity"), nullptr);
+}
+
+TEST_F(ShippedReading, ReadingFromPreparedTextsEqualsReadingFromStrings) {
+  const LetterModel& m = *rules_->letter_model();
+  const std::string title = "Đơn tố cáo";
+  const std::string content =
+      "Tôi xin giấu tên. Kế toán trường thu khống tiền ăn của 120 học sinh, đề nghị xử lý nghiêm.";
+  auto t = text::PrepareForMatch(title);
+  auto c = text::PrepareForMatch(content);
+  ASSERT_TRUE(t.ok() && c.ok());
+  EXPECT_EQ(m.ReadPrepared(&t.value(), &c.value()).ToJson(), m.Read(title, content).ToJson());
+  EXPECT_EQ(m.ReadPrepared(nullptr, &c.value()).ToJson(), m.Read("", content).ToJson());
+}
+
+TEST_F(ShippedReading, WithheldNameMakesAnAnonymousDenunciationButNotSomeoneElsesLetter) {
+  const std::string anonymous =
+      "Kinh gui Phong GD&DT. Toi ko ghi ten vi con dang hoc o truong. Hieu truong truong tieu hoc "
+      "An Hung thu moi hoc sinh 500.000 dong tien sua chua lop hoc nhung khong cong khai thu chi, "
+      "khong co bien lai. De nghi Phong kiem tra, lam ro va xu ly nghiem hieu truong.";
+  auto tags = Tag({{"content", anonymous}});
+  ASSERT_NE(Find(tags, "text_kind"), nullptr);
+  EXPECT_EQ(Find(tags, "text_kind")->value, "denunciation");
+  EXPECT_NE(Find(tags, "anonymous_denunciation"), nullptr);
+  const std::string named =
+      "Tôi tên là Nguyễn Văn Bình, phụ huynh lớp 5A, số điện thoại 0912 345 678. Năm ngoái có người "
+      "gửi đơn nặc danh về việc này nhưng không ai trả lời. Hiệu trưởng thu mỗi học sinh 500.000 "
+      "đồng không có biên lai. Đề nghị Phòng kiểm tra, xử lý nghiêm.";
+  tags = Tag({{"content", named}});
+  EXPECT_EQ(Find(tags, "anonymous_denunciation"), nullptr);
 }
 
 TEST_F(ShippedReading, ARuleCanStillRefineTheKind) {

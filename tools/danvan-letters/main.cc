@@ -131,6 +131,10 @@ struct Params {
   double lr = 0.3;
   int min_df = 2;
   bool bigrams = true;
+  // L2 of the flag and secondary-kind models on n-gram features is l2 * l2_ngram: a larger
+  // factor makes those decisions rest on the named cues (which generalise across writers)
+  // rather than on a writer's words.
+  double l2_ngram = 1.0;
 };
 
 constexpr int kOut = 13;  // 4 kind scores, 5 flags, 4 secondary kinds
@@ -142,6 +146,7 @@ struct Doc {
 
 struct Model {
   std::vector<std::string> names;
+  std::vector<uint8_t> ngram;  // per feature: 1 for an n-gram (w:, b:, t:, tb:)
   std::array<double, kOut> bias{};
   std::vector<std::array<double, kOut>> w;
   std::array<double, 9> threshold{};  // flags then secondary
@@ -163,6 +168,7 @@ Featurized Featurize(const danvan::tagging::LetterCues& cues, const std::vector<
 
 bool AlwaysKeep(const std::string& name) {
   return name.rfind("c:", 0) == 0 || name.rfind("tc:", 0) == 0 || name.rfind("n:", 0) == 0 ||
+         name.rfind("s:", 0) == 0 ||
          name.rfind("len:", 0) == 0;
 }
 
@@ -198,6 +204,8 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
   std::sort(m.names.begin(), m.names.end());
   for (uint32_t i = 0; i < m.names.size(); ++i) index[m.names[i]] = i;
   m.w.assign(m.names.size(), {});
+  m.ngram.assign(m.names.size(), 0);
+  for (size_t i = 0; i < m.names.size(); ++i) m.ngram[i] = !AlwaysKeep(m.names[i]);
   std::vector<Doc> docs;
   for (size_t i : train) {
     Doc d;
@@ -224,7 +232,11 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
   }
   const double n_docs = static_cast<double>(std::max<size_t>(1, docs.size()));
   std::array<double, kOut> reg{};
-  for (int o = 0; o < kOut; ++o) reg[o] = (o < 4 ? p.l2_kind : p.l2) / n_docs;
+  std::array<double, kOut> reg_ngram{};
+  for (int o = 0; o < kOut; ++o) {
+    reg[o] = (o < 4 ? p.l2_kind : p.l2) / n_docs;
+    reg_ngram[o] = o < 4 ? reg[o] : reg[o] * p.l2_ngram;
+  }
   std::mt19937 rng(12);
   std::vector<size_t> order(docs.size());
   std::iota(order.begin(), order.end(), 0);
@@ -247,8 +259,9 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
       for (uint32_t i : d.f) {
         auto& w = m.w[i];
         auto& a = g2[i];
+        const auto& r = m.ngram[i] ? reg_ngram : reg;
         for (int o = 0; o < kOut; ++o) {
-          double gi = g[o] + reg[o] * w[o];
+          double gi = g[o] + r[o] * w[o];
           a[o] += gi * gi;
           w[o] -= p.lr * gi / std::sqrt(a[o]);
         }
@@ -349,14 +362,15 @@ json ModelJson(const Model& m, const std::string& cues_version, const Params& p,
   for (const auto& f : files) base.push_back(Basename(f));
   std::sort(base.begin(), base.end());
   return {{"format", "danvan-letter-model/1"},
-          {"version", "letters-" + sha.substr(0, 12)},
+          // The corpus and the cue file together name the model (one corpus, several cue files).
+          {"version", "letters-" + sha.substr(0, 12) + "-cues" + cues_version},
           {"description", "Mô hình tuyến tính đọc đơn thư theo nội dung (loại đơn, loại phụ, năm cờ), học từ đơn viết tay có gán nhãn theo docs/domain.md §3a. Trọng số mỗi đặc trưng: 4 loại (khiếu nại, tố cáo, kiến nghị, phản ánh), 5 cờ (phức tạp, đông người, văn hóa công vụ, nặc danh, tái khiếu), 4 loại phụ."},
           {"source", "docs/domain.md §3a; Thông tư 05/2021/TT-TTCP"},
           {"cues_version", cues_version},
           {"trained", {{"corpus_sha256", sha}, {"letters", letters}, {"batches", base},
                        {"command", command}, {"at", when},
                        {"params", {{"l2", p.l2}, {"l2_kind", p.l2_kind}, {"epochs", p.epochs}, {"lr", p.lr},
-                                   {"min_df", p.min_df}}}}},
+                                   {"min_df", p.min_df}, {"l2_ngram", p.l2_ngram}}}}},
           {"options", {{"bigrams", p.bigrams}}},
           {"kind", {{"classes", kLetterKinds}, {"bias", {r4(m.bias[0]), r4(m.bias[1]), r4(m.bias[2]), r4(m.bias[3])}}}},
           {"flags", flags},
@@ -476,6 +490,7 @@ Params ParamsOf(const Args& a) {
   if (a.opts.count("epochs")) p.epochs = std::stoi(a.opts.at("epochs"));
   if (a.opts.count("lr")) p.lr = std::stod(a.opts.at("lr"));
   if (a.opts.count("min-df")) p.min_df = std::stoi(a.opts.at("min-df"));
+  if (a.opts.count("l2-ngram")) p.l2_ngram = std::stod(a.opts.at("l2-ngram"));
   p.bigrams = !a.opts.count("no-bigrams");
   return p;
 }
@@ -541,6 +556,9 @@ int CrossValidate(const Args& a) {
   for (const auto& l : letters) batches.insert(l.batch);
   std::printf("corpus sha256 %s, %zu letters in %zu batches\n", sha.c_str(), letters.size(), batches.size());
   const double review_below = a.opts.count("review-below") ? std::stod(a.opts.at("review-below")) : 0.6;
+  // --dump FILE: one JSON line per letter with its out-of-fold probabilities and decisions.
+  std::ofstream dump;
+  if (a.opts.count("dump")) dump.open(a.opts.at("dump"));
   for (double l2 : l2s) {
     Params p = base;
     p.l2 = l2;
@@ -566,11 +584,21 @@ int CrossValidate(const Args& a) {
           if (std::max(q, 1 - q) < review_below) review = true;
         }
         mt.Add(letters[i], kind, flags, sec, review);
+        if (dump.is_open()) {
+          json d = {{"id", letters[i].id}, {"kind", kLetterKinds[kind]}, {"p", pr}};
+          json th = json::array();
+          for (int j = 0; j < 9; ++j) th.push_back(m.threshold[j]);
+          d["threshold"] = th;
+          d["flags"] = flags;
+          d["secondary"] = sec;
+          dump << d.dump() << "\n";
+        }
       }
     }
     char title[160];
-    std::snprintf(title, sizeof title, "leave-one-batch-out CV, l2=%g l2_kind=%g epochs=%d min_df=%d bigrams=%d",
-                  l2, p.l2_kind, p.epochs, p.min_df, p.bigrams);
+    std::snprintf(title, sizeof title,
+                  "leave-one-batch-out CV, l2=%g l2_kind=%g l2_ngram=%g epochs=%d min_df=%d bigrams=%d",
+                  l2, p.l2_kind, p.l2_ngram, p.epochs, p.min_df, p.bigrams);
     mt.Print(title);
     std::printf("score (kind accuracy + mean flag F1) / 2 = %.4f\n\n", (mt.Accuracy() + mt.MeanFlagF1()) / 2);
     std::fflush(stdout);
@@ -729,6 +757,25 @@ int main(int argc, char** argv) {
   if (cmd == "train") return Train(a);
   if (cmd == "cv") return CrossValidate(a);
   if (cmd == "eval") return Eval(a);
+  if (cmd == "features") {
+    // One JSON line per letter: its id, labels and the names of its cue and structure features.
+    std::vector<Letter> letters;
+    std::string sha;
+    if (!LoadLetters(a.files, &letters, &sha)) return 2;
+    auto cues = LoadCues(a);
+    danvan::tagging::FeatureOptions opt;
+    opt.names = true;
+    for (const Letter& l : letters) {
+      json names = json::array();
+      for (const auto& f : LetterFeatures(*cues, l.title, l.content, opt))
+        if (AlwaysKeep(f.name) && f.name.rfind("len:", 0) != 0) names.push_back(f.name);
+      json flags = json::object();
+      for (int j = 0; j < 5; ++j) flags[kLetterFlags[j]] = l.flags[j];
+      std::printf("%s\n", json({{"id", l.id}, {"kind", kLetterKinds[l.kind]}, {"flags", flags},
+                                 {"features", names}}).dump().c_str());
+    }
+    return 0;
+  }
   std::cerr << "unknown command " << cmd << "\n";
   return 2;
 }

@@ -311,6 +311,25 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
       state_.CountRequest(name, "malformed");
       text = "<html><body>502 Bad Gateway</body></html>{\"error_code\":";
     }
+    if (d.action == FaultAction::kOversize) {
+      // Valid JSON that never seems to end: streamed in chunks, no Content-Length.
+      state_.CountRequest(name, "oversize");
+      response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+      response.setContentType("application/json; charset=utf-8");
+      response.setChunkedTransferEncoding(true);
+      std::ostream& os = response.send();
+      os << "{\"error_code\":\"0\",\"message\":\"";
+      const std::string block(64 << 10, 'x');
+      for (int64_t sent = 0; sent < d.oversize_bytes && os; sent += static_cast<int64_t>(block.size()))
+        os << block;
+      os << "\"}";
+      return;
+    }
+    if (d.action == FaultAction::kDeep) {
+      state_.CountRequest(name, "deep");
+      text = "{\"error_code\":\"0\",\"result\":" + std::string(static_cast<size_t>(d.deep_levels), '[') +
+             std::string(static_cast<size_t>(d.deep_levels), ']') + "}";
+    }
     response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
     response.setContentType("application/json; charset=utf-8");
     response.setContentLength(static_cast<std::streamsize>(text.size()));

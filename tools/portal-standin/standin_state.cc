@@ -21,6 +21,10 @@ json Faults::ToJson() const {
           {"drop_after_apply_rate", drop_after_apply_rate},
           {"malformed_next", malformed_next},
           {"malformed_rate", malformed_rate},
+          {"oversize_next", oversize_next},
+          {"oversize_bytes", oversize_bytes},
+          {"deep_next", deep_next},
+          {"deep_levels", deep_levels},
           {"expire_sessions_after", expire_sessions_after},
           {"error_code_as_number", error_code_as_number},
           {"success_code", success_code},
@@ -47,6 +51,10 @@ std::string Faults::Merge(const json& j) {
       else if (k == "drop_after_apply_rate") drop_after_apply_rate = v.get<double>();
       else if (k == "malformed_next") malformed_next = v.get<int>();
       else if (k == "malformed_rate") malformed_rate = v.get<double>();
+      else if (k == "oversize_next") oversize_next = v.get<int>();
+      else if (k == "oversize_bytes") oversize_bytes = v.get<int64_t>();
+      else if (k == "deep_next") deep_next = v.get<int>();
+      else if (k == "deep_levels") deep_levels = v.get<int>();
       else if (k == "expire_sessions_after") expire_sessions_after = v.get<int>();
       else if (k == "error_code_as_number") error_code_as_number = v.get<bool>();
       else if (k == "success_code") success_code = v.get<std::string>();
@@ -174,7 +182,15 @@ FaultDecision State::Decide(bool is_auth) {
     d.action = FaultAction::kMalformed;
   } else if (r_mal < f.malformed_rate) {
     d.action = FaultAction::kMalformed;
+  } else if (f.oversize_next > 0) {
+    --f.oversize_next;
+    d.action = FaultAction::kOversize;
+  } else if (f.deep_next > 0) {
+    --f.deep_next;
+    d.action = FaultAction::kDeep;
   }
+  d.oversize_bytes = f.oversize_bytes;
+  d.deep_levels = f.deep_levels;
   d.retry_after = f.retry_after;
   return d;
 }

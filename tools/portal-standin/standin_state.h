@@ -31,6 +31,12 @@ struct Faults {
   double drop_after_apply_rate = 0;
   int malformed_next = 0;         // apply, then answer 200 with a malformed body
   double malformed_rate = 0;
+  // Hostile answers (issue 10): apply, then answer 200 with a body of oversize_bytes (streamed,
+  // chunked, no Content-Length) / a JSON body nested deep_levels deep.
+  int oversize_next = 0;
+  int64_t oversize_bytes = 20LL << 20;
+  int deep_next = 0;
+  int deep_levels = 200000;
   int expire_sessions_after = -1; // expire every session/token after N more service requests
   bool error_code_as_number = false;  // answer error_code as a JSON number
   std::string success_code = "0";     // "0" or "00" (domain.md §1: both mean success)
@@ -44,13 +50,15 @@ struct Faults {
   std::string Merge(const nlohmann::json& j);
 };
 
-enum class FaultAction { kNone, kError, kDrop, kDropAfterApply, kMalformed };
+enum class FaultAction { kNone, kError, kDrop, kDropAfterApply, kMalformed, kOversize, kDeep };
 
 struct FaultDecision {
   FaultAction action = FaultAction::kNone;
   int status = 0;
   std::string retry_after;
   int64_t delay_ms = 0;
+  int64_t oversize_bytes = 0;
+  int deep_levels = 0;
 };
 
 struct StandinOptions {
