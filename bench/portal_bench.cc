@@ -40,7 +40,8 @@ std::unique_ptr<PortalClient> NewClient() {
             {"base_url", Standin().url()},
             {"default_madonvi", "000.00.20.H26"},
             {"tls", {{"ca_file", testing::GetTestPki().ca_cert}}},
-            {"envelope", {{"username", "danvan"}, {"password_env", "DANVAN_BENCH_PORTAL_PASSWORD"}}}};
+            {"envelope", {{"username", "danvan"}, {"password_env", "DANVAN_BENCH_PORTAL_PASSWORD"},
+                          {"dstcode", "VN:GOV:H26"}}}};
   auto c = ParsePortalConfig(j);
   if (!c.ok()) std::abort();
   auto client = MakePortalClient(c.value());

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <utility>
 
 #include <Poco/Crypto/EVPPKey.h>
 #include <Poco/Crypto/X509Certificate.h>
@@ -24,7 +25,6 @@
 #include <Poco/Net/SSLException.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/StreamSocket.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
 namespace danvan {
@@ -62,6 +62,25 @@ Result<ParsedUrl> ParseUrl(const std::string& url) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Reads the response body, at most kMaxResponseBytes (http_transport.h): a portal or gateway
+// that sends an endless answer must not grow the host's memory. Past the limit the request fails
+// (kOther) and the connection, which still holds unread bytes, is dropped.
+void ReadBodyBounded(std::istream& is, const Poco::Net::HTTPResponse& resp, std::string* body) {
+  if (resp.hasContentLength() && resp.getContentLength64() > kMaxResponseBytes)
+    throw Poco::DataFormatException("response body announced larger than the limit",
+                                    std::to_string(resp.getContentLength64()) + " bytes");
+  char buf[16384];
+  while (is) {
+    is.read(buf, sizeof buf);
+    const std::streamsize n = is.gcount();
+    if (n <= 0) break;
+    if (static_cast<int64_t>(body->size()) + n > kMaxResponseBytes)
+      throw Poco::DataFormatException("response body larger than the limit",
+                                      std::to_string(kMaxResponseBytes) + " bytes");
+    body->append(buf, static_cast<size_t>(n));
+  }
+}
 
 // Blocks SIGPIPE in the calling thread while a request is in flight (OpenSSL writes with
 // write(2), which raises SIGPIPE on a closed connection and would kill the host) and swallows
@@ -128,6 +147,9 @@ class CancelGate {
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
   }
   bool cancelled() const { return cancelled_.load(); }
+  // Sender thread: the session's connect (and handshake) completed.
+  void Connected() { connected_ = true; }
+  bool TakeConnected() { return std::exchange(connected_, false); }
 
  private:
   void CloseLocked() {
@@ -137,6 +159,7 @@ class CancelGate {
   std::mutex mu_;
   int fd_ = -1;  // guarded by mu_
   std::atomic<bool> cancelled_{false};
+  bool connected_ = false;  // sender thread only
 };
 
 // Poco's sessions connect inside sendRequest; these ones make the socket first and hand it to
@@ -166,6 +189,7 @@ class GatedHttpsSession final : public Poco::Net::HTTPSClientSession {
     secure.setReceiveTimeout(io_timeout_);
     secure.setSendTimeout(io_timeout_);
     attachSocket(secure);
+    gate_->Connected();
   }
 
  private:
@@ -192,6 +216,7 @@ class GatedHttpSession final : public Poco::Net::HTTPClientSession {
     plain.setSendTimeout(io_timeout_);
     plain.setNoDelay(true);
     attachSocket(plain);
+    gate_->Connected();
   }
 
  private:
@@ -228,6 +253,7 @@ class PocoHttpsTransport final : public HttpTransport {
       }
       bool reused = PrepareSession();
       bool got_response_bytes = false;
+      gate_.TakeConnected();
       try {
         Poco::Net::HTTPRequest req(request.method, request.path_and_query,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
@@ -249,7 +275,7 @@ class PocoHttpsTransport final : public HttpTransport {
         result.response.status = static_cast<int>(resp.getStatus());
         result.response.reason = resp.getReason();
         for (const auto& [k, v] : resp) result.response.headers.emplace_back(k, v);
-        Poco::StreamCopier::copyToString(is, result.response.body);
+        ReadBodyBounded(is, resp, &result.response.body);
         if (resp.hasContentLength() &&
             static_cast<int64_t>(result.response.body.size()) != resp.getContentLength64()) {
           throw Poco::Net::ConnectionResetException("response body truncated");
@@ -290,6 +316,8 @@ class PocoHttpsTransport final : public HttpTransport {
         result.error_message = e.what();
         ResetSession();
       }
+      // Sent when a reused connection or one connected for this request was up.
+      result.request_sent = reused || gate_.TakeConnected();
       if (gate_.cancelled()) {  // whatever Poco made of the shut-down connection
         result.error = TransportError::kCancelled;
         result.error_message = "request cancelled: the plugin is closing";

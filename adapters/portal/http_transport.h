@@ -54,8 +54,15 @@ struct TransportResult {
   std::string error_message;  // for logs; never contains request bodies or credentials
   HttpResponse response;      // valid when error == kNone
   int attempts = 0;           // 2 when a stale keep-alive connection was retried
+  // The connection was up when the request went out (a failure after that may come after the
+  // server received, and applied, the request). False for connect and handshake failures.
+  bool request_sent = false;
   bool ok() const { return error == TransportError::kNone; }
 };
+
+// The largest response body a transport reads (16 MiB: the portal's largest answers, a page
+// of LayThuTuc or TraCuuHoSo, are well under 1 MiB); a longer one fails the request (kOther).
+inline constexpr int64_t kMaxResponseBytes = 16LL << 20;
 
 class HttpTransport {
  public:

@@ -1,13 +1,19 @@
 #include "portal/portal_config.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <utility>
+
+#include "core/bounded_input.h"
 
 namespace danvan {
 namespace {
 
 using nlohmann::json;
+
+// A secret file holds one line (password, client secret); a PEM bundle of CAs or a client
+// certificate/key fits in far less than 4 MiB (Debian's whole ca-certificates bundle is 220 KB).
+constexpr int64_t kMaxSecretFileBytes = 64 << 10;
+constexpr int64_t kMaxTlsFileBytes = 4 << 20;
 
 Status Str(const json& j, const char* key, std::string* out, const std::string& where) {
   auto it = j.find(key);
@@ -80,11 +86,11 @@ Result<std::string> ReadSecret(const json& section, const std::string& name, boo
     return std::string(v);
   }
   if (auto it = section.find(file_key); it != section.end() && it->is_string()) {
-    std::ifstream in(it->get<std::string>(), std::ios::binary);
-    if (!in) return Status::InvalidInput(file_key + ": cannot read " + it->get<std::string>());
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string v = ss.str();
+    // A regular file of at most 64 KiB: a path naming /dev/zero, a FIFO or a directory fails
+    // at once instead of blocking `open` or growing without bound.
+    auto content = ReadRegularFile(it->get<std::string>(), kMaxSecretFileBytes);
+    if (!content.ok()) return Status::InvalidInput(file_key + ": " + content.status().message());
+    std::string v = std::move(content).value();
     while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
     if (v.empty()) return Status::InvalidInput(file_key + ": file is empty");
     return v;
@@ -132,6 +138,8 @@ Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_s
   DV_RETURN_IF_ERROR(StrList(j, "session_expired_codes", &c.session_expired_codes, w));
   DV_RETURN_IF_ERROR(StrList(j, "session_expired_markers", &c.session_expired_markers, w));
   DV_RETURN_IF_ERROR(StrList(j, "retryable_error_codes", &c.retryable_error_codes, w));
+  DV_RETURN_IF_ERROR(StrList(j, "configuration_error_codes", &c.configuration_error_codes, w));
+  DV_RETURN_IF_ERROR(StrList(j, "configuration_error_markers", &c.configuration_error_markers, w));
 
   if (auto it = j.find("tls"); it != j.end()) {
     const std::string tw = "portal.tls.";
@@ -146,6 +154,16 @@ Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_s
     DV_RETURN_IF_ERROR(Str(*it, "ca_file", &c.tls.ca_file, tw));
     DV_RETURN_IF_ERROR(Str(*it, "client_cert_file", &c.tls.client_cert_file, tw));
     DV_RETURN_IF_ERROR(Str(*it, "client_key_file", &c.tls.client_key_file, tw));
+    // OpenSSL reads these when a connection is made: checked here to be regular files of a
+    // bounded size, so /dev/zero or a FIFO fails `open` naming the field instead of blocking or
+    // growing a sender thread.
+    for (const auto& [key, file] : {std::pair<const char*, const std::string*>{"ca_file", &c.tls.ca_file},
+                                    {"client_cert_file", &c.tls.client_cert_file},
+                                    {"client_key_file", &c.tls.client_key_file}}) {
+      if (file->empty()) continue;
+      auto content = ReadRegularFile(*file, kMaxTlsFileBytes);
+      if (!content.ok()) return Status::InvalidInput(tw + key + ": " + content.status().message());
+    }
     DV_RETURN_IF_ERROR(RejectInline(*it, "client_key_password", tw));
     auto pw = ReadSecret(*it, "client_key_password", false, host_secret, "portal.tls.client_key_password");
     if (!pw.ok()) return Status::InvalidInput(tw + pw.status().message());
@@ -166,6 +184,13 @@ Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_s
     DV_RETURN_IF_ERROR(Str(e, "integration_path", &c.envelope.integration_path, ew));
     DV_RETURN_IF_ERROR(Str(e, "share_path", &c.envelope.share_path, ew));
     DV_RETURN_IF_ERROR(Str(e, "dstcode", &c.envelope.dstcode, ew));
+    // Every envelope call carries the gateway's destination code (domain.md §1 [verified,
+    // OpenCPS]); without it the gateway refuses every call.
+    if (c.envelope.dstcode.empty()) {
+      return Status::InvalidInput(
+          "portal.envelope.dstcode: bắt buộc với kiểu \"envelope\" (mã đích của trục LGSP/NGSP, gửi trong "
+          "header dstcode); thiếu nó Cổng từ chối mọi lời gọi");
+    }
     DV_RETURN_IF_ERROR(RejectInline(e, "password", ew));
     DV_RETURN_IF_ERROR(Str(e, "username", &c.envelope.username, ew));
     if (c.envelope.username.empty()) {

@@ -46,13 +46,16 @@ struct PortalOAuth2Config {
   int64_t expiry_margin_ms = 30'000;  // refresh this long before expires_in runs out
 };
 
+// Default paths: a published provincial client posts DongBoHoSoMC to
+// {base}/api/SynsTTHCC/DongBoHoSoMC?MaDinhDanhDV=..&isUpdating=True|False [verified, a C#
+// one-stop client of Hà Giang]; the other services by the same pattern [unconfirmed].
 struct PortalPerOperationConfig {
-  std::string create_path = "/api/DongBoHoSoMC";
-  std::string update_path = "/api/DongBoHoSoMC";
-  std::string progress_path = "/api/CapNhatTienDoHoSoMC";
-  std::string lookup_path = "/api/TraCuuHoSo";
-  std::string procedure_path = "/api/LayThuTuc";
-  std::string procedure_list_path = "/api/LayDanhSachTTHC";
+  std::string create_path = "/api/SynsTTHCC/DongBoHoSoMC";
+  std::string update_path = "/api/SynsTTHCC/DongBoHoSoMC";
+  std::string progress_path = "/api/SynsTTHCC/CapNhatTienDoHoSoMC";
+  std::string lookup_path = "/api/SynsTTHCC/TraCuuHoSo";
+  std::string procedure_path = "/api/SynsTTHCC/LayThuTuc";
+  std::string procedure_list_path = "/api/SynsTTHCC/LayDanhSachTTHC";
   std::string unit_query_param = "MaDinhDanhDV";  // "" = not sent
   std::string update_query_param = "isUpdating";  // "" = not sent
   PortalOAuth2Config oauth2;
@@ -84,6 +87,14 @@ struct PortalConfig {
       "phiên làm việc đã hết hạn", "phiên đăng nhập đã hết hạn", "phiên làm việc không hợp lệ",
       "session expired", "invalid session", "token expired"};
   std::vector<std::string> retryable_error_codes = {};
+  // A permanent refusal that means the configuration is wrong, not the data: the outbox pauses
+  // the destination with an alert instead of dead-lettering (issue 11). HTTP 404/405/501 always
+  // mean it. Codes [unconfirmed] (none known); markers from the gateway's own words on the
+  // settings it checks (domain.md §1: dstcode header, madonvi / MaDinhDanhDV unit code, service).
+  std::vector<std::string> configuration_error_codes = {};
+  std::vector<std::string> configuration_error_markers = {
+      "dstcode", "madonvi", "MaDinhDanhDV", "mã đơn vị", "dịch vụ không tồn tại",
+      "unknown service", "service not found"};
   std::string user_agent = "danvan-portal/0.1";
 };
 

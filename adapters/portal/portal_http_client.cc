@@ -10,6 +10,8 @@
 #include <Poco/Exception.h>
 #include <Poco/URI.h>
 
+#include "core/bounded_input.h"
+
 namespace danvan {
 namespace {
 
@@ -20,6 +22,15 @@ constexpr const char* kCapNhatTienDo = "CapNhatTienDoHoSoMC";
 constexpr const char* kTraCuuHoSo = "TraCuuHoSo";
 constexpr const char* kLayThuTuc = "LayThuTuc";
 constexpr const char* kLayDanhSachTTHC = "LayDanhSachTTHC";
+
+// A portal answer as JSON; discarded (is_discarded()) when it is not JSON, or nests deeper than
+// the default limits.max_json_depth: the answer comes from the network, and nlohmann copies,
+// compares and dumps recursively (bounded_input.h).
+json ParseAnswerBody(const std::string& body) {
+  auto parsed = ParseJsonBounded(body, kDefaultMaxJsonDepth);
+  if (!parsed.ok()) return json(json::value_t::discarded);
+  return std::move(parsed).value();
+}
 
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -122,6 +133,9 @@ class PortalHttpClient final : public PortalClient {
       op.query += po.update_query_param + "=" + (is_update ? "True" : "False");
     }
     op.body = items;
+    // Sent again after a lost answer, a create meets "đã tồn tại": the outbox looks the dossier
+    // up first instead (issue 11), so the transport never resends it on its own.
+    op.repeatable = false;
     SendResult r = Call(op, options);
     ClassifyItems(config_, items, &r);
     return r;
@@ -135,9 +149,9 @@ class PortalHttpClient final : public PortalClient {
     op.path = config_.per_operation.progress_path;
     op.query = UnitQuery(options);
     op.body = steps;
-    // A progress step applied twice is a second status transition at the portal: only resend
-    // transparently when a gateway-side idempotency key protects it.
-    op.repeatable = !config_.idempotency_header.empty() && !options.idempotency_key.empty();
+    // A progress step applied twice is a second status transition at the portal, and the
+    // national portal honours no idempotency key (issue 11): never resend transparently.
+    op.repeatable = false;
     SendResult r = Call(op, options);
     ClassifyItems(config_, steps, &r);
     return r;
@@ -259,7 +273,7 @@ class PortalHttpClient final : public PortalClient {
     TransportResult tr = api_->Send(req);
     ++auth_requests_;
     if (!AuthFailure(tr, "đăng nhập", failure)) return false;
-    json body = json::parse(tr.response.body, nullptr, false);
+    json body = ParseAnswerBody(tr.response.body);
     std::string code = body.is_object() ? ErrorCodeText(body) : "";
     if (tr.response.status / 100 == 2 && body.is_object() && body.contains("session") &&
         body["session"].is_string() && !body["session"].get<std::string>().empty() &&
@@ -297,14 +311,17 @@ class PortalHttpClient final : public PortalClient {
     TransportResult tr = t->Send(req);
     ++auth_requests_;
     if (!AuthFailure(tr, "lấy token OAuth2", failure)) return false;
-    json body = json::parse(tr.response.body, nullptr, false);
+    json body = ParseAnswerBody(tr.response.body);
     if (tr.response.status / 100 == 2 && body.is_object() && body.contains("access_token") &&
         body["access_token"].is_string()) {
       token_ = body["access_token"].get<std::string>();
       int64_t expires_in_s = 300;
       if (auto it = body.find("expires_in"); it != body.end()) {
-        if (it->is_number()) expires_in_s = it->get<int64_t>();
+        if (it->is_number_integer()) expires_in_s = it->get<int64_t>();
+        if (it->is_number_float()) expires_in_s = static_cast<int64_t>(std::clamp(it->get<double>(), 0.0, 1e9));
         if (it->is_string()) expires_in_s = std::atoll(it->get<std::string>().c_str());
+        // At most a year: a hostile or broken answer must not overflow the expiry arithmetic.
+        expires_in_s = std::clamp<int64_t>(expires_in_s, 0, 366LL * 24 * 3600);
       }
       token_expiry_ms_ = sent_at + expires_in_s * 1000 - oa.expiry_margin_ms;
       return true;
@@ -377,6 +394,8 @@ class PortalHttpClient final : public PortalClient {
       bool session_expired = false;
       if (!tr.ok()) {
         result = ClassifyTransportError(tr);
+        // The request went out on a live connection: it may have been applied.
+        result.ambiguous = tr.request_sent;
       } else {
         ex.http_status = tr.response.status;
         ex.response_body = tr.response.body;
@@ -465,7 +484,7 @@ SendResult ClassifyResponse(const PortalConfig& config, const HttpResponse& resp
   const int st = response.status;
   r.http_status = st;
   r.retry_after_ms = ParseRetryAfter(response.Header("Retry-After"), now_ms);
-  json body = json::parse(response.body, nullptr, false);
+  json body = ParseAnswerBody(response.body);
   std::string message;
   if (body.is_object()) {
     r.error_code = ErrorCodeText(body);
@@ -491,15 +510,18 @@ SendResult ClassifyResponse(const PortalConfig& config, const HttpResponse& resp
     if (r.message.empty()) r.message = "phiên làm việc hết hạn hoặc không hợp lệ";
     return r;
   }
-  if (st == 408 || st == 425 || st == 429 || st >= 500) {
+  if (st == 408 || st == 425 || st == 429 || (st >= 500 && st != 501)) {
     r.outcome = PortalOutcome::kRetryable;
+    // A gateway's 502/504: the portal behind it may have applied the request.
+    r.ambiguous = st == 502 || st == 504;
     if (r.message.empty()) r.message = "HTTP " + std::to_string(st) + " " + response.reason;
     return r;
   }
   if (st / 100 == 2) {
     if (!body.is_object()) {
-      // Unparseable: the request may or may not have been applied; resending is safe.
+      // Unparseable: the request may or may not have been applied.
       r.outcome = PortalOutcome::kRetryable;
+      r.ambiguous = true;
       r.message = "phản hồi không đọc được (không phải JSON object)";
       return r;
     }
@@ -511,12 +533,20 @@ SendResult ClassifyResponse(const PortalConfig& config, const HttpResponse& resp
       r.outcome = PortalOutcome::kRetryable;
     } else {
       r.outcome = PortalOutcome::kPermanent;
+      r.config_error = Contains(config.configuration_error_codes, r.error_code) ||
+                       (!message.empty() && ContainsMarker(message, config.configuration_error_markers));
     }
     return r;
   }
   // Other 4xx (and unexpected 1xx/3xx): the same bytes will not succeed later. A gateway that
   // reports "already exists" as 4xx (e.g. 409) is still "already exists".
   r.outcome = marker_exists ? PortalOutcome::kAlreadyExists : PortalOutcome::kPermanent;
+  if (r.outcome == PortalOutcome::kPermanent) {
+    // No such path or method: the base URL or a path setting is wrong, not the data.
+    r.config_error = st == 404 || st == 405 || st == 501 ||
+                     (!r.error_code.empty() && Contains(config.configuration_error_codes, r.error_code)) ||
+                     (!message.empty() && ContainsMarker(message, config.configuration_error_markers));
+  }
   if (r.message.empty()) r.message = "HTTP " + std::to_string(st) + " " + response.reason;
   return r;
 }

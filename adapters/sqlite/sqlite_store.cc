@@ -123,6 +123,15 @@ CREATE TABLE IF NOT EXISTS tag_review (
   reviewer TEXT NOT NULL, why TEXT NOT NULL, at_ms INTEGER NOT NULL,
   PRIMARY KEY (source, kind, rid));
 )sql",
+      // 6 (outbox, issue 11): an item whose earlier attempt may have been applied without our
+      // knowing (ambiguous), derived progress steps (0 host, 1 derived, 2 derived then matched
+      // by the host's step), and which node holds a lease (released at once when that node
+      // starts again).
+      R"sql(
+ALTER TABLE outbox ADD COLUMN ambiguous INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN derived INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }
@@ -294,7 +303,7 @@ std::vector<RecordRow> SelectRecords(Session& session, const std::string& where,
 
 constexpr const char* kOutboxColumns =
     "id, destination, record_pk, record_id, unit, op, seq, payload, idempotency_key, state, "
-    "attempts, next_attempt_ms, created_ms, last_error";
+    "attempts, next_attempt_ms, created_ms, last_error, ambiguous, derived, lease_until_ms";
 
 std::optional<RecordRow> SelectRecord(Session& session, const RecordKey& key) {
   std::string s = key.source, k = key.kind, i = key.id;
@@ -432,6 +441,7 @@ class WriterStatements {
     return Run(db_, it->second);
   }
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+  int64_t Changes() const { return sqlite3_changes(db_); }
 
  private:
   sqlite3* db_;
@@ -461,8 +471,12 @@ RecordRow ReadRecordColumns(const WriterStatements::Run& r) {
 }
 
 OutboxItem ReadOutboxColumns(const WriterStatements::Run& r) {
-  return {r.Int(0),  r.Text(1),  r.Int(2),  r.Text(3),  r.Text(4), r.Text(5),  r.Int(6),
-          r.Text(7), r.Text(8),  r.Text(9), r.Int(10), r.Int(11), r.Int(12), r.Text(13)};
+  OutboxItem it{r.Int(0),  r.Text(1),  r.Int(2),  r.Text(3),  r.Text(4), r.Text(5),  r.Int(6),
+                r.Text(7), r.Text(8),  r.Text(9), r.Int(10), r.Int(11), r.Int(12), r.Text(13)};
+  it.ambiguous = r.Int(14) != 0;
+  it.derived = r.Int(15);
+  it.lease_until_ms = r.Int(16);
+  return it;
 }
 
 const std::string& SelectRecordByKeySql() {
@@ -644,10 +658,12 @@ class SqliteTransaction final : public StoreTransaction {
       if (key.empty()) key = it.destination + ":" + it.record_id + ":" + it.op + ":" + std::to_string(seq);
       auto run = statements_.Prepare(
           "INSERT INTO outbox (destination, record_pk, record_id, unit, op, seq, payload, "
-          "idempotency_key, state, next_attempt_ms, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+          "idempotency_key, state, next_attempt_ms, created_ms, derived, ambiguous) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
       run.Bind(1, it.destination).Bind(2, it.record_pk).Bind(3, it.record_id).Bind(4, it.unit);
       run.Bind(5, it.op).Bind(6, seq).Bind(7, it.payload).Bind(8, key).Bind(9, it.state);
-      run.Bind(10, it.next_attempt_ms).Bind(11, it.created_ms);
+      run.Bind(10, it.next_attempt_ms).Bind(11, it.created_ms).Bind(12, it.derived);
+      run.Bind(13, int64_t{it.ambiguous ? 1 : 0});
       run.Step();
       return statements_.LastInsertRowid();
     } catch (const Poco::Exception& e) {
@@ -660,7 +676,7 @@ class SqliteTransaction final : public StoreTransaction {
     try {
       auto run = statements_.Prepare(
           "SELECT 1 FROM outbox WHERE destination=? AND record_pk=? AND op='dossier' "
-          "AND state IN ('pending','held') AND lease_until_ms < ? LIMIT 1");
+          "AND state IN ('pending','held') AND lease_until_ms < ? AND payload='' LIMIT 1");
       run.Bind(1, destination).Bind(2, record_pk).Bind(3, now_ms);
       return run.Step();
     } catch (const Poco::Exception& e) {
@@ -670,16 +686,18 @@ class SqliteTransaction final : public StoreTransaction {
 
   Result<std::vector<OutboxItem>> ClaimOutbox(const std::string& destination, int64_t now_ms,
                                               int64_t lease_until_ms, int64_t limit,
-                                              int64_t steps_per_call) override {
+                                              int64_t steps_per_call, const std::string& owner) override {
     static const std::string kHeads = std::string("SELECT ") + kOutboxColumns +
         " FROM outbox AS o WHERE destination=? AND state='pending' AND next_attempt_ms<=? AND "
         "lease_until_ms<? AND NOT EXISTS (SELECT 1 FROM outbox p WHERE "
         "p.destination=o.destination AND p.record_pk=o.record_pk AND p.seq<o.seq AND "
         "p.state<>'done') ORDER BY next_attempt_ms, id LIMIT ?";
     static const std::string kBatchMembers = std::string("SELECT ") + kOutboxColumns +
-        " FROM outbox WHERE destination=? AND record_pk=? AND seq>? AND batch_key=? ORDER BY seq";
+        " FROM outbox WHERE destination=? AND record_pk=? AND seq>? AND batch_key=? AND "
+        "state='pending' ORDER BY seq";
+    // Done items between steps (a dossier version superseded by a later one) are skipped.
     static const std::string kFollowers = std::string("SELECT ") + kOutboxColumns +
-        " FROM outbox WHERE destination=? AND record_pk=? AND seq>? ORDER BY seq LIMIT ?";
+        " FROM outbox WHERE destination=? AND record_pk=? AND seq>? AND state<>'done' ORDER BY seq LIMIT ?";
     try {
       // Heads: the first not-done item of each record, ready and not leased.
       std::vector<OutboxItem> heads;
@@ -712,7 +730,8 @@ class SqliteTransaction final : public StoreTransaction {
           run.Bind(1, destination).Bind(2, h.record_pk).Bind(3, h.seq).Bind(4, steps_per_call - 1);
           while (run.Step()) {
             OutboxItem f = ReadOutboxColumns(run);
-            if (f.op != "progress" || f.state != "pending" || f.seq != claimed.back().seq + 1) break;
+            // A step not due yet (a derived step waiting for the host's) stops the batch.
+            if (f.op != "progress" || f.state != "pending" || f.next_attempt_ms > now_ms) break;
             claimed.push_back(std::move(f));
           }
         }
@@ -724,9 +743,12 @@ class SqliteTransaction final : public StoreTransaction {
           if (claimed[i].seq == h.seq) break;
         }
       }
-      for (const auto& c : claimed) {
-        auto run = statements_.Prepare("UPDATE outbox SET lease_until_ms=? WHERE id=?");
-        run.Bind(1, lease_until_ms).Bind(2, c.id);
+      for (auto& c : claimed) {
+        // A lease that ran out unfinished: that attempt may have reached the portal.
+        if (c.lease_until_ms > 0) c.ambiguous = true;
+        c.lease_until_ms = lease_until_ms;
+        auto run = statements_.Prepare("UPDATE outbox SET lease_until_ms=?, lease_owner=? WHERE id=?");
+        run.Bind(1, lease_until_ms).Bind(2, owner).Bind(3, c.id);
         run.Step();
       }
       return claimed;
@@ -740,9 +762,10 @@ class SqliteTransaction final : public StoreTransaction {
       {
         auto run = statements_.Prepare(
             "UPDATE outbox SET state=?, attempts=?, next_attempt_ms=?, last_error=?, "
-            "lease_until_ms=0, done_ms=? WHERE id=?");
+            "lease_until_ms=0, done_ms=?, ambiguous=? WHERE id=?");
         run.Bind(1, state).Bind(2, it.attempts).Bind(3, it.next_attempt_ms).Bind(4, it.last_error);
-        run.Bind(5, state == "done" ? now_ms : int64_t{0}).Bind(6, it.id);
+        run.Bind(5, state == "done" ? now_ms : int64_t{0}).Bind(6, int64_t{it.ambiguous ? 1 : 0});
+        run.Bind(7, it.id);
         run.Step();
       }
       if (state == "dead") {
@@ -756,6 +779,91 @@ class SqliteTransaction final : public StoreTransaction {
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("finish outbox item", e);
+    }
+  }
+
+  Result<int64_t> ReleaseLeases(const std::string& destination, const std::string& owner,
+                                int64_t now_ms) override {
+    try {
+      auto run = statements_.Prepare(
+          "UPDATE outbox SET lease_until_ms=0, ambiguous=1, next_attempt_ms=min(next_attempt_ms, ?) "
+          "WHERE destination=? AND lease_owner=? AND lease_until_ms>0 AND state='pending'");
+      run.Bind(1, now_ms).Bind(2, destination).Bind(3, owner);
+      run.Step();
+      return statements_.Changes();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("release leases", e);
+    }
+  }
+
+  Status FreezeDossierOps(const std::string& destination, int64_t record_pk,
+                          const std::string& data_json) override {
+    try {
+      auto run = statements_.Prepare(
+          "UPDATE outbox SET payload=? WHERE destination=? AND record_pk=? AND op='dossier' AND "
+          "state IN ('pending','held','dead') AND payload=''");
+      run.Bind(1, data_json).Bind(2, destination).Bind(3, record_pk);
+      run.Step();
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("freeze dossier items", e);
+    }
+  }
+
+  Result<int64_t> SupersedeDossierOps(const std::string& destination, int64_t record_pk,
+                                      int64_t now_ms, bool synced) override {
+    try {
+      auto run = statements_.Prepare(
+          "UPDATE outbox SET state='done', done_ms=?, last_error='superseded by a later version' "
+          "WHERE destination=? AND record_pk=? AND op='dossier' AND state='pending' AND "
+          "lease_until_ms<? AND (? = 1 OR EXISTS (SELECT 1 FROM outbox p WHERE "
+          "p.destination=outbox.destination AND p.record_pk=outbox.record_pk AND p.op='dossier' "
+          "AND p.seq<outbox.seq AND p.state IN ('pending','held','dead')))");
+      run.Bind(1, now_ms).Bind(2, destination).Bind(3, record_pk).Bind(4, now_ms);
+      run.Bind(5, int64_t{synced ? 1 : 0});
+      run.Step();
+      return statements_.Changes();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("supersede dossier items", e);
+    }
+  }
+
+  Result<std::vector<OutboxItem>> DerivedSteps(const std::string& destination,
+                                               int64_t record_pk) override {
+    static const std::string kSql = std::string("SELECT ") + kOutboxColumns +
+        " FROM outbox WHERE destination=? AND record_pk=? AND op='progress' AND derived=1 ORDER BY seq";
+    try {
+      std::vector<OutboxItem> out;
+      auto run = statements_.Prepare(kSql.c_str());
+      run.Bind(1, destination).Bind(2, record_pk);
+      while (run.Step()) out.push_back(ReadOutboxColumns(run));
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read outbox", e);
+    }
+  }
+
+  Status RewriteOutboxItem(const OutboxItem& it) override {
+    try {
+      auto run = statements_.Prepare(
+          "UPDATE outbox SET payload=?, idempotency_key=?, next_attempt_ms=?, derived=? WHERE id=?");
+      run.Bind(1, it.payload).Bind(2, it.idempotency_key).Bind(3, it.next_attempt_ms);
+      run.Bind(4, it.derived).Bind(5, it.id);
+      run.Step();
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("rewrite outbox item", e);
+    }
+  }
+
+  Result<std::optional<std::string>> GetSettingInTx(const std::string& key) override {
+    try {
+      auto run = statements_.Prepare("SELECT value FROM settings WHERE key=?");
+      run.Bind(1, key);
+      if (!run.Step()) return std::optional<std::string>();
+      return std::optional<std::string>(run.Text(0));
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read setting", e);
     }
   }
 

@@ -147,6 +147,8 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
     c.deadlines_file = path_of("deadlines", "rules_file", c.config_dir + "/deadlines.json");
     c.procedures_file = path_of("deadlines", "procedures_file", c.config_dir + "/procedures.json");
     c.rules_file = path_of("tagging", "rules_file", c.config_dir + "/rules/default.json");
+    c.reports_dir = path_of("reports", "dir",
+                            (std::filesystem::path(c.storage_path).parent_path() / "reports").string());
     if (doc.contains("portal")) c.portal = doc["portal"];
     auto outbox = ParseOutboxConfig(doc.value("outbox", nlohmann::json()), doc.contains("portal"));
     if (!outbox.ok()) {
@@ -279,8 +281,19 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
     std::shared_ptr<Clock> clock = e->hooks_.clock;
     factory = [portal, clock]() { return MakePortalClient(portal, clock.get()); };
   }
+  OutboxConfig outbox_config = config.outbox;
+  outbox_config.node = config.instance.empty() ? "local" : config.instance;
+  if (outbox_config.enabled) {
+    // The portal's field limits are checked at intake (config/portal/field-limits.json).
+    const std::string limits_file = outbox_config.field_limits_file.empty()
+                                        ? config.config_dir + "/portal/field-limits.json"
+                                        : outbox_config.field_limits_file;
+    auto limits = PortalFieldLimits::Load(limits_file, config.schemas_dir);
+    if (!limits.ok()) return Status::InvalidInput("/outbox/field_limits_file: " + limits.status().message());
+    e->intake_->SetPortalFieldLimits(limits.value());
+  }
   e->outbox_ = std::make_unique<Outbox>(
-      config.outbox, e->store_.get(), e->hooks_.clock, e->hooks_.logger, factory,
+      outbox_config, e->store_.get(), e->hooks_.clock, e->hooks_.logger, factory,
       [raw](StoreTransaction& tx, int64_t pk) { return raw->MarkSynced(tx, pk); },
       [raw]() {
         std::vector<indicators::Delta> d;
@@ -298,6 +311,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
         return codes;
       },
       [raw](const std::vector<nlohmann::json>& answers) { return raw->MergePortalProcedures(answers); });
+  if (e->hooks_.alert) e->outbox_->SetAlertHook(e->hooks_.alert);
   Status ob = e->outbox_->Init();
   if (!ob.ok()) return ob;
   WarnIfPortalInsecure(config, e->hooks_.logger, "open");
@@ -635,9 +649,11 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
           if (!st.ok()) return fail(st);
           // Steps wait for the dossier item: the portal must have the dossier first.
           if (outbox_->config().enabled && PortalAccepts(row)) {
-            st = outbox_->EnqueueProgress(tx, row, p.event["data"], now);
+            int64_t queued = 0;
+            st = outbox_->EnqueueProgress(tx, row, p.event["data"], now, Outbox::StepSource::kHost,
+                                          &queued);
             if (!st.ok()) return fail(st);
-            ++enqueued;
+            enqueued += queued;
           }
           evaluated = true;
           pending = DossierPending(row);
@@ -690,6 +706,11 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         row.data_hash = p.data_hash;
         row.tags_json = p.tags_json;
         row.has_item = true;
+        if (was_item && row.key.kind == "dossier" && outbox_->config().enabled) {
+          // The dossier items not sent yet keep the version they were queued for.
+          Status frozen = outbox_->BeforeDossierChange(tx, *head);
+          if (!frozen.ok()) return fail(frozen);
+        }
         Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
                                        "applied", "", now}, &evaluation, old_unit);
         if (!st.ok()) return fail(st);
@@ -858,6 +879,7 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
     if (!mappings.ok()) return mappings.status();
     return outbox_->SetMappings(req);
   }
+  if (op == "outbox.mappings.get") return outbox_->MappingsJson();
   if (op == "outbox.reconcile") return outbox_->RequestReconcile();
   if (op == "exportlog.verify") return outbox_->VerifyLog();
   if (op == "procedures.refresh") {
@@ -871,7 +893,7 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (op == "ops") {
     nlohmann::json ops = {"record.get", "stats", "quarantine.list", "indicators",
                           "indicators.explain", "units", "deadlines.scan", "outbox.status",
-                          "outbox.dead_letters", "outbox.resend", "outbox.mappings.set",
+                          "outbox.dead_letters", "outbox.resend", "outbox.mappings.set", "outbox.mappings.get",
                           "outbox.reconcile", "exportlog.verify", "tagging.reload",
                           "tagging.status", "tagging.changes", "tags.count", "tags.explain",
                           "procedures.refresh", "procedures.status", "procedures.get", "ops"};
@@ -1228,23 +1250,25 @@ Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
 Status Engine::EnqueueExport(StoreTransaction& tx, const RecordRow& row, const std::string& old_status,
                              bool was_item, bool has_steps, const ParsedEvent& p, int64_t now,
                              int64_t* enqueued) {
-  bool inserted = false;
-  Status st = outbox_->EnqueueDossier(tx, row, now, &inserted);
+  int64_t queued = 0;
+  Status st = outbox_->EnqueueDossier(tx, row, now, &queued);
   if (!st.ok()) return st;
-  if (inserted) ++*enqueued;
+  *enqueued += queued;
   auto history = tx.GetHistory(row.pk);
   if (!history.ok()) return history.status();
   if (!was_item) {
     // Steps that arrived before the dossier item follow it now, in order.
     for (const auto& h : history.value()) {
       if (h.outcome != "step") continue;
-      st = outbox_->EnqueueProgress(tx, row, nlohmann::json::parse(h.detail_json, nullptr, false), now);
+      st = outbox_->EnqueueProgress(tx, row, nlohmann::json::parse(h.detail_json, nullptr, false),
+                                    now, Outbox::StepSource::kHost, &queued);
       if (!st.ok()) return st;
-      ++*enqueued;
+      *enqueued += queued;
     }
   }
   // A host that sends dossier items only: each status change becomes a progress step with its
-  // true time (the event time), as the portal computes its indicators from them.
+  // true time (the event time), as the portal computes its indicators from them. It waits a
+  // while for the host's own step of that status, which then replaces it (Outbox).
   if (outbox_->config().synthesize_progress && !has_steps && row.status != old_status &&
       !row.status.empty()) {
     const nlohmann::json& data = p.event["data"];
@@ -1257,9 +1281,9 @@ Status Engine::EnqueueExport(StoreTransaction& tx, const RecordRow& row, const s
                            {"NoiDungXuLy", "Cập nhật trạng thái hồ sơ"},
                            {"NgayBatDau", FormatPortalTime(p.event_time_ms)},
                            {"NgayKetThucTheoQuyDinh", data.value("NgayHenTra", "")}};
-    st = outbox_->EnqueueProgress(tx, row, step, now);
+    st = outbox_->EnqueueProgress(tx, row, step, now, Outbox::StepSource::kDerived, &queued);
     if (!st.ok()) return st;
-    ++*enqueued;
+    *enqueued += queued;
   }
   return Status::Ok();
 }

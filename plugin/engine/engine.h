@@ -67,6 +67,9 @@ struct EngineConfig {
   std::string deadlines_file;
   std::string procedures_file;
   std::string rules_file;
+  // reports.dir: the only directory the `report` op writes into (its `path` is resolved inside
+  // it). Default: "reports" beside the SQLite file.
+  std::string reports_dir;
   int64_t scheduler_interval_ms = 1000;
   nlohmann::json portal;  // the "portal" section (adapters/portal), null when absent
   OutboxConfig outbox;

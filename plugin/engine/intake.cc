@@ -220,6 +220,12 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
                        !data.contains("TrangThaiHoSo");
   const JsonSchema& schema = p.is_progress_step ? *progress_ : *kinds_.at(kind);
   schema.Validate(data, &out.errors, "/data");
+  if (portal_limits_ && kind == "dossier") {
+    std::vector<std::pair<std::string, std::string>> too_long;
+    portal_limits_->Check(data, p.is_progress_step, "/data", &too_long);
+    // Longer than the portal accepts: the same code as a schema maxLength (docs/integration.md).
+    for (auto& [path, reason] : too_long) out.errors.push_back({path, reason, "schema.max_length"});
+  }
   // Only a document that fits its schema is walked further.
   if (out.errors.empty()) CheckDates(data, "/data", kind == "dossier", &out.errors);
   auto event_time = ParseIsoTime(event["event_time"].get<std::string>());

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "core/bounded_input.h"
 #include "core/json_schema.h"
 #include "core/status.h"
+#include "outbox/portal_payload.h"
 #include "storage/store.h"
 
 namespace danvan {
@@ -67,11 +69,15 @@ class Intake {
   // valid UTF-8 text (a refused event's bytes are echoed with U+FFFD for invalid bytes).
   IntakeOutcome Parse(std::string_view raw) const;
   const IntakeLimits& limits() const { return limits_; }
+  // During open only: dossier and progress items longer than the portal accepts are refused
+  // (set when export to the portal is enabled).
+  void SetPortalFieldLimits(PortalFieldLimits limits) { portal_limits_ = std::move(limits); }
 
  private:
   Intake() = default;
   IntakeOutcome ParseChecked(std::string_view raw) const;
   IntakeLimits limits_;
+  std::optional<PortalFieldLimits> portal_limits_;
   std::shared_ptr<const JsonSchema> envelope_;
   std::shared_ptr<const JsonSchema> progress_;
   std::map<std::string, std::shared_ptr<const JsonSchema>> kinds_;

@@ -713,6 +713,13 @@ class ReportOps {
       return Status::InvalidInput("/format: cần \"json\" (trong bộ nhớ) hoặc \"all\" (ghi JSON, HTML, XLSX, CSV vào path)");
     if (format == "all" && Str(req, "path").empty())
       return Status::InvalidInput("/path: cần thư mục để ghi báo cáo khi format là \"all\"");
+    // Checked before any work: the path must stay inside reports.dir (issue 10, path traversal).
+    std::string out_dir;
+    if (format == "all") {
+      auto confined = reports::ConfineReportPath(s_.config->reports_dir, Str(req, "path"));
+      if (!confined.ok()) return confined.status();
+      out_dir = std::move(confined).value();
+    }
     auto period = s_.catalog->ResolvePeriod({{"kind", kind == "six_month" ? "half_year" : "year"}, {"year", year}});
     if (!period.ok()) return period.status();
     const indicators::Period prev = s_.catalog->Previous(period.value());
@@ -757,7 +764,7 @@ class ReportOps {
       out["report"] = reports::ToJson(m);
       return out;
     }
-    const std::string path = Str(req, "path");
+    const std::string& path = out_dir;
     Status st = reports::WriteAll(m, path);
     if (!st.ok()) return st;
     json files = json::array({"report.json", "report.html", "report.xlsx"});

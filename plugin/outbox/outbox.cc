@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
+#include <set>
 
 #include "core/timeutil.h"
 
@@ -52,6 +54,13 @@ Result<OutboxConfig> ParseOutboxConfig(const nlohmann::json& s, bool portal_conf
   c.reconcile_interval_ms = IntField(section, "reconcile_interval_ms", c.reconcile_interval_ms, 0, 7LL * 86400000, &errors);
   c.procedures_refresh_interval_ms = IntField(section, "procedures_refresh_interval_ms",
                                               c.procedures_refresh_interval_ms, 0, 30LL * 86400000, &errors);
+  c.derived_step_delay_ms = IntField(section, "derived_step_delay_ms", c.derived_step_delay_ms, 0, 86400000, &errors);
+  c.derived_step_match_ms = IntField(section, "derived_step_match_ms", c.derived_step_match_ms, 0, 7LL * 86400000, &errors);
+  c.pause_ms = IntField(section, "pause_ms", c.pause_ms, 1000, 86400000, &errors);
+  if (section.contains("field_limits_file")) {
+    if (!section["field_limits_file"].is_string()) errors.push_back("/outbox/field_limits_file: cần chuỗi (đường dẫn)");
+    else c.field_limits_file = section["field_limits_file"].get<std::string>();
+  }
   if (section.contains("synthesize_progress")) {
     if (!section["synthesize_progress"].is_boolean()) errors.push_back("/outbox/synthesize_progress: cần true/false");
     else c.synthesize_progress = section["synthesize_progress"].get<bool>();
@@ -87,6 +96,24 @@ Status Outbox::Init() {
   // Entries written before the export log stopped keeping request bodies lose them now.
   Status scrubbed = ScrubLegacyExportLog(*store_, logger_, clock_->NowMs());
   if (!scrubbed.ok()) return scrubbed;
+  if (config_.enabled) {
+    // This node's leases from its previous run (it died mid-pass): on a store this node owns
+    // alone (SQLite) nobody else will finish them, so they come back at once instead of after
+    // lease_ms, marked ambiguous (they may have reached the portal).
+    auto tx = store_->Begin();
+    if (!tx.ok()) return tx.status();
+    auto released = tx.value()->ReleaseLeases(config_.destination, config_.node, clock_->NowMs());
+    if (!released.ok()) return released.status();
+    if (released.value() > 0) {
+      Status st = BumpCounters(*tx.value(), {{"leases_released_at_start", released.value()}});
+      if (!st.ok()) return st;
+    }
+    Status st = tx.value()->Commit();
+    if (!st.ok()) return st;
+    if (released.value() > 0)
+      logger_.Log(LogLevel::kWarn, "export_leases_released",
+                  {{"items", released.value()}, {"node", config_.node}});
+  }
   auto q = store_->CountQueued();
   if (!q.ok()) return q.status();
   queued_ = q.value();
@@ -131,31 +158,96 @@ OutboxItem Outbox::NewItem(const RecordRow& record, const std::string& op, int64
   return it;
 }
 
+Status Outbox::BeforeDossierChange(StoreTransaction& tx, const RecordRow& before) {
+  return tx.FreezeDossierOps(config_.destination, before.pk, before.data_json);
+}
+
 Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms,
-                              bool* inserted) {
-  if (inserted) *inserted = false;
-  // A waiting dossier item will send the record's latest data: one is enough.
+                              int64_t* queued) {
+  if (queued) *queued = 0;
+  // A waiting dossier item with no snapshot is the record's last item: it will send the
+  // record's latest data, this version included.
   auto waiting = tx.HasWaitingDossierOp(config_.destination, record.pk, now_ms);
   if (!waiting.ok()) return waiting.status();
   if (waiting.value()) return Status::Ok();
+  {
+    // Waiting updates (frozen: items were queued after them) add nothing that the new item,
+    // queued after those items, will not send. The item that creates the dossier stays.
+    auto superseded = tx.SupersedeDossierOps(config_.destination, record.pk, now_ms, record.synced);
+    if (!superseded.ok()) return superseded.status();
+    if (superseded.value() > 0) {
+      Status st = BumpCounters(tx, {{"dossier_versions_superseded", superseded.value()}});
+      if (!st.ok()) return st;
+      if (queued) *queued -= superseded.value();
+    }
+  }
   OutboxItem it = NewItem(record, "dossier", now_ms);
   it.idempotency_key = config_.destination + ":" + record.key.id + ":dossier:" +
                        std::to_string(record.order_key);
   auto id = tx.EnqueueOutbox(it);
   if (!id.ok()) return id.status();
-  if (inserted) *inserted = true;
+  if (queued) *queued += 1;
   return Status::Ok();
 }
 
 Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
-                               const nlohmann::json& step, int64_t now_ms) {
+                               const nlohmann::json& step, int64_t now_ms, StepSource source,
+                               int64_t* queued) {
+  const bool derived = source == StepSource::kDerived;
+  if (queued) *queued = 0;
+  // The dossier items before this step keep the data they stand for (FreezeDossierOps).
+  Status st = tx.FreezeDossierOps(config_.destination, record.pk, record.data_json);
+  if (!st.ok()) return st;
+  const std::string status = step.value("TrangThai", "");
+  const std::string at = step.value("ThoiDiemXuLy", "");
+  const std::string key = config_.destination + ":" + record.key.id + ":progress:" + status + ":" + at;
+  if (source == StepSource::kHost) {
+    // The host's own step for a status change we derived a step from: one step at the portal,
+    // with the host's content (issue 11). The closest derived step of that status in time.
+    auto candidates = tx.DerivedSteps(config_.destination, record.pk);
+    if (!candidates.ok()) return candidates.status();
+    const OutboxItem* best = nullptr;
+    int64_t best_gap = 0;
+    const auto host_at = ParsePortalTime(at);
+    for (const auto& c : candidates.value()) {
+      nlohmann::json p = nlohmann::json::parse(c.payload, nullptr, false);
+      if (!p.is_object() || p.value("TrangThai", "") != status) continue;
+      const auto c_at = ParsePortalTime(p.value("ThoiDiemXuLy", ""));
+      if (!host_at || !c_at) continue;
+      const int64_t gap = std::llabs(*host_at - *c_at);
+      if (gap > config_.derived_step_match_ms) continue;  // another transition of that status
+      if (!best || gap < best_gap) {
+        best = &c;
+        best_gap = gap;
+      }
+    }
+    if (best) {
+      OutboxItem m = *best;
+      m.derived = 2;
+      const bool unsent = (m.state == "pending" || m.state == "held") && m.lease_until_ms < now_ms;
+      if (unsent) {
+        m.payload = step.dump();
+        m.idempotency_key = key;
+        m.next_attempt_ms = now_ms;
+      }
+      st = tx.RewriteOutboxItem(m);
+      if (!st.ok()) return st;
+      return BumpCounters(tx, {{unsent ? "host_steps_replacing_derived" : "host_steps_after_derived_sent", 1}});
+    }
+  }
   OutboxItem it = NewItem(record, "progress", now_ms);
   it.payload = step.dump();
   // Deterministic per step: the same step re-enqueued (reconciliation) carries the same key.
-  it.idempotency_key = config_.destination + ":" + record.key.id + ":progress:" +
-                       step.value("TrangThai", "") + ":" + step.value("ThoiDiemXuLy", "");
+  it.idempotency_key = key;
+  if (derived) {
+    it.derived = 1;
+    // It waits for the host's own step of the same status, which would replace it.
+    it.next_attempt_ms = now_ms + config_.derived_step_delay_ms;
+  }
   auto id = tx.EnqueueOutbox(it);
-  return id.ok() ? Status::Ok() : id.status();
+  if (!id.ok()) return id.status();
+  if (queued) *queued = 1;
+  return Status::Ok();
 }
 
 void Outbox::Start() {
@@ -266,14 +358,15 @@ struct PassGroup {
   std::vector<bool> attempted;     // per item: a retryable answer counts an attempt
   std::string error;               // the group's last error (every non-done item gets it)
   int64_t retry_after_ms = -1;
+  int64_t answered_ms = 0;         // when the answer that settled the group arrived
   bool synced = false;             // the portal confirmed the dossier
-  bool paused = false;             // the destination refused our credentials
+  bool ambiguous = false;          // an earlier attempt may have been applied (look first)
   // Prepared for sending.
   std::string madonvi;
   std::vector<nlohmann::json> wire;
   bool is_update = false;
   std::string key_base;  // dossier: "<dest>:<id>:dossier:<order_key>"
-  std::string key;       // this group's idempotency key in a call
+  std::string key;       // this group's idempotency key in a call (sent, never relied upon)
 
   void SetAll(const std::string& st, const std::string& err, bool attempt) {
     for (size_t i = 0; i < items.size(); ++i) {
@@ -282,6 +375,11 @@ struct PassGroup {
     }
     error = err;
   }
+};
+
+// A run of one group's steps inside a progress call: items [begin, end) of groups[gi].
+struct StepRun {
+  size_t gi = 0, begin = 0, end = 0;
 };
 
 // A group's key inside a multi-dossier key list (portal_client.h, PortalCallOptions).
@@ -301,19 +399,97 @@ std::string DescribeFailure(const char* kind, int http_status, const std::string
 
 }  // namespace
 
+std::optional<size_t> OffendingIndex(const std::string& message, size_t size) {
+  // "data[3]" (the portal names the first offending item of a refused call).
+  size_t pos = message.find("data[");
+  while (pos != std::string::npos) {
+    size_t i = pos + 5, v = 0, digits = 0;
+    while (i < message.size() && message[i] >= '0' && message[i] <= '9' && digits < 7) {
+      v = v * 10 + static_cast<size_t>(message[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (digits > 0 && i < message.size() && message[i] == ']') {
+      if (v < size) return v;
+      return std::nullopt;
+    }
+    pos = message.find("data[", pos + 5);
+  }
+  return std::nullopt;
+}
+
+bool PortalHasDossier(const nlohmann::json& portal_item, const nlohmann::json& wire) {
+  if (!portal_item.is_object() || !wire.is_object()) return false;
+  for (auto it = wire.begin(); it != wire.end(); ++it) {
+    auto p = portal_item.find(it.key());
+    if (p == portal_item.end() || *p != it.value()) return false;
+  }
+  return true;
+}
+
+void Outbox::Pause(int64_t now_ms, const std::string& reason) {
+  const int64_t until = now_ms + config_.pause_ms;
+  const bool already = paused_until_ms_.load() > now_ms;
+  paused_until_ms_ = until;
+  {
+    std::lock_guard lock(status_mu_);
+    pause_reason_ = reason;
+  }
+  logger_.Log(LogLevel::kError, "export_paused",
+              {{"destination", config_.destination}, {"reason", reason}, {"until", FormatIsoTime(until)}});
+  if (!already && alert_) {
+    nlohmann::json a = {{"type", "export_paused"},
+                        {"destination", config_.destination},
+                        {"until", FormatIsoTime(until)},
+                        {"message", "Tạm dừng xuất lên Cổng DVC quốc gia: Cổng từ chối vì cấu hình "
+                                    "sai (không phải do dữ liệu). Dữ liệu vẫn nằm trong hàng đợi; "
+                                    "hãy sửa cấu hình /portal hoặc ánh xạ rồi khởi động lại. Chi tiết: " +
+                                        reason}};
+    alert_(a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+}
+
+Status Outbox::BumpCounters(StoreTransaction& tx, const std::map<std::string, int64_t>& add) {
+  if (add.empty()) return Status::Ok();
+  const std::string key = "outbox.counters." + config_.destination;
+  auto cur = tx.GetSettingInTx(key);
+  if (!cur.ok()) return cur.status();
+  nlohmann::json c = cur.value() ? nlohmann::json::parse(*cur.value(), nullptr, false) : nlohmann::json::object();
+  if (!c.is_object()) c = nlohmann::json::object();
+  for (const auto& [k, v] : add) c[k] = c.value(k, int64_t{0}) + v;
+  return tx.SetSetting(key, c.dump());
+}
+
+Status Outbox::BumpCountersNow(const std::map<std::string, int64_t>& add) {
+  auto tx = store_->Begin();
+  if (!tx.ok()) return tx.status();
+  Status st = BumpCounters(*tx.value(), add);
+  if (!st.ok()) return st;
+  return tx.value()->Commit();
+}
+
 Result<int> Outbox::RunOnce(PortalClient& client) {
   const int64_t now = clock_->NowMs();
   if (now < paused_until_ms_.load() || stopping()) return 0;
   std::vector<OutboxItem> claimed;
+  // The data a dossier item sends, read in the claim's transaction: its snapshot, or the
+  // record's data when the item is the record's last (see FreezeDossierOps).
+  std::map<int64_t, std::optional<RecordRow>> records;
   {
     std::lock_guard claim(claim_mu_);
     auto tx = store_->Begin();
     if (!tx.ok()) return tx.status();
     auto c = tx.value()->ClaimOutbox(config_.destination, now, now + config_.lease_ms,
-                                     config_.claim_batch, config_.steps_per_call);
+                                     config_.claim_batch, config_.steps_per_call, config_.node);
     if (!c.ok()) return c.status();
     claimed = std::move(c).value();
     if (claimed.empty()) return 0;
+    for (const auto& it : claimed) {
+      if (it.op != "dossier" || records.count(it.record_pk)) continue;
+      auto rec = tx.value()->GetRecordByPk(it.record_pk);
+      if (!rec.ok()) return rec.status();
+      records[it.record_pk] = std::move(rec).value();
+    }
     Status st = tx.value()->Commit();
     if (!st.ok()) return st;
   }
@@ -329,26 +505,25 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
   for (auto& g : groups) {
     g.state.assign(g.items.size(), "");
     g.attempted.assign(g.items.size(), false);
+    for (const auto& it : g.items) g.ambiguous = g.ambiguous || it.ambiguous;
   }
   const PortalMappings maps = mappings();
+  std::map<std::string, int64_t> counters;  // added to the persistent counters at the end
 
   // 1. Map every group to wire items; a mapping error holds (missing code) or dead-letters
   //    (unusable record) that record only.
-  std::map<std::pair<std::string, bool>, std::vector<size_t>> dossier_buckets;  // (unit, update)
-  std::map<std::string, std::vector<size_t>> progress_buckets;                  // unit
-  std::vector<std::pair<std::string, bool>> dossier_order;  // buckets in first-seen order
-  std::vector<std::string> progress_order;
+  std::vector<size_t> dossier_groups, progress_groups;
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     PassGroup& g = groups[gi];
     const OutboxItem& head = g.items.front();
     if (head.op == "dossier") {
-      auto rec = store_->GetRecordByPk(head.record_pk);
-      if (!rec.ok()) return rec.status();
-      if (!rec.value()) {
+      const std::optional<RecordRow>& rec = records[head.record_pk];
+      if (!rec) {
         g.SetAll("dead", "bản ghi không còn trong kho", false);
         continue;
       }
-      nlohmann::json data = nlohmann::json::parse(rec.value()->data_json, nullptr, false);
+      nlohmann::json data = nlohmann::json::parse(head.payload.empty() ? rec->data_json : head.payload,
+                                                  nullptr, false);
       auto wire = MapDossierItem(head.record_id, head.unit, data, maps, config_.payload);
       if (!wire.ok()) {
         g.SetAll(wire.status().code() == Status::Code::kNotFound ? "held" : "dead",
@@ -357,15 +532,12 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
       }
       g.madonvi = wire->madonvi;
       g.wire = {wire->item};
-      // The key names the version actually sent (a waiting item always sends the latest data),
-      // and create and update are different requests with keys of their own.
-      g.is_update = rec.value()->synced;
+      g.is_update = rec->synced;
+      // The key names the content sent (a gateway that honours keys replays only the same data).
       g.key_base = config_.destination + ":" + head.record_id + ":dossier:" +
-                   std::to_string(rec.value()->order_key);
+                   Sha256HexOpenSsl(wire->item.dump()).substr(0, 16);
       g.key = g.key_base + (g.is_update ? ":update" : ":create");
-      auto bucket = std::make_pair(g.madonvi, g.is_update);
-      if (!dossier_buckets.count(bucket)) dossier_order.push_back(bucket);
-      dossier_buckets[bucket].push_back(gi);
+      dossier_groups.push_back(gi);
     } else {
       bool ok = true;
       for (const auto& it : g.items) {
@@ -382,16 +554,12 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
         g.wire.push_back(wire->item);
       }
       if (!ok) continue;
-      // The claim keeps a record's step batch across retries, so this key is stable.
       g.key = config_.destination + ":" + head.record_id + ":progress:" +
               std::to_string(head.seq) + "-" + std::to_string(g.items.back().seq);
-      if (!progress_buckets.count(g.madonvi)) progress_order.push_back(g.madonvi);
-      progress_buckets[g.madonvi].push_back(gi);
+      progress_groups.push_back(gi);
     }
   }
 
-  // 2. Send: up to dossiers_per_call records per call, one portal unit (and, for dossiers, one
-  //    isUpdating value) per call. Each record's items stay consecutive and in seq order.
   struct Exchange {
     std::string op, record_ids;
     SendResult result;
@@ -408,28 +576,78 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
     }
     return std::make_pair(key, ids);
   };
-  // A failure of the call itself (no per-item answer): retryable for every member, or the
-  // destination refusing our credentials (pause it rather than dead-letter every item).
-  auto call_failed = [&](const std::vector<size_t>& members, const SendResult& r) {
+  // A failure of the whole call that says nothing about the items: retryable for every member
+  // (ambiguous when the request may have been applied), or a refusal of our configuration
+  // (pause the destination rather than dead-letter the data).
+  auto call_failed = [&](const std::vector<size_t>& members, const SendResult& r, int64_t answered) {
     if (r.outcome == PortalOutcome::kRetryable) {
       for (size_t gi : members) {
-        groups[gi].SetAll("pending", DescribeFailure("có thể thử lại", r.http_status, r.error_code, r.message), true);
-        groups[gi].retry_after_ms = r.retry_after_ms;
+        PassGroup& g = groups[gi];
+        for (size_t j = 0; j < g.items.size(); ++j) {
+          if (!g.state[j].empty()) continue;  // settled earlier in this pass
+          g.state[j] = "pending";
+          g.attempted[j] = true;
+        }
+        g.error = DescribeFailure("có thể thử lại", r.http_status, r.error_code, r.message);
+        g.retry_after_ms = r.retry_after_ms;
+        g.answered_ms = answered;
+        g.ambiguous = g.ambiguous || r.ambiguous;
       }
+      if (r.ambiguous) ++counters["ambiguous_failures"];
       return true;
     }
-    if (r.outcome == PortalOutcome::kPermanent && r.auth_failed) {
-      paused_until_ms_ = now + config_.backoff_cap_ms;
+    if (r.outcome == PortalOutcome::kPermanent && (r.auth_failed || r.config_error)) {
+      Pause(answered, DescribeFailure(r.auth_failed ? "đăng nhập bị từ chối" : "cấu hình bị từ chối",
+                                      r.http_status, r.error_code, r.message));
       stop_all = true;
-      for (size_t gi : members) {
-        groups[gi].SetAll("pending", DescribeFailure("lỗi vĩnh viễn", r.http_status, r.error_code, r.message), false);
-        groups[gi].paused = true;
-      }
-      return true;
+      for (size_t gi : members) groups[gi].error = DescribeFailure("tạm dừng", r.http_status, r.error_code, r.message);
+      return true;  // the members' items stay "" (back to the queue, no attempt counted)
     }
     return false;
   };
 
+  // 2a. Dossiers whose earlier attempt may have been applied: look them up first (TraCuuHoSo);
+  //     one the portal has as we would send it is done, one it has otherwise is updated, one it
+  //     lacks is created.
+  std::map<std::pair<std::string, bool>, std::vector<size_t>> dossier_buckets;  // (unit, update)
+  std::vector<std::pair<std::string, bool>> dossier_order;
+  for (size_t gi : dossier_groups) {
+    PassGroup& g = groups[gi];
+    if (g.ambiguous && !stop_all && !stopping()) {
+      ++counters["dossier_lookups_after_ambiguity"];
+      LookupResult r = client.Lookup(g.items.front().record_id, {g.madonvi, ""});
+      const int64_t answered = clock_->NowMs();
+      exchanges.push_back({"TraCuuHoSo", g.items.front().record_id, r});
+      if (!r.ok()) {
+        if (!call_failed({gi}, r, answered)) {
+          g.SetAll("pending", DescribeFailure("tra cứu thất bại", r.http_status, r.error_code, r.message), true);
+          g.answered_ms = answered;
+        }
+        continue;
+      }
+      if (r.found) {
+        ++counters["dossiers_found_after_ambiguity"];
+        const nlohmann::json portal_item = r.result.is_array() ? r.result.front() : r.result;
+        if (PortalHasDossier(portal_item, g.wire.front())) {
+          ++counters["dossiers_not_resent"];
+          g.SetAll("done", "", false);
+          g.synced = true;
+          g.ambiguous = false;
+          continue;
+        }
+      }
+      g.is_update = r.found;
+      g.key = g.key_base + (g.is_update ? ":update" : ":create");
+      g.ambiguous = false;
+    }
+    if (stop_all || stopping()) continue;
+    auto bucket = std::make_pair(g.madonvi, g.is_update);
+    if (!dossier_buckets.count(bucket)) dossier_order.push_back(bucket);
+    dossier_buckets[bucket].push_back(gi);
+  }
+
+  // 2b. Dossier calls: up to dossiers_per_call records, one portal unit and one isUpdating value
+  //     per call.
   std::function<void(const std::vector<size_t>&, bool)> send_dossiers =
       [&](const std::vector<size_t>& members, bool update) {
         // Asked to stop: what is not sent yet goes back to the queue as is.
@@ -438,11 +656,13 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
         for (size_t gi : members) items.push_back(groups[gi].wire.front());
         auto [key, ids] = key_list(members);
         SendResult r = client.SyncDossiers(items, update, {groups[members.front()].madonvi, key});
+        const int64_t answered = clock_->NowMs();
         exchanges.push_back({"DongBoHoSoMC", ids, r});
-        if (call_failed(members, r)) return;
+        if (call_failed(members, r, answered)) return;
         std::vector<size_t> to_update;
         auto settle = [&](size_t gi, PortalOutcome o, const std::string& code, const std::string& msg) {
           PassGroup& g = groups[gi];
+          g.answered_ms = answered;
           switch (o) {
             case PortalOutcome::kSuccess:
               g.SetAll("done", "", false);
@@ -465,78 +685,42 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
               break;
           }
         };
-        if (r.items.size() == members.size()) {
-          for (size_t k = 0; k < members.size(); ++k)
-            settle(members[k], r.items[k].outcome, r.items[k].error_code, r.items[k].message);
-        } else if (r.outcome == PortalOutcome::kPermanent && members.size() > 1) {
-          // Refused without saying which dossier: send each alone to find out. Resending a
-          // dossier is harmless (create -> "already exists" -> update).
-          for (size_t gi : members) send_dossiers({gi}, update);
-          return;
-        } else {
-          for (size_t gi : members) settle(gi, r.outcome, r.error_code, r.message);
-        }
-        if (!to_update.empty()) {
+        auto update_alone = [&]() {
           for (size_t gi : to_update) {
             groups[gi].is_update = true;
             groups[gi].key = groups[gi].key_base + ":update";
           }
+          // "Already exists" on a create settles those dossiers alone: they go as updates.
           send_dossiers(to_update, true);
-        }
-      };
-
-  std::function<void(const std::vector<size_t>&)> send_progress =
-      [&](const std::vector<size_t>& members) {
-        if (stop_all || members.empty() || stopping()) return;
-        std::vector<nlohmann::json> steps;
-        for (size_t gi : members)
-          steps.insert(steps.end(), groups[gi].wire.begin(), groups[gi].wire.end());
-        auto [key, ids] = key_list(members);
-        SendResult r = client.SyncProgress(steps, {groups[members.front()].madonvi, key});
-        exchanges.push_back({"CapNhatTienDoHoSoMC", ids, r});
-        if (call_failed(members, r)) return;
-        if (r.items.size() == steps.size()) {
-          size_t k = 0;
-          for (size_t gi : members) {
-            PassGroup& g = groups[gi];
-            bool blocked = false;  // an earlier step of this record was not applied
-            for (size_t j = 0; j < g.items.size(); ++j, ++k) {
-              const ItemResult& a = r.items[k];
-              const bool applied = a.outcome == PortalOutcome::kSuccess ||
-                                   a.outcome == PortalOutcome::kAlreadyExists;
-              if (applied) {
-                g.state[j] = "done";  // even after a refused step: it is at the portal
-                continue;
-              }
-              if (blocked) {  // not attempted: it waits behind the earlier step
-                g.state[j] = "pending";
-                continue;
-              }
-              blocked = true;
-              if (a.outcome == PortalOutcome::kRetryable) {
-                g.state[j] = "pending";
-                g.attempted[j] = true;
-                g.retry_after_ms = r.retry_after_ms;
-                g.error = DescribeFailure("có thể thử lại", r.http_status, a.error_code, a.message);
-              } else {
-                g.state[j] = "dead";
-                g.error = DescribeFailure("lỗi vĩnh viễn", r.http_status, a.error_code, a.message);
-              }
-            }
-          }
+        };
+        if (r.items.size() == members.size()) {  // the portal answered each dossier
+          for (size_t k = 0; k < members.size(); ++k)
+            settle(members[k], r.items[k].outcome, r.items[k].error_code, r.items[k].message);
+          update_alone();
           return;
         }
-        if (r.outcome == PortalOutcome::kPermanent && members.size() > 1) {
-          // Refused without saying which step: send each record's steps alone.
-          for (size_t gi : members) send_progress({gi});
+        if (r.ok() || members.size() == 1) {
+          for (size_t gi : members) settle(gi, r.outcome, r.error_code, r.message);
+          update_alone();
           return;
         }
-        for (size_t gi : members) {
-          if (r.ok() || r.outcome == PortalOutcome::kAlreadyExists)  // steps the portal has
-            groups[gi].SetAll("done", "", false);
-          else
-            groups[gi].SetAll("dead", DescribeFailure("lỗi vĩnh viễn", r.http_status, r.error_code, r.message), false);
+        // One answer for a call of several dossiers that was refused (a portal that answers per
+        // call refuses the whole call, nothing applied). When it names the first offending item
+        // (data[i]), that dossier is settled alone and the others are sent again together;
+        // otherwise every dossier is sent alone. Each round removes at least one dossier.
+        if (auto idx = OffendingIndex(r.message, members.size())) {
+          ++counters["calls_split_by_index"];
+          const size_t bad = members[*idx];
+          std::vector<size_t> rest;
+          for (size_t gi : members)
+            if (gi != bad) rest.push_back(gi);
+          settle(bad, r.outcome, r.error_code, r.message);
+          send_dossiers(rest, update);
+          update_alone();
+          return;
         }
+        ++counters["calls_split_member_by_member"];
+        for (size_t gi : members) send_dossiers({gi}, update);
       };
 
   const size_t per_call = static_cast<size_t>(config_.dossiers_per_call);
@@ -546,21 +730,171 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
   };
   for (const auto& b : dossier_order)
     chunks(dossier_buckets[b], [&](const std::vector<size_t>& m) { send_dossiers(m, b.second); });
-  for (const auto& u : progress_order) chunks(progress_buckets[u], send_progress);
 
-  // 3. Next attempt, backoff and the bounds on attempts and age, per item.
+  // 3. Progress calls: runs of consecutive steps of several dossiers, each run in order. A
+  //    refused call settles the named step alone (its earlier steps are sent again, its later
+  //    steps wait behind it); a step answered "already there" is done.
+  std::function<void(const std::vector<StepRun>&)> send_progress = [&](const std::vector<StepRun>& runs) {
+    if (stop_all || runs.empty() || stopping()) return;
+    std::vector<nlohmann::json> steps;
+    std::vector<std::pair<size_t, size_t>> at;  // call index -> (group, item)
+    std::vector<size_t> members;
+    for (const auto& run : runs) {
+      members.push_back(run.gi);
+      for (size_t j = run.begin; j < run.end; ++j) {
+        steps.push_back(groups[run.gi].wire[j]);
+        at.emplace_back(run.gi, j);
+      }
+    }
+    // One key per run, naming exactly the steps it carries (a gateway that honours keys must
+    // never answer a run from another run's stored answer).
+    std::string key, ids;
+    for (const auto& run : runs) {
+      const PassGroup& g = groups[run.gi];
+      if (!key.empty()) key += ',';
+      key += KeyPart(config_.destination + ":" + g.items.front().record_id + ":progress:" +
+                     std::to_string(g.items[run.begin].seq) + "-" +
+                     std::to_string(g.items[run.end - 1].seq));
+      if (!ids.empty()) ids += ',';
+      ids += g.items.front().record_id;
+    }
+    SendResult r = client.SyncProgress(steps, {groups[runs.front().gi].madonvi, key});
+    const int64_t answered = clock_->NowMs();
+    exchanges.push_back({"CapNhatTienDoHoSoMC", ids, r});
+    if (r.outcome == PortalOutcome::kRetryable) {
+      for (const auto& [gi, j] : at) {
+        PassGroup& g = groups[gi];
+        g.state[j] = "pending";
+        g.attempted[j] = true;
+        g.error = DescribeFailure("có thể thử lại", r.http_status, r.error_code, r.message);
+        g.retry_after_ms = r.retry_after_ms;
+        g.answered_ms = answered;
+        // Ambiguous: these steps may be at the portal; they go again one per call.
+        if (r.ambiguous) g.items[j].ambiguous = true;
+      }
+      if (r.ambiguous) ++counters["ambiguous_failures"];
+      return;
+    }
+    if (call_failed(members, r, answered)) return;
+    auto settle_step = [&](size_t gi, size_t j, PortalOutcome o, const std::string& code,
+                           const std::string& msg) {
+      PassGroup& g = groups[gi];
+      g.answered_ms = answered;
+      if (o == PortalOutcome::kSuccess || o == PortalOutcome::kAlreadyExists) {
+        g.state[j] = "done";
+        g.items[j].ambiguous = false;
+      } else if (o == PortalOutcome::kRetryable) {
+        g.state[j] = "pending";
+        g.attempted[j] = true;
+        g.retry_after_ms = r.retry_after_ms;
+        g.error = DescribeFailure("có thể thử lại", r.http_status, code, msg);
+      } else {
+        g.state[j] = "dead";
+        g.error = DescribeFailure("lỗi vĩnh viễn", r.http_status, code, msg);
+      }
+    };
+    if (r.items.size() == steps.size()) {  // the portal answered each step
+      std::set<size_t> blocked;  // a group with an earlier step not applied
+      for (size_t k = 0; k < at.size(); ++k) {
+        const auto [gi, j] = at[k];
+        const ItemResult& a = r.items[k];
+        const bool applied = a.outcome == PortalOutcome::kSuccess || a.outcome == PortalOutcome::kAlreadyExists;
+        if (applied) {
+          settle_step(gi, j, a.outcome, a.error_code, a.message);  // even after a refused one
+        } else if (!blocked.count(gi)) {
+          blocked.insert(gi);
+          settle_step(gi, j, a.outcome, a.error_code, a.message);
+        }  // else: not attempted, it waits behind the earlier step ("" -> pending as is)
+      }
+      return;
+    }
+    if (r.ok() || r.outcome == PortalOutcome::kAlreadyExists) {
+      for (const auto& [gi, j] : at) settle_step(gi, j, PortalOutcome::kSuccess, "", "");
+      return;
+    }
+    // Refused as a whole (nothing applied).
+    if (at.size() == 1) {
+      settle_step(at[0].first, at[0].second, r.outcome, r.error_code, r.message);
+      return;
+    }
+    if (auto idx = OffendingIndex(r.message, at.size())) {
+      ++counters["calls_split_by_index"];
+      const auto [bad_g, bad_j] = at[*idx];
+      settle_step(bad_g, bad_j, r.outcome, r.error_code, r.message);
+      // Everything else again, without the refused step and the steps behind it.
+      std::vector<StepRun> again;
+      for (const auto& run : runs) {
+        StepRun x = run;
+        if (run.gi == bad_g) x.end = bad_j;
+        if (x.begin < x.end) again.push_back(x);
+      }
+      send_progress(again);
+      return;
+    }
+    ++counters["calls_split_member_by_member"];
+    if (runs.size() > 1) {
+      for (const auto& run : runs) send_progress({run});
+      return;
+    }
+    // One dossier's steps, no index: one step at a time until one is refused.
+    const StepRun& run = runs.front();
+    for (size_t j = run.begin; j < run.end; ++j) {
+      send_progress({{run.gi, j, j + 1}});
+      if (groups[run.gi].state[j] != "done") break;
+    }
+  };
+
+  std::map<std::string, std::vector<size_t>> progress_buckets;  // unit
+  std::vector<std::string> progress_order;
+  std::vector<size_t> ambiguous_progress;
+  for (size_t gi : progress_groups) {
+    if (groups[gi].ambiguous) {
+      ambiguous_progress.push_back(gi);
+      continue;
+    }
+    if (!progress_buckets.count(groups[gi].madonvi)) progress_order.push_back(groups[gi].madonvi);
+    progress_buckets[groups[gi].madonvi].push_back(gi);
+  }
+  for (const auto& u : progress_order) {
+    chunks(progress_buckets[u], [&](const std::vector<size_t>& m) {
+      std::vector<StepRun> runs;
+      for (size_t gi : m) runs.push_back({gi, 0, groups[gi].items.size()});
+      send_progress(runs);
+    });
+  }
+  // Steps that may already be at the portal: the protocol offers no way to ask, so they go
+  // again one per call (a repeated loss then costs one step), each counted beforehand, in a
+  // transaction of its own, as a possible duplicate.
+  for (size_t gi : ambiguous_progress) {
+    PassGroup& g = groups[gi];
+    for (size_t j = 0; j < g.items.size(); ++j) {
+      if (stop_all || stopping()) break;
+      if (g.items[j].ambiguous) {
+        Status st = BumpCountersNow({{"steps_resent_after_ambiguity", 1}});
+        if (!st.ok()) return st;
+      }
+      send_progress({{gi, j, j + 1}});
+      if (g.state[j] != "done") break;
+    }
+  }
+
+  // 4. Next attempt, backoff (Retry-After counted from when the answer arrived) and the bounds
+  //    on attempts and age, per item.
   for (auto& g : groups) {
+    const int64_t base = g.answered_ms ? g.answered_ms : now;
     for (size_t j = 0; j < g.items.size(); ++j) {
       OutboxItem& it = g.items[j];
       std::string& st = g.state[j];
-      if (st.empty()) st = "pending";  // not sent (destination paused): back to the queue as is
+      if (st.empty()) st = "pending";  // not sent (stopping, paused, behind a refused step)
       it.last_error = st == "done" ? "" : g.error;
+      if (g.ambiguous && it.op == "dossier" && st != "done") it.ambiguous = true;
+      if (st == "done") it.ambiguous = false;
       if (st == "pending" && g.attempted[j]) {
         it.attempts += 1;
-        it.next_attempt_ms = now + Backoff(it.attempts, g.retry_after_ms);
+        it.next_attempt_ms = base + Backoff(it.attempts, g.retry_after_ms);
         if (it.attempts >= config_.max_attempts || now - it.created_ms > config_.max_age_ms) st = "dead";
       } else if (st == "pending") {
-        it.next_attempt_ms = g.paused ? now + config_.backoff_base_ms : now;
+        it.next_attempt_ms = stop_all ? paused_until_ms_.load() : now;
       } else if (st == "held") {
         // A held item is released when mappings change, or every held_retry_ms.
         it.next_attempt_ms = now + config_.held_retry_ms;
@@ -568,7 +902,8 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
     }
   }
 
-  // 4. Every exchange, the synced flags and every item's outcome in ONE transaction.
+  // 5. Every exchange, the synced flags, the counters and every item's outcome in ONE
+  //    transaction.
   int finished = 0;
   int64_t left_queue = 0;
   {
@@ -592,13 +927,16 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
         if (!st.ok()) return st;
       }
       for (size_t j = 0; j < g.items.size(); ++j) {
+        if (g.state[j] == "dead") ++counters["dead_lettered"];
         Status st = tx.FinishOutbox(g.items[j], g.state[j], now);
         if (!st.ok()) return st;
         if (g.state[j] == "done" || g.state[j] == "dead") ++left_queue;
         ++finished;
       }
     }
-    Status st = tx.Commit();
+    Status st = BumpCounters(tx, counters);
+    if (!st.ok()) return st;
+    st = tx.Commit();
     if (!st.ok()) return st;
   }
   queued_ -= left_queue;
@@ -711,17 +1049,18 @@ Status Outbox::Reconcile(PortalClient& client) {
       row.synced = false;
       auto put = tx.PutRecord(row);
       if (!put.ok()) return put.status();
-      bool inserted = false;
-      Status st = EnqueueDossier(tx, row, now, &inserted);
+      int64_t added = 0;
+      Status st = EnqueueDossier(tx, row, now, &added);
       if (!st.ok()) return st;
       // The steps the store says were sent, in their original order.
       auto sent = tx.SentProgress(config_.destination, row.pk);
       if (!sent.ok()) return sent.status();
-      int64_t added = inserted ? 1 : 0;
       for (const auto& payload : sent.value()) {
-        st = EnqueueProgress(tx, row, nlohmann::json::parse(payload, nullptr, false), now);
+        int64_t one = 0;
+        st = EnqueueProgress(tx, row, nlohmann::json::parse(payload, nullptr, false), now,
+                             StepSource::kResend, &one);
         if (!st.ok()) return st;
-        ++added;
+        added += one;
       }
       st = tx.Commit();
       if (!st.ok()) return st;
@@ -750,9 +1089,26 @@ Result<nlohmann::json> Outbox::StatusJson() {
                         {"oldest_pending_age_ms", st->oldest_pending_created_ms ? now - st->oldest_pending_created_ms : 0},
                         {"paused", now < paused_until_ms_.load()}};
   out["last_success"] = last_success_ms_.load() ? nlohmann::json(FormatIsoTime(last_success_ms_.load())) : nlohmann::json(nullptr);
+  // What the exporters did about the portal's lack of idempotency (README "What is and is not
+  // guaranteed"): steps_resent_after_ambiguity is the most duplicate steps the portal can hold.
+  auto counters = store_->GetSetting("outbox.counters." + config_.destination);
+  if (!counters.ok()) return counters.status();
+  nlohmann::json c = counters.value() ? nlohmann::json::parse(*counters.value(), nullptr, false)
+                                      : nlohmann::json::object();
+  nlohmann::json residual = nlohmann::json::object();
+  for (const char* k : {"ambiguous_failures", "steps_resent_after_ambiguity",
+                        "dossier_lookups_after_ambiguity", "dossiers_found_after_ambiguity",
+                        "dossiers_not_resent", "host_steps_replacing_derived",
+                        "host_steps_after_derived_sent", "dossier_versions_superseded",
+                        "calls_split_by_index", "calls_split_member_by_member", "dead_lettered",
+                        "leases_released_at_start"})
+    residual[k] = c.is_object() ? c.value(k, int64_t{0}) : int64_t{0};
+  out["residual"] = residual;
   std::lock_guard lock(status_mu_);
   out["last_error"] = last_error_.empty() ? nlohmann::json(nullptr)
                                           : nlohmann::json{{"at", FormatIsoTime(last_error_ms_)}, {"message", last_error_}};
+  if (now < paused_until_ms_.load())
+    out["pause"] = {{"until", FormatIsoTime(paused_until_ms_.load())}, {"reason", pause_reason_}};
   out["last_reconcile"] = last_reconcile_;
   return out;
 }
@@ -803,6 +1159,17 @@ Result<nlohmann::json> Outbox::SetMappings(const nlohmann::json& req) {
   }
   run_cv_.notify_all();
   return nlohmann::json{{"units", m->units.size()}, {"procedures", m->procedures.size()}};
+}
+
+Result<nlohmann::json> Outbox::MappingsJson() {
+  // Mappings an administrator stored override the configuration file's (Init, SetMappings).
+  auto stored = store_->GetSetting("outbox.mappings." + config_.destination);
+  if (!stored.ok()) return stored.status();
+  const PortalMappings m = mappings();
+  return nlohmann::json{{"destination", config_.destination},
+                        {"source", stored.value() ? "stored" : "config"},
+                        {"units", m.units},
+                        {"procedures", m.procedures}};
 }
 
 Result<nlohmann::json> Outbox::VerifyLog() { return VerifyExportLog(*store_, config_.destination); }

@@ -1,23 +1,32 @@
 // The export pipeline to the national public service portal (domain.md §1).
 //
-// Guarantees:
+// Guarantees (README "Export to the national portal" says what they mean for a host):
 //  * Transactional outbox: the engine calls Enqueue*() inside the transaction that stores the
 //    record change, so an acknowledged submit is always eventually exported.
 //  * Nothing is sent from the host's call path: sender threads owned by the Outbox do it.
-//  * Order per dossier: items of one record are sent strictly in seq order (a later status is
-//    never sent before an earlier one); up to steps_per_call consecutive progress steps of a
-//    record go in one call, and one call carries up to dossiers_per_call records (dossiers in a
-//    DongBoHoSoMC call, or the step groups of that many dossiers in a CapNhatTienDoHoSoMC call).
-//    The portal's per-item answers settle each record alone ("already exists" -> update of just
-//    that dossier, a refusal -> dead letter of just that item); a retryable failure of the call
-//    retries all of it. A pass's outcomes are written in one store transaction.
-//  * Idempotent: dossiers go as create, then update ("already exists" -> update); every call
-//    carries a deterministic idempotency key per record (a comma-separated list for a
-//    multi-record call, see PortalCallOptions::idempotency_key for why per record); retries
-//    resend the same key for each record whatever batch it lands in.
-//  * Never drop: retryable failures back off exponentially with full jitter (honouring
-//    Retry-After); past max_attempts or max_age an item moves to the dead-letter table, from
-//    which an administrator re-sends it. A missing code mapping holds the record back.
+//  * Order per dossier: items of one record leave strictly in seq order, i.e. in the order their
+//    changes happened. A dossier item sends the dossier as it was when the next item of the
+//    record was queued (FreezeDossierOps), so a retried update never overtakes the steps queued
+//    after it; a waiting update is superseded by a newer version queued after those steps.
+//    Up to steps_per_call consecutive steps of a record go in one call, and one call carries up
+//    to dossiers_per_call records.
+//  * Nothing relies on an idempotency key (the national portal's published clients send none):
+//    - each step once: a step derived from a dossier item's status change waits
+//      derived_step_delay_ms; a host step for the same status replaces it (host content wins)
+//      or, when it already left, is not sent again;
+//    - a call refused as a whole (one error_code, the first offending item named as data[i])
+//      settles that item alone and sends the others again; without an index every member is
+//      sent alone (a call refused as a whole was not applied);
+//    - after an ambiguous outcome (lost answer, unreadable answer, 502/504, a node that died
+//      between sending and recording) a dossier is looked up (TraCuuHoSo) before it is sent
+//      again, and steps are sent again one per call; each step sent again is counted
+//      (outbox.status residual.steps_resent_after_ambiguity: the most duplicates the portal
+//      can hold).
+//  * Never drop: retryable failures back off exponentially with full jitter (Retry-After
+//    counted from the answer's arrival); past max_attempts or max_age an item moves to the
+//    dead-letter table, from which an administrator re-sends it. A missing code mapping holds
+//    the record back; a refusal that means the configuration is wrong (log-in, dstcode, unit,
+//    unknown service, HTTP 404/405) pauses the destination with an alert.
 //  * Tamper-evident export log: every exchange is appended with a SHA-256 hash chain, without
 //    personal data (hashes and dossier codes only, export_log.h).
 //
@@ -37,8 +46,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,6 +91,17 @@ struct OutboxConfig {
   int64_t procedures_refresh_interval_ms = 0;
   bool synthesize_progress = true;    // status changes of dossier items become progress steps
                                       // when the host sends no progress items for the dossier
+  // A derived step waits this long for the host's own step of the same status (which then
+  // replaces it) before it is sent.
+  int64_t derived_step_delay_ms = 30000;
+  // A host step matches a derived step of the same status at most this far apart in time (the
+  // host's step time vs the dossier event's time); farther, it is another transition.
+  int64_t derived_step_match_ms = 3600000;
+  // How long the destination pauses after a refusal that means the configuration is wrong.
+  int64_t pause_ms = 300000;
+  // Field limits of the portal (config/portal/field-limits.json), checked at intake.
+  std::string field_limits_file;  // "" = <config_dir>/portal/field-limits.json
+  std::string node = "local";     // lease owner: the engine's "instance" name
   PortalMappings mappings;
   PayloadOptions payload;
 };
@@ -94,6 +116,8 @@ class Outbox {
   using SyncedHook = std::function<Status(StoreTransaction&, int64_t record_pk)>;
   // Called after the completion transaction committed (apply aggregate deltas...).
   using AfterCommitHook = std::function<void()>;
+  // The host's alert callback (one JSON object per alert).
+  using AlertHook = std::function<void(const std::string&)>;
   // The procedure codes to refresh when a request names none (the catalogue's codes).
   using ProcedureCodesProvider = std::function<std::vector<std::string>()>;
   // Merges LayThuTuc answers (one JSON object per procedure) into the catalogue in force.
@@ -115,15 +139,28 @@ class Outbox {
   // at once). Idempotent; the destructor calls it.
   void Shutdown(std::chrono::steady_clock::time_point graceful_deadline);
 
+  // Inside the transaction of a new version of a dossier item, before the stored row changes:
+  // the dossier items not sent yet keep the version they were queued for (`before` is the
+  // stored row as it was).
+  Status BeforeDossierChange(StoreTransaction& tx, const RecordRow& before);
   // Inside the record's transaction. `record` is the stored row (pk set).
-  // *inserted (optional) tells whether a new item was queued: a waiting dossier item already
-  // sends the record's latest data, so a newer version adds nothing.
+  // *queued (optional) is the change in queued items: +1 for a new item, 0 when a waiting
+  // dossier item (the record's last item) will send this version too, minus the waiting
+  // updates a newer version supersedes.
   Status EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms,
-                        bool* inserted = nullptr);
+                        int64_t* queued = nullptr);
+  // Where a step comes from. kDerived: a dossier item's status change (it waits
+  // derived_step_delay_ms). kHost: the host's progress item; it replaces a pending derived step
+  // of the same status (host content wins) or, when that one already left, is not sent again.
+  // kResend: a step the portal lost (reconciliation), queued as is.
+  enum class StepSource { kHost, kDerived, kResend };
+  // *queued (optional): the change in queued items (0 or 1).
   Status EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
-                         const nlohmann::json& step_item, int64_t now_ms);
+                         const nlohmann::json& step_item, int64_t now_ms,
+                         StepSource source = StepSource::kHost, int64_t* queued = nullptr);
   // After the record's transaction committed: counts the enqueued items for back-pressure.
   void Committed(int64_t enqueued) { queued_ += enqueued; }
+  void SetAlertHook(AlertHook alert) { alert_ = std::move(alert); }
   // Back-pressure: RetryLater when the queue is at its bound.
   Status Admit(int64_t events) const;
 
@@ -132,6 +169,8 @@ class Outbox {
   Result<nlohmann::json> DeadLetters(const nlohmann::json& req);
   Result<nlohmann::json> Resend(const nlohmann::json& req);
   Result<nlohmann::json> SetMappings(const nlohmann::json& req);
+  // The mappings in force: {"destination","source":"stored"|"config","units","procedures"}.
+  Result<nlohmann::json> MappingsJson();
   Result<nlohmann::json> VerifyLog();
   Result<nlohmann::json> RequestReconcile();
   // Before Start(): where procedure refreshes get their codes and deliver their answers.
@@ -161,6 +200,13 @@ class Outbox {
                      const SendResult& r, std::string* head);
   Status SetLogHead(StoreTransaction& tx, const std::string& head);
   PortalMappings mappings() const;
+  // Pauses the destination (a refusal that means the configuration is wrong) and alerts once.
+  void Pause(int64_t now_ms, const std::string& reason);
+  // Adds to the persistent export counters (setting outbox.counters.<destination>) inside tx.
+  Status BumpCounters(StoreTransaction& tx, const std::map<std::string, int64_t>& add);
+  // Same, in a transaction of its own (before a call whose outcome must be counted even if the
+  // node dies during it).
+  Status BumpCountersNow(const std::map<std::string, int64_t>& add);
 
   OutboxConfig config_;
   Store* store_;
@@ -177,6 +223,8 @@ class Outbox {
   std::mutex claim_mu_;
   std::atomic<bool> reconcile_requested_{false};
   std::atomic<int64_t> paused_until_ms_{0};
+  std::string pause_reason_;  // guarded by status_mu_
+  AlertHook alert_;
   std::atomic<int64_t> last_success_ms_{0};
   mutable std::mutex status_mu_;
   std::string last_error_;  // guarded by status_mu_
@@ -205,5 +253,12 @@ class Outbox {
   std::vector<PortalClient*> clients_;  // guarded by run_mu_: the senders' clients, for Cancel
   bool cancel_all_ = false;             // guarded by run_mu_: Shutdown cancelled the clients
 };
+
+// The index i of "data[i]" in a refusal's message (the first offending item of a call the
+// portal refused as a whole), when it is below size. Exposed for tests.
+std::optional<size_t> OffendingIndex(const std::string& message, size_t size);
+// True when the portal's item (a TraCuuHoSo answer) holds every field of `wire` with the same
+// value: the dossier is there as we would send it.
+bool PortalHasDossier(const nlohmann::json& portal_item, const nlohmann::json& wire);
 
 }  // namespace danvan

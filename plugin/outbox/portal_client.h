@@ -91,6 +91,13 @@ struct SendResult {
   std::string message;            // portal message, or a description of the transport failure
   int64_t retry_after_ms = -1;    // from Retry-After (seconds or HTTP date); -1 if not given
   bool auth_failed = false;       // the log-in / token request was refused (see above)
+  // kRetryable only: the request may have been applied although no usable answer came back
+  // (sent, then the connection failed, timed out or was cancelled; an unreadable 2xx body;
+  // HTTP 502/504 from a gateway). Re-sending may apply it twice.
+  bool ambiguous = false;
+  // kPermanent only: the refusal means the configuration is wrong (dstcode, unit code, unknown
+  // service or path, HTTP 404/405/501; PortalConfig::configuration_error_*), not the data.
+  bool config_error = false;
   int attempts = 0;               // HTTP requests made for the operation (re-login, reconnect)
   nlohmann::json result = nlohmann::json::array();  // the response's "result", if any
   // One answer per sent item, in order, when the portal answered per item; empty otherwise.

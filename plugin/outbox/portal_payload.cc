@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json_schema.h"
 #include "core/timeutil.h"
 #include "outbox/portal_client.h"
 
@@ -26,6 +27,17 @@ const std::vector<std::string>& DossierStringFields() {
 const std::vector<std::string>& DossierArrayFields() {
   static const std::vector<std::string> k = {"TaiLieuNop", "DanhSachLePhi", "DanhSachHoSoBoSung",
                                              "DanhSachGiayToKetQua", "DinhDanhCHS"};
+  return k;
+}
+// Fields of the portal's dossier item beyond domain.md §1's table that the portal accepts
+// (issue 11: a strict portal modelled on the published clients takes them): sent when the host
+// gives them, left out otherwise.
+const std::vector<std::string>& DossierOptionalStringFields() {
+  static const std::vector<std::string> k = {"SoBienNhan", "NgayNopHoSo", "NoiNopHoSo", "NgayTuChoi"};
+  return k;
+}
+const std::vector<std::string>& DossierOptionalArrayFields() {
+  static const std::vector<std::string> k = {"DanhSachTepDinhKemKhac", "DSKetNoiCSDL"};
   return k;
 }
 // Progress item (CapNhatTienDoHoSoMC), domain.md §1.
@@ -144,6 +156,35 @@ Result<PortalMappings> PortalMappings::FromJson(const json& j) {
   return m;
 }
 
+Result<PortalFieldLimits> PortalFieldLimits::Load(const std::string& path,
+                                                  const std::string& schemas_dir) {
+  auto doc = LoadValidatedJsonFile(path, schemas_dir + "/portal-field-limits.schema.json");
+  if (!doc.ok()) return doc.status();
+  PortalFieldLimits l;
+  l.version = doc.value().value("version", "");
+  for (const char* part : {"dossier", "progress"}) {
+    auto& target = std::string(part) == "dossier" ? l.dossier : l.progress;
+    for (const auto& [field, limit] : doc.value()[part].items())
+      target[field] = limit["max_chars"].get<size_t>();
+  }
+  return l;
+}
+
+void PortalFieldLimits::Check(const json& data, bool progress_item, const std::string& prefix,
+                              std::vector<std::pair<std::string, std::string>>* errors) const {
+  if (!data.is_object()) return;
+  for (const auto& [field, max] : progress_item ? progress : dossier) {
+    auto it = data.find(field);
+    if (it == data.end() || !it->is_string()) continue;
+    size_t chars = 0;
+    for (unsigned char c : it->get_ref<const std::string&>()) chars += (c & 0xC0) != 0x80;
+    if (chars > max)
+      errors->emplace_back(prefix + "/" + field,
+                           "dài " + std::to_string(chars) + " ký tự, Cổng DVC quốc gia nhận tối đa " +
+                               std::to_string(max) + " (config/portal/field-limits.json)");
+  }
+}
+
 bool IsPortalDateField(std::string_view name) {
   return name.starts_with("Ngay") || name.starts_with("ThoiDiem");
 }
@@ -192,7 +233,13 @@ Result<WireItem> MapDossierItem(std::string_view record_id, std::string_view uni
   }
   WireItem out;
   json item = json::object();
-  for (const auto& f : DossierStringFields()) {
+  std::vector<std::string> string_fields = DossierStringFields();
+  for (const auto& f : DossierOptionalStringFields())
+    if (data.contains(f)) string_fields.push_back(f);
+  std::vector<std::string> array_fields = DossierArrayFields();
+  for (const auto& f : DossierOptionalArrayFields())
+    if (data.contains(f)) array_fields.push_back(f);
+  for (const auto& f : string_fields) {
     auto it = data.find(f);
     json v = it == data.end() ? json("") : *it;
     if (v.is_array() || v.is_object()) {
@@ -203,7 +250,7 @@ Result<WireItem> MapDossierItem(std::string_view record_id, std::string_view uni
     if (!r.ok()) return Status::InvalidInput("Hồ sơ " + Quote(record_id) + ": " + r.status().message());
     item[f] = std::move(r.value());
   }
-  for (const auto& f : DossierArrayFields()) {
+  for (const auto& f : array_fields) {
     auto it = data.find(f);
     if (it == data.end() || it->is_null()) {
       item[f] = json::array();

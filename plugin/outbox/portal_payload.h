@@ -5,8 +5,9 @@
 //     yyyyMMddHHmmss in Vietnam time (utc_offset_minutes, default UTC+7); accepted inputs are
 //     that format already, ISO 8601 (offset honoured, none = local time), or epoch ms numbers;
 //     "" / null / missing -> "";
-//   * every documented top-level field present ("" or [] when the host gave none); fields the
-//     portal does not document are dropped;
+//   * every documented top-level field present ("" or [] when the host gave none), plus the
+//     portal's further fields SoBienNhan, NgayNopHoSo, NoiNopHoSo, NgayTuChoi,
+//     DanhSachTepDinhKemKhac, DSKetNoiCSDL when the host gives them; other fields are dropped;
 //   * the host unit code mapped to the portal unit code (madonvi / MaDinhDanhDV) and, for
 //     dossiers, the host procedure code (MaTTHC) mapped to the national MaTTHC through the
 //     admin-configured tables.
@@ -23,6 +24,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -57,6 +60,20 @@ Result<WireItem> MapDossierItem(std::string_view record_id, std::string_view uni
 Result<WireItem> MapProgressItem(std::string_view record_id, std::string_view unit,
                                  const nlohmann::json& data, const PortalMappings& mappings,
                                  const PayloadOptions& options = {});
+
+// Length limits the portal enforces on its items (config/portal/field-limits.json, validated by
+// schemas/portal-field-limits.schema.json; each limit cites its source there). Checked at
+// intake when export is enabled, so a too-long field is refused with its path instead of
+// refusing a whole portal call later.
+struct PortalFieldLimits {
+  std::map<std::string, size_t> dossier, progress;  // field -> max characters (code points)
+  std::string version;
+
+  static Result<PortalFieldLimits> Load(const std::string& path, const std::string& schemas_dir);
+  // Appends {"<prefix>/<field>", reason} for every limited field of `data` that is too long.
+  void Check(const nlohmann::json& data, bool progress_item, const std::string& prefix,
+             std::vector<std::pair<std::string, std::string>>* errors) const;
+};
 
 // Exposed for tests and the stand-in.
 bool IsPortalDateField(std::string_view name);

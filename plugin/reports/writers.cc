@@ -197,4 +197,32 @@ Status WriteAll(const ReportModel& m, const std::string& dir) {
   return st;
 }
 
+Result<std::string> ConfineReportPath(const std::string& reports_dir, const std::string& requested) {
+  if (requested.empty()) return Status::InvalidInput("/path: cần thư mục để ghi báo cáo");
+  for (unsigned char ch : requested)
+    if (ch < 0x20 || ch == 0x7f)
+      return Status::InvalidInput("/path: đường dẫn chứa ký tự điều khiển");
+  std::error_code ec;
+  // weakly_canonical: symbolic links of the components that exist are followed, "." and ".."
+  // of the rest are folded lexically.
+  // Without a trailing separator (a directory that does not exist yet keeps it).
+  auto tidy = [](fs::path p) {
+    p = p.lexically_normal();
+    return p.has_filename() || !p.has_relative_path() ? p : p.parent_path();
+  };
+  const fs::path base = tidy(fs::weakly_canonical(fs::absolute(reports_dir, ec), ec));
+  if (ec || base.empty())
+    return Status::IoError("không xác định được thư mục báo cáo (reports.dir) " + reports_dir + ": " +
+                           ec.message());
+  const fs::path asked(requested);
+  const fs::path target = tidy(fs::weakly_canonical(asked.is_absolute() ? asked : base / asked, ec));
+  if (ec) return Status::InvalidInput("/path: không xác định được đường dẫn " + requested + ": " + ec.message());
+  const fs::path rel = target.lexically_relative(base);
+  const bool inside = !rel.empty() && rel.is_relative() && *rel.begin() != "..";
+  if (!inside)
+    return Status::InvalidInput("/path: báo cáo chỉ được ghi trong thư mục báo cáo đã cấu hình (reports.dir: " +
+                                base.string() + "); " + requested + " nằm ngoài thư mục đó");
+  return target.string();
+}
+
 }  // namespace danvan::reports

@@ -48,4 +48,14 @@ std::string RenderHtml(const ReportModel& m);
 // Writes report.json, report.html, report.xlsx and csv/<table>.csv under `dir`.
 Status WriteAll(const ReportModel& m, const std::string& dir);
 
+// Where a `report` request may write: `requested` (the op's `path`; relative to `reports_dir`,
+// or absolute) resolved against the configured reports directory. The answer is an absolute
+// path inside `reports_dir` (the directory itself or below it); "..", and symbolic links of
+// existing components, are resolved before the check, so neither `../../etc` nor a link in
+// the reports directory pointing elsewhere gets out. InvalidInput naming `/path` otherwise,
+// and for an empty path or one with control characters (a NUL would cut the path the system
+// sees). Not a guard against a link created between the check and the write: the reports
+// directory belongs to the administrator.
+Result<std::string> ConfineReportPath(const std::string& reports_dir, const std::string& requested);
+
 }  // namespace danvan::reports

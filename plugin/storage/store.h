@@ -105,6 +105,13 @@ struct OutboxItem {
   int64_t next_attempt_ms = 0;
   int64_t created_ms = 0;
   std::string last_error;
+  // An earlier attempt may have been applied by the portal without our knowing (its answer was
+  // lost, or the node died between sending and recording): look before re-sending.
+  bool ambiguous = false;
+  // Progress: 0 sent by the host; 1 derived from a dossier item's status change (the host may
+  // still send its own step for it); 2 derived and then matched by the host's own step.
+  int64_t derived = 0;
+  int64_t lease_until_ms = 0;  // > 0 while claimed (read only)
 };
 
 struct DeadLetterRow {
@@ -182,18 +189,41 @@ class StoreTransaction {
   // --- Outbox (written in the same transaction as the record change) ---
   // Inserts with the next seq of (destination, record_pk); returns the item id.
   virtual Result<int64_t> EnqueueOutbox(const OutboxItem& item) = 0;
-  // True when a not-yet-claimed pending dossier item exists (it will send the latest data).
+  // True when a not-yet-claimed pending dossier item with no snapshot (payload "") exists: it is
+  // the record's last item and will send the record's latest data.
   virtual Result<bool> HasWaitingDossierOp(const std::string& destination, int64_t record_pk,
                                            int64_t now_ms) = 0;
   // Claims up to `limit` items ready at now_ms whose earlier items (same destination and record)
   // are all done, plus, after a progress head, its following progress items (at most
-  // steps_per_call per record); leases them until lease_until_ms.
+  // steps_per_call per record); leases them to `owner` until lease_until_ms. An item whose
+  // previous lease ran out unfinished comes back with ambiguous = true.
   virtual Result<std::vector<OutboxItem>> ClaimOutbox(const std::string& destination,
                                                       int64_t now_ms, int64_t lease_until_ms,
-                                                      int64_t limit, int64_t steps_per_call) = 0;
+                                                      int64_t limit, int64_t steps_per_call,
+                                                      const std::string& owner) = 0;
   // state "done", "pending" (retry at next_attempt_ms), "held" or "dead" (also copied to the
-  // dead-letter table). Clears the lease.
+  // dead-letter table). Clears the lease; keeps item.ambiguous.
   virtual Status FinishOutbox(const OutboxItem& item, const std::string& state, int64_t now_ms) = 0;
+  // The leases `owner` still holds (its previous run died mid-pass): released at once and the
+  // items marked ambiguous. Returns how many.
+  virtual Result<int64_t> ReleaseLeases(const std::string& destination, const std::string& owner,
+                                        int64_t now_ms) = 0;
+  // Dossier items of the record not sent yet (pending, held, dead) that would send the record's
+  // latest data (payload "") get data_json as their snapshot: an item queued after them must
+  // not be overtaken by a newer version of the dossier.
+  virtual Status FreezeDossierOps(const std::string& destination, int64_t record_pk,
+                                  const std::string& data_json) = 0;
+  // Pending, unclaimed dossier items of the record are marked done, superseded by a newer
+  // version about to be queued after them: every one when the portal has the dossier (synced),
+  // else those after an earlier dossier item not done yet (that one creates the dossier before
+  // any step). Returns how many.
+  virtual Result<int64_t> SupersedeDossierOps(const std::string& destination, int64_t record_pk,
+                                              int64_t now_ms, bool synced) = 0;
+  // Progress items of the record with derived = 1 (unmatched derived steps), any state.
+  virtual Result<std::vector<OutboxItem>> DerivedSteps(const std::string& destination,
+                                                       int64_t record_pk) = 0;
+  // Rewrites an item's payload, idempotency key, next_attempt_ms and derived flag (by id).
+  virtual Status RewriteOutboxItem(const OutboxItem& item) = 0;
   // Payloads of the progress items of a record that were delivered, by seq.
   virtual Result<std::vector<std::string>> SentProgress(const std::string& destination,
                                                         int64_t record_pk) = 0;
@@ -204,6 +234,7 @@ class StoreTransaction {
   // Replaces the entry with row.seq (the one-time scrub of legacy entries, export_log.h).
   virtual Status RewriteExportLog(const ExportLogRow& row) = 0;
   virtual Status SetSetting(const std::string& key, const std::string& value) = 0;
+  virtual Result<std::optional<std::string>> GetSettingInTx(const std::string& key) = 0;
   // Appends to the journal (never updated or deleted); returns the entry id.
   virtual Result<int64_t> AppendJournal(const JournalRow& row) = 0;
   // Inserts or replaces the record's current review decision.

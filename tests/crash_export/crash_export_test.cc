@@ -14,7 +14,15 @@
 // At the end a last child submits the rest of the plan, drains the queue and reports the
 // outbox status and exportlog.verify; the test then asserts from the stand-in's received set
 // that every acknowledged dossier is there with its final acknowledged status, every status
-// transition arrived exactly once and in order, and that the export log verifies.
+// transition arrived, in order, none invented and no valid item dead-lettered, that a step
+// arrived twice only after an ambiguous failure (a lost answer, a kill between sending and
+// recording) and never more often than the exporters counted
+// (outbox.status residual.steps_resent_after_ambiguity), and that the export log verifies.
+//
+// It runs against both modes of the stand-in (ctest crash_export_sigkill_lenient / _strict):
+// the default one (answers per item, honours Idempotency-Key) and the strict one (one answer
+// per call, all or nothing, no idempotency: what the national portal's published clients
+// show; issue 11).
 //
 // Seed: DANVAN_CRASH_SEED (default 2026, printed). Rounds: DANVAN_CRASH_EXPORT_KILLS (default
 // 110).
@@ -89,14 +97,15 @@ size_t ReadAcks(const fs::path& path, size_t* offset, size_t next, std::set<size
   return next;
 }
 
-class CrashExportTest : public ::testing::Test {
+class CrashExportTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     const auto& pki = GetTestPki();
+    std::vector<std::string> args = {"--style", "envelope", "--username", "danvan", "--dstcode",
+                                     "VN:GOV:H26"};
+    if (GetParam()) args.push_back("--strict");
     standin_ = std::make_unique<StandinProcess>(
-        pki.server_cert, pki.server_key,
-        std::vector<std::string>{"--style", "envelope", "--username", "danvan", "--dstcode",
-                                 "VN:GOV:H26"},
+        pki.server_cert, pki.server_key, args,
         std::vector<std::string>{std::string("DANVAN_STANDIN_PASSWORD=") + cx::kPassword});
     ASSERT_TRUE(standin_->started()) << standin_->stderr_text();
     setenv(cx::kPasswordEnv, cx::kPassword, 1);  // inherited by the children
@@ -132,7 +141,7 @@ class CrashExportTest : public ::testing::Test {
   uint64_t plan_seed_ = 0;
 };
 
-TEST_F(CrashExportTest, AcknowledgedDossiersAndTransitionsReachThePortalOnceInOrder) {
+TEST_P(CrashExportTest, AcknowledgedDossiersAndTransitionsReachThePortalOnceInOrder) {
   const uint64_t seed = EnvU64("DANVAN_CRASH_SEED", 2026);
   const int kills = static_cast<int>(EnvU64("DANVAN_CRASH_EXPORT_KILLS", 110));
   std::printf("crash_export_test: seed %llu (set DANVAN_CRASH_SEED to replay), %d kills, dir %s\n",
@@ -237,9 +246,12 @@ TEST_F(CrashExportTest, AcknowledgedDossiersAndTransitionsReachThePortalOnceInOr
 
   const json received = standin_->Received();
   const json stats = standin_->Stats();
-  std::printf("stand-in stats: %s\n", stats.dump().c_str());
-  EXPECT_EQ(stats.value("duplicate_steps", -1), 0) << "a progress step was applied twice";
-  EXPECT_EQ(stats.value("out_of_order_steps", -1), 0) << "a later status arrived before an earlier one";
+  const json residual = result["status"].value("residual", json::object());
+  std::printf("stand-in stats: %s\nexporters' residual counts: %s\n", stats.dump().c_str(),
+              residual.dump().c_str());
+  // A step applied twice only after an ambiguous failure, never more than counted.
+  EXPECT_LE(stats.value("duplicate_steps", -1), residual.value("steps_resent_after_ambiguity", 0))
+      << "a progress step was applied twice more often than the exporters counted";
   const json& dossiers = received["dossiers"];
   EXPECT_EQ(dossiers.size(), final_status.size());
   for (const auto& [id, status] : final_status) {
@@ -249,15 +261,13 @@ TEST_F(CrashExportTest, AcknowledgedDossiersAndTransitionsReachThePortalOnceInOr
         << ", the last acknowledged status is " << status;
     EXPECT_EQ(dossiers[id].value("unit", ""), cx::kPortalUnit);
   }
-  // Every transition, in arrival order, exactly once.
+  // Every transition, in arrival order, none invented; a repeat (counted above) is skipped.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> got;
   std::map<std::string, std::set<std::pair<std::string, std::string>>> seen;
   for (const json& p : received["progress"]) {
     const std::string id = p["item"].value("MaHoSo", "");
     auto pair = std::make_pair(p["item"].value("TrangThai", ""), p["item"].value("ThoiDiemXuLy", ""));
-    EXPECT_TRUE(seen[id].insert(pair).second)
-        << id << ": step " << pair.first << " at " << pair.second << " applied twice";
-    EXPECT_FALSE(p.value("out_of_order", true)) << p.dump();
+    if (!seen[id].insert(pair).second) continue;
     got[id].push_back(pair);
   }
   int wrong = 0;
@@ -270,6 +280,17 @@ TEST_F(CrashExportTest, AcknowledgedDossiersAndTransitionsReachThePortalOnceInOr
     }
   }
   EXPECT_EQ(wrong, 0) << "dossiers whose transitions differ from the acknowledged ones";
+  // The stand-in flags a step older than one already applied for its dossier: allowed only for
+  // a repeat (counted above), never for a step's first arrival.
+  int64_t first_out_of_order = 0, repeat_out_of_order = 0, recreates = 0;
+  for (const json& p : received["progress"])
+    if (p.value("out_of_order", false)) ++(p.value("duplicate", false) ? repeat_out_of_order : first_out_of_order);
+  for (const auto& [id, d] : dossiers.items()) recreates += d.value("duplicate_creates", int64_t{0});
+  std::printf("out of order: %lld first arrivals, %lld repeats; creates of a dossier the portal had: "
+              "%lld (refused as already existing, never applied twice)\n",
+              static_cast<long long>(first_out_of_order), static_cast<long long>(repeat_out_of_order),
+              static_cast<long long>(recreates));
+  EXPECT_EQ(first_out_of_order, 0);
   EXPECT_EQ(got.size(), transitions.size()) << "steps of unknown dossiers";
   if (!HasFailure()) fs::remove_all(dir_);
   else std::printf("database and ack log kept in %s\n", dir_.c_str());
@@ -278,6 +299,9 @@ TEST_F(CrashExportTest, AcknowledgedDossiersAndTransitionsReachThePortalOnceInOr
   // item adds nothing to it.
   EXPECT_EQ(result["status"].value("queued", int64_t{-1}), 0) << result["status"].dump();
 }
+
+INSTANTIATE_TEST_SUITE_P(Portal, CrashExportTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Strict" : "Lenient"; });
 
 }  // namespace
 }  // namespace danvan

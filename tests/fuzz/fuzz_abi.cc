@@ -1,5 +1,5 @@
 // libFuzzer target: record events, batches and query requests through the real C ABI, the way
-// a host hands them over. One engine per process on a temporary SQLite file (synchronous=off:
+// a host hands them over. One engine per process on a temporary SQLite file (synchronous=normal:
 // durability is not what is fuzzed); the first input byte picks submit, submit_batch or query.
 // Any crash, sanitizer report, hang (libFuzzer -timeout) or leak is a finding.
 #include <cstdint>
@@ -31,7 +31,7 @@ bool OpenEngine() {
   const char* dir = mkdtemp(dir_template);
   if (dir == nullptr) return false;
   const std::string config = std::string("{\"storage\":{\"engine\":\"sqlite\",\"path\":\"") + dir +
-                             "/fuzz.sqlite\",\"synchronous\":\"off\"},\"schemas_dir\":\"" +
+                             "/fuzz.sqlite\",\"synchronous\":\"normal\"},\"schemas_dir\":\"" +
                              DANVAN_SOURCE_ROOT "/schemas\",\"config_dir\":\"" DANVAN_SOURCE_ROOT
                              "/config\",\"log\":{\"level\":\"error\"}}";
   static danvan_host_services services = {sizeof(danvan_host_services), nullptr, QuietLog,

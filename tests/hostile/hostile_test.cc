@@ -664,6 +664,9 @@ TEST_F(Hostile, WrongArgumentTypesAreNamedForEveryOp) {
       {R"({"op":"report","kind":"annual","year":"x"})", "/year"},
       {R"({"op":"report","kind":"annual","year":2023,"format":1})", "/format"},
       {R"({"op":"report","kind":"annual","year":2023,"format":"all","path":1})", "/path"},
+      // Path traversal: a report is written only inside reports.dir.
+      {R"({"op":"report","kind":"annual","year":2023,"format":"all","path":"../../../../tmp/danvan-hostile-escape"})", "/path"},
+      {R"({"op":"report","kind":"annual","year":2023,"format":"all","path":"/etc/danvan"})", "/path"},
   };
   for (const auto& c : cases) {
     Answer a = Query(h_, c.request);

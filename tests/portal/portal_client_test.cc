@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include "outbox/portal_client.h"
 #include "outbox/portal_payload.h"
 #include "portal/portal_config.h"
+#include "portal/http_transport.h"
 #include "portal/portal_http_client.h"
 #include "standin_process.h"
 #include "test_pki.h"
@@ -317,12 +319,19 @@ TEST_F(PortalClientTest, SlowResponseTimesOutAndIsRetryable) {
 TEST_F(PortalClientTest, DroppedConnectionBeforeApplyIsRetriedOnceOnFreshConnection) {
   auto client = Client(Parse(EnvelopeJson(standin_->url())));
   ASSERT_TRUE(client->Lookup("x").ok());  // the keep-alive connection is now reused
+  // A look-up is harmless to repeat: resent once on a fresh connection.
+  standin_->Faults({{"drop_next", 1}});
+  LookupResult l = client->Lookup("H26.20-230302-0060");
+  EXPECT_EQ(l.outcome, PortalOutcome::kSuccess) << l.message;
+  EXPECT_EQ(l.attempts, 2);
+  // A dossier create is not: the outbox looks it up before sending it again (issue 11).
   standin_->Faults({{"drop_next", 1}});
   const std::string code = "H26.20-230302-0060";
   SendResult r = client->SyncDossiers({Dossier(code)}, false);
-  EXPECT_EQ(r.outcome, PortalOutcome::kSuccess) << r.message;
-  EXPECT_EQ(r.attempts, 2);
-  EXPECT_EQ(standin_->Received()["dossiers"][code]["creates"], 1);
+  EXPECT_EQ(r.outcome, PortalOutcome::kRetryable) << r.message;
+  EXPECT_TRUE(r.ambiguous);
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_FALSE(standin_->Received()["dossiers"].contains(code));
   json req = standin_->Stats()["requests"]["DongBoHoSoMC"];
   EXPECT_EQ(req["dropped"], 1);
 }
@@ -334,6 +343,8 @@ TEST_F(PortalClientTest, DroppedConnectionTwiceSurfacesAsRetryable) {
   SendResult r = client->SyncDossiers({Dossier("H26.20-230302-0061")}, false);
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
   EXPECT_EQ(r.http_status, 0);
+  // The request reached the server before the connection closed: it may have been applied.
+  EXPECT_TRUE(r.ambiguous);
   EXPECT_EQ(standin_->Stats()["dossiers"], 0);
 }
 
@@ -352,7 +363,9 @@ TEST_F(PortalClientTest, ProgressDroppedAfterApplyWithoutKeyIsNotResentByTranspo
   EXPECT_EQ(standin_->Stats()["duplicate_steps"], 1);
 }
 
-TEST_F(PortalClientTest, ProgressDroppedAfterApplyWithIdempotencyKeyAppliedOnce) {
+TEST_F(PortalClientTest, ProgressDroppedAfterApplyIsNeverResentByTransportEvenWithKey) {
+  // The national portal honours no idempotency key (issue 11): a progress call is never resent
+  // transparently, key or not; the outcome is reported as ambiguous for the outbox to handle.
   auto client = Client(Parse(EnvelopeJson(standin_->url())));
   const std::string code = "H26.20-230302-0071";
   ASSERT_TRUE(client->SyncDossiers({Dossier(code)}, false).ok());
@@ -360,16 +373,13 @@ TEST_F(PortalClientTest, ProgressDroppedAfterApplyWithIdempotencyKeyAppliedOnce)
   PortalCallOptions opt{"", code + ":progress:1-2"};
   std::vector<json> steps = {Step(code, 4, "20230302100000"), Step(code, 9, "20230302140000")};
   SendResult r = client->SyncProgress(steps, opt);
-  // Reused connection closed without an answer: resent once with the same key, replayed.
-  EXPECT_EQ(r.outcome, PortalOutcome::kSuccess) << r.message;
-  EXPECT_EQ(r.attempts, 2);
+  EXPECT_EQ(r.outcome, PortalOutcome::kRetryable) << r.message;
+  EXPECT_TRUE(r.ambiguous);
+  EXPECT_EQ(r.attempts, 1);
   EXPECT_EQ(r.exchange.idempotency_key, code + ":progress:1-2");
-  // And an explicit resend by the outbox is replayed too.
-  EXPECT_TRUE(client->SyncProgress(steps, opt).ok());
   json stats = standin_->Stats();
   EXPECT_EQ(stats["progress_steps"], 2);
   EXPECT_EQ(stats["duplicate_steps"], 0);
-  EXPECT_EQ(stats["idempotent_replays"], 2);
 }
 
 TEST_F(PortalClientTest, MalformedBodyIsRetryableAndResendFindsDossier) {
@@ -378,9 +388,30 @@ TEST_F(PortalClientTest, MalformedBodyIsRetryableAndResendFindsDossier) {
   standin_->Faults({{"malformed_next", 1}});
   SendResult r = client->SyncDossiers({Dossier(code)}, false);
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
+  EXPECT_TRUE(r.ambiguous);  // applied, answer unreadable
   EXPECT_EQ(r.http_status, 200);
   EXPECT_NE(r.exchange.response_body.find("<html>"), std::string::npos);
   EXPECT_EQ(client->SyncDossiers({Dossier(code)}, false).outcome, PortalOutcome::kAlreadyExists);
+}
+
+// Issue 10: a portal answer is read up to 16 MiB (kMaxResponseBytes) and parsed with the nesting
+// limit: an endless body and a body nested 200,000 deep are retryable failures of that call,
+// neither grows memory without bound nor overflows the sender's stack (copying the nested
+// `result` recursed once per level). The next call works.
+TEST_F(PortalClientTest, OversizedOrDeeplyNestedAnswerIsRetryableNotACrash) {
+  auto client = Client(Parse(EnvelopeJson(standin_->url())));
+  standin_->Faults({{"oversize_next", 1}, {"oversize_bytes", 20 << 20}});
+  SendResult big = client->SyncDossiers({Dossier("H26.20-230302-0095")}, false);
+  EXPECT_EQ(big.outcome, PortalOutcome::kRetryable) << big.message;
+  EXPECT_LE(big.exchange.response_body.size(), static_cast<size_t>(kMaxResponseBytes));
+  EXPECT_NE(big.message.find("larger than the limit"), std::string::npos) << big.message;
+
+  standin_->Faults({{"deep_next", 1}, {"deep_levels", 200000}});
+  SendResult deep = client->SyncDossiers({Dossier("H26.20-230302-0096")}, false);
+  EXPECT_EQ(deep.outcome, PortalOutcome::kRetryable) << deep.message;
+  EXPECT_EQ(deep.http_status, 200);
+
+  EXPECT_EQ(client->SyncDossiers({Dossier("H26.20-230302-0097")}, false).outcome, PortalOutcome::kSuccess);
 }
 
 TEST_F(PortalClientTest, ErrorCodeAsNumberAndDoubleZeroAreSuccess) {
@@ -468,7 +499,7 @@ TEST_F(PortalClientTest, PerOperationStyleWithOAuth2) {
   const std::string code = "H26.20-230302-0130";
   SendResult c = client->SyncDossiers({Dossier(code)}, false, {"", "k-create-" + code});
   ASSERT_EQ(c.outcome, PortalOutcome::kSuccess) << c.message << c.exchange.response_body;
-  EXPECT_NE(c.exchange.url.find("/api/DongBoHoSoMC?MaDinhDanhDV=000.00.20.H26&isUpdating=False"),
+  EXPECT_NE(c.exchange.url.find("/api/SynsTTHCC/DongBoHoSoMC?MaDinhDanhDV=000.00.20.H26&isUpdating=False"),
             std::string::npos)
       << c.exchange.url;
   EXPECT_TRUE(json::parse(c.exchange.request_body).is_array());
@@ -576,7 +607,9 @@ TEST_F(PortalClientTest, ConnectionRefusedIsRetryable) {
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
   EXPECT_EQ(r.http_status, 0);
   EXPECT_NE(r.message.find("đăng nhập"), std::string::npos) << r.message;
+  EXPECT_FALSE(r.ambiguous);  // nothing went out
 }
+
 
 // --- TLS ----------------------------------------------------------------------------------
 
@@ -586,7 +619,8 @@ TEST(PortalTlsTest, UntrustedServerCertificateRejectedWhenVerifying) {
   ASSERT_TRUE(rogue.started()) << rogue.stderr_text();
   json j = EnvelopeJson(rogue.url());
   j.erase("envelope");
-  j["envelope"] = {{"username", "danvan"}, {"password_env", "DANVAN_TEST_PORTAL_PASSWORD"}};
+  j["envelope"] = {{"username", "danvan"}, {"password_env", "DANVAN_TEST_PORTAL_PASSWORD"},
+                   {"dstcode", kDstcode}};
   auto client = Client(Parse(j));
   SendResult r = client->SyncDossiers({Dossier("H26.20-230302-0200")}, false);
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
@@ -609,7 +643,6 @@ TEST(PortalTlsTest, HostNameMismatchRejected) {
                        StandinEnv());
   ASSERT_TRUE(wrong.started()) << wrong.stderr_text();
   json j = EnvelopeJson(wrong.url());
-  j["envelope"].erase("dstcode");
   auto client = Client(Parse(j));
   SendResult r = client->Lookup("H26.20-230302-0201");
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
@@ -623,7 +656,6 @@ TEST(PortalTlsTest, ClientCertificateRequiredByServer) {
                       StandinEnv());
   ASSERT_TRUE(mtls.started()) << mtls.stderr_text();
   json j = EnvelopeJson(mtls.url());
-  j["envelope"].erase("dstcode");
   auto without = Client(Parse(j));
   SendResult r = without->Lookup("H26.20-230302-0202");
   EXPECT_EQ(r.outcome, PortalOutcome::kRetryable);
@@ -664,7 +696,6 @@ TEST(PortalKeepAliveTest, ServerClosedIdleConnectionIsReopened) {
                    StandinEnv());
   ASSERT_TRUE(s.started());
   json j = EnvelopeJson(s.url());
-  j["envelope"].erase("dstcode");
   j["keep_alive_idle_ms"] = 60'000;  // the client would happily reuse it
   auto client = Client(Parse(j));
   ASSERT_TRUE(client->Lookup("a").ok());
@@ -741,6 +772,26 @@ TEST(PortalClassifyTest, Leniency) {
   EXPECT_EQ(ClassifyResponse(c, busy, 0, &e).outcome, PortalOutcome::kRetryable);
 }
 
+// Issue 11: which answers leave the outcome unknown (re-sending may apply twice), and which
+// refusals mean the configuration is wrong rather than the data.
+TEST(PortalClassifyTest, AmbiguousAndConfigurationRefusals) {
+  EXPECT_TRUE(Classify(502, "").ambiguous);
+  EXPECT_TRUE(Classify(504, "").ambiguous);
+  EXPECT_TRUE(Classify(200, "<html>oops").ambiguous);
+  EXPECT_FALSE(Classify(503, "").ambiguous);
+  EXPECT_FALSE(Classify(429, "").ambiguous);
+  SendResult dst = Classify(200, R"({"error_code":"-5","message":"dstcode không hợp lệ"})");
+  EXPECT_EQ(dst.outcome, PortalOutcome::kPermanent);
+  EXPECT_TRUE(dst.config_error);
+  EXPECT_TRUE(Classify(200, R"j({"error_code":"-6","message":"Thiếu mã đơn vị (madonvi / MaDinhDanhDV)"})j").config_error);
+  EXPECT_TRUE(Classify(404, "").config_error);
+  EXPECT_TRUE(Classify(405, "").config_error);
+  SendResult data = Classify(200, R"j({"error_code":"-1","message":"Dữ liệu không hợp lệ tại data[2] (MaHoSo H26.20-230301-0001): NguoiXuLy dài 63 ký tự"})j");
+  EXPECT_EQ(data.outcome, PortalOutcome::kPermanent);
+  EXPECT_FALSE(data.config_error);
+  EXPECT_FALSE(Classify(400, R"({"error_code":"-1","message":"data[0].TrangThai: sai"})").config_error);
+}
+
 TEST(PortalClassifyTest, RetryAfter) {
   const int64_t now = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
   EXPECT_EQ(ParseRetryAfter("120", now), 120'000);
@@ -776,13 +827,74 @@ TEST(PortalConfigTest, SchemaAcceptsTestConfigsAndRejectsInlineSecrets) {
   json no_envelope = EnvelopeJson("https://localhost:8443");
   no_envelope.erase("envelope");
   EXPECT_FALSE(ValidConfigBySchema(no_envelope));
+  // Issue 11 item 8: the gateway refuses every call without dstcode, so it is required.
+  json no_dstcode = EnvelopeJson("https://localhost:8443");
+  no_dstcode["envelope"].erase("dstcode");
+  EXPECT_FALSE(ValidConfigBySchema(no_dstcode));
+  auto refused = ParsePortalConfig(no_dstcode);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("portal.envelope.dstcode"), std::string::npos)
+      << refused.status().message();
+}
+
+// Issue 11 item 10: the plugin's configuration schema carries the portal section with every key
+// (not a bare object): a copy of portal-config.schema.json with its definitions inlined. This
+// keeps the two identical.
+TEST(PortalConfigTest, ConfigSchemaCarriesThePortalSchema) {
+  auto load = [](const char* name) {
+    std::ifstream in(std::string(DANVAN_SOURCE_ROOT) + "/schemas/" + name);
+    return json::parse(in);
+  };
+  json portal = load("portal-config.schema.json");
+  const json defs = portal["definitions"];
+  std::function<json(const json&)> resolve = [&](const json& x) -> json {
+    if (x.is_object()) {
+      json out = json::object();
+      if (x.contains("$ref") && x["$ref"].get<std::string>().rfind("#/definitions/", 0) == 0) {
+        out = resolve(defs[x["$ref"].get<std::string>().substr(14)]);
+      }
+      for (auto it = x.begin(); it != x.end(); ++it)
+        if (it.key() != "$ref") out[it.key()] = resolve(it.value());
+      return out;
+    }
+    if (x.is_array()) {
+      json out = json::array();
+      for (const auto& e : x) out.push_back(resolve(e));
+      return out;
+    }
+    return x;
+  };
+  json want = json::object();
+  for (auto it = portal.begin(); it != portal.end(); ++it) {
+    if (it.key() == "$schema" || it.key() == "$id" || it.key() == "definitions" || it.key() == "title" ||
+        it.key() == "description")
+      continue;
+    want[it.key()] = resolve(it.value());
+  }
+  json got = load("config.schema.json")["properties"]["portal"];
+  got.erase("description");
+  EXPECT_EQ(got, want) << "schemas/config.schema.json /properties/portal differs from "
+                          "schemas/portal-config.schema.json: copy it again (definitions inlined)";
+  // Every outbox key is declared with its meaning, and unknown ones are refused.
+  json outbox = load("config.schema.json")["properties"]["outbox"];
+  EXPECT_EQ(outbox["additionalProperties"], false);
+  for (const char* k : {"enabled", "destination", "senders", "claim_batch", "steps_per_call",
+                        "dossiers_per_call", "lease_ms", "backoff_base_ms", "backoff_cap_ms",
+                        "max_attempts", "max_age_ms", "max_queued", "poll_interval_ms",
+                        "held_retry_ms", "reconcile_interval_ms", "procedures_refresh_interval_ms",
+                        "synthesize_progress", "derived_step_delay_ms", "derived_step_match_ms", "pause_ms",
+                        "field_limits_file", "mappings"}) {
+    ASSERT_TRUE(outbox["properties"].contains(k)) << k;
+    EXPECT_FALSE(outbox["properties"][k].value("description", "").empty()) << k;
+  }
 }
 
 TEST(PortalConfigTest, SecretsFromEnvOrFileNeverInline) {
   setenv("DANVAN_TEST_PW2", "bí mật", 1);
   json j = {{"style", "envelope"},
             {"base_url", "https://lgsp.haiphong.gov.vn/"},
-            {"envelope", {{"username", "u"}, {"password_env", "DANVAN_TEST_PW2"}}}};
+            {"envelope", {{"username", "u"}, {"password_env", "DANVAN_TEST_PW2"},
+                          {"dstcode", "VN:GOV:H31"}}}};
   auto c = ParsePortalConfig(j);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->envelope.password, "bí mật");
@@ -798,7 +910,7 @@ TEST(PortalConfigTest, SecretsFromEnvOrFileNeverInline) {
   ASSERT_EQ(write(fd, "tu-tep\n", 7), 7);
   close(fd);
   json f = j;
-  f["envelope"] = {{"username", "u"}, {"password_file", path}};
+  f["envelope"] = {{"username", "u"}, {"password_file", path}, {"dstcode", "VN:GOV:H31"}};
   auto cf = ParsePortalConfig(f);
   ASSERT_TRUE(cf.ok());
   EXPECT_EQ(cf->envelope.password, "tu-tep");
@@ -809,6 +921,38 @@ TEST(PortalConfigTest, SecretsFromEnvOrFileNeverInline) {
   auto bad = ParsePortalConfig(inline_pw);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message().find("lộ"), std::string::npos);
+
+  // Issue 10 (unbounded reads): a secret file is a regular file of at most 64 KiB. /dev/zero,
+  // a directory and a 1 MiB file are refused naming the key, at once (before: /dev/zero grew
+  // `open` without bound, a 1 MiB file became the password).
+  const std::string big_path = std::string(path) + "-big";
+  std::ofstream(big_path) << std::string(1 << 20, 'p');
+  for (const std::string& bad : {std::string("/dev/zero"), std::string("/tmp"), big_path}) {
+    json b = j;
+    b["envelope"] = {{"username", "u"}, {"password_file", bad}};
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = ParsePortalConfig(b);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << bad;
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("password_file"), std::string::npos) << r.status().message();
+  }
+  unlink(big_path.c_str());
+  // The CA bundle and client certificate files, read by OpenSSL at the first connection: checked
+  // at parse time, so /dev/zero or a directory fails `open` naming the field.
+  for (const char* key : {"ca_file", "client_cert_file"}) {
+    json b = j;
+    b["tls"] = {{key, "/dev/zero"}};
+    if (std::string(key) == "client_cert_file") b["tls"]["client_key_file"] = GetTestPki().server_key;
+    auto r = ParsePortalConfig(b);
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_NE(r.status().message().find(std::string("portal.tls.") + key), std::string::npos)
+        << r.status().message();
+  }
+  {
+    json b = j;
+    b["tls"] = {{"ca_file", GetTestPki().ca_cert}};
+    EXPECT_TRUE(ParsePortalConfig(b).ok()) << "a real CA file is still accepted";
+  }
 
   json unset = j;
   unset["envelope"]["password_env"] = "DANVAN_TEST_NOT_SET_ANYWHERE";

@@ -73,6 +73,31 @@ TEST(PortalPayloadTest, DossierBecomesStringsWithPortalDatesAndMappedCodes) {
   all_strings(it);
 }
 
+// Issue 11 item 9: fields of the portal's dossier item that were accepted at intake and then
+// silently dropped are sent when the host gives them (and not invented when it does not).
+TEST(PortalPayloadTest, FurtherPortalFieldsAreSentWhenGiven) {
+  json d = Dossier();
+  d["SoBienNhan"] = "BN-2023-000123";
+  d["NgayNopHoSo"] = "2023-03-02T08:55:00+07:00";
+  d["NoiNopHoSo"] = "Bộ phận Một cửa Sở GD&ĐT Hải Phòng";
+  d["NgayTuChoi"] = "";
+  d["DanhSachTepDinhKemKhac"] = json::array({{{"TepDinhKemId", 7}, {"TenTepDinhKem", "ban_sao_cccd.pdf"}}});
+  d["DSKetNoiCSDL"] = json::array({{{"MaCSDL", "CSDLQGDC"}, {"KetQua", "1"}}});
+  auto r = MapDossierItem("HS-1", "SGDDT.TTRA", d, Mappings());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->item["SoBienNhan"], "BN-2023-000123");
+  EXPECT_EQ(r->item["NgayNopHoSo"], "20230302085500");
+  EXPECT_EQ(r->item["NoiNopHoSo"], "Bộ phận Một cửa Sở GD&ĐT Hải Phòng");
+  EXPECT_EQ(r->item["NgayTuChoi"], "");
+  EXPECT_EQ(r->item["DanhSachTepDinhKemKhac"][0]["TepDinhKemId"], "7");
+  EXPECT_EQ(r->item["DSKetNoiCSDL"][0]["MaCSDL"], "CSDLQGDC");
+  auto plain = MapDossierItem("HS-1", "SGDDT.TTRA", Dossier(), Mappings());
+  ASSERT_TRUE(plain.ok());
+  for (const char* f : {"SoBienNhan", "NgayNopHoSo", "NoiNopHoSo", "NgayTuChoi",
+                        "DanhSachTepDinhKemKhac", "DSKetNoiCSDL"})
+    EXPECT_FALSE(plain->item.contains(f)) << f;
+}
+
 TEST(PortalPayloadTest, MissingUnitMappingIsPerRecordErrorNamingCode) {
   auto r = MapDossierItem("HS-7", "SYT.KHAC", Dossier(), Mappings());
   ASSERT_FALSE(r.ok());

@@ -140,7 +140,7 @@ class ReportInjectionTest : public ::testing::Test {
     // Markup and a ';' (the list separator of Vietnamese Windows, which Excel then splits on).
     Submit(Petition("DT-2023-000200", "<script>alert('xss')</script> Khiếu nại", "Cán bộ;=1+1"));
     Submit(Petition("DT-2023-000201", "Khiếu nại về học phí;=HYPERLINK(\"http://evil.example\")", "Trần Văn Bình"));
-    out_ = dir_.path() / "report";
+    out_ = dir_.path() / "reports" / "six-month";  // inside reports.dir (default: beside the database)
     auto r = engine_->Query(json{{"op", "report"}, {"kind", "six_month"}, {"year", 2023},
                                  {"format", "all"}, {"path", out_.string()}}.dump());
     ASSERT_TRUE(r.ok()) << r.status().ToString();

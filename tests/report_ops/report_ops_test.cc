@@ -233,6 +233,55 @@ TEST(ReportOps, RejectsBadRequests) {
   EXPECT_FALSE(q({{"op", "report"}, {"kind", "annual"}, {"year", 2023}, {"unit", "NOPE"}}).ok());
 }
 
+// Issue 10 (path traversal): `report` with format "all" writes only inside reports.dir (by
+// default "reports" beside the database). "..", an absolute path elsewhere, a symbolic link in
+// the reports directory pointing out of it and control characters are refused with
+// INVALID_INPUT naming /path, before anything is written; a relative path is taken inside it.
+TEST(ReportOps, ReportPathStaysInsideTheReportsDirectory) {
+  Fixture f;
+  const fs::path reports = f.dir.path() / "reports";
+  const fs::path outside = f.dir.path() / "outside";
+  fs::create_directories(reports);
+  fs::create_directories(outside);
+  fs::create_directory_symlink(outside, reports / "link");
+  auto report = [&](const std::string& path) {
+    return f.engine->Query(json({{"op", "report"}, {"kind", "annual"}, {"year", 2023},
+                                 {"format", "all"}, {"path", path}}).dump());
+  };
+  for (const std::string& bad :
+       {std::string("../outside/a"), std::string("../../../../../../tmp/danvan-escape"),
+        (reports / ".." / "outside" / "b").string(), outside.string(), std::string("/etc"),
+        std::string("link/c"), (reports / "link").string(), std::string("x/../../outside/d"),
+        std::string("ok\0/../../outside", 17), std::string("ok\n")}) {
+    auto r = report(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidInput) << bad << ": " << r.status().ToString();
+    EXPECT_EQ(r.status().message().rfind("/path", 0), 0u) << r.status().message();
+  }
+  EXPECT_TRUE(fs::is_empty(outside)) << "a refused report wrote outside the reports directory";
+  EXPECT_FALSE(fs::exists("/tmp/danvan-escape"));
+
+  // Relative: inside reports.dir; absolute inside it is fine too; ".." that stays inside too.
+  json rel = Q(*f.engine, {{"op", "report"}, {"kind", "annual"}, {"year", 2023}, {"format", "all"},
+                           {"path", "nam-2023"}});
+  EXPECT_EQ(rel["path"], fs::weakly_canonical(reports / "nam-2023").string());
+  EXPECT_TRUE(fs::exists(reports / "nam-2023" / "report.html"));
+  json abs = Q(*f.engine, {{"op", "report"}, {"kind", "annual"}, {"year", 2023}, {"format", "all"},
+                           {"path", (reports / "a" / ".." / "b").string()}});
+  EXPECT_TRUE(fs::exists(reports / "b" / "report.json")) << abs.dump();
+
+  // A configured reports.dir is the one that counts.
+  const fs::path own = f.dir.path() / "bao-cao";
+  auto e2 = OpenEngine(ConfigFor(f.dir.path() / "db2.sqlite",
+                                 {{"config_dir", f.config_dir.string()}, {"reports", {{"dir", own.string()}}}}),
+                       FixedClock("2023-07-01T08:00:00+07:00"));
+  auto refused = e2->Query(json({{"op", "report"}, {"kind", "annual"}, {"year", 2023}, {"format", "all"},
+                                 {"path", (reports / "x").string()}}).dump());
+  EXPECT_FALSE(refused.ok());
+  Q(*e2, {{"op", "report"}, {"kind", "annual"}, {"year", 2023}, {"format", "all"}, {"path", "x"}});
+  EXPECT_TRUE(fs::exists(own / "x" / "report.xlsx"));
+}
+
 // ---- sample data set, golden files ----
 
 class SampleReports : public ::testing::Test {
@@ -244,7 +293,8 @@ class SampleReports : public ::testing::Test {
                       "/tools/sample-gen/gen_sample.py --seed 2023 --out " + jsonl.string() + " > /dev/null";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     // A fixed clock after both cut-offs: every figure is judged at the period's end.
-    engine_ = OpenEngine(ConfigFor(dir_->path() / "db.sqlite"), FixedClock("2024-01-15T08:00:00+07:00")).release();
+    engine_ = OpenEngine(ConfigFor(dir_->path() / "db.sqlite", {{"reports", {{"dir", DANVAN_REPORT_OPS_TEST_OUT}}}}),
+                         FixedClock("2024-01-15T08:00:00+07:00")).release();
     std::ifstream in(jsonl);
     std::string line, batch;
     int n = 0;
@@ -343,7 +393,8 @@ TEST_F(SampleReports, ReopenedEngineGivesTheSameReports) {
   for (const char* kind : {"six_month", "annual"})
     before[kind] = Q(*engine_, {{"op", "report"}, {"kind", kind}, {"year", 2023}})["report"];
   delete engine_;
-  engine_ = OpenEngine(ConfigFor(dir_->path() / "db.sqlite"), FixedClock("2024-01-15T08:00:00+07:00")).release();
+  engine_ = OpenEngine(ConfigFor(dir_->path() / "db.sqlite", {{"reports", {{"dir", DANVAN_REPORT_OPS_TEST_OUT}}}}),
+                         FixedClock("2024-01-15T08:00:00+07:00")).release();
   for (const char* kind : {"six_month", "annual"}) {
     json after = Q(*engine_, {{"op", "report"}, {"kind", kind}, {"year", 2023}})["report"];
     EXPECT_EQ(after["actions"], before[kind]["actions"]) << kind;

@@ -244,12 +244,15 @@ std::string LegacyEntryHash(const json& r) {
   return Sha256Hex(j.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
-// Turns a database made by this version back into the schema of the previous one (migration 4
-// not applied) and writes `n` legacy entries (one per person) chained as the old code did.
+// Turns a database made by this version back into the schema of the previous one (migrations 4
+// and later not applied) and writes `n` legacy entries (one per person) chained as the old code did.
 void MakeLegacyDatabase(const std::string& db, bool tamper_second) {
   Exec(db, "DROP INDEX export_log_format");
   for (const char* col : {"format", "request_summary", "response_hash", "response_summary"})
     Exec(db, std::string("ALTER TABLE export_log DROP COLUMN ") + col);
+  // Migration 6 (the outbox's ambiguity, derived-step and lease-owner columns) came later.
+  for (const char* col : {"ambiguous", "derived", "lease_owner"})
+    Exec(db, std::string("ALTER TABLE outbox DROP COLUMN ") + col);
   Exec(db, "DELETE FROM schema_migrations WHERE version >= 4");
   std::string prev(64, '0');
   int64_t at = 1677640000000;

@@ -33,7 +33,9 @@ json Portal(const std::string& url) {
           {"connect_timeout_ms", 2000},
           {"read_timeout_ms", 2000},
           {"tls", {{"ca_file", GetTestPki().ca_cert}}},
-          {"envelope", {{"username", "danvan"}, {"password_env", "DANVAN_TEST_TRANSPORT_PASSWORD"}}}};
+          // dstcode is required at open (issue 11 item 8).
+          {"envelope", {{"username", "danvan"}, {"password_env", "DANVAN_TEST_TRANSPORT_PASSWORD"},
+                        {"dstcode", "VN:GOV:H26"}}}};
 }
 
 TEST(TransportSecurity, PlainHttpBaseUrlIsRefusedNamingTheField) {

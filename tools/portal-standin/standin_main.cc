@@ -8,7 +8,11 @@
 //                  POST /api/<Service>?MaDinhDanhDV=..&isUpdating=True|False with a bare JSON
 //                  array (DongBoHoSoMC, CapNhatTienDoHoSoMC) or {"mahoso"}/{"maTTHC"}.
 //   control:       POST /_control/faults, GET /_control/faults, GET /_control/received,
-//                  GET /_control/stats, POST /_control/reset, POST /_control/expire_sessions.
+//                  GET /_control/stats, GET /_control/calls, POST /_control/reset,
+//                  POST /_control/expire_sessions.
+//   --strict:      the published protocol at its strictest (README "Strict mode"): one answer
+//                  per call, all or nothing, the first offending item named as data[i];
+//                  Idempotency-Key ignored; the portal's field limits enforced.
 // Binds 127.0.0.1 only. Prints the port on the first line of stdout.
 #include <csignal>
 #include <cstdlib>
@@ -58,6 +62,9 @@ struct ServerConfig {
   std::string procedures_file = std::string(DANVAN_SOURCE_ROOT) + "/tools/portal-standin/procedures.json";
   int threads = 16;
   int64_t keep_alive_timeout_ms = 60'000;
+  // Field limits (config/portal/field-limits.json), enforced in strict mode or when given.
+  std::string field_limits_file = std::string(DANVAN_SOURCE_ROOT) + "/config/portal/field-limits.json";
+  bool field_limits_given = false;
 };
 
 json LoadJson(const std::string& path) {
@@ -72,6 +79,8 @@ class SchemaSet {
     Load(dir + "/dossier-item.schema.json", &dossier_);
     Load(dir + "/progress-item.schema.json", &progress_);
   }
+  // Strict mode: the portal's field limits ({"dossier": {field: {"max_chars"}}, "progress": ...}).
+  void SetLimits(json limits) { limits_ = std::move(limits); }
   // Returns the errors of one item, each "where: what"; empty when valid.
   std::vector<std::string> Check(bool dossier, const json& item, const std::string& where) const {
     std::vector<std::string> errors;
@@ -94,6 +103,20 @@ class SchemaSet {
     }
     // Calendar validity of every date (the schema checks only the shape).
     CheckDates(item, where, &errors);
+    // Field limits, counted in Unicode characters.
+    const json& limits = limits_.is_object() ? limits_.value(dossier ? "dossier" : "progress", json::object())
+                                             : json::object();
+    for (auto it = limits.begin(); it != limits.end(); ++it) {
+      auto f = item.find(it.key());
+      if (f == item.end() || !f->is_string()) continue;
+      const std::string& v = f->get_ref<const std::string&>();
+      size_t chars = 0;
+      for (unsigned char c : v) chars += (c & 0xC0) != 0x80;
+      const size_t max = it.value().value("max_chars", size_t{0});
+      if (max && chars > max)
+        errors.push_back(where + "." + it.key() + ": dài " + std::to_string(chars) +
+                         " ký tự, tối đa " + std::to_string(max));
+    }
     return errors;
   }
 
@@ -124,6 +147,7 @@ class SchemaSet {
     }
   }
   valijson::Schema dossier_, progress_;
+  json limits_;
 };
 
 struct Reply {
@@ -185,7 +209,9 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
       });
     }
     if (PerOp() && path.starts_with("/api/")) {
-      const std::string service = path.substr(5);
+      // /api/<Service>, or the published client's /api/SynsTTHCC/<Service>.
+      const std::string service =
+          path.substr(path.starts_with("/api/SynsTTHCC/") ? sizeof("/api/SynsTTHCC/") - 1 : 5);
       return Service(request, response, service, idem, [&]() -> Reply {
         if (!cfg_.state.client_secret.empty()) {
           std::string auth = request.get("Authorization", "");
@@ -230,11 +256,17 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     FaultDecision d = state_.Decide(false);
     if (d.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d.delay_ms));
     const std::string name = service.empty() ? "?" : service;
+    json call = {{"service", name}, {"call", state_.BeginCall()}};
     if (d.action == FaultAction::kDrop) {
       state_.CountRequest(name, "dropped");
+      call.update({{"fault", "dropped"}, {"applied", false}, {"answered", false}});
+      state_.RecordCall(call);
       return Drop(request, response);
     }
     if (d.action == FaultAction::kError) {
+      call.update({{"fault", "injected_" + std::to_string(d.status)}, {"applied", false},
+                   {"answered", true}, {"http", d.status}});
+      state_.RecordCall(call);
       state_.CountRequest(name, "injected_" + std::to_string(d.status));
       Reply r{d.status, {{"error_code", state_.Code("-" + std::to_string(d.status))},
                          {"message", "Lỗi giả lập " + std::to_string(d.status)}}, d.retry_after};
@@ -251,7 +283,16 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
       response.send() << replay->second;
       return;
     }
+    call_ = json::object();
     Reply r = run();
+    call.update(call_);
+    call["http"] = r.status;
+    call["error_code"] = CodeText(r.body);
+    call["applied"] = r.body.is_object() && r.body.value("applied", false);
+    call["answered"] = d.action != FaultAction::kDropAfterApply;
+    if (d.action == FaultAction::kDropAfterApply) call["fault"] = "dropped_after_apply";
+    if (d.action == FaultAction::kMalformed) call["fault"] = "malformed";
+    state_.RecordCall(call);
     std::string text = r.body.dump();
     if (r.status / 100 == 2 && r.body.value("applied", false)) {
       r.body.erase("applied");
@@ -269,6 +310,25 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     if (d.action == FaultAction::kMalformed) {
       state_.CountRequest(name, "malformed");
       text = "<html><body>502 Bad Gateway</body></html>{\"error_code\":";
+    }
+    if (d.action == FaultAction::kOversize) {
+      // Valid JSON that never seems to end: streamed in chunks, no Content-Length.
+      state_.CountRequest(name, "oversize");
+      response.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+      response.setContentType("application/json; charset=utf-8");
+      response.setChunkedTransferEncoding(true);
+      std::ostream& os = response.send();
+      os << "{\"error_code\":\"0\",\"message\":\"";
+      const std::string block(64 << 10, 'x');
+      for (int64_t sent = 0; sent < d.oversize_bytes && os; sent += static_cast<int64_t>(block.size()))
+        os << block;
+      os << "\"}";
+      return;
+    }
+    if (d.action == FaultAction::kDeep) {
+      state_.CountRequest(name, "deep");
+      text = "{\"error_code\":\"0\",\"result\":" + std::string(static_cast<size_t>(d.deep_levels), '[') +
+             std::string(static_cast<size_t>(d.deep_levels), ']') + "}";
     }
     response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
     response.setContentType("application/json; charset=utf-8");
@@ -293,9 +353,12 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
       const json& data = params["data"];
       const bool dossier = service == "DongBoHoSoMC";
       std::vector<std::vector<std::string>> item_errors(data.size());
+      json ids = json::array();
       for (size_t i = 0; i < data.size(); ++i) {
         item_errors[i] = schemas_.Check(dossier, data[i], "data[" + std::to_string(i) + "]");
+        ids.push_back(data[i].is_object() ? data[i].value("MaHoSo", json("")) : json(""));
       }
+      call_ = {{"unit", unit}, {"ids", ids}, {"items", data.size()}};
       bool is_update = false;
       if (dossier) {
         const json& u = params.contains("isUpdating") ? params["isUpdating"] : json();
@@ -303,6 +366,15 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
           return Bad("-1", "Dữ liệu không hợp lệ: isUpdating: phải là chuỗi \"True\" hoặc \"False\"");
         }
         is_update = u == "True";
+        call_["isUpdating"] = u;
+      }
+      if (cfg_.state.strict) {
+        // One answer for the whole call (README "Strict mode"); HTTP 200 with the error_code.
+        StrictAnswer a = state_.ApplyStrict(dossier, data, item_errors, is_update, unit);
+        json body = {{"error_code", a.code == "0" ? state_.SuccessCode() : state_.Code(a.code)},
+                     {"message", a.message}};
+        if (a.applied) body["applied"] = true;
+        return {200, body};
       }
       int replayed = 0;
       json results = state_.ApplyBatch(dossier, data, item_errors, is_update, unit, idem, &replayed);
@@ -356,6 +428,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     if (service == "TraCuuHoSo") {
       std::string code = params.value("mahoso", params.value("MaHoSo", ""));
       if (code.empty()) return Bad("-1", "Thiếu mahoso");
+      call_ = {{"unit", unit}, {"ids", {code}}};
       return {200, {{"error_code", state_.SuccessCode()}, {"message", ""},
                     {"result", state_.LookupDossier(code)}}};
     }
@@ -463,6 +536,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     if (path == "/_control/faults") return Send(response, {200, state_.GetFaults()});
     if (path == "/_control/received") return Send(response, {200, state_.Received()});
     if (path == "/_control/stats") return Send(response, {200, state_.Stats()});
+    if (path == "/_control/calls") return Send(response, {200, state_.Calls()});
     if (path == "/_control/reset" && method == "POST") {
       state_.Reset();
       return Send(response, {200, {{"ok", true}}});
@@ -518,6 +592,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
   const SchemaSet& schemas_;
   const json& catalogue_;
   const ServerConfig& cfg_;
+  json call_;  // what Execute saw of the call (unit, ids, isUpdating), for /_control/calls
 };
 
 class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
@@ -544,7 +619,7 @@ void Usage() {
       "  [--session-ttl-ms N] [--token-ttl-s N] [--client-ca FILE (require client cert)]\n"
       "  [--store FILE.jsonl] [--seed N] [--schemas DIR] [--procedures FILE] [--threads N]\n"
       "  [--keep-alive-timeout-ms N]\n"
-      "  [--no-idempotency] [--allow-orphan-progress]\n";
+      "  [--no-idempotency] [--allow-orphan-progress] [--strict] [--field-limits FILE]\n";
 }
 
 int Run(int argc, char** argv) {
@@ -580,6 +655,11 @@ int Run(int argc, char** argv) {
     else if (a == "--keep-alive-timeout-ms") cfg.keep_alive_timeout_ms = std::stoll(next());
     else if (a == "--no-idempotency") cfg.state.idempotency = false;
     else if (a == "--allow-orphan-progress") cfg.state.progress_requires_dossier = false;
+    else if (a == "--strict") cfg.state.strict = true;
+    else if (a == "--field-limits") {
+      cfg.field_limits_file = next();
+      cfg.field_limits_given = true;
+    }
     else {
       Usage();
       return 2;
@@ -601,6 +681,8 @@ int Run(int argc, char** argv) {
   Poco::Net::initializeSSL();
   json catalogue = LoadJson(cfg.procedures_file);
   SchemaSet schemas(cfg.schemas_dir);
+  if (cfg.state.strict) cfg.state.idempotency = false;  // the published clients send no key
+  if (cfg.state.strict || cfg.field_limits_given) schemas.SetLimits(LoadJson(cfg.field_limits_file));
   State state(cfg.state);
 
   Poco::Net::Context::Ptr context = new Poco::Net::Context(
@@ -622,7 +704,7 @@ int Run(int argc, char** argv) {
   server.start();
   std::cout << socket.address().port() << std::endl;
   std::cerr << "danvan-portal-standin: https://127.0.0.1:" << socket.address().port()
-            << " style=" << cfg.style << std::endl;
+            << " style=" << cfg.style << (cfg.state.strict ? " strict" : "") << std::endl;
   int sig = 0;
   sigwait(&wait_set, &sig);
   // Everything received is already flushed to the store file; a graceful Poco shutdown takes

@@ -21,6 +21,10 @@ json Faults::ToJson() const {
           {"drop_after_apply_rate", drop_after_apply_rate},
           {"malformed_next", malformed_next},
           {"malformed_rate", malformed_rate},
+          {"oversize_next", oversize_next},
+          {"oversize_bytes", oversize_bytes},
+          {"deep_next", deep_next},
+          {"deep_levels", deep_levels},
           {"expire_sessions_after", expire_sessions_after},
           {"error_code_as_number", error_code_as_number},
           {"success_code", success_code},
@@ -47,6 +51,10 @@ std::string Faults::Merge(const json& j) {
       else if (k == "drop_after_apply_rate") drop_after_apply_rate = v.get<double>();
       else if (k == "malformed_next") malformed_next = v.get<int>();
       else if (k == "malformed_rate") malformed_rate = v.get<double>();
+      else if (k == "oversize_next") oversize_next = v.get<int>();
+      else if (k == "oversize_bytes") oversize_bytes = v.get<int64_t>();
+      else if (k == "deep_next") deep_next = v.get<int>();
+      else if (k == "deep_levels") deep_levels = v.get<int>();
       else if (k == "expire_sessions_after") expire_sessions_after = v.get<int>();
       else if (k == "error_code_as_number") error_code_as_number = v.get<bool>();
       else if (k == "success_code") success_code = v.get<std::string>();
@@ -174,7 +182,15 @@ FaultDecision State::Decide(bool is_auth) {
     d.action = FaultAction::kMalformed;
   } else if (r_mal < f.malformed_rate) {
     d.action = FaultAction::kMalformed;
+  } else if (f.oversize_next > 0) {
+    --f.oversize_next;
+    d.action = FaultAction::kOversize;
+  } else if (f.deep_next > 0) {
+    --f.deep_next;
+    d.action = FaultAction::kDeep;
   }
+  d.oversize_bytes = f.oversize_bytes;
+  d.deep_levels = f.deep_levels;
   d.retry_after = f.retry_after;
   return d;
 }
@@ -331,6 +347,7 @@ json State::ApplyBatch(bool dossier, const json& items,
           const char* status = is_update ? "updated" : "created";
           answer(status, "0", "Đồng bộ thành công");
           applied_any = true;
+          NoteApplied("dossier", item, status);
           Log({{"t", Now()}, {"kind", "dossier"}, {"op", status}, {"unit", unit}, {"item", item}});
         }
       } else if (blocked.count(code)) {
@@ -339,20 +356,7 @@ json State::ApplyBatch(bool dossier, const json& items,
         answer("rejected", "-4", "Không tìm thấy hồ sơ " + code);
         blocked.insert(code);
       } else {
-        std::string time = item.value("ThoiDiemXuLy", "");
-        std::string step_key = code + "|" + item.value("TrangThai", "") + "|" + time;
-        bool duplicate = !step_keys_.insert(step_key).second;
-        // Same-length yyyyMMddHHmmss strings compare like the instants they denote.
-        auto last = last_step_time_.find(code);
-        bool out_of_order = last != last_step_time_.end() && time < last->second;
-        if (last == last_step_time_.end() || time > last->second) last_step_time_[code] = time;
-        if (duplicate) ++duplicate_steps_;
-        if (out_of_order) ++out_of_order_steps_;
-        json rec = {{"seq", ++seq_},          {"MaHoSo", code},     {"unit", unit},
-                    {"idempotency_key", key},  {"duplicate", duplicate},
-                    {"out_of_order", out_of_order},                 {"item", item}};
-        progress_.push_back(rec);
-        Log({{"t", Now()}, {"kind", "progress"}, {"step", rec}});
+        ApplyStepLocked(item, unit, key);
         answer("applied", "0", "Cập nhật tiến độ thành công");
         applied_any = true;
       }
@@ -365,6 +369,110 @@ json State::ApplyBatch(bool dossier, const json& items,
     }
   }
   return results;
+}
+
+namespace {
+// The service call the handler on this thread is serving (State::BeginCall); 0 outside one.
+thread_local int64_t t_current_call = 0;
+}  // namespace
+
+int64_t State::BeginCall() {
+  t_current_call = ++next_call_;
+  return t_current_call;
+}
+
+void State::NoteApplied(const std::string& kind, const json& item, const std::string& op) {
+  const bool dossier = kind == "dossier";
+  applied_.push_back({{"seq", ++applied_seq_},
+                      {"kind", kind},
+                      {"MaHoSo", item.value("MaHoSo", "")},
+                      {"op", op},
+                      {"status", item.value(dossier ? "TrangThaiHoSo" : "TrangThai", "")},
+                      {"time", dossier ? "" : item.value("ThoiDiemXuLy", "")},
+                      {"note", dossier ? item.value("GhiChu", "") : item.value("NoiDungXuLy", "")},
+                      {"call", t_current_call}});
+}
+
+json State::ApplyStepLocked(const json& item, const std::string& unit, const std::string& key) {
+  const std::string code = item.value("MaHoSo", "");
+  std::string time = item.value("ThoiDiemXuLy", "");
+  std::string step_key = code + "|" + item.value("TrangThai", "") + "|" + time;
+  bool duplicate = !step_keys_.insert(step_key).second;
+  // Same-length yyyyMMddHHmmss strings compare like the instants they denote.
+  auto last = last_step_time_.find(code);
+  bool out_of_order = last != last_step_time_.end() && time < last->second;
+  if (last == last_step_time_.end() || time > last->second) last_step_time_[code] = time;
+  if (duplicate) ++duplicate_steps_;
+  if (out_of_order) ++out_of_order_steps_;
+  json rec = {{"seq", ++seq_},          {"MaHoSo", code},     {"unit", unit},
+              {"idempotency_key", key},  {"duplicate", duplicate},
+              {"out_of_order", out_of_order},                 {"item", item}};
+  progress_.push_back(rec);
+  NoteApplied("progress", item, "applied");
+  Log({{"t", Now()}, {"kind", "progress"}, {"step", rec}});
+  return rec;
+}
+
+StrictAnswer State::ApplyStrict(bool dossier, const json& items,
+                                const std::vector<std::vector<std::string>>& item_errors,
+                                bool is_update, const std::string& unit) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto where = [&](size_t i) {
+    return "data[" + std::to_string(i) + "] (MaHoSo " + items[i].value("MaHoSo", "") + ")";
+  };
+  // 1. The whole call is checked first; the first offending item refuses it.
+  std::set<std::string> created_here;  // a create of the same MaHoSo twice in one call
+  for (size_t i = 0; i < items.size(); ++i) {
+    const json& item = items[i];
+    const std::string code = item.value("MaHoSo", "");
+    if (i < item_errors.size() && !item_errors[i].empty()) {
+      std::string msg = "Dữ liệu không hợp lệ tại " + where(i) + ": ";
+      for (size_t e = 0; e < item_errors[i].size() && e < 5; ++e) msg += (e ? "; " : "") + item_errors[i][e];
+      return {"-1", msg, false};
+    }
+    if (std::find(faults_.reject_items.begin(), faults_.reject_items.end(), code) !=
+        faults_.reject_items.end())
+      return {"-1", "Từ chối " + where(i) + " (giả lập quy tắc nghiệp vụ của Cổng)", false};
+    if (dossier) {
+      const bool known = dossiers_.count(code) > 0 || (!is_update && created_here.count(code));
+      if (!is_update && known) {
+        ++dossiers_[code].duplicate_creates;
+        return {"-3", "Hồ sơ " + where(i) + " đã tồn tại trên hệ thống", false};
+      }
+      if (is_update && !known) return {"-4", "Không tìm thấy hồ sơ " + where(i) + " để cập nhật", false};
+      if (!is_update) created_here.insert(code);
+    } else if (options_.progress_requires_dossier && !dossiers_.count(code)) {
+      return {"-4", "Không tìm thấy hồ sơ " + where(i), false};
+    }
+  }
+  // 2. Every item applied, in order.
+  for (const json& item : items) {
+    if (dossier) {
+      Dossier& d = dossiers_[item.value("MaHoSo", "")];
+      d.item = item;
+      d.unit = unit;
+      if (is_update) ++d.updates;
+      else ++d.creates;
+      const char* op = is_update ? "updated" : "created";
+      NoteApplied("dossier", item, op);
+      Log({{"t", Now()}, {"kind", "dossier"}, {"op", op}, {"unit", unit}, {"item", item}});
+    } else {
+      ApplyStepLocked(item, unit, "");
+    }
+  }
+  return {"0", dossier ? "Đồng bộ thành công" : "Cập nhật tiến độ thành công", true};
+}
+
+void State::RecordCall(json call) {
+  std::lock_guard<std::mutex> l(mu_);
+  call["seq"] = static_cast<int64_t>(calls_.size()) + 1;
+  call["t"] = Now();  // when the answer left (or the connection was dropped)
+  calls_.push_back(std::move(call));
+}
+
+json State::Calls() {
+  std::lock_guard<std::mutex> l(mu_);
+  return calls_;
 }
 
 json State::LookupDossier(const std::string& ma_ho_so) {
@@ -389,12 +497,14 @@ json State::Received() {
                {"updates", dos.updates},
                {"duplicate_creates", dos.duplicate_creates}};
   }
-  return {{"dossiers", d}, {"progress", progress_}};
+  return {{"dossiers", d}, {"progress", progress_}, {"applied", applied_}};
 }
 
 json State::Stats() {
   std::lock_guard<std::mutex> l(mu_);
-  return {{"dossiers", dossiers_.size()},
+  return {{"strict", options_.strict},
+          {"calls", calls_.size()},
+          {"dossiers", dossiers_.size()},
           {"progress_steps", progress_.size()},
           {"duplicate_steps", duplicate_steps_},
           {"out_of_order_steps", out_of_order_steps_},
@@ -418,6 +528,10 @@ void State::Reset() {
   last_step_time_.clear();
   step_keys_.clear();
   seq_ = 0;
+  applied_ = json::array();
+  calls_ = json::array();
+  applied_seq_ = 0;
+  next_call_ = 0;
   duplicate_steps_ = out_of_order_steps_ = idempotent_replays_ = logins_ = tokens_issued_ = 0;
   requests_.clear();
 }

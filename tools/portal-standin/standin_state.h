@@ -2,6 +2,7 @@
 // All methods are thread-safe (one mutex); the HTTP handlers call them from Poco's pool.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -30,6 +31,12 @@ struct Faults {
   double drop_after_apply_rate = 0;
   int malformed_next = 0;         // apply, then answer 200 with a malformed body
   double malformed_rate = 0;
+  // Hostile answers (issue 10): apply, then answer 200 with a body of oversize_bytes (streamed,
+  // chunked, no Content-Length) / a JSON body nested deep_levels deep.
+  int oversize_next = 0;
+  int64_t oversize_bytes = 20LL << 20;
+  int deep_next = 0;
+  int deep_levels = 200000;
   int expire_sessions_after = -1; // expire every session/token after N more service requests
   bool error_code_as_number = false;  // answer error_code as a JSON number
   std::string success_code = "0";     // "0" or "00" (domain.md §1: both mean success)
@@ -43,13 +50,15 @@ struct Faults {
   std::string Merge(const nlohmann::json& j);
 };
 
-enum class FaultAction { kNone, kError, kDrop, kDropAfterApply, kMalformed };
+enum class FaultAction { kNone, kError, kDrop, kDropAfterApply, kMalformed, kOversize, kDeep };
 
 struct FaultDecision {
   FaultAction action = FaultAction::kNone;
   int status = 0;
   std::string retry_after;
   int64_t delay_ms = 0;
+  int64_t oversize_bytes = 0;
+  int deep_levels = 0;
 };
 
 struct StandinOptions {
@@ -64,6 +73,16 @@ struct StandinOptions {
   bool idempotency = true;       // replay the stored answer for a repeated Idempotency-Key
   uint64_t seed = 42;
   std::string store_file;        // JSONL of applied changes, "" = memory only
+  // Strict mode (README "Strict mode"): the published protocol at its strictest. One answer
+  // per call, all or nothing; Idempotency-Key ignored; field limits enforced.
+  bool strict = false;
+};
+
+// The answer to one strict DongBoHoSoMC / CapNhatTienDoHoSoMC call.
+struct StrictAnswer {
+  std::string code;     // "0" when the call was applied
+  std::string message;  // names the first offending item as data[i]
+  bool applied = false;
 };
 
 class State {
@@ -117,6 +136,26 @@ class State {
                                            const std::string& idempotency_key);
   nlohmann::json LookupDossier(const std::string& ma_ho_so);
 
+  // Strict mode: checks every item of the call in order (item_errors: schema and field-limit
+  // errors; then the business rules: reject_items, create of a known MaHoSo "-3 ... đã tồn
+  // tại", update of an unknown one "-4", a step of an unknown dossier "-4"). The first
+  // offending item refuses the whole call, named as data[i]; nothing is applied. Otherwise every
+  // item is applied in order (steps recorded with their duplicate / out-of-order flags).
+  StrictAnswer ApplyStrict(bool dossier, const nlohmann::json& items,
+                           const std::vector<std::vector<std::string>>& item_errors,
+                           bool is_update, const std::string& unit);
+  // Every service call received, in order (GET /_control/calls): service, unit, isUpdating,
+  // the MaHoSo of each item, the answer's HTTP status and error_code, whether it was applied
+  // and whether the answer was delivered (a lost answer: applied, connection closed).
+  void RecordCall(nlohmann::json call);
+  // Numbers a service call when it arrives (1, 2, ...) and makes it the calling thread's
+  // current call: every change applied on this thread until the next BeginCall carries it as
+  // "call" in Received()["applied"], and RecordCall stores it as "call" too, so a test links
+  // each applied change to the call (and its fault) that carried it. Called by the request
+  // handler, which serves one request on one thread.
+  int64_t BeginCall();
+  nlohmann::json Calls();
+
   void CountRequest(const std::string& service, const std::string& outcome);
   nlohmann::json Received();
   nlohmann::json Stats();
@@ -155,6 +194,16 @@ class State {
   int64_t logins_ = 0;
   int64_t tokens_issued_ = 0;
   std::map<std::string, std::map<std::string, int64_t>> requests_;  // service -> outcome -> n
+  // Every applied change in order: {seq, kind: dossier|progress, MaHoSo, op, status, time}
+  // (status: TrangThaiHoSo or TrangThai; time: ThoiDiemXuLy of a step).
+  nlohmann::json applied_ = nlohmann::json::array();
+  nlohmann::json calls_ = nlohmann::json::array();
+  std::atomic<int64_t> next_call_{0};
+  int64_t applied_seq_ = 0;
+  void NoteApplied(const std::string& kind, const nlohmann::json& item, const std::string& op);
+  // Applies one progress step (caller holds mu_); returns its record.
+  nlohmann::json ApplyStepLocked(const nlohmann::json& item, const std::string& unit,
+                                 const std::string& key);
   std::ofstream store_;
 };
 
