@@ -170,7 +170,7 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
         "log": {"level": "warn"},
         "portal": {"style": "envelope", "base_url": "https://localhost:" + port, "default_madonvi": "000.00.20.H31",
                    "tls": {"ca_file": ca},
-                   "envelope": {"username": "motcua-sgddt", "password_env": "DANVAN_PORTAL_PASSWORD"}},
+                   "envelope": {"username": "motcua-sgddt", "password_env": "DANVAN_PORTAL_PASSWORD", "dstcode": "VN:GOV:H31"}},
         "outbox": {"senders": 1, "backoff_base_ms": 50, "backoff_cap_ms": 500,
                    "mappings": {"units": unit_map, "procedures": {c: c for c in procs}}},
     }

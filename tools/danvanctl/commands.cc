@@ -632,20 +632,18 @@ int CmdReport(Ctx& ctx, const Args& a) {
   if (format != "json") {
     std::error_code ec;
     fs::create_directories(out_path, ec);
-    // The plugin writes every format; only the asked ones are moved into --out.
-    staging = fs::path(out_path) / (".danvanctl-" + std::to_string(::getpid()));
-    fs::remove_all(staging, ec);
+    // The plugin writes every format inside its reports directory (reports.dir; a relative
+    // path is resolved there, and nothing outside it is accepted); only the asked files are
+    // then moved into --out.
     req["format"] = "all";
-    req["path"] = staging.string();
+    req["path"] = ".danvanctl-" + std::to_string(::getpid());
   }
   if ((rc = ctx.Open(false))) return rc;
   std::string raw;
   auto r = ctx.Query(req, &rc, &raw);
   std::error_code ec;
-  if (!r) {
-    if (!staging.empty()) fs::remove_all(staging, ec);
-    return rc;
-  }
+  if (!r) return rc;
+  if (format != "json") staging = fs::path(r->value("path", ""));
   if (format == "json") {
     if (out_path.empty()) {
       std::printf("%s\n", ctx.g.json ? raw.c_str() : (*r)["report"].dump(2).c_str());
