@@ -3,7 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "core/timeutil.h"
@@ -313,29 +315,44 @@ TEST_F(TaggingIntegrationTest, ReloadRetagsInTheBackgroundAndJournalsTheChanges)
 namespace danvan {
 namespace {
 
+// An engine in a temporary directory on an injected clock (`now`) that keeps every alert it
+// raises (`alerts`, guarded by `mu`).
+struct AlertingEngine {
+  explicit AlertingEngine(const char* start) : now(*ParseIsoTime(start)) {
+    auto cfg = ParseEngineConfig(testing::ConfigFor(dir.path() / "a.sqlite"));
+    if (!cfg.ok()) throw std::runtime_error(cfg.status().ToString());
+    HostHooks hooks;
+    hooks.clock = std::make_shared<FunctionClock>([this] { return now.load(); });
+    hooks.alert = [this](const std::string& a) {
+      std::lock_guard lock(mu);
+      alerts.push_back(nlohmann::json::parse(a));
+    };
+    auto opened = Engine::Open(cfg.value(), std::move(hooks));
+    if (!opened.ok()) throw std::runtime_error(opened.status().ToString());
+    engine = std::move(opened).value();
+  }
+  int Scan() { return engine->Query(R"({"op":"deadlines.scan"})").value()["alerts_fired"].get<int>(); }
+
+  testing::TempDir dir;
+  std::atomic<int64_t> now;
+  std::mutex mu;
+  std::vector<nlohmann::json> alerts;  // guarded by mu
+  std::unique_ptr<Engine> engine;
+};
+
 // The scheduler alerts the host once when a dossier becomes due soon and once when it becomes
 // overdue, driven by the (injected) clock, not by new events.
 TEST(DeadlineAlertsTest, DueSoonAndOverdueFireOnceEach) {
-  testing::TempDir dir;
-  std::atomic<int64_t> now{*ParseIsoTime("2023-03-01T09:00:00+07:00")};
-  auto cfg = ParseEngineConfig(testing::ConfigFor(dir.path() / "a.sqlite"));
-  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-  std::mutex mu;
-  std::vector<nlohmann::json> alerts;
-  HostHooks hooks;
-  hooks.clock = std::make_shared<FunctionClock>([&] { return now.load(); });
-  hooks.alert = [&](const std::string& a) {
-    std::lock_guard lock(mu);
-    alerts.push_back(nlohmann::json::parse(a));
-  };
-  auto engine = Engine::Open(cfg.value(), std::move(hooks));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  auto& e = *engine.value();
+  AlertingEngine ae("2023-03-01T09:00:00+07:00");
+  auto& e = *ae.engine;
+  auto& now = ae.now;
+  auto& mu = ae.mu;
+  auto& alerts = ae.alerts;
   auto r = e.Submit(testing::DossierEvent("H31-ALERT-1", 1, "4").dump()).result;
   ASSERT_EQ(r["outcome"], "accepted");
   EXPECT_EQ(r["deadline"]["class"], "open_within_deadline") << r.dump();
 
-  auto scan = [&] { return e.Query(R"({"op":"deadlines.scan"})").value()["alerts_fired"].get<int>(); };
+  auto scan = [&] { return ae.Scan(); };
   EXPECT_EQ(scan(), 0);
   now = *ParseIsoTime("2023-03-06T12:00:00+07:00");  // the due day (NgayHenTra 06/03 17:00)
   EXPECT_EQ(scan(), 1);
@@ -359,21 +376,11 @@ TEST(DeadlineAlertsTest, DueSoonAndOverdueFireOnceEach) {
 // step (Thông tư 05/2021/TT-TTCP, Điều 6, 10 working days) falls overdue later and gets its own
 // alert when it does, once, with the step and its legal basis, without any new event.
 TEST(DeadlineAlertsTest, EveryLegalStepOfAPetitionIsAlertedWhenItFallsOverdue) {
-  testing::TempDir dir;
-  std::atomic<int64_t> now{*ParseIsoTime("2023-04-03T11:00:00+07:00")};
-  auto cfg = ParseEngineConfig(testing::ConfigFor(dir.path() / "a.sqlite"));
-  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
-  std::mutex mu;
-  std::vector<nlohmann::json> alerts;
-  HostHooks hooks;
-  hooks.clock = std::make_shared<FunctionClock>([&] { return now.load(); });
-  hooks.alert = [&](const std::string& a) {
-    std::lock_guard lock(mu);
-    alerts.push_back(nlohmann::json::parse(a));
-  };
-  auto engine = Engine::Open(cfg.value(), std::move(hooks));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  auto& e = *engine.value();
+  AlertingEngine ae("2023-04-03T11:00:00+07:00");
+  auto& e = *ae.engine;
+  auto& now = ae.now;
+  auto& mu = ae.mu;
+  auto& alerts = ae.alerts;
   auto r = e.Submit(testing::PetitionEvent("DT-STEPS-1", 1, "received").dump()).result;
   ASSERT_EQ(r["outcome"], "accepted") << r.dump();
   auto step_due = [&](const std::string& rule) -> std::string {
@@ -388,7 +395,7 @@ TEST(DeadlineAlertsTest, EveryLegalStepOfAPetitionIsAlertedWhenItFallsOverdue) {
   ASSERT_FALSE(accept_due.empty());
   ASSERT_FALSE(intake_due.empty());
   ASSERT_LT(accept_due, intake_due);  // 10 calendar days end before 10 working days
-  auto scan = [&] { return e.Query(R"({"op":"deadlines.scan"})").value()["alerts_fired"].get<int>(); };
+  auto scan = [&] { return ae.Scan(); };
   auto day_after = [](const std::string& due) {
     return *ParseIsoTime(due.substr(0, 10) + "T12:00:00+07:00") + 24 * 3600 * 1000;
   };
