@@ -435,6 +435,8 @@ Result<int> Engine::ScanDeadlines() {
         return ("," + alerted + ",").find("," + token + ",") != std::string::npos;
       };
       const std::string told_before = alerted;
+      const bool class_alert =
+          (evaluation.cls == "due_soon" || evaluation.cls == "open_overdue") && !told(evaluation.cls);
       if (const auto steps = evaluation.deadline.find("steps");
           steps != evaluation.deadline.end() && steps->is_array()) {
         for (const auto& step : *steps) {
@@ -457,14 +459,12 @@ Result<int> Engine::ScanDeadlines() {
           alerts.push_back(alert.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         }
       }
-      if ((evaluation.cls == "due_soon" || evaluation.cls == "open_overdue") && !told(evaluation.cls))
-        alerted += (alerted.empty() ? "" : ",") + evaluation.cls;
+      if (class_alert) alerted += (alerted.empty() ? "" : ",") + evaluation.cls;
       if (alerted != told_before) {
         st = tx.MarkAlerted(row.pk, alerted);
         if (!st.ok()) return st;
       }
-      if ((evaluation.cls == "due_soon" || evaluation.cls == "open_overdue") &&
-          ("," + told_before + ",").find("," + evaluation.cls + ",") == std::string::npos) {
+      if (class_alert) {
         nlohmann::json alert = {{"type", evaluation.cls == "due_soon" ? "due_soon" : "overdue"},
                                 {"record", KeyJson(row.key)},
                                 {"unit", row.unit},
