@@ -50,8 +50,10 @@ bool HasDigit(std::string_view w) {
   return std::any_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::vector<Word> WordsOf(const text::MatchText& mt) {
-  std::vector<Word> words;
+// Fills *words (cleared first) with the words of mt.
+void WordsOf(const text::MatchText& mt, std::vector<Word>* out) {
+  std::vector<Word>& words = *out;
+  words.clear();
   words.reserve(mt.folded.size() / 4 + 4);
   const std::string& f = mt.folded;
   uint32_t sentence = 0;
@@ -77,7 +79,6 @@ std::vector<Word> WordsOf(const text::MatchText& mt) {
     }
     i = j + 1;
   }
-  return words;
 }
 
 // Lower-cased NFC of a word written in the cue file.
@@ -126,6 +127,11 @@ class FeatureSink {
   void AddNamed(uint64_t hash, const std::string& name) {
     hashes_.push_back(hash);
     if (names_) text_.push_back(name);
+  }
+  // Forgets every feature added (the capacity is kept).
+  void Reset() {
+    hashes_.clear();
+    text_.clear();
   }
   // Every hash added, in order, repeats included.
   const std::vector<uint64_t>& hashes() const { return hashes_; }
@@ -348,6 +354,11 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       } else if (j.value("negatable", true)) {
         cue.negators = default_negators;
       }
+      if (j.contains("with_quote")) {
+        if (!j["with_quote"].is_boolean()) return Status::InvalidInput(ptr + "/with_quote: phải là true hoặc false");
+        if (cue.count) return Status::InvalidInput(ptr + "/with_quote: không dùng cho dấu hiệu đếm");
+        cue.with_quote = j["with_quote"].get<bool>();
+      }
       if (j.contains("with")) {
         if (!j["with"].is_array()) return Status::InvalidInput(ptr + "/with: phải là mảng mã dấu hiệu");
         for (const auto& w : j["with"]) {
@@ -366,6 +377,7 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
         return Status::InvalidInput("/cues/" + std::to_string(ci) + "/with: không có dấu hiệu cụm từ '" + id + "'");
       c->cues_[ci].with.push_back(static_cast<uint32_t>(other));
     }
+    for (const Cue& cue : c->cues_) c->any_with_quote_ |= cue.with_quote;
     c->matcher_.Build();
     c->roles_.resize(c->matcher_.size());
     auto named = [](std::string text) {
@@ -382,6 +394,11 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       for (int t : cue.distinct) cue.distinct_feat.push_back(named("n:" + cue.id + "#>=" + std::to_string(t)));
       for (int t : cue.sentences) cue.sentence_feat.push_back(named("n:" + cue.id + "@sent>=" + std::to_string(t)));
       for (uint32_t o : cue.with) cue.with_feat.push_back(named("c:" + cue.id + "+" + c->cues_[o].id));
+      if (cue.with_quote) {
+        cue.quote_feat = named("c:" + cue.id + "+quote");
+        for (uint32_t o : cue.with)
+          cue.with_quote_feat.push_back(named("c:" + cue.id + "+" + c->cues_[o].id + "+quote"));
+      }
     }
     for (int t : c->quote_thresholds_) {
       auto n = named("s:quotes>=" + std::to_string(t));
@@ -466,6 +483,25 @@ int CountItems(std::string_view norm) {
   return items;
 }
 
+// Byte offsets in norm where a quotation opens: every “ (U+201C) and « (U+00AB), and every
+// odd-numbered straight quote (the first of each pair).
+void QuoteOpenings(std::string_view norm, std::vector<uint32_t>* out) {
+  out->clear();
+  bool straight_open = false;
+  for (size_t i = 0; i < norm.size(); ++i) {
+    const unsigned char b = static_cast<unsigned char>(norm[i]);
+    if (b == '"') {
+      if (!straight_open) out->push_back(static_cast<uint32_t>(i));
+      straight_open = !straight_open;
+    } else if (b == 0xE2 && i + 2 < norm.size() && static_cast<unsigned char>(norm[i + 1]) == 0x80 &&
+               static_cast<unsigned char>(norm[i + 2]) == 0x9C) {
+      out->push_back(static_cast<uint32_t>(i));
+    } else if (b == 0xC2 && i + 1 < norm.size() && static_cast<unsigned char>(norm[i + 1]) == 0xAB) {
+      out->push_back(static_cast<uint32_t>(i));
+    }
+  }
+}
+
 bool AllDigits(std::string_view w) {
   return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -475,17 +511,35 @@ bool AllDigits(std::string_view w) {
 void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
                            const text::MatchText* content, bool bigrams, FeatureSink* sink_ptr) {
   FeatureSink& sink = *sink_ptr;
-  std::vector<text::KeywordMatcher::Hit> hits;
-  std::vector<int> count_max(cues.cues_.size());
-  // (cue, phrase index) of the hits of cues with "distinct" thresholds, and (cue, sentence) of
-  // those with "sentences" thresholds; sorted and counted per cue after the hits.
-  std::vector<std::pair<uint32_t, uint32_t>> fired, in_sentences;
-  std::vector<std::pair<uint32_t, uint32_t>> hit_sentences;  // (cue, sentence) of every hit
+  // Scratch buffers, kept per thread so that reading a letter allocates nothing once warm
+  // (every one is cleared before use; no call below re-enters this function).
+  struct Scratch {
+    std::vector<text::KeywordMatcher::Hit> hits;
+    std::vector<int> count_max;
+    // (cue, phrase index) of the hits of cues with "distinct" thresholds, and (cue, sentence)
+    // of those with "sentences" thresholds; sorted and counted per cue after the hits.
+    std::vector<std::pair<uint32_t, uint32_t>> fired, in_sentences;
+    std::vector<std::pair<uint32_t, uint32_t>> hit_sentences;  // (cue, sentence) of every hit
+    std::vector<Word> words;
+    std::vector<uint32_t> quotes;          // norm offsets where a quotation opens
+    std::vector<uint32_t> quote_sentences;  // sentences holding one, sorted, unique
+  };
+  thread_local Scratch scratch;
+  auto& hits = scratch.hits;
+  auto& count_max = scratch.count_max;
+  count_max.assign(cues.cues_.size(), -1);
+  auto& fired = scratch.fired;
+  auto& in_sentences = scratch.in_sentences;
+  auto& hit_sentences = scratch.hit_sentences;
+  fired.clear();
+  in_sentences.clear();
+  hit_sentences.clear();
+  std::vector<Word>& words = scratch.words;
   for (int part = 0; part < 2; ++part) {
     const text::MatchText* prepared = part == 0 ? title : content;
     if (!prepared) continue;
     const text::MatchText& mt = *prepared;
-    std::vector<Word> words = WordsOf(mt);
+    WordsOf(mt, &words);
     if (words.empty()) continue;
     if (part == 0) {
       NgramFeatures(words, "t:", "tb:", bigrams, &sink);
@@ -619,6 +673,22 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
     if (part == 1 && !hit_sentences.empty()) {
       std::sort(hit_sentences.begin(), hit_sentences.end());
       hit_sentences.erase(std::unique(hit_sentences.begin(), hit_sentences.end()), hit_sentences.end());
+      // Sentences in which a quotation opens (the sentence of the first word after the mark),
+      // computed only when a cue asks for them.
+      auto& quote_sentences = scratch.quote_sentences;
+      quote_sentences.clear();
+      if (cues.any_with_quote_) {
+        QuoteOpenings(mt.norm, &scratch.quotes);
+        for (uint32_t q : scratch.quotes) {
+          const size_t wi = word_at(q);
+          if (wi < words.size()) quote_sentences.push_back(words[wi].sentence);
+        }
+        quote_sentences.erase(std::unique(quote_sentences.begin(), quote_sentences.end()),
+                              quote_sentences.end());
+      }
+      auto quoted = [&](uint32_t sentence) {
+        return std::binary_search(quote_sentences.begin(), quote_sentences.end(), sentence);
+      };
       for (size_t i = 0; i < hit_sentences.size();) {
         const uint32_t ci = hit_sentences[i].first;
         size_t j = i;
@@ -630,6 +700,19 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
             together = std::binary_search(hit_sentences.begin(), hit_sentences.end(),
                                           std::make_pair(cue.with[k], hit_sentences[x].second));
           if (together) sink.AddNamed(cue.with_feat[k].hash, cue.with_feat[k].text);
+        }
+        if (cue.with_quote && !quote_sentences.empty()) {
+          bool any = false;
+          for (size_t x = i; x < j && !any; ++x) any = quoted(hit_sentences[x].second);
+          if (any) sink.AddNamed(cue.quote_feat.hash, cue.quote_feat.text);
+          for (size_t k = 0; any && k < cue.with.size(); ++k) {
+            bool together = false;
+            for (size_t x = i; x < j && !together; ++x)
+              together = quoted(hit_sentences[x].second) &&
+                         std::binary_search(hit_sentences.begin(), hit_sentences.end(),
+                                            std::make_pair(cue.with[k], hit_sentences[x].second));
+            if (together) sink.AddNamed(cue.with_quote_feat[k].hash, cue.with_quote_feat[k].text);
+          }
         }
         i = j;
       }
@@ -730,7 +813,9 @@ LetterReading LetterModel::Read(std::string_view title, std::string_view content
 
 LetterReading LetterModel::ReadPrepared(const text::MatchText* title,
                                         const text::MatchText* content) const {
-  FeatureSink sink(false);
+  // One sink per thread, reused: its hashes buffer is not reallocated for every letter.
+  thread_local FeatureSink sink(false);
+  sink.Reset();
   ExtractLetterFeatures(*cues_, title, content, bigrams_, &sink);
   return ReadHashes(sink.hashes());
 }
@@ -750,8 +835,8 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
     for (uint64_t h : hashes) __builtin_prefetch(&keys_[h & mask_]);
   thread_local std::vector<uint64_t> seen;
   if (seen.size() * 64 < weights_.size()) seen.resize((weights_.size() + 63) / 64, 0);
-  std::vector<uint32_t> active;
-  active.reserve(hashes.size() / 2 + 8);
+  thread_local std::vector<uint32_t> active;  // per-thread scratch, cleared here
+  active.clear();
   for (uint64_t h : hashes) {
     const int64_t i = Lookup(h);
     if (i < 0) continue;
@@ -766,8 +851,7 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
   r.has_text = !hashes.empty();
   // Top contributions of the active features to one decision.
   // Only the kEvidence largest are named (names are copied for those alone).
-  std::vector<std::pair<double, uint32_t>> scratch;
-  scratch.reserve(active.size());
+  thread_local std::vector<std::pair<double, uint32_t>> scratch;  // cleared by each top()
   auto top = [&](auto contribution) {
     scratch.clear();
     for (uint32_t i : active) {
@@ -858,10 +942,11 @@ nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
     out["confidence"] = std::round(d.confidence * 1000) / 1000;
     if (with_evidence) {
       json ev = json::array();
+      ev.get_ref<json::array_t&>().reserve(d.evidence.size());
       for (const auto& e : d.evidence) {
         json one = json::object();
-        one["feature"] = e.feature;
-        one["weight"] = e.weight;
+        one.emplace("feature", e.feature);
+        one.emplace("weight", e.weight);
         ev.push_back(std::move(one));
       }
       out["evidence"] = std::move(ev);

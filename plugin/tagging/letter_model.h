@@ -81,6 +81,10 @@ class LetterCues {
     // "with": cues whose (non-negated) hit in the same sentence makes the feature
     // "c:<id>+<other>" (a behaviour word with a public employee as its actor).
     std::vector<uint32_t> with;
+    // "with_quote": a hit in a sentence where a quotation opens makes "c:<id>+quote" (a speech
+    // verb followed by the words said: `cô nói "…"`), and with a "with" cue in that sentence
+    // too, "c:<id>+<other>+quote" (what a public employee said, quoted).
+    bool with_quote = false;
     uint32_t phrase_count = 0;      // phrases as written in the cue file (before variants)
     std::vector<uint32_t> phrases;  // keyword ids (nouns for count cues)
     std::vector<uint32_t> unless;
@@ -93,6 +97,8 @@ class LetterCues {
     };
     std::array<Name, 2> feat, feat_neg;
     std::vector<Name> threshold_feat, distinct_feat, sentence_feat, with_feat;
+    Name quote_feat;                   // with_quote: "c:<id>+quote"
+    std::vector<Name> with_quote_feat;  // with_quote: "c:<id>+<with>+quote", parallel to `with`
   };
   struct StructureName {
     std::string text;
@@ -116,6 +122,7 @@ class LetterCues {
   std::vector<int> quote_thresholds_;
   std::vector<int> item_thresholds_;
   int phone_digits_ = 0;  // 0: no phone feature
+  bool any_with_quote_ = false;  // some cue has with_quote (quotations are then located)
   std::unordered_map<std::string, int> number_words_;  // NFC lower-case word -> value
   std::unordered_map<std::string, int> number_words_folded_;
   std::unordered_set<std::string> count_fillers_;  // NFC lower-case and folded forms

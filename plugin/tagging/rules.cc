@@ -1130,10 +1130,36 @@ const std::string* StringField(const json& data, const char* name) {
 
 double Round3(double x) { return std::round(x * 1000) / 1000; }
 
+// JSON objects and one-element arrays built member by member: nlohmann's initializer lists
+// build a two-element array per member and copy it, which cost a quarter of reading a letter.
+template <typename V>
+void Put(json* obj, const char* key, V&& value) {
+  obj->emplace(key, std::forward<V>(value));
+}
+json ArrayOf(json item) {
+  json out = json::array();
+  out.push_back(std::move(item));
+  return out;
+}
+
 json FeaturesJson(const std::vector<Evidence>& ev) {
   json out = json::array();
-  for (const auto& e : ev) out.push_back({{"feature", e.feature}, {"weight", e.weight}});
+  out.get_ref<json::array_t&>().reserve(ev.size());
+  for (const auto& e : ev) {
+    json one = json::object();
+    Put(&one, "feature", e.feature);
+    Put(&one, "weight", e.weight);
+    out.push_back(std::move(one));
+  }
   return out;
+}
+
+// {"model": mv, "features": [...]} (the evidence of one decision of the reading).
+json ModelFeatures(const std::string& mv, const std::vector<Evidence>& ev) {
+  json one = json::object();
+  Put(&one, "model", mv);
+  Put(&one, "features", FeaturesJson(ev));
+  return ArrayOf(std::move(one));
 }
 
 // Reads a petition/reception letter with the letter model (or takes a person's reviewed
@@ -1193,27 +1219,38 @@ void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, cons
   LetterReading r = rd.model->ReadPrepared(title_mt, content_mt);
   const std::string& mv = rd.model->version();
   json probs = json::object();
-  for (size_t k = 0; k < kLetterKinds.size(); ++k) probs[kLetterKinds[k]] = Round3(r.kind_probabilities[k]);
-  add("text_kind", r.kind.value, "reading.kind", r.kind.confidence,
-      json::array({{{"model", mv}, {"probabilities", probs}, {"features", FeaturesJson(r.kind.evidence)}}}));
-  add("text_kind_strength", r.kind.confidence >= rd.strong_above ? "strong" : "weak", "reading.kind",
-      r.kind.confidence, json::array({{{"model", mv}, {"strong_above", rd.strong_above}}}));
+  for (size_t k = 0; k < kLetterKinds.size(); ++k) Put(&probs, kLetterKinds[k], Round3(r.kind_probabilities[k]));
+  {
+    json kind_ev = json::object();
+    Put(&kind_ev, "model", mv);
+    Put(&kind_ev, "probabilities", std::move(probs));
+    Put(&kind_ev, "features", FeaturesJson(r.kind.evidence));
+    add("text_kind", r.kind.value, "reading.kind", r.kind.confidence, ArrayOf(std::move(kind_ev)));
+    json strength_ev = json::object();
+    Put(&strength_ev, "model", mv);
+    Put(&strength_ev, "strong_above", rd.strong_above);
+    add("text_kind_strength", r.kind.confidence >= rd.strong_above ? "strong" : "weak", "reading.kind",
+        r.kind.confidence, ArrayOf(std::move(strength_ev)));
+  }
   for (const auto& d : r.secondary_decisions) {
     if (d.value.find(':') != std::string::npos) continue;
-    add("secondary_kind", d.value, "reading.secondary", d.confidence,
-        json::array({{{"model", mv}, {"features", FeaturesJson(d.evidence)}}}));
+    add("secondary_kind", d.value, "reading.secondary", d.confidence, ModelFeatures(mv, d.evidence));
   }
   json weak = json::array();
-  if (r.kind.confidence < rd.review_below)
-    weak.push_back({{"decision", "kind"}, {"value", r.kind.value}, {"confidence", Round3(r.kind.confidence)}});
+  auto weak_decision = [&](const char* decision, json value, double confidence) {
+    json w = json::object();
+    Put(&w, "decision", decision);
+    Put(&w, "value", std::move(value));
+    Put(&w, "confidence", Round3(confidence));
+    weak.push_back(std::move(w));
+  };
+  if (r.kind.confidence < rd.review_below) weak_decision("kind", r.kind.value, r.kind.confidence);
   for (size_t f = 0; f < kLetterFlags.size(); ++f) {
     const LetterDecision& d = r.flags[f];
     if (d.value == "true")
       add(kFlagTags[f].first, kFlagTags[f].second, std::string("reading.") + kLetterFlags[f],
-          d.confidence, json::array({{{"model", mv}, {"features", FeaturesJson(d.evidence)}}}));
-    if (d.confidence < rd.flag_review_below)
-      weak.push_back({{"decision", kLetterFlags[f]}, {"value", d.value == "true"},
-                      {"confidence", Round3(d.confidence)}});
+          d.confidence, ModelFeatures(mv, d.evidence));
+    if (d.confidence < rd.flag_review_below) weak_decision(kLetterFlags[f], d.value == "true", d.confidence);
   }
   double overall = r.kind.confidence;
   for (const auto& d : r.flags) overall = std::min(overall, d.confidence);
@@ -1221,11 +1258,15 @@ void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, cons
   // tags above, and in here only for unsure decisions).
   json all = r.ToJson(/*decided_evidence=*/false);
   all["model"] = mv;
-  add("letter_reading", weak.empty() ? "sure" : "review", "reading.letter", overall, json::array({all}));
-  if (!weak.empty())
-    add("needs_review", "", "reading.review", overall,
-        json::array({{{"review_below", rd.review_below}, {"flag_review_below", rd.flag_review_below},
-                      {"weak", weak}}}));
+  const bool sure = weak.empty();
+  add("letter_reading", sure ? "sure" : "review", "reading.letter", overall, ArrayOf(std::move(all)));
+  if (!sure) {
+    json review_ev = json::object();
+    Put(&review_ev, "review_below", rd.review_below);
+    Put(&review_ev, "flag_review_below", rd.flag_review_below);
+    Put(&review_ev, "weak", std::move(weak));
+    add("needs_review", "", "reading.review", overall, ArrayOf(std::move(review_ev)));
+  }
 }
 
 // domain.md §3a invariants over the final tags: group => complex; anonymous => denunciation.

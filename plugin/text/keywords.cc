@@ -71,19 +71,34 @@ void KeywordAutomaton::Build() {
       }
     }
   }
+  delta16_.clear();
+  if (n <= 0x10000) delta16_.assign(delta_.begin(), delta_.end());
+  reports_.assign(n, 0);
+  for (size_t s = 0; s < n; ++s) reports_[s] = out_[s] >= 0 || dict_link_[s] >= 0;
 }
 
 void KeywordAutomaton::FindAll(std::string_view text, std::vector<Match>* out) const {
   if (patterns_.empty()) return;
+  if (!delta16_.empty()) {
+    Scan(delta16_.data(), text, out);
+  } else {
+    Scan(delta_.data(), text, out);
+  }
+}
+
+template <typename State>
+void KeywordAutomaton::Scan(const State* delta, std::string_view text, std::vector<Match>* out) const {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
-  int32_t s = 0;
+  const size_t classes = static_cast<size_t>(num_classes_);
+  const uint8_t* reports = reports_.data();
+  size_t s = 0;
   for (size_t i = 0; i < n; ++i) {
-    s = delta_[s * num_classes_ + byte_class_[p[i]]];
-    if (out_[s] < 0 && dict_link_[s] < 0) continue;
+    s = delta[s * classes + byte_class_[p[i]]];
+    if (!reports[s]) continue;
     // Must end on a word boundary.
     if (i + 1 < n && IsWordByte(p[i + 1])) continue;
-    for (int32_t t = out_[s] >= 0 ? s : dict_link_[s]; t >= 0; t = dict_link_[t]) {
+    for (int32_t t = out_[s] >= 0 ? static_cast<int32_t>(s) : dict_link_[s]; t >= 0; t = dict_link_[t]) {
       uint32_t pi = static_cast<uint32_t>(out_[t]);
       size_t len = patterns_[pi].size();
       size_t begin = i + 1 - len;
@@ -157,9 +172,11 @@ Result<uint32_t> KeywordMatcher::Add(std::string_view keyword) {
 void KeywordMatcher::Build() { automaton_.Build(); }
 
 void KeywordMatcher::Find(const MatchText& text, std::vector<Hit>* out) const {
-  std::vector<KeywordAutomaton::Match> matches;
+  // Per-thread scratch (cleared here; FindAll does not re-enter Find).
+  thread_local std::vector<KeywordAutomaton::Match> matches;
+  thread_local std::vector<std::pair<uint32_t, uint32_t>> ranges;
+  matches.clear();
   automaton_.FindAll(text.folded, &matches);
-  std::vector<std::pair<uint32_t, uint32_t>> ranges;
   for (const auto& m : matches) {
     uint32_t nb = text.folded_to_norm[m.begin];
     uint32_t ne = text.folded_to_norm[m.end];

@@ -48,7 +48,15 @@ class KeywordAutomaton {
   std::vector<std::string> patterns_;
   uint8_t byte_class_[256] = {};
   int num_classes_ = 1;
+  template <typename State>
+  void Scan(const State* delta, std::string_view folded, std::vector<Match>* out) const;
   std::vector<int32_t> delta_;      // states x classes
+  // The same table in 16 bits when every state fits (the usual case: a few thousand states),
+  // so the scan's working set is half as large and stays in the L2 cache.
+  std::vector<uint16_t> delta16_;
+  // Per state: 1 when a pattern ends at it or on its fail chain (out_ or dict_link_ set), so
+  // the scan reads one byte per text byte besides the transition.
+  std::vector<uint8_t> reports_;
   std::vector<int32_t> out_;        // pattern ending at this state, or -1
   std::vector<int32_t> dict_link_;  // next state on the fail chain with an output, or -1
 };

@@ -71,6 +71,14 @@ constexpr char32_t kTableSize = 0x2000;
 struct FoldTable {
   std::array<char32_t, kTableSize> low{};
   std::array<char32_t, 0x100> latin_ext_additional{};  // U+1E00..U+1EFF
+  // For PrepareForMatch: the simple lower case of a code point and the fold of that lower case,
+  // over the same two ranges (every Vietnamese letter is in them).
+  struct LowerFold {
+    char32_t lower;
+    char32_t fold;
+  };
+  std::array<LowerFold, kTableSize> lower_low{};
+  std::array<LowerFold, 0x100> lower_latin_ext_additional{};
 };
 
 char32_t ComputeFold(char32_t cp) {
@@ -115,6 +123,13 @@ const FoldTable& Table() {
     auto* t = new FoldTable();
     for (char32_t cp = 0; cp < kTableSize; ++cp) t->low[cp] = ComputeFold(cp);
     for (char32_t k = 0; k < 0x100; ++k) t->latin_ext_additional[k] = ComputeFold(0x1E00 + k);
+    auto lower_fold = [](char32_t cp) {
+      const char32_t lower =
+          static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+      return FoldTable::LowerFold{lower, ComputeFold(lower)};
+    };
+    for (char32_t cp = 0; cp < kTableSize; ++cp) t->lower_low[cp] = lower_fold(cp);
+    for (char32_t k = 0; k < 0x100; ++k) t->lower_latin_ext_additional[k] = lower_fold(0x1E00 + k);
     return t;
   }());
   return *table;
@@ -208,35 +223,68 @@ Result<MatchText> PrepareForMatch(std::string_view utf8) {
     nfc_storage = std::move(nfc).value();
     src = nfc_storage;
   }
-  mt.norm.reserve(src.size());
-  mt.folded.reserve(src.size());
-  mt.folded_to_norm.reserve(src.size() + 1);
+  // Output buffers sized for the worst case and trimmed at the end: a code point of n bytes
+  // lower-cases to at most 3n/2 bytes and folds to at most 2n (one byte for ASCII).
+  const FoldTable& table = Table();
+  mt.norm.resize(src.size() * 2 + 8);
+  mt.folded.resize(src.size() * 2 + 8);
+  mt.folded_to_norm.resize(src.size() * 2 + 9);
+  char* norm = mt.norm.data();
+  char* folded = mt.folded.data();
+  uint32_t* to_norm = mt.folded_to_norm.data();
+  size_t norm_size = 0, folded_size = 0;
+  auto put_utf8 = [](char32_t cp, char* out, size_t* size) {
+    if (cp < 0x80) {
+      out[(*size)++] = static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out[(*size)++] = static_cast<char>(0xC0 | (cp >> 6));
+      out[(*size)++] = static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out[(*size)++] = static_cast<char>(0xE0 | (cp >> 12));
+      out[(*size)++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out[(*size)++] = static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out[(*size)++] = static_cast<char>(0xF0 | (cp >> 18));
+      out[(*size)++] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out[(*size)++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out[(*size)++] = static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  };
   size_t pos = 0;
   bool last_sep = true;  // suppresses a leading separator
   while (pos < src.size()) {
     unsigned char b = static_cast<unsigned char>(src[pos]);
-    const uint32_t start = static_cast<uint32_t>(mt.norm.size());
+    const uint32_t start = static_cast<uint32_t>(norm_size);
     if (b < 0x80) {
       ++pos;
       char lower = (b >= 'A' && b <= 'Z') ? static_cast<char>(b + 32) : static_cast<char>(b);
-      mt.norm.push_back(lower);
-      char32_t f = FoldCodePoint(static_cast<unsigned char>(lower));
+      norm[norm_size++] = lower;
+      const char32_t f = table.low[static_cast<unsigned char>(lower)];
       if (f == ' ') {
         if (last_sep) continue;
         last_sep = true;
-        mt.folded.push_back(' ');
-        mt.folded_to_norm.push_back(start);
       } else {
         last_sep = false;
-        mt.folded.push_back(static_cast<char>(f));
-        mt.folded_to_norm.push_back(start);
       }
+      to_norm[folded_size] = start;
+      folded[folded_size++] = static_cast<char>(f);
       continue;
     }
     char32_t cp = NextCodePoint(src, &pos);
-    cp = static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
-    AppendUtf8(cp, &mt.norm);
-    char32_t f = FoldCodePoint(cp);
+    char32_t f;
+    if (cp < kTableSize) {
+      const FoldTable::LowerFold& lf = table.lower_low[cp];
+      cp = lf.lower;
+      f = lf.fold;
+    } else if (cp >= 0x1E00 && cp <= 0x1EFF) {
+      const FoldTable::LowerFold& lf = table.lower_latin_ext_additional[cp - 0x1E00];
+      cp = lf.lower;
+      f = lf.fold;
+    } else {
+      cp = static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+      f = FoldCodePoint(cp);
+    }
+    put_utf8(cp, norm, &norm_size);
     if (f == 0) {
       mt.has_diacritics = true;  // a stray combining mark on a letter
       continue;
@@ -244,16 +292,19 @@ Result<MatchText> PrepareForMatch(std::string_view utf8) {
     if (f == ' ') {
       if (last_sep) continue;
       last_sep = true;
-      mt.folded.push_back(' ');
-      mt.folded_to_norm.push_back(start);
+      to_norm[folded_size] = start;
+      folded[folded_size++] = ' ';
       continue;
     }
     last_sep = false;
     if (f < 0x80) mt.has_diacritics = true;
-    size_t before = mt.folded.size();
-    AppendUtf8(f, &mt.folded);
-    for (size_t k = before; k < mt.folded.size(); ++k) mt.folded_to_norm.push_back(start);
+    size_t before = folded_size;
+    put_utf8(f, folded, &folded_size);
+    for (size_t k = before; k < folded_size; ++k) to_norm[k] = start;
   }
+  mt.norm.resize(norm_size);
+  mt.folded.resize(folded_size);
+  mt.folded_to_norm.resize(folded_size);
   mt.folded_to_norm.push_back(static_cast<uint32_t>(mt.norm.size()));
   return mt;
 }

@@ -163,6 +163,45 @@ TEST(LetterCues, BehaviourIsTiedToItsActorInTheSameSentence) {
   EXPECT_NE(c.status().message().find("/cues/0/with"), std::string::npos) << c.status().message();
 }
 
+TEST(LetterCues, QuotedWordsAreTiedToTheSpeechVerbAndItsActorInTheSameSentence) {
+  json actor = {{"id", "actor"}, {"phrases", {"cô", "cán bộ"}}, {"negatable", false},
+                {"description", "d"}, {"source", "s"}};
+  json speech = {{"id", "speech"}, {"phrases", {"nói", "quát"}}, {"with", {"actor"}},
+                 {"with_quote", true}, {"description", "d"}, {"source", "s"}};
+  auto c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({actor, speech})}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  // What the officer said, quoted in the sentence that tells who said it (curly or straight
+  // quotes; a sentence end inside the quotation does not matter).
+  for (const char* text : {"Chị cán bộ mở hé cửa nói “Hết giờ rồi. Mai quay lại” rồi đóng cửa.",
+                           "Co can bo noi \"het gio roi\", roi dong cua."}) {
+    auto s = Names(**c, "", text);
+    EXPECT_TRUE(s.count("c:speech+quote")) << text;
+    EXPECT_TRUE(s.count("c:speech+actor+quote")) << text;
+    EXPECT_TRUE(s.count("c:speech+actor")) << text;
+  }
+  // Quoted, but the speaker named in another sentence: the quotation alone.
+  auto other = Names(**c, "", "Tôi gặp cô chủ nhiệm. Con tôi nói \"mẹ ơi con sợ\".");
+  EXPECT_TRUE(other.count("c:speech+quote"));
+  EXPECT_FALSE(other.count("c:speech+actor+quote"));
+  // A speech verb and an actor without any quotation: no quote feature.
+  auto plain = Names(*c.value(), "", "Cô nói với tôi là sẽ xem lại.");
+  EXPECT_TRUE(plain.count("c:speech+actor"));
+  EXPECT_FALSE(plain.count("c:speech+quote"));
+  EXPECT_FALSE(plain.count("c:speech+actor+quote"));
+  // The quotation opens in the next sentence: not tied to this verb.
+  auto next = Names(**c, "", "Cô nói với tôi.\n\"Không được\" là câu trả lời của trường.");
+  EXPECT_FALSE(next.count("c:speech+quote"));
+  // A cue file without with_quote reads no quotations (the shipped features stay as they were).
+  speech.erase("with_quote");
+  auto without = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({actor, speech})}});
+  ASSERT_TRUE(without.ok());
+  EXPECT_FALSE(Names(**without, "", "Cô nói \"đừng hỏi nhiều\".").count("c:speech+quote"));
+  speech["with_quote"] = "yes";
+  auto bad = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({actor, speech})}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("/cues/1/with_quote"), std::string::npos) << bad.status().message();
+}
+
 TEST(LetterCues, StructureCountsQuotesItemsAndPhoneNumbers) {
   auto cues = ShippedCues();
   auto s = Names(*cues, "",

@@ -370,5 +370,37 @@ TEST(Automaton, OverlappingAndManyPatterns) {
   EXPECT_EQ(found, (std::set<uint32_t>{0, 1, 2, 3 + 1999, 3 + 19}));
 }
 
+// The scan keeps its transitions in 16 bits while the automaton has at most 65,536 states and
+// in 32 bits beyond: both give the same matches.
+TEST(Automaton, LargeAutomatonBeyondSixteenBitStatesFindsTheSameMatches) {
+  KeywordAutomaton small, large;
+  for (KeywordAutomaton* a : {&small, &large}) {
+    a->Add("khieu nai");
+    a->Add("nai");
+  }
+  // 4,000 patterns of 24 distinct letters: about 90,000 states.
+  for (int i = 0; i < 4000; ++i) {
+    std::string p = "p";
+    for (uint32_t k = static_cast<uint32_t>(i) * 2654435761u, d = 0; d < 23; ++d, k = k * 1103515245u + 12345u)
+      p.push_back(static_cast<char>('a' + (k >> 16) % 26));
+    large.Add(p);
+  }
+  small.Build();
+  large.Build();
+  ASSERT_GT(large.states(), 65536u);
+  ASSERT_LT(small.states(), 65536u);
+  const std::string text = "don khieu nai va nai lan hai khieu nai";
+  std::vector<KeywordAutomaton::Match> a, b;
+  small.FindAll(text, &a);
+  large.FindAll(text, &b);
+  ASSERT_EQ(a.size(), 5u);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].pattern, b[i].pattern);
+    EXPECT_EQ(a[i].begin, b[i].begin);
+    EXPECT_EQ(a[i].end, b[i].end);
+  }
+}
+
 }  // namespace
 }  // namespace danvan::text

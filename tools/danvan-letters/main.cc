@@ -5,7 +5,8 @@
 // a writer the model never saw.
 //
 //   danvan-letters train --cues config/tagging/cues.json --out config/tagging/letter_model.json
-//                        [--l2 X] [--l2-kind X] [--epochs N] [--min-df N] [--no-bigrams] FILE...
+//                        [--l2 X] [--l2-kind X] [--epochs N] [--min-df N] [--no-bigrams]
+//                        [--l2-ngram X] [--beta B] [--per-batch-thresholds] FILE...
 //   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
 //   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
 //                        [--encodings] [--errors N] FILE...
@@ -135,6 +136,12 @@ struct Params {
   // factor makes those decisions rest on the named cues (which generalise across writers)
   // rather than on a writer's words.
   double l2_ngram = 1.0;
+  // Flag thresholds maximise F-beta on the out-of-fold probabilities (beta > 1 weighs recall
+  // more); with per_batch_thresholds, the mean of each held-out batch's F-beta (every writer
+  // counts the same, so a threshold that suits one writer's confident wording and misses
+  // another's is not chosen). Secondary kinds keep pooled F1.
+  double beta = 1.0;
+  bool per_batch_thresholds = false;
 };
 
 constexpr int kOut = 13;  // 4 kind scores, 5 flags, 4 secondary kinds
@@ -312,22 +319,33 @@ std::vector<std::array<double, kOut>> OutOfFold(const std::vector<Letter>& lette
 
 bool Truth(const Letter& l, int o) { return o < 9 ? l.flags[o - 4] : l.secondary[o - 9]; }
 
-// Thresholds maximising F1 on out-of-fold probabilities.
+// Thresholds maximising F-beta (flags; F1 for secondary kinds) on out-of-fold probabilities,
+// pooled or as the mean over batches (Params).
 void ChooseThresholds(const std::vector<Letter>& letters, const std::vector<size_t>& subset,
-                      const std::vector<std::array<double, kOut>>& oof, Model* m) {
+                      const std::vector<std::array<double, kOut>>& oof, const Params& p, Model* m) {
+  std::map<std::string, int> batch_of;
+  std::vector<int> batch(subset.size(), 0);
+  if (p.per_batch_thresholds)
+    for (size_t n = 0; n < subset.size(); ++n)
+      batch[n] = batch_of.emplace(letters[subset[n]].batch, static_cast<int>(batch_of.size())).first->second;
+  const int batches = std::max<int>(1, static_cast<int>(batch_of.size()));
   for (int o = 4; o < kOut; ++o) {
+    const double b2 = o < 9 ? p.beta * p.beta : 1.0;
     double best_t = 0.5, best_f = -1;
     for (double t = 0.02; t <= 0.901; t += 0.02) {
-      int tp = 0, fp = 0, fn = 0;
+      std::vector<std::array<int, 3>> c(batches, {0, 0, 0});  // tp, fp, fn per batch
       for (size_t n = 0; n < subset.size(); ++n) {
         const Letter& l = letters[subset[n]];
         if (o >= 9 && o - 9 == l.kind) continue;
         bool pred = oof[n][o] >= t, truth = Truth(l, o);
-        tp += pred && truth;
-        fp += pred && !truth;
-        fn += !pred && truth;
+        c[batch[n]][0] += pred && truth;
+        c[batch[n]][1] += pred && !truth;
+        c[batch[n]][2] += !pred && truth;
       }
-      double f = tp == 0 ? 0 : 2.0 * tp / (2.0 * tp + fp + fn);
+      double f = 0;
+      for (const auto& x : c)
+        f += x[0] == 0 ? 0 : (1 + b2) * x[0] / ((1 + b2) * x[0] + b2 * x[2] + x[1]);
+      f /= batches;
       if (f > best_f + 1e-9) {
         best_f = f;
         best_t = t;
@@ -370,7 +388,8 @@ json ModelJson(const Model& m, const std::string& cues_version, const Params& p,
           {"trained", {{"corpus_sha256", sha}, {"letters", letters}, {"batches", base},
                        {"command", command}, {"at", when},
                        {"params", {{"l2", p.l2}, {"l2_kind", p.l2_kind}, {"epochs", p.epochs}, {"lr", p.lr},
-                                   {"min_df", p.min_df}, {"l2_ngram", p.l2_ngram}}}}},
+                                   {"min_df", p.min_df}, {"l2_ngram", p.l2_ngram}, {"beta", p.beta},
+                                   {"per_batch_thresholds", p.per_batch_thresholds}}}}},
           {"options", {{"bigrams", p.bigrams}}},
           {"kind", {{"classes", kLetterKinds}, {"bias", {r4(m.bias[0]), r4(m.bias[1]), r4(m.bias[2]), r4(m.bias[3])}}}},
           {"flags", flags},
@@ -471,7 +490,7 @@ Args ParseArgs(int argc, char** argv, int from) {
     std::string s = argv[i];
     if (s.rfind("--", 0) == 0) {
       std::string key = s.substr(2);
-      if (key == "no-bigrams" || key == "encodings") {
+      if (key == "no-bigrams" || key == "encodings" || key == "per-batch-thresholds") {
         a.opts[key] = "1";
       } else if (i + 1 < argc) {
         a.opts[key] = argv[++i];
@@ -492,6 +511,8 @@ Params ParamsOf(const Args& a) {
   if (a.opts.count("min-df")) p.min_df = std::stoi(a.opts.at("min-df"));
   if (a.opts.count("l2-ngram")) p.l2_ngram = std::stod(a.opts.at("l2-ngram"));
   p.bigrams = !a.opts.count("no-bigrams");
+  if (a.opts.count("beta")) p.beta = std::stod(a.opts.at("beta"));
+  p.per_batch_thresholds = a.opts.count("per-batch-thresholds") > 0;
   return p;
 }
 
@@ -526,7 +547,7 @@ int Train(const Args& a) {
   std::iota(all.begin(), all.end(), 0);
   auto oof = OutOfFold(letters, fz, all, p);
   Model m = Fit(letters, fz, all, p);
-  ChooseThresholds(letters, all, oof, &m);
+  ChooseThresholds(letters, all, oof, p, &m);
   json doc = ModelJson(m, cues->version(), p, sha, letters.size(), a.files, a.command_line);
   std::string out = a.opts.count("out") ? a.opts.at("out") : "config/tagging/letter_model.json";
   std::ofstream o(out);
@@ -563,6 +584,7 @@ int CrossValidate(const Args& a) {
     Params p = base;
     p.l2 = l2;
     Metrics mt;
+    std::map<std::string, Metrics> per_batch;  // the same figures on each held-out batch
     for (const std::string& b : batches) {
       std::vector<size_t> train, test;
       for (size_t i = 0; i < letters.size(); ++i) (letters[i].batch == b ? test : train).push_back(i);
@@ -570,7 +592,7 @@ int CrossValidate(const Args& a) {
       // Thresholds from the training batches only (inner leave-one-batch-out).
       auto oof = OutOfFold(letters, fz, train, p);
       Model m = Fit(letters, fz, train, p);
-      ChooseThresholds(letters, train, oof, &m);
+      ChooseThresholds(letters, train, oof, p, &m);
       auto index = IndexOf(m);
       for (size_t i : test) {
         auto pr = Predict(m, Indices(m, fz.feats[i], index));
@@ -584,6 +606,7 @@ int CrossValidate(const Args& a) {
           if (std::max(q, 1 - q) < review_below) review = true;
         }
         mt.Add(letters[i], kind, flags, sec, review);
+        per_batch[b].Add(letters[i], kind, flags, sec, review);
         if (dump.is_open()) {
           json d = {{"id", letters[i].id}, {"kind", kLetterKinds[kind]}, {"p", pr}};
           json th = json::array();
@@ -600,6 +623,20 @@ int CrossValidate(const Args& a) {
                   "leave-one-batch-out CV, l2=%g l2_kind=%g l2_ngram=%g epochs=%d min_df=%d bigrams=%d",
                   l2, p.l2_kind, p.l2_ngram, p.epochs, p.min_df, p.bigrams);
     mt.Print(title);
+    // Per held-out batch (one writer each): does a flag carry across writers, or does its
+    // total rest on a few of them?
+    std::printf("per batch: kind accuracy, then each flag's recall and precision (tp/fn/fp)\n%-6s %6s", "batch", "kind");
+    for (const char* f : kLetterFlags) std::printf(" %20s", f);
+    std::printf("\n");
+    for (const auto& [b, bm] : per_batch) {
+      std::printf("%-6s %6.3f", b.c_str(), bm.Accuracy());
+      for (const auto& c : bm.flag) {
+        char cell[40];
+        std::snprintf(cell, sizeof cell, "R%.2f P%.2f %d/%d/%d", Metrics::R(c), Metrics::P(c), c[0], c[2], c[1]);
+        std::printf(" %20s", cell);
+      }
+      std::printf("\n");
+    }
     std::printf("score (kind accuracy + mean flag F1) / 2 = %.4f\n\n", (mt.Accuracy() + mt.MeanFlagF1()) / 2);
     std::fflush(stdout);
   }
