@@ -348,15 +348,24 @@ struct Eval {
     fm.ready = true;
     std::vector<const json*> ptrs;
     Collect(Root(rs.text_field_envelope[id]), rs.text_fields[id], 0, &ptrs);
+    // One string value (a title, a content) is prepared in place; several are joined by lines.
     std::string joined;
+    std::string_view text;
+    size_t strings = 0;
     for (const json* v : ptrs) {
-      if (v->is_string()) {
-        if (!joined.empty()) joined += "\n";
-        joined += v->get_ref<const std::string&>();
+      if (!v->is_string()) continue;
+      const std::string& value = v->get_ref<const std::string&>();
+      if (++strings == 1) {
+        text = value;
+        continue;
       }
+      if (strings == 2) joined.assign(text);
+      if (!joined.empty()) joined += "\n";
+      joined += value;
+      text = joined;
     }
-    if (joined.empty()) return fm;
-    auto mt = text::PrepareForMatch(joined);  // validates the UTF-8
+    if (text.empty()) return fm;
+    auto mt = text::PrepareForMatch(text);  // validates the UTF-8
     if (!mt.ok()) return fm;
     rs.matcher.Find(mt.value(), &fm.hits);
     std::stable_sort(fm.hits.begin(), fm.hits.end(),
@@ -425,9 +434,11 @@ struct Eval {
           kws.push_back(rs.keyword_source[kw]);
           matched.push_back(fm.mt.norm.substr(h->norm_begin, h->norm_end - h->norm_begin));
         }
-        ev->push_back(json{{"field", rs.text_field_names[fid]},
-                           {"keywords", std::move(kws)},
-                           {"matched", std::move(matched)}});
+        json item = json::object();
+        item.emplace("field", rs.text_field_names[fid]);
+        item.emplace("keywords", std::move(kws));
+        item.emplace("matched", std::move(matched));
+        ev->push_back(std::move(item));
         return true;
       }
       return false;
@@ -435,7 +446,9 @@ struct Eval {
     std::vector<json> vals = Values(c.lhs);
     const std::string& name = c.lhs.name;
     auto record = [&](const json& actual, const json& expected) {
-      json item = {{c.lhs.kind == Operand::kTag ? "tag" : "field", name}, {"value", actual}};
+      json item = json::object();
+      item.emplace(c.lhs.kind == Operand::kTag ? "tag" : "field", name);
+      item.emplace("value", actual);
       if (!expected.is_null()) {
         item["op"] = [&] {
           for (const auto& [k, v] : OpNames()) {
