@@ -277,6 +277,11 @@ class Store {
   // Journal entries of `kind` whose key starts with key_prefix, oldest first.
   virtual Result<std::vector<JournalRow>> ListJournal(const std::string& kind,
                                                       const std::string& key_prefix) = 0;
+  // One page of the journal entries of `kind`, newest first: ids below before_id (0 = from
+  // the newest), at most `limit`; key_prefix "" = every key. Bounded by limit.
+  virtual Result<std::vector<JournalRow>> ListJournalPage(const std::string& kind,
+                                                          const std::string& key_prefix,
+                                                          int64_t before_id, int64_t limit) = 0;
   // Every stored review decision (tags.review), by record key.
   virtual Result<std::vector<TagReviewRow>> ListTagReviews() = 0;
   // Dossiers the portal confirmed (records.synced = 1), pk > after_pk, by pk.
