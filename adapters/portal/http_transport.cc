@@ -466,7 +466,8 @@ std::vector<ProbeStep> ProbeConnection(const std::string& url, const PortalConfi
     if (Poco::Net::IPAddress::tryParse(parsed->host, literal)) {
       addresses.push_back(literal);
     } else {
-      for (const auto& a : Poco::Net::DNS::hostByName(parsed->host).addresses()) addresses.push_back(a);
+      const Poco::Net::HostEntry entry = Poco::Net::DNS::hostByName(parsed->host);
+      for (const auto& a : entry.addresses()) addresses.push_back(a);
     }
   } catch (const Poco::Exception& e) {
     steps.push_back({"dns", false, ElapsedMs(t0), "", e.displayText()});

@@ -900,6 +900,21 @@ class SqliteTransaction final : public StoreTransaction {
     }
   }
 
+  Result<int64_t> ResumePending(const std::string& destination, int64_t from_ms, int64_t now_ms) override {
+    try {
+      std::string dest = destination;
+      Poco::Int64 n = now_ms, from = from_ms;
+      session_ << "UPDATE outbox SET next_attempt_ms=? WHERE destination=? AND state='pending' "
+                  "AND next_attempt_ms>=?",
+          use(n), use(dest), use(from), now;
+      Poco::Int64 changed = 0;
+      session_ << "SELECT changes()", into(changed), now;
+      return static_cast<int64_t>(changed);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("resume pending items", e);
+    }
+  }
+
   Status ResendDeadLetter(int64_t dead_letter_id, int64_t now_ms) override {
     try {
       Poco::Int64 id = dead_letter_id, n = now_ms;

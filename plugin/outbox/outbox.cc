@@ -113,13 +113,30 @@ Status Outbox::Reconfigure(OutboxConfig next, ClientFactory factory, bool mappin
     std::lock_guard lock(config_mu_);
     config_ = std::make_shared<const OutboxConfig>(std::move(next));
     factory_ = std::move(factory);
+    // Before the pause ends (below): a sender that wakes meanwhile already replaces its client.
+    client_generation_.fetch_add(1);
   }
   // Mappings an administrator stored (outbox.mappings.set) still win over the file's.
   if (mappings_changed && !stored.value()) {
     std::lock_guard lock(mappings_mu_);
     mappings_ = std::move(mappings);
   }
-  client_generation_.fetch_add(1);
+  // A pause was a refusal that meant the configuration was wrong (log-in, dstcode, unit...):
+  // new settings end it, and the items that waited for its end are tried at once.
+  const int64_t paused_until = paused_until_ms_.exchange(0);
+  const int64_t now = clock_->NowMs();
+  if (paused_until > now) {
+    // The new settings are in force whatever happens here: a failure only leaves the items
+    // waiting until the pause would have ended.
+    auto tx = store_->Begin();
+    Result<int64_t> resumed = tx.ok() ? tx.value()->ResumePending(cur->destination, paused_until, now)
+                                      : Result<int64_t>(tx.status());
+    Status st = resumed.ok() ? tx.value()->Commit() : resumed.status();
+    if (st.ok())
+      logger_.Log(LogLevel::kInfo, "export_pause_ended", {{"reason", "configuration reloaded"}, {"items", resumed.value()}});
+    else
+      logger_.Log(LogLevel::kError, "export_pause_end_failed", {{"error", st.message()}});
+  }
   run_cv_.notify_all();  // senders pick the new settings (and a new client) up at once
   return Status::Ok();
 }

@@ -228,6 +228,9 @@ class StoreTransaction {
   virtual Result<std::vector<std::string>> SentProgress(const std::string& destination,
                                                         int64_t record_pk) = 0;
   virtual Result<int64_t> ReleaseHeld(const std::string& destination, int64_t now_ms) = 0;
+  // Pending items of `destination` waiting until at least `from_ms` (the end of a pause) are
+  // due at now_ms (a configuration reload ended the pause). Returns how many.
+  virtual Result<int64_t> ResumePending(const std::string& destination, int64_t from_ms, int64_t now_ms) = 0;
   virtual Status ResendDeadLetter(int64_t dead_letter_id, int64_t now_ms) = 0;
   virtual Result<std::optional<ExportLogRow>> LastExportLog(const std::string& destination) = 0;
   virtual Status AppendExportLog(const ExportLogRow& row) = 0;
