@@ -16,6 +16,10 @@
 #include <Poco/Crypto/X509Certificate.h>
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
+#include <Poco/Net/DNS.h>
+#include <Poco/Net/HostEntry.h>
+#include <Poco/Net/IPAddress.h>
+#include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -396,6 +400,38 @@ class PocoHttpsTransport final : public HttpTransport {
 
 }  // namespace
 
+namespace {
+
+// The TLS client context of the portal settings: the configured CA (or the system's), strict
+// verification, TLS 1.2 or later, the client certificate when configured.
+Result<Poco::Net::Context::Ptr> MakeClientContext(const PortalConfig& config) {
+  try {
+    const auto& tls = config.tls;
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(
+        Poco::Net::Context::TLS_CLIENT_USE, "", "", tls.ca_file,
+        // STRICT: Poco skips the host-name check for "localhost" in RELAXED mode.
+        tls.verify ? Poco::Net::Context::VERIFY_STRICT : Poco::Net::Context::VERIFY_NONE, 9,
+        /*loadDefaultCAs=*/tls.verify && tls.ca_file.empty());
+    context->enableExtendedCertificateVerification(tls.verify);
+    context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                              Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+    if (!tls.client_cert_file.empty()) {
+      context->useCertificate(Poco::Crypto::X509Certificate(tls.client_cert_file));
+      context->usePrivateKey(Poco::Crypto::EVPPKey("", tls.client_key_file, tls.client_key_password));
+    }
+    return context;
+  } catch (const Poco::Exception& e) {
+    return Status::InvalidInput("portal.tls: " + e.displayText());
+  }
+}
+
+int64_t ElapsedMs(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<HttpTransport>> MakePocoTransport(const std::string& url,
                                                          const PortalConfig& config) {
   auto parsed = ParseUrl(url);
@@ -406,27 +442,94 @@ Result<std::unique_ptr<HttpTransport>> MakePocoTransport(const std::string& url,
   InitSslOnce();
   Poco::Net::Context::Ptr context;
   if (parsed->scheme == "https") {
-    try {
-      const auto& tls = config.tls;
-      context = new Poco::Net::Context(
-          Poco::Net::Context::TLS_CLIENT_USE, "", "", tls.ca_file,
-          // STRICT: Poco skips the host-name check for "localhost" in RELAXED mode.
-          tls.verify ? Poco::Net::Context::VERIFY_STRICT : Poco::Net::Context::VERIFY_NONE, 9,
-          /*loadDefaultCAs=*/tls.verify && tls.ca_file.empty());
-      context->enableExtendedCertificateVerification(tls.verify);
-      context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
-                                Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
-      if (!tls.client_cert_file.empty()) {
-        context->useCertificate(Poco::Crypto::X509Certificate(tls.client_cert_file));
-        context->usePrivateKey(
-            Poco::Crypto::EVPPKey("", tls.client_key_file, tls.client_key_password));
-      }
-    } catch (const Poco::Exception& e) {
-      return Status::InvalidInput("portal.tls: " + e.displayText());
-    }
+    auto c = MakeClientContext(config);
+    if (!c.ok()) return c.status();
+    context = c.value();
   }
   return std::unique_ptr<HttpTransport>(
       new PocoHttpsTransport(std::move(parsed.value()), context, config));
+}
+
+std::vector<ProbeStep> ProbeConnection(const std::string& url, const PortalConfig& config) {
+  std::vector<ProbeStep> steps;
+  auto parsed = ParseUrl(url);
+  if (!parsed.ok()) {
+    steps.push_back({"dns", false, 0, "", parsed.status().message()});
+    return steps;
+  }
+  const Poco::Timespan connect_timeout(config.connect_timeout_ms * 1000);
+  // 1. The host name.
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<Poco::Net::IPAddress> addresses;
+  try {
+    Poco::Net::IPAddress literal;
+    if (Poco::Net::IPAddress::tryParse(parsed->host, literal)) {
+      addresses.push_back(literal);
+    } else {
+      const Poco::Net::HostEntry entry = Poco::Net::DNS::hostByName(parsed->host);
+      for (const auto& a : entry.addresses()) addresses.push_back(a);
+    }
+  } catch (const Poco::Exception& e) {
+    steps.push_back({"dns", false, ElapsedMs(t0), "", e.displayText()});
+    return steps;
+  }
+  if (addresses.empty()) {
+    steps.push_back({"dns", false, ElapsedMs(t0), "", "no address"});
+    return steps;
+  }
+  std::string list;
+  for (const auto& a : addresses) list += (list.empty() ? "" : ", ") + a.toString();
+  steps.push_back({"dns", true, ElapsedMs(t0), parsed->host + " -> " + list, ""});
+  // 2. A TCP connection to the first address that answers.
+  t0 = std::chrono::steady_clock::now();
+  Poco::Net::StreamSocket plain;
+  std::string last_error, connected_to;
+  for (const auto& a : addresses) {
+    try {
+      Poco::Net::SocketAddress sa(a, parsed->port);
+      Poco::Net::StreamSocket s(sa.family());
+      s.connect(sa, connect_timeout);
+      plain = s;
+      connected_to = sa.toString();
+      break;
+    } catch (const Poco::Exception& e) {
+      last_error = e.displayText();
+    }
+  }
+  if (connected_to.empty()) {
+    steps.push_back({"tcp", false, ElapsedMs(t0), "", last_error});
+    return steps;
+  }
+  steps.push_back({"tcp", true, ElapsedMs(t0), connected_to, ""});
+  if (parsed->scheme != "https") {
+    steps.push_back({"tls", true, 0, "http:// (portal.insecure_test_only): no TLS", ""});
+    return steps;
+  }
+  // 3. The TLS handshake with the configured CA, host name checked.
+  t0 = std::chrono::steady_clock::now();
+  InitSslOnce();
+  auto context = MakeClientContext(config);
+  if (!context.ok()) {
+    steps.push_back({"tls", false, ElapsedMs(t0), "", context.status().message()});
+    return steps;
+  }
+  try {
+    plain.setReceiveTimeout(connect_timeout);
+    plain.setSendTimeout(connect_timeout);
+    Poco::Net::SecureStreamSocket secure =
+        Poco::Net::SecureStreamSocket::attach(plain, parsed->host, context.value());
+    secure.completeHandshake();
+    std::string detail = "TLS";
+    if (secure.havePeerCertificate()) {
+      Poco::Crypto::X509Certificate cert = secure.peerCertificate();
+      detail = cert.subjectName() + " (" + cert.issuerName() + ")";
+    }
+    steps.push_back({"tls", true, ElapsedMs(t0), detail, ""});
+    secure.close();
+  } catch (const Poco::Exception& e) {
+    steps.push_back({"tls", false, ElapsedMs(t0), "", e.displayText()});
+  }
+  return steps;
 }
 
 }  // namespace danvan

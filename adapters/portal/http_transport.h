@@ -95,4 +95,19 @@ Result<ParsedUrl> ParseUrl(const std::string& url);
 Result<std::unique_ptr<HttpTransport>> MakePocoTransport(const std::string& url,
                                                          const PortalConfig& config);
 
+// One step of a connection check (the adapter test, portal/portal_probe.h).
+struct ProbeStep {
+  std::string name;  // "dns", "tcp", "tls", "login", "lookup"
+  bool ok = false;
+  int64_t ms = 0;      // how long the step took
+  std::string detail;  // what it found (addresses, certificate subject); never a credential
+  std::string error;   // why it failed (Poco's or the portal's words), "" when ok
+};
+
+// Resolves url's host, opens a TCP connection (connect_timeout_ms) and, for https, completes
+// the TLS handshake with config's CA and client certificate, checking the host name. Stops at
+// the first failing step. Blocking (DNS is bounded by the system resolver's timeouts); never
+// sends a request.
+std::vector<ProbeStep> ProbeConnection(const std::string& url, const PortalConfig& config);
+
 }  // namespace danvan

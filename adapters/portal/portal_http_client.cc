@@ -189,6 +189,16 @@ class PortalHttpClient final : public PortalClient {
     return Status::NotFound("LayThuTuc " + ma_tthc + ": không có thủ tục");
   }
 
+  SendResult Authenticate() override {
+    SendResult r;
+    const bool has_login = config_.style == PortalStyle::kEnvelope || config_.per_operation.oauth2.enabled;
+    DropAuth();
+    if (!EnsureAuth(&r)) return r;
+    r.outcome = PortalOutcome::kSuccess;
+    r.message = has_login ? "" : "none";
+    return r;
+  }
+
   void Cancel() override {
     api_->Cancel();
     if (token_transport_) token_transport_->Cancel();

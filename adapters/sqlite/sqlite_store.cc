@@ -132,6 +132,11 @@ ALTER TABLE outbox ADD COLUMN ambiguous INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN derived INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 )sql",
+      // 7 (issue 15): the audit trail of administrative ops is the journal's kind "audit",
+      // listed newest first a page at a time (audit.list).
+      R"sql(
+CREATE INDEX IF NOT EXISTS journal_kind_id ON journal (kind, id);
+)sql",
   };
   return kMigrations;
 }
@@ -895,6 +900,21 @@ class SqliteTransaction final : public StoreTransaction {
     }
   }
 
+  Result<int64_t> ResumePending(const std::string& destination, int64_t from_ms, int64_t now_ms) override {
+    try {
+      std::string dest = destination;
+      Poco::Int64 n = now_ms, from = from_ms;
+      session_ << "UPDATE outbox SET next_attempt_ms=? WHERE destination=? AND state='pending' "
+                  "AND next_attempt_ms>=?",
+          use(n), use(dest), use(from), now;
+      Poco::Int64 changed = 0;
+      session_ << "SELECT changes()", into(changed), now;
+      return static_cast<int64_t>(changed);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("resume pending items", e);
+    }
+  }
+
   Status ResendDeadLetter(int64_t dead_letter_id, int64_t now_ms) override {
     try {
       Poco::Int64 id = dead_letter_id, n = now_ms;
@@ -1286,6 +1306,27 @@ class SqliteStore final : public Store {
       s << "SELECT id, kind, key, body, recorded_ms FROM journal WHERE kind=? AND key>=? AND key<? "
            "ORDER BY id", use(k), use(lo), use(hi), into(id), into(kinds), into(keys), into(body),
           into(at), now;
+      std::vector<JournalRow> out(id.size());
+      for (size_t i = 0; i < id.size(); ++i) out[i] = {id[i], kinds[i], keys[i], body[i], at[i]};
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read journal", e);
+    }
+  }
+
+  Result<std::vector<JournalRow>> ListJournalPage(const std::string& kind, const std::string& key_prefix,
+                                                  int64_t before_id, int64_t limit) override {
+    try {
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
+      std::string k = kind, lo = key_prefix, hi = key_prefix + "\xff";
+      Poco::Int64 before = before_id > 0 ? before_id : INT64_MAX, lim = limit;
+      std::vector<Poco::Int64> id, at;
+      std::vector<std::string> kinds, keys, body;
+      // Index journal_kind_id (migration 7) serves the order and the bound.
+      s << "SELECT id, kind, key, body, recorded_ms FROM journal WHERE kind=? AND id<? AND key>=? "
+           "AND key<? ORDER BY id DESC LIMIT ?", use(k), use(before), use(lo), use(hi), use(lim),
+          into(id), into(kinds), into(keys), into(body), into(at), now;
       std::vector<JournalRow> out(id.size());
       for (size_t i = 0; i < id.size(); ++i) out[i] = {id[i], kinds[i], keys[i], body[i], at[i]};
       return out;

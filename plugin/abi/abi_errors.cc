@@ -34,6 +34,7 @@ const std::map<std::string, std::string>& EnglishTable() {
       {"config.invalid", "invalid configuration"},
       {"config.data_dir", "data directory not found"},
       {"config.secret", "secret not available"},
+      {"config.not_live", "this setting cannot change while the plugin runs; the running configuration is kept (close and open again)"},
       {"store.locked", "the store is already open in another handle (this or another process)"},
       {"argument.invalid", "invalid argument"},
       {"op.unknown", "unknown query operation"},

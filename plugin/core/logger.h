@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -18,9 +19,19 @@ class Logger {
   Logger() = default;
   // `instance` (the configuration's "instance") is written into every line.
   Logger(Sink sink, void* user_data, LogLevel min_level, std::string instance = "")
-      : sink_(sink), user_data_(user_data), min_level_(min_level), instance_(std::move(instance)) {}
+      : sink_(sink),
+        user_data_(user_data),
+        min_level_(std::make_shared<std::atomic<int32_t>>(static_cast<int32_t>(min_level))),
+        instance_(std::move(instance)) {}
 
-  bool Enabled(LogLevel level) const { return sink_ != nullptr && level >= min_level_; }
+  bool Enabled(LogLevel level) const {
+    return sink_ != nullptr && static_cast<int32_t>(level) >= min_level_->load(std::memory_order_relaxed);
+  }
+  // Changes the minimum level of this logger and of every copy made from it (the engine hands
+  // copies to the store and the outbox): a configuration reload's log.level. Thread-safe.
+  void SetMinLevel(LogLevel level) const {
+    min_level_->store(static_cast<int32_t>(level), std::memory_order_relaxed);
+  }
   // fields is merged into {"ts","level","instance","event"} (ts: UTC wall-clock time,
   // ISO 8601 with milliseconds); every string in fields is masked.
   void Log(LogLevel level, const std::string& event, nlohmann::json fields = {}) const;
@@ -30,7 +41,9 @@ class Logger {
  private:
   Sink sink_ = nullptr;
   void* user_data_ = nullptr;
-  LogLevel min_level_ = LogLevel::kInfo;
+  // Shared by copies (see SetMinLevel); never null.
+  std::shared_ptr<std::atomic<int32_t>> min_level_ =
+      std::make_shared<std::atomic<int32_t>>(static_cast<int32_t>(LogLevel::kInfo));
   std::string instance_;
 };
 

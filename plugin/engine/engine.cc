@@ -11,10 +11,12 @@
 #include "core/bounded_input.h"
 #include "core/json_schema.h"
 #include "core/timeutil.h"
+#include "engine/config_reload.h"
 #include "engine/query_args.h"
 #include "engine/report_ops.h"
 #include "engine/tag_review_ops.h"
 #include "portal/portal_http_client.h"
+#include "portal/portal_probe.h"
 #include "sqlite/sqlite_store.h"
 
 namespace danvan {
@@ -197,8 +199,9 @@ Engine::~Engine() {
   // every thread. No thread outlives the engine (none is ever detached).
   // The re-evaluation stops between chunks (one transaction of at most 200 records).
   if (reevaluation_) reevaluation_->Cancel();
+  if (probe_) probe_->Cancel();
   const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.stop_timeout_ms);
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(live_config()->stop_timeout_ms);
   if (outbox_) outbox_->Shutdown(deadline);
   {
     std::unique_lock lock(lifecycle_mu_);
@@ -235,24 +238,20 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   if (!store.ok()) return store.status();
   e->store_ = std::move(store).value();
 
-  const JsonReadLimits& limits = config.data_limits;
-  auto rules = tagging::RuleSet::FromFile(config.rules_file, config.schemas_dir, limits);
-  if (!rules.ok()) return Status::InvalidInput("/tagging/rules_file: " + rules.status().message());
-  e->rules_ = rules.value();
-  auto units = indicators::UnitTree::LoadFile(config.units_file, config.schemas_dir, limits);
-  if (!units.ok()) return units.status();
-  e->units_ = units.value();
-  auto catalog = indicators::IndicatorCatalog::LoadFile(config.indicators_file, config.schemas_dir, limits);
-  if (!catalog.ok()) return catalog.status();
-  e->catalog_ = catalog.value();
-  auto cal = calendar::WorkingCalendar::LoadDirectory(config.calendar_dir, config.schemas_dir, limits);
-  if (!cal.ok()) return cal.status();
-  auto deadline_rules = calendar::DeadlineRules::Load(config.deadlines_file, config.schemas_dir, limits);
-  if (!deadline_rules.ok()) return deadline_rules.status();
-  auto procs = calendar::ProcedureCatalogue::Load(config.procedures_file, config.schemas_dir, limits);
-  if (!procs.ok()) return procs.status();
+  // Every data file, checked by its schema; the first failure fails open (config_reload.h).
+  auto loaded = LoadConfigData(config, e->hooks_.secret, /*collect_all=*/false);
+  if (!loaded.ok()) return loaded.status();
+  auto data = std::make_shared<const ConfigData>(std::move(loaded).value());
+  e->rules_ = data->rules;
+  e->rules_sha256_ = data->rules_sha256;
+  e->units_ = data->units;
+  e->catalog_ = data->catalog;
+  e->live_ = std::make_shared<const EngineConfig>(config);
+  e->live_data_ = data;
+  e->live_since_ms_ = e->hooks_.clock->NowMs();
+  e->scheduler_interval_ms_ = config.scheduler_interval_ms;
   // Procedure details fetched from the portal (LayThuTuc) earlier override the file's entries.
-  std::shared_ptr<const calendar::ProcedureCatalogue> catalogue = procs.value();
+  std::shared_ptr<const calendar::ProcedureCatalogue> catalogue = data->procedures;
   auto fetched = e->store_->GetSetting(kPortalProceduresSetting);
   if (!fetched.ok()) return fetched.status();
   if (fetched.value()) {
@@ -263,10 +262,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
         if (next.ok()) catalogue = next.value();
       }
   }
-  e->calendar_ = cal.value();
-  e->deadline_rules_ = deadline_rules.value();
+  e->calendar_ = data->calendar;
+  e->deadline_rules_ = data->deadline_rules;
   e->evaluator_ = std::make_shared<RecordEvaluator>(std::make_shared<calendar::OnTimeClassifier>(
-      cal.value(), catalogue, deadline_rules.value()));
+      data->calendar, catalogue, data->deadline_rules));
   Status rebuilt = e->RebuildIndex();
   if (!rebuilt.ok()) return rebuilt;
   e->reevaluation_ = std::make_unique<BackgroundJob>("re-evaluation");
@@ -275,23 +274,14 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   Engine* raw = e.get();
   Outbox::ClientFactory factory;
   if (config.outbox.enabled) {
-    auto pc = ParsePortalConfig(config.portal, e->hooks_.secret);
-    if (!pc.ok()) return Status::InvalidInput("/portal: " + pc.status().message());
-    PortalConfig portal = pc.value();
+    PortalConfig portal = *data->portal;
     std::shared_ptr<Clock> clock = e->hooks_.clock;
     factory = [portal, clock]() { return MakePortalClient(portal, clock.get()); };
   }
   OutboxConfig outbox_config = config.outbox;
   outbox_config.node = config.instance.empty() ? "local" : config.instance;
-  if (outbox_config.enabled) {
-    // The portal's field limits are checked at intake (config/portal/field-limits.json).
-    const std::string limits_file = outbox_config.field_limits_file.empty()
-                                        ? config.config_dir + "/portal/field-limits.json"
-                                        : outbox_config.field_limits_file;
-    auto limits = PortalFieldLimits::Load(limits_file, config.schemas_dir);
-    if (!limits.ok()) return Status::InvalidInput("/outbox/field_limits_file: " + limits.status().message());
-    e->intake_->SetPortalFieldLimits(limits.value());
-  }
+  // The portal's field limits are checked at intake (config/portal/field-limits.json).
+  if (outbox_config.enabled) e->intake_->SetPortalFieldLimits(*data->field_limits);
   e->outbox_ = std::make_unique<Outbox>(
       outbox_config, e->store_.get(), e->hooks_.clock, e->hooks_.logger, factory,
       [raw](StoreTransaction& tx, int64_t pk) { return raw->MarkSynced(tx, pk); },
@@ -314,6 +304,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   if (e->hooks_.alert) e->outbox_->SetAlertHook(e->hooks_.alert);
   Status ob = e->outbox_->Init();
   if (!ob.ok()) return ob;
+  e->probe_ = std::make_unique<PortalProbe>(e->hooks_.clock.get());
   WarnIfPortalInsecure(config, e->hooks_.logger, "open");
   e->hooks_.logger.Log(LogLevel::kInfo, "opened", {{"storage", config.storage_path}});
   RegisterReportOps(*e);
@@ -341,8 +332,8 @@ Status Engine::Start() {
   outbox_->Start();
   if (!started_) {
     started_ = true;
-    WarnIfPortalInsecure(config_, hooks_.logger, "start");
-    hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", config_.scheduler_interval_ms}});
+    WarnIfPortalInsecure(*live_config(), hooks_.logger, "start");
+    hooks_.logger.Log(LogLevel::kInfo, "started", {{"scheduler_interval_ms", scheduler_interval_ms_.load()}});
   }
   return Status::Ok();
 }
@@ -390,7 +381,7 @@ void Engine::SchedulerLoop() {
     if (!fired.ok())
       hooks_.logger.Log(LogLevel::kError, "deadline_scan_failed", {{"error", fired.status().message()}});
     lock.lock();
-    lifecycle_cv_.wait_for(lock, std::chrono::milliseconds(config_.scheduler_interval_ms),
+    lifecycle_cv_.wait_for(lock, std::chrono::milliseconds(scheduler_interval_ms_.load()),
                            [this] { return stopping_; });
   }
   // In the critical section that saw stopping_: a Start sees either this thread running (and
@@ -648,7 +639,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
                                          p.data_json, now}, &evaluation);
           if (!st.ok()) return fail(st);
           // Steps wait for the dossier item: the portal must have the dossier first.
-          if (outbox_->config().enabled && PortalAccepts(row)) {
+          if (outbox_->config()->enabled && PortalAccepts(row)) {
             int64_t queued = 0;
             st = outbox_->EnqueueProgress(tx, row, p.event["data"], now, Outbox::StepSource::kHost,
                                           &queued);
@@ -706,7 +697,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         row.data_hash = p.data_hash;
         row.tags_json = p.tags_json;
         row.has_item = true;
-        if (was_item && row.key.kind == "dossier" && outbox_->config().enabled) {
+        if (was_item && row.key.kind == "dossier" && outbox_->config()->enabled) {
           // The dossier items not sent yet keep the version they were queued for.
           Status frozen = outbox_->BeforeDossierChange(tx, *head);
           if (!frozen.ok()) return fail(frozen);
@@ -714,7 +705,7 @@ nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
         Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
                                        "applied", "", now}, &evaluation, old_unit);
         if (!st.ok()) return fail(st);
-        if (outbox_->config().enabled && PortalAccepts(row)) {
+        if (outbox_->config()->enabled && PortalAccepts(row)) {
           st = EnqueueExport(tx, row, old_status, was_item, had_steps, p, now, &enqueued);
           if (!st.ok()) return fail(st);
         }
@@ -846,6 +837,19 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (!req.is_object() || !req.contains("op") || !req["op"].is_string())
     return Status::InvalidInput("/op: yêu cầu phải là đối tượng JSON có trường \"op\" (chuỗi)");
   const std::string op = req["op"].get<std::string>();
+  // Administrative ops leave an audit entry (who, what, when, outcome): admin_ops.cc.
+  if (IsAuditedOp(op, req)) {
+    auto actor = AuditActor(req);
+    if (!actor.ok()) return actor.status();
+    if (op == "config.reload") return ConfigReloadOp(req);  // audits itself (hashes)
+    Result<nlohmann::json> r = Dispatch(op, req);
+    Audit(op, req, r, nullptr);
+    return r;
+  }
+  return Dispatch(op, req);
+}
+
+Result<nlohmann::json> Engine::Dispatch(const std::string& op, const nlohmann::json& req) {
   if (op == "record.get") return RecordGet(req);
   if (op == "stats") return StatsOp();
   if (op == "quarantine.list") return QuarantineList(req);
@@ -889,6 +893,11 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   }
   if (op == "procedures.status") return outbox_->ProceduresStatus();
   if (op == "procedures.get") return ProcedureGetOp(req);
+  if (op == "config.reload") return ConfigReloadOp(req);
+  if (op == "config.show") return ConfigShowOp();
+  if (op == "audit.list") return AuditListOp(req);
+  if (op == "adapter.test") return AdapterTestOp(req);
+  if (op == "adapter.test.status") return AdapterTestStatusOp();
   if (auto it = extra_ops_.find(op); it != extra_ops_.end()) return it->second(req);
   if (op == "ops") {
     nlohmann::json ops = {"record.get", "stats", "quarantine.list", "indicators",
@@ -896,7 +905,9 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
                           "outbox.dead_letters", "outbox.resend", "outbox.mappings.set", "outbox.mappings.get",
                           "outbox.reconcile", "exportlog.verify", "tagging.reload",
                           "tagging.status", "tagging.changes", "tags.count", "tags.explain",
-                          "procedures.refresh", "procedures.status", "procedures.get", "ops"};
+                          "procedures.refresh", "procedures.status", "procedures.get",
+                          "config.reload", "config.show", "audit.list", "adapter.test",
+                          "adapter.test.status", "ops"};
     for (const auto& [name, fn] : extra_ops_) ops.push_back(name);
     return nlohmann::json{{"ops", ops}};
   }
@@ -1032,37 +1043,18 @@ namespace {
 
 constexpr const char* kDeadlineInputsSetting = "deadlines.inputs_sha256";
 
-// SHA-256 over the files a record's deadline depends on: every <year>.json of the calendar
-// directory (name and bytes, in name order), the deadline rules and the procedure catalogue.
-Result<std::string> DeadlineInputsSha256(const EngineConfig& config) {
-  std::vector<std::string> files;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(config.calendar_dir, ec))
-    if (entry.path().extension() == ".json") files.push_back(entry.path().string());
-  std::sort(files.begin(), files.end());
-  files.push_back(config.deadlines_file);
-  files.push_back(config.procedures_file);
-  std::string all;
-  for (const auto& f : files) {
-    auto bytes = ReadRegularFile(f, config.data_limits.max_file_bytes);
-    if (!bytes.ok()) return bytes.status();
-    all += std::filesystem::path(f).filename().string();
-    all += '\0';
-    all += Sha256Hex(bytes.value());
-    all += '\n';
-  }
-  return Sha256Hex(all);
-}
-
 }  // namespace
 
-Status Engine::ReevaluateIfDeadlineInputsChanged() {
-  auto sha = DeadlineInputsSha256(config_);
+Status Engine::ReevaluateIfDeadlineInputsChanged(bool force) {
+  auto sha = DeadlineInputsSha256(*live_config());
   if (!sha.ok()) return sha.status();
-  deadline_inputs_sha256_ = sha.value();
+  {
+    std::lock_guard lock(live_mu_);
+    deadline_inputs_sha256_ = sha.value();
+  }
   auto stored = store_->GetSetting(kDeadlineInputsSetting);
   if (!stored.ok()) return stored.status();
-  if (stored.value() && *stored.value() == deadline_inputs_sha256_) return Status::Ok();
+  if (!force && stored.value() && *stored.value() == sha.value()) return Status::Ok();
   std::vector<int64_t> pks;
   for (const char* kind : {"dossier", "petition"}) {
     Status st = store_->ForEachRecord(kind, units_->codes(), [&](const RecordRow& row) {
@@ -1070,7 +1062,7 @@ Status Engine::ReevaluateIfDeadlineInputsChanged() {
     });
     if (!st.ok()) return st;
   }
-  auto remember = [this, sha = deadline_inputs_sha256_]() -> Status {
+  auto remember = [this, sha = sha.value()]() -> Status {
     auto tx = store_->Begin();
     if (!tx.ok()) return tx.status();
     Status st = tx.value()->SetSetting(kDeadlineInputsSetting, sha);
@@ -1090,6 +1082,7 @@ Status Engine::ReevaluateIfDeadlineInputsChanged() {
 }
 
 Result<nlohmann::json> Engine::DeadlineStatusOp() {
+  std::lock_guard lock(live_mu_);
   return nlohmann::json{{"reevaluation", reevaluation_->StatusJson()},
                         {"inputs_sha256", deadline_inputs_sha256_}};
 }
@@ -1162,7 +1155,7 @@ Result<nlohmann::json> Engine::IndicatorsOp(const nlohmann::json& req) {
                         {"indicators", std::move(list)}, {"config_version", catalog_->version()}};
   if (!on_petition_deadline.empty())
     out["petition_deadline_steps"] = {{"indicators", std::move(on_petition_deadline)},
-                                      {"steps", ClassificationSteps(*deadline_rules_)}};
+                                      {"steps", ClassificationSteps(evaluator()->classifier().rules())}};
   if (ids.empty()) out["idx766"] = catalog_->Idx766Points(values);
   return out;
 }
@@ -1269,7 +1262,7 @@ Status Engine::EnqueueExport(StoreTransaction& tx, const RecordRow& row, const s
   // A host that sends dossier items only: each status change becomes a progress step with its
   // true time (the event time), as the portal computes its indicators from them. It waits a
   // while for the host's own step of that status, which then replaces it (Outbox).
-  if (outbox_->config().synthesize_progress && !has_steps && row.status != old_status &&
+  if (outbox_->config()->synthesize_progress && !has_steps && row.status != old_status &&
       !row.status.empty()) {
     const nlohmann::json& data = p.event["data"];
     nlohmann::json step = {{"MaHoSo", row.key.id},
@@ -1309,7 +1302,8 @@ Status Engine::MarkSynced(StoreTransaction& tx, int64_t record_pk) {
 
 EngineServices Engine::services() const {
   EngineServices s{store_.get(), units_.get(), catalog_.get(), &index_, &record_index_,
-                   hooks_.clock.get(), &hooks_.logger, &config_, {}};
+                   hooks_.clock.get(), &hooks_.logger, &config_, {}, {}};
+  s.live_config = [this] { return live_config(); };
   s.deadline_steps_at = [this](const RecordRow& row, int64_t as_of_ms) -> nlohmann::json {
     auto history = store_->GetHistory(row.pk);
     if (!history.ok()) return nlohmann::json::array();
@@ -1361,29 +1355,45 @@ constexpr const char* kAllKinds[] = {"dossier", "petition", "reception", "dvk_mo
 }  // namespace
 
 Result<nlohmann::json> Engine::ReloadRulesOp(const nlohmann::json& req) {
-  auto path_arg = QueryArgs(req).String("path", config_.rules_file);
+  const auto live = live_config();
+  auto path_arg = QueryArgs(req).String("path", live->rules_file);
   if (!path_arg.ok()) return path_arg.status();
   const std::string path = path_arg.value();
   // A bad rule file leaves the rules in force untouched. The file must be a regular file within
   // limits.max_data_file_bytes and limits.max_json_depth.
   auto loaded = tagging::RuleSet::FromFile(path, config_.schemas_dir, config_.data_limits);
   if (!loaded.ok()) return Status::InvalidInput("tệp quy tắc không hợp lệ, giữ nguyên quy tắc đang dùng:\n" + loaded.status().message());
+  auto sha = RulePackSha256(path, config_.data_limits);
+  auto old_version = SwapRulesAndRetag(loaded.value(), sha.ok() ? sha.value() : "", /*replace_running=*/false);
+  if (!old_version.ok()) return old_version.status();
+  hooks_.logger.Log(LogLevel::kInfo, "rules_reloaded",
+                    {{"from", old_version.value()}, {"to", loaded.value()->version()}, {"path", path}});
+  return nlohmann::json{{"previous_version", old_version.value()}, {"version", loaded.value()->version()},
+                        {"rules", loaded.value()->rule_count()}, {"retagging", "started"}};
+}
+
+Result<std::string> Engine::SwapRulesAndRetag(std::shared_ptr<const tagging::RuleSet> rs,
+                                              const std::string& rules_sha256, bool replace_running) {
   std::lock_guard lock(retag_mu_);
-  if (retag_running_) return Status::Conflict("đang gắn nhãn lại theo phiên bản " + retag_version_ + "; thử lại sau");
+  if (retag_running_ && !replace_running)
+    return Status::Conflict("đang gắn nhãn lại theo phiên bản " + retag_version_ + "; thử lại sau");
+  // A configuration reload stops the re-tagging in progress between chunks (RetagLoop checks
+  // retag_running_) and starts over with the new pack: every record ends tagged by it.
+  retag_running_ = false;
   if (retag_thread_.joinable()) retag_thread_.join();
-  std::string old_version = rules()->version();
+  std::string old_version;
   {
     std::lock_guard rl(rules_mu_);
-    rules_ = loaded.value();
+    old_version = rules_->version();
+    rules_ = rs;
+    rules_sha256_ = rules_sha256;
   }
-  retag_version_ = loaded.value()->version();
+  retag_version_ = rs->version();
   retag_processed_ = 0;
   retag_changed_ = 0;
   retag_running_ = true;
-  retag_thread_ = std::thread([this, rs = loaded.value()] { RetagLoop(rs); });
-  hooks_.logger.Log(LogLevel::kInfo, "rules_reloaded", {{"from", old_version}, {"to", retag_version_}, {"path", path}});
-  return nlohmann::json{{"previous_version", old_version}, {"version", retag_version_},
-                        {"rules", loaded.value()->rule_count()}, {"retagging", "started"}};
+  retag_thread_ = std::thread([this, rs] { RetagLoop(rs); });
+  return old_version;
 }
 
 void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
@@ -1504,6 +1514,7 @@ Result<nlohmann::json> Engine::MergePortalProcedures(const std::vector<nlohmann:
     if (!st.ok()) return st;
   }
   {
+    // The calendar and deadline rules in force (a reload swaps them under this lock too).
     std::lock_guard lock(evaluator_mu_);
     evaluator_ = std::make_shared<RecordEvaluator>(
         std::make_shared<calendar::OnTimeClassifier>(calendar_, catalogue, deadline_rules_));

@@ -38,6 +38,8 @@
 namespace danvan {
 
 class TagReviewBook;  // engine/tag_review_ops.h
+struct ConfigData;    // engine/config_reload.h
+class PortalProbe;    // portal/portal_probe.h
 
 struct EngineConfig {
   nlohmann::json raw;  // the validated configuration document
@@ -103,7 +105,11 @@ struct EngineServices {
   const indicators::RecordSeriesIndex* record_index = nullptr;
   const Clock* clock = nullptr;
   const Logger* logger = nullptr;
+  // The configuration the engine was opened with: what cannot change live (schemas_dir,
+  // storage, limits). For anything a reload may change use live_config().
   const EngineConfig* config = nullptr;
+  // The configuration in force (config.reload replaces it whole): an immutable snapshot.
+  std::function<std::shared_ptr<const EngineConfig>()> live_config;
   // A petition's legal steps (Classification::steps) as they stood at as_of_ms, from its
   // stored data, history and tags; an empty array when it has none. Thread-safe.
   std::function<nlohmann::json(const RecordRow& row, int64_t as_of_ms)> deadline_steps_at;
@@ -126,7 +132,11 @@ class Engine {
   // {"op": ...} -> response; NotFound for an unknown op.
   Result<nlohmann::json> Query(std::string_view request);
 
+  // The configuration open was given (what cannot change live).
   const EngineConfig& config() const { return config_; }
+  // The configuration in force: an immutable snapshot that config.reload replaces atomically
+  // (a caller keeps the one it took for the whole of its work). Thread-safe.
+  std::shared_ptr<const EngineConfig> live_config() const;
   EngineServices services() const;
   // Registers an extension op (during Open only: not thread-safe against Query).
   void RegisterOp(const std::string& name, QueryOp op);
@@ -151,7 +161,9 @@ class Engine {
   // When the calendar, deadline rules or procedure files changed since the last open (their
   // SHA-256 against the stored setting), re-evaluates every dossier and petition in the
   // background; the new fingerprint is stored once all are done.
-  Status ReevaluateIfDeadlineInputsChanged();
+  // force: re-evaluate whatever the stored fingerprint says (a reload: records may have been
+  // re-evaluated with inputs that were in force in between).
+  Status ReevaluateIfDeadlineInputsChanged(bool force = false);
   // Inside the record's transaction: export work for a stored dossier change.
   Status EnqueueExport(StoreTransaction& tx, const RecordRow& row, const std::string& old_status,
                        bool was_item, bool has_steps, const ParsedEvent& p, int64_t now,
@@ -172,6 +184,34 @@ class Engine {
   std::shared_ptr<const nlohmann::json> ReviewFor(const nlohmann::json& event) const;
   // Background re-tagging of every stored record with the current rules.
   void RetagLoop(std::shared_ptr<const tagging::RuleSet> rules);
+  // Puts `rules` in force and re-tags every stored record in the background. A re-tagging
+  // still running is a Conflict unless `replace_running` (a configuration reload), which stops
+  // it between chunks first. Returns the previous version.
+  Result<std::string> SwapRulesAndRetag(std::shared_ptr<const tagging::RuleSet> rules,
+                                        const std::string& rules_sha256, bool replace_running);
+
+  // Configuration reload and administration (engine/admin_ops.cc).
+  // {"op":"config.reload", "config":{...} | "path":FILE, "dry_run":bool, "actor":NAME}
+  Result<nlohmann::json> ConfigReloadOp(const nlohmann::json& req);
+  // The op table behind Query (after parsing and the audit decision).
+  Result<nlohmann::json> Dispatch(const std::string& op, const nlohmann::json& req);
+  // Whether `op` (with its arguments: tags.review list is not) is administrative and audited.
+  static bool IsAuditedOp(const std::string& op, const nlohmann::json& req);
+  // The request's "actor" (else its "by"), default "host"; InvalidInput naming /actor when it
+  // is not a short printable string.
+  static Result<std::string> AuditActor(const nlohmann::json& req);
+  // {"op":"config.show"}: the configuration in force, secrets redacted, with its SHA-256.
+  Result<nlohmann::json> ConfigShowOp();
+  // {"op":"audit.list", "limit":N, "before_id":ID, "filter_op":OP}: newest first.
+  Result<nlohmann::json> AuditListOp(const nlohmann::json& req);
+  // {"op":"adapter.test"} starts a portal check on a thread of its own;
+  // {"op":"adapter.test.status"} reports its steps.
+  Result<nlohmann::json> AdapterTestOp(const nlohmann::json& req);
+  Result<nlohmann::json> AdapterTestStatusOp();
+  // Appends the audit entry of an administrative op (journal kind "audit"). Never fails the
+  // op: a failure to write is logged.
+  void Audit(const std::string& op, const nlohmann::json& req, const Result<nlohmann::json>& result,
+             nlohmann::json details);
 
   // Re-evaluates a record (deadline, contributions) into row; appends the aggregate deltas
   // (old contributions out, new in, for the unit and its ancestors) to *deltas.
@@ -196,21 +236,30 @@ class Engine {
 
   EngineConfig config_;
   HostHooks hooks_;
+  // The configuration in force and its data files' fingerprints (config.reload swaps both).
+  mutable std::mutex live_mu_;
+  std::shared_ptr<const EngineConfig> live_;     // guarded by live_mu_; never null after Open
+  std::shared_ptr<const ConfigData> live_data_;  // guarded by live_mu_
+  int64_t live_since_ms_ = 0;                    // guarded by live_mu_
+  std::mutex reload_mu_;                         // one reload at a time
+  std::atomic<int64_t> scheduler_interval_ms_{1000};
+  std::unique_ptr<PortalProbe> probe_;           // adapter.test; set in Open
   std::unique_ptr<Store> store_;
   std::unique_ptr<Intake> intake_;
   std::shared_ptr<const indicators::UnitTree> units_;
   std::shared_ptr<const indicators::IndicatorCatalog> catalog_;
   mutable std::mutex evaluator_mu_;
   std::shared_ptr<const RecordEvaluator> evaluator_;  // guarded by evaluator_mu_
-  std::shared_ptr<const calendar::WorkingCalendar> calendar_;
-  std::shared_ptr<const calendar::DeadlineRules> deadline_rules_;
-  std::mutex procedures_mu_;  // one catalogue merge at a time
+  std::shared_ptr<const calendar::WorkingCalendar> calendar_;      // guarded by evaluator_mu_
+  std::shared_ptr<const calendar::DeadlineRules> deadline_rules_;  // guarded by evaluator_mu_
+  std::mutex procedures_mu_;  // one catalogue merge (or reload of the deadline inputs) at a time
   indicators::SeriesIndex index_;
   indicators::RecordSeriesIndex record_index_;
   std::unique_ptr<Outbox> outbox_;
   std::map<std::string, QueryOp> extra_ops_;
   mutable std::mutex rules_mu_;
   std::shared_ptr<const tagging::RuleSet> rules_;  // guarded by rules_mu_
+  std::string rules_sha256_;                        // guarded by rules_mu_
   std::shared_ptr<TagReviewBook> tag_reviews_;      // set in Open; thread-safe itself
   std::mutex retag_mu_;
   std::thread retag_thread_;                       // guarded by retag_mu_
@@ -218,7 +267,7 @@ class Engine {
   std::atomic<int64_t> retag_processed_{0}, retag_changed_{0};
   std::string retag_version_;                      // guarded by retag_mu_
   std::unique_ptr<BackgroundJob> reevaluation_;  // set in Open; cancelled first in ~Engine
-  std::string deadline_inputs_sha256_;            // set in Open
+  std::string deadline_inputs_sha256_;            // guarded by live_mu_
   std::mutex synced_deltas_mu_;
   std::vector<indicators::Delta> synced_deltas_;  // guarded by synced_deltas_mu_
 

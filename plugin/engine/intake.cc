@@ -220,9 +220,14 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
                        !data.contains("TrangThaiHoSo");
   const JsonSchema& schema = p.is_progress_step ? *progress_ : *kinds_.at(kind);
   schema.Validate(data, &out.errors, "/data");
-  if (portal_limits_ && kind == "dossier") {
+  std::shared_ptr<const PortalFieldLimits> portal_limits;
+  if (kind == "dossier") {
+    std::lock_guard lock(portal_limits_mu_);
+    portal_limits = portal_limits_;
+  }
+  if (portal_limits) {
     std::vector<std::pair<std::string, std::string>> too_long;
-    portal_limits_->Check(data, p.is_progress_step, "/data", &too_long);
+    portal_limits->Check(data, p.is_progress_step, "/data", &too_long);
     // Longer than the portal accepts: the same code as a schema maxLength (docs/integration.md).
     for (auto& [path, reason] : too_long) out.errors.push_back({path, reason, "schema.max_length"});
   }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,15 +70,21 @@ class Intake {
   // valid UTF-8 text (a refused event's bytes are echoed with U+FFFD for invalid bytes).
   IntakeOutcome Parse(std::string_view raw) const;
   const IntakeLimits& limits() const { return limits_; }
-  // During open only: dossier and progress items longer than the portal accepts are refused
-  // (set when export to the portal is enabled).
-  void SetPortalFieldLimits(PortalFieldLimits limits) { portal_limits_ = std::move(limits); }
+  // Dossier and progress items longer than the portal accepts are refused (set at open when
+  // export to the portal is enabled, and again by a configuration reload). Thread-safe: a
+  // Parse running meanwhile keeps the limits it started with.
+  void SetPortalFieldLimits(PortalFieldLimits limits) {
+    auto next = std::make_shared<const PortalFieldLimits>(std::move(limits));
+    std::lock_guard lock(portal_limits_mu_);
+    portal_limits_ = std::move(next);
+  }
 
  private:
   Intake() = default;
   IntakeOutcome ParseChecked(std::string_view raw) const;
   IntakeLimits limits_;
-  std::optional<PortalFieldLimits> portal_limits_;
+  mutable std::mutex portal_limits_mu_;
+  std::shared_ptr<const PortalFieldLimits> portal_limits_;  // guarded by portal_limits_mu_
   std::shared_ptr<const JsonSchema> envelope_;
   std::shared_ptr<const JsonSchema> progress_;
   std::map<std::string, std::shared_ptr<const JsonSchema>> kinds_;

@@ -95,6 +95,14 @@ Result<nlohmann::json> QueryArgs::Object(const char* name, std::optional<nlohman
   return *v;
 }
 
+Result<bool> QueryArgs::Bool(const char* name, bool def) const {
+  const nlohmann::json* v = Find(name);
+  if (!v) return def;
+  if (!v->is_boolean())
+    return Status::InvalidInput(Path(name) + ": cần true hoặc false, nhận được " + ShownValue(*v));
+  return v->get<bool>();
+}
+
 Result<std::vector<std::string>> QueryArgs::Strings(const char* name, size_t max_items) const {
   const nlohmann::json* v = Find(name);
   std::vector<std::string> out;

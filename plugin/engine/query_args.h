@@ -37,6 +37,8 @@ class QueryArgs {
   Result<int64_t> Int(const char* name, std::optional<int64_t> def, int64_t min, int64_t max) const;
   // An object (e.g. "period", "mappings").
   Result<nlohmann::json> Object(const char* name, std::optional<nlohmann::json> def = std::nullopt) const;
+  // A boolean (absent: def).
+  Result<bool> Bool(const char* name, bool def) const;
   // An array of strings of at most max_items items.
   Result<std::vector<std::string>> Strings(const char* name, size_t max_items) const;
 

@@ -55,7 +55,8 @@ constexpr std::pair<const char*, const char*> kCaseFlags[] = {
 // Rubric files loaded once per file state (path, size, mtime): an edited file is reloaded.
 class RubricCache {
  public:
-  explicit RubricCache(const EngineConfig* config) : config_(config) {}
+  // live: the configuration in force (config_dir may change with a reload).
+  explicit RubricCache(std::function<std::shared_ptr<const EngineConfig>()> live) : live_(std::move(live)) {}
 
   Result<std::shared_ptr<const scoring::Rubric>> Get(const std::string& name) {
     if (name.empty() || name.size() > 64 ||
@@ -65,29 +66,31 @@ class RubricCache {
         }) ||
         name.find("..") != std::string::npos)
       return Status::InvalidInput("/rubric: tên bộ tiêu chí không hợp lệ: \"" + name + "\"");
-    const std::string path = config_->config_dir + "/rubric/" + name + ".json";
+    const auto config = live_();
+    const std::string path = config->config_dir + "/rubric/" + name + ".json";
     std::error_code ec;
     auto size = fs::file_size(path, ec);
     if (ec) return Status::NotFound("/rubric: không có bộ tiêu chí \"" + name + "\" (" + path + ")");
     auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
     std::lock_guard lock(mu_);
     auto it = cache_.find(name);
-    if (it != cache_.end() && it->second.size == size && it->second.mtime == mtime)
+    if (it != cache_.end() && it->second.path == path && it->second.size == size && it->second.mtime == mtime)
       return it->second.rubric;
-    auto r = scoring::Rubric::FromFile(path, config_->schemas_dir + "/rubric.schema.json", config_->data_limits);
+    auto r = scoring::Rubric::FromFile(path, config->schemas_dir + "/rubric.schema.json", config->data_limits);
     if (!r.ok()) return r.status();
     auto shared = std::make_shared<const scoring::Rubric>(std::move(r).value());
-    cache_[name] = {size, mtime, shared};
+    cache_[name] = {path, size, mtime, shared};
     return shared;
   }
 
  private:
   struct Entry {
+    std::string path;
     uintmax_t size = 0;
     int64_t mtime = 0;
     std::shared_ptr<const scoring::Rubric> rubric;
   };
-  const EngineConfig* config_;
+  std::function<std::shared_ptr<const EngineConfig>()> live_;
   std::mutex mu_;
   std::map<std::string, Entry> cache_;
 };
@@ -117,7 +120,7 @@ scoring::IndicatorValue ToScoringValue(const indicators::IndicatorValue& v) {
 
 class ReportOps {
  public:
-  explicit ReportOps(EngineServices s) : s_(s), rubrics_(s.config) {}
+  explicit ReportOps(EngineServices s) : s_(s), rubrics_(s.live_config) {}
 
   // Each registered closure holds `self`, so the ops live as long as the engine's op table.
   static void Register(const std::shared_ptr<ReportOps>& self, Engine& e) {
@@ -716,7 +719,7 @@ class ReportOps {
     // Checked before any work: the path must stay inside reports.dir (issue 10, path traversal).
     std::string out_dir;
     if (format == "all") {
-      auto confined = reports::ConfineReportPath(s_.config->reports_dir, Str(req, "path"));
+      auto confined = reports::ConfineReportPath(s_.live_config()->reports_dir, Str(req, "path"));
       if (!confined.ok()) return confined.status();
       out_dir = std::move(confined).value();
     }

@@ -81,14 +81,65 @@ Result<OutboxConfig> ParseOutboxConfig(const nlohmann::json& s, bool portal_conf
 
 Outbox::Outbox(OutboxConfig config, Store* store, std::shared_ptr<Clock> clock, Logger logger,
                ClientFactory factory, SyncedHook on_synced, AfterCommitHook after_commit)
-    : config_(std::move(config)),
+    : config_(std::make_shared<const OutboxConfig>(std::move(config))),
       store_(store),
       clock_(std::move(clock)),
       logger_(logger),
       factory_(std::move(factory)),
       on_synced_(std::move(on_synced)),
       after_commit_(std::move(after_commit)),
-      mappings_(config_.mappings) {}
+      mappings_(config_->mappings) {}
+
+std::shared_ptr<const OutboxConfig> Outbox::config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
+}
+
+Outbox::ClientFactory Outbox::factory() const {
+  std::lock_guard lock(config_mu_);
+  return factory_;
+}
+
+Status Outbox::Reconfigure(OutboxConfig next, ClientFactory factory, bool mappings_changed) {
+  auto cur = config();
+  // What a running outbox cannot take (the engine refuses these before calling; checked again).
+  if (next.enabled != cur->enabled || next.destination != cur->destination ||
+      next.senders != cur->senders || next.node != cur->node)
+    return Status::Conflict("outbox: enabled, destination, senders và instance không đổi được khi đang chạy");
+  auto stored = store_->GetSetting("outbox.mappings." + cur->destination);
+  if (!stored.ok()) return stored.status();
+  PortalMappings mappings = next.mappings;
+  {
+    std::lock_guard lock(config_mu_);
+    config_ = std::make_shared<const OutboxConfig>(std::move(next));
+    factory_ = std::move(factory);
+    // Before the pause ends (below): a sender that wakes meanwhile already replaces its client.
+    client_generation_.fetch_add(1);
+  }
+  // Mappings an administrator stored (outbox.mappings.set) still win over the file's.
+  if (mappings_changed && !stored.value()) {
+    std::lock_guard lock(mappings_mu_);
+    mappings_ = std::move(mappings);
+  }
+  // A pause was a refusal that meant the configuration was wrong (log-in, dstcode, unit...):
+  // new settings end it, and the items that waited for its end are tried at once.
+  const int64_t paused_until = paused_until_ms_.exchange(0);
+  const int64_t now = clock_->NowMs();
+  if (paused_until > now) {
+    // The new settings are in force whatever happens here: a failure only leaves the items
+    // waiting until the pause would have ended.
+    auto tx = store_->Begin();
+    Result<int64_t> resumed = tx.ok() ? tx.value()->ResumePending(cur->destination, paused_until, now)
+                                      : Result<int64_t>(tx.status());
+    Status st = resumed.ok() ? tx.value()->Commit() : resumed.status();
+    if (st.ok())
+      logger_.Log(LogLevel::kInfo, "export_pause_ended", {{"reason", "configuration reloaded"}, {"items", resumed.value()}});
+    else
+      logger_.Log(LogLevel::kError, "export_pause_end_failed", {{"error", st.message()}});
+  }
+  run_cv_.notify_all();  // senders pick the new settings (and a new client) up at once
+  return Status::Ok();
+}
 
 Outbox::~Outbox() { Shutdown(std::chrono::steady_clock::now()); }
 
@@ -96,13 +147,13 @@ Status Outbox::Init() {
   // Entries written before the export log stopped keeping request bodies lose them now.
   Status scrubbed = ScrubLegacyExportLog(*store_, logger_, clock_->NowMs());
   if (!scrubbed.ok()) return scrubbed;
-  if (config_.enabled) {
+  if (config()->enabled) {
     // This node's leases from its previous run (it died mid-pass): on a store this node owns
     // alone (SQLite) nobody else will finish them, so they come back at once instead of after
     // lease_ms, marked ambiguous (they may have reached the portal).
     auto tx = store_->Begin();
     if (!tx.ok()) return tx.status();
-    auto released = tx.value()->ReleaseLeases(config_.destination, config_.node, clock_->NowMs());
+    auto released = tx.value()->ReleaseLeases(config()->destination, config()->node, clock_->NowMs());
     if (!released.ok()) return released.status();
     if (released.value() > 0) {
       Status st = BumpCounters(*tx.value(), {{"leases_released_at_start", released.value()}});
@@ -112,13 +163,13 @@ Status Outbox::Init() {
     if (!st.ok()) return st;
     if (released.value() > 0)
       logger_.Log(LogLevel::kWarn, "export_leases_released",
-                  {{"items", released.value()}, {"node", config_.node}});
+                  {{"items", released.value()}, {"node", config()->node}});
   }
   auto q = store_->CountQueued();
   if (!q.ok()) return q.status();
   queued_ = q.value();
   // Mappings set by an administrator at run time override the configuration file's.
-  auto stored = store_->GetSetting("outbox.mappings." + config_.destination);
+  auto stored = store_->GetSetting("outbox.mappings." + config()->destination);
   if (!stored.ok()) return stored.status();
   if (stored.value()) {
     auto m = PortalMappings::FromJson(nlohmann::json::parse(*stored.value(), nullptr, false));
@@ -136,18 +187,18 @@ PortalMappings Outbox::mappings() const {
 }
 
 Status Outbox::Admit(int64_t events) const {
-  if (!config_.enabled) return Status::Ok();
-  if (queued_.load() + events > config_.max_queued) {
+  if (!config()->enabled) return Status::Ok();
+  if (queued_.load() + events > config()->max_queued) {
     return Status::RetryLater("hàng đợi xuất lên Cổng DVC quốc gia đã đầy (" +
                               std::to_string(queued_.load()) + "/" +
-                              std::to_string(config_.max_queued) + " mục); thử lại sau");
+                              std::to_string(config()->max_queued) + " mục); thử lại sau");
   }
   return Status::Ok();
 }
 
 OutboxItem Outbox::NewItem(const RecordRow& record, const std::string& op, int64_t now_ms) const {
   OutboxItem it;
-  it.destination = config_.destination;
+  it.destination = config()->destination;
   it.record_pk = record.pk;
   it.record_id = record.key.id;
   it.unit = record.unit;
@@ -159,7 +210,7 @@ OutboxItem Outbox::NewItem(const RecordRow& record, const std::string& op, int64
 }
 
 Status Outbox::BeforeDossierChange(StoreTransaction& tx, const RecordRow& before) {
-  return tx.FreezeDossierOps(config_.destination, before.pk, before.data_json);
+  return tx.FreezeDossierOps(config()->destination, before.pk, before.data_json);
 }
 
 Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int64_t now_ms,
@@ -167,13 +218,13 @@ Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int
   if (queued) *queued = 0;
   // A waiting dossier item with no snapshot is the record's last item: it will send the
   // record's latest data, this version included.
-  auto waiting = tx.HasWaitingDossierOp(config_.destination, record.pk, now_ms);
+  auto waiting = tx.HasWaitingDossierOp(config()->destination, record.pk, now_ms);
   if (!waiting.ok()) return waiting.status();
   if (waiting.value()) return Status::Ok();
   {
     // Waiting updates (frozen: items were queued after them) add nothing that the new item,
     // queued after those items, will not send. The item that creates the dossier stays.
-    auto superseded = tx.SupersedeDossierOps(config_.destination, record.pk, now_ms, record.synced);
+    auto superseded = tx.SupersedeDossierOps(config()->destination, record.pk, now_ms, record.synced);
     if (!superseded.ok()) return superseded.status();
     if (superseded.value() > 0) {
       Status st = BumpCounters(tx, {{"dossier_versions_superseded", superseded.value()}});
@@ -182,7 +233,7 @@ Status Outbox::EnqueueDossier(StoreTransaction& tx, const RecordRow& record, int
     }
   }
   OutboxItem it = NewItem(record, "dossier", now_ms);
-  it.idempotency_key = config_.destination + ":" + record.key.id + ":dossier:" +
+  it.idempotency_key = config()->destination + ":" + record.key.id + ":dossier:" +
                        std::to_string(record.order_key);
   auto id = tx.EnqueueOutbox(it);
   if (!id.ok()) return id.status();
@@ -196,15 +247,15 @@ Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
   const bool derived = source == StepSource::kDerived;
   if (queued) *queued = 0;
   // The dossier items before this step keep the data they stand for (FreezeDossierOps).
-  Status st = tx.FreezeDossierOps(config_.destination, record.pk, record.data_json);
+  Status st = tx.FreezeDossierOps(config()->destination, record.pk, record.data_json);
   if (!st.ok()) return st;
   const std::string status = step.value("TrangThai", "");
   const std::string at = step.value("ThoiDiemXuLy", "");
-  const std::string key = config_.destination + ":" + record.key.id + ":progress:" + status + ":" + at;
+  const std::string key = config()->destination + ":" + record.key.id + ":progress:" + status + ":" + at;
   if (source == StepSource::kHost) {
     // The host's own step for a status change we derived a step from: one step at the portal,
     // with the host's content (issue 11). The closest derived step of that status in time.
-    auto candidates = tx.DerivedSteps(config_.destination, record.pk);
+    auto candidates = tx.DerivedSteps(config()->destination, record.pk);
     if (!candidates.ok()) return candidates.status();
     const OutboxItem* best = nullptr;
     int64_t best_gap = 0;
@@ -215,7 +266,7 @@ Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
       const auto c_at = ParsePortalTime(p.value("ThoiDiemXuLy", ""));
       if (!host_at || !c_at) continue;
       const int64_t gap = std::llabs(*host_at - *c_at);
-      if (gap > config_.derived_step_match_ms) continue;  // another transition of that status
+      if (gap > config()->derived_step_match_ms) continue;  // another transition of that status
       if (!best || gap < best_gap) {
         best = &c;
         best_gap = gap;
@@ -242,7 +293,7 @@ Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
   if (derived) {
     it.derived = 1;
     // It waits for the host's own step of the same status, which would replace it.
-    it.next_attempt_ms = now_ms + config_.derived_step_delay_ms;
+    it.next_attempt_ms = now_ms + config()->derived_step_delay_ms;
   }
   auto id = tx.EnqueueOutbox(it);
   if (!id.ok()) return id.status();
@@ -251,7 +302,7 @@ Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
 }
 
 void Outbox::Start() {
-  if (!config_.enabled) return;
+  if (!config()->enabled) return;
   std::lock_guard life(lifecycle_mu_);
   std::vector<size_t> respawn;
   {
@@ -259,7 +310,7 @@ void Outbox::Start() {
     if (shut_down_) return;
     stopping_ = false;
     stopping_flag_ = false;
-    slot_running_.resize(static_cast<size_t>(config_.senders), false);
+    slot_running_.resize(static_cast<size_t>(config()->senders), false);
     // A sender that has not left its loop since the last Stop carries on; the others are
     // replaced. A slot is marked running before its thread exists, so a concurrent Stop waits
     // for it too.
@@ -320,9 +371,9 @@ void Outbox::Shutdown(std::chrono::steady_clock::time_point graceful_deadline) {
 
 int64_t Outbox::Backoff(int64_t attempts, int64_t retry_after_ms) {
   // Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^attempts)].
-  int64_t exp = config_.backoff_base_ms;
-  for (int64_t i = 1; i < attempts && exp < config_.backoff_cap_ms; ++i) exp *= 2;
-  exp = std::min(exp, config_.backoff_cap_ms);
+  int64_t exp = config()->backoff_base_ms;
+  for (int64_t i = 1; i < attempts && exp < config()->backoff_cap_ms; ++i) exp *= 2;
+  exp = std::min(exp, config()->backoff_cap_ms);
   std::uniform_int_distribution<int64_t> dist(0, exp);
   return std::max(dist(g_rng), retry_after_ms);
 }
@@ -330,12 +381,12 @@ int64_t Outbox::Backoff(int64_t attempts, int64_t retry_after_ms) {
 Status Outbox::LogExchange(StoreTransaction& tx, const std::string& op, const std::string& record_id,
                            const SendResult& r, std::string* head) {
   if (head->empty()) {
-    auto last = tx.LastExportLog(config_.destination);
+    auto last = tx.LastExportLog(config()->destination);
     if (!last.ok()) return last.status();
     *head = last.value() ? last.value()->entry_hash : std::string(64, '0');
   }
   // Hashes and non-personal identifiers only (export_log.h).
-  ExportLogRow row = MakeExportLogRow(config_.destination, op, record_id, r, clock_->NowMs());
+  ExportLogRow row = MakeExportLogRow(config()->destination, op, record_id, r, clock_->NowMs());
   row.prev_hash = *head;
   row.entry_hash = ExportLogEntryHash(row);
   Status st = tx.AppendExportLog(row);
@@ -346,7 +397,7 @@ Status Outbox::LogExchange(StoreTransaction& tx, const std::string& op, const st
 
 Status Outbox::SetLogHead(StoreTransaction& tx, const std::string& head) {
   // The chain head, so that deleting the newest entries is detected too.
-  return tx.SetSetting("exportlog.head." + config_.destination, head);
+  return tx.SetSetting("exportlog.head." + config()->destination, head);
 }
 
 namespace {
@@ -428,7 +479,7 @@ bool PortalHasDossier(const nlohmann::json& portal_item, const nlohmann::json& w
 }
 
 void Outbox::Pause(int64_t now_ms, const std::string& reason) {
-  const int64_t until = now_ms + config_.pause_ms;
+  const int64_t until = now_ms + config()->pause_ms;
   const bool already = paused_until_ms_.load() > now_ms;
   paused_until_ms_ = until;
   {
@@ -436,10 +487,10 @@ void Outbox::Pause(int64_t now_ms, const std::string& reason) {
     pause_reason_ = reason;
   }
   logger_.Log(LogLevel::kError, "export_paused",
-              {{"destination", config_.destination}, {"reason", reason}, {"until", FormatIsoTime(until)}});
+              {{"destination", config()->destination}, {"reason", reason}, {"until", FormatIsoTime(until)}});
   if (!already && alert_) {
     nlohmann::json a = {{"type", "export_paused"},
-                        {"destination", config_.destination},
+                        {"destination", config()->destination},
                         {"until", FormatIsoTime(until)},
                         {"message", "Tạm dừng xuất lên Cổng DVC quốc gia: Cổng từ chối vì cấu hình "
                                     "sai (không phải do dữ liệu). Dữ liệu vẫn nằm trong hàng đợi; "
@@ -451,7 +502,7 @@ void Outbox::Pause(int64_t now_ms, const std::string& reason) {
 
 Status Outbox::BumpCounters(StoreTransaction& tx, const std::map<std::string, int64_t>& add) {
   if (add.empty()) return Status::Ok();
-  const std::string key = "outbox.counters." + config_.destination;
+  const std::string key = "outbox.counters." + config()->destination;
   auto cur = tx.GetSettingInTx(key);
   if (!cur.ok()) return cur.status();
   nlohmann::json c = cur.value() ? nlohmann::json::parse(*cur.value(), nullptr, false) : nlohmann::json::object();
@@ -469,6 +520,8 @@ Status Outbox::BumpCountersNow(const std::map<std::string, int64_t>& add) {
 }
 
 Result<int> Outbox::RunOnce(PortalClient& client) {
+  // One pass works with one configuration snapshot (a reload applies from the next pass).
+  const std::shared_ptr<const OutboxConfig> cfg = config();
   const int64_t now = clock_->NowMs();
   if (now < paused_until_ms_.load() || stopping()) return 0;
   std::vector<OutboxItem> claimed;
@@ -479,8 +532,8 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
     std::lock_guard claim(claim_mu_);
     auto tx = store_->Begin();
     if (!tx.ok()) return tx.status();
-    auto c = tx.value()->ClaimOutbox(config_.destination, now, now + config_.lease_ms,
-                                     config_.claim_batch, config_.steps_per_call, config_.node);
+    auto c = tx.value()->ClaimOutbox(cfg->destination, now, now + cfg->lease_ms,
+                                     cfg->claim_batch, cfg->steps_per_call, cfg->node);
     if (!c.ok()) return c.status();
     claimed = std::move(c).value();
     if (claimed.empty()) return 0;
@@ -524,7 +577,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
       }
       nlohmann::json data = nlohmann::json::parse(head.payload.empty() ? rec->data_json : head.payload,
                                                   nullptr, false);
-      auto wire = MapDossierItem(head.record_id, head.unit, data, maps, config_.payload);
+      auto wire = MapDossierItem(head.record_id, head.unit, data, maps, cfg->payload);
       if (!wire.ok()) {
         g.SetAll(wire.status().code() == Status::Code::kNotFound ? "held" : "dead",
                  wire.status().message(), false);
@@ -534,7 +587,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
       g.wire = {wire->item};
       g.is_update = rec->synced;
       // The key names the content sent (a gateway that honours keys replays only the same data).
-      g.key_base = config_.destination + ":" + head.record_id + ":dossier:" +
+      g.key_base = cfg->destination + ":" + head.record_id + ":dossier:" +
                    Sha256HexOpenSsl(wire->item.dump()).substr(0, 16);
       g.key = g.key_base + (g.is_update ? ":update" : ":create");
       dossier_groups.push_back(gi);
@@ -543,7 +596,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
       for (const auto& it : g.items) {
         auto wire = MapProgressItem(it.record_id, it.unit,
                                     nlohmann::json::parse(it.payload, nullptr, false), maps,
-                                    config_.payload);
+                                    cfg->payload);
         if (!wire.ok()) {
           g.SetAll(wire.status().code() == Status::Code::kNotFound ? "held" : "dead",
                    wire.status().message(), false);
@@ -554,7 +607,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
         g.wire.push_back(wire->item);
       }
       if (!ok) continue;
-      g.key = config_.destination + ":" + head.record_id + ":progress:" +
+      g.key = cfg->destination + ":" + head.record_id + ":progress:" +
               std::to_string(head.seq) + "-" + std::to_string(g.items.back().seq);
       progress_groups.push_back(gi);
     }
@@ -723,7 +776,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
         for (size_t gi : members) send_dossiers({gi}, update);
       };
 
-  const size_t per_call = static_cast<size_t>(config_.dossiers_per_call);
+  const size_t per_call = static_cast<size_t>(cfg->dossiers_per_call);
   auto chunks = [&](const std::vector<size_t>& v, const std::function<void(const std::vector<size_t>&)>& fn) {
     for (size_t i = 0; i < v.size(); i += per_call)
       fn(std::vector<size_t>(v.begin() + i, v.begin() + std::min(v.size(), i + per_call)));
@@ -752,7 +805,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
     for (const auto& run : runs) {
       const PassGroup& g = groups[run.gi];
       if (!key.empty()) key += ',';
-      key += KeyPart(config_.destination + ":" + g.items.front().record_id + ":progress:" +
+      key += KeyPart(cfg->destination + ":" + g.items.front().record_id + ":progress:" +
                      std::to_string(g.items[run.begin].seq) + "-" +
                      std::to_string(g.items[run.end - 1].seq));
       if (!ids.empty()) ids += ',';
@@ -892,12 +945,12 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
       if (st == "pending" && g.attempted[j]) {
         it.attempts += 1;
         it.next_attempt_ms = base + Backoff(it.attempts, g.retry_after_ms);
-        if (it.attempts >= config_.max_attempts || now - it.created_ms > config_.max_age_ms) st = "dead";
+        if (it.attempts >= cfg->max_attempts || now - it.created_ms > cfg->max_age_ms) st = "dead";
       } else if (st == "pending") {
         it.next_attempt_ms = stop_all ? paused_until_ms_.load() : now;
       } else if (st == "held") {
         // A held item is released when mappings change, or every held_retry_ms.
-        it.next_attempt_ms = now + config_.held_retry_ms;
+        it.next_attempt_ms = now + cfg->held_retry_ms;
       }
     }
   }
@@ -963,15 +1016,25 @@ void Outbox::SenderLoop(int index) {
   // Named so that a host (and the lifecycle test) can tell the plugin's threads apart.
   pthread_setname_np(pthread_self(), ("danvan-send-" + std::to_string(index)).substr(0, 15).c_str());
   std::unique_ptr<PortalClient> client;
-  int64_t next_reconcile = clock_->NowMs() + config_.reconcile_interval_ms;
-  int64_t next_procedures = clock_->NowMs() + config_.procedures_refresh_interval_ms;
-  int64_t next_held_release = clock_->NowMs() + config_.held_retry_ms;
+  uint64_t client_generation = 0;
+  int64_t next_reconcile = clock_->NowMs() + config()->reconcile_interval_ms;
+  int64_t next_procedures = clock_->NowMs() + config()->procedures_refresh_interval_ms;
+  int64_t next_held_release = clock_->NowMs() + config()->held_retry_ms;
   std::unique_lock lock(run_mu_);
   while (!stopping_) {
     lock.unlock();
     int done = 0;
+    // A configuration reload changed the portal settings: the next pass uses a new client.
+    if (client && client_generation != client_generation_.load()) {
+      {
+        std::lock_guard reg(run_mu_);
+        clients_.erase(std::find(clients_.begin(), clients_.end(), client.get()));
+      }
+      client.reset();
+    }
     if (!client) {
-      auto c = factory_();
+      client_generation = client_generation_.load();
+      auto c = factory()();
       if (!c.ok()) {
         logger_.Log(LogLevel::kError, "portal_client_failed", {{"error", c.status().message()}});
       } else {
@@ -986,28 +1049,28 @@ void Outbox::SenderLoop(int index) {
       if (!r.ok()) logger_.Log(LogLevel::kError, "outbox_pass_failed", {{"error", r.status().message()}});
       else done = r.value();
       const int64_t now = clock_->NowMs();
-      bool scheduled = config_.reconcile_interval_ms > 0 && now >= next_reconcile;
+      bool scheduled = config()->reconcile_interval_ms > 0 && now >= next_reconcile;
       if (index == 0 && !stopping() && now >= next_held_release) {
-        next_held_release = now + config_.held_retry_ms;
+        next_held_release = now + config()->held_retry_ms;
         auto tx = store_->Begin();
-        if (tx.ok() && tx.value()->ReleaseHeld(config_.destination, now).ok()) (void)tx.value()->Commit();
+        if (tx.ok() && tx.value()->ReleaseHeld(config()->destination, now).ok()) (void)tx.value()->Commit();
       }
       if (index == 0 && !stopping() && (reconcile_requested_.exchange(false) || scheduled)) {
-        next_reconcile = now + config_.reconcile_interval_ms;
+        next_reconcile = now + config()->reconcile_interval_ms;
         Status st = Reconcile(*client);
         if (!st.ok()) logger_.Log(LogLevel::kError, "reconcile_failed", {{"error", st.message()}});
       }
       const bool procedures_due =
-          config_.procedures_refresh_interval_ms > 0 && now >= next_procedures;
+          config()->procedures_refresh_interval_ms > 0 && now >= next_procedures;
       if (index == 0 && !stopping() && merge_procedures_ &&
           (procedures_requested_.load() || procedures_due)) {
-        if (procedures_due) next_procedures = now + config_.procedures_refresh_interval_ms;
+        if (procedures_due) next_procedures = now + config()->procedures_refresh_interval_ms;
         RefreshProcedures(*client);
       }
     }
     lock.lock();
     if (done == 0)
-      run_cv_.wait_for(lock, std::chrono::milliseconds(config_.poll_interval_ms), [this] { return stopping_; });
+      run_cv_.wait_for(lock, std::chrono::milliseconds(config()->poll_interval_ms), [this] { return stopping_; });
   }
   // Leaving: in the same critical section that saw the stop flag, so a Start either saw this
   // sender running (and it carries on: stopping_ was cleared before it could leave) or sees it
@@ -1053,7 +1116,7 @@ Status Outbox::Reconcile(PortalClient& client) {
       Status st = EnqueueDossier(tx, row, now, &added);
       if (!st.ok()) return st;
       // The steps the store says were sent, in their original order.
-      auto sent = tx.SentProgress(config_.destination, row.pk);
+      auto sent = tx.SentProgress(config()->destination, row.pk);
       if (!sent.ok()) return sent.status();
       for (const auto& payload : sent.value()) {
         int64_t one = 0;
@@ -1075,23 +1138,23 @@ Status Outbox::Reconcile(PortalClient& client) {
 }
 
 Result<nlohmann::json> Outbox::StatusJson() {
-  auto st = store_->OutboxStatus(config_.destination);
+  auto st = store_->OutboxStatus(config()->destination);
   if (!st.ok()) return st.status();
   const int64_t now = clock_->NowMs();
   nlohmann::json depth = nlohmann::json::object();
   for (const auto& [k, v] : st->by_state) depth[k] = v;
-  nlohmann::json out = {{"enabled", config_.enabled},
-                        {"destination", config_.destination},
+  nlohmann::json out = {{"enabled", config()->enabled},
+                        {"destination", config()->destination},
                         {"queue", depth},
                         {"queued", queued_.load()},
-                        {"max_queued", config_.max_queued},
+                        {"max_queued", config()->max_queued},
                         {"dead_letters", st->dead_letters},
                         {"oldest_pending_age_ms", st->oldest_pending_created_ms ? now - st->oldest_pending_created_ms : 0},
                         {"paused", now < paused_until_ms_.load()}};
   out["last_success"] = last_success_ms_.load() ? nlohmann::json(FormatIsoTime(last_success_ms_.load())) : nlohmann::json(nullptr);
   // What the exporters did about the portal's lack of idempotency (README "What is and is not
   // guaranteed"): steps_resent_after_ambiguity is the most duplicate steps the portal can hold.
-  auto counters = store_->GetSetting("outbox.counters." + config_.destination);
+  auto counters = store_->GetSetting("outbox.counters." + config()->destination);
   if (!counters.ok()) return counters.status();
   nlohmann::json c = counters.value() ? nlohmann::json::parse(*counters.value(), nullptr, false)
                                       : nlohmann::json::object();
@@ -1147,9 +1210,9 @@ Result<nlohmann::json> Outbox::SetMappings(const nlohmann::json& req) {
   if (!m.ok()) return Status::InvalidInput("/mappings: " + m.status().message());
   auto tx = store_->Begin();
   if (!tx.ok()) return tx.status();
-  Status st = tx.value()->SetSetting("outbox.mappings." + config_.destination, req["mappings"].dump());
+  Status st = tx.value()->SetSetting("outbox.mappings." + config()->destination, req["mappings"].dump());
   if (!st.ok()) return st;
-  auto released = tx.value()->ReleaseHeld(config_.destination, clock_->NowMs());
+  auto released = tx.value()->ReleaseHeld(config()->destination, clock_->NowMs());
   if (!released.ok()) return released.status();
   st = tx.value()->Commit();
   if (!st.ok()) return st;
@@ -1163,16 +1226,16 @@ Result<nlohmann::json> Outbox::SetMappings(const nlohmann::json& req) {
 
 Result<nlohmann::json> Outbox::MappingsJson() {
   // Mappings an administrator stored override the configuration file's (Init, SetMappings).
-  auto stored = store_->GetSetting("outbox.mappings." + config_.destination);
+  auto stored = store_->GetSetting("outbox.mappings." + config()->destination);
   if (!stored.ok()) return stored.status();
   const PortalMappings m = mappings();
-  return nlohmann::json{{"destination", config_.destination},
+  return nlohmann::json{{"destination", config()->destination},
                         {"source", stored.value() ? "stored" : "config"},
                         {"units", m.units},
                         {"procedures", m.procedures}};
 }
 
-Result<nlohmann::json> Outbox::VerifyLog() { return VerifyExportLog(*store_, config_.destination); }
+Result<nlohmann::json> Outbox::VerifyLog() { return VerifyExportLog(*store_, config()->destination); }
 
 void Outbox::SetProcedureHooks(ProcedureCodesProvider codes, ProceduresHook merge) {
   procedure_codes_ = std::move(codes);
@@ -1180,7 +1243,7 @@ void Outbox::SetProcedureHooks(ProcedureCodesProvider codes, ProceduresHook merg
 }
 
 Result<nlohmann::json> Outbox::RequestProcedureRefresh(const nlohmann::json& req) {
-  if (!config_.enabled || !merge_procedures_)
+  if (!config()->enabled || !merge_procedures_)
     return Status::InvalidInput("xuất dữ liệu lên Cổng chưa được bật (/outbox/enabled): không lấy được thủ tục");
   std::vector<std::string> codes;
   if (req.contains("codes")) {
@@ -1206,7 +1269,7 @@ Result<nlohmann::json> Outbox::RequestProcedureRefresh(const nlohmann::json& req
 nlohmann::json Outbox::ProceduresStatus() const {
   std::lock_guard lock(status_mu_);
   return {{"pending", procedures_requested_.load()},
-          {"refresh_interval_ms", config_.procedures_refresh_interval_ms},
+          {"refresh_interval_ms", config()->procedures_refresh_interval_ms},
           {"last", last_procedures_}};
 }
 
@@ -1252,7 +1315,7 @@ void Outbox::RefreshProcedures(PortalClient& client) {
 }
 
 Result<nlohmann::json> Outbox::RequestReconcile() {
-  if (!config_.enabled) return Status::InvalidInput("xuất dữ liệu lên Cổng chưa được bật (/outbox/enabled)");
+  if (!config()->enabled) return Status::InvalidInput("xuất dữ liệu lên Cổng chưa được bật (/outbox/enabled)");
   reconcile_requested_ = true;
   run_cv_.notify_all();
   return nlohmann::json{{"scheduled", true}};

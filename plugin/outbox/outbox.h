@@ -180,7 +180,15 @@ class Outbox {
   Result<nlohmann::json> RequestProcedureRefresh(const nlohmann::json& req);
   nlohmann::json ProceduresStatus() const;
 
-  const OutboxConfig& config() const { return config_; }
+  // The configuration in force: an immutable snapshot, replaced whole by Reconfigure.
+  std::shared_ptr<const OutboxConfig> config() const;
+  // A configuration reload (engine config.reload): the new settings and portal client factory.
+  // enabled, destination, senders and node cannot change (Conflict). Senders pick the new
+  // snapshot up at their next pass and drop their portal client for one made by the new
+  // factory (the request in flight finishes with the old one). The file's mappings replace
+  // those in force only when `mappings_changed` and no administrator stored mappings
+  // (outbox.mappings.set). Thread-safe.
+  Status Reconfigure(OutboxConfig next, ClientFactory factory, bool mappings_changed);
   // One sender pass (claim, send, finish): exposed for tests. Returns items finished.
   Result<int> RunOnce(PortalClient& client);
 
@@ -208,11 +216,15 @@ class Outbox {
   // node dies during it).
   Status BumpCountersNow(const std::map<std::string, int64_t>& add);
 
-  OutboxConfig config_;
+  ClientFactory factory() const;
+
+  mutable std::mutex config_mu_;
+  std::shared_ptr<const OutboxConfig> config_;  // guarded by config_mu_; never null
   Store* store_;
   std::shared_ptr<Clock> clock_;
   Logger logger_;
-  ClientFactory factory_;
+  ClientFactory factory_;  // guarded by config_mu_
+  std::atomic<uint64_t> client_generation_{0};  // bumped by Reconfigure
   SyncedHook on_synced_;
   AfterCommitHook after_commit_;
 

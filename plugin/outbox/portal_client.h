@@ -150,6 +150,15 @@ class PortalClient {
   // InvalidInput for other permanent outcomes.
   virtual Result<nlohmann::json> GetProcedure(const std::string& ma_tthc,
                                               const PortalCallOptions& options = {}) = 0;
+  // Logs in afresh (envelope: a new session; per_operation with OAuth2: a new token) without
+  // sending an operation: the adapter test's log-in step. kSuccess with message "none" when the
+  // style has no log-in. A refusal has auth_failed set.
+  virtual SendResult Authenticate() {
+    SendResult r;
+    r.outcome = PortalOutcome::kSuccess;
+    r.message = "none";
+    return r;
+  }
   // LayDanhSachTTHC: the procedure list (result[]). Same error mapping as GetProcedure.
   virtual Result<nlohmann::json> ListProcedures(const PortalCallOptions& options = {}) = 0;
   // The one call that may come from another thread while an operation runs: aborts the request

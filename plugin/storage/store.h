@@ -228,6 +228,9 @@ class StoreTransaction {
   virtual Result<std::vector<std::string>> SentProgress(const std::string& destination,
                                                         int64_t record_pk) = 0;
   virtual Result<int64_t> ReleaseHeld(const std::string& destination, int64_t now_ms) = 0;
+  // Pending items of `destination` waiting until at least `from_ms` (the end of a pause) are
+  // due at now_ms (a configuration reload ended the pause). Returns how many.
+  virtual Result<int64_t> ResumePending(const std::string& destination, int64_t from_ms, int64_t now_ms) = 0;
   virtual Status ResendDeadLetter(int64_t dead_letter_id, int64_t now_ms) = 0;
   virtual Result<std::optional<ExportLogRow>> LastExportLog(const std::string& destination) = 0;
   virtual Status AppendExportLog(const ExportLogRow& row) = 0;
@@ -277,6 +280,11 @@ class Store {
   // Journal entries of `kind` whose key starts with key_prefix, oldest first.
   virtual Result<std::vector<JournalRow>> ListJournal(const std::string& kind,
                                                       const std::string& key_prefix) = 0;
+  // One page of the journal entries of `kind`, newest first: ids below before_id (0 = from
+  // the newest), at most `limit`; key_prefix "" = every key. Bounded by limit.
+  virtual Result<std::vector<JournalRow>> ListJournalPage(const std::string& kind,
+                                                          const std::string& key_prefix,
+                                                          int64_t before_id, int64_t limit) = 0;
   // Every stored review decision (tags.review), by record key.
   virtual Result<std::vector<TagReviewRow>> ListTagReviews() = 0;
   // Dossiers the portal confirmed (records.synced = 1), pk > after_pk, by pk.

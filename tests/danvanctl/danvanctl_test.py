@@ -188,7 +188,8 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
     commands = [["config", "validate"], ["config", "show"], ["outbox", "status"], ["deadletter", "list"],
                 ["deadletter", "resend"], ["reconcile"], ["mappings", "set"], ["mappings", "list"], ["retag"],
                 ["review", "list"], ["review", "confirm"], ["review", "correct"], ["indicators"], ["score"],
-                ["manual-entry"], ["report"], ["import"], ["verify-log"]]
+                ["manual-entry"], ["report"], ["import"], ["verify-log"], ["config", "reload"], ["audit", "list"],
+                ["adapter", "test"]]
     for c in commands:
         rc, out, err = ctl.run(*c, "--help", raw_args=True)
         check(rc == 0 and ("danvanctl " + " ".join(c)) in out, f"{' '.join(c)} --help: exit {rc}: {out[:200]}")
@@ -245,7 +246,7 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
     rc, out, err = ctl.run("config", "show", config=secret_path)
     check(rc == 0 and "hunter2" not in out and "s3cr3t" not in out and '"***"' in out, f"config show redacts: {out}")
     check("DANVAN_PORTAL_PASSWORD" in out and "OAUTH_SECRET" in out, "config show keeps references by name")
-    check("không có thao tác" in err or "chưa có thao tác" in err, f"config show says it prints the file: {err}")
+    check("tệp cấu hình như đã ghi" in err and "--effective" in err, f"config show says it prints the file: {err}")
     shown = ctl.json("config", "show", config=secret_path)
     check(shown and shown["portal"]["envelope"]["password"] == "***" and shown["storage"]["path"] == db,
           f"config show --json: {shown}")
@@ -474,6 +475,90 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
     check(rc == 0 and "000.99.20.H31" in out and "do quản trị đặt" in out, f"mappings list (human): {out[:300]}")
     rc, out, err = ctl.run("mappings", "set", "--unit", "SGDDT.VP")
     check(rc == 2, f"mappings set with a bad pair: {rc}")
+
+    # ---- configuration reload, audit trail, adapter test (issue 15) ------------------------------
+    def write_cfg(name, doc):
+        path = os.path.join(work, name)
+        json.dump(doc, open(path, "w", encoding="utf-8"), ensure_ascii=False)
+        return path
+
+    eff = ctl.json("config", "show", "--effective")
+    check(eff and len(eff.get("sha256", "")) == 64 and eff["config"]["storage"]["path"] == db, f"config show --effective: {eff}")
+    sha0 = eff["sha256"] if eff else ""
+    bad_new = json.loads(json.dumps(cfg))
+    bad_new["bogus"] = 1
+    bad_new["storage"]["path"] = os.path.join(work, "khac.sqlite")
+    bad_new["tagging"] = {"rules_file": os.path.join(work, "khong-co-quy-tac.json")}
+    bad_new_path = write_cfg("reload-bad.json", bad_new)
+    rc, out, err = ctl.run("config", "reload", bad_new_path)
+    check(rc == 4 and "giữ nguyên" in err and "/bogus" in err, f"config reload of an invalid document: {rc} {err}")
+    bad_schema_ok = json.loads(json.dumps(cfg))
+    bad_schema_ok["storage"]["path"] = os.path.join(work, "khac.sqlite")
+    bad_schema_ok["tagging"] = {"rules_file": os.path.join(work, "khong-co-quy-tac.json")}
+    bad2_path = write_cfg("reload-bad2.json", bad_schema_ok)
+    doc = ctl.json("config", "reload", bad2_path, expect=4)
+    errs = {e.get("path"): e.get("code") for e in (doc or {}).get("errors", [])}
+    check(errs.get("/storage/path") == "config.not_live" and errs.get("/tagging/rules_file") == "config.invalid",
+          f"config reload lists every error with its path and code: {doc}")
+    check(not os.path.exists(os.path.join(work, "khac.sqlite")), "a refused reload opened another store")
+    rc, out, err = ctl.run("config", "reload", bad2_path, lang="en_US.UTF-8")
+    check(rc == 4 and "running one is kept" in err, f"config reload refused (en): {err}")
+    rc, out, err = ctl.run("config", "reload", os.path.join(work, "khong-co.json"))
+    check(rc == 2, f"config reload of a missing file: {rc} {err}")
+    good = json.loads(json.dumps(cfg))
+    good["deadlines"] = {"scan_interval_ms": 500}
+    good["outbox"]["backoff_cap_ms"] = 800
+    good_path = write_cfg("reload-good.json", good)
+    dry = ctl.json("config", "reload", good_path, "--dry-run")
+    check(dry and dry["valid"] and "/deadlines/scan_interval_ms" in dry["changed"] and "/outbox/backoff_cap_ms" in dry["changed"],
+          f"config reload --dry-run: {dry}")
+    rc, out, err = ctl.run("--actor", "Lê Văn Tâm", "config", "reload", good_path)
+    check(rc == 0 and "Đã áp dụng" in out and "/deadlines/scan_interval_ms" in out, f"config reload: {rc} {out} {err}")
+    eff = ctl.json("config", "show", "--effective")
+    check(eff and eff["sha256"] == sha0, f"danvanctl closes the plugin: the next open reads the file again: {eff and eff['sha256']}")
+
+    audit = ctl.json("audit", "list", "--limit", "1000")
+    items = (audit or {}).get("items", [])
+    reloads = [i for i in items if i.get("op") == "config.reload"]
+    check(len(reloads) == 5, f"every reload audited (refused, dry run, applied): {len(reloads)} {reloads[:2]}")
+    applied = [i for i in reloads if i.get("outcome") == "ok" and not i["details"].get("dry_run")]
+    check(applied and applied[0]["actor"] == "Lê Văn Tâm" and applied[0]["details"]["before_sha256"] == sha0
+          and applied[0]["details"]["after_sha256"] != sha0, f"applied reload audit entry: {applied}")
+    check(any(i.get("op") == "outbox.mappings.set" and i["actor"].startswith("danvanctl:") for i in items),
+          f"mappings set audited with the default actor: {[i.get('op') for i in items]}")
+    check(any(i.get("op") == "tags.review" and i["actor"] == "Trần Thị Hoa" for i in items), "review decisions audited with --by")
+    check(any(i.get("op") == "outbox.resend" and i["outcome"] == "error" and i["status"] == "not_found" for i in items),
+          "a refused resend is audited")
+    check(password not in json.dumps(audit), "the audit trail holds the portal password")
+    rc, out, err = ctl.run("audit", "list", "--op", "config.reload", "--limit", "2")
+    check(rc == 0 and "config.reload" in out and "Lê Văn Tâm" in out and "--before-id" in out, f"audit list (human): {out}")
+    rc, out, err = ctl.run("audit", "list", "--limit", "0")
+    check(rc == 2, f"audit list --limit 0: {rc}")
+
+    rep = ctl.json("adapter", "test")
+    check(rep and rep["ok"] and [s_["name"] for s_ in rep["steps"]] == ["dns", "tcp", "tls", "login", "lookup"]
+          and all(s_["ok"] for s_ in rep["steps"]), f"adapter test: {rep}")
+    rc, out, err = ctl.run("adapter", "test")
+    check(rc == 0 and "Kết nối tốt" in out and "bắt tay TLS" in out and "đăng nhập" in out, f"adapter test (human): {rc} {out}")
+    wrong = json.loads(json.dumps(cfg))
+    wrong["portal"]["envelope"]["password_env"] = "DANVAN_WRONG_PASSWORD"
+    os.environ["DANVAN_WRONG_PASSWORD"] = "khong-dung-" + password
+    wrong_path = write_cfg("wrong-password.json", wrong)
+    rc, out, err = ctl.run("adapter", "test", config=wrong_path)
+    check(rc == 1 and "LỖI" in out and "từ chối đăng nhập" in out and "bỏ qua" in out, f"adapter test, wrong password: {rc} {out} {err}")
+    check(os.environ["DANVAN_WRONG_PASSWORD"] not in out + err, "adapter test prints the password")
+    rc, out, err = ctl.run("adapter", "test", config=wrong_path, lang="en_US.UTF-8")
+    check(rc == 1 and "refused the log-in" in out and "FAILED" in out, f"adapter test, wrong password (en): {out}")
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    closed_port = sock.getsockname()[1]
+    sock.close()
+    closed = json.loads(json.dumps(cfg))
+    closed["portal"]["base_url"] = f"https://localhost:{closed_port}"
+    rep = ctl.json("adapter", "test", config=write_cfg("closed-port.json", closed), expect=1)
+    check(rep and rep.get("failed_step") == "tcp" and rep["steps"][0]["ok"] and rep["steps"][2].get("skipped"),
+          f"adapter test, closed port: {rep}")
 
     # ---- a tampered export log -------------------------------------------------------------------
     con = sqlite3.connect(db)

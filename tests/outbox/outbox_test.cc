@@ -1000,7 +1000,7 @@ TEST_P(OutboxTest, DatabaseAtVersionFiveMigratesAndExportsWhatWasQueued) {
     sqlite3_close(h);
   }
   Open(Config());
-  EXPECT_EQ(Q({{"op", "stats"}})["storage"].value("schema_version", 0), 6) << Q({{"op", "stats"}}).dump();
+  EXPECT_EQ(Q({{"op", "stats"}})["storage"].value("schema_version", 0), 7) << Q({{"op", "stats"}}).dump();
   ASSERT_TRUE(engine_->Start().ok());
   ASSERT_TRUE(Drain());
   json received = standin_->Received();

@@ -177,7 +177,27 @@ int CmdConfigValidate(Ctx& ctx, const Args&) {
   return kOk;
 }
 
-int CmdConfigShow(Ctx& ctx, const Args&) {
+int CmdConfigShow(Ctx& ctx, const Args& a) {
+  if (a.Has("--effective")) {
+    // The configuration in force in the plugin (config.show): secrets redacted by the plugin.
+    int rc = ctx.Open(false);
+    if (rc) return rc;
+    std::string raw;
+    auto r = ctx.Query({{"op", "config.show"}}, &rc, &raw);
+    if (!r) return rc;
+    if (ctx.g.json) {
+      std::printf("%s\n", raw.c_str());
+    } else {
+      std::printf("# SHA-256 %s, %s %s\n%s\n", Str(*r, "sha256").c_str(), Tr("hiệu lực từ", "in force since"),
+                  Str(*r, "since").c_str(), (*r)["config"].dump(2).c_str());
+      std::printf("%s", KeyValues({{Tr("tệp quy tắc", "rule file"), Str((*r)["effective"], "rules_file")},
+                                   {Tr("phiên bản quy tắc", "rules version"), Str((*r)["effective"], "rules_version")},
+                                   {Tr("thư mục lịch", "calendar directory"), Str((*r)["effective"], "calendar_dir")},
+                                   {Tr("thư mục báo cáo", "reports directory"), Str((*r)["effective"], "reports_dir")}})
+                            .c_str());
+    }
+    return kOk;
+  }
   if (int rc = ctx.ReadConfig()) return rc;
   json cfg = json::parse(ctx.config_text, nullptr, false);
   if (cfg.is_discarded()) {
@@ -189,12 +209,12 @@ int CmdConfigShow(Ctx& ctx, const Args&) {
   const int redacted = Redact(&cfg, 0);
   if (!ctx.g.quiet)
     std::fprintf(stderr, "%s (%d)\n",
-                 Tr("Lưu ý: plugin chưa có thao tác trả về cấu hình hiệu lực, nên đây là tệp cấu hình như đã ghi "
-                    "(không điền giá trị mặc định); giá trị của các khóa có dạng bí mật (password, secret, token...) "
+                 Tr("Lưu ý: đây là tệp cấu hình như đã ghi, không mở kho (không điền giá trị mặc định; cấu hình đang "
+                    "hiệu lực trong plugin: --effective); giá trị của các khóa có dạng bí mật (password, secret, token...) "
                     "được thay bằng \"***\"; khóa tham chiếu *_env, *_file được giữ",
-                    "Note: the plugin has no op returning the effective configuration, so this is the file as written "
-                    "(defaults not filled in); values of secret-looking keys (password, secret, token...) are replaced "
-                    "by \"***\"; references *_env, *_file are kept"),
+                    "Note: this is the file as written, the store is not opened (defaults not filled in; the configuration "
+                    "in force in the plugin: --effective); values of secret-looking keys (password, secret, token...) are "
+                    "replaced by \"***\"; references *_env, *_file are kept"),
                  redacted);
   std::printf("%s\n", cfg.dump(ctx.g.json ? -1 : 2).c_str());
   return kOk;
@@ -222,6 +242,165 @@ std::string OutboxHuman(json s) {  // by value: operator[] may add what is missi
                     {Tr("gửi thành công gần nhất", "last success"), Str(s, "last_success", "—")},
                     {Tr("lỗi gần nhất", "last error"), last_error},
                     {Tr("đối soát gần nhất", "last reconciliation"), reconcile}});
+}
+
+// config reload FILE: the plugin validates the whole document (schema, data files, what cannot
+// change live) and applies it, or changes nothing and lists every error with its path.
+int CmdConfigReload(Ctx& ctx, const Args& a) {
+  int rc = kOk;
+  int64_t timeout_s;
+  if (!ParseInt(a, "--timeout", 1, 86400, 600, &timeout_s, &rc)) return rc;
+  std::error_code ec;
+  const std::string file = a.pos[0];
+  if (!fs::is_regular_file(file, ec))
+    return UsageError("không đọc được tệp cấu hình mới (không tồn tại hoặc không phải tệp thường): " + file,
+                      "cannot read the new configuration file (missing or not a regular file): " + file);
+  if ((rc = ctx.Open(false))) return rc;
+  json req = {{"op", "config.reload"}, {"path", fs::absolute(file, ec).string()}};
+  if (a.Has("--dry-run")) req["dry_run"] = true;
+  std::string raw;
+  std::optional<json> r;
+  try {
+    std::string out = ctx.plugin().Query([&] {
+      json q = req;
+      q["actor"] = ctx.g.actor;
+      return q.dump();
+    }());
+    r = json::parse(out, nullptr, false);
+    raw = std::move(out);
+  } catch (const danvan::Error& e) {
+    if (ctx.g.json) std::printf("%s\n", e.document().c_str());
+    if (e.status() == DANVAN_INVALID_INPUT) {
+      json d = json::parse(e.document(), nullptr, false);
+      const size_t n = d.is_object() && d["errors"].is_array() ? d["errors"].size() : 0;
+      std::fprintf(stderr, "%s (%zu %s):\n",
+                   Tr("Cấu hình mới không được áp dụng, cấu hình đang chạy giữ nguyên", "The new configuration was not applied; the running one is kept"),
+                   n, Tr("lỗi", "errors"));
+      PrintErrorDocument(e.document());
+      return kConfigInvalid;
+    }
+    return ExitFor(e, false);
+  }
+  std::string changed;
+  for (const auto& c : (*r)["changed"]) changed += (changed.empty() ? "" : ", ") + c.get<std::string>();
+  if (changed.empty()) changed = Tr("(không có gì thay đổi)", "(nothing changes)");
+  if (a.Has("--dry-run")) {
+    Out(ctx, raw,
+        std::string(Tr("Cấu hình mới hợp lệ và áp dụng được khi đang chạy (chưa áp dụng: --dry-run).\n",
+                       "The new configuration is valid and can be applied live (not applied: --dry-run).\n")) +
+            KeyValues({{Tr("thay đổi", "changes"), changed},
+                       {Tr("gắn nhãn lại", "re-tag"), YesNo((*r).value("retag", false))},
+                       {Tr("tính lại thời hạn", "re-evaluate deadlines"), YesNo((*r).value("reevaluate_deadlines", false))},
+                       {"SHA-256 " + std::string(Tr("trước", "before")), Str(*r, "before_sha256")},
+                       {"SHA-256 " + std::string(Tr("sau", "after")), Str(*r, "after_sha256")}}));
+    return kOk;
+  }
+  // Background work the reload started (re-tagging, deadline re-evaluation) ends before this
+  // process closes the plugin (close would stop it half-way).
+  const json& effects = (*r)["effects"];
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  for (const char* op : {"tagging.status", "deadlines.status"}) {
+    if ((std::string(op) == "tagging.status" && !effects.contains("retag")) ||
+        (std::string(op) == "deadlines.status" && !effects.contains("reevaluate_deadlines")))
+      continue;
+    while (true) {
+      auto s = ctx.Query({{"op", op}}, &rc);
+      if (!s) return rc;
+      const bool running = std::string(op) == "tagging.status" ? (*s).value("running", false)
+                                                               : (*s)["reevaluation"].value("running", false);
+      if (!running) break;
+      if (Clock::now() >= deadline) {
+        std::fprintf(stderr, "%s %llds (%s)\n", Tr("Việc nền chưa xong sau", "Background work not finished after"),
+                     static_cast<long long>(timeout_s), op);
+        return kBusy;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  Out(ctx, raw,
+      std::string(Tr("Đã áp dụng cấu hình mới, không cần khởi động lại.\n", "The new configuration is applied, no restart needed.\n")) +
+          KeyValues({{Tr("thay đổi", "changes"), changed},
+                     {"SHA-256 " + std::string(Tr("trước", "before")), Str(*r, "before_sha256")},
+                     {"SHA-256 " + std::string(Tr("sau", "after")), Str(*r, "after_sha256")}}));
+  return kOk;
+}
+
+int CmdAuditList(Ctx& ctx, const Args& a) {
+  int rc = kOk;
+  int64_t limit, before;
+  if (!ParseInt(a, "--limit", 1, 1000, 50, &limit, &rc)) return rc;
+  if (!ParseInt(a, "--before-id", 0, INT64_MAX, 0, &before, &rc)) return rc;
+  if ((rc = ctx.Open(false))) return rc;
+  json req = {{"op", "audit.list"}, {"limit", limit}};
+  if (before > 0) req["before_id"] = before;
+  if (a.Has("--op")) req["filter_op"] = a.Get("--op");
+  std::string raw;
+  auto r = ctx.Query(req, &rc, &raw);
+  if (!r) return rc;
+  Table t({"id", Tr("lúc", "at"), Tr("người", "actor"), Tr("thao tác", "op"), Tr("kết quả", "outcome"), Tr("chi tiết", "details")});
+  for (const auto& it : (*r)["items"]) {
+    std::string detail;
+    const json& d = it.value("details", json::object());
+    if (d.contains("after_sha256"))
+      detail = Str(d, "before_sha256").substr(0, 12) + "→" + Str(d, "after_sha256").substr(0, 12);
+    else if (d.is_object() && !d.empty())
+      detail = d.dump();
+    if (it.contains("errors") && !it["errors"].empty())
+      detail += (detail.empty() ? "" : " ") + Str(it["errors"][0], "path") + ": " + Str(it["errors"][0], "reason");
+    t.Add({Num(it["id"]), Str(it, "at"), Str(it, "actor"), Str(it, "op"), Str(it, "outcome"), detail});
+  }
+  std::string human = t.empty() ? std::string(Tr("Chưa có mục kiểm toán nào.\n", "No audit entries yet.\n")) : t.Render(60);
+  if (!(*r)["next_before_id"].is_null())
+    human += Tr("Trang kế tiếp: --before-id ", "Next page: --before-id ") + Num((*r)["next_before_id"]) + "\n";
+  Out(ctx, raw, human);
+  return kOk;
+}
+
+int CmdAdapterTest(Ctx& ctx, const Args& a) {
+  int rc = kOk;
+  int64_t timeout_s;
+  if (!ParseInt(a, "--timeout", 1, 3600, 120, &timeout_s, &rc)) return rc;
+  if ((rc = ctx.Open(false))) return rc;
+  if (!ctx.Query({{"op", "adapter.test"}}, &rc)) return rc;
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  json status;
+  std::string raw;
+  while (true) {
+    auto s = ctx.Query({{"op", "adapter.test.status"}}, &rc, &raw);
+    if (!s) return rc;
+    status = *s;
+    if (status.value("state", "") == "done") break;
+    if (Clock::now() >= deadline) {
+      std::fprintf(stderr, "%s %llds\n", Tr("Kiểm tra kết nối chưa xong sau", "Connection check not finished after"),
+                   static_cast<long long>(timeout_s));
+      return kBusy;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  static const std::map<std::string, std::pair<const char*, const char*>> kStepNames = {
+      {"dns", {"phân giải tên (DNS)", "name resolution (DNS)"}},
+      {"tcp", {"kết nối TCP", "TCP connect"}},
+      {"tls", {"bắt tay TLS (CA đã cấu hình)", "TLS handshake (configured CA)"}},
+      {"login", {"đăng nhập", "log-in"}},
+      {"lookup", {"tra cứu hồ sơ (TraCuuHoSo)", "dossier look-up (TraCuuHoSo)"}}};
+  Table t({Tr("bước", "step"), Tr("kết quả", "result"), "ms", Tr("chi tiết", "details")}, {false, false, true, false});
+  std::string failures;
+  for (const auto& st : status["steps"]) {
+    const std::string name = Str(st, "name");
+    auto it = kStepNames.find(name);
+    const std::string label = it == kStepNames.end() ? name : Tr(it->second.first, it->second.second);
+    std::string result = st.value("skipped", false) ? Tr("bỏ qua", "skipped") : st.value("ok", false) ? "OK" : Tr("LỖI", "FAILED");
+    std::string detail = st.value("ok", false) ? Str(st, "detail") : Str(st, "error");
+    t.Add({label, result, st.value("skipped", false) ? "" : Num(st["ms"]), detail});
+    if (!st.value("ok", false) && !st.value("skipped", false))
+      failures += "  " + label + ": " + Tr(Str(st, "message"), Str(st, "message_en")) + "\n";
+  }
+  const bool ok = status.value("ok", false);
+  Out(ctx, raw,
+      Tr("Kiểm tra kết nối tới Cổng ", "Connection check of the portal ") + Str(status, "base_url") + " (" +
+          Str(status, "style") + ")\n" + t.Render(70) +
+          (ok ? std::string(Tr("Kết nối tốt.\n", "The connection works.\n")) : std::string(Tr("Thất bại:\n", "Failed:\n")) + failures));
+  return ok ? kOk : kFailed;
 }
 
 int CmdOutboxStatus(Ctx& ctx, const Args&) {
@@ -1074,7 +1253,15 @@ void Ctx::Stop() {
   }
 }
 
-std::optional<json> Ctx::Query(const json& req, int* exit, std::string* raw) {
+std::optional<json> Ctx::Query(const json& request, int* exit, std::string* raw) {
+  json req = request;
+  // The plugin audits its administrative ops: say who runs them (README "Audit").
+  static const char* kAdminOps[] = {"config.reload", "outbox.mappings.set", "outbox.resend", "outbox.reconcile",
+                                    "tagging.reload", "score.manual", "procedures.refresh", "adapter.test"};
+  const std::string op = req.value("op", "");
+  if (!req.contains("actor") && !req.contains("by") && !g.actor.empty() &&
+      std::any_of(std::begin(kAdminOps), std::end(kAdminOps), [&](const char* o) { return op == o; }))
+    req["actor"] = g.actor;
   try {
     std::string out = plugin_->Query(req.dump());
     json j = json::parse(out, nullptr, false);
@@ -1112,9 +1299,31 @@ const std::vector<Command>& Commands() {
        "open the plugin with the configuration file and report every error with its JSON path (creates the store if missing)",
        {}, 0, 0, CmdConfigValidate},
       {"config", "show", "",
-       "in tệp cấu hình, che giá trị có dạng bí mật (không mở kho)",
+       "in tệp cấu hình, che giá trị có dạng bí mật (không mở kho); --effective: cấu hình đang hiệu lực",
        "print the configuration file with secret-looking values redacted (does not open the store)",
-       {}, 0, 0, CmdConfigShow},
+       {{"--effective", false, false, "cấu hình đang hiệu lực trong plugin, kèm SHA-256 (config.show; mở kho)",
+         "the configuration in force in the plugin, with its SHA-256 (config.show; opens the store)"}},
+       0, 0, CmdConfigShow},
+      {"config", "reload", "FILE [--dry-run] [--timeout S]",
+       "kiểm tra toàn bộ cấu hình mới và áp dụng khi đang chạy (config.reload); cấu hình sai không thay đổi gì và được liệt kê mọi lỗi kèm đường dẫn; "
+       "--dry-run chỉ kiểm tra; chờ việc gắn nhãn lại / tính lại thời hạn xong",
+       "validate the whole new configuration and apply it live (config.reload); an invalid one changes nothing and every error is listed "
+       "with its path; --dry-run only validates; waits for re-tagging / deadline re-evaluation to finish",
+       {{"--dry-run", false, false, "chỉ kiểm tra, không áp dụng", "validate only, do not apply"},
+        {"--timeout", true, false, "chờ việc nền tối đa (giây, mặc định 600)", "wait for background work at most (seconds, default 600)"}},
+       1, 1, CmdConfigReload},
+      {"audit", "list", "[--limit N] [--before-id ID] [--op OP]",
+       "nhật ký kiểm toán các thao tác quản trị, mới nhất trước (audit.list)",
+       "the audit trail of administrative operations, newest first (audit.list)",
+       {{"--limit", true, false, "số dòng (1..1000, mặc định 50)", "rows (1..1000, default 50)"},
+        {"--before-id", true, false, "trang kế tiếp: các mục có id nhỏ hơn", "next page: entries with a smaller id"},
+        {"--op", true, false, "chỉ thao tác này (vd. config.reload)", "only this op (e.g. config.reload)"}},
+       0, 0, CmdAuditList},
+      {"adapter", "test", "[--timeout S]",
+       "kiểm tra kết nối tới Cổng đã cấu hình từng bước: DNS, TCP, TLS với CA đã cấu hình, đăng nhập, một tra cứu vô hại (adapter.test); mã 1 khi một bước lỗi",
+       "check the configured portal step by step: DNS, TCP, TLS with the configured CA, log-in, one harmless look-up (adapter.test); exit 1 when a step fails",
+       {{"--timeout", true, false, "chờ tối đa (giây, mặc định 120)", "wait at most (seconds, default 120)"}},
+       0, 0, CmdAdapterTest},
       {"outbox", "status", "", "tình trạng xuất lên Cổng: hàng đợi, mục cũ nhất, lỗi, thư chết, đối soát (outbox.status)",
        "export status: queue, oldest item, errors, dead letters, reconciliation (outbox.status)", {}, 0, 0, CmdOutboxStatus},
       {"deadletter", "list", "[--limit N] [--offset N]", "danh sách thư chết (outbox.dead_letters)", "list dead letters (outbox.dead_letters)",

@@ -61,6 +61,9 @@ struct Global {
   bool json = false;
   bool quiet = false;
   int log_level = DANVAN_LOG_WARN;
+  // Who runs the command, for the plugin's audit trail (--actor; default "danvanctl:<login>").
+  // Added as "actor" to the administrative ops that carry no "by" of their own.
+  std::string actor;
 };
 
 class Ctx {

@@ -8,6 +8,8 @@
 // A store is owned by one handle at a time (plugin/core/store_lock.h): while a host holds it,
 // danvanctl exits 5 (store.locked) naming the holder. Exit codes: ctl.h / README "danvanctl".
 // Messages are Vietnamese, English when LC_ALL / LC_MESSAGES / LANG starts with "en".
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +33,8 @@ const OptSpec kGlobalOpts[] = {
     {"--quiet", false, false, "không in thanh tiến độ và nhật ký của plugin", "no progress bar, no plugin log lines"},
     {"--log-level", true, false, "mức nhật ký của plugin in ra stderr: trace|debug|info|warn|error (mặc định warn)",
      "plugin log lines shown on stderr: trace|debug|info|warn|error (default warn)"},
+    {"--actor", true, false, "người thực hiện, ghi vào nhật ký kiểm toán (mặc định danvanctl:<tên đăng nhập>)",
+     "who runs the command, written to the audit trail (default danvanctl:<login name>)"},
     {"--help", false, false, "hướng dẫn", "help"},
 };
 
@@ -82,6 +86,11 @@ int Main(int argc, char** argv) {
   Global g;
   if (const char* v = std::getenv("DANVAN_LIB")) g.lib = v;
   if (const char* v = std::getenv("DANVAN_CONFIG")) g.config = v;
+  {
+    const char* user = std::getenv("USER");
+    if (!user || !*user) user = std::getenv("LOGNAME");
+    g.actor = std::string("danvanctl:") + (user && *user ? user : std::to_string(getuid()));
+  }
   bool help = false;
   std::vector<std::string> rest;
   std::vector<std::string> in(argv + 1, argv + argc);
@@ -108,11 +117,12 @@ int Main(int argc, char** argv) {
       *out = in[++i];
       return true;
     };
-    if (name == "--lib" || name == "--config" || name == "--log-level") {
+    if (name == "--lib" || name == "--config" || name == "--log-level" || name == "--actor") {
       std::string v;
       if (!take(&v)) return UsageError("thiếu giá trị cho " + name, "missing value for " + name);
       if (name == "--lib") g.lib = v;
       else if (name == "--config") g.config = v;
+      else if (name == "--actor") g.actor = v;
       else {
         static const std::map<std::string, int> kLevels = {{"trace", DANVAN_LOG_TRACE}, {"debug", DANVAN_LOG_DEBUG},
                                                            {"info", DANVAN_LOG_INFO}, {"warn", DANVAN_LOG_WARN},
