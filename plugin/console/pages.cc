@@ -330,24 +330,27 @@ std::string Review(const PageRequest& r) {
   auto list = Op(r, {{"op", "tags.review"}, {"action", "list"}, {"limit", 200}});
   if (!list.ok()) return Layout(r, "/review", "Rà soát gắn nhãn", ErrorBox(list.status()));
   const bool admin = r.session.role == Role::kAdmin;
-  b += "<p>Thư, đơn mà máy đọc chưa chắc chắn. Xác nhận nếu đúng, sửa nếu sai; quyết định được lưu và áp dụng ngay.</p>";
-  b += "<table class=\"grid\" id=\"review\"><tr><th>Hồ sơ</th><th>Máy đề xuất</th><th>Quyết định</th>" +
+  b += "<p>Thư, đơn mà máy đọc chưa chắc chắn (" + E(Text(list.value().value("pending", json(0)))) +
+       "). Xác nhận nếu đúng, sửa nếu sai; quyết định được lưu và áp dụng ngay.</p>";
+  b += "<table class=\"grid\" id=\"review\"><tr><th>Hồ sơ</th><th>Tiêu đề</th><th>Máy đọc</th><th>Quyết định chưa chắc</th>" +
        std::string(admin ? "<th>Xác nhận / sửa</th>" : "") + "</tr>";
   for (const auto& item : list.value().value("items", json::array())) {
     const json key = item.value("key", json::object());
     const std::string source = Text(key.value("source", json())), kind = Text(key.value("kind", json())),
                       id = Text(key.value("id", json()));
-    b += "<tr data-id=\"" + E(id) + "\"><td>" + E(kind) + " " + E(id) + "<br><small>" + E(source) + "</small></td><td>";
-    RenderJson(item.value("proposed", json()), &b);
+    b += "<tr data-id=\"" + E(id) + "\"><td>" + E(kind) + " " + E(id) + "<br><small>" + E(source) + " · " +
+         E(Text(item.value("unit", json()))) + "</small></td><td>" + E(Text(item.value("title", json()))) + "</td><td>";
+    RenderJson(item.value("reading", json()), &b);
     b += "</td><td>";
-    if (item.contains("decision") && !item["decision"].is_null()) RenderJson(item["decision"], &b);
-    else b += "chưa có";
+    RenderJson(item.value("weak", json()), &b);
     b += "</td>";
     if (admin) {
-      const std::string keys = Hidden("action", "confirm") + Hidden("source", source) + Hidden("kind", kind) + Hidden("id", id);
-      b += "<td>" + OpForm("tags.review", keys + "<input name=\"why\" placeholder=\"Lý do (không bắt buộc)\">", "Xác nhận", "confirm");
+      const std::string keys = Hidden("source", source) + Hidden("kind", kind) + Hidden("id", id);
+      b += "<td>" + OpForm("tags.review", Hidden("action", "confirm") + keys +
+                                              "<input name=\"why\" placeholder=\"Lý do (không bắt buộc)\">",
+                           "Xác nhận", "confirm");
       b += OpForm("tags.review",
-                  Hidden("action", "correct") + Hidden("source", source) + Hidden("kind", kind) + Hidden("id", id) +
+                  Hidden("action", "correct") + keys +
                       "<select name=\"set.kind\"><option value=\"complaint\">khiếu nại</option>"
                       "<option value=\"denunciation\">tố cáo</option><option value=\"petition\">kiến nghị</option>"
                       "<option value=\"feedback\">phản ánh</option></select>"
@@ -356,7 +359,21 @@ std::string Review(const PageRequest& r) {
     }
     b += "</tr>";
   }
-  b += "</table>";
+  b += "</table><h2>Đã quyết định</h2>";
+  auto decided = Op(r, {{"op", "tags.review"}, {"action", "list"}, {"decided", true}, {"limit", 200}});
+  if (decided.ok()) {
+    b += "<table class=\"grid\" id=\"decided\"><tr><th>Hồ sơ</th><th>Quyết định</th></tr>";
+    for (const auto& item : decided.value().value("items", json::array())) {
+      const json key = item.value("key", json::object());
+      const std::string id = Text(key.value("id", json()));
+      b += "<tr data-id=\"" + E(id) + "\"><td>" + E(Text(key.value("kind", json()))) + " " + E(id) + "</td><td>";
+      RenderJson(item.value("decision", json()), &b);
+      b += "</td></tr>";
+    }
+    b += "</table>";
+  } else {
+    b += ErrorBox(decided.status());
+  }
   return Layout(r, "/review", "Rà soát gắn nhãn", b);
 }
 
