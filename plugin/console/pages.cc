@@ -109,6 +109,7 @@ const NavItem kNav[] = {{"/health", "Tình trạng"},
                         {"/outbox", "Gửi lên Cổng DVC"},
                         {"/mappings", "Ánh xạ mã"},
                         {"/config", "Cấu hình"},
+                        {"/audit", "Nhật ký quản trị"},
                         {"/reports", "Tải báo cáo"}};
 
 std::string Layout(const PageRequest& r, const std::string& path, const std::string& title, const std::string& body) {
@@ -418,9 +419,21 @@ std::string Mappings(const PageRequest& r) {
 }
 
 std::string Config(const PageRequest& r) {
-  std::string b = "<p>Các giá trị bí mật được thay bằng ***.</p><pre id=\"config\">" +
-                  E(RedactConfig(r.shared.env.config_raw).dump(2, ' ', false, json::error_handler_t::replace)) + "</pre>";
-  if (r.session.role == Role::kAdmin) {
+  if (r.session.role != Role::kAdmin)
+    return Layout(r, "/config", "Cấu hình", "<p>Trang này cần vai trò quản trị.</p>");
+  // The configuration in force from config.show when the engine has it (it changes with
+  // config.reload); otherwise the document read at open.
+  json shown = RedactConfig(r.shared.env.config_raw);
+  std::string since;
+  auto live = Op(r, {{"op", "config.show"}});
+  if (live.ok() && live.value().contains("config")) {
+    shown = RedactConfig(live.value()["config"]);
+    since = "Áp dụng từ " + Text(live.value().value("since", json())) + "; SHA-256 " +
+            Text(live.value().value("sha256", json())) + ". ";
+  }
+  std::string b = "<p>" + E(since) + "Các giá trị bí mật được thay bằng ***.</p><pre id=\"config\">" +
+                  E(shown.dump(2, ' ', false, json::error_handler_t::replace)) + "</pre>";
+  {
     b += "<h2>Kiểm tra và áp dụng cấu hình mới</h2>"
          "<form class=\"validate\" data-endpoint=\"/api/config/validate\"><textarea name=\"document\" rows=\"16\" cols=\"80\" "
          "placeholder=\"Dán toàn bộ tài liệu cấu hình JSON\"></textarea><button type=\"submit\">Kiểm tra</button>"
@@ -430,6 +443,16 @@ std::string Config(const PageRequest& r) {
                 "Áp dụng");
   }
   return Layout(r, "/config", "Cấu hình", b);
+}
+
+// The audit trail of administrative ops (audit.list, where the engine has it).
+std::string Audit(const PageRequest& r) {
+  if (r.session.role != Role::kAdmin)
+    return Layout(r, "/audit", "Nhật ký quản trị", "<p>Trang này cần vai trò quản trị.</p>");
+  std::string b;
+  auto a = Op(r, {{"op", "audit.list"}, {"limit", 200}});
+  if (a.ok()) RenderJson(a.value(), &b); else b += ErrorBox(a.status());
+  return Layout(r, "/audit", "Nhật ký quản trị", b);
 }
 
 std::string Reports(const PageRequest& r) {
@@ -477,6 +500,7 @@ std::optional<std::string> RenderPage(const std::string& path, const PageRequest
   if (path == "/mappings") return Mappings(r);
   if (path == "/config") return Config(r);
   if (path == "/reports") return Reports(r);
+  if (path == "/audit") return Audit(r);
   return std::nullopt;
 }
 

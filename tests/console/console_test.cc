@@ -309,6 +309,23 @@ TEST_F(ConsoleTest, ViewerRunsReadOpsOnlyAndErrorsHaveTheAbiShape) {
   EXPECT_EQ(junk.Json()["status"], "invalid_input");
 }
 
+TEST_F(ConsoleTest, ConfigurationPageIsForAdminsAndHidesSecrets) {
+  Open({{"metrics", {{"token_env", "DANVAN_TEST_METRICS_TOKEN"}}}});
+  auto viewer = Login("lanhdao", "mat-khau-xem-2023");
+  Reply v = Http(port_, "GET", "/config", "", {{"Cookie", viewer.first}});
+  EXPECT_EQ(v.status, 200);
+  EXPECT_EQ(v.body.find("id=\"config\""), std::string::npos);
+  EXPECT_NE(v.body.find("cần vai trò quản trị"), std::string::npos);
+  auto admin = Login("quantri", "mật-khẩu-quản-trị");
+  Reply a = Http(port_, "GET", "/config", "", {{"Cookie", admin.first}});
+  ASSERT_EQ(a.status, 200);
+  EXPECT_NE(a.body.find("id=\"config\""), std::string::npos);
+  EXPECT_NE(a.body.find("&quot;password_hash&quot;: &quot;***&quot;"), std::string::npos) << a.body;
+  EXPECT_EQ(a.body.find(AdminHash()), std::string::npos);
+  EXPECT_NE(a.body.find("&quot;token_env&quot;: &quot;DANVAN_TEST_METRICS_TOKEN&quot;"), std::string::npos);
+  EXPECT_EQ(a.body.find("metrics-token-0123456789abcdef"), std::string::npos);
+}
+
 TEST_F(ConsoleTest, BodyLargerThanTheLimitIsRefusedUnread) {
   Open();
   auto s = Login("quantri", "mật-khẩu-quản-trị");
