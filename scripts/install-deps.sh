@@ -14,7 +14,9 @@ PKGS=(
 )
 # The PostgreSQL storage engine (a later issue) will add libpq-dev here, and postgresql for its
 # tests; nothing uses them today.
-if [ "${DANVAN_WITH_BROWSER:-1}" = 1 ]; then PKGS+=(chromium); fi
+# The admin console's real-browser test (tests/console/console_browser_test.py, ctest -L console)
+# drives headless Chromium through chromedriver with Selenium.
+if [ "${DANVAN_WITH_BROWSER:-1}" = 1 ]; then PKGS+=(chromium chromium-driver python3-selenium); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -257,20 +257,7 @@ danvan_status Query(danvan_handle* h, const char* req, size_t len, char** resp_o
 
 void Free(void* p) { std::free(p); }
 
-const char* StatusName(danvan_status s) {
-  switch (s) {
-    case DANVAN_OK: return "ok";
-    case DANVAN_RETRY_LATER: return "retry_later";
-    case DANVAN_INVALID_INPUT: return "invalid_input";
-    case DANVAN_NOT_FOUND: return "not_found";
-    case DANVAN_CONFLICT: return "conflict";
-    case DANVAN_IO_ERROR: return "io_error";
-    case DANVAN_INTERNAL: return "internal";
-    case DANVAN_ABI_MISMATCH: return "abi_mismatch";
-    case DANVAN_BAD_STATE: return "bad_state";
-  }
-  return "unknown";
-}
+const char* StatusName(danvan_status s) { return danvan::abi::StatusName(s); }
 
 const danvan_api kApi = {
     sizeof(danvan_api), DANVAN_ABI_MAJOR, DANVAN_ABI_MINOR, "danvan", DANVAN_VERSION,

@@ -32,6 +32,9 @@ struct AbiError {
   nlohmann::json ToJson() const;
 };
 
+// The status's name, the one danvan_api.status_name gives ("invalid_input"...).
+const char* StatusName(danvan_status status);
+
 // {"status": <status_name>, "errors": [...]} as text.
 std::string ErrorDocument(danvan_status status, const std::vector<AbiError>& errors);
 

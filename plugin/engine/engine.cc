@@ -7,12 +7,14 @@
 #include <tuple>
 #include <set>
 
+#include "console/console.h"
 #include "core/data_dirs.h"
 #include "core/bounded_input.h"
 #include "core/json_schema.h"
 #include "core/timeutil.h"
 #include "engine/config_reload.h"
 #include "engine/query_args.h"
+#include "engine/deadline_list_ops.h"
 #include "engine/report_ops.h"
 #include "engine/tag_review_ops.h"
 #include "portal/portal_http_client.h"
@@ -167,6 +169,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
     } else {
       c.outbox = outbox.value();
     }
+    console::ParseConsoleConfig(doc.value("console", nlohmann::json()), secret, &c.console, &errors);
     if (c.outbox.enabled) {
       auto pc = ParsePortalConfig(c.portal, secret);
       if (!pc.ok()) errors.push_back({"/portal", pc.status().message()});
@@ -197,6 +200,8 @@ Engine::Engine(EngineConfig config, HostHooks hooks)
 Engine::~Engine() {
   // close(): stop with the configured timeout, then cancel what is still in flight and join
   // every thread. No thread outlives the engine (none is ever detached).
+  // The console first: its request threads call Query.
+  console_.reset();
   // The re-evaluation stops between chunks (one transaction of at most 200 records).
   if (reevaluation_) reevaluation_->Cancel();
   if (probe_) probe_->Cancel();
@@ -309,6 +314,25 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   e->hooks_.logger.Log(LogLevel::kInfo, "opened", {{"storage", config.storage_path}});
   RegisterReportOps(*e);
   if (Status st = RegisterTagReviewOps(*e); !st.ok()) return st;
+  RegisterDeadlineListOps(*e);
+  if (config.console.enabled) {
+    console::ConsoleEnv env;
+    env.version = std::string(DANVAN_VERSION) + " (" + DANVAN_BUILD_ID + ")";
+    env.config_raw = config.raw;
+    env.reports_dir = config.reports_dir;
+    env.config_dir = config.config_dir;
+    SecretLookup secret = e->hooks_.secret;
+    env.validate_config = [secret](const std::string& doc) -> Status {
+      auto parsed = ParseEngineConfig(doc, secret);
+      return parsed.ok() ? Status::Ok() : parsed.status();
+    };
+    // The one query dispatcher, the same as the ABI's query (issue 15).
+    auto dispatch = [raw](const nlohmann::json& req) {
+      return raw->Query(req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    };
+    e->console_ = std::make_unique<console::Console>(config.console, std::move(env), dispatch,
+                                                     e->hooks_.clock.get(), &e->hooks_.logger);
+  }
   return e;
 }
 
@@ -318,6 +342,13 @@ std::shared_ptr<const RecordEvaluator> Engine::evaluator() const {
 }
 
 Status Engine::Start() {
+  // The console first: when its port cannot be bound nothing else has started. Outside
+  // lifecycle_mu_: a console request may need it (deadlines.scan) while a Stop from another
+  // thread waits for that request.
+  if (console_) {
+    Status st = console_->Start();
+    if (!st.ok()) return st;
+  }
   std::lock_guard lock(lifecycle_mu_);
   if (closing_) return Status::Internal("start sau close");
   stopping_ = false;
@@ -340,6 +371,9 @@ Status Engine::Start() {
 
 Status Engine::Stop(uint32_t timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  // Joins the console's threads; each finishes its request first (bounded by the socket
+  // timeouts and the query ops' own waits).
+  if (console_) console_->Stop();
   {
     std::lock_guard lock(lifecycle_mu_);
     if (!started_) return Status::Ok();
@@ -1315,6 +1349,8 @@ EngineServices Engine::services() const {
   };
   return s;
 }
+
+int Engine::console_port() const { return console_ ? console_->port() : 0; }
 
 void Engine::RegisterOp(const std::string& name, QueryOp op) { extra_ops_[name] = std::move(op); }
 

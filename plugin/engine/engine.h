@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "console/console_config.h"
 #include "core/clock.h"
 #include "core/logger.h"
 #include "core/status.h"
@@ -40,6 +41,9 @@ namespace danvan {
 class TagReviewBook;  // engine/tag_review_ops.h
 struct ConfigData;    // engine/config_reload.h
 class PortalProbe;    // portal/portal_probe.h
+namespace console {
+class Console;  // console/console.h
+}
 
 struct EngineConfig {
   nlohmann::json raw;  // the validated configuration document
@@ -75,6 +79,8 @@ struct EngineConfig {
   int64_t scheduler_interval_ms = 1000;
   nlohmann::json portal;  // the "portal" section (adapters/portal), null when absent
   OutboxConfig outbox;
+  // The admin web console (console/console_config.h); off unless console.enabled.
+  console::ConsoleConfig console;
 };
 
 // Parses and validates a configuration document; on failure the status message lists every
@@ -138,6 +144,9 @@ class Engine {
   // (a caller keeps the one it took for the whole of its work). Thread-safe.
   std::shared_ptr<const EngineConfig> live_config() const;
   EngineServices services() const;
+  // The admin console's bound port while it runs (console.port 0 picks a free one); 0 when the
+  // console is disabled or stopped.
+  int console_port() const;
   // Registers an extension op (during Open only: not thread-safe against Query).
   void RegisterOp(const std::string& name, QueryOp op);
 
@@ -282,6 +291,9 @@ class Engine {
   bool scheduler_running_ = false;  // guarded by lifecycle_mu_: the scheduler is in its loop
   std::thread scheduler_;           // guarded by lifecycle_mu_
   std::mutex scan_mu_;              // one deadline scan at a time
+  // The admin web console when console.enabled: started by Start, stopped (every thread
+  // joined) by Stop and first thing in the destructor, so no request reaches a closing engine.
+  std::unique_ptr<console::Console> console_;
 };
 
 }  // namespace danvan
