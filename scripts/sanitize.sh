@@ -4,12 +4,14 @@
 # long each takes.
 #   asan  clang, AddressSanitizer + UndefinedBehaviorSanitizer (fatal): the whole ctest suite,
 #         except the tests that cannot run an instrumented library (below);
-#   fuzz  every libFuzzer target in tests/fuzz for FUZZ_SECONDS each, from its seed corpus
-#         (same build as asan: a crash, leak, timeout, sanitizer report or a failed check fails);
 #   tsan  clang, ThreadSanitizer: the tests labelled "lifecycle" or "hostile" (start/stop/close
-#         races with a hung portal, concurrent submit/query from many threads).
-# Knobs: SANITIZE_STAGES ("asan fuzz tsan"; "none" skips), FUZZ_SECONDS (90), JOBS (2),
-# CTEST_JOBS (2), ASAN_BUILD_DIR, TSAN_BUILD_DIR.
+#         races with a hung portal, concurrent submit/query from many threads);
+#   fuzz  last: every libFuzzer target in tests/fuzz for FUZZ_SECONDS each at most, less when CI's
+#         time budget is short (below), from its seed corpus (same build as asan: a crash, leak,
+#         timeout, sanitizer report or a failed check fails).
+# Knobs: SANITIZE_STAGES ("asan fuzz tsan"; "none" skips), FUZZ_SECONDS (90), FUZZ_MIN_SECONDS
+# (15), DANVAN_CI_START (epoch seconds, set by scripts/test.sh) and DANVAN_CI_BUDGET_S (4800),
+# JOBS (2), CTEST_JOBS (2), ASAN_BUILD_DIR, TSAN_BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -32,8 +34,9 @@ has_stage() { [[ " $STAGES " == *" $1 "* ]]; }
 stamp() { date +%s; }
 took() { echo "== $1 took $(( $(stamp) - $2 )) s"; }
 
+ASAN_B=${ASAN_BUILD_DIR:-build-asan}
 if has_stage asan || has_stage fuzz; then
-  B=${ASAN_BUILD_DIR:-build-asan}
+  B=$ASAN_B
   t0=$(stamp)
   fuzz=OFF
   has_stage fuzz && fuzz=ON
@@ -63,28 +66,6 @@ if has_stage asan || has_stage fuzz; then
         ctest --output-on-failure --timeout 1200 -j"${CTEST_JOBS:-2}" -LE "valgrind|kits")
     took "ASan+UBSan suite" "$t0"
   fi
-  if has_stage fuzz; then
-    BA=$(cd "$B" && pwd)
-    for target in fuzz_abi fuzz_config fuzz_text fuzz_datafiles fuzz_portal; do
-      work="$BA/fuzz-work/$target"
-      rm -rf "$work"; mkdir -p "$work/corpus" "$work/artifacts"
-      cp "$ROOT/tests/fuzz/corpus/$target/"* "$work/corpus/"
-      echo "== libFuzzer: $target for ${FUZZ_SECONDS}s"
-      status=0
-      (cd "$work" && "$BA/tests/fuzz/$target" -max_total_time="$FUZZ_SECONDS" \
-          -timeout=20 -rss_limit_mb=3072 -max_len=131072 -print_final_stats=1 \
-          -artifact_prefix="$work/artifacts/" corpus > "$work/log" 2>&1) || status=$?
-      # The run's figures (SECURITY.md records them): executions, new coverage, peak memory.
-      grep -E "^stat::(number_of_executed_units|new_units_added|peak_rss_mb)|^Done " "$work/log" || true
-      if [ -n "$(ls -A "$work/artifacts")" ] || [ "$status" != 0 ]; then
-        tail -60 "$work/log"
-        echo "libFuzzer found a problem in $target (exit $status): $(ls "$work/artifacts")" >&2
-        echo "Reproduce: $B/tests/fuzz/$target <artifact>; keep it as a seed in" \
-             "tests/fuzz/corpus/$target/ and as a regression test." >&2
-        exit 1
-      fi
-    done
-  fi
 fi
 
 if has_stage tsan; then
@@ -102,4 +83,41 @@ if has_stage tsan; then
   echo "== ThreadSanitizer: tests labelled lifecycle or hostile"
   (cd "$B" && ctest --output-on-failure --timeout 1200 -j1 -L "lifecycle|hostile")
   took "TSan tests" "$t0"
+fi
+
+if has_stage fuzz; then
+  BA=$(cd "$ASAN_B" && pwd)
+  FUZZ_TARGETS="fuzz_abi fuzz_config fuzz_text fuzz_datafiles fuzz_portal"
+  n_targets=$(wc -w <<< "$FUZZ_TARGETS")
+  # Fuzzing runs last and takes what is left of CI's budget: FUZZ_SECONDS per target at most,
+  # FUZZ_MIN_SECONDS at least (a shorter run still replays the whole seed corpus), and never
+  # past DANVAN_CI_BUDGET_S seconds from the start of scripts/test.sh (CI stops at 90 minutes;
+  # the default 4,800 s keeps 20 minutes in hand for a slower machine).
+  per_target=$FUZZ_SECONDS
+  if [ -n "${DANVAN_CI_START:-}" ]; then
+    left=$(( DANVAN_CI_START + ${DANVAN_CI_BUDGET_S:-4800} - $(stamp) ))
+    fit=$(( left / n_targets ))
+    [ "$fit" -lt "$per_target" ] && per_target=$fit
+    [ "$per_target" -lt "${FUZZ_MIN_SECONDS:-15}" ] && per_target=${FUZZ_MIN_SECONDS:-15}
+    echo "== libFuzzer: ${left} s of the CI budget left, ${per_target} s per target"
+  fi
+  for target in $FUZZ_TARGETS; do
+    work="$BA/fuzz-work/$target"
+    rm -rf "$work"; mkdir -p "$work/corpus" "$work/artifacts"
+    cp "$ROOT/tests/fuzz/corpus/$target/"* "$work/corpus/"
+    echo "== libFuzzer: $target for ${per_target}s"
+    status=0
+    (cd "$work" && "$BA/tests/fuzz/$target" -max_total_time="$per_target" \
+        -timeout=20 -rss_limit_mb=3072 -max_len=131072 -print_final_stats=1 \
+        -artifact_prefix="$work/artifacts/" corpus > "$work/log" 2>&1) || status=$?
+    # The run's figures (SECURITY.md records them): executions, new coverage, peak memory.
+    grep -E "^stat::(number_of_executed_units|new_units_added|peak_rss_mb)|^Done " "$work/log" || true
+    if [ -n "$(ls -A "$work/artifacts")" ] || [ "$status" != 0 ]; then
+      tail -60 "$work/log"
+      echo "libFuzzer found a problem in $target (exit $status): $(ls "$work/artifacts")" >&2
+      echo "Reproduce: $ASAN_B/tests/fuzz/$target <artifact>; keep it as a seed in" \
+           "tests/fuzz/corpus/$target/ and as a regression test." >&2
+      exit 1
+    fi
+  done
 fi

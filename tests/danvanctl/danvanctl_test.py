@@ -312,11 +312,21 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
     check(rc == 2, f"import of a missing file: {rc}")
 
     # ---- the store held by another handle (a running host) ------------------------------------
-    sys.path.insert(0, os.path.join(root, "kits/python"))
-    import danvan as kit  # noqa: E402
-    holder = kit.Plugin.load(a.lib, json.dumps(dict(cfg, instance="hote-dang-chay")))
+    # The holder is the reference C++ host reading its events from a pipe (it keeps the state
+    # open until the pipe closes), not the Python kit: a library built with a sanitizer cannot be
+    # loaded into an interpreter that is not linked with the sanitizer's runtime, and this test
+    # also runs in the ASan stage (scripts/sanitize.sh).
+    holder_cfg = os.path.join(work, "holder-config.json")
+    with open(holder_cfg, "w", encoding="utf-8") as f:
+        json.dump(dict(cfg, instance="hote-dang-chay"), f, ensure_ascii=False)
+    holder = subprocess.Popen([a.host, "--lib", a.lib, "--config", holder_cfg, "--input", "-", "--quiet"],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
+        deadline = time.monotonic() + 60
         rc, out, err = ctl.run("outbox", "status")
+        while rc != 5 and holder.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            rc, out, err = ctl.run("outbox", "status")
         check(rc == 5 and "store.locked" in err and "hote-dang-chay" in err and "máy chủ" in err,
               f"store held by another handle: {rc} {err}")
         rc, out, err = ctl.run("outbox", "status", lang="en_US.UTF-8")
@@ -326,7 +336,13 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
         rc, out, err = ctl.run("config", "validate")
         check(rc == 5, f"config validate while held: {rc}")
     finally:
-        holder.close()
+        holder.stdin.close()
+        try:
+            holder.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+        check(holder.returncode == 0, f"holder host exit: {holder.returncode} {holder.stderr.read().decode(errors='replace')[-800:]}")
 
     # ---- export: the reference host exports, the portal refuses one dossier ---------------------
     target = max(dossier_versions, key=lambda k: (dossier_versions[k], k))
