@@ -22,6 +22,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -162,14 +164,25 @@ int64_t DbBytes(const fs::path& db) {
   std::_Exit(1);
 }
 
-// Child: the plugin through the ABI.
-RunResult RunPlugin(const fs::path& sample, const fs::path& db, bool full) {
-  void* lib = dlopen(DANVAN_LIB_PATH, RTLD_NOW | RTLD_LOCAL);
+// The library under test: this build's, or (mode "baseline") the one named by
+// $DANVAN_BENCH_BASELINE_LIB, e.g. a copy of libdanvan.so built from main, so that before and
+// after run in the same process tree, on the same data, under the same load.
+const danvan_api* LoadApi(bool baseline) {
+  const char* path = DANVAN_LIB_PATH;
+  if (baseline) {
+    path = std::getenv("DANVAN_BENCH_BASELINE_LIB");
+    if (!path) Fail("DANVAN_BENCH_BASELINE_LIB is not set");
+  }
+  void* lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!lib) Fail(std::string("dlopen: ") + dlerror());
   auto get_api = reinterpret_cast<danvan_get_api_fn>(dlsym(lib, "danvan_get_api"));
   const char* reason = nullptr;
   const danvan_api* api = get_api ? get_api(DANVAN_ABI_MAJOR, &reason) : nullptr;
   if (!api) Fail(std::string("danvan_get_api: ") + (reason ? reason : "missing"));
+  return api;
+}
+
+danvan_handle* OpenPlugin(const danvan_api* api, const fs::path& db, bool full) {
   const std::string config =
       nlohmann::json{{"storage",
                       {{"engine", "sqlite"},
@@ -185,6 +198,14 @@ RunResult RunPlugin(const fs::path& sample, const fs::path& db, bool full) {
   char* err = nullptr;
   if (api->open(config.data(), config.size(), &services, &h, &err) != DANVAN_OK)
     Fail(std::string("open: ") + (err ? err : ""));
+  return h;
+}
+
+// Child: the plugin through the ABI, batches of kBatch.
+RunResult RunPlugin(const fs::path& sample, const fs::path& db, bool full, bool baseline) {
+  const danvan_api* api = LoadApi(baseline);
+  danvan_handle* h = OpenPlugin(api, db, full);
+  char* err = nullptr;
   RunResult r;
   r.rss_after_open_kb = VmHwmKb();
   std::ifstream in(sample, std::ios::binary);
@@ -221,6 +242,95 @@ RunResult RunPlugin(const fs::path& sample, const fs::path& db, bool full) {
   r.maxrss_kb = MaxRssKb();
   r.hwm_kb = VmHwmKb();
   api->close(h);
+  r.db_bytes = DbBytes(db);
+  return r;
+}
+
+// Child: kThreads host threads each submitting single events (api->submit), every call
+// durable before it returns. Events are dealt to threads by record key, so each record's events
+// keep their order; the lines are read and dealt before the clock starts.
+constexpr int kThreads = 8;
+RunResult RunPluginThreads(const fs::path& sample, const fs::path& db, bool full, bool baseline) {
+  const danvan_api* api = LoadApi(baseline);
+  danvan_handle* h = OpenPlugin(api, db, full);
+  RunResult r;
+  r.rss_after_open_kb = VmHwmKb();
+  std::vector<std::vector<std::string>> lines(kThreads);
+  {
+    std::ifstream in(sample, std::ios::binary);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      std::string key = j.is_object() ? j.value("source", "") + "|" + j.value("kind", "") + "|" +
+                                            (j.contains("id") ? j["id"].dump() : "")
+                                      : line;
+      lines[std::hash<std::string>{}(key) % kThreads].push_back(std::move(line));
+      ++r.events;
+    }
+  }
+  std::atomic<int64_t> counts[4] = {};  // accepted, duplicate, stale, rejected
+  std::atomic<int64_t> errors{0};
+  const auto wall0 = Clock::now();
+  const double cpu0 = CpuSeconds();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (const auto& l : lines[t]) {
+        char* out = nullptr;
+        size_t out_len = 0;
+        char* err = nullptr;
+        const danvan_status st = api->submit(h, l.data(), l.size(), &out, &out_len, &err);
+        if (st != DANVAN_OK && st != DANVAN_INVALID_INPUT && st != DANVAN_CONFLICT) ++errors;
+        const std::string_view text = out ? std::string_view(out, out_len) : std::string_view();
+        int k = text.find("\"outcome\":\"accepted\"") != std::string_view::npos    ? 0
+                : text.find("\"outcome\":\"duplicate\"") != std::string_view::npos ? 1
+                : text.find("\"outcome\":\"stale\"") != std::string_view::npos     ? 2
+                                                                                  : 3;
+        ++counts[k];
+        if (out) api->free(out);
+        if (err) api->free(err);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  r.wall_seconds = std::chrono::duration<double>(Clock::now() - wall0).count();
+  r.seconds = r.wall_seconds;
+  r.cpu_seconds = CpuSeconds() - cpu0;
+  r.accepted = counts[0];
+  r.duplicate = counts[1];
+  r.stale = counts[2];
+  r.rejected = counts[3];
+  if (errors > 0) Fail("submit failed " + std::to_string(errors.load()) + " times");
+  r.maxrss_kb = MaxRssKb();
+  r.hwm_kb = VmHwmKb();
+  api->close(h);
+  r.db_bytes = DbBytes(db);
+  return r;
+}
+
+// Child: the straightforward Python alternative (bench/python_upsert.py: parse each line,
+// upsert it into SQLite, 1,000 per transaction, WAL); it reports its own figures.
+RunResult RunPython(const fs::path& sample, const fs::path& db, bool full) {
+  const std::string cmd = std::string("python3 '") + DANVAN_SOURCE_ROOT + "/bench/python_upsert.py' '" +
+                          sample.string() + "' '" + db.string() + "' " + (full ? "full" : "normal");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) Fail("popen python");
+  std::string text;
+  char buf[4096];
+  size_t k;
+  while ((k = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, k);
+  if (pclose(p) != 0) Fail("python_upsert.py failed");
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) Fail("python_upsert.py: " + text);
+  RunResult r;
+  r.seconds = j["seconds"];
+  r.wall_seconds = j["seconds"];
+  r.cpu_seconds = j["cpu_seconds"];
+  r.events = j["events"];
+  r.accepted = j["upserted"];
+  r.rejected = j["rejected"];
+  r.maxrss_kb = j["maxrss_kb"];
   r.db_bytes = DbBytes(db);
   return r;
 }
@@ -341,7 +451,23 @@ void RunInChild(benchmark::State& state, const char* mode) {
 }
 
 void BM_IntakeAbi(benchmark::State& state) { RunInChild(state, "plugin"); }
+void BM_IntakeAbiBaseline(benchmark::State& state) {
+  if (!std::getenv("DANVAN_BENCH_BASELINE_LIB")) {
+    state.SkipWithError("DANVAN_BENCH_BASELINE_LIB not set");
+    return;
+  }
+  RunInChild(state, "baseline");
+}
 void BM_PlainSqliteInsert(benchmark::State& state) { RunInChild(state, "sqlite"); }
+void BM_PythonUpsert(benchmark::State& state) { RunInChild(state, "python"); }
+void BM_Submit8Threads(benchmark::State& state) { RunInChild(state, "threads"); }
+void BM_Submit8ThreadsBaseline(benchmark::State& state) {
+  if (!std::getenv("DANVAN_BENCH_BASELINE_LIB")) {
+    state.SkipWithError("DANVAN_BENCH_BASELINE_LIB not set");
+    return;
+  }
+  RunInChild(state, "threads-baseline");
+}
 
 // Args: events, synchronous (1 = FULL, 0 = NORMAL). One iteration each: a 1M run takes
 // minutes and fills a fresh database.
@@ -352,7 +478,18 @@ void IntakeArgs(benchmark::internal::Benchmark* b) {
   b->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 }
 BENCHMARK(BM_IntakeAbi)->Apply(IntakeArgs);
+BENCHMARK(BM_IntakeAbiBaseline)->Apply(IntakeArgs);
 BENCHMARK(BM_PlainSqliteInsert)->Apply(IntakeArgs);
+BENCHMARK(BM_PythonUpsert)->Apply(IntakeArgs);
+
+// 8 host threads, single submits, FULL (every call durable): the first 20,000 events.
+void ThreadArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"events", "sync_full"});
+  b->Args({20000, 1});
+  b->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+}
+BENCHMARK(BM_Submit8Threads)->Apply(ThreadArgs);
+BENCHMARK(BM_Submit8ThreadsBaseline)->Apply(ThreadArgs);
 
 // Breakdown, in-process on the first 20,000 events of the 100k sample (registered after the
 // intake runs so that this process is still small when it forks them).
@@ -401,8 +538,12 @@ int IntakeChildMain(int argc, char** argv) {
   if (argc != 6) return 2;
   const std::string mode = argv[2];
   const bool full = std::string(argv[5]) == "full";
-  RunResult r = mode == "plugin" ? RunPlugin(argv[3], argv[4], full)
-                                 : RunPlainSqlite(argv[3], argv[4], full);
+  RunResult r = mode == "plugin"             ? RunPlugin(argv[3], argv[4], full, false)
+                : mode == "baseline"         ? RunPlugin(argv[3], argv[4], full, true)
+                : mode == "threads"          ? RunPluginThreads(argv[3], argv[4], full, false)
+                : mode == "threads-baseline" ? RunPluginThreads(argv[3], argv[4], full, true)
+                : mode == "python"           ? RunPython(argv[3], argv[4], full)
+                                             : RunPlainSqlite(argv[3], argv[4], full);
   const std::string line = ResultLine(r);
   if (write(3, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return 1;
   return 0;

@@ -137,6 +137,16 @@ ALTER TABLE outbox ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
       R"sql(
 CREATE INDEX IF NOT EXISTS journal_kind_id ON journal (kind, id);
 )sql",
+      // 8 (intake speed, issue 16): the compact form of each record's history
+      // (storage/history_digest.h), so intake reads one row per record instead of its whole
+      // history. Existing records get theirs from the history they have.
+      R"sql(
+ALTER TABLE records ADD COLUMN history_digest TEXT NOT NULL DEFAULT '';
+UPDATE records SET history_digest = coalesce((SELECT group_concat(
+    CASE h.outcome WHEN 'applied' THEN 'a' WHEN 'stale' THEN 's' WHEN 'step' THEN 't' ELSE 'x' END
+    || h.order_key || ',' || h.at_ms || ',' || length(CAST(h.status AS BLOB)) || ':' || h.status, '')
+  FROM record_history AS h WHERE h.record_pk = records.pk), '');
+)sql",
   };
   return kMigrations;
 }
@@ -267,19 +277,20 @@ void ApplyPragmas(Session& session, const SqliteOptions& o) {
 // Reads records rows in the column order used by every SELECT below.
 constexpr const char* kRecordColumns =
     "pk, source, kind, rid, unit, order_basis, order_key, event_time, event_time_ms, status, "
-    "data, data_hash, tags, first_seen_ms, updated_ms, has_item, contrib, deadline, synced";
+    "data, data_hash, tags, first_seen_ms, updated_ms, has_item, contrib, deadline, synced, "
+    "history_digest";
 
 // Reads the records rows selected by `where` (bound with the given values).
 template <typename... Binds>
 std::vector<RecordRow> SelectRecords(Session& session, const std::string& where, Binds&... binds) {
   std::vector<Poco::Int64> pk, order_key, etms, first, upd, has_item, synced;
   std::vector<std::string> src, kind, rid, unit, basis, etime, status, data, hash, tags, contrib,
-      deadline;
+      deadline, digest;
   Statement stmt(session);
   stmt << std::string("SELECT ") + kRecordColumns + " FROM records " + where, into(pk), into(src),
       into(kind), into(rid), into(unit), into(basis), into(order_key), into(etime), into(etms),
       into(status), into(data), into(hash), into(tags), into(first), into(upd), into(has_item),
-      into(contrib), into(deadline), into(synced);
+      into(contrib), into(deadline), into(synced), into(digest);
   (stmt, ..., use(binds));
   stmt.execute();
   std::vector<RecordRow> out(pk.size());
@@ -302,6 +313,7 @@ std::vector<RecordRow> SelectRecords(Session& session, const std::string& where,
     r.contrib_json = contrib[i];
     r.deadline_json = deadline[i];
     r.synced = synced[i] != 0;
+    r.history_digest = digest[i];
   }
   return out;
 }
@@ -408,6 +420,10 @@ class WriterStatements {
       Check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
       return *this;
     }
+    Run& BindBlob(int index, const std::string& bytes) {
+      Check(sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT));
+      return *this;
+    }
     Run& Bind(int index, int64_t value) {
       Check(sqlite3_bind_int64(stmt_, index, value));
       return *this;
@@ -472,6 +488,7 @@ RecordRow ReadRecordColumns(const WriterStatements::Run& r) {
   row.contrib_json = r.Text(16);
   row.deadline_json = r.Text(17);
   row.synced = r.Int(18) != 0;
+  row.history_digest = r.Text(19);
   return row;
 }
 
@@ -523,26 +540,18 @@ class SqliteTransaction final : public StoreTransaction {
         auto run = statements_.Prepare(
             "INSERT INTO records (source, kind, rid, unit, order_basis, order_key, "
             "event_time, event_time_ms, status, data, data_hash, tags, first_seen_ms, "
-            "updated_ms, has_item, contrib, deadline, synced) VALUES "
-            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+            "updated_ms, has_item, contrib, deadline, synced, history_digest) VALUES "
+            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
         run.Bind(1, r.key.source).Bind(2, r.key.kind).Bind(3, r.key.id).Bind(4, r.unit);
         run.Bind(5, r.order_basis).Bind(6, r.order_key).Bind(7, r.event_time).Bind(8, r.event_time_ms);
         run.Bind(9, r.status).Bind(10, r.data_json).Bind(11, r.data_hash).Bind(12, r.tags_json);
         run.Bind(13, r.first_seen_ms).Bind(14, r.updated_ms).Bind(15, int64_t{r.has_item ? 1 : 0});
         run.Bind(16, r.contrib_json).Bind(17, r.deadline_json).Bind(18, int64_t{r.synced ? 1 : 0});
+        run.Bind(19, r.history_digest);
         run.Step();
         return statements_.LastInsertRowid();
       }
-      auto run = statements_.Prepare(
-          "UPDATE records SET unit=?, order_basis=?, order_key=?, event_time=?, "
-          "event_time_ms=?, status=?, data=?, data_hash=?, tags=?, updated_ms=?, "
-          "has_item=?, contrib=?, deadline=?, synced=? WHERE pk=?");
-      run.Bind(1, r.unit).Bind(2, r.order_basis).Bind(3, r.order_key).Bind(4, r.event_time);
-      run.Bind(5, r.event_time_ms).Bind(6, r.status).Bind(7, r.data_json).Bind(8, r.data_hash);
-      run.Bind(9, r.tags_json).Bind(10, r.updated_ms).Bind(11, int64_t{r.has_item ? 1 : 0});
-      run.Bind(12, r.contrib_json).Bind(13, r.deadline_json).Bind(14, int64_t{r.synced ? 1 : 0});
-      run.Bind(15, r.pk);
-      run.Step();
+      Update(r);
       return r.pk;
     } catch (const Poco::Exception& e) {
       return FromPoco("write record", e);
@@ -551,16 +560,53 @@ class SqliteTransaction final : public StoreTransaction {
 
   Status AppendHistory(const HistoryRow& h) override {
     try {
-      auto run = statements_.Prepare(
-          "INSERT INTO record_history (record_pk, order_key, status, at_ms, event_time, "
-          "outcome, detail, received_ms) VALUES (?,?,?,?,?,?,?,?)");
-      run.Bind(1, h.record_pk).Bind(2, h.order_key).Bind(3, h.status).Bind(4, h.at_ms);
-      run.Bind(5, h.event_time).Bind(6, h.outcome).Bind(7, h.detail_json).Bind(8, h.received_ms);
-      run.Step();
+      Append(h);
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("write history", e);
     }
+  }
+
+  Result<std::vector<std::optional<RecordRow>>> GetRecords(const std::vector<RecordKey>& keys) override {
+    try {
+      std::vector<std::optional<RecordRow>> out;
+      out.reserve(keys.size());
+      for (const auto& key : keys) {
+        auto run = statements_.Prepare(SelectRecordByKeySql().c_str());
+        run.Bind(1, key.source).Bind(2, key.kind).Bind(3, key.id);
+        if (run.Step()) out.emplace_back(ReadRecordColumns(run));
+        else out.emplace_back();
+      }
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read records", e);
+    }
+  }
+
+  Status UpdateRecords(const std::vector<const RecordRow*>& rows) override {
+    try {
+      for (const RecordRow* r : rows) Update(*r);
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write records", e);
+    }
+  }
+
+  Status AppendHistories(const std::vector<HistoryRow>& rows) override {
+    try {
+      for (const auto& h : rows) Append(h);
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write history", e);
+    }
+  }
+
+  Status SetWatches(const std::vector<WatchUpdate>& watches) override {
+    for (const auto& w : watches) {
+      Status st = SetWatch(w.record_pk, w.next_change_ms, w.next_class);
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
   }
 
   Result<bool> HasStep(int64_t record_pk, const std::string& status, int64_t at_ms) override {
@@ -577,12 +623,12 @@ class SqliteTransaction final : public StoreTransaction {
 
   Status Quarantine(const QuarantineRow& q) override {
     try {
-      Poco::Int64 rec = q.received_ms, size = q.raw_size;
-      std::string src = q.source, kind = q.kind, rid = q.record_id, errors = q.errors_json;
-      Poco::Data::BLOB raw(reinterpret_cast<const unsigned char*>(q.raw.data()), q.raw.size());
-      session_ << "INSERT INTO quarantine (received_ms, source, kind, rid, errors, raw, raw_size) "
-                  "VALUES (?,?,?,?,?,?,?)",
-          use(rec), use(src), use(kind), use(rid), use(errors), use(raw), use(size), now;
+      auto run = statements_.Prepare(
+          "INSERT INTO quarantine (received_ms, source, kind, rid, errors, raw, raw_size) "
+          "VALUES (?,?,?,?,?,?,?)");
+      run.Bind(1, q.received_ms).Bind(2, q.source).Bind(3, q.kind).Bind(4, q.record_id);
+      run.Bind(5, q.errors_json).BindBlob(6, q.raw).Bind(7, q.raw_size);
+      run.Step();
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("write quarantine", e);
@@ -1035,6 +1081,28 @@ class SqliteTransaction final : public StoreTransaction {
   }
 
  private:
+  // Throw Poco::Data::DataException on failure (callers convert).
+  void Update(const RecordRow& r) {
+    auto run = statements_.Prepare(
+        "UPDATE records SET unit=?, order_basis=?, order_key=?, event_time=?, "
+        "event_time_ms=?, status=?, data=?, data_hash=?, tags=?, updated_ms=?, "
+        "has_item=?, contrib=?, deadline=?, synced=?, history_digest=? WHERE pk=?");
+    run.Bind(1, r.unit).Bind(2, r.order_basis).Bind(3, r.order_key).Bind(4, r.event_time);
+    run.Bind(5, r.event_time_ms).Bind(6, r.status).Bind(7, r.data_json).Bind(8, r.data_hash);
+    run.Bind(9, r.tags_json).Bind(10, r.updated_ms).Bind(11, int64_t{r.has_item ? 1 : 0});
+    run.Bind(12, r.contrib_json).Bind(13, r.deadline_json).Bind(14, int64_t{r.synced ? 1 : 0});
+    run.Bind(15, r.history_digest).Bind(16, r.pk);
+    run.Step();
+  }
+  void Append(const HistoryRow& h) {
+    auto run = statements_.Prepare(
+        "INSERT INTO record_history (record_pk, order_key, status, at_ms, event_time, "
+        "outcome, detail, received_ms) VALUES (?,?,?,?,?,?,?,?)");
+    run.Bind(1, h.record_pk).Bind(2, h.order_key).Bind(3, h.status).Bind(4, h.at_ms);
+    run.Bind(5, h.event_time).Bind(6, h.outcome).Bind(7, h.detail_json).Bind(8, h.received_ms);
+    run.Step();
+  }
+
   Session& session_;
   WriterStatements& statements_;
   std::unique_lock<std::mutex> lock_;

@@ -13,6 +13,7 @@
 #include "core/json_schema.h"
 #include "core/timeutil.h"
 #include "engine/config_reload.h"
+#include "engine/engine_internal.h"
 #include "engine/query_args.h"
 #include "engine/deadline_list_ops.h"
 #include "engine/report_ops.h"
@@ -27,21 +28,21 @@ namespace {
 // Store setting: the portal's LayThuTuc answers merged so far, by procedure code (JSON object).
 constexpr const char* kPortalProceduresSetting = "procedures.portal";
 
+}  // namespace
+
 nlohmann::json KeyJson(const RecordKey& k) {
   return {{"source", k.source}, {"kind", k.kind}, {"id", k.id}};
 }
 
-// What a stored dossier still waits for before the portal can take it, or null. The portal's
-// DongBoHoSoMC needs NgayTiepNhan (domain.md §1), so a dossier is exported only once received;
-// its progress steps wait with it. Both waits are stored records without a deadline or any
-// indicator contribution (domain.md §2: only received dossiers count).
-nlohmann::json DossierPending(const RecordRow& row) {
+// The portal's DongBoHoSoMC needs NgayTiepNhan (domain.md §1), so a dossier is exported only
+// once received; its progress steps wait with it. Both waits are stored records without a
+// deadline or any indicator contribution (domain.md §2: only received dossiers count).
+nlohmann::json DossierPending(const RecordRow& row, const nlohmann::json& d) {
   if (row.key.kind != "dossier") return nullptr;
   if (!row.has_item)
     return {{"code", "awaiting_dossier_item"},
             {"reason", "mới có bước xử lý (CapNhatTienDoHoSoMC), chưa có hồ sơ: chưa tính thời hạn, "
                        "chỉ số và chưa gửi Cổng DVC quốc gia cho đến khi hồ sơ đến"}};
-  nlohmann::json d = nlohmann::json::parse(row.data_json, nullptr, false);
   auto it = d.is_object() ? d.find("NgayTiepNhan") : d.end();
   if (d.is_object() && it != d.end() && it->is_string() && !it->get<std::string>().empty())
     return nullptr;
@@ -49,6 +50,15 @@ nlohmann::json DossierPending(const RecordRow& row) {
           {"reason", "hồ sơ chưa được tiếp nhận (trạng thái " + row.status +
                          ", chưa có NgayTiepNhan): được lưu, không tính vào tỷ lệ đúng hạn, "
                          "chưa gửi Cổng DVC quốc gia cho đến khi có NgayTiepNhan"}};
+}
+
+nlohmann::json DossierPending(const RecordRow& row) {
+  if (row.key.kind != "dossier" || !row.has_item) return DossierPending(row, nlohmann::json());
+  return DossierPending(row, nlohmann::json::parse(row.data_json, nullptr, false));
+}
+
+bool PortalAccepts(const RecordRow& row, const nlohmann::json& data) {
+  return row.key.kind == "dossier" && row.has_item && DossierPending(row, data).is_null();
 }
 
 bool PortalAccepts(const RecordRow& row) {
@@ -60,6 +70,8 @@ nlohmann::json ErrorsJson(const std::vector<FieldError>& errors) {
   for (const auto& e : errors) a.push_back(e.ToJson());
   return a;
 }
+
+namespace {
 
 // portal.insecure_test_only (adapters/portal/portal_config.h): plain HTTP or unverified TLS
 // allowed for a test stand-in. Said loudly at every open and start.
@@ -187,13 +199,6 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
   return c;
 }
 
-// An event after parsing (outside the write lock), waiting to be applied.
-struct Engine::Prepared {
-  size_t index = 0;
-  std::string_view raw;
-  IntakeOutcome outcome;
-};
-
 Engine::Engine(EngineConfig config, HostHooks hooks)
     : config_(std::move(config)), hooks_(std::move(hooks)), record_index_(ActionListSeries()) {}
 
@@ -207,6 +212,12 @@ Engine::~Engine() {
   if (probe_) probe_->Cancel();
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(live_config()->stop_timeout_ms);
+  {
+    // A group commit still running (a submit racing with close, which the host must not do)
+    // ends before the store goes away; no thread of its own exists to wait for.
+    std::unique_lock lock(group_mu_);
+    group_cv_.wait_until(lock, deadline, [this] { return !group_leader_ && group_queue_.empty(); });
+  }
   if (outbox_) outbox_->Shutdown(deadline);
   {
     std::unique_lock lock(lifecycle_mu_);
@@ -535,8 +546,17 @@ void Engine::ApplyDeltas(const std::vector<indicators::Delta>& deltas) {
 Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
                           int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas,
                           const std::string& old_unit) {
-  nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
-  nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
+  const nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
+  const nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
+  EvaluateRow(row, history, data, tags, now, ev, deltas, old_unit);
+  if (row.pk != 0) return tx.SetWatch(row.pk, ev->next_change_ms, ev->next_class);
+  return Status::Ok();
+}
+
+void Engine::EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history,
+                         const nlohmann::json& data, const nlohmann::json& tags, int64_t now,
+                         Evaluation* ev, std::vector<indicators::Delta>* deltas,
+                         const std::string& old_unit) const {
   if (!row.has_item) {
     // Only progress steps so far: nothing to evaluate until the dossier item arrives; said the
     // same way as for a dossier not yet received (not counted, with the reason).
@@ -562,8 +582,6 @@ Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vecto
     row.contrib_json = std::move(new_contrib);
   }
   row.deadline_json = ev->deadline.is_null() ? "null" : ev->deadline.dump();
-  if (row.pk != 0) return tx.SetWatch(row.pk, ev->next_change_ms, ev->next_class);
-  return Status::Ok();
 }
 
 Status Engine::RebuildIndex() {
@@ -587,281 +605,7 @@ Status Engine::RebuildIndex() {
   return Status::Ok();
 }
 
-nlohmann::json Engine::ApplyAll(std::vector<Prepared>& events, Status* status) {
-  nlohmann::json results = nlohmann::json::array();
-  const int64_t now = hooks_.clock->NowMs();
-  std::vector<indicators::Delta> deltas;
-  auto tx_or = store_->Begin();
-  if (!tx_or.ok()) {
-    *status = tx_or.status();
-    return results;
-  }
-  auto& tx = *tx_or.value();
-  auto fail = [&](const Status& st) {
-    *status = st;
-    return nlohmann::json::array();
-  };
-  // Stores row (re-evaluated with its history plus `entry`) and the history entry.
-  int64_t enqueued = 0;
-  bool had_steps = false;
-  auto store_change = [&](RecordRow& row, HistoryRow entry, Evaluation* ev,
-                          const std::string& old_unit = "") -> Status {
-    std::vector<HistoryRow> history;
-    had_steps = false;
-    if (row.pk != 0) {
-      auto h = tx.GetHistory(row.pk);
-      if (!h.ok()) return h.status();
-      history = std::move(h).value();
-      for (const auto& e : history) had_steps |= e.outcome == "step";
-    }
-    history.push_back(entry);
-    const size_t first_delta = deltas.size();
-    Status st = Reevaluate(tx, row, history, now, ev, &deltas, old_unit);
-    if (!st.ok()) return st;
-    const bool is_new = row.pk == 0;
-    row.updated_ms = now;
-    auto pk = tx.PutRecord(row);
-    if (!pk.ok()) return pk.status();
-    row.pk = pk.value();
-    if (is_new) {
-      // The deltas were made before the record had its key.
-      for (size_t i = first_delta; i < deltas.size(); ++i) deltas[i].record_pk = row.pk;
-      st = tx.SetWatch(row.pk, ev->next_change_ms, ev->next_class);
-      if (!st.ok()) return st;
-    }
-    entry.record_pk = row.pk;
-    return tx.AppendHistory(entry);
-  };
-  for (auto& ev : events) {
-    nlohmann::json r = {{"index", ev.index}};
-    IntakeOutcome& o = ev.outcome;
-    Evaluation evaluation;
-    bool evaluated = false;
-    nlohmann::json pending;  // what a stored dossier still waits for (DossierPending)
-    if (o.ok) {
-      ParsedEvent& p = o.parsed;
-      auto head_or = tx.GetRecord(p.key);
-      if (!head_or.ok()) return fail(head_or.status());
-      std::optional<RecordRow>& head = head_or.value();
-      const bool has_head_item = head && head->has_item;
-      if (p.is_progress_step) {
-        RecordRow row;
-        if (head) {
-          row = *head;
-        } else {
-          row.key = p.key;
-          row.unit = p.unit;
-          row.order_basis = "";
-          row.event_time = p.event_time;
-          row.event_time_ms = p.event_time_ms;
-          row.data_json = "{}";
-          row.data_hash = Sha256Hex(row.data_json);
-          row.first_seen_ms = now;
-          row.has_item = false;
-        }
-        bool dup = false;
-        if (head) {
-          auto has = tx.HasStep(head->pk, p.status, p.step_at_ms);
-          if (!has.ok()) return fail(has.status());
-          dup = has.value();
-        }
-        if (dup) {
-          r["outcome"] = "duplicate";
-        } else {
-          if (!row.has_item) row.status = p.status;
-          Status st = store_change(row, {0, p.order_key, p.status, p.step_at_ms, p.event_time, "step",
-                                         p.data_json, now}, &evaluation);
-          if (!st.ok()) return fail(st);
-          // Steps wait for the dossier item: the portal must have the dossier first.
-          if (outbox_->config()->enabled && PortalAccepts(row)) {
-            int64_t queued = 0;
-            st = outbox_->EnqueueProgress(tx, row, p.event["data"], now, Outbox::StepSource::kHost,
-                                          &queued);
-            if (!st.ok()) return fail(st);
-            enqueued += queued;
-          }
-          evaluated = true;
-          pending = DossierPending(row);
-          r["outcome"] = "accepted";
-          r["step"] = {{"status", p.status}, {"at", FormatIsoTime(p.step_at_ms)}};
-        }
-      } else if (has_head_item && head->order_basis != p.order_basis) {
-        o.ok = false;
-        o.errors.push_back({p.order_basis == "version" ? "/version" : "/updated_at",
-                            "bản ghi này được sắp thứ tự theo '" +
-                                std::string(head->order_basis == "version" ? "version" : "updated_at") +
-                                "'; sự kiện phải dùng cùng trường"});
-      } else if (has_head_item && p.order_key == head->order_key) {
-        if (p.data_hash == head->data_hash) {
-          r["outcome"] = "duplicate";
-        } else {
-          o.ok = false;
-          o.conflict = true;
-          o.errors.push_back({p.order_basis == "version" ? "/version" : "/updated_at",
-                              "phiên bản " + std::to_string(p.order_key) +
-                                  " đã được ghi nhận với nội dung khác (xung đột)"});
-        }
-      } else if (has_head_item && p.order_key < head->order_key) {
-        // Older than what we have: kept in the history (its status still happened), the
-        // current data is not overwritten.
-        RecordRow row = *head;
-        Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
-                                       "stale", p.data_json, now}, &evaluation);
-        if (!st.ok()) return fail(st);
-        evaluated = true;
-        pending = DossierPending(row);
-        r["outcome"] = "stale";
-        r["current_version"] = head->order_key;
-      } else {
-        RecordRow row;
-        if (head) row = *head;
-        else row.first_seen_ms = now;
-        const std::string old_status = head && head->has_item ? head->status : "";
-        // Exported before: steps that arrived earlier were sent with it then.
-        const bool was_item = head && PortalAccepts(*head);
-        const std::string old_unit = head ? head->unit : "";
-        row.key = p.key;
-        row.unit = p.unit;
-        row.order_basis = p.order_basis;
-        row.order_key = p.order_key;
-        row.event_time = p.event_time;
-        row.event_time_ms = p.event_time_ms;
-        row.status = p.status;
-        row.data_json = p.data_json;
-        row.data_hash = p.data_hash;
-        row.tags_json = p.tags_json;
-        row.has_item = true;
-        if (was_item && row.key.kind == "dossier" && outbox_->config()->enabled) {
-          // The dossier items not sent yet keep the version they were queued for.
-          Status frozen = outbox_->BeforeDossierChange(tx, *head);
-          if (!frozen.ok()) return fail(frozen);
-        }
-        Status st = store_change(row, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
-                                       "applied", "", now}, &evaluation, old_unit);
-        if (!st.ok()) return fail(st);
-        if (outbox_->config()->enabled && PortalAccepts(row)) {
-          st = EnqueueExport(tx, row, old_status, was_item, had_steps, p, now, &enqueued);
-          if (!st.ok()) return fail(st);
-        }
-        evaluated = true;
-        pending = DossierPending(row);
-        r["outcome"] = "accepted";
-      }
-      if (o.ok) {
-        r["key"] = KeyJson(p.key);
-        r["unit"] = p.unit;
-        r[p.order_basis == "version" ? "version" : "updated_at"] =
-            p.order_basis == "version" ? nlohmann::json(p.order_key)
-                                       : nlohmann::json(p.event["updated_at"]);
-        if (!p.notes.empty()) r["notes"] = p.notes;
-        if (evaluated && !evaluation.deadline.is_null()) r["deadline"] = evaluation.deadline;
-        if (!pending.is_null()) r["pending"] = std::move(pending);
-        if (!p.is_progress_step && r["outcome"] == "accepted") r["tags"] = p.tags;
-      }
-    }
-    if (!o.ok) {
-      const RecordKey& k = o.partial_key;
-      QuarantineRow q;
-      q.received_ms = now;
-      q.source = k.source;
-      q.kind = k.kind;
-      q.record_id = k.id;
-      q.errors_json = ErrorsJson(o.errors).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      q.raw_size = static_cast<int64_t>(ev.raw.size());
-      q.raw = std::string(ev.raw.substr(0, static_cast<size_t>(config_.intake.quarantine_raw_max_bytes)));
-      Status st = tx.Quarantine(q);
-      if (!st.ok()) return fail(st);
-      r["outcome"] = "rejected";
-      if (o.conflict) r["conflict"] = true;
-      r["key"] = KeyJson(k);
-      if (!o.partial_unit.empty()) r["unit"] = o.partial_unit;
-      r["errors"] = ErrorsJson(o.errors);
-      hooks_.logger.Log(LogLevel::kWarn, "event_rejected",
-                        {{"key", KeyJson(k)}, {"errors", r["errors"]}});
-    }
-    results.push_back(std::move(r));
-  }
-  Status st = tx.Commit();
-  if (!st.ok()) return fail(st);
-  outbox_->Committed(enqueued);
-  // The aggregates follow the committed contributions (deltas commute across writers).
-  ApplyDeltas(deltas);
-  *status = Status::Ok();
-  return results;
-}
-
-SubmitAnswer Engine::Submit(std::string_view event) {
-  Status admit = outbox_->Admit(1);
-  if (!admit.ok()) return {admit, {{"outcome", "retry_later"}, {"error", admit.message()}}};
-  std::vector<Prepared> events(1);
-  events[0].raw = event;
-  events[0].outcome = intake_->Parse(event);
-  if (events[0].outcome.ok && !events[0].outcome.parsed.is_progress_step) {
-    ParsedEvent& p = events[0].outcome.parsed;
-    p.tags = TagsFor(p.key.kind, p.event, hooks_.clock->NowMs());
-    p.tags_json = p.tags.dump();
-  }
-  Status st;
-  nlohmann::json results = ApplyAll(events, &st);
-  if (!st.ok()) return {st, {{"outcome", "error"}, {"error", st.message()}}};
-  nlohmann::json r = std::move(results[0]);
-  r.erase("index");
-  if (r["outcome"] != "rejected") return {Status::Ok(), std::move(r)};
-  const std::string errors = r["errors"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  // A same-version conflict is not malformed input: the host must resolve which content wins.
-  if (r.value("conflict", false)) return {Status::Conflict(errors), std::move(r)};
-  return {Status::InvalidInput(errors), std::move(r)};
-}
-
-SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
-  if (static_cast<int64_t>(jsonl.size()) > config_.max_batch_bytes) {
-    return {Status::InvalidInput("lô quá lớn: " + std::to_string(jsonl.size()) + " byte, tối đa " +
-                                 std::to_string(config_.max_batch_bytes)),
-            nlohmann::json::object()};
-  }
-  std::vector<Prepared> events;
-  size_t line_no = 0, pos = 0;
-  while (pos <= jsonl.size()) {
-    size_t end = jsonl.find('\n', pos);
-    if (end == std::string_view::npos) end = jsonl.size();
-    std::string_view line = jsonl.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") != std::string_view::npos) {
-      if (static_cast<int64_t>(events.size()) >= config_.max_batch_events) {
-        return {Status::InvalidInput("lô có quá nhiều sự kiện: tối đa " +
-                                     std::to_string(config_.max_batch_events) + " dòng"),
-                nlohmann::json::object()};
-      }
-      Prepared p;
-      p.index = line_no;
-      p.raw = line;
-      events.push_back(std::move(p));
-    }
-    ++line_no;
-    if (end == jsonl.size()) break;
-    pos = end + 1;
-  }
-  Status admit = outbox_->Admit(static_cast<int64_t>(events.size()));
-  if (!admit.ok()) return {admit, {{"error", admit.message()}}};
-  const int64_t tag_now = hooks_.clock->NowMs();
-  for (auto& e : events) {
-    e.outcome = intake_->Parse(e.raw);
-    // Tagging runs here, on the host's thread, outside the storage lock.
-    if (e.outcome.ok && !e.outcome.parsed.is_progress_step) {
-      ParsedEvent& p = e.outcome.parsed;
-      p.tags = TagsFor(p.key.kind, p.event, tag_now);
-      p.tags_json = p.tags.dump();
-    }
-  }
-  Status st;
-  nlohmann::json results = ApplyAll(events, &st);
-  if (!st.ok()) return {st, {{"error", st.message()}}};
-  nlohmann::json summary = {{"accepted", 0}, {"duplicate", 0}, {"stale", 0}, {"rejected", 0}};
-  for (const auto& r : results) summary[r["outcome"].get<std::string>()] =
-      summary[r["outcome"].get<std::string>()].get<int64_t>() + 1;
-  summary["events"] = results.size();
-  return {Status::Ok(), {{"results", std::move(results)}, {"summary", std::move(summary)}}};
-}
+// ApplyAll, Submit and SubmitBatch: engine/intake_apply.cc.
 
 Result<nlohmann::json> Engine::Query(std::string_view request) {
   // Depth first: nothing may recurse over a request nested past limits.max_json_depth.

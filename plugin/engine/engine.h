@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <functional>
@@ -152,8 +153,17 @@ class Engine {
 
  private:
   Engine(EngineConfig config, HostHooks hooks);
-  struct Prepared;
-  nlohmann::json ApplyAll(std::vector<Prepared>& events, Status* status);
+  // --- Intake (engine/intake_apply.cc) ---
+  struct Prepared;       // engine/engine_internal.h
+  struct SubmitWaiter;   // one single submit waiting for its group commit
+  // Applies the events in one transaction (one commit); on failure *status is set, nothing of
+  // the batch is stored and the result is empty.
+  nlohmann::json ApplyAll(const std::vector<Prepared*>& events, Status* status);
+  // Parses, validates and tags an event on the caller's thread (outside any lock).
+  void PrepareEvent(Prepared* p, int64_t tag_now) const;
+  // Group commit: the caller's event joins the queue; a leader applies the queued events in one
+  // transaction. Returns the event's result (nlohmann object with "index") or a status.
+  nlohmann::json ApplyGrouped(Prepared* p, Status* status);
   Result<nlohmann::json> RecordGet(const nlohmann::json& req);
   Result<nlohmann::json> StatsOp();
   Result<nlohmann::json> QuarantineList(const nlohmann::json& req);
@@ -228,6 +238,10 @@ class Engine {
   Status Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
                     int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas,
                     const std::string& old_unit = "");
+  // The same on parsed data and tags, without writing the watch (the caller does).
+  void EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history, const nlohmann::json& data,
+                   const nlohmann::json& tags, int64_t now, Evaluation* ev,
+                   std::vector<indicators::Delta>* deltas, const std::string& old_unit = "") const;
   void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
                     std::vector<indicators::Delta>* out) const;
   Status RebuildIndex();
@@ -294,6 +308,13 @@ class Engine {
   // The admin web console when console.enabled: started by Start, stopped (every thread
   // joined) by Stop and first thing in the destructor, so no request reaches a closing engine.
   std::unique_ptr<console::Console> console_;
+
+  // Group commit of single submits (engine/intake_apply.cc): waiters queue here; the first one
+  // finding no leader becomes the leader and applies a group in one transaction.
+  std::mutex group_mu_;
+  std::condition_variable group_cv_;
+  std::deque<SubmitWaiter*> group_queue_;  // guarded by group_mu_
+  bool group_leader_ = false;              // guarded by group_mu_
 };
 
 }  // namespace danvan

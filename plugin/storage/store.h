@@ -45,6 +45,9 @@ struct RecordRow {
   std::string contrib_json = "[]";   // indicator contributions (indicators/contributions.h)
   std::string deadline_json = "null";  // deadline classification (calendar/ontime.h)
   bool synced = false;               // the portal has confirmed this dossier (outbox)
+  // The compact form of the record's history (storage/history_digest.h), kept in step with
+  // the history by whoever appends to it, so intake need not re-read the history.
+  std::string history_digest;
 };
 
 // A record's pending deadline alert: when its on-time class changes by itself next.
@@ -53,6 +56,13 @@ struct DeadlineWatch {
   int64_t next_change_ms = 0;
   std::string next_class;
   std::string alerted;  // classes already alerted, comma-separated ("due_soon,open_overdue")
+};
+
+// A deadline watch change (SetWatch): set when next_change_ms has a value, cleared otherwise.
+struct WatchUpdate {
+  int64_t record_pk = 0;
+  std::optional<int64_t> next_change_ms;
+  std::string next_class;
 };
 
 // One event of a record's history (applied, stale or a progress step).
@@ -185,6 +195,19 @@ class StoreTransaction {
                           const std::string& next_class) = 0;
   virtual Status MarkAlerted(int64_t record_pk, const std::string& alerted) = 0;
   virtual Result<std::optional<RecordRow>> GetRecordByPk(int64_t pk) = 0;
+
+  // --- Batch-shaped calls: intake applies a whole batch of events in one transaction, reading
+  // every record it touches once and writing each changed record once. An engine with
+  // multi-row statements (PostgreSQL) runs each call as one or a few statements; SQLite runs
+  // one cached prepared statement per row. ---
+  // The rows of `keys`, in the same order (nullopt where there is none).
+  virtual Result<std::vector<std::optional<RecordRow>>> GetRecords(const std::vector<RecordKey>& keys) = 0;
+  // Updates stored rows (every pk != 0), as PutRecord does.
+  virtual Status UpdateRecords(const std::vector<const RecordRow*>& rows) = 0;
+  // Appends history entries, in order.
+  virtual Status AppendHistories(const std::vector<HistoryRow>& rows) = 0;
+  // Applies watch changes in order, as SetWatch does.
+  virtual Status SetWatches(const std::vector<WatchUpdate>& watches) = 0;
 
   // --- Outbox (written in the same transaction as the record change) ---
   // Inserts with the next seq of (destination, record_pk); returns the item id.

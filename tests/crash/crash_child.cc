@@ -5,23 +5,28 @@
 // on, forever (wrapping around), as batches (submit_batch) and single events (submit) of
 // seeded random sizes. After each call returns, it appends what the call acknowledged to the
 // acknowledgement log (ack_log.h) with one write() + fsync().
+// With [threads] > 1, that many host threads submit single events at once (each from its own
+// place in the sample), so kills land inside group commits (several submits, one transaction).
 //
 // Usage: crash_child <libdanvan.so> <config.json> <sample.jsonl> <ack.log> <start_line> <seed>
-//                    <ready_fd>
+//                    <ready_fd> [threads]
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -36,7 +41,8 @@ namespace crash = danvan::crash;
 
 [[noreturn]] void Die(int code, const std::string& what) {
   std::fprintf(stderr, "crash_child: %s\n", what.c_str());
-  std::exit(code);
+  std::fflush(stderr);
+  std::_Exit(code);  // other threads may still be inside the plugin: no exit handlers
 }
 
 std::string ReadFile(const char* path) {
@@ -107,10 +113,10 @@ void WriteAck(int fd, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 8) {
+  if (argc != 8 && argc != 9) {
     std::fprintf(stderr,
                  "usage: crash_child <libdanvan.so> <config.json> <sample.jsonl> <ack.log> "
-                 "<start_line> <seed> <ready_fd>\n");
+                 "<start_line> <seed> <ready_fd> [threads]\n");
     return crash::kChildUsage;
   }
   // Never outlive the test that drives us.
@@ -131,9 +137,10 @@ int main(int argc, char** argv) {
   if (lines.empty()) Die(crash::kChildUsage, "empty sample");
   int ack_fd = open(argv[4], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (ack_fd < 0) Die(crash::kChildAckFailed, std::string("open ack log: ") + std::strerror(errno));
-  size_t pos = std::strtoull(argv[5], nullptr, 10) % lines.size();
-  std::mt19937_64 rng(std::strtoull(argv[6], nullptr, 10));
+  const size_t start = std::strtoull(argv[5], nullptr, 10) % lines.size();
+  const uint64_t seed = std::strtoull(argv[6], nullptr, 10);
   const int ready_fd = std::atoi(argv[7]);
+  const int threads = argc == 9 ? std::max(1, std::atoi(argv[8])) : 1;
 
   danvan_host_services services{};
   services.struct_size = sizeof(services);
@@ -148,49 +155,61 @@ int main(int argc, char** argv) {
   if (write(ready_fd, &ready, 1) != 1) Die(crash::kChildUsage, "ready pipe");
   close(ready_fd);
 
-  std::uniform_int_distribution<int> mode(0, 3);
-  // Small batches: many commits per run, so kills land at every stage of a commit.
-  std::uniform_int_distribution<size_t> batch_size(1, 64);
-  for (;;) {
-    char* result = nullptr;
-    size_t result_len = 0;
-    std::string ack;
-    if (mode(rng) == 0) {
-      const std::string& line = lines[pos];
-      st = api->submit(handle, line.data(), line.size(), &result, &result_len, &error);
-      pos = (pos + 1) % lines.size();
-      // A rejected event is quarantined and committed before INVALID_INPUT is returned.
-      if (st != DANVAN_OK && st != DANVAN_INVALID_INPUT)
-        Die(crash::kChildCallFailed, std::string("submit: ") + api->status_name(st) + ": " +
-                                         (error ? error : ""));
-      json r = json::parse(result, result + result_len);
-      if ((st == DANVAN_INVALID_INPUT) != (r.value("outcome", "") == "rejected"))
-        Die(crash::kChildCallFailed, "submit status disagrees with result " + r.dump());
-      AckResult(r, line, &ack);
-    } else {
-      const size_t n = std::min(batch_size(rng), lines.size() - pos);
-      std::string jsonl;
-      for (size_t i = 0; i < n; ++i) jsonl += lines[pos + i] + "\n";
-      st = api->submit_batch(handle, jsonl.data(), jsonl.size(), &result, &result_len, &error);
-      if (st != DANVAN_OK)
-        Die(crash::kChildCallFailed, std::string("submit_batch: ") + api->status_name(st) + ": " +
-                                         (error ? error : ""));
-      json r = json::parse(result, result + result_len);
-      const json& results = r.at("results");
-      if (results.size() != n)
-        Die(crash::kChildCallFailed, "batch of " + std::to_string(n) + " lines answered " +
-                                         std::to_string(results.size()) + " results");
-      for (const json& one : results) {
-        const size_t index = one.at("index").get<size_t>();
-        if (index >= n) Die(crash::kChildCallFailed, "result index out of range " + one.dump());
-        AckResult(one, lines[pos + index], &ack);
+  std::mutex ack_mu;  // one acknowledgement write at a time
+  auto loop = [&](size_t pos, uint64_t thread_seed, bool singles_only) {
+    std::mt19937_64 rng(thread_seed);
+    std::uniform_int_distribution<int> mode(0, 3);
+    // Small batches: many commits per run, so kills land at every stage of a commit.
+    std::uniform_int_distribution<size_t> batch_size(1, 64);
+    for (;;) {
+      char* result = nullptr;
+      size_t result_len = 0;
+      char* call_error = nullptr;
+      std::string ack;
+      danvan_status st;
+      if (singles_only || mode(rng) == 0) {
+        const std::string& line = lines[pos];
+        st = api->submit(handle, line.data(), line.size(), &result, &result_len, &call_error);
+        pos = (pos + 1) % lines.size();
+        // A rejected event is quarantined and committed before INVALID_INPUT is returned.
+        if (st != DANVAN_OK && st != DANVAN_INVALID_INPUT)
+          Die(crash::kChildCallFailed, std::string("submit: ") + api->status_name(st) + ": " +
+                                           (call_error ? call_error : ""));
+        json r = json::parse(result, result + result_len);
+        if ((st == DANVAN_INVALID_INPUT) != (r.value("outcome", "") == "rejected"))
+          Die(crash::kChildCallFailed, "submit status disagrees with result " + r.dump());
+        AckResult(r, line, &ack);
+      } else {
+        const size_t n = std::min(batch_size(rng), lines.size() - pos);
+        std::string jsonl;
+        for (size_t i = 0; i < n; ++i) jsonl += lines[pos + i] + "\n";
+        st = api->submit_batch(handle, jsonl.data(), jsonl.size(), &result, &result_len, &call_error);
+        if (st != DANVAN_OK)
+          Die(crash::kChildCallFailed, std::string("submit_batch: ") + api->status_name(st) + ": " +
+                                           (call_error ? call_error : ""));
+        json r = json::parse(result, result + result_len);
+        const json& results = r.at("results");
+        if (results.size() != n)
+          Die(crash::kChildCallFailed, "batch of " + std::to_string(n) + " lines answered " +
+                                           std::to_string(results.size()) + " results");
+        for (const json& one : results) {
+          const size_t index = one.at("index").get<size_t>();
+          if (index >= n) Die(crash::kChildCallFailed, "result index out of range " + one.dump());
+          AckResult(one, lines[pos + index], &ack);
+        }
+        pos = (pos + n) % lines.size();
       }
-      pos = (pos + n) % lines.size();
+      api->free(result);
+      api->free(call_error);
+      ack += json{{"a", crash::kAckNext}, {"line", pos}}.dump() + "\n";
+      std::lock_guard lock(ack_mu);
+      WriteAck(ack_fd, ack);
     }
-    api->free(result);
-    api->free(error);
-    error = nullptr;
-    ack += json{{"a", crash::kAckNext}, {"line", pos}}.dump() + "\n";
-    WriteAck(ack_fd, ack);
-  }
+  };
+  if (threads == 1) loop(start, seed, false);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back(loop, (start + t * (lines.size() / threads)) % lines.size(), seed + t, true);
+  for (auto& th : pool) th.join();  // never returns: killed
+  return 0;
 }

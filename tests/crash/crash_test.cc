@@ -10,7 +10,7 @@
 // printed so a failure can be replayed). Some kills land while the child is still loading or
 // opening the database (first open: migrations), the rest at random points of its intake.
 //
-// Usage: crash_test <libdanvan.so> <crash_child> <sample.jsonl> [kills]
+// Usage: crash_test <libdanvan.so> <crash_child> <sample.jsonl> [kills] [threads]
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -300,11 +300,14 @@ void CheckIntegrity(const fs::path& db, const std::string& when) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: crash_test <libdanvan.so> <crash_child> <sample.jsonl> [kills]\n");
+    std::fprintf(stderr,
+                 "usage: crash_test <libdanvan.so> <crash_child> <sample.jsonl> [kills] [threads]\n");
     return 2;
   }
   const std::string lib_path = argv[1], child_path = argv[2], sample_path = argv[3];
   const int kills = argc > 4 ? std::atoi(argv[4]) : 40;
+  // More than one: the child submits single events from that many threads (group commits).
+  const std::string threads = argc > 5 ? argv[5] : "1";
   const char* seed_env = std::getenv("DANVAN_CRASH_SEED");
   const uint64_t seed = seed_env ? std::strtoull(seed_env, nullptr, 10) : 2023;
   std::printf("crash_test: seed %llu (set DANVAN_CRASH_SEED to replay), %d kills\n",
@@ -349,7 +352,7 @@ int main(int argc, char** argv) {
       fcntl(ready_pipe[1], F_SETFD, 0);  // the write end survives exec
       execl(child_path.c_str(), child_path.c_str(), lib_path.c_str(), config_path.c_str(),
             sample_path.c_str(), acks.c_str(), start.c_str(), child_seed.c_str(),
-            ready_fd.c_str(), static_cast<char*>(nullptr));
+            ready_fd.c_str(), threads.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     close(ready_pipe[1]);

@@ -253,6 +253,8 @@ void MakeLegacyDatabase(const std::string& db, bool tamper_second) {
   // Migration 6 (the outbox's ambiguity, derived-step and lease-owner columns) came later.
   for (const char* col : {"ambiguous", "derived", "lease_owner"})
     Exec(db, std::string("ALTER TABLE outbox DROP COLUMN ") + col);
+  // Migration 7 (the records' history digest, issue 16) too.
+  Exec(db, "ALTER TABLE records DROP COLUMN history_digest");
   Exec(db, "DELETE FROM schema_migrations WHERE version >= 4");
   std::string prev(64, '0');
   int64_t at = 1677640000000;

@@ -1,0 +1,528 @@
+// Intake's write path: Submit (single events, gathered into group commits), SubmitBatch, and
+// ApplyAll, which applies a batch of validated events in one transaction.
+//
+// Per batch, ApplyAll reads every record the batch touches once (StoreTransaction::GetRecords),
+// keeps each record's state in memory while its events are applied (the row, its data and tags
+// parsed at most once, its history from the row's compact digest instead of the history
+// table), and writes each changed record once at the end (UpdateRecords), with the history
+// entries (AppendHistories) and the deadline watches (SetWatches); new records are inserted at
+// their first event (their key is needed by the outbox and the indicator deltas). Everything
+// is done in the same transaction: one commit, one fsync per batch.
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "core/timeutil.h"
+#include "engine/engine_internal.h"
+#include "storage/history_digest.h"
+
+namespace danvan {
+namespace {
+
+// The most single submits one group commit applies in one transaction.
+constexpr size_t kMaxGroup = 512;
+
+std::string KeyString(const RecordKey& k) {
+  std::string s;
+  s.reserve(k.source.size() + k.kind.size() + k.id.size() + 2);
+  s += k.source;
+  s.push_back('\0');
+  s += k.kind;
+  s.push_back('\0');
+  s += k.id;
+  return s;
+}
+
+// A record the batch touches: read once at the start of the batch, changed in memory by each of
+// its events, written once at the end (inserted at its first event when new).
+struct Touched {
+  std::optional<RecordRow> row;  // nullopt: not stored (yet)
+  bool dirty = false;            // stored and changed since: updated at the end of the batch
+  // The row's data object and tags, parsed at most once per batch: they point into the event
+  // that set them (alive for the whole batch) or into owned_data / owned_tags.
+  const nlohmann::json* data = nullptr;
+  const nlohmann::json* tags = nullptr;
+  std::unique_ptr<nlohmann::json> owned_data, owned_tags;
+  bool history_loaded = false;
+  std::vector<HistoryRow> history;  // from the row's history digest, kept in step with it
+  bool has_steps = false;           // the history holds a progress step
+};
+
+// The deadline watch changes of one record in the batch: the last one wins, except that a
+// clear after a set still creates the watch row as applying them one by one did.
+struct WatchChange {
+  std::optional<WatchUpdate> last_set;
+  WatchUpdate last;
+};
+
+}  // namespace
+
+// One single submit waiting in the group-commit queue. Owned by the submitting thread, which
+// waits until `done`; the leader reads `event` and writes `status` / `result` while `taken`.
+struct Engine::SubmitWaiter {
+  Prepared* event = nullptr;
+  bool taken = false;  // guarded by group_mu_: a leader is applying it
+  bool done = false;   // guarded by group_mu_: status and result are set
+  Status status;
+  nlohmann::json result;
+};
+
+void Engine::PrepareEvent(Prepared* e, int64_t tag_now) const {
+  e->outcome = intake_->Parse(e->raw);
+  // Tagging runs here, on the host's thread, outside the storage lock.
+  if (e->outcome.ok && !e->outcome.parsed.is_progress_step) {
+    ParsedEvent& p = e->outcome.parsed;
+    p.tags = TagsFor(p.key.kind, p.event, tag_now);
+    p.tags_json = p.tags.dump();
+  }
+}
+
+nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* status) {
+  nlohmann::json results = nlohmann::json::array();
+  const int64_t now = hooks_.clock->NowMs();
+  std::vector<indicators::Delta> deltas;
+  auto tx_or = store_->Begin();
+  if (!tx_or.ok()) {
+    *status = tx_or.status();
+    return results;
+  }
+  auto& tx = *tx_or.value();
+  auto fail = [&](const Status& st) {
+    *status = st;
+    return nlohmann::json::array();
+  };
+
+  // Every record of the batch, read in one call.
+  std::unordered_map<std::string, Touched> touched;
+  {
+    std::vector<RecordKey> keys;
+    std::vector<Touched*> slots;
+    for (const Prepared* ev : events) {
+      if (!ev->outcome.ok) continue;
+      auto [it, fresh] = touched.try_emplace(KeyString(ev->outcome.parsed.key));
+      if (!fresh) continue;
+      keys.push_back(ev->outcome.parsed.key);
+      slots.push_back(&it->second);
+    }
+    auto rows = tx.GetRecords(keys);
+    if (!rows.ok()) return fail(rows.status());
+    for (size_t i = 0; i < slots.size(); ++i) slots[i]->row = std::move(rows.value()[i]);
+  }
+  std::vector<HistoryRow> pending_history;  // appended at the end (or before reading history)
+  std::unordered_map<int64_t, WatchChange> watches;
+  std::vector<int64_t> watch_order;  // pks in first-change order (deterministic writes)
+  auto flush_history = [&]() -> Status {
+    if (pending_history.empty()) return Status::Ok();
+    Status st = tx.AppendHistories(pending_history);
+    pending_history.clear();
+    return st;
+  };
+  auto parsed = [&](Touched& t) {
+    if (t.data) return;
+    t.owned_data = std::make_unique<nlohmann::json>(nlohmann::json::parse(t.row->data_json, nullptr, false));
+    t.owned_tags = std::make_unique<nlohmann::json>(nlohmann::json::parse(t.row->tags_json, nullptr, false));
+    t.data = t.owned_data.get();
+    t.tags = t.owned_tags.get();
+  };
+  auto load_history = [&](Touched& t) -> Status {
+    if (t.history_loaded) return Status::Ok();
+    t.history_loaded = true;
+    if (t.row->pk == 0) return Status::Ok();
+    if (!DigestHistory(t.row->history_digest, t.row->pk, &t.history)) {
+      // A damaged digest: read the history itself and write the digest again from it.
+      auto h = tx.GetHistory(t.row->pk);
+      if (!h.ok()) return h.status();
+      t.history = std::move(h).value();
+      t.row->history_digest.clear();
+      for (const auto& e : t.history) AppendDigest(&t.row->history_digest, e);
+      t.dirty = true;
+      hooks_.logger.Log(LogLevel::kWarn, "history_digest_rebuilt", {{"record", KeyJson(t.row->key)}});
+    }
+    for (const auto& e : t.history) t.has_steps |= e.outcome == "step";
+    return Status::Ok();
+  };
+  // Stores the record's change: re-evaluated with its history plus `entry`, the history entry
+  // queued. *had_steps: whether the history held a progress step before this entry.
+  int64_t enqueued = 0;
+  auto store_change = [&](Touched& t, HistoryRow entry, Evaluation* ev, bool* had_steps,
+                          const std::string& old_unit = "") -> Status {
+    Status st = load_history(t);
+    if (!st.ok()) return st;
+    RecordRow& row = *t.row;
+    *had_steps = t.has_steps;
+    t.history.push_back(entry);
+    const size_t first_delta = deltas.size();
+    EvaluateRow(row, t.history, *t.data, *t.tags, now, ev, &deltas, old_unit);
+    row.updated_ms = now;
+    AppendDigest(&row.history_digest, entry);
+    t.has_steps |= entry.outcome == "step";
+    if (row.pk == 0) {
+      auto pk = tx.PutRecord(row);
+      if (!pk.ok()) return pk.status();
+      row.pk = pk.value();
+      for (auto& h : t.history) h.record_pk = row.pk;
+      // The deltas were made before the record had its key.
+      for (size_t i = first_delta; i < deltas.size(); ++i) deltas[i].record_pk = row.pk;
+    } else {
+      t.dirty = true;
+    }
+    auto [w, fresh] = watches.try_emplace(row.pk);
+    if (fresh) watch_order.push_back(row.pk);
+    WatchUpdate update{row.pk, ev->next_change_ms, ev->next_class};
+    if (update.next_change_ms) w->second.last_set = update;
+    w->second.last = std::move(update);
+    entry.record_pk = row.pk;
+    pending_history.push_back(std::move(entry));
+    return Status::Ok();
+  };
+
+  for (Prepared* evp : events) {
+    Prepared& ev = *evp;
+    nlohmann::json r = {{"index", ev.index}};
+    IntakeOutcome& o = ev.outcome;
+    Evaluation evaluation;
+    bool evaluated = false;
+    nlohmann::json pending;  // what a stored dossier still waits for (DossierPending)
+    if (o.ok) {
+      ParsedEvent& p = o.parsed;
+      Touched& t = touched[KeyString(p.key)];
+      const bool had_head = t.row.has_value();
+      const bool has_head_item = had_head && t.row->has_item;
+      if (p.is_progress_step) {
+        bool dup = false;
+        if (had_head) {
+          Status st = load_history(t);
+          if (!st.ok()) return fail(st);
+          for (const auto& h : t.history)
+            dup |= h.outcome == "step" && h.at_ms == p.step_at_ms && h.status == p.status;
+        }
+        if (dup) {
+          r["outcome"] = "duplicate";
+        } else {
+          if (!had_head) {
+            // Before the item: a placeholder record.
+            RecordRow row;
+            row.key = p.key;
+            row.unit = p.unit;
+            row.order_basis = "";
+            row.event_time = p.event_time;
+            row.event_time_ms = p.event_time_ms;
+            row.data_json = "{}";
+            row.data_hash = Sha256Hex(row.data_json);
+            row.first_seen_ms = now;
+            row.has_item = false;
+            t.row = std::move(row);
+            t.owned_data = std::make_unique<nlohmann::json>(nlohmann::json::object());
+            t.owned_tags = std::make_unique<nlohmann::json>(nlohmann::json::array());
+            t.data = t.owned_data.get();
+            t.tags = t.owned_tags.get();
+          }
+          parsed(t);
+          RecordRow& row = *t.row;
+          if (!row.has_item) row.status = p.status;
+          bool had_steps = false;
+          Status st = store_change(t, {0, p.order_key, p.status, p.step_at_ms, p.event_time, "step",
+                                       p.data_json, now}, &evaluation, &had_steps);
+          if (!st.ok()) return fail(st);
+          // Steps wait for the dossier item: the portal must have the dossier first.
+          if (outbox_->config()->enabled && PortalAccepts(row, *t.data)) {
+            int64_t queued = 0;
+            st = outbox_->EnqueueProgress(tx, row, p.event.at("data"), now, Outbox::StepSource::kHost,
+                                          &queued);
+            if (!st.ok()) return fail(st);
+            enqueued += queued;
+          }
+          evaluated = true;
+          pending = DossierPending(row, *t.data);
+          r["outcome"] = "accepted";
+          r["step"] = {{"status", p.status}, {"at", FormatIsoTime(p.step_at_ms)}};
+        }
+      } else if (has_head_item && t.row->order_basis != p.order_basis) {
+        o.ok = false;
+        o.errors.push_back({p.order_basis == "version" ? "/version" : "/updated_at",
+                            "bản ghi này được sắp thứ tự theo '" +
+                                std::string(t.row->order_basis == "version" ? "version" : "updated_at") +
+                                "'; sự kiện phải dùng cùng trường"});
+      } else if (has_head_item && p.order_key == t.row->order_key) {
+        if (p.data_hash == t.row->data_hash) {
+          r["outcome"] = "duplicate";
+        } else {
+          o.ok = false;
+          o.conflict = true;
+          o.errors.push_back({p.order_basis == "version" ? "/version" : "/updated_at",
+                              "phiên bản " + std::to_string(p.order_key) +
+                                  " đã được ghi nhận với nội dung khác (xung đột)"});
+        }
+      } else if (has_head_item && p.order_key < t.row->order_key) {
+        // Older than what we have: kept in the history (its status still happened), the
+        // current data is not overwritten.
+        const int64_t current_version = t.row->order_key;
+        parsed(t);
+        bool had_steps = false;
+        Status st = store_change(t, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
+                                     "stale", p.data_json, now}, &evaluation, &had_steps);
+        if (!st.ok()) return fail(st);
+        evaluated = true;
+        pending = DossierPending(*t.row, *t.data);
+        r["outcome"] = "stale";
+        r["current_version"] = current_version;
+      } else {
+        std::string old_status, old_unit;
+        bool was_item = false;
+        if (had_head) {
+          parsed(t);
+          old_status = t.row->has_item ? t.row->status : "";
+          // Exported before: steps that arrived earlier were sent with it then.
+          was_item = PortalAccepts(*t.row, *t.data);
+          old_unit = t.row->unit;
+          if (was_item && t.row->key.kind == "dossier" && outbox_->config()->enabled) {
+            // The dossier items not sent yet keep the version they were queued for.
+            Status frozen = outbox_->BeforeDossierChange(tx, *t.row);
+            if (!frozen.ok()) return fail(frozen);
+          }
+        } else {
+          t.row.emplace();
+          t.row->first_seen_ms = now;
+        }
+        RecordRow& row = *t.row;
+        row.key = p.key;
+        row.unit = p.unit;
+        row.order_basis = p.order_basis;
+        row.order_key = p.order_key;
+        row.event_time = p.event_time;
+        row.event_time_ms = p.event_time_ms;
+        row.status = p.status;
+        row.data_json = p.data_json;
+        row.data_hash = p.data_hash;
+        row.tags_json = p.tags_json;
+        row.has_item = true;
+        // The event's own DOMs: this batch's events outlive the batch's state.
+        t.data = &p.event.at("data");
+        t.tags = &p.tags;
+        t.owned_data.reset();
+        t.owned_tags.reset();
+        bool had_steps = false;
+        Status st = store_change(t, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
+                                     "applied", "", now}, &evaluation, &had_steps, old_unit);
+        if (!st.ok()) return fail(st);
+        if (outbox_->config()->enabled && PortalAccepts(row, *t.data)) {
+          // EnqueueExport reads the record's history (its steps' details).
+          st = flush_history();
+          if (!st.ok()) return fail(st);
+          st = EnqueueExport(tx, row, old_status, was_item, had_steps, p, now, &enqueued);
+          if (!st.ok()) return fail(st);
+        }
+        evaluated = true;
+        pending = DossierPending(row, *t.data);
+        r["outcome"] = "accepted";
+      }
+      if (o.ok) {
+        r["key"] = KeyJson(p.key);
+        r["unit"] = p.unit;
+        r[p.order_basis == "version" ? "version" : "updated_at"] =
+            p.order_basis == "version" ? nlohmann::json(p.order_key)
+                                       : nlohmann::json(p.event["updated_at"]);
+        if (!p.notes.empty()) r["notes"] = p.notes;
+        if (evaluated && !evaluation.deadline.is_null()) r["deadline"] = std::move(evaluation.deadline);
+        if (!pending.is_null()) r["pending"] = std::move(pending);
+        if (!p.is_progress_step && r["outcome"] == "accepted") r["tags"] = p.tags;
+      }
+    }
+    if (!o.ok) {
+      const RecordKey& k = o.partial_key;
+      QuarantineRow q;
+      q.received_ms = now;
+      q.source = k.source;
+      q.kind = k.kind;
+      q.record_id = k.id;
+      q.errors_json = ErrorsJson(o.errors).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      q.raw_size = static_cast<int64_t>(ev.raw.size());
+      q.raw = std::string(ev.raw.substr(0, static_cast<size_t>(config_.intake.quarantine_raw_max_bytes)));
+      Status st = tx.Quarantine(q);
+      if (!st.ok()) return fail(st);
+      r["outcome"] = "rejected";
+      if (o.conflict) r["conflict"] = true;
+      r["key"] = KeyJson(k);
+      if (!o.partial_unit.empty()) r["unit"] = o.partial_unit;
+      r["errors"] = ErrorsJson(o.errors);
+      hooks_.logger.Log(LogLevel::kWarn, "event_rejected",
+                        {{"key", KeyJson(k)}, {"errors", r["errors"]}});
+    }
+    results.push_back(std::move(r));
+  }
+
+  // The batch's writes: history, each changed record once, the watches.
+  Status st = flush_history();
+  if (!st.ok()) return fail(st);
+  std::vector<const RecordRow*> changed;
+  for (const auto& [key, t] : touched)
+    if (t.dirty) changed.push_back(&*t.row);
+  std::sort(changed.begin(), changed.end(),
+            [](const RecordRow* a, const RecordRow* b) { return a->pk < b->pk; });
+  st = tx.UpdateRecords(changed);
+  if (!st.ok()) return fail(st);
+  std::vector<WatchUpdate> watch_updates;
+  for (int64_t pk : watch_order) {
+    WatchChange& w = watches[pk];
+    if (!w.last.next_change_ms && w.last_set) watch_updates.push_back(std::move(*w.last_set));
+    watch_updates.push_back(std::move(w.last));
+  }
+  st = tx.SetWatches(watch_updates);
+  if (!st.ok()) return fail(st);
+  st = tx.Commit();
+  if (!st.ok()) return fail(st);
+  outbox_->Committed(enqueued);
+  // The aggregates follow the committed contributions (deltas commute across writers).
+  ApplyDeltas(deltas);
+  *status = Status::Ok();
+  return results;
+}
+
+nlohmann::json Engine::ApplyGrouped(Prepared* p, Status* status) {
+  SubmitWaiter me;
+  me.event = p;
+  // How long a submit may wait in the queue before a leader takes it (RETRY_LATER after that):
+  // longer than a leader's transaction may wait for the store's write lock.
+  const auto give_up = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(std::max(30000, 2 * config_.busy_timeout_ms));
+  std::unique_lock lock(group_mu_);
+  group_queue_.push_back(&me);
+  while (!me.done) {
+    if (!group_leader_) {
+      // Leader: apply what is queued (up to kMaxGroup, oldest first) in one transaction.
+      group_leader_ = true;
+      std::vector<SubmitWaiter*> group;
+      while (!group_queue_.empty() && group.size() < kMaxGroup) {
+        group.push_back(group_queue_.front());
+        group.back()->taken = true;
+        group_queue_.pop_front();
+      }
+      lock.unlock();
+      std::vector<Prepared*> events;
+      for (size_t i = 0; i < group.size(); ++i) {
+        group[i]->event->index = i;
+        events.push_back(group[i]->event);
+      }
+      try {
+        Status st;
+        nlohmann::json results = ApplyAll(events, &st);
+        if (st.ok()) {
+          for (size_t i = 0; i < group.size(); ++i) {
+            group[i]->status = Status::Ok();
+            group[i]->result = std::move(results[i]);
+          }
+        } else if (group.size() == 1) {
+          group[0]->status = st;
+        } else {
+          // Nothing of the group was stored: each event alone, so that one event's failure is
+          // not every caller's.
+          for (SubmitWaiter* w : group) {
+            w->event->index = 0;
+            Status one;
+            nlohmann::json r = ApplyAll({w->event}, &one);
+            w->status = one;
+            if (one.ok()) w->result = std::move(r[0]);
+          }
+        }
+      } catch (const std::exception& e) {
+        for (SubmitWaiter* w : group)
+          if (w->status.ok() && w->result.is_null()) w->status = Status::Internal(e.what());
+      }
+      lock.lock();
+      for (SubmitWaiter* w : group) w->done = true;
+      group_leader_ = false;
+      group_cv_.notify_all();
+      continue;
+    }
+    if (me.taken) {
+      // Being applied by the leader: its transaction is bounded by the store's busy timeout.
+      group_cv_.wait(lock);
+      continue;
+    }
+    if (group_cv_.wait_until(lock, give_up) == std::cv_status::timeout && !me.taken && !me.done) {
+      group_queue_.erase(std::find(group_queue_.begin(), group_queue_.end(), &me));
+      group_cv_.notify_all();
+      *status = Status::RetryLater("hệ thống đang bận ghi dữ liệu, sự kiện chưa được ghi; thử lại sau");
+      return nullptr;
+    }
+  }
+  *status = me.status;
+  return std::move(me.result);
+}
+
+SubmitAnswer Engine::Submit(std::string_view event) {
+  Status admit = outbox_->Admit(1);
+  if (!admit.ok()) return {admit, {{"outcome", "retry_later"}, {"error", admit.message()}}};
+  Prepared prepared;
+  prepared.raw = event;
+  PrepareEvent(&prepared, hooks_.clock->NowMs());
+  Status st;
+  nlohmann::json r = ApplyGrouped(&prepared, &st);
+  if (!st.ok()) {
+    return {st, {{"outcome", st.code() == Status::Code::kRetryLater ? "retry_later" : "error"},
+                 {"error", st.message()}}};
+  }
+  r.erase("index");
+  if (r["outcome"] != "rejected") return {Status::Ok(), std::move(r)};
+  const std::string errors = r["errors"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // A same-version conflict is not malformed input: the host must resolve which content wins.
+  if (r.value("conflict", false)) return {Status::Conflict(errors), std::move(r)};
+  return {Status::InvalidInput(errors), std::move(r)};
+}
+
+SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
+  if (static_cast<int64_t>(jsonl.size()) > config_.max_batch_bytes) {
+    return {Status::InvalidInput("lô quá lớn: " + std::to_string(jsonl.size()) + " byte, tối đa " +
+                                 std::to_string(config_.max_batch_bytes)),
+            nlohmann::json::object()};
+  }
+  std::vector<Prepared> events;
+  size_t line_no = 0, pos = 0;
+  while (pos <= jsonl.size()) {
+    size_t end = jsonl.find('\n', pos);
+    if (end == std::string_view::npos) end = jsonl.size();
+    std::string_view line = jsonl.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") != std::string_view::npos) {
+      if (static_cast<int64_t>(events.size()) >= config_.max_batch_events) {
+        return {Status::InvalidInput("lô có quá nhiều sự kiện: tối đa " +
+                                     std::to_string(config_.max_batch_events) + " dòng"),
+                nlohmann::json::object()};
+      }
+      Prepared p;
+      p.index = line_no;
+      p.raw = line;
+      events.push_back(std::move(p));
+    }
+    ++line_no;
+    if (end == jsonl.size()) break;
+    pos = end + 1;
+  }
+  Status admit = outbox_->Admit(static_cast<int64_t>(events.size()));
+  if (!admit.ok()) return {admit, {{"error", admit.message()}}};
+  const int64_t tag_now = hooks_.clock->NowMs();
+  std::vector<Prepared*> order;
+  order.reserve(events.size());
+  for (auto& e : events) {
+    PrepareEvent(&e, tag_now);
+    order.push_back(&e);
+  }
+  Status st;
+  nlohmann::json results = ApplyAll(order, &st);
+  if (!st.ok()) return {st, {{"error", st.message()}}};
+  int64_t counts[4] = {0, 0, 0, 0};
+  static const char* const kOutcomes[4] = {"accepted", "duplicate", "stale", "rejected"};
+  for (const auto& r : results) {
+    const std::string& outcome = r["outcome"].get_ref<const std::string&>();
+    for (int i = 0; i < 4; ++i)
+      if (outcome == kOutcomes[i]) ++counts[i];
+  }
+  nlohmann::json summary = nlohmann::json::object();
+  for (int i = 0; i < 4; ++i) summary[kOutcomes[i]] = counts[i];
+  summary["events"] = results.size();
+  return {Status::Ok(), {{"results", std::move(results)}, {"summary", std::move(summary)}}};
+}
+
+}  // namespace danvan
