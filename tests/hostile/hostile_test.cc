@@ -406,14 +406,15 @@ TEST_F(Hostile, DeepDataFilesAreRefused) {
 
 TEST_F(Hostile, ReloadRefusesDevicesFifosDirectoriesAndHugeFiles) {
   json cfg = BaseConfig(dir_);
-  cfg["limits"] = {{"max_data_file_bytes", 1 << 20}};
+  // 4 MiB: above the shipped letter model (about 1.4 MB), which open must still read.
+  cfg["limits"] = {{"max_data_file_bytes", 4 << 20}};
   Open(cfg);
   const std::string fifo = dir_ + "/rules.fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   const std::string big = dir_ + "/big.json";
   {
     std::ofstream out(big);
-    out << "{\"version\":\"big\",\"pad\":\"" << std::string((1 << 20) + 10, 'a') << "\"}";
+    out << "{\"version\":\"big\",\"pad\":\"" << std::string((4 << 20) + 10, 'a') << "\"}";
   }
   for (const std::string& path : {std::string("/dev/zero"), fifo, dir_, big}) {
     Answer a;
