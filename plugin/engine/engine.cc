@@ -200,7 +200,11 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
 }
 
 Engine::Engine(EngineConfig config, HostHooks hooks)
-    : config_(std::move(config)), hooks_(std::move(hooks)), record_index_(ActionListSeries()) {}
+    : config_(std::move(config)),
+      hooks_(std::move(hooks)),
+      // Set before anything can fail: the destructor of an engine whose Open failed reads it.
+      live_(std::make_shared<const EngineConfig>(config_)),
+      record_index_(ActionListSeries()) {}
 
 Engine::~Engine() {
   // close(): stop with the configured timeout, then cancel what is still in flight and join
@@ -264,7 +268,6 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   e->rules_sha256_ = data->rules_sha256;
   e->units_ = data->units;
   e->catalog_ = data->catalog;
-  e->live_ = std::make_shared<const EngineConfig>(config);
   e->live_data_ = data;
   e->live_since_ms_ = e->hooks_.clock->NowMs();
   e->scheduler_interval_ms_ = config.scheduler_interval_ms;
