@@ -214,10 +214,9 @@ Engine::~Engine() {
   // The re-evaluation stops between chunks (one transaction of at most 200 records).
   if (reevaluation_) reevaluation_->Cancel();
   if (probe_) probe_->Cancel();
-  // An Open that failed part-way destroys an engine that never had a live configuration.
-  const auto live = live_config();
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(live ? live->stop_timeout_ms : config_.stop_timeout_ms);
+  // live_ is set in the constructor, so also an engine whose Open failed part-way has one.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(live_config()->stop_timeout_ms);
   {
     // A group commit still running (a submit racing with close, which the host must not do)
     // ends before the store goes away; no thread of its own exists to wait for.
