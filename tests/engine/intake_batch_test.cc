@@ -45,6 +45,8 @@ void ExecSql(const std::filesystem::path& db, const std::vector<std::string>& sq
 std::string QueryText(const std::filesystem::path& db, const std::string& sql) {
   sqlite3* h = nullptr;
   EXPECT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  // Another thread may be committing a group: wait for it like any reader would.
+  sqlite3_busy_timeout(h, 10000);
   sqlite3_stmt* st = nullptr;
   EXPECT_EQ(sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
   std::string v;
@@ -58,6 +60,8 @@ std::string QueryText(const std::filesystem::path& db, const std::string& sql) {
 int64_t QueryInt(const std::filesystem::path& db, const std::string& sql) {
   sqlite3* h = nullptr;
   EXPECT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  // Another thread may be committing a group: wait for it like any reader would.
+  sqlite3_busy_timeout(h, 10000);
   sqlite3_stmt* st = nullptr;
   EXPECT_EQ(sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
   int64_t v = -1;
