@@ -319,7 +319,10 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
     # also runs in the ASan stage (scripts/sanitize.sh).
     holder_cfg = os.path.join(work, "holder-config.json")
     with open(holder_cfg, "w", encoding="utf-8") as f:
-        json.dump(dict(cfg, instance="hote-dang-chay"), f, ensure_ascii=False)
+        # Its export stays off: the host starts the plugin, and the export below must find the
+        # queue as intake left it (with the outbox on, the holder would send it first).
+        json.dump(dict(cfg, instance="hote-dang-chay", outbox=dict(cfg["outbox"], enabled=False)), f,
+                  ensure_ascii=False)
     holder = subprocess.Popen([a.host, "--lib", a.lib, "--config", holder_cfg, "--input", "-", "--quiet"],
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
