@@ -57,18 +57,7 @@ std::string FallbackCode(const Status& s) {
   }
 }
 
-danvan_status ToAbi(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kOk: return DANVAN_OK;
-    case Status::Code::kRetryLater: return DANVAN_RETRY_LATER;
-    case Status::Code::kInvalidInput: return DANVAN_INVALID_INPUT;
-    case Status::Code::kNotFound: return DANVAN_NOT_FOUND;
-    case Status::Code::kConflict: return DANVAN_CONFLICT;
-    case Status::Code::kIoError: return DANVAN_IO_ERROR;
-    case Status::Code::kInternal: return DANVAN_INTERNAL;
-  }
-  return DANVAN_INTERNAL;
-}
+danvan_status ToAbi(const Status& s) { return danvan::abi::ToAbiStatus(s.code()); }
 
 std::string Dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -211,4 +211,17 @@ void NormalizeResultErrors(nlohmann::json& result) {
     for (auto& r : *it) NormalizeResultErrors(r);
 }
 
+danvan_status ToAbiStatus(Status::Code code) {
+  switch (code) {
+    case Status::Code::kOk: return DANVAN_OK;
+    case Status::Code::kRetryLater: return DANVAN_RETRY_LATER;
+    case Status::Code::kInvalidInput: return DANVAN_INVALID_INPUT;
+    case Status::Code::kNotFound: return DANVAN_NOT_FOUND;
+    case Status::Code::kConflict: return DANVAN_CONFLICT;
+    case Status::Code::kIoError: return DANVAN_IO_ERROR;
+    case Status::Code::kInternal: return DANVAN_INTERNAL;
+  }
+  return DANVAN_INTERNAL;
+}
+
 }  // namespace danvan::abi

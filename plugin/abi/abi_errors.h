@@ -32,6 +32,9 @@ struct AbiError {
   nlohmann::json ToJson() const;
 };
 
+// The ABI status for an internal status code (the ABI and the console answer with the same).
+danvan_status ToAbiStatus(Status::Code code);
+
 // The status's name, the one danvan_api.status_name gives ("invalid_input"...).
 const char* StatusName(danvan_status status);
 

@@ -33,18 +33,6 @@ using Poco::Net::HTTPResponse;
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
-danvan_status ToAbiStatus(Status::Code c) {
-  switch (c) {
-    case Status::Code::kOk: return DANVAN_OK;
-    case Status::Code::kRetryLater: return DANVAN_RETRY_LATER;
-    case Status::Code::kInvalidInput: return DANVAN_INVALID_INPUT;
-    case Status::Code::kNotFound: return DANVAN_NOT_FOUND;
-    case Status::Code::kConflict: return DANVAN_CONFLICT;
-    case Status::Code::kIoError: return DANVAN_IO_ERROR;
-    case Status::Code::kInternal: return DANVAN_INTERNAL;
-  }
-  return DANVAN_INTERNAL;
-}
 
 std::string FallbackCode(Status::Code c) {
   switch (c) {
@@ -108,7 +96,7 @@ void SendRefusal(HTTPServerResponse& resp, const Refusal& r, bool https) {
 }
 
 void SendStatus(HTTPServerResponse& resp, const Status& st, bool https) {
-  const danvan_status s = ToAbiStatus(st.code());
+  const danvan_status s = abi::ToAbiStatus(st.code());
   SendJson(resp, HttpStatusFor(st.code()),
            nlohmann::json::parse(abi::ErrorDocument(s, abi::ErrorsFromStatus(st, FallbackCode(st.code())))), https);
 }
