@@ -41,6 +41,44 @@ const char kConsoleJs[] = R"JS('use strict';
       });
     });
   }
+  // Progress bars of long operations ([data-job], drawn by the server from the `progress` op):
+  // refreshed every half second while one of them runs.
+  var stateLabels = {running: 'đang chạy', done: 'xong', failed: 'lỗi', cancelled: 'đã dừng', idle: 'chưa chạy'};
+  var polling = false;
+  function drawJob(el, j) {
+    var total = Math.max(j.total, 1), bar = el.querySelector('progress');
+    bar.max = total;
+    bar.value = j.state === 'done' ? total : Math.min(j.done, total);
+    el.querySelector('.progress-text').textContent =
+        j.done + '/' + j.total + ' (' + j.percent + '%) — ' + (stateLabels[j.state] || j.state);
+    el.dataset.state = j.state;
+  }
+  function pollProgress(keepGoingMs) {
+    if (polling || !document.querySelector('[data-job]')) return;
+    polling = true;
+    var until = Date.now() + (keepGoingMs || 0);
+    (function tick() {
+      post('/api/query', JSON.stringify({op: 'progress'}), 'application/json').then(function (r) {
+        var running = false, seen = {};
+        if (r.ok && r.doc && r.doc.jobs) {
+          r.doc.jobs.forEach(function (j) {
+            if (seen[j.job]) return;  // the most recent run of each job comes first
+            seen[j.job] = true;
+            var el = document.querySelector('[data-job="' + j.job + '"]');
+            if (el) drawJob(el, j);
+            if (el && j.state === 'running') running = true;
+          });
+        }
+        if (running || Date.now() < until) setTimeout(tick, 500); else polling = false;
+      }, function () { polling = false; });
+    })();
+  }
+  document.addEventListener('DOMContentLoaded', function () {
+    if (document.querySelector('[data-job][data-state="running"]')) pollProgress(0);
+    var report = document.getElementById('report-form');
+    // A download keeps the page: follow the report's progress while it is made.
+    if (report) report.addEventListener('submit', function () { pollProgress(3000); });
+  });
   document.addEventListener('submit', function (ev) {
     var form = ev.target;
     var out = form.querySelector('output.result');
@@ -52,6 +90,7 @@ const char kConsoleJs[] = R"JS('use strict';
         var f = fields[i], v = f.value, type = f.dataset.type;
         if (f.type === 'checkbox') v = f.checked;
         else if (type === 'int') v = parseInt(v, 10);
+        else if (type === 'bool') v = (v === 'true');
         else if (type === 'json') {
           try { v = JSON.parse(v); } catch (e) { show(out, false, f.name + ': JSON không hợp lệ'); return; }
         } else if (v === '') continue;
@@ -60,7 +99,8 @@ const char kConsoleJs[] = R"JS('use strict';
       post('/api/query', JSON.stringify(req), 'application/json').then(function (r) {
         if (!r.ok) { show(out, false, errorText(r.doc)); return; }
         show(out, true, 'Đã xong.');
-        if (form.dataset.reload) setTimeout(function () { window.location.reload(); }, 300);
+        if (form.dataset.progress) pollProgress(3000);
+        else if (form.dataset.reload) setTimeout(function () { window.location.reload(); }, 300);
       }, function () { show(out, false, 'Không kết nối được máy chủ'); });
     } else if (form.dataset.endpoint) {
       ev.preventDefault();
@@ -92,6 +132,10 @@ body.login main { max-width: 24rem; margin: 4rem auto; }
 body.login label { display: block; margin: .5rem 0; }
 pre { background: #f4f6f8; padding: .5rem; overflow: auto; }
 svg.chart { display: block; margin: 1rem 0; }
+div.job { margin: .3rem 0; }
+div.job .job-name { display: inline-block; min-width: 14rem; }
+div.job progress { width: 20rem; vertical-align: middle; }
+div.job[data-state="failed"] .progress-text { color: #9b1111; }
 )CSS";
 
 }  // namespace danvan::console

@@ -88,6 +88,33 @@ void Authenticator::Logout(const std::string& token) {
   sessions_.erase(Sha256Hex(token));
 }
 
+void Authenticator::AdoptFrom(Authenticator& from) {
+  if (&from == this) return;
+  std::map<std::string, Session> sessions;
+  std::map<std::string, Failures> failures;
+  {
+    std::lock_guard lock(from.mu_);
+    sessions = from.sessions_;
+    failures = from.failures_;
+  }
+  auto same_user = [&](const Session& s) {
+    const ConsoleUser* now = nullptr;
+    for (const auto& u : config_.users)
+      if (u.name == s.user) now = &u;
+    if (!now || now->role != s.role) return false;
+    for (const auto& u : from.config_.users)
+      if (u.name == s.user)
+        return u.hash.iterations == now->hash.iterations && u.hash.salt == now->hash.salt && u.hash.key == now->hash.key;
+    return false;
+  };
+  std::lock_guard lock(mu_);
+  for (auto& [k, s] : sessions)
+    if (static_cast<int64_t>(sessions_.size()) < config_.max_sessions && same_user(s)) sessions_.emplace(k, std::move(s));
+  const size_t cap = 4 * (config_.users.size() + 256);
+  for (auto& [k, f] : failures)
+    if (failures_.size() < cap) failures_.emplace(k, f);
+}
+
 size_t Authenticator::session_count() {
   std::lock_guard lock(mu_);
   return sessions_.size();

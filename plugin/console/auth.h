@@ -40,6 +40,10 @@ class Authenticator {
   std::optional<Session> Find(const std::string& token);
   void Logout(const std::string& token);
   size_t session_count();
+  // Takes over `from`'s sessions (a console restarted by a configuration reload), except those
+  // of users that are gone or whose role or password hash changed (their holders log in
+  // again). The lockout state is kept too. At most max_sessions are kept.
+  void AdoptFrom(Authenticator& from);
 
  private:
   struct Failures {

@@ -164,12 +164,14 @@ bool ViewerMay(const nlohmann::json& req) {
   // Read ops only (issue 15: viewers read indicators, rankings and reports). An op not listed
   // here, including every op added later, needs the admin role.
   static const std::set<std::string> kRead = {
-      "ops", "stats", "units", "indicators", "indicators.explain", "record.get", "score",
-      "score.manual.list", "deadlines.status", "deadlines.list", "outbox.status", "tagging.status",
+      "ops", "stats", "units", "indicators", "indicators.explain", "record.get",
+      "score.manual.list", "progress", "deadlines.status", "deadlines.list", "outbox.status", "tagging.status",
       "tags.count", "tags.explain", "procedures.status", "procedures.get"};
   const std::string op = req.value("op", "");
   if (kRead.count(op)) return true;
   if (op == "tags.review") return req.value("action", "list") == "list";
+  // Scoring that only computes: a stored (journalled) score is an admin's explicit action.
+  if (op == "score") return req.contains("journal") && req["journal"].is_boolean() && !req["journal"].get<bool>();
   if (op == "report") return req.value("format", "json") == "json";  // "all" writes files
   return false;
 }
@@ -456,6 +458,8 @@ Console::Console(ConsoleConfig config, ConsoleEnv env, Dispatch dispatch, const 
 
 Console::~Console() { Stop(); }
 
+void Console::AdoptSessions(Console& previous) { shared_->auth.AdoptFrom(previous.shared_->auth); }
+
 Status Console::Start() {
   std::lock_guard lock(mu_);
   if (server_) return Status::Ok();
@@ -476,10 +480,15 @@ Status Console::Start() {
       } catch (const Poco::Exception& e) {
         return Status::IoError("/console/tls: không nạp được chứng chỉ hoặc khóa: " + e.displayText());
       }
-      socket = std::make_unique<Poco::Net::SecureServerSocket>(addr, 64, ctx);
+      socket = std::make_unique<Poco::Net::SecureServerSocket>(ctx);
     } else {
-      socket = std::make_unique<Poco::Net::ServerSocket>(addr, 64);
+      socket = std::make_unique<Poco::Net::ServerSocket>();
     }
+    // SO_REUSEADDR (a restart binds the port its predecessor just closed) but never
+    // SO_REUSEPORT, which Poco's (address, backlog) constructors set: with it a second process
+    // of the same user could listen on the console's port and take half of its connections.
+    socket->bind(addr, /*reuseAddress=*/true, /*reusePort=*/false);
+    socket->listen(64);
     port_ = socket->address().port();
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(c.threads);
@@ -505,19 +514,36 @@ Status Console::Start() {
   return Status::Ok();
 }
 
-void Console::Stop() {
+void Console::Stop(bool graceful) {
   std::lock_guard lock(mu_);
   if (!server_) return;
   try {
-    // Stops the acceptor thread (joined) and aborts open connections; the request threads end
-    // with their current request (each is bounded: socket timeouts, the query ops' waits).
-    server_->stopAll(true);
+    // Stops the acceptor thread (joined). Not graceful: aborts open connections; the request
+    // threads end with their current request (each is bounded: socket timeouts, the query
+    // ops' waits). Graceful: each connection is shut down once its current request is
+    // answered (Poco's HTTPServerConnection takes the connection's lock, which a request holds
+    // while it is handled); idle kept-alive connections at once.
+    server_->stopAll(!graceful);
     pool_->joinAll();
   } catch (...) {
   }
-  server_.reset();
-  pool_.reset();  // stops and joins the pool's idle threads
-  shared_->logger->Log(LogLevel::kInfo, "console_stopped");
+  server_.reset();  // closes the listening socket: the port may be bound again
+  pool_.reset();    // stops and joins the pool's idle threads
+  shared_->logger->Log(LogLevel::kInfo, "console_stopped", {{"graceful", graceful}});
+}
+
+Status CheckCanBind(const ConsoleConfig& c) {
+  try {
+    Poco::Net::ServerSocket probe;
+    probe.bind(Poco::Net::SocketAddress(c.bind, static_cast<Poco::UInt16>(c.port)), /*reuseAddress=*/true,
+               /*reusePort=*/false);
+    probe.listen(1);
+    probe.close();
+  } catch (const Poco::Exception& e) {
+    return Status::IoError("/console/port: không mở được cổng " + c.bind + ":" + std::to_string(c.port) +
+                           " cho bảng điều khiển: " + e.displayText());
+  }
+  return Status::Ok();
 }
 
 }  // namespace danvan::console

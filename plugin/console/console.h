@@ -58,8 +58,18 @@ class Console {
   // Binds and starts serving; IoError naming /console/port when the address cannot be bound,
   // /console/tls when the certificate or key cannot be loaded. A second Start is a no-op.
   Status Start();
-  // Stops and joins every thread (see above). Idempotent.
-  void Stop();
+  // Stops and joins every thread (see above). Idempotent. A Start after Stop serves again
+  // (the sessions are kept).
+  // graceful=false (stop, close): open connections are aborted at once; a request being
+  // handled finishes, but its answer may be cut off.
+  // graceful=true (a configuration reload restarting the console): no new connection is
+  // accepted, every request being handled finishes and its answer is sent, idle kept-alive
+  // connections are closed. Bounded by socket_timeout_ms and the ops' own waits. Never call it
+  // from a request thread of this console (it waits for that request).
+  void Stop(bool graceful = false);
+  // Takes over the sessions of `previous` (same users, roles and password hashes): a console
+  // restarted by a configuration reload keeps its administrators logged in. Before Start.
+  void AdoptSessions(Console& previous);
   // The bound port (after Start; useful with console.port 0).
   int port() const { return port_.load(); }
 
@@ -73,6 +83,10 @@ class Console {
   std::unique_ptr<Poco::Net::HTTPServer> server_;  // guarded by mu_
   std::atomic<int> port_{0};
 };
+
+// Whether the console's address can be bound now (a reload checks a new bind or port before
+// applying anything): IoError naming /console/port when it is in use or not local.
+Status CheckCanBind(const ConsoleConfig& config);
 
 // HTML-escapes text for element content and quoted attribute values (& < > " ').
 std::string HtmlEscape(std::string_view text);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <vector>
 
 #include "core/timeutil.h"
@@ -171,18 +172,34 @@ std::string MetricsRenderer::Render(const RequestHistogram& histogram, int64_t s
   } else {
     failed.push_back("outbox.status");
   }
-  auto retag = dispatch_({{"op", "tagging.status"}});
-  if (retag.ok()) {
-    const auto& r = retag.value();
+  // Long operations (the `progress` op): the re-tagging's gauges and every job's done/total.
+  auto progress = dispatch_({{"op", "progress"}});
+  if (progress.ok()) {
+    nlohmann::json retag = nlohmann::json::object();
+    std::map<std::string, nlohmann::json> latest;  // the first (most recent) run of each job
+    for (const auto& j : progress.value().value("jobs", nlohmann::json::array())) {
+      const std::string job = j.value("job", "");
+      if (!latest.count(job)) latest[job] = j;
+      if (job == "retag") retag = j;
+    }
     Help(&out, "danvan_retag_running", "gauge", "1 while stored records are being re-tagged.");
-    Sample(&out, "danvan_retag_running", "", r.value("running", false) ? 1 : 0);
+    Sample(&out, "danvan_retag_running", "", retag.value("state", "") == "running" ? 1 : 0);
     Help(&out, "danvan_retag_processed_records", "gauge",
-         "Records re-tagged by the current or last run (of danvan_records in total).");
-    Sample(&out, "danvan_retag_processed_records", "", NumberOr(r, "processed"));
+         "Records re-tagged by the current or last run (of danvan_retag_total_records).");
+    Sample(&out, "danvan_retag_processed_records", "", NumberOr(retag, "done"));
+    Help(&out, "danvan_retag_total_records", "gauge", "Records the current or last re-tagging run goes through.");
+    Sample(&out, "danvan_retag_total_records", "", NumberOr(retag, "total"));
     Help(&out, "danvan_retag_changed_records", "gauge", "Records whose tags changed in the current or last run.");
-    Sample(&out, "danvan_retag_changed_records", "", NumberOr(r, "changed"));
+    Sample(&out, "danvan_retag_changed_records", "", NumberOr(retag.value("detail", nlohmann::json::object()), "changed"));
+    Help(&out, "danvan_job_done_steps", "gauge", "Steps done by the current or last run of a long operation.");
+    for (const auto& [job, j] : latest) Sample(&out, "danvan_job_done_steps", Label("job", job), NumberOr(j, "done"));
+    Help(&out, "danvan_job_total_steps", "gauge", "Steps in all of the current or last run of a long operation.");
+    for (const auto& [job, j] : latest) Sample(&out, "danvan_job_total_steps", Label("job", job), NumberOr(j, "total"));
+    Help(&out, "danvan_job_running", "gauge", "1 while a long operation runs.");
+    for (const auto& [job, j] : latest)
+      Sample(&out, "danvan_job_running", Label("job", job), j.value("state", "") == "running" ? 1 : 0);
   } else {
-    failed.push_back("tagging.status");
+    failed.push_back("progress");
   }
   histogram.Render(&out);
   Help(&out, "danvan_console_sessions", "gauge", "Live console sessions.");

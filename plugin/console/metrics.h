@@ -1,6 +1,6 @@
 // /metrics: the plugin's state in the Prometheus text exposition format (version 0.0.4), read
 // through the same query ops as the ABI's `query` (stats, tags.count, outbox.status,
-// tagging.status), plus the console's own request latency histogram.
+// progress), plus the console's own request latency histogram.
 //
 // Thread-safe.
 #pragma once

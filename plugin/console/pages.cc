@@ -132,15 +132,61 @@ std::string Layout(const PageRequest& r, const std::string& path, const std::str
 }
 
 // A form the script posts to /api/query as {"op": op, <named fields>...}.
+// progress: instead of reloading the page, follow the progress bars (a long operation).
 std::string OpForm(const std::string& op, const std::string& fields, const std::string& button,
-                   const std::string& cls = "") {
-  return "<form class=\"op " + cls + "\" data-op=\"" + E(op) + "\" data-reload=\"1\">" + fields +
+                   const std::string& cls = "", bool progress = false) {
+  return "<form class=\"op " + cls + "\" data-op=\"" + E(op) + "\" " +
+         (progress ? "data-progress=\"1\"" : "data-reload=\"1\"") + ">" + fields +
          "<button type=\"submit\">" + E(button) + "</button><output class=\"result\"></output></form>";
 }
 
 std::string Hidden(const std::string& name, const std::string& value, const std::string& type = "") {
   return "<input type=\"hidden\" name=\"" + E(name) + "\" value=\"" + E(value) + "\"" +
          (type.empty() ? "" : " data-type=\"" + E(type) + "\"") + ">";
+}
+
+const char* JobLabel(const std::string& job) {
+  if (job == "retag") return "Gắn nhãn lại";
+  if (job == "deadlines.reevaluation") return "Đánh giá lại thời hạn";
+  if (job == "report") return "Lập báo cáo";
+  return "Công việc";
+}
+
+const char* JobStateLabel(const std::string& state) {
+  if (state == "running") return "đang chạy";
+  if (state == "done") return "xong";
+  if (state == "failed") return "lỗi";
+  if (state == "cancelled") return "đã dừng";
+  return "chưa chạy";
+}
+
+// One progress bar per long operation (the `progress` op), the most recent run of each; the
+// script refreshes them while one runs (same text as here: "done/total (percent%) — state").
+std::string JobBars(const PageRequest& r, const std::string& only) {
+  json req = {{"op", "progress"}};
+  if (!only.empty()) req["job"] = only;
+  auto p = Op(r, req);
+  if (!p.ok()) return ErrorBox(p.status());
+  std::string b = "<div class=\"jobs\">";
+  std::set<std::string> seen;
+  for (const auto& j : p.value().value("jobs", json::array())) {
+    const std::string job = j.value("job", "");
+    if (!seen.insert(job).second) continue;
+    const std::string state = j.value("state", "idle");
+    const int64_t done = j.value("done", int64_t{0}), total = j.value("total", int64_t{0});
+    const int percent = j.value("percent", 0);
+    std::string id = job;
+    std::replace(id.begin(), id.end(), '.', '-');
+    b += "<div class=\"job\" id=\"job-" + E(id) + "\" data-job=\"" + E(job) + "\" data-state=\"" + E(state) +
+         "\"><span class=\"job-name\">" + E(JobLabel(job)) + "</span> <progress max=\"" +
+         std::to_string(std::max<int64_t>(total, 1)) + "\" value=\"" +
+         std::to_string(state == "done" ? std::max<int64_t>(total, 1) : std::min(done, std::max<int64_t>(total, 1))) +
+         "\"></progress> <span class=\"progress-text\">" + std::to_string(done) + "/" + std::to_string(total) + " (" +
+         std::to_string(percent) + "%) — " + JobStateLabel(state) + "</span>" +
+         (j.contains("reason") && !Text(j["reason"]).empty() ? " <small class=\"job-reason\">" + E(Text(j["reason"])) + "</small>" : "") +
+         "</div>";
+  }
+  return b + "</div>";
 }
 
 std::string Health(const PageRequest& r) {
@@ -160,13 +206,19 @@ std::string Health(const PageRequest& r) {
   } else {
     b += ErrorBox(stats.status());
   }
-  b += "</section><section><h2>Bộ lập lịch và xử lý nền</h2>";
+  b += "</section><section><h2>Bộ lập lịch và công việc nền</h2>";
+  b += JobBars(r, "");
+  if (r.session.role == Role::kAdmin)
+    b += "<p>Nạp lại tệp quy tắc gắn nhãn và gắn nhãn lại mọi hồ sơ, bản ghi (chạy nền, theo dõi ở thanh tiến độ trên):</p>" +
+         OpForm("tagging.reload", "", "Gắn nhãn lại", "retag", /*progress=*/true);
   auto dl = Op(r, {{"op", "deadlines.status"}});
-  b += "<h3>Đánh giá lại thời hạn</h3>";
-  if (dl.ok()) RenderJson(dl.value(), &b); else b += ErrorBox(dl.status());
+  b += "<h3>Dữ liệu thời hạn</h3>";
+  if (dl.ok()) RenderJson(dl.value().value("inputs_sha256", json()), &b); else b += ErrorBox(dl.status());
   auto tg = Op(r, {{"op", "tagging.status"}});
-  b += "<h3>Gắn nhãn lại</h3>";
-  if (tg.ok()) RenderJson(tg.value(), &b); else b += ErrorBox(tg.status());
+  b += "<h3>Quy tắc gắn nhãn</h3>";
+  if (tg.ok()) b += "<p>Phiên bản " + E(Text(tg.value().value("rules_version", json()))) + "; " +
+                    E(Text(tg.value().value("changed", json(0)))) + " bản ghi đổi nhãn trong lần gắn nhãn lại gần nhất.</p>";
+  else b += ErrorBox(tg.status());
   b += "</section><section><h2>Gửi lên Cổng Dịch vụ công quốc gia</h2>";
   auto ob = Op(r, {{"op", "outbox.status"}});
   if (ob.ok()) {
@@ -248,7 +300,9 @@ std::string Indicators(const PageRequest& r) {
     b += ErrorBox(Status::InvalidInput("/period: cần 2023, 2023-H1, 2023-H2, 2023-Q2, 2023-03 hoặc 2023-01-01..2023-06-15"));
     return Layout(r, "/indicators", "Chỉ số và xếp hạng", b);
   }
-  json score_req = {{"op", "score"}, {"rubric", "default"}, {"period", *period}};
+  // Reading the page computes the ranking and stores nothing (journal false); storing a result
+  // in the scoring journal is the admin's explicit "Chấm điểm và lưu" below.
+  json score_req = {{"op", "score"}, {"rubric", "default"}, {"period", *period}, {"journal", false}};
   if (!unit.empty()) score_req["unit"] = unit;
   auto score = Op(r, score_req);
   b += "<section><h2>Xếp hạng</h2>";
@@ -263,12 +317,20 @@ std::string Indicators(const PageRequest& r) {
       bars.emplace_back(name, row.value("total", 0.0));
     }
     b += "</table>" + BarChart(bars);
+    if (r.session.role == Role::kAdmin)
+      b += "<p>Kết quả trên chỉ được tính để xem, chưa lưu. Lưu kết quả chấm điểm kỳ này vào sổ (để đối chiếu, "
+           "tái lập về sau):</p>" +
+           OpForm("score", Hidden("rubric", "default") + Hidden("period", period->dump(), "json") +
+                               (unit.empty() ? "" : Hidden("unit", unit)) + Hidden("journal", "true", "bool"),
+                  "Chấm điểm và lưu", "score-save");
   } else {
     b += ErrorBox(score.status());
   }
   b += "</section><section><h2>Chỉ số</h2>";
-  json ind_req = {{"op", "indicators"}, {"period", *period}};
-  if (!unit.empty()) ind_req["unit"] = unit;
+  // The indicators op needs a unit: the one chosen, else the root the ranking was made for.
+  std::string ind_unit = unit;
+  if (ind_unit.empty() && score.ok()) ind_unit = Text(score.value().value("unit", json()));
+  json ind_req = {{"op", "indicators"}, {"period", *period}, {"unit", ind_unit}};
   auto ind = Op(r, ind_req);
   if (ind.ok()) {
     const std::string u = Text(ind.value().value("unit", json()));
@@ -288,13 +350,50 @@ std::string Indicators(const PageRequest& r) {
   return Layout(r, "/indicators", "Chỉ số và xếp hạng", b);
 }
 
+// The records behind one indicator's figure for a unit and period (indicators.explain): the
+// figure itself, then the records counted in its numerator and in its denominator.
+std::string RecordTable(const json& items, const char* id) {
+  std::string b = std::string("<table class=\"grid\" id=\"") + id +
+                  "\"><tr><th>Loại</th><th>Mã</th><th>Nguồn</th><th>Đơn vị</th><th>Trạng thái</th><th>Giá trị</th></tr>";
+  for (const auto& i : items) {
+    const json key = i.value("key", json::object());
+    b += "<tr data-id=\"" + E(Text(key.value("id", json()))) + "\"><td>" + E(Text(key.value("kind", json()))) + "</td><td>" +
+         E(Text(key.value("id", json()))) + "</td><td>" + E(Text(key.value("source", json()))) + "</td><td>" +
+         E(Text(i.value("unit", json()))) + "</td><td>" + E(Text(i.value("status", json()))) +
+         "</td><td class=\"value\">" + E(Text(i.value("value", json()))) + "</td></tr>";
+  }
+  return b + "</table>";
+}
+
 std::string Explain(const PageRequest& r) {
-  std::string b;
-  auto period = ParsePeriod(r.Param("period", "2023"));
+  const std::string id = r.Param("id"), period_text = r.Param("period", "2023");
+  auto period = ParsePeriod(period_text);
   if (!period) return Layout(r, "/indicators", "Hồ sơ sau một chỉ số", ErrorBox(Status::InvalidInput("/period: không hợp lệ")));
-  auto ex = Op(r, {{"op", "indicators.explain"}, {"unit", r.Param("unit")}, {"period", *period}, {"id", r.Param("id")}});
-  if (ex.ok()) RenderJson(ex.value(), &b); else b += ErrorBox(ex.status());
-  return Layout(r, "/indicators", "Hồ sơ sau chỉ số " + r.Param("id"), b);
+  json req = {{"op", "indicators.explain"}, {"period", *period}, {"id", id}, {"limit", 500}};
+  if (!r.Param("unit").empty()) req["unit"] = r.Param("unit");
+  auto ex = Op(r, req);
+  if (!ex.ok()) return Layout(r, "/indicators", "Hồ sơ sau chỉ số " + id, ErrorBox(ex.status()));
+  const json& x = ex.value();
+  const json ind = x.value("indicator", json::object());
+  std::string b = "<p><a href=\"/indicators?unit=" + E(Text(x.value("unit", json()))) + "&amp;period=" + E(period_text) +
+                  "\">← Chỉ số và xếp hạng</a></p><table class=\"kv\" id=\"figure\"><tr><th>Chỉ số</th><td>" +
+                  E(Text(ind.value("name", json()))) + "</td></tr><tr><th>Đơn vị</th><td id=\"figure-unit\">" +
+                  E(Text(x.value("unit", json()))) + "</td></tr><tr><th>Tử số</th><td id=\"figure-numerator\">" +
+                  E(Text(ind.value("numerator", json()))) + "</td></tr><tr><th>Mẫu số</th><td id=\"figure-denominator\">" +
+                  E(Text(ind.value("denominator", json()))) + "</td></tr><tr><th>Tỷ lệ</th><td>" +
+                  E(Text(ind.value("ratio", json()))) + "</td></tr></table>";
+  // A note when the listed values do not simply add up to the numerator (a complement, a count
+  // of months); another when they are ages.
+  if (x.contains("note")) b += "<p class=\"note\" id=\"figure-note\">" + E(Text(x["note"])) + "</p>";
+  if (x.contains("note_age")) b += "<p class=\"note\" id=\"age-note\">" + E(Text(x["note_age"])) + "</p>";
+  b += "<h2>Hồ sơ, bản ghi tính vào tử số (<span id=\"numerator-count\">" +
+       E(Text(x.value("numerator_record_count", json(0)))) + "</span>)</h2>" +
+       RecordTable(x.value("numerator_records", json::array()), "numerator-records");
+  if (x.contains("denominator_records"))
+    b += "<h2>Hồ sơ, bản ghi tính vào mẫu số (<span id=\"denominator-count\">" +
+         E(Text(x.value("denominator_record_count", json(0)))) + "</span>)</h2>" +
+         RecordTable(x["denominator_records"], "denominator-records");
+  return Layout(r, "/indicators", "Hồ sơ sau chỉ số " + id, b);
 }
 
 std::string DeadlineTable(const json& items, const char* id, bool overdue) {
@@ -463,7 +562,8 @@ std::string Reports(const PageRequest& r) {
       "<label>Năm <input name=\"year\" value=\"2023\" inputmode=\"numeric\"></label>"
       "<label>Định dạng <select name=\"format\"><option value=\"html\">HTML</option><option value=\"xlsx\">Excel (XLSX)</option>"
       "<option value=\"json\">JSON</option><option value=\"docx\">Word (.docx): dự thảo theo Nghị định 30/2020/NĐ-CP</option>"
-      "</select></label><button type=\"submit\">Tải về</button></form>";
+      "</select></label><button type=\"submit\">Tải về</button></form>"
+      "<h2>Tiến độ lập báo cáo</h2>" + JobBars(r, "report");
   return Layout(r, "/reports", "Tải báo cáo", b);
 }
 

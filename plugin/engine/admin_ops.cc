@@ -23,6 +23,7 @@
 
 #include "core/bounded_input.h"
 #include "core/timeutil.h"
+#include "console/console.h"
 #include "engine/config_reload.h"
 #include "engine/engine.h"
 #include "engine/query_args.h"
@@ -235,6 +236,17 @@ Result<json> Engine::ConfigReloadOp(const json& req) {
     ReloadPlan plan = PlanReload(*before, running, parsed.value(), data ? *data : running);
     // Unloadable files already explain themselves; the refusals add what cannot change live.
     for (auto& r : plan.refused) errors.push_back(std::move(r));
+    // A console moving to another address must be able to bind it: checked now, so a taken
+    // port refuses the whole reload instead of leaving the administrators without a console.
+    if (plan.console && parsed.value().console.enabled) {
+      const console::ConsoleConfig& nc = parsed.value().console;
+      const bool same_address = before->console.enabled && nc.bind == before->console.bind &&
+                                (nc.port == before->console.port || nc.port == 0) && console_port_.load() != 0;
+      if (!same_address && nc.port != 0) {
+        Status bind = console::CheckCanBind(nc);
+        if (!bind.ok()) errors.push_back({"/console/port", bind.message(), "config.invalid"});
+      }
+    }
     if (errors.empty()) {
       details["changed"] = plan.changed;
       if (dry_run.value()) {
@@ -262,6 +274,13 @@ Result<json> Engine::ConfigReloadOp(const json& req) {
       }
       if (next.outbox.enabled && next_data->field_limits) intake_->SetPortalFieldLimits(*next_data->field_limits);
       if (plan.log_level) hooks_.logger.SetMinLevel(next.log_level);
+      // The console restarts on its worker thread once this request is answered (it may be a
+      // console request): its state is in config.show → console_server.
+      if (plan.console) {
+        RequestConsoleRestart(next.console);
+        applied["console"] = {{"restart", next.console.enabled ? "sau khi trả lời yêu cầu này" : "tắt"},
+                              {"status_op", "config.show"}};
+      }
       const bool rules = plan.rules, deadlines = plan.deadline_inputs;
       auto next_ptr = std::make_shared<const EngineConfig>(std::move(next));
       {
@@ -349,7 +368,9 @@ Result<json> Engine::ConfigShowOp() {
                 {"deadline_inputs_sha256", deadline_sha},
                 {"reports_dir", c->reports_dir},
                 {"scan_interval_ms", scheduler_interval_ms_.load()},
-                {"export_enabled", c->outbox.enabled}}}};
+                {"export_enabled", c->outbox.enabled}}},
+              // The admin console's server: running, stopped, disabled, or a failed restart.
+              {"console_server", ConsoleState()}};
 }
 
 Result<json> Engine::AuditListOp(const json& req) {

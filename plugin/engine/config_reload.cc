@@ -307,6 +307,7 @@ ReloadPlan PlanReload(const EngineConfig& run, const ConfigData& run_data, const
   p.field_limits = next.outbox.enabled;  // re-read at every reload (the file may be edited in place)
   p.log_level = run.log_level != next.log_level;
   p.scheduler_interval = run.scheduler_interval_ms != next.scheduler_interval_ms;
+  p.console = Section(a, "console") != Section(b, "console");
   p.changed.assign(changed.begin(), changed.end());
   return p;
 }

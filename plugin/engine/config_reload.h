@@ -83,6 +83,7 @@ struct ReloadPlan {
   bool field_limits = false;     // outbox.field_limits_file
   bool log_level = false;
   bool scheduler_interval = false;
+  bool console = false;          // the console section: the console restarts with it
 };
 
 // Compares the configuration in force with the new one (both parsed, data loaded).

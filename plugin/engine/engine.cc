@@ -209,8 +209,21 @@ Engine::Engine(EngineConfig config, HostHooks hooks)
 Engine::~Engine() {
   // close(): stop with the configured timeout, then cancel what is still in flight and join
   // every thread. No thread outlives the engine (none is ever detached).
-  // The console first: its request threads call Query.
-  console_.reset();
+  // The console first: its request threads call Query. A restart in progress (a reload)
+  // finishes first; no worker is left behind.
+  {
+    std::unique_lock slot(console_slot_mu_);
+    console_worker_exit_ = true;
+    console_slot_cv_.notify_all();
+    std::thread worker = std::move(console_worker_);
+    slot.unlock();
+    if (worker.joinable()) worker.join();
+  }
+  {
+    std::lock_guard lock(console_mu_);
+    console_.reset();
+    console_port_ = 0;
+  }
   // The re-evaluation stops between chunks (one transaction of at most 200 records).
   if (reevaluation_) reevaluation_->Cancel();
   if (probe_) probe_->Cancel();
@@ -330,25 +343,106 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   RegisterReportOps(*e);
   if (Status st = RegisterTagReviewOps(*e); !st.ok()) return st;
   RegisterDeadlineListOps(*e);
-  if (config.console.enabled) {
-    console::ConsoleEnv env;
-    env.version = std::string(DANVAN_VERSION) + " (" + DANVAN_BUILD_ID + ")";
-    env.config_raw = config.raw;
-    env.reports_dir = config.reports_dir;
-    env.config_dir = config.config_dir;
-    SecretLookup secret = e->hooks_.secret;
-    env.validate_config = [secret](const std::string& doc) -> Status {
-      auto parsed = ParseEngineConfig(doc, secret);
-      return parsed.ok() ? Status::Ok() : parsed.status();
-    };
-    // The one query dispatcher, the same as the ABI's query (issue 15).
-    auto dispatch = [raw](const nlohmann::json& req) {
-      return raw->Query(req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    };
-    e->console_ = std::make_unique<console::Console>(config.console, std::move(env), dispatch,
-                                                     e->hooks_.clock.get(), &e->hooks_.logger);
-  }
+  e->console_ = e->MakeConsole(config);
+  if (e->console_) e->console_state_ = {{"state", "stopped"}};
   return e;
+}
+
+std::unique_ptr<console::Console> Engine::MakeConsole(const EngineConfig& config) {
+  if (!config.console.enabled) return nullptr;
+  console::ConsoleEnv env;
+  env.version = std::string(DANVAN_VERSION) + " (" + DANVAN_BUILD_ID + ")";
+  env.config_raw = config.raw;
+  env.reports_dir = config.reports_dir;
+  env.config_dir = config.config_dir;
+  SecretLookup secret = hooks_.secret;
+  env.validate_config = [secret](const std::string& doc) -> Status {
+    auto parsed = ParseEngineConfig(doc, secret);
+    return parsed.ok() ? Status::Ok() : parsed.status();
+  };
+  // The one query dispatcher, the same as the ABI's query (issue 15).
+  Engine* raw = this;
+  auto dispatch = [raw](const nlohmann::json& req) {
+    return raw->Query(req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  };
+  return std::make_unique<console::Console>(config.console, std::move(env), dispatch, hooks_.clock.get(),
+                                            &hooks_.logger);
+}
+
+void Engine::SetConsoleState(nlohmann::json state) {
+  std::lock_guard slot(console_slot_mu_);
+  console_state_ = std::move(state);
+}
+
+nlohmann::json Engine::ConsoleState() {
+  std::lock_guard slot(console_slot_mu_);
+  nlohmann::json s = console_state_;
+  s["pending_restart"] = console_pending_.has_value();
+  return s;
+}
+
+void Engine::RequestConsoleRestart(console::ConsoleConfig config) {
+  std::lock_guard slot(console_slot_mu_);
+  if (console_worker_exit_) return;
+  console_pending_ = std::move(config);  // a newer section replaces one not yet applied
+  if (!console_worker_.joinable()) console_worker_ = std::thread([this] { ConsoleWorkerLoop(); });
+  console_slot_cv_.notify_all();
+}
+
+void Engine::ConsoleWorkerLoop() {
+  pthread_setname_np(pthread_self(), "danvan-console");
+  std::unique_lock slot(console_slot_mu_);
+  while (true) {
+    console_slot_cv_.wait(slot, [this] { return console_worker_exit_ || console_pending_.has_value(); });
+    if (console_worker_exit_) return;
+    console::ConsoleConfig next = std::move(*console_pending_);
+    console_pending_.reset();
+    slot.unlock();
+    ApplyConsoleConfig(next);
+    slot.lock();
+  }
+}
+
+void Engine::ApplyConsoleConfig(const console::ConsoleConfig& next) {
+  std::lock_guard lock(console_mu_);
+  // The old console stops gracefully: every request in flight (the reload's own included) is
+  // answered first; meanwhile new connections are refused (nothing listens) until the new
+  // one serves.
+  std::unique_ptr<console::Console> old = std::move(console_);
+  console_port_ = 0;
+  if (old) old->Stop(/*graceful=*/true);
+  if (!next.enabled) {
+    SetConsoleState({{"state", "disabled"}, {"since", FormatIsoTime(hooks_.clock->NowMs())}});
+    hooks_.logger.Log(LogLevel::kInfo, "console_disabled_by_reload");
+    return;  // `old` is destroyed (already stopped)
+  }
+  EngineConfig with = *live_config();
+  with.console = next;
+  std::unique_ptr<console::Console> fresh = MakeConsole(with);
+  if (old) fresh->AdoptSessions(*old);
+  Status st = console_should_run_ ? fresh->Start() : Status::Ok();
+  if (st.ok()) {
+    console_ = std::move(fresh);
+    console_port_ = console_should_run_ ? console_->port() : 0;
+    SetConsoleState({{"state", console_should_run_ ? "running" : "stopped"}, {"bind", next.bind},
+                     {"port", console_port_.load()}, {"since", FormatIsoTime(hooks_.clock->NowMs())}});
+    hooks_.logger.Log(LogLevel::kInfo, "console_restarted", {{"port", console_port_.load()}});
+    return;
+  }
+  // The new address could not be served (taken since the reload checked it): the old console
+  // serves again, so the administrators keep their way in.
+  hooks_.logger.Log(LogLevel::kError, "console_restart_failed", {{"error", st.message()}});
+  nlohmann::json state = {{"state", "failed"}, {"error", st.message()}, {"since", FormatIsoTime(hooks_.clock->NowMs())}};
+  if (old) {
+    Status back = old->Start();
+    if (back.ok()) {
+      console_port_ = old->port();
+      state["state"] = "running_previous";
+      state["port"] = console_port_.load();
+    }
+    console_ = std::move(old);
+  }
+  SetConsoleState(std::move(state));
 }
 
 std::shared_ptr<const RecordEvaluator> Engine::evaluator() const {
@@ -360,9 +454,16 @@ Status Engine::Start() {
   // The console first: when its port cannot be bound nothing else has started. Outside
   // lifecycle_mu_: a console request may need it (deadlines.scan) while a Stop from another
   // thread waits for that request.
-  if (console_) {
-    Status st = console_->Start();
-    if (!st.ok()) return st;
+  {
+    std::lock_guard console_lock(console_mu_);
+    if (console_) {
+      Status st = console_->Start();
+      if (!st.ok()) return st;
+      console_port_ = console_->port();
+      SetConsoleState({{"state", "running"}, {"port", console_port_.load()},
+                       {"since", FormatIsoTime(hooks_.clock->NowMs())}});
+    }
+    console_should_run_ = true;
   }
   std::lock_guard lock(lifecycle_mu_);
   if (closing_) return Status::Internal("start sau close");
@@ -388,7 +489,15 @@ Status Engine::Stop(uint32_t timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   // Joins the console's threads; each finishes its request first (bounded by the socket
   // timeouts and the query ops' own waits).
-  if (console_) console_->Stop();
+  {
+    std::lock_guard console_lock(console_mu_);
+    console_should_run_ = false;
+    if (console_) {
+      console_->Stop();
+      SetConsoleState({{"state", "stopped"}, {"since", FormatIsoTime(hooks_.clock->NowMs())}});
+    }
+    console_port_ = 0;
+  }
   {
     std::lock_guard lock(lifecycle_mu_);
     if (!started_) return Status::Ok();
@@ -642,6 +751,7 @@ Result<nlohmann::json> Engine::Dispatch(const std::string& op, const nlohmann::j
   if (op == "deadlines.status") return DeadlineStatusOp();
   if (op == "tagging.reload") return ReloadRulesOp(req);
   if (op == "tagging.status") return RetagStatusOp();
+  if (op == "progress") return ProgressOp(req);
   if (op == "tagging.changes") return TagChangesOp(req);
   if (op == "tags.count") return TagCountsOp(req);
   if (op == "tags.explain") return ExplainTagsOp(req);
@@ -689,7 +799,7 @@ Result<nlohmann::json> Engine::Dispatch(const std::string& op, const nlohmann::j
                           "tagging.status", "tagging.changes", "tags.count", "tags.explain",
                           "procedures.refresh", "procedures.status", "procedures.get",
                           "config.reload", "config.show", "audit.list", "adapter.test",
-                          "adapter.test.status", "ops"};
+                          "adapter.test.status", "progress", "ops"};
     for (const auto& [name, fn] : extra_ops_) ops.push_back(name);
     return nlohmann::json{{"ops", ops}};
   }
@@ -1001,6 +1111,9 @@ Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
     if (!contrib.is_array() || contrib.empty()) return;
     double n = value_of(row, contrib, def->numerator);
     double d = def->denominator.empty() ? 0 : value_of(row, contrib, def->denominator);
+    // A backlog age's numerator series sums the days the open records were received: a record's
+    // share of the figure (total age in days) is its age on the as-of day.
+    if (def->average_age && d != 0) n = d * static_cast<double>(as_of) - n;
     nlohmann::json item = {{"key", KeyJson(row.key)}, {"unit", row.unit}, {"status", row.status}};
     if (n != 0) {
       if (num_count++ < limit) { item["value"] = n; num.push_back(item); }
@@ -1019,6 +1132,10 @@ Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
   }
   if (def->complement)
     out["note"] = "Tử số = mẫu số trừ các hồ sơ/đơn trong danh sách numerator_records (quá hạn, không hài lòng, tái phát sinh).";
+  if (def->months_held)
+    out["note"] = "Tử số là số tháng của kỳ có ít nhất một bản ghi trong danh sách numerator_records, không phải tổng giá trị của chúng.";
+  if (def->average_age)
+    out["note_age"] = "Giá trị của mỗi bản ghi là tuổi (số ngày) tại ngày tính; tổng là tử số, chia cho mẫu số được tuổi bình quân.";
   return out;
 }
 
@@ -1084,7 +1201,8 @@ Status Engine::MarkSynced(StoreTransaction& tx, int64_t record_pk) {
 
 EngineServices Engine::services() const {
   EngineServices s{store_.get(), units_.get(), catalog_.get(), &index_, &record_index_,
-                   hooks_.clock.get(), &hooks_.logger, &config_, {}, {}};
+                   hooks_.clock.get(), &hooks_.logger, &config_, {}, {}, nullptr};
+  s.report_progress = const_cast<ReportProgressBoard*>(&report_progress_);  // thread-safe itself
   s.live_config = [this] { return live_config(); };
   s.deadline_steps_at = [this](const RecordRow& row, int64_t as_of_ms) -> nlohmann::json {
     auto history = store_->GetHistory(row.pk);
@@ -1098,7 +1216,7 @@ EngineServices Engine::services() const {
   return s;
 }
 
-int Engine::console_port() const { return console_ ? console_->port() : 0; }
+int Engine::console_port() const { return console_port_.load(); }
 
 void Engine::RegisterOp(const std::string& name, QueryOp op) { extra_ops_[name] = std::move(op); }
 
@@ -1176,6 +1294,8 @@ Result<std::string> Engine::SwapRulesAndRetag(std::shared_ptr<const tagging::Rul
   retag_processed_ = 0;
   retag_changed_ = 0;
   retag_running_ = true;
+  // The total is counted by the loop before its first chunk (0 until then).
+  retag_progress_.Begin(0, "quy tắc " + rs->version(), hooks_.clock->NowMs());
   retag_thread_ = std::thread([this, rs] { RetagLoop(rs); });
   return old_version;
 }
@@ -1184,63 +1304,82 @@ void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
   pthread_setname_np(pthread_self(), "danvan-retag");
   // Re-tags every stored record in small transactions so submits interleave; each change is
   // journalled (old and new tags with their rule-file versions) and the indicators follow.
-  const std::vector<std::string> all_units = [&] {
-    std::vector<std::string> u = units_->codes();
-    return u;
-  }();
+  // Every record's key first (8 bytes a record), so the progress has its total from the start.
+  const std::vector<std::string> all_units = units_->codes();
+  std::vector<int64_t> pks;
+  bool failed = false;
   for (const char* kind : kAllKinds) {
-    std::vector<int64_t> pks;
-    Status st = store_->ForEachRecord(kind, all_units, [&](const RecordRow& row) { pks.push_back(row.pk); });
     // Records of units outside the unit file are scanned too.
-    if (!st.ok()) break;
-    for (size_t i = 0; i < pks.size() && retag_running_; i += 200) {
-      std::vector<indicators::Delta> deltas;
-      auto tx_or = store_->Begin();
-      if (!tx_or.ok()) break;
-      auto& tx = *tx_or.value();
-      const int64_t now = hooks_.clock->NowMs();
-      bool failed = false;
-      for (size_t j = i; j < std::min(pks.size(), i + 200); ++j) {
-        auto row_or = tx.GetRecordByPk(pks[j]);
-        if (!row_or.ok() || !row_or.value()) continue;
-        RecordRow row = *row_or.value();
-        ++retag_processed_;
-        if (!row.has_item) continue;
-        nlohmann::json tags = nlohmann::json::array();
-        const nlohmann::json envelope = EnvelopeOf(row);
-        auto review = ReviewFor(envelope);
-        for (const auto& h : rs->Evaluate({row.key.kind, envelope, now, review.get()})) tags.push_back(h.ToJson());
-        std::string new_tags = tags.dump();
-        if (new_tags == row.tags_json) continue;
-        std::vector<tagging::TagHit> new_hits;
-        for (const auto& t : tags) new_hits.push_back(tagging::TagHit::FromJson(t).value());
-        tagging::TagDiff diff = tagging::DiffTags(HitsOf(row.tags_json), new_hits);
-        row.tags_json = new_tags;
-        auto hist = tx.GetHistory(row.pk);
-        if (!hist.ok()) { failed = true; break; }
-        Evaluation ev;
-        if (!Reevaluate(tx, row, hist.value(), now, &ev, &deltas).ok() || !tx.PutRecord(row).ok()) {
+    Status st = store_->ForEachRecord(kind, all_units, [&](const RecordRow& row) { pks.push_back(row.pk); });
+    if (!st.ok()) {
+      failed = true;
+      break;
+    }
+  }
+  retag_progress_.SetTotal(static_cast<int64_t>(pks.size()));
+  for (size_t i = 0; !failed && i < pks.size() && retag_running_; i += 200) {
+    std::vector<indicators::Delta> deltas;
+    auto tx_or = store_->Begin();
+    if (!tx_or.ok()) {
+      failed = true;
+      break;
+    }
+    auto& tx = *tx_or.value();
+    const int64_t now = hooks_.clock->NowMs();
+    const size_t end = std::min(pks.size(), i + 200);
+    for (size_t j = i; j < end; ++j) {
+      auto row_or = tx.GetRecordByPk(pks[j]);
+      if (!row_or.ok() || !row_or.value()) continue;
+      RecordRow row = *row_or.value();
+      ++retag_processed_;
+      if (!row.has_item) continue;
+      nlohmann::json tags = nlohmann::json::array();
+      const nlohmann::json envelope = EnvelopeOf(row);
+      auto review = ReviewFor(envelope);
+      for (const auto& h : rs->Evaluate({row.key.kind, envelope, now, review.get()})) tags.push_back(h.ToJson());
+      std::string new_tags = tags.dump();
+      if (new_tags == row.tags_json) continue;
+      std::vector<tagging::TagHit> new_hits;
+      for (const auto& t : tags) new_hits.push_back(tagging::TagHit::FromJson(t).value());
+      tagging::TagDiff diff = tagging::DiffTags(HitsOf(row.tags_json), new_hits);
+      row.tags_json = new_tags;
+      auto hist = tx.GetHistory(row.pk);
+      if (!hist.ok()) { failed = true; break; }
+      Evaluation ev;
+      if (!Reevaluate(tx, row, hist.value(), now, &ev, &deltas).ok() || !tx.PutRecord(row).ok()) {
+        failed = true;
+        break;
+      }
+      if (!diff.empty()) {
+        ++retag_changed_;
+        nlohmann::json body = {{"record", KeyJson(row.key)}, {"unit", row.unit},
+                               {"rules_version", rs->version()}, {"diff", diff.ToJson()},
+                               {"at", FormatIsoTime(now)}};
+        if (!tx.AppendJournal({0, "tag_change", rs->version() + "|" + row.key.kind + "|" + row.key.id,
+                               body.dump(), now}).ok()) {
           failed = true;
           break;
         }
-        if (!diff.empty()) {
-          ++retag_changed_;
-          nlohmann::json body = {{"record", KeyJson(row.key)}, {"unit", row.unit},
-                                 {"rules_version", rs->version()}, {"diff", diff.ToJson()},
-                                 {"at", FormatIsoTime(now)}};
-          if (!tx.AppendJournal({0, "tag_change", rs->version() + "|" + row.key.kind + "|" + row.key.id,
-                                 body.dump(), now}).ok()) {
-            failed = true;
-            break;
-          }
-        }
       }
-      if (failed || !tx.Commit().ok()) {
-        hooks_.logger.Log(LogLevel::kError, "retag_failed", {{"version", rs->version()}});
-        break;
-      }
-      ApplyDeltas(deltas);
     }
+    if (failed || !tx.Commit().ok()) {
+      failed = true;
+      break;
+    }
+    ApplyDeltas(deltas);
+    retag_progress_.Advance(static_cast<int64_t>(end - i));
+    retag_progress_.SetDetail("changed", retag_changed_.load());
+  }
+  retag_progress_.SetDetail("changed", retag_changed_.load());
+  retag_progress_.SetDetail("rules_version", rs->version());
+  if (failed) {
+    hooks_.logger.Log(LogLevel::kError, "retag_failed", {{"version", rs->version()}});
+    retag_progress_.Finish(JobProgress::State::kFailed, "gắn nhãn lại thất bại (xem nhật ký retag_failed)",
+                           hooks_.clock->NowMs());
+  } else {
+    // Stopped between chunks: a newer rule pack replaced this one, or close.
+    retag_progress_.Finish(retag_running_ ? JobProgress::State::kDone : JobProgress::State::kCancelled, "",
+                           hooks_.clock->NowMs());
   }
   hooks_.logger.Log(LogLevel::kInfo, "retag_done", {{"version", rs->version()},
                                                     {"processed", retag_processed_.load()},
@@ -1324,8 +1463,45 @@ Result<nlohmann::json> Engine::MergePortalProcedures(const std::vector<nlohmann:
 
 Result<nlohmann::json> Engine::RetagStatusOp() {
   std::lock_guard lock(retag_mu_);
+  const nlohmann::json progress = retag_progress_.ToJson();
   return nlohmann::json{{"rules_version", rules()->version()}, {"running", retag_running_.load()},
-                        {"processed", retag_processed_.load()}, {"changed", retag_changed_.load()}};
+                        {"processed", retag_processed_.load()}, {"changed", retag_changed_.load()},
+                        {"total", progress["total"]}, {"state", progress["state"]}};
+}
+
+Result<nlohmann::json> Engine::ProgressOp(const nlohmann::json& req) {
+  const QueryArgs args(req);
+  std::string want;  // empty: every job
+  if (args.Has("job")) {
+    auto job = args.OneOf("job", {"retag", "deadlines.reevaluation", "report"});
+    if (!job.ok()) return job.status();
+    want = job.value();
+  }
+  nlohmann::json jobs = nlohmann::json::array();
+  if (want.empty() || want == "retag") jobs.push_back(retag_progress_.ToJson());
+  if (want.empty() || want == "deadlines.reevaluation") {
+    // The background re-evaluation of deadlines (engine/background_job.h) in the same shape.
+    const nlohmann::json r = reevaluation_->StatusJson();
+    const int64_t done = r.value("done", int64_t{0}), total = std::max(done, r.value("total", int64_t{0}));
+    const bool running = r.value("running", false);
+    std::string state = running ? "running" : (r.contains("error") ? "failed" : (total > 0 ? "done" : "idle"));
+    if (!running && !r.contains("error") && total > 0 && done < total) state = "cancelled";
+    nlohmann::json j = {{"job", "deadlines.reevaluation"}, {"state", state}, {"done", done}, {"total", total},
+                        {"percent", state == "done" ? 100 : (total > 0 ? static_cast<int>(done * 100 / total) : 0)},
+                        {"reason", r.value("reason", "")}, {"detail", nlohmann::json::object()}};
+    if (r.contains("error")) j["error"] = r["error"];
+    jobs.push_back(std::move(j));
+  }
+  if (want.empty() || want == "report") {
+    const auto runs = report_progress_.Runs();
+    if (runs.empty()) {
+      jobs.push_back(JobProgress("report").ToJson());
+    } else {
+      // The most recent run first; the others (kept ReportProgressBoard::kKept) after it.
+      for (const auto& run : runs) jobs.push_back(run->ToJson());
+    }
+  }
+  return nlohmann::json{{"jobs", jobs}};
 }
 
 Result<nlohmann::json> Engine::TagChangesOp(const nlohmann::json& req) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <functional>
 #include <map>
@@ -28,6 +29,7 @@
 #include "engine/background_job.h"
 #include "engine/evaluator.h"
 #include "engine/intake.h"
+#include "engine/progress.h"
 #include "indicators/catalog.h"
 #include "indicators/record_index.h"
 #include "indicators/series_index.h"
@@ -120,6 +122,8 @@ struct EngineServices {
   // A petition's legal steps (Classification::steps) as they stood at as_of_ms, from its
   // stored data, history and tags; an empty array when it has none. Thread-safe.
   std::function<nlohmann::json(const RecordRow& row, int64_t as_of_ms)> deadline_steps_at;
+  // Where the report op publishes each run's progress (the `progress` op reads it).
+  ReportProgressBoard* report_progress = nullptr;
 };
 
 // A query op: request JSON (with "op") -> response. Runs on the caller's thread; must not
@@ -193,6 +197,9 @@ class Engine {
   nlohmann::json TagsFor(const std::string& kind, const nlohmann::json& event, int64_t now) const;
   Result<nlohmann::json> ReloadRulesOp(const nlohmann::json& req);
   Result<nlohmann::json> RetagStatusOp();
+  // {"op":"progress", "job": "retag"|"deadlines.reevaluation"|"report" (optional)}: every long
+  // operation's done / total / state (engine/progress.h).
+  Result<nlohmann::json> ProgressOp(const nlohmann::json& req);
   Result<nlohmann::json> TagChangesOp(const nlohmann::json& req);
   Result<nlohmann::json> TagCountsOp(const nlohmann::json& req);
   Result<nlohmann::json> ExplainTagsOp(const nlohmann::json& req);
@@ -289,6 +296,8 @@ class Engine {
   std::atomic<bool> retag_running_{false};
   std::atomic<int64_t> retag_processed_{0}, retag_changed_{0};
   std::string retag_version_;                      // guarded by retag_mu_
+  JobProgress retag_progress_{"retag"};            // the current or last re-tagging run
+  ReportProgressBoard report_progress_;            // report runs (report_ops.cc)
   std::unique_ptr<BackgroundJob> reevaluation_;  // set in Open; cancelled first in ~Engine
   std::string deadline_inputs_sha256_;            // guarded by live_mu_
   std::mutex synced_deltas_mu_;
@@ -305,9 +314,32 @@ class Engine {
   bool scheduler_running_ = false;  // guarded by lifecycle_mu_: the scheduler is in its loop
   std::thread scheduler_;           // guarded by lifecycle_mu_
   std::mutex scan_mu_;              // one deadline scan at a time
-  // The admin web console when console.enabled: started by Start, stopped (every thread
+  // The admin console when console.enabled: started by Start, stopped (every thread
   // joined) by Stop and first thing in the destructor, so no request reaches a closing engine.
-  std::unique_ptr<console::Console> console_;
+  // console_mu_ guards console_ and console_should_run_ and is held while the console starts
+  // or stops; a console request never takes it (a restart waits for the requests in flight).
+  std::mutex console_mu_;
+  std::unique_ptr<console::Console> console_;  // guarded by console_mu_
+  bool console_should_run_ = false;            // guarded by console_mu_: between Start and Stop
+  std::atomic<int> console_port_{0};           // the bound port, 0 when not serving
+  // A reload that changes the console section hands the new section to the console worker
+  // thread (created at the first such reload, joined first thing in the destructor), which
+  // restarts the console once the request that asked for it has been answered: the reload may
+  // come through the console itself, whose request threads a restart waits for.
+  std::mutex console_slot_mu_;
+  std::condition_variable console_slot_cv_;
+  std::optional<console::ConsoleConfig> console_pending_;  // guarded by console_slot_mu_
+  bool console_worker_exit_ = false;                        // guarded by console_slot_mu_
+  std::thread console_worker_;                              // guarded by console_slot_mu_
+  nlohmann::json console_state_ = {{"state", "disabled"}};  // guarded by console_slot_mu_
+  // Builds the console of `config` (not started); nullptr when it is disabled.
+  std::unique_ptr<console::Console> MakeConsole(const EngineConfig& config);
+  // Queues a restart of the console with a new section (ConfigReloadOp).
+  void RequestConsoleRestart(console::ConsoleConfig config);
+  void ConsoleWorkerLoop();
+  void ApplyConsoleConfig(const console::ConsoleConfig& config);
+  void SetConsoleState(nlohmann::json state);
+  nlohmann::json ConsoleState();
 
   // Group commit of single submits (engine/intake_apply.cc): waiters queue here; the first one
   // finding no leader becomes the leader and applies a group in one transaction.

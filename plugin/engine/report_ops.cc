@@ -221,8 +221,10 @@ class ReportOps {
 
   // Scores the units compared under `root` (its descendants; the unit alone when it has none)
   // and the root as the aggregate.
+  // progress (may be null): advanced by one per unit scored, its total raised by the count.
   Result<Scored> ScoreAll(const scoring::Rubric& rubric, const std::string& root,
-                          const indicators::Period& period) {
+                          const indicators::Period& period, JobProgress* progress = nullptr,
+                          int64_t progress_base = 0) {
     std::vector<std::string> ids;
     for (const auto& id : rubric.IndicatorIds())
       if (s_.catalog->Find(id)) ids.push_back(id);
@@ -234,11 +236,13 @@ class ReportOps {
     for (const auto& u : s_.units->Descendants(root, period.from_day, period.to_day))
       if (u != root) units.push_back(u);
     if (units.empty()) units.push_back(root);
+    if (progress) progress->SetTotal(progress_base + static_cast<int64_t>(units.size()) + 1);
     std::vector<scoring::UnitScore> scores;
     for (const auto& u : units) {
       auto sc = ScoreOne(rubric, u, period, ids, manual.value());
       if (!sc.ok()) return sc.status();
       scores.push_back(std::move(sc).value());
+      if (progress) progress->Advance();
     }
     auto ranked = scoring::Rank(std::move(scores));
     if (!ranked.ok()) return ranked.status();
@@ -248,6 +252,7 @@ class ReportOps {
       if (!agg.ok()) return agg.status();
       out.aggregate = std::move(agg).value();
     }
+    if (progress) progress->Advance();
     return out;
   }
 
@@ -328,7 +333,16 @@ class ReportOps {
     return {{"id", r.id()}, {"version", r.version()}, {"digest", r.digest()}};
   }
 
+  // {"op":"score", ..., "journal": bool}: journal (default true, an explicit scoring) stores the
+  // result with its rubric version for score.reproduce; false computes the same answer and
+  // writes nothing (a page that shows the ranking: reading must not write).
   Result<json> ScoreOp(const json& req) {
+    bool journal = true;
+    if (req.contains("journal")) {
+      if (!req["journal"].is_boolean())
+        return Status::InvalidInput("/journal: cần true (lưu kết quả chấm điểm vào sổ) hoặc false (chỉ tính, không lưu)");
+      journal = req["journal"].get<bool>();
+    }
     auto parsed = ScoringRequestOf(req, false);
     if (!parsed.ok()) return parsed.status();
     const scoring::Rubric& r = *parsed->rubric;
@@ -344,10 +358,13 @@ class ReportOps {
                  {"as_of", FormatIsoDate(scored->as_of)},
                  {"scores", scores}};
     if (scored->aggregate) body["aggregate"] = scoring::ToJson(*scored->aggregate);
-    auto row = AppendToJournal(r, "score", r.id() + "|" + PeriodKey(period) + "|" + unit, body);
-    if (!row.ok()) return row.status();
     json out = body;
-    out["journal_id"] = row->id;
+    if (journal) {
+      auto row = AppendToJournal(r, "score", r.id() + "|" + PeriodKey(period) + "|" + unit, body);
+      if (!row.ok()) return row.status();
+      out["journal_id"] = row->id;
+    }
+    out["journaled"] = journal;
     out["ranking"] = RankingJson(scored->ranked);
     out["ties"] = TiesJson(scored->ranked);
     out["tie_rule"] =
@@ -729,7 +746,26 @@ class ReportOps {
     const scoring::Rubric& r = *rubric.value();
     const std::string root = unit.value();
 
-    auto scored = ScoreAll(r, root, period.value());
+    // Progress (the `progress` op, job "report"): one step per unit scored and the aggregate,
+    // then the indicator tables, the action lists and, for "all", the files. Every return
+    // below ends the run (failed unless marked done).
+    std::shared_ptr<JobProgress> progress;
+    if (s_.report_progress)
+      progress = s_.report_progress->Start(
+          std::string(kind == "six_month" ? "báo cáo 6 tháng " : "báo cáo năm ") + std::to_string(year) + " — " + root,
+          s_.clock->NowMs());
+    // The steps after scoring: tables, actions (and writing the files).
+    const int64_t tail_steps = format == "all" ? 3 : 2;
+    struct RunEnd {
+      JobProgress* p;
+      const Clock* clock;
+      bool ok = false;
+      ~RunEnd() {
+        if (p && !ok) p->Finish(JobProgress::State::kFailed, "báo cáo không lập được (xem câu trả lời của thao tác)", clock->NowMs());
+      }
+    } run_end{progress.get(), s_.clock};
+
+    auto scored = ScoreAll(r, root, period.value(), progress.get(), tail_steps);
     if (!scored.ok()) return scored.status();
     reports::ReportModel m;
     m.meta.kind = kind;
@@ -741,6 +777,7 @@ class ReportOps {
     m.meta.rubric_id = r.id();
     m.meta.rubric_version = r.version();
     m.indicator_tables = Tables(root, period.value(), prev);
+    if (progress) progress->Advance();
     m.scores = scored->ranked;
     if (m.meta.scope == "unit") {
       // A single unit's report: its rank among the units of its parent.
@@ -759,17 +796,25 @@ class ReportOps {
     if (!actions.ok()) return actions.status();
     m.actions = std::move(actions).value();
     reports::FillSummary(&m);
+    if (progress) progress->Advance();
 
     json out = {{"kind", kind}, {"year", year}, {"unit", root},
                 {"as_of", FormatIsoDate(scored->as_of)},
                 {"rubric", RubricRef(r)}};
     if (format == "json") {
       out["report"] = reports::ToJson(m);
+      if (progress) progress->Finish(JobProgress::State::kDone, "", s_.clock->NowMs());
+      run_end.ok = true;
       return out;
     }
     const std::string& path = out_dir;
     Status st = reports::WriteAll(m, path);
     if (!st.ok()) return st;
+    if (progress) {
+      progress->Advance();
+      progress->Finish(JobProgress::State::kDone, "", s_.clock->NowMs());
+    }
+    run_end.ok = true;
     json files = json::array({"report.json", "report.html", "report.xlsx"});
     for (const auto& f : reports::RenderCsv(m)) files.push_back("csv/" + f.name);
     out["path"] = path;

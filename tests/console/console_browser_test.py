@@ -2,11 +2,17 @@
 """The admin console in a real browser (headless Chromium through chromedriver and Selenium).
 
 The plugin is loaded with the Python host kit (kits/python, dlopen of libdanvan.so as a host
-does) on a fresh SQLite store with the console enabled on a free loopback port. The test logs
-in, reads the health page, confirms a letter on the tag review list (and checks the decision is
-stored, through the plugin's own query), checks that a hostile record title is shown as text
-(no script runs, no element is injected), and that a viewer is refused an admin action.
-Screenshots are kept in --workdir as artefacts.
+does) on a fresh SQLite store filled with the sample generator's events (tools/sample-gen), the
+console enabled on a free loopback port, and export configured towards a closed port (every
+send fails once and, with max_attempts 1, becomes a dead letter). The test logs in, reads the
+health page, reads the ranking (which must not write the scoring journal) and stores a score
+explicitly, drills down from every indicator on the page to the records behind its figure,
+starts a re-tagging and follows its progress bar to 100%, confirms a letter on the tag review
+list (and checks the decision is stored, through the plugin's own query), re-sends a dead
+letter, checks that a hostile record title is shown as text (no script runs, no element is
+injected), that a viewer is refused an admin action, and downloads the .docx draft (checked by
+unzip and an XML parse) with the report's progress bar at 100%. Screenshots are kept in
+--workdir as artefacts.
 
 Exit 77 (ctest SKIP_RETURN_CODE) only when chromium, chromedriver or python3-selenium is
 genuinely missing; scripts/install-deps.sh installs them.
@@ -77,19 +83,50 @@ def main():
                              capture_output=True, check=True)
         return out.stdout.strip()
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    port = free_port()
+    closed_port = free_port()  # nothing listens: every export attempt fails
+    root = a.source_root
+    sample = os.path.join(a.workdir, "sample.jsonl")
+    subprocess.run([sys.executable, os.path.join(root, "tools/sample-gen/gen_sample.py"), "--out", sample,
+                    "--count-scale", "0.03", "--bad-share", "0"], check=True, capture_output=True)
+    units = json.load(open(os.path.join(root, "config/units/haiphong-sgddt.json"), encoding="utf-8"))["units"]
+    procs = [p["code"] for p in json.load(open(os.path.join(root, "config/procedures.json"), encoding="utf-8"))["procedures"]]
+    events = []  # the sample's lines as they are (a few are deliberately malformed: rejected)
+    for line in open(sample, encoding="utf-8", errors="replace"):
+        events.append(line.rstrip("\n"))
+        try:
+            ev = json.loads(line, strict=False)
+        except ValueError:
+            continue
+        d = ev.get("data") if isinstance(ev, dict) else None
+        if isinstance(d, dict) and isinstance(d.get("MaTTHC"), str) and d["MaTTHC"] and d["MaTTHC"] not in procs:
+            procs.append(d["MaTTHC"])
     config = {
-        "storage": {"engine": "sqlite", "path": os.path.join(a.workdir, "danvan.sqlite")},
-        "schemas_dir": os.path.join(a.source_root, "schemas"),
-        "config_dir": os.path.join(a.source_root, "config"),
+        "storage": {"engine": "sqlite", "path": os.path.join(a.workdir, "danvan.sqlite"), "synchronous": "normal"},
+        "schemas_dir": os.path.join(root, "schemas"),
+        "config_dir": os.path.join(root, "config"),
+        "log": {"level": "error"},
+        "portal": {"style": "envelope", "base_url": "http://127.0.0.1:%d" % closed_port,
+                   "default_madonvi": "000.00.20.H31", "insecure_test_only": True,
+                   "envelope": {"username": "motcua-sgddt", "password_env": "DANVAN_BROWSER_TEST_PORTAL_PASSWORD",
+                                "dstcode": "VN:GOV:H31"}},
+        "outbox": {"senders": 1, "max_attempts": 1, "backoff_base_ms": 50, "backoff_cap_ms": 200,
+                   "synthesize_progress": False,
+                   "mappings": {"units": {u["code"]: u.get("portal_code", "000.%02d.20.H31" % i) for i, u in enumerate(units)},
+                                "procedures": {c: c for c in procs}}},
         "console": {"enabled": True, "port": port,
                     "users": [{"name": "quantri", "role": "admin", "password_hash": make_hash("Quản-trị-2023")},
                               {"name": "lanhdao", "role": "viewer", "password_hash": make_hash("Lãnh-đạo-2023")}]},
     }
+    os.environ["DANVAN_BROWSER_TEST_PORTAL_PASSWORD"] = "not-a-real-password"
     lib = danvan.Library(a.lib)
     plugin = danvan.Plugin(lib, config)
+    for i in range(0, len(events), 500):
+        plugin.submit_batch(events[i:i + 500])
     hostile = "<script>window.__xss=1</script><img src=x id=injected onerror=\"window.__xss=2\"> \"đơn\" & 'x'"
 
     def petition(pid, title, content):
@@ -144,9 +181,72 @@ def main():
         shot("health")
         assert "Tình trạng hệ thống" in driver.find_element(By.TAG_NAME, "h1").text
         assert driver.find_element(By.ID, "version").text.strip() != ""
-        assert driver.find_element(By.ID, "records").text == "2", driver.find_element(By.ID, "records").text
-        assert driver.find_element(By.ID, "queue-depth").text == "0"
+        records = plugin.query("stats")["records"]
+        assert driver.find_element(By.ID, "records").text == str(records), driver.find_element(By.ID, "records").text
+        assert driver.find_element(By.ID, "queue-depth").text.isdigit()
         assert "quantri" in driver.find_element(By.ID, "who").text
+
+        step = "ranking"
+        # Reading the ranking computes scores and stores nothing; "Chấm điểm và lưu" stores one.
+        def journalled_scores():
+            # No op lists the scoring journal: read the store itself (read-only, WAL readers
+            # do not block the plugin).
+            import sqlite3
+            db = sqlite3.connect("file:%s?mode=ro" % config["storage"]["path"], uri=True)
+            try:
+                return db.execute("SELECT count(*) FROM journal WHERE kind = 'score'").fetchone()[0]
+            finally:
+                db.close()
+        driver.get(base + "/indicators?period=2023")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#ranking tr")[1:]
+        assert len(rows) > 3, len(rows)
+        assert rows[0].find_elements(By.TAG_NAME, "td")[0].text == "1", rows[0].text
+        assert driver.find_elements(By.CSS_SELECTOR, "svg.chart rect")
+        shot("ranking")
+        driver.refresh()
+        assert journalled_scores() == 0, "viewing the ranking wrote the scoring journal"
+        driver.find_element(By.CSS_SELECTOR, "form.score-save button").click()
+        wait.until(lambda d: journalled_scores() == 1)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#ranking"))
+
+        step = "drill-down"
+        # Every indicator on the page opens the records behind its figure.
+        driver.get(base + "/indicators?period=2023")
+        figures = []
+        for tr in driver.find_elements(By.CSS_SELECTOR, "#indicators tr")[1:]:
+            td = tr.find_elements(By.TAG_NAME, "td")
+            figures.append((td[0].text, td[2].text, td[3].text,
+                            td[5].find_element(By.TAG_NAME, "a").get_attribute("href")))
+        assert len(figures) >= 10, len(figures)
+        with_records = 0
+        for ind_id, numerator, denominator, href in figures:
+            driver.get(href)
+            assert ("Hồ sơ sau chỉ số " + ind_id) in driver.find_element(By.TAG_NAME, "h1").text, ind_id
+            assert not driver.find_elements(By.CSS_SELECTOR, "div.error"), (ind_id, driver.page_source[:500])
+            assert driver.find_element(By.ID, "figure-numerator").text == numerator, (ind_id, numerator)
+            assert driver.find_element(By.ID, "figure-denominator").text == denominator, (ind_id, denominator)
+            listed = driver.find_elements(By.CSS_SELECTOR, "#numerator-records tr")[1:]
+            count = int(driver.find_element(By.ID, "numerator-count").text)
+            assert len(listed) == min(count, 500), (ind_id, len(listed), count)
+            if listed and not driver.find_elements(By.ID, "figure-note") and count <= 500:
+                total = sum(float(r.find_element(By.CSS_SELECTOR, "td.value").text) for r in listed)
+                assert abs(total - float(numerator)) < 1e-6, (ind_id, total, numerator)
+                with_records += 1
+            if with_records == 1 and listed:
+                shot("drill-down")
+        assert with_records >= 3, with_records
+
+        step = "progress"
+        driver.get(base + "/health")
+        driver.find_element(By.CSS_SELECTOR, "form.retag button").click()
+        wait.until(lambda d: d.find_element(By.ID, "job-retag").get_attribute("data-state") == "done")
+        text = driver.find_element(By.CSS_SELECTOR, "#job-retag .progress-text").text
+        assert text.startswith("%d/%d (100%%)" % (records, records)), text
+        bar = driver.find_element(By.CSS_SELECTOR, "#job-retag progress")
+        assert bar.get_attribute("value") == bar.get_attribute("max") == str(records), bar.get_attribute("value")
+        shot("retag-progress")
+        job = [j for j in plugin.query("progress")["jobs"] if j["job"] == "retag"][0]
+        assert job["state"] == "done" and job["done"] == job["total"] == records, job
 
         step = "review"
         driver.get(base + "/review")
@@ -163,6 +263,33 @@ def main():
         mine = [i for i in decided["items"] if i["key"]["id"] == "DT-R-1"]
         assert mine and mine[0]["decision"]["by"] == "quantri", decided
         assert mine[0]["decision"]["action"] == "confirm", mine
+
+        step = "dead-letter"
+        # Every dossier's first send fails (nothing listens): dead letters, re-sent from the page.
+        deadline = time.time() + 60
+        while not plugin.query("outbox.dead_letters", limit=1)["items"] and time.time() < deadline:
+            time.sleep(0.2)
+        driver.get(base + "/outbox")
+        form = driver.find_element(By.CSS_SELECTOR, "#dead-letters form[data-op='outbox.resend']")
+        letter = int(form.find_element(By.NAME, "id").get_attribute("value"))
+        form.find_element(By.TAG_NAME, "button").click()
+        # The page reloads itself after the answer: read the letter's row afresh each time.
+        row_text = """
+            const rows = document.querySelectorAll('#dead-letters tr');
+            for (const tr of rows) { const td = tr.querySelector('td');
+              if (td && td.textContent === arguments[0]) return tr.textContent; }
+            return '';"""
+        wait.until(lambda d: "đã gửi lại" in d.execute_script(row_text, str(letter)))
+        shot("dead-letter-resent")
+        mine = []
+        offset = 0
+        while not mine:
+            page = plugin.query("outbox.dead_letters", limit=1000, offset=offset)["items"]
+            if not page:
+                break
+            mine = [d for d in page if d["id"] == letter]
+            offset += len(page)
+        assert mine and mine[0]["resent_at"], mine
 
         step = "escaping"
         driver.get(base + "/petitions")
@@ -188,6 +315,8 @@ def main():
         driver.get(base + "/indicators?period=2023")
         shot("indicators-viewer")
         assert driver.find_elements(By.ID, "ranking")
+        assert not driver.find_elements(By.CSS_SELECTOR, "form.score-save"), "a viewer is offered to store a score"
+        assert journalled_scores() == 1
 
         step = "docx"
         driver.get(base + "/reports")
@@ -208,6 +337,10 @@ def main():
         for text in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Nơi nhận:", "Lưu: VT."):
             assert text in doc, text
         assert "{{" not in doc
+        driver.get(base + "/reports")
+        wait.until(lambda d: d.find_element(By.ID, "job-report").get_attribute("data-state") == "done")
+        assert "(100%)" in driver.find_element(By.CSS_SELECTOR, "#job-report .progress-text").text
+        shot("report-progress")
     except Exception as e:  # noqa: BLE001
         driver.save_screenshot(os.path.join(a.workdir, "failure.png"))
         print("FAILED at step %s: %r" % (step, e), file=sys.stderr)

@@ -17,6 +17,7 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -309,6 +310,110 @@ TEST_F(ConsoleTest, ViewerRunsReadOpsOnlyAndErrorsHaveTheAbiShape) {
   EXPECT_EQ(junk.Json()["status"], "invalid_input");
 }
 
+// Reading must not write: showing the ranking computes the scores without journalling them;
+// only an explicit "score" by an admin stores a result (and a viewer may only compute).
+TEST_F(ConsoleTest, IndicatorsPageComputesScoresWithoutJournallingThem) {
+  Open();
+  ASSERT_TRUE(engine_->Submit(testing::PetitionEvent("DT-2023-000001", 1, "received").dump()).status.ok());
+  auto journalled = [&] {
+    auto rows = engine_->services().store->ListJournal("score", "");
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? rows->size() : size_t{0};
+  };
+  auto viewer = Login("lanhdao", "mat-khau-xem-2023");
+  auto admin = Login("quantri", "mật-khẩu-quản-trị");
+  for (const auto* who : {&viewer, &admin})
+    for (int i = 0; i < 2; ++i) {
+      Reply page = Http(port_, "GET", "/indicators?period=2023", "", {{"Cookie", who->first}});
+      ASSERT_EQ(page.status, 200);
+      EXPECT_NE(page.body.find("id=\"ranking\""), std::string::npos);
+      EXPECT_EQ(page.body.find("class=\"error\""), std::string::npos) << page.body;
+    }
+  EXPECT_EQ(journalled(), 0u) << "a page view wrote the scoring journal";
+  const json period = {{"kind", "year"}, {"year", 2023}};
+  // A viewer computes; storing is refused.
+  Reply computed = Api(viewer, {{"op", "score"}, {"period", period}, {"journal", false}});
+  ASSERT_EQ(computed.status, 200) << computed.body;
+  EXPECT_FALSE(computed.Json().contains("journal_id"));
+  EXPECT_EQ(computed.Json()["journaled"], false);
+  EXPECT_EQ(Api(viewer, {{"op", "score"}, {"period", period}}).status, 403);
+  EXPECT_EQ(Api(viewer, {{"op", "score"}, {"period", period}, {"journal", true}}).status, 403);
+  EXPECT_EQ(journalled(), 0u);
+  // The admin's explicit scoring journals (the page's "Chấm điểm và lưu" sends journal true).
+  Reply stored = Api(admin, {{"op", "score"}, {"period", period}, {"journal", true}});
+  ASSERT_EQ(stored.status, 200) << stored.body;
+  EXPECT_TRUE(stored.Json().contains("journal_id"));
+  EXPECT_EQ(journalled(), 1u);
+  EXPECT_EQ(Api(admin, {{"op", "score"}, {"period", period}, {"journal", "yes"}}).Json()["errors"][0]["path"], "/journal");
+}
+
+// Long operations report done of total: re-tagging (started from the console), report
+// generation; the health page draws the bars and /metrics' re-tag gauges follow the same count.
+TEST_F(ConsoleTest, LongOperationsReportProgressWithATotal) {
+  Open();
+  for (int i = 1; i <= 5; ++i) {
+    char id[32];
+    std::snprintf(id, sizeof id, "DT-2023-%06d", i);
+    ASSERT_TRUE(engine_->Submit(testing::PetitionEvent(id, 1, "received").dump()).status.ok());
+  }
+  ASSERT_TRUE(engine_->Submit(testing::DossierEvent("H31.01-230301-0001", 1, "2").dump()).status.ok());
+  auto admin = Login("quantri", "mật-khẩu-quản-trị");
+  auto viewer = Login("lanhdao", "mat-khau-xem-2023");
+  // Nothing ran yet: every job idle, with its total.
+  Reply idle = Api(viewer, {{"op", "progress"}});
+  ASSERT_EQ(idle.status, 200) << idle.body;
+  std::set<std::string> jobs;
+  const json idle_doc = idle.Json();
+  for (const auto& j : idle_doc["jobs"]) {
+    jobs.insert(j["job"].get<std::string>());
+    EXPECT_TRUE(j.contains("done") && j.contains("total") && j.contains("percent") && j.contains("state")) << j.dump();
+  }
+  EXPECT_EQ(jobs, (std::set<std::string>{"retag", "deadlines.reevaluation", "report"}));
+  EXPECT_EQ(Api(viewer, {{"op", "progress"}, {"job", "nope"}}).Json()["errors"][0]["path"], "/job");
+
+  ASSERT_EQ(Api(admin, {{"op", "tagging.reload"}}).status, 200);
+  json retag;
+  for (int i = 0; i < 400; ++i) {
+    retag = Api(viewer, {{"op", "progress"}, {"job", "retag"}}).Json()["jobs"][0];
+    if (retag["state"] != "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(retag["state"], "done") << retag.dump();
+  EXPECT_EQ(retag["total"], 6) << retag.dump();
+  EXPECT_EQ(retag["done"], 6) << retag.dump();
+  EXPECT_EQ(retag["percent"], 100);
+  EXPECT_EQ(Api(admin, {{"op", "tagging.status"}}).Json()["total"], 6);
+  Reply m = Http(port_, "GET", "/metrics", "", {{"Cookie", viewer.first}});
+  auto parsed = prom::Parse(m.body);
+  ASSERT_TRUE(parsed.error.empty()) << parsed.error;
+  EXPECT_EQ(parsed.Value("danvan_retag_total_records", {}), 6);
+  EXPECT_EQ(parsed.Value("danvan_retag_processed_records", {}), 6);
+  EXPECT_EQ(parsed.Value("danvan_retag_running", {}), 0);
+  EXPECT_EQ(parsed.Value("danvan_job_total_steps", {{"job", "retag"}}), 6);
+
+  // A report: one step per unit scored, the aggregate, the tables, the action lists.
+  ASSERT_EQ(Api(viewer, {{"op", "report"}, {"kind", "six_month"}, {"year", 2023}}).status, 200);
+  json report = Api(viewer, {{"op", "progress"}, {"job", "report"}}).Json()["jobs"][0];
+  EXPECT_EQ(report["state"], "done") << report.dump();
+  EXPECT_GT(report["total"].get<int64_t>(), 3) << report.dump();
+  EXPECT_EQ(report["done"], report["total"]) << report.dump();
+  EXPECT_NE(report["reason"].get<std::string>().find("2023"), std::string::npos);
+  // A refused request starts no run (checked before any work).
+  EXPECT_EQ(Api(admin, {{"op", "report"}, {"kind", "annual"}, {"year", 2023}, {"format", "all"}, {"path", "../x"}}).status, 400);
+  EXPECT_EQ(Api(viewer, {{"op", "report"}, {"kind", "annual"}, {"year", 2023}, {"rubric", "nope"}}).status, 404);
+  EXPECT_EQ(Api(viewer, {{"op", "progress"}, {"job", "report"}}).Json()["jobs"][0]["state"], "done");
+
+  // The health page draws one bar per job, with the same count.
+  Reply page = Http(port_, "GET", "/health", "", {{"Cookie", admin.first}});
+  EXPECT_NE(page.body.find("id=\"job-retag\" data-job=\"retag\" data-state=\"done\""), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("<progress max=\"6\" value=\"6\"></progress> <span class=\"progress-text\">6/6 (100%) — xong"),
+            std::string::npos);
+  EXPECT_NE(page.body.find("data-op=\"tagging.reload\""), std::string::npos);
+  Reply viewer_page = Http(port_, "GET", "/health", "", {{"Cookie", viewer.first}});
+  EXPECT_NE(viewer_page.body.find("id=\"job-retag\""), std::string::npos);
+  EXPECT_EQ(viewer_page.body.find("data-op=\"tagging.reload\""), std::string::npos);
+}
+
 TEST_F(ConsoleTest, ConfigurationPageIsForAdminsAndHidesSecrets) {
   Open({{"metrics", {{"token_env", "DANVAN_TEST_METRICS_TOKEN"}}}});
   auto viewer = Login("lanhdao", "mat-khau-xem-2023");
@@ -459,6 +564,117 @@ TEST_F(ConsoleTest, WordDraftInDecree30LayoutDownloadsAndOpens) {
                            "- UBND thành phố &lt;Hải Phòng&gt;;", "- Lưu: VT.", "GIÁM ĐỐC"})
     EXPECT_NE(document.find(want), std::string::npos) << want;
   EXPECT_EQ(document.find("{{"), std::string::npos);
+}
+
+int FreePort() {
+  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
+  return s.address().port();
+}
+
+bool Refused(int port) {
+  try {
+    Http(port, "GET", "/login");
+    return false;
+  } catch (const Poco::Exception&) {
+    return true;
+  }
+}
+
+// A configuration reload applies the console section live: the console restarts on its new
+// port once the requests in flight are answered (a slow one included), the administrator's
+// session goes on, no thread is left behind at close; a taken port refuses the whole reload
+// and a disabled console stops.
+TEST_F(ConsoleTest, ReloadRestartsTheConsoleLiveWithoutLosingRequestsInFlight) {
+  const size_t threads_before = ThreadCount();
+  Open();
+  const int old_port = port_;
+  auto admin = Login("quantri", "mật-khẩu-quản-trị");
+  json doc = engine_->live_config()->raw;
+  const int new_port = FreePort();
+  doc["console"]["port"] = new_port;
+  doc["console"]["threads"] = 2;
+
+  // A request in flight: headers and half of its body sent, the handler waiting for the rest.
+  const std::string body = json{{"op", "stats"}}.dump();
+  Poco::Net::HTTPClientSession slow("127.0.0.1", static_cast<Poco::UInt16>(old_port));
+  slow.setTimeout(Poco::Timespan(30, 0));
+  Poco::Net::HTTPRequest slow_req("POST", "/api/query", Poco::Net::HTTPMessage::HTTP_1_1);
+  slow_req.set("Cookie", admin.first);
+  slow_req.set("X-CSRF-Token", admin.second);
+  slow_req.setContentType("application/json");
+  slow_req.setContentLength(static_cast<std::streamsize>(body.size()));
+  std::ostream& slow_out = slow.sendRequest(slow_req);
+  slow_out << body.substr(0, 4);
+  slow_out.flush();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+  // The reload through the console itself: answered before the console restarts.
+  Reply reload = Api(admin, {{"op", "config.reload"}, {"config", doc}});
+  ASSERT_EQ(reload.status, 200) << reload.body;
+  EXPECT_TRUE(reload.Json()["effects"].contains("console")) << reload.body;
+  // The restart waits for the slow request: the old console still owns it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(engine_->console_port(), 0) << "the new console serves before the request in flight was answered";
+  slow_out << body.substr(4);
+  slow_out.flush();
+  Poco::Net::HTTPResponse slow_resp;
+  std::string slow_body;
+  Poco::StreamCopier::copyToString(slow.receiveResponse(slow_resp), slow_body);
+  EXPECT_EQ(slow_resp.getStatus(), 200) << slow_body;
+  EXPECT_TRUE(json::parse(slow_body, nullptr, false).contains("records")) << slow_body;
+
+  for (int i = 0; i < 200 && engine_->console_port() != new_port; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_EQ(engine_->console_port(), new_port);
+  port_ = new_port;
+  EXPECT_TRUE(Refused(old_port)) << "the old port still answers";
+  {
+    // The console's socket has no SO_REUSEPORT: nobody can share its port (and so take some of
+    // its connections), even a socket asking for SO_REUSEPORT itself.
+    Poco::Net::ServerSocket thief;
+    EXPECT_THROW(thief.bind(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(new_port)), true, true),
+                 Poco::Exception);
+  }
+  // The same session, on the new console.
+  Reply health = Http(new_port, "GET", "/health", "", {{"Cookie", admin.first}});
+  EXPECT_EQ(health.status, 200) << health.body.substr(0, 300);
+  Reply shown = Api(admin, {{"op", "config.show"}});
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  EXPECT_EQ(shown.Json()["console_server"]["state"], "running") << shown.body;
+  EXPECT_EQ(shown.Json()["console_server"]["port"], new_port);
+
+  // A port already taken: the whole reload is refused, naming /console/port; nothing changes.
+  Poco::Net::ServerSocket taken(Poco::Net::SocketAddress("127.0.0.1", 0));
+  json clash = doc;
+  clash["console"]["port"] = taken.address().port();
+  clash["log"] = {{"level", "debug"}};
+  Reply refused = Api(admin, {{"op", "config.reload"}, {"config", clash}});
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_EQ(refused.Json()["errors"][0]["path"], "/console/port") << refused.body;
+  EXPECT_NE(Api(admin, {{"op", "config.show"}}).Json()["config"].value("log", json::object()).value("level", ""), "debug");
+  EXPECT_EQ(engine_->console_port(), new_port);
+
+  // Disabled by a reload: the console stops (the reload's answer still arrives).
+  json off = doc;
+  off["console"]["enabled"] = false;
+  Reply disabled = Api(admin, {{"op", "config.reload"}, {"config", off}});
+  EXPECT_EQ(disabled.status, 200) << disabled.body;
+  for (int i = 0; i < 200 && !Refused(new_port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  EXPECT_TRUE(Refused(new_port));
+  EXPECT_EQ(engine_->console_port(), 0);
+  json state;
+  for (int i = 0; i < 200; ++i) {
+    auto show = engine_->Query(R"({"op":"config.show"})");
+    ASSERT_TRUE(show.ok());
+    state = show.value()["console_server"];
+    if (state["state"] == "disabled") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(state["state"], "disabled") << state.dump();
+
+  engine_->Stop(5000);
+  engine_.reset();
+  EXPECT_EQ(ThreadCount(), threads_before) << "a console or worker thread outlived close";
 }
 
 TEST(ConsoleLifecycle, StopJoinsEveryThreadEvenWithAKeptAliveConnection) {

@@ -193,6 +193,13 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
     for c in commands:
         rc, out, err = ctl.run(*c, "--help", raw_args=True)
         check(rc == 0 and ("danvanctl " + " ".join(c)) in out, f"{' '.join(c)} --help: exit {rc}: {out[:200]}")
+    for c in commands:
+        # Every command: its help in English by locale, and an unknown option is a usage error
+        # (exit 2) named in the message, in Vietnamese by default, before any store is opened.
+        rc, out, err = ctl.run(*c, "--help", raw_args=True, lang="en_US.UTF-8")
+        check(rc == 0 and "Usage" in out and "Cách dùng" not in out, f"{' '.join(c)} --help (en): {out[:200]}")
+        rc, out, err = ctl.run(*c, "--no-such-option")
+        check(rc == 2 and "--no-such-option" in err, f"{' '.join(c)} --no-such-option: exit {rc}: {err[:200]}")
     rc, out, err = ctl.run("import", "--help", raw_args=True, lang="en_US.UTF-8")
     check("bulk import" in out and "repeatable" in out, f"import --help in English: {out[:300]}")
     rc, out, err = ctl.run("deadletter", "--help", raw_args=True)
@@ -400,6 +407,8 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
     rt = ctl.json("retag")
     check(rt and rt["status"]["running"] is False and rt["status"]["processed"] == rt["total"] and rt["total"] > 0,
           f"retag: {rt}")
+    check(rt and rt["progress"]["state"] == "done" and rt["progress"]["done"] == rt["progress"]["total"] == rt["total"],
+          f"retag progress (the plugin's count): {rt and rt.get('progress')}")
     rc, tty_err = run_in_pty([a.ctl, "--lib", a.lib, "--config", cfg_path, "retag"], env)
     check(rc == 0 and "Gắn nhãn lại" in tty_err and "100%" in tty_err, f"retag progress bar: {tty_err[-300:]}")
     bad_rules = os.path.join(work, "rules.json")
@@ -465,6 +474,9 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
     rc, out, err = ctl.run("report", "--kind", "annual", "--year", "2023", "--format", "all", "--out", rep + "-all")
     listing = sorted(os.listdir(rep + "-all")) if os.path.isdir(rep + "-all") else []
     check(rc == 0 and listing == ["csv", "report.html", "report.json", "report.xlsx"], f"report all: {rc} {listing} {err}")
+    rc, tty_err = run_in_pty([a.ctl, "--lib", a.lib, "--config", cfg_path, "report", "--kind", "six_month",
+                              "--year", "2023", "--out", os.path.join(work, "report-tty.json")], env)
+    check(rc == 0 and "Lập báo cáo" in tty_err and "100%" in tty_err, f"report progress bar: {tty_err[-300:]}")
     rj = ctl.json("report", "--kind", "six_month", "--year", "2023")
     check(rj and rj["kind"] == "six_month" and "report" in rj, f"report json: {rj and rj.keys()}")
     rc, out, err = ctl.run("report", "--kind", "quarterly", "--year", "2023")

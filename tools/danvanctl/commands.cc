@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -164,6 +165,13 @@ int Redact(json* j, int depth) {
   return n;
 }
 
+// The most recent run of `job` in the plugin's `progress` answer (null when absent).
+json JobOf(const json& progress, const std::string& job) {
+  for (const auto& j : progress.value("jobs", json::array()))
+    if (j.value("job", "") == job) return j;
+  return json();
+}
+
 int CmdConfigValidate(Ctx& ctx, const Args&) {
   if (int rc = ctx.Open(true)) return rc;
   int rc = kOk;
@@ -299,19 +307,22 @@ int CmdConfigReload(Ctx& ctx, const Args& a) {
   // process closes the plugin (close would stop it half-way).
   const json& effects = (*r)["effects"];
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-  for (const char* op : {"tagging.status", "deadlines.status"}) {
-    if ((std::string(op) == "tagging.status" && !effects.contains("retag")) ||
-        (std::string(op) == "deadlines.status" && !effects.contains("reevaluate_deadlines")))
+  for (const char* job : {"retag", "deadlines.reevaluation"}) {
+    if ((std::string(job) == "retag" && !effects.contains("retag")) ||
+        (std::string(job) == "deadlines.reevaluation" && !effects.contains("reevaluate_deadlines")))
       continue;
+    Progress bar(std::string(job) == "retag" ? Tr("Gắn nhãn lại", "Re-tagging") : Tr("Tính lại thời hạn", "Re-evaluating deadlines"),
+                 !ctx.g.quiet);
     while (true) {
-      auto s = ctx.Query({{"op", op}}, &rc);
-      if (!s) return rc;
-      const bool running = std::string(op) == "tagging.status" ? (*s).value("running", false)
-                                                               : (*s)["reevaluation"].value("running", false);
-      if (!running) break;
+      auto p = ctx.Query({{"op", "progress"}, {"job", job}}, &rc);
+      if (!p) return rc;
+      const json j = JobOf(*p, job);
+      bar.Update(j.value("done", int64_t{0}), j.value("total", int64_t{0}));
+      if (j.value("state", "") != "running") break;
       if (Clock::now() >= deadline) {
+        bar.Finish();
         std::fprintf(stderr, "%s %llds (%s)\n", Tr("Việc nền chưa xong sau", "Background work not finished after"),
-                     static_cast<long long>(timeout_s), op);
+                     static_cast<long long>(timeout_s), job);
         return kBusy;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -572,9 +583,6 @@ int CmdRetag(Ctx& ctx, const Args& a) {
   int64_t timeout_s;
   if (!ParseInt(a, "--timeout", 1, 86400, 600, &timeout_s, &rc)) return rc;
   if ((rc = ctx.Open(false))) return rc;
-  auto stats = ctx.Query({{"op", "stats"}}, &rc);
-  if (!stats) return rc;
-  const int64_t total = (*stats).value("records", int64_t{0});
   json req = {{"op", "tagging.reload"}};
   if (a.Has("--rules")) req["path"] = a.Get("--rules");
   auto reload = ctx.Query(req, &rc);
@@ -583,30 +591,39 @@ int CmdRetag(Ctx& ctx, const Args& a) {
     std::fprintf(stderr, "%s %s → %s (%s %s)\n", Tr("Đã nạp tệp quy tắc:", "Rule file loaded:"),
                  Str(*reload, "previous_version").c_str(), Str(*reload, "version").c_str(), Num((*reload)["rules"]).c_str(),
                  Tr("quy tắc", "rules"));
+  // The plugin's own count of the run (`progress`, job "retag"): done of total records.
   Progress bar(Tr("Gắn nhãn lại", "Re-tagging"), !ctx.g.quiet);
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-  json status;
+  json job;
   while (true) {
-    auto s = ctx.Query({{"op", "tagging.status"}}, &rc);
-    if (!s) return rc;
-    status = *s;
-    bar.Update(status.value("processed", int64_t{0}), total);
-    if (!status.value("running", false)) break;
+    auto p = ctx.Query({{"op", "progress"}, {"job", "retag"}}, &rc);
+    if (!p) return rc;
+    job = JobOf(*p, "retag");
+    bar.Update(job.value("done", int64_t{0}), job.value("total", int64_t{0}));
+    if (job.value("state", "") != "running") break;
     if (Clock::now() >= deadline) {
       bar.Finish();
-      std::fprintf(stderr, "%s %llds (%s %s/%lld)\n", Tr("Chưa gắn nhãn lại xong sau", "Re-tagging not finished after"),
-                   static_cast<long long>(timeout_s), Tr("đã xử lý", "processed"), Num(status["processed"]).c_str(),
-                   static_cast<long long>(total));
+      std::fprintf(stderr, "%s %llds (%s %s/%s)\n", Tr("Chưa gắn nhãn lại xong sau", "Re-tagging not finished after"),
+                   static_cast<long long>(timeout_s), Tr("đã xử lý", "processed"), Num(job["done"]).c_str(),
+                   Num(job["total"]).c_str());
       return kBusy;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   bar.Finish();
-  json out = {{"reload", *reload}, {"status", status}, {"total", total}};
+  auto status = ctx.Query({{"op", "tagging.status"}}, &rc);
+  if (!status) return rc;
+  const int64_t total = job.value("total", int64_t{0});
+  json out = {{"reload", *reload}, {"status", *status}, {"total", total}, {"progress", job}};
+  if (job.value("state", "") == "failed") {
+    std::fprintf(stderr, "%s: %s\n", Tr("Gắn nhãn lại thất bại", "Re-tagging failed"), Str(job, "error").c_str());
+    if (ctx.g.json) std::printf("%s\n", out.dump().c_str());
+    return kFailed;
+  }
   Out(ctx, out.dump(),
-      KeyValues({{Tr("phiên bản quy tắc", "rules version"), Str(status, "rules_version")},
-                 {Tr("bản ghi đã gắn nhãn lại", "records re-tagged"), Num(status["processed"]) + "/" + std::to_string(total)},
-                 {Tr("bản ghi đổi nhãn", "records whose tags changed"), Num(status["changed"])}}));
+      KeyValues({{Tr("phiên bản quy tắc", "rules version"), Str(*status, "rules_version")},
+                 {Tr("bản ghi đã gắn nhãn lại", "records re-tagged"), Num(job["done"]) + "/" + std::to_string(total)},
+                 {Tr("bản ghi đổi nhãn", "records whose tags changed"), Num((*status)["changed"])}}));
   return kOk;
 }
 
@@ -819,7 +836,40 @@ int CmdReport(Ctx& ctx, const Args& a) {
   }
   if ((rc = ctx.Open(false))) return rc;
   std::string raw;
-  auto r = ctx.Query(req, &rc, &raw);
+  std::optional<json> r;
+  {
+    // The report is made on this thread; a second one follows its progress (`progress`, job
+    // "report": units scored, tables, actions, files) for the bar. The plugin's query is
+    // thread-safe (danvan.h).
+    Progress bar(Tr("Lập báo cáo", "Making the report"), !ctx.g.quiet);
+    std::atomic<bool> done{false};
+    std::thread watcher;
+    if (bar.active())
+      watcher = std::thread([&] {
+        while (!done.load()) {
+          try {
+            const json p = json::parse(ctx.plugin().Query(R"({"op":"progress","job":"report"})"), nullptr, false);
+            const json j = JobOf(p, "report");
+            if (j.value("state", "") == "running") bar.Update(j.value("done", int64_t{0}), j.value("total", int64_t{0}));
+          } catch (const danvan::Error&) {
+            return;
+          }
+          for (int i = 0; i < 10 && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      });
+    r = ctx.Query(req, &rc, &raw);
+    done = true;
+    if (watcher.joinable()) watcher.join();
+    if (r) {
+      // The finished run, so the bar ends at 100%.
+      auto p = ctx.Query({{"op", "progress"}, {"job", "report"}}, &rc);
+      if (p) {
+        const json j = JobOf(*p, "report");
+        bar.Update(j.value("done", int64_t{0}), j.value("total", int64_t{0}));
+      }
+    }
+    bar.Finish();
+  }
   std::error_code ec;
   if (!r) return rc;
   if (format != "json") staging = fs::path(r->value("path", ""));

@@ -56,6 +56,8 @@ class Progress {
  public:
   Progress(std::string label, bool enabled);
   ~Progress() { Finish(); }
+  // Whether it draws at all (enabled and stderr is a terminal).
+  bool active() const { return active_; }
   void Update(int64_t done, int64_t total);
   void Finish();
 
