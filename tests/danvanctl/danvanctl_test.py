@@ -197,7 +197,7 @@ def run_tests(a, root, work, sample, manifest, exp, ca, port, password, t0):
         # Every command: its help in English by locale, and an unknown option is a usage error
         # (exit 2) named in the message, in Vietnamese by default, before any store is opened.
         rc, out, err = ctl.run(*c, "--help", raw_args=True, lang="en_US.UTF-8")
-        check(rc == 0 and "Usage" in out and "Cách dùng" not in out, f"{' '.join(c)} --help (en): {out[:200]}")
+        check(rc == 0 and "Global options" in out and "Tùy chọn chung" not in out, f"{' '.join(c)} --help (en): {out[:200]}")
         rc, out, err = ctl.run(*c, "--no-such-option")
         check(rc == 2 and "--no-such-option" in err, f"{' '.join(c)} --no-such-option: exit {rc}: {err[:200]}")
     rc, out, err = ctl.run("import", "--help", raw_args=True, lang="en_US.UTF-8")

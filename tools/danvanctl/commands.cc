@@ -1397,8 +1397,8 @@ const std::vector<Command>& Commands() {
         {"--replace", false, false, "thay toàn bộ thay vì gộp", "replace everything instead of merging"}},
        0, 0, CmdMappingsSet},
       {"retag", "", "[--rules PATH] [--timeout S]",
-       "nạp lại tệp quy tắc và gắn nhãn lại mọi bản ghi, có thanh tiến độ (tagging.reload, tagging.status)",
-       "reload the rule file and re-tag every record, with a progress bar (tagging.reload, tagging.status)",
+       "nạp lại tệp quy tắc và gắn nhãn lại mọi bản ghi, có thanh tiến độ (tagging.reload, progress, tagging.status)",
+       "reload the rule file and re-tag every record, with a progress bar (tagging.reload, progress, tagging.status)",
        {{"--rules", true, false, "tệp quy tắc (mặc định: tệp trong cấu hình)", "rule file (default: the configured one)"},
         {"--timeout", true, false, "chờ tối đa (giây, mặc định 600)", "wait at most (seconds, default 600)"}},
        0, 0, CmdRetag},
@@ -1436,8 +1436,10 @@ const std::vector<Command>& Commands() {
         {"--list", false, false, "liệt kê điểm chấm tay", "list manual entries"}},
        0, 0, CmdManualEntry},
       {"report", "", "--kind six_month|annual --year Y [--unit U] [--rubric R] [--format json|html|xlsx|csv|all] [--out PATH]",
-       "báo cáo 6 tháng / năm (report): json ra màn hình hoặc tệp; html, xlsx, csv, all vào thư mục --out",
-       "the six-month / annual report (report): json to stdout or a file; html, xlsx, csv, all into the --out directory",
+       "báo cáo 6 tháng / năm (report): json ra màn hình hoặc tệp; html, xlsx, csv, all vào thư mục --out; "
+       "thanh tiến độ trên terminal (progress)",
+       "the six-month / annual report (report): json to stdout or a file; html, xlsx, csv, all into the --out directory; "
+       "a progress bar on a terminal (progress)",
        {{"--kind", true, false, "six_month hoặc annual", "six_month or annual"}, {"--year", true, false, "năm", "year"}, kUnit, kRubric,
         {"--format", true, false, "json (mặc định), html, xlsx, csv, all", "json (default), html, xlsx, csv, all"},
         {"--out", true, false, "tệp (json) hoặc thư mục (các dạng khác)", "file (json) or directory (other formats)"}},
