@@ -1202,7 +1202,7 @@ Status Engine::MarkSynced(StoreTransaction& tx, int64_t record_pk) {
 EngineServices Engine::services() const {
   EngineServices s{store_.get(), units_.get(), catalog_.get(), &index_, &record_index_,
                    hooks_.clock.get(), &hooks_.logger, &config_, {}, {}, nullptr};
-  s.report_progress = const_cast<ReportProgressBoard*>(&report_progress_);  // thread-safe itself
+  s.report_progress = &report_progress_;
   s.live_config = [this] { return live_config(); };
   s.deadline_steps_at = [this](const RecordRow& row, int64_t as_of_ms) -> nlohmann::json {
     auto history = store_->GetHistory(row.pk);

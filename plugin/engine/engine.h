@@ -297,7 +297,7 @@ class Engine {
   std::atomic<int64_t> retag_processed_{0}, retag_changed_{0};
   std::string retag_version_;                      // guarded by retag_mu_
   JobProgress retag_progress_{"retag"};            // the current or last re-tagging run
-  ReportProgressBoard report_progress_;            // report runs (report_ops.cc)
+  mutable ReportProgressBoard report_progress_;    // report runs (report_ops.cc); thread-safe
   std::unique_ptr<BackgroundJob> reevaluation_;  // set in Open; cancelled first in ~Engine
   std::string deadline_inputs_sha256_;            // guarded by live_mu_
   std::mutex synced_deltas_mu_;

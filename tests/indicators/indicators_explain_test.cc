@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
 #include <set>
 
 #include "core/timeutil.h"
@@ -195,6 +196,24 @@ TEST_F(Fixture, RecordMovedToAnotherUnitCountsOnlyThere) {
   EXPECT_EQ(Indicator("SGDDT.TTRA", kMarch, "dossier.received")["value"], 1);
   EXPECT_EQ(Indicator("SGDDT.VP", kMarch, "dossier.received")["value"], 0);
   EXPECT_EQ(Indicator("SGDDT", kMarch, "dossier.received")["value"], 1);
+}
+
+// A backlog age (average age of open petitions): each listed record's value is its age in days
+// on the as-of day, so the values add up to the figure's numerator (the total age); before, the
+// list showed the day numbers the series sums (about 19,400 a record), which added up to nothing
+// an administrator could check.
+TEST_F(Fixture, BacklogAgeDrillDownListsEachRecordsAge) {
+  Submit(Petition("P1", "complaint", "SGDDT.TTRA", "2023-03-08"));
+  Submit(Petition("P2", "feedback", "SGDDT.TTRA", "2023-04-02"));
+  const nlohmann::json april = {{"kind", "month"}, {"year", 2023}, {"month", 4}};  // as of 20/4 (the clock)
+  auto figure = Indicator("SGDDT.TTRA", april, "petition.backlog_age_days");
+  ASSERT_EQ(figure["denominator"], 2) << figure.dump();
+  EXPECT_DOUBLE_EQ(figure["numerator"].get<double>(), 43 + 18) << figure.dump();  // 8/3 → 20/4, 2/4 → 20/4
+  auto ex = Explain("SGDDT.TTRA", "petition.backlog_age_days", april);
+  std::map<std::string, double> age;
+  for (const auto& r : ex["numerator_records"]) age[r["key"]["id"].get<std::string>()] = r["value"].get<double>();
+  EXPECT_EQ(age, (std::map<std::string, double>{{"P1", 43}, {"P2", 18}})) << ex.dump();
+  EXPECT_TRUE(ex.contains("note_age"));
 }
 
 }  // namespace
