@@ -210,6 +210,9 @@ RunResult RunPlugin(const fs::path& sample, const fs::path& db, bool full, bool 
   r.rss_after_open_kb = VmHwmKb();
   std::ifstream in(sample, std::ios::binary);
   std::string jsonl;
+  std::unique_ptr<std::ofstream> results_out;
+  if (const char* path = std::getenv("DANVAN_BENCH_RESULTS_OUT"))
+    results_out = std::make_unique<std::ofstream>(path, std::ios::binary);
   Clock::duration in_calls{};
   const auto wall0 = Clock::now();
   const double cpu0 = CpuSeconds();
@@ -222,6 +225,8 @@ RunResult RunPlugin(const fs::path& sample, const fs::path& db, bool full, bool 
     if (st != DANVAN_OK) Fail(std::string("submit_batch: ") + (err ? err : ""));
     // Only the summary is needed here; a host would read every result.
     const std::string_view text(out, out_len);
+    // DANVAN_BENCH_RESULTS_OUT: every batch's result, one per line (to compare libraries).
+    if (results_out) results_out->write(out, static_cast<std::streamsize>(out_len)).put('\n');
     const size_t at = text.rfind("\"summary\":");
     auto s = at == std::string_view::npos
                  ? nlohmann::json()

@@ -191,28 +191,55 @@ std::optional<JsonScanError> ScanJson(std::string_view text, int max_depth,
   return std::nullopt;
 }
 
+namespace {
+
+// nlohmann's DOM builder (the one nlohmann::json::parse uses), refusing a container nested
+// deeper than max_depth: start_* returning false stops the parser there (the tree built so far
+// is a valid one, freed without recursion). Cheaper than parse() with a callback, which goes
+// through std::function and the callback builder's keep-stacks for every value.
+class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<nlohmann::json> {
+ public:
+  using Base = nlohmann::detail::json_sax_dom_parser<nlohmann::json>;
+  BoundedDomParser(nlohmann::json& root, int max_depth) : Base(root, /*allow_exceptions_=*/false), max_depth_(max_depth) {}
+  bool start_object(std::size_t len) {
+    // `depth_` counts the containers open around the one starting.
+    if (depth_ >= max_depth_) return false;
+    ++depth_;
+    return Base::start_object(len);
+  }
+  bool start_array(std::size_t len) {
+    if (depth_ >= max_depth_) return false;
+    ++depth_;
+    return Base::start_array(len);
+  }
+  bool end_object() {
+    --depth_;
+    return Base::end_object();
+  }
+  bool end_array() {
+    --depth_;
+    return Base::end_array();
+  }
+
+ private:
+  int max_depth_;
+  int depth_ = 0;
+};
+
+}  // namespace
+
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth,
                                         JsonScanError* error) {
-  // One pass in the common case: nlohmann's DOM parser is iterative too, and a parser callback
-  // stops it at the first container past the limit (the value built so far is a valid tree,
-  // freed without recursion). Only a refused text is scanned again, to say where and why.
-  struct TooDeep {};
-  const nlohmann::json::parser_callback_t too_deep = [max_depth](int depth, nlohmann::json::parse_event_t event,
-                                                                 nlohmann::json&) {
-    // `depth` counts the containers open around the one starting.
-    if ((event == nlohmann::json::parse_event_t::object_start ||
-         event == nlohmann::json::parse_event_t::array_start) &&
-        depth >= max_depth)
-      throw TooDeep{};
-    return true;
-  };
+  // One pass in the common case: nlohmann's DOM parser is iterative too, and it stops at the
+  // first container past the limit. Only a refused text is scanned again, to say where and why.
   nlohmann::json doc;
   bool refused = false;
   try {
-    doc = nlohmann::json::parse(text.begin(), text.end(), too_deep, /*allow_exceptions=*/false);
-    refused = doc.is_discarded();
-  } catch (const TooDeep&) {
-    refused = true;
+    BoundedDomParser sax(doc, max_depth);
+    refused = !nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json,
+                                         /*strict=*/true, /*ignore_comments=*/false);
+  } catch (const std::exception&) {
+    refused = true;  // nlohmann's "excessive size" (out_of_range), not reached for text input
   }
   if (!refused) return doc;
   JsonScanError e = ScanJson(text, max_depth)

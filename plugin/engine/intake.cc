@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "core/json_write.h"
 #include "core/timeutil.h"
 #include "text/json_repair.h"
 #include "text/utf8.h"
@@ -36,19 +37,20 @@ void CheckDates(const nlohmann::json& root, const std::string& root_path, bool p
     if (node.is_object()) {
       for (auto it = node.begin(); it != node.end(); ++it) {
         const std::string& k = it.key();
-        std::string p = item.path + "/" + k;
+        // The member's path, built only when needed (an error, or a container to walk).
+        auto path = [&] { return item.path + "/" + k; };
         if (it->is_string() && !it->get_ref<const std::string&>().empty()) {
           const std::string& v = it->get_ref<const std::string&>();
           if (portal_style && (k.rfind("Ngay", 0) == 0 || k.rfind("ThoiDiem", 0) == 0)) {
             if (!ParsePortalTime(v))
-              errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng yyyyMMddHHmmss: \"" + v + "\"", "date.invalid"});
+              errors->push_back({path(), "ngày giờ không tồn tại hoặc sai định dạng yyyyMMddHHmmss: \"" + v + "\"", "date.invalid"});
           } else if (!portal_style && (EndsWith(k, "_at") || k == "date" || k == "start" ||
                                        k == "due" || k == "period_from" || k == "period_to")) {
             if (!ParseIsoTime(v))
-              errors->push_back({p, "ngày giờ không tồn tại hoặc sai định dạng ISO 8601: \"" + v + "\"", "date.invalid"});
+              errors->push_back({path(), "ngày giờ không tồn tại hoặc sai định dạng ISO 8601: \"" + v + "\"", "date.invalid"});
           }
         } else if (it->is_structured()) {
-          stack.push_back({&*it, std::move(p)});
+          stack.push_back({&*it, path()});
         }
       }
     } else if (node.is_array()) {
@@ -265,7 +267,7 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
     p.status = StatusOf(kind, data);
   }
   p.notes = std::move(notes);
-  p.data_json = data.dump();
+  p.data_json = DumpJson(data);  // == data.dump()
   p.data_hash = Sha256Hex(p.data_json);
   p.event = std::move(event);
   out.ok = true;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/engine_internal.h"
 #include "storage/history_digest.h"
@@ -75,7 +76,7 @@ void Engine::PrepareEvent(Prepared* e, int64_t tag_now) const {
   if (e->outcome.ok && !e->outcome.parsed.is_progress_step) {
     ParsedEvent& p = e->outcome.parsed;
     p.tags = TagsFor(p.key.kind, p.event, tag_now);
-    p.tags_json = p.tags.dump();
+    p.tags_json = DumpJson(p.tags);  // == p.tags.dump()
   }
 }
 
@@ -178,6 +179,7 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
     return Status::Ok();
   };
 
+  std::vector<size_t> tagged;  // results that answer the event's tags
   for (Prepared* evp : events) {
     Prepared& ev = *evp;
     nlohmann::json r = {{"index", ev.index}};
@@ -327,7 +329,9 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
         if (!p.notes.empty()) r["notes"] = p.notes;
         if (evaluated && !evaluation.deadline.is_null()) r["deadline"] = std::move(evaluation.deadline);
         if (!pending.is_null()) r["pending"] = std::move(pending);
-        if (!p.is_progress_step && r["outcome"] == "accepted") r["tags"] = p.tags;
+        // The tags are moved into the result after the commit (later events of the record
+        // in this batch still read them).
+        if (!p.is_progress_step && r["outcome"] == "accepted") tagged.push_back(results.size());
       }
     }
     if (!o.ok) {
@@ -376,6 +380,7 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
   outbox_->Committed(enqueued);
   // The aggregates follow the committed contributions (deltas commute across writers).
   ApplyDeltas(deltas);
+  for (size_t k : tagged) results[k]["tags"] = std::move(events[k]->outcome.parsed.tags);
   *status = Status::Ok();
   return results;
 }

@@ -427,6 +427,24 @@ std::string PointerToken(const std::string& key) {
 ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options,
                              std::optional<Encoding> hint) {
   ValueRepair out;
+  // Most documents hold no suspect at all: a first walk without paths says so cheaply (the
+  // same test as the suspects' below), and only a document with a suspect is walked again.
+  {
+    bool any = false;
+    std::vector<const nlohmann::json*> todo{doc};
+    while (!todo.empty() && !any) {
+      const nlohmann::json* n = todo.back();
+      todo.pop_back();
+      if (n->is_string()) {
+        const std::string& v = n->get_ref<const std::string&>();
+        any = HasControlChar(v) ||
+              (!IsAscii(v) && (!MojibakeBytes(v).empty() || !Latin1Bytes(v).empty()));
+      } else if (n->is_structured()) {
+        for (const auto& e : *n) todo.push_back(&e);
+      }
+    }
+    if (!any) return out;
+  }
   struct Item {
     nlohmann::json* node;
     std::string pointer;  // "/data/title"

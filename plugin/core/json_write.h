@@ -1,0 +1,29 @@
+// Compact JSON serialisation of nlohmann documents, byte for byte what
+// `doc.dump(-1, ' ', /*ensure_ascii=*/false, handler)` gives, faster: strings are copied in runs
+// (nlohmann decodes every byte through its UTF-8 automaton) and the output is appended to one
+// buffer. A string that is not valid UTF-8, and every floating-point number, are written by
+// nlohmann itself, so the result (and, with error_handler_t::strict, the exception) is the same.
+//
+// Used where large documents are written per call: the ABI's results (a batch answers ~1.5 KB
+// per event), the canonical dump of each event's data, its tags.
+// Thread-safe (no shared state). Recursion follows the document's nesting, as nlohmann's dump;
+// documents from outside are bounded by limits.max_json_depth before they get here.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace danvan {
+
+void AppendJson(const nlohmann::json& doc, std::string* out,
+                nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict);
+
+inline std::string DumpJson(const nlohmann::json& doc,
+                            nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict) {
+  std::string out;
+  AppendJson(doc, &out, handler);
+  return out;
+}
+
+}  // namespace danvan
