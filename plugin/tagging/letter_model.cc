@@ -945,7 +945,7 @@ nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
       ev.get_ref<json::array_t&>().reserve(d.evidence.size());
       for (const auto& e : d.evidence) {
         json one = json::object();
-        one.emplace("feature", e.feature);
+        one.emplace("feature", std::string(e.feature));
         one.emplace("weight", e.weight);
         ev.push_back(std::move(one));
       }

@@ -348,7 +348,7 @@ TEST_F(ShippedReading, EveryLetterGetsAKindWithConfidenceAndEveryFlagDecided) {
     ASSERT_NE(Find(tags, "petition_kind"), nullptr) << content;  // the host gave none
     const TagHit* reading = Find(tags, "letter_reading");
     ASSERT_NE(reading, nullptr);
-    for (const char* f : kLetterFlags) EXPECT_TRUE(reading->evidence[0]["flags"][f]["value"].is_boolean()) << f;
+    for (const char* f : kLetterFlags) EXPECT_TRUE(reading->EvidenceJson()[0]["flags"][f]["value"].is_boolean()) << f;
     // Below the review threshold the letter is on the review list.
     if (kind->confidence < 0.6) {
       EXPECT_NE(Find(tags, "needs_review"), nullptr) << content;
