@@ -166,6 +166,19 @@ class CancelGate {
   bool connected_ = false;  // sender thread only
 };
 
+// Makes a socket, hands it to the gate (so Cancel can shut it down mid-connect), connects it
+// within connect_timeout and leaves it with send/receive timeouts of io_timeout.
+Poco::Net::StreamSocket ConnectGated(const Poco::Net::SocketAddress& address, CancelGate* gate,
+                                     Poco::Timespan connect_timeout, Poco::Timespan io_timeout) {
+  Poco::Net::StreamSocket plain(address.family());
+  gate->Arm(plain.impl()->sockfd());
+  plain.connect(address, connect_timeout);
+  plain.setReceiveTimeout(io_timeout);
+  plain.setSendTimeout(io_timeout);
+  plain.setNoDelay(true);
+  return plain;
+}
+
 // Poco's sessions connect inside sendRequest; these ones make the socket first and hand it to
 // the gate, then connect and (HTTPS) shake hands on it. Connect and handshake are bounded by
 // the connect timeout, as in Poco's own connect; send and receive by their timeouts.
@@ -181,12 +194,8 @@ class GatedHttpsSession final : public Poco::Net::HTTPSClientSession {
 
  protected:
   void connect(const Poco::Net::SocketAddress& address) override {
-    Poco::Net::StreamSocket plain(address.family());
-    gate_->Arm(plain.impl()->sockfd());
-    plain.connect(address, connect_timeout_);
-    plain.setReceiveTimeout(connect_timeout_);
-    plain.setSendTimeout(connect_timeout_);
-    plain.setNoDelay(true);
+    // The handshake is part of connecting: bounded by the connect timeout.
+    Poco::Net::StreamSocket plain = ConnectGated(address, gate_, connect_timeout_, connect_timeout_);
     // Handshake and peer verification (host name, chain) with the session's context.
     Poco::Net::SecureStreamSocket secure =
         Poco::Net::SecureStreamSocket::attach(plain, getHost(), context_);
@@ -213,13 +222,7 @@ class GatedHttpSession final : public Poco::Net::HTTPClientSession {
 
  protected:
   void connect(const Poco::Net::SocketAddress& address) override {
-    Poco::Net::StreamSocket plain(address.family());
-    gate_->Arm(plain.impl()->sockfd());
-    plain.connect(address, connect_timeout_);
-    plain.setReceiveTimeout(io_timeout_);
-    plain.setSendTimeout(io_timeout_);
-    plain.setNoDelay(true);
-    attachSocket(plain);
+    attachSocket(ConnectGated(address, gate_, connect_timeout_, io_timeout_));
     gate_->Connected();
   }
 
