@@ -280,6 +280,26 @@ void BM_Letters(benchmark::State& state) {
 }
 BENCHMARK(BM_Letters);
 
+// The same, plus what the engine does with the tags when it stores them (re-tagging, intake):
+// each tag as JSON with its evidence rendered (TagHit::ToJson), the array dumped to a string.
+void BM_LettersStored(benchmark::State& state) {
+  static const std::vector<json> letters = LetterEvents();
+  auto rs = RuleSet::FromFile(kRoot + "/config/rules/default.json", kRoot + "/schemas").value();
+  const int64_t now = danvan::ParseIsoTime("2023-09-30T17:00:00+07:00").value();
+  size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    const json& ev = letters[i++ % letters.size()];
+    json tags = json::array();
+    for (const auto& h : rs->Evaluate({"petition", ev, now})) tags.push_back(h.ToJson());
+    std::string stored = tags.dump();
+    bytes += stored.size();
+    benchmark::DoNotOptimize(stored);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["stored_bytes"] = static_cast<double>(bytes) / std::max<int64_t>(1, state.iterations());
+}
+BENCHMARK(BM_LettersStored);
+
 // The letter model alone (features + scores + evidence, no JSON, no rules).
 void BM_LetterModelRead(benchmark::State& state) {
   static const std::vector<json> letters = LetterEvents();

@@ -851,20 +851,25 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
   r.has_text = !hashes.empty();
   // Top contributions of the active features to one decision.
   // Only the kEvidence largest are named (names are copied for those alone).
-  thread_local std::vector<std::pair<double, uint32_t>> scratch;  // cleared by each top()
+  // The kEvidence largest contributions are kept in a small sorted array while the active
+  // features are scanned (a contribution not above the smallest kept costs one comparison);
+  // equal contributions keep the order of `active`.
   auto top = [&](auto contribution) {
-    scratch.clear();
+    std::array<std::pair<double, uint32_t>, kEvidence> best;
+    size_t n = 0;
     for (uint32_t i : active) {
-      double c = contribution(weights_[i].w);
-      if (c > 1e-3) scratch.emplace_back(c, i);
+      const double c = contribution(weights_[i].w);
+      if (c <= 1e-3 || (n == kEvidence && c <= best[n - 1].first)) continue;
+      size_t at = n < kEvidence ? n++ : n - 1;
+      while (at > 0 && best[at - 1].first < c) {
+        best[at] = best[at - 1];
+        --at;
+      }
+      best[at] = {c, i};
     }
-    size_t keep = std::min(scratch.size(), kEvidence);
-    std::partial_sort(scratch.begin(), scratch.begin() + keep, scratch.end(),
-                      [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<Evidence> ev;
-    ev.reserve(keep);
-    for (size_t k = 0; k < keep; ++k)
-      ev.push_back({names_[scratch[k].second], std::round(scratch[k].first * 1000) / 1000});
+    ev.reserve(n);
+    for (size_t k = 0; k < n; ++k) ev.push_back({names_[best[k].second], std::round(best[k].first * 1000) / 1000});
     return ev;
   };
 
@@ -945,7 +950,7 @@ nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
       ev.get_ref<json::array_t&>().reserve(d.evidence.size());
       for (const auto& e : d.evidence) {
         json one = json::object();
-        one.emplace("feature", e.feature);
+        one.emplace("feature", std::string(e.feature));
         one.emplace("weight", e.weight);
         ev.push_back(std::move(one));
       }

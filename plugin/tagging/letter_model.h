@@ -130,7 +130,9 @@ class LetterCues {
 
 
 struct Evidence {
-  std::string feature;
+  // A view into the model's feature names (or a literal for the invariants): valid while the
+  // LetterModel that read the letter lives.
+  std::string_view feature;
   double weight;  // contribution to the decided outcome's score (positive: for it)
 };
 

@@ -1160,7 +1160,7 @@ json FeaturesJson(const std::vector<Evidence>& ev) {
   out.get_ref<json::array_t&>().reserve(ev.size());
   for (const auto& e : ev) {
     json one = json::object();
-    Put(&one, "feature", e.feature);
+    Put(&one, "feature", std::string(e.feature));
     Put(&one, "weight", e.weight);
     out.push_back(std::move(one));
   }
@@ -1174,6 +1174,77 @@ json ModelFeatures(const std::string& mv, const std::vector<Evidence>& ev) {
   Put(&one, "features", FeaturesJson(ev));
   return ArrayOf(std::move(one));
 }
+
+// The evidence of one letter reading, rendered when its tags are stored or explained; the JSON
+// is the one the reading's tags carried when it was built eagerly (kept byte for byte).
+struct ReadingEvidence final : DeferredEvidence {
+  enum Part { kKind = 0, kStrength = 1, kSecondary = 2, kFlag = 10, kLetter = 20, kReview = 21 };
+  struct Weak {
+    int flag;  // -1: the kind; else index into kLetterFlags
+    double confidence;
+  };
+  std::shared_ptr<const LetterModel> model;  // keeps the evidence's feature names alive
+  LetterReading reading;
+  double strong_above = 0, review_below = 0, flag_review_below = 0;
+  std::vector<Weak> weak;  // decisions under the review thresholds, in the order they are listed
+
+  json Render(int part) const override {
+    const std::string& mv = model->version();
+    const LetterReading& r = reading;
+    if (part == kKind) {
+      json probs = json::object();
+      for (size_t k = 0; k < kLetterKinds.size(); ++k) Put(&probs, kLetterKinds[k], Round3(r.kind_probabilities[k]));
+      json kind_ev = json::object();
+      Put(&kind_ev, "model", mv);
+      Put(&kind_ev, "probabilities", std::move(probs));
+      Put(&kind_ev, "features", FeaturesJson(r.kind.evidence));
+      return ArrayOf(std::move(kind_ev));
+    }
+    if (part == kStrength) {
+      json strength_ev = json::object();
+      Put(&strength_ev, "model", mv);
+      Put(&strength_ev, "strong_above", strong_above);
+      return ArrayOf(std::move(strength_ev));
+    }
+    if (part >= kSecondary && part < kSecondary + static_cast<int>(r.secondary_decisions.size()))
+      return ModelFeatures(mv, r.secondary_decisions[static_cast<size_t>(part - kSecondary)].evidence);
+    if (part >= kFlag && part < kFlag + static_cast<int>(kLetterFlags.size()))
+      return ModelFeatures(mv, r.flags[static_cast<size_t>(part - kFlag)].evidence);
+    if (part == kLetter) {
+      json all = r.ToJson(/*decided_evidence=*/false);
+      all["model"] = mv;
+      return ArrayOf(std::move(all));
+    }
+    if (part == kReview) {
+      json weak_json = json::array();
+      for (const Weak& w : weak) {
+        json one = json::object();
+        if (w.flag < 0) {
+          Put(&one, "decision", "kind");
+          Put(&one, "value", r.kind.value);
+        } else {
+          Put(&one, "decision", kLetterFlags[static_cast<size_t>(w.flag)]);
+          Put(&one, "value", r.flags[static_cast<size_t>(w.flag)].value == "true");
+        }
+        Put(&one, "confidence", Round3(w.confidence));
+        weak_json.push_back(std::move(one));
+      }
+      json review_ev = json::object();
+      Put(&review_ev, "review_below", review_below);
+      Put(&review_ev, "flag_review_below", flag_review_below);
+      Put(&review_ev, "weak", std::move(weak_json));
+      return ArrayOf(std::move(review_ev));
+    }
+    return json::array();
+  }
+};
+
+// "reading.<flag>", the rule id of each flag's tag.
+const std::array<std::string, 5> kFlagRules = [] {
+  std::array<std::string, 5> out;
+  for (size_t f = 0; f < kLetterFlags.size(); ++f) out[f] = std::string("reading.") + kLetterFlags[f];
+  return out;
+}();
 
 // Reads a petition/reception letter with the letter model (or takes a person's reviewed
 // reading) and appends the reading's tags.
@@ -1229,57 +1300,53 @@ void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, cons
   };
   const text::MatchText* title_mt = shared_title ? shared_title : prepare(title, &own_title);
   const text::MatchText* content_mt = shared_content ? shared_content : prepare(content, &own_content);
-  LetterReading r = rd.model->ReadPrepared(title_mt, content_mt);
-  const std::string& mv = rd.model->version();
-  json probs = json::object();
-  for (size_t k = 0; k < kLetterKinds.size(); ++k) Put(&probs, kLetterKinds[k], Round3(r.kind_probabilities[k]));
-  {
-    json kind_ev = json::object();
-    Put(&kind_ev, "model", mv);
-    Put(&kind_ev, "probabilities", std::move(probs));
-    Put(&kind_ev, "features", FeaturesJson(r.kind.evidence));
-    add("text_kind", r.kind.value, "reading.kind", r.kind.confidence, ArrayOf(std::move(kind_ev)));
-    json strength_ev = json::object();
-    Put(&strength_ev, "model", mv);
-    Put(&strength_ev, "strong_above", rd.strong_above);
-    add("text_kind_strength", r.kind.confidence >= rd.strong_above ? "strong" : "weak", "reading.kind",
-        r.kind.confidence, ArrayOf(std::move(strength_ev)));
-  }
-  for (const auto& d : r.secondary_decisions) {
-    if (d.value.find(':') != std::string::npos) continue;
-    add("secondary_kind", d.value, "reading.secondary", d.confidence, ModelFeatures(mv, d.evidence));
-  }
-  json weak = json::array();
-  auto weak_decision = [&](const char* decision, json value, double confidence) {
-    json w = json::object();
-    Put(&w, "decision", decision);
-    Put(&w, "value", std::move(value));
-    Put(&w, "confidence", Round3(confidence));
-    weak.push_back(std::move(w));
+  auto rec = std::make_shared<ReadingEvidence>();
+  rec->model = rd.model;
+  rec->strong_above = rd.strong_above;
+  rec->review_below = rd.review_below;
+  rec->flag_review_below = rd.flag_review_below;
+  rec->reading = rd.model->ReadPrepared(title_mt, content_mt);
+  const LetterReading& r = rec->reading;
+  auto add_deferred = [&](const char* tag, std::string value, const std::string& rule,
+                          double confidence, int part) {
+    TagHit h;
+    h.tag = tag;
+    h.value = std::move(value);
+    h.rule_id = rule;
+    h.rules_version = version;
+    h.confidence = Round3(confidence);
+    h.deferred_part = part;
+    tags->push_back(std::move(h));
   };
-  if (r.kind.confidence < rd.review_below) weak_decision("kind", r.kind.value, r.kind.confidence);
+  const size_t first = tags->size();
+  static const std::string kKindRule = "reading.kind", kSecondaryRule = "reading.secondary",
+                           kLetterRule = "reading.letter", kReviewRule = "reading.review";
+  add_deferred("text_kind", r.kind.value, kKindRule, r.kind.confidence, ReadingEvidence::kKind);
+  add_deferred("text_kind_strength", r.kind.confidence >= rd.strong_above ? "strong" : "weak", kKindRule,
+               r.kind.confidence, ReadingEvidence::kStrength);
+  for (size_t i = 0; i < r.secondary_decisions.size(); ++i) {
+    const LetterDecision& d = r.secondary_decisions[i];
+    if (d.value.find(':') != std::string::npos) continue;
+    add_deferred("secondary_kind", d.value, kSecondaryRule, d.confidence,
+                 ReadingEvidence::kSecondary + static_cast<int>(i));
+  }
+  if (r.kind.confidence < rd.review_below) rec->weak.push_back({-1, r.kind.confidence});
   for (size_t f = 0; f < kLetterFlags.size(); ++f) {
     const LetterDecision& d = r.flags[f];
     if (d.value == "true")
-      add(kFlagTags[f].first, kFlagTags[f].second, std::string("reading.") + kLetterFlags[f],
-          d.confidence, ModelFeatures(mv, d.evidence));
-    if (d.confidence < rd.flag_review_below) weak_decision(kLetterFlags[f], d.value == "true", d.confidence);
+      add_deferred(kFlagTags[f].first, kFlagTags[f].second, kFlagRules[f], d.confidence,
+                   ReadingEvidence::kFlag + static_cast<int>(f));
+    if (d.confidence < rd.flag_review_below) rec->weak.push_back({static_cast<int>(f), d.confidence});
   }
   double overall = r.kind.confidence;
   for (const auto& d : r.flags) overall = std::min(overall, d.confidence);
   // The whole reading: every decision with its value and confidence (the features are in the
-  // tags above, and in here only for unsure decisions).
-  json all = r.ToJson(/*decided_evidence=*/false);
-  all["model"] = mv;
-  const bool sure = weak.empty();
-  add("letter_reading", sure ? "sure" : "review", "reading.letter", overall, ArrayOf(std::move(all)));
-  if (!sure) {
-    json review_ev = json::object();
-    Put(&review_ev, "review_below", rd.review_below);
-    Put(&review_ev, "flag_review_below", rd.flag_review_below);
-    Put(&review_ev, "weak", std::move(weak));
-    add("needs_review", "", "reading.review", overall, ArrayOf(std::move(review_ev)));
-  }
+  // tags above, and in there only for unsure decisions).
+  const bool sure = rec->weak.empty();
+  add_deferred("letter_reading", sure ? "sure" : "review", kLetterRule, overall, ReadingEvidence::kLetter);
+  if (!sure) add_deferred("needs_review", "", kReviewRule, overall, ReadingEvidence::kReview);
+  std::shared_ptr<const DeferredEvidence> shared = std::move(rec);
+  for (size_t i = first; i < tags->size(); ++i) (*tags)[i].deferred = shared;
 }
 
 // domain.md §3a invariants over the final tags: group => complex; anonymous => denunciation.
@@ -1419,12 +1486,13 @@ std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
 }
 
 nlohmann::json TagHit::ToJson() const {
-  json j = {{"tag", tag},
-            {"value", value},
-            {"rule", rule_id},
-            {"rules_version", rules_version},
-            {"evidence", evidence}};
-  if (confidence >= 0) j["confidence"] = confidence;
+  json j = json::object();
+  Put(&j, "tag", tag);
+  Put(&j, "value", value);
+  Put(&j, "rule", rule_id);
+  Put(&j, "rules_version", rules_version);
+  Put(&j, "evidence", EvidenceJson());
+  if (confidence >= 0) Put(&j, "confidence", confidence);
   return j;
 }
 

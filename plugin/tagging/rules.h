@@ -65,6 +65,16 @@ struct RecordView {
   const nlohmann::json* review = nullptr;
 };
 
+// Evidence kept compact until it is rendered: the letter reading's decisions (feature names as
+// views into the model, weights, probabilities) are turned into JSON only when a tag is stored
+// or explained (TagHit::ToJson / EvidenceJson), not on every evaluation. One object is shared by
+// the tags of one reading, each naming its `part`. Immutable after construction; thread-safe.
+class DeferredEvidence {
+ public:
+  virtual ~DeferredEvidence() = default;
+  virtual nlohmann::json Render(int part) const = 0;
+};
+
 struct TagHit {
   std::string tag;
   std::string value;  // "" for a tag without value
@@ -74,7 +84,12 @@ struct TagHit {
   // Array of evidence items, e.g. {"field":"content","keywords":["khiếu nại"],
   // "matched":["khiếu nại"]}, {"field":"$petitioner_count","op":"ge","actual":7,"expected":5},
   // {"tag":"text_kind","value":"complaint"}, {"not":"/rules/4/when/all/1"}.
+  // Null when the evidence is deferred (below): read it with EvidenceJson().
   nlohmann::json evidence;
+  std::shared_ptr<const DeferredEvidence> deferred;  // when set, the evidence is its `deferred_part`
+  int deferred_part = 0;
+  // The evidence as JSON (rendered now when deferred; the same JSON every time).
+  nlohmann::json EvidenceJson() const { return deferred ? deferred->Render(deferred_part) : evidence; }
   // {"tag","value","rule","rules_version","evidence"} (+ "confidence" when >= 0)
   nlohmann::json ToJson() const;
   static Result<TagHit> FromJson(const nlohmann::json& j);

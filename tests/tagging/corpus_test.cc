@@ -183,7 +183,7 @@ TEST(Corpus, PrecisionAndRecallPerLabel) {
       got.insert(h.value.empty() ? h.tag : h.tag + "=" + h.value);
       EXPECT_EQ(h.rules_version, "2026.1");
       EXPECT_FALSE(h.rule_id.empty());
-      EXPECT_TRUE(h.evidence.is_array() && !h.evidence.empty()) << id << " " << h.tag;
+      EXPECT_TRUE(h.EvidenceJson().is_array() && !h.EvidenceJson().empty()) << id << " " << h.tag;
     }
     for (const auto& l : expected) {
       if (got.count(l))

@@ -348,7 +348,7 @@ TEST_F(ShippedReading, EveryLetterGetsAKindWithConfidenceAndEveryFlagDecided) {
     ASSERT_NE(Find(tags, "petition_kind"), nullptr) << content;  // the host gave none
     const TagHit* reading = Find(tags, "letter_reading");
     ASSERT_NE(reading, nullptr);
-    for (const char* f : kLetterFlags) EXPECT_TRUE(reading->evidence[0]["flags"][f]["value"].is_boolean()) << f;
+    for (const char* f : kLetterFlags) EXPECT_TRUE(reading->EvidenceJson()[0]["flags"][f]["value"].is_boolean()) << f;
     // Below the review threshold the letter is on the review list.
     if (kind->confidence < 0.6) {
       EXPECT_NE(Find(tags, "needs_review"), nullptr) << content;
@@ -440,6 +440,25 @@ TEST_F(ShippedReading, WithheldNameMakesAnAnonymousDenunciationButNotSomeoneElse
       "đồng không có biên lai. Đề nghị Phòng kiểm tra, xử lý nghiêm.";
   tags = Tag({{"content", named}});
   EXPECT_EQ(Find(tags, "anonymous_denunciation"), nullptr);
+}
+
+// Cue file 2026.7: a reception record tells in the third person that the citizen withheld their
+// name (Luật Tố cáo 2018 điều 25), and agencies passing a matter to each other is a cue of a
+// complex case (domain.md §3a: several responsible agencies, agencies disagreeing).
+TEST(LetterCues, ThirdPersonRecordsAndAgenciesPassingTheMatterOn) {
+  auto cues = ShippedCues();
+  auto record = Names(*cues, "", "PHIẾU GHI NỘI DUNG TIẾP CÔNG DÂN. Công dân nam, từ chối cho biết họ tên, "
+                                 "địa chỉ. Công dân trình bày hiệu trưởng thu tiền sai quy định. Công dân "
+                                 "không ký biên bản, không để lại cách liên hệ.");
+  EXPECT_TRUE(record.count("c:anonymous"));
+  auto named_record = Names(*cues, "", "PHIẾU GHI NỘI DUNG TIẾP CÔNG DÂN. Công dân Nguyễn Văn An, trú tại "
+                                       "xã An Hòa, trình bày việc con bị hạ hạnh kiểm. Công dân ký biên bản.");
+  EXPECT_FALSE(named_record.count("c:anonymous"));
+  auto deflect = Names(*cues, "", "Tôi hỏi trường thì trường bảo phải lên phòng, lên phòng thì bảo là việc "
+                                  "của trường. Hai nơi đẩy qua đẩy lại, không ai nhận.");
+  EXPECT_TRUE(deflect.count("c:complex.deflect"));
+  auto one_place = Names(*cues, "", "Tôi đề nghị nhà trường trả lại tiền đồng phục cho con tôi.");
+  EXPECT_FALSE(one_place.count("c:complex.deflect"));
 }
 
 TEST_F(ShippedReading, ARuleCanStillRefineTheKind) {

@@ -147,10 +147,12 @@ TEST(RuleEval, DefaultPackExplainsPetitionKind) {
     saw = true;
     EXPECT_EQ(t.rule_id, "reading.kind");
     EXPECT_GT(t.confidence, 0.25);
-    ASSERT_TRUE(t.evidence.is_array());
-    ASSERT_FALSE(t.evidence[0]["features"].empty()) << t.evidence.dump();
-    EXPECT_TRUE(t.evidence[0]["features"][0]["feature"].is_string());
-    EXPECT_GT(t.evidence[0]["features"][0]["weight"].get<double>(), 0);
+    const json ev = t.EvidenceJson();  // the reading's evidence is rendered when asked for
+    ASSERT_TRUE(ev.is_array());
+    ASSERT_FALSE(ev[0]["features"].empty()) << ev.dump();
+    EXPECT_TRUE(ev[0]["features"][0]["feature"].is_string());
+    EXPECT_GT(ev[0]["features"][0]["weight"].get<double>(), 0);
+    EXPECT_EQ(t.ToJson()["evidence"], ev);
   }
   EXPECT_TRUE(saw);
   // Host class contradicts the text -> mismatch, when the reading is strong.
@@ -164,6 +166,40 @@ TEST(RuleEval, DefaultPackExplainsPetitionKind) {
     EXPECT_NE(t.tag, "petition_kind");
   }
   EXPECT_EQ(mismatch, strong);
+}
+
+// The reading's evidence is kept compact and rendered when a tag is stored or explained; a tag
+// outlives the rule set that made it (a configuration reload swaps the set while tags are being
+// stored), and renders the same JSON every time.
+TEST(RuleEval, ReadingEvidenceRendersAfterTheRuleSetIsGone) {
+  auto rs = RuleSet::FromFile(kRoot + "/config/rules/default.json", kSchemas).value();
+  json ev = Petition({{"title", "Đơn tố cáo"},
+                      {"content", "Tôi không ghi tên. Hiệu trưởng thu tiền trái quy định của toàn "
+                                  "trường, 1.200 học sinh. Đề nghị thanh tra, xử lý nghiêm."},
+                      {"received_at", "2023-09-01"},
+                      {"status", "received"}});
+  std::vector<TagHit> tags = Eval(*rs, ev);
+  std::vector<json> stored;
+  size_t deferred = 0;
+  for (const auto& t : tags) {
+    stored.push_back(t.ToJson());
+    if (t.deferred) {
+      ++deferred;
+      EXPECT_TRUE(t.evidence.is_null()) << t.tag;  // not rendered by Evaluate
+      EXPECT_TRUE(t.EvidenceJson().is_array()) << t.tag;
+      EXPECT_FALSE(t.EvidenceJson().empty()) << t.tag;
+    }
+  }
+  EXPECT_GE(deferred, 3u);  // text_kind, text_kind_strength, letter_reading at least
+  rs.reset();
+  for (size_t i = 0; i < tags.size(); ++i) {
+    EXPECT_EQ(tags[i].ToJson(), stored[i]) << tags[i].tag;
+    TagHit copy = tags[i];
+    EXPECT_EQ(copy.ToJson(), stored[i]) << tags[i].tag;
+    auto back = TagHit::FromJson(stored[i]);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(back->ToJson(), stored[i]);
+  }
 }
 
 TEST(RuleEval, OperatorsAndDerivedValues) {
@@ -269,7 +305,7 @@ TEST(RuleEval, RetagDiffReportsChangesWithVersions) {
   auto back = TagHit::FromJson(after[0].ToJson());
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->value, after[0].value);
-  EXPECT_EQ(back->evidence, after[0].evidence);
+  EXPECT_EQ(back->evidence, after[0].EvidenceJson());
 }
 
 TEST(RuleEval, ConcurrentEvaluationIsConsistent) {

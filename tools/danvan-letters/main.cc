@@ -782,7 +782,7 @@ int Eval(const Args& a) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: danvan-letters train|cv|eval [options] FILE...\n";
+    std::cerr << "usage: danvan-letters train|cv|eval|features|tags [options] FILE...\n";
     return 2;
   }
   std::string cmd = argv[1];
@@ -794,6 +794,32 @@ int main(int argc, char** argv) {
   if (cmd == "train") return Train(a);
   if (cmd == "cv") return CrossValidate(a);
   if (cmd == "eval") return Eval(a);
+  if (cmd == "tags") {
+    // One JSON line per letter: its id and every tag of the whole tagger (rules + reading) as the
+    // engine stores it (TagHit::ToJson, evidence rendered). For error analysis, and to check that
+    // a change of the tagger's code leaves every tag, confidence and evidence as it was.
+    std::vector<Letter> letters;
+    std::string sha;
+    if (!LoadLetters(a.files, &letters, &sha)) return 2;
+    std::string rules_path = a.opts.count("rules") ? a.opts.at("rules") : "config/rules/default.json";
+    std::string schemas = a.opts.count("schemas") ? a.opts.at("schemas") : "schemas";
+    auto rs = danvan::tagging::RuleSet::FromFile(rules_path, schemas);
+    if (!rs.ok()) {
+      std::cerr << rs.status().message() << "\n";
+      return 2;
+    }
+    const int64_t now = danvan::ParseIsoTime("2023-06-30T17:00:00+07:00").value();
+    for (const Letter& l : letters) {
+      json env = {{"kind", "petition"}, {"source", "tags"}, {"id", l.id}, {"unit", "SGDDT.TTRA"},
+                  {"version", 1}, {"event_time", "2023-06-01T09:00:00+07:00"},
+                  {"data", {{"received_at", "2023-06-01"}, {"status", "received"},
+                            {"title", l.title}, {"content", l.content}}}};
+      json tags = json::array();
+      for (const auto& h : rs.value()->Evaluate({"petition", env, now})) tags.push_back(h.ToJson());
+      std::printf("%s\n", json({{"id", l.id}, {"tags", tags}}).dump().c_str());
+    }
+    return 0;
+  }
   if (cmd == "features") {
     // One JSON line per letter: its id, labels and the names of its cue and structure features.
     std::vector<Letter> letters;
