@@ -53,6 +53,11 @@ struct EngineConfig {
   std::string config_dir;
   std::string storage_engine = "sqlite";
   std::string storage_path;
+  // storage.postgres (engine "postgres"): the connection string without the password, and the
+  // password (a secret: from password_file, password_env or the host's secret callback
+  // "storage.postgres.password"; never logged).
+  std::string pg_conninfo;
+  std::string pg_password;
   bool synchronous_full = true;
   int busy_timeout_ms = 10000;
   int read_connections = 4;
