@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -147,6 +148,31 @@ ALTER TABLE records ADD COLUMN IF NOT EXISTS change_xid xid8;
 ALTER TABLE records ADD COLUMN IF NOT EXISTS changed_by TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS records_change_xid ON records (change_xid);
 CREATE INDEX IF NOT EXISTS outbox_record_seq ON outbox (destination, record_pk, seq);
+)sql",
+      // 1002: the contributions change log the nodes follow (pg_store.h, ChangeFeed).
+      R"sql(
+CREATE TABLE IF NOT EXISTS contrib_log (
+  id BIGSERIAL PRIMARY KEY, xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  node TEXT NOT NULL, record_pk BIGINT NOT NULL,
+  old_unit TEXT NOT NULL, old_contrib TEXT NOT NULL, new_unit TEXT NOT NULL, new_contrib TEXT NOT NULL,
+  at_ms BIGINT NOT NULL DEFAULT (extract(epoch from now()) * 1000)::bigint);
+CREATE INDEX IF NOT EXISTS contrib_log_xid ON contrib_log (xid);
+CREATE OR REPLACE FUNCTION danvan_log_contrib() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.contrib <> '[]' THEN
+      INSERT INTO contrib_log (node, record_pk, old_unit, old_contrib, new_unit, new_contrib)
+      VALUES (NEW.changed_by, NEW.pk, NEW.unit, '[]', NEW.unit, NEW.contrib);
+    END IF;
+  ELSIF NEW.contrib IS DISTINCT FROM OLD.contrib OR NEW.unit IS DISTINCT FROM OLD.unit THEN
+    INSERT INTO contrib_log (node, record_pk, old_unit, old_contrib, new_unit, new_contrib)
+    VALUES (NEW.changed_by, NEW.pk, OLD.unit, OLD.contrib, NEW.unit, NEW.contrib);
+  END IF;
+  RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS records_contrib_log ON records;
+CREATE TRIGGER records_contrib_log AFTER INSERT OR UPDATE ON records
+  FOR EACH ROW EXECUTE FUNCTION danvan_log_contrib();
 )sql",
   };
   return kSteps;
@@ -553,9 +579,12 @@ std::vector<ExportLogRow> ReadLog(Conn& c, const std::string& destination, const
 
 // Runs `select` through a cursor, `chunk` rows at a time, so memory stays bounded for scans of
 // the whole table; fn gets each chunk. Throws PgError.
+// snapshot_out: the snapshot the scan read (pg_snapshot text), when not null.
 void ForEachChunk(Conn& c, const std::string& select, const Params& p,
-                  const std::function<void(const PgResult&)>& fn, int chunk = 2000) {
-  c.Simple("BEGIN READ ONLY");
+                  const std::function<void(const PgResult&)>& fn, int chunk = 2000,
+                  std::string* snapshot_out = nullptr) {
+  c.Simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (snapshot_out) *snapshot_out = c.Exec("SELECT pg_current_snapshot()::text").Text(0, 0);
   c.ExecOnce("DECLARE danvan_scan NO SCROLL CURSOR FOR " + select, p);
   const std::string fetch = "FETCH " + std::to_string(chunk) + " FROM danvan_scan";
   for (;;) {
@@ -1296,10 +1325,13 @@ class PgStore final : public Store, public ChangeFeed {
       const std::function<void(int64_t, const std::string&, const std::string&)>& fn) override {
     try {
       auto lease = readers_.Acquire();
+      std::string snapshot;
       ForEachChunk(lease.conn(), "SELECT pk, unit, contrib FROM records WHERE contrib <> '[]' ORDER BY pk",
                    Params(), [&](const PgResult& r) {
                      for (int i = 0; i < r.Rows(); ++i) fn(r.Int(i, 0), r.Text(i, 1), r.Text(i, 2));
-                   });
+                   }, 2000, &snapshot);
+      std::lock_guard lock(cursor_mu_);
+      contribution_cursor_ = snapshot;
       return Status::Ok();
     } catch (const PgError& e) {
       return ToStatus("read contributions", e);
@@ -1504,26 +1536,35 @@ class PgStore final : public Store, public ChangeFeed {
     }
   }
 
-  // The cursor `after` is an xid8 horizon (every transaction below it has ended): records
-  // written by transactions in [after, horizon) by other nodes, then the new horizon. A
-  // transaction still running at the time is picked up by a later call.
-  Result<RecordChanges> ChangedSince(int64_t after, const std::string& node, int64_t limit) override {
+  std::string ContributionCursor() override {
+    std::lock_guard lock(cursor_mu_);
+    return contribution_cursor_;
+  }
+
+  Result<std::string> FollowContributions(const std::string& cursor, const std::string& node,
+                                          const std::function<void(const ContribChange&)>& fn) override {
     try {
       auto lease = readers_.Acquire();
-      Conn& c = lease.conn();
-      RecordChanges out;
-      const int64_t horizon =
-          c.Exec("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").Int(0, 0);
-      PgResult r = c.Exec(
-          "SELECT pk FROM records WHERE change_xid >= $1::text::xid8 AND change_xid < $2::text::xid8 "
-          "AND changed_by <> $3 ORDER BY change_xid LIMIT $4",
-          Params().I(after).I(horizon).S(node).I(limit + 1));
-      for (int i = 0; i < r.Rows() && i < limit; ++i) out.record_pks.push_back(r.Int(i, 0));
-      out.truncated = r.Rows() > limit;
-      out.seq = horizon;
-      return out;
+      std::string next;
+      // Entries of transactions the cursor's snapshot did not see (committed since), read in
+      // the snapshot that becomes the next cursor.
+      ForEachChunk(lease.conn(),
+                   "SELECT record_pk, old_unit, old_contrib, new_unit, new_contrib FROM contrib_log "
+                   "WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot) AND "
+                   "NOT pg_visible_in_snapshot(xid, $1::text::pg_snapshot) AND node <> $2 ORDER BY id",
+                   Params().S(cursor).S(node), [&](const PgResult& r) {
+                     for (int i = 0; i < r.Rows(); ++i)
+                       fn({r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3), r.Text(i, 4)});
+                   }, 2000, &next);
+      // Entries older than a week are read by every node long since (a node away longer
+      // rebuilds its aggregates when it opens): removed once an hour.
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+      if (now_ms - last_prune_ms_.exchange(now_ms) > 3600000)
+        lease.conn().Exec("DELETE FROM contrib_log WHERE at_ms < $1", Params().I(now_ms - 7LL * 86400000));
+      return next;
     } catch (const PgError& e) {
-      return ToStatus("read changes", e);
+      return ToStatus("read contribution changes", e);
     }
   }
 
@@ -1566,6 +1607,9 @@ class PgStore final : public Store, public ChangeFeed {
   Conn guard_;   // holds the node's session advisory lock for the life of the store
   ReadPool readers_;
   int64_t schema_version_ = 0;
+  std::mutex cursor_mu_;
+  std::string contribution_cursor_;  // guarded by cursor_mu_
+  std::atomic<int64_t> last_prune_ms_{0};
 };
 
 }  // namespace

@@ -12,11 +12,12 @@
 //  - The second-open guard is per node: a session advisory lock on the node id, held by a
 //    dedicated connection for the life of the store (released by the server when the node's
 //    connection drops, e.g. after SIGKILL).
-//  - Every committed write transaction bumps a change sequence (table change_seq) and sends
-//    NOTIFY danvan_changes: ChangedSince lets a node see the others' commits.
+//  - Every change of a record's indicator contributions is logged (table contrib_log, by a
+//    trigger): ChangeFeed lets each node's aggregates follow the others' commits.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -41,19 +42,27 @@ struct PgOptions {
 // holds the node id; IoError when the server cannot be reached (message without the password).
 Result<std::unique_ptr<Store>> OpenPgStore(const PgOptions& options);
 
-// The change sequence of the store (PostgreSQL only): a number that grows with every committed
-// write transaction of any node, and the pks of records changed after `after` by other nodes
-// than `node` (bounded by limit, oldest first). For the in-memory aggregates of each node to
-// follow the others' commits.
-struct RecordChanges {
-  int64_t seq = 0;                 // the highest change seen
-  std::vector<int64_t> record_pks; // records written by other nodes since `after`
-  bool truncated = false;          // more than `limit`: rebuild instead
+// How each node's in-memory indicator aggregates follow the other nodes' commits (PostgreSQL
+// only; the PgStore returned by OpenPgStore implements it: dynamic_cast the Store). A trigger
+// logs every change of a record's contributions (old unit and contributions, new ones, the
+// node that wrote it) with its transaction id; a node reads the entries committed since its
+// cursor, a snapshot of the database, so each entry is read exactly once whatever the order
+// in which transactions commit. The aggregates are sums: applying -old +new of every other
+// node's change, in any order, gives the same totals as a recomputation.
+struct ContribChange {
+  int64_t record_pk = 0;
+  std::string old_unit, old_contrib;  // old_contrib "[]" for a new record
+  std::string new_unit, new_contrib;
 };
 class ChangeFeed {
  public:
   virtual ~ChangeFeed() = default;
-  virtual Result<RecordChanges> ChangedSince(int64_t after, const std::string& node, int64_t limit) = 0;
+  // The cursor matching what the last ForEachContribution read (the snapshot it ran in).
+  virtual std::string ContributionCursor() = 0;
+  // Calls fn for every change committed after `cursor` by nodes other than `node`, oldest
+  // first; returns the new cursor. Bounded memory (read in chunks).
+  virtual Result<std::string> FollowContributions(const std::string& cursor, const std::string& node,
+                                                  const std::function<void(const ContribChange&)>& fn) = 0;
 };
 
 }  // namespace danvan

@@ -364,6 +364,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
       data->calendar, catalogue, data->deadline_rules));
   Status rebuilt = e->RebuildIndex();
   if (!rebuilt.ok()) return rebuilt;
+  // Several nodes on PostgreSQL: from the snapshot the aggregates were built from, each node
+  // follows the contribution changes of the others.
+  e->feed_ = dynamic_cast<ChangeFeed*>(e->store_.get());
+  if (e->feed_) e->follow_cursor_ = e->feed_->ContributionCursor();
   e->reevaluation_ = std::make_unique<BackgroundJob>("re-evaluation");
   Status reeval = e->ReevaluateIfDeadlineInputsChanged();
   if (!reeval.ok()) return reeval;
@@ -499,11 +503,37 @@ Status Engine::Stop(uint32_t timeout_ms) {
   return Status::Ok();
 }
 
+void Engine::FollowOtherNodes() {
+  if (!feed_) return;
+  std::lock_guard lock(follow_mu_);
+  if (follow_cursor_.empty()) return;
+  const std::string node = config_.instance.empty() ? "local" : config_.instance;
+  std::vector<indicators::Delta> deltas;
+  auto next = feed_->FollowContributions(follow_cursor_, node, [&](const ContribChange& c) {
+    RecordRow old_row, new_row;
+    old_row.pk = new_row.pk = c.record_pk;
+    old_row.unit = c.old_unit;
+    new_row.unit = c.new_unit;
+    ExpandDeltas(old_row, c.old_contrib, -1, &deltas);
+    ExpandDeltas(new_row, c.new_contrib, +1, &deltas);
+  });
+  if (!next.ok()) {
+    // Nothing applied: the next call reads the same changes again from the same cursor.
+    hooks_.logger.Log(LogLevel::kError, "follow_nodes_failed", {{"error", next.status().message()}});
+    return;
+  }
+  // Applied with the cursor moved past them, under follow_mu_: each change exactly once.
+  // (Memory: the changes of one interval between calls, at most one scheduler tick's worth.)
+  ApplyDeltas(deltas);
+  follow_cursor_ = std::move(next).value();
+}
+
 void Engine::SchedulerLoop() {
   pthread_setname_np(pthread_self(), "danvan-sched");
   std::unique_lock lock(lifecycle_mu_);
   while (!stopping_) {
     lock.unlock();
+    FollowOtherNodes();
     auto fired = ScanDeadlines();
     if (!fired.ok())
       hooks_.logger.Log(LogLevel::kError, "deadline_scan_failed", {{"error", fired.status().message()}});
@@ -697,6 +727,8 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (!req.is_object() || !req.contains("op") || !req["op"].is_string())
     return Status::InvalidInput("/op: yêu cầu phải là đối tượng JSON có trường \"op\" (chuỗi)");
   const std::string op = req["op"].get<std::string>();
+  // Answers include what the other nodes committed until now (PostgreSQL).
+  FollowOtherNodes();
   // Administrative ops leave an audit entry (who, what, when, outcome): admin_ops.cc.
   if (IsAuditedOp(op, req)) {
     auto actor = AuditActor(req);
