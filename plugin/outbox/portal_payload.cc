@@ -112,6 +112,22 @@ Status Require(const json& item, const std::string& field, std::string_view reco
   return Status::Ok();
 }
 
+// Copies the scalar field `field` of `data` to `item` in the portal's wire form; a missing field
+// becomes "", an array or object is refused (the portal takes a single value there).
+Status CopyScalarToWire(const json& data, const std::string& field, std::string_view record_id,
+                        const PayloadOptions& options, json* item) {
+  auto it = data.find(field);
+  json v = it == data.end() ? json("") : *it;
+  if (v.is_array() || v.is_object()) {
+    return Status::InvalidInput("Hồ sơ " + Quote(record_id) + ": trường " + field +
+                                " phải là giá trị đơn");
+  }
+  auto r = ToWire(field, v, options);
+  if (!r.ok()) return Status::InvalidInput("Hồ sơ " + Quote(record_id) + ": " + r.status().message());
+  (*item)[field] = std::move(r.value());
+  return Status::Ok();
+}
+
 Result<std::string> MapUnit(std::string_view record_id, std::string_view unit,
                             const PortalMappings& m) {
   auto it = m.units.find(std::string(unit));
@@ -240,15 +256,7 @@ Result<WireItem> MapDossierItem(std::string_view record_id, std::string_view uni
   for (const auto& f : DossierOptionalArrayFields())
     if (data.contains(f)) array_fields.push_back(f);
   for (const auto& f : string_fields) {
-    auto it = data.find(f);
-    json v = it == data.end() ? json("") : *it;
-    if (v.is_array() || v.is_object()) {
-      return Status::InvalidInput("Hồ sơ " + Quote(record_id) + ": trường " + f +
-                                  " phải là giá trị đơn");
-    }
-    auto r = ToWire(f, v, options);
-    if (!r.ok()) return Status::InvalidInput("Hồ sơ " + Quote(record_id) + ": " + r.status().message());
-    item[f] = std::move(r.value());
+    if (Status st = CopyScalarToWire(data, f, record_id, options, &item); !st.ok()) return st;
   }
   for (const auto& f : array_fields) {
     auto it = data.find(f);
@@ -298,15 +306,7 @@ Result<WireItem> MapProgressItem(std::string_view record_id, std::string_view un
   }
   json item = json::object();
   for (const auto& f : ProgressStringFields()) {
-    auto it = data.find(f);
-    json v = it == data.end() ? json("") : *it;
-    if (v.is_array() || v.is_object()) {
-      return Status::InvalidInput("Hồ sơ " + Quote(record_id) + ": trường " + f +
-                                  " phải là giá trị đơn");
-    }
-    auto r = ToWire(f, v, options);
-    if (!r.ok()) return Status::InvalidInput("Hồ sơ " + Quote(record_id) + ": " + r.status().message());
-    item[f] = std::move(r.value());
+    if (Status st = CopyScalarToWire(data, f, record_id, options, &item); !st.ok()) return st;
   }
   for (const char* f : {"MaHoSo", "ThoiDiemXuLy"}) {
     if (Status s = Require(item, f, record_id); !s.ok()) return s;
