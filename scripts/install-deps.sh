@@ -5,6 +5,9 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates
   libpoco-dev nlohmann-json3-dev libvalijson-dev libssl-dev openssl
   libsqlite3-dev sqlite3
+  # The PostgreSQL storage engine (adapters/postgres, libpq) and the server its tests start
+  # (scripts/pg-test-server.sh, ctest -L postgres).
+  libpq-dev postgresql
   libutf8proc-dev libxlsxwriter-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   valgrind python3
@@ -12,8 +15,6 @@ PKGS=(
   # Packaging (CPack .deb: dpkg-shlibdeps, objcopy) and the Java kit's test (tests/kits).
   dpkg-dev binutils file openjdk-17-jdk-headless libjna-java
 )
-# The PostgreSQL storage engine (a later issue) will add libpq-dev here, and postgresql for its
-# tests; nothing uses them today.
 # The admin console's real-browser test (tests/console/console_browser_test.py, ctest -L console)
 # drives headless Chromium through chromedriver with Selenium.
 if [ "${DANVAN_WITH_BROWSER:-1}" = 1 ]; then PKGS+=(chromium chromium-driver python3-selenium); fi

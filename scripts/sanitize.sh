@@ -63,7 +63,7 @@ if has_stage asan || has_stage fuzz; then
     # child costs seconds, so 30 kills here (still early, mid-export and late ones; the plain
     # suite runs all 110) keep it within its 420 s.
     (cd "$B" && DANVAN_CRASH_EXPORT_KILLS=${DANVAN_CRASH_EXPORT_KILLS:-30} \
-        ctest --output-on-failure --timeout 1200 -j"${CTEST_JOBS:-2}" -LE "valgrind|kits")
+        ctest --output-on-failure --timeout 1200 -j"${CTEST_JOBS:-2}" -LE "valgrind|kits|postgres")
     took "ASan+UBSan suite" "$t0"
   fi
 fi

@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <libpq-fe.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "engine/tag_review_ops.h"
 #include "portal/portal_http_client.h"
 #include "portal/portal_probe.h"
+#include "postgres/pg_store.h"
 #include "sqlite/sqlite_store.h"
 
 namespace danvan {
@@ -88,6 +90,64 @@ void WarnIfPortalInsecure(const EngineConfig& config, const Logger& logger, cons
 
 }  // namespace
 
+namespace {
+
+// storage.postgres: the connection string (conninfo, conninfo_env or conninfo_file; it must not
+// hold the password) and the password (the host's secret "storage.postgres.password",
+// password_env or password_file; none when the server trusts the connection, e.g. a unix socket
+// with peer authentication).
+void ParsePostgresConfig(const nlohmann::json& storage, const SecretLookup& secret, EngineConfig* c,
+                         std::vector<FieldError>* errors) {
+  const nlohmann::json pg = storage.value("postgres", nlohmann::json::object());
+  const std::string where = "/storage/postgres";
+  if (pg.contains("password")) {
+    errors->push_back({where + "/password", "không ghi mật khẩu trong cấu hình; dùng password_file, "
+                                            "password_env hoặc hàm bí mật (secret) của hệ thống chủ"});
+    return;
+  }
+  if (pg.contains("conninfo")) {
+    c->pg_conninfo = pg["conninfo"].get<std::string>();
+  } else if (pg.contains("conninfo_env") || pg.contains("conninfo_file")) {
+    auto v = ReadSecret(pg, "conninfo", true, SecretLookup(), "");
+    if (!v.ok()) {
+      errors->push_back({where, v.status().message()});
+      return;
+    }
+    c->pg_conninfo = v.value();
+  } else {
+    errors->push_back({where + "/conninfo", "thiếu chuỗi kết nối PostgreSQL (conninfo, conninfo_env hoặc conninfo_file)"});
+    return;
+  }
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(c->pg_conninfo.c_str(), &err);
+  if (!opts) {
+    std::string why = err ? err : "không đọc được";
+    if (err) PQfreemem(err);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    errors->push_back({where + "/conninfo", "chuỗi kết nối sai: " + why});
+    return;
+  }
+  bool has_password = false;
+  for (PQconninfoOption* o = opts; o->keyword; ++o)
+    if (std::string(o->keyword) == "password" && o->val && *o->val) has_password = true;
+  PQconninfoFree(opts);
+  if (has_password) {
+    c->pg_conninfo.clear();
+    errors->push_back({where + "/conninfo", "chuỗi kết nối không được chứa mật khẩu; dùng password_file, "
+                                            "password_env hoặc hàm bí mật (secret) của hệ thống chủ"});
+    return;
+  }
+  auto pw = ReadSecret(pg, "password", false, secret, "storage.postgres.password");
+  if (!pw.ok()) {
+    errors->push_back({where, pw.status().message()});
+    return;
+  }
+  c->pg_password = pw.value();
+  if (pg.contains("pool_size")) c->read_connections = pg["pool_size"].get<int>();
+}
+
+}  // namespace
+
 Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup& secret) {
   // The document itself is held to the default depth (kDefaultMaxJsonDepth; a valid one nests
   // about 5 levels), checked before anything recurses over it.
@@ -126,8 +186,7 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
     c.storage_path = st.value("path", "");
     if (c.storage_engine == "sqlite" && c.storage_path.empty())
       errors.push_back({"/storage/path", "thiếu đường dẫn tệp SQLite"});
-    if (c.storage_engine == "postgres")
-      errors.push_back({"/storage/engine", "PostgreSQL chưa được hỗ trợ trong bản này"});
+    if (c.storage_engine == "postgres") ParsePostgresConfig(st, secret, &c, &errors);
     c.synchronous_full = st.value("synchronous", "full") == "full";
     c.busy_timeout_ms = st.value("busy_timeout_ms", c.busy_timeout_ms);
     c.read_connections = st.value("read_connections", c.read_connections);
@@ -165,6 +224,9 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
     c.rules_file = path_of("tagging", "rules_file", c.config_dir + "/rules/default.json");
     c.reports_dir = path_of("reports", "dir",
                             (std::filesystem::path(c.storage_path).parent_path() / "reports").string());
+    if (c.storage_engine == "postgres" && c.storage_path.empty() &&
+        !(doc.contains("reports") && doc["reports"].contains("dir")))
+      errors.push_back({"/reports/dir", "cần khai báo thư mục báo cáo khi dùng PostgreSQL (không có tệp SQLite để đặt bên cạnh)"});
     if (doc.contains("portal")) c.portal = doc["portal"];
     auto outbox = ParseOutboxConfig(doc.value("outbox", nlohmann::json()), doc.contains("portal"));
     if (!outbox.ok()) {
@@ -260,17 +322,31 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   std::error_code ec;
   auto parent = std::filesystem::path(config.storage_path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  SqliteOptions so;
-  so.path = config.storage_path;
-  so.synchronous_full = config.synchronous_full;
-  so.busy_timeout_ms = config.busy_timeout_ms;
-  so.read_connections = config.read_connections;
-  so.file_mode = config.file_mode;
-  so.logger = e->hooks_.logger;
-  so.read_wait_ms = config.read_wait_ms;
-  auto store = OpenSqliteStore(so);
-  if (!store.ok()) return store.status();
-  e->store_ = std::move(store).value();
+  if (config.storage_engine == "postgres") {
+    PgOptions po;
+    po.conninfo = config.pg_conninfo;
+    po.password = config.pg_password;
+    po.node = config.instance.empty() ? "local" : config.instance;
+    po.read_connections = config.read_connections;
+    po.read_wait_ms = config.read_wait_ms;
+    po.synchronous_full = config.synchronous_full;
+    po.logger = e->hooks_.logger;
+    auto store = OpenPgStore(po);
+    if (!store.ok()) return store.status();
+    e->store_ = std::move(store).value();
+  } else {
+    SqliteOptions so;
+    so.path = config.storage_path;
+    so.synchronous_full = config.synchronous_full;
+    so.busy_timeout_ms = config.busy_timeout_ms;
+    so.read_connections = config.read_connections;
+    so.file_mode = config.file_mode;
+    so.logger = e->hooks_.logger;
+    so.read_wait_ms = config.read_wait_ms;
+    auto store = OpenSqliteStore(so);
+    if (!store.ok()) return store.status();
+    e->store_ = std::move(store).value();
+  }
 
   // Every data file, checked by its schema; the first failure fails open (config_reload.h).
   auto loaded = LoadConfigData(config, e->hooks_.secret, /*collect_all=*/false);
@@ -301,6 +377,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
       data->calendar, catalogue, data->deadline_rules));
   Status rebuilt = e->RebuildIndex();
   if (!rebuilt.ok()) return rebuilt;
+  // Several nodes on PostgreSQL: from the snapshot the aggregates were built from, each node
+  // follows the contribution changes of the others.
+  e->feed_ = dynamic_cast<ChangeFeed*>(e->store_.get());
+  if (e->feed_) e->follow_cursor_ = e->feed_->ContributionCursor();
   e->reevaluation_ = std::make_unique<BackgroundJob>("re-evaluation");
   Status reeval = e->ReevaluateIfDeadlineInputsChanged();
   if (!reeval.ok()) return reeval;
@@ -339,7 +419,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   if (!ob.ok()) return ob;
   e->probe_ = std::make_unique<PortalProbe>(e->hooks_.clock.get());
   WarnIfPortalInsecure(config, e->hooks_.logger, "open");
-  e->hooks_.logger.Log(LogLevel::kInfo, "opened", {{"storage", config.storage_path}});
+  e->hooks_.logger.Log(LogLevel::kInfo, "opened",
+                       {{"engine", config.storage_engine},
+                        {"storage", config.storage_engine == "postgres" ? std::string("postgresql") : config.storage_path}});
   RegisterReportOps(*e);
   if (Status st = RegisterTagReviewOps(*e); !st.ok()) return st;
   RegisterDeadlineListOps(*e);
@@ -530,11 +612,37 @@ Status Engine::Stop(uint32_t timeout_ms) {
   return Status::Ok();
 }
 
+void Engine::FollowOtherNodes() {
+  if (!feed_) return;
+  std::lock_guard lock(follow_mu_);
+  if (follow_cursor_.empty()) return;
+  const std::string node = config_.instance.empty() ? "local" : config_.instance;
+  std::vector<indicators::Delta> deltas;
+  auto next = feed_->FollowContributions(follow_cursor_, node, [&](const ContribChange& c) {
+    RecordRow old_row, new_row;
+    old_row.pk = new_row.pk = c.record_pk;
+    old_row.unit = c.old_unit;
+    new_row.unit = c.new_unit;
+    ExpandDeltas(old_row, c.old_contrib, -1, &deltas);
+    ExpandDeltas(new_row, c.new_contrib, +1, &deltas);
+  });
+  if (!next.ok()) {
+    // Nothing applied: the next call reads the same changes again from the same cursor.
+    hooks_.logger.Log(LogLevel::kError, "follow_nodes_failed", {{"error", next.status().message()}});
+    return;
+  }
+  // Applied with the cursor moved past them, under follow_mu_: each change exactly once.
+  // (Memory: the changes of one interval between calls, at most one scheduler tick's worth.)
+  ApplyDeltas(deltas);
+  follow_cursor_ = std::move(next).value();
+}
+
 void Engine::SchedulerLoop() {
   pthread_setname_np(pthread_self(), "danvan-sched");
   std::unique_lock lock(lifecycle_mu_);
   while (!stopping_) {
     lock.unlock();
+    FollowOtherNodes();
     auto fired = ScanDeadlines();
     if (!fired.ok())
       hooks_.logger.Log(LogLevel::kError, "deadline_scan_failed", {{"error", fired.status().message()}});
@@ -728,6 +836,8 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
   if (!req.is_object() || !req.contains("op") || !req["op"].is_string())
     return Status::InvalidInput("/op: yêu cầu phải là đối tượng JSON có trường \"op\" (chuỗi)");
   const std::string op = req["op"].get<std::string>();
+  // Answers include what the other nodes committed until now (PostgreSQL).
+  FollowOtherNodes();
   // Administrative ops leave an audit entry (who, what, when, outcome): admin_ops.cc.
   if (IsAuditedOp(op, req)) {
     auto actor = AuditActor(req);

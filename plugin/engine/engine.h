@@ -41,6 +41,8 @@
 
 namespace danvan {
 
+class ChangeFeed;  // postgres/pg_store.h
+
 class TagReviewBook;  // engine/tag_review_ops.h
 struct ConfigData;    // engine/config_reload.h
 class PortalProbe;    // portal/portal_probe.h
@@ -55,6 +57,11 @@ struct EngineConfig {
   std::string config_dir;
   std::string storage_engine = "sqlite";
   std::string storage_path;
+  // storage.postgres (engine "postgres"): the connection string without the password, and the
+  // password (a secret: from password_file, password_env or the host's secret callback
+  // "storage.postgres.password"; never logged).
+  std::string pg_conninfo;
+  std::string pg_password;
   bool synchronous_full = true;
   int busy_timeout_ms = 10000;
   int read_connections = 4;
@@ -262,6 +269,9 @@ class Engine {
   // Fires due-soon / overdue alerts whose time has come; returns how many fired.
   Result<int> ScanDeadlines();
   void SchedulerLoop();
+  // PostgreSQL: applies to the aggregates the contribution changes other nodes committed since
+  // the last call (postgres/pg_store.h, ChangeFeed). No-op on SQLite. Thread-safe.
+  void FollowOtherNodes();
   std::shared_ptr<const RecordEvaluator> evaluator() const;
 
   EngineConfig config_;
@@ -284,6 +294,9 @@ class Engine {
   std::shared_ptr<const calendar::DeadlineRules> deadline_rules_;  // guarded by evaluator_mu_
   std::mutex procedures_mu_;  // one catalogue merge (or reload of the deadline inputs) at a time
   indicators::SeriesIndex index_;
+  ChangeFeed* feed_ = nullptr;  // the store's, on PostgreSQL; set in Open
+  std::mutex follow_mu_;
+  std::string follow_cursor_;   // guarded by follow_mu_
   indicators::RecordSeriesIndex record_index_;
   std::unique_ptr<Outbox> outbox_;
   std::map<std::string, QueryOp> extra_ops_;

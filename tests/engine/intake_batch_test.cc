@@ -34,41 +34,28 @@ nlohmann::json RecordGet(Engine& e, const std::string& kind, const std::string& 
   return got.ok() ? got.value() : nlohmann::json();
 }
 
+// On the store of either engine (test_support.h).
 void ExecSql(const std::filesystem::path& db, const std::vector<std::string>& sqls) {
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  for (const auto& sql : sqls)
-    ASSERT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql << ": " << sqlite3_errmsg(h);
-  sqlite3_close(h);
+  for (const auto& sql : sqls) ASSERT_NO_THROW(testing::ExecStoreSql(db, sql)) << sql;
 }
 
 std::string QueryText(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  EXPECT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  // Another thread may be committing a group: wait for it like any reader would.
-  sqlite3_busy_timeout(h, 10000);
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
-  std::string v;
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-    v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return v;
+  try {
+    return testing::QueryStoreText(db, sql);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+    return "";
+  }
 }
 
 int64_t QueryInt(const std::filesystem::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  EXPECT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  // Another thread may be committing a group: wait for it like any reader would.
-  sqlite3_busy_timeout(h, 10000);
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
-  int64_t v = -1;
-  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return v;
+  try {
+    const std::string v = testing::QueryStoreText(db, sql);
+    return v.empty() ? -1 : std::stoll(v);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+    return -1;
+  }
 }
 
 TEST(HistoryDigestTest, RoundTripsAnyStatusAndSortsLikeTheHistory) {

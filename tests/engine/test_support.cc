@@ -1,6 +1,13 @@
 #include "engine/test_support.h"
 
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 namespace danvan::testing {
@@ -17,10 +24,144 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+bool UsingPostgres() {
+  const char* e = std::getenv("DANVAN_TEST_ENGINE");
+  return e != nullptr && std::string(e) == "postgres";
+}
+
+namespace {
+
+std::string ReadLine(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::filesystem::path PgServerDir() {
+  const char* state = std::getenv("DANVAN_TEST_PG_STATE");
+  if (!state) throw std::runtime_error("DANVAN_TEST_ENGINE=postgres needs DANVAN_TEST_PG_STATE (scripts/pg-test-server.sh)");
+  return ReadLine(state);
+}
+
+}  // namespace
+
+std::string PgPasswordFile() { return (PgServerDir() / "password").string(); }
+
+std::string PgPassword() { return ReadLine(PgServerDir() / "password"); }
+
+std::string PgConninfoFor(const std::filesystem::path& db) {
+  const auto dir = PgServerDir();
+  const std::string admin = ReadLine(dir / "conninfo");
+  const std::string password = ReadLine(dir / "password");
+  // One database per store path: opening the same path again opens the same database.
+  std::ostringstream name;
+  name << "t_" << std::hex << std::hash<std::string>()(db.string());
+  const char* keys[] = {"dbname", "password", nullptr};
+  const char* values[] = {admin.c_str(), password.c_str(), nullptr};
+  PGconn* c = PQconnectdbParams(keys, values, 1);
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(c);
+    PQfinish(c);
+    throw std::runtime_error("test PostgreSQL server: " + msg);
+  }
+  PGresult* r = PQexec(c, ("SELECT 1 FROM pg_database WHERE datname='" + name.str() + "'").c_str());
+  const bool exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+  PQclear(r);
+  if (!exists) {
+    r = PQexec(c, ("CREATE DATABASE " + name.str() + " TEMPLATE template0 STRATEGY FILE_COPY").c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    std::string msg = PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok && msg.find("already exists") == std::string::npos) {
+      PQfinish(c);
+      throw std::runtime_error("CREATE DATABASE " + name.str() + ": " + msg);
+    }
+  }
+  PQfinish(c);
+  std::string conninfo = admin;
+  const auto at = conninfo.find("dbname=postgres");
+  if (at != std::string::npos) conninfo.replace(at, 15, "dbname=" + name.str());
+  return conninfo;
+}
+
+namespace {
+
+// Runs `sql` on the store at `db` (SQLite file or the test database named after it) and
+// returns the first column of every row as text ("" for NULL). Throws on error.
+std::vector<std::string> RunSql(const std::filesystem::path& db, const std::string& sql) {
+  std::vector<std::string> out;
+  if (UsingPostgres()) {
+    const std::string conninfo = PgConninfoFor(db);
+    const std::string password = ReadLine(PgServerDir() / "password");
+    const char* keys[] = {"dbname", "password", nullptr};
+    const char* values[] = {conninfo.c_str(), password.c_str(), nullptr};
+    PGconn* c = PQconnectdbParams(keys, values, 1);
+    PGresult* r = PQexec(c, sql.c_str());
+    const auto st = PQresultStatus(r);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+      std::string msg = PQresultErrorMessage(r);
+      PQclear(r);
+      PQfinish(c);
+      throw std::runtime_error(sql + ": " + msg);
+    }
+    for (int i = 0; i < PQntuples(r); ++i) out.push_back(PQgetvalue(r, i, 0));
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  }
+  sqlite3* h = nullptr;
+  if (sqlite3_open(db.c_str(), &h) != SQLITE_OK) throw std::runtime_error("open " + db.string());
+  sqlite3_busy_timeout(h, 10000);
+  const char* tail = sql.c_str();
+  while (tail && *tail) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(h, tail, -1, &st, &tail) != SQLITE_OK) {
+      std::string msg = sqlite3_errmsg(h);
+      sqlite3_close(h);
+      throw std::runtime_error(sql + ": " + msg);
+    }
+    if (!st) break;  // trailing whitespace
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      const auto* t = sqlite3_column_text(st, 0);
+      out.push_back(t ? reinterpret_cast<const char*>(t) : "");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+      std::string msg = sqlite3_errmsg(h);
+      sqlite3_close(h);
+      throw std::runtime_error(sql + ": " + msg);
+    }
+  }
+  sqlite3_close(h);
+  return out;
+}
+
+}  // namespace
+
+void ExecStoreSql(const std::filesystem::path& db, const std::string& sql) { RunSql(db, sql); }
+
+std::string QueryStoreText(const std::filesystem::path& db, const std::string& sql) {
+  auto rows = RunSql(db, sql);
+  return rows.empty() ? std::string() : rows[0];
+}
+
+int64_t QueryStoreInt(const std::filesystem::path& db, const std::string& sql) {
+  auto v = QueryStoreText(db, sql);
+  return v.empty() ? 0 : std::stoll(v);
+}
+
 std::string ConfigFor(const std::filesystem::path& db, nlohmann::json extra) {
   nlohmann::json c = {{"storage", {{"engine", "sqlite"}, {"path", db.string()}}},
                       {"schemas_dir", std::string(DANVAN_SOURCE_ROOT) + "/schemas"},
                       {"config_dir", std::string(DANVAN_SOURCE_ROOT) + "/config"}};
+  if (UsingPostgres()) {
+    // DANVAN_TEST_ENGINE=postgres (ctest -L postgres): the same test on the test server. The
+    // path stays (reports are written beside it); the database is named after it.
+    c["storage"]["engine"] = "postgres";
+    c["storage"]["postgres"] = {{"conninfo", PgConninfoFor(db)}, {"password_file", PgPasswordFile()}};
+  }
   c.update(extra, true);
   return c.dump();
 }

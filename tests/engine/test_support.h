@@ -1,7 +1,9 @@
-// Helpers for engine tests: a temporary directory and an engine on a real SQLite file.
+// Helpers for engine tests: a temporary directory and an engine on a real SQLite file, or on a
+// real PostgreSQL server (DANVAN_TEST_ENGINE=postgres).
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -21,6 +23,22 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// True when the tests run on PostgreSQL (DANVAN_TEST_ENGINE=postgres, set by the ctest entries
+// labelled "postgres"; the server is scripts/pg-test-server.sh's, named by DANVAN_TEST_PG_STATE).
+bool UsingPostgres();
+// The connection string of the test database for the store path `db` (created on first use;
+// the same path gives the same database), and the file holding the server's password.
+std::string PgConninfoFor(const std::filesystem::path& db);
+std::string PgPasswordFile();
+std::string PgPassword();
+
+// SQL on the store at `db`, whichever the engine (statements both dialects read alike; a test
+// of a SQLite-only matter skips itself on PostgreSQL with GTEST_SKIP). Throw on error.
+void ExecStoreSql(const std::filesystem::path& db, const std::string& sql);
+std::string QueryStoreText(const std::filesystem::path& db, const std::string& sql);  // first row, column
+int64_t QueryStoreInt(const std::filesystem::path& db, const std::string& sql);
+
+// A configuration on a store at `db`: SQLite, or PostgreSQL when UsingPostgres().
 std::string ConfigFor(const std::filesystem::path& db, nlohmann::json extra = nlohmann::json::object());
 std::unique_ptr<Engine> OpenEngine(const std::string& config_text,
                                    std::shared_ptr<Clock> clock = nullptr);

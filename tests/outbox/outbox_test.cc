@@ -341,13 +341,7 @@ TEST_P(OutboxTest, ExportLogChainDetectsAlteredAndDeletedEntries) {
   ASSERT_TRUE(engine_->Stop(5000).ok());
   ASSERT_TRUE(Q({{"op", "exportlog.verify"}})["valid"].get<bool>());
   const std::string db = (dir_.path() / "o.sqlite").string();
-  auto exec = [&](const char* sql) {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
-    sqlite3_close(h);
-  };
+  auto exec = [&](const char* sql) { ASSERT_NO_THROW(testing::ExecStoreSql(db, sql)) << sql; };
   // Two exchanges: the dossier (seq 1) and its three steps in one call (seq 2).
   exec("UPDATE export_log SET response_summary = replace(response_summary, '0', '1') WHERE seq = 1");
   json v = Q({{"op", "exportlog.verify"}});
@@ -863,16 +857,13 @@ TEST_P(OutboxTest, StartingNodeReleasesItsOwnStaleLeasesAtOnce) {
   engine_.reset();
   // What a node killed between claiming and finishing leaves behind (lease 120 s ahead).
   {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_.path() / "o.sqlite").c_str(), &h), SQLITE_OK);
     const std::string far = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                std::chrono::system_clock::now().time_since_epoch()).count() + 120000);
     for (const auto& [id, owner] : {std::pair<std::string, std::string>{mine, "motcua-node-1"}, {theirs, "motcua-node-2"}}) {
       const std::string sql = "UPDATE outbox SET lease_until_ms=" + far + ", lease_owner='" + owner +
                               "' WHERE record_id='" + id + "' AND op='dossier'";
-      ASSERT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+      ASSERT_NO_THROW(testing::ExecStoreSql(dir_.path() / "o.sqlite", sql)) << sql;
     }
-    sqlite3_close(h);
   }
   Open(cfg);
   ASSERT_TRUE(engine_->Start().ok());
@@ -991,15 +982,12 @@ TEST_P(OutboxTest, DatabaseAtVersionFiveMigratesAndExportsWhatWasQueued) {
   SubmitLifecycle(id);
   engine_.reset();
   {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open((dir_.path() / "o.sqlite").c_str(), &h), SQLITE_OK);
     for (const char* sql : {"ALTER TABLE outbox DROP COLUMN ambiguous", "ALTER TABLE outbox DROP COLUMN derived",
                             "ALTER TABLE outbox DROP COLUMN lease_owner",
                             // migration 8 (records.history_digest, issue 16) came later
                             "ALTER TABLE records DROP COLUMN history_digest",
                             "DELETE FROM schema_migrations WHERE version >= 6"})
-      ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql << ": " << sqlite3_errmsg(h);
-    sqlite3_close(h);
+      ASSERT_NO_THROW(testing::ExecStoreSql(dir_.path() / "o.sqlite", sql)) << sql;
   }
   Open(Config());
   EXPECT_EQ(Q({{"op", "stats"}})["storage"].value("schema_version", 0), 8) << Q({{"op", "stats"}}).dump();
