@@ -423,7 +423,7 @@ class Handler final : public Poco::Net::HTTPRequestHandler {
     const bool https = sh_->config.https();
     auto r = RunOp(*sh_, s, {{"op", "report"}, {"kind", kind}, {"year", year}});
     if (!r.ok()) return SendStatus(resp, r.status(), https);
-    const nlohmann::json cfg = sh_->env.config_raw.value("reports", nlohmann::json::object())
+    const nlohmann::json cfg = sh_->env.config_in_force().value("reports", nlohmann::json::object())
                                    .value("decree30", nlohmann::json::object());
     auto filled = FillDocxTemplate(
         cfg.value("template_file", sh_->env.config_dir + "/reports/bao-cao-nd30.docx"),

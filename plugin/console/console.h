@@ -38,7 +38,9 @@ namespace danvan::console {
 // What the console shows and needs beyond the query ops.
 struct ConsoleEnv {
   std::string version;        // plugin version and build id
-  nlohmann::json config_raw;  // the configuration in force (shown redacted)
+  // The configuration in force (shown redacted; the Word draft's reports.decree30): called per
+  // request, so a reload that leaves the console running is seen at once. Must not be empty.
+  std::function<nlohmann::json()> config_in_force;
   std::string reports_dir;    // reports.dir: where the report op writes (downloads are read there)
   std::string config_dir;     // the data directory (default Word template: reports/bao-cao-nd30.docx)
   // Checks a configuration document without applying it: every error "path: reason", one per

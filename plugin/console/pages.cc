@@ -521,8 +521,8 @@ std::string Config(const PageRequest& r) {
   if (r.session.role != Role::kAdmin)
     return Layout(r, "/config", "Cấu hình", "<p>Trang này cần vai trò quản trị.</p>");
   // The configuration in force from config.show when the engine has it (it changes with
-  // config.reload); otherwise the document read at open.
-  json shown = RedactConfig(r.shared.env.config_raw);
+  // config.reload); otherwise the engine's configuration in force.
+  json shown = RedactConfig(r.shared.env.config_in_force());
   std::string since;
   auto live = Op(r, {{"op", "config.show"}});
   if (live.ok() && live.value().contains("config")) {

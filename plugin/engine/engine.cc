@@ -434,7 +434,6 @@ std::unique_ptr<console::Console> Engine::MakeConsole(const EngineConfig& config
   if (!config.console.enabled) return nullptr;
   console::ConsoleEnv env;
   env.version = std::string(DANVAN_VERSION) + " (" + DANVAN_BUILD_ID + ")";
-  env.config_raw = config.raw;
   env.reports_dir = config.reports_dir;
   env.config_dir = config.config_dir;
   SecretLookup secret = hooks_.secret;
@@ -444,6 +443,8 @@ std::unique_ptr<console::Console> Engine::MakeConsole(const EngineConfig& config
   };
   // The one query dispatcher, the same as the ABI's query (issue 15).
   Engine* raw = this;
+  // The console is stopped in ~Engine before the engine goes, so `raw` outlives every call.
+  env.config_in_force = [raw] { return raw->live_config()->raw; };
   auto dispatch = [raw](const nlohmann::json& req) {
     return raw->Query(req.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   };

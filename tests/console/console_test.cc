@@ -523,6 +523,29 @@ TEST(ConsoleDocx, FillsSplitPlaceholdersRepeatsListsAndEscapes) {
   EXPECT_EQ(console::FillDocumentXml(xml, v).find("noi_nhan"), std::string::npos);
 }
 
+// Downloads the six-month Word draft of 2023 and returns its word/document.xml ("" on any
+// failure, reported as a test failure); checks the package's content types and relations exist.
+std::string WordDraftDocumentXml(int port, const std::string& cookie) {
+  Reply r = Http(port, "GET", "/download/report?kind=six_month&year=2023&format=docx", "", {{"Cookie", cookie}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+  if (r.status != 200) return "";
+  // Unzip it and take word/document.xml.
+  std::istringstream in(r.body);
+  Poco::Zip::ZipArchive archive(in);
+  std::set<std::string> names;
+  std::string document;
+  for (auto it = archive.headerBegin(); it != archive.headerEnd(); ++it) {
+    names.insert(it->first);
+    if (it->first != "word/document.xml") continue;
+    std::istringstream src(r.body);
+    Poco::Zip::ZipInputStream zin(src, it->second, true);
+    Poco::StreamCopier::copyToString(zin, document);
+  }
+  EXPECT_TRUE(names.count("[Content_Types].xml") && names.count("_rels/.rels")) << names.size();
+  return document;
+}
+
 TEST_F(ConsoleTest, WordDraftInDecree30LayoutDownloadsAndOpens) {
   // The issuing agency's details are in reports.decree30; the shipped template is used.
   engine_ = testing::OpenEngine(
@@ -539,22 +562,7 @@ TEST_F(ConsoleTest, WordDraftInDecree30LayoutDownloadsAndOpens) {
   port_ = engine_->console_port();
   ASSERT_TRUE(engine_->Submit(testing::PetitionEvent("DT-2023-000009", 1, "received").dump()).status.ok());
   auto viewer = Login("lanhdao", "mat-khau-xem-2023");  // a viewer may download reports
-  Reply r = Http(port_, "GET", "/download/report?kind=six_month&year=2023&format=docx", "", {{"Cookie", viewer.first}});
-  ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(r.content_type, "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
-  // Unzip it and parse word/document.xml as XML.
-  std::istringstream in(r.body);
-  Poco::Zip::ZipArchive archive(in);
-  std::set<std::string> names;
-  std::string document;
-  for (auto it = archive.headerBegin(); it != archive.headerEnd(); ++it) {
-    names.insert(it->first);
-    if (it->first != "word/document.xml") continue;
-    std::istringstream src(r.body);
-    Poco::Zip::ZipInputStream zin(src, it->second, true);
-    Poco::StreamCopier::copyToString(zin, document);
-  }
-  EXPECT_TRUE(names.count("[Content_Types].xml") && names.count("_rels/.rels")) << names.size();
+  const std::string document = WordDraftDocumentXml(port_, viewer.first);
   ASSERT_FALSE(document.empty());
   Poco::XML::DOMParser parser;
   EXPECT_NO_THROW(Poco::AutoPtr<Poco::XML::Document> doc = parser.parseString(document));
@@ -564,6 +572,22 @@ TEST_F(ConsoleTest, WordDraftInDecree30LayoutDownloadsAndOpens) {
                            "- UBND thành phố &lt;Hải Phòng&gt;;", "- Lưu: VT.", "GIÁM ĐỐC"})
     EXPECT_NE(document.find(want), std::string::npos) << want;
   EXPECT_EQ(document.find("{{"), std::string::npos);
+}
+
+// A reload that leaves the console running (no console change) is what the Word draft's
+// reports.decree30 details show at once, not the document read at open.
+TEST_F(ConsoleTest, WordDraftFollowsAReloadThatKeepsTheConsole) {
+  Open();
+  ASSERT_TRUE(engine_->Submit(testing::PetitionEvent("DT-2023-000009", 1, "received").dump()).status.ok());
+  auto admin = Login("quantri", "mật-khẩu-quản-trị");
+  json doc = engine_->live_config()->raw;
+  doc["reports"]["decree30"]["agency"] = "SỞ GIÁO DỤC SAU TẢI LẠI";
+  Reply reload = Api(admin, {{"op", "config.reload"}, {"config", doc}});
+  ASSERT_EQ(reload.status, 200) << reload.body;
+  EXPECT_FALSE(reload.Json()["effects"].contains("console")) << reload.body;
+  ASSERT_EQ(engine_->console_port(), port_);
+  const std::string document = WordDraftDocumentXml(port_, admin.first);
+  EXPECT_NE(document.find("SỞ GIÁO DỤC SAU TẢI LẠI"), std::string::npos);
 }
 
 int FreePort() {
