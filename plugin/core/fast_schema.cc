@@ -1,5 +1,7 @@
 #include "core/fast_schema.h"
 
+#include "core/json_write.h"
+
 #include <cstdint>
 #include <map>
 #include <set>
@@ -531,24 +533,8 @@ std::optional<uint64_t> Utf8Length(const std::string& s) {
       ++i, ++count;
       continue;
     }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return std::nullopt;
-    }
-    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return std::nullopt;
-    for (size_t k = 2; k < len; ++k)
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return std::nullopt;
+    const size_t len = Utf8SequenceLength(p + i, n - i);
+    if (len == 0) return std::nullopt;
     i += len, ++count;
   }
   return count;

@@ -5,30 +5,6 @@
 namespace danvan {
 namespace {
 
-// Length of the valid UTF-8 sequence starting at p[0] (a byte >= 0x80), 0 when invalid:
-// the sequences nlohmann's decoder accepts (no overlong forms, no surrogates, <= U+10FFFF).
-size_t Utf8SequenceLength(const unsigned char* p, size_t left) {
-  const unsigned char c = p[0];
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (left < len || p[1] < lo || p[1] > hi) return 0;
-  for (size_t k = 2; k < len; ++k)
-    if (p[k] < 0x80 || p[k] > 0xBF) return 0;
-  return len;
-}
 
 // False when `s` is not valid UTF-8 (nothing appended then).
 bool AppendString(const std::string& s, std::string* out) {
@@ -130,6 +106,29 @@ void Append(const nlohmann::json& j, std::string* out, nlohmann::json::error_han
 }
 
 }  // namespace
+
+size_t Utf8SequenceLength(const unsigned char* p, size_t left) {
+  const unsigned char c = p[0];
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (left < len || p[1] < lo || p[1] > hi) return 0;
+  for (size_t k = 2; k < len; ++k)
+    if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+  return len;
+}
 
 void AppendJson(const nlohmann::json& doc, std::string* out, nlohmann::json::error_handler_t handler) {
   Append(doc, out, handler);

@@ -10,11 +10,17 @@
 // documents from outside are bounded by limits.max_json_depth before they get here.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 namespace danvan {
+
+// Length of the valid UTF-8 sequence starting at p[0] (a byte >= 0x80, `left` bytes readable),
+// 0 when invalid: the sequences nlohmann's decoder accepts (no overlong forms, no surrogates,
+// <= U+10FFFF). Also what valijson counts as one character of a valid string.
+size_t Utf8SequenceLength(const unsigned char* p, size_t left);
 
 void AppendJson(const nlohmann::json& doc, std::string* out,
                 nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict);
