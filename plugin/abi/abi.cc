@@ -47,16 +47,7 @@ void SetError(char** error_out, danvan_status status, const std::string& code,
         status, {{code, "", message, danvan::abi::EnglishFor(code)}}));
 }
 
-std::string FallbackCode(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kRetryLater: return "retry_later";
-    case Status::Code::kInvalidInput: return "input.invalid";
-    case Status::Code::kNotFound: return "not_found";
-    case Status::Code::kConflict: return "conflict";
-    case Status::Code::kIoError: return "io.error";
-    default: return "internal";
-  }
-}
+std::string FallbackCode(const Status& s) { return danvan::abi::FallbackErrorCode(s.code()); }
 
 danvan_status ToAbi(const Status& s) { return danvan::abi::ToAbiStatus(s.code()); }
 

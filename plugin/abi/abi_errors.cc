@@ -224,4 +224,15 @@ danvan_status ToAbiStatus(Status::Code code) {
   return DANVAN_INTERNAL;
 }
 
+std::string FallbackErrorCode(Status::Code code) {
+  switch (code) {
+    case Status::Code::kRetryLater: return "retry_later";
+    case Status::Code::kInvalidInput: return "input.invalid";
+    case Status::Code::kNotFound: return "not_found";
+    case Status::Code::kConflict: return "conflict";
+    case Status::Code::kIoError: return "io.error";
+    default: return "internal";
+  }
+}
+
 }  // namespace danvan::abi

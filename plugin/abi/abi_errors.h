@@ -35,6 +35,9 @@ struct AbiError {
 // The ABI status for an internal status code (the ABI and the console answer with the same).
 danvan_status ToAbiStatus(Status::Code code);
 
+// The stable error code for a status that carries none of its own ("input.invalid", ...).
+std::string FallbackErrorCode(Status::Code code);
+
 // The status's name, the one danvan_api.status_name gives ("invalid_input"...).
 const char* StatusName(danvan_status status);
 

@@ -34,16 +34,6 @@ using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
 
-std::string FallbackCode(Status::Code c) {
-  switch (c) {
-    case Status::Code::kRetryLater: return "retry_later";
-    case Status::Code::kInvalidInput: return "input.invalid";
-    case Status::Code::kNotFound: return "not_found";
-    case Status::Code::kConflict: return "conflict";
-    case Status::Code::kIoError: return "io.error";
-    default: return "internal";
-  }
-}
 
 HTTPResponse::HTTPStatus HttpStatusFor(Status::Code c) {
   switch (c) {
@@ -98,7 +88,7 @@ void SendRefusal(HTTPServerResponse& resp, const Refusal& r, bool https) {
 void SendStatus(HTTPServerResponse& resp, const Status& st, bool https) {
   const danvan_status s = abi::ToAbiStatus(st.code());
   SendJson(resp, HttpStatusFor(st.code()),
-           nlohmann::json::parse(abi::ErrorDocument(s, abi::ErrorsFromStatus(st, FallbackCode(st.code())))), https);
+           nlohmann::json::parse(abi::ErrorDocument(s, abi::ErrorsFromStatus(st, abi::FallbackErrorCode(st.code())))), https);
 }
 
 void Redirect(HTTPServerResponse& resp, const std::string& to, bool https) {
