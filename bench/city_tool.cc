@@ -466,12 +466,21 @@ int GroupBy(int argc, char** argv) {
   const char* where =
       "kind = 'dossier' AND has_item = 1 AND json_extract(data, '$.TrangThaiHoSo') NOT IN ('1', '3') "
       "AND substr(json_extract(data, '$.NgayTiepNhan'), 1, 8) BETWEEN ?1 AND ?2";
+  std::string unit = argv[3];
+  if (unit == "auto") {
+    // The unit with the most dossiers (a fair case for SQL's index on (kind, unit)), untimed.
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT unit FROM records WHERE kind = 'dossier' GROUP BY unit ORDER BY count(*) DESC LIMIT 1",
+                       -1, &st, nullptr);
+    if (sqlite3_step(st) == SQLITE_ROW) unit = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+  }
   auto run = [&](const std::string& sql, bool bind_unit, int64_t* rows) {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) Die(sqlite3_errmsg(db));
     sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
-    if (bind_unit) sqlite3_bind_text(st, 3, argv[3], -1, SQLITE_STATIC);
+    if (bind_unit) sqlite3_bind_text(st, 3, unit.c_str(), -1, SQLITE_STATIC);
     const double t = Now(), c = CpuSeconds();
     int64_t sum = 0;
     while (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, bind_unit ? 0 : 1);
@@ -483,7 +492,7 @@ int GroupBy(int argc, char** argv) {
   auto one = run(std::string("SELECT count(*) FROM records WHERE ") + where + " AND unit = ?3", true, &one_count);
   auto all = run(std::string("SELECT unit, count(*) FROM records WHERE ") + where + " GROUP BY unit", false, &all_count);
   sqlite3_close(db);
-  json out = {{"one_unit_s", one.first}, {"one_unit_cpu_s", one.second}, {"one_unit_count", one_count},
+  json out = {{"unit", unit}, {"one_unit_s", one.first}, {"one_unit_cpu_s", one.second}, {"one_unit_count", one_count},
               {"all_units_s", all.first}, {"all_units_cpu_s", all.second}, {"all_units_total", all_count}};
   std::cout << out.dump() << std::endl;
   return 0;
