@@ -134,4 +134,10 @@ void AppendJson(const nlohmann::json& doc, std::string* out, nlohmann::json::err
   Append(doc, out, handler);
 }
 
+void AppendJsonString(const std::string& s, std::string* out, nlohmann::json::error_handler_t handler) {
+  if (!AppendString(s, out)) out->append(nlohmann::json(s).dump(-1, ' ', false, handler));
+}
+
+void AppendJsonInt(int64_t v, std::string* out) { AppendInteger(v, out); }
+
 }  // namespace danvan

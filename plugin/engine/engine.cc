@@ -695,8 +695,8 @@ Result<int> Engine::ScanDeadlines() {
       const std::string told_before = alerted;
       const bool class_alert =
           (evaluation.cls == "due_soon" || evaluation.cls == "open_overdue") && !told(evaluation.cls);
-      if (const auto steps = evaluation.deadline.find("steps");
-          steps != evaluation.deadline.end() && steps->is_array()) {
+      const nlohmann::json deadline = evaluation.DeadlineJson();
+      if (const auto steps = deadline.find("steps"); steps != deadline.end() && steps->is_array()) {
         for (const auto& step : *steps) {
           // The step the class is judged on is told by the class's own alert below.
           if (step.value("state", "") != "overdue" || step.value("used_for_classification", false))
@@ -726,10 +726,10 @@ Result<int> Engine::ScanDeadlines() {
         nlohmann::json alert = {{"type", evaluation.cls == "due_soon" ? "due_soon" : "overdue"},
                                 {"record", KeyJson(row.key)},
                                 {"unit", row.unit},
-                                {"deadline", evaluation.deadline},
+                                {"deadline", deadline},
                                 {"at", FormatIsoTime(now)}};
         // Which legal step the alert is about (petitions); deadline.steps has every step's state.
-        if (evaluation.deadline.contains("rule_id")) alert["rule_id"] = evaluation.deadline["rule_id"];
+        if (deadline.contains("rule_id")) alert["rule_id"] = deadline["rule_id"];
         alerts.push_back(alert.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
     }
