@@ -803,7 +803,13 @@ void Engine::EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history,
     ExpandDeltas(row, new_contrib, +1, deltas);
     row.contrib_json = std::move(new_contrib);
   }
-  row.deadline_json = ev->deadline.is_null() ? "null" : ev->deadline.dump();
+  // == DeadlineJson().dump(), without building the classification's document.
+  row.deadline_json.clear();
+  if (ev->has_deadline()) {
+    ev->WriteDeadline(&row.deadline_json, nlohmann::json::error_handler_t::strict);
+  } else {
+    row.deadline_json = "null";
+  }
 }
 
 Status Engine::RebuildIndex() {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -307,6 +308,8 @@ TEST_F(IntakeBatchTest, TextAnswersAreTheResultDocumentsSerialised) {
   auto dom = Open("dom.sqlite");
   auto text = Open("text.sqlite");
   std::string all;  // every text answer, to check that each member of a result was met
+  // Each record's last answered deadline: what its row stores (records.deadline).
+  std::map<std::pair<std::string, std::string>, std::string> stored_deadline;
   for (size_t at = 0; at < lines.size(); at += 1000) {
     std::string batch;
     for (size_t i = at; i < at + 1000; ++i) batch += lines[i] + "\n";
@@ -314,6 +317,10 @@ TEST_F(IntakeBatchTest, TextAnswersAreTheResultDocumentsSerialised) {
     auto b = text->SubmitBatch(batch, &abi::NormalizeResultErrors);
     ASSERT_TRUE(a.status.ok() && b.status.ok()) << a.status.ToString() << b.status.ToString();
     EXPECT_TRUE(b.result.is_null());
+    for (const auto& r : a.result["results"]) {
+      if (r.contains("deadline"))
+        stored_deadline[{r["key"]["kind"], r["key"]["id"]}] = r["deadline"].dump();
+    }
     abi::NormalizeResultErrors(a.result);
     const std::string expected = DumpJson(a.result, replace);
     ASSERT_EQ(b.result_text, expected) << "batch at line " << at;
@@ -326,6 +333,15 @@ TEST_F(IntakeBatchTest, TextAnswersAreTheResultDocumentsSerialised) {
         "\"steps\":[", "\"pending\":", "\"step\":{\"at\"", "\"tags\":[{", "\"notes\":[",
         "\"updated_at\":", "\"version\":", "\"message_en\":"}) {
     EXPECT_NE(all.find(member), std::string::npos) << member;
+  }
+  ASSERT_GT(stored_deadline.size(), 500u);
+  int checked = 0;
+  for (const auto& [key, deadline] : stored_deadline) {
+    if (++checked > 300) break;
+    EXPECT_EQ(QueryText(dir_.path() / "text.sqlite", "SELECT deadline FROM records WHERE kind='" +
+                                                        key.first + "' AND rid='" + key.second + "'"),
+              deadline)
+        << key.second;
   }
   // Single submits (the group-commit path) on fresh stores: the first 1,000 events.
   auto dom1 = Open("dom1.sqlite");
