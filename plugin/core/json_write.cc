@@ -1,6 +1,7 @@
 #include "core/json_write.h"
 
 #include <charconv>
+#include <cmath>
 
 namespace danvan {
 namespace {
@@ -139,5 +140,16 @@ void AppendJsonString(const std::string& s, std::string* out, nlohmann::json::er
 }
 
 void AppendJsonInt(int64_t v, std::string* out) { AppendInteger(v, out); }
+
+void AppendJsonDouble(double v, std::string* out) {
+  // nlohmann's serializer::dump_float for IEEE doubles.
+  if (!std::isfinite(v)) {
+    out->append("null");
+    return;
+  }
+  char buf[64];
+  char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, end);
+}
 
 }  // namespace danvan

@@ -32,6 +32,9 @@ void AppendJsonString(const std::string& s, std::string* out,
 // Appends an integer as nlohmann writes it.
 void AppendJsonInt(int64_t v, std::string* out);
 
+// Appends a double as nlohmann writes it (shortest round-trip form, "null" when not finite).
+void AppendJsonDouble(double v, std::string* out);
+
 inline std::string DumpJson(const nlohmann::json& doc,
                             nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict) {
   std::string out;

@@ -274,6 +274,8 @@ class Engine {
                    std::vector<indicators::Delta>* deltas, const std::string& old_unit = "") const;
   void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
                     std::vector<indicators::Delta>* out) const;
+  void ExpandDeltas(const RecordRow& row, const std::vector<indicators::Contribution>& contributions,
+                    double sign, std::vector<indicators::Delta>* out) const;
   Status RebuildIndex();
   // Merges the portal's LayThuTuc answers into the procedure catalogue in force, keeps them in
   // the store (they are applied again at open), swaps the evaluator and re-evaluates the
