@@ -194,6 +194,13 @@ danvan_handle* OpenPlugin(const danvan_api* api, const fs::path& db, bool full) 
           .dump();
   danvan_host_services services{};
   services.struct_size = sizeof services;
+  // DANVAN_BENCH_NOW_MS: the plugin's clock stands still at this instant, so that two
+  // libraries' results (DANVAN_BENCH_RESULTS_OUT) can be compared byte for byte.
+  static int64_t fixed_now = 0;
+  if (const char* now = std::getenv("DANVAN_BENCH_NOW_MS"); now && *now) {
+    fixed_now = std::strtoll(now, nullptr, 10);
+    services.now_ms = [](void*) -> int64_t { return fixed_now; };
+  }
   danvan_handle* h = nullptr;
   char* err = nullptr;
   if (api->open(config.data(), config.size(), &services, &h, &err) != DANVAN_OK)
@@ -216,7 +223,31 @@ RunResult RunPlugin(const fs::path& sample, const fs::path& db, bool full, bool 
   Clock::duration in_calls{};
   const auto wall0 = Clock::now();
   const double cpu0 = CpuSeconds();
+  // DANVAN_BENCH_SINGLE_SUBMIT (with DANVAN_BENCH_RESULTS_OUT): every line through
+  // api->submit instead, each answer (result, then error document) written on its own line.
+  const bool single = std::getenv("DANVAN_BENCH_SINGLE_SUBMIT") != nullptr;
   while (int n = NextBatch(in, &jsonl)) {
+    if (single) {
+      size_t pos = 0;
+      while (pos < jsonl.size()) {
+        size_t end = jsonl.find('\n', pos);
+        if (end == std::string::npos) end = jsonl.size();
+        char* out = nullptr;
+        size_t out_len = 0;
+        char* e = nullptr;
+        const danvan_status st = api->submit(h, jsonl.data() + pos, end - pos, &out, &out_len, &e);
+        if (results_out) {
+          *results_out << api->status_name(st) << '\t';
+          if (out) results_out->write(out, static_cast<std::streamsize>(out_len));
+          *results_out << '\t' << (e ? e : "") << '\n';
+        }
+        if (out) api->free(out);
+        if (e) api->free(e);
+        pos = end + 1;
+      }
+      r.events += n;
+      continue;
+    }
     char* out = nullptr;
     size_t out_len = 0;
     const auto t0 = Clock::now();

@@ -199,9 +199,15 @@ danvan_status SubmitImpl(danvan_handle* h, const char* in, size_t len, char** re
       return DANVAN_INVALID_INPUT;
     }
     std::string_view input(in ? in : "", len);
-    danvan::SubmitAnswer a = batch ? h->engine->SubmitBatch(input) : h->engine->Submit(input);
-    danvan::abi::NormalizeResultErrors(a.result);
-    if (result_out && !a.result.is_null()) *result_out = CopyOut(Dump(a.result), result_len);
+    // Answered as text, written without a result document (the same bytes as Dump of it).
+    danvan::SubmitAnswer a = batch ? h->engine->SubmitBatch(input, &danvan::abi::NormalizeResultErrors)
+                                   : h->engine->Submit(input, /*as_text=*/true);
+    if (result_out && !a.result_text.empty()) {
+      *result_out = CopyOut(a.result_text, result_len);
+    } else {
+      danvan::abi::NormalizeResultErrors(a.result);
+      if (result_out && !a.result.is_null()) *result_out = CopyOut(Dump(a.result), result_len);
+    }
     return a.status.ok() ? DANVAN_OK : Fail(error_out, a.status);
   });
 }

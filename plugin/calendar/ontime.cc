@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "calendar/json_file.h"
+#include "core/json_write.h"
 #include "core/timeutil.h"
 
 namespace danvan::calendar {
@@ -154,6 +155,75 @@ nlohmann::json Classification::ToJson(int offset) const {
   if (!rule_id.empty()) j["rule_id"] = rule_id;
   if (!steps.is_null()) j["steps"] = steps;
   return j;
+}
+
+void Classification::WriteJson(std::string* out, int offset,
+                               nlohmann::json::error_handler_t handler) const {
+  // The members in ToJson's (std::map) order.
+  auto key = [&](const char* k) {
+    out->append(",\"");
+    out->append(k);
+    out->append("\":");
+  };
+  auto instant = [&](const char* k, const std::optional<int64_t>& v) {
+    key(k);
+    if (v) {
+      AppendJsonString(Iso(*v, offset), out, handler);
+    } else {
+      out->append("null");
+    }
+  };
+  auto class_name = [&](OnTimeClass c) {
+    out->push_back('"');
+    out->append(OnTimeClassName(c));  // ASCII identifiers
+    out->push_back('"');
+  };
+  out->append("{\"as_of\":");
+  AppendJsonString(Iso(as_of_ms, offset), out, handler);
+  key("class");
+  class_name(cls);
+  key("clock_paused");
+  out->append(clock_paused ? "true" : "false");
+  instant("due", due_ms);
+  instant("due_soon_from", due_soon_from_ms);
+  if (!due_source.empty()) {
+    key("due_source");
+    AppendJsonString(due_source, out, handler);
+  }
+  key("elapsed_ms");
+  AppendJsonInt(elapsed_ms, out);
+  key("elapsed_working_ms");
+  AppendJsonInt(elapsed_working_ms, out);
+  instant("end", end_ms);
+  if (end_status) {
+    key("end_status");
+    AppendJsonInt(*end_status, out);
+  }
+  key("explanation");
+  AppendJson(explanation, out, handler);
+  instant("next_change", next_change_ms);
+  key("next_class");
+  if (next_class) {
+    class_name(*next_class);
+  } else {
+    out->append("null");
+  }
+  key("paused_ms");
+  AppendJsonInt(paused_ms, out);
+  key("paused_working_ms");
+  AppendJsonInt(paused_working_ms, out);
+  if (!rule_id.empty()) {
+    key("rule_id");
+    AppendJsonString(rule_id, out, handler);
+  }
+  instant("start", start_ms);
+  if (!steps.is_null()) {
+    key("steps");
+    AppendJson(steps, out, handler);
+  }
+  key("supplement_requests");
+  AppendJsonInt(supplement_requests, out);
+  out->push_back('}');
 }
 
 OnTimeClassifier::OnTimeClassifier(std::shared_ptr<const WorkingCalendar> calendar,

@@ -126,6 +126,10 @@ struct Classification {
 
   // Submit-result shape: instants as ISO 8601 at utc_offset, durations in ms.
   nlohmann::json ToJson(int utc_offset_minutes = 420) const;
+  // Appends ToJson(utc_offset_minutes) serialised (core/json_write.h, with `handler`), without
+  // building it: the same bytes.
+  void WriteJson(std::string* out, int utc_offset_minutes = 420,
+                 nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict) const;
 };
 
 class OnTimeClassifier {

@@ -1,6 +1,7 @@
 #include "core/json_write.h"
 
 #include <charconv>
+#include <cmath>
 
 namespace danvan {
 namespace {
@@ -132,6 +133,23 @@ size_t Utf8SequenceLength(const unsigned char* p, size_t left) {
 
 void AppendJson(const nlohmann::json& doc, std::string* out, nlohmann::json::error_handler_t handler) {
   Append(doc, out, handler);
+}
+
+void AppendJsonString(const std::string& s, std::string* out, nlohmann::json::error_handler_t handler) {
+  if (!AppendString(s, out)) out->append(nlohmann::json(s).dump(-1, ' ', false, handler));
+}
+
+void AppendJsonInt(int64_t v, std::string* out) { AppendInteger(v, out); }
+
+void AppendJsonDouble(double v, std::string* out) {
+  // nlohmann's serializer::dump_float for IEEE doubles.
+  if (!std::isfinite(v)) {
+    out->append("null");
+    return;
+  }
+  char buf[64];
+  char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, end);
 }
 
 }  // namespace danvan

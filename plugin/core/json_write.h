@@ -25,6 +25,16 @@ size_t Utf8SequenceLength(const unsigned char* p, size_t left);
 void AppendJson(const nlohmann::json& doc, std::string* out,
                 nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict);
 
+// Appends `s` as a JSON string: the same bytes as AppendJson(nlohmann::json(s), out, handler).
+void AppendJsonString(const std::string& s, std::string* out,
+                      nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict);
+
+// Appends an integer as nlohmann writes it.
+void AppendJsonInt(int64_t v, std::string* out);
+
+// Appends a double as nlohmann writes it (shortest round-trip form, "null" when not finite).
+void AppendJsonDouble(double v, std::string* out);
+
 inline std::string DumpJson(const nlohmann::json& doc,
                             nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict) {
   std::string out;

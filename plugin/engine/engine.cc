@@ -12,6 +12,7 @@
 #include "core/data_dirs.h"
 #include "core/bounded_input.h"
 #include "core/json_schema.h"
+#include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/config_reload.h"
 #include "engine/engine_internal.h"
@@ -708,8 +709,8 @@ Result<int> Engine::ScanDeadlines() {
       const std::string told_before = alerted;
       const bool class_alert =
           (evaluation.cls == "due_soon" || evaluation.cls == "open_overdue") && !told(evaluation.cls);
-      if (const auto steps = evaluation.deadline.find("steps");
-          steps != evaluation.deadline.end() && steps->is_array()) {
+      const nlohmann::json deadline = evaluation.DeadlineJson();
+      if (const auto steps = deadline.find("steps"); steps != deadline.end() && steps->is_array()) {
         for (const auto& step : *steps) {
           // The step the class is judged on is told by the class's own alert below.
           if (step.value("state", "") != "overdue" || step.value("used_for_classification", false))
@@ -739,10 +740,10 @@ Result<int> Engine::ScanDeadlines() {
         nlohmann::json alert = {{"type", evaluation.cls == "due_soon" ? "due_soon" : "overdue"},
                                 {"record", KeyJson(row.key)},
                                 {"unit", row.unit},
-                                {"deadline", evaluation.deadline},
+                                {"deadline", deadline},
                                 {"at", FormatIsoTime(now)}};
         // Which legal step the alert is about (petitions); deadline.steps has every step's state.
-        if (evaluation.deadline.contains("rule_id")) alert["rule_id"] = evaluation.deadline["rule_id"];
+        if (deadline.contains("rule_id")) alert["rule_id"] = deadline["rule_id"];
         alerts.push_back(alert.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
     }
@@ -762,8 +763,15 @@ void Engine::ExpandDeltas(const RecordRow& row, const std::string& contrib_json,
                           std::vector<indicators::Delta>* out) const {
   nlohmann::json arr = nlohmann::json::parse(contrib_json, nullptr, false);
   if (!arr.is_array()) return;
-  for (const auto& item : arr) {
-    indicators::Contribution c = indicators::Contribution::FromJson(item);
+  std::vector<indicators::Contribution> contributions;
+  contributions.reserve(arr.size());
+  for (const auto& item : arr) contributions.push_back(indicators::Contribution::FromJson(item));
+  ExpandDeltas(row, contributions, sign, out);
+}
+
+void Engine::ExpandDeltas(const RecordRow& row, const std::vector<indicators::Contribution>& contributions,
+                          double sign, std::vector<indicators::Delta>* out) const {
+  for (const indicators::Contribution& c : contributions) {
     const std::string& unit = c.unit.empty() ? row.unit : c.unit;
     bool first = true;
     for (const auto& u : units_->Chain(unit, c.day)) {
@@ -803,9 +811,23 @@ void Engine::EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history,
   } else {
     *ev = evaluator()->Evaluate(row.key.kind, data, history, tags, row.event_time_ms, now, row.synced);
   }
-  nlohmann::json contrib = nlohmann::json::array();
-  for (const auto& c : ev->contributions) contrib.push_back(c.ToJson());
-  std::string new_contrib = contrib.dump();
+  // == the array of each contribution's ToJson(), dumped; written without building it.
+  std::string new_contrib = "[";
+  for (const auto& c : ev->contributions) {
+    if (new_contrib.size() > 1) new_contrib.push_back(',');
+    new_contrib.push_back('[');
+    AppendJsonString(c.series, &new_contrib);
+    new_contrib.push_back(',');
+    AppendJsonInt(c.day, &new_contrib);
+    new_contrib.push_back(',');
+    AppendJsonDouble(c.value, &new_contrib);
+    if (!c.unit.empty()) {
+      new_contrib.push_back(',');
+      AppendJsonString(c.unit, &new_contrib);
+    }
+    new_contrib.push_back(']');
+  }
+  new_contrib.push_back(']');
   const bool moved = !old_unit.empty() && old_unit != row.unit;
   if (new_contrib != row.contrib_json || moved) {
     // The stored contributions were counted for the unit the record had then.
@@ -813,10 +835,16 @@ void Engine::EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history,
     old_row.pk = row.pk;
     old_row.unit = moved ? old_unit : row.unit;
     ExpandDeltas(old_row, row.contrib_json, -1, deltas);
-    ExpandDeltas(row, new_contrib, +1, deltas);
+    ExpandDeltas(row, ev->contributions, +1, deltas);
     row.contrib_json = std::move(new_contrib);
   }
-  row.deadline_json = ev->deadline.is_null() ? "null" : ev->deadline.dump();
+  // == DeadlineJson().dump(), without building the classification's document.
+  row.deadline_json.clear();
+  if (ev->has_deadline()) {
+    ev->WriteDeadline(&row.deadline_json, nlohmann::json::error_handler_t::strict);
+  } else {
+    row.deadline_json = "null";
+  }
 }
 
 ContribExpander Engine::Expander() const {

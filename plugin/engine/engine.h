@@ -112,9 +112,22 @@ struct HostHooks {
 
 // What a submit call answers: the ABI status and the JSON result.
 struct SubmitAnswer {
+  SubmitAnswer() = default;
+  SubmitAnswer(Status s, nlohmann::json r, std::string text = {})
+      : status(std::move(s)), result(std::move(r)), result_text(std::move(text)) {}
   Status status;
   nlohmann::json result;
+  // When the call was asked for text (Submit's as_text, SubmitBatch's normalize_errors): the
+  // result serialised, with the error handler `replace`, instead of `result` (which stays
+  // null). Empty when the answer is only in `result` (a failed call, a rejected single event).
+  std::string result_text;
 };
+
+// Rewrites a rejected event's result in place before it is written as text (the ABI gives its
+// "errors" their ABI shape: abi/abi_errors.h NormalizeResultErrors).
+using ResultErrorsNormalizer = void (*)(nlohmann::json& result);
+
+struct EventResult;  // engine/engine_internal.h
 
 // What an extension concern (scoring, reports) may use. Pointers stay valid for the
 // engine's lifetime; all of them are thread-safe.
@@ -150,8 +163,11 @@ class Engine {
   Status Start();
   Status Stop(uint32_t timeout_ms);
 
-  SubmitAnswer Submit(std::string_view event);
-  SubmitAnswer SubmitBatch(std::string_view jsonl);
+  // as_text / normalize_errors set: the answer is written straight as text (result_text),
+  // the same bytes as serialising `result` would give (after normalize_errors on each rejected
+  // event's result), without building it.
+  SubmitAnswer Submit(std::string_view event, bool as_text = false);
+  SubmitAnswer SubmitBatch(std::string_view jsonl, ResultErrorsNormalizer normalize_errors = nullptr);
   // {"op": ...} -> response; NotFound for an unknown op.
   Result<nlohmann::json> Query(std::string_view request);
 
@@ -173,13 +189,13 @@ class Engine {
   struct Prepared;       // engine/engine_internal.h
   struct SubmitWaiter;   // one single submit waiting for its group commit
   // Applies the events in one transaction (one commit); on failure *status is set, nothing of
-  // the batch is stored and the result is empty.
-  nlohmann::json ApplyAll(const std::vector<Prepared*>& events, Status* status);
+  // the batch is stored and the result is empty. The results point into `events`.
+  std::vector<EventResult> ApplyAll(const std::vector<Prepared*>& events, Status* status);
   // Parses, validates and tags an event on the caller's thread (outside any lock).
   void PrepareEvent(Prepared* p, int64_t tag_now) const;
   // Group commit: the caller's event joins the queue; a leader applies the queued events in one
-  // transaction. Returns the event's result (nlohmann object with "index") or a status.
-  nlohmann::json ApplyGrouped(Prepared* p, Status* status);
+  // transaction. Returns the event's result, or nullopt and a status.
+  std::optional<EventResult> ApplyGrouped(Prepared* p, Status* status);
   Result<nlohmann::json> RecordGet(const nlohmann::json& req);
   Result<nlohmann::json> StatsOp();
   Result<nlohmann::json> QuarantineList(const nlohmann::json& req);
@@ -263,6 +279,8 @@ class Engine {
                    std::vector<indicators::Delta>* deltas, const std::string& old_unit = "") const;
   void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
                     std::vector<indicators::Delta>* out) const;
+  void ExpandDeltas(const RecordRow& row, const std::vector<indicators::Contribution>& contributions,
+                    double sign, std::vector<indicators::Delta>* out) const;
   // Loads the aggregates from their checkpoint and the records changed since
   // (engine/index_checkpoint.h); folds a large backlog of changes at once.
   Status RebuildIndex();

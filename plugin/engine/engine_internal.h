@@ -2,6 +2,7 @@
 // for other modules.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,7 @@
 
 #include "core/json_schema.h"
 #include "engine/engine.h"
+#include "engine/evaluator.h"
 #include "engine/intake.h"
 #include "storage/store.h"
 
@@ -20,6 +22,26 @@ struct Engine::Prepared {
   size_t index = 0;
   std::string_view raw;
   IntakeOutcome outcome;
+};
+
+// One event's answer in a submit result, kept as fields until it is answered: Json() builds
+// the result object, Write() appends the same bytes as serialising it (core/json_write.h),
+// without building it.
+struct EventResult {
+  size_t index = 0;
+  const char* outcome = "";  // "accepted", "duplicate", "stale" or "rejected"
+  // Not rejected: the event answered; the result is only used while it lives.
+  const ParsedEvent* event = nullptr;
+  std::optional<int64_t> current_version;  // stale: the version stored
+  bool step = false;                       // an accepted progress step
+  bool tags = false;                       // an accepted item: event->tags answered
+  Evaluation evaluation;                   // its deadline answered when has_deadline()
+  nlohmann::json pending;                  // DossierPending, or null
+  nlohmann::json rejected;                 // rejected: the whole result object
+
+  bool is_rejected() const { return rejected.is_object(); }
+  nlohmann::json Json(bool with_index) const;
+  void Write(bool with_index, std::string* out) const;  // strings with error_handler_t::replace
 };
 
 nlohmann::json KeyJson(const RecordKey& k);

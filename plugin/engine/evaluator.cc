@@ -1,5 +1,6 @@
 #include "engine/evaluator.h"
 
+#include "core/json_write.h"
 #include "core/timeutil.h"
 
 namespace danvan {
@@ -28,6 +29,14 @@ nlohmann::json PetitionData(const nlohmann::json& data, const nlohmann::json& ta
 }
 
 }  // namespace
+
+void Evaluation::WriteDeadline(std::string* out, nlohmann::json::error_handler_t handler) const {
+  if (classification) {
+    classification->WriteJson(out, 420, handler);
+  } else {
+    AppendJson(deadline, out, handler);
+  }
+}
 
 int64_t RecordEvaluator::ClampToCalendar(int64_t ms) const {
   const auto& cal = classifier_->calendar();
@@ -70,7 +79,6 @@ Evaluation RecordEvaluator::Evaluate(const std::string& kind, const nlohmann::js
     auto r = Classify(kind, data, history, tags, now_ms);
     if (r.ok()) {
       c = std::move(r).value();
-      ev.deadline = c->ToJson();
       ev.cls = calendar::OnTimeClassName(c->cls);
       ev.next_change_ms = c->next_change_ms;
       if (c->next_class) ev.next_class = calendar::OnTimeClassName(*c->next_class);
@@ -135,6 +143,7 @@ Evaluation RecordEvaluator::Evaluate(const std::string& kind, const nlohmann::js
     facts.petition = t;
   }
   ev.contributions = indicators::ContributionsFor(facts);
+  ev.classification = std::move(c);
   return ev;
 }
 

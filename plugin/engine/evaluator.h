@@ -18,7 +18,14 @@
 namespace danvan {
 
 struct Evaluation {
-  nlohmann::json deadline;  // Classification::ToJson() (+ "error" when it could not be made), or null
+  // The deadline: `classification` when one was made, else `deadline` ({"error": ...}, or
+  // another answer; null when the kind has no deadline). DeadlineJson() is the submit result's
+  // "deadline" member, WriteDeadline() the same serialised without building it.
+  std::optional<calendar::Classification> classification;
+  nlohmann::json deadline;
+  bool has_deadline() const { return classification || !deadline.is_null(); }
+  nlohmann::json DeadlineJson() const { return classification ? classification->ToJson() : deadline; }
+  void WriteDeadline(std::string* out, nlohmann::json::error_handler_t handler) const;
   std::vector<indicators::Contribution> contributions;
   std::string cls;          // on-time class name ("" when none)
   std::optional<int64_t> next_change_ms;

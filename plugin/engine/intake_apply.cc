@@ -67,8 +67,121 @@ struct Engine::SubmitWaiter {
   bool taken = false;  // guarded by group_mu_: a leader is applying it
   bool done = false;   // guarded by group_mu_: status and result are set
   Status status;
-  nlohmann::json result;
+  std::optional<EventResult> result;
 };
+
+nlohmann::json EventResult::Json(bool with_index) const {
+  if (is_rejected()) {
+    nlohmann::json r = rejected;
+    if (!with_index) r.erase("index");
+    return r;
+  }
+  const ParsedEvent& p = *event;
+  nlohmann::json r = nlohmann::json::object();
+  if (with_index) r["index"] = index;
+  r["outcome"] = outcome;
+  if (current_version) r["current_version"] = *current_version;
+  if (step) r["step"] = {{"status", p.status}, {"at", FormatIsoTime(p.step_at_ms)}};
+  r["key"] = KeyJson(p.key);
+  r["unit"] = p.unit;
+  if (p.order_basis == "version") {
+    r["version"] = p.order_key;
+  } else {
+    auto it = p.event.find("updated_at");
+    r["updated_at"] = it == p.event.end() ? nlohmann::json() : *it;
+  }
+  if (!p.notes.empty()) r["notes"] = p.notes;
+  if (evaluation.has_deadline()) r["deadline"] = evaluation.DeadlineJson();
+  if (!pending.is_null()) r["pending"] = pending;
+  if (tags) r["tags"] = p.tags;
+  return r;
+}
+
+void EventResult::Write(bool with_index, std::string* out) const {
+  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+  if (is_rejected()) {
+    if (with_index) {
+      AppendJson(rejected, out, kReplace);
+    } else {
+      AppendJson(Json(false), out, kReplace);
+    }
+    return;
+  }
+  const ParsedEvent& p = *event;
+  // The members in the order nlohmann writes Json()'s (sorted by name).
+  char sep = '{';
+  auto key = [&](const char* k) {
+    out->push_back(sep);
+    sep = ',';
+    out->push_back('"');
+    out->append(k);
+    out->append("\":");
+  };
+  if (current_version) {
+    key("current_version");
+    AppendJsonInt(*current_version, out);
+  }
+  if (evaluation.has_deadline()) {
+    key("deadline");
+    evaluation.WriteDeadline(out, kReplace);
+  }
+  if (with_index) {
+    key("index");
+    AppendJsonInt(static_cast<int64_t>(index), out);
+  }
+  key("key");
+  out->append("{\"id\":");
+  AppendJsonString(p.key.id, out, kReplace);
+  out->append(",\"kind\":");
+  AppendJsonString(p.key.kind, out, kReplace);
+  out->append(",\"source\":");
+  AppendJsonString(p.key.source, out, kReplace);
+  out->push_back('}');
+  if (!p.notes.empty()) {
+    key("notes");
+    out->push_back('[');
+    for (size_t i = 0; i < p.notes.size(); ++i) {
+      if (i) out->push_back(',');
+      AppendJson(p.notes[i], out, kReplace);
+    }
+    out->push_back(']');
+  }
+  key("outcome");
+  out->push_back('"');
+  out->append(outcome);
+  out->push_back('"');
+  if (!pending.is_null()) {
+    key("pending");
+    AppendJson(pending, out, kReplace);
+  }
+  if (step) {
+    key("step");
+    out->append("{\"at\":");
+    AppendJsonString(FormatIsoTime(p.step_at_ms), out, kReplace);
+    out->append(",\"status\":");
+    AppendJsonString(p.status, out, kReplace);
+    out->push_back('}');
+  }
+  if (tags) {
+    key("tags");
+    AppendJson(p.tags, out, kReplace);
+  }
+  key("unit");
+  AppendJsonString(p.unit, out, kReplace);
+  if (p.order_basis == "version") {
+    key("version");
+    AppendJsonInt(p.order_key, out);
+  } else {
+    key("updated_at");
+    auto it = p.event.find("updated_at");
+    if (it == p.event.end()) {
+      out->append("null");
+    } else {
+      AppendJson(*it, out, kReplace);
+    }
+  }
+  out->push_back('}');
+}
 
 void Engine::PrepareEvent(Prepared* e, int64_t tag_now) const {
   e->outcome = intake_->Parse(e->raw);
@@ -80,8 +193,9 @@ void Engine::PrepareEvent(Prepared* e, int64_t tag_now) const {
   }
 }
 
-nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* status) {
-  nlohmann::json results = nlohmann::json::array();
+std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, Status* status) {
+  std::vector<EventResult> results;
+  results.reserve(events.size());
   const int64_t now = hooks_.clock->NowMs();
   std::vector<indicators::Delta> deltas;
   auto tx_or = store_->Begin();
@@ -92,7 +206,7 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
   auto& tx = *tx_or.value();
   auto fail = [&](const Status& st) {
     *status = st;
-    return nlohmann::json::array();
+    return std::vector<EventResult>();
   };
 
   // Every record of the batch, read in one call.
@@ -179,10 +293,10 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
     return Status::Ok();
   };
 
-  std::vector<size_t> tagged;  // results that answer the event's tags
   for (Prepared* evp : events) {
     Prepared& ev = *evp;
-    nlohmann::json r = {{"index", ev.index}};
+    EventResult r;
+    r.index = ev.index;
     IntakeOutcome& o = ev.outcome;
     Evaluation evaluation;
     bool evaluated = false;
@@ -201,7 +315,7 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
             dup |= h.outcome == "step" && h.at_ms == p.step_at_ms && h.status == p.status;
         }
         if (dup) {
-          r["outcome"] = "duplicate";
+          r.outcome = "duplicate";
         } else {
           if (!had_head) {
             // Before the item: a placeholder record.
@@ -238,8 +352,8 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
           }
           evaluated = true;
           pending = DossierPending(row, *t.data);
-          r["outcome"] = "accepted";
-          r["step"] = {{"status", p.status}, {"at", FormatIsoTime(p.step_at_ms)}};
+          r.outcome = "accepted";
+          r.step = true;
         }
       } else if (has_head_item && t.row->order_basis != p.order_basis) {
         o.ok = false;
@@ -249,7 +363,7 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
                                 "'; sự kiện phải dùng cùng trường"});
       } else if (has_head_item && p.order_key == t.row->order_key) {
         if (p.data_hash == t.row->data_hash) {
-          r["outcome"] = "duplicate";
+          r.outcome = "duplicate";
         } else {
           o.ok = false;
           o.conflict = true;
@@ -268,8 +382,8 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
         if (!st.ok()) return fail(st);
         evaluated = true;
         pending = DossierPending(*t.row, *t.data);
-        r["outcome"] = "stale";
-        r["current_version"] = current_version;
+        r.outcome = "stale";
+        r.current_version = current_version;
       } else {
         std::string old_status, old_unit;
         bool was_item = false;
@@ -318,20 +432,16 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
         }
         evaluated = true;
         pending = DossierPending(row, *t.data);
-        r["outcome"] = "accepted";
+        r.outcome = "accepted";
       }
       if (o.ok) {
-        r["key"] = KeyJson(p.key);
-        r["unit"] = p.unit;
-        r[p.order_basis == "version" ? "version" : "updated_at"] =
-            p.order_basis == "version" ? nlohmann::json(p.order_key)
-                                       : nlohmann::json(p.event["updated_at"]);
-        if (!p.notes.empty()) r["notes"] = p.notes;
-        if (evaluated && !evaluation.deadline.is_null()) r["deadline"] = std::move(evaluation.deadline);
-        if (!pending.is_null()) r["pending"] = std::move(pending);
-        // The tags are moved into the result after the commit (later events of the record
-        // in this batch still read them).
-        if (!p.is_progress_step && r["outcome"] == "accepted") tagged.push_back(results.size());
+        r.event = &p;
+        if (evaluated) {
+          evaluation.contributions.clear();
+          r.evaluation = std::move(evaluation);
+        }
+        r.pending = std::move(pending);
+        r.tags = !p.is_progress_step && std::string_view(r.outcome) == "accepted";
       }
     }
     if (!o.ok) {
@@ -346,13 +456,16 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
       q.raw = std::string(ev.raw.substr(0, static_cast<size_t>(config_.intake.quarantine_raw_max_bytes)));
       Status st = tx.Quarantine(q);
       if (!st.ok()) return fail(st);
-      r["outcome"] = "rejected";
-      if (o.conflict) r["conflict"] = true;
-      r["key"] = KeyJson(k);
-      if (!o.partial_unit.empty()) r["unit"] = o.partial_unit;
-      r["errors"] = ErrorsJson(o.errors);
+      r.outcome = "rejected";
+      r.event = nullptr;
+      nlohmann::json& j = r.rejected;
+      j = {{"index", ev.index}, {"outcome", "rejected"}};
+      if (o.conflict) j["conflict"] = true;
+      j["key"] = KeyJson(k);
+      if (!o.partial_unit.empty()) j["unit"] = o.partial_unit;
+      j["errors"] = ErrorsJson(o.errors);
       hooks_.logger.Log(LogLevel::kWarn, "event_rejected",
-                        {{"key", KeyJson(k)}, {"errors", r["errors"]}});
+                        {{"key", KeyJson(k)}, {"errors", j["errors"]}});
     }
     results.push_back(std::move(r));
   }
@@ -380,12 +493,11 @@ nlohmann::json Engine::ApplyAll(const std::vector<Prepared*>& events, Status* st
   outbox_->Committed(enqueued);
   // The aggregates follow the committed contributions (deltas commute across writers).
   ApplyDeltas(deltas);
-  for (size_t k : tagged) results[k]["tags"] = std::move(events[k]->outcome.parsed.tags);
   *status = Status::Ok();
   return results;
 }
 
-nlohmann::json Engine::ApplyGrouped(Prepared* p, Status* status) {
+std::optional<EventResult> Engine::ApplyGrouped(Prepared* p, Status* status) {
   SubmitWaiter me;
   me.event = p;
   // How long a submit may wait in the queue before a leader takes it (RETRY_LATER after that):
@@ -412,7 +524,7 @@ nlohmann::json Engine::ApplyGrouped(Prepared* p, Status* status) {
       }
       try {
         Status st;
-        nlohmann::json results = ApplyAll(events, &st);
+        std::vector<EventResult> results = ApplyAll(events, &st);
         if (st.ok()) {
           for (size_t i = 0; i < group.size(); ++i) {
             group[i]->status = Status::Ok();
@@ -426,14 +538,14 @@ nlohmann::json Engine::ApplyGrouped(Prepared* p, Status* status) {
           for (SubmitWaiter* w : group) {
             w->event->index = 0;
             Status one;
-            nlohmann::json r = ApplyAll({w->event}, &one);
+            std::vector<EventResult> r = ApplyAll({w->event}, &one);
             w->status = one;
             if (one.ok()) w->result = std::move(r[0]);
           }
         }
       } catch (const std::exception& e) {
         for (SubmitWaiter* w : group)
-          if (w->status.ok() && w->result.is_null()) w->status = Status::Internal(e.what());
+          if (w->status.ok() && !w->result) w->status = Status::Internal(e.what());
       }
       lock.lock();
       for (SubmitWaiter* w : group) w->done = true;
@@ -450,34 +562,42 @@ nlohmann::json Engine::ApplyGrouped(Prepared* p, Status* status) {
       group_queue_.erase(std::find(group_queue_.begin(), group_queue_.end(), &me));
       group_cv_.notify_all();
       *status = Status::RetryLater("hệ thống đang bận ghi dữ liệu, sự kiện chưa được ghi; thử lại sau");
-      return nullptr;
+      return std::nullopt;
     }
   }
   *status = me.status;
   return std::move(me.result);
 }
 
-SubmitAnswer Engine::Submit(std::string_view event) {
+SubmitAnswer Engine::Submit(std::string_view event, bool as_text) {
   Status admit = outbox_->Admit(1);
   if (!admit.ok()) return {admit, {{"outcome", "retry_later"}, {"error", admit.message()}}};
   Prepared prepared;
   prepared.raw = event;
   PrepareEvent(&prepared, hooks_.clock->NowMs());
   Status st;
-  nlohmann::json r = ApplyGrouped(&prepared, &st);
+  std::optional<EventResult> result = ApplyGrouped(&prepared, &st);
   if (!st.ok()) {
     return {st, {{"outcome", st.code() == Status::Code::kRetryLater ? "retry_later" : "error"},
                  {"error", st.message()}}};
   }
-  r.erase("index");
-  if (r["outcome"] != "rejected") return {Status::Ok(), std::move(r)};
+  if (!result->is_rejected()) {
+    SubmitAnswer a{Status::Ok(), nullptr, {}};
+    if (as_text) {
+      result->Write(/*with_index=*/false, &a.result_text);
+    } else {
+      a.result = result->Json(/*with_index=*/false);
+    }
+    return a;
+  }
+  nlohmann::json r = result->Json(/*with_index=*/false);
   const std::string errors = r["errors"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   // A same-version conflict is not malformed input: the host must resolve which content wins.
   if (r.value("conflict", false)) return {Status::Conflict(errors), std::move(r)};
   return {Status::InvalidInput(errors), std::move(r)};
 }
 
-SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
+SubmitAnswer Engine::SubmitBatch(std::string_view jsonl, ResultErrorsNormalizer normalize_errors) {
   if (static_cast<int64_t>(jsonl.size()) > config_.max_batch_bytes) {
     return {Status::InvalidInput("lô quá lớn: " + std::to_string(jsonl.size()) + " byte, tối đa " +
                                  std::to_string(config_.max_batch_bytes)),
@@ -515,19 +635,51 @@ SubmitAnswer Engine::SubmitBatch(std::string_view jsonl) {
     order.push_back(&e);
   }
   Status st;
-  nlohmann::json results = ApplyAll(order, &st);
+  std::vector<EventResult> results = ApplyAll(order, &st);
   if (!st.ok()) return {st, {{"error", st.message()}}};
   int64_t counts[4] = {0, 0, 0, 0};
   static const char* const kOutcomes[4] = {"accepted", "duplicate", "stale", "rejected"};
   for (const auto& r : results) {
-    const std::string& outcome = r["outcome"].get_ref<const std::string&>();
     for (int i = 0; i < 4; ++i)
-      if (outcome == kOutcomes[i]) ++counts[i];
+      if (std::string_view(r.outcome) == kOutcomes[i]) ++counts[i];
   }
+  if (normalize_errors) {
+    // {"results":[...],"summary":{...}}, members in nlohmann's (sorted) order.
+    SubmitAnswer a{Status::Ok(), nullptr, {}};
+    std::string& out = a.result_text;
+    size_t raw = 0;
+    for (const Prepared& e : events) raw += e.raw.size();
+    out.reserve(raw + 256 * results.size() + 128);
+    out.append("{\"results\":[");
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (i) out.push_back(',');
+      EventResult& r = results[i];
+      if (r.is_rejected()) {
+        normalize_errors(r.rejected);
+        AppendJson(r.rejected, &out, nlohmann::json::error_handler_t::replace);
+      } else {
+        r.Write(/*with_index=*/true, &out);
+      }
+    }
+    out.append("],\"summary\":{\"accepted\":");
+    AppendJsonInt(counts[0], &out);
+    out.append(",\"duplicate\":");
+    AppendJsonInt(counts[1], &out);
+    out.append(",\"events\":");
+    AppendJsonInt(static_cast<int64_t>(results.size()), &out);
+    out.append(",\"rejected\":");
+    AppendJsonInt(counts[3], &out);
+    out.append(",\"stale\":");
+    AppendJsonInt(counts[2], &out);
+    out.append("}}");
+    return a;
+  }
+  nlohmann::json dom = nlohmann::json::array();
+  for (const auto& r : results) dom.push_back(r.Json(/*with_index=*/true));
   nlohmann::json summary = nlohmann::json::object();
   for (int i = 0; i < 4; ++i) summary[kOutcomes[i]] = counts[i];
   summary["events"] = results.size();
-  return {Status::Ok(), {{"results", std::move(results)}, {"summary", std::move(summary)}}};
+  return {Status::Ok(), {{"results", std::move(dom)}, {"summary", std::move(summary)}}, {}};
 }
 
 }  // namespace danvan

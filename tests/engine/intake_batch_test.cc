@@ -6,10 +6,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
+#include "abi/abi_errors.h"
 #include "core/clock.h"
+#include "core/json_write.h"
 #include "engine/test_support.h"
 #include "storage/history_digest.h"
 
@@ -262,6 +267,100 @@ TEST_F(IntakeBatchTest, ConcurrentSubmitsShareOneCommit) {
   // applied by the next leader in one transaction: at most 2 distinct commit instants.
   EXPECT_LE(QueryInt(db, "SELECT count(DISTINCT first_seen_ms) FROM records"), 2);
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM records"), kThreads);
+}
+
+// The ABI's answers are written straight as text (EventResult::Write, Classification::WriteJson)
+// instead of serialising a result document: on the sample generator's realistic mix (6,000
+// events: items, progress steps, duplicates, stale versions, conflicts, bad lines, petitions
+// with legal steps, dossiers awaiting reception) the text is byte for byte the document the
+// ABI wrote before (errors normalised, then dumped with error_handler_t::replace), for
+// batches and for single submits.
+TEST_F(IntakeBatchTest, TextAnswersAreTheResultDocumentsSerialised) {
+  const auto jsonl = dir_.path() / "sample.jsonl";
+  const std::string cmd = "python3 " + std::string(DANVAN_SOURCE_ROOT) +
+                          "/tools/sample-gen/gen_sample.py --seed 2023 --out " + jsonl.string() +
+                          " > /dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  // First, answers the sample does not give: a step before its dossier (pending, a deadline
+  // that is not a classification), a dossier not received yet, one whose deadline cannot be
+  // made (unknown procedure, no due date), legacy TCVN3 text (notes), invalid UTF-8.
+  nlohmann::json unreceived = DossierEvent("X-2", 1, "1");
+  unreceived["data"]["NgayTiepNhan"] = "";
+  nlohmann::json no_deadline = DossierEvent("X-3", 1, "2");
+  no_deadline["data"]["MaTTHC"] = "9.999999";
+  no_deadline["data"]["NgayHenTra"] = "";
+  std::string legacy = nlohmann::json{{"kind", "dvk_model"}, {"source", "motcua-hp"}, {"id", "DVK-X-4"},
+                                      {"unit", "SGDDT.VP"}, {"version", 1},
+                                      {"event_time", "2023-05-10T09:00:00+07:00"},
+                                      {"data", {{"name", "PLACEHOLDER"}, {"model_type", "model"},
+                                                {"registered_at", "2023-05-10"}}}}.dump();
+  legacy.replace(legacy.find("PLACEHOLDER"), 11, "M\xab h\xd8nh \x44\xa9\x6e\x20\x76\xcb\x6e");
+  std::vector<std::string> lines = {StepEvent("X-1", "2", "20230301090000").dump(), unreceived.dump(),
+                                    no_deadline.dump(), legacy,
+                                    R"({"kind":"dossier","source":"motcua-hp","id":"\xff\xfe"})"};
+  {
+    std::ifstream in(jsonl);
+    std::string line;
+    while (lines.size() < 6000 && std::getline(in, line)) lines.push_back(line);
+  }
+  ASSERT_EQ(lines.size(), 6000u);
+  const auto replace = nlohmann::json::error_handler_t::replace;
+  auto dom = Open("dom.sqlite");
+  auto text = Open("text.sqlite");
+  std::string all;  // every text answer, to check that each member of a result was met
+  // Each record's last answered deadline: what its row stores (records.deadline).
+  std::map<std::pair<std::string, std::string>, std::string> stored_deadline;
+  for (size_t at = 0; at < lines.size(); at += 1000) {
+    std::string batch;
+    for (size_t i = at; i < at + 1000; ++i) batch += lines[i] + "\n";
+    auto a = dom->SubmitBatch(batch);
+    auto b = text->SubmitBatch(batch, &abi::NormalizeResultErrors);
+    ASSERT_TRUE(a.status.ok() && b.status.ok()) << a.status.ToString() << b.status.ToString();
+    EXPECT_TRUE(b.result.is_null());
+    for (const auto& r : a.result["results"]) {
+      if (r.contains("deadline"))
+        stored_deadline[{r["key"]["kind"], r["key"]["id"]}] = r["deadline"].dump();
+    }
+    abi::NormalizeResultErrors(a.result);
+    const std::string expected = DumpJson(a.result, replace);
+    ASSERT_EQ(b.result_text, expected) << "batch at line " << at;
+    all += b.result_text;
+  }
+  for (const char* member :
+       {"\"outcome\":\"accepted\"", "\"outcome\":\"duplicate\"", "\"outcome\":\"stale\"",
+        "\"outcome\":\"rejected\"", "\"current_version\":", "\"deadline\":{\"as_of\"",
+        "\"deadline\":{\"error\"", "\"due_source\":", "\"end_status\":", "\"rule_id\":",
+        "\"steps\":[", "\"pending\":", "\"step\":{\"at\"", "\"tags\":[{", "\"notes\":[",
+        "\"updated_at\":", "\"version\":", "\"message_en\":"}) {
+    EXPECT_NE(all.find(member), std::string::npos) << member;
+  }
+  ASSERT_GT(stored_deadline.size(), 500u);
+  int checked = 0;
+  for (const auto& [key, deadline] : stored_deadline) {
+    if (++checked > 300) break;
+    EXPECT_EQ(QueryText(dir_.path() / "text.sqlite", "SELECT deadline FROM records WHERE kind='" +
+                                                        key.first + "' AND rid='" + key.second + "'"),
+              deadline)
+        << key.second;
+  }
+  // Single submits (the group-commit path) on fresh stores: the first 1,000 events.
+  auto dom1 = Open("dom1.sqlite");
+  auto text1 = Open("text1.sqlite");
+  int written = 0;
+  for (size_t i = 0; i < 1000; ++i) {
+    auto a = dom1->Submit(lines[i]);
+    auto b = text1->Submit(lines[i], /*as_text=*/true);
+    EXPECT_EQ(a.status.ToString(), b.status.ToString()) << "line " << i;
+    if (b.result_text.empty()) {
+      // A rejected event: answered by its document, as before.
+      EXPECT_EQ(b.result, a.result) << "line " << i;
+      continue;
+    }
+    ++written;
+    abi::NormalizeResultErrors(a.result);
+    EXPECT_EQ(b.result_text, DumpJson(a.result, replace)) << "line " << i;
+  }
+  EXPECT_GT(written, 900);
 }
 
 }  // namespace
