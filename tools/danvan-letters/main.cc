@@ -13,7 +13,8 @@
 //    quicker experiments)
 //   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
 //   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
-//                        [--encodings] [--errors N] FILE...
+//                        [--encodings [--unstable]] [--errors N] FILE...
+//   (--unstable: one line per letter and encoding form whose tags differ from the NFC text's)
 //
 // `train` and `cv` use the real feature extractor (tagging/letter_model.h); `eval` runs the
 // whole tagger (tagging/rules.h with its "reading" section) on petition events built from the
@@ -517,7 +518,8 @@ Args ParseArgs(int argc, char** argv, int from) {
     std::string s = argv[i];
     if (s.rfind("--", 0) == 0) {
       std::string key = s.substr(2);
-      if (key == "no-bigrams" || key == "encodings" || key == "per-batch-thresholds") {
+      if (key == "no-bigrams" || key == "encodings" || key == "per-batch-thresholds" ||
+          key == "unstable") {
         a.opts[key] = "1";
       } else if (i + 1 < argc) {
         a.opts[key] = argv[++i];
@@ -824,11 +826,20 @@ int Eval(const Args& a) {
       auto& s = stability[name];
       ++s[1];
       auto repaired = danvan::text::RepairJsonText(event_of(l, t, c, legacy));
-      if (!repaired.ok()) continue;
+      if (!repaired.ok()) {
+        if (a.opts.count("unstable"))
+          std::printf("unstable %s %s: not repaired (%s)\n", l.id.c_str(), name, repaired.status().message().c_str());
+        continue;
+      }
       json e2 = json::parse(repaired->text, nullptr, false);
-      if (e2.is_discarded()) continue;
+      if (e2.is_discarded()) {
+        if (a.opts.count("unstable")) std::printf("unstable %s %s: repaired text is not JSON\n", l.id.c_str(), name);
+        continue;
+      }
       Read r2 = read_tags(e2);
       s[0] += r2.Key() == r.Key();
+      if (r2.Key() != r.Key() && a.opts.count("unstable"))
+        std::printf("unstable %s %s: %s -> %s\n", l.id.c_str(), name, r.Key().c_str(), r2.Key().c_str());
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
