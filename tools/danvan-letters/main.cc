@@ -6,10 +6,15 @@
 //
 //   danvan-letters train --cues config/tagging/cues.json --out config/tagging/letter_model.json
 //                        [--l2 X] [--l2-kind X] [--epochs N] [--min-df N] [--no-bigrams]
-//                        [--l2-ngram X] [--beta B] [--per-batch-thresholds] FILE...
+//                        [--l2-ngram X] [--beta B] [--per-batch-thresholds] [--l2-complex X]
+//                        [--complex-exclude BATCH,...] FILE...
+//   (--complex-exclude: those batches' complex labels are not learned from, e.g. a writer who
+//    labels by another convention; --outputs complex,group trains only those outputs, for
+//    quicker experiments)
 //   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
 //   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
-//                        [--encodings] [--errors N] FILE...
+//                        [--encodings [--unstable]] [--errors N] FILE...
+//   (--unstable: one line per letter and encoding form whose tags differ from the NFC text's)
 //
 // `train` and `cv` use the real feature extractor (tagging/letter_model.h); `eval` runs the
 // whole tagger (tagging/rules.h with its "reading" section) on petition events built from the
@@ -142,6 +147,16 @@ struct Params {
   // another's is not chosen). Secondary kinds keep pooled F1.
   double beta = 1.0;
   bool per_batch_thresholds = false;
+  // Outputs trained (all by default; `--outputs complex,group` for quicker experiments on some
+  // flags: the outputs share no weights, so the others' figures are then meaningless but the
+  // trained ones are exactly as in a full run).
+  std::array<bool, 13> train_output = {true, true, true, true, true, true, true,
+                                       true, true, true, true, true, true};
+  // Batches whose complex labels are not learned from: their letters give the complex output no
+  // gradient and are not used to choose its threshold (they are still scored when held out).
+  std::set<std::string> complex_exclude;
+  // Factor on the L2 of the complex output (cues and n-grams alike).
+  double l2_complex = 1.0;
 };
 
 constexpr int kOut = 13;  // 4 kind scores, 5 flags, 4 secondary kinds
@@ -228,22 +243,31 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
   // Class priors as starting biases (kind: log frequency; binary: log odds).
   {
     std::array<double, kOut> cnt{};
+    double excluded = 0;  // letters whose complex label is not learned from
     for (const auto& d : docs) {
       cnt[d.letter->kind] += 1;
       for (int j = 0; j < 5; ++j) cnt[4 + j] += d.letter->flags[j];
+      if (p.complex_exclude.count(d.letter->batch)) ++excluded, cnt[4] -= d.letter->flags[0];
       for (int j = 0; j < 4; ++j) cnt[9 + j] += d.letter->secondary[j];
     }
     double n = static_cast<double>(docs.size());
     for (int k = 0; k < 4; ++k) m.bias[k] = std::log((cnt[k] + 1) / (n + 4));
-    for (int o = 4; o < kOut; ++o) m.bias[o] = std::log((cnt[o] + 0.5) / (n - cnt[o] + 0.5));
+    for (int o = 4; o < kOut; ++o) {
+      const double seen = o == 4 ? n - excluded : n;
+      m.bias[o] = std::log((cnt[o] + 0.5) / (seen - cnt[o] + 0.5));
+    }
   }
   const double n_docs = static_cast<double>(std::max<size_t>(1, docs.size()));
   std::array<double, kOut> reg{};
   std::array<double, kOut> reg_ngram{};
   for (int o = 0; o < kOut; ++o) {
     reg[o] = (o < 4 ? p.l2_kind : p.l2) / n_docs;
+    if (o == 4) reg[o] *= p.l2_complex;
     reg_ngram[o] = o < 4 ? reg[o] : reg[o] * p.l2_ngram;
   }
+  std::vector<int> outputs;
+  for (int o = 0; o < kOut; ++o)
+    if (p.train_output[o]) outputs.push_back(o);
   std::mt19937 rng(12);
   std::vector<size_t> order(docs.size());
   std::iota(order.begin(), order.end(), 0);
@@ -259,7 +283,8 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
         // A secondary kind equal to the primary is not a question: no gradient.
         g[9 + j] = j == d.letter->kind ? 0.0 : prob[9 + j] - (d.letter->secondary[j] ? 1.0 : 0.0);
       }
-      for (int o = 0; o < kOut; ++o) {
+      if (!p.complex_exclude.empty() && p.complex_exclude.count(d.letter->batch)) g[4] = 0;
+      for (int o : outputs) {
         bg2[o] += g[o] * g[o];
         m.bias[o] -= p.lr * g[o] / std::sqrt(bg2[o]);
       }
@@ -267,7 +292,7 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
         auto& w = m.w[i];
         auto& a = g2[i];
         const auto& r = m.ngram[i] ? reg_ngram : reg;
-        for (int o = 0; o < kOut; ++o) {
+        for (int o : outputs) {
           double gi = g[o] + r[o] * w[o];
           a[o] += gi * gi;
           w[o] -= p.lr * gi / std::sqrt(a[o]);
@@ -337,6 +362,7 @@ void ChooseThresholds(const std::vector<Letter>& letters, const std::vector<size
       for (size_t n = 0; n < subset.size(); ++n) {
         const Letter& l = letters[subset[n]];
         if (o >= 9 && o - 9 == l.kind) continue;
+        if (o == 4 && p.complex_exclude.count(l.batch)) continue;
         bool pred = oof[n][o] >= t, truth = Truth(l, o);
         c[batch[n]][0] += pred && truth;
         c[batch[n]][1] += pred && !truth;
@@ -389,7 +415,9 @@ json ModelJson(const Model& m, const std::string& cues_version, const Params& p,
                        {"command", command}, {"at", when},
                        {"params", {{"l2", p.l2}, {"l2_kind", p.l2_kind}, {"epochs", p.epochs}, {"lr", p.lr},
                                    {"min_df", p.min_df}, {"l2_ngram", p.l2_ngram}, {"beta", p.beta},
-                                   {"per_batch_thresholds", p.per_batch_thresholds}}}}},
+                                   {"per_batch_thresholds", p.per_batch_thresholds},
+                                   {"l2_complex", p.l2_complex},
+                                   {"complex_exclude", p.complex_exclude}}}}},
           {"options", {{"bigrams", p.bigrams}}},
           {"kind", {{"classes", kLetterKinds}, {"bias", {r4(m.bias[0]), r4(m.bias[1]), r4(m.bias[2]), r4(m.bias[3])}}}},
           {"flags", flags},
@@ -490,7 +518,8 @@ Args ParseArgs(int argc, char** argv, int from) {
     std::string s = argv[i];
     if (s.rfind("--", 0) == 0) {
       std::string key = s.substr(2);
-      if (key == "no-bigrams" || key == "encodings" || key == "per-batch-thresholds") {
+      if (key == "no-bigrams" || key == "encodings" || key == "per-batch-thresholds" ||
+          key == "unstable") {
         a.opts[key] = "1";
       } else if (i + 1 < argc) {
         a.opts[key] = argv[++i];
@@ -513,6 +542,30 @@ Params ParamsOf(const Args& a) {
   p.bigrams = !a.opts.count("no-bigrams");
   if (a.opts.count("beta")) p.beta = std::stod(a.opts.at("beta"));
   p.per_batch_thresholds = a.opts.count("per-batch-thresholds") > 0;
+  auto list = [](const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string x;
+    while (std::getline(ss, x, ',')) if (!x.empty()) out.push_back(x);
+    return out;
+  };
+  if (a.opts.count("outputs")) {
+    p.train_output.fill(false);
+    for (const std::string& name : list(a.opts.at("outputs"))) {
+      bool known = false;
+      for (int j = 0; j < 5; ++j)
+        if (name == kLetterFlags[j]) p.train_output[4 + j] = known = true;
+      if (name == "kind") known = p.train_output[0] = p.train_output[1] = p.train_output[2] = p.train_output[3] = true;
+      if (name == "secondary") known = p.train_output[9] = p.train_output[10] = p.train_output[11] = p.train_output[12] = true;
+      if (!known) {
+        std::cerr << "--outputs: unknown output " << name << " (kind, secondary or a flag)\n";
+        std::exit(2);
+      }
+    }
+  }
+  if (a.opts.count("l2-complex")) p.l2_complex = std::stod(a.opts.at("l2-complex"));
+  if (a.opts.count("complex-exclude"))
+    for (const std::string& b : list(a.opts.at("complex-exclude"))) p.complex_exclude.insert(b);
   return p;
 }
 
@@ -536,12 +589,25 @@ void Decide(const Model& m, const std::array<double, kOut>& p, int* kind, std::a
   if ((*flags)[3] && *kind != 1) (*flags)[3] = false;
 }
 
+// Every batch named by --complex-exclude must be among the files (a typo would silently learn
+// from the batch it meant to leave out).
+bool CheckExcluded(const Params& p, const std::vector<Letter>& letters) {
+  for (const std::string& b : p.complex_exclude) {
+    if (std::none_of(letters.begin(), letters.end(), [&](const Letter& l) { return l.batch == b; })) {
+      std::cerr << "--complex-exclude: no batch " << b << " among the files\n";
+      return false;
+    }
+  }
+  return true;
+}
+
 int Train(const Args& a) {
   std::vector<Letter> letters;
   std::string sha;
   if (!LoadLetters(a.files, &letters, &sha) || letters.empty()) return 2;
   auto cues = LoadCues(a);
   Params p = ParamsOf(a);
+  if (!CheckExcluded(p, letters)) return 2;
   Featurized fz = Featurize(*cues, letters, p.bigrams);
   std::vector<size_t> all(letters.size());
   std::iota(all.begin(), all.end(), 0);
@@ -565,6 +631,7 @@ int CrossValidate(const Args& a) {
   if (!LoadLetters(a.files, &letters, &sha) || letters.empty()) return 2;
   auto cues = LoadCues(a);
   Params base = ParamsOf(a);
+  if (!CheckExcluded(base, letters)) return 2;
   std::vector<double> l2s;
   {
     std::string s = a.opts.count("l2") ? a.opts.at("l2") : "0.3,1,3";
@@ -759,11 +826,20 @@ int Eval(const Args& a) {
       auto& s = stability[name];
       ++s[1];
       auto repaired = danvan::text::RepairJsonText(event_of(l, t, c, legacy));
-      if (!repaired.ok()) continue;
+      if (!repaired.ok()) {
+        if (a.opts.count("unstable"))
+          std::printf("unstable %s %s: not repaired (%s)\n", l.id.c_str(), name, repaired.status().message().c_str());
+        continue;
+      }
       json e2 = json::parse(repaired->text, nullptr, false);
-      if (e2.is_discarded()) continue;
+      if (e2.is_discarded()) {
+        if (a.opts.count("unstable")) std::printf("unstable %s %s: repaired text is not JSON\n", l.id.c_str(), name);
+        continue;
+      }
       Read r2 = read_tags(e2);
       s[0] += r2.Key() == r.Key();
+      if (r2.Key() != r.Key() && a.opts.count("unstable"))
+        std::printf("unstable %s %s: %s -> %s\n", l.id.c_str(), name, r.Key().c_str(), r2.Key().c_str());
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

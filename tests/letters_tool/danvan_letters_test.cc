@@ -1,0 +1,106 @@
+// tools/danvan-letters (issue 12): the trainer run as an administrator runs it, on a small
+// labelled corpus written here. Checks that a batch named by --complex-exclude gives the complex
+// model nothing to learn from (a writer who labels complex by another convention), that the
+// choice is recorded in the model file, and that a batch name not among the files is refused.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+const std::string kRoot = DANVAN_SOURCE_ROOT;
+const std::string kTool = DANVAN_LETTERS_TOOL;
+
+class LettersTool : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("danvan_letters_test_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    // Batch A follows the convention: a matter stated to affect the whole school is complex,
+    // a single pupil's matter is not. Batch B marks every letter complex.
+    const char* plain[] = {"Tôi đề nghị nhà trường sửa lại cổng sau cho con tôi đi lại an toàn.",
+                           "Con tôi bị trừ điểm bài kiểm tra Toán, tôi xin xem lại bài.",
+                           "Tôi xin cảm ơn cô chủ nhiệm lớp 3A đã kèm con tôi.",
+                           "Tôi đề nghị cho con tôi chuyển sang lớp buổi chiều."};
+    const char* many[] = {"Toàn trường phải đóng thêm tiền sửa mái, ảnh hưởng đến hàng trăm học sinh.",
+                          "Cả khối 9 bị bắt học thêm, hàng chục phụ huynh bức xúc.",
+                          "Toàn bộ học sinh khối 6 không có sách giáo khoa, ảnh hưởng đến nhiều gia đình.",
+                          "Tất cả các em trong trường phải mua đồng phục mới, hàng trăm phụ huynh phản đối."};
+    Write("A", [&](int i) { return i % 4 == 0 ? Letter(many[i / 4 % 4], true) : Letter(plain[i % 4], false); });
+    Write("B", [&](int i) { return Letter(i % 4 == 0 ? many[i / 4 % 4] : plain[i % 4], true); });
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static json Letter(const std::string& content, bool complex) {
+    return {{"title", ""}, {"content", content},
+            {"labels", {{"kind", "feedback"}, {"secondary", json::array()}, {"complex", complex},
+                        {"group", false}, {"staff_conduct", false}, {"anonymous", false},
+                        {"reraised", false}}}};
+  }
+  template <typename F>
+  void Write(const std::string& batch, F letter) {
+    std::ofstream out(dir_ / (batch + ".jsonl"));
+    for (int i = 0; i < 48; ++i) {
+      json l = letter(i);
+      l["id"] = batch + "-" + std::to_string(i);
+      out << l.dump() << "\n";
+    }
+  }
+  // Runs the trainer; returns its exit code and the model it wrote (null when none).
+  int Train(const std::string& extra, json* model) {
+    const fs::path out = dir_ / "model.json";
+    fs::remove(out);
+    const std::string cmd = "'" + kTool + "' train --cues '" + kRoot + "/config/tagging/cues.json' --out '" +
+                            out.string() + "' --epochs 10 --outputs complex,group " + extra + " '" +
+                            (dir_ / "A.jsonl").string() + "' '" + (dir_ / "B.jsonl").string() +
+                            "' > /dev/null 2> '" + (dir_ / "stderr.txt").string() + "'";
+    const int rc = std::system(cmd.c_str());
+    *model = nullptr;
+    if (std::ifstream in(out); in) *model = json::parse(in);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  }
+  std::string Stderr() const {
+    std::ifstream in(dir_ / "stderr.txt");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  fs::path dir_;
+};
+
+TEST_F(LettersTool, AnExcludedBatchGivesTheComplexModelNothingToLearnFrom) {
+  json with_b, without_b;
+  ASSERT_EQ(Train("", &with_b), 0) << Stderr();
+  ASSERT_EQ(Train("--complex-exclude B", &without_b), 0) << Stderr();
+  ASSERT_TRUE(with_b.is_object() && without_b.is_object());
+  // Learning from B, most letters are complex: a letter with no sign of it leans complex.
+  // Without B, such a letter is clearly not complex.
+  const double bias_with = with_b["flags"]["complex"]["bias"].get<double>();
+  const double bias_without = without_b["flags"]["complex"]["bias"].get<double>();
+  EXPECT_GT(bias_with, 0);
+  EXPECT_LT(bias_without, -1.0);
+  // The group model is not affected: B still teaches it (no letter is a group letter).
+  EXPECT_LT(without_b["flags"]["group"]["bias"].get<double>(), -1.0);
+  // The choice is written into the model with the command that made it.
+  EXPECT_EQ(without_b["trained"]["params"]["complex_exclude"], json::array({"B"}));
+  EXPECT_EQ(with_b["trained"]["params"]["complex_exclude"], json::array());
+  EXPECT_NE(without_b["trained"]["command"].get<std::string>().find("--complex-exclude B"), std::string::npos);
+}
+
+TEST_F(LettersTool, AnExcludedBatchNotAmongTheFilesIsRefused) {
+  json model;
+  EXPECT_EQ(Train("--complex-exclude Z1", &model), 2);
+  EXPECT_TRUE(model.is_null());
+  EXPECT_NE(Stderr().find("--complex-exclude: no batch Z1"), std::string::npos) << Stderr();
+}
+
+}  // namespace
