@@ -88,9 +88,9 @@ std::string PgConninfoFor(const std::filesystem::path& db) {
 namespace {
 
 // Runs `sql` on the store at `db` (SQLite file or the test database named after it) and
-// returns the first column of every row as text ("" for NULL). Throws on error.
-std::vector<std::string> RunSql(const std::filesystem::path& db, const std::string& sql) {
-  std::vector<std::string> out;
+// returns every row, each column as text ("" for NULL). Throws on error.
+std::vector<std::vector<std::string>> RunSql(const std::filesystem::path& db, const std::string& sql) {
+  std::vector<std::vector<std::string>> out;
   if (UsingPostgres()) {
     const std::string conninfo = PgConninfoFor(db);
     const std::string password = ReadLine(PgServerDir() / "password");
@@ -105,7 +105,11 @@ std::vector<std::string> RunSql(const std::filesystem::path& db, const std::stri
       PQfinish(c);
       throw std::runtime_error(sql + ": " + msg);
     }
-    for (int i = 0; i < PQntuples(r); ++i) out.push_back(PQgetvalue(r, i, 0));
+    for (int i = 0; i < PQntuples(r); ++i) {
+      std::vector<std::string> row;
+      for (int c = 0; c < PQnfields(r); ++c) row.push_back(PQgetvalue(r, i, c));
+      out.push_back(std::move(row));
+    }
     PQclear(r);
     PQfinish(c);
     return out;
@@ -124,8 +128,12 @@ std::vector<std::string> RunSql(const std::filesystem::path& db, const std::stri
     if (!st) break;  // trailing whitespace
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      const auto* t = sqlite3_column_text(st, 0);
-      out.push_back(t ? reinterpret_cast<const char*>(t) : "");
+      std::vector<std::string> row;
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const auto* t = sqlite3_column_text(st, c);
+        row.push_back(t ? reinterpret_cast<const char*>(t) : "");
+      }
+      out.push_back(std::move(row));
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -144,7 +152,16 @@ void ExecStoreSql(const std::filesystem::path& db, const std::string& sql) { Run
 
 std::string QueryStoreText(const std::filesystem::path& db, const std::string& sql) {
   auto rows = RunSql(db, sql);
-  return rows.empty() ? std::string() : rows[0];
+  return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
+}
+
+std::vector<std::vector<std::string>> QueryStoreRows(const std::filesystem::path& db, const std::string& sql) {
+  return RunSql(db, sql);
+}
+
+std::string StoreJsonText(const std::string& column, const std::string& field) {
+  return UsingPostgres() ? "(" + column + "::jsonb ->> '" + field + "')"
+                         : "json_extract(" + column + ", '$." + field + "')";
 }
 
 int64_t QueryStoreInt(const std::filesystem::path& db, const std::string& sql) {
