@@ -134,6 +134,33 @@ UPDATE records SET history_digest = coalesce((SELECT string_agg(
     ORDER BY h.id)
   FROM record_history AS h WHERE h.record_pk = records.pk), '');
 )sql",
+      // 9: the indicator checkpoint (sqlite_store.cc, migration 9; engine/index_checkpoint.h).
+      R"sql(
+CREATE TABLE IF NOT EXISTS index_cells (key TEXT PRIMARY KEY, data BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS contrib_pending (pk BIGINT PRIMARY KEY, base_unit TEXT NOT NULL,
+  base_contrib TEXT NOT NULL);
+CREATE OR REPLACE FUNCTION danvan_contrib_pending() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.contrib <> '[]' THEN
+      INSERT INTO contrib_pending (pk, base_unit, base_contrib) VALUES (NEW.pk, NEW.unit, '[]')
+        ON CONFLICT (pk) DO NOTHING;
+    END IF;
+  ELSIF TG_OP = 'DELETE' THEN
+    IF OLD.contrib <> '[]' THEN
+      INSERT INTO contrib_pending (pk, base_unit, base_contrib) VALUES (OLD.pk, OLD.unit, OLD.contrib)
+        ON CONFLICT (pk) DO NOTHING;
+    END IF;
+  ELSIF NEW.contrib IS DISTINCT FROM OLD.contrib OR NEW.unit IS DISTINCT FROM OLD.unit THEN
+    INSERT INTO contrib_pending (pk, base_unit, base_contrib) VALUES (OLD.pk, OLD.unit, OLD.contrib)
+      ON CONFLICT (pk) DO NOTHING;
+  END IF;
+  RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS records_contrib_pending ON records;
+CREATE TRIGGER records_contrib_pending AFTER INSERT OR UPDATE OR DELETE ON records
+  FOR EACH ROW EXECUTE FUNCTION danvan_contrib_pending();
+)sql",
   };
   return kMigrations;
 }
@@ -1222,6 +1249,93 @@ class PgTransaction final : public StoreTransaction {
     }
   }
 
+  Result<std::vector<PendingContribution>> PendingContributions(int64_t after_pk, int64_t limit) override {
+    try {
+      // Other nodes' writers add pending rows concurrently: lock them out (their trigger's
+      // insert waits) until this transaction ends, so the rows read are the rows dropped.
+      if (!pending_locked_) {
+        c_.Simple("LOCK TABLE contrib_pending IN EXCLUSIVE MODE");
+        pending_locked_ = true;
+      }
+      PgResult r = c_.Exec(
+          "SELECT p.pk, p.base_unit, p.base_contrib, r.pk IS NOT NULL, coalesce(r.unit, ''), "
+          "coalesce(r.contrib, '[]') FROM contrib_pending AS p LEFT JOIN records AS r ON r.pk = p.pk "
+          "WHERE p.pk > $1 ORDER BY p.pk LIMIT $2",
+          Params().I(after_pk).I(limit));
+      std::vector<PendingContribution> out;
+      for (int i = 0; i < r.Rows(); ++i) {
+        PendingContribution p;
+        p.pk = r.Int(i, 0);
+        p.base_unit = r.Text(i, 1);
+        p.base_contrib = r.Text(i, 2);
+        p.exists = r.Text(i, 3) == "t";
+        p.unit = r.Text(i, 4);
+        p.contrib = r.Text(i, 5);
+        out.push_back(std::move(p));
+      }
+      return out;
+    } catch (const PgError& e) {
+      return ToStatus("read pending contributions", e);
+    }
+  }
+
+  Result<std::vector<IndexCell>> GetIndexCells(const std::vector<std::string>& keys) override {
+    try {
+      std::vector<IndexCell> out;
+      PgResult r = c_.Exec("SELECT key, data FROM index_cells WHERE key = ANY($1::text[])",
+                           Params().TextArray(keys));
+      for (int i = 0; i < r.Rows(); ++i) out.push_back({r.Text(i, 0), r.Bytea(i, 1)});
+      return out;
+    } catch (const PgError& e) {
+      return ToStatus("read index cells", e);
+    }
+  }
+
+  Status PutIndexCells(const std::vector<IndexCell>& cells) override {
+    try {
+      std::vector<std::string> gone;
+      for (const auto& c : cells) {
+        if (c.data.empty()) {
+          gone.push_back(c.key);
+          continue;
+        }
+        c_.Exec("INSERT INTO index_cells (key, data) VALUES ($1, $2) "
+                "ON CONFLICT (key) DO UPDATE SET data = excluded.data",
+                Params().S(c.key).B(c.data));
+      }
+      if (!gone.empty())
+        c_.Exec("DELETE FROM index_cells WHERE key = ANY($1::text[])", Params().TextArray(gone));
+      return Status::Ok();
+    } catch (const PgError& e) {
+      return ToStatus("write index cells", e);
+    }
+  }
+
+  Status DropPendingContributions(int64_t up_to_pk) override {
+    try {
+      c_.Exec("DELETE FROM contrib_pending WHERE pk <= $1", Params().I(up_to_pk));
+      return Status::Ok();
+    } catch (const PgError& e) {
+      return ToStatus("drop pending contributions", e);
+    }
+  }
+
+  Status ResetIndexCheckpoint() override {
+    try {
+      if (!pending_locked_) {
+        c_.Simple("LOCK TABLE contrib_pending IN EXCLUSIVE MODE");
+        pending_locked_ = true;
+      }
+      c_.Simple("DELETE FROM index_cells");
+      c_.Simple("DELETE FROM contrib_pending");
+      c_.Simple("INSERT INTO contrib_pending (pk, base_unit, base_contrib) "
+                "SELECT pk, unit, '[]' FROM records WHERE contrib <> '[]'");
+      return Status::Ok();
+    } catch (const PgError& e) {
+      return ToStatus("reset index checkpoint", e);
+    }
+  }
+
   Status Commit() override {
     try {
       c_.Simple("COMMIT");
@@ -1249,6 +1363,7 @@ class PgTransaction final : public StoreTransaction {
   const std::string& node_;
   std::unique_lock<std::mutex> lock_;
   bool done_ = false;
+  bool pending_locked_ = false;  // this transaction holds contrib_pending EXCLUSIVE
 };
 
 class PgStore final : public Store, public ChangeFeed {
@@ -1376,6 +1491,69 @@ class PgStore final : public Store, public ChangeFeed {
       return Status::Ok();
     } catch (const PgError& e) {
       return ToStatus("read contributions", e);
+    }
+  }
+
+  Status LoadIndexCheckpoint(const std::function<void(const IndexCell&)>& fn_cell,
+                             const std::function<void(const PendingContribution&)>& fn_pending) override {
+    try {
+      auto lease = readers_.Acquire();
+      Conn& c = lease.conn();
+      // One REPEATABLE READ snapshot for the cells, the pending rows and the change cursor.
+      c.Simple("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      try {
+        const std::string snapshot = c.Exec("SELECT pg_current_snapshot()::text").Text(0, 0);
+        auto scan = [&](const std::string& select, const std::function<void(const PgResult&)>& fn) {
+          c.ExecOnce("DECLARE danvan_scan NO SCROLL CURSOR FOR " + select);
+          for (;;) {
+            PgResult r = c.ExecOnce("FETCH 2000 FROM danvan_scan");
+            if (r.Rows() > 0) fn(r);
+            if (r.Rows() < 2000) break;
+          }
+          c.Simple("CLOSE danvan_scan");
+        };
+        IndexCell cell;
+        scan("SELECT key, data FROM index_cells", [&](const PgResult& r) {
+          for (int i = 0; i < r.Rows(); ++i) {
+            cell.key = r.Text(i, 0);
+            cell.data = r.Bytea(i, 1);
+            fn_cell(cell);
+          }
+        });
+        PendingContribution p;
+        scan("SELECT p.pk, p.base_unit, p.base_contrib, r.pk IS NOT NULL, coalesce(r.unit, ''), "
+             "coalesce(r.contrib, '[]') FROM contrib_pending AS p LEFT JOIN records AS r ON r.pk = p.pk "
+             "ORDER BY p.pk",
+             [&](const PgResult& r) {
+               for (int i = 0; i < r.Rows(); ++i) {
+                 p.pk = r.Int(i, 0);
+                 p.base_unit = r.Text(i, 1);
+                 p.base_contrib = r.Text(i, 2);
+                 p.exists = r.Text(i, 3) == "t";
+                 p.unit = r.Text(i, 4);
+                 p.contrib = r.Text(i, 5);
+                 fn_pending(p);
+               }
+             });
+        c.Simple("COMMIT");
+        std::lock_guard lock(cursor_mu_);
+        contribution_cursor_ = snapshot;
+      } catch (...) {
+        c.RollbackQuietly();
+        throw;
+      }
+      return Status::Ok();
+    } catch (const PgError& e) {
+      return ToStatus("read index checkpoint", e);
+    }
+  }
+
+  Result<int64_t> CountPendingContributions() override {
+    try {
+      auto lease = readers_.Acquire();
+      return lease.conn().Exec("SELECT count(*) FROM contrib_pending").Int(0, 0);
+    } catch (const PgError& e) {
+      return ToStatus("count pending contributions", e);
     }
   }
 

@@ -147,6 +147,32 @@ UPDATE records SET history_digest = coalesce((SELECT group_concat(
     || h.order_key || ',' || h.at_ms || ',' || length(CAST(h.status AS BLOB)) || ':' || h.status, '')
   FROM record_history AS h WHERE h.record_pk = records.pk), '');
 )sql",
+      // 9 (open at city scale, issue 16): the checkpoint of the in-memory indicator aggregates
+      // (engine/index_checkpoint.h). index_cells holds the folded aggregates; contrib_pending
+      // names each record whose contributions changed since, with what the cells counted for
+      // it, written by these triggers in the same transaction as the change. An existing
+      // database starts with no checkpoint (settings key index_checkpoint absent): the engine
+      // resets it at the next open (every record pending from "[]").
+      R"sql(
+CREATE TABLE IF NOT EXISTS index_cells (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS contrib_pending (pk INTEGER PRIMARY KEY, base_unit TEXT NOT NULL,
+  base_contrib TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS records_contrib_pending_insert AFTER INSERT ON records
+  WHEN NEW.contrib <> '[]'
+BEGIN
+  INSERT OR IGNORE INTO contrib_pending (pk, base_unit, base_contrib) VALUES (NEW.pk, NEW.unit, '[]');
+END;
+CREATE TRIGGER IF NOT EXISTS records_contrib_pending_update AFTER UPDATE OF unit, contrib ON records
+  WHEN NEW.contrib IS NOT OLD.contrib OR NEW.unit IS NOT OLD.unit
+BEGIN
+  INSERT OR IGNORE INTO contrib_pending (pk, base_unit, base_contrib) VALUES (OLD.pk, OLD.unit, OLD.contrib);
+END;
+CREATE TRIGGER IF NOT EXISTS records_contrib_pending_delete AFTER DELETE ON records
+  WHEN OLD.contrib <> '[]'
+BEGIN
+  INSERT OR IGNORE INTO contrib_pending (pk, base_unit, base_contrib) VALUES (OLD.pk, OLD.unit, OLD.contrib);
+END;
+)sql",
   };
   return kMigrations;
 }
@@ -1058,6 +1084,92 @@ class SqliteTransaction final : public StoreTransaction {
     }
   }
 
+  Result<std::vector<PendingContribution>> PendingContributions(int64_t after_pk, int64_t limit) override {
+    try {
+      // Under the write transaction nobody else writes: no lock needed beyond it.
+      static const char* kSql =
+          "SELECT p.pk, p.base_unit, p.base_contrib, r.pk IS NOT NULL, coalesce(r.unit, ''), "
+          "coalesce(r.contrib, '[]') FROM contrib_pending AS p LEFT JOIN records AS r ON r.pk = p.pk "
+          "WHERE p.pk > ? ORDER BY p.pk LIMIT ?";
+      auto run = statements_.Prepare(kSql);
+      run.Bind(1, after_pk).Bind(2, limit);
+      std::vector<PendingContribution> out;
+      while (run.Step()) {
+        PendingContribution p;
+        p.pk = run.Int(0);
+        p.base_unit = run.Text(1);
+        p.base_contrib = run.Text(2);
+        p.exists = run.Int(3) != 0;
+        p.unit = run.Text(4);
+        p.contrib = run.Text(5);
+        out.push_back(std::move(p));
+      }
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read pending contributions", e);
+    }
+  }
+
+  Result<std::vector<IndexCell>> GetIndexCells(const std::vector<std::string>& keys) override {
+    try {
+      static const char* kSql = "SELECT data FROM index_cells WHERE key = ?";
+      std::vector<IndexCell> out;
+      for (const auto& k : keys) {
+        auto run = statements_.Prepare(kSql);
+        run.Bind(1, k);
+        if (run.Step()) out.push_back({k, run.Text(0)});
+      }
+      return out;
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read index cells", e);
+    }
+  }
+
+  Status PutIndexCells(const std::vector<IndexCell>& cells) override {
+    try {
+      static const char* kPut =
+          "INSERT INTO index_cells (key, data) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET data=excluded.data";
+      static const char* kDel = "DELETE FROM index_cells WHERE key = ?";
+      for (const auto& c : cells) {
+        if (c.data.empty()) {
+          auto run = statements_.Prepare(kDel);
+          run.Bind(1, c.key);
+          run.Step();
+        } else {
+          auto run = statements_.Prepare(kPut);
+          run.Bind(1, c.key).BindBlob(2, c.data);
+          run.Step();
+        }
+      }
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("write index cells", e);
+    }
+  }
+
+  Status DropPendingContributions(int64_t up_to_pk) override {
+    try {
+      auto run = statements_.Prepare("DELETE FROM contrib_pending WHERE pk <= ?");
+      run.Bind(1, up_to_pk);
+      run.Step();
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("drop pending contributions", e);
+    }
+  }
+
+  Status ResetIndexCheckpoint() override {
+    try {
+      session_ << "DELETE FROM index_cells", now;
+      session_ << "DELETE FROM contrib_pending", now;
+      session_ << "INSERT INTO contrib_pending (pk, base_unit, base_contrib) "
+                  "SELECT pk, unit, '[]' FROM records WHERE contrib <> '[]'", now;
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("reset index checkpoint", e);
+    }
+  }
+
   Status SetSetting(const std::string& key, const std::string& value) override {
     try {
       std::string k = key, v = value;
@@ -1139,6 +1251,9 @@ class SqliteStore final : public Store {
         size_t start = 0;
         while (start < all.size()) {
           size_t end = all.find(';', start);
+          // A trigger's body has its own ';': the statement ends at "END;".
+          const size_t trigger = all.find("CREATE TRIGGER", start);
+          if (trigger != std::string::npos && trigger < end) end = all.find("END;", trigger) + 3;
           if (end == std::string::npos) end = all.size();
           std::string stmt = all.substr(start, end - start);
           if (stmt.find_first_not_of(" \n\t") != std::string::npos) writer_ << stmt, now;
@@ -1225,6 +1340,72 @@ class SqliteStore final : public Store {
       return Status::Ok();
     } catch (const Poco::Exception& e) {
       return FromPoco("read contributions", e);
+    }
+  }
+
+  Status LoadIndexCheckpoint(const std::function<void(const IndexCell&)>& fn_cell,
+                             const std::function<void(const PendingContribution&)>& fn_pending) override {
+    try {
+      ReaderPool::Lease lease = readers_.Acquire();
+      sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(lease.session());
+      // One read transaction: the cells and the pending rows come from the same snapshot.
+      // Raw statements: at city scale there are ~10^5 cells and Poco's per-row binding would
+      // cost more than the open's whole budget.
+      auto exec = [&](const char* sql) {
+        if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+          throw Poco::Data::DataException(sqlite3_errmsg(db));
+      };
+      exec("BEGIN");
+      struct Finish {
+        sqlite3* db;
+        ~Finish() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+      } finish{db};
+      auto each = [&](const char* sql, const std::function<void(sqlite3_stmt*)>& fn) {
+        sqlite3_stmt* stmt = nullptr;
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK)
+          throw Poco::Data::DataException(sqlite3_errmsg(db));
+        int rc;
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) fn(stmt);
+        sqlite3_finalize(stmt);
+        if (rc != SQLITE_DONE) throw Poco::Data::DataException(sqlite3_errmsg(db));
+      };
+      auto text = [](sqlite3_stmt* st, int col) {
+        const auto* p = static_cast<const char*>(sqlite3_column_blob(st, col));
+        return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
+      };
+      IndexCell cell;
+      each("SELECT key, data FROM index_cells", [&](sqlite3_stmt* st) {
+        cell.key = text(st, 0);
+        cell.data = text(st, 1);
+        fn_cell(cell);
+      });
+      PendingContribution p;
+      each("SELECT p.pk, p.base_unit, p.base_contrib, r.pk IS NOT NULL, coalesce(r.unit, ''), "
+           "coalesce(r.contrib, '[]') FROM contrib_pending AS p LEFT JOIN records AS r ON r.pk = p.pk "
+           "ORDER BY p.pk",
+           [&](sqlite3_stmt* st) {
+             p.pk = sqlite3_column_int64(st, 0);
+             p.base_unit = text(st, 1);
+             p.base_contrib = text(st, 2);
+             p.exists = sqlite3_column_int64(st, 3) != 0;
+             p.unit = text(st, 4);
+             p.contrib = text(st, 5);
+             fn_pending(p);
+           });
+      return Status::Ok();
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read index checkpoint", e);
+    }
+  }
+
+  Result<int64_t> CountPendingContributions() override {
+    try {
+      ReaderPool::Lease lease = readers_.Acquire();
+      Poco::Int64 n = 0;
+      lease.session() << "SELECT count(*) FROM contrib_pending", into(n), now;
+      return static_cast<int64_t>(n);
+    } catch (const Poco::Exception& e) {
+      return FromPoco("count pending contributions", e);
     }
   }
 

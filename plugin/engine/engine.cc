@@ -248,6 +248,13 @@ Result<EngineConfig> ParseEngineConfig(std::string_view text, const SecretLookup
       auto pc = ParsePortalConfig(c.portal, secret);
       if (!pc.ok()) errors.push_back({"/portal", pc.status().message()});
     }
+    if (doc.contains("indicators") && doc["indicators"].contains("checkpoint_fold_rows")) {
+      const auto& v = doc["indicators"]["checkpoint_fold_rows"];
+      if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 1000000)
+        errors.push_back({"/indicators/checkpoint_fold_rows", "cần số nguyên 1..1000000 (số bản ghi)"});
+      else
+        c.checkpoint_fold_rows = v.get<int64_t>();
+    }
     if (doc.contains("deadlines") && doc["deadlines"].contains("scan_interval_ms")) {
       const auto& v = doc["deadlines"]["scan_interval_ms"];
       if (!v.is_number_integer() || v.get<int64_t>() < 10 || v.get<int64_t>() > 3600000)
@@ -375,6 +382,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   e->deadline_rules_ = data->deadline_rules;
   e->evaluator_ = std::make_shared<RecordEvaluator>(std::make_shared<calendar::OnTimeClassifier>(
       data->calendar, catalogue, data->deadline_rules));
+  e->index_fingerprint_ = IndexCheckpointFingerprint(data->units_sha256, ActionListSeries());
   Status rebuilt = e->RebuildIndex();
   if (!rebuilt.ok()) return rebuilt;
   // Several nodes on PostgreSQL: from the snapshot the aggregates were built from, each node
@@ -609,6 +617,10 @@ Status Engine::Stop(uint32_t timeout_ms) {
                               "đó, gọi stop lại hoặc close");
   }
   started_ = false;
+  lock.unlock();
+  // What changed since the last fold goes into the checkpoint now (bounded by the stop
+  // timeout; whatever is left is replayed at the next open).
+  FoldIndexIfDue(true, deadline);
   hooks_.logger.Log(LogLevel::kInfo, "stopped");
   return Status::Ok();
 }
@@ -647,6 +659,7 @@ void Engine::SchedulerLoop() {
     auto fired = ScanDeadlines();
     if (!fired.ok())
       hooks_.logger.Log(LogLevel::kError, "deadline_scan_failed", {{"error", fired.status().message()}});
+    FoldIndexIfDue(false, std::chrono::steady_clock::time_point::max());
     lock.lock();
     lifecycle_cv_.wait_for(lock, std::chrono::milliseconds(scheduler_interval_ms_.load()),
                            [this] { return stopping_; });
@@ -814,25 +827,96 @@ void Engine::EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history,
   row.deadline_json = ev->deadline.is_null() ? "null" : ev->deadline.dump();
 }
 
-Status Engine::RebuildIndex() {
-  std::vector<indicators::Delta> deltas;
-  size_t records = 0;
-  Status st = store_->ForEachContribution([&](int64_t pk, const std::string& unit, const std::string& contrib) {
+ContribExpander Engine::Expander() const {
+  return [this](int64_t pk, const std::string& unit, const std::string& contrib, double sign,
+                std::vector<indicators::Delta>* out) {
     RecordRow row;
     row.pk = pk;
     row.unit = unit;
-    ExpandDeltas(row, contrib, +1, &deltas);
-    ++records;
-    if (deltas.size() > 100000) {
-      ApplyDeltas(deltas);
-      deltas.clear();
+    ExpandDeltas(row, contrib, sign, out);
+  };
+}
+
+Status Engine::RebuildIndex() {
+  // The checkpoint (engine/index_checkpoint.h): cells plus the records changed since. One
+  // written for another unit tree or tracked-series list, or none yet (a database from before
+  // migration 9), is started over: every record pending, i.e. one full replay this time.
+  auto stored = store_->GetSetting(kIndexCheckpointSetting);
+  if (!stored.ok()) return stored.status();
+  bool reset = !stored.value() || *stored.value() != index_fingerprint_;
+  if (reset) {
+    hooks_.logger.Log(LogLevel::kInfo, "index_checkpoint_reset",
+                      {{"reason", stored.value() ? "fingerprint_changed" : "none_yet"}});
+    Status st = ResetIndexCheckpoint(*store_, index_fingerprint_);
+    if (!st.ok()) return st;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto load = LoadIndexCheckpoint(*store_, Expander(), &index_, &record_index_);
+  if (!load.ok()) return load.status();
+  if (load->bad_cells > 0) {
+    // A damaged checkpoint is never used: start over from the records.
+    hooks_.logger.Log(LogLevel::kError, "index_checkpoint_damaged", {{"bad_cells", load->bad_cells}});
+    index_.Clear();
+    record_index_.Clear();
+    Status st = ResetIndexCheckpoint(*store_, index_fingerprint_);
+    if (!st.ok()) return st;
+    load = LoadIndexCheckpoint(*store_, Expander(), &index_, &record_index_);
+    if (!load.ok()) return load.status();
+    reset = true;
+  }
+  const auto loaded_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - started).count();
+  hooks_.logger.Log(LogLevel::kInfo, "indicators_loaded",
+                    {{"cells", load->cells}, {"pending_replayed", load->pending}, {"ms", loaded_ms},
+                     {"series_keys", index_.key_count()}, {"index_bytes", index_.memory_bytes()},
+                     {"action_list_entries", record_index_.entry_count()},
+                     {"action_list_bytes", record_index_.memory_bytes()}});
+  // A fold's worth of pending rows or more (a reset, or a run that ended without its last
+  // folds): fold them now, so the next open does not replay them again.
+  if (load->pending >= live_config()->checkpoint_fold_rows) {
+    if (dynamic_cast<ChangeFeed*>(store_.get()) == nullptr) {
+      // One writer process (SQLite's store lock) and nothing written since the load: the
+      // indexes are exactly cells + pending, so they are written as the new cells at once.
+      Status st = WriteIndexCheckpointFromMemory(*store_, index_, record_index_, load.value());
+      if (!st.ok()) return st;
+    } else {
+      // Other nodes may write meanwhile: fold in transactions that lock them out.
+      for (;;) {
+        auto folded = FoldPendingContributions(*store_, Expander(), ActionListSeries(), kFoldChunkRows);
+        if (!folded.ok()) return folded.status();
+        if (folded.value() == 0) break;
+      }
     }
-  });
-  if (!st.ok()) return st;
-  ApplyDeltas(deltas);
-  hooks_.logger.Log(LogLevel::kInfo, "indicators_rebuilt",
-                    {{"records", records}, {"action_list_entries", record_index_.entry_count()}});
+    hooks_.logger.Log(LogLevel::kInfo, "index_checkpoint_folded",
+                      {{"rows", load->pending},
+                       {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - started).count() - loaded_ms}});
+  }
+  last_fold_ = std::chrono::steady_clock::now();
   return Status::Ok();
+}
+
+void Engine::FoldIndexIfDue(bool all, std::chrono::steady_clock::time_point deadline) {
+  std::lock_guard lock(fold_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  auto pending = store_->CountPendingContributions();
+  if (!pending.ok()) {
+    hooks_.logger.Log(LogLevel::kError, "index_checkpoint_count_failed", {{"error", pending.status().message()}});
+    return;
+  }
+  const int64_t threshold = live_config()->checkpoint_fold_rows;
+  if (pending.value() == 0) return;
+  if (!all && pending.value() < threshold && now - last_fold_ < std::chrono::seconds(60)) return;
+  do {
+    auto folded = FoldPendingContributions(*store_, Expander(), ActionListSeries(), kFoldChunkRows);
+    if (!folded.ok()) {
+      // Nothing lost: the pending rows stay and the next open replays them.
+      hooks_.logger.Log(LogLevel::kError, "index_checkpoint_fold_failed", {{"error", folded.status().message()}});
+      return;
+    }
+    last_fold_ = std::chrono::steady_clock::now();
+    if (folded.value() < kFoldChunkRows) break;
+  } while (all && std::chrono::steady_clock::now() < deadline);
 }
 
 // ApplyAll, Submit and SubmitBatch: engine/intake_apply.cc.
@@ -971,6 +1055,16 @@ Result<nlohmann::json> Engine::RecordGet(const nlohmann::json& req) {
   return nlohmann::json{{"record", std::move(record)}, {"history", std::move(h)}};
 }
 
+nlohmann::json Engine::IndexStats() const {
+  auto pending = store_->CountPendingContributions();
+  return {{"series_keys", index_.key_count()},
+          {"month_buckets", index_.bucket_count()},
+          {"series_bytes", index_.memory_bytes()},
+          {"action_list_entries", record_index_.entry_count()},
+          {"action_list_bytes", record_index_.memory_bytes()},
+          {"checkpoint_pending", pending.ok() ? pending.value() : -1}};
+}
+
 Result<nlohmann::json> Engine::StatsOp() {
   auto st = store_->Stats();
   if (!st.ok()) return st.status();
@@ -986,6 +1080,7 @@ Result<nlohmann::json> Engine::StatsOp() {
                         {"records_by_unit", by_unit},
                         {"history_rows", st->history_rows},
                         {"quarantined", st->quarantined},
+                        {"indicators_index", IndexStats()},
                         {"storage", {{"engine", config_.storage_engine},
                                      {"path", std::filesystem::absolute(st->location).string()},
                                      {"schema_version", st->schema_version}}}};

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -28,6 +29,7 @@
 #include "core/status.h"
 #include "engine/background_job.h"
 #include "engine/evaluator.h"
+#include "engine/index_checkpoint.h"
 #include "engine/intake.h"
 #include "engine/progress.h"
 #include "indicators/catalog.h"
@@ -87,6 +89,9 @@ struct EngineConfig {
   // it). Default: "reports" beside the SQLite file.
   std::string reports_dir;
   int64_t scheduler_interval_ms = 1000;
+  // indicators.checkpoint_fold_rows: pending contribution changes that make the scheduler fold
+  // them into the indicator checkpoint (engine/index_checkpoint.h); it also folds once a minute.
+  int64_t checkpoint_fold_rows = 10000;
   nlohmann::json portal;  // the "portal" section (adapters/portal), null when absent
   OutboxConfig outbox;
   // The admin web console (console/console_config.h); off unless console.enabled.
@@ -258,7 +263,16 @@ class Engine {
                    std::vector<indicators::Delta>* deltas, const std::string& old_unit = "") const;
   void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
                     std::vector<indicators::Delta>* out) const;
+  // Loads the aggregates from their checkpoint and the records changed since
+  // (engine/index_checkpoint.h); folds a large backlog of changes at once.
   Status RebuildIndex();
+  // Folds pending contribution changes into the checkpoint when there are at least
+  // indicators.checkpoint_fold_rows of them or the last fold is a minute old; all of them
+  // (until deadline) when `all`. Errors are logged: the pending rows stay for the next open.
+  void FoldIndexIfDue(bool all, std::chrono::steady_clock::time_point deadline);
+  ContribExpander Expander() const;
+  nlohmann::json IndexStats() const;
+  static constexpr int64_t kFoldChunkRows = 5000;
   // Merges the portal's LayThuTuc answers into the procedure catalogue in force, keeps them in
   // the store (they are applied again at open), swaps the evaluator and re-evaluates the
   // dossiers of the procedures that changed. Runs on an outbox sender thread.
@@ -298,6 +312,9 @@ class Engine {
   std::mutex follow_mu_;
   std::string follow_cursor_;   // guarded by follow_mu_
   indicators::RecordSeriesIndex record_index_;
+  std::string index_fingerprint_;  // set in Open (IndexCheckpointFingerprint)
+  std::mutex fold_mu_;             // one fold at a time
+  std::chrono::steady_clock::time_point last_fold_;  // guarded by fold_mu_
   std::unique_ptr<Outbox> outbox_;
   std::map<std::string, QueryOp> extra_ops_;
   mutable std::mutex rules_mu_;

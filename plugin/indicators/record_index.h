@@ -43,6 +43,19 @@ class RecordSeriesIndex {
   std::vector<std::pair<int64_t, std::string>> PositiveLevel(const std::string& series,
                                                              int64_t day) const;
   size_t entry_count() const;
+  void Clear();
+  size_t memory_bytes() const;  // estimate of the entries' and names' allocations
+
+  // --- Checkpoint cells (engine/index_checkpoint.h): one per (series, month) ---
+  // Key "r" 0x1f series 0x1f month key (year*12 + month-1, decimal). Data: per entry int64 day,
+  // int64 record pk, IEEE-754 double value (as int64 bits), uint32 unit length, unit bytes;
+  // little-endian. Empty = no entries (delete the cell).
+  static std::string CellKey(const std::string& series, int64_t day);
+  static bool IsCellKey(const std::string& key);
+  std::string EncodeCell(const std::string& key) const;
+  std::vector<std::string> CellKeys() const;  // the cells that have entries
+  // Applies the cell's entries as deltas. False (nothing applied) when malformed.
+  bool LoadCell(const std::string& key, const std::string& data);
 
  private:
   struct Cell {

@@ -1,5 +1,7 @@
 #include "indicators/series_index.h"
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <mutex>
 
@@ -8,20 +10,13 @@
 namespace danvan::indicators {
 namespace {
 
-std::string Key(const std::string& series, const std::string& unit) {
-  std::string k;
-  k.reserve(series.size() + unit.size() + 1);
-  k += series;
-  k += '\x1f';
-  k += unit;
-  return k;
-}
+constexpr char kSep = '\x1f';
 
-void MonthOf(int64_t day, int64_t* month_key, unsigned* dom) {
+void MonthOf(int64_t day, int32_t* month_key, unsigned* dom) {
   int y;
   unsigned m, d;
   CivilFromDays(day, &y, &m, &d);
-  *month_key = static_cast<int64_t>(y) * 12 + (m - 1);
+  *month_key = static_cast<int32_t>(y * 12 + static_cast<int>(m - 1));
   *dom = d;
 }
 
@@ -30,38 +25,163 @@ constexpr double kScale = 1e6;  // sums in millionths (see series_index.h)
 int64_t ToFixed(double value) { return std::llround(value * kScale); }
 double FromFixed(int64_t fixed) { return static_cast<double>(fixed) / kScale; }
 
+// Bits of days 1..dom.
+uint32_t UpTo(unsigned dom) { return dom >= 32 ? ~0u : ((1u << dom) - 1); }
+
 }  // namespace
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutI64(std::string* out, int64_t v) {
+  const auto u = static_cast<uint64_t>(v);
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+}
+bool GetU32(const std::string& in, size_t* pos, uint32_t* v) {
+  if (in.size() - *pos < 4 || *pos > in.size()) return false;
+  uint32_t r = 0;
+  for (int i = 0; i < 4; ++i) r |= uint32_t{static_cast<unsigned char>(in[*pos + i])} << (8 * i);
+  *pos += 4;
+  *v = r;
+  return true;
+}
+bool GetI64(const std::string& in, size_t* pos, int64_t* v) {
+  if (*pos > in.size() || in.size() - *pos < 8) return false;
+  uint64_t r = 0;
+  for (int i = 0; i < 8; ++i) r |= uint64_t{static_cast<unsigned char>(in[*pos + i])} << (8 * i);
+  *pos += 8;
+  *v = static_cast<int64_t>(r);
+  return true;
+}
+
+uint32_t SeriesIndex::Intern(std::vector<std::string>* names,
+                             std::unordered_map<std::string, uint32_t>* ids, const std::string& name) {
+  auto [it, added] = ids->try_emplace(name, static_cast<uint32_t>(names->size()));
+  if (added) names->push_back(name);
+  return it->second;
+}
+
+namespace {
+
+void PutVarint(std::vector<uint8_t>* out, int64_t v) {
+  uint64_t u = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);  // zigzag
+  while (u >= 0x80) {
+    out->push_back(static_cast<uint8_t>(u | 0x80));
+    u >>= 7;
+  }
+  out->push_back(static_cast<uint8_t>(u));
+}
+
+int64_t GetVarint(const uint8_t** p) {
+  uint64_t u = 0;
+  int shift = 0;
+  for (;;) {
+    const uint8_t byte = *(*p)++;
+    u |= uint64_t{byte & 0x7fu} << shift;
+    if (!(byte & 0x80)) break;
+    shift += 7;
+  }
+  return static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
+}
+
+}  // namespace
+
+void SeriesIndex::Decode(const Buckets& b, const MonthHdr& h, int n, int64_t* out) {
+  const uint8_t* p = b.bytes.data() + h.off;
+  for (int i = 0; i < n; ++i) out[i] = GetVarint(&p);
+}
+
+void SeriesIndex::Add(Buckets* b, int32_t month, unsigned dom, int64_t v) {
+  if (v == 0) return;
+  auto& months = b->months;
+  auto it = std::lower_bound(months.begin(), months.end(), month,
+                             [](const MonthHdr& h, int32_t m) { return h.month < m; });
+  if (it == months.end() || it->month != month) {
+    MonthHdr h;
+    h.month = month;
+    h.off = it == months.end() ? static_cast<uint32_t>(b->bytes.size()) : it->off;
+    it = months.insert(it, h);
+  }
+  int64_t vals[32];
+  int n = std::popcount(it->mask);
+  Decode(*b, *it, n, vals);
+  const uint32_t bit = 1u << (dom - 1);
+  const int pos = std::popcount(it->mask & (bit - 1));
+  it->total += v;
+  if (it->mask & bit) {
+    vals[pos] += v;
+    if (vals[pos] == 0) {
+      // The day's sum is back to zero: drop it.
+      std::copy(vals + pos + 1, vals + n, vals + pos);
+      --n;
+      it->mask &= ~bit;
+    }
+  } else {
+    std::copy_backward(vals + pos, vals + n, vals + n + 1);
+    vals[pos] = v;
+    ++n;
+    it->mask |= bit;
+  }
+  std::vector<uint8_t> enc;
+  enc.reserve(static_cast<size_t>(n) * 2);
+  for (int i = 0; i < n; ++i) PutVarint(&enc, vals[i]);
+  auto& bytes = b->bytes;
+  const auto start = bytes.begin() + it->off;
+  const size_t old_len = it->len, new_len = enc.size();
+  if (new_len <= old_len) {
+    std::copy(enc.begin(), enc.end(), start);
+    bytes.erase(start + static_cast<std::ptrdiff_t>(new_len), start + static_cast<std::ptrdiff_t>(old_len));
+  } else {
+    std::copy(enc.begin(), enc.begin() + static_cast<std::ptrdiff_t>(old_len), start);
+    bytes.insert(start + static_cast<std::ptrdiff_t>(old_len), enc.begin() + static_cast<std::ptrdiff_t>(old_len), enc.end());
+  }
+  it->len = static_cast<uint32_t>(new_len);
+  const int64_t shift = static_cast<int64_t>(new_len) - static_cast<int64_t>(old_len);
+  for (auto j = it + 1; j != months.end(); ++j) j->off = static_cast<uint32_t>(j->off + shift);
+  if (it->mask == 0) months.erase(it);
+}
 
 void SeriesIndex::Apply(const std::vector<Delta>& deltas) {
   std::unique_lock lock(mu_);
   for (const auto& d : deltas) {
-    int64_t mk;
+    int32_t mk;
     unsigned dom;
     MonthOf(d.day, &mk, &dom);
-    Month& m = data_[Key(d.series, d.unit)][mk];
-    const int64_t v = ToFixed(d.value);
-    m.total += v;
-    m.days[dom - 1] += v;
+    const uint64_t key = KeyOf(Intern(&series_names_, &series_ids_, d.series),
+                               Intern(&unit_names_, &unit_ids_, d.unit));
+    Buckets& b = data_[key];
+    Add(&b, mk, dom, ToFixed(d.value));
+    if (b.months.empty()) data_.erase(key);
   }
 }
 
 const SeriesIndex::Buckets* SeriesIndex::Find(const std::string& series,
                                               const std::string& unit) const {
-  auto it = data_.find(Key(series, unit));
+  auto s = series_ids_.find(series);
+  if (s == series_ids_.end()) return nullptr;
+  auto u = unit_ids_.find(unit);
+  if (u == unit_ids_.end()) return nullptr;
+  auto it = data_.find(KeyOf(s->second, u->second));
   return it == data_.end() ? nullptr : &it->second;
 }
 
 int64_t SeriesIndex::Prefix(const Buckets& b, int64_t day) {
-  int64_t mk;
+  int32_t mk;
   unsigned dom;
   MonthOf(day, &mk, &dom);
   int64_t sum = 0;
-  for (auto it = b.begin(); it != b.end() && it->first <= mk; ++it) {
-    if (it->first < mk) {
-      sum += it->second.total;
-    } else {
-      for (unsigned i = 0; i < dom; ++i) sum += it->second.days[i];
+  for (const MonthHdr& h : b.months) {
+    if (h.month < mk) {
+      sum += h.total;
+      continue;
     }
+    if (h.month == mk) {
+      const int n = std::popcount(h.mask & UpTo(dom));
+      int64_t vals[32];
+      Decode(b, h, n, vals);
+      for (int i = 0; i < n; ++i) sum += vals[i];
+    }
+    break;
   }
   return sum;
 }
@@ -81,11 +201,130 @@ double SeriesIndex::Level(const std::string& series, const std::string& unit, in
   return b ? FromFixed(Prefix(*b, day)) : 0;
 }
 
+void SeriesIndex::Clear() {
+  std::unique_lock lock(mu_);
+  data_.clear();
+  series_names_.clear();
+  unit_names_.clear();
+  series_ids_.clear();
+  unit_ids_.clear();
+}
+
 size_t SeriesIndex::bucket_count() const {
   std::shared_lock lock(mu_);
   size_t n = 0;
-  for (const auto& [k, b] : data_) n += b.size();
+  for (const auto& [k, b] : data_) n += b.months.size();
   return n;
+}
+
+size_t SeriesIndex::key_count() const {
+  std::shared_lock lock(mu_);
+  return data_.size();
+}
+
+size_t SeriesIndex::memory_bytes() const {
+  std::shared_lock lock(mu_);
+  // Hash node: key, value (two vectors), next pointer, cached hash; plus the bucket array.
+  size_t n = data_.bucket_count() * sizeof(void*);
+  for (const auto& [k, b] : data_)
+    n += sizeof(uint64_t) + sizeof(Buckets) + 2 * sizeof(void*) + b.months.capacity() * sizeof(MonthHdr) +
+         b.bytes.capacity();
+  for (const auto* names : {&series_names_, &unit_names_})
+    for (const auto& s : *names) n += 2 * (sizeof(std::string) + s.capacity()) + 3 * sizeof(void*);
+  return n;
+}
+
+std::string SeriesIndex::CellKey(const std::string& series, const std::string& unit) {
+  std::string k;
+  k.reserve(series.size() + unit.size() + 3);
+  k += 's';
+  k += kSep;
+  k += series;
+  k += kSep;
+  k += unit;
+  return k;
+}
+
+bool SeriesIndex::IsCellKey(const std::string& key) { return key.size() > 2 && key[0] == 's' && key[1] == kSep; }
+
+std::vector<std::pair<std::string, std::string>> SeriesIndex::Keys() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(data_.size());
+  for (const auto& [k, b] : data_)
+    out.emplace_back(series_names_[k >> 32], unit_names_[k & 0xffffffffu]);
+  return out;
+}
+
+std::string SeriesIndex::EncodeCell(const std::string& series, const std::string& unit) const {
+  std::shared_lock lock(mu_);
+  std::string out;
+  const Buckets* b = Find(series, unit);
+  if (!b) return out;
+  out.reserve(b->months.size() * 12 + b->bytes.size());
+  for (const MonthHdr& h : b->months) {
+    PutU32(&out, static_cast<uint32_t>(h.month));
+    PutU32(&out, h.mask);
+    PutU32(&out, h.len);
+    out.append(reinterpret_cast<const char*>(b->bytes.data()) + h.off, h.len);
+  }
+  return out;
+}
+
+bool SeriesIndex::LoadCell(const std::string& key, const std::string& data) {
+  if (!IsCellKey(key)) return false;
+  const size_t sep = key.find(kSep, 2);
+  if (sep == std::string::npos) return false;
+  // Parsed and checked whole before anything changes: months increasing, each month's varints
+  // exactly one per set day, no bit for a 32nd day, no zero day.
+  Buckets fresh;
+  size_t pos = 0;
+  int64_t prev = INT64_MIN;
+  while (pos < data.size()) {
+    uint32_t month, mask, len;
+    if (!GetU32(data, &pos, &month) || !GetU32(data, &pos, &mask) || !GetU32(data, &pos, &len)) return false;
+    if (data.size() - pos < len || mask == 0 || (mask >> 31) || static_cast<int32_t>(month) <= prev) return false;
+    prev = static_cast<int32_t>(month);
+    MonthHdr h;
+    h.month = static_cast<int32_t>(month);
+    h.mask = mask;
+    h.off = static_cast<uint32_t>(fresh.bytes.size());
+    h.len = len;
+    const auto* p = reinterpret_cast<const uint8_t*>(data.data()) + pos;
+    const auto* end = p + len;
+    for (int i = std::popcount(mask); i > 0; --i) {
+      if (p >= end) return false;
+      // A varint must end inside the month's bytes.
+      const uint8_t* q = p;
+      while (q < end && (*q & 0x80)) ++q;
+      if (q >= end || q - p > 9) return false;
+      const int64_t v = GetVarint(&p);
+      if (v == 0) return false;
+      h.total += v;
+    }
+    if (p != end) return false;
+    fresh.bytes.insert(fresh.bytes.end(), reinterpret_cast<const uint8_t*>(data.data()) + pos, end);
+    fresh.months.push_back(h);
+    pos += len;
+  }
+  std::unique_lock lock(mu_);
+  const uint64_t k = KeyOf(Intern(&series_names_, &series_ids_, key.substr(2, sep - 2)),
+                           Intern(&unit_names_, &unit_ids_, key.substr(sep + 1)));
+  auto [it, added] = data_.try_emplace(k);
+  if (added) {
+    it->second = std::move(fresh);
+  } else {
+    // Already has sums (not at open): add day by day.
+    for (const MonthHdr& h : fresh.months) {
+      int64_t vals[32];
+      Decode(fresh, h, std::popcount(h.mask), vals);
+      int i = 0;
+      for (unsigned d = 1; d <= 31; ++d)
+        if (h.mask & (1u << (d - 1))) Add(&it->second, h.month, d, vals[i++]);
+    }
+  }
+  if (it->second.months.empty()) data_.erase(it);
+  return true;
 }
 
 }  // namespace danvan::indicators

@@ -2,18 +2,26 @@
 // unit x date-range figure is a handful of additions, never a scan of records.
 //
 // The durable source is each record's stored contribution list (records.contrib), written in
-// the same transaction as the record; the index is rebuilt from it at open and updated after
-// every commit. Deltas commute, so concurrent committers may apply in any order.
+// the same transaction as the record; at open the index is loaded from its checkpoint plus the
+// records changed since (engine/index_checkpoint.h) and it is updated after every commit.
+// Deltas commute, so concurrent committers may apply in any order.
 //
-// Thread-safety: Apply takes an exclusive lock, reads a shared lock.
+// Memory (issue 16, city scale): series and unit names are interned (a key is two 32-bit ids);
+// a key's months are a sorted flat array of 24-byte headers (month, a bit per day that has a
+// value, the month's total) and its days one flat byte array of the non-zero day sums only,
+// each a zigzag varint (a count of 1 takes one byte, not eight). A day whose sum returns to zero
+// is removed, and a month with no day left with it. Updating a day re-encodes its month (at
+// most 31 values); a range query adds month totals and decodes at most two months' days.
+//
+// Thread-safety: Apply and Load take an exclusive lock, reads a shared lock.
 #pragma once
 
-#include <array>
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace danvan::indicators {
@@ -31,7 +39,7 @@ struct Delta {
 
 // Sums are kept as integers in millionths of a unit, so they are exact and do not depend on the
 // order deltas arrive in: the same data gives the same figures to the last digit whether the
-// index was built during intake or rebuilt at open (reports are compared byte for byte).
+// index was built during intake or loaded at open (reports are compared byte for byte).
 // Contribution values are counts or day durations; a millionth of a day is 0.09 s.
 class SeriesIndex {
  public:
@@ -41,19 +49,56 @@ class SeriesIndex {
                int64_t to_day) const;
   // Sum of the series over all days <= day (the level of a +1/-1 series on that day).
   double Level(const std::string& series, const std::string& unit, int64_t day) const;
-  size_t bucket_count() const;
+  void Clear();
+  size_t bucket_count() const;  // months with at least one non-zero day
+  size_t key_count() const;
+  // Bytes held by the index's own structures (headers, day values, name tables, hash nodes;
+  // an estimate of the allocator's view).
+  size_t memory_bytes() const;
+
+  // --- Checkpoint cells (engine/index_checkpoint.h) ---
+  // One cell per (series, unit): "s" 0x1f series 0x1f unit. Per month, little-endian: uint32
+  // month key (year*12 + month-1), uint32 day mask, uint32 byte length, then one zigzag varint
+  // (millionths) per set bit, by day. An empty string means no data (the cell is to be deleted).
+  static std::string CellKey(const std::string& series, const std::string& unit);
+  static bool IsCellKey(const std::string& key);
+  std::string EncodeCell(const std::string& series, const std::string& unit) const;
+  // Every (series, unit) that has sums.
+  std::vector<std::pair<std::string, std::string>> Keys() const;
+  // Adds the cell's sums to the index. False (and nothing added) when key or data is malformed.
+  bool LoadCell(const std::string& key, const std::string& data);
 
  private:
-  struct Month {
-    int64_t total = 0;  // millionths
-    std::array<int64_t, 31> days{};
+  struct MonthHdr {
+    int32_t month = 0;   // year*12 + month-1
+    uint32_t mask = 0;   // bit d-1: day d has a value in bytes
+    int64_t total = 0;   // sum of the month's days (millionths)
+    uint32_t off = 0;    // the month's first byte in Buckets::bytes
+    uint32_t len = 0;    // and its length
   };
-  using Buckets = std::map<int64_t, Month>;  // key: year*12 + month-1
-  static int64_t Prefix(const Buckets& b, int64_t day);
+  struct Buckets {
+    std::vector<MonthHdr> months;  // by month
+    std::vector<uint8_t> bytes;    // the set days' values as zigzag varints, month after month
+  };
+  // Decodes the first n values of a month.
+  static void Decode(const Buckets& b, const MonthHdr& h, int n, int64_t* out);
+  static uint64_t KeyOf(uint32_t series, uint32_t unit) { return (uint64_t{series} << 32) | unit; }
+  uint32_t Intern(std::vector<std::string>* names, std::unordered_map<std::string, uint32_t>* ids,
+                  const std::string& name);
   const Buckets* Find(const std::string& series, const std::string& unit) const;
+  static void Add(Buckets* b, int32_t month, unsigned dom, int64_t v);
+  static int64_t Prefix(const Buckets& b, int64_t day);
 
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, Buckets> data_;  // key: series + '\x1f' + unit
+  std::unordered_map<uint64_t, Buckets> data_;
+  std::vector<std::string> series_names_, unit_names_;
+  std::unordered_map<std::string, uint32_t> series_ids_, unit_ids_;
 };
+
+// Little-endian fixed-width encoding shared by the checkpoint cells.
+void PutI64(std::string* out, int64_t v);
+void PutU32(std::string* out, uint32_t v);
+bool GetI64(const std::string& in, size_t* pos, int64_t* v);
+bool GetU32(const std::string& in, size_t* pos, uint32_t* v);
 
 }  // namespace danvan::indicators

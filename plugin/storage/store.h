@@ -177,6 +177,24 @@ struct OutboxStatusRow {
   int64_t dead_letters = 0;
 };
 
+// Checkpoint of the in-memory indicator aggregates (engine/index_checkpoint.h, issue 16).
+// Invariant kept by every engine in the same transaction as each record change (triggers):
+//   aggregates of every record's current contributions
+//     = the stored cells + sum over pending rows of (current contributions - base)
+// A pending row names a record whose contributions changed since the cells were last folded,
+// and holds the unit and contributions the cells counted for it ("[]" when none).
+struct PendingContribution {
+  int64_t pk = 0;
+  std::string base_unit, base_contrib;
+  bool exists = true;               // false: the record was deleted since
+  std::string unit, contrib = "[]";  // the record's current unit and contributions
+};
+// One stored cell of the checkpoint: an opaque key and its encoded value (empty = delete).
+struct IndexCell {
+  std::string key;
+  std::string data;
+};
+
 // The single write transaction. Destroying it without Commit() rolls back.
 class StoreTransaction {
  public:
@@ -281,6 +299,19 @@ class StoreTransaction {
     (void)job;
     return true;
   }
+  // --- Indicator checkpoint (PendingContribution above), batch-shaped ---
+  // The first `limit` pending rows with pk > after_pk, by pk, each with its record's current
+  // state. Engines with concurrent writers first lock out other writers of pending rows until
+  // this transaction ends, so what is read here is what is folded.
+  virtual Result<std::vector<PendingContribution>> PendingContributions(int64_t after_pk, int64_t limit) = 0;
+  // The stored cells among `keys` (missing keys are absent from the answer).
+  virtual Result<std::vector<IndexCell>> GetIndexCells(const std::vector<std::string>& keys) = 0;
+  // Upserts each cell; a cell with empty data is deleted.
+  virtual Status PutIndexCells(const std::vector<IndexCell>& cells) = 0;
+  // Removes the pending rows with pk <= up_to_pk (those just folded into the cells).
+  virtual Status DropPendingContributions(int64_t up_to_pk) = 0;
+  // Starts the checkpoint over: no cells, every record with contributions pending from "[]".
+  virtual Status ResetIndexCheckpoint() = 0;
   // Makes every change of this transaction durable (per the configured synchronous mode).
   virtual Status Commit() = 0;
 };
@@ -301,6 +332,13 @@ class Store {
   // in-memory aggregates and the per-record index).
   virtual Status ForEachContribution(
       const std::function<void(int64_t pk, const std::string& unit, const std::string& contrib)>& fn) = 0;
+  // Reads the indicator checkpoint in one consistent snapshot: fn_cell for every stored cell,
+  // then fn_pending for every pending row (by pk). Engines with a change feed take their
+  // contribution cursor from this snapshot, as ForEachContribution does.
+  virtual Status LoadIndexCheckpoint(const std::function<void(const IndexCell&)>& fn_cell,
+                                     const std::function<void(const PendingContribution&)>& fn_pending) = 0;
+  // How many pending rows there are (decides when to fold them into the cells).
+  virtual Result<int64_t> CountPendingContributions() = 0;
   // Calls fn(row) for every record of `kind` whose unit is in `units` (explain, re-tagging).
   virtual Status ForEachRecord(const std::string& kind, const std::vector<std::string>& units,
                                const std::function<void(const RecordRow&)>& fn) = 0;

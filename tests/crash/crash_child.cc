@@ -151,6 +151,11 @@ int main(int argc, char** argv) {
     Die(crash::kChildOpenFailed,
         std::string("open: ") + api->status_name(st) + ": " + (error ? error : ""));
   }
+  // The plugin's own threads run too (deadline scans, folds of the indicator checkpoint), so
+  // kills also land inside them.
+  st = api->start(handle, &error);
+  if (st != DANVAN_OK)
+    Die(crash::kChildOpenFailed, std::string("start: ") + api->status_name(st) + ": " + (error ? error : ""));
   const char ready = 'R';
   if (write(ready_fd, &ready, 1) != 1) Die(crash::kChildUsage, "ready pipe");
   close(ready_fd);

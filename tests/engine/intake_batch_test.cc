@@ -176,7 +176,7 @@ TEST_F(IntakeBatchTest, DatabaseAtVersionSixGetsHistoryDigests) {
   auto e = Open("m.sqlite");
   auto stats = e->Query(R"({"op":"stats"})");
   ASSERT_TRUE(stats.ok());
-  EXPECT_EQ(stats.value()["storage"].value("schema_version", 0), 8) << stats.value().dump();
+  EXPECT_EQ(stats.value()["storage"].value("schema_version", 0), 9) << stats.value().dump();
   // The same entries as intake wrote (in any order).
   std::vector<HistoryRow> migrated, original;
   ASSERT_TRUE(DigestHistory(QueryText(db, "SELECT history_digest FROM records WHERE rid='M-1'"), 1, &migrated));

@@ -1038,7 +1038,7 @@ TEST_P(OutboxTest, DatabaseAtVersionFiveMigratesAndExportsWhatWasQueued) {
       ASSERT_NO_THROW(testing::ExecStoreSql(dir_.path() / "o.sqlite", sql)) << sql;
   }
   Open(Config());
-  EXPECT_EQ(Q({{"op", "stats"}})["storage"].value("schema_version", 0), 8) << Q({{"op", "stats"}}).dump();
+  EXPECT_EQ(Q({{"op", "stats"}})["storage"].value("schema_version", 0), 9) << Q({{"op", "stats"}}).dump();
   ASSERT_TRUE(engine_->Start().ok());
   ASSERT_TRUE(Drain());
   json received = standin_->Received();

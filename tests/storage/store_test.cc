@@ -238,9 +238,9 @@ TEST_F(StoreTest, NodesStartingTogetherMigrateOnce) {
     ASSERT_TRUE(s);
     auto st = s->Stats();
     ASSERT_TRUE(st.ok());
-    EXPECT_EQ(st.value().schema_version, 8);
+    EXPECT_EQ(st.value().schema_version, 9);
   }
-  EXPECT_EQ(testing::QueryStoreInt(dir_.path() / "s.sqlite", "SELECT count(*) FROM schema_migrations WHERE version < 1000"), 8);
+  EXPECT_EQ(testing::QueryStoreInt(dir_.path() / "s.sqlite", "SELECT count(*) FROM schema_migrations WHERE version < 1000"), 9);
 }
 
 // Appends to one destination's export log from several nodes at once stay one chain: each

@@ -1,0 +1,515 @@
+// City-scale benchmark stages (issue 16), driven by bench/city_bench.py. A host that loads
+// libdanvan.so through dlopen, as a one-stop system does; each subcommand prints one JSON
+// object on stdout with its figures (wall and CPU seconds from getrusage of this process,
+// peak RSS = ru_maxrss, steady RSS = VmRSS at the end).
+//
+//   city_tool intake   LIB CONFIG EVENTS.jsonl BATCH [LIMIT]   submit_batch, BATCH lines per call
+//   city_tool submit8  LIB CONFIG EVENTS.jsonl THREADS LIMIT   single submits from THREADS threads,
+//                                                              lines dealt by record key
+//   city_tool open     LIB CONFIG                              open (timed), stats, close
+//   city_tool queries  LIB CONFIG YEAR_FROM YEAR_TO N          indicators: one leaf unit x month
+//                                                              (N queries), all units x month,
+//                                                              root x year, drill-down (explain)
+//   city_tool reports  LIB CONFIG YEAR                         score + both reports (all formats)
+//   city_tool retag    LIB CONFIG                              tagging.reload, wait until done
+//   city_tool insert   EVENTS.jsonl DB [LIMIT]                 baseline: plain prepared INSERT
+//   city_tool groupby  DB UNIT YEAR MONTH                      baseline: SQL GROUP BY on the
+//                                                              plugin's own database
+#include <dlfcn.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include "danvan/danvan.h"
+
+using nlohmann::json;
+
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+int64_t PeakRssKb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+int64_t RssKb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+  return -1;
+}
+
+[[noreturn]] void Die(const std::string& msg) {
+  std::fprintf(stderr, "city_tool: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+struct Plugin {
+  const danvan_api* api = nullptr;
+  danvan_handle* h = nullptr;
+  double open_seconds = 0;
+
+  Plugin(const std::string& lib, const std::string& config_path, bool start) {
+    void* so = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!so) Die(std::string("dlopen: ") + dlerror());
+    auto get = reinterpret_cast<danvan_get_api_fn>(dlsym(so, "danvan_get_api"));
+    const char* reason = nullptr;
+    api = get ? get(DANVAN_ABI_MAJOR, &reason) : nullptr;
+    if (!api) Die(std::string("danvan_get_api: ") + (reason ? reason : "missing"));
+    std::ifstream f(config_path);
+    std::string config((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    danvan_host_services services{};
+    services.struct_size = sizeof(services);
+    char* err = nullptr;
+    const double t0 = Now();
+    danvan_status st = api->open(config.data(), config.size(), &services, &h, &err);
+    open_seconds = Now() - t0;
+    if (st != DANVAN_OK) Die(std::string("open: ") + api->status_name(st) + " " + (err ? err : ""));
+    if (start) {
+      st = api->start(h, &err);
+      if (st != DANVAN_OK) Die(std::string("start: ") + (err ? err : ""));
+    }
+  }
+  void Close() {
+    char* err = nullptr;
+    api->stop(h, 600000, &err);
+    api->free(err);
+    api->close(h);
+    h = nullptr;
+  }
+  // The call alone, as a host that forwards the answer: the answer is not parsed (parsing a
+  // 20 KB answer costs the host more than the plugin's work).
+  void QueryRaw(const json& req, bool must = true) {
+    const std::string r = req.dump();
+    char *out = nullptr, *err = nullptr;
+    size_t len = 0;
+    danvan_status st = api->query(h, r.data(), r.size(), &out, &len, &err);
+    const std::string e = err ? err : "";
+    api->free(out);
+    api->free(err);
+    if (st != DANVAN_OK && must) Die("query " + r + ": " + api->status_name(st) + " " + e);
+  }
+  json Query(const json& req, bool must = true) {
+    const std::string r = req.dump();
+    char *out = nullptr, *err = nullptr;
+    size_t len = 0;
+    danvan_status st = api->query(h, r.data(), r.size(), &out, &len, &err);
+    json answer = out ? json::parse(out, out + len, nullptr, false) : json();
+    std::string e = err ? err : "";
+    api->free(out);
+    api->free(err);
+    if (st != DANVAN_OK && must) Die("query " + r + ": " + api->status_name(st) + " " + e);
+    return answer;
+  }
+};
+
+// Reads lines of a JSONL file (at most limit; 0 = all) in chunks.
+class Lines {
+ public:
+  explicit Lines(const std::string& path) : f_(path) {
+    if (!f_) Die("cannot read " + path);
+  }
+  bool Next(std::string* line) {
+    while (std::getline(f_, *line))
+      if (!line->empty()) return true;
+    return false;
+  }
+
+ private:
+  std::ifstream f_;
+};
+
+json Percentiles(std::vector<double> us) {
+  if (us.empty()) return json::object();
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[std::min(us.size() - 1, static_cast<size_t>(q * us.size()))]; };
+  double sum = 0;
+  for (double v : us) sum += v;
+  return {{"n", us.size()}, {"median_us", at(0.5)}, {"p99_us", at(0.99)}, {"max_us", us.back()},
+          {"mean_us", sum / us.size()}};
+}
+
+int Intake(int argc, char** argv) {
+  if (argc < 6) Die("intake LIB CONFIG EVENTS BATCH [LIMIT]");
+  const int64_t batch = std::atoll(argv[5]);
+  const int64_t limit = argc > 6 ? std::atoll(argv[6]) : 0;
+  Plugin p(argv[2], argv[3], true);
+  Lines lines(argv[4]);
+  std::string line, buf;
+  int64_t events = 0, in_batch = 0;
+  json summary = {{"accepted", 0}, {"duplicate", 0}, {"stale", 0}, {"rejected", 0}};
+  const double t0 = Now(), c0 = CpuSeconds();
+  double last_report = t0;
+  auto flush = [&]() {
+    if (buf.empty()) return;
+    char *out = nullptr, *err = nullptr;
+    size_t len = 0;
+    for (int attempt = 0;; ++attempt) {
+      danvan_status st = p.api->submit_batch(p.h, buf.data(), buf.size(), &out, &len, &err);
+      if (st == DANVAN_RETRY_LATER && attempt < 100) {
+        p.api->free(out);
+        p.api->free(err);
+        out = err = nullptr;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      if (st != DANVAN_OK) Die(std::string("submit_batch: ") + p.api->status_name(st) + " " + (err ? err : ""));
+      break;
+    }
+    // Only the summary is read: parsing every result would cost the host, not the plugin.
+    std::string_view view(out, len);
+    const size_t at = view.rfind("\"summary\"");
+    if (at != std::string_view::npos) {
+      json s = json::parse(view.substr(at + 10, view.size() - at - 11), nullptr, false);
+      if (s.is_object())
+        for (auto& [k, v] : summary.items())
+          if (s.contains(k) && s[k].is_number()) v = v.get<int64_t>() + s[k].get<int64_t>();
+    }
+    p.api->free(out);
+    p.api->free(err);
+    buf.clear();
+    in_batch = 0;
+  };
+  while ((limit == 0 || events < limit) && lines.Next(&line)) {
+    buf += line;
+    buf += '\n';
+    ++events;
+    if (++in_batch == batch) flush();
+    if (Now() - last_report > 30) {
+      last_report = Now();
+      std::fprintf(stderr, "intake: %lld events, %.0f s, %.0f events/s, rss %lld MB\n",
+                   static_cast<long long>(events), last_report - t0, events / (last_report - t0),
+                   static_cast<long long>(RssKb() / 1024));
+    }
+  }
+  flush();
+  const double wall = Now() - t0, cpu = CpuSeconds() - c0;
+  const int64_t rss_before_close = RssKb();
+  json stats = p.Query({{"op", "stats"}});
+  p.Close();
+  json out = {{"events", events}, {"batch", batch}, {"wall_s", wall}, {"cpu_s", cpu},
+              {"events_per_cpu_s", events / cpu}, {"events_per_wall_s", events / wall},
+              {"peak_rss_kb", PeakRssKb()}, {"rss_end_kb", rss_before_close},
+              {"summary", summary}, {"indicators_index", stats["indicators_index"]},
+              {"records", stats["records"]}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+int Submit8(int argc, char** argv) {
+  if (argc < 7) Die("submit8 LIB CONFIG EVENTS THREADS LIMIT");
+  const int threads = std::atoi(argv[5]);
+  const int64_t limit = std::atoll(argv[6]);
+  Plugin p(argv[2], argv[3], true);
+  // Lines dealt to threads by record key, so each record's events stay in order.
+  std::vector<std::vector<std::string>> work(threads);
+  Lines lines(argv[4]);
+  std::string line;
+  int64_t events = 0;
+  while (events < limit && lines.Next(&line)) {
+    json e = json::parse(line, nullptr, false);
+    std::string key = e.is_object() ? e.value("source", "") + "|" + e.value("kind", "") + "|" +
+                                          (e.contains("id") ? e["id"].dump() : "")
+                                    : line;
+    work[std::hash<std::string>()(key) % threads].push_back(line);
+    ++events;
+  }
+  std::atomic<int64_t> failed{0};
+  const double t0 = Now(), c0 = CpuSeconds();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (const auto& ev : work[t]) {
+        char *out = nullptr, *err = nullptr;
+        size_t len = 0;
+        danvan_status st;
+        do {
+          p.api->free(out);
+          p.api->free(err);
+          out = err = nullptr;
+          st = p.api->submit(p.h, ev.data(), ev.size(), &out, &len, &err);
+        } while (st == DANVAN_RETRY_LATER);
+        if (st != DANVAN_OK && st != DANVAN_INVALID_INPUT && st != DANVAN_CONFLICT) ++failed;
+        p.api->free(out);
+        p.api->free(err);
+      }
+    });
+  for (auto& th : pool) th.join();
+  const double wall = Now() - t0, cpu = CpuSeconds() - c0;
+  p.Close();
+  json out = {{"events", events}, {"threads", threads}, {"wall_s", wall}, {"cpu_s", cpu},
+              {"events_per_cpu_s", events / cpu}, {"events_per_wall_s", events / wall},
+              {"failed", failed.load()}, {"peak_rss_kb", PeakRssKb()}};
+  std::cout << out.dump() << std::endl;
+  return failed == 0 ? 0 : 1;
+}
+
+int Open(int argc, char** argv) {
+  if (argc < 4) Die("open LIB CONFIG");
+  const int64_t rss0 = RssKb();
+  const double c0 = CpuSeconds();
+  Plugin p(argv[2], argv[3], false);
+  const double cpu = CpuSeconds() - c0;
+  const int64_t rss_open = RssKb();
+  json stats = p.Query({{"op", "stats"}});
+  p.Close();
+  json out = {{"open_s", p.open_seconds}, {"open_cpu_s", cpu}, {"rss_before_kb", rss0},
+              {"rss_after_open_kb", rss_open}, {"peak_rss_kb", PeakRssKb()},
+              {"records", stats["records"]}, {"indicators_index", stats["indicators_index"]}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+json MonthPeriod(int year, int month) { return {{"kind", "month"}, {"year", year}, {"month", month}}; }
+
+int Queries(int argc, char** argv) {
+  if (argc < 7) Die("queries LIB CONFIG YEAR_FROM YEAR_TO N");
+  const int y0 = std::atoi(argv[4]), y1 = std::atoi(argv[5]);
+  const int n = std::atoi(argv[6]);
+  const int64_t rss0 = RssKb();
+  Plugin p(argv[2], argv[3], false);
+  json units = p.Query({{"op", "units"}});
+  std::vector<std::string> all, leaves;
+  std::string root;
+  std::vector<std::string> parents;
+  const json& list = units.contains("units") ? units["units"] : units;
+  for (const auto& u : list) {
+    const std::string code = u.value("code", "");
+    all.push_back(code);
+    const std::string parent = u.contains("parent") && u["parent"].is_string() ? u["parent"].get<std::string>() : "";
+    if (!parent.empty()) parents.push_back(parent);
+    else root = code;
+  }
+  for (const auto& c : all)
+    if (std::find(parents.begin(), parents.end(), c) == parents.end()) leaves.push_back(c);
+  if (leaves.empty()) Die("no units");
+  const int months = (y1 - y0 + 1) * 12;
+  auto period_of = [&](int i) { return MonthPeriod(y0 + (i % months) / 12, 1 + (i % months) % 12); };
+  // Warm-up (first touches of the code and the index).
+  for (int i = 0; i < 50; ++i) p.Query({{"op", "indicators"}, {"unit", leaves[i % leaves.size()]}, {"period", period_of(i)}});
+  std::vector<double> one, cpu_one;
+  const double c0 = CpuSeconds();
+  for (int i = 0; i < n; ++i) {
+    const std::string req =
+        json({{"op", "indicators"}, {"unit", leaves[(i * 7919) % leaves.size()]}, {"period", period_of(i / 3)}}).dump();
+    const double t = Now();
+    char *out = nullptr, *err = nullptr;
+    size_t len = 0;
+    if (p.api->query(p.h, req.data(), req.size(), &out, &len, &err) != DANVAN_OK) Die("query " + req);
+    p.api->free(out);
+    p.api->free(err);
+    one.push_back((Now() - t) * 1e6);
+  }
+  const double one_cpu = CpuSeconds() - c0;
+  // Every unit x one month.
+  std::vector<double> all_units;
+  const int rounds = std::max(1, std::min(20, n / 100));
+  const double c1 = CpuSeconds();
+  for (int r = 0; r < rounds; ++r) {
+    const double t = Now();
+    for (const auto& u : all) p.QueryRaw({{"op", "indicators"}, {"unit", u}, {"period", period_of(r * 5)}});
+    all_units.push_back((Now() - t) * 1e6);
+  }
+  const double all_cpu = CpuSeconds() - c1;
+  // The city root x one year.
+  std::vector<double> root_year;
+  for (int r = 0; r < std::max(1, rounds); ++r) {
+    const double t = Now();
+    p.QueryRaw({{"op", "indicators"}, {"unit", root}, {"period", {{"kind", "year"}, {"year", y0 + r % (y1 - y0 + 1)}}}});
+    root_year.push_back((Now() - t) * 1e6);
+  }
+  // Drill-down: the records behind one figure (indicators.explain) for leaf units x months.
+  json first = p.Query({{"op", "indicators"}, {"unit", leaves[0]}, {"period", period_of(0)}});
+  std::string indicator_id;
+  if (first.contains("indicators") && first["indicators"].is_array() && !first["indicators"].empty())
+    indicator_id = first["indicators"][0].value("id", "");
+  std::vector<double> drill;
+  if (!indicator_id.empty())
+    for (int i = 0; i < std::max(10, n / 20); ++i) {
+      const double t = Now();
+      p.QueryRaw({{"op", "indicators.explain"}, {"unit", leaves[(i * 31) % leaves.size()]}, {"id", indicator_id},
+                  {"period", period_of(i)}}, false);
+      drill.push_back((Now() - t) * 1e6);
+    }
+  const int64_t rss_steady = RssKb();
+  json stats = p.Query({{"op", "stats"}});
+  p.Close();
+  json out = {{"units", all.size()}, {"leaf_units", leaves.size()}, {"root", root},
+              {"one_unit_month", Percentiles(one)}, {"one_unit_month_cpu_us_mean", one_cpu / n * 1e6},
+              {"all_units_month", Percentiles(all_units)}, {"all_units_month_cpu_us_mean", all_cpu / rounds * 1e6},
+              {"root_year", Percentiles(root_year)}, {"drill_down", Percentiles(drill)},
+              {"drill_down_indicator", indicator_id},
+              {"rss_before_open_kb", rss0}, {"rss_steady_kb", rss_steady}, {"peak_rss_kb", PeakRssKb()},
+              {"open_s", p.open_seconds}, {"indicators_index", stats["indicators_index"]}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+int Reports(int argc, char** argv) {
+  if (argc < 5) Die("reports LIB CONFIG YEAR");
+  const int year = std::atoi(argv[4]);
+  Plugin p(argv[2], argv[3], false);
+  json out;
+  double t = Now(), c = CpuSeconds();
+  p.Query({{"op", "score"}, {"rubric", "default"}, {"period", {{"kind", "year"}, {"year", year}}}});
+  out["score_s"] = Now() - t;
+  out["score_cpu_s"] = CpuSeconds() - c;
+  for (const char* kind : {"six_month", "annual"}) {
+    t = Now();
+    c = CpuSeconds();
+    p.Query({{"op", "report"}, {"kind", kind}, {"year", year}, {"format", "all"},
+             {"path", std::string("city-bench/") + kind}});
+    out[std::string(kind) + "_all_formats_s"] = Now() - t;
+    out[std::string(kind) + "_all_formats_cpu_s"] = CpuSeconds() - c;
+  }
+  out["peak_rss_kb"] = PeakRssKb();
+  p.Close();
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+int Retag(int argc, char** argv) {
+  if (argc < 4) Die("retag LIB CONFIG");
+  Plugin p(argv[2], argv[3], true);
+  const double t0 = Now(), c0 = CpuSeconds();
+  p.Query({{"op", "tagging.reload"}, {"actor", "city-bench"}});
+  json status;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    status = p.Query({{"op", "tagging.status"}});
+    if (!status.value("running", false)) break;
+  }
+  const double wall = Now() - t0, cpu = CpuSeconds() - c0;
+  p.Close();
+  json out = {{"wall_s", wall}, {"cpu_s", cpu}, {"processed", status.value("processed", int64_t{0})},
+              {"changed", status.value("changed", int64_t{0})}, {"peak_rss_kb", PeakRssKb()}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+void Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) Die(std::string(sql) + ": " + (err ? err : ""));
+}
+
+int Insert(int argc, char** argv) {
+  if (argc < 4) Die("insert EVENTS DB [LIMIT]");
+  const int64_t limit = argc > 4 ? std::atoll(argv[4]) : 0;
+  sqlite3* db = nullptr;
+  if (sqlite3_open(argv[3], &db) != SQLITE_OK) Die("open db");
+  Exec(db, "PRAGMA journal_mode=WAL");
+  Exec(db, "PRAGMA synchronous=FULL");
+  Exec(db, "CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, line TEXT NOT NULL, received_ms INTEGER NOT NULL)");
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO events (line, received_ms) VALUES (?, ?)", -1, &ins, nullptr);
+  Lines lines(argv[2]);
+  std::string line;
+  int64_t events = 0;
+  const double t0 = Now(), c0 = CpuSeconds();
+  Exec(db, "BEGIN");
+  while ((limit == 0 || events < limit) && lines.Next(&line)) {
+    sqlite3_bind_text(ins, 1, line.data(), static_cast<int>(line.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 2, static_cast<int64_t>(Now() * 1000));
+    if (sqlite3_step(ins) != SQLITE_DONE) Die("insert");
+    sqlite3_reset(ins);
+    if (++events % 1000 == 0) {
+      Exec(db, "COMMIT");
+      Exec(db, "BEGIN");
+    }
+  }
+  Exec(db, "COMMIT");
+  const double wall = Now() - t0, cpu = CpuSeconds() - c0;
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  json out = {{"events", events}, {"wall_s", wall}, {"cpu_s", cpu}, {"events_per_cpu_s", events / cpu},
+              {"events_per_wall_s", events / wall}, {"peak_rss_kb", PeakRssKb()}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+// The SQL a reporting clerk would write for one figure (dossiers received in a month) on the
+// plugin's own records table: one unit (index records_kind_unit), then every unit (GROUP BY).
+int GroupBy(int argc, char** argv) {
+  if (argc < 6) Die("groupby DB UNIT YEAR MONTH");
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(argv[2], &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) Die("open db");
+  char from[16], to[16];
+  std::snprintf(from, sizeof from, "%04d%02d01", std::atoi(argv[4]), std::atoi(argv[5]));
+  std::snprintf(to, sizeof to, "%04d%02d31", std::atoi(argv[4]), std::atoi(argv[5]));
+  const char* where =
+      "kind = 'dossier' AND has_item = 1 AND json_extract(data, '$.TrangThaiHoSo') NOT IN ('1', '3') "
+      "AND substr(json_extract(data, '$.NgayTiepNhan'), 1, 8) BETWEEN ?1 AND ?2";
+  std::string unit = argv[3];
+  if (unit == "auto") {
+    // The unit with the most dossiers (a fair case for SQL's index on (kind, unit)), untimed.
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT unit FROM records WHERE kind = 'dossier' GROUP BY unit ORDER BY count(*) DESC LIMIT 1",
+                       -1, &st, nullptr);
+    if (sqlite3_step(st) == SQLITE_ROW) unit = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+  }
+  auto run = [&](const std::string& sql, bool bind_unit, int64_t* rows) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) Die(sqlite3_errmsg(db));
+    sqlite3_bind_text(st, 1, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+    if (bind_unit) sqlite3_bind_text(st, 3, unit.c_str(), -1, SQLITE_STATIC);
+    const double t = Now(), c = CpuSeconds();
+    int64_t sum = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) sum += sqlite3_column_int64(st, bind_unit ? 0 : 1);
+    *rows = sum;
+    sqlite3_finalize(st);
+    return std::make_pair(Now() - t, CpuSeconds() - c);
+  };
+  int64_t one_count = 0, all_count = 0;
+  auto one = run(std::string("SELECT count(*) FROM records WHERE ") + where + " AND unit = ?3", true, &one_count);
+  auto all = run(std::string("SELECT unit, count(*) FROM records WHERE ") + where + " GROUP BY unit", false, &all_count);
+  sqlite3_close(db);
+  json out = {{"unit", unit}, {"one_unit_s", one.first}, {"one_unit_cpu_s", one.second}, {"one_unit_count", one_count},
+              {"all_units_s", all.first}, {"all_units_cpu_s", all.second}, {"all_units_total", all_count}};
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) Die("usage: city_tool intake|submit8|open|queries|reports|retag|insert|groupby ...");
+  const std::string cmd = argv[1];
+  if (cmd == "intake") return Intake(argc, argv);
+  if (cmd == "submit8") return Submit8(argc, argv);
+  if (cmd == "open") return Open(argc, argv);
+  if (cmd == "queries") return Queries(argc, argv);
+  if (cmd == "reports") return Reports(argc, argv);
+  if (cmd == "retag") return Retag(argc, argv);
+  if (cmd == "insert") return Insert(argc, argv);
+  if (cmd == "groupby") return GroupBy(argc, argv);
+  Die("unknown command " + cmd);
+}

@@ -1,0 +1,162 @@
+#include "engine/index_checkpoint.h"
+
+#include <set>
+#include <unordered_set>
+
+#include "engine/intake.h"
+
+namespace danvan {
+
+std::string IndexCheckpointFingerprint(const std::string& units_sha256,
+                                       const std::vector<std::string>& tracked_series) {
+  // Cell format 1; a change of the encoding bumps it.
+  std::string basis = "cells:1;units:" + units_sha256 + ";tracked:";
+  std::set<std::string> sorted(tracked_series.begin(), tracked_series.end());
+  for (const auto& s : sorted) basis += s + ",";
+  return "1:" + Sha256Hex(basis);
+}
+
+Result<CheckpointLoad> LoadIndexCheckpoint(Store& store, const ContribExpander& expand,
+                                           indicators::SeriesIndex* index,
+                                           indicators::RecordSeriesIndex* record_index) {
+  CheckpointLoad load;
+  std::vector<indicators::Delta> deltas;
+  Status st = store.LoadIndexCheckpoint(
+      [&](const IndexCell& cell) {
+        ++load.cells;
+        load.keys.push_back(cell.key);
+        bool ok = false;
+        if (indicators::SeriesIndex::IsCellKey(cell.key)) ok = index->LoadCell(cell.key, cell.data);
+        else if (indicators::RecordSeriesIndex::IsCellKey(cell.key))
+          ok = record_index->LoadCell(cell.key, cell.data);
+        if (!ok) ++load.bad_cells;
+      },
+      [&](const PendingContribution& p) {
+        ++load.pending;
+        load.max_pending_pk = p.pk;
+        expand(p.pk, p.base_unit, p.base_contrib, -1, &deltas);
+        if (p.exists) expand(p.pk, p.unit, p.contrib, +1, &deltas);
+        if (deltas.size() > 100000) {
+          index->Apply(deltas);
+          record_index->Apply(deltas);
+          deltas.clear();
+        }
+      });
+  if (!st.ok()) return st;
+  index->Apply(deltas);
+  record_index->Apply(deltas);
+  return load;
+}
+
+Result<int64_t> FoldPendingContributions(Store& store, const ContribExpander& expand,
+                                         const std::vector<std::string>& tracked_series,
+                                         int64_t max_rows) {
+  auto tx_or = store.Begin();
+  if (!tx_or.ok()) return tx_or.status();
+  StoreTransaction& tx = *tx_or.value();
+  auto rows = tx.PendingContributions(0, max_rows);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return int64_t{0};
+  // The touched cells, loaded on first touch into scratch indexes, then written back whole.
+  indicators::SeriesIndex cells;
+  indicators::RecordSeriesIndex record_cells(tracked_series);
+  std::unordered_set<std::string> loaded;
+  std::vector<std::string> order;  // the touched keys, for writing back
+  std::vector<indicators::Delta> deltas;
+  auto touch = [&](const std::string& key) -> Status {
+    if (!loaded.insert(key).second) return Status::Ok();
+    order.push_back(key);
+    auto got = tx.GetIndexCells({key});
+    if (!got.ok()) return got.status();
+    for (const auto& c : got.value()) {
+      const bool ok = indicators::SeriesIndex::IsCellKey(c.key) ? cells.LoadCell(c.key, c.data)
+                                                                : record_cells.LoadCell(c.key, c.data);
+      if (!ok) return Status::Internal("index checkpoint: malformed cell " + c.key);
+    }
+    return Status::Ok();
+  };
+  for (const auto& p : rows.value()) {
+    deltas.clear();
+    expand(p.pk, p.base_unit, p.base_contrib, -1, &deltas);
+    if (p.exists) expand(p.pk, p.unit, p.contrib, +1, &deltas);
+    for (const auto& d : deltas) {
+      Status st = touch(indicators::SeriesIndex::CellKey(d.series, d.unit));
+      if (!st.ok()) return st;
+      if (d.record_pk != 0 && d.own_unit && record_cells.Tracks(d.series)) {
+        st = touch(indicators::RecordSeriesIndex::CellKey(d.series, d.day));
+        if (!st.ok()) return st;
+      }
+    }
+    cells.Apply(deltas);
+    record_cells.Apply(deltas);
+  }
+  std::vector<IndexCell> out;
+  out.reserve(order.size());
+  for (const auto& key : order) {
+    if (indicators::SeriesIndex::IsCellKey(key)) {
+      const size_t sep = key.find('\x1f', 2);
+      out.push_back({key, cells.EncodeCell(key.substr(2, sep - 2), key.substr(sep + 1))});
+    } else {
+      out.push_back({key, record_cells.EncodeCell(key)});
+    }
+  }
+  Status st = tx.PutIndexCells(out);
+  if (!st.ok()) return st;
+  st = tx.DropPendingContributions(rows->back().pk);
+  if (!st.ok()) return st;
+  st = tx.Commit();
+  if (!st.ok()) return st;
+  return static_cast<int64_t>(rows->size());
+}
+
+Status WriteIndexCheckpointFromMemory(Store& store, const indicators::SeriesIndex& index,
+                                      const indicators::RecordSeriesIndex& record_index,
+                                      const CheckpointLoad& load) {
+  auto tx_or = store.Begin();
+  if (!tx_or.ok()) return tx_or.status();
+  StoreTransaction& tx = *tx_or.value();
+  std::unordered_set<std::string> present;
+  std::vector<IndexCell> cells;
+  constexpr size_t kChunk = 2000;  // cells encoded at a time (bounded memory)
+  auto flush = [&]() -> Status {
+    Status st = tx.PutIndexCells(cells);
+    cells.clear();
+    return st;
+  };
+  for (const auto& [series, unit] : index.Keys()) {
+    std::string key = indicators::SeriesIndex::CellKey(series, unit);
+    cells.push_back({key, index.EncodeCell(series, unit)});
+    present.insert(std::move(key));
+    if (cells.size() >= kChunk) {
+      if (Status st = flush(); !st.ok()) return st;
+    }
+  }
+  for (const auto& key : record_index.CellKeys()) {
+    cells.push_back({key, record_index.EncodeCell(key)});
+    present.insert(key);
+    if (cells.size() >= kChunk) {
+      if (Status st = flush(); !st.ok()) return st;
+    }
+  }
+  for (const auto& key : load.keys)
+    if (!present.count(key)) cells.push_back({key, ""});  // no sums left: delete
+  if (Status st = flush(); !st.ok()) return st;
+  if (load.max_pending_pk > 0) {
+    Status st = tx.DropPendingContributions(load.max_pending_pk);
+    if (!st.ok()) return st;
+  }
+  return tx.Commit();
+}
+
+Status ResetIndexCheckpoint(Store& store, const std::string& fingerprint) {
+  auto tx_or = store.Begin();
+  if (!tx_or.ok()) return tx_or.status();
+  StoreTransaction& tx = *tx_or.value();
+  Status st = tx.ResetIndexCheckpoint();
+  if (!st.ok()) return st;
+  st = tx.SetSetting(kIndexCheckpointSetting, fingerprint);
+  if (!st.ok()) return st;
+  return tx.Commit();
+}
+
+}  // namespace danvan
