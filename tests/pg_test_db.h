@@ -40,7 +40,7 @@ inline nlohmann::json PgStorageFor(const std::string& key) {
   if (std::find(made.begin(), made.end(), name) == made.end()) {
     setenv("PGPASSWORD", PgFirstLine(server + "/password").c_str(), 1);
     const std::string bin = "/usr/lib/postgresql/15/bin/";
-    const std::string cmd = bin + "dropdb --if-exists --maintenance-db='" + admin + "' " + name + " && " + bin +
+    const std::string cmd = bin + "dropdb --if-exists --maintenance-db='" + admin + "' " + name + " >/dev/null 2>&1; " + bin +
                             "createdb --maintenance-db='" + admin + "' " + name;
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("createdb failed: " + cmd);
     made.push_back(name);

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -51,6 +53,11 @@ std::string PgPasswordFile() { return (PgServerDir() / "password").string(); }
 std::string PgPassword() { return ReadLine(PgServerDir() / "password"); }
 
 std::string PgConninfoFor(const std::filesystem::path& db) {
+  // Made once per path and process (each one costs two connections to the server).
+  static std::mutex mu;
+  static std::map<std::string, std::string> made;
+  std::lock_guard lock(mu);
+  if (auto it = made.find(db.string()); it != made.end()) return it->second;
   const auto dir = PgServerDir();
   const std::string admin = ReadLine(dir / "conninfo");
   const std::string password = ReadLine(dir / "password");
@@ -82,6 +89,7 @@ std::string PgConninfoFor(const std::filesystem::path& db) {
   std::string conninfo = admin;
   const auto at = conninfo.find("dbname=postgres");
   if (at != std::string::npos) conninfo.replace(at, 15, "dbname=" + name.str());
+  made[db.string()] = conninfo;
   return conninfo;
 }
 
@@ -93,16 +101,24 @@ std::vector<std::vector<std::string>> RunSql(const std::filesystem::path& db, co
   std::vector<std::vector<std::string>> out;
   if (UsingPostgres()) {
     const std::string conninfo = PgConninfoFor(db);
-    const std::string password = ReadLine(PgServerDir() / "password");
-    const char* keys[] = {"dbname", "password", nullptr};
-    const char* values[] = {conninfo.c_str(), password.c_str(), nullptr};
-    PGconn* c = PQconnectdbParams(keys, values, 1);
+    // One connection per database, kept for the process (an oracle runs hundreds of queries;
+    // a scram-sha-256 log-in each time dominated the test's run time). Serialised by `mu`.
+    static std::mutex mu;
+    static std::map<std::string, PGconn*> conns;
+    std::lock_guard lock(mu);
+    PGconn*& c = conns[conninfo];
+    if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
+      if (c) PQfinish(c);
+      const std::string password = ReadLine(PgServerDir() / "password");
+      const char* keys[] = {"dbname", "password", nullptr};
+      const char* values[] = {conninfo.c_str(), password.c_str(), nullptr};
+      c = PQconnectdbParams(keys, values, 1);
+    }
     PGresult* r = PQexec(c, sql.c_str());
     const auto st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
       std::string msg = PQresultErrorMessage(r);
       PQclear(r);
-      PQfinish(c);
       throw std::runtime_error(sql + ": " + msg);
     }
     for (int i = 0; i < PQntuples(r); ++i) {
@@ -111,7 +127,6 @@ std::vector<std::vector<std::string>> RunSql(const std::filesystem::path& db, co
       out.push_back(std::move(row));
     }
     PQclear(r);
-    PQfinish(c);
     return out;
   }
   sqlite3* h = nullptr;
