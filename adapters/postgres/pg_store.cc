@@ -23,6 +23,7 @@ constexpr int kLockOutboxQueue = 74102; // a record's outbox queue (destination,
 constexpr int kLockExportChain = 74103; // a destination's export-log chain
 constexpr int kLockMigrations = 74104;  // session: migrations (one node applies them)
 constexpr int kLockNode = 74105;        // session: the second-open guard of a node id
+constexpr int kLockJob = 74106;         // a periodic job run by one node at a time (deadline scan)
 
 // Schema migrations: the same numbered steps as the SQLite engine (sqlite_store.cc), in
 // PostgreSQL's dialect. Never edit a shipped migration: append a new one (with its SQLite twin).
@@ -865,6 +866,30 @@ class PgTransaction final : public StoreTransaction {
     }
   }
 
+  Status LockRecords(const std::vector<int64_t>& record_pks) override {
+    if (record_pks.empty()) return Status::Ok();
+    try {
+      // The same locks as GetRecords (on the key's hash), in the same order (by hash).
+      c_.Exec("SELECT count(*) FROM (SELECT pg_advisory_xact_lock(" + std::to_string(kLockRecordKey) +
+                  ", x.h) FROM (SELECT DISTINCT hashtext(source || chr(31) || kind || chr(31) || rid) AS h "
+                  "FROM records WHERE pk = ANY($1::bigint[]) ORDER BY 1) AS x) AS l",
+              Params().IntArray(record_pks));
+      return Status::Ok();
+    } catch (const PgError& e) {
+      return ToStatus("lock records", e);
+    }
+  }
+
+  Result<bool> TryLockJob(const std::string& job) override {
+    try {
+      PgResult r = c_.Exec("SELECT pg_try_advisory_xact_lock(" + std::to_string(kLockJob) + ", hashtext($1))",
+                           Params().S(job));
+      return r.Text(0, 0) == "t";
+    } catch (const PgError& e) {
+      return ToStatus("lock job " + job, e);
+    }
+  }
+
   Result<int64_t> EnqueueOutbox(const OutboxItem& it) override {
     try {
       // Two nodes queueing for the same record take turns: seq stays gap-free and unique.
@@ -928,8 +953,24 @@ class PgTransaction final : public StoreTransaction {
         PgResult r = c_.Exec(kHeads, Params().S(destination).I(now_ms).I(limit));
         for (int i = 0; i < r.Rows(); ++i) heads.push_back(ReadOutbox(r, i));
       }
+      // The heads' records, tried without waiting: a record that intake (or another node's
+      // finish) is changing is left for the next pass. Intake holds a record and then updates
+      // its items; waiting here for one of those items while holding its head would be a
+      // deadlock. Holding the record, the members and followers below wait for nobody.
+      std::set<int64_t> free_records;
+      if (!heads.empty()) {
+        std::vector<int64_t> pks;
+        for (const auto& h : heads) pks.push_back(h.record_pk);
+        PgResult r = c_.Exec("SELECT pk, pg_try_advisory_xact_lock(" + std::to_string(kLockRecordKey) +
+                                 ", hashtext(source || chr(31) || kind || chr(31) || rid)) FROM records "
+                                 "WHERE pk = ANY($1::bigint[])",
+                             Params().IntArray(pks));
+        for (int i = 0; i < r.Rows(); ++i)
+          if (r.Text(i, 1) == "t") free_records.insert(r.Int(i, 0));
+      }
       std::vector<OutboxItem> claimed;
       for (const auto& h : heads) {
+        if (!free_records.count(h.record_pk)) continue;
         claimed.push_back(h);
         if (h.op != "progress") continue;
         std::string key;

@@ -684,6 +684,14 @@ Result<int> Engine::ScanDeadlines() {
     auto tx_or = store_->Begin();
     if (!tx_or.ok()) return tx_or.status();
     auto& tx = *tx_or.value();
+    // One node scans at a time (several nodes on one PostgreSQL database): another node's scan
+    // in progress does this one's work. Once the lock is held, the watches are read again: a
+    // scan that ran meanwhile committed its alerts (`alerted`) and moved its watches on.
+    auto mine = tx.TryLockJob("deadline_scan");
+    if (!mine.ok()) return mine.status();
+    if (!mine.value()) return 0;
+    due = store_->DueWatches(now, 1000);
+    if (!due.ok()) return due.status();
     for (const auto& w : due.value()) {
       {
         std::lock_guard lock(lifecycle_mu_);

@@ -964,6 +964,15 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
     auto tx_or = store_->Begin();
     if (!tx_or.ok()) return tx_or.status();
     auto& tx = *tx_or.value();
+    // The records first (all at once, in the store's one order), then the export chain, then
+    // the items: intake takes a record, then its items; finishing an item and then marking
+    // another record synced would wait for intake crosswise (a deadlock on PostgreSQL).
+    {
+      std::vector<int64_t> pks;
+      for (const auto& g : groups) pks.push_back(g.items.front().record_pk);
+      Status st = tx.LockRecords(pks);
+      if (!st.ok()) return st;
+    }
     // log_mu_ serialises appends, so the head read once stays the head for this transaction.
     std::string head;
     for (const auto& e : exchanges) {
@@ -1057,7 +1066,10 @@ void Outbox::SenderLoop(int index) {
       }
       if (index == 0 && !stopping() && (reconcile_requested_.exchange(false) || scheduled)) {
         next_reconcile = now + config()->reconcile_interval_ms;
-        Status st = Reconcile(*client);
+        // A requested run (reconcile op) always runs; a scheduled one if no other node has it.
+        auto mine = scheduled ? ClaimScheduledReconcile(now) : Result<bool>(true);
+        if (!mine.ok()) logger_.Log(LogLevel::kError, "reconcile_failed", {{"error", mine.status().message()}});
+        Status st = mine.ok() && mine.value() ? Reconcile(*client) : Status::Ok();
         if (!st.ok()) logger_.Log(LogLevel::kError, "reconcile_failed", {{"error", st.message()}});
       }
       const bool procedures_due =
@@ -1081,6 +1093,31 @@ void Outbox::SenderLoop(int index) {
   exit_cv_.notify_all();
   lock.unlock();
   client.reset();  // closes the portal connection
+}
+
+Result<bool> Outbox::ClaimScheduledReconcile(int64_t now_ms) {
+  const auto cfg = config();
+  auto tx_or = store_->Begin();
+  if (!tx_or.ok()) return tx_or.status();
+  auto& tx = *tx_or.value();
+  const std::string job = "outbox.reconcile_next." + cfg->destination;
+  auto locked = tx.TryLockJob(job);
+  if (!locked.ok()) return locked.status();
+  if (!locked.value()) return false;
+  auto last = tx.GetSettingInTx(job);
+  if (!last.ok()) return last.status();
+  if (last.value()) {
+    const nlohmann::json j = nlohmann::json::parse(*last.value(), nullptr, false);
+    // This node's own timer decides for itself; another node's run counts for the interval.
+    if (j.is_object() && j.value("node", "") != cfg->node && j.value("next_ms", int64_t{0}) > now_ms)
+      return false;
+  }
+  Status st = tx.SetSetting(job, nlohmann::json{{"node", cfg->node},
+                                                {"next_ms", now_ms + cfg->reconcile_interval_ms}}.dump());
+  if (!st.ok()) return st;
+  st = tx.Commit();
+  if (!st.ok()) return st;
+  return true;
 }
 
 Status Outbox::Reconcile(PortalClient& client) {

@@ -197,6 +197,12 @@ class Outbox {
   OutboxItem NewItem(const RecordRow& record, const std::string& op, int64_t now_ms) const;
   void SenderLoop(int index);
   Status Reconcile(PortalClient& client);
+  // Several nodes on one database: a scheduled reconciliation runs on one node per
+  // reconcile_interval_ms (two would both re-queue a dossier the portal lacks, and its steps
+  // would arrive twice). True when this node claimed the run at now_ms: no other node is
+  // reconciling (job lock) and none ran one less than an interval ago (setting
+  // "outbox.reconcile_next.<destination>": {"node", "next_ms"}).
+  Result<bool> ClaimScheduledReconcile(int64_t now_ms);
   // Fetches the requested (or all) procedures and hands the answers to the merge hook. A
   // retryable failure leaves the request pending for the next pass.
   void RefreshProcedures(PortalClient& client);

@@ -283,6 +283,22 @@ class StoreTransaction {
   virtual Result<int64_t> AppendJournal(const JournalRow& row) = 0;
   // Inserts or replaces the record's current review decision.
   virtual Status PutTagReview(const TagReviewRow& row) = 0;
+  // --- Several nodes on one database (PostgreSQL); no-ops where one process owns the store
+  // (SQLite: the write transaction is already exclusive). ---
+  // Takes, until this transaction ends, the write locks of these records (those intake takes
+  // in GetRecords), in the one order every caller uses. Called first by a transaction that then
+  // changes outbox items of the records and the records themselves (the exporters' finish),
+  // so that it and intake (record, then its outbox items) never wait for each other crosswise.
+  virtual Status LockRecords(const std::vector<int64_t>& record_pks) {
+    (void)record_pks;
+    return Status::Ok();
+  }
+  // True when this transaction now holds the lock of the periodic job `job` until it ends;
+  // false at once when another node's transaction holds it (never waits).
+  virtual Result<bool> TryLockJob(const std::string& job) {
+    (void)job;
+    return true;
+  }
   // --- Indicator checkpoint (PendingContribution above), batch-shaped ---
   // The first `limit` pending rows with pk > after_pk, by pk, each with its record's current
   // state. Engines with concurrent writers first lock out other writers of pending rows until

@@ -14,9 +14,16 @@
 // Mode "drain": after the plan, polls the outbox.status query op until the queue has no
 // pending and no held item, then writes {"drained":..,"status":..,"verify":..} to result_file
 // and exits 0 (the test's final, unkilled child).
+// Mode "settle" (several nodes on one PostgreSQL database, multinode_crash_test): as "drain",
+// then writes 'D' on the ready pipe and waits for one byte on stdin (the test sends it once
+// every node has drained the shared queue), then also answers the indicator queries of
+// kIndicatorQueries in the result file ("indicators") and exits 0.
+//
+// DANVAN_PLAN_SHARD=k/n (optional): this child submits only the plan events of dossiers i with
+// i % n == k (in plan order), the acknowledgement indices counting within that part.
 //
 // Usage: crash_export_child <libdanvan.so> <config.json> <ack.log> <start> <seed> <ready_fd>
-//                           <plan_seed> <plan_dossiers> <run|drain> [result_file]
+//                           <plan_seed> <plan_dossiers> <run|drain|settle> [result_file]
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -105,7 +112,8 @@ int main(int argc, char** argv) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
   if (getppid() == 1) return kUsage;
   const std::string mode = argv[9];
-  const bool drain = mode == "drain";
+  const bool settle = mode == "settle";
+  const bool drain = mode == "drain" || settle;
   if (drain && argc != 11) Die(kUsage, "drain needs a result file");
 
   void* lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -123,7 +131,9 @@ int main(int argc, char** argv) {
   size_t pos = std::strtoull(argv[4], nullptr, 10);
   std::mt19937_64 rng(std::strtoull(argv[5], nullptr, 10));
   const int ready_fd = std::atoi(argv[6]);
-  const auto plan = plan_ns::MakePlan(std::strtoull(argv[7], nullptr, 10), std::atoi(argv[8]), 12);
+  auto plan = plan_ns::MakePlan(std::strtoull(argv[7], nullptr, 10), std::atoi(argv[8]), 12);
+  if (const char* shard = std::getenv("DANVAN_PLAN_SHARD"); shard && *shard)
+    plan = plan_ns::Shard(plan, shard);
 
   danvan_host_services services{};
   services.struct_size = sizeof(services);
@@ -137,7 +147,7 @@ int main(int argc, char** argv) {
     Die(kOpenFailed, std::string("start: ") + api->status_name(st) + ": " + (error ? error : ""));
   const char ready = 'R';
   if (write(ready_fd, &ready, 1) != 1) Die(kUsage, "ready pipe");
-  close(ready_fd);
+  if (!settle) close(ready_fd);
 
   std::uniform_int_distribution<int> single(0, 3);
   std::uniform_int_distribution<size_t> batch_size(1, 8);
@@ -193,13 +203,29 @@ int main(int argc, char** argv) {
   }
   json verify = Query(api, handle, {{"op", "exportlog.verify"}});
   json dead = Query(api, handle, {{"op", "outbox.dead_letters"}});
+  json indicators = json::object();
+  if (settle && drained) {
+    const char done = 'D';
+    if (write(ready_fd, &done, 1) != 1) Die(kUsage, "ready pipe");
+    char go;
+    ssize_t n;
+    do n = read(STDIN_FILENO, &go, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) Die(kUsage, "no go signal on stdin");
+    // What this node's in-memory aggregates answer now (they follow the other nodes' commits).
+    for (const json& q : plan_ns::IndicatorQueries()) indicators[q.dump()] = Query(api, handle, q)["indicators"];
+    verify = Query(api, handle, {{"op", "exportlog.verify"}});
+    status = Query(api, handle, {{"op", "outbox.status"}});
+  }
+  if (settle) close(ready_fd);
   st = api->stop(handle, 5000, &error);
   api->free(error);
   api->close(handle);
   int out = open(argv[10], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) Die(kAckFailed, "open result file");
   WriteAll(out,
-           json{{"drained", drained}, {"status", status}, {"verify", verify}, {"dead_letters", dead}}
+           json{{"drained", drained}, {"status", status}, {"verify", verify}, {"dead_letters", dead},
+                {"indicators", indicators}}
                .dump(-1, ' ', false, json::error_handler_t::replace),
            true);
   close(out);

@@ -199,6 +199,30 @@ inline std::vector<PlanEvent> MakePlan(uint64_t seed, int dossiers, int window) 
   return plan;
 }
 
+// The part of `plan` a node submits when several share the work (multinode_crash_test):
+// `spec` "k/n" keeps the events of dossiers i with i % n == k, in plan order, so each dossier's
+// events come from one node, in order.
+inline std::vector<PlanEvent> Shard(const std::vector<PlanEvent>& plan, const std::string& spec) {
+  const auto slash = spec.find('/');
+  const int k = std::stoi(spec.substr(0, slash));
+  const int n = slash == std::string::npos ? 1 : std::stoi(spec.substr(slash + 1));
+  std::vector<PlanEvent> out;
+  for (const auto& e : plan)
+    if (n > 0 && e.dossier % n == k) out.push_back(e);
+  return out;
+}
+
+// The indicator queries a node answers at the end of multinode_crash_test: the plan's unit and
+// its parent, for the months its events fall in.
+inline std::vector<nlohmann::json> IndicatorQueries() {
+  std::vector<nlohmann::json> out;
+  for (const char* unit : {kUnit, "SGDDT"})
+    for (int month : {3, 4})
+      out.push_back({{"op", "indicators"}, {"unit", unit},
+                     {"period", {{"kind", "month"}, {"year", 2023}, {"month", month}}}});
+  return out;
+}
+
 // The engine and portal configuration used by the child, the test and the benchmark.
 inline nlohmann::json EngineConfig(const std::string& db_path, const std::string& portal_url,
                                    const std::string& ca_file, const nlohmann::json& outbox_extra,

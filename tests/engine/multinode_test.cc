@@ -7,9 +7,12 @@
 #include <chrono>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/timeutil.h"
 #include "engine/test_support.h"
 
 namespace danvan {
@@ -86,6 +89,57 @@ TEST(MultiNodeTest, EveryNodesIndicatorsFollowTheOthersCommits) {
     }
   }
   EXPECT_TRUE(any) << "nothing counted at all";
+}
+
+// Two nodes scan deadlines at the same moment (their schedulers, or the deadlines.scan op):
+// every due-soon and overdue alert is raised once in all, by one of them, not once per node.
+TEST(MultiNodeTest, DeadlineScanRunsOnOneNodeAtATime) {
+  if (!testing::UsingPostgres()) GTEST_SKIP() << "several nodes share a PostgreSQL database only";
+  TempDir dir;
+  std::atomic<int64_t> now{*ParseIsoTime("2023-03-01T09:00:00+07:00")};
+  std::atomic<int> alerts{0};
+  auto open = [&](const std::string& instance) {
+    auto cfg = ParseEngineConfig(testing::ConfigFor(dir.path() / "shared.sqlite", {{"instance", instance}}));
+    if (!cfg.ok()) throw std::runtime_error(cfg.status().ToString());
+    HostHooks hooks;
+    hooks.clock = std::make_shared<FunctionClock>([&now] { return now.load(); });
+    hooks.alert = [&alerts](const std::string&) { ++alerts; };
+    auto e = Engine::Open(cfg.value(), std::move(hooks));
+    if (!e.ok()) throw std::runtime_error(e.status().ToString());
+    return std::move(e).value();
+  };
+  auto a = open("node-1"), b = open("node-2");
+  constexpr int kDossiers = 120;
+  std::string batch;
+  for (int i = 0; i < kDossiers; ++i)
+    batch += DossierEvent("H31-SCAN-" + std::to_string(i), 1, "4").dump() + "\n";
+  auto submitted = a->SubmitBatch(batch);
+  ASSERT_TRUE(submitted.status.ok()) << submitted.status.ToString();
+  // Both nodes scan at once; `fired` is what the scans report, `alerts` what the host got.
+  auto scan_both = [&] {
+    std::atomic<int> fired{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> t;
+    for (Engine* e : {a.get(), b.get()}) {
+      t.emplace_back([&, e] {
+        while (!go) std::this_thread::yield();
+        auto r = e->Query(R"({"op":"deadlines.scan"})");
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        fired += r.value()["alerts_fired"].get<int>();
+      });
+    }
+    go = true;
+    for (auto& th : t) th.join();
+    return fired.load();
+  };
+  EXPECT_EQ(scan_both(), 0);
+  now = *ParseIsoTime("2023-03-06T12:00:00+07:00");  // the due day: due soon
+  const int due_soon = scan_both() + scan_both() + scan_both();
+  EXPECT_EQ(due_soon, kDossiers) << "a due-soon alert raised by both nodes, or never";
+  now = *ParseIsoTime("2023-03-07T09:00:00+07:00");  // overdue
+  const int overdue = scan_both() + scan_both() + scan_both();
+  EXPECT_EQ(overdue, kDossiers) << "an overdue alert raised by both nodes, or never";
+  EXPECT_EQ(alerts.load(), 2 * kDossiers);
 }
 
 // storage.postgres: the password never in the configuration, a bad connection string named,

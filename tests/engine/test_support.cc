@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -51,6 +53,11 @@ std::string PgPasswordFile() { return (PgServerDir() / "password").string(); }
 std::string PgPassword() { return ReadLine(PgServerDir() / "password"); }
 
 std::string PgConninfoFor(const std::filesystem::path& db) {
+  // Made once per path and process (each one costs two connections to the server).
+  static std::mutex mu;
+  static std::map<std::string, std::string> made;
+  std::lock_guard lock(mu);
+  if (auto it = made.find(db.string()); it != made.end()) return it->second;
   const auto dir = PgServerDir();
   const std::string admin = ReadLine(dir / "conninfo");
   const std::string password = ReadLine(dir / "password");
@@ -82,32 +89,44 @@ std::string PgConninfoFor(const std::filesystem::path& db) {
   std::string conninfo = admin;
   const auto at = conninfo.find("dbname=postgres");
   if (at != std::string::npos) conninfo.replace(at, 15, "dbname=" + name.str());
+  made[db.string()] = conninfo;
   return conninfo;
 }
 
 namespace {
 
 // Runs `sql` on the store at `db` (SQLite file or the test database named after it) and
-// returns the first column of every row as text ("" for NULL). Throws on error.
-std::vector<std::string> RunSql(const std::filesystem::path& db, const std::string& sql) {
-  std::vector<std::string> out;
+// returns every row, each column as text ("" for NULL). Throws on error.
+std::vector<std::vector<std::string>> RunSql(const std::filesystem::path& db, const std::string& sql) {
+  std::vector<std::vector<std::string>> out;
   if (UsingPostgres()) {
     const std::string conninfo = PgConninfoFor(db);
-    const std::string password = ReadLine(PgServerDir() / "password");
-    const char* keys[] = {"dbname", "password", nullptr};
-    const char* values[] = {conninfo.c_str(), password.c_str(), nullptr};
-    PGconn* c = PQconnectdbParams(keys, values, 1);
+    // One connection per database, kept for the process (an oracle runs hundreds of queries;
+    // a scram-sha-256 log-in each time dominated the test's run time). Serialised by `mu`.
+    static std::mutex mu;
+    static std::map<std::string, PGconn*> conns;
+    std::lock_guard lock(mu);
+    PGconn*& c = conns[conninfo];
+    if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
+      if (c) PQfinish(c);
+      const std::string password = ReadLine(PgServerDir() / "password");
+      const char* keys[] = {"dbname", "password", nullptr};
+      const char* values[] = {conninfo.c_str(), password.c_str(), nullptr};
+      c = PQconnectdbParams(keys, values, 1);
+    }
     PGresult* r = PQexec(c, sql.c_str());
     const auto st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
       std::string msg = PQresultErrorMessage(r);
       PQclear(r);
-      PQfinish(c);
       throw std::runtime_error(sql + ": " + msg);
     }
-    for (int i = 0; i < PQntuples(r); ++i) out.push_back(PQgetvalue(r, i, 0));
+    for (int i = 0; i < PQntuples(r); ++i) {
+      std::vector<std::string> row;
+      for (int c = 0; c < PQnfields(r); ++c) row.push_back(PQgetvalue(r, i, c));
+      out.push_back(std::move(row));
+    }
     PQclear(r);
-    PQfinish(c);
     return out;
   }
   sqlite3* h = nullptr;
@@ -124,8 +143,12 @@ std::vector<std::string> RunSql(const std::filesystem::path& db, const std::stri
     if (!st) break;  // trailing whitespace
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-      const auto* t = sqlite3_column_text(st, 0);
-      out.push_back(t ? reinterpret_cast<const char*>(t) : "");
+      std::vector<std::string> row;
+      for (int c = 0; c < sqlite3_column_count(st); ++c) {
+        const auto* t = sqlite3_column_text(st, c);
+        row.push_back(t ? reinterpret_cast<const char*>(t) : "");
+      }
+      out.push_back(std::move(row));
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -144,7 +167,16 @@ void ExecStoreSql(const std::filesystem::path& db, const std::string& sql) { Run
 
 std::string QueryStoreText(const std::filesystem::path& db, const std::string& sql) {
   auto rows = RunSql(db, sql);
-  return rows.empty() ? std::string() : rows[0];
+  return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
+}
+
+std::vector<std::vector<std::string>> QueryStoreRows(const std::filesystem::path& db, const std::string& sql) {
+  return RunSql(db, sql);
+}
+
+std::string StoreJsonText(const std::string& column, const std::string& field) {
+  return UsingPostgres() ? "(" + column + "::jsonb ->> '" + field + "')"
+                         : "json_extract(" + column + ", '$." + field + "')";
 }
 
 int64_t QueryStoreInt(const std::filesystem::path& db, const std::string& sql) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,11 @@ std::string PgPassword();
 void ExecStoreSql(const std::filesystem::path& db, const std::string& sql);
 std::string QueryStoreText(const std::filesystem::path& db, const std::string& sql);  // first row, column
 int64_t QueryStoreInt(const std::filesystem::path& db, const std::string& sql);
+// Every row, each column as text ("" for NULL).
+std::vector<std::vector<std::string>> QueryStoreRows(const std::filesystem::path& db, const std::string& sql);
+// The SQL expression reading text field `field` of the JSON object in `column`, in the dialect
+// of the engine under test (json_extract on SQLite, ->> on PostgreSQL).
+std::string StoreJsonText(const std::string& column, const std::string& field);
 
 // A configuration on a store at `db`: SQLite, or PostgreSQL when UsingPostgres().
 std::string ConfigFor(const std::filesystem::path& db, nlohmann::json extra = nlohmann::json::object());

@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "danvan/danvan.h"
+#include "pg_test_db.h"
 
 namespace {
 
@@ -109,12 +110,24 @@ std::string TempDir(const std::string& name) {
   return d;
 }
 
+bool UsingPostgres() { return danvan::testing::PgTestEngine(); }
+
+// SQLite in `dir`, or (ctest -L postgres) a fresh database on the test server.
+json StorageFor(const std::string& dir) {
+  if (!UsingPostgres())
+    return {{"engine", "sqlite"}, {"path", dir + "/danvan.sqlite"}, {"synchronous", "normal"}};
+  return danvan::testing::PgStorageFor(dir);
+}
+
 json BaseConfig(const std::string& dir) {
-  return {{"instance", "hostile-test"},
-          {"schemas_dir", std::string(DANVAN_SOURCE_ROOT) + "/schemas"},
-          {"config_dir", std::string(DANVAN_SOURCE_ROOT) + "/config"},
-          {"storage", {{"engine", "sqlite"}, {"path", dir + "/danvan.sqlite"}, {"synchronous", "normal"}}},
-          {"log", {{"level", "error"}}}};
+  json c = {{"instance", "hostile-test"},
+            {"schemas_dir", std::string(DANVAN_SOURCE_ROOT) + "/schemas"},
+            {"config_dir", std::string(DANVAN_SOURCE_ROOT) + "/config"},
+            {"storage", StorageFor(dir)},
+            {"log", {{"level", "error"}}}};
+  // Without a SQLite path the reports need their own directory (beside the file otherwise).
+  if (UsingPostgres()) c["reports"] = {{"dir", dir}};
+  return c;
 }
 
 Answer OpenRaw(const std::string& config, danvan_handle** h) {
@@ -433,6 +446,7 @@ TEST_F(Hostile, ReloadRefusesDevicesFifosDirectoriesAndHugeFiles) {
 }
 
 TEST_F(Hostile, OpenFailsFastOnAStoragePathThatIsNotAFile) {
+  if (UsingPostgres()) GTEST_SKIP() << "a SQLite file path is the subject";
   const std::string text_file = dir_ + "/notes.txt";
   std::ofstream(text_file) << "Biên bản họp giao ban, không phải cơ sở dữ liệu.\n" << std::string(5000, 'x');
   for (const std::string& path : {dir_, std::string("/proc/self/mem"), std::string("/dev/zero"), text_file,
@@ -504,7 +518,8 @@ TEST_F(Hostile, SixteenThreadsQueryingAtOnceNeverFail) {
 // With one read connection and no wait allowed, a busy reader is RETRY_LATER, never an I/O error.
 TEST_F(Hostile, ReadersThatCannotWaitAreToldToRetry) {
   json cfg = BaseConfig(dir_);
-  cfg["storage"]["read_connections"] = 1;
+  if (UsingPostgres()) cfg["storage"]["postgres"]["pool_size"] = 1;
+  else cfg["storage"]["read_connections"] = 1;
   cfg["limits"] = {{"read_wait_ms", 0}};
   Open(cfg);
   for (int i = 0; i < 20; ++i) ASSERT_EQ(Submit(h_, Petition("\"RW-" + std::to_string(i) + "\"", 1)).status, DANVAN_OK);

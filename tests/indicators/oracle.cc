@@ -1,6 +1,5 @@
 #include "oracle.h"
 
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -9,6 +8,7 @@
 
 #include "calendar/ontime.h"
 #include "core/timeutil.h"
+#include "engine/test_support.h"
 
 namespace danvan::indtest {
 namespace {
@@ -324,35 +324,30 @@ void GenPlanTask(const GenOptions& o, Rng& r, int i, GeneratedStream* out) {
   out->records.push_back({"plan_task", id, "SGDDT"});
 }
 
+// Calls fn(row) for each row of `sql` on the store at `db` (SQLite or the PostgreSQL test
+// database, danvan::testing::QueryStoreRows), every column as text.
 template <typename Fn>
-void Each(sqlite3* db, const std::string& sql, Fn fn) {
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK)
-    throw std::runtime_error("sqlite: " + std::string(sqlite3_errmsg(db)) + " in " + sql);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) fn(st);
-  if (rc != SQLITE_DONE) {
-    std::string err = sqlite3_errmsg(db);
-    sqlite3_finalize(st);
-    throw std::runtime_error("sqlite: " + err);
-  }
-  sqlite3_finalize(st);
+void Each(const std::string& db, const std::string& sql, Fn fn) {
+  for (const auto& row : danvan::testing::QueryStoreRows(db, sql)) fn(row);
 }
 
-std::string Text(sqlite3_stmt* st, int col) {
-  const unsigned char* p = sqlite3_column_text(st, col);
-  return p ? reinterpret_cast<const char*>(p) : "";
+int64_t Int(const std::vector<std::string>& row, size_t col) {
+  return row.at(col).empty() ? 0 : std::stoll(row.at(col));
+}
+
+std::string Quote(const std::string& text) {
+  std::string q = "'";
+  for (char c : text) q += c == '\'' ? std::string("''") : std::string(1, c);
+  return q + "'";
 }
 
 std::string InList(const std::vector<std::string>& units) {
   std::string s = "(";
-  for (size_t i = 0; i < units.size(); ++i) {
-    char* q = sqlite3_mprintf("%Q", units[i].c_str());
-    s += (i ? "," : "") + std::string(q);
-    sqlite3_free(q);
-  }
+  for (size_t i = 0; i < units.size(); ++i) s += (i ? "," : "") + Quote(units[i]);
   return s + ")";
 }
+
+std::string J(const char* field) { return danvan::testing::StoreJsonText("data", field); }
 
 }  // namespace
 
@@ -399,31 +394,31 @@ std::unique_ptr<Oracle> Oracle::Load(const std::string& config_dir, const std::s
 Recomputed Oracle::Recompute(const std::string& db_path, int64_t now_ms) const {
   Recomputed out;
   out.index = std::make_unique<indicators::SeriesIndex>();
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
-    throw std::runtime_error("cannot open " + db_path);
+  const std::string& db = db_path;
   std::map<int64_t, std::vector<HistoryRow>> history;
-  Each(db, "SELECT record_pk, order_key, status, at_ms, outcome FROM record_history", [&](sqlite3_stmt* st) {
+  // In insertion order (as the engine reads a record's history).
+  Each(db, "SELECT record_pk, order_key, status, at_ms, outcome FROM record_history ORDER BY id",
+       [&](const std::vector<std::string>& st) {
     HistoryRow h;
-    h.record_pk = sqlite3_column_int64(st, 0);
-    h.order_key = sqlite3_column_int64(st, 1);
-    h.status = Text(st, 2);
-    h.at_ms = sqlite3_column_int64(st, 3);
-    h.outcome = Text(st, 4);
+    h.record_pk = Int(st, 0);
+    h.order_key = Int(st, 1);
+    h.status = st[2];
+    h.at_ms = Int(st, 3);
+    h.outcome = st[4];
     history[h.record_pk].push_back(std::move(h));
     ++out.history_rows;
   });
   std::vector<indicators::Delta> deltas;
   Each(db,
        "SELECT pk, kind, rid, unit, data, tags, event_time_ms, has_item, synced, contrib FROM records",
-       [&](sqlite3_stmt* st) {
-         const int64_t pk = sqlite3_column_int64(st, 0);
-         const std::string kind = Text(st, 1), rid = Text(st, 2), unit = Text(st, 3);
-         nlohmann::json data = nlohmann::json::parse(Text(st, 4));
-         nlohmann::json tags = nlohmann::json::parse(Text(st, 5));
-         const int64_t event_ms = sqlite3_column_int64(st, 6);
-         const bool has_item = sqlite3_column_int(st, 7) != 0;
-         const bool synced = sqlite3_column_int(st, 8) != 0;
+       [&](const std::vector<std::string>& st) {
+         const int64_t pk = Int(st, 0);
+         const std::string kind = st[1], rid = st[2], unit = st[3];
+         nlohmann::json data = nlohmann::json::parse(st[4]);
+         nlohmann::json tags = nlohmann::json::parse(st[5]);
+         const int64_t event_ms = Int(st, 6);
+         const bool has_item = Int(st, 7) != 0;
+         const bool synced = Int(st, 8) != 0;
          ++out.records;
          std::vector<indicators::Contribution> contribs;
          if (has_item)
@@ -440,7 +435,7 @@ Recomputed Oracle::Recompute(const std::string& db_path, int64_t now_ms) const {
          };
          nlohmann::json arr = nlohmann::json::array();
          for (const auto& c : contribs) arr.push_back(c.ToJson());
-         if (normalise(arr) != normalise(nlohmann::json::parse(Text(st, 9)))) {
+         if (normalise(arr) != normalise(nlohmann::json::parse(st[9]))) {
            if (out.mismatch_ids.size() < 10) out.mismatch_ids.push_back(kind + "/" + rid);
            ++out.contrib_mismatches;
          }
@@ -454,7 +449,6 @@ Recomputed Oracle::Recompute(const std::string& db_path, int64_t now_ms) const {
          }
        });
   out.index->Apply(deltas);
-  sqlite3_close(db);
   return out;
 }
 
@@ -467,21 +461,16 @@ std::vector<indicators::IndicatorValue> Oracle::Compute(const indicators::Series
   return catalog_->Compute(index, unit, p.value(), today_day);
 }
 
-SqlOracle::SqlOracle(const std::string& db_path) {
-  if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
-    throw std::runtime_error("cannot open " + db_path);
-}
-
-SqlOracle::~SqlOracle() { sqlite3_close(db_); }
+SqlOracle::SqlOracle(const std::string& db_path) : db_(db_path) {}
 
 std::map<std::string, int64_t> SqlOracle::DossiersReceivedByUnit(int64_t from_day, int64_t to_day) {
   std::map<std::string, int64_t> out;
   Each(db_,
        "SELECT unit, count(*) FROM records WHERE kind = 'dossier' AND has_item = 1"
-       " AND json_extract(data, '$.TrangThaiHoSo') NOT IN ('1', '3')"
-       " AND substr(json_extract(data, '$.NgayTiepNhan'), 1, 8) BETWEEN '" + Ymd(from_day) + "' AND '" +
+       " AND " + J("TrangThaiHoSo") + " NOT IN ('1', '3')"
+       " AND substr(" + J("NgayTiepNhan") + ", 1, 8) BETWEEN '" + Ymd(from_day) + "' AND '" +
            Ymd(to_day) + "' GROUP BY unit",
-       [&](sqlite3_stmt* st) { out[Text(st, 0)] = sqlite3_column_int64(st, 1); });
+       [&](const std::vector<std::string>& st) { out[st[0]] = Int(st, 1); });
   return out;
 }
 
@@ -489,15 +478,13 @@ std::map<std::string, std::pair<int64_t, int64_t>> SqlOracle::DossiersFinishedBy
                                                                                      int64_t to_day) {
   std::map<std::string, std::pair<int64_t, int64_t>> out;
   Each(db_,
-       "SELECT unit, count(*), sum(CASE WHEN json_extract(data, '$.NgayHenTra') = ''"
-       " OR json_extract(data, '$.NgayKetThucXuLy') <= json_extract(data, '$.NgayHenTra') THEN 1 ELSE 0 END)"
+       "SELECT unit, count(*), sum(CASE WHEN " + J("NgayHenTra") + " = ''"
+       " OR " + J("NgayKetThucXuLy") + " <= " + J("NgayHenTra") + " THEN 1 ELSE 0 END)"
        " FROM records WHERE kind = 'dossier' AND has_item = 1"
-       " AND json_extract(data, '$.TrangThaiHoSo') IN ('7', '8', '9', '10')"
-       " AND substr(json_extract(data, '$.NgayKetThucXuLy'), 1, 8) BETWEEN '" + Ymd(from_day) + "' AND '" +
+       " AND " + J("TrangThaiHoSo") + " IN ('7', '8', '9', '10')"
+       " AND substr(" + J("NgayKetThucXuLy") + ", 1, 8) BETWEEN '" + Ymd(from_day) + "' AND '" +
            Ymd(to_day) + "' GROUP BY unit",
-       [&](sqlite3_stmt* st) {
-         out[Text(st, 0)] = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)};
-       });
+       [&](const std::vector<std::string>& st) { out[st[0]] = {Int(st, 1), Int(st, 2)}; });
   return out;
 }
 
@@ -505,10 +492,10 @@ std::map<std::string, int64_t> SqlOracle::PetitionsByKind(const std::vector<std:
                                                           int64_t from_day, int64_t to_day) {
   std::map<std::string, int64_t> out;
   Each(db_,
-       "SELECT json_extract(data, '$.petition_kind'), count(*) FROM records WHERE kind = 'petition'"
-       " AND unit IN " + InList(units) + " AND substr(json_extract(data, '$.received_at'), 1, 10) BETWEEN '" +
+       "SELECT " + J("petition_kind") + ", count(*) FROM records WHERE kind = 'petition'"
+       " AND unit IN " + InList(units) + " AND substr(" + J("received_at") + ", 1, 10) BETWEEN '" +
            FormatIsoDate(from_day) + "' AND '" + FormatIsoDate(to_day) + "' GROUP BY 1",
-       [&](sqlite3_stmt* st) { out[Text(st, 0)] = sqlite3_column_int64(st, 1); });
+       [&](const std::vector<std::string>& st) { out[st[0]] = Int(st, 1); });
   return out;
 }
 

@@ -21,7 +21,6 @@
 #include "indicators/series_index.h"
 #include "indicators/units.h"
 
-struct sqlite3;
 
 namespace danvan::indtest {
 
@@ -99,8 +98,8 @@ class Oracle {
 
 class SqlOracle {
  public:
+  // The store at db_path: a SQLite file, or the PostgreSQL test database named after it.
   explicit SqlOracle(const std::string& db_path);
-  ~SqlOracle();
   // Dossiers received (status not 1/3) with NgayTiepNhan in [from, to], per unit.
   std::map<std::string, int64_t> DossiersReceivedByUnit(int64_t from_day, int64_t to_day);
   // Dossiers finished (NgayKetThucXuLy in [from, to], status 7..10) per unit, and those finished
@@ -110,10 +109,9 @@ class SqlOracle {
   // Petitions received in [from, to] by petition_kind, for the given units.
   std::map<std::string, int64_t> PetitionsByKind(const std::vector<std::string>& units,
                                                  int64_t from_day, int64_t to_day);
-  sqlite3* db() { return db_; }
 
  private:
-  sqlite3* db_ = nullptr;
+  std::string db_;
 };
 
 // Sum over units of a per-unit map restricted to `units`.
