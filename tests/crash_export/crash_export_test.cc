@@ -63,11 +63,7 @@ namespace cx = crash_export;
 
 constexpr int kPlanDossiers = 400;
 
-uint64_t EnvU64(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : def;
-}
-
+using cx::EnvU64;
 using cx::ReadAcks;
 using cx::Slurp;
 

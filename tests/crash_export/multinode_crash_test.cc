@@ -58,11 +58,7 @@ namespace cx = crash_export;
 constexpr int kNodes = 3;
 constexpr int kPlanDossiers = 240;
 
-uint64_t EnvU64(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : def;
-}
-
+using cx::EnvU64;
 // One node: a crash_export_child in mode "settle" on its part of the plan.
 struct Node {
   pid_t pid = -1;
