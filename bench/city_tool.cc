@@ -11,6 +11,8 @@
 //                                                              (N queries), all units x month,
 //                                                              root x year, drill-down (explain)
 //   city_tool reports  LIB CONFIG YEAR                         score + both reports (all formats)
+//   city_tool answers  LIB CONFIG YEAR_FROM YEAR_TO N OUT      N indicators answers, one a line
+//                                                              (to compare two libraries)
 //   city_tool retag    LIB CONFIG                              tagging.reload, wait until done
 //   city_tool insert   EVENTS.jsonl DB [LIMIT]                 baseline: plain prepared INSERT
 //   city_tool groupby  DB UNIT YEAR MONTH                      baseline: SQL GROUP BY on the
@@ -372,6 +374,45 @@ int Queries(int argc, char** argv) {
   return 0;
 }
 
+// Writes the indicators answers of N cells (leaf and inner units x months, quarters, years,
+// with and without an ids filter; a fixed list) to OUT, one per line, as the ABI returned them:
+// two libraries' files compared with cmp show whether the answers are byte-identical.
+int Answers(int argc, char** argv) {
+  if (argc < 8) Die("answers LIB CONFIG YEAR_FROM YEAR_TO N OUT");
+  const int y0 = std::atoi(argv[4]), y1 = std::atoi(argv[5]);
+  const int n = std::atoi(argv[6]);
+  Plugin p(argv[2], argv[3], false);
+  json units = p.Query({{"op", "units"}});
+  std::vector<std::string> all;
+  for (const auto& u : units.contains("units") ? units["units"] : units) all.push_back(u.value("code", ""));
+  if (all.empty()) Die("no units");
+  std::ofstream out(argv[7], std::ios::binary);
+  const json ids_sets[] = {json(nullptr), json{"idx766.pakn_on_time", "dossier.received"},
+                           json{"petition.backlog_age_days", "reception.head_months_held", "plan.tasks_on_track"}};
+  for (int i = 0; i < n; ++i) {
+    const int year = y0 + i % (y1 - y0 + 1);
+    json period;
+    switch (i % 4) {
+      case 0: case 1: period = MonthPeriod(year, 1 + (i / 4) % 12); break;
+      case 2: period = {{"kind", "quarter"}, {"year", year}, {"quarter", 1 + (i / 4) % 4}}; break;
+      default: period = {{"kind", "year"}, {"year", year}};
+    }
+    json req = {{"op", "indicators"}, {"unit", all[(static_cast<size_t>(i) * 7919) % all.size()]}, {"period", period}};
+    if (!ids_sets[i % 3].is_null()) req["ids"] = ids_sets[i % 3];
+    const std::string r = req.dump();
+    char *answer = nullptr, *err = nullptr;
+    size_t len = 0;
+    if (p.api->query(p.h, r.data(), r.size(), &answer, &len, &err) != DANVAN_OK) Die("query " + r);
+    out.write(answer, static_cast<std::streamsize>(len));
+    out.put('\n');
+    p.api->free(answer);
+    p.api->free(err);
+  }
+  p.Close();
+  std::cout << json({{"answers", n}, {"file", argv[7]}}).dump() << std::endl;
+  return 0;
+}
+
 int Reports(int argc, char** argv) {
   if (argc < 5) Die("reports LIB CONFIG YEAR");
   const int year = std::atoi(argv[4]);
@@ -397,19 +438,29 @@ int Reports(int argc, char** argv) {
 
 int Retag(int argc, char** argv) {
   if (argc < 4) Die("retag LIB CONFIG");
+  const int64_t rss_process = RssKb();
   Plugin p(argv[2], argv[3], true);
+  const int64_t rss_before = RssKb(), peak_before = PeakRssKb();
   const double t0 = Now(), c0 = CpuSeconds();
   p.Query({{"op", "tagging.reload"}, {"actor", "city-bench"}});
   json status;
+  int64_t rss_max_sampled = 0;
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    rss_max_sampled = std::max(rss_max_sampled, RssKb());
     status = p.Query({{"op", "tagging.status"}});
     if (!status.value("running", false)) break;
   }
   const double wall = Now() - t0, cpu = CpuSeconds() - c0;
+  const int64_t rss_after = RssKb();
   p.Close();
+  // peak_rss_kb is the process's high-water mark (ru_maxrss), open included; the plugin's share
+  // is that minus the process before open (the tool and the loader).
   json out = {{"wall_s", wall}, {"cpu_s", cpu}, {"processed", status.value("processed", int64_t{0})},
-              {"changed", status.value("changed", int64_t{0})}, {"peak_rss_kb", PeakRssKb()}};
+              {"changed", status.value("changed", int64_t{0})}, {"peak_rss_kb", PeakRssKb()},
+              {"peak_rss_before_retag_kb", peak_before}, {"rss_process_before_open_kb", rss_process},
+              {"rss_before_retag_kb", rss_before}, {"rss_max_sampled_kb", rss_max_sampled},
+              {"rss_after_retag_kb", rss_after}};
   std::cout << out.dump() << std::endl;
   return 0;
 }
@@ -489,10 +540,18 @@ int GroupBy(int argc, char** argv) {
     return std::make_pair(Now() - t, CpuSeconds() - c);
   };
   int64_t one_count = 0, all_count = 0;
-  auto one = run(std::string("SELECT count(*) FROM records WHERE ") + where + " AND unit = ?3", true, &one_count);
+  // One unit: the first (cold) run, then the median of five warm ones (the fair comparison
+  // with the plugin's warm index).
+  const std::string one_sql = std::string("SELECT count(*) FROM records WHERE ") + where + " AND unit = ?3";
+  auto first = run(one_sql, true, &one_count);
+  std::vector<std::pair<double, double>> warm;
+  for (int i = 0; i < 5; ++i) warm.push_back(run(one_sql, true, &one_count));
+  std::sort(warm.begin(), warm.end());
+  const auto one = warm[warm.size() / 2];
   auto all = run(std::string("SELECT unit, count(*) FROM records WHERE ") + where + " GROUP BY unit", false, &all_count);
   sqlite3_close(db);
   json out = {{"unit", unit}, {"one_unit_s", one.first}, {"one_unit_cpu_s", one.second}, {"one_unit_count", one_count},
+              {"one_unit_first_s", first.first}, {"one_unit_first_cpu_s", first.second}, {"one_unit_runs", 1 + warm.size()},
               {"all_units_s", all.first}, {"all_units_cpu_s", all.second}, {"all_units_total", all_count}};
   std::cout << out.dump() << std::endl;
   return 0;
@@ -501,13 +560,14 @@ int GroupBy(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) Die("usage: city_tool intake|submit8|open|queries|reports|retag|insert|groupby ...");
+  if (argc < 2) Die("usage: city_tool intake|submit8|open|queries|reports|answers|retag|insert|groupby ...");
   const std::string cmd = argv[1];
   if (cmd == "intake") return Intake(argc, argv);
   if (cmd == "submit8") return Submit8(argc, argv);
   if (cmd == "open") return Open(argc, argv);
   if (cmd == "queries") return Queries(argc, argv);
   if (cmd == "reports") return Reports(argc, argv);
+  if (cmd == "answers") return Answers(argc, argv);
   if (cmd == "retag") return Retag(argc, argv);
   if (cmd == "insert") return Insert(argc, argv);
   if (cmd == "groupby") return GroupBy(argc, argv);

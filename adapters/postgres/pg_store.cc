@@ -1740,6 +1740,19 @@ class PgStore final : public Store, public ChangeFeed {
     }
   }
 
+  Result<std::vector<int64_t>> RecordPksAfter(int64_t after_pk, int64_t limit) override {
+    try {
+      auto lease = readers_.Acquire();
+      PgResult r = lease.conn().Exec("SELECT pk FROM records WHERE pk>$1 ORDER BY pk LIMIT $2",
+                                     Params().I(after_pk).I(limit));
+      std::vector<int64_t> out;
+      for (int i = 0; i < r.Rows(); ++i) out.push_back(r.Int(i, 0));
+      return out;
+    } catch (const PgError& e) {
+      return ToStatus("read record keys", e);
+    }
+  }
+
   Result<std::vector<DeadlineWatch>> DueWatches(int64_t now_ms, int64_t limit) override {
     try {
       auto lease = readers_.Acquire();

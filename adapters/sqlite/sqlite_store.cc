@@ -1614,6 +1614,19 @@ class SqliteStore final : public Store {
     }
   }
 
+  Result<std::vector<int64_t>> RecordPksAfter(int64_t after_pk, int64_t limit) override {
+    try {
+      ReaderPool::Lease lease = readers_.Acquire();
+      Session& s = lease.session();
+      Poco::Int64 after = after_pk, lim = limit;
+      std::vector<Poco::Int64> pks;
+      s << "SELECT pk FROM records WHERE pk>? ORDER BY pk LIMIT ?", use(after), use(lim), into(pks), now;
+      return std::vector<int64_t>(pks.begin(), pks.end());
+    } catch (const Poco::Exception& e) {
+      return FromPoco("read record keys", e);
+    }
+  }
+
   Result<std::vector<DeadlineWatch>> DueWatches(int64_t now_ms, int64_t limit) override {
     try {
       ReaderPool::Lease lease = readers_.Acquire();

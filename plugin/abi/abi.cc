@@ -228,7 +228,10 @@ danvan_status Query(danvan_handle* h, const char* req, size_t len, char** resp_o
   if (resp_len) *resp_len = 0;
   return Guard(error_out, [&]() -> danvan_status {
     if (!h || !h->engine) return BadState(error_out);
-    auto r = h->engine->Query(std::string_view(req ? req : "", req ? len : 0));
+    // The answer's text, per host thread: its capacity is kept between calls (bounded below).
+    thread_local std::string text;
+    text.clear();
+    auto r = h->engine->Query(std::string_view(req ? req : "", req ? len : 0), &text);
     if (!r.ok()) {
       // The response carries the same error document as *error_out.
       const danvan_status st = ToAbi(r.status());
@@ -238,7 +241,8 @@ danvan_status Query(danvan_handle* h, const char* req, size_t len, char** resp_o
       if (resp_out) *resp_out = CopyOut(doc, resp_len);
       return st;
     }
-    if (resp_out) *resp_out = CopyOut(Dump(r.value()), resp_len);
+    if (resp_out) *resp_out = text.empty() ? CopyOut(Dump(r.value()), resp_len) : CopyOut(text, resp_len);
+    if (text.capacity() > (size_t{1} << 20)) std::string().swap(text);
     return DANVAN_OK;
   });
 }

@@ -949,7 +949,7 @@ void Engine::FoldIndexIfDue(bool all, std::chrono::steady_clock::time_point dead
 
 // ApplyAll, Submit and SubmitBatch: engine/intake_apply.cc.
 
-Result<nlohmann::json> Engine::Query(std::string_view request) {
+Result<nlohmann::json> Engine::Query(std::string_view request, std::string* text) {
   // Depth first: nothing may recurse over a request nested past limits.max_json_depth.
   auto parsed = ParseJsonBounded(request, config_.intake.max_json_depth);
   if (!parsed.ok()) return parsed.status();
@@ -967,6 +967,11 @@ Result<nlohmann::json> Engine::Query(std::string_view request) {
     Result<nlohmann::json> r = Dispatch(op, req);
     Audit(op, req, r, nullptr);
     return r;
+  }
+  if (text && op == "indicators") {
+    Status st = IndicatorsText(req, text);
+    if (!st.ok()) return st;
+    return nlohmann::json();
   }
   return Dispatch(op, req);
 }
@@ -1254,26 +1259,49 @@ nlohmann::json ClassificationSteps(const calendar::DeadlineRules& rules) {
   return out;
 }
 
+// The arguments of {"op":"indicators"} checked and the figures computed: what the DOM answer
+// (IndicatorsOp) and the text answer (IndicatorsText) are written from.
+struct IndicatorsQuery {
+  std::string unit;
+  const indicators::Unit* unit_def = nullptr;
+  indicators::Period period;
+  std::vector<std::string> ids;  // empty: every indicator (and the idx766 points)
+  int64_t today = 0;
+  std::vector<indicators::IndicatorValue> values;
+};
+
+Result<IndicatorsQuery> RunIndicatorsQuery(const nlohmann::json& req, const indicators::UnitTree& units,
+                                           const indicators::IndicatorCatalog& catalog,
+                                           const indicators::SeriesIndex& index, int64_t now_ms) {
+  const QueryArgs args(req);
+  IndicatorsQuery q;
+  auto unit_arg = args.Key("unit");
+  if (!unit_arg.ok()) return unit_arg.status();
+  q.unit = std::move(unit_arg).value();
+  q.unit_def = units.Find(q.unit);
+  if (!q.unit_def) return Status::NotFound("/unit: không có đơn vị \"" + q.unit + "\" trong cây đơn vị");
+  auto period_arg = args.Object("period", nlohmann::json::object());
+  if (!period_arg.ok()) return period_arg.status();
+  auto period = catalog.ResolvePeriod(period_arg.value());
+  if (!period.ok()) return period.status();
+  q.period = std::move(period).value();
+  auto ids_arg = args.Strings("ids", 1000);
+  if (!ids_arg.ok()) return ids_arg.status();
+  q.ids = std::move(ids_arg).value();
+  for (size_t i = 0; i < q.ids.size(); ++i)
+    if (!catalog.Find(q.ids[i]))
+      return Status::InvalidInput("/ids/" + std::to_string(i) + ": chỉ số không tồn tại: " + ShownValue(q.ids[i]));
+  q.today = LocalDay(now_ms);
+  q.values = catalog.Compute(index, q.unit, q.period, q.today, q.ids);
+  return q;
+}
+
 }  // namespace
 
 Result<nlohmann::json> Engine::IndicatorsOp(const nlohmann::json& req) {
-  const QueryArgs args(req);
-  auto unit_arg = args.Key("unit");
-  if (!unit_arg.ok()) return unit_arg.status();
-  const std::string unit = unit_arg.value();
-  if (!units_->Find(unit)) return Status::NotFound("/unit: không có đơn vị \"" + unit + "\" trong cây đơn vị");
-  auto period_arg = args.Object("period", nlohmann::json::object());
-  if (!period_arg.ok()) return period_arg.status();
-  auto period = catalog_->ResolvePeriod(period_arg.value());
-  if (!period.ok()) return period.status();
-  auto ids_arg = args.Strings("ids", 1000);
-  if (!ids_arg.ok()) return ids_arg.status();
-  std::vector<std::string> ids = ids_arg.value();
-  for (size_t i = 0; i < ids.size(); ++i)
-    if (!catalog_->Find(ids[i]))
-      return Status::InvalidInput("/ids/" + std::to_string(i) + ": chỉ số không tồn tại: " + ShownValue(ids[i]));
-  const int64_t today = LocalDay(hooks_.clock->NowMs());
-  auto values = catalog_->Compute(index_, unit, period.value(), today, ids);
+  auto q = RunIndicatorsQuery(req, *units_, *catalog_, index_, hooks_.clock->NowMs());
+  if (!q.ok()) return q.status();
+  const auto& values = q->values;
   nlohmann::json list = nlohmann::json::array();
   // Indicators built on a petition's on-time class say which legal step that class is judged
   // on (domain.md §3; issue 13): the rules of config/deadlines.json with a classify_priority,
@@ -1284,14 +1312,70 @@ Result<nlohmann::json> Engine::IndicatorsOp(const nlohmann::json& req) {
     if (const auto* def = catalog_->Find(v.id); def && UsesPetitionDeadline(*def))
       on_petition_deadline.push_back(v.id);
   }
-  nlohmann::json out = {{"unit", unit}, {"unit_name", units_->Find(unit)->name},
-                        {"period", period->ToJson()}, {"as_of", FormatIsoDate(std::min(period->to_day, today))},
+  nlohmann::json out = {{"unit", q->unit}, {"unit_name", q->unit_def->name},
+                        {"period", q->period.ToJson()}, {"as_of", FormatIsoDate(std::min(q->period.to_day, q->today))},
                         {"indicators", std::move(list)}, {"config_version", catalog_->version()}};
   if (!on_petition_deadline.empty())
     out["petition_deadline_steps"] = {{"indicators", std::move(on_petition_deadline)},
                                       {"steps", ClassificationSteps(evaluator()->classifier().rules())}};
-  if (ids.empty()) out["idx766"] = catalog_->Idx766Points(values);
+  if (q->ids.empty()) out["idx766"] = catalog_->Idx766Points(values);
   return out;
+}
+
+// The same answer as IndicatorsOp, written as the ABI's bytes (DumpJson with the replace
+// handler) straight from the figures: the members in nlohmann's (sorted) order.
+Status Engine::IndicatorsText(const nlohmann::json& req, std::string* out) {
+  auto q = RunIndicatorsQuery(req, *units_, *catalog_, index_, hooks_.clock->NowMs());
+  if (!q.ok()) return q.status();
+  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+  const auto& values = q->values;
+  out->clear();
+  *out += "{\"as_of\":";
+  AppendJsonString(FormatIsoDate(std::min(q->period.to_day, q->today)), out, kReplace);
+  *out += ",\"config_version\":";
+  AppendJsonString(catalog_->version(), out, kReplace);
+  if (q->ids.empty()) {
+    *out += ",\"idx766\":";
+    catalog_->AppendIdx766Points(catalog_->Idx766(values), out);
+  }
+  *out += ",\"indicators\":[";
+  bool any_on_petition_deadline = false;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) *out += ',';
+    values[i].AppendJson(out);
+    if (const auto* def = catalog_->Find(values[i].id); def && UsesPetitionDeadline(*def))
+      any_on_petition_deadline = true;
+  }
+  *out += "],\"period\":";
+  q->period.AppendJson(out);
+  if (any_on_petition_deadline) {
+    *out += ",\"petition_deadline_steps\":{\"indicators\":[";
+    bool first = true;
+    for (const auto& v : values)
+      if (const auto* def = catalog_->Find(v.id); def && UsesPetitionDeadline(*def)) {
+        if (!first) *out += ',';
+        first = false;
+        AppendJsonString(v.id, out, kReplace);
+      }
+    *out += "],\"steps\":";
+    {
+      // Written once per evaluator in force (config.reload and the portal's procedures swap it).
+      auto ev = evaluator();
+      std::lock_guard lock(steps_mu_);
+      if (ev != steps_of_) {
+        steps_json_ = DumpJson(ClassificationSteps(ev->classifier().rules()), kReplace);
+        steps_of_ = std::move(ev);
+      }
+      *out += steps_json_;
+    }
+    *out += '}';
+  }
+  *out += ",\"unit\":";
+  AppendJsonString(q->unit, out, kReplace);
+  *out += ",\"unit_name\":";
+  AppendJsonString(q->unit_def->name, out, kReplace);
+  *out += '}';
+  return Status::Ok();
 }
 
 Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
@@ -1494,8 +1578,6 @@ std::vector<tagging::TagHit> HitsOf(const std::string& tags_json) {
   return hits;
 }
 
-constexpr const char* kAllKinds[] = {"dossier", "petition", "reception", "dvk_model", "plan_task"};
-
 }  // namespace
 
 Result<nlohmann::json> Engine::ReloadRulesOp(const nlohmann::json& req) {
@@ -1546,20 +1628,32 @@ void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
   pthread_setname_np(pthread_self(), "danvan-retag");
   // Re-tags every stored record in small transactions so submits interleave; each change is
   // journalled (old and new tags with their rule-file versions) and the indicators follow.
-  // Every record's key first (8 bytes a record), so the progress has its total from the start.
-  const std::vector<std::string> all_units = units_->codes();
-  std::vector<int64_t> pks;
+  // Memory is bounded by the chunk, not the table (issue 16: 863 MiB at 1M events when every
+  // record was read first): the records are walked in pages of kRetagChunk keys by pk, each
+  // page re-read and re-tagged inside its own transaction. Records stored after the walk has
+  // passed their pk are tagged by the rules in force at their intake (these rules already).
+  constexpr int64_t kRetagChunk = 200;
   bool failed = false;
-  for (const char* kind : kAllKinds) {
-    // Records of units outside the unit file are scanned too.
-    Status st = store_->ForEachRecord(kind, all_units, [&](const RecordRow& row) { pks.push_back(row.pk); });
-    if (!st.ok()) {
+  {
+    // The total, for the progress (the per-unit counts the stats op shows).
+    auto stats = store_->Stats();
+    int64_t total = 0;
+    if (stats.ok())
+      for (const auto& c : stats->records) total += c.count;
+    else
+      failed = true;
+    retag_progress_.SetTotal(total);
+  }
+  int64_t after_pk = 0;
+  while (!failed && retag_running_) {
+    auto page = store_->RecordPksAfter(after_pk, kRetagChunk);
+    if (!page.ok()) {
       failed = true;
       break;
     }
-  }
-  retag_progress_.SetTotal(static_cast<int64_t>(pks.size()));
-  for (size_t i = 0; !failed && i < pks.size() && retag_running_; i += 200) {
+    const std::vector<int64_t>& pks = page.value();
+    if (pks.empty()) break;
+    after_pk = pks.back();
     std::vector<indicators::Delta> deltas;
     auto tx_or = store_->Begin();
     if (!tx_or.ok()) {
@@ -1568,9 +1662,8 @@ void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
     }
     auto& tx = *tx_or.value();
     const int64_t now = hooks_.clock->NowMs();
-    const size_t end = std::min(pks.size(), i + 200);
-    for (size_t j = i; j < end; ++j) {
-      auto row_or = tx.GetRecordByPk(pks[j]);
+    for (const int64_t pk : pks) {
+      auto row_or = tx.GetRecordByPk(pk);
       if (!row_or.ok() || !row_or.value()) continue;
       RecordRow row = *row_or.value();
       ++retag_processed_;
@@ -1609,7 +1702,7 @@ void Engine::RetagLoop(std::shared_ptr<const tagging::RuleSet> rs) {
       break;
     }
     ApplyDeltas(deltas);
-    retag_progress_.Advance(static_cast<int64_t>(end - i));
+    retag_progress_.Advance(static_cast<int64_t>(pks.size()));
     retag_progress_.SetDetail("changed", retag_changed_.load());
   }
   retag_progress_.SetDetail("changed", retag_changed_.load());

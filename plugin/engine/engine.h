@@ -168,8 +168,10 @@ class Engine {
   // event's result), without building it.
   SubmitAnswer Submit(std::string_view event, bool as_text = false);
   SubmitAnswer SubmitBatch(std::string_view jsonl, ResultErrorsNormalizer normalize_errors = nullptr);
-  // {"op": ...} -> response; NotFound for an unknown op.
-  Result<nlohmann::json> Query(std::string_view request);
+  // {"op": ...} -> response; NotFound for an unknown op. text set: an op with a text writer
+  // (indicators) writes its answer there instead, the bytes DumpJson(answer, replace) gives,
+  // and returns null; other ops leave *text untouched.
+  Result<nlohmann::json> Query(std::string_view request, std::string* text = nullptr);
 
   // The configuration open was given (what cannot change live).
   const EngineConfig& config() const { return config_; }
@@ -200,6 +202,8 @@ class Engine {
   Result<nlohmann::json> StatsOp();
   Result<nlohmann::json> QuarantineList(const nlohmann::json& req);
   Result<nlohmann::json> IndicatorsOp(const nlohmann::json& req);
+  // IndicatorsOp's answer as the ABI writes it (the same bytes), without the document.
+  Status IndicatorsText(const nlohmann::json& req, std::string* out);
   Result<nlohmann::json> ExplainOp(const nlohmann::json& req);
   Result<nlohmann::json> UnitsOp();
   Result<nlohmann::json> DeadlineScanOp();
@@ -320,6 +324,10 @@ class Engine {
   std::unique_ptr<Intake> intake_;
   std::shared_ptr<const indicators::UnitTree> units_;
   std::shared_ptr<const indicators::IndicatorCatalog> catalog_;
+  // The indicators answer's petition-deadline steps, written for the evaluator steps_of_.
+  std::mutex steps_mu_;
+  std::shared_ptr<const RecordEvaluator> steps_of_;  // guarded by steps_mu_
+  std::string steps_json_;                           // guarded by steps_mu_
   mutable std::mutex evaluator_mu_;
   std::shared_ptr<const RecordEvaluator> evaluator_;  // guarded by evaluator_mu_
   std::shared_ptr<const calendar::WorkingCalendar> calendar_;      // guarded by evaluator_mu_

@@ -1,6 +1,9 @@
 #include "indicators/catalog.h"
 
+#include <map>
+
 #include "core/json_schema.h"
+#include "core/json_write.h"
 #include "core/timeutil.h"
 
 namespace danvan::indicators {
@@ -88,6 +91,71 @@ nlohmann::json Period::ToJson() const {
   return {{"kind", kind}, {"label", label}, {"from", FormatIsoDate(from_day)}, {"to", FormatIsoDate(to_day)}};
 }
 
+namespace {
+
+constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+
+// `lead` is the member's text up to its key's closing quote (`,"name` or `{"name`, ASCII
+// literals): appends it, `":` and (AppendMember) the string value.
+void AppendKey(const char* lead, std::string* out) {
+  *out += lead;
+  *out += "\":";
+}
+
+void AppendMember(const char* lead, const std::string& value, std::string* out) {
+  AppendKey(lead, out);
+  AppendJsonString(value, out, kReplace);
+}
+
+void AppendOptionalDouble(const std::optional<double>& v, std::string* out) {
+  if (v) AppendJsonDouble(*v, out);
+  else *out += "null";
+}
+
+}  // namespace
+
+// Keys in nlohmann's object order (sorted), as Period::ToJson.
+void Period::AppendJson(std::string* out) const {
+  AppendMember("{\"from", FormatIsoDate(from_day), out);
+  AppendMember(",\"kind", kind, out);
+  AppendMember(",\"label", label, out);
+  AppendMember(",\"to", FormatIsoDate(to_day), out);
+  *out += '}';
+}
+
+// Keys in nlohmann's object order (sorted): denominator, id, max_points, measure, name,
+// numerator, points, ratio, value; as ToJson, a count has no denominator and ratio but a value.
+void IndicatorValue::AppendJson(std::string* out) const {
+  const bool count = unit_of_measure == "count";
+  if (!count) {
+    AppendKey("{\"denominator", out);
+    AppendJsonDouble(denominator, out);
+    AppendMember(",\"id", id, out);
+  } else {
+    AppendMember("{\"id", id, out);
+  }
+  if (max_points) {
+    AppendKey(",\"max_points", out);
+    AppendJsonDouble(*max_points, out);
+  }
+  AppendMember(",\"measure", unit_of_measure, out);
+  AppendMember(",\"name", name, out);
+  AppendKey(",\"numerator", out);
+  AppendJsonDouble(numerator, out);
+  if (max_points) {
+    AppendKey(",\"points", out);
+    AppendOptionalDouble(points, out);
+  }
+  if (count) {
+    AppendKey(",\"value", out);
+    AppendJsonDouble(numerator, out);
+  } else {
+    AppendKey(",\"ratio", out);
+    AppendOptionalDouble(ratio, out);
+  }
+  *out += '}';
+}
+
 nlohmann::json IndicatorValue::ToJson() const {
   nlohmann::json j = {{"id", id}, {"name", name}, {"measure", unit_of_measure},
                       {"numerator", numerator}, {"denominator", denominator}};
@@ -131,6 +199,7 @@ Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::FromConfig(con
                           "chỉ số không tồn tại: " + inds[i]["id"].get<std::string>()});
   }
   if (!errors.empty()) return Status::InvalidInput(JoinFieldErrors(errors));
+  cat->CompileIdx766();
   return std::shared_ptr<const IndicatorCatalog>(std::move(cat));
 }
 
@@ -283,14 +352,128 @@ std::vector<IndicatorValue> IndicatorCatalog::Compute(const SeriesIndex& index, 
     out.push_back(std::move(v));
   }
   // Points of the idx766 indicators.
-  nlohmann::json points = Idx766Points(out);
+  const Idx766Score score = Idx766(out);
   for (auto& v : out) {
-    if (!points["by_indicator"].contains(v.id)) continue;
-    const auto& p = points["by_indicator"][v.id];
-    v.max_points = p["max"].get<double>();
-    if (!p["points"].is_null()) v.points = p["points"].get<double>();
+    auto it = std::lower_bound(idx766_ids_.begin(), idx766_ids_.end(), v.id);
+    if (it == idx766_ids_.end() || *it != v.id) continue;
+    const size_t slot = static_cast<size_t>(it - idx766_ids_.begin());
+    v.max_points = score.max[slot];
+    v.points = score.points[slot];
   }
   return out;
+}
+
+void IndicatorCatalog::CompileIdx766() {
+  // The same maps as Idx766Points builds per call: the last entry of an id wins.
+  std::map<std::string, double> max;
+  std::map<std::string, double> threshold;
+  for (const auto& g : idx766_["groups"])
+    for (const auto& i : g["indicators"]) {
+      max[i["id"]] = i["max"].get<double>();
+      if (i.contains("threshold")) threshold[i["id"]] = i["threshold"].get<double>();
+    }
+  auto slot_of = [&](const std::string& id) -> std::optional<size_t> {
+    auto it = std::lower_bound(idx766_ids_.begin(), idx766_ids_.end(), id);
+    if (it == idx766_ids_.end() || *it != id) return std::nullopt;
+    return static_cast<size_t>(it - idx766_ids_.begin());
+  };
+  for (const auto& [id, m] : max) {  // std::map: sorted as a document's keys
+    idx766_ids_.push_back(id);
+    idx766_id_json_.push_back(DumpJson(nlohmann::json(id), kReplace) + ":");
+    idx766_max_.push_back(m);
+    auto t = threshold.find(id);
+    idx766_threshold_.push_back(t == threshold.end() ? std::nullopt : std::optional<double>(t->second));
+  }
+  for (const auto& g : idx766_["groups"]) {
+    Idx766Group group{DumpJson(g["id"], kReplace), DumpJson(g["name"], kReplace), DumpJson(g["max"], kReplace), {}};
+    for (const auto& i : g["indicators"]) group.slots.push_back(*slot_of(i["id"]));
+    idx766_groups_.push_back(std::move(group));
+  }
+  if (idx766_.contains("no_petitions_redistribution")) {
+    const auto& r = idx766_["no_petitions_redistribution"];
+    redistribution_from_id_ = r["from"].get<std::string>();
+    redistribution_from_ = slot_of(redistribution_from_id_);
+    for (const auto& to : r["to"]) redistribution_to_.push_back(slot_of(to.get<std::string>()));
+  }
+}
+
+Idx766Score IndicatorCatalog::Idx766(const std::vector<IndicatorValue>& values) const {
+  // `values` is usually every definition in order (position k is defs_[k]); else searched.
+  auto find = [&](const std::string& id) -> const IndicatorValue* {
+    for (const auto& v : values)
+      if (v.id == id) return &v;
+    return nullptr;
+  };
+  Idx766Score s;
+  s.max = idx766_max_;
+  s.points.assign(idx766_ids_.size(), std::nullopt);
+  if (redistribution_from_) {
+    const IndicatorValue* from = find(redistribution_from_id_);
+    if (from && from->denominator == 0) {
+      const double share = s.max[*redistribution_from_] / static_cast<double>(redistribution_to_.size());
+      for (const auto& to : redistribution_to_)
+        if (to) s.max[*to] += share;
+      s.max[*redistribution_from_] = 0;
+      s.redistributed = true;
+    }
+  }
+  std::vector<const IndicatorValue*> value_of(idx766_ids_.size(), nullptr);
+  for (size_t k = 0; k < idx766_ids_.size(); ++k) value_of[k] = find(idx766_ids_[k]);
+  for (const auto& g : idx766_groups_) {
+    double gp = 0, gmax = 0;
+    for (size_t slot : g.slots) {
+      const IndicatorValue* v = value_of[slot];
+      const double m = s.max[slot];
+      if (v && v->ratio) {
+        // Idx766Points' rule, the same operations in the same order.
+        const auto& t = idx766_threshold_[slot];
+        const double p = t ? (*v->ratio >= *t ? m : *v->ratio * m / *t) : *v->ratio * m;
+        s.points[slot] = p;
+        gp += p;
+        gmax += m;
+      }
+    }
+    s.group_points.push_back(gp);
+    s.group_max_computable.push_back(gmax);
+    s.points_total += gp;
+    s.max_computable += gmax;
+  }
+  return s;
+}
+
+// Keys in nlohmann's object order (sorted), as Idx766Points.
+void IndicatorCatalog::AppendIdx766Points(const Idx766Score& s, std::string* out) const {
+  *out += "{\"by_indicator\":{";
+  for (size_t k = 0; k < idx766_ids_.size(); ++k) {
+    if (k) *out += ',';
+    *out += idx766_id_json_[k];
+    *out += "{\"max\":";
+    AppendJsonDouble(s.max[k], out);
+    *out += ",\"points\":";
+    AppendOptionalDouble(s.points[k], out);
+    *out += '}';
+  }
+  *out += "},\"groups\":[";
+  for (size_t g = 0; g < idx766_groups_.size(); ++g) {
+    const auto& group = idx766_groups_[g];
+    *out += g ? ",{\"id\":" : "{\"id\":";
+    *out += group.id_json;
+    *out += ",\"max\":";
+    *out += group.max_json;
+    *out += ",\"max_computable\":";
+    AppendJsonDouble(s.group_max_computable[g], out);
+    *out += ",\"name\":";
+    *out += group.name_json;
+    *out += ",\"points\":";
+    AppendJsonDouble(s.group_points[g], out);
+    *out += '}';
+  }
+  *out += "],\"max_computable\":";
+  AppendJsonDouble(s.max_computable, out);
+  *out += s.redistributed ? ",\"petition_redistribution_applied\":true" : ",\"petition_redistribution_applied\":false";
+  *out += ",\"points\":";
+  AppendJsonDouble(s.points_total, out);
+  *out += '}';
 }
 
 nlohmann::json IndicatorCatalog::Idx766Points(const std::vector<IndicatorValue>& values) const {

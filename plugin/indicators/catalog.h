@@ -4,6 +4,7 @@
 // config/indicators.json (schemas/indicators.schema.json), never from code.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +26,19 @@ struct Period {
   int64_t from_day = 0;
   int64_t to_day = 0;  // inclusive
   nlohmann::json ToJson() const;
+  // Appends the same bytes as DumpJson(ToJson(), out, replace), without the document.
+  void AppendJson(std::string* out) const;
+};
+
+// The idx766 points of one computation, without a document. Slots are IndicatorCatalog's
+// idx766_ids(): the distinct ids of the configured groups' indicators, sorted by id.
+struct Idx766Score {
+  std::vector<double> max;                    // by slot, after the "no petitions" redistribution
+  std::vector<std::optional<double>> points;  // by slot; nullopt: the ratio is not defined
+  std::vector<double> group_points, group_max_computable;  // by configured group
+  double points_total = 0;
+  double max_computable = 0;
+  bool redistributed = false;
 };
 
 struct IndicatorValue {
@@ -37,6 +51,9 @@ struct IndicatorValue {
   std::optional<double> points;  // idx766 indicators
   std::optional<double> max_points;
   nlohmann::json ToJson() const;
+  // Appends the same bytes as DumpJson(ToJson(), out, replace) (core/json_write.h), without
+  // the document. Also Period::AppendJson.
+  void AppendJson(std::string* out) const;
 };
 
 // One term of a formula: a series read as a range sum, as a level on the as-of day, or as the
@@ -83,7 +100,14 @@ class IndicatorCatalog {
                                       const Period& period, int64_t today_day,
                                       const std::vector<std::string>& ids = {}) const;
   // The idx766 points with group subtotals and the "no petitions" redistribution.
+  // This is the reference form (the DOM answer of the indicators op, the tests' oracle); the
+  // ABI's answer is written from Idx766 (the same figures) by AppendIdx766Points.
   nlohmann::json Idx766Points(const std::vector<IndicatorValue>& values) const;
+  // The same points as a struct (no document, no map): what Compute uses.
+  Idx766Score Idx766(const std::vector<IndicatorValue>& values) const;
+  // Appends the bytes of DumpJson(Idx766Points(values), out, replace) from a score of `values`.
+  void AppendIdx766Points(const Idx766Score& score, std::string* out) const;
+  const std::vector<std::string>& idx766_ids() const { return idx766_ids_; }
   const std::string& version() const { return version_; }
   // Whether the head of a unit of this type must hold a periodic citizen-reception session every
   // month (config "head_reception.unit_types"; every unit when the section is absent).
@@ -92,8 +116,24 @@ class IndicatorCatalog {
   }
 
  private:
+  void CompileIdx766();
+
   std::vector<IndicatorDef> defs_;
   nlohmann::json idx766_;
+  // idx766_ compiled once (FromConfig): the slots, their configured max and threshold (the last
+  // entry of an id wins, as in Idx766Points), the groups and the redistribution.
+  struct Idx766Group {
+    std::string id_json, name_json, max_json;  // the configured values, written (replace)
+    std::vector<size_t> slots;                 // the group's indicators, in configured order
+  };
+  std::vector<std::string> idx766_ids_;
+  std::vector<std::string> idx766_id_json_;  // "\"id\":" written once per slot
+  std::vector<double> idx766_max_;
+  std::vector<std::optional<double>> idx766_threshold_;
+  std::vector<Idx766Group> idx766_groups_;
+  std::optional<size_t> redistribution_from_;  // slot; none: no redistribution configured for
+  std::string redistribution_from_id_;         // an id of the groups
+  std::vector<std::optional<size_t>> redistribution_to_;  // slots (none: not an id of a group)
   std::string version_;
   std::string half_start_, half_cutoff_, year_start_, year_cutoff_;
   std::set<std::string> head_reception_types_;

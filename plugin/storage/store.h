@@ -366,6 +366,9 @@ class Store {
   virtual Result<std::vector<TagReviewRow>> ListTagReviews() = 0;
   // Dossiers the portal confirmed (records.synced = 1), pk > after_pk, by pk.
   virtual Result<std::vector<RecordRow>> SyncedDossiers(int64_t after_pk, int64_t limit) = 0;
+  // One page of every record's pk (all kinds and units): pk > after_pk, ascending, at most
+  // `limit` (re-tagging walks the table in such pages, never holding it whole).
+  virtual Result<std::vector<int64_t>> RecordPksAfter(int64_t after_pk, int64_t limit) = 0;
   // Watches due at or before now_ms, earliest first.
   virtual Result<std::vector<DeadlineWatch>> DueWatches(int64_t now_ms, int64_t limit) = 0;
 };

@@ -2,10 +2,17 @@
 // stored, journalled, survives re-tagging and a restart, and is what the indicators count.
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
+#include "core/clock.h"
+#include "core/timeutil.h"
 #include "engine/test_support.h"
 
 namespace danvan {
@@ -138,6 +145,138 @@ TEST_F(TagReviewTest, ConfirmFreezesTheReadingAndUnknownRecordsAreRefused) {
   auto no_by = Review({{"action", "confirm"}, {"source", "motcua-hp"}, {"kind", "petition"}, {"id", "DT-R-2"}});
   ASSERT_EQ(no_by.status().code(), Status::Code::kInvalidInput);
   EXPECT_NE(no_by.status().message().find("/by"), std::string::npos);
+}
+
+// The shipped rule pack under another version: re-tagging with it rewrites every record's tags
+// (each tag names the version that set it).
+std::string RulesAsVersion(const std::filesystem::path& dir, const std::string& version) {
+  nlohmann::json rules = nlohmann::json::parse(std::ifstream(std::string(DANVAN_SOURCE_ROOT) + "/config/rules/default.json"));
+  rules["version"] = version;
+  // The letter reading's files are named relative to the pack: made absolute for the copy.
+  for (const char* f : {"cues_file", "model_file"})
+    rules["reading"][f] = std::string(DANVAN_SOURCE_ROOT) + "/config/rules/" + rules["reading"][f].get<std::string>();
+  const std::string path = (dir / ("rules-" + version + ".json")).string();
+  std::ofstream(path) << rules.dump();
+  return path;
+}
+
+// Letters DT-P-<from>..DT-P-<to-1>, sent in batches of 250.
+void SubmitLetters(Engine& engine, int from, int to, const std::string& unit = "SGDDT.TTRA") {
+  std::string batch;
+  for (int i = from; i < to; ++i) {
+    nlohmann::json e = Letter("DT-P-" + std::to_string(i), "Kiến nghị nhà trường công khai các khoản thu đầu năm học số " +
+                                                              std::to_string(i) + ".");
+    e["unit"] = unit;
+    batch += e.dump() + "\n";
+    if ((i - from + 1) % 250 == 0 || i + 1 == to) {
+      auto a = engine.SubmitBatch(batch);
+      ASSERT_TRUE(a.status.ok()) << a.status.ToString();
+      ASSERT_EQ(a.result["summary"]["accepted"], static_cast<int>(std::count(batch.begin(), batch.end(), '\n')))
+          << a.result.dump().substr(0, 2000);
+      batch.clear();
+    }
+  }
+}
+
+// Every tag's rules_version, "" when they differ (a record half re-tagged).
+std::string VersionOf(const nlohmann::json& tags) {
+  std::string v;
+  for (const auto& t : tags) {
+    if (t.value("rule", "").rfind("review.", 0) == 0) continue;  // a reviewer's decision
+    const std::string tv = t.value("rules_version", "");
+    if (v.empty()) v = tv;
+    else if (v != tv) return "";
+  }
+  return v;
+}
+
+// Re-tagging walks the stored records in pages by key (issue 16: bounded memory at city scale,
+// 863 MiB at 1M events when the whole table was read first): every record is re-tagged, across
+// several pages, also one whose unit is not in the unit file (the walk by unit missed it), and a
+// reviewer's decision is kept.
+TEST_F(TagReviewTest, RetagReachesEveryRecordAcrossPagesAndKeepsReviews) {
+  SubmitLetters(*engine_, 0, 450);
+  SubmitLetters(*engine_, 450, 451, "SGDDT.KHONG_CO_TRONG_CAY");
+  ASSERT_EQ(engine_->Submit(Letter("DT-R-1", "Xin gặp.").dump()).result["outcome"], "accepted");
+  auto fixed = Review({{"action", "correct"}, {"source", "motcua-hp"}, {"kind", "petition"}, {"id", "DT-R-1"},
+                       {"by", "cv.thanhtra"}, {"why", "Đã gặp công dân: tố cáo"}, {"set", {{"kind", "denunciation"}}}});
+  ASSERT_TRUE(fixed.ok()) << fixed.status().ToString();
+  ASSERT_EQ(VersionOf(Tags("DT-P-450")), "2026.1");
+
+  auto reload = engine_->Query(nlohmann::json{{"op", "tagging.reload"}, {"path", RulesAsVersion(dir_.path(), "2026.9")}}.dump());
+  ASSERT_TRUE(reload.ok()) << reload.status().ToString();
+  for (int i = 0; i < 3000 && engine_->Query(R"({"op":"tagging.status"})").value()["running"].get<bool>(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto status = engine_->Query(R"({"op":"tagging.status"})").value();
+  ASSERT_FALSE(status["running"].get<bool>());
+  EXPECT_EQ(status["processed"], 452) << status.dump();
+  auto progress = engine_->Query(R"({"op":"progress","job":"retag"})").value();
+  EXPECT_NE(progress.dump().find("\"total\":452"), std::string::npos) << progress.dump();
+  for (int i = 0; i <= 450; ++i) {
+    const std::string id = "DT-P-" + std::to_string(i);
+    ASSERT_EQ(VersionOf(Tags(id)), "2026.9") << id << " " << Tags(id).dump();
+  }
+  nlohmann::json tags = Tags("DT-R-1");
+  EXPECT_EQ(Value(tags, "text_kind"), "denunciation") << tags.dump();
+  EXPECT_EQ(Value(tags, "letter_reading"), "reviewed");
+}
+
+// Close stops a re-tagging between pages and waits for it: no thread outlives the engine, no
+// record is left half re-tagged, and the pages after the stop keep their tags.
+TEST(RetagCloseTest, CloseStopsTheWalkBetweenPages) {
+  TempDir dir;
+  const auto db = dir.path() / "close.sqlite";
+  // The re-tagging thread reads the clock once per page: the second time, it waits here until
+  // close has begun (the first page is committed, the second is being re-tagged).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool reached = false, released = false;
+  int retag_reads = 0;
+  auto clock = std::make_shared<FunctionClock>([&]() -> int64_t {
+    char name[32] = {0};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    if (std::string(name) == "danvan-retag") {
+      std::unique_lock lock(mu);
+      if (++retag_reads == 2) {
+        reached = true;
+        cv.notify_all();
+        cv.wait_for(lock, std::chrono::seconds(60), [&] { return released; });
+      }
+    }
+    return *ParseIsoTime("2023-05-02T09:00:00+07:00");
+  });
+  auto engine = testing::OpenEngine(testing::ConfigFor(db), clock);
+  SubmitLetters(*engine, 0, 1000);
+  auto reload = engine->Query(nlohmann::json{{"op", "tagging.reload"}, {"path", RulesAsVersion(dir.path(), "2026.9")}}.dump());
+  ASSERT_TRUE(reload.ok()) << reload.status().ToString();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return reached; }));
+  }
+  // Close on another thread; the page in progress is let go once close has had time to ask the
+  // walk to stop (the margin decides only whether the stop is seen before the third page).
+  std::thread closer([&] { engine.reset(); });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  {
+    std::lock_guard lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+  closer.join();
+  // Reopened (the configured pack, 2026.1, is in force again; nothing re-tags by itself).
+  engine = testing::OpenEngine(testing::ConfigFor(db), clock);
+  int renewed = 0, kept = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = engine->Query(nlohmann::json{{"op", "record.get"}, {"source", "motcua-hp"}, {"kind", "petition"},
+                                          {"id", "DT-P-" + std::to_string(i)}}.dump());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    const std::string v = VersionOf(r.value()["record"]["tags"]);
+    ASSERT_FALSE(v.empty()) << "half re-tagged: DT-P-" << i;
+    (v == "2026.9" ? renewed : kept)++;
+  }
+  // Two pages of 200 (the one committed before the wait and the one in progress), no more.
+  EXPECT_EQ(renewed, 400);
+  EXPECT_EQ(kept, 600);
 }
 
 }  // namespace

@@ -15,6 +15,9 @@
 #include <random>
 #include <set>
 
+#include <thread>
+
+#include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/test_support.h"
 #include "oracle.h"
@@ -119,6 +122,22 @@ struct Delivery {
   std::string first_error;
 };
 
+// The ABI's text answer (Engine::Query with a text buffer, written without a document) must be
+// byte for byte the DOM answer as the ABI serialises it (DumpJson, replace), and fail alike.
+void ExpectTextEqualsDom(Engine& e, const nlohmann::json& req, const std::string& label) {
+  auto dom = e.Query(req.dump());
+  std::string text = "left over from an earlier answer";
+  auto r = e.Query(req.dump(), &text);
+  ASSERT_EQ(dom.ok(), r.ok()) << label << " " << req.dump();
+  if (!dom.ok()) {
+    EXPECT_EQ(dom.status().code(), r.status().code()) << label << " " << req.dump();
+    EXPECT_EQ(dom.status().message(), r.status().message()) << label << " " << req.dump();
+    return;
+  }
+  EXPECT_TRUE(r->is_null()) << label;
+  ASSERT_EQ(text, DumpJson(dom.value(), nlohmann::json::error_handler_t::replace)) << label << " " << req.dump();
+}
+
 // Submits the events in random batches (single Submit or SubmitBatch), advancing the clock by
 // `advance_ms` after every batch.
 Delivery Deliver(Engine& engine, const std::vector<nlohmann::json>& events, std::mt19937_64& rng,
@@ -221,6 +240,17 @@ TEST_P(IndicatorsProperty, IncrementalEqualsRecomputationAndSql) {
         nlohmann::json req = {{"op", "indicators"}, {"unit", unit}, {"period", p.period}};
         auto answer = e.Query(req.dump());
         ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+        ExpectTextEqualsDom(e, req, label + " " + unit);
+        // A random subset of the indicators (the ids filter: no idx766 section, the petition
+        // steps only when one of them is judged on a petition's class).
+        const auto& defs = oracle->catalog().definitions();
+        nlohmann::json ids = nlohmann::json::array();
+        for (const auto& d : defs)
+          if (std::uniform_int_distribution<int>(0, 5)(rng) == 0) ids.push_back(d.id);
+        if (ids.empty()) ids.push_back(defs[std::uniform_int_distribution<size_t>(0, defs.size() - 1)(rng)].id);
+        nlohmann::json some = req;
+        some["ids"] = ids;
+        ExpectTextEqualsDom(e, some, label + " ids " + unit);
         auto expected = oracle->Compute(*fresh.index, unit, p.period, today);
         nlohmann::json exp_list = nlohmann::json::array();
         for (const auto& v : expected) exp_list.push_back(v.ToJson());
@@ -258,6 +288,38 @@ TEST_P(IndicatorsProperty, IncrementalEqualsRecomputationAndSql) {
     EXPECT_GT(nonzero, 0) << "the comparison must not be between empty aggregates";
   };
   check_all(*engine, "incremental");
+
+  // Requests the answer is refused for: the same status and message on both paths.
+  for (const nlohmann::json& bad : std::vector<nlohmann::json>{
+           {{"op", "indicators"}},
+           {{"op", "indicators"}, {"unit", "SGDDT.KHONGCO"}},
+           {{"op", "indicators"}, {"unit", 7}},
+           {{"op", "indicators"}, {"unit", "SGDDT"}, {"period", {{"kind", "month"}, {"year", 2023}, {"month", 13}}}},
+           {{"op", "indicators"}, {"unit", "SGDDT"}, {"period", "2023"}},
+           {{"op", "indicators"}, {"unit", "SGDDT"}, {"ids", {"idx766.synced", "khong.co"}}},
+           {{"op", "indicators"}, {"unit", "SGDDT"}, {"ids", "idx766.synced"}}})
+    ExpectTextEqualsDom(*engine, bad, "refused");
+  {
+    // Host threads writing answers at once (the petition steps are cached per evaluator).
+    std::vector<std::pair<std::string, std::string>> expected;
+    for (const auto& unit : query_units) {
+      const std::string req = nlohmann::json({{"op", "indicators"}, {"unit", unit}, {"period", periods[0].period}}).dump();
+      expected.emplace_back(req, DumpJson(engine->Query(req).value(), nlohmann::json::error_handler_t::replace));
+    }
+    std::atomic<int> mismatches{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        std::string text;
+        for (int i = 0; i < 40; ++i) {
+          const auto& [req, want] = expected[(i + t) % expected.size()];
+          auto r = engine->Query(req, &text);
+          if (!r.ok() || text != want) ++mismatches;
+        }
+      });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(mismatches.load(), 0);
+  }
 
   // The aggregates rebuilt from records.contrib at open must agree too.
   engine.reset();
