@@ -88,6 +88,8 @@ class SeriesIndex {
   const Buckets* Find(const std::string& series, const std::string& unit) const;
   static void Add(Buckets* b, int32_t month, unsigned dom, int64_t v);
   static int64_t Prefix(const Buckets& b, int64_t day);
+  // Sum over [from_day, to_day] (from_day <= to_day).
+  static int64_t RangeSum(const Buckets& b, int64_t from_day, int64_t to_day);
 
   mutable std::shared_mutex mu_;
   std::unordered_map<uint64_t, Buckets> data_;
