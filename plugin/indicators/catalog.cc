@@ -107,6 +107,17 @@ void AppendMember(const char* lead, const std::string& value, std::string* out) 
   AppendJsonString(value, out, kReplace);
 }
 
+// The configured maximum points and thresholds of the idx766 indicators (the last entry of an
+// id wins).
+void ConfiguredMaxima(const nlohmann::json& idx766, std::map<std::string, double>* max,
+                      std::map<std::string, double>* threshold) {
+  for (const auto& g : idx766["groups"])
+    for (const auto& i : g["indicators"]) {
+      (*max)[i["id"]] = i["max"].get<double>();
+      if (i.contains("threshold")) (*threshold)[i["id"]] = i["threshold"].get<double>();
+    }
+}
+
 void AppendOptionalDouble(const std::optional<double>& v, std::string* out) {
   if (v) AppendJsonDouble(*v, out);
   else *out += "null";
@@ -367,11 +378,7 @@ void IndicatorCatalog::CompileIdx766() {
   // The same maps as Idx766Points builds per call: the last entry of an id wins.
   std::map<std::string, double> max;
   std::map<std::string, double> threshold;
-  for (const auto& g : idx766_["groups"])
-    for (const auto& i : g["indicators"]) {
-      max[i["id"]] = i["max"].get<double>();
-      if (i.contains("threshold")) threshold[i["id"]] = i["threshold"].get<double>();
-    }
+  ConfiguredMaxima(idx766_, &max, &threshold);
   auto slot_of = [&](const std::string& id) -> std::optional<size_t> {
     auto it = std::lower_bound(idx766_ids_.begin(), idx766_ids_.end(), id);
     if (it == idx766_ids_.end() || *it != id) return std::nullopt;
@@ -485,11 +492,7 @@ nlohmann::json IndicatorCatalog::Idx766Points(const std::vector<IndicatorValue>&
   // Maximum points per indicator, after the "no petitions" redistribution.
   std::map<std::string, double> max;
   std::map<std::string, double> threshold;
-  for (const auto& g : idx766_["groups"])
-    for (const auto& i : g["indicators"]) {
-      max[i["id"]] = i["max"].get<double>();
-      if (i.contains("threshold")) threshold[i["id"]] = i["threshold"].get<double>();
-    }
+  ConfiguredMaxima(idx766_, &max, &threshold);
   bool redistributed = false;
   if (idx766_.contains("no_petitions_redistribution")) {
     const auto& r = idx766_["no_petitions_redistribution"];
