@@ -131,6 +131,12 @@ TEST_F(LettersTool, ConditionSubLabelsTrainOneDetectorPerCondition) {
   }
   EXPECT_GT(many_weight, 0.5);
   EXPECT_EQ(model["trained"]["params"]["conditions_file"], "conditions");
+  // --detectors-explain: the same detectors, none of them deciding (no threshold).
+  json explain;
+  ASSERT_EQ(Train("--complex-exclude B --detectors-explain --conditions '" + (dir_ / "conditions.jsonl").string() + "'",
+                  &explain), 0) << Stderr();
+  for (const auto& d : explain["complex_conditions"]["detectors"]) EXPECT_TRUE(d["threshold"].is_null()) << d;
+  EXPECT_EQ(explain["trained"]["params"]["detectors_explain"], true);
   // An unknown condition is refused.
   {
     std::ofstream out(dir_ / "bad.jsonl");

@@ -11,6 +11,12 @@
 //   (--complex-exclude: those batches' complex labels are not learned from, e.g. a writer who
 //    labels by another convention; --outputs complex,group trains only those outputs, for
 //    quicker experiments)
+//   [--conditions FILE [--no-detectors | --detectors-explain] [--detector-ngrams]]
+//   (--conditions: the complex letters' §3a conditions, tools/danvan-letters/complex_conditions.py;
+//    one detector per condition of the cue file's complex_conditions, the complex flag the OR of
+//    the general output, the detectors and group, their thresholds chosen together; with
+//    --detectors-explain the detectors never decide, they only explain; with --no-detectors the
+//    sub-labels only give cv its per-condition recall)
 //   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
 //   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
 //                        [--encodings [--unstable]] [--errors N] FILE...
@@ -167,6 +173,10 @@ struct Params {
   // complex flag is then the OR of the general complex output, the detectors and group.
   int conditions = 0;
   bool detector_ngrams = false;
+  // --detectors-explain: the detectors are trained and shipped but never decide (their
+  // thresholds "off"): the complex flag is the general output's (and group's), and the reading
+  // reports each condition's probability and evidence beside it.
+  bool detectors_explain = false;
   std::string conditions_file;
 };
 
@@ -477,7 +487,7 @@ void ChooseThresholds(const std::vector<Letter>& letters, const std::vector<size
     }
     m->threshold[o - 4] = best_t;
   }
-  if (p.conditions > 0) ChooseComplexOr(letters, subset, oof, p, batch, batches, m);
+  if (p.conditions > 0 && !p.detectors_explain) ChooseComplexOr(letters, subset, oof, p, batch, batches, m);
 }
 
 json ModelJson(const Model& m, const std::string& cues_version,
@@ -533,7 +543,8 @@ json ModelJson(const Model& m, const std::string& cues_version,
                                    {"l2_complex", p.l2_complex},
                                    {"complex_exclude", p.complex_exclude},
                                    {"conditions_file", p.conditions_file},
-                                   {"detector_ngrams", p.detector_ngrams}}}}},
+                                   {"detector_ngrams", p.detector_ngrams},
+                                   {"detectors_explain", p.detectors_explain}}}}},
           {"options", {{"bigrams", p.bigrams}}},
           {"kind", {{"classes", kLetterKinds}, {"bias", {r4(m.bias[0]), r4(m.bias[1]), r4(m.bias[2]), r4(m.bias[3])}}}},
           {"flags", flags},
@@ -643,7 +654,8 @@ Args ParseArgs(int argc, char** argv, int from) {
     if (s.rfind("--", 0) == 0) {
       std::string key = s.substr(2);
       if (key == "no-bigrams" || key == "encodings" || key == "per-batch-thresholds" ||
-          key == "unstable" || key == "detector-ngrams" || key == "no-detectors") {
+          key == "unstable" || key == "detector-ngrams" || key == "no-detectors" ||
+          key == "detectors-explain") {
         a.opts[key] = "1";
       } else if (i + 1 < argc) {
         a.opts[key] = argv[++i];
@@ -779,6 +791,7 @@ bool ApplyConditions(const Args& a, const danvan::tagging::LetterCues& cues, Par
   p->conditions_file = Basename(a.opts.at("conditions"));
   if (!a.opts.count("no-detectors")) p->conditions = static_cast<int>(conds.size());
   p->detector_ngrams = a.opts.count("detector-ngrams") > 0;
+  p->detectors_explain = a.opts.count("detectors-explain") > 0;
   return true;
 }
 
@@ -856,6 +869,17 @@ int CrossValidate(const Args& a) {
         bool review = pr[kind] < review_below;
         for (int j = 0; j < 5; ++j) {
           double q = pr[4 + j];
+          if (j == 0 && m.conditions > 0) {
+            // As the reading decides (LetterModel::ReadHashes): the confidence of the OR is the
+            // largest probability among the parts that fired, or 1 - the largest of all.
+            double p_max = q, p_fired = q >= m.threshold[0] ? q : 0;
+            for (int c = 0; c < m.conditions; ++c) {
+              p_max = std::max(p_max, pr[kBase + c]);
+              if (pr[kBase + c] >= m.det_threshold[c]) p_fired = std::max(p_fired, pr[kBase + c]);
+            }
+            if ((p_fired > 0 ? p_fired : 1 - p_max) < review_below) review = true;
+            continue;
+          }
           if (std::max(q, 1 - q) < review_below) review = true;
         }
         mt.Add(letters[i], kind, flags, sec, review);
