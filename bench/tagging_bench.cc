@@ -260,9 +260,15 @@ std::vector<json> LetterEvents() {
   return events;
 }
 
-void BM_Letters(benchmark::State& state) {
+// BM_Letters through the rule file at `rules` (its reading's model and cues beside it).
+void LettersThrough(benchmark::State& state, const std::string& rules) {
   static const std::vector<json> letters = LetterEvents();
-  auto rs = RuleSet::FromFile(kRoot + "/config/rules/default.json", kRoot + "/schemas").value();
+  auto loaded = RuleSet::FromFile(rules, kRoot + "/schemas");
+  if (!loaded.ok()) {
+    state.SkipWithError(loaded.status().message().c_str());
+    return;
+  }
+  auto rs = loaded.value();
   const int64_t now = danvan::ParseIsoTime("2023-09-30T17:00:00+07:00").value();
   size_t i = 0, bytes = 0, tags = 0;
   for (auto _ : state) {
@@ -278,7 +284,20 @@ void BM_Letters(benchmark::State& state) {
   state.counters["avg_bytes"] = static_cast<double>(bytes) / std::max<int64_t>(1, state.iterations());
   state.counters["tags_per_letter"] = static_cast<double>(tags) / std::max<int64_t>(1, state.iterations());
 }
+void BM_Letters(benchmark::State& state) { LettersThrough(state, kRoot + "/config/rules/default.json"); }
 BENCHMARK(BM_Letters);
+// The same letters through another rule file, named by DANVAN_BASELINE_RULES (e.g. a copy of
+// config/rules/default.json beside the previous round's model and cue file), so that two models
+// are measured in one run (with --benchmark_enable_random_interleaving, alternately).
+void BM_LettersBaseline(benchmark::State& state) {
+  const char* rules = std::getenv("DANVAN_BASELINE_RULES");
+  if (!rules || !*rules) {
+    state.SkipWithError("DANVAN_BASELINE_RULES not set");
+    return;
+  }
+  LettersThrough(state, rules);
+}
+BENCHMARK(BM_LettersBaseline);
 
 // The same, plus what the engine does with the tags when it stores them (re-tagging, intake):
 // each tag as JSON with its evidence rendered (TagHit::ToJson), the array dumped to a string.

@@ -25,7 +25,16 @@ stop() {
     if [ -f "$dir/data/postmaster.pid" ]; then
       as_server "$BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop </dev/null >/dev/null 2>&1 || true
     fi
-    rm -rf "$dir"
+    # A run leaves hundreds of databases (one per test case, ~7 MB each): removing them took
+    # 50-110 s on a loaded CI machine, all of it on the suite's critical path. The stopped
+    # server's files are renamed away at once and removed in the background (detached, its
+    # output not tied to ctest's pipe).
+    local gone="$dir.removing"
+    if mv "$dir" "$gone" 2>/dev/null; then
+      setsid rm -rf "$gone" </dev/null >/dev/null 2>&1 &
+    else
+      rm -rf "$dir"
+    fi
   fi
   rm -f "$state"
 }

@@ -1,6 +1,7 @@
 #include "postgres/pg_store.h"
 
 #include <libpq-fe.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -1366,10 +1367,21 @@ class PgTransaction final : public StoreTransaction {
   bool pending_locked_ = false;  // this transaction holds contrib_pending EXCLUSIVE
 };
 
+// The guard session's application_name: "danvan-guard pid <pid>, host <host>" (the server keeps
+// at most 63 bytes), read by a second opener of the same node to name the holder.
+std::string GuardApplicationName() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '?';
+  std::string name = "danvan-guard pid " + std::to_string(getpid()) + ", host " + host;
+  if (name.size() > 63) name.resize(63);
+  while (!name.empty() && (static_cast<unsigned char>(name.back()) & 0xC0) == 0x80) name.pop_back();  // no half UTF-8 character
+  return name;
+}
+
 class PgStore final : public Store, public ChangeFeed {
  public:
   explicit PgStore(const PgOptions& o)
-      : options_(o), writer_(options_, "danvan-write-" + o.node), guard_(options_, "danvan-guard-" + o.node),
+      : options_(o), writer_(options_, "danvan-write-" + o.node), guard_(options_, GuardApplicationName()),
         readers_(options_) {}
 
   Status Init() {
@@ -1379,9 +1391,22 @@ class PgStore final : public Store, public ChangeFeed {
       guard_.Ensure();
       PgResult g = guard_.Exec("SELECT pg_try_advisory_lock(" + std::to_string(kLockNode) + ", hashtext($1))",
                                Params().S(options_.node));
-      if (g.Text(0, 0) != "t")
-        return Status::Conflict("nút '" + options_.node + "' đã mở cơ sở dữ liệu " + writer_.Target() +
-                                " ở một tiến trình khác; mỗi nút cần một tên riêng (instance)");
+      if (g.Text(0, 0) != "t") {
+        // Name the holder as the SQLite engine's lock file does (pid, host): the guard session
+        // holding this lock carries them in its application_name.
+        PgResult h = guard_.Exec(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = " + std::to_string(kLockNode) +
+                " AND l.objsubid = 2 AND l.objid::text::bigint = (hashtext($1)::bigint + 4294967296) % 4294967296 "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            Params().S(options_.node));
+        std::string holder = h.Rows() > 0 ? h.Text(0, 0) : "";
+        const std::string prefix = "danvan-guard ";
+        holder = holder.rfind(prefix, 0) == 0 ? holder.substr(prefix.size()) + ", " : "";
+        return Status::Conflict("cơ sở dữ liệu " + writer_.Target() + " đang được nút này mở ở một tiến trình khác (" +
+                                holder + "instance '" + options_.node +
+                                "'); mỗi nút cần một tên riêng (instance), hoặc đóng handle đó (close) trước khi mở lại");
+      }
       writer_.Ensure();
       // Nodes starting together: the first applies the migrations, the others wait for it.
       writer_.Simple("SELECT pg_advisory_lock(" + std::to_string(kLockMigrations) + ", 0)");

@@ -1,6 +1,7 @@
 #include "sqlite/sqlite_store.h"
 
 #include "sqlite/file_mode.h"
+#include "sqlite/sqlite_outbox_sql.h"
 
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/SQLite/Utility.h>
@@ -726,8 +727,7 @@ class SqliteTransaction final : public StoreTransaction {
     try {
       int64_t seq = 0;
       {
-        auto run = statements_.Prepare(
-            "SELECT coalesce(max(seq), 0) + 1 FROM outbox WHERE destination=? AND record_pk=?");
+        auto run = statements_.Prepare(sqlite_sql::kOutboxNextSeq);
         run.Bind(1, it.destination).Bind(2, it.record_pk);
         if (run.Step()) seq = run.Int(0);
       }
@@ -751,9 +751,7 @@ class SqliteTransaction final : public StoreTransaction {
   Result<bool> HasWaitingDossierOp(const std::string& destination, int64_t record_pk,
                                    int64_t now_ms) override {
     try {
-      auto run = statements_.Prepare(
-          "SELECT 1 FROM outbox WHERE destination=? AND record_pk=? AND op='dossier' "
-          "AND state IN ('pending','held') AND lease_until_ms < ? AND payload='' LIMIT 1");
+      auto run = statements_.Prepare(sqlite_sql::kHasWaitingDossierOp);
       run.Bind(1, destination).Bind(2, record_pk).Bind(3, now_ms);
       return run.Step();
     } catch (const Poco::Exception& e) {
@@ -876,9 +874,7 @@ class SqliteTransaction final : public StoreTransaction {
   Status FreezeDossierOps(const std::string& destination, int64_t record_pk,
                           const std::string& data_json) override {
     try {
-      auto run = statements_.Prepare(
-          "UPDATE outbox SET payload=? WHERE destination=? AND record_pk=? AND op='dossier' AND "
-          "state IN ('pending','held','dead') AND payload=''");
+      auto run = statements_.Prepare(sqlite_sql::kFreezeDossierOps);
       run.Bind(1, data_json).Bind(2, destination).Bind(3, record_pk);
       run.Step();
       return Status::Ok();
@@ -890,12 +886,7 @@ class SqliteTransaction final : public StoreTransaction {
   Result<int64_t> SupersedeDossierOps(const std::string& destination, int64_t record_pk,
                                       int64_t now_ms, bool synced) override {
     try {
-      auto run = statements_.Prepare(
-          "UPDATE outbox SET state='done', done_ms=?, last_error='superseded by a later version' "
-          "WHERE destination=? AND record_pk=? AND op='dossier' AND state='pending' AND "
-          "lease_until_ms<? AND (? = 1 OR EXISTS (SELECT 1 FROM outbox p WHERE "
-          "p.destination=outbox.destination AND p.record_pk=outbox.record_pk AND p.op='dossier' "
-          "AND p.seq<outbox.seq AND p.state IN ('pending','held','dead')))");
+      auto run = statements_.Prepare(sqlite_sql::kSupersedeDossierOps);
       run.Bind(1, now_ms).Bind(2, destination).Bind(3, record_pk).Bind(4, now_ms);
       run.Bind(5, int64_t{synced ? 1 : 0});
       run.Step();
@@ -907,11 +898,9 @@ class SqliteTransaction final : public StoreTransaction {
 
   Result<std::vector<OutboxItem>> DerivedSteps(const std::string& destination,
                                                int64_t record_pk) override {
-    static const std::string kSql = std::string("SELECT ") + kOutboxColumns +
-        " FROM outbox WHERE destination=? AND record_pk=? AND op='progress' AND derived=1 ORDER BY seq";
     try {
       std::vector<OutboxItem> out;
-      auto run = statements_.Prepare(kSql.c_str());
+      auto run = statements_.Prepare(sqlite_sql::kDerivedSteps);
       run.Bind(1, destination).Bind(2, record_pk);
       while (run.Step()) out.push_back(ReadOutboxColumns(run));
       return out;

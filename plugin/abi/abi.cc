@@ -154,6 +154,13 @@ danvan_status Open(const char* config_json, size_t config_len,
       hooks.clock = std::make_shared<danvan::FunctionClock>([svc] { return svc.now_ms(svc.user_data); });
     }
     auto engine = danvan::Engine::Open(config.value(), std::move(hooks));
+    // On PostgreSQL the guard is per node (instance), taken by the store at open: the same
+    // answer as the SQLite file lock above.
+    if (!engine.ok() && config.value().storage_engine == "postgres" &&
+        engine.status().code() == Status::Code::kConflict) {
+      SetError(error_out, DANVAN_BAD_STATE, "store.locked", engine.status().message());
+      return DANVAN_BAD_STATE;
+    }
     if (!engine.ok()) return Fail(error_out, engine.status());
     handle->engine = std::move(engine).value();
     *handle_out = handle.release();

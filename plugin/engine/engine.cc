@@ -301,10 +301,17 @@ Engine::~Engine() {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(live_config()->stop_timeout_ms);
   {
-    // A group commit still running (a submit racing with close, which the host must not do)
-    // ends before the store goes away; no thread of its own exists to wait for.
+    // Submits racing with close (which the host must not do): new ones are refused; those
+    // inside finish first (a group being applied commits and its callers return, acknowledged
+    // or not, before the store goes away); no thread of their own exists to wait for. Bounded:
+    // a leader's transaction by the store's busy timeout, a queued submit by its give-up time
+    // (ApplyGrouped), which this wait outlasts.
     std::unique_lock lock(group_mu_);
-    group_cv_.wait_until(lock, deadline, [this] { return !group_leader_ && group_queue_.empty(); });
+    intake_closed_ = true;
+    const auto calls_deadline = std::max(
+        deadline, std::chrono::steady_clock::now() +
+                      std::chrono::milliseconds(std::max(30000, 2 * config_.busy_timeout_ms) + 5000));
+    group_cv_.wait_until(lock, calls_deadline, [this] { return intake_calls_ == 0; });
   }
   if (outbox_) outbox_->Shutdown(deadline);
   {

@@ -70,6 +70,30 @@ struct Engine::SubmitWaiter {
   std::optional<EventResult> result;
 };
 
+// One Submit/SubmitBatch call inside the engine (Engine::intake_calls_). admitted() is false
+// once close has begun: the call then stores nothing and answers RETRY_LATER.
+class Engine::IntakeCall {
+ public:
+  explicit IntakeCall(Engine* e) : e_(e) {
+    std::lock_guard lock(e_->group_mu_);
+    admitted_ = !e_->intake_closed_;
+    if (admitted_) ++e_->intake_calls_;
+  }
+  ~IntakeCall() {
+    if (!admitted_) return;
+    std::lock_guard lock(e_->group_mu_);
+    if (--e_->intake_calls_ == 0 && e_->intake_closed_) e_->group_cv_.notify_all();
+  }
+  IntakeCall(const IntakeCall&) = delete;
+  IntakeCall& operator=(const IntakeCall&) = delete;
+  bool admitted() const { return admitted_; }
+  static Status Closing() { return Status::RetryLater("plugin đang đóng, sự kiện chưa được ghi"); }
+
+ private:
+  Engine* e_;
+  bool admitted_ = false;
+};
+
 nlohmann::json EventResult::Json(bool with_index) const {
   if (is_rejected()) {
     nlohmann::json r = rejected;
@@ -570,6 +594,11 @@ std::optional<EventResult> Engine::ApplyGrouped(Prepared* p, Status* status) {
 }
 
 SubmitAnswer Engine::Submit(std::string_view event, bool as_text) {
+  IntakeCall call(this);
+  if (!call.admitted()) {
+    const Status closing = IntakeCall::Closing();
+    return {closing, {{"outcome", "retry_later"}, {"error", closing.message()}}};
+  }
   Status admit = outbox_->Admit(1);
   if (!admit.ok()) return {admit, {{"outcome", "retry_later"}, {"error", admit.message()}}};
   Prepared prepared;
@@ -598,6 +627,8 @@ SubmitAnswer Engine::Submit(std::string_view event, bool as_text) {
 }
 
 SubmitAnswer Engine::SubmitBatch(std::string_view jsonl, ResultErrorsNormalizer normalize_errors) {
+  IntakeCall call(this);
+  if (!call.admitted()) return {IntakeCall::Closing(), {{"error", IntakeCall::Closing().message()}}};
   if (static_cast<int64_t>(jsonl.size()) > config_.max_batch_bytes) {
     return {Status::InvalidInput("lô quá lớn: " + std::to_string(jsonl.size()) + " byte, tối đa " +
                                  std::to_string(config_.max_batch_bytes)),

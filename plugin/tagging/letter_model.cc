@@ -132,7 +132,29 @@ class FeatureSink {
   void Reset() {
     hashes_.clear();
     text_.clear();
+    counts_.clear();
   }
+  // Count cues: the largest number read for a cue, with the words that said it ("45 học sinh"),
+  // kept only when asked for (keep_counts).
+  void set_keep_counts(bool keep) { keep_counts_ = keep; }
+  void Count(uint32_t cue, int value, std::string_view text) {
+    if (!keep_counts_) return;
+    for (auto& c : counts_)
+      if (c.cue == cue) {
+        // At an equal number the longer words ("45 em học sinh" over "45 em": both nouns of
+        // the cue end a hit after the same number).
+        if (value > c.value || (value == c.value && text.size() > c.text.size()))
+          c.value = value, c.text.assign(text);
+        return;
+      }
+    counts_.push_back({cue, value, std::string(text)});
+  }
+  struct CountHit {
+    uint32_t cue;
+    int value;
+    std::string text;
+  };
+  const std::vector<CountHit>& counts() const { return counts_; }
   // Every hash added, in order, repeats included.
   const std::vector<uint64_t>& hashes() const { return hashes_; }
   // Distinct hashes, ascending.
@@ -156,8 +178,10 @@ class FeatureSink {
 
  private:
   bool names_;
+  bool keep_counts_ = false;
   std::vector<uint64_t> hashes_;
   std::vector<std::string> text_;
+  std::vector<CountHit> counts_;
 };
 
 namespace {
@@ -257,6 +281,22 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       c->phone_digits_ = it->value("phone_digits", 0);
       if (c->phone_digits_ < 0 || c->phone_digits_ > 15)
         return Status::InvalidInput("/structure/phone_digits: từ 0 đến 15");
+    }
+    if (auto it = doc.find("complex_conditions"); it != doc.end()) {
+      if (!it->is_array() || it->size() > 8)
+        return Status::InvalidInput("/complex_conditions: phải là mảng tối đa 8 điều kiện");
+      for (size_t i = 0; i < it->size(); ++i) {
+        const json& j = (*it)[i];
+        const std::string ptr = "/complex_conditions/" + std::to_string(i);
+        for (const char* f : {"id", "description", "source"})
+          if (!j.is_object() || !j.contains(f) || !j[f].is_string() || j[f].get<std::string>().empty())
+            return Status::InvalidInput(ptr + "/" + f + ": thiếu (mỗi điều kiện cần mã, mô tả và nguồn)");
+        ComplexCondition cc{j["id"].get<std::string>(), j["description"].get<std::string>(),
+                            j["source"].get<std::string>()};
+        for (const auto& prev : c->complex_conditions_)
+          if (prev.id == cc.id) return Status::InvalidInput(ptr + "/id: trùng mã '" + cc.id + "'");
+        c->complex_conditions_.push_back(std::move(cc));
+      }
     }
     const json& cues = doc.at("cues");
     if (!cues.is_array()) return Status::InvalidInput("/cues: phải là mảng");
@@ -620,7 +660,10 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
               auto it = table.find(std::string(form));
               if (it != table.end()) value = it->second;
             }
-            if (value >= 0) count_max[ci] = std::max(count_max[ci], value);
+            if (value >= 0) {
+              count_max[ci] = std::max(count_max[ci], value);
+              sink.Count(ci, value, std::string_view(mt.norm).substr(w.norm_begin, h.norm_end - w.norm_begin));
+            }
             break;
           }
           continue;
@@ -766,6 +809,44 @@ Result<std::shared_ptr<const LetterModel>> LetterModel::FromJson(
       for (size_t o = 0; o < 13; ++o) all[o] = w[o].get<float>();
       weights.push_back(all);
     }
+    // Complex by condition: the detectors follow the cue file's complex_conditions, in order.
+    if (auto cc = doc.find("complex_conditions"); cc != doc.end()) {
+      const auto& conds = m->cues_->complex_conditions();
+      const json& dets = cc->at("detectors");
+      if (cc->value("combine", "") != "any")
+        return Status::InvalidInput("/complex_conditions/combine: cần \"any\"");
+      if (!dets.is_array() || dets.size() != conds.size())
+        return Status::InvalidInput("/complex_conditions/detectors: cần " + std::to_string(conds.size()) +
+                                    " bộ phát hiện theo complex_conditions của tệp dấu hiệu");
+      for (size_t c = 0; c < conds.size(); ++c) {
+        const json& d = dets[c];
+        if (d.at("id").get<std::string>() != conds[c].id)
+          return Status::InvalidInput("/complex_conditions/detectors/" + std::to_string(c) + "/id: cần " + conds[c].id);
+        Detector det;
+        det.id = conds[c].id;
+        det.bias = d.at("bias").get<double>();
+        det.threshold = d.at("threshold").is_null() ? 2.0 : d.at("threshold").get<double>();
+        m->detectors_.push_back(det);
+      }
+      std::unordered_map<std::string, uint32_t> index;
+      for (uint32_t i = 0; i < m->names_.size(); ++i) index.emplace(m->names_[i], i);
+      const size_t k = conds.size();
+      for (auto& [name, w] : doc.at("condition_features").items()) {
+        if (!w.is_array() || w.size() != k)
+          return Status::InvalidInput("/condition_features/" + name + ": cần " + std::to_string(k) + " trọng số");
+        auto [it, added] = index.emplace(name, static_cast<uint32_t>(m->names_.size()));
+        if (added) {
+          m->names_.push_back(name);
+          weights.push_back({});
+        }
+        if (m->det_row_.size() < m->names_.size()) m->det_row_.resize(m->names_.size(), -1);
+        m->det_row_[it->second] = static_cast<int32_t>(m->det_w_.size() / k);
+        for (size_t c = 0; c < k; ++c) m->det_w_.push_back(w[c].get<float>());
+      }
+      m->det_row_.resize(m->names_.size(), -1);
+    } else if (!m->cues_->complex_conditions().empty() && doc.contains("condition_features")) {
+      return Status::InvalidInput("/complex_conditions: thiếu");
+    }
   } catch (const std::exception& e) {
     return Status::InvalidInput(std::string("mô hình đọc đơn không hợp lệ: ") + e.what());
   }
@@ -816,8 +897,12 @@ LetterReading LetterModel::ReadPrepared(const text::MatchText* title,
   // One sink per thread, reused: its hashes buffer is not reallocated for every letter.
   thread_local FeatureSink sink(false);
   sink.Reset();
+  sink.set_keep_counts(true);
   ExtractLetterFeatures(*cues_, title, content, bigrams_, &sink);
-  return ReadHashes(sink.hashes());
+  LetterReading r = ReadHashes(sink.hashes());
+  r.counts.reserve(sink.counts().size());
+  for (const auto& c : sink.counts()) r.counts.push_back({cues_->cue_id(c.cue), c.value, c.text});
+  return r;
 }
 
 LetterReading LetterModel::ReadFeatures(const std::vector<LetterFeature>& features) const {
@@ -858,7 +943,7 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
     std::array<std::pair<double, uint32_t>, kEvidence> best;
     size_t n = 0;
     for (uint32_t i : active) {
-      const double c = contribution(weights_[i].w);
+      const double c = contribution(i);
       if (c <= 1e-3 || (n == kEvidence && c <= best[n - 1].first)) continue;
       size_t at = n < kEvidence ? n++ : n - 1;
       while (at > 0 && best[at - 1].first < c) {
@@ -891,7 +976,8 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
   }
   r.kind.value = kLetterKinds[best];
   r.kind.probability = r.kind.confidence = r.kind_probabilities[best];
-  r.kind.evidence = top([&](const std::array<float, 13>& w) {
+  r.kind.evidence = top([&](uint32_t i) {
+    const std::array<float, 13>& w = weights_[i].w;
     double mean = (w[0] + w[1] + w[2] + w[3]) / 4.0;
     return w[best] - mean;
   });
@@ -904,7 +990,7 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
     d.probability = p;
     d.confidence = *decided ? p : 1 - p;
     const double sign = *decided ? 1.0 : -1.0;
-    if (*decided || explain_no) d.evidence = top([&](const std::array<float, 13>& w) { return sign * w[o]; });
+    if (*decided || explain_no) d.evidence = top([&](uint32_t i) { return sign * weights_[i].w[o]; });
     return d;
   };
   std::array<bool, 5> flag{};
@@ -924,6 +1010,47 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
     if (yes) r.secondary.push_back(kLetterKinds[k]);
     r.secondary_decisions.push_back(std::move(d));
   }
+  // Complex by condition (domain.md §3a: complex when any one condition holds): each detector
+  // scores its condition; the flag is true when the general output or any detector reaches its
+  // threshold. Its probability is the largest of theirs; decided true, its confidence is the
+  // largest probability among those that fired, and the evidence names each detector's features.
+  if (!detectors_.empty()) {
+    constexpr size_t kDetectorEvidence = 3;
+    const size_t k = detectors_.size();
+    std::array<double, 8> ds{};
+    for (size_t c = 0; c < k; ++c) ds[c] = detectors_[c].bias;
+    for (uint32_t i : active) {
+      const int32_t row = det_row_[i];
+      if (row < 0) continue;
+      const float* w = &det_w_[static_cast<size_t>(row) * k];
+      for (size_t c = 0; c < k; ++c) ds[c] += w[c];
+    }
+    LetterDecision& d = r.flags[0];
+    const bool general = flag[0];
+    double p_max = d.probability, p_fired = general ? d.probability : 0;
+    r.complex_conditions.reserve(k);
+    for (size_t c = 0; c < k; ++c) {
+      const double p = Sigmoid(ds[c]);
+      const bool fired = p >= detectors_[c].threshold;
+      r.complex_conditions.push_back({detectors_[c].id, p, fired});
+      p_max = std::max(p_max, p);
+      if (!fired) continue;
+      p_fired = std::max(p_fired, p);
+      if (!flag[0]) d.evidence.clear();  // the general output's "no" is not the reason
+      flag[0] = true;
+      auto ev = top([&](uint32_t i) {
+        const int32_t row = det_row_[i];
+        return row < 0 ? 0.0 : static_cast<double>(det_w_[static_cast<size_t>(row) * k + c]);
+      });
+      for (size_t e = 0; e < ev.size() && e < kDetectorEvidence; ++e) {
+        ev[e].condition = detectors_[c].id;
+        d.evidence.push_back(ev[e]);
+      }
+    }
+    d.probability = p_max;
+    d.value = flag[0] ? "true" : "false";
+    d.confidence = flag[0] ? p_fired : 1 - p_max;
+  }
   // Invariants (domain.md §3a): group => complex; anonymous only on a denunciation.
   if (flag[1] && !flag[0]) {
     LetterDecision& c = r.flags[0];
@@ -940,20 +1067,36 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
   return r;
 }
 
+nlohmann::json LetterReading::EvidenceJson(const Evidence& e) const {
+  json one = json::object();
+  one.emplace("feature", std::string(e.feature));
+  one.emplace("weight", e.weight);
+  if (!e.condition.empty()) one.emplace("condition", std::string(e.condition));
+  // A count feature "n:<cue>>=<t>": the number and the words it was read from.
+  if (e.feature.size() > 2 && e.feature.substr(0, 2) == "n:") {
+    const size_t ge = e.feature.find(">=");
+    if (ge != std::string_view::npos) {
+      const std::string_view cue = e.feature.substr(2, ge - 2);
+      for (const CountReading& c : counts)
+        if (c.cue == cue) {
+          one.emplace("count", c.value);
+          one.emplace("text", c.text);
+          break;
+        }
+    }
+  }
+  return one;
+}
+
 nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
-  auto dec = [](const LetterDecision& d, bool with_evidence) {
+  auto dec = [this](const LetterDecision& d, bool with_evidence) {
     json out = json::object();
     out["value"] = d.value;
     out["confidence"] = std::round(d.confidence * 1000) / 1000;
     if (with_evidence) {
       json ev = json::array();
       ev.get_ref<json::array_t&>().reserve(d.evidence.size());
-      for (const auto& e : d.evidence) {
-        json one = json::object();
-        one.emplace("feature", std::string(e.feature));
-        one.emplace("weight", e.weight);
-        ev.push_back(std::move(one));
-      }
+      for (const auto& e : d.evidence) ev.push_back(EvidenceJson(e));
       out["evidence"] = std::move(ev);
     }
     return out;
@@ -963,6 +1106,14 @@ nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
     const bool yes = flags[f].value == "true";
     json d = dec(flags[f], decided_evidence || !yes);
     d["value"] = yes;
+    if (f == 0 && !complex_conditions.empty()) {
+      json conds = json::array();
+      for (const ConditionReading& c : complex_conditions)
+        conds.push_back({{"condition", std::string(c.id)},
+                         {"probability", std::round(c.probability * 1000) / 1000},
+                         {"value", c.fired}});
+      d["conditions"] = std::move(conds);
+    }
     flags_json[kLetterFlags[f]] = std::move(d);
   }
   json probs = json::object();
@@ -972,6 +1123,12 @@ nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
   out["kind_probabilities"] = std::move(probs);
   out["secondary"] = secondary;
   out["flags"] = std::move(flags_json);
+  if (!counts.empty()) {
+    json cs = json::array();
+    for (const CountReading& c : counts)
+      cs.push_back({{"cue", std::string(c.cue)}, {"value", c.value}, {"text", c.text}});
+    out["counts"] = std::move(cs);
+  }
   return out;
 }
 

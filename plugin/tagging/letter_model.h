@@ -67,6 +67,14 @@ class LetterCues {
   static Result<std::shared_ptr<const LetterCues>> FromFile(const std::string& path);
   const std::string& version() const { return version_; }
   size_t size() const { return cues_.size(); }
+  // The §3a conditions of the complex flag, each read by its own detector in the model
+  // (cues.json "complex_conditions", in file order; empty: the model has no detectors).
+  struct ComplexCondition {
+    std::string id, description, source;
+  };
+  const std::vector<ComplexCondition>& complex_conditions() const { return complex_conditions_; }
+  // The id of the cue at `index` (as FeatureSink counts name it).
+  const std::string& cue_id(uint32_t index) const { return cues_[index].id; }
 
  private:
   friend void ExtractLetterFeatures(const LetterCues&, const text::MatchText*,
@@ -107,6 +115,7 @@ class LetterCues {
   std::vector<StructureName> quote_feat_, item_feat_;
   StructureName phone_feat_;
   std::string version_;
+  std::vector<ComplexCondition> complex_conditions_;
   std::vector<Cue> cues_;
   text::KeywordMatcher matcher_;
   // keyword id -> its roles: role 0 a phrase (a noun for count cues), 1 an `unless`; `phrase`
@@ -134,6 +143,24 @@ struct Evidence {
   // LetterModel that read the letter lives.
   std::string_view feature;
   double weight;  // contribution to the decided outcome's score (positive: for it)
+  // For the complex flag: the §3a condition whose detector the feature weighed in (a view into
+  // the cue file's condition id, valid while the model lives); empty for the general output.
+  std::string_view condition = {};
+};
+
+// What a count cue read in a letter: the largest number before one of its nouns, with the words
+// that said it (NFC lower case), e.g. {"people", 45, "45 học sinh"}.
+struct CountReading {
+  std::string_view cue;  // the cue's id (a view into the cue file, valid while the model lives)
+  int value = 0;
+  std::string text;
+};
+
+// One detector of the complex flag (a §3a condition, cues.json complex_conditions).
+struct ConditionReading {
+  std::string_view id;  // a view into the cue file, valid while the model lives
+  double probability = 0;
+  bool fired = false;  // probability reached the detector's threshold
 };
 
 struct LetterDecision {
@@ -151,10 +178,17 @@ struct LetterReading {
   std::vector<LetterDecision> secondary_decisions;  // one per kind other than the primary
                                                     // (evidence only for those taken)
   std::array<LetterDecision, 5> flags;              // in kLetterFlags order
+  // The complex flag by condition (empty when the model has no detectors): complex is true when
+  // the general output, any detector, or group is.
+  std::vector<ConditionReading> complex_conditions;
+  std::vector<CountReading> counts;  // count cues that read a number (ReadPrepared / Read only)
   bool has_text = false;                            // false: no words at all (kind by prior)
   // Every decision with its value, confidence and evidence; with decided_evidence false, the
   // kind and the flags decided true carry none (their evidence is in their own tags).
   nlohmann::json ToJson(bool decided_evidence = true) const;
+  // One evidence item as JSON: {"feature","weight"}, with "condition" for a complex detector's
+  // feature and, for a count feature ("n:<cue>>=t"), the number and words read ("count", "text").
+  nlohmann::json EvidenceJson(const Evidence& e) const;
 };
 
 class LetterModel {
@@ -206,6 +240,16 @@ class LetterModel {
   std::array<double, 4> kind_bias_{};
   std::array<Binary, 5> flags_;      // bias and threshold (weights in w_[i][4 + f])
   std::array<Binary, 4> secondary_;  // bias and threshold (weights in w_[i][9 + k])
+  // Complex by condition (model "complex_conditions"): one detector per condition of the cue
+  // file, its weights in condition_features (a row of detectors_.size() floats per feature that
+  // has any, det_row_[feature] its row or -1). Threshold > 1: the detector is off.
+  struct Detector {
+    std::string_view id;  // the cue file's condition id
+    double bias = 0, threshold = 2;
+  };
+  std::vector<Detector> detectors_;
+  std::vector<int32_t> det_row_;  // by feature index
+  std::vector<float> det_w_;
 };
 
 }  // namespace danvan::tagging

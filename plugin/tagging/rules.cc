@@ -1155,23 +1155,19 @@ json ArrayOf(json item) {
   return out;
 }
 
-json FeaturesJson(const std::vector<Evidence>& ev) {
+// The features of one decision of `r` (with their condition and count where they have one).
+json FeaturesJson(const LetterReading& r, const std::vector<Evidence>& ev) {
   json out = json::array();
   out.get_ref<json::array_t&>().reserve(ev.size());
-  for (const auto& e : ev) {
-    json one = json::object();
-    Put(&one, "feature", std::string(e.feature));
-    Put(&one, "weight", e.weight);
-    out.push_back(std::move(one));
-  }
+  for (const auto& e : ev) out.push_back(r.EvidenceJson(e));
   return out;
 }
 
 // {"model": mv, "features": [...]} (the evidence of one decision of the reading).
-json ModelFeatures(const std::string& mv, const std::vector<Evidence>& ev) {
+json ModelFeatures(const std::string& mv, const LetterReading& r, const std::vector<Evidence>& ev) {
   json one = json::object();
   Put(&one, "model", mv);
-  Put(&one, "features", FeaturesJson(ev));
+  Put(&one, "features", FeaturesJson(r, ev));
   return ArrayOf(std::move(one));
 }
 
@@ -1197,7 +1193,7 @@ struct ReadingEvidence final : DeferredEvidence {
       json kind_ev = json::object();
       Put(&kind_ev, "model", mv);
       Put(&kind_ev, "probabilities", std::move(probs));
-      Put(&kind_ev, "features", FeaturesJson(r.kind.evidence));
+      Put(&kind_ev, "features", FeaturesJson(r, r.kind.evidence));
       return ArrayOf(std::move(kind_ev));
     }
     if (part == kStrength) {
@@ -1207,9 +1203,9 @@ struct ReadingEvidence final : DeferredEvidence {
       return ArrayOf(std::move(strength_ev));
     }
     if (part >= kSecondary && part < kSecondary + static_cast<int>(r.secondary_decisions.size()))
-      return ModelFeatures(mv, r.secondary_decisions[static_cast<size_t>(part - kSecondary)].evidence);
+      return ModelFeatures(mv, r, r.secondary_decisions[static_cast<size_t>(part - kSecondary)].evidence);
     if (part >= kFlag && part < kFlag + static_cast<int>(kLetterFlags.size()))
-      return ModelFeatures(mv, r.flags[static_cast<size_t>(part - kFlag)].evidence);
+      return ModelFeatures(mv, r, r.flags[static_cast<size_t>(part - kFlag)].evidence);
     if (part == kLetter) {
       json all = r.ToJson(/*decided_evidence=*/false);
       all["model"] = mv;

@@ -6,6 +6,9 @@
  *
  *   abi_test PATH/libdanvan.so [SCHEMAS_DIR]
  *
+ * With DANVAN_TEST_ENGINE=postgres (and DANVAN_TEST_PG_STATE) the same program runs every store
+ * on the PostgreSQL test server (ctest -L postgres, abi.c_host_pg).
+ *
  * Exit status 0 when every check passed; each failed check is printed with its line.
  */
 #define _XOPEN_SOURCE 700
@@ -106,15 +109,77 @@ static void host_alert(void *user, const char *alert, size_t len) {
 static char g_dir[256];
 static char g_schemas[1024];
 
+/* DANVAN_TEST_ENGINE=postgres (ctest -L postgres, abi.c_host_pg): every store is a database of
+   its own on the test server of scripts/pg-test-server.sh (its directory named by the file
+   DANVAN_TEST_PG_STATE), made here with the server's createdb; otherwise a SQLite file in g_dir. */
+static int g_pg;
+static char g_pg_dir[512];
+static char g_pg_admin[512]; /* the server's conninfo, dbname=postgres */
+
+static int read_first_line(const char *path, char *out, size_t n) {
+  FILE *f = fopen(path, "r");
+  size_t len;
+  if (!f) return 0;
+  if (!fgets(out, (int)n, f)) out[0] = 0;
+  fclose(f);
+  len = strlen(out);
+  while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r')) out[--len] = 0;
+  return len > 0;
+}
+
+static int pg_setup(void) {
+  const char *engine = getenv("DANVAN_TEST_ENGINE");
+  const char *state = getenv("DANVAN_TEST_PG_STATE");
+  char path[600], password[256];
+  g_pg = engine && strcmp(engine, "postgres") == 0;
+  if (!g_pg) return 1;
+  if (!state || !read_first_line(state, g_pg_dir, sizeof g_pg_dir)) return 0;
+  snprintf(path, sizeof path, "%s/conninfo", g_pg_dir);
+  if (!read_first_line(path, g_pg_admin, sizeof g_pg_admin) || !strstr(g_pg_admin, "dbname=postgres")) return 0;
+  snprintf(path, sizeof path, "%s/password", g_pg_dir);
+  if (!read_first_line(path, password, sizeof password)) return 0;
+  return setenv("PGPASSWORD", password, 1) == 0; /* for createdb */
+}
+
+/* The "storage" member (and on PostgreSQL "reports") for the store `name`, written into buf. */
+static void storage_json(const char *name, char *buf, size_t n) {
+  char db[128], conninfo[700], cmd[1600];
+  const char *at;
+  size_t i, k = 0;
+  if (!g_pg) {
+    snprintf(buf, n, "\"storage\":{\"engine\":\"sqlite\",\"path\":\"%s/%s\",\"synchronous\":\"full\"}",
+             g_dir, name);
+    return;
+  }
+  k = (size_t)snprintf(db, sizeof db, "abi_%ld_", (long)getpid());
+  for (i = 0; name[i] && k + 1 < sizeof db; ++i)
+    db[k++] = ((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9')) ? name[i] : '_';
+  db[k] = 0;
+  at = strstr(g_pg_admin, "dbname=postgres");
+  snprintf(conninfo, sizeof conninfo, "%.*sdbname=%s%s", (int)(at - g_pg_admin), g_pg_admin, db,
+           at + strlen("dbname=postgres"));
+  /* Made once: createdb fails harmlessly (quietly) when it exists. */
+  snprintf(cmd, sizeof cmd, "/usr/lib/postgresql/15/bin/createdb --maintenance-db='%s' %s >/dev/null 2>&1",
+           g_pg_admin, db);
+  if (system(cmd) != 0) { /* exists already, or the server is gone: open() says which */
+  }
+  snprintf(buf, n,
+           "\"storage\":{\"engine\":\"postgres\",\"postgres\":{\"conninfo\":\"%s\","
+           "\"password_file\":\"%s/password\"}},\"reports\":{\"dir\":\"%s/reports\"}",
+           conninfo, g_pg_dir, g_dir);
+}
+
 static char *make_config(const char *db_name, int max_batch_events) {
   char *buf = (char *)malloc(4096);
+  char storage[2048];
+  storage_json(db_name, storage, sizeof storage);
   snprintf(buf, 4096,
            "{\"instance\":\"abi-test\",\"schemas_dir\":\"%s\",\"config_dir\":\"%s/../config\","
-           "\"storage\":{\"engine\":\"sqlite\",\"path\":\"%s/%s\",\"synchronous\":\"full\"},"
+           "%s,"
            "\"limits\":{\"max_event_bytes\":65536,\"max_batch_events\":%d,"
            "\"quarantine_raw_max_bytes\":4096},"
            "\"log\":{\"level\":\"info\"}}",
-           g_schemas, g_schemas, g_dir, db_name, max_batch_events);
+           g_schemas, g_schemas, storage, max_batch_events);
   return buf;
 }
 
@@ -256,6 +321,11 @@ int main(int argc, char **argv) {
     return 2;
   }
 
+  if (!pg_setup()) {
+    fprintf(stderr, "FAIL DANVAN_TEST_ENGINE=postgres needs DANVAN_TEST_PG_STATE naming a running test server\n");
+    remove_dir(g_dir);
+    return 1;
+  }
   lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     fprintf(stderr, "FAIL dlopen %s: %s\n", argv[1], dlerror());
@@ -345,13 +415,14 @@ int main(int argc, char **argv) {
 
   /* 2b. Secrets: the host's callback is asked first; without it the password is missing. */
   {
-    char pcfg[4096];
+    char pcfg[4096], storage[2048];
+    storage_json("secret.sqlite", storage, sizeof storage);
     snprintf(pcfg, sizeof pcfg,
              "{\"instance\":\"abi-test\",\"schemas_dir\":\"%s\",\"config_dir\":\"%s/../config\","
-             "\"storage\":{\"engine\":\"sqlite\",\"path\":\"%s/secret.sqlite\"},"
+             "%s,"
              "\"portal\":{\"style\":\"envelope\",\"base_url\":\"https://127.0.0.1:9\","
              "\"envelope\":{\"username\":\"danvan\",\"dstcode\":\"VN:GOV:H26\"}}}",
-             g_schemas, g_schemas, g_dir);
+             g_schemas, g_schemas, storage);
     st = api->open(pcfg, strlen(pcfg), &services, &h, &err);
     CHECK(st == DANVAN_INVALID_INPUT && err && strstr(err, "portal.password"),
           "no password and no secret callback: %d %s", (int)st, err ? err : "(null)");
@@ -618,7 +689,8 @@ int main(int argc, char **argv) {
   resp = NULL;
   st = query(h, "{\"op\":\"stats\"}", &resp);
   CHECK(st == DANVAN_OK && resp, "stats: %d", (int)st);
-  CHECK(resp && strstr(resp, g_dir), "stats does not say where the SQLite file is: %s", resp ? resp : "");
+  CHECK(resp && strstr(resp, g_pg ? "postgresql://127.0.0.1:" : g_dir), "stats does not say where the store is: %s",
+        resp ? resp : "");
   /* petitions KN-0001, KN-0002, KN-0100, KN-0101 and the dossier */
   CHECK(json_int(resp, "records") == 5, "stats records: %s", resp ? resp : "");
   api->free(resp);

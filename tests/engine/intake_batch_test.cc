@@ -269,6 +269,53 @@ TEST_F(IntakeBatchTest, ConcurrentSubmitsShareOneCommit) {
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM records"), kThreads);
 }
 
+// Close while a group commit is pending (the host racing close with submits, which the ABI
+// forbids, or a disk stalling a commit longer than stop_timeout_ms): the engine is torn down
+// only after every submit inside it has returned, each one acknowledged is stored, and none
+// hangs. Before intake_calls_, the destructor stopped waiting at stop_timeout_ms (here 50 ms)
+// and destroyed the store under the group's leader and its queued followers.
+TEST_F(IntakeBatchTest, CloseDuringPendingGroupLosesNoAcknowledgedEvent) {
+  const auto db = dir_.path() / "close.sqlite";
+  auto e = testing::OpenEngine(testing::ConfigFor(db, {{"stop_timeout_ms", 50}}));
+  constexpr int kThreads = 8;
+  std::vector<int> ok(kThreads, -1);
+  std::vector<std::thread> threads;
+  std::thread closer;
+  std::atomic<bool> closed{false};
+  {
+    // A stalled commit: the store's write transaction held while the submits queue behind it.
+    auto tx = e->services().store->Begin();
+    ASSERT_TRUE(tx.ok());
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        auto a = e->Submit(DossierEvent("C-" + std::to_string(t), 1, "2").dump());
+        ok[t] = a.status.ok() ? 1 : 0;
+        if (!a.status.ok()) EXPECT_EQ(a.status.code(), Status::Code::kRetryLater) << a.status.ToString();
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    closer = std::thread([&] {
+      e.reset();
+      closed = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    // Still waiting for the submits inside (not torn down past stop_timeout_ms).
+    EXPECT_FALSE(closed.load());
+  }  // rolls back, releasing the write lock: the groups commit
+  for (auto& th : threads) th.join();
+  closer.join();
+  EXPECT_TRUE(closed.load());
+  int acknowledged = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_NE(ok[t], -1);
+    acknowledged += ok[t];
+    // Whatever was acknowledged is stored; what was refused is not.
+    EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM records WHERE rid='C-" + std::to_string(t) + "'"), ok[t]) << t;
+  }
+  // They were all inside the engine before close began: all of them applied.
+  EXPECT_EQ(acknowledged, kThreads);
+}
+
 // The ABI's answers are written straight as text (EventResult::Write, Classification::WriteJson)
 // instead of serialising a result document: on the sample generator's realistic mix (6,000
 // events: items, progress steps, duplicates, stale versions, conflicts, bad lines, petitions

@@ -103,4 +103,47 @@ TEST_F(LettersTool, AnExcludedBatchNotAmongTheFilesIsRefused) {
   EXPECT_NE(Stderr().find("--complex-exclude: no batch Z1"), std::string::npos) << Stderr();
 }
 
+// --conditions: the complex letters' §3a conditions (from the writers' rationales) train one
+// detector per condition of the cue file; the model carries them with their thresholds and the
+// conditions' weights, and records the sub-label file it learnt from.
+TEST_F(LettersTool, ConditionSubLabelsTrainOneDetectorPerCondition) {
+  {
+    std::ofstream out(dir_ / "conditions.jsonl");
+    for (int i = 0; i < 48; i += 4) out << json({{"id", "A-" + std::to_string(i)}, {"conditions", {"many"}}}).dump() << "\n";
+  }
+  json model;
+  ASSERT_EQ(Train("--complex-exclude B --conditions '" + (dir_ / "conditions.jsonl").string() + "'", &model), 0)
+      << Stderr();
+  ASSERT_TRUE(model.contains("complex_conditions")) << model.dump().substr(0, 400);
+  const json& dets = model["complex_conditions"]["detectors"];
+  EXPECT_EQ(model["complex_conditions"]["combine"], "any");
+  ASSERT_EQ(dets.size(), 5u);
+  std::vector<std::string> ids;
+  for (const auto& d : dets) ids.push_back(d["id"]);
+  EXPECT_EQ(ids, (std::vector<std::string>{"places", "contents", "many", "foreign", "agencies"}));
+  // The "many" detector learnt the whole-school phrases (cue features only, no n-grams).
+  double many_weight = 0;
+  for (auto& [name, w] : model["condition_features"].items()) {
+    EXPECT_TRUE(name.rfind("c:", 0) == 0 || name.rfind("tc:", 0) == 0 || name.rfind("n:", 0) == 0 ||
+                name.rfind("s:", 0) == 0 || name.rfind("len:", 0) == 0) << name;
+    ASSERT_EQ(w.size(), 5u);
+    if (name == "c:complex.many") many_weight = w[2].get<double>();
+  }
+  EXPECT_GT(many_weight, 0.5);
+  EXPECT_EQ(model["trained"]["params"]["conditions_file"], "conditions");
+  // --detectors-explain: the same detectors, none of them deciding (no threshold).
+  json explain;
+  ASSERT_EQ(Train("--complex-exclude B --detectors-explain --conditions '" + (dir_ / "conditions.jsonl").string() + "'",
+                  &explain), 0) << Stderr();
+  for (const auto& d : explain["complex_conditions"]["detectors"]) EXPECT_TRUE(d["threshold"].is_null()) << d;
+  EXPECT_EQ(explain["trained"]["params"]["detectors_explain"], true);
+  // An unknown condition is refused.
+  {
+    std::ofstream out(dir_ / "bad.jsonl");
+    out << json({{"id", "A-0"}, {"conditions", {"weather"}}}).dump() << "\n";
+  }
+  EXPECT_EQ(Train("--conditions '" + (dir_ / "bad.jsonl").string() + "'", &model), 2);
+  EXPECT_NE(Stderr().find("unknown condition weather"), std::string::npos) << Stderr();
+}
+
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,8 @@
 #include <set>
 #include <thread>
 
+#include "core/clock.h"
+#include "core/timeutil.h"
 #include "engine/test_support.h"
 #include "portal/portal_config.h"
 #include "portal/portal_http_client.h"
@@ -922,6 +925,65 @@ TEST_P(OutboxTest, FinishingItemsAndIntakeOnAnotherNodeNeverDeadlock) {
   EXPECT_EQ(deadlocks() - deadlocks_before, 0) << "the server broke deadlocks (last submit error: " << last_error << ")";
   EXPECT_EQ(retry_later, 0) << last_error;
   EXPECT_EQ(Q({{"op", "outbox.status"}})["dead_letters"], 0);
+}
+
+// Two nodes whose schedulers are due for the scheduled reconciliation at the same moment: one
+// of them runs it (a transaction-scoped job lock, Store::TryLockJob), not both. The test holds
+// the row of the job's "next run" setting locked, so whichever node claims first waits inside
+// its claim transaction; without the job lock the other node reads the same due setting, waits
+// on the same row and runs the reconciliation too.
+TEST_P(OutboxTest, ScheduledReconcileDueOnTwoNodesAtOnceRunsOnOne) {
+  if (!testing::UsingPostgres()) GTEST_SKIP() << "several nodes share a PostgreSQL database only";
+  if (strict()) GTEST_SKIP() << "the job lock does not depend on the portal's mode";
+  constexpr int64_t kInterval = 600000;
+  const int64_t t0 = *ParseIsoTime("2023-03-01T09:00:00+07:00");
+  std::atomic<int64_t> now{t0};
+  const auto clock = std::make_shared<FunctionClock>([&now] { return now.load(); });
+  const auto db = dir_.path() / "o.sqlite";
+  std::vector<std::unique_ptr<Engine>> nodes;
+  for (const char* instance : {"node-a", "node-b"}) {
+    json cfg = Config({{"reconcile_interval_ms", kInterval}});
+    cfg["instance"] = instance;
+    nodes.push_back(testing::OpenEngine(testing::ConfigFor(db, cfg), clock));
+  }
+  // A run by a third node long ago: due for everyone.
+  const std::string key = "outbox.reconcile_next.dvcqg";
+  testing::ExecStoreSql(db, "INSERT INTO settings (key, value) VALUES ('" + key +
+                                "', '{\"next_ms\":0,\"node\":\"node-old\"}')");
+  for (auto& n : nodes) ASSERT_TRUE(n->Start().ok());
+  const auto waiting = [&] {
+    // A row lock is waited for on the holder's transaction id (no database in pg_locks).
+    return testing::QueryStoreInt(db, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                                      "WHERE NOT l.granted AND a.datname = current_database()");
+  };
+  testing::ExecStoreSql(db, "BEGIN; SELECT value FROM settings WHERE key='" + key + "' FOR UPDATE");
+  now = t0 + kInterval + 1;  // both senders' timers are due now
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until && waiting() == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GT(waiting(), 0) << "no node claimed the reconciliation";
+  // Both senders poll every 10 ms: in a second each has tried its claim many times over.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const int64_t waiting_before_release = waiting();
+  testing::ExecStoreSql(db, "ROLLBACK");
+  const auto ran = [&] {
+    int n = 0;
+    for (auto& e : nodes) {
+      auto s = e->Query(R"({"op":"outbox.status"})");
+      EXPECT_TRUE(s.ok()) << s.status().ToString();
+      n += s.ok() && s.value().contains("last_reconcile") && !s.value()["last_reconcile"].is_null();
+    }
+    return n;
+  };
+  until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until && ran() == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a second run would be done by now
+  EXPECT_EQ(ran(), 1) << waiting_before_release << " claim(s) were waiting on the setting's row";
+  EXPECT_EQ(waiting_before_release, 1);
+  const json next = json::parse(testing::QueryStoreText(db, "SELECT value FROM settings WHERE key='" + key + "'"));
+  EXPECT_EQ(next["next_ms"], t0 + kInterval + 1 + kInterval) << next.dump();
+  for (auto& n : nodes) ASSERT_TRUE(n->Stop(5000).ok());
 }
 
 // Item 8: a refusal that means the configuration is wrong pauses the destination with an alert;

@@ -20,6 +20,12 @@ using testing::ConfigFor;
 using testing::OpenEngine;
 using testing::TempDir;
 
+// Where the reports of this run go: a directory of its own on PostgreSQL, so the SQLite and
+// PostgreSQL runs of this program (ctest -j) never write into each other's.
+std::string TestOut() {
+  return std::string(DANVAN_REPORT_OPS_TEST_OUT) + (testing::UsingPostgres() ? "/postgres" : "");
+}
+
 std::shared_ptr<Clock> FixedClock(const char* iso) {
   int64_t ms = *ParseIsoTime(iso);
   return std::make_shared<FunctionClock>([ms] { return ms; });
@@ -293,7 +299,7 @@ class SampleReports : public ::testing::Test {
                       "/tools/sample-gen/gen_sample.py --seed 2023 --out " + jsonl.string() + " > /dev/null";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     // A fixed clock after both cut-offs: every figure is judged at the period's end.
-    engine_ = OpenEngine(ConfigFor(dir_->path() / "db.sqlite", {{"reports", {{"dir", DANVAN_REPORT_OPS_TEST_OUT}}}}),
+    engine_ = OpenEngine(ConfigFor(dir_->path() / "db.sqlite", {{"reports", {{"dir", TestOut()}}}}),
                          FixedClock("2024-01-15T08:00:00+07:00")).release();
     std::ifstream in(jsonl);
     std::string line, batch;
@@ -324,7 +330,7 @@ class SampleReports : public ::testing::Test {
   }
 
   void CheckReport(const std::string& kind) {
-    const fs::path out = fs::path(DANVAN_REPORT_OPS_TEST_OUT) / (kind + "-2023");
+    const fs::path out = fs::path(TestOut()) / (kind + "-2023");
     fs::remove_all(out);
     json w = Q(*engine_, {{"op", "report"}, {"kind", kind}, {"year", 2023}, {"format", "all"},
                           {"path", out.string()}});
@@ -393,7 +399,7 @@ TEST_F(SampleReports, ReopenedEngineGivesTheSameReports) {
   for (const char* kind : {"six_month", "annual"})
     before[kind] = Q(*engine_, {{"op", "report"}, {"kind", kind}, {"year", 2023}})["report"];
   delete engine_;
-  engine_ = OpenEngine(ConfigFor(dir_->path() / "db.sqlite", {{"reports", {{"dir", DANVAN_REPORT_OPS_TEST_OUT}}}}),
+  engine_ = OpenEngine(ConfigFor(dir_->path() / "db.sqlite", {{"reports", {{"dir", TestOut()}}}}),
                          FixedClock("2024-01-15T08:00:00+07:00")).release();
   for (const char* kind : {"six_month", "annual"}) {
     json after = Q(*engine_, {{"op", "report"}, {"kind", kind}, {"year", 2023}})["report"];
@@ -433,7 +439,7 @@ int RunChromium(const fs::path& html, const fs::path& png, std::vector<std::stri
 
 TEST_F(SampleReports, HtmlOpensInHeadlessChromiumWithoutConsoleErrors) {
   if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "/usr/bin/chromium absent";
-  const fs::path out = fs::path(DANVAN_REPORT_OPS_TEST_OUT) / "chromium";
+  const fs::path out = fs::path(TestOut()) / "chromium";
   fs::remove_all(out);
   fs::create_directories(out);
   // Control: a page that logs an error must be caught by the same check.

@@ -3,6 +3,7 @@
 // "nodes" are threads of one process sharing one Store (one owner per SQLite file); on
 // PostgreSQL each node is its own Store (own connections, own node id) on one database.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -215,7 +216,10 @@ TEST_F(StoreTest, SecondOpenOfTheSameNodeIsRefused) {
   auto again = OpenPgStore(o);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), Status::Code::kConflict) << again.status().ToString();
-  EXPECT_NE(again.status().message().find("node-1"), std::string::npos);
+  // The holder named as the SQLite lock file names it (pid, host, instance).
+  EXPECT_NE(again.status().message().find("pid " + std::to_string(getpid()) + ", host "), std::string::npos)
+      << again.status().message();
+  EXPECT_NE(again.status().message().find("instance 'node-1'"), std::string::npos) << again.status().message();
   o.node = "node-2";
   auto other = OpenPgStore(o);
   EXPECT_TRUE(other.ok()) << other.status().ToString();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -287,6 +288,131 @@ TEST(LetterModel, DecidesWithProbabilitiesEvidenceAndInvariants) {
   EXPECT_EQ(j["flags"]["group"]["value"], true);
   EXPECT_EQ(j["flags"]["staff_conduct"]["value"], false);
   EXPECT_TRUE(j["flags"]["staff_conduct"]["confidence"].get<double>() > 0.9);
+}
+
+// The §3a conditions of the complex flag are data with their source (cues.json).
+TEST(LetterCues, ComplexConditionsNeedIdDescriptionAndSource) {
+  auto cues = ShippedCues();
+  std::vector<std::string> ids;
+  for (const auto& c : cues->complex_conditions()) {
+    ids.push_back(c.id);
+    EXPECT_NE(c.source.find("§3a"), std::string::npos) << c.id;
+    EXPECT_FALSE(c.description.empty()) << c.id;
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"places", "contents", "many", "foreign", "agencies"}));
+  json cue = {{"id", "a"}, {"phrases", {"quát"}}, {"description", "d"}, {"source", "s"}};
+  auto c = LetterCues::FromJson({{"version", "t"}, {"complex_conditions", {{{"id", "many"}, {"description", "d"}}}},
+                                 {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/complex_conditions/0/source"), std::string::npos) << c.status().message();
+  c = LetterCues::FromJson({{"version", "t"},
+                            {"complex_conditions", {{{"id", "many"}, {"description", "d"}, {"source", "s"}},
+                                                    {{"id", "many"}, {"description", "d"}, {"source", "s"}}}},
+                            {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/complex_conditions/1/id"), std::string::npos) << c.status().message();
+}
+
+// A count cue keeps the number it read and the words that said it, for the evidence.
+TEST(LetterModel, CountsKeepTheNumberAndTheWordsThatSaidIt) {
+  auto cues = ShippedCues();
+  json tiny = TinyModel(cues->version());
+  tiny["features"]["n:people>=30"] = {0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0};
+  auto m = LetterModel::FromJson(tiny, cues);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  LetterReading r = m.value()->Read("", "Nhà trường thu tiền sai quy định của 12 học sinh lớp 9A, rồi đến "
+                                        "45 em học sinh lớp 9B, và hơn 30 hộ dân trong thôn.");
+  const CountReading* people = nullptr;
+  for (const auto& c : r.counts)
+    if (c.cue == "people") people = &c;
+  ASSERT_NE(people, nullptr);
+  EXPECT_EQ(people->value, 45);  // the largest number read
+  EXPECT_EQ(people->text, "45 em học sinh");
+  ASSERT_EQ(r.flags[0].value, "true");
+  ASSERT_FALSE(r.flags[0].evidence.empty());
+  json ev = r.EvidenceJson(r.flags[0].evidence[0]);
+  EXPECT_EQ(ev["feature"], "n:people>=30");
+  EXPECT_EQ(ev["count"], 45);
+  EXPECT_EQ(ev["text"], "45 em học sinh");
+  EXPECT_EQ(r.ToJson()["counts"][0]["text"], "45 em học sinh") << r.ToJson().dump();
+  // Also written without diacritics.
+  LetterReading plain = m.value()->Read("", "Co hon 30 ho dan bi anh huong.");
+  ASSERT_FALSE(plain.counts.empty());
+  EXPECT_EQ(plain.counts[0].value, 30);
+  EXPECT_EQ(plain.counts[0].text, "30 ho dan");
+}
+
+// Complex as an OR over §3a conditions: each detector has its own weights, threshold and
+// evidence; the flag is true when any of them (or the general output, or group) is.
+json TinyModelWithDetectors(const std::string& cues_version) {
+  json m = TinyModel(cues_version);
+  json dets = json::array();
+  for (const char* id : {"places", "contents", "many", "foreign", "agencies"})
+    dets.push_back({{"id", id}, {"bias", -4}, {"threshold", 0.5}});
+  dets[4]["threshold"] = nullptr;  // agencies: off
+  m["complex_conditions"] = {{"combine", "any"}, {"description", "d"}, {"detectors", dets}};
+  m["condition_features"] = {
+      // places contents many foreign agencies
+      {"c:complex.foreign", {0, 0, 0, 7, 0}},
+      {"n:people>=30", {0, 0, 6, 0, 0}},
+      {"c:complex.deflect", {0, 0, 0, 0, 9}},
+  };
+  return m;
+}
+
+TEST(LetterModel, ComplexIsTheOrOfItsConditionDetectorsWithTheirEvidence) {
+  auto cues = ShippedCues();
+  auto m = LetterModel::FromJson(TinyModelWithDetectors(cues->version()), cues);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  LetterReading foreign = m.value()->Read("", "Con tôi đi du học hai năm, nay về nước xin học tiếp lớp 10.");
+  ASSERT_EQ(foreign.complex_conditions.size(), 5u);
+  EXPECT_TRUE(foreign.complex_conditions[3].fired);
+  EXPECT_FALSE(foreign.complex_conditions[2].fired);
+  EXPECT_EQ(foreign.flags[0].value, "true");
+  EXPECT_NEAR(foreign.flags[0].confidence, 1 / (1 + std::exp(-3.0)), 1e-9);
+  ASSERT_EQ(foreign.flags[0].evidence.size(), 1u);
+  EXPECT_EQ(foreign.flags[0].evidence[0].feature, "c:complex.foreign");
+  EXPECT_EQ(foreign.flags[0].evidence[0].condition, "foreign");
+  EXPECT_NEAR(foreign.flags[0].evidence[0].weight, 7, 1e-6);
+  json j = foreign.ToJson();
+  EXPECT_EQ(j["flags"]["complex"]["conditions"][3], json({{"condition", "foreign"}, {"probability", 0.953}, {"value", true}}));
+  EXPECT_EQ(j["flags"]["complex"]["evidence"][0]["condition"], "foreign");
+  // Many affected, stated as a count: the evidence names the number and its words.
+  LetterReading many = m.value()->Read("", "Khoản thu này ảnh hưởng đến 120 học sinh khối 6.");
+  EXPECT_EQ(many.flags[0].value, "true");
+  json ev = many.EvidenceJson(many.flags[0].evidence[0]);
+  EXPECT_EQ(ev["condition"], "many");
+  EXPECT_EQ(ev["text"], "120 học sinh");
+  // A detector with no threshold never fires, however strong its features.
+  LetterReading deflect = m.value()->Read("", "Trường và phòng giáo dục đẩy qua đẩy lại, không ai giải quyết.");
+  EXPECT_GT(deflect.complex_conditions[4].probability, 0.99);
+  EXPECT_FALSE(deflect.complex_conditions[4].fired);
+  EXPECT_EQ(deflect.flags[0].value, "false");
+  // Nothing: false, and sure of it by the most likely condition.
+  LetterReading none = m.value()->Read("", "Tôi đề xuất nhà trường mở thêm lớp học bơi.");
+  EXPECT_EQ(none.flags[0].value, "false");
+  double p_max = none.flags[0].probability;
+  for (const auto& c : none.complex_conditions) EXPECT_LE(c.probability, p_max);
+  EXPECT_NEAR(none.flags[0].confidence, 1 - p_max, 1e-9);
+}
+
+TEST(LetterModel, RefusesDetectorsThatDoNotFollowTheCueFile) {
+  auto cues = ShippedCues();
+  json bad = TinyModelWithDetectors(cues->version());
+  bad["complex_conditions"]["detectors"][0]["id"] = "weather";
+  auto m = LetterModel::FromJson(bad, cues);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("/complex_conditions/detectors/0/id"), std::string::npos) << m.status().message();
+  bad = TinyModelWithDetectors(cues->version());
+  bad["complex_conditions"]["detectors"].erase(4);
+  m = LetterModel::FromJson(bad, cues);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("/complex_conditions/detectors"), std::string::npos) << m.status().message();
+  bad = TinyModelWithDetectors(cues->version());
+  bad["condition_features"]["n:people>=30"] = {1, 2};
+  m = LetterModel::FromJson(bad, cues);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("/condition_features/n:people>=30"), std::string::npos) << m.status().message();
 }
 
 TEST(LetterModel, RefusesAModelTrainedWithOtherCues) {

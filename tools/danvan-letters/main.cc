@@ -11,6 +11,12 @@
 //   (--complex-exclude: those batches' complex labels are not learned from, e.g. a writer who
 //    labels by another convention; --outputs complex,group trains only those outputs, for
 //    quicker experiments)
+//   [--conditions FILE [--no-detectors | --detectors-explain] [--detector-ngrams]]
+//   (--conditions: the complex letters' §3a conditions, tools/danvan-letters/complex_conditions.py;
+//    one detector per condition of the cue file's complex_conditions, the complex flag the OR of
+//    the general output, the detectors and group, their thresholds chosen together; with
+//    --detectors-explain the detectors never decide, they only explain; with --no-detectors the
+//    sub-labels only give cv its per-condition recall)
 //   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
 //   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
 //                        [--encodings [--unstable]] [--errors N] FILE...
@@ -58,6 +64,10 @@ struct Letter {
   int kind = 0;
   std::array<bool, 5> flags{};
   std::array<bool, 4> secondary{};
+  // Sub-labels of the complex flag by §3a condition (--conditions), in the cue file's
+  // complex_conditions order: 1 meets it, 0 does not (not complex), -1 unknown (a complex letter
+  // whose writer named another condition, a group letter, an excluded batch): no gradient.
+  std::array<int8_t, 8> condition{};
 };
 
 int KindIndex(const std::string& k) {
@@ -157,9 +167,23 @@ struct Params {
   std::set<std::string> complex_exclude;
   // Factor on the L2 of the complex output (cues and n-grams alike).
   double l2_complex = 1.0;
+  // Complex by condition (--conditions FILE): one detector per §3a condition of the cue file's
+  // complex_conditions, trained on the sub-labels, over the named cue and structure features
+  // only (n-grams get no detector weight unless detector_ngrams, then with l2 * l2_ngram); the
+  // complex flag is then the OR of the general complex output, the detectors and group.
+  int conditions = 0;
+  bool detector_ngrams = false;
+  // --detectors-explain: the detectors are trained and shipped but never decide (their
+  // thresholds "off"): the complex flag is the general output's (and group's), and the reading
+  // reports each condition's probability and evidence beside it.
+  bool detectors_explain = false;
+  std::string conditions_file;
 };
 
-constexpr int kOut = 13;  // 4 kind scores, 5 flags, 4 secondary kinds
+constexpr int kBase = 13;       // 4 kind scores, 5 flags, 4 secondary kinds
+constexpr int kMaxDet = 8;      // complex detectors at most (outputs kBase ..)
+constexpr int kOut = kBase + kMaxDet;
+constexpr double kOff = 2.0;    // a detector threshold that never fires
 
 struct Doc {
   std::vector<uint32_t> f;  // feature indices
@@ -172,6 +196,8 @@ struct Model {
   std::array<double, kOut> bias{};
   std::vector<std::array<double, kOut>> w;
   std::array<double, 9> threshold{};  // flags then secondary
+  std::array<double, kMaxDet> det_threshold{};  // complex detectors (kOff: not used)
+  int conditions = 0;
 };
 
 struct Featurized {
@@ -250,12 +276,19 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
       if (p.complex_exclude.count(d.letter->batch)) ++excluded, cnt[4] -= d.letter->flags[0];
       for (int j = 0; j < 4; ++j) cnt[9 + j] += d.letter->secondary[j];
     }
+    std::array<double, kMaxDet> det_pos{}, det_seen{};
+    for (const auto& d : docs)
+      for (int c = 0; c < p.conditions; ++c)
+        if (d.letter->condition[c] >= 0 && !p.complex_exclude.count(d.letter->batch))
+          det_seen[c] += 1, det_pos[c] += d.letter->condition[c];
     double n = static_cast<double>(docs.size());
     for (int k = 0; k < 4; ++k) m.bias[k] = std::log((cnt[k] + 1) / (n + 4));
-    for (int o = 4; o < kOut; ++o) {
+    for (int o = 4; o < kBase; ++o) {
       const double seen = o == 4 ? n - excluded : n;
       m.bias[o] = std::log((cnt[o] + 0.5) / (seen - cnt[o] + 0.5));
     }
+    for (int c = 0; c < p.conditions; ++c)
+      m.bias[kBase + c] = std::log((det_pos[c] + 0.5) / (det_seen[c] - det_pos[c] + 0.5));
   }
   const double n_docs = static_cast<double>(std::max<size_t>(1, docs.size()));
   std::array<double, kOut> reg{};
@@ -265,9 +298,15 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
     if (o == 4) reg[o] *= p.l2_complex;
     reg_ngram[o] = o < 4 ? reg[o] : reg[o] * p.l2_ngram;
   }
-  std::vector<int> outputs;
-  for (int o = 0; o < kOut; ++o)
+  std::vector<int> outputs, cue_outputs;
+  for (int o = 0; o < kBase; ++o)
     if (p.train_output[o]) outputs.push_back(o);
+  cue_outputs = outputs;
+  if (p.train_output[4])  // the detectors are part of the complex output
+    for (int c = 0; c < p.conditions; ++c) {
+      cue_outputs.push_back(kBase + c);
+      if (p.detector_ngrams) outputs.push_back(kBase + c);
+    }
   std::mt19937 rng(12);
   std::vector<size_t> order(docs.size());
   std::iota(order.begin(), order.end(), 0);
@@ -275,7 +314,23 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
     std::shuffle(order.begin(), order.end(), rng);
     for (size_t oi : order) {
       const Doc& d = docs[oi];
-      auto prob = Predict(m, d.f);
+      // Scores of the trained outputs only (the others keep their zero gradient below).
+      std::array<double, kOut> prob{};
+      {
+        std::array<double, kOut> sc = m.bias;
+        for (uint32_t i : d.f) {
+          const auto& w = m.w[i];
+          for (int o : cue_outputs) sc[o] += w[o];
+        }
+        if (p.train_output[0]) {
+          const double mx = std::max({sc[0], sc[1], sc[2], sc[3]});
+          double z = 0;
+          for (int k = 0; k < 4; ++k) z += std::exp(sc[k] - mx);
+          for (int k = 0; k < 4; ++k) prob[k] = std::exp(sc[k] - mx) / z;
+        }
+        for (int o : cue_outputs)
+          if (o >= 4) prob[o] = Sigmoid(sc[o]);
+      }
       std::array<double, kOut> g{};
       for (int k = 0; k < 4; ++k) g[k] = prob[k] - (d.letter->kind == k ? 1.0 : 0.0);
       for (int j = 0; j < 5; ++j) g[4 + j] = prob[4 + j] - (d.letter->flags[j] ? 1.0 : 0.0);
@@ -283,8 +338,13 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
         // A secondary kind equal to the primary is not a question: no gradient.
         g[9 + j] = j == d.letter->kind ? 0.0 : prob[9 + j] - (d.letter->secondary[j] ? 1.0 : 0.0);
       }
-      if (!p.complex_exclude.empty() && p.complex_exclude.count(d.letter->batch)) g[4] = 0;
-      for (int o : outputs) {
+      for (int c = 0; c < p.conditions; ++c)
+        g[kBase + c] = d.letter->condition[c] < 0 ? 0.0 : prob[kBase + c] - d.letter->condition[c];
+      if (!p.complex_exclude.empty() && p.complex_exclude.count(d.letter->batch)) {
+        g[4] = 0;
+        for (int c = 0; c < p.conditions; ++c) g[kBase + c] = 0;
+      }
+      for (int o : cue_outputs) {
         bg2[o] += g[o] * g[o];
         m.bias[o] -= p.lr * g[o] / std::sqrt(bg2[o]);
       }
@@ -292,7 +352,7 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
         auto& w = m.w[i];
         auto& a = g2[i];
         const auto& r = m.ngram[i] ? reg_ngram : reg;
-        for (int o : outputs) {
+        for (int o : m.ngram[i] ? outputs : cue_outputs) {
           double gi = g[o] + r[o] * w[o];
           a[o] += gi * gi;
           w[o] -= p.lr * gi / std::sqrt(a[o]);
@@ -301,6 +361,8 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
     }
   }
   m.threshold.fill(0.5);
+  m.det_threshold.fill(kOff);
+  m.conditions = p.conditions;
   return m;
 }
 
@@ -344,6 +406,52 @@ std::vector<std::array<double, kOut>> OutOfFold(const std::vector<Letter>& lette
 
 bool Truth(const Letter& l, int o) { return o < 9 ? l.flags[o - 4] : l.secondary[o - 9]; }
 
+// The complex flag as an OR (domain.md §3a: complex when any one condition holds): the general
+// complex output, each condition's detector and the group flag (group implies complex). Their
+// thresholds are chosen together by coordinate ascent on the same objective as the flags' (mean
+// per-batch F-beta, or pooled), each either a value of the grid or "off", starting from the
+// general output alone; three passes.
+void ChooseComplexOr(const std::vector<Letter>& letters, const std::vector<size_t>& subset,
+                     const std::vector<std::array<double, kOut>>& oof, const Params& p,
+                     const std::vector<int>& batch, int batches, Model* m) {
+  const double b2 = p.beta * p.beta;
+  const int comps = 1 + p.conditions;
+  std::vector<double> t(comps, kOff);
+  t[0] = m->threshold[0];
+  auto out_of = [](int c) { return c == 0 ? 4 : kBase + c - 1; };
+  auto objective = [&](const std::vector<double>& th) {
+    std::vector<std::array<int, 3>> cnt(batches, {0, 0, 0});
+    for (size_t n = 0; n < subset.size(); ++n) {
+      const Letter& l = letters[subset[n]];
+      if (p.complex_exclude.count(l.batch)) continue;
+      bool pred = oof[n][5] >= m->threshold[1];
+      for (int c = 0; c < comps && !pred; ++c) pred = oof[n][out_of(c)] >= th[c];
+      const bool truth = l.flags[0];
+      cnt[batch[n]][0] += pred && truth;
+      cnt[batch[n]][1] += pred && !truth;
+      cnt[batch[n]][2] += !pred && truth;
+    }
+    double f = 0;
+    for (const auto& x : cnt) f += x[0] == 0 ? 0 : (1 + b2) * x[0] / ((1 + b2) * x[0] + b2 * x[2] + x[1]);
+    return f / batches;
+  };
+  double best = objective(t);
+  for (int pass = 0; pass < 3; ++pass) {
+    for (int c = 0; c < comps; ++c) {
+      std::vector<double> grid = {kOff};
+      for (double x = 0.02; x <= 0.981; x += 0.02) grid.push_back(x);
+      for (double x : grid) {
+        std::vector<double> trial = t;
+        trial[c] = x;
+        const double f = objective(trial);
+        if (f > best + 1e-9) best = f, t = trial;
+      }
+    }
+  }
+  m->threshold[0] = t[0];
+  for (int c = 0; c < p.conditions; ++c) m->det_threshold[c] = t[1 + c];
+}
+
 // Thresholds maximising F-beta (flags; F1 for secondary kinds) on out-of-fold probabilities,
 // pooled or as the mean over batches (Params).
 void ChooseThresholds(const std::vector<Letter>& letters, const std::vector<size_t>& subset,
@@ -354,7 +462,7 @@ void ChooseThresholds(const std::vector<Letter>& letters, const std::vector<size
     for (size_t n = 0; n < subset.size(); ++n)
       batch[n] = batch_of.emplace(letters[subset[n]].batch, static_cast<int>(batch_of.size())).first->second;
   const int batches = std::max<int>(1, static_cast<int>(batch_of.size()));
-  for (int o = 4; o < kOut; ++o) {
+  for (int o = 4; o < kBase; ++o) {
     const double b2 = o < 9 ? p.beta * p.beta : 1.0;
     double best_t = 0.5, best_f = -1;
     for (double t = 0.02; t <= 0.901; t += 0.02) {
@@ -379,21 +487,37 @@ void ChooseThresholds(const std::vector<Letter>& letters, const std::vector<size
     }
     m->threshold[o - 4] = best_t;
   }
+  if (p.conditions > 0 && !p.detectors_explain) ChooseComplexOr(letters, subset, oof, p, batch, batches, m);
 }
 
-json ModelJson(const Model& m, const std::string& cues_version, const Params& p,
+json ModelJson(const Model& m, const std::string& cues_version,
+               const std::vector<danvan::tagging::LetterCues::ComplexCondition>& conditions, const Params& p,
                const std::string& sha, size_t letters, const std::vector<std::string>& files,
                const std::string& command) {
   json features = json::object();
   auto r4 = [](double x) { return std::round(x * 10000) / 10000; };
   for (size_t i = 0; i < m.names.size(); ++i) {
     double mx = 0;
-    for (double x : m.w[i]) mx = std::max(mx, std::fabs(x));
+    for (int o = 0; o < kBase; ++o) mx = std::max(mx, std::fabs(m.w[i][o]));
     if (mx < 5e-4) continue;
     json w = json::array();
-    for (double x : m.w[i]) w.push_back(r4(x));
+    for (int o = 0; o < kBase; ++o) w.push_back(r4(m.w[i][o]));
     features[m.names[i]] = std::move(w);
   }
+  json condition_features = json::object();
+  if (m.conditions > 0)
+    for (size_t i = 0; i < m.names.size(); ++i) {
+      double mx = 0;
+      for (int c = 0; c < m.conditions; ++c) mx = std::max(mx, std::fabs(m.w[i][kBase + c]));
+      if (mx < 5e-4) continue;
+      json w = json::array();
+      for (int c = 0; c < m.conditions; ++c) w.push_back(r4(m.w[i][kBase + c]));
+      condition_features[m.names[i]] = std::move(w);
+    }
+  json detectors = json::array();
+  for (int c = 0; c < m.conditions; ++c)
+    detectors.push_back({{"id", conditions[c].id}, {"bias", r4(m.bias[kBase + c])},
+                         {"threshold", m.det_threshold[c] >= kOff ? json(nullptr) : json(r4(m.det_threshold[c]))}});
   json flags = json::object(), secondary = json::object();
   for (int j = 0; j < 5; ++j)
     flags[kLetterFlags[j]] = {{"bias", r4(m.bias[4 + j])}, {"threshold", r4(m.threshold[j])}};
@@ -405,7 +529,7 @@ json ModelJson(const Model& m, const std::string& cues_version, const Params& p,
   std::vector<std::string> base;
   for (const auto& f : files) base.push_back(Basename(f));
   std::sort(base.begin(), base.end());
-  return {{"format", "danvan-letter-model/1"},
+  json doc = {{"format", "danvan-letter-model/1"},
           // The corpus and the cue file together name the model (one corpus, several cue files).
           {"version", "letters-" + sha.substr(0, 12) + "-cues" + cues_version},
           {"description", "Mô hình tuyến tính đọc đơn thư theo nội dung (loại đơn, loại phụ, năm cờ), học từ đơn viết tay có gán nhãn theo docs/domain.md §3a. Trọng số mỗi đặc trưng: 4 loại (khiếu nại, tố cáo, kiến nghị, phản ánh), 5 cờ (phức tạp, đông người, văn hóa công vụ, nặc danh, tái khiếu), 4 loại phụ."},
@@ -417,12 +541,23 @@ json ModelJson(const Model& m, const std::string& cues_version, const Params& p,
                                    {"min_df", p.min_df}, {"l2_ngram", p.l2_ngram}, {"beta", p.beta},
                                    {"per_batch_thresholds", p.per_batch_thresholds},
                                    {"l2_complex", p.l2_complex},
-                                   {"complex_exclude", p.complex_exclude}}}}},
+                                   {"complex_exclude", p.complex_exclude},
+                                   {"conditions_file", p.conditions_file},
+                                   {"detector_ngrams", p.detector_ngrams},
+                                   {"detectors_explain", p.detectors_explain}}}}},
           {"options", {{"bigrams", p.bigrams}}},
           {"kind", {{"classes", kLetterKinds}, {"bias", {r4(m.bias[0]), r4(m.bias[1]), r4(m.bias[2]), r4(m.bias[3])}}}},
           {"flags", flags},
           {"secondary", secondary},
           {"features", features}};
+  if (m.conditions > 0) {
+    doc["complex_conditions"] = {
+        {"combine", "any"},
+        {"description", "Vụ việc phức tạp khi có một điều kiện bất kỳ (docs/domain.md §3a): đầu ra phức tạp chung, bộ phát hiện của từng điều kiện (trọng số trong condition_features, cùng thứ tự), hoặc đơn đông người."},
+        {"detectors", detectors}};
+    doc["condition_features"] = std::move(condition_features);
+  }
+  return doc;
 }
 
 // ---- metrics --------------------------------------------------------------------------------
@@ -519,7 +654,8 @@ Args ParseArgs(int argc, char** argv, int from) {
     if (s.rfind("--", 0) == 0) {
       std::string key = s.substr(2);
       if (key == "no-bigrams" || key == "encodings" || key == "per-batch-thresholds" ||
-          key == "unstable") {
+          key == "unstable" || key == "detector-ngrams" || key == "no-detectors" ||
+          key == "detectors-explain") {
         a.opts[key] = "1";
       } else if (i + 1 < argc) {
         a.opts[key] = argv[++i];
@@ -584,6 +720,7 @@ void Decide(const Model& m, const std::array<double, kOut>& p, int* kind, std::a
             std::array<bool, 4>* sec) {
   *kind = static_cast<int>(std::max_element(p.begin(), p.begin() + 4) - p.begin());
   for (int j = 0; j < 5; ++j) (*flags)[j] = p[4 + j] >= m.threshold[j];
+  for (int c = 0; c < m.conditions; ++c) (*flags)[0] = (*flags)[0] || p[kBase + c] >= m.det_threshold[c];
   for (int k = 0; k < 4; ++k) (*sec)[k] = k != *kind && p[9 + k] >= m.threshold[5 + k];
   if ((*flags)[1]) (*flags)[0] = true;
   if ((*flags)[3] && *kind != 1) (*flags)[3] = false;
@@ -601,6 +738,63 @@ bool CheckExcluded(const Params& p, const std::vector<Letter>& letters) {
   return true;
 }
 
+// --conditions FILE: the complex letters' §3a conditions (JSONL {"id","conditions":[...]}, written
+// by tools/danvan-letters/complex_conditions.py from the writers' rationales). Sets each letter's
+// sub-labels and, unless --no-detectors (sub-labels for the per-condition report only), trains one
+// detector per condition of the cue file's complex_conditions. Unknown ids or conditions fail.
+bool ApplyConditions(const Args& a, const danvan::tagging::LetterCues& cues, Params* p,
+                     std::vector<Letter>* letters) {
+  if (!a.opts.count("conditions")) return true;
+  const auto& conds = cues.complex_conditions();
+  if (conds.empty() || conds.size() > static_cast<size_t>(kMaxDet)) {
+    std::cerr << "--conditions: the cue file needs 1-" << kMaxDet << " complex_conditions\n";
+    return false;
+  }
+  std::ifstream in(a.opts.at("conditions"));
+  if (!in) {
+    std::cerr << "cannot open " << a.opts.at("conditions") << "\n";
+    return false;
+  }
+  std::map<std::string, std::vector<std::string>> by_id;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("id") || !j.contains("conditions")) {
+      std::cerr << "--conditions: not a line {\"id\",\"conditions\"}: " << line << "\n";
+      return false;
+    }
+    by_id[j["id"].get<std::string>()] = j["conditions"].get<std::vector<std::string>>();
+  }
+  size_t used = 0;
+  for (Letter& l : *letters) {
+    l.condition.fill(0);
+    if (!l.flags[0]) continue;
+    l.condition.fill(-1);  // complex, condition unknown unless listed
+    auto it = by_id.find(l.id);
+    if (it == by_id.end() || l.flags[1]) continue;  // group letters: the group output's
+    ++used;
+    for (const std::string& c : it->second) {
+      size_t k = 0;
+      while (k < conds.size() && conds[k].id != c) ++k;
+      if (k == conds.size()) {
+        std::cerr << "--conditions: " << l.id << ": unknown condition " << c << "\n";
+        return false;
+      }
+      l.condition[k] = 1;
+    }
+  }
+  if (used == 0) {
+    std::cerr << "--conditions: no complex letter of the corpus is in the file\n";
+    return false;
+  }
+  p->conditions_file = Basename(a.opts.at("conditions"));
+  if (!a.opts.count("no-detectors")) p->conditions = static_cast<int>(conds.size());
+  p->detector_ngrams = a.opts.count("detector-ngrams") > 0;
+  p->detectors_explain = a.opts.count("detectors-explain") > 0;
+  return true;
+}
+
 int Train(const Args& a) {
   std::vector<Letter> letters;
   std::string sha;
@@ -608,13 +802,14 @@ int Train(const Args& a) {
   auto cues = LoadCues(a);
   Params p = ParamsOf(a);
   if (!CheckExcluded(p, letters)) return 2;
+  if (!ApplyConditions(a, *cues, &p, &letters)) return 2;
   Featurized fz = Featurize(*cues, letters, p.bigrams);
   std::vector<size_t> all(letters.size());
   std::iota(all.begin(), all.end(), 0);
   auto oof = OutOfFold(letters, fz, all, p);
   Model m = Fit(letters, fz, all, p);
   ChooseThresholds(letters, all, oof, p, &m);
-  json doc = ModelJson(m, cues->version(), p, sha, letters.size(), a.files, a.command_line);
+  json doc = ModelJson(m, cues->version(), cues->complex_conditions(), p, sha, letters.size(), a.files, a.command_line);
   std::string out = a.opts.count("out") ? a.opts.at("out") : "config/tagging/letter_model.json";
   std::ofstream o(out);
   o << doc.dump(1) << "\n";
@@ -632,6 +827,7 @@ int CrossValidate(const Args& a) {
   auto cues = LoadCues(a);
   Params base = ParamsOf(a);
   if (!CheckExcluded(base, letters)) return 2;
+  if (!ApplyConditions(a, *cues, &base, &letters)) return 2;
   std::vector<double> l2s;
   {
     std::string s = a.opts.count("l2") ? a.opts.at("l2") : "0.3,1,3";
@@ -652,6 +848,9 @@ int CrossValidate(const Args& a) {
     p.l2 = l2;
     Metrics mt;
     std::map<std::string, Metrics> per_batch;  // the same figures on each held-out batch
+    // Per condition (--conditions): letters meeting it, found complex, found by its detector;
+    // and the detector's false hits on letters not complex.
+    std::array<std::array<int, 4>, kMaxDet> by_cond{};
     for (const std::string& b : batches) {
       std::vector<size_t> train, test;
       for (size_t i = 0; i < letters.size(); ++i) (letters[i].batch == b ? test : train).push_back(i);
@@ -670,14 +869,35 @@ int CrossValidate(const Args& a) {
         bool review = pr[kind] < review_below;
         for (int j = 0; j < 5; ++j) {
           double q = pr[4 + j];
+          if (j == 0 && m.conditions > 0) {
+            // As the reading decides (LetterModel::ReadHashes): the confidence of the OR is the
+            // largest probability among the parts that fired, or 1 - the largest of all.
+            double p_max = q, p_fired = q >= m.threshold[0] ? q : 0;
+            for (int c = 0; c < m.conditions; ++c) {
+              p_max = std::max(p_max, pr[kBase + c]);
+              if (pr[kBase + c] >= m.det_threshold[c]) p_fired = std::max(p_fired, pr[kBase + c]);
+            }
+            if ((p_fired > 0 ? p_fired : 1 - p_max) < review_below) review = true;
+            continue;
+          }
           if (std::max(q, 1 - q) < review_below) review = true;
         }
         mt.Add(letters[i], kind, flags, sec, review);
+        for (int c = 0; c < static_cast<int>(cues->complex_conditions().size()) && c < kMaxDet; ++c) {
+          const bool fires = c < m.conditions && pr[kBase + c] >= m.det_threshold[c];
+          if (letters[i].condition[c] == 1) {
+            ++by_cond[c][0];
+            by_cond[c][1] += flags[0];
+            by_cond[c][2] += fires;
+          }
+          if (!letters[i].flags[0]) by_cond[c][3] += fires;
+        }
         per_batch[b].Add(letters[i], kind, flags, sec, review);
         if (dump.is_open()) {
           json d = {{"id", letters[i].id}, {"kind", kLetterKinds[kind]}, {"p", pr}};
           json th = json::array();
           for (int j = 0; j < 9; ++j) th.push_back(m.threshold[j]);
+          for (int c = 0; c < m.conditions; ++c) th.push_back(m.det_threshold[c]);
           d["threshold"] = th;
           d["flags"] = flags;
           d["secondary"] = sec;
@@ -703,6 +923,16 @@ int CrossValidate(const Args& a) {
         std::printf(" %20s", cell);
       }
       std::printf("\n");
+    }
+    if (a.opts.count("conditions")) {
+      std::printf("complex by condition (sub-labels %s): letters, recall of the complex flag, found by the condition's detector, its false hits on letters not complex\n",
+                  a.opts.at("conditions").c_str());
+      for (size_t c = 0; c < cues->complex_conditions().size() && c < static_cast<size_t>(kMaxDet); ++c) {
+        const auto& x = by_cond[c];
+        std::printf("  %-10s %4d  recall %.3f  detector %.3f  detector false hits %d\n",
+                    cues->complex_conditions()[c].id.c_str(), x[0], x[0] ? double(x[1]) / x[0] : 0.0,
+                    x[0] ? double(x[2]) / x[0] : 0.0, x[3]);
+      }
     }
     std::printf("score (kind accuracy + mean flag F1) / 2 = %.4f\n\n", (mt.Accuracy() + mt.MeanFlagF1()) / 2);
     std::fflush(stdout);

@@ -43,6 +43,9 @@
  * One store, one owner: while a handle has a store open, another open() of the same store
  * (this process or another) fails with DANVAN_BAD_STATE, code "store.locked", naming the
  * holder (pid, host, instance). The lock is an OS file lock: a crashed holder releases it.
+ * On PostgreSQL (several nodes on one database) the store is one per node: the same answer
+ * for a second open with the same "instance", held by a session advisory lock that the
+ * server drops with the holder's connection (also when it crashes).
  *
  * Network: no function of this table performs or waits on network I/O. Export to the
  * portal runs on threads owned by the plugin.
