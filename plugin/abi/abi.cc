@@ -78,6 +78,15 @@ danvan_status Fail(char** error_out, const Status& s, const std::string& fallbac
   return st;
 }
 
+// An open that failed. A conflict at open is always another owner of the store (the SQLite
+// file lock, core/store_lock.h, or PostgreSQL's per-node lock): the documented answer
+// DANVAN_BAD_STATE "store.locked" naming the holder, on both engines.
+danvan_status FailOpen(char** error_out, const Status& s) {
+  if (s.code() != Status::Code::kConflict) return Fail(error_out, s);
+  SetError(error_out, DANVAN_BAD_STATE, "store.locked", s.message());
+  return DANVAN_BAD_STATE;
+}
+
 // The host's secret callback: the value, or nullopt when it does not know `name`. Secrets
 // are bounded to 64 KiB; a callback asking for a larger buffer is asked once more.
 std::optional<std::string> HostSecret(const danvan_host_services& svc, const std::string& name) {
@@ -134,11 +143,7 @@ danvan_status Open(const char* config_json, size_t config_len,
     // One owner per store, across processes (core/store_lock.h).
     if (config.value().storage_engine == "sqlite") {
       auto lock = danvan::StoreLock::Acquire(config.value().storage_path, config.value().instance);
-      if (!lock.ok()) {
-        if (lock.status().code() != Status::Code::kConflict) return Fail(error_out, lock.status());
-        SetError(error_out, DANVAN_BAD_STATE, "store.locked", lock.status().message());
-        return DANVAN_BAD_STATE;
-      }
+      if (!lock.ok()) return FailOpen(error_out, lock.status());
       handle->lock = std::move(lock).value();
     }
     danvan::HostHooks hooks;
@@ -154,14 +159,8 @@ danvan_status Open(const char* config_json, size_t config_len,
       hooks.clock = std::make_shared<danvan::FunctionClock>([svc] { return svc.now_ms(svc.user_data); });
     }
     auto engine = danvan::Engine::Open(config.value(), std::move(hooks));
-    // On PostgreSQL the guard is per node (instance), taken by the store at open: the same
-    // answer as the SQLite file lock above.
-    if (!engine.ok() && config.value().storage_engine == "postgres" &&
-        engine.status().code() == Status::Code::kConflict) {
-      SetError(error_out, DANVAN_BAD_STATE, "store.locked", engine.status().message());
-      return DANVAN_BAD_STATE;
-    }
-    if (!engine.ok()) return Fail(error_out, engine.status());
+    // On PostgreSQL the guard is per node (instance), taken by the store at open.
+    if (!engine.ok()) return FailOpen(error_out, engine.status());
     handle->engine = std::move(engine).value();
     *handle_out = handle.release();
     return DANVAN_OK;

@@ -628,7 +628,10 @@ SubmitAnswer Engine::Submit(std::string_view event, bool as_text) {
 
 SubmitAnswer Engine::SubmitBatch(std::string_view jsonl, ResultErrorsNormalizer normalize_errors) {
   IntakeCall call(this);
-  if (!call.admitted()) return {IntakeCall::Closing(), {{"error", IntakeCall::Closing().message()}}};
+  if (!call.admitted()) {
+    const Status closing = IntakeCall::Closing();
+    return {closing, {{"error", closing.message()}}};
+  }
   if (static_cast<int64_t>(jsonl.size()) > config_.max_batch_bytes) {
     return {Status::InvalidInput("lô quá lớn: " + std::to_string(jsonl.size()) + " byte, tối đa " +
                                  std::to_string(config_.max_batch_bytes)),
