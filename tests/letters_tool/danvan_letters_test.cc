@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -144,6 +147,59 @@ TEST_F(LettersTool, ConditionSubLabelsTrainOneDetectorPerCondition) {
   }
   EXPECT_EQ(Train("--conditions '" + (dir_ / "bad.jsonl").string() + "'", &model), 2);
   EXPECT_NE(Stderr().find("unknown condition weather"), std::string::npos) << Stderr();
+}
+
+// --complex-drop: features of a prefix (the letter's length) get no complex weight, while the
+// other outputs still learn from them; --complex-nonneg: features of a prefix (a stated count of
+// people) never count against complex. Both are recorded in the model.
+TEST_F(LettersTool, ComplexDropAndNonNegativeLimitTheComplexWeights) {
+  // Batch C: letters that name a number of pupils without being complex (a single class's
+  // matter), so a free model learns the count against complex.
+  Write("C", [&](int i) {
+    return Letter(i % 2 ? "Lớp 3A có 12 học sinh, con tôi bị xếp ngồi bàn cuối, tôi xin đổi chỗ."
+                        : "Nhóm bơi của con tôi có 15 em, tôi đề nghị cho các cháu học vào buổi chiều.", false);
+  });
+  auto train = [&](const std::string& extra, json* model) {
+    const fs::path out = dir_ / "model.json";
+    fs::remove(out);
+    const std::string cmd = "'" + kTool + "' train --cues '" + kRoot + "/config/tagging/cues.json' --out '" +
+                            out.string() + "' --epochs 10 --outputs complex,group " + extra + " '" +
+                            (dir_ / "A.jsonl").string() + "' '" + (dir_ / "C.jsonl").string() +
+                            "' > /dev/null 2> '" + (dir_ / "stderr.txt").string() + "'";
+    const int rc = std::system(cmd.c_str());
+    *model = nullptr;
+    if (std::ifstream in(out); in) *model = json::parse(in);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+  auto complex_weights = [](const json& model, const std::string& prefix) {
+    std::vector<double> w;
+    for (auto& [name, ws] : model["features"].items())
+      if (name.rfind(prefix, 0) == 0) w.push_back(ws[4].get<double>());
+    return w;
+  };
+  json free_model, limited;
+  ASSERT_EQ(train("", &free_model), 0) << Stderr();
+  ASSERT_EQ(train("--complex-drop len: --complex-nonneg n:people", &limited), 0) << Stderr();
+  // Unlimited, the length and the count weigh in the complex output (the count against it).
+  const auto free_len = complex_weights(free_model, "len:");
+  const auto free_people = complex_weights(free_model, "n:people");
+  ASSERT_FALSE(free_len.empty());
+  ASSERT_FALSE(free_people.empty());
+  EXPECT_TRUE(std::any_of(free_len.begin(), free_len.end(), [](double w) { return std::fabs(w) > 0.01; }));
+  EXPECT_TRUE(std::any_of(free_people.begin(), free_people.end(), [](double w) { return w < -0.01; }));
+  // Limited: no length weight for complex, no count weight below zero.
+  for (double w : complex_weights(limited, "len:")) EXPECT_EQ(w, 0.0);
+  for (double w : complex_weights(limited, "n:people")) EXPECT_GE(w, 0.0);
+  EXPECT_EQ(limited["trained"]["params"]["complex_drop"], json::array({"len:"}));
+  EXPECT_EQ(limited["trained"]["params"]["complex_nonneg"], json::array({"n:people"}));
+  // A cap instead of a drop: the length weighs at most ±0.05 for complex.
+  json capped;
+  ASSERT_EQ(train("--complex-drop len: --complex-cap 0.05", &capped), 0) << Stderr();
+  for (double w : complex_weights(capped, "len:")) EXPECT_LE(std::fabs(w), 0.05 + 1e-9);
+  EXPECT_EQ(capped["trained"]["params"]["complex_cap"], 0.05);
+  // An unknown threshold objective is refused.
+  EXPECT_EQ(train("--complex-objective recall", &capped), 2);
+  EXPECT_NE(Stderr().find("--complex-objective"), std::string::npos) << Stderr();
 }
 
 }  // namespace

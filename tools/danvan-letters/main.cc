@@ -17,6 +17,12 @@
 //    the general output, the detectors and group, their thresholds chosen together; with
 //    --detectors-explain the detectors never decide, they only explain; with --no-detectors the
 //    sub-labels only give cv its per-condition recall)
+//   [--complex-drop PREFIX,... [--complex-cap X]] [--complex-nonneg PREFIX,...]
+//   [--complex-objective f1|balanced]
+//   (--complex-drop: features of those name prefixes, e.g. len:, get no complex weight, or one
+//    clipped to ±X with --complex-cap; --complex-nonneg: features of those prefixes, e.g.
+//    n:people, never weigh against complex; --complex-objective balanced: the complex threshold
+//    maximises the pooled min(precision, recall) instead of F-beta)
 //   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
 //   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
 //                        [--encodings [--unstable]] [--errors N] FILE...
@@ -178,6 +184,17 @@ struct Params {
   // reports each condition's probability and evidence beside it.
   bool detectors_explain = false;
   std::string conditions_file;
+  // Features (by name prefix, e.g. "len:") that may not decide the complex flag: no weight in the
+  // complex output or its detectors (complex_cap 0), or a weight clipped to ±complex_cap. A
+  // letter's length says how much the writer wrote, not whether §3a's conditions hold.
+  std::vector<std::string> complex_drop;
+  double complex_cap = 0;
+  // Features (by name prefix) whose complex weight may not be negative: a stated count of people
+  // affected, of places or of agencies is a §3a condition and never counts against complex.
+  std::vector<std::string> complex_nonneg;
+  // The complex threshold's objective: "f1" (the flags' F-beta, pooled or per batch) or
+  // "balanced" (the largest pooled min(precision, recall): the target is both >= 0.85).
+  std::string complex_objective = "f1";
 };
 
 constexpr int kBase = 13;       // 4 kind scores, 5 flags, 4 secondary kinds
@@ -189,6 +206,11 @@ struct Doc {
   std::vector<uint32_t> f;  // feature indices
   const Letter* letter;
 };
+
+bool HasPrefix(const std::string& name, const std::vector<std::string>& prefixes) {
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& x) { return name.rfind(x, 0) == 0; });
+}
 
 struct Model {
   std::vector<std::string> names;
@@ -254,6 +276,12 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
   m.w.assign(m.names.size(), {});
   m.ngram.assign(m.names.size(), 0);
   for (size_t i = 0; i < m.names.size(); ++i) m.ngram[i] = !AlwaysKeep(m.names[i]);
+  // Per feature, the limits on its complex weights (Params::complex_drop, complex_nonneg).
+  std::vector<uint8_t> drop(m.names.size(), 0), nonneg(m.names.size(), 0);
+  for (size_t i = 0; i < m.names.size(); ++i) {
+    drop[i] = HasPrefix(m.names[i], p.complex_drop);
+    nonneg[i] = HasPrefix(m.names[i], p.complex_nonneg);
+  }
   std::vector<Doc> docs;
   for (size_t i : train) {
     Doc d;
@@ -353,9 +381,14 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
         auto& a = g2[i];
         const auto& r = m.ngram[i] ? reg_ngram : reg;
         for (int o : m.ngram[i] ? outputs : cue_outputs) {
+          const bool complex_out = o == 4 || o >= kBase;
+          if (complex_out && drop[i] && p.complex_cap <= 0) continue;
           double gi = g[o] + r[o] * w[o];
           a[o] += gi * gi;
           w[o] -= p.lr * gi / std::sqrt(a[o]);
+          if (!complex_out) continue;
+          if (drop[i]) w[o] = std::clamp(w[o], -p.complex_cap, p.complex_cap);
+          if (nonneg[i] && w[o] < 0) w[o] = 0;
         }
       }
     }
@@ -480,6 +513,14 @@ void ChooseThresholds(const std::vector<Letter>& letters, const std::vector<size
       for (const auto& x : c)
         f += x[0] == 0 ? 0 : (1 + b2) * x[0] / ((1 + b2) * x[0] + b2 * x[2] + x[1]);
       f /= batches;
+      if (o == 4 && p.complex_objective == "balanced") {
+        std::array<int, 3> s{};
+        for (const auto& x : c)
+          for (int k = 0; k < 3; ++k) s[k] += x[k];
+        const double prec = s[0] + s[1] == 0 ? 1.0 : double(s[0]) / (s[0] + s[1]);
+        const double rec = s[0] + s[2] == 0 ? 1.0 : double(s[0]) / (s[0] + s[2]);
+        f = std::min(prec, rec);
+      }
       if (f > best_f + 1e-9) {
         best_f = f;
         best_t = t;
@@ -544,7 +585,11 @@ json ModelJson(const Model& m, const std::string& cues_version,
                                    {"complex_exclude", p.complex_exclude},
                                    {"conditions_file", p.conditions_file},
                                    {"detector_ngrams", p.detector_ngrams},
-                                   {"detectors_explain", p.detectors_explain}}}}},
+                                   {"detectors_explain", p.detectors_explain},
+                                   {"complex_drop", p.complex_drop},
+                                   {"complex_cap", p.complex_cap},
+                                   {"complex_nonneg", p.complex_nonneg},
+                                   {"complex_objective", p.complex_objective}}}}},
           {"options", {{"bigrams", p.bigrams}}},
           {"kind", {{"classes", kLetterKinds}, {"bias", {r4(m.bias[0]), r4(m.bias[1]), r4(m.bias[2]), r4(m.bias[3])}}}},
           {"flags", flags},
@@ -702,6 +747,16 @@ Params ParamsOf(const Args& a) {
   if (a.opts.count("l2-complex")) p.l2_complex = std::stod(a.opts.at("l2-complex"));
   if (a.opts.count("complex-exclude"))
     for (const std::string& b : list(a.opts.at("complex-exclude"))) p.complex_exclude.insert(b);
+  if (a.opts.count("complex-drop")) p.complex_drop = list(a.opts.at("complex-drop"));
+  if (a.opts.count("complex-cap")) p.complex_cap = std::stod(a.opts.at("complex-cap"));
+  if (a.opts.count("complex-nonneg")) p.complex_nonneg = list(a.opts.at("complex-nonneg"));
+  if (a.opts.count("complex-objective")) {
+    p.complex_objective = a.opts.at("complex-objective");
+    if (p.complex_objective != "f1" && p.complex_objective != "balanced") {
+      std::cerr << "--complex-objective: f1 or balanced\n";
+      std::exit(2);
+    }
+  }
   return p;
 }
 
