@@ -202,4 +202,63 @@ TEST_F(LettersTool, ComplexDropAndNonNegativeLimitTheComplexWeights) {
   EXPECT_NE(Stderr().find("--complex-objective"), std::string::npos) << Stderr();
 }
 
+// --base-model: only complex is retrained; the kind, the other flags and the secondary kinds are
+// the base model's, weight for weight, with its biases and thresholds, and the file says so.
+TEST_F(LettersTool, BaseModelKeepsTheOutputsNotRetrained) {
+  json base;
+  ASSERT_EQ(Train("--outputs complex,group,kind", &base), 0) << Stderr();
+  // The base learnt a group bias and kind weights; perturb them so a copy is recognisable.
+  base["flags"]["group"] = {{"bias", -2.5}, {"threshold", 0.37}};
+  base["features"]["w:zzz"] = json::array({0.1, 0.2, 0.3, 0.4, 0.9, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3});
+  {
+    std::ofstream out(dir_ / "base.json");
+    out << base.dump();
+  }
+  // Complex only (Train() would retrain group too).
+  const fs::path out = dir_ / "model2.json";
+  const std::string cmd = "'" + kTool + "' train --cues '" + kRoot + "/config/tagging/cues.json' --out '" +
+                          out.string() + "' --epochs 10 --outputs complex --complex-exclude B --base-model '" +
+                          (dir_ / "base.json").string() + "' '" + (dir_ / "A.jsonl").string() + "' '" +
+                          (dir_ / "B.jsonl").string() + "' > /dev/null 2> '" + (dir_ / "stderr.txt").string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << Stderr();
+  json composed = json::parse(std::ifstream(out));
+  EXPECT_EQ(composed["flags"]["group"], base["flags"]["group"]);
+  EXPECT_EQ(composed["kind"]["bias"], base["kind"]["bias"]);
+  ASSERT_TRUE(composed["features"].contains("w:zzz"));
+  const json& z = composed["features"]["w:zzz"];
+  EXPECT_EQ(z[0], 0.1);
+  EXPECT_EQ(z[5], 0.6);
+  EXPECT_EQ(z[12], 1.3);
+  EXPECT_EQ(z[4], 0.0);  // complex is this training's: the base's 0.9 is not kept
+  for (auto& [name, w] : base["features"].items())
+    if (composed["features"].contains(name)) EXPECT_EQ(composed["features"][name][1], w[1]) << name;
+  // Complex is retrained: B's labels are excluded here, not in the base.
+  EXPECT_LT(composed["flags"]["complex"]["bias"].get<double>(), -1.0);
+  const json& record = composed["trained"]["base_model"];
+  EXPECT_EQ(record["file"], "base");
+  EXPECT_EQ(record["version"], base["version"]);
+  EXPECT_NE(std::find(record["outputs_kept"].begin(), record["outputs_kept"].end(), "group"),
+            record["outputs_kept"].end());
+  // A base of another cue file is refused.
+  base["cues_version"] = "1999.1";
+  {
+    std::ofstream o2(dir_ / "base.json");
+    o2 << base.dump();
+  }
+  EXPECT_NE(std::system(cmd.c_str()), 0);
+  EXPECT_NE(Stderr().find("--base-model"), std::string::npos) << Stderr();
+}
+
+// --inner-folds: thresholds chosen on groups of batches; the setting is recorded.
+TEST_F(LettersTool, InnerFoldsAreRecorded) {
+  Write("C", [&](int i) { return Letter(i % 2 ? "Tôi đề nghị sửa cổng trường." : "Toàn trường thiếu nước sạch.", i % 2 == 0); });
+  const fs::path out = dir_ / "model3.json";
+  const std::string cmd = "'" + kTool + "' train --cues '" + kRoot + "/config/tagging/cues.json' --out '" +
+                          out.string() + "' --epochs 5 --outputs complex --inner-folds 2 '" + (dir_ / "A.jsonl").string() +
+                          "' '" + (dir_ / "B.jsonl").string() + "' '" + (dir_ / "C.jsonl").string() + "' > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  json m = json::parse(std::ifstream(out));
+  EXPECT_EQ(m["trained"]["params"]["inner_folds"], 2);
+}
+
 }  // namespace
