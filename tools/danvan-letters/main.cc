@@ -889,7 +889,8 @@ bool KeepUntrainedOutputs(const std::string& path, const Params& p, json* doc) {
   json kept = json::array();
   for (int o = 0; o < kBase; ++o) {
     if (p.train_output[o]) continue;
-    kept.push_back(o < 4 ? "kind" : o < 9 ? kLetterFlags[o - 4] : std::string("secondary.") + kLetterKinds[o - 9]);
+    if (o != 1 && o != 2 && o != 3)  // the four kind scores are one output
+      kept.push_back(o < 4 ? "kind" : o < 9 ? kLetterFlags[o - 4] : std::string("secondary.") + kLetterKinds[o - 9]);
     for (auto& [name, w] : features.items()) w[o] = 0.0;
     for (const auto& [name, w] : base["features"].items()) {
       if (!features.contains(name)) features[name] = json::array({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
