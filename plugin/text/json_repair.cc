@@ -1,6 +1,8 @@
 #include "text/json_repair.h"
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "text/normalize.h"
@@ -98,6 +100,16 @@ bool CleanUtf8(std::string_view raw) {
   const size_t n = raw.size();
   int suspicious = 0;
   for (size_t i = 0; i < n; ++i) {
+    // Eight ASCII bytes at a time while none is below 0x20 (tab, LF, CR included: they take
+    // the byte-wise path, which lets them pass).
+    constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if ((w | ((w - kOnes * 0x20) & ~w)) & kHigh) break;
+      i += 8;
+    }
+    if (i >= n) break;
     unsigned char c = p[i];
     if (c >= 0x20 && c < 0xC2) {
       continue;  // ASCII or a continuation byte
