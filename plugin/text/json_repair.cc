@@ -460,8 +460,8 @@ ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options,
                              std::optional<Encoding> hint) {
   ValueRepair out;
   // Most documents hold no suspect at all: a first walk without paths or copies says so
-  // cheaply (IsValueSuspect: the same test as the suspects' below), and only a document with a
-  // suspect is walked again.
+  // cheaply (IsValueSuspect: the same test as the suspects' below, or only the strong
+  // suspects' when there is no hint), and only a document with one is walked again.
   {
     bool any = false;
     std::vector<const nlohmann::json*> todo{doc};
@@ -469,7 +469,11 @@ ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options,
       const nlohmann::json* n = todo.back();
       todo.pop_back();
       if (n->is_string()) {
-        any = IsValueSuspect(n->get_ref<const std::string&>());
+        // Without the raw pass's encoding a weak suspect alone (a Latin-1-only value such as
+        // "José") changes nothing (Decide keeps it as written): only a control or mojibake
+        // makes the full pass worth it. With the encoding, any suspect does.
+        const std::string& v = n->get_ref<const std::string&>();
+        any = hint ? IsValueSuspect(v) : HasControlChar(v) || IsMojibake(v);
       } else if (n->is_structured()) {
         for (const auto& e : *n) todo.push_back(&e);
       }

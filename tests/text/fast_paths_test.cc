@@ -98,10 +98,12 @@ TEST(IntakeFastPaths, ValueSuspectAsBeforeOnEdgeCodePoints) {
     std::string one;
     AppendUtf8(a, &one);
     EXPECT_EQ(IsValueSuspect(one), OldValueSuspect(one)) << std::hex << static_cast<uint32_t>(a);
+    EXPECT_EQ(IsMojibake(one), !MojibakeBytes(one).empty()) << std::hex << static_cast<uint32_t>(a);
     // In text, and beside each code point that changes the answer.
     for (const char* around : {"Nguyễn ", "abc ", "é", "\xC2\xA9", "\xE2\x80\x9C"}) {
       const std::string s = around + one + around;
       EXPECT_EQ(IsValueSuspect(s), OldValueSuspect(s)) << std::hex << static_cast<uint32_t>(a) << " in " << around;
+      EXPECT_EQ(IsMojibake(s), !MojibakeBytes(s).empty()) << std::hex << static_cast<uint32_t>(a) << " in " << around;
       suspects += IsValueSuspect(s);
     }
   }
@@ -119,6 +121,7 @@ TEST(IntakeFastPaths, ValueSuspectAsBeforeOnRandomText) {
     std::string s;
     for (size_t n = len(rng); n > 0; --n) AppendUtf8(cps[pick(rng)], &s);
     ASSERT_EQ(IsValueSuspect(s), OldValueSuspect(s)) << s;
+    ASSERT_EQ(IsMojibake(s), !MojibakeBytes(s).empty()) << s;
   }
 }
 
@@ -135,6 +138,7 @@ TEST(IntakeFastPaths, SampleEventsAsBefore) {
     StringsOf(j, &strings);
     for (const auto& s : strings) {
       ASSERT_EQ(IsValueSuspect(s), OldValueSuspect(s)) << s;
+      ASSERT_EQ(IsMojibake(s), !MojibakeBytes(s).empty()) << s;
       ++values;
     }
   }
@@ -142,6 +146,30 @@ TEST(IntakeFastPaths, SampleEventsAsBefore) {
   EXPECT_GT(clean, lines.size() * 9 / 10);
   EXPECT_LT(clean, lines.size());
   EXPECT_GT(values, 100000u);
+}
+
+// A document whose only suspect is weak (CP1258 read as Windows-1252 gives letters only, no
+// tell-tale symbol) is left as it is without the raw pass's encoding (the value pass now skips
+// it after its first walk; Decide kept it as written before) and repaired with it.
+TEST(IntakeFastPaths, WeakOnlyDocumentChangesOnlyWithTheRawPassEncoding) {
+  const std::string title = "Khiếu nại";
+  const std::string garbled = "Khiêìu naòi";  // its CP1258 bytes read as Latin-1: letters only
+  ASSERT_NE(garbled, title);
+  ASSERT_TRUE(IsValueSuspect(garbled));
+  ASSERT_FALSE(IsMojibake(garbled)) << garbled;  // weak, not strong
+  const nlohmann::json before = {{"data", {{"title", garbled}, {"names", {"José", "Nguyễn Văn An"}}}}};
+  nlohmann::json doc = before;
+  ValueRepair r = RepairJsonValues(&doc);
+  EXPECT_TRUE(r.notes.empty());
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_EQ(doc, before);
+  doc = before;
+  r = RepairJsonValues(&doc, {}, Encoding::kCp1258);
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_EQ(doc["data"]["title"], title);
+  EXPECT_EQ(doc["data"]["names"][0], "José");  // reads better as it is
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_EQ(r.notes[0].path, "data.title");
 }
 
 TEST(IntakeFastPaths, CleanTextIsUnchangedOnHostileText) {
