@@ -61,13 +61,16 @@ class LettersTool : public ::testing::Test {
     }
   }
   // Runs the trainer; returns its exit code and the model it wrote (null when none).
-  int Train(const std::string& extra, json* model) {
+  // `batches`: the batch files written by Write(); `outputs`: the trainer's --outputs.
+  int Train(const std::string& extra, json* model, const std::vector<std::string>& batches = {"A", "B"},
+            const std::string& outputs = "complex,group") {
     const fs::path out = dir_ / "model.json";
     fs::remove(out);
+    std::string files;
+    for (const std::string& b : batches) files += " '" + (dir_ / (b + ".jsonl")).string() + "'";
     const std::string cmd = "'" + kTool + "' train --cues '" + kRoot + "/config/tagging/cues.json' --out '" +
-                            out.string() + "' --epochs 10 --outputs complex,group " + extra + " '" +
-                            (dir_ / "A.jsonl").string() + "' '" + (dir_ / "B.jsonl").string() +
-                            "' > /dev/null 2> '" + (dir_ / "stderr.txt").string() + "'";
+                            out.string() + "' --epochs 10 --outputs " + outputs + " " + extra + files +
+                            " > /dev/null 2> '" + (dir_ / "stderr.txt").string() + "'";
     const int rc = std::system(cmd.c_str());
     *model = nullptr;
     if (std::ifstream in(out); in) *model = json::parse(in);
@@ -159,18 +162,7 @@ TEST_F(LettersTool, ComplexDropAndNonNegativeLimitTheComplexWeights) {
     return Letter(i % 2 ? "Lớp 3A có 12 học sinh, con tôi bị xếp ngồi bàn cuối, tôi xin đổi chỗ."
                         : "Nhóm bơi của con tôi có 15 em, tôi đề nghị cho các cháu học vào buổi chiều.", false);
   });
-  auto train = [&](const std::string& extra, json* model) {
-    const fs::path out = dir_ / "model.json";
-    fs::remove(out);
-    const std::string cmd = "'" + kTool + "' train --cues '" + kRoot + "/config/tagging/cues.json' --out '" +
-                            out.string() + "' --epochs 10 --outputs complex,group " + extra + " '" +
-                            (dir_ / "A.jsonl").string() + "' '" + (dir_ / "C.jsonl").string() +
-                            "' > /dev/null 2> '" + (dir_ / "stderr.txt").string() + "'";
-    const int rc = std::system(cmd.c_str());
-    *model = nullptr;
-    if (std::ifstream in(out); in) *model = json::parse(in);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  };
+  auto train = [&](const std::string& extra, json* model) { return Train(extra, model, {"A", "C"}); };
   auto complex_weights = [](const json& model, const std::string& prefix) {
     std::vector<double> w;
     for (auto& [name, ws] : model["features"].items())
@@ -214,14 +206,10 @@ TEST_F(LettersTool, BaseModelKeepsTheOutputsNotRetrained) {
     std::ofstream out(dir_ / "base.json");
     out << base.dump();
   }
-  // Complex only (Train() would retrain group too).
-  const fs::path out = dir_ / "model2.json";
-  const std::string cmd = "'" + kTool + "' train --cues '" + kRoot + "/config/tagging/cues.json' --out '" +
-                          out.string() + "' --epochs 10 --outputs complex --complex-exclude B --base-model '" +
-                          (dir_ / "base.json").string() + "' '" + (dir_ / "A.jsonl").string() + "' '" +
-                          (dir_ / "B.jsonl").string() + "' > /dev/null 2> '" + (dir_ / "stderr.txt").string() + "'";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << Stderr();
-  json composed = json::parse(std::ifstream(out));
+  // Complex only (the other outputs from the base).
+  const std::string extra = "--complex-exclude B --base-model '" + (dir_ / "base.json").string() + "'";
+  json composed;
+  ASSERT_EQ(Train(extra, &composed, {"A", "B"}, "complex"), 0) << Stderr();
   EXPECT_EQ(composed["flags"]["group"], base["flags"]["group"]);
   EXPECT_EQ(composed["kind"]["bias"], base["kind"]["bias"]);
   ASSERT_TRUE(composed["features"].contains("w:zzz"));
@@ -245,19 +233,17 @@ TEST_F(LettersTool, BaseModelKeepsTheOutputsNotRetrained) {
     std::ofstream o2(dir_ / "base.json");
     o2 << base.dump();
   }
-  EXPECT_NE(std::system(cmd.c_str()), 0);
+  json refused;
+  EXPECT_EQ(Train(extra, &refused, {"A", "B"}, "complex"), 2);
+  EXPECT_TRUE(refused.is_null());
   EXPECT_NE(Stderr().find("--base-model"), std::string::npos) << Stderr();
 }
 
 // --inner-folds: thresholds chosen on groups of batches; the setting is recorded.
 TEST_F(LettersTool, InnerFoldsAreRecorded) {
   Write("C", [&](int i) { return Letter(i % 2 ? "Tôi đề nghị sửa cổng trường." : "Toàn trường thiếu nước sạch.", i % 2 == 0); });
-  const fs::path out = dir_ / "model3.json";
-  const std::string cmd = "'" + kTool + "' train --cues '" + kRoot + "/config/tagging/cues.json' --out '" +
-                          out.string() + "' --epochs 5 --outputs complex --inner-folds 2 '" + (dir_ / "A.jsonl").string() +
-                          "' '" + (dir_ / "B.jsonl").string() + "' '" + (dir_ / "C.jsonl").string() + "' > /dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  json m = json::parse(std::ifstream(out));
+  json m;
+  ASSERT_EQ(Train("--epochs 5 --inner-folds 2", &m, {"A", "B", "C"}, "complex"), 0) << Stderr();
   EXPECT_EQ(m["trained"]["params"]["inner_folds"], 2);
 }
 
