@@ -1242,12 +1242,7 @@ Result<nlohmann::json> Engine::DeadlineScanOp() {
 namespace {
 
 // Whether an indicator counts petitions by their on-time class (series of contributions.cc).
-bool UsesPetitionDeadline(const indicators::IndicatorDef& def) {
-  for (const auto* terms : {&def.numerator, &def.denominator})
-    for (const auto& t : *terms)
-      if (t.series == "p.resolved_ontime" || t.series == "p.open_overdue") return true;
-  return false;
-}
+bool UsesPetitionDeadline(const indicators::IndicatorDef& def) { return def.reads_petition_class; }
 
 // The steps a petition's class can be judged on, by kind and round, in the order tried.
 nlohmann::json ClassificationSteps(const calendar::DeadlineRules& rules) {
