@@ -136,21 +136,27 @@ void Period::AppendJson(std::string* out) const {
 
 // Keys in nlohmann's object order (sorted): denominator, id, max_points, measure, name,
 // numerator, points, ratio, value; as ToJson, a count has no denominator and ratio but a value.
-void IndicatorValue::AppendJson(std::string* out) const {
+void IndicatorValue::AppendJson(std::string* out, const IndicatorDef* def) const {
+  // A member whose value is the definition's prewritten JSON, or written now.
+  auto member = [&](const char* lead, const std::string& value, const std::string* json) {
+    if (!json) return AppendMember(lead, value, out);
+    AppendKey(lead, out);
+    *out += *json;
+  };
   const bool count = unit_of_measure == "count";
   if (!count) {
     AppendKey("{\"denominator", out);
     AppendJsonDouble(denominator, out);
-    AppendMember(",\"id", id, out);
+    member(",\"id", id, def ? &def->id_json : nullptr);
   } else {
-    AppendMember("{\"id", id, out);
+    member("{\"id", id, def ? &def->id_json : nullptr);
   }
   if (max_points) {
     AppendKey(",\"max_points", out);
     AppendJsonDouble(*max_points, out);
   }
-  AppendMember(",\"measure", unit_of_measure, out);
-  AppendMember(",\"name", name, out);
+  member(",\"measure", unit_of_measure, def ? &def->measure_json : nullptr);
+  member(",\"name", name, def ? &def->name_json : nullptr);
   AppendKey(",\"numerator", out);
   AppendJsonDouble(numerator, out);
   if (max_points) {
@@ -207,6 +213,11 @@ Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::FromConfig(con
         }
     cat->series_ = std::make_unique<const SeriesList>(std::move(names));
     for (size_t i = 0; i < cat->defs_.size(); ++i) cat->by_id_.try_emplace(cat->defs_[i].id, i);
+    for (auto& def : cat->defs_) {
+      AppendJsonString(def.id, &def.id_json, kReplace);
+      AppendJsonString(def.name, &def.name_json, kReplace);
+      AppendJsonString(def.unit_of_measure, &def.measure_json, kReplace);
+    }
   }
   cat->idx766_ = c["idx766"];
   cat->version_ = c["version"];

@@ -42,6 +42,8 @@ struct Idx766Score {
   bool redistributed = false;
 };
 
+struct IndicatorDef;
+
 struct IndicatorValue {
   std::string id;
   std::string name;  // Vietnamese label
@@ -53,8 +55,9 @@ struct IndicatorValue {
   std::optional<double> max_points;
   nlohmann::json ToJson() const;
   // Appends the same bytes as DumpJson(ToJson(), out, replace) (core/json_write.h), without
-  // the document. Also Period::AppendJson.
-  void AppendJson(std::string* out) const;
+  // the document. Also Period::AppendJson. def: null, or the definition this value was computed
+  // from (its id, name and measure are the value's; their JSON is then not written again).
+  void AppendJson(std::string* out, const IndicatorDef* def = nullptr) const;
 };
 
 // One term of a formula: a series read as a range sum, as a level on the as-of day, or as the
@@ -78,6 +81,9 @@ struct IndicatorDef {
   // Whether a term reads a petition's on-time class (p.resolved_ontime, p.open_overdue: the
   // series contributions.cc writes from the deadline rules' classification). Set by FromConfig.
   bool reads_petition_class = false;
+  // id, name and unit_of_measure as JSON strings (AppendJsonString, replace), written once by
+  // FromConfig for IndicatorValue::AppendJson.
+  std::string id_json, name_json, measure_json;
 };
 
 class IndicatorCatalog {
