@@ -354,6 +354,7 @@ std::vector<IndicatorValue> IndicatorCatalog::Compute(const SeriesIndex& index, 
     return sum;
   };
   std::vector<IndicatorValue> out;
+  out.reserve(ids.empty() ? defs_.size() : ids.size());
   for (const auto& def : defs_) {
     if (!ids.empty() && std::find(ids.begin(), ids.end(), def.id) == ids.end()) continue;
     IndicatorValue v{def.id, def.name, def.unit_of_measure};
