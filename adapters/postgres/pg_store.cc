@@ -203,6 +203,13 @@ DROP TRIGGER IF EXISTS records_contrib_log ON records;
 CREATE TRIGGER records_contrib_log AFTER INSERT OR UPDATE ON records
   FOR EACH ROW EXECUTE FUNCTION danvan_log_contrib();
 )sql",
+      // 1003: 1001's outbox_record_seq repeats the index of the outbox's UNIQUE (destination,
+      // record_pk, seq) column for column: every outbox insert and state change wrote both. The
+      // per-record statements (supersede, freeze, derived steps) use the UNIQUE index as well
+      // (EXPLAIN ANALYZE on 800,000 pending rows, bench/RESULTS.md, "PostgreSQL").
+      R"sql(
+DROP INDEX IF EXISTS outbox_record_seq;
+)sql",
   };
   return kSteps;
 }

@@ -247,6 +247,30 @@ TEST_F(StoreTest, NodesStartingTogetherMigrateOnce) {
   EXPECT_EQ(testing::QueryStoreInt(dir_.path() / "s.sqlite", "SELECT count(*) FROM schema_migrations WHERE version < 1000"), 9);
 }
 
+// No table carries two indexes on the same columns in the same order: every index costs a write
+// per row on the intake and export paths (PostgreSQL's migration 1001 once added one that
+// repeated the outbox's UNIQUE (destination, record_pk, seq); the planner used either).
+TEST_F(StoreTest, NoTwoIndexesCoverTheSameColumns) {
+  ASSERT_TRUE(OpenNode("node-1"));  // migrated, then closed
+  const auto db = dir_.path() / "s.sqlite";
+  const std::string sql =
+      UsingPostgres()
+          ? "SELECT string_agg(t.relname || '(' || i.indkey::text || ')', ', ') FROM pg_index i "
+            "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE n.nspname = current_schema() GROUP BY i.indrelid, i.indkey::text, "
+            "coalesce(i.indpred::text, '') HAVING count(*) > 1"
+          : "SELECT group_concat(tbl || '(' || cols || ')', ', ') FROM ("
+            "  SELECT m.name AS tbl, il.name AS idx, il.partial AS partial, "
+            "    (SELECT group_concat(ii.name, ',') FROM (SELECT name FROM pragma_index_info(il.name) "
+            "     ORDER BY seqno) AS ii) AS cols "
+            "  FROM sqlite_master AS m, pragma_index_list(m.name) AS il WHERE m.type = 'table') "
+            "GROUP BY tbl, cols, partial HAVING count(*) > 1";
+  EXPECT_EQ(testing::QueryStoreText(db, sql), "") << "the same columns indexed twice";
+  // The check itself sees an index added on the same columns as an existing one.
+  testing::QueryStoreText(db, "CREATE INDEX probe_twin ON outbox (destination, state, next_attempt_ms)");
+  EXPECT_NE(testing::QueryStoreText(db, sql), "");
+}
+
 // Appends to one destination's export log from several nodes at once stay one chain: each
 // entry's prev_hash is the entry before it.
 TEST_F(StoreTest, ExportLogStaysOneChainAcrossNodes) {
