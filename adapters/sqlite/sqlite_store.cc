@@ -447,6 +447,13 @@ class WriterStatements {
       Check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
       return *this;
     }
+    // SQLITE_STATIC: no copy. Precondition: `text` outlives this Run's last Step (a field of
+    // the row being written, not a temporary: binding an rvalue does not compile).
+    Run& BindRef(int index, const std::string& text) {
+      Check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC));
+      return *this;
+    }
+    Run& BindRef(int index, std::string&& text) = delete;
     Run& BindBlob(int index, const std::string& bytes) {
       Check(sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT));
       return *this;
@@ -569,12 +576,12 @@ class SqliteTransaction final : public StoreTransaction {
             "event_time, event_time_ms, status, data, data_hash, tags, first_seen_ms, "
             "updated_ms, has_item, contrib, deadline, synced, history_digest) VALUES "
             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-        run.Bind(1, r.key.source).Bind(2, r.key.kind).Bind(3, r.key.id).Bind(4, r.unit);
-        run.Bind(5, r.order_basis).Bind(6, r.order_key).Bind(7, r.event_time).Bind(8, r.event_time_ms);
-        run.Bind(9, r.status).Bind(10, r.data_json).Bind(11, r.data_hash).Bind(12, r.tags_json);
+        run.BindRef(1, r.key.source).BindRef(2, r.key.kind).BindRef(3, r.key.id).BindRef(4, r.unit);
+        run.BindRef(5, r.order_basis).Bind(6, r.order_key).BindRef(7, r.event_time).Bind(8, r.event_time_ms);
+        run.BindRef(9, r.status).BindRef(10, r.data_json).BindRef(11, r.data_hash).BindRef(12, r.tags_json);
         run.Bind(13, r.first_seen_ms).Bind(14, r.updated_ms).Bind(15, int64_t{r.has_item ? 1 : 0});
-        run.Bind(16, r.contrib_json).Bind(17, r.deadline_json).Bind(18, int64_t{r.synced ? 1 : 0});
-        run.Bind(19, r.history_digest);
+        run.BindRef(16, r.contrib_json).BindRef(17, r.deadline_json).Bind(18, int64_t{r.synced ? 1 : 0});
+        run.BindRef(19, r.history_digest);
         run.Step();
         return statements_.LastInsertRowid();
       }
@@ -1188,19 +1195,19 @@ class SqliteTransaction final : public StoreTransaction {
         "UPDATE records SET unit=?, order_basis=?, order_key=?, event_time=?, "
         "event_time_ms=?, status=?, data=?, data_hash=?, tags=?, updated_ms=?, "
         "has_item=?, contrib=?, deadline=?, synced=?, history_digest=? WHERE pk=?");
-    run.Bind(1, r.unit).Bind(2, r.order_basis).Bind(3, r.order_key).Bind(4, r.event_time);
-    run.Bind(5, r.event_time_ms).Bind(6, r.status).Bind(7, r.data_json).Bind(8, r.data_hash);
-    run.Bind(9, r.tags_json).Bind(10, r.updated_ms).Bind(11, int64_t{r.has_item ? 1 : 0});
-    run.Bind(12, r.contrib_json).Bind(13, r.deadline_json).Bind(14, int64_t{r.synced ? 1 : 0});
-    run.Bind(15, r.history_digest).Bind(16, r.pk);
+    run.BindRef(1, r.unit).BindRef(2, r.order_basis).Bind(3, r.order_key).BindRef(4, r.event_time);
+    run.Bind(5, r.event_time_ms).BindRef(6, r.status).BindRef(7, r.data_json).BindRef(8, r.data_hash);
+    run.BindRef(9, r.tags_json).Bind(10, r.updated_ms).Bind(11, int64_t{r.has_item ? 1 : 0});
+    run.BindRef(12, r.contrib_json).BindRef(13, r.deadline_json).Bind(14, int64_t{r.synced ? 1 : 0});
+    run.BindRef(15, r.history_digest).Bind(16, r.pk);
     run.Step();
   }
   void Append(const HistoryRow& h) {
     auto run = statements_.Prepare(
         "INSERT INTO record_history (record_pk, order_key, status, at_ms, event_time, "
         "outcome, detail, received_ms) VALUES (?,?,?,?,?,?,?,?)");
-    run.Bind(1, h.record_pk).Bind(2, h.order_key).Bind(3, h.status).Bind(4, h.at_ms);
-    run.Bind(5, h.event_time).Bind(6, h.outcome).Bind(7, h.detail_json).Bind(8, h.received_ms);
+    run.Bind(1, h.record_pk).Bind(2, h.order_key).BindRef(3, h.status).Bind(4, h.at_ms);
+    run.BindRef(5, h.event_time).BindRef(6, h.outcome).BindRef(7, h.detail_json).Bind(8, h.received_ms);
     run.Step();
   }
 

@@ -2,6 +2,7 @@
 
 #include "core/json_write.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -329,19 +330,36 @@ std::unique_ptr<const SimplePattern> SimplePattern::Compile(std::string_view pat
 
 bool SimplePattern::Search(std::string_view s) const {
   // Thompson simulation: the set of program counters alive before each byte; a new thread
-  // starts at every position (search, not match).
+  // starts at every position (search, not match). Every pc is in a list at most once per
+  // position (the generation marks), and each closure step pushes at most two, so the lists
+  // need n entries and the stack 2n + 1. The schemas' programs fit the buffers on the stack
+  // (no allocation per checked string); larger ones (up to kMaxProgram) use the heap.
   const size_t n = prog_.size();
-  std::vector<int> cur, next, stack;
-  std::vector<size_t> mark(n, SIZE_MAX);
-  cur.reserve(n), next.reserve(n), stack.reserve(n);
-  size_t gen = 0;
+  constexpr size_t kSmall = 256;
+  int small_ints[4 * kSmall + 1];
+  uint32_t small_mark[kSmall];
+  std::vector<int> big_ints;
+  std::vector<uint32_t> big_mark;
+  int* ints = small_ints;
+  uint32_t* mark = small_mark;
+  if (n > kSmall) {
+    big_ints.resize(4 * n + 1);
+    big_mark.resize(n);
+    ints = big_ints.data();
+    mark = big_mark.data();
+  }
+  std::fill(mark, mark + n, 0u);
+  int* cur = ints;
+  int* next = ints + n;
+  int* stack = ints + 2 * n;
+  size_t cur_n = 0, next_n = 0;
+  uint32_t gen = 1;
   // Adds pc and its epsilon closure at position `pos` to `list`; true when kMatch is reached.
-  auto add = [&](std::vector<int>* list, int pc0, size_t pos) -> bool {
-    stack.clear();
-    stack.push_back(pc0);
-    while (!stack.empty()) {
-      int pc = stack.back();
-      stack.pop_back();
+  auto add = [&](int* list, size_t* list_n, int pc0, size_t pos) -> bool {
+    size_t top = 0;
+    stack[top++] = pc0;
+    while (top > 0) {
+      const int pc = stack[--top];
       if (mark[pc] == gen) continue;
       mark[pc] = gen;
       const Inst& in = prog_[pc];
@@ -349,20 +367,20 @@ bool SimplePattern::Search(std::string_view s) const {
         case Inst::kMatch:
           return true;
         case Inst::kJmp:
-          stack.push_back(in.x);
+          stack[top++] = in.x;
           break;
         case Inst::kSplit:
-          stack.push_back(in.y);
-          stack.push_back(in.x);
+          stack[top++] = in.y;
+          stack[top++] = in.x;
           break;
         case Inst::kBegin:
-          if (pos == 0) stack.push_back(pc + 1);
+          if (pos == 0) stack[top++] = pc + 1;
           break;
         case Inst::kEnd:
-          if (pos == s.size()) stack.push_back(pc + 1);
+          if (pos == s.size()) stack[top++] = pc + 1;
           break;
         case Inst::kClass:
-          list->push_back(pc);
+          list[(*list_n)++] = pc;
           break;
       }
     }
@@ -370,16 +388,17 @@ bool SimplePattern::Search(std::string_view s) const {
   };
   for (size_t pos = 0;; ++pos) {
     // Threads of this position: those carried over (already in cur) plus a fresh start.
-    if (add(&cur, 0, pos)) return true;
+    if (add(cur, &cur_n, 0, pos)) return true;
     if (pos == s.size()) return false;
     ++gen;  // a new closure generation for position pos + 1
-    next.clear();
+    next_n = 0;
     const unsigned char c = static_cast<unsigned char>(s[pos]);
-    for (int pc : cur) {
-      const Inst& in = prog_[pc];
-      if (classes_[in.x].test(c) && add(&next, pc + 1, pos + 1)) return true;
+    for (size_t k = 0; k < cur_n; ++k) {
+      const Inst& in = prog_[cur[k]];
+      if (classes_[in.x].test(c) && add(next, &next_n, cur[k] + 1, pos + 1)) return true;
     }
-    cur.swap(next);
+    std::swap(cur, next);
+    cur_n = next_n;
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace danvan {
 namespace {
@@ -16,6 +18,19 @@ bool AppendString(const std::string& s, std::string* out) {
   size_t run = 0;  // start of the bytes not yet copied
   size_t i = 0;
   while (i < n) {
+    // Eight bytes at a time while they are all ASCII that needs no escape: no byte >= 0x80,
+    // < 0x20, '"' or '\\' (the usual has-zero-byte / has-less-than tests, exact for these).
+    constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      const uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
+      const uint64_t special = (w | ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
+                                ((backslash - kOnes) & ~backslash)) & kHigh;
+      if (special) break;
+      i += 8;
+    }
+    if (i >= n) break;
     const unsigned char c = p[i];
     if (c >= 0x80) {
       const size_t len = Utf8SequenceLength(p + i, n - i);

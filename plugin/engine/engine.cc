@@ -856,7 +856,9 @@ void Engine::EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history,
   // == DeadlineJson().dump(), without building the classification's document.
   row.deadline_json.clear();
   if (ev->has_deadline()) {
+    ev->deadline_text.clear();
     ev->WriteDeadline(&row.deadline_json, nlohmann::json::error_handler_t::strict);
+    ev->deadline_text = row.deadline_json;  // the submit answer's "deadline" (EventResult::Write)
   } else {
     row.deadline_json = "null";
   }

@@ -31,7 +31,9 @@ nlohmann::json PetitionData(const nlohmann::json& data, const nlohmann::json& ta
 }  // namespace
 
 void Evaluation::WriteDeadline(std::string* out, nlohmann::json::error_handler_t handler) const {
-  if (classification) {
+  if (!deadline_text.empty()) {
+    out->append(deadline_text);
+  } else if (classification) {
     classification->WriteJson(out, 420, handler);
   } else {
     AppendJson(deadline, out, handler);

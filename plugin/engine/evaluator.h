@@ -26,6 +26,10 @@ struct Evaluation {
   bool has_deadline() const { return classification || !deadline.is_null(); }
   nlohmann::json DeadlineJson() const { return classification ? classification->ToJson() : deadline; }
   void WriteDeadline(std::string* out, nlohmann::json::error_handler_t handler) const;
+  // WriteDeadline's bytes once the engine has written them for the stored record (strict, so
+  // valid UTF-8: the same bytes under any handler); WriteDeadline then copies them instead of
+  // serialising the classification again. Empty until then.
+  std::string deadline_text;
   std::vector<indicators::Contribution> contributions;
   std::string cls;          // on-time class name ("" when none)
   std::optional<int64_t> next_change_ms;

@@ -1,12 +1,10 @@
 #include "engine/intake.h"
 
-#include <Poco/DigestEngine.h>
-#include <Poco/SHA2Engine.h>
-
 #include <map>
 
 #include "core/json_write.h"
 #include "core/timeutil.h"
+#include "outbox/export_log.h"
 #include "text/json_repair.h"
 #include "text/utf8.h"
 
@@ -117,9 +115,9 @@ bool RepairDecodedText(nlohmann::json* event, const std::vector<text::RepairNote
 }  // namespace
 
 std::string Sha256Hex(std::string_view data) {
-  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-  engine.update(data.data(), static_cast<unsigned>(data.size()));
-  return Poco::DigestEngine::digestToHex(engine.digest());
+  // OpenSSL's (SHA extensions where the CPU has them): several times Poco's SHA2Engine, the
+  // same lowercase hex digest.
+  return Sha256HexOpenSsl(data);
 }
 
 Result<std::unique_ptr<Intake>> Intake::Create(const std::string& schemas_dir, IntakeLimits limits) {
@@ -163,21 +161,27 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
   // Text still in a legacy Vietnamese encoding (TCVN3, VNI, VISCII, Windows-1258) is converted to
   // Unicode NFC with a note; text that cannot be decoded with confidence is rejected.
   std::vector<nlohmann::json> notes;
-  auto repaired = text::RepairJsonText(raw);
-  if (!repaired.ok()) {
-    out.errors.push_back({"/", repaired.status().message()});
-    PartialKeyOf(raw, limits_.max_json_depth, &out);
-    return out;
-  }
-  if (repaired->changed()) {
-    out.repaired = std::move(repaired->text);
-    for (const auto& n : repaired->notes) notes.push_back(n.ToJson());
-    raw = out.repaired;
-  }
-  if (auto bad = text::FindInvalidUtf8(raw)) {
-    out.errors.push_back({"/", "không phải UTF-8 hợp lệ tại byte " + std::to_string(*bad), "encoding.utf8"});
-    PartialKeyOf(raw, limits_.max_json_depth, &out);
-    return out;
+  std::vector<text::RepairNote> raw_notes;  // what the raw pass repaired
+  // Most events are clean UTF-8: RepairJsonText would return them as they are (a copy of the
+  // text), and the UTF-8 check below is part of the cleanliness test.
+  if (!text::IsCleanJsonText(raw)) {
+    auto repaired = text::RepairJsonText(raw);
+    if (!repaired.ok()) {
+      out.errors.push_back({"/", repaired.status().message()});
+      PartialKeyOf(raw, limits_.max_json_depth, &out);
+      return out;
+    }
+    if (repaired->changed()) {
+      out.repaired = std::move(repaired->text);
+      for (const auto& n : repaired->notes) notes.push_back(n.ToJson());
+      raw_notes = std::move(repaired->notes);
+      raw = out.repaired;
+    }
+    if (auto bad = text::FindInvalidUtf8(raw)) {
+      out.errors.push_back({"/", "không phải UTF-8 hợp lệ tại byte " + std::to_string(*bad), "encoding.utf8"});
+      PartialKeyOf(raw, limits_.max_json_depth, &out);
+      return out;
+    }
   }
   // Syntax, numbers out of range (1e400) and nesting depth are checked while parsing, without
   // recursion: nothing below (nlohmann copies and dumps, valijson, CheckDates) then recurses
@@ -207,7 +211,7 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
       out.errors.push_back({std::string("/") + f, "chứa ký tự điều khiển " + *c +
                                                       ", không được phép trong khóa bản ghi"});
   }
-  if (!RepairDecodedText(&event, repaired->notes, &notes, &out.errors)) return out;
+  if (!RepairDecodedText(&event, raw_notes, &notes, &out.errors)) return out;
 
   if (!envelope_->Validate(event, &out.errors)) return out;
   if (event.contains("version") && event["version"].is_number_unsigned() &&
@@ -267,7 +271,10 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
     p.status = StatusOf(kind, data);
   }
   p.notes = std::move(notes);
-  p.data_json = DumpJson(data);  // == data.dump()
+  // == data.dump(); reserved once at the event's size (the data is most of it) instead of
+  // growing by doubling.
+  p.data_json.reserve(raw.size());
+  AppendJson(data, &p.data_json);
   p.data_hash = Sha256Hex(p.data_json);
   p.event = std::move(event);
   out.ok = true;

@@ -411,13 +411,19 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
       } else {
         std::string old_status, old_unit;
         bool was_item = false;
+        // was_item is read only when exporting (BeforeDossierChange, EnqueueExport below), and
+        // it needs the stored data: a record's stored data is parsed only then, not for every
+        // update (it is replaced by this event's own document).
+        const bool exporting = outbox_->config()->enabled;
         if (had_head) {
-          parsed(t);
           old_status = t.row->has_item ? t.row->status : "";
-          // Exported before: steps that arrived earlier were sent with it then.
-          was_item = PortalAccepts(*t.row, *t.data);
           old_unit = t.row->unit;
-          if (was_item && t.row->key.kind == "dossier" && outbox_->config()->enabled) {
+          // Exported before: steps that arrived earlier were sent with it then.
+          if (exporting && t.row->key.kind == "dossier" && t.row->has_item) {
+            parsed(t);
+            was_item = PortalAccepts(*t.row, *t.data);
+          }
+          if (was_item) {
             // The dossier items not sent yet keep the version they were queued for.
             Status frozen = outbox_->BeforeDossierChange(tx, *t.row);
             if (!frozen.ok()) return fail(frozen);
@@ -447,7 +453,7 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
         Status st = store_change(t, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
                                      "applied", "", now}, &evaluation, &had_steps, old_unit);
         if (!st.ok()) return fail(st);
-        if (outbox_->config()->enabled && PortalAccepts(row, *t.data)) {
+        if (exporting && PortalAccepts(row, *t.data)) {
           // EnqueueExport reads the record's history (its steps' details).
           st = flush_history();
           if (!st.ok()) return fail(st);

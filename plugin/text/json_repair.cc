@@ -1,6 +1,8 @@
 #include "text/json_repair.h"
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "text/normalize.h"
@@ -98,6 +100,16 @@ bool CleanUtf8(std::string_view raw) {
   const size_t n = raw.size();
   int suspicious = 0;
   for (size_t i = 0; i < n; ++i) {
+    // Eight ASCII bytes at a time while none is below 0x20 (tab, LF, CR included: they take
+    // the byte-wise path, which lets them pass).
+    constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if ((w | ((w - kOnes * 0x20) & ~w)) & kHigh) break;
+      i += 8;
+    }
+    if (i >= n) break;
     unsigned char c = p[i];
     if (c >= 0x20 && c < 0xC2) {
       continue;  // ASCII or a continuation byte
@@ -283,6 +295,8 @@ nlohmann::json RepairNote::ToJson() const {
   return j;
 }
 
+bool IsCleanJsonText(std::string_view raw) { return CleanUtf8(raw); }
+
 Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& options) {
   RepairedJson result;
   // Fast path: plain UTF-8 (or ASCII) without control bytes or mojibake code points.
@@ -303,33 +317,29 @@ Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& o
       if (j > n) j = n;
       std::string_view content = raw.substr(i + 1, j - i - 1);
       bool is_key = !stack.empty() && stack.back().object && stack.back().expect_key;
-      std::string path;
-      if (is_key) {
-        path = PathOf(stack) + "{" + std::string(content) + "}";
-        stack.back().key = std::string(content);
-      } else {
-        path = PathOf(stack);
-      }
       Suspect s;
       s.quote = i;
       s.begin = i + 1;
       s.end = j;
-      s.path = path;
       s.kind = Kind::kInvalid;
+      bool suspect = false;
       size_t at = 0;
       if (auto bad = FindInvalidUtf8(content)) {
         s.kind = Kind::kInvalid;
         s.first_bad = i + 1 + *bad;
         s.bytes = std::string(content);
-        suspects.push_back(std::move(s));
+        suspect = true;
       } else if (HasControl(content, &at)) {
         s.kind = Kind::kControl;
         s.first_bad = i + 1 + at;
         s.bytes = std::string(content);
-        suspects.push_back(std::move(s));
-      } else if (!IsAscii(content) && content.find('\\') == std::string_view::npos) {
+        suspect = true;
+      } else if (!IsAscii(content) && content.find('\\') == std::string_view::npos &&
+                 IsValueSuspect(content)) {
         // A valid literal with escapes is judged after decoding (RepairJsonValues): read here,
         // "\u0001" would be six ASCII letters, not the legacy byte it stands for.
+        // IsValueSuspect: every code point has a Windows-1252 byte, which both readings below
+        // need (most Vietnamese text has one that has none, and is not copied here).
         std::string bytes = MojibakeBytes(content);
         if (!bytes.empty()) {
           s.kind = Kind::kMojibake;
@@ -340,9 +350,15 @@ Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& o
         if (!bytes.empty()) {
           s.bytes = std::move(bytes);
           s.as_is_share = ScoreVietnamese(content).share();
-          suspects.push_back(std::move(s));
+          suspect = true;
         }
       }
+      // The path only for a suspect (a key's names the key its object had before it).
+      if (suspect) {
+        s.path = is_key ? PathOf(stack) + "{" + std::string(content) + "}" : PathOf(stack);
+        suspects.push_back(std::move(s));
+      }
+      if (is_key) stack.back().key = std::string(content);
       i = j + 1;
       continue;
     }
@@ -424,11 +440,28 @@ std::string PointerToken(const std::string& key) {
 
 }  // namespace
 
+bool IsValueSuspect(std::string_view v) {
+  bool ascii = true;
+  for (const char ch : v) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return true;  // HasControl
+    ascii &= c < 0x80;
+  }
+  if (ascii) return false;
+  // !Latin1Bytes(v).empty() without building the bytes (MojibakeBytes accepts the same code
+  // points, so a value it would take is one of these too).
+  size_t pos = 0;
+  while (pos < v.size())
+    if (Windows1252Byte(NextCodePoint(v, &pos)) < 0) return false;
+  return true;
+}
+
 ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options,
                              std::optional<Encoding> hint) {
   ValueRepair out;
-  // Most documents hold no suspect at all: a first walk without paths says so cheaply (the
-  // same test as the suspects' below), and only a document with a suspect is walked again.
+  // Most documents hold no suspect at all: a first walk without paths or copies says so
+  // cheaply (IsValueSuspect: the same test as the suspects' below, or only the strong
+  // suspects' when there is no hint), and only a document with one is walked again.
   {
     bool any = false;
     std::vector<const nlohmann::json*> todo{doc};
@@ -436,9 +469,11 @@ ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options,
       const nlohmann::json* n = todo.back();
       todo.pop_back();
       if (n->is_string()) {
+        // Without the raw pass's encoding a weak suspect alone (a Latin-1-only value such as
+        // "José") changes nothing (Decide keeps it as written): only a control or mojibake
+        // makes the full pass worth it. With the encoding, any suspect does.
         const std::string& v = n->get_ref<const std::string&>();
-        any = HasControlChar(v) ||
-              (!IsAscii(v) && (!MojibakeBytes(v).empty() || !Latin1Bytes(v).empty()));
+        any = hint ? IsValueSuspect(v) : HasControlChar(v) || IsMojibake(v);
       } else if (n->is_structured()) {
         for (const auto& e : *n) todo.push_back(&e);
       }

@@ -48,6 +48,11 @@ struct RepairedJson {
 
 Result<RepairedJson> RepairJsonText(std::string_view raw, const DetectOptions& options = {});
 
+// True when RepairJsonText(raw) would return `raw` unchanged without looking at its literals:
+// valid UTF-8 without C0 control bytes (tab, LF, CR aside) and with fewer than two code points
+// of the kind Windows-1252 mojibake produces. One pass, no copy (RepairJsonText's own fast path).
+bool IsCleanJsonText(std::string_view raw);
+
 // The same repair on the DECODED string values of a parsed document, for legacy text that the
 // raw pass cannot see: a host serializer that wrote TCVN3/VISCII capitals (bytes 0x01-0x1F) as
 // \u0001..\u001F escapes, or legacy bytes decoded as Windows-1252 whose escapes hide them.
@@ -61,6 +66,11 @@ struct ValueRepair {
   std::vector<RepairNote> notes;
   std::vector<std::pair<std::string, std::string>> errors;
 };
+// RepairJsonValues' test of one decoded value, without copies: a C0 control other than tab, LF,
+// CR, or non-ASCII text whose every code point is a Windows-1252/Latin-1 byte. A document
+// without such a value is returned unchanged, with no note and no error. Precondition: `v` is
+// valid UTF-8 (a parsed document's strings are).
+bool IsValueSuspect(std::string_view v);
 ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options = {},
                              std::optional<Encoding> hint = std::nullopt);
 

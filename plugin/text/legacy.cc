@@ -599,38 +599,50 @@ Detection DetectLegacy(std::string_view bytes, const DetectOptions& options) {
   return d;
 }
 
-std::string MojibakeBytes(std::string_view utf8) {
+namespace {
+
+// MojibakeBytes' walk, the legacy bytes appended to *bytes when it is given (no copy for
+// IsMojibake). True when `utf8` reads as mojibake.
+bool MojibakeWalk(std::string_view utf8, std::string* bytes) {
   static const std::u32string_view kVietLatin1 = U"ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúý";
   const VniTables& t = Vni();  // holds the Windows-1252 table of 0x80..0xBF
   int suspicious = 0;
-  std::string bytes;
-  bytes.reserve(utf8.size());
   size_t pos = 0;
   while (pos < utf8.size()) {
     char32_t cp = NextCodePoint(utf8, &pos);
+    int byte = -1;
     if (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') {
       ++suspicious;
-      bytes.push_back(static_cast<char>(cp));
+      byte = static_cast<int>(cp);
     } else if (cp < 0x80) {
-      bytes.push_back(static_cast<char>(cp));
+      byte = static_cast<int>(cp);
     } else if (cp <= 0xFF) {
       if (kVietLatin1.find(cp) == std::u32string_view::npos) ++suspicious;
-      bytes.push_back(static_cast<char>(cp));
+      byte = static_cast<int>(cp);
     } else {
       // Windows-1252's 0x80-0x9F code points (€ ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ' ' " " • – — ˜ ™ …);
       // anything else (ă, ơ, ư, đ, ạ...) means real Unicode text.
-      int byte = -1;
       for (int b = 0; b < 0x20; ++b) {
         if (t.cp1252[b] == cp) byte = 0x80 + b;
       }
-      if (byte < 0) return {};
+      if (byte < 0) return false;
       ++suspicious;
-      bytes.push_back(static_cast<char>(byte));
     }
+    if (bytes) bytes->push_back(static_cast<char>(byte));
   }
-  if (suspicious < 2) return {};
+  return suspicious >= 2;
+}
+
+}  // namespace
+
+std::string MojibakeBytes(std::string_view utf8) {
+  std::string bytes;
+  bytes.reserve(utf8.size());
+  if (!MojibakeWalk(utf8, &bytes)) return {};
   return bytes;
 }
+
+bool IsMojibake(std::string_view utf8) { return MojibakeWalk(utf8, nullptr); }
 
 int Windows1252Byte(char32_t cp) {
   if (cp <= 0xFF) return static_cast<int>(cp);

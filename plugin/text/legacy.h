@@ -77,6 +77,8 @@ Detection DetectLegacy(std::string_view bytes, const DetectOptions& options = {}
 // Windows-1252/Latin-1 can hold, has at least two non-Vietnamese Latin-1 symbols or C0
 // controls, and has no letter that only Vietnamese text would use. Otherwise empty.
 std::string MojibakeBytes(std::string_view utf8);
+// !MojibakeBytes(utf8).empty(), without building the bytes.
+bool IsMojibake(std::string_view utf8);
 
 // The byte that Windows-1252 (with Latin-1 for its undefined slots and C0 controls) decodes to
 // `cp`, or -1 when there is none (e.g. ă, ơ, ư, đ, ạ).

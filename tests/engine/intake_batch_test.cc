@@ -1,6 +1,8 @@
 // Intake's batch-shaped write path (engine/intake_apply.cc): the history digest kept in each
 // record row, its migration, group commit of concurrent single submits, and that a batch gives
 // exactly what the same events submitted one by one give.
+#include <Poco/DigestEngine.h>
+#include <Poco/SHA2Engine.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -15,6 +17,7 @@
 #include "abi/abi_errors.h"
 #include "core/clock.h"
 #include "core/json_write.h"
+#include "engine/intake.h"
 #include "engine/test_support.h"
 #include "storage/history_digest.h"
 
@@ -408,6 +411,26 @@ TEST_F(IntakeBatchTest, TextAnswersAreTheResultDocumentsSerialised) {
     EXPECT_EQ(b.result_text, DumpJson(a.result, replace)) << "line " << i;
   }
   EXPECT_GT(written, 900);
+}
+
+// The stored data_hash is OpenSSL's SHA-256 since issue 16's fourth step (Poco's SHA2Engine
+// before): the same lowercase hex digests, so stored hashes still match (duplicate detection),
+// on the lengths around SHA-256's 64-byte blocks and padding, binary bytes, and a 256 KiB event.
+TEST(Sha256HexTest, SameDigestsAsPocoBefore) {
+  auto poco = [](const std::string& data) {
+    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+    engine.update(data.data(), static_cast<unsigned>(data.size()));
+    return Poco::DigestEngine::digestToHex(engine.digest());
+  };
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::string bytes;
+  for (size_t n = 0; n <= 300; ++n) {
+    bytes.push_back(static_cast<char>((n * 131 + 7) & 0xFF));
+    ASSERT_EQ(Sha256Hex(bytes), poco(bytes)) << n;
+  }
+  const std::string big(262144, '\xE1');
+  EXPECT_EQ(Sha256Hex(big), poco(big));
 }
 
 }  // namespace
