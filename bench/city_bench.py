@@ -8,6 +8,7 @@ Stages, in this order (each one's figures are kept in WORK/results.json as soon 
 a run that is stopped resumes where it was; --force STAGE,... runs stages again):
 
   gen       tools/sample-gen/gen_city.py: SCALE events, departments x 2023-2027, fixed seed
+            (--gen-jobs N: N processes, byte-identical output)
   python    baseline: bench/python_upsert.py (parse + upsert, 1,000 per transaction, FULL)
   insert    baseline: a plain prepared INSERT of each line (C, 1,000 per transaction, FULL;
             --insert-limit N: the first N events only)
@@ -106,6 +107,8 @@ def main():
                     help="events for the plain-INSERT baseline (default all; its database is ~2 KB "
                          "per event, 20 GB at 10M: limit it on a small disk)")
     ap.add_argument("--seed", type=int, default=2023)
+    ap.add_argument("--gen-jobs", type=int, default=1,
+                    help="processes generating shards (gen_city.py --jobs; same output as 1)")
     ap.add_argument("--departments", type=int, default=0,
                     help="departments of the city (default: gen_city's, events/500k between 2 and 20)")
     args = ap.parse_args()
@@ -176,7 +179,7 @@ def main():
                     and os.path.exists(events)):
                 subprocess.run([sys.executable, os.path.join(ROOT, "tools", "sample-gen", "gen_city.py"),
                                 "--out", events, "--events", str(args.scale), "--seed", str(args.seed),
-                                "--departments", str(args.departments)], check=True)
+                                "--departments", str(args.departments), "--jobs", str(args.gen_jobs)], check=True)
                 m = json.load(open(manifest_path))
             r = {k: m[k] for k in ("events", "accepted", "accepted_by_kind", "duplicate", "stale", "rejected",
                                    "records", "departments", "years", "units")}

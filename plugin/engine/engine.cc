@@ -1244,12 +1244,7 @@ Result<nlohmann::json> Engine::DeadlineScanOp() {
 namespace {
 
 // Whether an indicator counts petitions by their on-time class (series of contributions.cc).
-bool UsesPetitionDeadline(const indicators::IndicatorDef& def) {
-  for (const auto* terms : {&def.numerator, &def.denominator})
-    for (const auto& t : *terms)
-      if (t.series == "p.resolved_ontime" || t.series == "p.open_overdue") return true;
-  return false;
-}
+bool UsesPetitionDeadline(const indicators::IndicatorDef& def) { return def.reads_petition_class; }
 
 // The steps a petition's class can be judged on, by kind and round, in the order tried.
 nlohmann::json ClassificationSteps(const calendar::DeadlineRules& rules) {
@@ -1348,23 +1343,27 @@ Status Engine::IndicatorsText(const nlohmann::json& req, std::string* out) {
     catalog_->AppendIdx766Points(catalog_->Idx766(values), out);
   }
   *out += ",\"indicators\":[";
+  // Each value's definition: by position when every indicator was asked for, else by id.
+  const auto& defs = catalog_->definitions();
+  std::vector<const indicators::IndicatorDef*> def_of(values.size());
+  for (size_t i = 0; i < values.size(); ++i)
+    def_of[i] = values.size() == defs.size() && defs[i].id == values[i].id ? &defs[i] : catalog_->Find(values[i].id);
   bool any_on_petition_deadline = false;
   for (size_t i = 0; i < values.size(); ++i) {
     if (i) *out += ',';
-    values[i].AppendJson(out);
-    if (const auto* def = catalog_->Find(values[i].id); def && UsesPetitionDeadline(*def))
-      any_on_petition_deadline = true;
+    values[i].AppendJson(out, def_of[i]);
+    if (def_of[i] && UsesPetitionDeadline(*def_of[i])) any_on_petition_deadline = true;
   }
   *out += "],\"period\":";
   q->period.AppendJson(out);
   if (any_on_petition_deadline) {
     *out += ",\"petition_deadline_steps\":{\"indicators\":[";
     bool first = true;
-    for (const auto& v : values)
-      if (const auto* def = catalog_->Find(v.id); def && UsesPetitionDeadline(*def)) {
+    for (size_t i = 0; i < values.size(); ++i)
+      if (def_of[i] && UsesPetitionDeadline(*def_of[i])) {
         if (!first) *out += ',';
         first = false;
-        AppendJsonString(v.id, out, kReplace);
+        *out += def_of[i]->id_json;
       }
     *out += "],\"steps\":";
     {

@@ -136,21 +136,27 @@ void Period::AppendJson(std::string* out) const {
 
 // Keys in nlohmann's object order (sorted): denominator, id, max_points, measure, name,
 // numerator, points, ratio, value; as ToJson, a count has no denominator and ratio but a value.
-void IndicatorValue::AppendJson(std::string* out) const {
+void IndicatorValue::AppendJson(std::string* out, const IndicatorDef* def) const {
+  // A member whose value is the definition's prewritten JSON, or written now.
+  auto member = [&](const char* lead, const std::string& value, const std::string* json) {
+    if (!json) return AppendMember(lead, value, out);
+    AppendKey(lead, out);
+    *out += *json;
+  };
   const bool count = unit_of_measure == "count";
   if (!count) {
     AppendKey("{\"denominator", out);
     AppendJsonDouble(denominator, out);
-    AppendMember(",\"id", id, out);
+    member(",\"id", id, def ? &def->id_json : nullptr);
   } else {
-    AppendMember("{\"id", id, out);
+    member("{\"id", id, def ? &def->id_json : nullptr);
   }
   if (max_points) {
     AppendKey(",\"max_points", out);
     AppendJsonDouble(*max_points, out);
   }
-  AppendMember(",\"measure", unit_of_measure, out);
-  AppendMember(",\"name", name, out);
+  member(",\"measure", unit_of_measure, def ? &def->measure_json : nullptr);
+  member(",\"name", name, def ? &def->name_json : nullptr);
   AppendKey(",\"numerator", out);
   AppendJsonDouble(numerator, out);
   if (max_points) {
@@ -193,6 +199,26 @@ Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::LoadFile(
 Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::FromConfig(const nlohmann::json& c) {
   auto cat = std::make_shared<IndicatorCatalog>();
   cat->defs_ = Definitions();
+  {
+    // Every term's series resolved once to a slot of the catalog's SeriesList.
+    std::vector<std::string> names;
+    std::map<std::string, size_t> slots;
+    for (auto& def : cat->defs_)
+      for (auto* terms : {&def.numerator, &def.denominator})
+        for (auto& t : *terms) {
+          auto [it, added] = slots.try_emplace(t.series, names.size());
+          if (added) names.push_back(t.series);
+          t.slot = it->second;
+          if (t.series == "p.resolved_ontime" || t.series == "p.open_overdue") def.reads_petition_class = true;
+        }
+    cat->series_ = std::make_unique<const SeriesList>(std::move(names));
+    for (size_t i = 0; i < cat->defs_.size(); ++i) cat->by_id_.try_emplace(cat->defs_[i].id, i);
+    for (auto& def : cat->defs_) {
+      AppendJsonString(def.id, &def.id_json, kReplace);
+      AppendJsonString(def.name, &def.name_json, kReplace);
+      AppendJsonString(def.unit_of_measure, &def.measure_json, kReplace);
+    }
+  }
   cat->idx766_ = c["idx766"];
   cat->version_ = c["version"];
   cat->half_start_ = c["periods"]["half_year"]["start"];
@@ -211,13 +237,16 @@ Result<std::shared_ptr<const IndicatorCatalog>> IndicatorCatalog::FromConfig(con
   }
   if (!errors.empty()) return Status::InvalidInput(JoinFieldErrors(errors));
   cat->CompileIdx766();
+  for (const auto& id : cat->idx766_ids_) {
+    auto it = cat->by_id_.find(id);
+    cat->idx766_def_.push_back(it == cat->by_id_.end() ? SIZE_MAX : it->second);
+  }
   return std::shared_ptr<const IndicatorCatalog>(std::move(cat));
 }
 
 const IndicatorDef* IndicatorCatalog::Find(const std::string& id) const {
-  for (const auto& d : defs_)
-    if (d.id == id) return &d;
-  return nullptr;
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : &defs_[it->second];
 }
 
 Result<Period> IndicatorCatalog::ResolvePeriod(const nlohmann::json& s) const {
@@ -308,20 +337,24 @@ std::vector<IndicatorValue> IndicatorCatalog::Compute(const SeriesIndex& index, 
                                                       const Period& period, int64_t today_day,
                                                       const std::vector<std::string>& ids) const {
   const int64_t as_of = std::min(period.to_day, today_day);
+  // The unit's cells of every series the terms read, resolved once (one shared lock, no lookup
+  // per term); the same figures as index.Range and index.Level. No other call on `index` below.
+  const SeriesIndex::Reader cells = index.Read(unit, *series_);
   auto eval = [&](const std::vector<Term>& terms) {
     double sum = 0;
     for (const auto& t : terms) {
       double v = 0;
       switch (t.mode) {
-        case M::kRange: v = index.Range(t.series, unit, period.from_day, period.to_day); break;
-        case M::kLevel: v = index.Level(t.series, unit, as_of); break;
-        case M::kBeforeStart: v = index.Level(t.series, unit, period.from_day - 1); break;
+        case M::kRange: v = cells.Range(t.slot, period.from_day, period.to_day); break;
+        case M::kLevel: v = cells.Level(t.slot, as_of); break;
+        case M::kBeforeStart: v = cells.Level(t.slot, period.from_day - 1); break;
       }
       sum += t.sign * v;
     }
     return sum;
   };
   std::vector<IndicatorValue> out;
+  out.reserve(ids.empty() ? defs_.size() : ids.size());
   for (const auto& def : defs_) {
     if (!ids.empty() && std::find(ids.begin(), ids.end(), def.id) == ids.end()) continue;
     IndicatorValue v{def.id, def.name, def.unit_of_measure};
@@ -339,7 +372,7 @@ std::vector<IndicatorValue> IndicatorCatalog::Compute(const SeriesIndex& index, 
         if (a <= std::min(b, as_of)) {
           v.denominator += 1;
           double held = 0;
-          for (const auto& t : def.numerator) held += index.Range(t.series, unit, a, b);
+          for (const auto& t : def.numerator) held += cells.Range(t.slot, a, b);
           if (held > 0) v.numerator += 1;
         }
         start = next;
@@ -406,7 +439,9 @@ void IndicatorCatalog::CompileIdx766() {
 
 Idx766Score IndicatorCatalog::Idx766(const std::vector<IndicatorValue>& values) const {
   // `values` is usually every definition in order (position k is defs_[k]); else searched.
-  auto find = [&](const std::string& id) -> const IndicatorValue* {
+  const bool every = values.size() == defs_.size();
+  auto find = [&](const std::string& id, size_t def_pos) -> const IndicatorValue* {
+    if (every && def_pos < values.size() && values[def_pos].id == id) return &values[def_pos];
     for (const auto& v : values)
       if (v.id == id) return &v;
     return nullptr;
@@ -415,7 +450,7 @@ Idx766Score IndicatorCatalog::Idx766(const std::vector<IndicatorValue>& values) 
   s.max = idx766_max_;
   s.points.assign(idx766_ids_.size(), std::nullopt);
   if (redistribution_from_) {
-    const IndicatorValue* from = find(redistribution_from_id_);
+    const IndicatorValue* from = find(redistribution_from_id_, idx766_def_[*redistribution_from_]);
     if (from && from->denominator == 0) {
       const double share = s.max[*redistribution_from_] / static_cast<double>(redistribution_to_.size());
       for (const auto& to : redistribution_to_)
@@ -425,7 +460,7 @@ Idx766Score IndicatorCatalog::Idx766(const std::vector<IndicatorValue>& values) 
     }
   }
   std::vector<const IndicatorValue*> value_of(idx766_ids_.size(), nullptr);
-  for (size_t k = 0; k < idx766_ids_.size(); ++k) value_of[k] = find(idx766_ids_[k]);
+  for (size_t k = 0; k < idx766_ids_.size(); ++k) value_of[k] = find(idx766_ids_[k], idx766_def_[k]);
   for (const auto& g : idx766_groups_) {
     double gp = 0, gmax = 0;
     for (size_t slot : g.slots) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -41,6 +42,8 @@ struct Idx766Score {
   bool redistributed = false;
 };
 
+struct IndicatorDef;
+
 struct IndicatorValue {
   std::string id;
   std::string name;  // Vietnamese label
@@ -52,8 +55,9 @@ struct IndicatorValue {
   std::optional<double> max_points;
   nlohmann::json ToJson() const;
   // Appends the same bytes as DumpJson(ToJson(), out, replace) (core/json_write.h), without
-  // the document. Also Period::AppendJson.
-  void AppendJson(std::string* out) const;
+  // the document. Also Period::AppendJson. def: null, or the definition this value was computed
+  // from (its id, name and measure are the value's; their JSON is then not written again).
+  void AppendJson(std::string* out, const IndicatorDef* def = nullptr) const;
 };
 
 // One term of a formula: a series read as a range sum, as a level on the as-of day, or as the
@@ -62,6 +66,7 @@ struct Term {
   enum class Mode { kRange, kLevel, kBeforeStart } mode;
   std::string series;
   double sign = 1;
+  size_t slot = 0;  // the series' position in IndicatorCatalog::series() (set by FromConfig)
 };
 
 struct IndicatorDef {
@@ -73,6 +78,12 @@ struct IndicatorDef {
   bool complement = false;        // numerator = denominator - numerator terms
   bool months_held = false;       // months of the period with the numerator series > 0
   bool average_age = false;       // backlog age: as_of - level(sum)/level(count)
+  // Whether a term reads a petition's on-time class (p.resolved_ontime, p.open_overdue: the
+  // series contributions.cc writes from the deadline rules' classification). Set by FromConfig.
+  bool reads_petition_class = false;
+  // id, name and unit_of_measure as JSON strings (AppendJsonString, replace), written once by
+  // FromConfig for IndicatorValue::AppendJson.
+  std::string id_json, name_json, measure_json;
 };
 
 class IndicatorCatalog {
@@ -92,6 +103,8 @@ class IndicatorCatalog {
   Period Previous(const Period& p) const;
 
   const std::vector<IndicatorDef>& definitions() const { return defs_; }
+  // The distinct series the definitions' terms read (Term::slot indexes it).
+  const SeriesList& series() const { return *series_; }
   const IndicatorDef* Find(const std::string& id) const;
 
   // Computes the requested ids (all when empty) for unit and period. Level terms are read on
@@ -103,7 +116,8 @@ class IndicatorCatalog {
   // This is the reference form (the DOM answer of the indicators op, the tests' oracle); the
   // ABI's answer is written from Idx766 (the same figures) by AppendIdx766Points.
   nlohmann::json Idx766Points(const std::vector<IndicatorValue>& values) const;
-  // The same points as a struct (no document, no map): what Compute uses.
+  // The same points as a struct (no document, no map): what Compute uses. Fastest with Compute's
+  // answer for every definition (values[k] is defs_[k]); any other list is searched by id.
   Idx766Score Idx766(const std::vector<IndicatorValue>& values) const;
   // Appends the bytes of DumpJson(Idx766Points(values), out, replace) from a score of `values`.
   void AppendIdx766Points(const Idx766Score& score, std::string* out) const;
@@ -119,6 +133,9 @@ class IndicatorCatalog {
   void CompileIdx766();
 
   std::vector<IndicatorDef> defs_;
+  std::unique_ptr<const SeriesList> series_;
+  // Positions in defs_ by id (the first definition of an id wins, as a scan would find it).
+  std::map<std::string, size_t, std::less<>> by_id_;
   nlohmann::json idx766_;
   // idx766_ compiled once (FromConfig): the slots, their configured max and threshold (the last
   // entry of an id wins, as in Idx766Points), the groups and the redistribution.
@@ -127,6 +144,7 @@ class IndicatorCatalog {
     std::vector<size_t> slots;                 // the group's indicators, in configured order
   };
   std::vector<std::string> idx766_ids_;
+  std::vector<size_t> idx766_def_;  // by slot: the position of its id in defs_ (SIZE_MAX: none)
   std::vector<std::string> idx766_id_json_;  // "\"id\":" written once per slot
   std::vector<double> idx766_max_;
   std::vector<std::optional<double>> idx766_threshold_;

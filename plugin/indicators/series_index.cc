@@ -57,8 +57,30 @@ bool GetI64(const std::string& in, size_t* pos, int64_t* v) {
 uint32_t SeriesIndex::Intern(std::vector<std::string>* names,
                              std::unordered_map<std::string, uint32_t>* ids, const std::string& name) {
   auto [it, added] = ids->try_emplace(name, static_cast<uint32_t>(names->size()));
-  if (added) names->push_back(name);
+  if (added) {
+    names->push_back(name);
+    if (names == &series_names_) names_stamp_ = NewStamp();  // SeriesLists resolve again
+  }
   return it->second;
+}
+
+uint64_t SeriesIndex::NewStamp() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+void SeriesIndex::SetCell(uint64_t key, const Buckets* b) {
+  const auto series = static_cast<uint32_t>(key >> 32), unit = static_cast<uint32_t>(key & 0xffffffffu);
+  if (unit >= rows_.size()) {
+    if (!b) return;
+    rows_.resize(unit_names_.size());
+  }
+  auto& row = rows_[unit];
+  if (series >= row.size()) {
+    if (!b) return;
+    row.resize(series_names_.size(), nullptr);
+  }
+  row[series] = b;
 }
 
 namespace {
@@ -149,9 +171,15 @@ void SeriesIndex::Apply(const std::vector<Delta>& deltas) {
     MonthOf(d.day, &mk, &dom);
     const uint64_t key = KeyOf(Intern(&series_names_, &series_ids_, d.series),
                                Intern(&unit_names_, &unit_ids_, d.unit));
-    Buckets& b = data_[key];
+    auto [it, added] = data_.try_emplace(key);
+    Buckets& b = it->second;
     Add(&b, mk, dom, ToFixed(d.value));
-    if (b.months.empty()) data_.erase(key);
+    if (b.months.empty()) {
+      data_.erase(it);
+      SetCell(key, nullptr);
+    } else if (added) {
+      SetCell(key, &b);
+    }
   }
 }
 
@@ -223,6 +251,36 @@ double SeriesIndex::Range(const std::string& series, const std::string& unit, in
   return FromFixed(RangeSum(*b, from_day, to_day));
 }
 
+SeriesIndex::Reader SeriesIndex::Read(const std::string& unit, const SeriesList& list) const {
+  Reader r;
+  r.lock_ = std::shared_lock(mu_);
+  r.cells_.assign(list.size(), nullptr);
+  auto u = unit_ids_.find(unit);
+  if (u == unit_ids_.end() || u->second >= rows_.size()) return r;
+  const auto& row = rows_[u->second];
+  std::lock_guard list_lock(list.mu_);
+  if (list.stamp_ != names_stamp_) {
+    list.ids_.resize(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto s = series_ids_.find(list.names_[i]);
+      list.ids_[i] = s == series_ids_.end() ? UINT32_MAX : s->second;
+    }
+    list.stamp_ = names_stamp_;
+  }
+  for (size_t i = 0; i < list.size(); ++i)
+    if (list.ids_[i] < row.size()) r.cells_[i] = row[list.ids_[i]];
+  return r;
+}
+
+double SeriesIndex::Reader::Range(size_t i, int64_t from_day, int64_t to_day) const {
+  if (to_day < from_day || !cells_[i]) return 0;
+  return FromFixed(RangeSum(*cells_[i], from_day, to_day));
+}
+
+double SeriesIndex::Reader::Level(size_t i, int64_t day) const {
+  return cells_[i] ? FromFixed(Prefix(*cells_[i], day)) : 0;
+}
+
 double SeriesIndex::Level(const std::string& series, const std::string& unit, int64_t day) const {
   std::shared_lock lock(mu_);
   const Buckets* b = Find(series, unit);
@@ -232,6 +290,8 @@ double SeriesIndex::Level(const std::string& series, const std::string& unit, in
 void SeriesIndex::Clear() {
   std::unique_lock lock(mu_);
   data_.clear();
+  rows_.clear();
+  names_stamp_ = NewStamp();
   series_names_.clear();
   unit_names_.clear();
   series_ids_.clear();
@@ -257,6 +317,7 @@ size_t SeriesIndex::memory_bytes() const {
   for (const auto& [k, b] : data_)
     n += sizeof(uint64_t) + sizeof(Buckets) + 2 * sizeof(void*) + b.months.capacity() * sizeof(MonthHdr) +
          b.bytes.capacity();
+  for (const auto& row : rows_) n += sizeof(row) + row.capacity() * sizeof(row[0]);
   for (const auto* names : {&series_names_, &unit_names_})
     for (const auto& s : *names) n += 2 * (sizeof(std::string) + s.capacity()) + 3 * sizeof(void*);
   return n;
@@ -341,6 +402,7 @@ bool SeriesIndex::LoadCell(const std::string& key, const std::string& data) {
   auto [it, added] = data_.try_emplace(k);
   if (added) {
     it->second = std::move(fresh);
+    SetCell(k, &it->second);
   } else {
     // Already has sums (not at open): add day by day.
     for (const MonthHdr& h : fresh.months) {
@@ -351,7 +413,10 @@ bool SeriesIndex::LoadCell(const std::string& key, const std::string& data) {
         if (h.mask & (1u << (d - 1))) Add(&it->second, h.month, d, vals[i++]);
     }
   }
-  if (it->second.months.empty()) data_.erase(it);
+  if (it->second.months.empty()) {
+    data_.erase(it);
+    SetCell(k, nullptr);
+  }
   return true;
 }
 

@@ -13,11 +13,17 @@
 // is removed, and a month with no day left with it. Updating a day re-encodes its month (at
 // most 31 values); a range query adds month totals and decodes at most two months' days.
 //
+// A query reads many series of one unit (issue 16: the 52 indicators read about 60 series):
+// Read() resolves the unit and a SeriesList's names once, under one shared lock, to the cells'
+// buckets, through a table of the cells by unit and series (no hash lookup per term).
+//
 // Thread-safety: Apply and Load take an exclusive lock, reads a shared lock.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -37,12 +43,51 @@ struct Delta {
   bool own_unit = false;
 };
 
+class SeriesIndex;
+
+// Series names a caller reads together, resolved to an index's internal ids on first use and
+// again only after that index has learnt a new series name or been cleared (IndicatorCatalog
+// keeps one for all its terms). Immutable names; the resolution cache has its own lock, so one
+// list may be used by many threads and with several indexes.
+class SeriesList {
+ public:
+  explicit SeriesList(std::vector<std::string> names) : names_(std::move(names)) {}
+  const std::vector<std::string>& names() const { return names_; }
+  size_t size() const { return names_.size(); }
+
+ private:
+  friend class SeriesIndex;
+  std::vector<std::string> names_;
+  mutable std::mutex mu_;
+  mutable uint64_t stamp_ = 0;      // SeriesIndex::names_stamp_ the ids were resolved at (0: none)
+  mutable std::vector<uint32_t> ids_;  // by name; UINT32_MAX: not a series of that index
+};
+
 // Sums are kept as integers in millionths of a unit, so they are exact and do not depend on the
 // order deltas arrive in: the same data gives the same figures to the last digit whether the
 // index was built during intake or loaded at open (reports are compared byte for byte).
 // Contribution values are counts or day durations; a millionth of a day is 0.09 s.
 class SeriesIndex {
+  struct Buckets;
+
  public:
+  // One unit's cells for a SeriesList, read under a shared lock held while the Reader lives:
+  // the same figures as Range and Level. Precondition: the thread holding a Reader calls no other
+  // method of the index until it is gone (std::shared_mutex is not recursive; a waiting writer
+  // could deadlock it). Movable, not copyable.
+  class Reader {
+   public:
+    // Range(list[i], unit, from_day, to_day), Level(list[i], unit, day).
+    double Range(size_t i, int64_t from_day, int64_t to_day) const;
+    double Level(size_t i, int64_t day) const;
+
+   private:
+    friend class SeriesIndex;
+    std::shared_lock<std::shared_mutex> lock_;
+    std::vector<const Buckets*> cells_;  // by list position; null: no sums
+  };
+  Reader Read(const std::string& unit, const SeriesList& list) const;
+
   void Apply(const std::vector<Delta>& deltas);
   // Sum of the series over days [from_day, to_day].
   double Range(const std::string& series, const std::string& unit, int64_t from_day,
@@ -91,8 +136,17 @@ class SeriesIndex {
   // Sum over [from_day, to_day] (from_day <= to_day).
   static int64_t RangeSum(const Buckets& b, int64_t from_day, int64_t to_day);
 
+  // Records that data_[KeyOf(s, u)] now exists (b) or is gone (null) in rows_.
+  void SetCell(uint64_t key, const Buckets* b);
+  // A new value of names_stamp_, unique in the process (so a SeriesList resolved against another
+  // index, or this one before Clear, never matches).
+  static uint64_t NewStamp();
+
   mutable std::shared_mutex mu_;
-  std::unordered_map<uint64_t, Buckets> data_;
+  std::unordered_map<uint64_t, Buckets> data_;  // node-based: a value's address is stable
+  // rows_[unit id][series id]: the cell's buckets in data_, or null (rows grow on demand).
+  std::vector<std::vector<const Buckets*>> rows_;
+  uint64_t names_stamp_ = NewStamp();  // changes whenever a series name is interned or on Clear
   std::vector<std::string> series_names_, unit_names_;
   std::unordered_map<std::string, uint32_t> series_ids_, unit_ids_;
 };

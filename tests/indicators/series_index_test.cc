@@ -3,11 +3,13 @@
 // cells (and RecordSeriesIndex's) load back into the same figures.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include "core/timeutil.h"
@@ -93,6 +95,91 @@ TEST(SeriesIndexTest, SparseDaysAnswerLikeAPlainMapAndCellsRoundTrip) {
   // Malformed cells are refused whole.
   EXPECT_FALSE(loaded.LoadCell(SeriesIndex::CellKey("x", "y"), std::string("\x01\x02\x03", 3)));
   EXPECT_FALSE(loaded.LoadCell("z\x1fx\x1fy", index.EncodeCell(series[0], units[0])));
+}
+
+// SeriesIndex::Read (issue 16: one resolution per query) answers what Range and Level answer,
+// for a SeriesList that names series the index does not have yet, after cells are created,
+// emptied (their buckets freed), loaded from checkpoint cells, after Clear (ids re-assigned in
+// another order) and with one list alternating between two indexes with different ids.
+TEST(SeriesIndexTest, ReaderAnswersLikeRangeAndLevelThroughNewNamesEmptiedCellsAndClear) {
+  const int64_t day = DaysFromCivil(2025, 3, 14);
+  const SeriesList list({"d.recv", "later", "p.open", "d.recv"});  // a name twice is allowed
+  auto expect_same = [&](const SeriesIndex& index, const std::string& unit) {
+    std::vector<double> range, level;
+    {
+      const SeriesIndex::Reader r = index.Read(unit, list);
+      for (size_t i = 0; i < list.size(); ++i) {
+        range.push_back(r.Range(i, day - 40, day + 40));
+        level.push_back(r.Level(i, day));
+      }
+      EXPECT_EQ(r.Range(0, day + 1, day), 0);  // an empty range
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      EXPECT_EQ(range[i], index.Range(list.names()[i], unit, day - 40, day + 40)) << list.names()[i] << " " << unit;
+      EXPECT_EQ(level[i], index.Level(list.names()[i], unit, day)) << list.names()[i] << " " << unit;
+    }
+    return range;
+  };
+  SeriesIndex a;
+  a.Apply({{"p.open", "U1", day - 3, 1}, {"d.recv", "U1", day, 2}, {"d.recv", "U2", day + 1, 1}});
+  EXPECT_EQ(expect_same(a, "U1"), (std::vector<double>{2, 0, 1, 2}));
+  EXPECT_EQ(expect_same(a, "nowhere"), (std::vector<double>{0, 0, 0, 0}));
+  // A series name the list was resolved without: the list resolves again.
+  a.Apply({{"later", "U1", day - 1, 5}});
+  EXPECT_EQ(expect_same(a, "U1"), (std::vector<double>{2, 5, 1, 2}));
+  // A cell whose every day cancels is erased: the reader must not see its freed buckets.
+  // (The next new cell is likely to get the freed node's memory.)
+  a.Apply({{"d.recv", "U1", day, -2}});
+  a.Apply({{"p.open", "U2", day, 8}});
+  EXPECT_EQ(expect_same(a, "U1"), (std::vector<double>{0, 5, 1, 0}));
+  a.Apply({{"d.recv", "U1", day - 2, 3}});  // and comes back
+  EXPECT_EQ(expect_same(a, "U1"), (std::vector<double>{3, 5, 1, 3}));
+  // A second index interns the names in another order; the list alternates between the two.
+  SeriesIndex b;
+  b.Apply({{"x", "U9", day, 1}, {"later", "U1", day, 7}, {"p.open", "U1", day, 4}, {"d.recv", "U1", day, 9}});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(expect_same(b, "U1"), (std::vector<double>{9, 7, 4, 9}));
+    EXPECT_EQ(expect_same(a, "U1"), (std::vector<double>{3, 5, 1, 3}));
+  }
+  // Clear, then other ids: nothing stale.
+  a.Clear();
+  EXPECT_EQ(expect_same(a, "U1"), (std::vector<double>{0, 0, 0, 0}));
+  a.Apply({{"p.open", "U2", day, 1}, {"later", "U1", day, 1}, {"d.recv", "U1", day, 1}});
+  EXPECT_EQ(expect_same(a, "U1"), (std::vector<double>{1, 1, 0, 1}));
+  // Cells loaded from a checkpoint are read the same.
+  SeriesIndex loaded;
+  for (const auto& [s, u] : b.Keys()) ASSERT_TRUE(loaded.LoadCell(SeriesIndex::CellKey(s, u), b.EncodeCell(s, u)));
+  EXPECT_EQ(expect_same(loaded, "U1"), (std::vector<double>{9, 7, 4, 9}));
+}
+
+// Readers on several threads while a writer adds and cancels: every reader sees a whole batch
+// or none (the lock is held for the reader's life), and the list's cache is shared safely.
+TEST(SeriesIndexTest, ReadersAndAWriterConcurrently) {
+  const int64_t day = DaysFromCivil(2024, 6, 1);
+  SeriesIndex index;
+  const SeriesList list({"a", "b"});
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t)
+    readers.emplace_back([&] {
+      while (!stop.load()) {
+        const SeriesIndex::Reader r = index.Read("U", list);
+        // Each batch adds 1 to a and 1 to b (a new day, a new series name at first), or
+        // cancels the last one: a == b always.
+        if (r.Range(0, day, day + 400) != r.Range(1, day, day + 400)) bad.fetch_add(1);
+      }
+    });
+  for (int i = 0; i < 300; ++i) {
+    index.Apply({{"a", "U", day + i, 1}, {"b", "U", day + i, 1}});
+    if (i % 3 == 2) index.Apply({{"a", "U", day + i, -1}, {"b", "U", day + i, -1}});
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  const SeriesIndex::Reader r = index.Read("U", list);
+  EXPECT_EQ(r.Range(0, day, day + 400), 200);
+  EXPECT_EQ(r.Range(1, day, day + 400), 200);
 }
 
 TEST(RecordSeriesIndexTest, CellsRoundTripPerMonth) {

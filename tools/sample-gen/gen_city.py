@@ -26,6 +26,7 @@ bounded by one shard whatever --events is. Deterministic: the same --seed, --eve
 import argparse
 import copy
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -124,6 +125,24 @@ def set_year(year):
         os.path.join(CALENDAR_DIR, f"{year + 1}.json")) else set())
 
 
+def gen_shard(task):
+    """Generates one (year, department) shard into tmpdir; returns (its path, its manifest).
+
+    Sets every gen_sample global the generator reads, so the result depends on the task only
+    (safe in any worker process, in any order)."""
+    yi, year, di, code, doc, seed, scale, bad_share, tmpdir = task
+    set_year(year)
+    low = code.lower()
+    gs.SRC_ONESTOP = f"motcua-{low}"
+    gs.SRC_PAKN = f"pakn-dvcqg-{low}"
+    gs.SRC_DVK = f"thidua-{low}"
+    gs.PLAN_ID = f"KH-DV-@@@@-{code}"  # the year is put in after the date shift
+    shard_path = os.path.join(tmpdir, f"shard-{yi}-{di}.jsonl")
+    g = ShardGenerator(seed * 1_000_003 + yi * 1009 + di, scale, doc, year)
+    m = g.run(shard_path, os.path.join(tmpdir, f"shard-{yi}-{di}.manifest.json"), bad_share)
+    return shard_path, m
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=2023)
@@ -135,6 +154,8 @@ def main(argv=None):
                     help="first-last year (default 2023-2027: the years config/calendar covers)")
     ap.add_argument("--bad-share", type=float, default=0.03)
     ap.add_argument("--units", default=gs.DEFAULT_UNITS, help="one department's unit hierarchy")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="worker processes generating shards (output identical to --jobs 1)")
     args = ap.parse_args(argv)
     if args.events <= 0:
         ap.error("--events must be positive")
@@ -155,21 +176,24 @@ def main(argv=None):
     totals = {"events": 0, "accepted": 0, "accepted_by_kind": {}, "duplicate": 0, "stale": 0,
               "rejected": 0, "records": {}}
     tmpdir = tempfile.mkdtemp(prefix="danvan-city-", dir=os.path.dirname(os.path.abspath(args.out)))
+    tasks = [(yi, year, di, code, doc, args.seed, scale, args.bad_share, tmpdir)
+             for yi, year in enumerate(years) for di, (code, doc) in enumerate(per_dept)]
     try:
         with open(args.out, "wb") as out:
-            for yi, year in enumerate(years):
-                set_year(year)
-                for di, (code, doc) in enumerate(per_dept):
-                    low = code.lower()
-                    gs.SRC_ONESTOP = f"motcua-{low}"
-                    gs.SRC_PAKN = f"pakn-dvcqg-{low}"
-                    gs.SRC_DVK = f"thidua-{low}"
-                    gs.PLAN_ID = f"KH-DV-@@@@-{code}"  # the year is put in after the date shift
-                    shard_path = os.path.join(tmpdir, "shard.jsonl")
-                    g = ShardGenerator(args.seed * 1_000_003 + yi * 1009 + di, scale, doc, year)
-                    m = g.run(shard_path, os.path.join(tmpdir, "shard.manifest.json"), args.bad_share)
+            # Shards are independent (each sets every module global it reads and has its own
+            # seeded RNG), so --jobs N worker processes give the serial output byte for byte:
+            # results come back in task order and are appended in that order.
+            pool = None
+            if args.jobs > 1:
+                pool = multiprocessing.get_context("fork").Pool(args.jobs)
+                results = pool.imap(gen_shard, tasks, chunksize=1)
+            else:
+                results = map(gen_shard, tasks)
+            try:
+                for (yi, year, di, code, *_), (shard_path, m) in zip(tasks, results):
                     with open(shard_path, "rb") as f:
                         shutil.copyfileobj(f, out, 1 << 20)
+                    os.remove(shard_path)
                     e = m["expected"]
                     totals["events"] += m["events"]
                     totals["accepted"] += e["accepted"]
@@ -182,6 +206,10 @@ def main(argv=None):
                         totals["records"][k] = totals["records"].get(k, 0) + v
                     print(f"shard {year} {code}: {m['events']} events (total {totals['events']})",
                           file=sys.stderr, flush=True)
+            finally:
+                if pool is not None:
+                    pool.terminate()
+                    pool.join()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     manifest = {"generator": "tools/sample-gen/gen_city.py", "seed": args.seed,
