@@ -21,11 +21,11 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "core/bounded_input.h"
 #include "core/timeutil.h"
 #include "console/console.h"
 #include "engine/config_reload.h"
 #include "engine/engine.h"
+#include "engine/engine_internal.h"
 #include "engine/query_args.h"
 #include "portal/portal_http_client.h"
 #include "portal/portal_probe.h"
@@ -36,7 +36,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr const char* kAuditKind = "audit";
-constexpr const char* kPortalProceduresSetting = "procedures.portal";  // as in engine.cc
 constexpr size_t kMaxActorBytes = 200;
 constexpr size_t kMaxAuditErrors = 20;
 

@@ -1,5 +1,6 @@
-// Shared by the engine's own translation units (engine.cc, intake_apply.cc); not an interface
-// for other modules.
+// Shared by the engine's own translation units (engine.cc, engine_config.cc, engine_query.cc,
+// engine_records.cc, engine_tags.cc, intake_apply.cc, admin_ops.cc); not an interface for other
+// modules.
 #pragma once
 
 #include <optional>
@@ -16,6 +17,9 @@
 #include "storage/store.h"
 
 namespace danvan {
+
+// Store setting: the portal's LayThuTuc answers merged so far, by procedure code (JSON object).
+inline constexpr const char* kPortalProceduresSetting = "procedures.portal";
 
 // An event after parsing (outside the write lock), waiting to be applied.
 struct Engine::Prepared {
