@@ -9,6 +9,13 @@
 namespace danvan::indicators {
 namespace {
 
+// The position of an idx766 indicator in the catalog's sorted id list, if it is one.
+std::optional<size_t> Idx766Slot(const std::vector<std::string>& sorted_ids, const std::string& id) {
+  auto it = std::lower_bound(sorted_ids.begin(), sorted_ids.end(), id);
+  if (it == sorted_ids.end() || *it != id) return std::nullopt;
+  return static_cast<size_t>(it - sorted_ids.begin());
+}
+
 using M = Term::Mode;
 
 Term R(const std::string& s, double sign = 1) { return {M::kRange, s, sign}; }
@@ -398,11 +405,10 @@ std::vector<IndicatorValue> IndicatorCatalog::Compute(const SeriesIndex& index, 
   // Points of the idx766 indicators.
   const Idx766Score score = Idx766(out);
   for (auto& v : out) {
-    auto it = std::lower_bound(idx766_ids_.begin(), idx766_ids_.end(), v.id);
-    if (it == idx766_ids_.end() || *it != v.id) continue;
-    const size_t slot = static_cast<size_t>(it - idx766_ids_.begin());
-    v.max_points = score.max[slot];
-    v.points = score.points[slot];
+    const std::optional<size_t> slot = Idx766Slot(idx766_ids_, v.id);
+    if (!slot) continue;
+    v.max_points = score.max[*slot];
+    v.points = score.points[*slot];
   }
   return out;
 }
@@ -412,11 +418,7 @@ void IndicatorCatalog::CompileIdx766() {
   std::map<std::string, double> max;
   std::map<std::string, double> threshold;
   ConfiguredMaxima(idx766_, &max, &threshold);
-  auto slot_of = [&](const std::string& id) -> std::optional<size_t> {
-    auto it = std::lower_bound(idx766_ids_.begin(), idx766_ids_.end(), id);
-    if (it == idx766_ids_.end() || *it != id) return std::nullopt;
-    return static_cast<size_t>(it - idx766_ids_.begin());
-  };
+  auto slot_of = [&](const std::string& id) { return Idx766Slot(idx766_ids_, id); };
   for (const auto& [id, m] : max) {  // std::map: sorted as a document's keys
     idx766_ids_.push_back(id);
     idx766_id_json_.push_back(DumpJson(nlohmann::json(id), kReplace) + ":");
