@@ -11,6 +11,7 @@
 #include <Poco/URI.h>
 
 #include "core/bounded_input.h"
+#include "core/json_number.h"
 
 namespace danvan {
 namespace {
@@ -465,9 +466,10 @@ std::string ErrorCodeText(const json& body) {
   if (it == body.end()) it = body.find("errorCode");
   if (it == body.end() || it->is_null()) return "";
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
   if (it->is_number_unsigned()) return std::to_string(it->get<uint64_t>());
-  if (it->is_number_float()) return std::to_string(static_cast<int64_t>(it->get<double>()));
+  // A float code ("error_code": 401.0) reads as its integer; one that is not an exact integer
+  // (1.5, 1e76: casting that to an integer is undefined) is shown as the portal wrote it.
+  if (auto n = JsonExactInt(*it)) return std::to_string(*n);
   return it->dump();
 }
 

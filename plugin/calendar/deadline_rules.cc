@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "calendar/json_file.h"
+#include "core/json_number.h"
 #include "core/timeutil.h"
 
 namespace danvan::calendar {
@@ -16,7 +17,9 @@ DayType ParseDayType(const std::string& s) {
 
 Result<DueSoonHorizon> ParseHorizon(const nlohmann::json& j) {
   DueSoonHorizon h;
-  h.value = j.at("value").get<int64_t>();
+  auto value = JsonIntInRange(j.at("value"), 0, 1000);  // schemas/deadlines.schema.json
+  if (!value) return Status::InvalidInput("value: cần số nguyên từ 0 đến 1000");
+  h.value = *value;
   const std::string u = j.at("unit").get<std::string>();
   if (u == "hours")
     h.unit = DueSoonHorizon::Unit::kHours;
@@ -71,8 +74,16 @@ Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
       return Status::InvalidInput("Đơn thư: thiếu $.data.petition_kind (cần phân loại đơn trước)");
     if (data.contains("round") && !data["round"].is_null()) {
       const auto& r = data["round"];
-      p.round = r.is_string() ? std::atoi(r.get<std::string>().c_str()) : r.get<int>();
-      if (p.round != 1 && p.round != 2)
+      // 1e300 or "99999999999" must be refused, not converted (undefined, or atoi's overflow).
+      std::optional<int64_t> round;
+      if (r.is_string()) {
+        const std::string& text = r.get_ref<const std::string&>();
+        if (text == "1" || text == "2") round = text[0] - '0';
+      } else {
+        round = JsonIntInRange(r, 1, 2);
+      }
+      if (round) p.round = static_cast<int>(*round);
+      if (!round || (p.round != 1 && p.round != 2))
         return Status::InvalidInput("Đơn thư: $.data.round phải là 1 hoặc 2");
     }
     p.status = data.value("status", "");

@@ -8,6 +8,7 @@
 
 #include "core/bounded_input.h"
 #include "core/data_dirs.h"
+#include "core/json_number.h"
 #include "core/json_schema.h"
 #include "engine/engine_internal.h"
 
@@ -66,7 +67,13 @@ void ParsePostgresConfig(const nlohmann::json& storage, const SecretLookup& secr
     return;
   }
   c->pg_password = pw.value();
-  if (pg.contains("pool_size")) c->read_connections = pg["pool_size"].get<int>();
+  if (pg.contains("pool_size")) {
+    // The schema allows 1..64; checked again here so no number converts out of range.
+    if (auto n = JsonIntInRange(pg["pool_size"], 1, 64))
+      c->read_connections = static_cast<int>(*n);
+    else
+      errors->push_back({where + "/pool_size", "cần số nguyên từ 1 đến 64"});
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "core/json_number.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
 #include "outbox/export_log.h"
@@ -251,13 +252,21 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
     out.errors.push_back({"/data/MaHoSo", "phải trùng với mã bản ghi /id (\"" +
                                               event["id"].get<std::string>() + "\")", "key.mismatch"});
   }
+  // The schema says a non-negative integer; a float like 1e300 must not reach get<int64_t>()
+  // (an out-of-range conversion is undefined), whatever the validator made of it.
+  std::optional<int64_t> version;
+  if (event.contains("version")) {
+    version = JsonExactInt(event["version"]);
+    if (!version || *version < 0)
+      out.errors.push_back({"/version", "cần số nguyên không âm", "schema.type"});
+  }
   if (!out.errors.empty()) return out;
 
   p.key = out.partial_key;
   p.unit = out.partial_unit;
   if (event.contains("version")) {
     p.order_basis = "version";
-    p.order_key = event["version"].get<int64_t>();
+    p.order_key = *version;
   } else {
     p.order_basis = "time";
     p.order_key = *updated_at;

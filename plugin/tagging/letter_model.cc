@@ -6,6 +6,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/json_number.h"
 #include "text/normalize.h"
 #include "text/utf8.h"
 
@@ -384,7 +385,11 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       if (cue.count) {
         if (!j.contains("thresholds") || !j["thresholds"].is_array() || j["thresholds"].empty())
           return Status::InvalidInput(ptr + "/thresholds: dấu hiệu đếm cần ngưỡng");
-        for (const auto& t : j["thresholds"]) cue.thresholds.push_back(t.get<int>());
+        for (const auto& t : j["thresholds"]) {
+          auto n = JsonIntInRange(t, 0, 1000000);
+          if (!n) return Status::InvalidInput(ptr + "/thresholds: cần số nguyên từ 0 đến 1000000");
+          cue.thresholds.push_back(static_cast<int>(*n));
+        }
       } else if (j.contains("negators")) {
         for (size_t k = 0; k < j["negators"].size(); ++k) {
           auto w = NormWord(j["negators"][k].get<std::string>());

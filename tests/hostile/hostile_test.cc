@@ -552,6 +552,11 @@ TEST_F(Hostile, NumbersOutOfRangeAreNamedAndQuarantined) {
   ExpectRejected(Petition("\"N-6\"", 0, "", "1.5"), "/version");
   ExpectRejected(Petition("\"N-7\"", 1, ",\"petitioner_count\":1e400"), "/data/petitioner_count");
   ExpectRejected(Petition("\"N-8\"", 0, "", "NaN"), "/version");
+  // Finite but far outside int64 (converting it is undefined behaviour, not just wrong).
+  ExpectRejected(Petition("\"N-10\"", 0, "", "1e300"), "/version");
+  ExpectRejected(Petition("\"N-11\"", 0, "", "-1.7976931348623157e308"), "/version");
+  ExpectRejected(Petition("\"N-12\"", 1, ",\"round\":1e300"), "/data/round");
+  ExpectRejected(Petition("\"N-13\"", 1, ",\"round\":\"99999999999999999999\""), "/data/round");
   ExpectRejected(Petition("\"N-9\"", 1, ",\"extensions\":[{\"days\":1e999,\"reason\":\"x\"}]"),
                  "/data/extensions/0/days");
   // The largest version is accepted as itself.

@@ -741,6 +741,17 @@ TEST(PortalClassifyTest, Leniency) {
             PortalOutcome::kAlreadyExists);
   EXPECT_EQ(Classify(200, R"({"error_code":"-1","message":"Sai định dạng"})").outcome,
             PortalOutcome::kPermanent);
+  // A code written as a float reads as its integer; one that is no exact integer is kept as
+  // written (CI's fuzzer found 1e76 converted to long: undefined behaviour).
+  EXPECT_EQ(Classify(200, R"({"error_code":-3.0,"message":"Hồ sơ đã tồn tại"})").outcome,
+            PortalOutcome::kAlreadyExists);
+  EXPECT_EQ(Classify(200, R"({"error_code":-3.0})").error_code, "-3");
+  for (const char* body : {R"({"error_code":1e76})", R"({"error_code":-1.5})",
+                           R"({"error_code":11111111111111111111111111111111111111111})"}) {
+    SendResult odd = Classify(200, body);
+    EXPECT_FALSE(odd.error_code.empty()) << body;
+    EXPECT_NE(odd.outcome, PortalOutcome::kSuccess) << body;
+  }
   EXPECT_EQ(Classify(200, "<html>gateway</html>").outcome, PortalOutcome::kRetryable);
   EXPECT_EQ(Classify(200, "").outcome, PortalOutcome::kRetryable);
   for (int s : {408, 425, 429, 500, 502, 503, 504, 599}) {
