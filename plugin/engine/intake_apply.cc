@@ -10,6 +10,7 @@
 // is done in the same transaction: one commit, one fsync per batch.
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -61,11 +62,14 @@ struct WatchChange {
 }  // namespace
 
 // One single submit waiting in the group-commit queue. Owned by the submitting thread, which
-// waits until `done`; the leader reads `event` and writes `status` / `result` while `taken`.
+// waits on `cv` until `done`; the leader reads `event` and writes `status` / `result` while
+// `taken`. Each waiter has its own condition variable so that a group's end wakes only its
+// members and the next leader, not every queued submit.
 struct Engine::SubmitWaiter {
   Prepared* event = nullptr;
   bool taken = false;  // guarded by group_mu_: a leader is applying it
   bool done = false;   // guarded by group_mu_: status and result are set
+  std::condition_variable cv;
   Status status;
   std::optional<EventResult> result;
 };
@@ -578,19 +582,25 @@ std::optional<EventResult> Engine::ApplyGrouped(Prepared* p, Status* status) {
           if (w->status.ok() && !w->result) w->status = Status::Internal(e.what());
       }
       lock.lock();
-      for (SubmitWaiter* w : group) w->done = true;
+      for (SubmitWaiter* w : group) {
+        w->done = true;
+        if (w != &me) w->cv.notify_one();
+      }
       group_leader_ = false;
-      group_cv_.notify_all();
+      // The oldest queued submit leads the next group.
+      if (!group_queue_.empty()) group_queue_.front()->cv.notify_one();
       continue;
     }
     if (me.taken) {
       // Being applied by the leader: its transaction is bounded by the store's busy timeout.
-      group_cv_.wait(lock);
+      me.cv.wait(lock);
       continue;
     }
-    if (group_cv_.wait_until(lock, give_up) == std::cv_status::timeout && !me.taken && !me.done) {
+    // Queued behind a leader: woken to lead the next group, or when taken and done. Given up
+    // only while a leader holds the queue (with no leader, this submit leads at the loop's top).
+    if (me.cv.wait_until(lock, give_up) == std::cv_status::timeout && !me.taken && !me.done &&
+        group_leader_) {
       group_queue_.erase(std::find(group_queue_.begin(), group_queue_.end(), &me));
-      group_cv_.notify_all();
       *status = Status::RetryLater("hệ thống đang bận ghi dữ liệu, sự kiện chưa được ghi; thử lại sau");
       return std::nullopt;
     }

@@ -272,6 +272,53 @@ TEST_F(IntakeBatchTest, ConcurrentSubmitsShareOneCommit) {
   EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM records"), kThreads);
 }
 
+// Group commit under many host threads, each submitting updates, duplicates and stale
+// versions of its own records: every answer is its own event's (key, version, outcome), and
+// when a call returns its event is committed and visible to a query on another connection
+// (the record's history holds it): no caller is answered from another group's results or
+// before its group's commit.
+TEST_F(IntakeBatchTest, ManyThreadsEachAnswerIsItsOwnEventAndVisibleOnReturn) {
+  const auto db = dir_.path() / "many.sqlite";
+  auto e = testing::OpenEngine(testing::ConfigFor(db));  // synchronous FULL: the default
+  constexpr int kThreads = 8, kRecords = 4;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto expect = [&](bool cond, const std::string& what) {
+        if (!cond) {
+          ++failures;
+          ADD_FAILURE() << "thread " << t << ": " << what;
+        }
+      };
+      for (int r = 0; r < kRecords; ++r) {
+        const std::string id = "M-" + std::to_string(t) + "-" + std::to_string(r);
+        // v1, v2, v3, v3 again (duplicate), v2 again (stale: kept in the history).
+        const int versions[] = {1, 2, 3, 3, 2};
+        const char* outcomes[] = {"accepted", "accepted", "accepted", "duplicate", "stale"};
+        size_t history = 0;
+        for (int i = 0; i < 5; ++i) {
+          auto a = e->Submit(DossierEvent(id, versions[i], "2").dump());
+          expect(a.status.ok(), id + " " + a.status.ToString());
+          if (!a.status.ok()) continue;
+          expect(a.result["key"]["id"] == id, id + ": answered " + a.result.dump());
+          expect(a.result["version"] == versions[i], id + ": answered " + a.result.dump());
+          expect(a.result["outcome"] == outcomes[i], id + ": answered " + a.result.dump());
+          if (std::string(outcomes[i]) != "duplicate") ++history;
+          const auto got = RecordGet(*e, "dossier", id);
+          expect(got.contains("history") && got["history"].size() == history,
+                 id + ": " + std::to_string(history) + " events returned, stored " + got.dump());
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  e.reset();
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM records"), kThreads * kRecords);
+  EXPECT_EQ(QueryInt(db, "SELECT count(*) FROM record_history"), kThreads * kRecords * 4);
+}
+
 // Close while a group commit is pending (the host racing close with submits, which the ABI
 // forbids, or a disk stalling a commit longer than stop_timeout_ms): the engine is torn down
 // only after every submit inside it has returned, each one acknowledged is stored, and none
