@@ -404,8 +404,9 @@ class Engine {
   std::deque<SubmitWaiter*> group_queue_;  // guarded by group_mu_
   bool group_leader_ = false;              // guarded by group_mu_
   // Submit/SubmitBatch calls inside the engine, and whether close has begun (new ones are then
-  // refused with RETRY_LATER). The destructor waits for the calls inside to leave, so that no
-  // follower still waking on group_cv_ finds it destroyed. Guarded by group_mu_.
+  // refused with RETRY_LATER). The destructor waits on group_cv_ for the calls inside to leave,
+  // so that no submit still waking (each on its own condition variable) finds it destroyed.
+  // Guarded by group_mu_.
   int intake_calls_ = 0;
   bool intake_closed_ = false;
   class IntakeCall;  // RAII: counts one call in intake_calls_ (engine/intake_apply.cc)
