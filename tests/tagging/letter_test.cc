@@ -219,6 +219,69 @@ TEST(LetterCues, StructureCountsQuotesItemsAndPhoneNumbers) {
   EXPECT_FALSE(plain.count("s:quotes>=1"));
 }
 
+// Two separate contents (domain.md §3a): acts each in a paragraph of their own, a marker
+// opening a later paragraph, and two named schools rather than one school named twice.
+TEST(LetterCues, ParagraphsSeparateContentsAndNamedPlacesAreCountedOnce) {
+  auto cues = ShippedCues();
+  auto two = Names(*cues, "",
+                   "Ngày 02/01 nhà trường ra thông báo chấm dứt hợp đồng, tôi không đồng ý và đề nghị "
+                   "xem xét lại.\nMột việc nữa: đơn vị thay thế dùng xe hết hạn đăng kiểm, đây là vi phạm.");
+  EXPECT_TRUE(two.count("s:apart:contest+violation"));
+  EXPECT_TRUE(two.count("c:complex.enumeration@para"));
+  // The same two acts in one paragraph are one content told with both words.
+  auto one = Names(*cues, "",
+                   "Tôi không đồng ý với quyết định vì đó là vi phạm quy chế, đề nghị xem xét lại.\n"
+                   "Trân trọng.");
+  EXPECT_FALSE(one.count("s:apart:contest+violation"));
+  EXPECT_FALSE(one.count("c:complex.enumeration@para"));
+  // A marker in the first paragraph opens nothing new; one inside a paragraph is not at its start.
+  auto first = Names(*cues, "", "Ngoài ra tôi không đồng ý với quyết định.\nTôi đề nghị xem xét lại.");
+  EXPECT_FALSE(first.count("c:complex.enumeration@para"));
+  auto inside = Names(*cues, "",
+                      "Tôi không đồng ý với quyết định.\nTôi đề nghị Sở xem xét lại và kiểm tra kỹ hồ sơ, "
+                      "ngoài ra cho tôi được gặp.");
+  EXPECT_FALSE(inside.count("c:complex.enumeration@para"));
+  auto places = Names(*cues, "",
+                      "Kế toán của Trường Mầm non Hoa Sen và Trường Mầm non Hướng Dương kê khống suất ăn. "
+                      "Đề nghị kiểm tra Trường Mầm non Hoa Sen trước.");
+  EXPECT_TRUE(places.count("n:place.school@names>=2"));
+  EXPECT_FALSE(places.count("n:place.school@names>=3"));
+  auto same = Names(*cues, "",
+                    "Trường THCS Quán Trữ thu sai. Tôi đề nghị kiểm tra Trường THCS Quán Trữ. "
+                    "Trường thcs quan tru còn nợ tiền.");
+  EXPECT_TRUE(same.count("c:place.school"));
+  EXPECT_FALSE(same.count("n:place.school@names>=2"));
+}
+
+TEST(LetterCues, ParagraphSettingsAreCheckedWithTheirJsonPath) {
+  json cue = {{"id", "a"}, {"phrases", {"quát"}}, {"description", "d"}, {"source", "s"}};
+  json pg = {{"description", "d"}, {"source", "s"}, {"acts", {"a", "b"}}};
+  auto c = LetterCues::FromJson({{"version", "t"}, {"paragraphs", pg}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/paragraphs/acts/1"), std::string::npos) << c.status().message();
+  pg["acts"] = {"a"};
+  pg["markers"] = {"a"};
+  c = LetterCues::FromJson({{"version", "t"}, {"paragraphs", pg}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/paragraphs/marker_window"), std::string::npos) << c.status().message();
+  pg["marker_window"] = 5;
+  pg.erase("source");
+  c = LetterCues::FromJson({{"version", "t"}, {"paragraphs", pg}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/paragraphs/source"), std::string::npos) << c.status().message();
+  pg["source"] = "s";
+  c = LetterCues::FromJson({{"version", "t"}, {"paragraphs", pg}, {"cues", json::array({cue})}});
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  cue["names"] = {{"syllables", 9}, {"thresholds", {2}}};
+  c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/names/syllables"), std::string::npos) << c.status().message();
+  cue["names"] = {{"syllables", 2}, {"thresholds", {1}}};
+  c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/names/thresholds"), std::string::npos) << c.status().message();
+}
+
 TEST(LetterCues, NewSettingsAreCheckedWithTheirJsonPath) {
   json cue = {{"id", "a"}, {"phrases", {"quát"}}, {"description", "d"}, {"source", "s"}, {"distinct", {1}}};
   auto c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({cue})}});
