@@ -7,7 +7,8 @@
 // record's own entry (own_unit: the first unit of the chain, not an ancestor's copy) of a
 // tracked series are kept. Entries are candidates: the caller re-checks each record it fetches.
 //
-// Thread-safety: Apply takes an exclusive lock, reads a shared lock.
+// Thread-safety: Apply takes an exclusive lock, reads a shared lock (FairSharedMutex: neither
+// starves the other); no method calls another while it holds the lock.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/fair_shared_mutex.h"
 #include "indicators/series_index.h"
 
 namespace danvan::indicators {
@@ -66,7 +68,7 @@ class RecordSeriesIndex {
   uint32_t Intern(const std::string& unit);
 
   const std::set<std::string> tracked_;
-  mutable std::shared_mutex mu_;
+  mutable FairSharedMutex mu_;
   std::unordered_map<std::string, Entries> data_;
   std::vector<std::string> units_;
   std::unordered_map<std::string, uint32_t> unit_ids_;
