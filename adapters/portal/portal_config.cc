@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/bounded_input.h"
+#include "core/json_number.h"
 
 namespace danvan {
 namespace {
@@ -23,12 +24,18 @@ Status Str(const json& j, const char* key, std::string* out, const std::string& 
   return Status::Ok();
 }
 
-Status Int(const json& j, const char* key, int64_t* out, const std::string& where, int64_t min) {
+// [min, max]: every duration is bounded so that converting it to microseconds (Poco::Timespan)
+// or adding it to a clock reading cannot overflow.
+Status Int(const json& j, const char* key, int64_t* out, const std::string& where, int64_t min,
+           int64_t max) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return Status::Ok();
   if (!it->is_number_integer()) return Status::InvalidInput(where + key + ": expected an integer");
-  *out = it->get<int64_t>();
-  if (*out < min) return Status::InvalidInput(where + key + ": must be >= " + std::to_string(min));
+  auto n = JsonIntInRange(*it, min, max);
+  if (!n)
+    return Status::InvalidInput(where + key + ": must be between " + std::to_string(min) + " and " +
+                                std::to_string(max));
+  *out = *n;
   return Status::Ok();
 }
 
@@ -127,10 +134,10 @@ Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_s
   }
   while (c.base_url.ends_with("/")) c.base_url.pop_back();
   DV_RETURN_IF_ERROR(Str(j, "default_madonvi", &c.default_madonvi, w));
-  DV_RETURN_IF_ERROR(Int(j, "connect_timeout_ms", &c.connect_timeout_ms, w, 1));
-  DV_RETURN_IF_ERROR(Int(j, "read_timeout_ms", &c.read_timeout_ms, w, 1));
+  DV_RETURN_IF_ERROR(Int(j, "connect_timeout_ms", &c.connect_timeout_ms, w, 1, 600000));
+  DV_RETURN_IF_ERROR(Int(j, "read_timeout_ms", &c.read_timeout_ms, w, 1, 600000));
   DV_RETURN_IF_ERROR(Bool(j, "keep_alive", &c.keep_alive, w));
-  DV_RETURN_IF_ERROR(Int(j, "keep_alive_idle_ms", &c.keep_alive_idle_ms, w, 0));
+  DV_RETURN_IF_ERROR(Int(j, "keep_alive_idle_ms", &c.keep_alive_idle_ms, w, 0, 3600000));
   DV_RETURN_IF_ERROR(Str(j, "idempotency_header", &c.idempotency_header, w));
   DV_RETURN_IF_ERROR(Str(j, "user_agent", &c.user_agent, w));
   DV_RETURN_IF_ERROR(StrList(j, "success_codes", &c.success_codes, w));
@@ -226,7 +233,7 @@ Result<PortalConfig> ParsePortalConfig(const json& j, const SecretLookup& host_s
         DV_RETURN_IF_ERROR(Str(*o, "client_id", &oa.client_id, ow));
         DV_RETURN_IF_ERROR(Str(*o, "scope", &oa.scope, ow));
         DV_RETURN_IF_ERROR(Bool(*o, "basic_auth", &oa.basic_auth, ow));
-        DV_RETURN_IF_ERROR(Int(*o, "expiry_margin_ms", &oa.expiry_margin_ms, ow, 0));
+        DV_RETURN_IF_ERROR(Int(*o, "expiry_margin_ms", &oa.expiry_margin_ms, ow, 0, 86400000));
         DV_RETURN_IF_ERROR(RejectInline(*o, "client_secret", ow));
         if (oa.enabled) {
           if (!oa.token_url.starts_with("https://") && !oa.token_url.starts_with("http://")) {

@@ -330,7 +330,7 @@ class PortalHttpClient final : public PortalClient {
       if (auto it = body.find("expires_in"); it != body.end()) {
         if (it->is_number_integer()) expires_in_s = it->get<int64_t>();
         if (it->is_number_float()) expires_in_s = static_cast<int64_t>(std::clamp(it->get<double>(), 0.0, 1e9));
-        if (it->is_string()) expires_in_s = std::atoll(it->get<std::string>().c_str());
+        if (it->is_string()) expires_in_s = std::strtoll(it->get<std::string>().c_str(), nullptr, 10);  // saturates
         // At most a year: a hostile or broken answer must not overflow the expiry arithmetic.
         expires_in_s = std::clamp<int64_t>(expires_in_s, 0, 366LL * 24 * 3600);
       }

@@ -50,9 +50,9 @@ struct IndicatorValue {
   std::string unit_of_measure;  // "ratio" | "count" | "days" | "months"
   double numerator = 0;
   double denominator = 0;
-  std::optional<double> ratio;   // ratio/average indicators, null when the denominator is 0
-  std::optional<double> points;  // idx766 indicators
-  std::optional<double> max_points;
+  std::optional<double> ratio{};   // ratio/average indicators, null when the denominator is 0
+  std::optional<double> points{};  // idx766 indicators
+  std::optional<double> max_points{};
   nlohmann::json ToJson() const;
   // Appends the same bytes as DumpJson(ToJson(), out, replace) (core/json_write.h), without
   // the document. Also Period::AppendJson. def: null, or the definition this value was computed
@@ -83,7 +83,7 @@ struct IndicatorDef {
   bool reads_petition_class = false;
   // id, name and unit_of_measure as JSON strings (AppendJsonString, replace), written once by
   // FromConfig for IndicatorValue::AppendJson.
-  std::string id_json, name_json, measure_json;
+  std::string id_json{}, name_json{}, measure_json{};
 };
 
 class IndicatorCatalog {
