@@ -18,6 +18,7 @@
 //   city_tool groupby  DB UNIT YEAR MONTH                      baseline: SQL GROUP BY on the
 //                                                              plugin's own database
 #include <dlfcn.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -60,12 +61,25 @@ int64_t PeakRssKb() {
   return ru.ru_maxrss;
 }
 
-int64_t RssKb() {
+int64_t StatusKb(const char* field) {
   std::ifstream f("/proc/self/status");
   std::string line;
+  const size_t n = std::strlen(field);
   while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6);
+    if (line.compare(0, n, field) == 0 && line.size() > n && line[n] == ':') return std::atoll(line.c_str() + n + 1);
   return -1;
+}
+
+int64_t RssKb() { return StatusKb("VmRSS"); }
+
+// Where the resident memory is (issue 16): anonymous pages (the heap: the plugin's structures,
+// and freed memory malloc has not given back) and file pages (the mapped libraries' code), and
+// malloc's own view of the heap: bytes in use and bytes free but kept.
+json MemoryBreakdown() {
+  const struct mallinfo2 mi = mallinfo2();
+  return {{"rss_kb", RssKb()}, {"rss_anon_kb", StatusKb("RssAnon")}, {"rss_file_kb", StatusKb("RssFile")},
+          {"malloc_in_use_kb", static_cast<int64_t>((mi.uordblks + mi.hblkhd) / 1024)},
+          {"malloc_free_kept_kb", static_cast<int64_t>(mi.fordblks / 1024)}};
 }
 
 [[noreturn]] void Die(const std::string& msg) {
@@ -280,11 +294,13 @@ int Open(int argc, char** argv) {
   Plugin p(argv[2], argv[3], false);
   const double cpu = CpuSeconds() - c0;
   const int64_t rss_open = RssKb();
+  const json memory_open = MemoryBreakdown();
   json stats = p.Query({{"op", "stats"}});
   p.Close();
   json out = {{"open_s", p.open_seconds}, {"open_cpu_s", cpu}, {"rss_before_kb", rss0},
               {"rss_after_open_kb", rss_open}, {"peak_rss_kb", PeakRssKb()},
-              {"records", stats["records"]}, {"indicators_index", stats["indicators_index"]}};
+              {"records", stats["records"]}, {"indicators_index", stats["indicators_index"]},
+              {"memory_after_open", memory_open}};
   std::cout << out.dump() << std::endl;
   return 0;
 }
@@ -297,6 +313,7 @@ int Queries(int argc, char** argv) {
   const int n = std::atoi(argv[6]);
   const int64_t rss0 = RssKb();
   Plugin p(argv[2], argv[3], false);
+  const json memory_open = MemoryBreakdown();
   json units = p.Query({{"op", "units"}});
   std::vector<std::string> all, leaves;
   std::string root;
@@ -330,6 +347,7 @@ int Queries(int argc, char** argv) {
     one.push_back((Now() - t) * 1e6);
   }
   const double one_cpu = CpuSeconds() - c0;
+  const json memory_queries = MemoryBreakdown();
   // Every unit x one month.
   std::vector<double> all_units;
   const int rounds = std::max(1, std::min(20, n / 100));
@@ -361,6 +379,7 @@ int Queries(int argc, char** argv) {
       drill.push_back((Now() - t) * 1e6);
     }
   const int64_t rss_steady = RssKb();
+  const json memory_steady = MemoryBreakdown();
   json stats = p.Query({{"op", "stats"}});
   p.Close();
   json out = {{"units", all.size()}, {"leaf_units", leaves.size()}, {"root", root},
@@ -369,7 +388,9 @@ int Queries(int argc, char** argv) {
               {"root_year", Percentiles(root_year)}, {"drill_down", Percentiles(drill)},
               {"drill_down_indicator", indicator_id},
               {"rss_before_open_kb", rss0}, {"rss_steady_kb", rss_steady}, {"peak_rss_kb", PeakRssKb()},
-              {"open_s", p.open_seconds}, {"indicators_index", stats["indicators_index"]}};
+              {"open_s", p.open_seconds}, {"indicators_index", stats["indicators_index"]},
+              {"memory_after_open", memory_open}, {"memory_after_one_unit_queries", memory_queries},
+              {"memory_steady", memory_steady}};
   std::cout << out.dump() << std::endl;
   return 0;
 }

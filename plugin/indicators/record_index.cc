@@ -1,5 +1,6 @@
 #include "indicators/record_index.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -25,15 +26,54 @@ uint32_t RecordSeriesIndex::Intern(const std::string& unit) {
   return it->second;
 }
 
+void RecordSeriesIndex::AddLocked(Blocks* blocks, const Delta& d) {
+  const int64_t block = d.day >> 5;  // floor(day / kBlockDays): an arithmetic shift (C++20)
+  const auto off = static_cast<uint8_t>(d.day & (kBlockDays - 1));
+  auto b = std::lower_bound(blocks->begin(), blocks->end(), block,
+                            [](const Block& x, int64_t k) { return x.block < k; });
+  if (b == blocks->end() || b->block != block) {
+    if (std::fabs(d.value) < kZero) {
+      Intern(d.unit);  // as an added-then-cancelled entry did before
+      return;
+    }
+    b = blocks->insert(b, Block{block, {}});
+  }
+  auto& entries = b->entries;
+  auto e = std::lower_bound(entries.begin(), entries.end(), std::make_pair(off, d.record_pk),
+                            [](const Slot& x, const std::pair<uint8_t, int64_t>& k) {
+                              return x.off != k.first ? x.off < k.first : x.record_pk < k.second;
+                            });
+  const bool added = e == entries.end() || e->off != off || e->record_pk != d.record_pk;
+  if (added) e = entries.insert(e, Slot{d.record_pk, 0, 0, off});
+  e->value += d.value;
+  if (d.value > 0 || added) e->unit = Intern(d.unit);
+  if (std::fabs(e->value) < kZero) {
+    entries.erase(e);
+    if (entries.empty()) blocks->erase(b);
+  }
+}
+
 void RecordSeriesIndex::Apply(const std::vector<Delta>& deltas) {
   std::unique_lock lock(mu_);
   for (const auto& d : deltas) {
     if (d.record_pk == 0 || !d.own_unit || !Tracks(d.series)) continue;
-    Entries& entries = data_[d.series];
-    auto [it, added] = entries.try_emplace({d.day, d.record_pk});
-    it->second.value += d.value;
-    if (d.value > 0 || added) it->second.unit = Intern(d.unit);
-    if (std::fabs(it->second.value) < kZero) entries.erase(it);
+    AddLocked(&data_[d.series], d);
+  }
+}
+
+template <class Fn>
+void RecordSeriesIndex::ForEachBetween(const Blocks& blocks, int64_t from_day, int64_t to_day, Fn fn) {
+  if (from_day > to_day) return;
+  auto b = std::lower_bound(blocks.begin(), blocks.end(), from_day >> 5,
+                            [](const Block& x, int64_t k) { return x.block < k; });
+  for (; b != blocks.end() && b->block <= (to_day >> 5); ++b) {
+    const int64_t base = b->block * kBlockDays;
+    for (const Slot& e : b->entries) {
+      const int64_t day = base + e.off;
+      if (day < from_day) continue;
+      if (day > to_day) break;
+      fn(day, e);
+    }
   }
 }
 
@@ -43,11 +83,9 @@ std::vector<RecordSeriesIndex::Entry> RecordSeriesIndex::Between(const std::stri
   std::shared_lock lock(mu_);
   std::vector<Entry> out;
   auto found = data_.find(series);
-  if (found == data_.end() || from_day > to_day) return out;
-  const Entries& entries = found->second;
-  for (auto it = entries.lower_bound({from_day, INT64_MIN});
-       it != entries.end() && it->first.first <= to_day; ++it)
-    out.push_back({it->first.second, units_[it->second.unit], it->first.first, it->second.value});
+  if (found == data_.end()) return out;
+  ForEachBetween(found->second, from_day, to_day,
+                 [&](int64_t day, const Slot& e) { out.push_back({e.record_pk, units_[e.unit], day, e.value}); });
   return out;
 }
 
@@ -57,18 +95,24 @@ std::vector<std::pair<int64_t, std::string>> RecordSeriesIndex::PositiveLevel(
   std::vector<std::pair<int64_t, std::string>> out;
   auto found = data_.find(series);
   if (found == data_.end()) return out;
+  // Every entry up to the day, in (day, record) order; then by record, stably: a record's
+  // entries stay in day order, so its last one gives the level's unit.
   struct Level {
-    double sum = 0;
-    uint32_t unit = 0;
+    int64_t pk;
+    double value;
+    uint32_t unit;
   };
-  std::map<int64_t, Level> levels;
-  for (auto it = found->second.begin(); it != found->second.end() && it->first.first <= day; ++it) {
-    Level& l = levels[it->first.second];
-    l.sum += it->second.value;
-    l.unit = it->second.unit;
+  std::vector<Level> all;
+  ForEachBetween(found->second, INT64_MIN, day,
+                 [&](int64_t, const Slot& e) { all.push_back({e.record_pk, e.value, e.unit}); });
+  std::stable_sort(all.begin(), all.end(), [](const Level& a, const Level& b) { return a.pk < b.pk; });
+  for (size_t i = 0; i < all.size();) {
+    double sum = 0;
+    size_t j = i;
+    for (; j < all.size() && all[j].pk == all[i].pk; ++j) sum += all[j].value;
+    if (sum > kZero) out.emplace_back(all[i].pk, units_[all[j - 1].unit]);
+    i = j;
   }
-  for (const auto& [pk, l] : levels)
-    if (l.sum > kZero) out.emplace_back(pk, units_[l.unit]);
   return out;
 }
 
@@ -119,26 +163,40 @@ std::string RecordSeriesIndex::EncodeCell(const std::string& key) const {
   std::shared_lock lock(mu_);
   auto found = data_.find(series);
   if (found == data_.end()) return out;
-  const Entries& entries = found->second;
-  for (auto it = entries.lower_bound({first, INT64_MIN}); it != entries.end() && it->first.first <= last; ++it) {
-    PutI64(&out, it->first.first);
-    PutI64(&out, it->first.second);
+  ForEachBetween(found->second, first, last, [&](int64_t day, const Slot& e) {
+    PutI64(&out, day);
+    PutI64(&out, e.record_pk);
     int64_t bits;
-    std::memcpy(&bits, &it->second.value, sizeof bits);
+    std::memcpy(&bits, &e.value, sizeof bits);
     PutI64(&out, bits);
-    const std::string& unit = units_[it->second.unit];
+    const std::string& unit = units_[e.unit];
     PutU32(&out, static_cast<uint32_t>(unit.size()));
     out += unit;
-  }
+  });
   return out;
 }
 
 std::vector<std::string> RecordSeriesIndex::CellKeys() const {
   std::shared_lock lock(mu_);
-  std::set<std::string> keys;
-  for (const auto& [series, entries] : data_)
-    for (const auto& [k, cell] : entries) keys.insert(CellKey(series, k.first));
-  return {keys.begin(), keys.end()};
+  std::vector<std::string> keys;
+  for (const auto& [series, blocks] : data_) {
+    int64_t last_month = INT64_MIN;
+    ForEachBetween(blocks, INT64_MIN, INT64_MAX, [&](int64_t day, const Slot&) {
+      const int64_t month = MonthKey(day);  // days ascend, so each month comes once, in a run
+      if (month == last_month) return;
+      last_month = month;
+      keys.push_back(CellKey(series, day));
+    });
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+void RecordSeriesIndex::Shrink(Blocks* blocks, int64_t from_day, int64_t to_day) {
+  auto b = std::lower_bound(blocks->begin(), blocks->end(), from_day >> 5,
+                            [](const Block& x, int64_t k) { return x.block < k; });
+  for (; b != blocks->end() && b->block <= (to_day >> 5); ++b)
+    if (b->entries.capacity() > b->entries.size() + b->entries.size() / 8) b->entries.shrink_to_fit();
 }
 
 bool RecordSeriesIndex::LoadCell(const std::string& key, const std::string& data) {
@@ -162,16 +220,27 @@ bool RecordSeriesIndex::LoadCell(const std::string& key, const std::string& data
     if (d.record_pk == 0) return false;
     deltas.push_back(std::move(d));
   }
-  Apply(deltas);
+  if (deltas.empty() || !Tracks(series)) return true;
+  std::unique_lock lock(mu_);
+  Blocks& blocks = data_[series];
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const auto& d : deltas) {
+    AddLocked(&blocks, d);
+    lo = std::min(lo, d.day);
+    hi = std::max(hi, d.day);
+  }
+  Shrink(&blocks, lo, hi);
+  if (blocks.empty()) data_.erase(series);
   return true;
 }
 
 size_t RecordSeriesIndex::memory_bytes() const {
   std::shared_lock lock(mu_);
-  // A red-black tree node: three pointers and a colour, then the key and the value.
-  constexpr size_t kNode = 4 * sizeof(void*) + sizeof(std::pair<int64_t, int64_t>) + sizeof(Cell);
   size_t n = 0;
-  for (const auto& [series, entries] : data_) n += series.capacity() + 64 + entries.size() * kNode;
+  for (const auto& [series, blocks] : data_) {
+    n += series.capacity() + 64 + blocks.capacity() * sizeof(Block);
+    for (const auto& b : blocks) n += b.entries.capacity() * sizeof(Slot);
+  }
   for (const auto& u : units_) n += 2 * (sizeof(std::string) + u.capacity()) + 3 * sizeof(void*);
   return n;
 }
@@ -186,7 +255,8 @@ void RecordSeriesIndex::Clear() {
 size_t RecordSeriesIndex::entry_count() const {
   std::shared_lock lock(mu_);
   size_t n = 0;
-  for (const auto& [series, entries] : data_) n += entries.size();
+  for (const auto& [series, blocks] : data_)
+    for (const auto& b : blocks) n += b.entries.size();
   return n;
 }
 

@@ -17,7 +17,8 @@
 // Read() resolves the unit and a SeriesList's names once, under one shared lock, to the cells'
 // buckets, through a table of the cells by unit and series (no hash lookup per term).
 //
-// Thread-safety: Apply and Load take an exclusive lock, reads a shared lock.
+// Thread-safety: Apply and Load take an exclusive lock, reads a shared lock (a FairSharedMutex:
+// host threads querying in a loop cannot starve intake's Apply, nor Apply the queries).
 #pragma once
 
 #include <atomic>
@@ -29,6 +30,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "core/fair_shared_mutex.h"
 
 namespace danvan::indicators {
 
@@ -73,8 +76,8 @@ class SeriesIndex {
  public:
   // One unit's cells for a SeriesList, read under a shared lock held while the Reader lives:
   // the same figures as Range and Level. Precondition: the thread holding a Reader calls no other
-  // method of the index until it is gone (std::shared_mutex is not recursive; a waiting writer
-  // could deadlock it). Movable, not copyable.
+  // method of the index until it is gone (the lock is not recursive: a writer queued in between
+  // would deadlock it). Movable, not copyable.
   class Reader {
    public:
     // Range(list[i], unit, from_day, to_day), Level(list[i], unit, day).
@@ -83,7 +86,7 @@ class SeriesIndex {
 
    private:
     friend class SeriesIndex;
-    std::shared_lock<std::shared_mutex> lock_;
+    std::shared_lock<FairSharedMutex> lock_;
     std::vector<const Buckets*> cells_;  // by list position; null: no sums
   };
   Reader Read(const std::string& unit, const SeriesList& list) const;
@@ -142,7 +145,7 @@ class SeriesIndex {
   // index, or this one before Clear, never matches).
   static uint64_t NewStamp();
 
-  mutable std::shared_mutex mu_;
+  mutable FairSharedMutex mu_;
   std::unordered_map<uint64_t, Buckets> data_;  // node-based: a value's address is stable
   // rows_[unit id][series id]: the cell's buckets in data_, or null (rows grow on demand).
   std::vector<std::vector<const Buckets*>> rows_;

@@ -339,10 +339,14 @@ class Store {
                                      const std::function<void(const PendingContribution&)>& fn_pending) = 0;
   // How many pending rows there are (decides when to fold them into the cells).
   virtual Result<int64_t> CountPendingContributions() = 0;
-  // Calls fn(row) for every record of `kind` whose unit is in `units` (explain, re-tagging).
+  // Calls fn(row) for every record of `kind` whose unit is in `units` (explain, re-tagging), by
+  // pk. Rows are read as fn takes them (a chunk at a time at most), so memory does not grow with
+  // the number of matching records; fn runs while the scan's read is open and must not call the
+  // store (it would need another read connection: ReadersBusy when the pool is exhausted).
   virtual Status ForEachRecord(const std::string& kind, const std::vector<std::string>& units,
                                const std::function<void(const RecordRow&)>& fn) = 0;
-  // Calls fn(row) for each record whose pk is in `pks` (missing ones are skipped), by pk.
+  // Calls fn(row) for each record whose pk is in `pks` (missing ones are skipped), by pk; read
+  // as ForEachRecord reads, with the same rule for fn.
   virtual Status ForEachRecordByPk(const std::vector<int64_t>& pks,
                                    const std::function<void(const RecordRow&)>& fn) = 0;
   // --- Outbox reads ---

@@ -36,8 +36,8 @@ Result<json> ReadJson(const std::string& path) {
   return doc;
 }
 
-// The words of a prepared text: folded form, NFC lower-case form, byte range in norm, and the
-// sentence they belong to.
+// The words of a prepared text: folded form, NFC lower-case form, byte range in norm, the
+// sentence and the paragraph (line) they belong to, and their place in that paragraph.
 struct Word {
   std::string_view folded;
   std::string_view norm;
@@ -45,6 +45,8 @@ struct Word {
   uint32_t norm_end;
   uint32_t sentence;
   std::string_view token;  // the n-gram token: folded, or "#" for a word holding a digit
+  uint32_t paragraph = 0;  // lines of the text, counted by the line breaks before the word
+  uint32_t para_pos = 0;   // index of the word in its paragraph
 };
 
 bool HasDigit(std::string_view w) {
@@ -57,7 +59,7 @@ void WordsOf(const text::MatchText& mt, std::vector<Word>* out) {
   words.clear();
   words.reserve(mt.folded.size() / 4 + 4);
   const std::string& f = mt.folded;
-  uint32_t sentence = 0;
+  uint32_t sentence = 0, paragraph = 0, para_pos = 0;
   uint32_t prev_end = 0;
   size_t i = 0;
   while (i < f.size()) {
@@ -66,16 +68,17 @@ void WordsOf(const text::MatchText& mt, std::vector<Word>* out) {
     if (j > i) {
       uint32_t nb = mt.folded_to_norm[i];
       uint32_t ne = mt.folded_to_norm[j];
+      bool new_sentence = false, new_paragraph = false;
       for (uint32_t k = prev_end; k < nb; ++k) {
         char c = mt.norm[k];
-        if (c == '.' || c == '!' || c == '?' || c == ';' || c == '\n') {
-          ++sentence;
-          break;
-        }
+        new_sentence |= c == '.' || c == '!' || c == '?' || c == ';' || c == '\n';
+        new_paragraph |= c == '\n';
       }
+      sentence += new_sentence;
+      if (new_paragraph && !words.empty()) ++paragraph, para_pos = 0;
       const std::string_view folded = std::string_view(f).substr(i, j - i);
       words.push_back({folded, std::string_view(mt.norm).substr(nb, ne - nb), nb, ne, sentence,
-                       HasDigit(folded) ? std::string_view("#") : folded});
+                       HasDigit(folded) ? std::string_view("#") : folded, paragraph, para_pos++});
       prev_end = ne;
     }
     i = j + 1;
@@ -378,6 +381,21 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
           cue.sentences.push_back(t.get<int>());
         }
       }
+      if (j.contains("names")) {
+        const json& nm = j["names"];
+        if (cue.count || !nm.is_object() || !nm.contains("syllables") || !nm.contains("thresholds"))
+          return Status::InvalidInput(ptr + "/names: cần {\"syllables\", \"thresholds\"} (không dùng cho dấu hiệu đếm)");
+        auto syl = JsonIntInRange(nm["syllables"], 1, 4);
+        if (!syl) return Status::InvalidInput(ptr + "/names/syllables: từ 1 đến 4 âm tiết");
+        cue.name_syllables = static_cast<int>(*syl);
+        if (!nm["thresholds"].is_array() || nm["thresholds"].empty())
+          return Status::InvalidInput(ptr + "/names/thresholds: phải là mảng ngưỡng");
+        for (const auto& t : nm["thresholds"]) {
+          auto n = JsonIntInRange(t, 2, 100);
+          if (!n) return Status::InvalidInput(ptr + "/names/thresholds: ngưỡng là số nguyên từ 2 đến 100");
+          cue.name_thresholds.push_back(static_cast<int>(*n));
+        }
+      }
       if (j.contains("unless")) {
         st = add_keywords(j["unless"], ptr + "/unless", index, 1, &cue.unless);
         if (!st.ok()) return st;
@@ -423,6 +441,50 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       c->cues_[ci].with.push_back(static_cast<uint32_t>(other));
     }
     for (const Cue& cue : c->cues_) c->any_with_quote_ |= cue.with_quote;
+    c->act_of_cue_.assign(c->cues_.size(), -1);
+    c->marker_cue_.assign(c->cues_.size(), 0);
+    if (auto it = doc.find("paragraphs"); it != doc.end()) {
+      const json& pg = *it;
+      auto cue_index = [&](const json& id, const std::string& ptr) -> Result<size_t> {
+        size_t k = 0;
+        if (id.is_string())
+          while (k < c->cues_.size() && c->cues_[k].id != id.get<std::string>()) ++k;
+        if (!id.is_string() || k == c->cues_.size() || c->cues_[k].count)
+          return Status::InvalidInput(ptr + ": không có dấu hiệu cụm từ '" + (id.is_string() ? id.get<std::string>() : "") + "'");
+        return k;
+      };
+      if (!pg.is_object() || !pg.contains("acts") || !pg["acts"].is_array() || pg["acts"].size() > 16)
+        return Status::InvalidInput("/paragraphs/acts: cần mảng tối đa 16 mã dấu hiệu");
+      for (const char* f : {"description", "source"})
+        if (!pg.contains(f) || !pg[f].is_string())
+          return Status::InvalidInput(std::string("/paragraphs/") + f + ": thiếu");
+      for (size_t k = 0; k < pg["acts"].size(); ++k) {
+        auto ci = cue_index(pg["acts"][k], "/paragraphs/acts/" + std::to_string(k));
+        if (!ci.ok()) return ci.status();
+        if (c->act_of_cue_[ci.value()] >= 0)
+          return Status::InvalidInput("/paragraphs/acts/" + std::to_string(k) + ": trùng mã");
+        c->act_of_cue_[ci.value()] = static_cast<int>(c->acts_++);
+      }
+      if (pg.contains("acts_thresholds")) {
+        if (!pg["acts_thresholds"].is_array()) return Status::InvalidInput("/paragraphs/acts_thresholds: phải là mảng ngưỡng");
+        for (const auto& t : pg["acts_thresholds"]) {
+          auto n = JsonIntInRange(t, 2, 16);
+          if (!n) return Status::InvalidInput("/paragraphs/acts_thresholds: ngưỡng là số nguyên từ 2 đến 16");
+          c->act_thresholds_.push_back(static_cast<int>(*n));
+        }
+      }
+      if (pg.contains("markers")) {
+        if (!pg["markers"].is_array()) return Status::InvalidInput("/paragraphs/markers: phải là mảng mã dấu hiệu");
+        for (size_t k = 0; k < pg["markers"].size(); ++k) {
+          auto ci = cue_index(pg["markers"][k], "/paragraphs/markers/" + std::to_string(k));
+          if (!ci.ok()) return ci.status();
+          c->marker_cue_[ci.value()] = 1;
+        }
+        auto w = JsonIntInRange(pg.value("marker_window", json()), 1, 20);
+        if (!w) return Status::InvalidInput("/paragraphs/marker_window: từ 1 đến 20 âm tiết");
+        c->marker_window_ = static_cast<int>(*w);
+      }
+    }
     c->matcher_.Build();
     c->roles_.resize(c->matcher_.size());
     auto named = [](std::string text) {
@@ -439,6 +501,7 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       for (int t : cue.distinct) cue.distinct_feat.push_back(named("n:" + cue.id + "#>=" + std::to_string(t)));
       for (int t : cue.sentences) cue.sentence_feat.push_back(named("n:" + cue.id + "@sent>=" + std::to_string(t)));
       for (uint32_t o : cue.with) cue.with_feat.push_back(named("c:" + cue.id + "+" + c->cues_[o].id));
+      for (int t : cue.name_thresholds) cue.name_feat.push_back(named("n:" + cue.id + "@names>=" + std::to_string(t)));
       if (cue.with_quote) {
         cue.quote_feat = named("c:" + cue.id + "+quote");
         for (uint32_t o : cue.with)
@@ -457,6 +520,25 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       auto n = named("s:phone");
       c->phone_feat_ = {n.text, n.hash};
     }
+    std::vector<size_t> act_cue(c->acts_);
+    for (size_t ci = 0; ci < c->cues_.size(); ++ci)
+      if (c->act_of_cue_[ci] >= 0) act_cue[c->act_of_cue_[ci]] = ci;
+    c->apart_feat_.resize(c->acts_ * c->acts_);
+    for (size_t a = 0; a < c->acts_; ++a)
+      for (size_t b = a + 1; b < c->acts_; ++b) {
+        auto n = named("s:apart:" + c->cues_[act_cue[a]].id + "+" + c->cues_[act_cue[b]].id);
+        c->apart_feat_[a * c->acts_ + b] = {n.text, n.hash};
+      }
+    for (int t : c->act_thresholds_) {
+      auto n = named("s:acts>=" + std::to_string(t));
+      c->acts_feat_.push_back({n.text, n.hash});
+    }
+    c->marker_feat_.resize(c->cues_.size());
+    for (size_t ci = 0; ci < c->cues_.size(); ++ci)
+      if (c->marker_cue_[ci]) {
+        auto n = named("c:" + c->cues_[ci].id + "@para");
+        c->marker_feat_[ci] = {n.text, n.hash};
+      }
   } catch (const std::exception& e) {
     return Status::InvalidInput(std::string("tệp dấu hiệu không hợp lệ: ") + e.what());
   }
@@ -568,6 +650,10 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
     std::vector<Word> words;
     std::vector<uint32_t> quotes;          // norm offsets where a quotation opens
     std::vector<uint32_t> quote_sentences;  // sentences holding one, sorted, unique
+    std::vector<std::pair<uint32_t, uint32_t>> acts;     // (paragraph, act) of content hits
+    std::vector<std::pair<uint32_t, uint32_t>> markers;  // (paragraph, cue) at a paragraph's start
+    std::vector<std::pair<uint32_t, uint64_t>> names;    // (cue, key) of "names" cues
+    std::vector<std::pair<uint32_t, uint32_t>> masks;    // (paragraph, bit mask of its acts)
   };
   thread_local Scratch scratch;
   auto& hits = scratch.hits;
@@ -641,6 +727,9 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
     fired.clear();
     in_sentences.clear();
     hit_sentences.clear();
+    scratch.acts.clear();
+    scratch.markers.clear();
+    scratch.names.clear();
     for (const auto& h : hits) {
       for (const auto& r : cues.roles_[h.keyword]) {
         if (r.role != 0) continue;
@@ -690,7 +779,74 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
         if (!negated && !cue.distinct.empty()) fired.emplace_back(ci, r.phrase);
         if (!negated && !cue.sentences.empty()) in_sentences.emplace_back(ci, words[wi].sentence);
         if (!negated) hit_sentences.emplace_back(ci, words[wi].sentence);
+        if (!negated && part == 1) {
+          if (cues.act_of_cue_[ci] >= 0) scratch.acts.emplace_back(words[wi].paragraph, cues.act_of_cue_[ci]);
+          if (cues.marker_cue_[ci] && words[wi].para_pos < static_cast<uint32_t>(cues.marker_window_))
+            scratch.markers.emplace_back(words[wi].paragraph, ci);
+        }
+        if (!negated && cue.name_syllables > 0) {
+          // The key: the phrase and the words after the hit in its sentence.
+          size_t after = wi;
+          while (after < words.size() && words[after].norm_begin < h.norm_end) ++after;
+          uint64_t key = Fnv(kFnvOffset, std::string_view(reinterpret_cast<const char*>(&r.phrase),
+                                                          sizeof r.phrase));
+          int taken = 0;
+          for (; taken < cue.name_syllables && after < words.size() &&
+                 words[after].sentence == words[wi].sentence;
+               ++taken, ++after)
+            key = Fnv(Fnv(key, " "), words[after].folded);
+          if (taken > 0) scratch.names.emplace_back(ci, key);
+        }
       }
+    }
+    if (!scratch.names.empty()) {
+      auto& nm = scratch.names;
+      std::sort(nm.begin(), nm.end());
+      nm.erase(std::unique(nm.begin(), nm.end()), nm.end());
+      for (size_t i = 0; i < nm.size();) {
+        size_t j = i;
+        while (j < nm.size() && nm[j].first == nm[i].first) ++j;
+        const LetterCues::Cue& cue = cues.cues_[nm[i].first];
+        for (size_t k = 0; k < cue.name_thresholds.size(); ++k)
+          if (static_cast<int>(j - i) >= cue.name_thresholds[k])
+            sink.AddNamed(cue.name_feat[k].hash, cue.name_feat[k].text);
+        i = j;
+      }
+    }
+    if (part == 1 && !scratch.acts.empty()) {
+      // Per paragraph, the set of acts (at most 16: a bit mask).
+      auto& acts = scratch.acts;
+      std::sort(acts.begin(), acts.end());
+      auto& masks = scratch.masks;
+      masks.clear();
+      for (const auto& [para, act] : acts) {
+        if (masks.empty() || masks.back().first != para) masks.emplace_back(para, 0);
+        masks.back().second |= 1u << act;
+      }
+      uint32_t all = 0;
+      for (const auto& m : masks) all |= m.second;
+      const int distinct = __builtin_popcount(all);
+      for (size_t k = 0; k < cues.act_thresholds_.size(); ++k)
+        if (distinct >= cues.act_thresholds_[k])
+          sink.AddNamed(cues.acts_feat_[k].hash, cues.acts_feat_[k].text);
+      const size_t n = cues.acts_;
+      for (size_t a = 0; a < n; ++a) {
+        if (!(all >> a & 1)) continue;
+        for (size_t b = a + 1; b < n; ++b) {
+          if (!(all >> b & 1)) continue;
+          bool a_alone = false, b_alone = false;
+          for (const auto& m : masks) {
+            a_alone |= (m.second >> a & 1) && !(m.second >> b & 1);
+            b_alone |= (m.second >> b & 1) && !(m.second >> a & 1);
+          }
+          if (a_alone && b_alone)
+            sink.AddNamed(cues.apart_feat_[a * n + b].hash, cues.apart_feat_[a * n + b].text);
+        }
+      }
+      // A marker opening a paragraph that follows one holding an act.
+      for (const auto& [para, ci] : scratch.markers)
+        if (masks.front().first < para)
+          sink.AddNamed(cues.marker_feat_[ci].hash, cues.marker_feat_[ci].text);
     }
     for (size_t ci = 0; ci < cues.cues_.size(); ++ci) {
       const LetterCues::Cue& cue = cues.cues_[ci];

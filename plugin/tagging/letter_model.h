@@ -93,6 +93,11 @@ class LetterCues {
     // verb followed by the words said: `cô nói "…"`), and with a "with" cue in that sentence
     // too, "c:<id>+<other>+quote" (what a public employee said, quoted).
     bool with_quote = false;
+    // "names": each hit is keyed by its phrase and the `name_syllables` words after it in the
+    // same sentence (folded: "trường thcs" + "hung thang"); the number of distinct keys reaching
+    // a threshold makes "n:<id>@names>=t" (two named schools, not one school named twice).
+    int name_syllables = 0;
+    std::vector<int> name_thresholds;
     uint32_t phrase_count = 0;      // phrases as written in the cue file (before variants)
     std::vector<uint32_t> phrases;  // keyword ids (nouns for count cues)
     std::vector<uint32_t> unless;
@@ -104,7 +109,7 @@ class LetterCues {
       uint64_t hash = 0;
     };
     std::array<Name, 2> feat, feat_neg;
-    std::vector<Name> threshold_feat, distinct_feat, sentence_feat, with_feat;
+    std::vector<Name> threshold_feat, distinct_feat, sentence_feat, with_feat, name_feat;
     Name quote_feat;                   // with_quote: "c:<id>+quote"
     std::vector<Name> with_quote_feat;  // with_quote: "c:<id>+<with>+quote", parallel to `with`
   };
@@ -131,6 +136,20 @@ class LetterCues {
   std::vector<int> quote_thresholds_;
   std::vector<int> item_thresholds_;
   int phone_digits_ = 0;  // 0: no phone feature
+  // Paragraphs (cues.json "paragraphs"; content only, a paragraph is a line): the "acts" are
+  // cues that say what a letter wants (contest, report, propose, inform...). Two acts each in a
+  // paragraph without the other make "s:apart:<a>+<b>" (two separate contents, not one content
+  // told with both words); "s:acts>=t" counts the distinct acts; a "marker" cue within the
+  // first `marker_window` words of a paragraph after one holding an act makes "c:<id>@para"
+  // ("Một việc nữa, ..." opening a new matter).
+  std::vector<int> act_of_cue_;       // by cue index: its act index, or -1
+  std::vector<uint8_t> marker_cue_;   // by cue index: 1 for a marker
+  std::vector<StructureName> apart_feat_;  // [a * acts + b], a < b
+  std::vector<int> act_thresholds_;
+  std::vector<StructureName> acts_feat_;
+  std::vector<StructureName> marker_feat_;  // by cue index (empty name: not a marker)
+  size_t acts_ = 0;
+  int marker_window_ = 0;
   bool any_with_quote_ = false;  // some cue has with_quote (quotations are then located)
   std::unordered_map<std::string, int> number_words_;  // NFC lower-case word -> value
   std::unordered_map<std::string, int> number_words_folded_;

@@ -13,6 +13,7 @@
 #include <thread>
 #include <tuple>
 
+#include "core/starvation.h"
 #include "core/timeutil.h"
 #include "indicators/record_index.h"
 #include "indicators/series_index.h"
@@ -171,9 +172,9 @@ TEST(SeriesIndexTest, ReadersAndAWriterConcurrently) {
           // cancels the last one: a == b always.
           if (r.Range(0, day, day + 400) != r.Range(1, day, day + 400)) bad.fetch_add(1);
         }
-        // The shared lock is released here; a pause lets the writer in. Readers looping without
-        // one starve it (glibc's rwlock prefers readers): minutes under ASan on 2 loaded cores.
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
+        // No pause: the index's lock queues new readers behind a waiting writer (with
+        // std::shared_mutex, glibc's rwlock preferring readers, this loop starved the writer for
+        // minutes under ASan on 2 loaded cores).
       }
     });
   for (int i = 0; i < 300; ++i) {
@@ -186,6 +187,36 @@ TEST(SeriesIndexTest, ReadersAndAWriterConcurrently) {
   const SeriesIndex::Reader r = index.Read("U", list);
   EXPECT_EQ(r.Range(0, day, day + 400), 200);
   EXPECT_EQ(r.Range(1, day, day + 400), 200);
+}
+
+// Host threads querying in a loop, their reads overlapping (each Reader held until another thread
+// has taken one after it, or 50 ms), must not starve intake's Apply: 40 applies within the
+// deadline, each costing about one hold. With a reader-preferring lock the readers hand the
+// shared lock over forever and the watchdog reports 0 of 40.
+TEST(SeriesIndexTest, ApplyIsNotStarvedByReadersLoopingWithoutPause) {
+  using namespace std::chrono_literals;
+  const int64_t day = DaysFromCivil(2024, 6, 1);
+  SeriesIndex index;
+  const SeriesList list({"a", "b"});
+  std::atomic<int> bad{0};
+  testing::HandOverHand overlap(50ms);
+  int applied = 0;
+  const int turns = testing::TurnsBeforeDeadline(
+      4,
+      [&] {
+        const SeriesIndex::Reader r = index.Read("U", list);
+        if (r.Range(0, day, day + 100) != r.Range(1, day, day + 100)) bad.fetch_add(1);
+        overlap.Hold();
+      },
+      40,
+      [&] {
+        index.Apply({{"a", "U", day + applied, 1}, {"b", "U", day + applied, 1}});
+        ++applied;
+      },
+      60s);
+  EXPECT_EQ(turns, 40) << "intake's Apply was starved by looping readers";
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(index.Range("a", "U", day, day + 100), 40);
 }
 
 TEST(RecordSeriesIndexTest, CellsRoundTripPerMonth) {

@@ -239,6 +239,67 @@ TEST_F(LettersTool, BaseModelKeepsTheOutputsNotRetrained) {
   EXPECT_NE(Stderr().find("--base-model"), std::string::npos) << Stderr();
 }
 
+// --complex-only: features of a prefix weigh in the complex output only, so every other output
+// is exactly as trained without them; --l2-ngram-complex: a larger n-gram L2 for complex alone
+// shrinks its n-gram weights and leaves the other outputs' alone. Both are recorded.
+TEST_F(LettersTool, ComplexOnlyFeaturesAndComplexNgramL2LeaveTheOtherOutputsAlone) {
+  const std::string all = "complex,group,kind,staff_conduct,secondary";
+  // The same cue file without the cue "complex.many": its features do not exist there.
+  json cues = json::parse(std::ifstream(kRoot + "/config/tagging/cues.json"));
+  json kept = json::array();
+  for (const json& c : cues["cues"])
+    if (c["id"] != "complex.many") kept.push_back(c);
+  ASSERT_EQ(kept.size() + 1, cues["cues"].size());
+  cues["cues"] = kept;
+  std::ofstream(dir_ / "cues-without.json") << cues.dump();
+  json without, only, plain;
+  ASSERT_EQ(Train("--cues '" + (dir_ / "cues-without.json").string() + "'", &without, {"A", "B"}, all), 0)
+      << Stderr();
+  ASSERT_EQ(Train("--complex-only c:complex.many,tc:complex.many", &only, {"A", "B"}, all), 0) << Stderr();
+  ASSERT_EQ(Train("", &plain, {"A", "B"}, all), 0) << Stderr();
+  // With --complex-only, every output but complex is the model without the cue, weight for weight.
+  size_t limited = 0;
+  for (auto& [name, w] : only["features"].items()) {
+    const bool is_only = name.rfind("c:complex.many", 0) == 0 || name.rfind("tc:complex.many", 0) == 0;
+    if (is_only) {
+      ++limited;
+      for (int o = 0; o < 13; ++o)
+        if (o != 4) EXPECT_EQ(w[o].get<double>(), 0.0) << name << " output " << o;
+      EXPECT_NE(w[4].get<double>(), 0.0) << name;
+      continue;
+    }
+    ASSERT_TRUE(without["features"].contains(name)) << name;
+    for (int o = 0; o < 13; ++o)
+      if (o != 4) EXPECT_EQ(w[o], without["features"][name][o]) << name << " output " << o;
+  }
+  EXPECT_GT(limited, 0u);
+  EXPECT_EQ(only["kind"], without["kind"]);
+  EXPECT_EQ(only["flags"]["group"], without["flags"]["group"]);
+  EXPECT_EQ(only["flags"]["staff_conduct"], without["flags"]["staff_conduct"]);
+  EXPECT_EQ(only["secondary"], without["secondary"]);
+  // Without --complex-only the cue weighs in the kind too, and the kind is another model.
+  bool elsewhere = false;
+  for (auto& [name, w] : plain["features"].items())
+    if (name.rfind("c:complex.many", 0) == 0)
+      for (int o = 0; o < 4; ++o) elsewhere |= w[o].get<double>() != 0.0;
+  EXPECT_TRUE(elsewhere);
+  EXPECT_NE(plain["kind"], without["kind"]);
+  EXPECT_EQ(only["trained"]["params"]["complex_only"], json::array({"c:complex.many", "tc:complex.many"}));
+  // --l2-ngram-complex: smaller complex n-gram weights, the group output's unchanged.
+  json strong;
+  ASSERT_EQ(Train("--l2-ngram-complex 1000", &strong, {"A", "B"}, all), 0) << Stderr();
+  double plain_sum = 0, strong_sum = 0;
+  for (auto& [name, w] : strong["features"].items()) {
+    if (name.rfind("w:", 0) != 0 && name.rfind("b:", 0) != 0) continue;
+    plain_sum += std::fabs(plain["features"][name][4].get<double>());
+    strong_sum += std::fabs(w[4].get<double>());
+    EXPECT_EQ(w[5], plain["features"][name][5]) << name;
+  }
+  EXPECT_GT(plain_sum, 0.0);
+  EXPECT_LT(strong_sum, plain_sum / 2);
+  EXPECT_EQ(strong["trained"]["params"]["l2_ngram_complex"], 1000.0);
+}
+
 // --inner-folds: thresholds chosen on groups of batches; the setting is recorded.
 TEST_F(LettersTool, InnerFoldsAreRecorded) {
   Write("C", [&](int i) { return Letter(i % 2 ? "Tôi đề nghị sửa cổng trường." : "Toàn trường thiếu nước sạch.", i % 2 == 0); });

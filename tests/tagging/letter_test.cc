@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/timeutil.h"
 #include "tagging/letter_model.h"
@@ -217,6 +218,73 @@ TEST(LetterCues, StructureCountsQuotesItemsAndPhoneNumbers) {
   EXPECT_FALSE(plain.count("s:phone"));
   EXPECT_FALSE(plain.count("s:items>=2"));
   EXPECT_FALSE(plain.count("s:quotes>=1"));
+}
+
+// Two separate contents (domain.md §3a): acts each in a paragraph of their own, a marker
+// opening a later paragraph, and two named schools rather than one school named twice.
+TEST(LetterCues, ParagraphsSeparateContentsAndNamedPlacesAreCountedOnce) {
+  auto cues = ShippedCues();
+  struct Case {
+    const char* why;
+    const char* content;
+    std::vector<const char*> present, absent;
+  };
+  const std::vector<Case> cases = {
+      {"two acts in two paragraphs, the second opened by a marker",
+       "Ngày 02/01 nhà trường ra thông báo chấm dứt hợp đồng, tôi không đồng ý và đề nghị xem xét lại.\n"
+       "Một việc nữa: đơn vị thay thế dùng xe hết hạn đăng kiểm, đây là vi phạm.",
+       {"s:apart:contest+violation", "c:complex.enumeration@para"}, {}},
+      {"the same two acts in one paragraph are one content told with both words",
+       "Tôi không đồng ý với quyết định vì đó là vi phạm quy chế, đề nghị xem xét lại.\nTrân trọng.",
+       {"c:contest", "c:violation"}, {"s:apart:contest+violation", "c:complex.enumeration@para"}},
+      {"a marker in the first paragraph opens nothing new",
+       "Ngoài ra tôi không đồng ý với quyết định.\nTôi đề nghị xem xét lại.",
+       {"c:complex.enumeration"}, {"c:complex.enumeration@para"}},
+      {"a marker inside a paragraph is not at its start",
+       "Tôi không đồng ý với quyết định.\nTôi đề nghị Sở xem xét lại và kiểm tra kỹ hồ sơ, ngoài ra cho tôi được gặp.",
+       {"c:complex.enumeration"}, {"c:complex.enumeration@para"}},
+      {"two named schools, one of them named twice",
+       "Kế toán của Trường Mầm non Hoa Sen và Trường Mầm non Hướng Dương kê khống suất ăn. "
+       "Đề nghị kiểm tra Trường Mầm non Hoa Sen trước.",
+       {"n:place.school@names>=2"}, {"n:place.school@names>=3"}},
+      {"one school named three times, once without diacritics",
+       "Trường THCS Quán Trữ thu sai. Tôi đề nghị kiểm tra Trường THCS Quán Trữ. Trường thcs quan tru còn nợ tiền.",
+       {"c:place.school"}, {"n:place.school@names>=2"}},
+  };
+  for (const Case& c : cases) {
+    const auto names = Names(*cues, "", c.content);
+    for (const char* f : c.present) EXPECT_TRUE(names.count(f)) << c.why << ": " << f;
+    for (const char* f : c.absent) EXPECT_FALSE(names.count(f)) << c.why << ": " << f;
+  }
+}
+
+TEST(LetterCues, ParagraphSettingsAreCheckedWithTheirJsonPath) {
+  json cue = {{"id", "a"}, {"phrases", {"quát"}}, {"description", "d"}, {"source", "s"}};
+  json pg = {{"description", "d"}, {"source", "s"}, {"acts", {"a", "b"}}};
+  auto c = LetterCues::FromJson({{"version", "t"}, {"paragraphs", pg}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/paragraphs/acts/1"), std::string::npos) << c.status().message();
+  pg["acts"] = {"a"};
+  pg["markers"] = {"a"};
+  c = LetterCues::FromJson({{"version", "t"}, {"paragraphs", pg}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/paragraphs/marker_window"), std::string::npos) << c.status().message();
+  pg["marker_window"] = 5;
+  pg.erase("source");
+  c = LetterCues::FromJson({{"version", "t"}, {"paragraphs", pg}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/paragraphs/source"), std::string::npos) << c.status().message();
+  pg["source"] = "s";
+  c = LetterCues::FromJson({{"version", "t"}, {"paragraphs", pg}, {"cues", json::array({cue})}});
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  cue["names"] = {{"syllables", 9}, {"thresholds", {2}}};
+  c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/names/syllables"), std::string::npos) << c.status().message();
+  cue["names"] = {{"syllables", 2}, {"thresholds", {1}}};
+  c = LetterCues::FromJson({{"version", "t"}, {"cues", json::array({cue})}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/cues/0/names/thresholds"), std::string::npos) << c.status().message();
 }
 
 TEST(LetterCues, NewSettingsAreCheckedWithTheirJsonPath) {

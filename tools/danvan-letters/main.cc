@@ -6,7 +6,7 @@
 //
 //   danvan-letters train --cues config/tagging/cues.json --out config/tagging/letter_model.json
 //                        [--l2 X] [--l2-kind X] [--epochs N] [--min-df N] [--no-bigrams]
-//                        [--l2-ngram X] [--beta B] [--per-batch-thresholds] [--l2-complex X]
+//                        [--l2-ngram X] [--l2-ngram-complex X] [--beta B] [--per-batch-thresholds] [--l2-complex X]
 //                        [--complex-exclude BATCH,...] FILE...
 //   (--complex-exclude: those batches' complex labels are not learned from, e.g. a writer who
 //    labels by another convention; --outputs complex,group trains only those outputs, for
@@ -19,12 +19,16 @@
 //    sub-labels only give cv its per-condition recall)
 //   [--complex-drop PREFIX,... [--complex-cap X]] [--complex-nonneg PREFIX,...]
 //   [--complex-objective f1|balanced] [--base-model FILE] [--inner-folds K]
+//   [--complex-only PREFIX,...] [--l2-ngram-complex X]
 //   (--complex-drop: features of those name prefixes, e.g. len:, get no complex weight, or one
 //    clipped to ±X with --complex-cap; --complex-nonneg: features of those prefixes, e.g.
 //    n:people, never weigh against complex; --complex-objective balanced: the complex threshold
 //    maximises the pooled min(precision, recall) instead of F-beta; --base-model: the outputs
 //    not in --outputs are copied unchanged from that model file, e.g. to retrain complex only;
-//    --inner-folds K: thresholds chosen on K groups of batches instead of one fold per batch)
+//    --inner-folds K: thresholds chosen on K groups of batches instead of one fold per batch;
+//    --complex-only: features of those prefixes weigh in the complex output only, so the other
+//    outputs are exactly those trained without them; --l2-ngram-complex: the n-gram L2 factor of
+//    the complex output alone, instead of --l2-ngram)
 //   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
 //   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
 //                        [--encodings [--unstable]] [--errors N] FILE...
@@ -159,6 +163,10 @@ struct Params {
   // factor makes those decisions rest on the named cues (which generalise across writers)
   // rather than on a writer's words.
   double l2_ngram = 1.0;
+  // The same factor for the complex output alone (negative: l2_ngram). A larger one makes
+  // complex rest on the named §3a cues and structure: a long letter's many small n-gram weights
+  // (its topic, a writer's words) otherwise add up against a second content or a count.
+  double l2_ngram_complex = -1;
   // Flag thresholds maximise F-beta on the out-of-fold probabilities (beta > 1 weighs recall
   // more); with per_batch_thresholds, the mean of each held-out batch's F-beta (every writer
   // counts the same, so a threshold that suits one writer's confident wording and misses
@@ -194,6 +202,10 @@ struct Params {
   // Features (by name prefix) whose complex weight may not be negative: a stated count of people
   // affected, of places or of agencies is a §3a condition and never counts against complex.
   std::vector<std::string> complex_nonneg;
+  // Features (by name prefix) that weigh in the complex output only (no weight in the kind, the
+  // other flags or the secondary kinds): features added for complex leave every other output
+  // exactly as trained without them, so those outputs' cross-validation still holds.
+  std::vector<std::string> complex_only;
   // The complex threshold's objective: "f1" (the flags' F-beta, pooled or per batch) or
   // "balanced" (the largest pooled min(precision, recall): the target is both >= 0.85).
   std::string complex_objective = "f1";
@@ -283,10 +295,11 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
   m.ngram.assign(m.names.size(), 0);
   for (size_t i = 0; i < m.names.size(); ++i) m.ngram[i] = !AlwaysKeep(m.names[i]);
   // Per feature, the limits on its complex weights (Params::complex_drop, complex_nonneg).
-  std::vector<uint8_t> drop(m.names.size(), 0), nonneg(m.names.size(), 0);
+  std::vector<uint8_t> drop(m.names.size(), 0), nonneg(m.names.size(), 0), only(m.names.size(), 0);
   for (size_t i = 0; i < m.names.size(); ++i) {
     drop[i] = HasPrefix(m.names[i], p.complex_drop);
     nonneg[i] = HasPrefix(m.names[i], p.complex_nonneg);
+    only[i] = HasPrefix(m.names[i], p.complex_only);
   }
   std::vector<Doc> docs;
   for (size_t i : train) {
@@ -331,6 +344,7 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
     reg[o] = (o < 4 ? p.l2_kind : p.l2) / n_docs;
     if (o == 4) reg[o] *= p.l2_complex;
     reg_ngram[o] = o < 4 ? reg[o] : reg[o] * p.l2_ngram;
+    if (o == 4 && p.l2_ngram_complex >= 0) reg_ngram[o] = reg[o] * p.l2_ngram_complex;
   }
   std::vector<int> outputs, cue_outputs;
   for (int o = 0; o < kBase; ++o)
@@ -388,6 +402,7 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
         const auto& r = m.ngram[i] ? reg_ngram : reg;
         for (int o : m.ngram[i] ? outputs : cue_outputs) {
           const bool complex_out = o == 4 || o >= kBase;
+          if (only[i] && !complex_out) continue;
           if (complex_out && drop[i] && p.complex_cap <= 0) continue;
           double gi = g[o] + r[o] * w[o];
           a[o] += gi * gi;
@@ -590,7 +605,8 @@ json ModelJson(const Model& m, const std::string& cues_version,
           {"trained", {{"corpus_sha256", sha}, {"letters", letters}, {"batches", base},
                        {"command", command}, {"at", when},
                        {"params", {{"l2", p.l2}, {"l2_kind", p.l2_kind}, {"epochs", p.epochs}, {"lr", p.lr},
-                                   {"min_df", p.min_df}, {"l2_ngram", p.l2_ngram}, {"beta", p.beta},
+                                   {"min_df", p.min_df}, {"l2_ngram", p.l2_ngram},
+                                   {"l2_ngram_complex", p.l2_ngram_complex}, {"beta", p.beta},
                                    {"per_batch_thresholds", p.per_batch_thresholds},
                                    {"l2_complex", p.l2_complex},
                                    {"complex_exclude", p.complex_exclude},
@@ -600,6 +616,7 @@ json ModelJson(const Model& m, const std::string& cues_version,
                                    {"complex_drop", p.complex_drop},
                                    {"complex_cap", p.complex_cap},
                                    {"complex_nonneg", p.complex_nonneg},
+                                   {"complex_only", p.complex_only},
                                    {"complex_objective", p.complex_objective},
                                    {"inner_folds", p.inner_folds}}}}},
           {"options", {{"bigrams", p.bigrams}}},
@@ -732,6 +749,7 @@ Params ParamsOf(const Args& a) {
   if (a.opts.count("lr")) p.lr = std::stod(a.opts.at("lr"));
   if (a.opts.count("min-df")) p.min_df = std::stoi(a.opts.at("min-df"));
   if (a.opts.count("l2-ngram")) p.l2_ngram = std::stod(a.opts.at("l2-ngram"));
+  if (a.opts.count("l2-ngram-complex")) p.l2_ngram_complex = std::stod(a.opts.at("l2-ngram-complex"));
   p.bigrams = !a.opts.count("no-bigrams");
   if (a.opts.count("beta")) p.beta = std::stod(a.opts.at("beta"));
   p.per_batch_thresholds = a.opts.count("per-batch-thresholds") > 0;
@@ -762,6 +780,7 @@ Params ParamsOf(const Args& a) {
   if (a.opts.count("complex-drop")) p.complex_drop = list(a.opts.at("complex-drop"));
   if (a.opts.count("complex-cap")) p.complex_cap = std::stod(a.opts.at("complex-cap"));
   if (a.opts.count("complex-nonneg")) p.complex_nonneg = list(a.opts.at("complex-nonneg"));
+  if (a.opts.count("complex-only")) p.complex_only = list(a.opts.at("complex-only"));
   if (a.opts.count("inner-folds")) p.inner_folds = std::stoi(a.opts.at("inner-folds"));
   if (a.opts.count("complex-objective")) {
     p.complex_objective = a.opts.at("complex-objective");
