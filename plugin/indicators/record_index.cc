@@ -179,9 +179,12 @@ std::string RecordSeriesIndex::EncodeCell(const std::string& key) const {
 std::vector<std::string> RecordSeriesIndex::CellKeys() const {
   std::shared_lock lock(mu_);
   std::vector<std::string> keys;
-  for (const auto& [series, blocks] : data_) {
+  for (const auto& entry : data_) {
+    // Not a structured binding: clang 14 (Debian 12, the sanitizer builds) cannot capture one
+    // in a lambda.
+    const auto& series = entry.first;
     int64_t last_month = INT64_MIN;
-    ForEachBetween(blocks, INT64_MIN, INT64_MAX, [&](int64_t day, const Slot&) {
+    ForEachBetween(entry.second, INT64_MIN, INT64_MAX, [&](int64_t day, const Slot&) {
       const int64_t month = MonthKey(day);  // days ascend, so each month comes once, in a run
       if (month == last_month) return;
       last_month = month;
