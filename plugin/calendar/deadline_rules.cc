@@ -78,7 +78,9 @@ Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
       std::optional<int64_t> round;
       if (r.is_string()) {
         const std::string& text = r.get_ref<const std::string&>();
-        if (text == "1" || text == "2") round = text[0] - '0';
+        if (!text.empty() && text.size() <= 9 &&
+            text.find_first_not_of("0123456789") == std::string::npos)
+          round = std::stoll(text);  // "1", "02": as atoi read them; at most 9 digits
       } else {
         round = JsonIntInRange(r, 1, 2);
       }
