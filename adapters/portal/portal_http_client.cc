@@ -466,7 +466,6 @@ std::string ErrorCodeText(const json& body) {
   if (it == body.end()) it = body.find("errorCode");
   if (it == body.end() || it->is_null()) return "";
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_number_unsigned()) return std::to_string(it->get<uint64_t>());
   // A float code ("error_code": 401.0) reads as its integer; one that is not an exact integer
   // (1.5, 1e76: casting that to an integer is undefined) is shown as the portal wrote it.
   if (auto n = JsonExactInt(*it)) return std::to_string(*n);
