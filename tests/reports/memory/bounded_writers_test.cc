@@ -76,35 +76,21 @@ ReportModel LargeModel(int copies) {
       json::parse(Slurp(fs::path(DANVAN_SOURCE_ROOT) / "tests/reports/golden/report-six-month.json")));
   EXPECT_TRUE(g.ok()) << g.status().ToString();
   ReportModel m = std::move(g).value();
-  const ReportActions one = m.actions;
-  const std::vector<UnitScore> units = m.scores;
-  for (int i = 1; i < copies; ++i) {
-    const std::string n = "." + std::to_string(i);
-    for (auto p : one.overdue_petitions) {
-      p.id += n;
-      m.actions.overdue_petitions.push_back(std::move(p));
-    }
-    for (auto c : one.cases) {
-      c.id += n;
-      m.actions.cases.push_back(std::move(c));
-    }
-    for (auto d : one.dvk_models) {
-      d.name += n;
-      m.actions.dvk_models.push_back(std::move(d));
-    }
-    for (auto t : one.late_plan_tasks) {
-      t.task_no += n;
-      m.actions.late_plan_tasks.push_back(std::move(t));
-    }
-    for (auto r : one.missed_head_reception) {
-      r.unit_code += n;
-      m.actions.missed_head_reception.push_back(std::move(r));
-    }
-    for (auto s : units) {
-      s.unit.code += n;
-      m.scores.push_back(std::move(s));
-    }
-  }
+  // Appends `copies - 1` numbered copies of the list's items (`tag` numbers one item).
+  auto grow = [copies](auto* list, auto tag) {
+    const auto one = *list;
+    for (int i = 1; i < copies; ++i)
+      for (auto item : one) {
+        tag(item) += "." + std::to_string(i);
+        list->push_back(std::move(item));
+      }
+  };
+  grow(&m.actions.overdue_petitions, [](OverduePetition& p) -> std::string& { return p.id; });
+  grow(&m.actions.cases, [](CaseItem& c) -> std::string& { return c.id; });
+  grow(&m.actions.dvk_models, [](DvkModel& d) -> std::string& { return d.name; });
+  grow(&m.actions.late_plan_tasks, [](LateTask& t) -> std::string& { return t.task_no; });
+  grow(&m.actions.missed_head_reception, [](MissedReception& r) -> std::string& { return r.unit_code; });
+  grow(&m.scores, [](UnitScore& s) -> std::string& { return s.unit.code; });
   return m;
 }
 
