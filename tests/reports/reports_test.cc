@@ -13,7 +13,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <atomic>
 #include <map>
+#include <set>
+#include <thread>
 #include <regex>
 #include <sstream>
 
@@ -564,6 +567,50 @@ TEST(StreamingFiles, RenameFailureIsAnIoErrorAndCleansUp) {
   for (const auto& e : fs::directory_iterator(dir))
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
   EXPECT_TRUE(fs::exists(dir / "report.json"));  // written before, whole
+}
+
+
+// Two writers replacing the same report at once (two administrators, or a retry while the
+// first run still writes), and a reader opening the files meanwhile: every file the reader
+// sees, and every file left at the end, is one writer's whole text, never a mix or a part;
+// no temporary file is left.
+TEST(StreamingFiles, ConcurrentWritersAndAReaderSeeOnlyWholeFiles) {
+  const fs::path dir = kOut / "streaming-concurrent";
+  fs::remove_all(dir);
+  ReportModel a = GoldenModel(), b = GoldenModel();
+  b.meta.generated_by = "Văn phòng Sở (lần hai)";
+  for (int i = 0; i < 40; ++i) b.actions.cases.push_back(b.actions.cases.front());  // longer
+  ASSERT_TRUE(WriteAll(a, dir.string()).ok());
+  const std::set<std::string> json_ok = {RenderJson(a), RenderJson(b)};
+  const std::set<std::string> html_ok = {RenderHtml(a), RenderHtml(b)};
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0}, torn{0};
+  std::thread reader([&] {
+    while (!done) {
+      const std::string j = ReadFile(dir / "report.json"), h = ReadFile(dir / "report.html");
+      torn += !json_ok.count(j) + !html_ok.count(h);
+      ++reads;
+    }
+  });
+  std::vector<Status> results(2);
+  std::thread wa([&] {
+    for (int i = 0; i < 5 && results[0].ok(); ++i) results[0] = WriteAll(a, dir.string());
+  });
+  std::thread wb([&] {
+    for (int i = 0; i < 5 && results[1].ok(); ++i) results[1] = WriteAll(b, dir.string());
+  });
+  wa.join();
+  wb.join();
+  done = true;
+  reader.join();
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_TRUE(results[1].ok()) << results[1].ToString();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(torn.load(), 0) << "a reader saw a file that is neither writer's whole text";
+  const auto files = Tree(dir);
+  EXPECT_TRUE(json_ok.count(files.at("report.json")));
+  EXPECT_TRUE(html_ok.count(files.at("report.html")));
+  for (const auto& [name, bytes] : files) EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
 }
 
 }  // namespace
