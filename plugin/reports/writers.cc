@@ -7,12 +7,12 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <system_error>
 #include <string_view>
 
 #include "core/timeutil.h"
@@ -24,6 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string WriteError(const fs::path& path) { return "không ghi được tệp " + path.string(); }
+std::string WriteError(const fs::path& path, int err) {
+  return WriteError(path) + ": " + std::generic_category().message(err);
+}
 
 // Writes `path` so that it appears whole or not at all: `write` fills a new file beside it,
 // "<dir>/.<name>.tmp-<pid>-<n>" (created exclusively, default permissions), which is synced
@@ -41,18 +44,18 @@ Status ReplaceFile(const fs::path& path, const std::function<Status(const std::s
       ::close(fd);
       break;
     }
-    if (errno != EEXIST) return Status::IoError(WriteError(path) + ": " + std::strerror(errno));
+    if (errno != EEXIST) return Status::IoError(WriteError(path, errno));
   }
   Status st = write(tmp);
   if (st.ok()) {
     // The data reaches the disk before the name does: after a crash the file is the old one
     // or the whole new one.
     const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::fsync(fd) != 0) st = Status::IoError(WriteError(path) + ": " + std::strerror(errno));
+    if (fd < 0 || ::fsync(fd) != 0) st = Status::IoError(WriteError(path, errno));
     if (fd >= 0) ::close(fd);
   }
   if (st.ok() && std::rename(tmp.c_str(), path.c_str()) != 0)
-    st = Status::IoError(WriteError(path) + ": " + std::strerror(errno));
+    st = Status::IoError(WriteError(path, errno));
   if (!st.ok()) {
     std::error_code ec;
     fs::remove(tmp, ec);
