@@ -472,7 +472,8 @@ int Reports(int argc, char** argv) {
   stage_end("open");
   double t = Now(), c = CpuSeconds();
   if (score_first) {
-    const json score = {{"op", "score"}, {"rubric", "default"}, {"period", {{"kind", "year"}, {"year", year}}}};
+    const json score = {
+        {"op", "score"}, {"rubric", "default"}, {"period", {{"kind", "year"}, {"year", year}}}};
     if (phases)
       out["score_answer_bytes"] = p.QueryRaw(score);
     else

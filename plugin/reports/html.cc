@@ -220,14 +220,14 @@ void WriteHtml(const ReportModel& m, std::ostream& o) {
   };
   const std::string title = ReportTitle(m.meta);
   o << "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"
+       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"
     << Esc(title) << "</title>\n<style>" << kCss << "</style>\n</head>\n<body>\n<header>\n";
   if (!m.meta.unit.name.empty()) o << "<p class=\"org\">" + Esc(m.meta.unit.name) + "</p>\n";
   o << "<h1>" + Esc(title) + "</h1>\n";
   o << "<p class=\"sub\">Kỳ báo cáo: " +
-       Esc(m.meta.period.label.empty() ? "" : m.meta.period.label + ", ") + "từ " +
-       Esc(FormatDateVn(m.meta.period.from)) + " đến " + Esc(FormatDateVn(m.meta.period.to)) +
-       " · Ngày chốt số liệu: " + Esc(FormatDateVn(m.meta.cut_off)) + "</p>\n";
+           Esc(m.meta.period.label.empty() ? "" : m.meta.period.label + ", ") + "từ " +
+           Esc(FormatDateVn(m.meta.period.from)) + " đến " + Esc(FormatDateVn(m.meta.period.to)) +
+           " · Ngày chốt số liệu: " + Esc(FormatDateVn(m.meta.cut_off)) + "</p>\n";
   if (!m.meta.due.empty())
     o << "<p class=\"sub\">Hạn gửi báo cáo: " + Esc(FormatDateVn(m.meta.due)) + "</p>\n";
   o << "</header>\n";
@@ -241,7 +241,7 @@ void WriteHtml(const ReportModel& m, std::ostream& o) {
   o << "<section>\n<h2>II. Điểm, xếp loại và xếp hạng</h2>\n";
   if (!m.meta.rubric_id.empty())
     o << "<p>Bộ tiêu chí: " + Esc(m.meta.rubric_id) + ", phiên bản " + Esc(m.meta.rubric_version) +
-         ".</p>\n";
+             ".</p>\n";
   WriteScoreChart(o, m.scores);
   if (const TableSource* t = find("xep-hang")) WriteTable(o, *t, false);
   o << "<p>Quy tắc xếp hạng: đơn vị bằng điểm được xếp đồng hạng, hạng kế tiếp bỏ qua số hạng "

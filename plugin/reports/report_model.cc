@@ -257,10 +257,14 @@ json ItemJson(const OverduePetition& p) {
 }
 
 json ItemJson(const CaseItem& c) {
-  return {{"id", c.id},           {"title", c.title},
-          {"kind", c.kind},       {"unit", c.unit},
-          {"received_at", c.received_at}, {"status", c.status},
-          {"flags", c.flags},     {"note", c.note}};
+  return {{"id", c.id},
+          {"title", c.title},
+          {"kind", c.kind},
+          {"unit", c.unit},
+          {"received_at", c.received_at},
+          {"status", c.status},
+          {"flags", c.flags},
+          {"note", c.note}};
 }
 
 json ItemJson(const MissedReception& r) {
@@ -268,9 +272,9 @@ json ItemJson(const MissedReception& r) {
 }
 
 json ItemJson(const LateTask& t) {
-  return {{"plan_id", t.plan_id},     {"task_no", t.task_no},
-          {"title", t.title},         {"lead_unit", t.lead_unit},
-          {"due", t.due},             {"progress_percent", t.progress_percent},
+  return {{"plan_id", t.plan_id}, {"task_no", t.task_no},
+          {"title", t.title},     {"lead_unit", t.lead_unit},
+          {"due", t.due},         {"progress_percent", t.progress_percent},
           {"status", t.status}};
 }
 
@@ -367,8 +371,8 @@ Status WriteJson(const ReportModel& m, std::ostream& o) {
     WriteNested(o, m.summary.empty() ? json(ComposeSummary(m)) : json(m.summary), 1);
     o << "\n}\n";
   } catch (const json::exception& e) {  // text that is not UTF-8 (type_error 316)
-    return Status::InvalidInput(std::string("báo cáo chứa văn bản không hợp lệ (không phải UTF-8): ") +
-                                e.what());
+    return Status::InvalidInput(
+        std::string("báo cáo chứa văn bản không hợp lệ (không phải UTF-8): ") + e.what());
   }
   return Status::Ok();
 }

@@ -124,8 +124,7 @@ std::vector<TableSource> TableSources(const ReportModel& m) {
     rows.push_back(
         {T("Loại báo cáo"), T(m.meta.kind == "annual" ? "Báo cáo năm" : "Báo cáo 6 tháng")});
     rows.push_back({T("Đơn vị"), T(m.meta.unit.name + " (" + m.meta.unit.code + ")")});
-    rows.push_back(
-        {T("Phạm vi"), T(m.meta.scope == "department" ? "Tổng hợp toàn Sở" : "Đơn vị")});
+    rows.push_back({T("Phạm vi"), T(m.meta.scope == "department" ? "Tổng hợp toàn Sở" : "Đơn vị")});
     rows.push_back(
         {T("Kỳ báo cáo"),
          T((m.meta.period.label.empty() ? "" : m.meta.period.label + ": ") + "từ " +
@@ -145,7 +144,8 @@ std::vector<TableSource> TableSources(const ReportModel& m) {
       rows.push_back({T("Thời điểm lập"), T(FormatDateVn(m.meta.generated_at))});
     if (!m.meta.generated_by.empty()) rows.push_back({T("Người lập"), T(m.meta.generated_by)});
     const size_t n = rows.size();
-    add("thong-tin", "Thông tin", "Thông tin báo cáo", {"Mục", "Nội dung"}, n, held(std::move(rows)));
+    add("thong-tin", "Thông tin", "Thông tin báo cáo", {"Mục", "Nội dung"}, n,
+        held(std::move(rows)));
   }
   {
     std::vector<Row> rows;
@@ -177,7 +177,8 @@ std::vector<TableSource> TableSources(const ReportModel& m) {
         for (const UnitScore& s : m.scores) {
           std::string note;
           if (s.rank_tied) note = "Đồng hạng";
-          for (const std::string& r : s.not_eligible_reasons) note += (note.empty() ? "" : "; ") + r;
+          for (const std::string& r : s.not_eligible_reasons)
+            note += (note.empty() ? "" : "; ") + r;
           if (!row({s.rank ? I(*s.rank) : T("—"), T(s.unit.code), T(s.unit.name),
                     N(s.total, 2, "0.00"), N(s.max_points, 2, "0.##"), T(s.rating), T(note)}))
             return;

@@ -8,12 +8,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
-#include <system_error>
 #include <string_view>
+#include <system_error>
 
 #include "core/timeutil.h"
 #include "reports/tables.h"
@@ -32,12 +32,13 @@ std::string WriteError(const fs::path& path, int err) {
 // "<dir>/.<name>.tmp-<pid>-<n>" (created exclusively, default permissions), which is synced
 // and renamed over `path`. On any failure the temporary file is removed and whatever was at
 // `path` stays as it was. Thread-safe (the counter is atomic; each call has its own file).
-Status ReplaceFile(const fs::path& path, const std::function<Status(const std::string& tmp)>& write) {
+Status ReplaceFile(const fs::path& path,
+                   const std::function<Status(const std::string& tmp)>& write) {
   static std::atomic<uint64_t> counter{0};
   std::string tmp;
   for (;;) {
-    tmp = (path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(getpid()) +
-                                 "-" + std::to_string(counter++)))
+    tmp = (path.parent_path() / ("." + path.filename().string() + ".tmp-" +
+                                 std::to_string(getpid()) + "-" + std::to_string(counter++)))
               .string();
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0) {
@@ -87,7 +88,8 @@ size_t Chars(const std::string& s) {
 void WriteCsvTable(const TableSource& t, std::ostream& o) {
   o << "\xEF\xBB\xBF";  // UTF-8 BOM: Excel then reads the diacritics correctly
   std::string line;
-  for (size_t i = 0; i < t.headers.size(); ++i) line += (i ? "," : "") + CsvField(CsvText(t.headers[i]));
+  for (size_t i = 0; i < t.headers.size(); ++i)
+    line += (i ? "," : "") + CsvField(CsvText(t.headers[i]));
   o << line << "\r\n";
   t.for_each_row([&](const Row& row) {
     line.clear();

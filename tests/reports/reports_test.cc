@@ -9,16 +9,16 @@
 //   DANVAN_UPDATE_GOLDEN=1 ./danvan_reports_tests   (and review the diff before committing)
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <atomic>
 #include <map>
-#include <set>
-#include <thread>
 #include <regex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "reports/report_model.h"
 #include "reports/tables.h"
@@ -568,7 +568,6 @@ TEST(StreamingFiles, RenameFailureIsAnIoErrorAndCleansUp) {
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
   EXPECT_TRUE(fs::exists(dir / "report.json"));  // written before, whole
 }
-
 
 // Two writers replacing the same report at once (two administrators, or a retry while the
 // first run still writes), and a reader opening the files meanwhile: every file the reader

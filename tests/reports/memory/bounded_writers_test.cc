@@ -47,8 +47,12 @@ void* operator new(std::size_t n) {
   throw std::bad_alloc();
 }
 void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return Counted(std::malloc(n ? n : 1)); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return Counted(std::malloc(n ? n : 1)); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return Counted(std::malloc(n ? n : 1));
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return Counted(std::malloc(n ? n : 1));
+}
 void operator delete(void* p) noexcept { Uncount(p); }
 void operator delete[](void* p) noexcept { Uncount(p); }
 void operator delete(void* p, std::size_t) noexcept { Uncount(p); }
@@ -72,8 +76,8 @@ std::string Slurp(const fs::path& p) {
 // The golden report's model with every action list and the units repeated `copies` times (ids
 // and unit codes numbered), as a city's report has tens of thousands of rows.
 ReportModel LargeModel(int copies) {
-  auto g = ReportModelFromJson(
-      json::parse(Slurp(fs::path(DANVAN_SOURCE_ROOT) / "tests/reports/golden/report-six-month.json")));
+  auto g = ReportModelFromJson(json::parse(
+      Slurp(fs::path(DANVAN_SOURCE_ROOT) / "tests/reports/golden/report-six-month.json")));
   EXPECT_TRUE(g.ok()) << g.status().ToString();
   ReportModel m = std::move(g).value();
   // Appends `copies - 1` numbered copies of the list's items (`tag` numbers one item).
@@ -89,7 +93,8 @@ ReportModel LargeModel(int copies) {
   grow(&m.actions.cases, [](CaseItem& c) -> std::string& { return c.id; });
   grow(&m.actions.dvk_models, [](DvkModel& d) -> std::string& { return d.name; });
   grow(&m.actions.late_plan_tasks, [](LateTask& t) -> std::string& { return t.task_no; });
-  grow(&m.actions.missed_head_reception, [](MissedReception& r) -> std::string& { return r.unit_code; });
+  grow(&m.actions.missed_head_reception,
+       [](MissedReception& r) -> std::string& { return r.unit_code; });
   grow(&m.scores, [](UnitScore& s) -> std::string& { return s.unit.code; });
   return m;
 }
@@ -116,9 +121,10 @@ TEST(BoundedWriters, WriteAllHoldsARowNotTheListing) {
   const uintmax_t json_bytes = fs::file_size(dir / "report.json");
   const uintmax_t html_bytes = fs::file_size(dir / "report.html");
   const uintmax_t all = TreeBytes(dir);
-  std::printf("files: %ju bytes (report.json %ju, report.html %ju); C++ heap high-water above "
-              "the model: %jd bytes\n",
-              all, json_bytes, html_bytes, static_cast<intmax_t>(held));
+  std::printf(
+      "files: %ju bytes (report.json %ju, report.html %ju); C++ heap high-water above "
+      "the model: %jd bytes\n",
+      all, json_bytes, html_bytes, static_cast<intmax_t>(held));
   ASSERT_GT(json_bytes, 16u << 20);  // the listing is large...
   ASSERT_GT(html_bytes, 8u << 20);
   // ...and what is held at once is not: a few documents of one item, one row, the file
