@@ -370,8 +370,10 @@ Status WriteJson(const ReportModel& m, std::ostream& o) {
     o << ",\n  \"summary\": ";
     WriteNested(o, m.summary.empty() ? json(ComposeSummary(m)) : json(m.summary), 1);
     o << "\n}\n";
-  } catch (const json::exception& e) {  // text that is not UTF-8 (type_error 316)
-    return Status::InvalidInput(
+  } catch (const json::exception& e) {  // stored text that is not UTF-8 (type_error 316)
+    // Internal, not InvalidInput: the request was valid, the stored data is not (intake
+    // refuses such text), as the document's dump failed before.
+    return Status::Internal(
         std::string("báo cáo chứa văn bản không hợp lệ (không phải UTF-8): ") + e.what());
   }
   return Status::Ok();

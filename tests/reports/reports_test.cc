@@ -498,12 +498,13 @@ TEST(StreamingJson, EscapedTextAndNestedLists) {
   EXPECT_EQ(Streamed(m), RenderJson(m));
 }
 
-// Text that is not UTF-8: an error value, as the document's dump would refuse it.
+// Text that is not UTF-8: an error value (Internal: stored data, not the request), as the
+// document's dump would refuse it.
 TEST(StreamingJson, InvalidUtf8IsAnErrorValue) {
   ReportModel m = GoldenModel();
   m.actions.cases.back().title = "h\xC3\x28ng";
   std::ostringstream o;
-  EXPECT_EQ(WriteJson(m, o).code(), Status::Code::kInvalidInput);
+  EXPECT_EQ(WriteJson(m, o).code(), Status::Code::kInternal);
 }
 
 // The tables made row by row are the tables BuildTables returns (which collects them), with
@@ -551,7 +552,7 @@ TEST(StreamingFiles, FailedWriteKeepsThePreviousFileAndLeavesNoTemporary) {
   bad.actions.overdue_petitions.back().assignee = "Nguy\xE1\xBB";  // cut UTF-8 sequence
   bad.meta.generated_by = "lần hai";
   Status st = WriteAll(bad, dir.string());
-  EXPECT_EQ(st.code(), Status::Code::kInvalidInput) << st.ToString();
+  EXPECT_EQ(st.code(), Status::Code::kInternal) << st.ToString();
   EXPECT_EQ(Tree(dir), before);  // same names, same bytes: nothing half-written
 }
 
