@@ -377,9 +377,10 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
   c.as_of_ms = as_of;
   c.explanation.Start();
   Explanation& reasons = c.explanation;
+  // Every return of a classification goes through here, and `c` is not used after it.
   auto finish = [&]() -> Result<Classification> {
     c.explanation.SetClass(OnTimeClassName(c.cls));
-    return c;
+    return std::move(c);
   };
   if (!d.received_at) {
     // A dossier newly submitted online (1) or refused at reception (3) before any reception has
