@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <iterator>
 #include <limits>
 
 #include "calendar/json_file.h"
@@ -130,6 +132,76 @@ Result<StatusStep> DossierFacts::StepFromProgressItem(const nlohmann::json& item
   return StatusStep{st.value(), *at};
 }
 
+void Explanation::Start() {
+  started_ = true;
+  class_ = nullptr;
+  has_deadline_ = false;
+  deadline_ = nullptr;
+  reasons_.clear();
+}
+
+void Explanation::Add(std::initializer_list<Member> reason) {
+  // nlohmann's objects are std::maps: members in byte order of their keys.
+  const Member* sorted[16];
+  size_t n = 0;
+  for (const Member& m : reason) {
+    if (n == std::size(sorted)) break;  // no reason has as many members
+    size_t i = n++;
+    while (i > 0 && std::strcmp(sorted[i - 1]->key, m.key) > 0) {
+      sorted[i] = sorted[i - 1];
+      --i;
+    }
+    sorted[i] = &m;
+  }
+  if (!reasons_.empty()) reasons_.push_back(',');
+  reasons_.push_back('{');
+  for (size_t i = 0; i < n; ++i) {
+    if (i) reasons_.push_back(',');
+    AppendJsonString(sorted[i]->key, &reasons_, nlohmann::json::error_handler_t::replace);
+    reasons_.push_back(':');
+    const Value& v = sorted[i]->value;
+    switch (v.kind) {
+      case Value::Kind::kNull: reasons_.append("null"); break;
+      case Value::Kind::kString:
+        AppendJsonString(v.text, &reasons_, nlohmann::json::error_handler_t::replace);
+        break;
+      case Value::Kind::kInt: AppendJsonInt(v.integer, &reasons_); break;
+      case Value::Kind::kDouble: AppendJsonDouble(v.real, &reasons_); break;
+    }
+  }
+  reasons_.push_back('}');
+}
+
+nlohmann::json Explanation::Json() const {
+  if (!started_) return nullptr;
+  nlohmann::json j = nlohmann::json::object();
+  if (class_) j["class"] = class_;
+  if (has_deadline_) j["deadline"] = deadline_;
+  j["reasons"] = nlohmann::json::parse("[" + reasons_ + "]");
+  return j;
+}
+
+void Explanation::Write(std::string* out, nlohmann::json::error_handler_t handler) const {
+  if (!started_) {
+    out->append("null");
+    return;
+  }
+  out->push_back('{');
+  if (class_) {
+    out->append("\"class\":");
+    AppendJsonString(class_, out, handler);
+    out->push_back(',');
+  }
+  if (has_deadline_) {
+    out->append("\"deadline\":");
+    AppendJson(deadline_, out, handler);
+    out->push_back(',');
+  }
+  out->append("\"reasons\":[");
+  out->append(reasons_);
+  out->append("]}");
+}
+
 nlohmann::json Classification::ToJson(int offset) const {
   nlohmann::json j = {{"class", OnTimeClassName(cls)},
                       {"as_of", Iso(as_of_ms, offset)},
@@ -139,7 +211,7 @@ nlohmann::json Classification::ToJson(int offset) const {
                       {"paused_working_ms", paused_working_ms},
                       {"supplement_requests", supplement_requests},
                       {"clock_paused", clock_paused},
-                      {"explanation", explanation}};
+                      {"explanation", explanation.Json()}};
   auto put = [&](const char* k, const std::optional<int64_t>& v) {
     j[k] = v ? nlohmann::json(Iso(*v, offset)) : nlohmann::json(nullptr);
   };
@@ -200,7 +272,7 @@ void Classification::WriteJson(std::string* out, int offset,
     AppendJsonInt(*end_status, out);
   }
   key("explanation");
-  AppendJson(explanation, out, handler);
+  explanation.Write(out, handler);
   instant("next_change", next_change_ms);
   key("next_class");
   if (next_class) {
@@ -236,38 +308,38 @@ OnTimeClassifier::OnTimeClassifier(std::shared_ptr<const WorkingCalendar> calend
 Status OnTimeClassifier::Decide(Classification* c, const DueSoonHorizon& horizon) const {
   const WorkingCalendar& cal = *calendar_;
   const int off = cal.utc_offset_minutes();
-  auto& reasons = c->explanation["reasons"];
+  Explanation& reasons = c->explanation;
   const int64_t due = *c->due_ms;
   if (c->end_ms) {
     if (c->supplement_requests > 1) {
       c->cls = OnTimeClass::kLate;
-      reasons.push_back(
+      reasons.Add(
           {{"code", "multiple_supplement_requests"}, {"count", c->supplement_requests}});
     } else if (*c->end_ms <= due) {
       const bool early = cal.DayOf(*c->end_ms) < cal.DayOf(due);
       c->cls = early ? OnTimeClass::kEarly : OnTimeClass::kOnTime;
-      reasons.push_back({{"code", early ? "finished_before_due_day" : "finished_on_due_day"},
+      reasons.Add({{"code", early ? "finished_before_due_day" : "finished_on_due_day"},
                          {"end", Iso(*c->end_ms, off)},
                          {"due", Iso(due, off)}});
     } else {
       c->cls = OnTimeClass::kLate;
-      reasons.push_back({{"code", "finished_after_due"},
+      reasons.Add({{"code", "finished_after_due"},
                          {"end", Iso(*c->end_ms, off)},
                          {"due", Iso(due, off)},
                          {"late_by_ms", *c->end_ms - due}});
     }
     return Status::Ok();
   }
-  reasons.push_back({{"code", "judged_at_as_of"}, {"as_of", Iso(c->as_of_ms, off)}});
+  reasons.Add({{"code", "judged_at_as_of"}, {"as_of", Iso(c->as_of_ms, off)}});
   if (c->supplement_requests > 1) {
     c->cls = OnTimeClass::kOpenOverdue;
-    reasons.push_back(
+    reasons.Add(
         {{"code", "multiple_supplement_requests"}, {"count", c->supplement_requests}});
     return Status::Ok();
   }
   if (c->as_of_ms > due) {
     c->cls = OnTimeClass::kOpenOverdue;
-    reasons.push_back(
+    reasons.Add(
         {{"code", "past_due"}, {"due", Iso(due, off)}, {"overdue_by_ms", c->as_of_ms - due}});
     return Status::Ok();
   }
@@ -276,15 +348,15 @@ Status OnTimeClassifier::Decide(Classification* c, const DueSoonHorizon& horizon
   c->due_soon_from_ms = soon.value();
   if (c->as_of_ms >= soon.value()) {
     c->cls = OnTimeClass::kDueSoon;
-    reasons.push_back({{"code", "inside_due_soon_window"},
+    reasons.Add({{"code", "inside_due_soon_window"},
                        {"due_soon_from", Iso(soon.value(), off)},
                        {"due", Iso(due, off)}});
   } else {
     c->cls = OnTimeClass::kOpenWithinDeadline;
-    reasons.push_back({{"code", "before_due"}, {"due", Iso(due, off)}});
+    reasons.Add({{"code", "before_due"}, {"due", Iso(due, off)}});
   }
   if (c->clock_paused) {
-    reasons.push_back({{"code", "clock_paused_no_scheduled_change"}});
+    reasons.Add({{"code", "clock_paused_no_scheduled_change"}});
     return Status::Ok();
   }
   if (c->cls == OnTimeClass::kOpenWithinDeadline) {
@@ -303,11 +375,12 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
   const int off = cal.utc_offset_minutes();
   Classification c;
   c.as_of_ms = as_of;
-  c.explanation = {{"reasons", nlohmann::json::array()}};
-  auto& reasons = c.explanation["reasons"];
+  c.explanation.Start();
+  Explanation& reasons = c.explanation;
+  // Every return of a classification goes through here, and `c` is not used after it.
   auto finish = [&]() -> Result<Classification> {
-    c.explanation["class"] = OnTimeClassName(c.cls);
-    return c;
+    c.explanation.SetClass(OnTimeClassName(c.cls));
+    return std::move(c);
   };
   if (!d.received_at) {
     // A dossier newly submitted online (1) or refused at reception (3) before any reception has
@@ -316,7 +389,7 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
     if (d.status != kNew && d.status != kRefused)
       return Status::InvalidInput("Hồ sơ " + d.ma_ho_so + ": thiếu NgayTiepNhan");
     c.cls = OnTimeClass::kNotCounted;
-    reasons.push_back({{"code", "not_received"},
+    reasons.Add({{"code", "not_received"},
                        {"why", d.status == kNew ? "status_1_newly_submitted"
                                                 : "status_3_refused_without_start"},
                        {"NgayTiepNhan", nullptr}});
@@ -325,7 +398,7 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
   c.start_ms = *d.received_at;
   if (*d.received_at > as_of) {
     c.cls = OnTimeClass::kNotCounted;
-    reasons.push_back({{"code", "not_received"},
+    reasons.Add({{"code", "not_received"},
                        {"why", "received_after_as_of"},
                        {"received", Iso(*d.received_at, off)}});
     return finish();
@@ -353,11 +426,11 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
     if (end_step) break;
   }
   if (end_step) {
-    reasons.push_back({{"code", "end_by_status"},
+    reasons.Add({{"code", "end_by_status"},
                        {"status", end_step->status},
                        {"at", Iso(end_step->at_ms, off)}});
     if (d.end_at && *d.end_at != end_step->at_ms)
-      reasons.push_back(
+      reasons.Add(
           {{"code", "end_differs_from_NgayKetThucXuLy"}, {"NgayKetThucXuLy", Iso(*d.end_at, off)}});
   } else if (IsTerminal(d.status) && (!use_history || IsTerminal(current)) &&
              !(d.status == kRefused && !d.end_at)) {
@@ -367,7 +440,7 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
           " đã kết thúc nhưng không có thời điểm kết thúc (lịch sử hoặc NgayKetThucXuLy)");
     if (*d.end_at <= as_of) {
       end_step = StatusStep{d.status, *d.end_at};
-      reasons.push_back({{"code", "end_from_NgayKetThucXuLy"},
+      reasons.Add({{"code", "end_from_NgayKetThucXuLy"},
                          {"status", d.status},
                          {"at", Iso(*d.end_at, off)}});
     }
@@ -382,12 +455,12 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
   }
   if (!end_step && current == kNew) {
     c.cls = OnTimeClass::kNotCounted;
-    reasons.push_back({{"code", "not_received"}, {"why", "status_1_newly_submitted"}});
+    reasons.Add({{"code", "not_received"}, {"why", "status_1_newly_submitted"}});
     return finish();
   }
   if ((end_step ? end_step->status : current) == kRefused && !processed_before_end) {
     c.cls = OnTimeClass::kNotCounted;
-    reasons.push_back({{"code", "not_received"}, {"why", "status_3_refused_without_start"}});
+    reasons.Add({{"code", "not_received"}, {"why", "status_3_refused_without_start"}});
     return finish();
   }
   if (end_step) {
@@ -450,12 +523,12 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
     if (!w.ok()) return w.status();
     c.paused_ms += p.to - p.from;
     c.paused_working_ms += w.value();
-    reasons.push_back({{"code", "supplement_pause"},
+    reasons.Add({{"code", "supplement_pause"},
                        {"from", Iso(p.from, off)},
                        {"to", Iso(p.to, off)},
                        {"working_ms", w.value()}});
   }
-  if (c.clock_paused) reasons.push_back({{"code", "waiting_for_supplement"}});
+  if (c.clock_paused) reasons.Add({{"code", "waiting_for_supplement"}});
 
   // Elapsed processing time.
   {
@@ -489,13 +562,13 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
     if (new_due) {
       c.due_ms = *new_due;
       c.due_source = "NgayHenTraMoi";
-      reasons.push_back({{"code", "due_from_supplement_new_due"}, {"due", Iso(*new_due, off)}});
+      reasons.Add({{"code", "due_from_supplement_new_due"}, {"due", Iso(*new_due, off)}});
     } else {
       auto due = shift_by_pauses(*d.due_at);
       if (!due.ok()) return due.status();
       c.due_ms = due.value();
       c.due_source = "NgayHenTra";
-      reasons.push_back({{"code", "due_from_NgayHenTra"},
+      reasons.Add({{"code", "due_from_NgayHenTra"},
                          {"NgayHenTra", Iso(*d.due_at, off)},
                          {"shift", calendar_shift ? "calendar" : "working"},
                          {"effective_due", Iso(due.value(), off)}});
@@ -525,7 +598,7 @@ Result<Classification> OnTimeClassifier::ClassifyDossier(const DossierFacts& d,
     c.due_ms = due.value();
     c.due_source = "procedure";
     const int64_t used = calendar_shift ? c.elapsed_ms : c.elapsed_working_ms;
-    reasons.push_back({{"code", "due_from_procedure"},
+    reasons.Add({{"code", "due_from_procedure"},
                        {"MaTTHC", proc->code},
                        {"value", proc->processing_value},
                        {"unit", TimeUnitName(proc->processing_unit)},
@@ -545,14 +618,14 @@ Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p
   const int off = cal.utc_offset_minutes();
   Classification c;
   c.as_of_ms = as_of;
-  c.explanation = {{"reasons", nlohmann::json::array()}};
-  auto& reasons = c.explanation["reasons"];
+  c.explanation.Start();
+  Explanation& reasons = c.explanation;
   if (!p.received_at) return Status::InvalidInput("Đơn thư " + p.id + ": thiếu received_at");
   if (*p.received_at > as_of) {
     c.cls = OnTimeClass::kNotCounted;
     c.start_ms = *p.received_at;
-    reasons.push_back({{"code", "not_received"}, {"why", "received_after_as_of"}});
-    c.explanation["class"] = OnTimeClassName(c.cls);
+    reasons.Add({{"code", "not_received"}, {"why", "received_after_as_of"}});
+    c.explanation.SetClass(OnTimeClassName(c.cls));
     return c;
   }
   const DeadlineRule* rule = nullptr;
@@ -572,8 +645,8 @@ Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p
   c.start_ms = dl->start_ms;
   c.due_ms = dl->due_ms;
   c.due_source = "legal_rule";
-  c.explanation["deadline"] = dl->explanation;
-  reasons.push_back({{"code", "due_from_legal_rule"},
+  c.explanation.SetDeadline(dl->explanation);
+  reasons.Add({{"code", "due_from_legal_rule"},
                      {"rule", rule->id},
                      {"step", rule->step},
                      {"due", Iso(dl->due_ms, off)},
@@ -589,7 +662,7 @@ Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p
                                   "' nhưng thiếu resolved_at/decision_at");
     if (*end <= as_of) {
       c.end_ms = end;
-      reasons.push_back({{"code", "end_by_status"}, {"status", st}, {"at", Iso(*end, off)}});
+      reasons.Add({{"code", "end_by_status"}, {"status", st}, {"at", Iso(*end, off)}});
     }
   }
   const int64_t stop = c.end_ms ? *c.end_ms : as_of;
@@ -599,7 +672,7 @@ Result<Classification> OnTimeClassifier::ClassifyPetition(const PetitionFacts& p
   c.elapsed_ms = stop - *c.start_ms;
   Status s = Decide(&c, rules_->petition_due_soon());
   if (!s.ok()) return s;
-  c.explanation["class"] = OnTimeClassName(c.cls);
+  c.explanation.SetClass(OnTimeClassName(c.cls));
   c.steps = PetitionSteps(p, as_of, c.rule_id, &c.next_step_change_ms);
   return c;
 }

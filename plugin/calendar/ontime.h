@@ -39,6 +39,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "calendar/deadline_rules.h"
@@ -91,6 +92,55 @@ struct DossierFacts {
                                                  int utc_offset_minutes = 420);
 };
 
+// Classification::explanation, {"class": ..., "deadline": ..., "reasons": [{...}, ...]}, kept
+// as the text of its reasons (each object serialised as nlohmann would: keys in byte order)
+// instead of a document: every classification (intake, indicators, reports) builds one and
+// most are only written out. Json() is the document; Write appends the same bytes as
+// serialising it. Strings are written with error_handler_t::replace: they come from JSON
+// documents already read (the record, the rule and procedure files) or are constants, valid
+// UTF-8 either way. Not thread-shared while being built.
+class Explanation {
+ public:
+  // A reason member's value: null, a string (not owned: it lives until Add returns), an integer
+  // or a double.
+  struct Value {
+    enum class Kind { kNull, kString, kInt, kDouble } kind;
+    std::string_view text;
+    int64_t integer = 0;
+    double real = 0;
+    Value(std::nullptr_t) : kind(Kind::kNull) {}
+    Value(const char* s) : kind(Kind::kString), text(s) {}
+    Value(const std::string& s) : kind(Kind::kString), text(s) {}
+    Value(int v) : kind(Kind::kInt), integer(v) {}
+    Value(int64_t v) : kind(Kind::kInt), integer(v) {}
+    Value(double v) : kind(Kind::kDouble), real(v) {}
+  };
+  struct Member {
+    const char* key;
+    Value value;
+  };
+
+  // {"reasons": []}: what a classification starts with (a default one is null).
+  void Start();
+  // Appends one reason object (distinct keys). Precondition: Start() was called.
+  void Add(std::initializer_list<Member> reason);
+  void SetClass(const char* name) { class_ = name; }
+  void SetDeadline(nlohmann::json deadline) {
+    deadline_ = std::move(deadline);
+    has_deadline_ = true;
+  }
+  bool is_null() const { return !started_; }
+  nlohmann::json Json() const;
+  void Write(std::string* out, nlohmann::json::error_handler_t handler) const;
+
+ private:
+  bool started_ = false;
+  const char* class_ = nullptr;
+  bool has_deadline_ = false;
+  nlohmann::json deadline_;
+  std::string reasons_;  // the reason objects, comma-separated
+};
+
 struct Classification {
   OnTimeClass cls = OnTimeClass::kNotCounted;
   int64_t as_of_ms = 0;
@@ -122,7 +172,7 @@ struct Classification {
   // {"class": "...", "reasons": [{"code": "...", ...}, ...]}: codes are stable identifiers
   // (e.g. "end_by_status", "supplement_pause", "multiple_supplement_requests",
   // "due_from_procedure", "judged_at_as_of", "not_received").
-  nlohmann::json explanation;
+  Explanation explanation;
 
   // Submit-result shape: instants as ISO 8601 at utc_offset, durations in ms.
   nlohmann::json ToJson(int utc_offset_minutes = 420) const;

@@ -10,7 +10,7 @@ namespace {
 
 
 // False when `s` is not valid UTF-8 (nothing appended then).
-bool AppendString(const std::string& s, std::string* out) {
+bool AppendString(std::string_view s, std::string* out) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();
   const size_t start = out->size();
@@ -45,7 +45,7 @@ bool AppendString(const std::string& s, std::string* out) {
       ++i;
       continue;
     }
-    out->append(s, run, i - run);
+    out->append(s.data() + run, i - run);
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -62,7 +62,7 @@ bool AppendString(const std::string& s, std::string* out) {
     }
     run = ++i;
   }
-  out->append(s, run, n - run);
+  out->append(s.data() + run, n - run);
   out->push_back('"');
   return true;
 }
@@ -150,8 +150,8 @@ void AppendJson(const nlohmann::json& doc, std::string* out, nlohmann::json::err
   Append(doc, out, handler);
 }
 
-void AppendJsonString(const std::string& s, std::string* out, nlohmann::json::error_handler_t handler) {
-  if (!AppendString(s, out)) out->append(nlohmann::json(s).dump(-1, ' ', false, handler));
+void AppendJsonString(std::string_view s, std::string* out, nlohmann::json::error_handler_t handler) {
+  if (!AppendString(s, out)) out->append(nlohmann::json(std::string(s)).dump(-1, ' ', false, handler));
 }
 
 void AppendJsonInt(int64_t v, std::string* out) { AppendInteger(v, out); }

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <string>
 
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 namespace danvan {
@@ -26,7 +28,7 @@ void AppendJson(const nlohmann::json& doc, std::string* out,
                 nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict);
 
 // Appends `s` as a JSON string: the same bytes as AppendJson(nlohmann::json(s), out, handler).
-void AppendJsonString(const std::string& s, std::string* out,
+void AppendJsonString(std::string_view s, std::string* out,
                       nlohmann::json::error_handler_t handler = nlohmann::json::error_handler_t::strict);
 
 // Appends an integer as nlohmann writes it.

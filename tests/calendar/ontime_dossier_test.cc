@@ -49,7 +49,8 @@ class DossierTest : public ::testing::Test {
     return out;
   }
   static bool HasReason(const Classification& c, const std::string& code) {
-    for (const auto& r : c.explanation["reasons"])
+    const nlohmann::json explanation = c.explanation.Json();
+    for (const auto& r : explanation["reasons"])
       if (r["code"] == code) return true;
     return false;
   }
@@ -57,6 +58,42 @@ class DossierTest : public ::testing::Test {
 };
 
 const char* const kLater = "2023-06-30T23:59:59";
+
+// The explanation is kept as text: written, it is the document nlohmann would serialise from
+// the same members (keys sorted, integers, doubles, nulls, escapes), and Json() reads it back.
+TEST(ExplanationText, WritesWhatTheDocumentSerialises) {
+  Explanation e;
+  std::string out;
+  e.Write(&out, nlohmann::json::error_handler_t::strict);
+  EXPECT_EQ(out, "null");
+  EXPECT_TRUE(e.Json().is_null());
+  e.Start();
+  const std::string quoted = "Điều 12 \"Luật\" \\ tab\t";
+  e.Add({{"code", "finished_after_due"}, {"late_by_ms", int64_t{-5}}, {"due", quoted},
+         {"end", std::string("2023-03-15T17:00:00+07:00")}, {"NgayTiepNhan", nullptr},
+         {"value", 1.5}, {"count", 2}, {"allowed_ms", 10.0}, {"Z", 1e21}});
+  e.Add({{"code", "waiting_for_supplement"}});
+  e.SetDeadline(nlohmann::json::array({{{"code", "base_period"}, {"days", 10}}}));
+  e.SetClass("late");
+  nlohmann::json want = {
+      {"class", "late"},
+      {"deadline", nlohmann::json::array({{{"code", "base_period"}, {"days", 10}}})},
+      {"reasons",
+       {{{"code", "finished_after_due"}, {"late_by_ms", -5}, {"due", quoted},
+         {"end", "2023-03-15T17:00:00+07:00"}, {"NgayTiepNhan", nullptr}, {"value", 1.5},
+         {"count", 2}, {"allowed_ms", 10.0}, {"Z", 1e21}},
+        {{"code", "waiting_for_supplement"}}}}};
+  out.clear();
+  e.Write(&out, nlohmann::json::error_handler_t::strict);
+  EXPECT_EQ(out, want.dump());
+  EXPECT_EQ(e.Json().dump(), want.dump());
+  EXPECT_EQ(e.Json(), want);
+  // Started again: a fresh {"reasons": []}.
+  e.Start();
+  out.clear();
+  e.Write(&out, nlohmann::json::error_handler_t::strict);
+  EXPECT_EQ(out, R"({"reasons":[]})");
+}
 
 TEST_F(DossierTest, FinishedBeforeDueDayIsEarly) {
   auto c = Classify(
