@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git ca-certificates
-  libpoco-dev nlohmann-json3-dev libvalijson-dev rapidjson-dev libssl-dev openssl
+  libpoco-dev nlohmann-json3-dev libvalijson-dev libssl-dev openssl
   libsqlite3-dev sqlite3
   # The PostgreSQL storage engine (adapters/postgres, libpq) and the server its tests start
   # (scripts/pg-test-server.sh, ctest -L postgres).

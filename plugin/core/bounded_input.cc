@@ -4,20 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <clocale>
-#include <locale.h>
-
-#include <algorithm>
 #include <cerrno>
-#include <charconv>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
-
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
 
 namespace danvan {
 namespace {
@@ -236,121 +226,12 @@ class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<nlohmann::
   int depth_ = 0;
 };
 
-// RapidJSON's reader (iterative, UTF-8 validated, numbers handed over as their text) building
-// the document nlohmann's DOM parser builds from the same text: the same members (the last of
-// duplicate keys wins), the same strings, numbers typed and converted as nlohmann's lexer does
-// (digits only: uint64 or, negative, int64; otherwise, or out of that range, the double strtod
-// reads in the "C" locale). Its lexer is several times nlohmann's; the tree is the same one.
-// Whatever it does not accept exactly as nlohmann would is refused here (false) and left to
-// nlohmann's parser: a lone low surrogate escape (backslash-u DC00, which RapidJSON 1.1 encodes
-// as invalid UTF-8), a number that is not finite, a container past max_depth. Not thread-shared:
-// one per parse.
-class RapidDomBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RapidDomBuilder> {
- public:
-  RapidDomBuilder(nlohmann::json* root, int max_depth) : root_(root), max_depth_(max_depth) {}
-
-  bool Null() { return Put(nullptr); }
-  bool Bool(bool b) { return Put(b); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    const char* end = s + n;
-    if (std::find_if(s, end, [](char c) { return c == '.' || c == 'e' || c == 'E'; }) == end) {
-      if (*s == '-') {
-        int64_t v = 0;
-        auto r = std::from_chars(s, end, v);
-        if (r.ec == std::errc() && r.ptr == end) return Put(static_cast<nlohmann::json::number_integer_t>(v));
-      } else {
-        uint64_t v = 0;
-        auto r = std::from_chars(s, end, v);
-        if (r.ec == std::errc() && r.ptr == end) return Put(static_cast<nlohmann::json::number_unsigned_t>(v));
-      }
-    }
-    // RapidJSON hands the text NUL-terminated (a copy on its stack).
-    static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", static_cast<locale_t>(nullptr));
-    if (c_locale == static_cast<locale_t>(nullptr)) return false;
-    char* stop = nullptr;
-    const double d = strtod_l(s, &stop, c_locale);
-    if (stop != end || !std::isfinite(d)) return false;
-    return Put(static_cast<nlohmann::json::number_float_t>(d));
-  }
-  bool String(const char* s, rapidjson::SizeType n, bool) {
-    if (HasSurrogate(s, n)) return false;
-    return Put(std::string(s, n));
-  }
-  bool Key(const char* s, rapidjson::SizeType n, bool) {
-    if (HasSurrogate(s, n)) return false;
-    key_.assign(s, n);
-    return true;
-  }
-  bool StartObject() { return Open(nlohmann::json::value_t::object); }
-  bool StartArray() { return Open(nlohmann::json::value_t::array); }
-  bool EndObject(rapidjson::SizeType) {
-    stack_.pop_back();
-    return true;
-  }
-  bool EndArray(rapidjson::SizeType) {
-    stack_.pop_back();
-    return true;
-  }
-
- private:
-  // The text was valid UTF-8 (the reader checks it): an encoded surrogate (ED A0..BF) can only
-  // have come from a backslash-u escape.
-  static bool HasSurrogate(const char* s, size_t n) {
-    for (const char* p = static_cast<const char*>(std::memchr(s, '\xED', n)); p != nullptr;
-         p = static_cast<const char*>(std::memchr(p + 1, '\xED', n - static_cast<size_t>(p + 1 - s)))) {
-      if (p + 1 < s + n && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
-    }
-    return false;
-  }
-  nlohmann::json* Slot() {
-    if (stack_.empty()) return root_;
-    nlohmann::json* top = stack_.back();
-    if (top->is_array()) {
-      auto& a = *top->get_ptr<nlohmann::json::array_t*>();
-      a.emplace_back();
-      return &a.back();
-    }
-    return &(*top->get_ptr<nlohmann::json::object_t*>())[std::move(key_)];
-  }
-  template <typename V>
-  bool Put(V&& v) {
-    *Slot() = nlohmann::json(std::forward<V>(v));
-    return true;
-  }
-  bool Open(nlohmann::json::value_t t) {
-    // `stack_` holds the containers open around the one starting.
-    if (static_cast<int>(stack_.size()) >= max_depth_) return false;
-    nlohmann::json* j = Slot();
-    *j = nlohmann::json(t);
-    stack_.push_back(j);
-    return true;
-  }
-
-  nlohmann::json* root_;
-  int max_depth_;
-  std::vector<nlohmann::json*> stack_;
-  std::string key_;
-};
-
-constexpr unsigned kRapidFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-                                 rapidjson::kParseNumbersAsStringsFlag;
-
 }  // namespace
 
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth,
                                         JsonScanError* error) {
-  // The common case, one pass: RapidJSON's reader building nlohmann's document. A text it
-  // refuses (or one with a NUL byte, which its stream takes for the end) goes to nlohmann's own
-  // parser, whose verdict stands: the same documents accepted, the same refused.
-  if (std::memchr(text.data(), '\0', text.size()) == nullptr) {
-    nlohmann::json fast;
-    RapidDomBuilder builder(&fast, max_depth);
-    rapidjson::MemoryStream in(text.data(), text.size());
-    rapidjson::Reader reader;
-    if (!reader.Parse<kRapidFlags>(in, builder).IsError()) return fast;
-  }
-  // nlohmann's DOM parser is iterative too, and it stops at the first container past the
-  // limit. Only a refused text is scanned again, to say where and why.
+  // One pass in the common case: nlohmann's DOM parser is iterative too, and it stops at the
+  // first container past the limit. Only a refused text is scanned again, to say where and why.
   nlohmann::json doc;
   bool refused = false;
   try {
