@@ -741,7 +741,7 @@ Args ParseArgs(int argc, char** argv, int from) {
       std::string key = s.substr(2);
       if (key == "no-bigrams" || key == "encodings" || key == "per-batch-thresholds" ||
           key == "unstable" || key == "detector-ngrams" || key == "no-detectors" ||
-          key == "detectors-explain") {
+          key == "detectors-explain" || key == "ngrams") {
         a.opts[key] = "1";
       } else if (i + 1 < argc) {
         a.opts[key] = argv[++i];
@@ -1291,7 +1291,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "features") {
-    // One JSON line per letter: its id, labels and the names of its cue and structure features.
+    // One JSON line per letter: its id, labels and the names of its cue and structure features
+    // (with --ngrams also its n-grams, as the model reads them, for error analysis).
     std::vector<Letter> letters;
     std::string sha;
     if (!LoadLetters(a.files, &letters, &sha)) return 2;
@@ -1301,7 +1302,8 @@ int main(int argc, char** argv) {
     for (const Letter& l : letters) {
       json names = json::array();
       for (const auto& f : LetterFeatures(*cues, l.title, l.content, opt))
-        if (AlwaysKeep(f.name) && f.name.rfind("len:", 0) != 0) names.push_back(f.name);
+        if (a.opts.count("ngrams") || (AlwaysKeep(f.name) && f.name.rfind("len:", 0) != 0))
+          names.push_back(f.name);
       json flags = json::object();
       for (int j = 0; j < 5; ++j) flags[kLetterFlags[j]] = l.flags[j];
       std::printf("%s\n", json({{"id", l.id}, {"kind", kLetterKinds[l.kind]}, {"flags", flags},
