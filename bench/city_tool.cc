@@ -10,7 +10,8 @@
 //   city_tool queries  LIB CONFIG YEAR_FROM YEAR_TO N          indicators: one leaf unit x month
 //                                                              (N queries), all units x month,
 //                                                              root x year, drill-down (explain)
-//   city_tool reports  LIB CONFIG YEAR                         score + both reports (all formats)
+//   city_tool reports  LIB CONFIG YEAR [phases][,noscore]      score + both reports (all formats);
+//                                                              phases: each stage's own peak RSS
 //   city_tool answers  LIB CONFIG YEAR_FROM YEAR_TO N OUT      N indicators answers, one a line
 //                                                              (to compare two libraries)
 //   city_tool retag    LIB CONFIG                              tagging.reload, wait until done
@@ -122,7 +123,8 @@ struct Plugin {
   }
   // The call alone, as a host that forwards the answer: the answer is not parsed (parsing a
   // 20 KB answer costs the host more than the plugin's work).
-  void QueryRaw(const json& req, bool must = true) {
+  // Returns the answer's size in bytes.
+  size_t QueryRaw(const json& req, bool must = true) {
     const std::string r = req.dump();
     char *out = nullptr, *err = nullptr;
     size_t len = 0;
@@ -131,6 +133,7 @@ struct Plugin {
     api->free(out);
     api->free(err);
     if (st != DANVAN_OK && must) Die("query " + r + ": " + api->status_name(st) + " " + e);
+    return len;
   }
   json Query(const json& req, bool must = true) {
     const std::string r = req.dump();
@@ -434,15 +437,51 @@ int Answers(int argc, char** argv) {
   return 0;
 }
 
+// Sets the process's resident high-water mark (VmHWM) back to the current RSS, so the next
+// stage's peak is its own. Also lowers what ru_maxrss and /usr/bin/time report afterwards.
+bool ResetPeakRss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.close();
+  return static_cast<bool>(f);
+}
+
+// OPTIONS, comma-separated (issue 16, bounded report memory): "phases": each stage's own peak
+// resident memory (VmHWM after a reset at its start) and the malloc breakdown after it; the
+// score answer is not parsed (a host that forwards it), so the figures are the plugin's. The
+// process peak is then the largest stage peak (the resets lower ru_maxrss too). "noscore":
+// the reports alone, without the score op before them.
 int Reports(int argc, char** argv) {
-  if (argc < 5) Die("reports LIB CONFIG YEAR");
+  if (argc < 5) Die("reports LIB CONFIG YEAR [phases][,noscore]");
   const int year = std::atoi(argv[4]);
-  Plugin p(argv[2], argv[3], false);
+  const std::string options = argc > 5 ? argv[5] : "";
+  const bool phases = options.find("phases") != std::string::npos;
+  const bool score_first = options.find("noscore") == std::string::npos;
   json out;
+  int64_t peak = 0;
+  auto stage_end = [&](const std::string& name) {
+    if (!phases) return;
+    const int64_t hwm = StatusKb("VmHWM");
+    peak = std::max(peak, hwm);
+    out[name + "_peak_rss_kb"] = hwm;
+    out[name + "_after"] = MemoryBreakdown();
+    if (!ResetPeakRss()) Die("cannot reset the peak RSS (/proc/self/clear_refs)");
+  };
+  if (phases && !ResetPeakRss()) Die("cannot reset the peak RSS (/proc/self/clear_refs)");
+  Plugin p(argv[2], argv[3], false);
+  stage_end("open");
   double t = Now(), c = CpuSeconds();
-  p.Query({{"op", "score"}, {"rubric", "default"}, {"period", {{"kind", "year"}, {"year", year}}}});
-  out["score_s"] = Now() - t;
-  out["score_cpu_s"] = CpuSeconds() - c;
+  if (score_first) {
+    const json score = {
+        {"op", "score"}, {"rubric", "default"}, {"period", {{"kind", "year"}, {"year", year}}}};
+    if (phases)
+      out["score_answer_bytes"] = p.QueryRaw(score);
+    else
+      p.Query(score);
+    out["score_s"] = Now() - t;
+    out["score_cpu_s"] = CpuSeconds() - c;
+    stage_end("score");
+  }
   for (const char* kind : {"six_month", "annual"}) {
     t = Now();
     c = CpuSeconds();
@@ -450,8 +489,9 @@ int Reports(int argc, char** argv) {
              {"path", std::string("city-bench/") + kind}});
     out[std::string(kind) + "_all_formats_s"] = Now() - t;
     out[std::string(kind) + "_all_formats_cpu_s"] = CpuSeconds() - c;
+    stage_end(kind);
   }
-  out["peak_rss_kb"] = PeakRssKb();
+  out["peak_rss_kb"] = phases ? peak : PeakRssKb();
   p.Close();
   std::cout << out.dump() << std::endl;
   return 0;

@@ -211,7 +211,7 @@ void Report(const char* what, int64_t dossiers, double secs, const json& stats,
 
 // See "fillstore" above. Returns items enqueued.
 int64_t FillStore(const std::string& db, int n) {
-  auto store_or = danvan::OpenSqliteStore({db, /*synchronous_full=*/false});
+  auto store_or = danvan::OpenSqliteStore({.path = db, .synchronous_full = false});
   if (!store_or.ok()) {
     std::fprintf(stderr, "open store: %s\n", store_or.status().ToString().c_str());
     std::exit(1);

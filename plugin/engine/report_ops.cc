@@ -5,7 +5,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include "core/timeutil.h"
 #include "indicators/contributions.h"
@@ -350,23 +352,31 @@ class ReportOps {
     const indicators::Period& period = parsed->period;
     auto scored = ScoreAll(r, unit, period);
     if (!scored.ok()) return scored.status();
+    // The ranking first, then each unit's score written as a document and released: the
+    // scores and their document (~25 MB and ~55 MB for a city's 861 units) are not held
+    // together whole.
+    json ranking = RankingJson(scored->ranked);
+    json ties = TiesJson(scored->ranked);
     json scores = json::array();
-    for (const auto& s : scored->ranked) scores.push_back(scoring::ToJson(s));
+    for (auto& s : scored->ranked) scores.push_back(scoring::ToJson(std::exchange(s, {})));
     json body = {{"rubric", RubricRef(r)},
                  {"unit", unit},
                  {"period", period.ToJson()},
-                 {"as_of", FormatIsoDate(scored->as_of)},
-                 {"scores", scores}};
+                 {"as_of", FormatIsoDate(scored->as_of)}};
+    // Moved, not copied: the answer is the journalled body and a few more members.
+    body["scores"] = std::move(scores);
     if (scored->aggregate) body["aggregate"] = scoring::ToJson(*scored->aggregate);
-    json out = body;
+    std::optional<int64_t> journal_id;
     if (journal) {
       auto row = AppendToJournal(r, "score", r.id() + "|" + PeriodKey(period) + "|" + unit, body);
       if (!row.ok()) return row.status();
-      out["journal_id"] = row->id;
+      journal_id = row->id;
     }
+    json out = std::move(body);
+    if (journal_id) out["journal_id"] = *journal_id;
     out["journaled"] = journal;
-    out["ranking"] = RankingJson(scored->ranked);
-    out["ties"] = TiesJson(scored->ranked);
+    out["ranking"] = std::move(ranking);
+    out["ties"] = std::move(ties);
     out["tie_rule"] =
         "Đơn vị bằng điểm (theo độ chính xác của bộ tiêu chí) cùng hạng, hạng kế tiếp bỏ qua "
         "(1, 2, 2, 4); trong nhóm đồng hạng xếp theo mã đơn vị; đơn vị không xếp loại không xếp hạng.";
@@ -778,7 +788,7 @@ class ReportOps {
     m.meta.rubric_version = r.version();
     m.indicator_tables = Tables(root, period.value(), prev);
     if (progress) progress->Advance();
-    m.scores = scored->ranked;
+    m.scores = std::move(scored->ranked);  // not copied: 25 MB at 861 units (RESULTS.md)
     if (m.meta.scope == "unit") {
       // A single unit's report: its rank among the units of its parent.
       const std::string parent = m.meta.unit.parent;
@@ -816,7 +826,7 @@ class ReportOps {
     }
     run_end.ok = true;
     json files = json::array({"report.json", "report.html", "report.xlsx"});
-    for (const auto& f : reports::RenderCsv(m)) files.push_back("csv/" + f.name);
+    for (const auto& name : reports::CsvFileNames(m)) files.push_back("csv/" + name);
     out["path"] = path;
     out["files"] = files;
     out["summary"] = m.summary;

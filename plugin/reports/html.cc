@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <ostream>
+#include <sstream>
 
 #include "reports/tables.h"
 #include "reports/vnformat.h"
@@ -97,28 +99,34 @@ footer { margin-top: 24px; border-top: 1px solid var(--line); padding-top: 6px; 
 }
 )CSS";
 
-std::string RenderTable(const Table& t, bool with_title) {
-  std::string o;
-  if (with_title) o += "<h3>" + Esc(t.title) + "</h3>\n";
-  if (t.rows.empty()) return o + "<p class=\"empty\">Không có.</p>\n";
-  o += "<table>\n<thead><tr>";
-  for (const std::string& h : t.headers) o += "<th>" + Esc(h) + "</th>";
-  o += "</tr></thead>\n<tbody>\n";
-  for (const auto& row : t.rows) {
-    o += "<tr>";
+// Writes the table row by row: one row's text is held at a time.
+void WriteTable(std::ostream& o, const TableSource& t, bool with_title) {
+  if (with_title) o << "<h3>" << Esc(t.title) << "</h3>\n";
+  if (t.row_count == 0) {
+    o << "<p class=\"empty\">Không có.</p>\n";
+    return;
+  }
+  o << "<table>\n<thead><tr>";
+  for (const std::string& h : t.headers) o << "<th>" << Esc(h) << "</th>";
+  o << "</tr></thead>\n<tbody>\n";
+  std::string line;
+  t.for_each_row([&](const Row& row) {
+    line = "<tr>";
     for (const Cell& c : row) {
       const bool numeric = c.number.has_value() || c.text == "—";
-      o += numeric ? "<td class=\"n\">" : "<td>";
-      o += Esc(c.text) + "</td>";
+      line += numeric ? "<td class=\"n\">" : "<td>";
+      line += Esc(c.text) + "</td>";
     }
-    o += "</tr>\n";
-  }
-  return o + "</tbody>\n</table>\n";
+    line += "</tr>\n";
+    o << line;
+    return static_cast<bool>(o);
+  });
+  o << "</tbody>\n</table>\n";
 }
 
 // Horizontal bars: total score per unit, coloured by rating, gridlines at quarters of the max.
-std::string ScoreChart(const std::vector<UnitScore>& scores) {
-  if (scores.empty()) return "";
+void WriteScoreChart(std::ostream& out, const std::vector<UnitScore>& scores) {
+  if (scores.empty()) return;
   double max_points = 0;
   for (const UnitScore& s : scores) max_points = std::max(max_points, s.max_points);
   if (max_points <= 0) max_points = 100;
@@ -136,6 +144,8 @@ std::string ScoreChart(const std::vector<UnitScore>& scores) {
          Esc(FormatNumberVn(max_points * q / 4.0, 1)) + "</text>\n";
   }
   for (size_t i = 0; i < scores.size(); ++i) {
+    out << o;  // one unit's bar at a time
+    o.clear();
     const UnitScore& s = scores[i];
     const double y = top + row_h * i;
     const double w = bar_w * std::clamp(s.total / max_points, 0.0, 1.0);
@@ -154,7 +164,7 @@ std::string ScoreChart(const std::vector<UnitScore>& scores) {
     o += "<span><i style=\"background:" + std::string(RatingColor(r)) + "\"></i>" + r + "</span>";
   o += "<span><i style=\"background:" + std::string(RatingColor("")) +
        "\"></i>Khác (Không xếp loại)</span>";
-  return o + "</p>\n";
+  out << o << "</p>\n";
 }
 
 // Percentage indicators of one table: this period (full bar) and the previous (thin bar).
@@ -201,67 +211,72 @@ std::string IndicatorChart(const IndicatorTable& t) {
 
 }  // namespace
 
-std::string RenderHtml(const ReportModel& m) {
-  const std::vector<Table> tables = BuildTables(m);
-  auto find = [&](const std::string& id) -> const Table* {
-    for (const Table& t : tables)
+void WriteHtml(const ReportModel& m, std::ostream& o) {
+  const std::vector<TableSource> tables = TableSources(m);
+  auto find = [&](const std::string& id) -> const TableSource* {
+    for (const TableSource& t : tables)
       if (t.id == id) return &t;
     return nullptr;
   };
   const std::string title = ReportTitle(m.meta);
-  std::string o =
-      "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
-      Esc(title) + "</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n<header>\n";
-  if (!m.meta.unit.name.empty()) o += "<p class=\"org\">" + Esc(m.meta.unit.name) + "</p>\n";
-  o += "<h1>" + Esc(title) + "</h1>\n";
-  o += "<p class=\"sub\">Kỳ báo cáo: " +
-       Esc(m.meta.period.label.empty() ? "" : m.meta.period.label + ", ") + "từ " +
-       Esc(FormatDateVn(m.meta.period.from)) + " đến " + Esc(FormatDateVn(m.meta.period.to)) +
-       " · Ngày chốt số liệu: " + Esc(FormatDateVn(m.meta.cut_off)) + "</p>\n";
+  o << "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n"
+       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"
+    << Esc(title) << "</title>\n<style>" << kCss << "</style>\n</head>\n<body>\n<header>\n";
+  if (!m.meta.unit.name.empty()) o << "<p class=\"org\">" + Esc(m.meta.unit.name) + "</p>\n";
+  o << "<h1>" + Esc(title) + "</h1>\n";
+  o << "<p class=\"sub\">Kỳ báo cáo: " +
+           Esc(m.meta.period.label.empty() ? "" : m.meta.period.label + ", ") + "từ " +
+           Esc(FormatDateVn(m.meta.period.from)) + " đến " + Esc(FormatDateVn(m.meta.period.to)) +
+           " · Ngày chốt số liệu: " + Esc(FormatDateVn(m.meta.cut_off)) + "</p>\n";
   if (!m.meta.due.empty())
-    o += "<p class=\"sub\">Hạn gửi báo cáo: " + Esc(FormatDateVn(m.meta.due)) + "</p>\n";
-  o += "</header>\n";
+    o << "<p class=\"sub\">Hạn gửi báo cáo: " + Esc(FormatDateVn(m.meta.due)) + "</p>\n";
+  o << "</header>\n";
 
-  o += "<section>\n<h2>I. Tóm tắt kết quả</h2>\n<ul class=\"summary\">\n";
+  o << "<section>\n<h2>I. Tóm tắt kết quả</h2>\n<ul class=\"summary\">\n";
   const std::vector<std::string> summary = m.summary.empty() ? ComposeSummary(m) : m.summary;
-  for (const std::string& s : summary) o += "<li>" + Esc(s) + "</li>\n";
-  if (summary.empty()) o += "<li class=\"empty\">Chưa có số liệu.</li>\n";
-  o += "</ul>\n</section>\n";
+  for (const std::string& s : summary) o << "<li>" + Esc(s) + "</li>\n";
+  if (summary.empty()) o << "<li class=\"empty\">Chưa có số liệu.</li>\n";
+  o << "</ul>\n</section>\n";
 
-  o += "<section>\n<h2>II. Điểm, xếp loại và xếp hạng</h2>\n";
+  o << "<section>\n<h2>II. Điểm, xếp loại và xếp hạng</h2>\n";
   if (!m.meta.rubric_id.empty())
-    o += "<p>Bộ tiêu chí: " + Esc(m.meta.rubric_id) + ", phiên bản " + Esc(m.meta.rubric_version) +
-         ".</p>\n";
-  o += ScoreChart(m.scores);
-  if (const Table* t = find("xep-hang")) o += RenderTable(*t, false);
-  o += "<p>Quy tắc xếp hạng: đơn vị bằng điểm được xếp đồng hạng, hạng kế tiếp bỏ qua số hạng "
+    o << "<p>Bộ tiêu chí: " + Esc(m.meta.rubric_id) + ", phiên bản " + Esc(m.meta.rubric_version) +
+             ".</p>\n";
+  WriteScoreChart(o, m.scores);
+  if (const TableSource* t = find("xep-hang")) WriteTable(o, *t, false);
+  o << "<p>Quy tắc xếp hạng: đơn vị bằng điểm được xếp đồng hạng, hạng kế tiếp bỏ qua số hạng "
        "tương ứng (1, 2, 2, 4); "
        "đơn vị không đủ điều kiện được ghi \"Không xếp loại\" và không xếp hạng.</p>\n</section>\n";
 
-  o += "<section>\n<h2>III. Các chỉ số</h2>\n";
+  o << "<section>\n<h2>III. Các chỉ số</h2>\n";
   for (const IndicatorTable& it : m.indicator_tables) {
-    const Table* t = find("chi-so-" + it.id);
+    const TableSource* t = find("chi-so-" + it.id);
     if (!t) continue;
-    o += "<h3>" + Esc(t->title) + "</h3>\n" + IndicatorChart(it) + RenderTable(*t, false);
+    o << "<h3>" + Esc(t->title) + "</h3>\n" + IndicatorChart(it);
+    WriteTable(o, *t, false);
   }
-  if (m.indicator_tables.empty()) o += "<p class=\"empty\">Không có.</p>\n";
-  o += "</section>\n";
+  if (m.indicator_tables.empty()) o << "<p class=\"empty\">Không có.</p>\n";
+  o << "</section>\n";
 
-  o += "<section>\n<h2>IV. Điểm theo từng tiêu chí</h2>\n";
-  if (const Table* t = find("diem-tieu-chi")) o += RenderTable(*t, false);
-  o += "</section>\n";
+  o << "<section>\n<h2>IV. Điểm theo từng tiêu chí</h2>\n";
+  if (const TableSource* t = find("diem-tieu-chi")) WriteTable(o, *t, false);
+  o << "</section>\n";
 
-  o += "<section>\n<h2>V. Các việc cần chỉ đạo</h2>\n";
+  o << "<section>\n<h2>V. Các việc cần chỉ đạo</h2>\n";
   for (const char* id : {"don-qua-han", "vu-viec-phuc-tap", "thang-chua-tiep-dan", "nhiem-vu-cham",
                          "mo-hinh-dan-van-kheo"})
-    if (const Table* t = find(id)) o += RenderTable(*t, true);
-  o += "</section>\n<footer>";
-  o += "Báo cáo do danvan lập từ số liệu đến hết ngày " + Esc(FormatDateVn(m.meta.cut_off));
-  if (!m.meta.generated_by.empty()) o += " · Người lập: " + Esc(m.meta.generated_by);
-  if (!m.meta.generated_at.empty()) o += " · Lập ngày " + Esc(FormatDateVn(m.meta.generated_at));
-  o += ".</footer>\n</body>\n</html>\n";
-  return o;
+    if (const TableSource* t = find(id)) WriteTable(o, *t, true);
+  o << "</section>\n<footer>";
+  o << "Báo cáo do danvan lập từ số liệu đến hết ngày " + Esc(FormatDateVn(m.meta.cut_off));
+  if (!m.meta.generated_by.empty()) o << " · Người lập: " + Esc(m.meta.generated_by);
+  if (!m.meta.generated_at.empty()) o << " · Lập ngày " + Esc(FormatDateVn(m.meta.generated_at));
+  o << ".</footer>\n</body>\n</html>\n";
+}
+
+std::string RenderHtml(const ReportModel& m) {
+  std::ostringstream o;
+  WriteHtml(m, o);
+  return std::move(o).str();
 }
 
 }  // namespace danvan::reports

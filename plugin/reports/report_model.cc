@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <ostream>
 
 #include "reports/vnformat.h"
 
@@ -206,20 +207,27 @@ std::string ReportTitle(const ReportMeta& meta) {
   return t + " ĐẦU NĂM " + year;
 }
 
-json ToJson(const ReportModel& m) {
-  json meta = {{"kind", m.meta.kind},
-               {"title", ReportTitle(m.meta)},
-               {"period", PeriodJson(m.meta.period)},
-               {"cut_off", m.meta.cut_off},
-               {"scope", m.meta.scope},
-               {"unit", scoring::ToJson(m.meta.unit)},
-               {"rubric", {{"id", m.meta.rubric_id}, {"version", m.meta.rubric_version}}}};
-  if (m.meta.previous_period) meta["previous_period"] = PeriodJson(*m.meta.previous_period);
-  if (!m.meta.due.empty()) meta["due"] = m.meta.due;
-  if (!m.meta.generated_at.empty()) meta["generated_at"] = m.meta.generated_at;
-  if (!m.meta.generated_by.empty()) meta["generated_by"] = m.meta.generated_by;
+namespace {
+
+// The parts of ToJson, one function each, so WriteJson serialises the same values.
+json MetaJson(const ReportMeta& mm) {
+  json meta = {{"kind", mm.kind},
+               {"title", ReportTitle(mm)},
+               {"period", PeriodJson(mm.period)},
+               {"cut_off", mm.cut_off},
+               {"scope", mm.scope},
+               {"unit", scoring::ToJson(mm.unit)},
+               {"rubric", {{"id", mm.rubric_id}, {"version", mm.rubric_version}}}};
+  if (mm.previous_period) meta["previous_period"] = PeriodJson(*mm.previous_period);
+  if (!mm.due.empty()) meta["due"] = mm.due;
+  if (!mm.generated_at.empty()) meta["generated_at"] = mm.generated_at;
+  if (!mm.generated_by.empty()) meta["generated_by"] = mm.generated_by;
+  return meta;
+}
+
+json IndicatorTablesJson(const std::vector<IndicatorTable>& indicator_tables) {
   json tables = json::array();
-  for (const IndicatorTable& t : m.indicator_tables) {
+  for (const IndicatorTable& t : indicator_tables) {
     json tj = {{"id", t.id}, {"title", t.title}};
     if (!t.unit_code.empty()) tj["unit_code"] = t.unit_code;
     tj["rows"] = json::array();
@@ -233,61 +241,142 @@ json ToJson(const ReportModel& m) {
     }
     tables.push_back(std::move(tj));
   }
-  json scores = json::array();
-  for (const UnitScore& s : m.scores) scores.push_back(scoring::ToJson(s));
+  return tables;
+}
+
+json ItemJson(const OverduePetition& p) {
+  return {{"id", p.id},
+          {"title", p.title},
+          {"kind", p.kind},
+          {"unit", p.unit},
+          {"received_at", p.received_at},
+          {"due_at", p.due_at},
+          {"days_overdue", p.days_overdue},
+          {"overdue_steps", p.overdue_steps},
+          {"assignee", p.assignee}};
+}
+
+json ItemJson(const CaseItem& c) {
+  return {{"id", c.id},
+          {"title", c.title},
+          {"kind", c.kind},
+          {"unit", c.unit},
+          {"received_at", c.received_at},
+          {"status", c.status},
+          {"flags", c.flags},
+          {"note", c.note}};
+}
+
+json ItemJson(const MissedReception& r) {
+  return {{"unit_code", r.unit_code}, {"unit_name", r.unit_name}, {"month", r.month}};
+}
+
+json ItemJson(const LateTask& t) {
+  return {{"plan_id", t.plan_id}, {"task_no", t.task_no},
+          {"title", t.title},     {"lead_unit", t.lead_unit},
+          {"due", t.due},         {"progress_percent", t.progress_percent},
+          {"status", t.status}};
+}
+
+json ItemJson(const DvkModel& d) {
+  return {{"name", d.name},
+          {"model_type", d.model_type},
+          {"field", d.field},
+          {"registering_unit", d.registering_unit},
+          {"registered_at", d.registered_at},
+          {"recognition_level", d.recognition_level},
+          {"recognition_decision", d.recognition_decision},
+          {"recognised_at", d.recognised_at}};
+}
+
+json ItemJson(const UnitScore& s) { return scoring::ToJson(s); }
+
+template <typename T>
+json ArrayJson(const std::vector<T>& items) {
+  json a = json::array();
+  for (const T& x : items) a.push_back(ItemJson(x));
+  return a;
+}
+
+// `v` as v.dump(2) writes it nested `depth` levels deep: each line after the first indented by
+// two spaces per level (a dumped string never holds a raw line break, so every '\n' is a line).
+void WriteNested(std::ostream& o, const json& v, int depth) {
+  const std::string text = v.dump(2);
+  const std::string pad(2 * depth, ' ');
+  size_t from = 0;
+  for (size_t nl; (nl = text.find('\n', from)) != std::string::npos; from = nl + 1) {
+    o.write(text.data() + from, static_cast<std::streamsize>(nl + 1 - from));
+    o << pad;
+  }
+  o.write(text.data() + from, static_cast<std::streamsize>(text.size() - from));
+}
+
+// The array of ArrayJson(items) as dump(2) writes it at `depth`, one element's document at a
+// time; stops early once the stream has failed.
+template <typename T>
+void WriteArray(std::ostream& o, const std::vector<T>& items, int depth) {
+  if (items.empty()) {
+    o << "[]";
+    return;
+  }
+  const std::string pad(2 * (depth + 1), ' ');
+  o << "[\n";
+  for (size_t i = 0; i < items.size() && o; ++i) {
+    o << pad;
+    WriteNested(o, ItemJson(items[i]), depth + 1);
+    o << (i + 1 < items.size() ? ",\n" : "\n");
+  }
+  o << std::string(2 * depth, ' ') << "]";
+}
+
+}  // namespace
+
+json ToJson(const ReportModel& m) {
   json a;
-  a["overdue_petitions"] = json::array();
-  for (const auto& p : m.actions.overdue_petitions)
-    a["overdue_petitions"].push_back({{"id", p.id},
-                                      {"title", p.title},
-                                      {"kind", p.kind},
-                                      {"unit", p.unit},
-                                      {"received_at", p.received_at},
-                                      {"due_at", p.due_at},
-                                      {"days_overdue", p.days_overdue},
-                                      {"overdue_steps", p.overdue_steps},
-                                      {"assignee", p.assignee}});
-  a["cases"] = json::array();
-  for (const auto& c : m.actions.cases)
-    a["cases"].push_back({{"id", c.id},
-                          {"title", c.title},
-                          {"kind", c.kind},
-                          {"unit", c.unit},
-                          {"received_at", c.received_at},
-                          {"status", c.status},
-                          {"flags", c.flags},
-                          {"note", c.note}});
-  a["missed_head_reception"] = json::array();
-  for (const auto& r : m.actions.missed_head_reception)
-    a["missed_head_reception"].push_back(
-        {{"unit_code", r.unit_code}, {"unit_name", r.unit_name}, {"month", r.month}});
-  a["late_plan_tasks"] = json::array();
-  for (const auto& t : m.actions.late_plan_tasks)
-    a["late_plan_tasks"].push_back({{"plan_id", t.plan_id},
-                                    {"task_no", t.task_no},
-                                    {"title", t.title},
-                                    {"lead_unit", t.lead_unit},
-                                    {"due", t.due},
-                                    {"progress_percent", t.progress_percent},
-                                    {"status", t.status}});
-  a["dvk_models"] = json::array();
-  for (const auto& d : m.actions.dvk_models)
-    a["dvk_models"].push_back({{"name", d.name},
-                               {"model_type", d.model_type},
-                               {"field", d.field},
-                               {"registering_unit", d.registering_unit},
-                               {"registered_at", d.registered_at},
-                               {"recognition_level", d.recognition_level},
-                               {"recognition_decision", d.recognition_decision},
-                               {"recognised_at", d.recognised_at}});
+  a["overdue_petitions"] = ArrayJson(m.actions.overdue_petitions);
+  a["cases"] = ArrayJson(m.actions.cases);
+  a["missed_head_reception"] = ArrayJson(m.actions.missed_head_reception);
+  a["late_plan_tasks"] = ArrayJson(m.actions.late_plan_tasks);
+  a["dvk_models"] = ArrayJson(m.actions.dvk_models);
   // Moved, not copied: an initializer list would deep-copy the (large) scores array.
   json out = json::object();
-  out["meta"] = std::move(meta);
-  out["indicator_tables"] = std::move(tables);
-  out["scores"] = std::move(scores);
+  out["meta"] = MetaJson(m.meta);
+  out["indicator_tables"] = IndicatorTablesJson(m.indicator_tables);
+  out["scores"] = ArrayJson(m.scores);
   out["actions"] = std::move(a);
   out["summary"] = m.summary.empty() ? ComposeSummary(m) : m.summary;
   return out;
+}
+
+Status WriteJson(const ReportModel& m, std::ostream& o) {
+  // The members in the order of ToJson's object (nlohmann's std::map: sorted by key).
+  try {
+    o << "{\n  \"actions\": {\n    \"cases\": ";
+    WriteArray(o, m.actions.cases, 2);
+    o << ",\n    \"dvk_models\": ";
+    WriteArray(o, m.actions.dvk_models, 2);
+    o << ",\n    \"late_plan_tasks\": ";
+    WriteArray(o, m.actions.late_plan_tasks, 2);
+    o << ",\n    \"missed_head_reception\": ";
+    WriteArray(o, m.actions.missed_head_reception, 2);
+    o << ",\n    \"overdue_petitions\": ";
+    WriteArray(o, m.actions.overdue_petitions, 2);
+    o << "\n  },\n  \"indicator_tables\": ";
+    WriteNested(o, IndicatorTablesJson(m.indicator_tables), 1);
+    o << ",\n  \"meta\": ";
+    WriteNested(o, MetaJson(m.meta), 1);
+    o << ",\n  \"scores\": ";
+    WriteArray(o, m.scores, 1);
+    o << ",\n  \"summary\": ";
+    WriteNested(o, m.summary.empty() ? json(ComposeSummary(m)) : json(m.summary), 1);
+    o << "\n}\n";
+  } catch (const json::exception& e) {  // stored text that is not UTF-8 (type_error 316)
+    // Internal, not InvalidInput: the request was valid, the stored data is not (intake
+    // refuses such text), as the document's dump failed before.
+    return Status::Internal(
+        std::string("báo cáo chứa văn bản không hợp lệ (không phải UTF-8): ") + e.what());
+  }
+  return Status::Ok();
 }
 
 Result<ReportModel> ReportModelFromJson(const json& j) {

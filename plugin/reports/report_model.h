@@ -41,6 +41,7 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,11 @@ struct ReportModel {
 };
 
 nlohmann::json ToJson(const ReportModel& m);
+// Writes ToJson(m).dump(2) followed by a newline, byte for byte, without building the document:
+// one action-list item or unit score is a document at a time (bounded memory for city-scale
+// reports). Internal for text that is not UTF-8 (what dump would throw for); the stream's
+// own failure is the caller's to check.
+Status WriteJson(const ReportModel& m, std::ostream& out);
 // Strict: InvalidInput naming the field for wrong types or unknown kind/scope/format values.
 Result<ReportModel> ReportModelFromJson(const nlohmann::json& j);
 

@@ -1,5 +1,6 @@
 #include "reports/tables.h"
 
+#include <memory>
 #include <set>
 
 #include "reports/vnformat.h"
@@ -100,167 +101,176 @@ Cell CriterionValue(const scoring::CriterionScore& c) {
 
 }  // namespace
 
-std::vector<Table> BuildTables(const ReportModel& m) {
-  std::vector<Table> out;
+std::vector<TableSource> TableSources(const ReportModel& m) {
+  std::vector<TableSource> out;
   std::set<std::string> sheets;
+  auto add = [&](std::string id, const std::string& sheet, std::string title,
+                 std::vector<std::string> headers, size_t row_count,
+                 std::function<void(const RowFn&)> rows) {
+    out.push_back({std::move(id), SheetName(sheet, &sheets), std::move(title), std::move(headers),
+                   row_count, std::move(rows)});
+  };
+  // The two short tables (a dozen rows from meta, the summary's sentences) are made whole.
+  auto held = [](std::vector<Row> rows) {
+    return [rows = std::make_shared<const std::vector<Row>>(std::move(rows))](const RowFn& row) {
+      for (const Row& r : *rows)
+        if (!row(r)) return;
+    };
+  };
 
   {
-    Table t{
-        "thong-tin", SheetName("Thông tin", &sheets), "Thông tin báo cáo", {"Mục", "Nội dung"}, {}};
-    t.rows.push_back({T("Báo cáo"), T(ReportTitle(m.meta))});
-    t.rows.push_back(
+    std::vector<Row> rows;
+    rows.push_back({T("Báo cáo"), T(ReportTitle(m.meta))});
+    rows.push_back(
         {T("Loại báo cáo"), T(m.meta.kind == "annual" ? "Báo cáo năm" : "Báo cáo 6 tháng")});
-    t.rows.push_back({T("Đơn vị"), T(m.meta.unit.name + " (" + m.meta.unit.code + ")")});
-    t.rows.push_back(
-        {T("Phạm vi"), T(m.meta.scope == "department" ? "Tổng hợp toàn Sở" : "Đơn vị")});
-    t.rows.push_back(
+    rows.push_back({T("Đơn vị"), T(m.meta.unit.name + " (" + m.meta.unit.code + ")")});
+    rows.push_back({T("Phạm vi"), T(m.meta.scope == "department" ? "Tổng hợp toàn Sở" : "Đơn vị")});
+    rows.push_back(
         {T("Kỳ báo cáo"),
          T((m.meta.period.label.empty() ? "" : m.meta.period.label + ": ") + "từ " +
            FormatDateVn(m.meta.period.from) + " đến " + FormatDateVn(m.meta.period.to))});
     if (m.meta.previous_period)
-      t.rows.push_back(
+      rows.push_back(
           {T("Kỳ so sánh"),
            T((m.meta.previous_period->label.empty() ? "" : m.meta.previous_period->label + ": ") +
              "từ " + FormatDateVn(m.meta.previous_period->from) + " đến " +
              FormatDateVn(m.meta.previous_period->to))});
-    t.rows.push_back({T("Ngày chốt số liệu"), T(FormatDateVn(m.meta.cut_off))});
-    if (!m.meta.due.empty()) t.rows.push_back({T("Hạn gửi báo cáo"), T(FormatDateVn(m.meta.due))});
+    rows.push_back({T("Ngày chốt số liệu"), T(FormatDateVn(m.meta.cut_off))});
+    if (!m.meta.due.empty()) rows.push_back({T("Hạn gửi báo cáo"), T(FormatDateVn(m.meta.due))});
     if (!m.meta.rubric_id.empty())
-      t.rows.push_back({T("Bộ tiêu chí chấm điểm"),
-                        T(m.meta.rubric_id + ", phiên bản " + m.meta.rubric_version)});
+      rows.push_back({T("Bộ tiêu chí chấm điểm"),
+                      T(m.meta.rubric_id + ", phiên bản " + m.meta.rubric_version)});
     if (!m.meta.generated_at.empty())
-      t.rows.push_back({T("Thời điểm lập"), T(FormatDateVn(m.meta.generated_at))});
-    if (!m.meta.generated_by.empty()) t.rows.push_back({T("Người lập"), T(m.meta.generated_by)});
-    out.push_back(std::move(t));
+      rows.push_back({T("Thời điểm lập"), T(FormatDateVn(m.meta.generated_at))});
+    if (!m.meta.generated_by.empty()) rows.push_back({T("Người lập"), T(m.meta.generated_by)});
+    const size_t n = rows.size();
+    add("thong-tin", "Thông tin", "Thông tin báo cáo", {"Mục", "Nội dung"}, n,
+        held(std::move(rows)));
   }
   {
-    Table t{"tom-tat", SheetName("Tóm tắt", &sheets), "Tóm tắt kết quả", {"STT", "Nội dung"}, {}};
+    std::vector<Row> rows;
     const std::vector<std::string> summary = m.summary.empty() ? ComposeSummary(m) : m.summary;
     for (size_t i = 0; i < summary.size(); ++i)
-      t.rows.push_back({I(static_cast<int>(i + 1)), T(summary[i])});
-    out.push_back(std::move(t));
+      rows.push_back({I(static_cast<int>(i + 1)), T(summary[i])});
+    const size_t n = rows.size();
+    add("tom-tat", "Tóm tắt", "Tóm tắt kết quả", {"STT", "Nội dung"}, n, held(std::move(rows)));
   }
   for (const IndicatorTable& it : m.indicator_tables) {
-    Table t{"chi-so-" + it.id,
-            SheetName("Chỉ số " + it.id, &sheets),
-            it.title.empty() ? "Chỉ số " + it.id : it.title,
-            {"STT", "Mã chỉ số", "Chỉ số", "Tử số", "Mẫu số", "Kỳ này", "Kỳ trước", "Thay đổi"},
-            {}};
-    int n = 0;
-    for (const IndicatorRow& r : it.rows) {
-      const std::string fmt = RowFormat(r);
-      t.rows.push_back({I(++n), T(r.indicator_id),
-                        T(r.label.empty() ? DefaultIndicatorLabel(r.indicator_id) : r.label),
-                        r.current ? N(r.current->numerator, 2) : T("—"),
-                        r.current ? N(r.current->denominator, 2) : T("—"),
-                        ValueCell(fmt, r.current), ValueCell(fmt, r.previous),
-                        ChangeCell(fmt, r.current, r.previous)});
-    }
-    out.push_back(std::move(t));
+    add("chi-so-" + it.id, "Chỉ số " + it.id, it.title.empty() ? "Chỉ số " + it.id : it.title,
+        {"STT", "Mã chỉ số", "Chỉ số", "Tử số", "Mẫu số", "Kỳ này", "Kỳ trước", "Thay đổi"},
+        it.rows.size(), [&it](const RowFn& row) {
+          int n = 0;
+          for (const IndicatorRow& r : it.rows) {
+            const std::string fmt = RowFormat(r);
+            if (!row({I(++n), T(r.indicator_id),
+                      T(r.label.empty() ? DefaultIndicatorLabel(r.indicator_id) : r.label),
+                      r.current ? N(r.current->numerator, 2) : T("—"),
+                      r.current ? N(r.current->denominator, 2) : T("—"), ValueCell(fmt, r.current),
+                      ValueCell(fmt, r.previous), ChangeCell(fmt, r.current, r.previous)}))
+              return;
+          }
+        });
   }
+  add("xep-hang", "Xếp hạng", "Điểm, xếp loại và xếp hạng",
+      {"Hạng", "Mã đơn vị", "Đơn vị", "Tổng điểm", "Điểm tối đa", "Xếp loại", "Ghi chú"},
+      m.scores.size(), [&m](const RowFn& row) {
+        for (const UnitScore& s : m.scores) {
+          std::string note;
+          if (s.rank_tied) note = "Đồng hạng";
+          for (const std::string& r : s.not_eligible_reasons)
+            note += (note.empty() ? "" : "; ") + r;
+          if (!row({s.rank ? I(*s.rank) : T("—"), T(s.unit.code), T(s.unit.name),
+                    N(s.total, 2, "0.00"), N(s.max_points, 2, "0.##"), T(s.rating), T(note)}))
+            return;
+        }
+      });
   {
-    Table t{"xep-hang",
-            SheetName("Xếp hạng", &sheets),
-            "Điểm, xếp loại và xếp hạng",
-            {"Hạng", "Mã đơn vị", "Đơn vị", "Tổng điểm", "Điểm tối đa", "Xếp loại", "Ghi chú"},
-            {}};
-    for (const UnitScore& s : m.scores) {
-      std::string note;
-      if (s.rank_tied) note = "Đồng hạng";
-      for (const std::string& r : s.not_eligible_reasons) note += (note.empty() ? "" : "; ") + r;
-      t.rows.push_back({s.rank ? I(*s.rank) : T("—"), T(s.unit.code), T(s.unit.name),
-                        N(s.total, 2, "0.00"), N(s.max_points, 2, "0.##"), T(s.rating), T(note)});
-    }
-    out.push_back(std::move(t));
-  }
-  {
-    Table t{"diem-tieu-chi",
-            SheetName("Điểm tiêu chí", &sheets),
-            "Điểm theo từng tiêu chí",
-            {"Mã đơn vị", "Đơn vị", "Nhóm", "Mã tiêu chí", "Tiêu chí", "Giá trị", "Điểm", "Tối đa",
-             "Nguồn", "Ghi chú"},
-            {}};
+    size_t n = 0;
     for (const UnitScore& s : m.scores)
-      for (const scoring::GroupScore& g : s.groups)
-        for (const scoring::CriterionScore& c : g.criteria)
-          t.rows.push_back({T(s.unit.code), T(s.unit.name), T(g.name), T(c.criterion_id), T(c.name),
-                            CriterionValue(c), N(c.points, 2, "0.00"), N(c.max_points, 2, "0.##"),
-                            T(SourceText(c)), T(c.note)});
-    out.push_back(std::move(t));
+      for (const scoring::GroupScore& g : s.groups) n += g.criteria.size();
+    add("diem-tieu-chi", "Điểm tiêu chí", "Điểm theo từng tiêu chí",
+        {"Mã đơn vị", "Đơn vị", "Nhóm", "Mã tiêu chí", "Tiêu chí", "Giá trị", "Điểm", "Tối đa",
+         "Nguồn", "Ghi chú"},
+        n, [&m](const RowFn& row) {
+          for (const UnitScore& s : m.scores)
+            for (const scoring::GroupScore& g : s.groups)
+              for (const scoring::CriterionScore& c : g.criteria)
+                if (!row({T(s.unit.code), T(s.unit.name), T(g.name), T(c.criterion_id), T(c.name),
+                          CriterionValue(c), N(c.points, 2, "0.00"), N(c.max_points, 2, "0.##"),
+                          T(SourceText(c)), T(c.note)}))
+                  return;
+        });
   }
-  {
-    Table t{"don-qua-han",
-            SheetName("Đơn quá hạn", &sheets),
-            "Đơn thư quá hạn chưa giải quyết",
-            {"STT", "Mã đơn", "Nội dung", "Loại đơn", "Đơn vị", "Ngày nhận", "Hạn giải quyết",
-             "Số ngày quá hạn", "Các bước quá hạn theo luật", "Người xử lý"},
-            {}};
-    int n = 0;
-    for (const auto& p : m.actions.overdue_petitions) {
-      std::string steps;
-      for (const auto& s : p.overdue_steps) steps += (steps.empty() ? "" : "; ") + s;
-      t.rows.push_back({I(++n), T(p.id), T(p.title), T(KindLabel(p.kind)), T(p.unit),
-                        T(FormatDateVn(p.received_at)), T(FormatDateVn(p.due_at)),
-                        I(p.days_overdue), T(steps), T(p.assignee)});
-    }
-    out.push_back(std::move(t));
-  }
-  {
-    Table t{"vu-viec-phuc-tap",
-            SheetName("Vụ việc phức tạp", &sheets),
-            "Vụ việc phức tạp, kéo dài",
-            {"STT", "Mã", "Nội dung", "Loại đơn", "Đơn vị", "Ngày nhận", "Tính chất", "Trạng thái",
-             "Ghi chú"},
-            {}};
-    int n = 0;
-    for (const auto& c : m.actions.cases) {
-      std::string flags;
-      for (const std::string& f : c.flags) flags += (flags.empty() ? "" : ", ") + KindLabel(f);
-      t.rows.push_back({I(++n), T(c.id), T(c.title), T(KindLabel(c.kind)), T(c.unit),
-                        T(FormatDateVn(c.received_at)), T(flags), T(KindLabel(c.status)),
-                        T(c.note)});
-    }
-    out.push_back(std::move(t));
-  }
-  {
-    Table t{"thang-chua-tiep-dan",
-            SheetName("Tháng chưa tiếp dân", &sheets),
-            "Tháng người đứng đầu chưa tiếp công dân định kỳ",
-            {"STT", "Mã đơn vị", "Đơn vị", "Tháng"},
-            {}};
-    int n = 0;
-    for (const auto& r : m.actions.missed_head_reception)
-      t.rows.push_back({I(++n), T(r.unit_code), T(r.unit_name), T(FormatDateVn(r.month))});
-    out.push_back(std::move(t));
-  }
-  {
-    Table t{"nhiem-vu-cham",
-            SheetName("Nhiệm vụ chậm", &sheets),
-            "Nhiệm vụ kế hoạch chậm tiến độ",
-            {"STT", "Kế hoạch", "Nhiệm vụ số", "Nội dung", "Đơn vị chủ trì", "Hạn hoàn thành",
-             "Tiến độ", "Trạng thái"},
-            {}};
-    int n = 0;
-    for (const auto& lt : m.actions.late_plan_tasks)
-      t.rows.push_back({I(++n), T(lt.plan_id), T(lt.task_no), T(lt.title), T(lt.lead_unit),
-                        T(FormatDateVn(lt.due)), Pct(lt.progress_percent / 100.0),
-                        T(KindLabel(lt.status))});
-    out.push_back(std::move(t));
-  }
-  {
-    Table t{"mo-hinh-dan-van-kheo",
-            SheetName("Dân vận khéo", &sheets),
-            "Mô hình, điển hình \"Dân vận khéo\"",
-            {"STT", "Tên mô hình", "Loại", "Lĩnh vực", "Đơn vị đăng ký", "Ngày đăng ký",
-             "Cấp công nhận", "Quyết định công nhận", "Ngày công nhận"},
-            {}};
-    int n = 0;
-    for (const auto& d : m.actions.dvk_models)
-      t.rows.push_back(
-          {I(++n), T(d.name), T(KindLabel(d.model_type)), T(KindLabel(d.field)),
-           T(d.registering_unit), T(FormatDateVn(d.registered_at)),
-           T(d.recognition_level.empty() ? "Chưa công nhận" : KindLabel(d.recognition_level)),
-           T(d.recognition_decision), T(FormatDateVn(d.recognised_at))});
+  add("don-qua-han", "Đơn quá hạn", "Đơn thư quá hạn chưa giải quyết",
+      {"STT", "Mã đơn", "Nội dung", "Loại đơn", "Đơn vị", "Ngày nhận", "Hạn giải quyết",
+       "Số ngày quá hạn", "Các bước quá hạn theo luật", "Người xử lý"},
+      m.actions.overdue_petitions.size(), [&m](const RowFn& row) {
+        int n = 0;
+        for (const auto& p : m.actions.overdue_petitions) {
+          std::string steps;
+          for (const auto& s : p.overdue_steps) steps += (steps.empty() ? "" : "; ") + s;
+          if (!row({I(++n), T(p.id), T(p.title), T(KindLabel(p.kind)), T(p.unit),
+                    T(FormatDateVn(p.received_at)), T(FormatDateVn(p.due_at)), I(p.days_overdue),
+                    T(steps), T(p.assignee)}))
+            return;
+        }
+      });
+  add("vu-viec-phuc-tap", "Vụ việc phức tạp", "Vụ việc phức tạp, kéo dài",
+      {"STT", "Mã", "Nội dung", "Loại đơn", "Đơn vị", "Ngày nhận", "Tính chất", "Trạng thái",
+       "Ghi chú"},
+      m.actions.cases.size(), [&m](const RowFn& row) {
+        int n = 0;
+        for (const auto& c : m.actions.cases) {
+          std::string flags;
+          for (const std::string& f : c.flags) flags += (flags.empty() ? "" : ", ") + KindLabel(f);
+          if (!row({I(++n), T(c.id), T(c.title), T(KindLabel(c.kind)), T(c.unit),
+                    T(FormatDateVn(c.received_at)), T(flags), T(KindLabel(c.status)), T(c.note)}))
+            return;
+        }
+      });
+  add("thang-chua-tiep-dan", "Tháng chưa tiếp dân",
+      "Tháng người đứng đầu chưa tiếp công dân định kỳ", {"STT", "Mã đơn vị", "Đơn vị", "Tháng"},
+      m.actions.missed_head_reception.size(), [&m](const RowFn& row) {
+        int n = 0;
+        for (const auto& r : m.actions.missed_head_reception)
+          if (!row({I(++n), T(r.unit_code), T(r.unit_name), T(FormatDateVn(r.month))})) return;
+      });
+  add("nhiem-vu-cham", "Nhiệm vụ chậm", "Nhiệm vụ kế hoạch chậm tiến độ",
+      {"STT", "Kế hoạch", "Nhiệm vụ số", "Nội dung", "Đơn vị chủ trì", "Hạn hoàn thành", "Tiến độ",
+       "Trạng thái"},
+      m.actions.late_plan_tasks.size(), [&m](const RowFn& row) {
+        int n = 0;
+        for (const auto& lt : m.actions.late_plan_tasks)
+          if (!row({I(++n), T(lt.plan_id), T(lt.task_no), T(lt.title), T(lt.lead_unit),
+                    T(FormatDateVn(lt.due)), Pct(lt.progress_percent / 100.0),
+                    T(KindLabel(lt.status))}))
+            return;
+      });
+  add("mo-hinh-dan-van-kheo", "Dân vận khéo", "Mô hình, điển hình \"Dân vận khéo\"",
+      {"STT", "Tên mô hình", "Loại", "Lĩnh vực", "Đơn vị đăng ký", "Ngày đăng ký", "Cấp công nhận",
+       "Quyết định công nhận", "Ngày công nhận"},
+      m.actions.dvk_models.size(), [&m](const RowFn& row) {
+        int n = 0;
+        for (const auto& d : m.actions.dvk_models)
+          if (!row({I(++n), T(d.name), T(KindLabel(d.model_type)), T(KindLabel(d.field)),
+                    T(d.registering_unit), T(FormatDateVn(d.registered_at)),
+                    T(d.recognition_level.empty() ? "Chưa công nhận"
+                                                  : KindLabel(d.recognition_level)),
+                    T(d.recognition_decision), T(FormatDateVn(d.recognised_at))}))
+            return;
+      });
+  return out;
+}
+
+std::vector<Table> BuildTables(const ReportModel& m) {
+  std::vector<Table> out;
+  for (const TableSource& src : TableSources(m)) {
+    Table t{src.id, src.sheet, src.title, src.headers, {}};
+    t.rows.reserve(src.row_count);
+    src.for_each_row([&t](const Row& r) {
+      t.rows.push_back(r);
+      return true;
+    });
     out.push_back(std::move(t));
   }
   return out;

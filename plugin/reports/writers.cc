@@ -1,14 +1,19 @@
 #include "reports/writers.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <xlsxwriter.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string_view>
+#include <system_error>
 
 #include "core/timeutil.h"
 #include "reports/tables.h"
@@ -18,13 +23,58 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Status WriteFile(const fs::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::IoError("không ghi được tệp " + path.string());
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  out.close();
-  if (!out) return Status::IoError("không ghi được tệp " + path.string());
-  return Status::Ok();
+std::string WriteError(const fs::path& path) { return "không ghi được tệp " + path.string(); }
+std::string WriteError(const fs::path& path, int err) {
+  return WriteError(path) + ": " + std::generic_category().message(err);
+}
+
+// Writes `path` so that it appears whole or not at all: `write` fills a new file beside it,
+// "<dir>/.<name>.tmp-<pid>-<n>" (created exclusively, default permissions), which is synced
+// and renamed over `path`. On any failure the temporary file is removed and whatever was at
+// `path` stays as it was. Thread-safe (the counter is atomic; each call has its own file).
+Status ReplaceFile(const fs::path& path,
+                   const std::function<Status(const std::string& tmp)>& write) {
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp;
+  for (;;) {
+    tmp = (path.parent_path() / ("." + path.filename().string() + ".tmp-" +
+                                 std::to_string(getpid()) + "-" + std::to_string(counter++)))
+              .string();
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      ::close(fd);
+      break;
+    }
+    if (errno != EEXIST) return Status::IoError(WriteError(path, errno));
+  }
+  Status st = write(tmp);
+  if (st.ok()) {
+    // The data reaches the disk before the name does: after a crash the file is the old one
+    // or the whole new one.
+    const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) st = Status::IoError(WriteError(path, errno));
+    if (fd >= 0) ::close(fd);
+  }
+  if (st.ok() && std::rename(tmp.c_str(), path.c_str()) != 0)
+    st = Status::IoError(WriteError(path, errno));
+  if (!st.ok()) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+  }
+  return st;
+}
+
+// ReplaceFile through a buffered stream: `write` streams the content, one piece at a time.
+Status WriteStreamed(const fs::path& path, const std::function<Status(std::ostream&)>& write) {
+  return ReplaceFile(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::IoError(WriteError(path));
+    Status st = write(out);
+    out.close();
+    if (!st.ok()) return st;
+    if (!out) return Status::IoError(WriteError(path));
+    return Status::Ok();
+  });
 }
 
 // Display width of a UTF-8 string in characters (for column widths).
@@ -32,6 +82,26 @@ size_t Chars(const std::string& s) {
   size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
   return n;
+}
+
+// One CSV file: BOM, header line, then the rows as they are made.
+void WriteCsvTable(const TableSource& t, std::ostream& o) {
+  o << "\xEF\xBB\xBF";  // UTF-8 BOM: Excel then reads the diacritics correctly
+  std::string line;
+  for (size_t i = 0; i < t.headers.size(); ++i)
+    line += (i ? "," : "") + CsvField(CsvText(t.headers[i]));
+  o << line << "\r\n";
+  t.for_each_row([&](const Row& row) {
+    line.clear();
+    for (size_t i = 0; i < row.size(); ++i) {
+      const Cell& c = row[i];
+      // A computed number stays as written; any other text cannot start a formula.
+      line += (i ? "," : "") + CsvField(c.number ? c.text : CsvText(c.text));
+    }
+    line += "\r\n";
+    o << line;
+    return static_cast<bool>(o);
+  });
 }
 
 }  // namespace
@@ -55,39 +125,46 @@ std::string CsvField(const std::string& s) {
 
 std::vector<CsvFile> RenderCsv(const ReportModel& m) {
   std::vector<CsvFile> files;
-  for (const Table& t : BuildTables(m)) {
-    std::string s = "\xEF\xBB\xBF";  // UTF-8 BOM: Excel then reads the diacritics correctly
-    for (size_t i = 0; i < t.headers.size(); ++i) s += (i ? "," : "") + CsvField(CsvText(t.headers[i]));
-    s += "\r\n";
-    for (const auto& row : t.rows) {
-      for (size_t i = 0; i < row.size(); ++i) {
-        const Cell& c = row[i];
-        // A computed number stays as written; any other text cannot start a formula.
-        s += (i ? "," : "") + CsvField(c.number ? c.text : CsvText(c.text));
-      }
-      s += "\r\n";
-    }
-    files.push_back({t.id + ".csv", std::move(s)});
+  for (const TableSource& t : TableSources(m)) {
+    std::ostringstream o;
+    WriteCsvTable(t, o);
+    files.push_back({t.id + ".csv", std::move(o).str()});
   }
   return files;
+}
+
+std::vector<std::string> CsvFileNames(const ReportModel& m) {
+  std::vector<std::string> names;
+  for (const TableSource& t : TableSources(m)) names.push_back(t.id + ".csv");
+  return names;
 }
 
 Status WriteCsvFiles(const ReportModel& m, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IoError("không tạo được thư mục " + dir + ": " + ec.message());
-  for (const CsvFile& f : RenderCsv(m)) {
-    Status st = WriteFile(fs::path(dir) / f.name, f.content);
+  for (const TableSource& t : TableSources(m)) {
+    Status st = WriteStreamed(fs::path(dir) / (t.id + ".csv"), [&](std::ostream& o) {
+      WriteCsvTable(t, o);
+      return Status::Ok();
+    });
     if (!st.ok()) return st;
   }
   return Status::Ok();
 }
 
-Status WriteXlsx(const ReportModel& m, const std::string& path) {
+namespace {
+
+// The workbook written by libxlsxwriter at `path` (not atomic by itself: see WriteXlsx);
+// errors name `shown`, the file the caller asked for.
+Status WriteXlsxAt(const ReportModel& m, const std::string& path, const std::string& shown) {
   lxw_workbook_options options = {};
+  // Not constant_memory: that mode writes every string inline instead of in the shared string
+  // table, so the file would differ from the reports already issued. libxlsxwriter keeps each
+  // cell until workbook_close (the one format whose document is held whole; RESULTS.md).
   options.constant_memory = LXW_FALSE;
   lxw_workbook* wb = workbook_new_opt(path.c_str(), &options);
-  if (!wb) return Status::IoError("không tạo được tệp XLSX " + path);
+  if (!wb) return Status::IoError("không tạo được tệp XLSX " + shown);
   // Document properties: fixed creation time from the model, so output does not depend on now.
   const std::string when = !m.meta.generated_at.empty() ? m.meta.generated_at : m.meta.cut_off;
   lxw_doc_properties props = {};
@@ -125,7 +202,7 @@ Status WriteXlsx(const ReportModel& m, const std::string& path) {
     return nf;
   };
 
-  for (const Table& t : BuildTables(m)) {
+  for (const TableSource& t : TableSources(m)) {
     lxw_worksheet* ws = workbook_add_worksheet(wb, t.sheet.c_str());
     if (!ws) {
       workbook_close(wb);
@@ -137,10 +214,10 @@ Status WriteXlsx(const ReportModel& m, const std::string& path) {
       worksheet_write_string(ws, 1, static_cast<lxw_col_t>(c), t.headers[c].c_str(), head);
       width[c] = std::max(width[c], Chars(t.headers[c]) + 2);
     }
-    for (size_t r = 0; r < t.rows.size(); ++r) {
-      const auto row_no = static_cast<lxw_row_t>(r + 2);
-      for (size_t c = 0; c < t.rows[r].size(); ++c) {
-        const Cell& cell = t.rows[r][c];
+    lxw_row_t row_no = 2;
+    t.for_each_row([&](const Row& row) {
+      for (size_t c = 0; c < row.size(); ++c) {
+        const Cell& cell = row[c];
         const auto col = static_cast<lxw_col_t>(c);
         if (cell.number) {
           worksheet_write_number(ws, row_no, col, *cell.number, num_fmt(cell.num_format));
@@ -150,7 +227,9 @@ Status WriteXlsx(const ReportModel& m, const std::string& path) {
         if (c < width.size())
           width[c] = std::max(width[c], std::min<size_t>(Chars(cell.text) + 2, 60));
       }
-    }
+      ++row_no;
+      return true;
+    });
     for (size_t c = 0; c < width.size(); ++c)
       worksheet_set_column(ws, static_cast<lxw_col_t>(c), static_cast<lxw_col_t>(c),
                            static_cast<double>(width[c]), nullptr);
@@ -161,8 +240,25 @@ Status WriteXlsx(const ReportModel& m, const std::string& path) {
   }
   lxw_error err = workbook_close(wb);
   if (err != LXW_NO_ERROR)
-    return Status::IoError("lỗi ghi tệp XLSX " + path + ": " + lxw_strerror(err));
+    return Status::IoError("lỗi ghi tệp XLSX " + shown + ": " + lxw_strerror(err));
   return Status::Ok();
+}
+
+Status WriteHtmlFile(const ReportModel& m, const std::string& path) {
+  return WriteStreamed(path, [&](std::ostream& o) {
+    WriteHtml(m, o);
+    return Status::Ok();
+  });
+}
+
+Status WriteJsonFile(const ReportModel& m, const std::string& path) {
+  return WriteStreamed(path, [&](std::ostream& o) { return WriteJson(m, o); });
+}
+
+}  // namespace
+
+Status WriteXlsx(const ReportModel& m, const std::string& path) {
+  return ReplaceFile(path, [&](const std::string& tmp) { return WriteXlsxAt(m, tmp, path); });
 }
 
 Result<std::string> RenderXlsx(const ReportModel& m, const std::string& tmp_dir) {
@@ -173,7 +269,7 @@ Result<std::string> RenderXlsx(const ReportModel& m, const std::string& tmp_dir)
   int fd = mkstemp(tmpl.data());
   if (fd < 0) return Status::IoError("không tạo được tệp tạm trong " + dir.string());
   close(fd);
-  Status st = WriteXlsx(m, tmpl);
+  Status st = WriteXlsxAt(m, tmpl, tmpl);
   std::string bytes;
   if (st.ok()) {
     std::ifstream in(tmpl, std::ios::binary);
@@ -190,8 +286,8 @@ Status WriteAll(const ReportModel& m, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IoError("không tạo được thư mục " + dir + ": " + ec.message());
-  Status st = WriteFile(fs::path(dir) / "report.json", RenderJson(m));
-  if (st.ok()) st = WriteFile(fs::path(dir) / "report.html", RenderHtml(m));
+  Status st = WriteJsonFile(m, (fs::path(dir) / "report.json").string());
+  if (st.ok()) st = WriteHtmlFile(m, (fs::path(dir) / "report.html").string());
   if (st.ok()) st = WriteXlsx(m, (fs::path(dir) / "report.xlsx").string());
   if (st.ok()) st = WriteCsvFiles(m, (fs::path(dir) / "csv").string());
   return st;

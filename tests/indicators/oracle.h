@@ -49,7 +49,7 @@ struct ModelRecord {
   std::string kind, id, unit;
   bool dossier_counted = false;  // received and not refused at reception
   int64_t start_day = 0;         // dossier NgayTiepNhan day / petition received_at day
-  std::string petition_kind;
+  std::string petition_kind = {};
 };
 
 struct GeneratedStream {

@@ -1,6 +1,7 @@
 // Report tests: Vietnamese formats, the model's JSON, golden files for a fixed model (JSON, CSV,
-// HTML), CSV BOM and quoting, XLSX read back with python3's zipfile, and the HTML opened in
-// headless Chromium with no console errors (a screenshot is left in the build directory).
+// HTML), CSV BOM and quoting, XLSX read back with python3's zipfile, the HTML opened in
+// headless Chromium with no console errors (a screenshot is left in the build directory), and
+// the streaming file writers (same bytes, atomic files).
 //
 // The fixed model is built by the scoring engine from tests/reports/golden/fixture-inputs.json
 // with a frozen copy of the default rubric (golden/rubric-danvan-default-2023.1.json), then
@@ -8,12 +9,16 @@
 //   DANVAN_UPDATE_GOLDEN=1 ./danvan_reports_tests   (and review the diff before committing)
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "reports/report_model.h"
 #include "reports/tables.h"
@@ -435,6 +440,177 @@ TEST(Writers, WriteAllProducesEveryFormat) {
   for (const char* f : {"report.json", "report.html", "report.xlsx", "csv/tom-tat.csv"})
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   EXPECT_EQ(WriteAll(GoldenModel(), "/proc/danvan-no-such-dir").code(), Status::Code::kIoError);
+}
+
+// ---- Streaming writers (issue 16, reports at city scale) ----
+// WriteJson gives the bytes of the document's dump without building it, the row-by-row
+// tables give the rows BuildTables gives, and the files appear whole or not at all (a failed
+// write keeps the previous report and leaves no temporary file behind). The bound on memory
+// is tested in tests/reports/memory/ (its own program).
+
+std::string Streamed(const ReportModel& m) {
+  std::ostringstream o;
+  Status st = WriteJson(m, o);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return o.str();
+}
+
+// Every file under `dir` (relative name -> bytes).
+std::map<std::string, std::string> Tree(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = ReadFile(e.path());
+  return files;
+}
+
+TEST(StreamingJson, SameBytesAsTheDocumentsDump) {
+  const ReportModel m = GoldenModel();
+  EXPECT_EQ(Streamed(m), RenderJson(m));
+  EXPECT_EQ(Streamed(m), ReadFile(kGolden / "report-six-month.json"));
+}
+
+// Empty lists are "[]" on one line, as dump writes them; no scores, no tables, no summary.
+TEST(StreamingJson, EmptyListsAndEmptyModel) {
+  ReportModel m = GoldenModel();
+  m.actions = {};
+  m.scores.clear();
+  EXPECT_EQ(Streamed(m), RenderJson(m));
+  ReportModel bare;
+  bare.meta.period = m.meta.period;
+  EXPECT_EQ(Streamed(bare), RenderJson(bare));
+  bare.summary = {"Một câu."};
+  bare.indicator_tables = {{"idx766", "", "", {}}};
+  EXPECT_EQ(Streamed(bare), RenderJson(bare));
+}
+
+// Text that dump escapes (quotes, backslashes, line breaks, control characters) or keeps as
+// UTF-8: a line break inside a string must not be indented as if it were a new line.
+TEST(StreamingJson, EscapedTextAndNestedLists) {
+  ReportModel m = GoldenModel();
+  ASSERT_FALSE(m.actions.overdue_petitions.empty());
+  auto& p = m.actions.overdue_petitions[0];
+  p.title = "Đơn \"khẩn\"\ndòng 2\r\n\tthụt \\ gạch \x01\x1f cuối";
+  p.overdue_steps = {"Thụ lý: hạn 13/4/2023,\nquá 3 ngày", "", "{[\"]}"};
+  m.actions.cases[0].flags = {};
+  m.actions.cases[1].note = "\n\n";
+  m.actions.dvk_models[0].name = "Mô hình \"Dân vận khéo\" — 😀";
+  m.summary = {"a\nb", ""};
+  EXPECT_EQ(Streamed(m), RenderJson(m));
+}
+
+// Text that is not UTF-8: an error value (Internal: stored data, not the request), as the
+// document's dump would refuse it.
+TEST(StreamingJson, InvalidUtf8IsAnErrorValue) {
+  ReportModel m = GoldenModel();
+  m.actions.cases.back().title = "h\xC3\x28ng";
+  std::ostringstream o;
+  EXPECT_EQ(WriteJson(m, o).code(), Status::Code::kInternal);
+}
+
+// The tables made row by row are the tables BuildTables returns (which collects them), with
+// the row counts the HTML uses to print "Không có." for an empty list.
+TEST(TableSourcesTest, RowCountsMatchTheRowsMade) {
+  ReportModel m = GoldenModel();
+  m.actions.late_plan_tasks.clear();
+  const auto sources = TableSources(m);
+  const auto tables = BuildTables(m);
+  ASSERT_EQ(sources.size(), tables.size());
+  for (size_t i = 0; i < sources.size(); ++i) {
+    EXPECT_EQ(sources[i].id, tables[i].id);
+    EXPECT_EQ(sources[i].row_count, tables[i].rows.size()) << sources[i].id;
+    size_t made = 0;
+    sources[i].for_each_row([&](const Row&) { return ++made < 2; });  // false stops the rows
+    EXPECT_EQ(made, std::min<size_t>(tables[i].rows.size(), 2)) << sources[i].id;
+  }
+  EXPECT_EQ(CsvFileNames(m).size(), RenderCsv(m).size());
+}
+
+// The files are the Render* texts, byte for byte.
+TEST(StreamingFiles, WriteAllWritesTheRenderedTexts) {
+  const ReportModel m = GoldenModel();
+  const fs::path dir = kOut / "streaming-all";
+  fs::remove_all(dir);
+  ASSERT_TRUE(WriteAll(m, dir.string()).ok());
+  auto files = Tree(dir);
+  EXPECT_EQ(files["report.json"], RenderJson(m));
+  EXPECT_EQ(files["report.html"], RenderHtml(m));
+  for (const CsvFile& f : RenderCsv(m)) EXPECT_EQ(files["csv/" + f.name], f.content) << f.name;
+  auto xlsx = RenderXlsx(m, kOut.string());
+  ASSERT_TRUE(xlsx.ok());
+  EXPECT_EQ(files["report.xlsx"], *xlsx);
+  EXPECT_EQ(files.size(), 3 + RenderCsv(m).size());  // nothing else: no temporary file
+}
+
+// A write that fails half-way (text that is not UTF-8 deep in the action lists, after the
+// JSON's first part is written) leaves the previous report.json whole and no temporary file.
+TEST(StreamingFiles, FailedWriteKeepsThePreviousFileAndLeavesNoTemporary) {
+  const fs::path dir = kOut / "streaming-atomic";
+  fs::remove_all(dir);
+  ASSERT_TRUE(WriteAll(GoldenModel(), dir.string()).ok());
+  const auto before = Tree(dir);
+  ReportModel bad = GoldenModel();
+  bad.actions.overdue_petitions.back().assignee = "Nguy\xE1\xBB";  // cut UTF-8 sequence
+  bad.meta.generated_by = "lần hai";
+  Status st = WriteAll(bad, dir.string());
+  EXPECT_EQ(st.code(), Status::Code::kInternal) << st.ToString();
+  EXPECT_EQ(Tree(dir), before);  // same names, same bytes: nothing half-written
+}
+
+// A file that cannot be put in place (its name is taken by a directory): IoError naming the
+// file, and its temporary file removed.
+TEST(StreamingFiles, RenameFailureIsAnIoErrorAndCleansUp) {
+  const fs::path dir = kOut / "streaming-rename";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "report.html" / "occupied");
+  Status st = WriteAll(GoldenModel(), dir.string());
+  EXPECT_EQ(st.code(), Status::Code::kIoError);
+  EXPECT_NE(st.message().find("report.html"), std::string::npos) << st.message();
+  for (const auto& e : fs::directory_iterator(dir))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  EXPECT_TRUE(fs::exists(dir / "report.json"));  // written before, whole
+}
+
+// Two writers replacing the same report at once (two administrators, or a retry while the
+// first run still writes), and a reader opening the files meanwhile: every file the reader
+// sees, and every file left at the end, is one writer's whole text, never a mix or a part;
+// no temporary file is left.
+TEST(StreamingFiles, ConcurrentWritersAndAReaderSeeOnlyWholeFiles) {
+  const fs::path dir = kOut / "streaming-concurrent";
+  fs::remove_all(dir);
+  ReportModel a = GoldenModel(), b = GoldenModel();
+  b.meta.generated_by = "Văn phòng Sở (lần hai)";
+  for (int i = 0; i < 40; ++i) b.actions.cases.push_back(b.actions.cases.front());  // longer
+  ASSERT_TRUE(WriteAll(a, dir.string()).ok());
+  const std::set<std::string> json_ok = {RenderJson(a), RenderJson(b)};
+  const std::set<std::string> html_ok = {RenderHtml(a), RenderHtml(b)};
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0}, torn{0};
+  std::thread reader([&] {
+    while (!done) {
+      const std::string j = ReadFile(dir / "report.json"), h = ReadFile(dir / "report.html");
+      torn += !json_ok.count(j) + !html_ok.count(h);
+      ++reads;
+    }
+  });
+  std::vector<Status> results(2);
+  std::thread wa([&] {
+    for (int i = 0; i < 5 && results[0].ok(); ++i) results[0] = WriteAll(a, dir.string());
+  });
+  std::thread wb([&] {
+    for (int i = 0; i < 5 && results[1].ok(); ++i) results[1] = WriteAll(b, dir.string());
+  });
+  wa.join();
+  wb.join();
+  done = true;
+  reader.join();
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_TRUE(results[1].ok()) << results[1].ToString();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(torn.load(), 0) << "a reader saw a file that is neither writer's whole text";
+  const auto files = Tree(dir);
+  EXPECT_TRUE(json_ok.count(files.at("report.json")));
+  EXPECT_TRUE(html_ok.count(files.at("report.html")));
+  for (const auto& [name, bytes] : files) EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
 }
 
 }  // namespace
