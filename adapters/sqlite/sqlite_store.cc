@@ -752,9 +752,12 @@ class SqliteTransaction final : public StoreTransaction {
   Status SetWatch(int64_t record_pk, std::optional<int64_t> next_change_ms,
                   const std::string& next_class) override {
     try {
+      // A watch that stays as it is is not written (intake sets every touched record's watch):
+      // no page of deadline_watch or deadline_watch_next becomes dirty.
       if (!next_change_ms) {
         auto run = statements_.Prepare(
-            "UPDATE deadline_watch SET next_change_ms=NULL, next_class='' WHERE record_pk=?");
+            "UPDATE deadline_watch SET next_change_ms=NULL, next_class='' WHERE record_pk=? AND "
+            "(next_change_ms IS NOT NULL OR next_class<>'')");
         run.Bind(1, record_pk);
         run.Step();
         return Status::Ok();
@@ -762,7 +765,8 @@ class SqliteTransaction final : public StoreTransaction {
       auto run = statements_.Prepare(
           "INSERT INTO deadline_watch (record_pk, next_change_ms, next_class) VALUES (?,?,?) "
           "ON CONFLICT(record_pk) DO UPDATE SET next_change_ms=excluded.next_change_ms, "
-          "next_class=excluded.next_class");
+          "next_class=excluded.next_class WHERE next_change_ms IS NOT excluded.next_change_ms OR "
+          "next_class<>excluded.next_class");
       run.Bind(1, record_pk).Bind(2, *next_change_ms).Bind(3, next_class);
       run.Step();
       return Status::Ok();
@@ -1242,16 +1246,26 @@ class SqliteTransaction final : public StoreTransaction {
 
  private:
   // Throw Poco::Data::DataException on failure (callers convert).
+  // The unit is written by its own statement, only when it changed: an UPDATE that names an
+  // indexed column rewrites that index's entry even when the value is the same, and
+  // records_kind_unit was ~0.6 WAL frames per event of single submits (bench/RESULTS.md, issue 16,
+  // sixth step). The contrib_pending triggers see both statements; their INSERT OR IGNORE keeps
+  // the first (unit, contrib) base, the one before this update, whichever statement fires first.
   void Update(const RecordRow& r) {
+    {
+      auto run = statements_.Prepare("UPDATE records SET unit=?2 WHERE pk=?1 AND unit<>?2");
+      run.Bind(1, r.pk).BindRef(2, r.unit);
+      run.Step();
+    }
     auto run = statements_.Prepare(
-        "UPDATE records SET unit=?, order_basis=?, order_key=?, event_time=?, "
+        "UPDATE records SET order_basis=?, order_key=?, event_time=?, "
         "event_time_ms=?, status=?, data=?, data_hash=?, tags=?, updated_ms=?, "
         "has_item=?, contrib=?, deadline=?, synced=?, history_digest=? WHERE pk=?");
-    run.BindRef(1, r.unit).BindRef(2, r.order_basis).Bind(3, r.order_key).BindRef(4, r.event_time);
-    run.Bind(5, r.event_time_ms).BindRef(6, r.status).BindRef(7, r.data_json).BindRef(8, r.data_hash);
-    run.BindRef(9, r.tags_json).Bind(10, r.updated_ms).Bind(11, int64_t{r.has_item ? 1 : 0});
-    run.BindRef(12, r.contrib_json).BindRef(13, r.deadline_json).Bind(14, int64_t{r.synced ? 1 : 0});
-    run.BindRef(15, r.history_digest).Bind(16, r.pk);
+    run.BindRef(1, r.order_basis).Bind(2, r.order_key).BindRef(3, r.event_time);
+    run.Bind(4, r.event_time_ms).BindRef(5, r.status).BindRef(6, r.data_json).BindRef(7, r.data_hash);
+    run.BindRef(8, r.tags_json).Bind(9, r.updated_ms).Bind(10, int64_t{r.has_item ? 1 : 0});
+    run.BindRef(11, r.contrib_json).BindRef(12, r.deadline_json).Bind(13, int64_t{r.synced ? 1 : 0});
+    run.BindRef(14, r.history_digest).Bind(15, r.pk);
     run.Step();
   }
   void Append(const HistoryRow& h) {

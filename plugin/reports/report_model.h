@@ -90,7 +90,7 @@ struct OverduePetition {
   int days_overdue = 0;
   // Every legal step overdue at the report's date (domain.md §3), e.g.
   // "Thụ lý khiếu nại lần đầu: hạn 13/4/2023, quá 3 ngày" (Vietnamese, one per step).
-  std::vector<std::string> overdue_steps;
+  std::vector<std::string> overdue_steps = {};
 };
 
 struct CaseItem {

@@ -159,10 +159,15 @@ namespace {
 // errors name `shown`, the file the caller asked for.
 Status WriteXlsxAt(const ReportModel& m, const std::string& path, const std::string& shown) {
   lxw_workbook_options options = {};
-  // Not constant_memory: that mode writes every string inline instead of in the shared string
-  // table, so the file would differ from the reports already issued. libxlsxwriter keeps each
-  // cell until workbook_close (the one format whose document is held whole; RESULTS.md).
-  options.constant_memory = LXW_FALSE;
+  // constant_memory: libxlsxwriter flushes each row to a temporary file once the next row is
+  // begun, so a 10M-event report holds one row, not every cell (+54 MiB at 10M otherwise;
+  // RESULTS.md). Precondition of that mode: rows are written in increasing order (they are:
+  // title, headers, then the table's rows), and strings are written inline (t="inlineStr")
+  // instead of in the shared string table: the same cells, read by Excel and LibreOffice alike.
+  // The temporary file goes beside the report (the report directory's permissions), not to /tmp.
+  options.constant_memory = LXW_TRUE;
+  const std::string tmpdir = fs::path(path).parent_path().string();
+  options.tmpdir = const_cast<char*>(tmpdir.empty() ? "." : tmpdir.c_str());
   lxw_workbook* wb = workbook_new_opt(path.c_str(), &options);
   if (!wb) return Status::IoError("không tạo được tệp XLSX " + shown);
   // Document properties: fixed creation time from the model, so output does not depend on now.
