@@ -189,6 +189,34 @@ TEST_F(LettersTool, ComplexDropAndNonNegativeLimitTheComplexWeights) {
   ASSERT_EQ(train("--complex-drop len: --complex-cap 0.05", &capped), 0) << Stderr();
   for (double w : complex_weights(capped, "len:")) EXPECT_LE(std::fabs(w), 0.05 + 1e-9);
   EXPECT_EQ(capped["trained"]["params"]["complex_cap"], 0.05);
+  // --complex-clip: a prefix clipped to ±X beside a drop that stays a drop (the length gets no
+  // complex weight, the count at most ±0.05); a clip without its limit is refused.
+  json clipped;
+  ASSERT_EQ(train("--complex-drop len: --complex-clip n:people,c:praise --complex-clip-at 0.05", &clipped), 0)
+      << Stderr();
+  const auto clipped_people = complex_weights(clipped, "n:people");
+  ASSERT_FALSE(clipped_people.empty());
+  for (double w : clipped_people) EXPECT_LE(std::fabs(w), 0.05 + 1e-9);
+  EXPECT_TRUE(std::any_of(clipped_people.begin(), clipped_people.end(),
+                          [](double w) { return std::fabs(w) > 0.04; }));
+  for (double w : complex_weights(clipped, "len:")) EXPECT_EQ(w, 0.0);
+  EXPECT_EQ(clipped["trained"]["params"]["complex_clip"], json::array({"n:people", "c:praise"}));
+  EXPECT_EQ(clipped["trained"]["params"]["complex_clip_at"], 0.05);
+  // The other outputs still learn from a clipped feature: it is clipped for complex only.
+  json clipped_all, free_all;
+  ASSERT_EQ(Train("--complex-clip n:people --complex-clip-at 0", &clipped_all, {"A", "C"}, "complex,kind"), 0)
+      << Stderr();
+  ASSERT_EQ(Train("", &free_all, {"A", "C"}, "complex,kind"), 0) << Stderr();
+  for (auto& [name, w] : free_all["features"].items()) {
+    if (name.rfind("n:people", 0) != 0) continue;
+    // A feature whose every weight is under 5e-4 is not written: read it as zeros.
+    const json c = clipped_all["features"].value(name, json::array({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(c[4], 0.0) << name;
+    const double tolerance = clipped_all["features"].contains(name) ? 0.0 : 5e-4;
+    for (int o = 0; o < 4; ++o) EXPECT_NEAR(c[o].get<double>(), w[o].get<double>(), tolerance) << name;
+  }
+  EXPECT_EQ(train("--complex-clip n:people", &clipped), 2);
+  EXPECT_NE(Stderr().find("--complex-clip-at"), std::string::npos) << Stderr();
   // An unknown threshold objective is refused.
   EXPECT_EQ(train("--complex-objective recall", &capped), 2);
   EXPECT_NE(Stderr().find("--complex-objective"), std::string::npos) << Stderr();

@@ -19,7 +19,7 @@
 //    sub-labels only give cv its per-condition recall)
 //   [--complex-drop PREFIX,... [--complex-cap X]] [--complex-nonneg PREFIX,...]
 //   [--complex-objective f1|balanced] [--base-model FILE] [--inner-folds K]
-//   [--complex-only PREFIX,...] [--l2-ngram-complex X]
+//   [--complex-only PREFIX,...] [--l2-ngram-complex X] [--complex-clip PREFIX,... --complex-clip-at X]
 //   (--complex-drop: features of those name prefixes, e.g. len:, get no complex weight, or one
 //    clipped to ±X with --complex-cap; --complex-nonneg: features of those prefixes, e.g.
 //    n:people, never weigh against complex; --complex-objective balanced: the complex threshold
@@ -28,7 +28,9 @@
 //    --inner-folds K: thresholds chosen on K groups of batches instead of one fold per batch;
 //    --complex-only: features of those prefixes weigh in the complex output only, so the other
 //    outputs are exactly those trained without them; --l2-ngram-complex: the n-gram L2 factor of
-//    the complex output alone, instead of --l2-ngram)
+//    the complex output alone, instead of --l2-ngram; --complex-clip: features of those
+//    prefixes, e.g. cues that name no §3a condition, weigh at most ±X (--complex-clip-at) for
+//    complex, beside and independent of --complex-drop and its --complex-cap)
 //   danvan-letters cv    --cues config/tagging/cues.json [--l2 X,Y,...] [...] FILE...
 //   danvan-letters eval  --rules config/rules/default.json [--schemas schemas]
 //                        [--encodings [--unstable]] [--errors N] FILE...
@@ -199,6 +201,11 @@ struct Params {
   // letter's length says how much the writer wrote, not whether §3a's conditions hold.
   std::vector<std::string> complex_drop;
   double complex_cap = 0;
+  // Features (by name prefix) whose complex weight is clipped to ±complex_clip_at, independent
+  // of complex_drop: cues that name no §3a condition (praise, speech, a kind's wording) may say
+  // a little about a writer's letters but must not decide complex on their own.
+  std::vector<std::string> complex_clip;
+  double complex_clip_at = 0;
   // Features (by name prefix) whose complex weight may not be negative: a stated count of people
   // affected, of places or of agencies is a §3a condition and never counts against complex.
   std::vector<std::string> complex_nonneg;
@@ -295,9 +302,11 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
   m.ngram.assign(m.names.size(), 0);
   for (size_t i = 0; i < m.names.size(); ++i) m.ngram[i] = !AlwaysKeep(m.names[i]);
   // Per feature, the limits on its complex weights (Params::complex_drop, complex_nonneg).
-  std::vector<uint8_t> drop(m.names.size(), 0), nonneg(m.names.size(), 0), only(m.names.size(), 0);
+  std::vector<uint8_t> drop(m.names.size(), 0), nonneg(m.names.size(), 0), only(m.names.size(), 0),
+      clip(m.names.size(), 0);
   for (size_t i = 0; i < m.names.size(); ++i) {
     drop[i] = HasPrefix(m.names[i], p.complex_drop);
+    clip[i] = HasPrefix(m.names[i], p.complex_clip);
     nonneg[i] = HasPrefix(m.names[i], p.complex_nonneg);
     only[i] = HasPrefix(m.names[i], p.complex_only);
   }
@@ -409,6 +418,7 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
           w[o] -= p.lr * gi / std::sqrt(a[o]);
           if (!complex_out) continue;
           if (drop[i]) w[o] = std::clamp(w[o], -p.complex_cap, p.complex_cap);
+          if (clip[i]) w[o] = std::clamp(w[o], -p.complex_clip_at, p.complex_clip_at);
           if (nonneg[i] && w[o] < 0) w[o] = 0;
         }
       }
@@ -615,6 +625,8 @@ json ModelJson(const Model& m, const std::string& cues_version,
                                    {"detectors_explain", p.detectors_explain},
                                    {"complex_drop", p.complex_drop},
                                    {"complex_cap", p.complex_cap},
+                                   {"complex_clip", p.complex_clip},
+                                   {"complex_clip_at", p.complex_clip_at},
                                    {"complex_nonneg", p.complex_nonneg},
                                    {"complex_only", p.complex_only},
                                    {"complex_objective", p.complex_objective},
@@ -729,7 +741,7 @@ Args ParseArgs(int argc, char** argv, int from) {
       std::string key = s.substr(2);
       if (key == "no-bigrams" || key == "encodings" || key == "per-batch-thresholds" ||
           key == "unstable" || key == "detector-ngrams" || key == "no-detectors" ||
-          key == "detectors-explain") {
+          key == "detectors-explain" || key == "ngrams") {
         a.opts[key] = "1";
       } else if (i + 1 < argc) {
         a.opts[key] = argv[++i];
@@ -779,6 +791,14 @@ Params ParamsOf(const Args& a) {
     for (const std::string& b : list(a.opts.at("complex-exclude"))) p.complex_exclude.insert(b);
   if (a.opts.count("complex-drop")) p.complex_drop = list(a.opts.at("complex-drop"));
   if (a.opts.count("complex-cap")) p.complex_cap = std::stod(a.opts.at("complex-cap"));
+  if (a.opts.count("complex-clip")) {
+    p.complex_clip = list(a.opts.at("complex-clip"));
+    p.complex_clip_at = a.opts.count("complex-clip-at") ? std::stod(a.opts.at("complex-clip-at")) : -1;
+    if (!(p.complex_clip_at >= 0)) {
+      std::cerr << "--complex-clip: give the limit with --complex-clip-at X (X >= 0)\n";
+      std::exit(2);
+    }
+  }
   if (a.opts.count("complex-nonneg")) p.complex_nonneg = list(a.opts.at("complex-nonneg"));
   if (a.opts.count("complex-only")) p.complex_only = list(a.opts.at("complex-only"));
   if (a.opts.count("inner-folds")) p.inner_folds = std::stoi(a.opts.at("inner-folds"));
@@ -1271,7 +1291,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "features") {
-    // One JSON line per letter: its id, labels and the names of its cue and structure features.
+    // One JSON line per letter: its id, labels and the names of its cue and structure features
+    // (with --ngrams also its n-grams, as the model reads them, for error analysis).
     std::vector<Letter> letters;
     std::string sha;
     if (!LoadLetters(a.files, &letters, &sha)) return 2;
@@ -1281,7 +1302,8 @@ int main(int argc, char** argv) {
     for (const Letter& l : letters) {
       json names = json::array();
       for (const auto& f : LetterFeatures(*cues, l.title, l.content, opt))
-        if (AlwaysKeep(f.name) && f.name.rfind("len:", 0) != 0) names.push_back(f.name);
+        if (a.opts.count("ngrams") || (AlwaysKeep(f.name) && f.name.rfind("len:", 0) != 0))
+          names.push_back(f.name);
       json flags = json::object();
       for (int j = 0; j < 5; ++j) flags[kLetterFlags[j]] = l.flags[j];
       std::printf("%s\n", json({{"id", l.id}, {"kind", kLetterKinds[l.kind]}, {"flags", flags},
