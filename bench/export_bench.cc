@@ -211,7 +211,10 @@ void Report(const char* what, int64_t dossiers, double secs, const json& stats,
 
 // See "fillstore" above. Returns items enqueued.
 int64_t FillStore(const std::string& db, int n) {
-  auto store_or = danvan::OpenSqliteStore({.path = db, .synchronous_full = false});
+  danvan::SqliteOptions options;
+  options.path = db;
+  options.synchronous_full = false;
+  auto store_or = danvan::OpenSqliteStore(options);
   if (!store_or.ok()) {
     std::fprintf(stderr, "open store: %s\n", store_or.status().ToString().c_str());
     std::exit(1);
