@@ -324,6 +324,26 @@ json DumpXlsx(const fs::path& xlsx) {
   return json::parse(ReadFile(out));
 }
 
+// The XLSX is written in libxlsxwriter's constant_memory mode (each row flushed to a temporary
+// file as the next begins; a 10M-event report otherwise holds ~500k cells: bench/RESULTS.md,
+// "Reports at 10M"). That mode writes strings inline, so the package has no shared string
+// table: its part name, stored uncompressed in the zip's directory, must be absent. The
+// mode's temporary file goes beside the report and is gone afterwards.
+TEST(Xlsx, WrittenRowByRowWithoutASharedStringTable) {
+  ReportModel m = GoldenModel();
+  const fs::path dir = kOut / "xlsx-row-by-row";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path path = dir / "report.xlsx";
+  ASSERT_TRUE(WriteXlsx(m, path.string()).ok());
+  const std::string bytes = ReadFile(path);
+  ASSERT_NE(bytes.find("xl/worksheets/sheet1.xml"), std::string::npos);
+  EXPECT_EQ(bytes.find("xl/sharedStrings.xml"), std::string::npos);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.push_back(e.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"report.xlsx"});
+}
+
 TEST(Xlsx, SheetsAndCellsReadBack) {
   ReportModel m = GoldenModel();
   fs::create_directories(kOut);
