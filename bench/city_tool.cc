@@ -10,7 +10,8 @@
 //   city_tool queries  LIB CONFIG YEAR_FROM YEAR_TO N          indicators: one leaf unit x month
 //                                                              (N queries), all units x month,
 //                                                              root x year, drill-down (explain)
-//   city_tool reports  LIB CONFIG YEAR [phases][,noscore]      score + both reports (all formats);
+//   city_tool reports  LIB CONFIG YEAR [phases][,noscore][,nojournal] [SCORE_OUT]  score + both reports;
+//                                                              SCORE_OUT: the score answer's bytes;
 //                                                              phases: each stage's own peak RSS
 //   city_tool answers  LIB CONFIG YEAR_FROM YEAR_TO N OUT      N indicators answers, one a line
 //                                                              (to compare two libraries)
@@ -124,11 +125,13 @@ struct Plugin {
   // The call alone, as a host that forwards the answer: the answer is not parsed (parsing a
   // 20 KB answer costs the host more than the plugin's work).
   // Returns the answer's size in bytes.
-  size_t QueryRaw(const json& req, bool must = true) {
+  // The answer's length; with `to`, its bytes are also written there.
+  size_t QueryRaw(const json& req, bool must = true, std::ostream* to = nullptr) {
     const std::string r = req.dump();
     char *out = nullptr, *err = nullptr;
     size_t len = 0;
     danvan_status st = api->query(h, r.data(), r.size(), &out, &len, &err);
+    if (to && out) to->write(out, static_cast<std::streamsize>(len));
     const std::string e = err ? err : "";
     api->free(out);
     api->free(err);
@@ -450,13 +453,16 @@ bool ResetPeakRss() {
 // resident memory (VmHWM after a reset at its start) and the malloc breakdown after it; the
 // score answer is not parsed (a host that forwards it), so the figures are the plugin's. The
 // process peak is then the largest stage peak (the resets lower ru_maxrss too). "noscore":
-// the reports alone, without the score op before them.
+// the reports alone, without the score op before them. "nojournal": the score op with
+// "journal": false (computes the same answer, writes nothing: a database read only to the run).
+// The score answer is never parsed (a host that forwards it): the figures are the plugin's.
 int Reports(int argc, char** argv) {
-  if (argc < 5) Die("reports LIB CONFIG YEAR [phases][,noscore]");
+  if (argc < 5) Die("reports LIB CONFIG YEAR [phases][,noscore][,nojournal] [SCORE_OUT]");
   const int year = std::atoi(argv[4]);
   const std::string options = argc > 5 ? argv[5] : "";
   const bool phases = options.find("phases") != std::string::npos;
   const bool score_first = options.find("noscore") == std::string::npos;
+  const bool journal = options.find("nojournal") == std::string::npos;
   json out;
   int64_t peak = 0;
   auto stage_end = [&](const std::string& name) {
@@ -472,12 +478,14 @@ int Reports(int argc, char** argv) {
   stage_end("open");
   double t = Now(), c = CpuSeconds();
   if (score_first) {
-    const json score = {
-        {"op", "score"}, {"rubric", "default"}, {"period", {{"kind", "year"}, {"year", year}}}};
-    if (phases)
-      out["score_answer_bytes"] = p.QueryRaw(score);
-    else
-      p.Query(score);
+    const json score = {{"op", "score"},
+                        {"rubric", "default"},
+                        {"period", {{"kind", "year"}, {"year", year}}},
+                        {"journal", journal}};
+    std::ofstream answer;
+    if (argc > 6) answer.open(argv[6], std::ios::binary);
+    if (argc > 6 && !answer) Die(std::string("cannot write ") + argv[6]);
+    out["score_answer_bytes"] = p.QueryRaw(score, true, argc > 6 ? &answer : nullptr);
     out["score_s"] = Now() - t;
     out["score_cpu_s"] = CpuSeconds() - c;
     stage_end("score");

@@ -98,7 +98,7 @@ reports::ReportModel MakeModel(const std::string& kind, const scoring::Period& p
     m.actions.late_plan_tasks.push_back({"KH-DV-2023", std::to_string(i), "Nhiệm vụ kế hoạch",
                                          "Văn phòng Sở", "2023-03-31", "in_progress", 40});
   }
-  m.scores = std::move(scores);
+  for (const auto& s : scores) m.scores.push_back(s);
   reports::FillSummary(&m);
   return m;
 }

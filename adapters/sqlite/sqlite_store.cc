@@ -1108,10 +1108,10 @@ class SqliteTransaction final : public StoreTransaction {
 
   Result<int64_t> AppendJournal(const JournalRow& r) override {
     try {
-      std::string kind = r.kind, key = r.key, body = r.body;
+      // Bound by reference (useRef): a score's body is ~10 MB at city scale, not copied here.
       Poco::Int64 at = r.recorded_ms, id = 0;
-      session_ << "INSERT INTO journal (kind, key, body, recorded_ms) VALUES (?,?,?,?)", use(kind),
-          use(key), use(body), use(at), now;
+      session_ << "INSERT INTO journal (kind, key, body, recorded_ms) VALUES (?,?,?,?)", useRef(r.kind),
+          useRef(r.key), useRef(r.body), use(at), now;
       session_ << "SELECT last_insert_rowid()", into(id), now;
       return static_cast<int64_t>(id);
     } catch (const Poco::Exception& e) {

@@ -234,9 +234,8 @@ danvan_status Query(danvan_handle* h, const char* req, size_t len, char** resp_o
   if (resp_len) *resp_len = 0;
   return Guard(error_out, [&]() -> danvan_status {
     if (!h || !h->engine) return BadState(error_out);
-    // The answer's text, per host thread: its capacity is kept between calls (bounded below).
-    thread_local std::string text;
-    text.clear();
+    // An op with a text writer writes its answer here, in the buffer handed to the host.
+    danvan::AnswerText text;
     auto r = h->engine->Query(std::string_view(req ? req : "", req ? len : 0), &text);
     if (!r.ok()) {
       // The response carries the same error document as *error_out.
@@ -247,8 +246,7 @@ danvan_status Query(danvan_handle* h, const char* req, size_t len, char** resp_o
       if (resp_out) *resp_out = CopyOut(doc, resp_len);
       return st;
     }
-    if (resp_out) *resp_out = text.empty() ? CopyOut(Dump(r.value()), resp_len) : CopyOut(text, resp_len);
-    if (text.capacity() > (size_t{1} << 20)) std::string().swap(text);
+    if (resp_out) *resp_out = text.empty() ? CopyOut(Dump(r.value()), resp_len) : text.Release(resp_len);
     return DANVAN_OK;
   });
 }

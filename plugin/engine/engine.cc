@@ -515,6 +515,7 @@ EngineServices Engine::services() const {
 int Engine::console_port() const { return console_port_.load(); }
 
 void Engine::RegisterOp(const std::string& name, QueryOp op) { extra_ops_[name] = std::move(op); }
+void Engine::RegisterTextOp(const std::string& name, TextQueryOp op) { text_ops_[name] = std::move(op); }
 
 std::shared_ptr<const tagging::RuleSet> Engine::rules() const {
   std::lock_guard lock(rules_mu_);

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "console/console_config.h"
+#include "core/answer_text.h"
 #include "core/clock.h"
 #include "core/logger.h"
 #include "core/status.h"
@@ -154,6 +155,9 @@ struct EngineServices {
 // A query op: request JSON (with "op") -> response. Runs on the caller's thread; must not
 // perform network I/O.
 using QueryOp = std::function<Result<nlohmann::json>(const nlohmann::json& request)>;
+// The same op writing its answer as text into *out (empty on entry): the bytes
+// DumpJson(answer, replace) would give, without the document (large answers).
+using TextQueryOp = std::function<Status(const nlohmann::json& request, AnswerText* out)>;
 
 class Engine {
  public:
@@ -168,10 +172,10 @@ class Engine {
   // event's result), without building it.
   SubmitAnswer Submit(std::string_view event, bool as_text = false);
   SubmitAnswer SubmitBatch(std::string_view jsonl, ResultErrorsNormalizer normalize_errors = nullptr);
-  // {"op": ...} -> response; NotFound for an unknown op. text set: an op with a text writer
-  // (indicators) writes its answer there instead, the bytes DumpJson(answer, replace) gives,
-  // and returns null; other ops leave *text untouched.
-  Result<nlohmann::json> Query(std::string_view request, std::string* text = nullptr);
+  // {"op": ...} -> response; NotFound for an unknown op. text set (cleared first): an op
+  // with a text writer (indicators, score) writes its answer there instead, the bytes
+  // DumpJson(answer, replace) gives, and returns null; other ops leave *text untouched.
+  Result<nlohmann::json> Query(std::string_view request, AnswerText* text = nullptr);
 
   // The configuration open was given (what cannot change live).
   const EngineConfig& config() const { return config_; }
@@ -184,6 +188,8 @@ class Engine {
   int console_port() const;
   // Registers an extension op (during Open only: not thread-safe against Query).
   void RegisterOp(const std::string& name, QueryOp op);
+  // Its text writer, for Query with text (during Open only, as RegisterOp).
+  void RegisterTextOp(const std::string& name, TextQueryOp op);
 
  private:
   Engine(EngineConfig config, HostHooks hooks);
@@ -343,6 +349,7 @@ class Engine {
   std::chrono::steady_clock::time_point last_fold_;  // guarded by fold_mu_
   std::unique_ptr<Outbox> outbox_;
   std::map<std::string, QueryOp> extra_ops_;
+  std::map<std::string, TextQueryOp> text_ops_;
   mutable std::mutex rules_mu_;
   std::shared_ptr<const tagging::RuleSet> rules_;  // guarded by rules_mu_
   std::string rules_sha256_;                        // guarded by rules_mu_

@@ -15,7 +15,7 @@
 
 namespace danvan {
 
-Result<nlohmann::json> Engine::Query(std::string_view request, std::string* text) {
+Result<nlohmann::json> Engine::Query(std::string_view request, AnswerText* text) {
   // Depth first: nothing may recurse over a request nested past limits.max_json_depth.
   auto parsed = ParseJsonBounded(request, config_.intake.max_json_depth);
   if (!parsed.ok()) return parsed.status();
@@ -23,6 +23,7 @@ Result<nlohmann::json> Engine::Query(std::string_view request, std::string* text
   if (!req.is_object() || !req.contains("op") || !req["op"].is_string())
     return Status::InvalidInput("/op: yêu cầu phải là đối tượng JSON có trường \"op\" (chuỗi)");
   const std::string op = req["op"].get<std::string>();
+  if (text) text->Clear();
   // Answers include what the other nodes committed until now (PostgreSQL).
   FollowOtherNodes();
   // Administrative ops leave an audit entry (who, what, when, outcome): admin_ops.cc.
@@ -35,10 +36,22 @@ Result<nlohmann::json> Engine::Query(std::string_view request, std::string* text
     return r;
   }
   if (text && op == "indicators") {
-    Status st = IndicatorsText(req, text);
+    // Written into a string kept per thread (its capacity reused: the one-unit query is the hot
+    // path), then copied once into the answer, as the ABI copied it before.
+    thread_local std::string buf;
+    buf.clear();
+    Status st = IndicatorsText(req, &buf);
+    if (st.ok()) text->Append(buf);
+    if (buf.capacity() > (size_t{1} << 20)) std::string().swap(buf);
     if (!st.ok()) return st;
     return nlohmann::json();
   }
+  if (text)
+    if (auto it = text_ops_.find(op); it != text_ops_.end()) {
+      Status st = it->second(req, text);
+      if (!st.ok()) return st;
+      return nlohmann::json();
+    }
   return Dispatch(op, req);
 }
 

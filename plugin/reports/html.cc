@@ -125,10 +125,10 @@ void WriteTable(std::ostream& o, const TableSource& t, bool with_title) {
 }
 
 // Horizontal bars: total score per unit, coloured by rating, gridlines at quarters of the max.
-void WriteScoreChart(std::ostream& out, const std::vector<UnitScore>& scores) {
+void WriteScoreChart(std::ostream& out, const PackedScores& scores) {
   if (scores.empty()) return;
   double max_points = 0;
-  for (const UnitScore& s : scores) max_points = std::max(max_points, s.max_points);
+  for (const ScoreSummary& s : scores) max_points = std::max(max_points, s.max_points);
   if (max_points <= 0) max_points = 100;
   const double label_w = 330, bar_w = 420, row_h = 22, top = 22;
   const double width = label_w + bar_w + 170;
@@ -146,7 +146,7 @@ void WriteScoreChart(std::ostream& out, const std::vector<UnitScore>& scores) {
   for (size_t i = 0; i < scores.size(); ++i) {
     out << o;  // one unit's bar at a time
     o.clear();
-    const UnitScore& s = scores[i];
+    const ScoreSummary& s = scores[i];
     const double y = top + row_h * i;
     const double w = bar_w * std::clamp(s.total / max_points, 0.0, 1.0);
     std::string label = (s.rank ? std::to_string(*s.rank) + ". " : "– ") +

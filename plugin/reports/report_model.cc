@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <ostream>
+#include <type_traits>
 
 #include "reports/vnformat.h"
 
@@ -289,12 +290,23 @@ json ItemJson(const DvkModel& d) {
           {"recognised_at", d.recognised_at}};
 }
 
-json ItemJson(const UnitScore& s) { return scoring::ToJson(s); }
-
-template <typename T>
-json ArrayJson(const std::vector<T>& items) {
+template <typename List>
+json ArrayJson(const List& items) {
   json a = json::array();
-  for (const T& x : items) a.push_back(ItemJson(x));
+  for (const auto& x : items) a.push_back(ItemJson(x));
+  return a;
+}
+
+// A score's document (ToJson of the UnitScore) from its packed text.
+json ItemJson(const PackedScores& scores, size_t i) {
+  std::string text;
+  scores.AppendJson(i, &text);
+  return json::parse(text);
+}
+
+json ArrayJson(const PackedScores& scores) {
+  json a = json::array();
+  for (size_t i = 0; i < scores.size(); ++i) a.push_back(ItemJson(scores, i));
   return a;
 }
 
@@ -313,8 +325,8 @@ void WriteNested(std::ostream& o, const json& v, int depth) {
 
 // The array of ArrayJson(items) as dump(2) writes it at `depth`, one element's document at a
 // time; stops early once the stream has failed.
-template <typename T>
-void WriteArray(std::ostream& o, const std::vector<T>& items, int depth) {
+template <typename List>
+void WriteArray(std::ostream& o, const List& items, int depth) {
   if (items.empty()) {
     o << "[]";
     return;
@@ -323,7 +335,10 @@ void WriteArray(std::ostream& o, const std::vector<T>& items, int depth) {
   o << "[\n";
   for (size_t i = 0; i < items.size() && o; ++i) {
     o << pad;
-    WriteNested(o, ItemJson(items[i]), depth + 1);
+    if constexpr (std::is_same_v<List, PackedScores>)
+      WriteNested(o, ItemJson(items, i), depth + 1);
+    else
+      WriteNested(o, ItemJson(items[i]), depth + 1);
     o << (i + 1 < items.size() ? ",\n" : "\n");
   }
   o << std::string(2 * depth, ' ') << "]";
@@ -605,10 +620,10 @@ std::vector<std::string> ComposeSummary(const ReportModel& m) {
   }
   // Scores.
   if (m.meta.scope == "unit") {
-    for (const UnitScore& s : m.scores) {
+    for (const ScoreSummary& s : m.scores) {
       if (s.unit.code != m.meta.unit.code) continue;
       int ranked = 0;
-      for (const UnitScore& o : m.scores) ranked += o.rank.has_value();
+      for (const ScoreSummary& o : m.scores) ranked += o.rank.has_value();
       std::string line = "Kết quả chấm điểm: " + FormatNumberVn(s.total, 2) + "/" +
                          FormatNumberVn(s.max_points, 2) + " điểm, xếp loại " + s.rating;
       if (s.rank)
@@ -618,7 +633,7 @@ std::vector<std::string> ComposeSummary(const ReportModel& m) {
     }
   } else if (!m.scores.empty()) {
     std::vector<std::pair<std::string, int>> by_rating;
-    for (const UnitScore& s : m.scores) {
+    for (const ScoreSummary& s : m.scores) {
       auto it = std::find_if(by_rating.begin(), by_rating.end(),
                              [&](const auto& p) { return p.first == s.rating; });
       if (it == by_rating.end())
@@ -630,7 +645,7 @@ std::vector<std::string> ComposeSummary(const ReportModel& m) {
     for (size_t i = 0; i < by_rating.size(); ++i)
       line += (i ? ", " : "") + std::to_string(by_rating[i].second) + " " + by_rating[i].first;
     std::vector<std::string> top;
-    for (const UnitScore& s : m.scores)
+    for (const ScoreSummary& s : m.scores)
       if (s.rank == 1) top.push_back(s.unit.name.empty() ? s.unit.code : s.unit.name);
     if (!top.empty()) {
       line += "; dẫn đầu: ";

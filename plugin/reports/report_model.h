@@ -46,12 +46,16 @@
 #include <vector>
 
 #include "core/status.h"
+#include "reports/packed_list.h"
 #include "scoring/model.h"
+#include "scoring/packed_scores.h"
 
 namespace danvan::reports {
 
 using scoring::IndicatorValue;
+using scoring::PackedScores;
 using scoring::Period;
+using scoring::ScoreSummary;
 using scoring::UnitRef;
 using scoring::UnitScore;
 
@@ -112,18 +116,43 @@ struct DvkModel {
   std::string recognition_level, recognition_decision, recognised_at;  // empty if not recognised
 };
 
+// The fields of each item, for PackedList (reports/packed_list.h).
+template <typename F>
+void Fields(OverduePetition& x, F&& f) {
+  f(x.id), f(x.title), f(x.kind), f(x.unit), f(x.received_at), f(x.due_at), f(x.assignee);
+  f(x.days_overdue), f(x.overdue_steps);
+}
+template <typename F>
+void Fields(CaseItem& x, F&& f) {
+  f(x.id), f(x.title), f(x.kind), f(x.unit), f(x.received_at), f(x.status), f(x.note), f(x.flags);
+}
+template <typename F>
+void Fields(MissedReception& x, F&& f) {
+  f(x.unit_code), f(x.unit_name), f(x.month);
+}
+template <typename F>
+void Fields(LateTask& x, F&& f) {
+  f(x.plan_id), f(x.task_no), f(x.title), f(x.lead_unit), f(x.due), f(x.status), f(x.progress_percent);
+}
+template <typename F>
+void Fields(DvkModel& x, F&& f) {
+  f(x.name), f(x.model_type), f(x.field), f(x.registering_unit), f(x.registered_at);
+  f(x.recognition_level), f(x.recognition_decision), f(x.recognised_at);
+}
+
+// Packed (one byte string per item): a city's annual report lists ~34,000 items.
 struct ReportActions {
-  std::vector<OverduePetition> overdue_petitions;
-  std::vector<CaseItem> cases;
-  std::vector<MissedReception> missed_head_reception;
-  std::vector<LateTask> late_plan_tasks;
-  std::vector<DvkModel> dvk_models;
+  PackedList<OverduePetition> overdue_petitions;
+  PackedList<CaseItem> cases;
+  PackedList<MissedReception> missed_head_reception;
+  PackedList<LateTask> late_plan_tasks;
+  PackedList<DvkModel> dvk_models;
 };
 
 struct ReportModel {
   ReportMeta meta;
   std::vector<IndicatorTable> indicator_tables;
-  std::vector<UnitScore> scores;
+  PackedScores scores;  // Rank() order; compact (scoring/packed_scores.h)
   ReportActions actions;
   std::vector<std::string> summary;
 };

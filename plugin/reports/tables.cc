@@ -174,7 +174,7 @@ std::vector<TableSource> TableSources(const ReportModel& m) {
   add("xep-hang", "Xếp hạng", "Điểm, xếp loại và xếp hạng",
       {"Hạng", "Mã đơn vị", "Đơn vị", "Tổng điểm", "Điểm tối đa", "Xếp loại", "Ghi chú"},
       m.scores.size(), [&m](const RowFn& row) {
-        for (const UnitScore& s : m.scores) {
+        for (const ScoreSummary& s : m.scores) {
           std::string note;
           if (s.rank_tied) note = "Đồng hạng";
           for (const std::string& r : s.not_eligible_reasons)
@@ -186,19 +186,23 @@ std::vector<TableSource> TableSources(const ReportModel& m) {
       });
   {
     size_t n = 0;
-    for (const UnitScore& s : m.scores)
-      for (const scoring::GroupScore& g : s.groups) n += g.criteria.size();
+    for (const ScoreSummary& s : m.scores) n += s.criteria;
     add("diem-tieu-chi", "Điểm tiêu chí", "Điểm theo từng tiêu chí",
         {"Mã đơn vị", "Đơn vị", "Nhóm", "Mã tiêu chí", "Tiêu chí", "Giá trị", "Điểm", "Tối đa",
          "Nguồn", "Ghi chú"},
         n, [&m](const RowFn& row) {
-          for (const UnitScore& s : m.scores)
+          for (size_t i = 0; i < m.scores.size(); ++i) {
+            // One unit's full score at a time, made again from its packed text.
+            const Result<UnitScore> full = m.scores.Full(i);
+            if (!full.ok()) continue;  // only a bug damages a packed text
+            const UnitScore& s = full.value();
             for (const scoring::GroupScore& g : s.groups)
               for (const scoring::CriterionScore& c : g.criteria)
                 if (!row({T(s.unit.code), T(s.unit.name), T(g.name), T(c.criterion_id), T(c.name),
                           CriterionValue(c), N(c.points, 2, "0.00"), N(c.max_points, 2, "0.##"),
                           T(SourceText(c)), T(c.note)}))
                   return;
+          }
         });
   }
   add("don-qua-han", "Đơn quá hạn", "Đơn thư quá hạn chưa giải quyết",

@@ -310,11 +310,11 @@ TEST_P(IndicatorsProperty, IncrementalEqualsRecomputationAndSql) {
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&, t] {
-        std::string text;
+        AnswerText text;
         for (int i = 0; i < 40; ++i) {
           const auto& [req, want] = expected[(i + t) % expected.size()];
           auto r = engine->Query(req, &text);
-          if (!r.ok() || text != want) ++mismatches;
+          if (!r.ok() || text.view() != want) ++mismatches;
         }
       });
     for (auto& th : threads) th.join();

@@ -224,8 +224,8 @@ TEST(Golden, RankingInTheFixture) {
   ReportModel m = GoldenModel();
   ASSERT_EQ(m.scores.size(), 6u);
   // Phòng Giáo dục Mầm non and Phòng Tổ chức cán bộ have identical figures: a stated tie.
-  const UnitScore& a = m.scores[0];
-  const UnitScore& b = m.scores[1];
+  const ScoreSummary& a = m.scores[0];
+  const ScoreSummary& b = m.scores[1];
   EXPECT_EQ(a.unit.code, "SGDDT.GDMN");
   EXPECT_EQ(b.unit.code, "SGDDT.TCCB");
   EXPECT_EQ(a.rank, 1);
@@ -292,9 +292,13 @@ TEST(Csv, FormulaCharactersInTextBecomeTextComputedNumbersStay) {
   ReportModel m = GoldenModel();
   ASSERT_FALSE(m.actions.overdue_petitions.empty());
   ASSERT_FALSE(m.scores.empty());
-  m.actions.overdue_petitions[0].title = "=HYPERLINK(\"http://evil.example\",\"x\")";
-  m.actions.overdue_petitions[0].assignee = "-Nguyễn Văn A";
-  m.scores[0].unit.name = "@Văn phòng";
+  OverduePetition first = m.actions.overdue_petitions[0];
+  first.title = "=HYPERLINK(\"http://evil.example\",\"x\")";
+  first.assignee = "-Nguyễn Văn A";
+  m.actions.overdue_petitions.Set(0, first);
+  UnitScore top = m.scores.Full(0).value();
+  top.unit.name = "@Văn phòng";
+  m.scores.Set(0, top);
   // A percentage that fell: its change is a negative number the report computed.
   IndicatorRow* fell = nullptr;
   for (auto& t : m.indicator_tables)
@@ -508,12 +512,18 @@ TEST(StreamingJson, EmptyListsAndEmptyModel) {
 TEST(StreamingJson, EscapedTextAndNestedLists) {
   ReportModel m = GoldenModel();
   ASSERT_FALSE(m.actions.overdue_petitions.empty());
-  auto& p = m.actions.overdue_petitions[0];
+  OverduePetition p = m.actions.overdue_petitions[0];
   p.title = "Đơn \"khẩn\"\ndòng 2\r\n\tthụt \\ gạch \x01\x1f cuối";
   p.overdue_steps = {"Thụ lý: hạn 13/4/2023,\nquá 3 ngày", "", "{[\"]}"};
-  m.actions.cases[0].flags = {};
-  m.actions.cases[1].note = "\n\n";
-  m.actions.dvk_models[0].name = "Mô hình \"Dân vận khéo\" — 😀";
+  m.actions.overdue_petitions.Set(0, p);
+  CaseItem c0 = m.actions.cases[0], c1 = m.actions.cases[1];
+  c0.flags = {};
+  c1.note = "\n\n";
+  m.actions.cases.Set(0, c0);
+  m.actions.cases.Set(1, c1);
+  DvkModel d = m.actions.dvk_models[0];
+  d.name = "Mô hình \"Dân vận khéo\" — 😀";
+  m.actions.dvk_models.Set(0, d);
   m.summary = {"a\nb", ""};
   EXPECT_EQ(Streamed(m), RenderJson(m));
 }
@@ -522,7 +532,9 @@ TEST(StreamingJson, EscapedTextAndNestedLists) {
 // document's dump would refuse it.
 TEST(StreamingJson, InvalidUtf8IsAnErrorValue) {
   ReportModel m = GoldenModel();
-  m.actions.cases.back().title = "h\xC3\x28ng";
+  CaseItem last = m.actions.cases.back();
+  last.title = "h\xC3\x28ng";
+  m.actions.cases.Set(m.actions.cases.size() - 1, last);
   std::ostringstream o;
   EXPECT_EQ(WriteJson(m, o).code(), Status::Code::kInternal);
 }
@@ -569,7 +581,9 @@ TEST(StreamingFiles, FailedWriteKeepsThePreviousFileAndLeavesNoTemporary) {
   ASSERT_TRUE(WriteAll(GoldenModel(), dir.string()).ok());
   const auto before = Tree(dir);
   ReportModel bad = GoldenModel();
-  bad.actions.overdue_petitions.back().assignee = "Nguy\xE1\xBB";  // cut UTF-8 sequence
+  OverduePetition last = bad.actions.overdue_petitions.back();
+  last.assignee = "Nguy\xE1\xBB";  // cut UTF-8 sequence
+  bad.actions.overdue_petitions.Set(bad.actions.overdue_petitions.size() - 1, last);
   bad.meta.generated_by = "lần hai";
   Status st = WriteAll(bad, dir.string());
   EXPECT_EQ(st.code(), Status::Code::kInternal) << st.ToString();

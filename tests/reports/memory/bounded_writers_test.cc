@@ -95,7 +95,14 @@ ReportModel LargeModel(int copies) {
   grow(&m.actions.late_plan_tasks, [](LateTask& t) -> std::string& { return t.task_no; });
   grow(&m.actions.missed_head_reception,
        [](MissedReception& r) -> std::string& { return r.unit_code; });
-  grow(&m.scores, [](UnitScore& s) -> std::string& { return s.unit.code; });
+  // The scores likewise (packed: each one made again, renamed, packed).
+  const size_t units = m.scores.size();
+  for (int i = 1; i < copies; ++i)
+    for (size_t u = 0; u < units; ++u) {
+      UnitScore s = m.scores.Full(u).value();
+      s.unit.code += "." + std::to_string(i);
+      m.scores.push_back(s);
+    }
   return m;
 }
 
