@@ -40,6 +40,25 @@ inline size_t GetSize(const char** p) {
   }
 }
 
+inline size_t SizeOfSize(size_t n) {
+  size_t bytes = 1;
+  while (n >>= 7) ++bytes;
+  return bytes;
+}
+
+// Counts the bytes Writer appends (an item is written into a string reserved at its size: no
+// growth, no shrinking copy, so packing leaves no free chunks of every size behind in malloc).
+struct Sizer {
+  size_t* n;
+  void operator()(const std::string& s) const { *n += SizeOfSize(s.size()) + s.size(); }
+  void operator()(const int&) const { *n += sizeof(int); }
+  void operator()(const double&) const { *n += sizeof(double); }
+  void operator()(const std::vector<std::string>& v) const {
+    *n += SizeOfSize(v.size());
+    for (const std::string& s : v) (*this)(s);
+  }
+};
+
 struct Writer {
   std::string* out;
   void operator()(const std::string& s) const {
@@ -154,10 +173,13 @@ class PackedList {
 
  private:
   static std::string Pack(const T& x) {
+    size_t n = 0;
+    packed_detail::Sizer sizer{&n};
+    Fields(const_cast<T&>(x), sizer);
     std::string out;
+    out.reserve(n);
     packed_detail::Writer w{&out};
     Fields(const_cast<T&>(x), w);
-    out.shrink_to_fit();
     return out;
   }
   std::vector<std::string> rows_;

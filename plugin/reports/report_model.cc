@@ -299,9 +299,12 @@ json ArrayJson(const List& items) {
 
 // A score's document (ToJson of the UnitScore) from its packed text.
 json ItemJson(const PackedScores& scores, size_t i) {
-  std::string text;
+  thread_local std::string text;  // kept: not allocated and freed per unit
+  text.clear();
   scores.AppendJson(i, &text);
-  return json::parse(text);
+  json j = json::parse(text);
+  if (text.capacity() > (size_t{1} << 20)) std::string().swap(text);
+  return j;
 }
 
 json ArrayJson(const PackedScores& scores) {

@@ -23,8 +23,9 @@
 //     "rows": [{"indicator_id": "idx766.on_time", "label"?: "...", "format"?: "percent",
 //               "current": IndicatorValue?, "previous": IndicatorValue?}]
 //   }],
-//   "scores": [UnitScore...],              // scoring::ToJson, in Rank() order
-//   "actions": {
+//   "scores": [UnitScore...],              // scoring::ToJson, in Rank() order (held packed:
+//                                          // scoring/packed_scores.h)
+//   "actions": {                           // held as packed rows (reports/packed_list.h)
 //     "overdue_petitions": [{id, title, kind, unit, received_at, due_at, days_overdue, assignee}],
 //     "cases": [{id, title, kind, unit, received_at, status, flags: ["protracted", "complex",
 //                "group", "reraised"], note}],

@@ -49,11 +49,33 @@ std::string RankFields(const ScoreSummary& s) {
 
 const Bytef* Bytes(const std::string& s) { return reinterpret_cast<const Bytef*>(s.data()); }
 
-std::string Deflate(const std::string& text, const std::string& dict) {
+// One zlib stream per thread and direction, reset for each text: a stream's state (~270 KB to
+// deflate, ~40 KB to inflate) allocated per unit made malloc consolidate its heap each time
+// (bench/RESULTS.md, twelfth session: 3x the malloc time of a report).
+struct DeflateStream {
   z_stream z{};
-  if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::bad_alloc();
+  bool ok = false;
+  DeflateStream() { ok = deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) == Z_OK; }
+  ~DeflateStream() {
+    if (ok) deflateEnd(&z);
+  }
+};
+
+struct InflateStream {
+  z_stream z{};
+  bool ok = false;
+  InflateStream() { ok = inflateInit(&z) == Z_OK; }
+  ~InflateStream() {
+    if (ok) inflateEnd(&z);
+  }
+};
+
+std::string Deflate(const std::string& text, const std::string& dict) {
+  thread_local DeflateStream stream;
+  z_stream& z = stream.z;
   std::string out;
-  if (deflateSetDictionary(&z, Bytes(dict), static_cast<uInt>(dict.size())) == Z_OK) {
+  if (stream.ok && deflateReset(&z) == Z_OK &&
+      deflateSetDictionary(&z, Bytes(dict), static_cast<uInt>(dict.size())) == Z_OK) {
     out.resize(deflateBound(&z, static_cast<uLong>(text.size())));
     z.next_in = const_cast<Bytef*>(Bytes(text));
     z.avail_in = static_cast<uInt>(text.size());
@@ -62,7 +84,6 @@ std::string Deflate(const std::string& text, const std::string& dict) {
     const int rc = deflate(&z, Z_FINISH);
     out.resize(rc == Z_STREAM_END ? out.size() - z.avail_out : 0);
   }
-  deflateEnd(&z);
   if (out.empty()) throw std::bad_alloc();  // zlib's only failures here are allocations
   out.shrink_to_fit();
   return out;
@@ -70,8 +91,9 @@ std::string Deflate(const std::string& text, const std::string& dict) {
 
 // Appends the `size` bytes `deflated` inflates to; false if it does not (damaged).
 bool Inflate(const std::string& deflated, uint32_t size, const std::string& dict, std::string* out) {
-  z_stream z{};
-  if (inflateInit(&z) != Z_OK) throw std::bad_alloc();
+  thread_local InflateStream stream;
+  if (!stream.ok || inflateReset(&stream.z) != Z_OK) throw std::bad_alloc();
+  z_stream& z = stream.z;
   const size_t at = out->size();
   out->resize(at + size);
   z.next_in = const_cast<Bytef*>(Bytes(deflated));
@@ -82,7 +104,6 @@ bool Inflate(const std::string& deflated, uint32_t size, const std::string& dict
   if (rc == Z_NEED_DICT && inflateSetDictionary(&z, Bytes(dict), static_cast<uInt>(dict.size())) == Z_OK)
     rc = inflate(&z, Z_FINISH);
   const bool ok = rc == Z_STREAM_END && z.avail_out == 0;
-  inflateEnd(&z);
   if (!ok) out->resize(at);
   return ok;
 }
@@ -166,9 +187,12 @@ void PackedScores::AppendJson(size_t i, std::string* out) const {
 }
 
 Result<UnitScore> PackedScores::Full(size_t i) const {
-  std::string text;
+  // Kept per thread: a unit's text (~11 KB at city scale) is not allocated and freed per call.
+  thread_local std::string text;
+  text.clear();
   AppendJson(i, &text);
   json j = json::parse(text, nullptr, false);
+  if (text.capacity() > (size_t{1} << 20)) std::string().swap(text);
   if (j.is_discarded()) return Status::Internal("kết quả chấm điểm đã nén bị hỏng (đơn vị " + rows_[i].unit.code + ")");
   return UnitScoreFromJson(j);
 }

@@ -5,8 +5,8 @@
 // repeat from unit to unit, so a unit's ~11 KB of text keeps ~1 KB (861 units: ~1 MB instead
 // of ~25 MB of UnitScores). A full UnitScore is made again on demand (Full), one at a time.
 //
-// Thread-safety: a plain value (const methods may run concurrently; each makes its own zlib
-// stream).
+// Thread-safety: a plain value (const methods may run concurrently: each thread has its own
+// zlib streams, kept for the thread's life).
 #pragma once
 
 #include <cstddef>
