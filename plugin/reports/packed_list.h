@@ -1,5 +1,5 @@
-// A list of plain records (the report's action-list items) kept as one compact byte string per
-// item instead of the struct (issue 16, bounded memory at city scale: a case item is ~200 bytes
+// A list of plain records (the report's action-list items) kept as compact bytes per item, in
+// a ByteArena (core/byte_arena.h), instead of the struct (issue 16, bounded memory at city scale: a case item is ~200 bytes
 // of text but ~550 bytes as a struct of eight strings and a vector). Items are made again, by
 // value, when read; the list is not edited in place (Set replaces an item).
 //
@@ -18,6 +18,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/byte_arena.h"
 
 namespace danvan::reports {
 
@@ -39,25 +41,6 @@ inline size_t GetSize(const char** p) {
     if (!(b & 0x80)) return n;
   }
 }
-
-inline size_t SizeOfSize(size_t n) {
-  size_t bytes = 1;
-  while (n >>= 7) ++bytes;
-  return bytes;
-}
-
-// Counts the bytes Writer appends (an item is written into a string reserved at its size: no
-// growth, no shrinking copy, so packing leaves no free chunks of every size behind in malloc).
-struct Sizer {
-  size_t* n;
-  void operator()(const std::string& s) const { *n += SizeOfSize(s.size()) + s.size(); }
-  void operator()(const int&) const { *n += sizeof(int); }
-  void operator()(const double&) const { *n += sizeof(double); }
-  void operator()(const std::vector<std::string>& v) const {
-    *n += SizeOfSize(v.size());
-    for (const std::string& s : v) (*this)(s);
-  }
-};
 
 struct Writer {
   std::string* out;
@@ -128,23 +111,30 @@ class PackedList {
     for (const T& x : items) push_back(x);
   }
 
-  void push_back(const T& x) { rows_.push_back(Pack(x)); }
-  void Set(size_t i, const T& x) { rows_[i] = Pack(x); }
+  void push_back(const T& x) {
+    const uint64_t pos = Pack(x);
+    at_.push_back(pos);
+  }
+  // Replaces item i (its old bytes stay in the arena until clear).
+  void Set(size_t i, const T& x) { at_[i] = Pack(x); }
   T operator[](size_t i) const {
     T x;
-    packed_detail::Reader r{rows_[i].data()};
+    packed_detail::Reader r{arena_.At(at_[i])};
     Fields(x, r);
     return x;
   }
   T front() const { return (*this)[0]; }
-  T back() const { return (*this)[rows_.size() - 1]; }
-  size_t size() const { return rows_.size(); }
-  bool empty() const { return rows_.empty(); }
-  void clear() { rows_.clear(); }
+  T back() const { return (*this)[at_.size() - 1]; }
+  size_t size() const { return at_.size(); }
+  bool empty() const { return at_.empty(); }
+  void clear() {
+    at_.clear();
+    arena_.clear();
+  }
   // Gives back the capacity the appends doubled (the list is complete).
-  void shrink_to_fit() { rows_.shrink_to_fit(); }
+  void shrink_to_fit() { at_.shrink_to_fit(); }
   const_iterator begin() const { return {this, 0}; }
-  const_iterator end() const { return {this, rows_.size()}; }
+  const_iterator end() const { return {this, at_.size()}; }
 
   // Orders the items as std::sort(items, less) orders the same items in the same order: the
   // keys key(item) are made once and std::sort compares them with `less` (same comparisons,
@@ -153,36 +143,33 @@ class PackedList {
   void SortBy(KeyOf key, Less less) {
     using Key = decltype(key(std::declval<const T&>()));
     std::vector<Key> keys;
-    keys.reserve(rows_.size());
-    for (size_t i = 0; i < rows_.size(); ++i) keys.push_back(key((*this)[i]));
-    std::vector<size_t> order(rows_.size());
+    keys.reserve(at_.size());
+    for (size_t i = 0; i < at_.size(); ++i) keys.push_back(key((*this)[i]));
+    std::vector<size_t> order(at_.size());
     std::iota(order.begin(), order.end(), size_t{0});
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return less(keys[a], keys[b]); });
-    std::vector<std::string> sorted;
-    sorted.reserve(rows_.size());
-    for (size_t i : order) sorted.push_back(std::move(rows_[i]));
-    rows_ = std::move(sorted);
+    std::vector<uint64_t> sorted;
+    sorted.reserve(at_.size());
+    for (size_t i : order) sorted.push_back(at_[i]);
+    at_ = std::move(sorted);
   }
 
   // Bytes held (the rows and their strings), for tests and benchmarks.
-  size_t memory_bytes() const {
-    size_t n = rows_.capacity() * sizeof(std::string);
-    for (const std::string& r : rows_) n += r.capacity() > 15 ? r.capacity() + 1 : 0;
-    return n;
-  }
+  size_t memory_bytes() const { return at_.capacity() * sizeof(uint64_t) + arena_.memory_bytes(); }
 
  private:
-  static std::string Pack(const T& x) {
-    size_t n = 0;
-    packed_detail::Sizer sizer{&n};
-    Fields(const_cast<T&>(x), sizer);
-    std::string out;
-    out.reserve(n);
+  // Appends x's bytes to the arena; their position.
+  uint64_t Pack(const T& x) {
+    thread_local std::string out;  // one item's bytes, reused
+    out.clear();
     packed_detail::Writer w{&out};
     Fields(const_cast<T&>(x), w);
-    return out;
+    const uint64_t pos = arena_.Append(out);
+    if (out.capacity() > (size_t{1} << 20)) std::string().swap(out);
+    return pos;
   }
-  std::vector<std::string> rows_;
+  std::vector<uint64_t> at_;  // where each item's bytes start, in list order
+  ByteArena arena_;
 };
 
 }  // namespace danvan::reports

@@ -70,10 +70,12 @@ struct InflateStream {
   }
 };
 
-std::string Deflate(const std::string& text, const std::string& dict) {
+// The deflated bytes, in a buffer kept per thread (valid until the next call).
+const std::string& Deflate(const std::string& text, const std::string& dict) {
   thread_local DeflateStream stream;
+  thread_local std::string out;
   z_stream& z = stream.z;
-  std::string out;
+  out.clear();
   if (stream.ok && deflateReset(&z) == Z_OK &&
       deflateSetDictionary(&z, Bytes(dict), static_cast<uInt>(dict.size())) == Z_OK) {
     out.resize(deflateBound(&z, static_cast<uLong>(text.size())));
@@ -85,19 +87,19 @@ std::string Deflate(const std::string& text, const std::string& dict) {
     out.resize(rc == Z_STREAM_END ? out.size() - z.avail_out : 0);
   }
   if (out.empty()) throw std::bad_alloc();  // zlib's only failures here are allocations
-  out.shrink_to_fit();
   return out;
 }
 
 // Appends the `size` bytes `deflated` inflates to; false if it does not (damaged).
-bool Inflate(const std::string& deflated, uint32_t size, const std::string& dict, std::string* out) {
+bool Inflate(const char* deflated, uint32_t deflated_size, uint32_t size, const std::string& dict,
+             std::string* out) {
   thread_local InflateStream stream;
   if (!stream.ok || inflateReset(&stream.z) != Z_OK) throw std::bad_alloc();
   z_stream& z = stream.z;
   const size_t at = out->size();
   out->resize(at + size);
-  z.next_in = const_cast<Bytef*>(Bytes(deflated));
-  z.avail_in = static_cast<uInt>(deflated.size());
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(deflated));
+  z.avail_in = deflated_size;
   z.next_out = reinterpret_cast<Bytef*>(out->data() + at);
   z.avail_out = size;
   int rc = inflate(&z, Z_FINISH);
@@ -118,12 +120,10 @@ std::pair<ScoreSummary, PackedScores::Packed> PackedScores::Pack(const UnitScore
   for (const GroupScore& g : s.groups) criteria += g.criteria.size();
   ScoreSummary row{s.unit,       s.period, s.rubric_id, s.rubric_version,       s.max_points, s.total,
                    s.eligible,   s.not_eligible_reasons, s.rating, s.rank, s.rank_tied, criteria};
-  if (dict_.empty()) {
-    p.deflated = Deflate(text, text);
-    dict_ = std::move(text);
-  } else {
-    p.deflated = Deflate(text, dict_);
-  }
+  const std::string& deflated = Deflate(text, dict_.empty() ? text : dict_);
+  p.deflated = static_cast<uint32_t>(deflated.size());
+  p.at = arena_.Append(deflated);
+  if (dict_.empty()) dict_ = std::move(text);
   return {std::move(row), std::move(p)};
 }
 
@@ -143,6 +143,7 @@ void PackedScores::clear() {
   rows_.clear();
   packed_.clear();
   dict_.clear();
+  arena_.clear();
 }
 
 Status PackedScores::Rank() {
@@ -182,7 +183,7 @@ void PackedScores::AppendJson(size_t i, std::string* out) const {
   const Packed& p = packed_[i];
   const size_t at = out->size();
   out->reserve(at + JsonSize(i));
-  if (!Inflate(p.deflated, p.size, dict_, out)) return;
+  if (!Inflate(arena_.At(p.at), p.deflated, p.size, dict_, out)) return;
   out->insert(at + p.rank_at, RankFields(rows_[i]));
 }
 
@@ -198,8 +199,8 @@ Result<UnitScore> PackedScores::Full(size_t i) const {
 }
 
 size_t PackedScores::memory_bytes() const {
-  size_t n = dict_.capacity() + rows_.capacity() * sizeof(ScoreSummary) + packed_.capacity() * sizeof(Packed);
-  for (const Packed& p : packed_) n += p.deflated.capacity();
+  size_t n = dict_.capacity() + rows_.capacity() * sizeof(ScoreSummary) + packed_.capacity() * sizeof(Packed) +
+             arena_.memory_bytes();
   for (const ScoreSummary& s : rows_) {
     n += s.unit.name.capacity() + s.period.label.capacity() + s.rating.capacity();
     for (const auto& r : s.not_eligible_reasons) n += sizeof(r) + r.capacity();

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/byte_arena.h"
 #include "core/status.h"
 #include "scoring/model.h"
 
@@ -86,15 +87,17 @@ class PackedScores {
 
  private:
   struct Packed {
-    std::string deflated;  // the text without the rank fields, deflated against dict_
-    uint32_t size = 0;     // its length inflated
-    uint32_t rank_at = 0;  // where `,"rank":…,"rank_tied":…` goes in it
+    uint64_t at = 0;            // in arena_: the text without the rank fields, deflated against dict_
+    uint32_t deflated = 0;      // its length deflated
+    uint32_t size = 0;          // and inflated
+    uint32_t rank_at = 0;       // where `,"rank":…,"rank_tied":…` goes in it
   };
   // s's summary and packed text, against dict_ (set from s's text when empty).
   std::pair<ScoreSummary, Packed> Pack(const UnitScore& s);
   std::vector<ScoreSummary> rows_;
   std::vector<Packed> packed_;
   std::string dict_;  // the first unit's text: zlib's preset dictionary for every unit
+  ByteArena arena_;   // the deflated texts, one after another (Set leaves the old ones)
 };
 
 }  // namespace danvan::scoring
