@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -615,16 +616,26 @@ int Retag(int argc, char** argv) {
   paced.Start();
   json status;
   int64_t rss_max_sampled = 0;
-  for (;;) {
+  // [seconds, records processed, RSS kB, malloc in use kB] about every 2 s: where memory grows.
+  json series = json::array();
+  for (int tick = 0;; ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     rss_max_sampled = std::max(rss_max_sampled, RssKb());
     status = p.Query({{"op", "tagging.status"}});
+    if (tick % 10 == 0) {
+      const struct mallinfo2 mi = mallinfo2();
+      series.push_back({std::round(Now() - t0), status.value("processed", int64_t{0}), RssKb(),
+                        static_cast<int64_t>((mi.uordblks + mi.hblkhd) / 1024)});
+    }
     if (!status.value("running", false)) break;
   }
   const double wall = Now() - t0, cpu = CpuSeconds() - c0;
   const json during = Percentiles(paced.Stop());
   const int64_t rss_after = RssKb();
   const json memory_after = MemoryBreakdown();
+  // Diagnostic: what of the RSS is free heap malloc keeps (given back by malloc_trim).
+  malloc_trim(0);
+  const json memory_after_trim = MemoryBreakdown();
   p.Close();
   // peak_rss_kb is the process's high-water mark (ru_maxrss), open included; the plugin's share
   // is that minus the process before open (the tool and the loader). cpu_s includes the paced
@@ -635,7 +646,8 @@ int Retag(int argc, char** argv) {
               {"peak_rss_before_retag_kb", peak_before}, {"rss_process_before_open_kb", rss_process},
               {"rss_before_retag_kb", rss_before}, {"rss_max_sampled_kb", rss_max_sampled},
               {"rss_after_retag_kb", rss_after}, {"memory_after_retag", memory_after},
-              {"query_idle", idle}, {"query_during_retag", during}};
+              {"memory_after_retag_and_malloc_trim", memory_after_trim},
+              {"query_idle", idle}, {"query_during_retag", during}, {"memory_series", series}};
   std::cout << out.dump() << std::endl;
   return 0;
 }
