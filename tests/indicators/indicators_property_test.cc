@@ -126,7 +126,8 @@ struct Delivery {
 // byte for byte the DOM answer as the ABI serialises it (DumpJson, replace), and fail alike.
 void ExpectTextEqualsDom(Engine& e, const nlohmann::json& req, const std::string& label) {
   auto dom = e.Query(req.dump());
-  std::string text = "left over from an earlier answer";
+  AnswerText text;
+  text.Append("left over from an earlier answer");
   auto r = e.Query(req.dump(), &text);
   ASSERT_EQ(dom.ok(), r.ok()) << label << " " << req.dump();
   if (!dom.ok()) {
@@ -135,7 +136,7 @@ void ExpectTextEqualsDom(Engine& e, const nlohmann::json& req, const std::string
     return;
   }
   EXPECT_TRUE(r->is_null()) << label;
-  ASSERT_EQ(text, DumpJson(dom.value(), nlohmann::json::error_handler_t::replace)) << label << " " << req.dump();
+  ASSERT_EQ(text.view(), DumpJson(dom.value(), nlohmann::json::error_handler_t::replace)) << label << " " << req.dump();
 }
 
 // Submits the events in random batches (single Submit or SubmitBatch), advancing the clock by

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/clock.h"
+#include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/test_support.h"
 
@@ -184,6 +185,54 @@ TEST(ReportOps, ScoreRanksWithTiesAndStoresResult) {
   json one = Q(*f.engine, {{"op", "score"}, {"rubric", "tie"}, {"period", kHalf2023}, {"unit", "SGDDT.VP"}});
   ASSERT_EQ(one["scores"].size(), 1u);
   EXPECT_EQ(one["scores"][0]["total"], 5);
+}
+
+// The score op's text answer (Engine::Query with text: what the ABI returns, written without
+// a document from the packed scores) is byte for byte the document answer as the ABI
+// serialises it, for the whole department, one unit and the default rubric; with the journal,
+// both store the same body (ids aside), and errors are the same.
+TEST(ReportOps, ScoreTextAnswerIsTheDocumentsBytes) {
+  Fixture f;
+  Q(*f.engine, f.Manual("tie", "SGDDT.VP", "g1.manual", "self", 5, "Nguyễn \"Văn\" An"));
+  Q(*f.engine, f.Manual("tie", "SGDDT.TTRA", "g1.manual", "superior", 5, "b"));
+  const json requests[] = {
+      {{"op", "score"}, {"rubric", "tie"}, {"period", kHalf2023}, {"journal", false}},
+      {{"op", "score"}, {"rubric", "tie"}, {"period", kHalf2023}, {"unit", "SGDDT.VP"}, {"journal", false}},
+      {{"op", "score"}, {"period", {{"kind", "year"}, {"year", 2023}}}, {"journal", false}},
+      {{"op", "score"}, {"rubric", "nope"}, {"period", kHalf2023}},
+      {{"op", "score"}, {"period", kHalf2023}, {"journal", "yes"}},
+  };
+  for (const json& req : requests) {
+    auto dom = f.engine->Query(req.dump());
+    AnswerText text;
+    auto r = f.engine->Query(req.dump(), &text);
+    ASSERT_EQ(dom.ok(), r.ok()) << req.dump();
+    if (!dom.ok()) {
+      EXPECT_EQ(dom.status().ToString(), r.status().ToString());
+      continue;
+    }
+    EXPECT_TRUE(r->is_null());
+    EXPECT_EQ(text.view(), DumpJson(dom.value(), nlohmann::json::error_handler_t::replace)) << req.dump();
+  }
+  // Journaled: the text's entry is the next one, and its body is the document's.
+  const json req = {{"op", "score"}, {"rubric", "tie"}, {"period", kHalf2023}};
+  json dom = Q(*f.engine, req);
+  AnswerText text;
+  ASSERT_TRUE(f.engine->Query(req.dump(), &text).ok());
+  json answer = json::parse(text.view());
+  EXPECT_EQ(answer["journal_id"], dom["journal_id"].get<int64_t>() + 1);
+  answer["journal_id"] = dom["journal_id"];
+  EXPECT_EQ(answer.dump(), dom.dump());
+  auto rows = f.engine->services().store->ListJournal("score", "");
+  ASSERT_TRUE(rows.ok());
+  const JournalRow *a = nullptr, *b = nullptr;
+  for (const auto& row : rows.value()) {
+    if (row.id == dom["journal_id"].get<int64_t>()) a = &row;
+    if (row.id == answer["journal_id"].get<int64_t>() + 1) b = &row;
+  }
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->body, b->body);
+  EXPECT_EQ(json::parse(b->body)["scores"], dom["scores"]);
 }
 
 TEST(ReportOps, ReproducesOldScoreAfterRubricChange) {

@@ -6,7 +6,7 @@
 // library's operator new calls bind to this program's), so the tests assert on the
 // allocation high-water mark of one query, a deterministic figure, not on RSS or time. What
 // C code allocates with malloc (SQLite, libxlsxwriter, the answer handed to the host) is not
-// counted.
+// counted (tests/counting_new.h).
 //
 // Data: a units tree of one root and 600 schools (no records: every unit is still scored on
 // every criterion; the department's months without a head reception are its action list).
@@ -14,54 +14,16 @@
 // Its own executable: the replaced operators apply to the whole program.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
-#include <malloc.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <new>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "counting_new.h"
 #include "danvan/danvan.h"
-
-namespace {
-
-std::atomic<int64_t> g_live{0};
-std::atomic<int64_t> g_peak{0};
-
-void* Counted(void* p) {
-  if (p) {
-    const int64_t now = g_live += static_cast<int64_t>(malloc_usable_size(p));
-    int64_t peak = g_peak.load();
-    while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
-    }
-  }
-  return p;
-}
-
-void Uncount(void* p) {
-  if (p) g_live -= static_cast<int64_t>(malloc_usable_size(p));
-  std::free(p);
-}
-
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (void* p = Counted(std::malloc(n ? n : 1))) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return Counted(std::malloc(n ? n : 1)); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return Counted(std::malloc(n ? n : 1)); }
-void operator delete(void* p) noexcept { Uncount(p); }
-void operator delete[](void* p) noexcept { Uncount(p); }
-void operator delete(void* p, std::size_t) noexcept { Uncount(p); }
-void operator delete[](void* p, std::size_t) noexcept { Uncount(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { Uncount(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { Uncount(p); }
 
 namespace {
 
@@ -124,10 +86,9 @@ struct Plugin {
     const std::string r = req.dump();
     char *out = nullptr, *err = nullptr;
     size_t len = 0;
-    const int64_t base = g_live.load();
-    g_peak = base;
+    const int64_t base = danvan::testing::counting::ResetPeak();
     const danvan_status st = api->query(h, r.data(), r.size(), &out, &len, &err);
-    Measured m{len, g_peak.load() - base, out ? std::string(out, len) : std::string()};
+    Measured m{len, danvan::testing::counting::Peak() - base, out ? std::string(out, len) : std::string()};
     EXPECT_EQ(st, DANVAN_OK) << r << ": " << (err ? err : "");
     api->free(out);
     api->free(err);
