@@ -192,7 +192,14 @@ class Engine {
   struct SubmitWaiter;   // one single submit waiting for its group commit
   // Applies the events in one transaction (one commit); on failure *status is set, nothing of
   // the batch is stored and the result is empty. The results point into `events`.
-  std::vector<EventResult> ApplyAll(const std::vector<Prepared*>& events, Status* status);
+  // With `answer` set, each event's result is handed to it as soon as the event is applied (in
+  // the events' order, before the commit: on failure the answers given are void) and the
+  // result returned is empty; the event is then consumed: its outcome is moved out and freed,
+  // and a record's documents are freed after its last event of the batch, so that the batch's
+  // memory is given back event by event instead of all at once at its end. `events` cannot be
+  // applied again then (ApplyGrouped, which retries, does not use it).
+  std::vector<EventResult> ApplyAll(const std::vector<Prepared*>& events, Status* status,
+                                    const std::function<void(EventResult&)>& answer = {});
   // Parses, validates and tags an event on the caller's thread (outside any lock).
   void PrepareEvent(Prepared* p, int64_t tag_now) const;
   // Group commit: the caller's event joins the queue; a leader applies the queued events in one
