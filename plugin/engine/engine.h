@@ -232,8 +232,12 @@ class Engine {
                        int64_t* enqueued);
   Status MarkSynced(StoreTransaction& tx, int64_t record_pk);
   std::shared_ptr<const tagging::RuleSet> rules() const;
-  // Tags of a record's current data (the envelope is rebuilt from the row when needed).
-  nlohmann::json TagsFor(const std::string& kind, const nlohmann::json& event, int64_t now) const;
+  // Tags an event: *tags_json gets the array of the hits' TagHit::ToJson() objects, serialised
+  // (what records.tags stores and the answer shows), *tag_values the hits' names and values
+  // only, [{"tag","value"}] (what the evaluation reads: indicators::HasTag / TagValue). Each
+  // hit's document lives only while it is written.
+  void TagEvent(const std::string& kind, const nlohmann::json& event, int64_t now,
+                std::string* tags_json, nlohmann::json* tag_values) const;
   Result<nlohmann::json> ReloadRulesOp(const nlohmann::json& req);
   Result<nlohmann::json> RetagStatusOp();
   // {"op":"progress", "job": "retag"|"deadlines.reevaluation"|"report" (optional)}: every long

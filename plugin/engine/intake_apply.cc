@@ -123,7 +123,7 @@ nlohmann::json EventResult::Json(bool with_index) const {
   if (!p.notes.empty()) r["notes"] = p.notes;
   if (evaluation.has_deadline()) r["deadline"] = evaluation.DeadlineJson();
   if (!pending.is_null()) r["pending"] = pending;
-  if (tags) r["tags"] = p.tags;
+  if (tags) r["tags"] = nlohmann::json::parse(p.tags_json);
   return r;
 }
 
@@ -193,8 +193,9 @@ void EventResult::Write(bool with_index, std::string* out) const {
     out->push_back('}');
   }
   if (tags) {
+    // Written strictly when tagged: valid UTF-8, the same bytes under kReplace.
     key("tags");
-    AppendJson(p.tags, out, kReplace);
+    out->append(p.tags_json);
   }
   key("unit");
   AppendJsonString(p.unit, out, kReplace);
@@ -218,8 +219,7 @@ void Engine::PrepareEvent(Prepared* e, int64_t tag_now) const {
   // Tagging runs here, on the host's thread, outside the storage lock.
   if (e->outcome.ok && !e->outcome.parsed.is_progress_step) {
     ParsedEvent& p = e->outcome.parsed;
-    p.tags = TagsFor(p.key.kind, p.event, tag_now);
-    p.tags_json = DumpJson(p.tags);  // == p.tags.dump()
+    TagEvent(p.key.kind, p.event, tag_now, &p.tags_json, &p.tags);
   }
 }
 
@@ -453,10 +453,10 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
         row.event_time = p.event_time;
         row.event_time_ms = p.event_time_ms;
         row.status = p.status;
-        // A consumed event's texts are not read again (its answer reads the documents).
+        // A consumed event's data text is not read again (its answer shows tags_json).
         row.data_json = consume ? std::move(p.data_json) : p.data_json;
         row.data_hash = p.data_hash;
-        row.tags_json = consume ? std::move(p.tags_json) : p.tags_json;
+        row.tags_json = p.tags_json;
         row.has_item = true;
         // The event's own DOMs: this batch's events outlive the batch's state.
         t.data = &p.event.at("data");
