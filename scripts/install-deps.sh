@@ -5,6 +5,7 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates
   libpoco-dev nlohmann-json3-dev libvalijson-dev libssl-dev openssl
   libsqlite3-dev sqlite3
+  zlib1g-dev  # the packed unit scores of the score and report ops (plugin/scoring/packed_scores.cc)
   # The PostgreSQL storage engine (adapters/postgres, libpq) and the server its tests start
   # (scripts/pg-test-server.sh, ctest -L postgres).
   libpq-dev postgresql
