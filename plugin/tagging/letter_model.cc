@@ -485,6 +485,41 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
         c->marker_window_ = static_cast<int>(*w);
       }
     }
+    if (auto it = doc.find("absent"); it != doc.end()) {
+      if (!it->is_array() || it->size() > 16)
+        return Status::InvalidInput("/absent: phải là mảng tối đa 16 mục");
+      for (size_t k = 0; k < it->size(); ++k) {
+        const json& j = (*it)[k];
+        const std::string ptr = "/absent/" + std::to_string(k);
+        for (const char* f : {"id", "description", "source"})
+          if (!j.is_object() || !j.contains(f) || !j[f].is_string() || j[f].get<std::string>().empty())
+            return Status::InvalidInput(ptr + "/" + f + ": thiếu (mỗi mục cần mã, mô tả và nguồn)");
+        Absent ab;
+        ab.feat.text = "s:absent:" + j["id"].get<std::string>();
+        ab.feat.hash = FeatureHash(ab.feat.text);
+        for (const auto& prev : c->absent_)
+          if (prev.feat.text == ab.feat.text) return Status::InvalidInput(ptr + "/id: trùng mã");
+        for (const char* f : {"when", "none_of"}) {
+          if (!j.contains(f)) {
+            if (std::string(f) == "none_of") return Status::InvalidInput(ptr + "/none_of: thiếu");
+            continue;
+          }
+          if (!j[f].is_array() || (std::string(f) == "none_of" && j[f].empty()))
+            return Status::InvalidInput(ptr + "/" + f + ": phải là mảng mã dấu hiệu");
+          for (size_t q = 0; q < j[f].size(); ++q) {
+            size_t ci = 0;
+            const json& id = j[f][q];
+            if (id.is_string())
+              while (ci < c->cues_.size() && c->cues_[ci].id != id.get<std::string>()) ++ci;
+            if (!id.is_string() || ci == c->cues_.size() || c->cues_[ci].count)
+              return Status::InvalidInput(ptr + "/" + f + "/" + std::to_string(q) +
+                                          ": không có dấu hiệu cụm từ '" + (id.is_string() ? id.get<std::string>() : "") + "'");
+            (std::string(f) == "when" ? ab.when : ab.none_of).push_back(static_cast<uint32_t>(ci));
+          }
+        }
+        c->absent_.push_back(std::move(ab));
+      }
+    }
     c->matcher_.Build();
     c->roles_.resize(c->matcher_.size());
     auto named = [](std::string text) {
@@ -654,6 +689,8 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
     std::vector<std::pair<uint32_t, uint32_t>> markers;  // (paragraph, cue) at a paragraph's start
     std::vector<std::pair<uint32_t, uint64_t>> names;    // (cue, key) of "names" cues
     std::vector<std::pair<uint32_t, uint32_t>> masks;    // (paragraph, bit mask of its acts)
+    // By cue index, over title and content: bit 0 a hit (negated or not), bit 1 an unnegated one.
+    std::vector<uint8_t> seen;
   };
   thread_local Scratch scratch;
   auto& hits = scratch.hits;
@@ -666,6 +703,9 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
   in_sentences.clear();
   hit_sentences.clear();
   std::vector<Word>& words = scratch.words;
+  auto& seen = scratch.seen;  // used only when this cue file has absences (sized to it)
+  const bool track = !cues.absent_.empty();
+  if (track) seen.assign(cues.cues_.size(), 0);
   for (int part = 0; part < 2; ++part) {
     const text::MatchText* prepared = part == 0 ? title : content;
     if (!prepared) continue;
@@ -776,6 +816,7 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
         }
         const auto& name = negated ? cue.feat_neg[part] : cue.feat[part];
         sink.AddNamed(name.hash, name.text);
+        if (track) seen[ci] |= negated ? 1 : 3;
         if (!negated && !cue.distinct.empty()) fired.emplace_back(ci, r.phrase);
         if (!negated && !cue.sentences.empty()) in_sentences.emplace_back(ci, words[wi].sentence);
         if (!negated) hit_sentences.emplace_back(ci, words[wi].sentence);
@@ -920,6 +961,16 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
         }
         i = j;
       }
+    }
+  }
+  // Absences, once both parts are read (a letter with no text at all says nothing).
+  if ((title || content) && track) {
+    for (const auto& ab : cues.absent_) {
+      bool when = ab.when.empty();
+      for (uint32_t ci : ab.when) when |= (seen[ci] & 2) != 0;
+      bool none = true;
+      for (uint32_t ci : ab.none_of) none &= seen[ci] == 0;
+      if (when && none) sink.AddNamed(ab.feat.hash, ab.feat.text);
     }
   }
 }
