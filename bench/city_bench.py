@@ -22,8 +22,16 @@ a run that is stopped resumes where it was; --force STAGE,... runs stages again)
   groupby   baseline: SQL GROUP BY on the plugin's own records table for one figure
   reports   score and rank, both reports (six-month and annual) in every format, one year
   submit8   8 host threads submitting single events (group commit), first 20,000 events,
-            fresh database
-  retag     re-tagging every record (tagging.reload), through the ABI
+            fresh database; with --baseline-lib also the library before issue 16 on a fresh
+            database in the same run (the ratio of the 5x target), and with --submit8-full the
+            same events, their ids suffixed so that they are new records, into the database
+            intake left (single submits into the full city); --submit8-rounds N alternates them
+  retag     re-tagging every record (tagging.reload, --retag-rules PACK or the configured
+            pack), through the ABI, with one-unit queries timed beside it (the host's calls
+            while it runs) and before it; then the sample check: the events of 1 record in
+            --retag-sample-mod (by key hash; kept in WORK/retag-sample.jsonl) taken into a fresh
+            database must give every sampled record the tags the re-tagged database holds
+            (also checked before the re-tagging: how many it had to change)
 
 The library and city_tool are copied into WORK/bin at the start of each invocation, so a
 rebuild during a long run does not change what is measured; the commit is recorded.
@@ -111,6 +119,14 @@ def main():
                     help="processes generating shards (gen_city.py --jobs; same output as 1)")
     ap.add_argument("--departments", type=int, default=0,
                     help="departments of the city (default: gen_city's, events/500k between 2 and 20)")
+    ap.add_argument("--baseline-lib", default="",
+                    help="submit8: the library before issue 16 (f31cbd3), on a fresh database in the same run")
+    ap.add_argument("--submit8-full", action="store_true",
+                    help="submit8: also into the database intake left (ids suffixed: new records)")
+    ap.add_argument("--submit8-rounds", type=int, default=1)
+    ap.add_argument("--retag-rules", default="", help="retag: the rule pack to load (default: the configured one)")
+    ap.add_argument("--retag-sample-mod", type=int, default=0,
+                    help="retag: sample 1 record in N for the tag check (default scale / 20,000; 0 = the default)")
     args = ap.parse_args()
     work = os.path.abspath(args.work or f"/tmp/danvan-city/{args.scale}")
     os.makedirs(work, exist_ok=True)
@@ -222,13 +238,68 @@ def main():
             rm_db(idb)
         elif stage == "submit8":
             sdb = os.path.join(work, "submit8.sqlite")
-            rm_db(sdb)
             scfg = config_for(sdb, os.path.join(work, "config-submit8.json"))
-            r = run_json([tool, "submit8", lib, scfg, events, "8", str(min(args.scale, 20000))])
-            rm_db(sdb)
+            n = str(min(args.scale, 20000))
+
+            def fresh(library):
+                rm_db(sdb)
+                out = run_json([tool, "submit8", library, scfg, events, "8", n])
+                out["loadavg"] = os.getloadavg()
+                rm_db(sdb)
+                return out
+
+            rounds = []
+            for k in range(max(1, args.submit8_rounds)):
+                rd = {}
+                if args.baseline_lib:
+                    blib = os.path.join(bin_dir, "baseline-" + os.path.basename(args.baseline_lib))
+                    shutil.copy2(os.path.realpath(args.baseline_lib), blib)
+                    rd["baseline_fresh"] = fresh(blib)
+                rd["fresh"] = fresh(lib)
+                if args.submit8_full:
+                    config_for(db, config_path)
+                    # A suffix new to the database in every round, so the events are new records.
+                    suffix = "-s8-" + dt.datetime.utcnow().strftime("%H%M%S") + f"-{k}"
+                    rd["full"] = run_json([tool, "submit8", lib, config_path, events, "8", n, suffix])
+                    rd["full"]["loadavg"] = os.getloadavg()
+                    rd["full"]["db_bytes"] = db_size(db)
+                if "baseline_fresh" in rd:
+                    rd["ratio_fresh_to_baseline_wall"] = rd["fresh"]["events_per_wall_s"] / rd["baseline_fresh"]["events_per_wall_s"]
+                    if "full" in rd:
+                        rd["ratio_full_to_baseline_wall"] = rd["full"]["events_per_wall_s"] / rd["baseline_fresh"]["events_per_wall_s"]
+                rounds.append(rd)
+            r = dict(rounds[0]["fresh"])  # the figures of the first round, as before
+            r["rounds"] = rounds
+            r["baseline_lib"] = args.baseline_lib
         elif stage == "retag":
             config_for(db, config_path)
-            r = run_json([tool, "retag", lib, config_path])
+            sample = os.path.join(work, "retag-sample.jsonl")
+            mod = args.retag_sample_mod or max(1, args.scale // 20000)
+            if not os.path.exists(sample):
+                run_json([tool, "tagsample", events, str(mod), sample + ".tmp"])
+                os.replace(sample + ".tmp", sample)
+            fdb = os.path.join(work, "tagcheck-fresh.sqlite")
+            fcfg = config_for(fdb, os.path.join(work, "config-tagcheck.json"))
+            if args.retag_rules:
+                # The fresh database tags with the pack the re-tagging loads.
+                c = json.load(open(fcfg))
+                c["tagging"] = {"rules_file": os.path.abspath(args.retag_rules)}
+                with open(fcfg, "w") as f:
+                    json.dump(c, f)
+
+            def tagcheck():
+                rm_db(fdb)
+                p = subprocess.run([tool, "tagcheck", lib, config_path, fcfg, sample], stdout=subprocess.PIPE, text=True)
+                rm_db(fdb)
+                if p.returncode not in (0, 2):
+                    raise RuntimeError(f"tagcheck failed ({p.returncode})")
+                return json.loads(p.stdout.strip().splitlines()[-1])
+
+            before = tagcheck()
+            r = run_json([tool, "retag", lib, config_path] + ([os.path.abspath(args.retag_rules)] if args.retag_rules else []))
+            r["tagcheck_before"] = before
+            r["tagcheck_after"] = tagcheck()
+            r["sample_mod"] = mod
         r["stage_wall_s"] = time.monotonic() - t0
         r["commit"] = commit
         r["finished"] = dt.datetime.utcnow().isoformat(timespec="seconds") + "Z"
@@ -280,7 +351,20 @@ def write_markdown(r, path):
         lines.append(f"| baseline: plain INSERT in C (FULL) | {fmt(ins['events_per_cpu_s'])} events/CPU-s, "
                      f"{fmt(ins['events_per_wall_s'])} events/s wall | — |")
     s8 = r.get("submit8")
-    if s8:
+    if s8 and s8.get("rounds"):
+        for k, rd in enumerate(s8["rounds"], 1):
+            for name, label in (("baseline_fresh", "library before issue 16, fresh database"),
+                                ("fresh", "fresh database"), ("full", "into the full database (new records)")):
+                x = rd.get(name)
+                if not x:
+                    continue
+                ratio = ""
+                if name != "baseline_fresh" and rd.get("baseline_fresh"):
+                    ratio = f"**{x['events_per_wall_s'] / rd['baseline_fresh']['events_per_wall_s']:.2f}×** the library before issue 16 (wall)"
+                lines.append(f"| 8 threads, single submits, round {k}, {label} ({fmt(x['events'])} events, "
+                             f"load {x['loadavg'][0]:.1f}) | {fmt(x['events_per_wall_s'])} events/s wall, "
+                             f"{fmt(x['events_per_cpu_s'])} events/CPU-s, peak RSS {x['peak_rss_kb'] / 1024:.0f} MiB | {ratio} |")
+    elif s8:
         ratio = f"{s8['events_per_wall_s'] / i['events_per_wall_s']:.2f}× batch wall rate" if i else ""
         lines.append(f"| 8 threads, single submits ({fmt(s8['events'])} events) | {fmt(s8['events_per_wall_s'])} "
                      f"events/s wall, {fmt(s8['events_per_cpu_s'])} events/CPU-s | {ratio} |")
@@ -342,6 +426,17 @@ def write_markdown(r, path):
         lines.append(f"| re-tagging every record | {fmt(rt['processed'])} records in {rt['wall_s']:,.0f} s wall "
                      f"({rt['processed'] / max(rt['wall_s'], 1e-9):,.0f}/s), {rt.get('cpu_s', 0):,.1f} s CPU, "
                      f"{rt['changed']:,} changed, peak RSS {rt['peak_rss_kb'] / 1024:.0f} MiB{during} | target ≤ 100 MB |")
+        qi, qd = rt.get("query_idle"), rt.get("query_during_retag")
+        if qi and qd:
+            lines.append(f"| one-unit query beside the re-tagging ({qd['n']} queries, one every 5 ms) | median "
+                         f"{qd['median_us']:,.0f} µs, p99 {qd['p99_us']:,.0f} µs, max {qd['max_us'] / 1e3:,.1f} ms | "
+                         f"before it: median {qi['median_us']:,.0f} µs, p99 {qi['p99_us']:,.0f} µs |")
+        for when in ("before", "after"):
+            tc = rt.get("tagcheck_" + when)
+            if tc:
+                lines.append(f"| tags of a sample (1 record in {rt.get('sample_mod', '?')}) against a fresh tagging, {when} "
+                             f"the re-tagging | {tc['equal']:,} of {tc['compared']:,} records equal ({tc['with_tags']:,} with "
+                             f"tags), {tc['different']:,} different, {tc['in_one_database_only']} in one database only | |")
     lines.append("")
     with open(path, "w") as f:
         f.write("\n".join(lines + rows))

@@ -14,7 +14,12 @@
 //                                                              phases: each stage's own peak RSS
 //   city_tool answers  LIB CONFIG YEAR_FROM YEAR_TO N OUT      N indicators answers, one a line
 //                                                              (to compare two libraries)
-//   city_tool retag    LIB CONFIG                              tagging.reload, wait until done
+//   city_tool retag    LIB CONFIG [RULES]                      tagging.reload, wait until done;
+//                                                              one-unit queries timed beside it
+//   city_tool tagsample EVENTS MOD OUT                         the event lines of 1/MOD of the
+//                                                              records (by key hash)
+//   city_tool tagcheck LIB CONFIG FRESH_CONFIG SAMPLE          the sample's tags in CONFIG's
+//                                                              database = a fresh intake's
 //   city_tool insert   EVENTS.jsonl DB [LIMIT]                 baseline: plain prepared INSERT
 //   city_tool groupby  DB UNIT YEAR MONTH                      baseline: SQL GROUP BY on the
 //                                                              plugin's own database
@@ -26,12 +31,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -243,10 +250,16 @@ int Intake(int argc, char** argv) {
 }
 
 int Submit8(int argc, char** argv) {
-  if (argc < 7) Die("submit8 LIB CONFIG EVENTS THREADS LIMIT");
+  if (argc < 7) Die("submit8 LIB CONFIG EVENTS THREADS LIMIT [ID_SUFFIX]");
   const int threads = std::atoi(argv[5]);
   const int64_t limit = std::atoll(argv[6]);
+  const int64_t rss_process = RssKb();
   Plugin p(argv[2], argv[3], true);
+  const int64_t rss_open = RssKb();
+  // ID_SUFFIX: every occurrence of a record's id in its lines gets this suffix (the id, the
+  // dossier's MaHoSo, file paths), so events already in a database (the city's own file)
+  // become new records in it: single submits into a full database, not duplicates.
+  const std::string suffix = argc > 7 ? argv[7] : "";
   // Lines dealt to threads by record key, so each record's events stay in order.
   std::vector<std::vector<std::string>> work(threads);
   Lines lines(argv[4]);
@@ -257,9 +270,18 @@ int Submit8(int argc, char** argv) {
     std::string key = e.is_object() ? e.value("source", "") + "|" + e.value("kind", "") + "|" +
                                           (e.contains("id") ? e["id"].dump() : "")
                                     : line;
+    if (!suffix.empty() && e.is_object() && e.contains("id") && e["id"].is_string()) {
+      const std::string id = e["id"].get<std::string>();
+      for (size_t at = line.find(id); !id.empty() && at != std::string::npos; at = line.find(id, at + id.size() + suffix.size()))
+        line.insert(at + id.size(), suffix);
+    }
     work[std::hash<std::string>()(key) % threads].push_back(line);
     ++events;
   }
+  const int64_t rss_lines = RssKb();
+  // Outcomes, from each answer's "outcome" (accepted, duplicate, stale, rejected, ...).
+  std::mutex outcomes_mu;
+  std::map<std::string, int64_t> outcomes;
   std::atomic<int64_t> failed{0};
   const double t0 = Now(), c0 = CpuSeconds();
   std::vector<std::thread> pool;
@@ -276,16 +298,32 @@ int Submit8(int argc, char** argv) {
           st = p.api->submit(p.h, ev.data(), ev.size(), &out, &len, &err);
         } while (st == DANVAN_RETRY_LATER);
         if (st != DANVAN_OK && st != DANVAN_INVALID_INPUT && st != DANVAN_CONFLICT) ++failed;
+        std::string outcome = "status:" + std::string(p.api->status_name(st));
+        if (out) {
+          const std::string_view a(out, len);
+          const size_t at = a.find("\"outcome\":\"");
+          if (at != std::string_view::npos) {
+            const size_t b = at + 11, e = a.find('"', b);
+            if (e != std::string_view::npos) outcome = std::string(a.substr(b, e - b));
+          }
+        }
+        {
+          std::lock_guard lock(outcomes_mu);
+          ++outcomes[outcome];
+        }
         p.api->free(out);
         p.api->free(err);
       }
     });
   for (auto& th : pool) th.join();
   const double wall = Now() - t0, cpu = CpuSeconds() - c0;
+  const int64_t rss_end = RssKb();
   p.Close();
   json out = {{"events", events}, {"threads", threads}, {"wall_s", wall}, {"cpu_s", cpu},
               {"events_per_cpu_s", events / cpu}, {"events_per_wall_s", events / wall},
-              {"failed", failed.load()}, {"peak_rss_kb", PeakRssKb()}};
+              {"failed", failed.load()}, {"peak_rss_kb", PeakRssKb()}, {"rss_process_before_open_kb", rss_process},
+              {"rss_after_open_kb", rss_open}, {"rss_after_reading_lines_kb", rss_lines}, {"rss_end_kb", rss_end},
+              {"id_suffix", suffix}, {"outcomes", outcomes}};
   std::cout << out.dump() << std::endl;
   return failed == 0 ? 0 : 1;
 }
@@ -310,6 +348,31 @@ int Open(int argc, char** argv) {
 
 json MonthPeriod(int year, int month) { return {{"kind", "month"}, {"year", year}, {"month", month}}; }
 
+// The leaf units (units no other unit names as parent) and the root, from the units op.
+struct UnitTree {
+  std::vector<std::string> all, leaves;
+  std::string root;
+};
+
+UnitTree Units(Plugin& p) {
+  UnitTree t;
+  json units = p.Query({{"op", "units"}});
+  std::vector<std::string> parents;
+  const json& list = units.contains("units") ? units["units"] : units;
+  for (const auto& u : list) {
+    const std::string code = u.value("code", "");
+    t.all.push_back(code);
+    const std::string parent = u.contains("parent") && u["parent"].is_string() ? u["parent"].get<std::string>() : "";
+    if (!parent.empty()) parents.push_back(parent);
+    else t.root = code;
+  }
+  std::sort(parents.begin(), parents.end());
+  for (const auto& c : t.all)
+    if (!std::binary_search(parents.begin(), parents.end(), c)) t.leaves.push_back(c);
+  if (t.leaves.empty()) Die("no units");
+  return t;
+}
+
 int Queries(int argc, char** argv) {
   if (argc < 7) Die("queries LIB CONFIG YEAR_FROM YEAR_TO N");
   const int y0 = std::atoi(argv[4]), y1 = std::atoi(argv[5]);
@@ -317,21 +380,10 @@ int Queries(int argc, char** argv) {
   const int64_t rss0 = RssKb();
   Plugin p(argv[2], argv[3], false);
   const json memory_open = MemoryBreakdown();
-  json units = p.Query({{"op", "units"}});
-  std::vector<std::string> all, leaves;
-  std::string root;
-  std::vector<std::string> parents;
-  const json& list = units.contains("units") ? units["units"] : units;
-  for (const auto& u : list) {
-    const std::string code = u.value("code", "");
-    all.push_back(code);
-    const std::string parent = u.contains("parent") && u["parent"].is_string() ? u["parent"].get<std::string>() : "";
-    if (!parent.empty()) parents.push_back(parent);
-    else root = code;
-  }
-  for (const auto& c : all)
-    if (std::find(parents.begin(), parents.end(), c) == parents.end()) leaves.push_back(c);
-  if (leaves.empty()) Die("no units");
+  const UnitTree tree = Units(p);
+  const std::vector<std::string>& all = tree.all;
+  const std::vector<std::string>& leaves = tree.leaves;
+  const std::string& root = tree.root;
   const int months = (y1 - y0 + 1) * 12;
   auto period_of = [&](int i) { return MonthPeriod(y0 + (i % months) / 12, 1 + (i % months) % 12); };
   // Warm-up (first touches of the code and the index).
@@ -497,33 +549,228 @@ int Reports(int argc, char** argv) {
   return 0;
 }
 
+// Times one-unit indicator queries (leaf unit x month, all indicators) paced every interval_ms
+// from its own thread, as a host's console would call while a background job runs, until
+// stop is set. Threading: p's handle is shared with the caller's thread (the ABI allows calls
+// from any thread).
+class PacedQueries {
+ public:
+  PacedQueries(Plugin& p, const UnitTree& units, int interval_ms) : p_(p), units_(units), interval_ms_(interval_ms) {}
+  // Runs n queries on the calling thread (the idle figure, before the job starts).
+  std::vector<double> RunN(int n) {
+    std::vector<double> us;
+    for (int i = 0; i < n; ++i) us.push_back(One(i));
+    return us;
+  }
+  void Start() {
+    thread_ = std::thread([this] {
+      for (int i = 0; !stop_.load(); ++i) during_.push_back(One(i));
+    });
+  }
+  std::vector<double> Stop() {
+    stop_ = true;
+    thread_.join();
+    return during_;
+  }
+
+ private:
+  double One(int i) {
+    const int month = i % 60;
+    const std::string req = json({{"op", "indicators"}, {"unit", units_.leaves[(i * 7919) % units_.leaves.size()]},
+                                  {"period", MonthPeriod(2023 + month / 12, 1 + month % 12)}})
+                                .dump();
+    const double t = Now();
+    char *out = nullptr, *err = nullptr;
+    size_t len = 0;
+    if (p_.api->query(p_.h, req.data(), req.size(), &out, &len, &err) != DANVAN_OK) Die("query " + req);
+    const double us = (Now() - t) * 1e6;
+    p_.api->free(out);
+    p_.api->free(err);
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms_));
+    return us;
+  }
+  Plugin& p_;
+  const UnitTree& units_;
+  const int interval_ms_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::vector<double> during_;
+};
+
+// RULES (optional): the rule pack tagging.reload loads (default: the configured one).
+// While the re-tagging runs, a second thread times one-unit queries every 5 ms (the host's
+// calls beside the background job); the same queries before it are the idle figure.
 int Retag(int argc, char** argv) {
-  if (argc < 4) Die("retag LIB CONFIG");
+  if (argc < 4) Die("retag LIB CONFIG [RULES]");
   const int64_t rss_process = RssKb();
   Plugin p(argv[2], argv[3], true);
+  const UnitTree units = Units(p);
+  PacedQueries paced(p, units, 5);
+  paced.RunN(50);  // warm-up
+  const json idle = Percentiles(paced.RunN(400));
   const int64_t rss_before = RssKb(), peak_before = PeakRssKb();
   const double t0 = Now(), c0 = CpuSeconds();
-  p.Query({{"op", "tagging.reload"}, {"actor", "city-bench"}});
+  json reload = {{"op", "tagging.reload"}, {"actor", "city-bench"}};
+  if (argc > 4) reload["path"] = argv[4];
+  const json reloaded = p.Query(reload);
+  paced.Start();
   json status;
   int64_t rss_max_sampled = 0;
-  for (;;) {
+  // [seconds, records processed, RSS kB, malloc in use kB] about every 2 s: where memory grows.
+  json series = json::array();
+  for (int tick = 0;; ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     rss_max_sampled = std::max(rss_max_sampled, RssKb());
     status = p.Query({{"op", "tagging.status"}});
+    if (tick % 10 == 0) {
+      const struct mallinfo2 mi = mallinfo2();
+      series.push_back({std::round(Now() - t0), status.value("processed", int64_t{0}), RssKb(),
+                        static_cast<int64_t>((mi.uordblks + mi.hblkhd) / 1024)});
+    }
     if (!status.value("running", false)) break;
   }
   const double wall = Now() - t0, cpu = CpuSeconds() - c0;
+  const json during = Percentiles(paced.Stop());
   const int64_t rss_after = RssKb();
+  const json memory_after = MemoryBreakdown();
+  // Diagnostic: what of the RSS is free heap malloc keeps (given back by malloc_trim).
+  malloc_trim(0);
+  const json memory_after_trim = MemoryBreakdown();
   p.Close();
   // peak_rss_kb is the process's high-water mark (ru_maxrss), open included; the plugin's share
-  // is that minus the process before open (the tool and the loader).
+  // is that minus the process before open (the tool and the loader). cpu_s includes the paced
+  // queries' thread (~400 queries a second of ~50 us: about 2% of the re-tagging's CPU).
   json out = {{"wall_s", wall}, {"cpu_s", cpu}, {"processed", status.value("processed", int64_t{0})},
-              {"changed", status.value("changed", int64_t{0})}, {"peak_rss_kb", PeakRssKb()},
+              {"changed", status.value("changed", int64_t{0})}, {"state", status.value("state", json())},
+              {"rules", reloaded}, {"peak_rss_kb", PeakRssKb()},
               {"peak_rss_before_retag_kb", peak_before}, {"rss_process_before_open_kb", rss_process},
               {"rss_before_retag_kb", rss_before}, {"rss_max_sampled_kb", rss_max_sampled},
-              {"rss_after_retag_kb", rss_after}};
+              {"rss_after_retag_kb", rss_after}, {"memory_after_retag", memory_after},
+              {"memory_after_retag_and_malloc_trim", memory_after_trim},
+              {"query_idle", idle}, {"query_during_retag", during}, {"memory_series", series}};
   std::cout << out.dump() << std::endl;
   return 0;
+}
+
+// A record's key from an event line: the generator writes kind, source and id first; other
+// lines are parsed.
+std::string KeyOfLine(const std::string& line) {
+  auto field = [&](const char* name, size_t from, size_t* end) -> std::string {
+    const std::string pat = std::string("\"") + name + "\":\"";
+    const size_t at = line.find(pat, from);
+    if (at == std::string::npos || at > 400) return "";
+    const size_t b = at + pat.size(), e = line.find('"', b);
+    if (e == std::string::npos) return "";
+    *end = e;
+    return line.substr(b, e - b);
+  };
+  size_t e = 0;
+  const std::string kind = field("kind", 0, &e), source = field("source", 0, &e), id = field("id", 0, &e);
+  if (!kind.empty() && !source.empty() && !id.empty() && line.find('\\', 0) > e) return source + "|" + kind + "|" + id;
+  json j = json::parse(line, nullptr, false);
+  if (!j.is_object() || !j.contains("id") || !j["id"].is_string()) return "";
+  return j.value("source", "") + "|" + j.value("kind", "") + "|" + j["id"].get<std::string>();
+}
+
+// Writes to OUT every event line of the records whose key hashes to 0 modulo MOD (in file
+// order, so each record's events keep their order): the sample tagcheck re-takes.
+int TagSample(int argc, char** argv) {
+  if (argc < 5) Die("tagsample EVENTS MOD OUT");
+  const uint64_t mod = std::strtoull(argv[3], nullptr, 10);
+  Lines lines(argv[2]);
+  std::ofstream out(argv[4], std::ios::binary);
+  std::string line;
+  int64_t events = 0, kept = 0;
+  while (lines.Next(&line)) {
+    ++events;
+    const std::string key = KeyOfLine(line);
+    if (key.empty() || std::hash<std::string>()(key) % mod != 0) continue;
+    out << line << '\n';
+    ++kept;
+  }
+  std::cout << json({{"events", events}, {"sample_events", kept}, {"mod", mod}}).dump() << std::endl;
+  return 0;
+}
+
+// The tags of the sample's records in a database (tags.explain), by key; absent records are
+// left out.
+std::map<std::string, json> SampleTags(Plugin& p, const std::vector<std::string>& keys) {
+  std::map<std::string, json> tags;
+  for (const auto& k : keys) {
+    const size_t a = k.find('|'), b = k.find('|', a + 1);
+    json t = p.Query({{"op", "tags.explain"}, {"source", k.substr(0, a)}, {"kind", k.substr(a + 1, b - a - 1)},
+                      {"id", k.substr(b + 1)}}, false);
+    if (t.is_object() && t.contains("tags")) tags[k] = t["tags"];
+  }
+  return tags;
+}
+
+// The sample check of a re-tagging: the sample's events taken into a fresh database
+// (FRESH_CONFIG, its storage path removed first; the rule pack of CONFIG's re-tagging) give
+// each record the tags a fresh tagging gives; the re-tagged database (CONFIG) must hold the
+// same tags for every sampled record.
+int TagCheck(int argc, char** argv) {
+  if (argc < 6) Die("tagcheck LIB CONFIG FRESH_CONFIG SAMPLE.jsonl");
+  std::vector<std::string> keys;
+  std::string batch;
+  {
+    Lines lines(argv[5]);
+    std::string line;
+    while (lines.Next(&line)) {
+      keys.push_back(KeyOfLine(line));
+      batch += line;
+      batch += '\n';
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::map<std::string, json> fresh, retagged;
+  {
+    Plugin p(argv[2], argv[4], true);
+    // One batch per 1,000 lines, in file order.
+    size_t at = 0;
+    while (at < batch.size()) {
+      size_t end = at;
+      for (int n = 0; n < 1000 && end < batch.size(); ++n) end = batch.find('\n', end) + 1;
+      char *out = nullptr, *err = nullptr;
+      size_t len = 0;
+      danvan_status st = p.api->submit_batch(p.h, batch.data() + at, end - at, &out, &len, &err);
+      const std::string e = err ? err : "";
+      p.api->free(out);
+      p.api->free(err);
+      if (st != DANVAN_OK) Die("submit_batch: " + e);
+      at = end;
+    }
+    fresh = SampleTags(p, keys);
+    p.Close();
+  }
+  {
+    Plugin p(argv[2], argv[3], false);
+    retagged = SampleTags(p, keys);
+    p.Close();
+  }
+  int64_t equal = 0, different = 0, only_one = 0, tagged = 0;
+  json examples = json::array();
+  for (const auto& [k, t] : fresh) {
+    auto it = retagged.find(k);
+    if (it == retagged.end()) {
+      ++only_one;
+      continue;
+    }
+    if (!t.empty()) ++tagged;
+    if (it->second == t) {
+      ++equal;
+    } else {
+      ++different;
+      if (examples.size() < 5) examples.push_back({{"key", k}, {"fresh", t}, {"database", it->second}});
+    }
+  }
+  only_one += static_cast<int64_t>(retagged.size()) - (equal + different);
+  json out = {{"sample_records", keys.size()}, {"compared", equal + different}, {"with_tags", tagged},
+              {"equal", equal}, {"different", different}, {"in_one_database_only", only_one},
+              {"examples", examples}};
+  std::cout << out.dump() << std::endl;
+  return different == 0 && only_one == 0 ? 0 : 2;
 }
 
 void Exec(sqlite3* db, const char* sql) {
@@ -630,6 +877,8 @@ int main(int argc, char** argv) {
   if (cmd == "reports") return Reports(argc, argv);
   if (cmd == "answers") return Answers(argc, argv);
   if (cmd == "retag") return Retag(argc, argv);
+  if (cmd == "tagsample") return TagSample(argc, argv);
+  if (cmd == "tagcheck") return TagCheck(argc, argv);
   if (cmd == "insert") return Insert(argc, argv);
   if (cmd == "groupby") return GroupBy(argc, argv);
   Die("unknown command " + cmd);

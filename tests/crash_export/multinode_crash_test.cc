@@ -254,8 +254,9 @@ TEST_F(MultiNodeCrashTest, AcknowledgedExportedOnceInOrderAndEveryNodesIndicator
     for (const auto& ind : expected) {
       if (ind.contains("value") && ind["value"].is_number() && ind["value"].get<double>() > 0) ++positive;
       // Every dossier was exported, so the portal-sync rate (idx766.synced) is 1 where counted.
-      if (ind.value("id", "") == "idx766.synced" && ind.contains("value") && ind["value"].is_number())
+      if (ind.value("id", "") == "idx766.synced" && ind.contains("value") && ind["value"].is_number()) {
         EXPECT_DOUBLE_EQ(ind["value"].get<double>(), 1.0) << q.dump() << " " << ind.dump();
+      }
     }
     for (int k = 0; k < kNodes; ++k)
       EXPECT_EQ(results[k]["indicators"][q.dump()], expected) << "node " << k << ", " << q.dump();

@@ -340,7 +340,9 @@ TEST_F(IntakeBatchTest, CloseDuringPendingGroupLosesNoAcknowledgedEvent) {
       threads.emplace_back([&, t] {
         auto a = e->Submit(DossierEvent("C-" + std::to_string(t), 1, "2").dump());
         ok[t] = a.status.ok() ? 1 : 0;
-        if (!a.status.ok()) EXPECT_EQ(a.status.code(), Status::Code::kRetryLater) << a.status.ToString();
+        if (!a.status.ok()) {
+          EXPECT_EQ(a.status.code(), Status::Code::kRetryLater) << a.status.ToString();
+        }
       });
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));

@@ -88,7 +88,9 @@ TEST(SeriesIndexTest, SparseDaysAnswerLikeAPlainMapAndCellsRoundTrip) {
   for (const auto& s : series)
     for (const auto& u : units) {
       const std::string data = index.EncodeCell(s, u);
-      if (!data.empty()) ASSERT_TRUE(loaded.LoadCell(SeriesIndex::CellKey(s, u), data));
+      if (!data.empty()) {
+        ASSERT_TRUE(loaded.LoadCell(SeriesIndex::CellKey(s, u), data));
+      }
     }
   for (const auto& s : series)
     for (const auto& u : units)

@@ -247,7 +247,9 @@ TEST_F(LettersTool, BaseModelKeepsTheOutputsNotRetrained) {
   EXPECT_EQ(z[12], 1.3);
   EXPECT_EQ(z[4], 0.0);  // complex is this training's: the base's 0.9 is not kept
   for (auto& [name, w] : base["features"].items())
-    if (composed["features"].contains(name)) EXPECT_EQ(composed["features"][name][1], w[1]) << name;
+    if (composed["features"].contains(name)) {
+      EXPECT_EQ(composed["features"][name][1], w[1]) << name;
+    }
   // Complex is retrained: B's labels are excluded here, not in the base.
   EXPECT_LT(composed["flags"]["complex"]["bias"].get<double>(), -1.0);
   const json& record = composed["trained"]["base_model"];
@@ -292,13 +294,17 @@ TEST_F(LettersTool, ComplexOnlyFeaturesAndComplexNgramL2LeaveTheOtherOutputsAlon
     if (is_only) {
       ++limited;
       for (int o = 0; o < 13; ++o)
-        if (o != 4) EXPECT_EQ(w[o].get<double>(), 0.0) << name << " output " << o;
+        if (o != 4) {
+          EXPECT_EQ(w[o].get<double>(), 0.0) << name << " output " << o;
+        }
       EXPECT_NE(w[4].get<double>(), 0.0) << name;
       continue;
     }
     ASSERT_TRUE(without["features"].contains(name)) << name;
     for (int o = 0; o < 13; ++o)
-      if (o != 4) EXPECT_EQ(w[o], without["features"][name][o]) << name << " output " << o;
+      if (o != 4) {
+        EXPECT_EQ(w[o], without["features"][name][o]) << name << " output " << o;
+      }
   }
   EXPECT_GT(limited, 0u);
   EXPECT_EQ(only["kind"], without["kind"]);

@@ -446,9 +446,10 @@ TEST_F(StoreTest, ScansHandRowsOverAsTheyAreRead) {
   EXPECT_EQ(rows, kRecords / 2);
   EXPECT_TRUE(ordered);
   for (const auto& row : sample) EXPECT_TRUE(same(row)) << row.key.id;
-  if (heap_visible)
+  if (heap_visible) {
     EXPECT_LT(heap_at_first - std::min(heap_at_first, heap_before), size_t{8} << 20)
         << "the scan held the matching rows before handing over the first";
+  }
   // By pk: the same, over every record.
   std::vector<int64_t> pks;
   ASSERT_TRUE(s->ForEachRecord("petition", {"UBND.P1", "UBND.P2"}, [&](const RecordRow& row) {
@@ -468,9 +469,10 @@ TEST_F(StoreTest, ScansHandRowsOverAsTheyAreRead) {
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(rows, kRecords);
   for (const auto& row : sample) EXPECT_TRUE(same(row)) << row.key.id;
-  if (heap_visible)
+  if (heap_visible) {
     EXPECT_LT(heap_at_first - std::min(heap_at_first, heap_before), size_t{8} << 20)
         << "the read by pk held a chunk's rows before handing over the first";
+  }
 }
 
 }  // namespace

@@ -8,57 +8,14 @@
 //
 // Its own executable: the replaced operators apply to the whole program.
 #include <gtest/gtest.h>
-#include <malloc.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <new>
 #include <sstream>
 
+#include "counting_new.h"
 #include "reports/report_model.h"
 #include "reports/writers.h"
-
-namespace {
-
-std::atomic<int64_t> g_live{0};
-std::atomic<int64_t> g_peak{0};
-
-void* Counted(void* p) {
-  if (p) {
-    const int64_t now = g_live += static_cast<int64_t>(malloc_usable_size(p));
-    int64_t peak = g_peak.load();
-    while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
-    }
-  }
-  return p;
-}
-
-void Uncount(void* p) {
-  if (p) g_live -= static_cast<int64_t>(malloc_usable_size(p));
-  std::free(p);
-}
-
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (void* p = Counted(std::malloc(n ? n : 1))) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  return Counted(std::malloc(n ? n : 1));
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  return Counted(std::malloc(n ? n : 1));
-}
-void operator delete(void* p) noexcept { Uncount(p); }
-void operator delete[](void* p) noexcept { Uncount(p); }
-void operator delete(void* p, std::size_t) noexcept { Uncount(p); }
-void operator delete[](void* p, std::size_t) noexcept { Uncount(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { Uncount(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { Uncount(p); }
 
 namespace danvan::reports {
 namespace {
@@ -112,10 +69,9 @@ TEST(BoundedWriters, WriteAllHoldsARowNotTheListing) {
   fs::remove_all(dir);
   fs::create_directories(dir);
 
-  const int64_t base = g_live.load();
-  g_peak = base;
+  const int64_t base = testing::counting::ResetPeak();
   Status st = WriteAll(m, dir.string());
-  const int64_t held = g_peak.load() - base;
+  const int64_t held = testing::counting::Peak() - base;
   ASSERT_TRUE(st.ok()) << st.ToString();
 
   const uintmax_t json_bytes = fs::file_size(dir / "report.json");
@@ -140,10 +96,9 @@ TEST(BoundedWriters, EachStreamingWriterHoldsARow) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   auto measure = [&](const char* what, const std::function<void()>& write) {
-    const int64_t base = g_live.load();
-    g_peak = base;
+    const int64_t base = testing::counting::ResetPeak();
     write();
-    const int64_t held = g_peak.load() - base;
+    const int64_t held = testing::counting::Peak() - base;
     EXPECT_LT(held, 1 << 20) << what;
     std::printf("%s: %jd bytes held at most\n", what, static_cast<intmax_t>(held));
   };
