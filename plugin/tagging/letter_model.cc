@@ -85,6 +85,15 @@ void WordsOf(const text::MatchText& mt, std::vector<Word>* out) {
   }
 }
 
+// An entry of the cue file that must name itself and its legal source: non-empty strings "id",
+// "description" and "source" (`what` says so in the error, at `ptr`).
+Status RequireIdDescriptionSource(const json& j, const std::string& ptr, const char* what) {
+  for (const char* f : {"id", "description", "source"})
+    if (!j.is_object() || !j.contains(f) || !j[f].is_string() || j[f].get<std::string>().empty())
+      return Status::InvalidInput(ptr + "/" + f + ": thiếu (" + what + ")");
+  return Status::Ok();
+}
+
 // Lower-cased NFC of a word written in the cue file.
 Result<std::pair<std::string, std::string>> NormWord(const std::string& w) {
   auto mt = text::PrepareForMatch(w);
@@ -292,9 +301,8 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       for (size_t i = 0; i < it->size(); ++i) {
         const json& j = (*it)[i];
         const std::string ptr = "/complex_conditions/" + std::to_string(i);
-        for (const char* f : {"id", "description", "source"})
-          if (!j.is_object() || !j.contains(f) || !j[f].is_string() || j[f].get<std::string>().empty())
-            return Status::InvalidInput(ptr + "/" + f + ": thiếu (mỗi điều kiện cần mã, mô tả và nguồn)");
+        if (Status st = RequireIdDescriptionSource(j, ptr, "mỗi điều kiện cần mã, mô tả và nguồn"); !st.ok())
+          return st;
         ComplexCondition cc{j["id"].get<std::string>(), j["description"].get<std::string>(),
                             j["source"].get<std::string>()};
         for (const auto& prev : c->complex_conditions_)
@@ -443,16 +451,17 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
     for (const Cue& cue : c->cues_) c->any_with_quote_ |= cue.with_quote;
     c->act_of_cue_.assign(c->cues_.size(), -1);
     c->marker_cue_.assign(c->cues_.size(), 0);
+    // The index of the phrase cue named by `id` (at `ptr` in the file), or an error.
+    auto cue_index = [&](const json& id, const std::string& ptr) -> Result<size_t> {
+      size_t k = 0;
+      if (id.is_string())
+        while (k < c->cues_.size() && c->cues_[k].id != id.get<std::string>()) ++k;
+      if (!id.is_string() || k == c->cues_.size() || c->cues_[k].count)
+        return Status::InvalidInput(ptr + ": không có dấu hiệu cụm từ '" + (id.is_string() ? id.get<std::string>() : "") + "'");
+      return k;
+    };
     if (auto it = doc.find("paragraphs"); it != doc.end()) {
       const json& pg = *it;
-      auto cue_index = [&](const json& id, const std::string& ptr) -> Result<size_t> {
-        size_t k = 0;
-        if (id.is_string())
-          while (k < c->cues_.size() && c->cues_[k].id != id.get<std::string>()) ++k;
-        if (!id.is_string() || k == c->cues_.size() || c->cues_[k].count)
-          return Status::InvalidInput(ptr + ": không có dấu hiệu cụm từ '" + (id.is_string() ? id.get<std::string>() : "") + "'");
-        return k;
-      };
       if (!pg.is_object() || !pg.contains("acts") || !pg["acts"].is_array() || pg["acts"].size() > 16)
         return Status::InvalidInput("/paragraphs/acts: cần mảng tối đa 16 mã dấu hiệu");
       for (const char* f : {"description", "source"})
@@ -491,9 +500,7 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       for (size_t k = 0; k < it->size(); ++k) {
         const json& j = (*it)[k];
         const std::string ptr = "/absent/" + std::to_string(k);
-        for (const char* f : {"id", "description", "source"})
-          if (!j.is_object() || !j.contains(f) || !j[f].is_string() || j[f].get<std::string>().empty())
-            return Status::InvalidInput(ptr + "/" + f + ": thiếu (mỗi mục cần mã, mô tả và nguồn)");
+        if (Status st = RequireIdDescriptionSource(j, ptr, "mỗi mục cần mã, mô tả và nguồn"); !st.ok()) return st;
         Absent ab;
         ab.feat.text = "s:absent:" + j["id"].get<std::string>();
         ab.feat.hash = FeatureHash(ab.feat.text);
@@ -507,14 +514,9 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
           if (!j[f].is_array() || (std::string(f) == "none_of" && j[f].empty()))
             return Status::InvalidInput(ptr + "/" + f + ": phải là mảng mã dấu hiệu");
           for (size_t q = 0; q < j[f].size(); ++q) {
-            size_t ci = 0;
-            const json& id = j[f][q];
-            if (id.is_string())
-              while (ci < c->cues_.size() && c->cues_[ci].id != id.get<std::string>()) ++ci;
-            if (!id.is_string() || ci == c->cues_.size() || c->cues_[ci].count)
-              return Status::InvalidInput(ptr + "/" + f + "/" + std::to_string(q) +
-                                          ": không có dấu hiệu cụm từ '" + (id.is_string() ? id.get<std::string>() : "") + "'");
-            (std::string(f) == "when" ? ab.when : ab.none_of).push_back(static_cast<uint32_t>(ci));
+            auto ci = cue_index(j[f][q], ptr + "/" + f + "/" + std::to_string(q));
+            if (!ci.ok()) return ci.status();
+            (std::string(f) == "when" ? ab.when : ab.none_of).push_back(static_cast<uint32_t>(ci.value()));
           }
         }
         c->absent_.push_back(std::move(ab));
