@@ -64,12 +64,13 @@ bool ReadBool(const nlohmann::json& data, const char* key) {
 const char* DayTypeName(DayType t) { return t == DayType::kWorking ? "working" : "calendar"; }
 
 Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
-                                                    int utc_offset_minutes) {
+                                                    int utc_offset_minutes,
+                                                    const std::string* petition_kind) {
   if (!data.is_object()) return Status::InvalidInput("Đơn thư: $.data phải là đối tượng JSON");
   PetitionFacts p;
   try {
     p.id = data.value("id", "");
-    p.petition_kind = data.value("petition_kind", "");
+    p.petition_kind = petition_kind ? *petition_kind : data.value("petition_kind", "");
     if (p.petition_kind.empty())
       return Status::InvalidInput("Đơn thư: thiếu $.data.petition_kind (cần phân loại đơn trước)");
     if (data.contains("round") && !data["round"].is_null()) {

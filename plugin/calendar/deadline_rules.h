@@ -85,9 +85,12 @@ struct PetitionFacts {
   std::vector<PetitionExtension> extensions;
 
   // From the record's `data` object. A missing petition_kind is an error (classify first);
-  // malformed dates are errors naming the field ("$.data.received_at").
+  // malformed dates are errors naming the field ("$.data.received_at"). `petition_kind`, when
+  // not null, is read as the data's petition_kind (the caller's classification of data that has
+  // none), as if the data held it.
   static Result<PetitionFacts> FromRecordData(const nlohmann::json& data,
-                                              int utc_offset_minutes = 420);
+                                              int utc_offset_minutes = 420,
+                                              const std::string* petition_kind = nullptr);
 };
 
 struct DeadlineResult {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 namespace danvan {
 namespace {
@@ -82,6 +83,18 @@ std::optional<int64_t> ParsePortalTime(std::string_view s, int utc_offset_minute
   return ToEpochMs(y, mo, d, h, mi, se, utc_offset_minutes);
 }
 
+namespace {
+
+// `v` (0 <= v < 10^width) as `width` decimal digits at `out`.
+void PutDigits(unsigned v, int width, char* out) {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+}
+
+}  // namespace
+
 std::string FormatPortalTime(int64_t epoch_ms, int utc_offset_minutes) {
   int64_t local_s = epoch_ms / 1000 + utc_offset_minutes * 60LL;
   int64_t day = local_s >= 0 ? local_s / 86400 : (local_s - 86399) / 86400;
@@ -90,9 +103,20 @@ std::string FormatPortalTime(int64_t epoch_ms, int utc_offset_minutes) {
   unsigned m, d;
   CivilFromDays(day, &y, &m, &d);
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d%02u%02u%02d%02d%02d", y, m, d, static_cast<int>(sod / 3600),
-                static_cast<int>(sod % 3600 / 60), static_cast<int>(sod % 60));
-  return buf;
+  if (y < 0 || y > 9999) {
+    // Outside four digits: printf's widening and sign, as always.
+    std::snprintf(buf, sizeof buf, "%04d%02u%02u%02d%02d%02d", y, m, d, static_cast<int>(sod / 3600),
+                  static_cast<int>(sod % 3600 / 60), static_cast<int>(sod % 60));
+    return buf;
+  }
+  // The same digits as the format above, without printf (called for every time written).
+  PutDigits(static_cast<unsigned>(y), 4, buf);
+  PutDigits(m, 2, buf + 4);
+  PutDigits(d, 2, buf + 6);
+  PutDigits(static_cast<unsigned>(sod / 3600), 2, buf + 8);
+  PutDigits(static_cast<unsigned>(sod % 3600 / 60), 2, buf + 10);
+  PutDigits(static_cast<unsigned>(sod % 60), 2, buf + 12);
+  return std::string(buf, 14);
 }
 
 std::optional<int64_t> ParseIsoTime(std::string_view s, int default_offset_minutes) {
@@ -141,6 +165,28 @@ std::string FormatIsoTime(int64_t epoch_ms, int utc_offset_minutes) {
   std::string p = FormatPortalTime(epoch_ms, utc_offset_minutes);
   char buf[40];
   int off = utc_offset_minutes < 0 ? -utc_offset_minutes : utc_offset_minutes;
+  if (p.size() == 14 && p[0] != '-' && off < 100 * 60) {
+    // "yyyy-MM-ddTHH:mm:ss+hh:mm": the format below, without printf.
+    std::string out(25, '\0');
+    const char* q = p.data();
+    char* o = out.data();
+    std::memcpy(o, q, 4);
+    o[4] = '-';
+    std::memcpy(o + 5, q + 4, 2);
+    o[7] = '-';
+    std::memcpy(o + 8, q + 6, 2);
+    o[10] = 'T';
+    std::memcpy(o + 11, q + 8, 2);
+    o[13] = ':';
+    std::memcpy(o + 14, q + 10, 2);
+    o[16] = ':';
+    std::memcpy(o + 17, q + 12, 2);
+    o[19] = utc_offset_minutes < 0 ? '-' : '+';
+    PutDigits(static_cast<unsigned>(off / 60), 2, o + 20);
+    o[22] = ':';
+    PutDigits(static_cast<unsigned>(off % 60), 2, o + 23);
+    return out;
+  }
   std::snprintf(buf, sizeof buf, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s%c%02d:%02d", p.c_str(),
                 p.c_str() + 4, p.c_str() + 6, p.c_str() + 8, p.c_str() + 10, p.c_str() + 12,
                 utc_offset_minutes < 0 ? '-' : '+', off / 60, off % 60);

@@ -192,7 +192,14 @@ class Engine {
   struct SubmitWaiter;   // one single submit waiting for its group commit
   // Applies the events in one transaction (one commit); on failure *status is set, nothing of
   // the batch is stored and the result is empty. The results point into `events`.
-  std::vector<EventResult> ApplyAll(const std::vector<Prepared*>& events, Status* status);
+  // With `answer` set, each event's result is handed to it as soon as the event is applied (in
+  // the events' order, before the commit: on failure the answers given are void) and the
+  // result returned is empty; the event is then consumed: its outcome is moved out and freed,
+  // and a record's documents are freed after its last event of the batch, so that the batch's
+  // memory is given back event by event instead of all at once at its end. `events` cannot be
+  // applied again then (ApplyGrouped, which retries, does not use it).
+  std::vector<EventResult> ApplyAll(const std::vector<Prepared*>& events, Status* status,
+                                    const std::function<void(EventResult&)>& answer = {});
   // Parses, validates and tags an event on the caller's thread (outside any lock).
   void PrepareEvent(Prepared* p, int64_t tag_now) const;
   // Group commit: the caller's event joins the queue; a leader applies the queued events in one
@@ -225,8 +232,12 @@ class Engine {
                        int64_t* enqueued);
   Status MarkSynced(StoreTransaction& tx, int64_t record_pk);
   std::shared_ptr<const tagging::RuleSet> rules() const;
-  // Tags of a record's current data (the envelope is rebuilt from the row when needed).
-  nlohmann::json TagsFor(const std::string& kind, const nlohmann::json& event, int64_t now) const;
+  // Tags an event: *tags_json gets the array of the hits' TagHit::ToJson() objects, serialised
+  // (what records.tags stores and the answer shows), *tag_values the hits' names and values
+  // only, [{"tag","value"}] (what the evaluation reads: indicators::HasTag / TagValue). Each
+  // hit's document lives only while it is written.
+  void TagEvent(const std::string& kind, const nlohmann::json& event, int64_t now,
+                std::string* tags_json, nlohmann::json* tag_values) const;
   Result<nlohmann::json> ReloadRulesOp(const nlohmann::json& req);
   Result<nlohmann::json> RetagStatusOp();
   // {"op":"progress", "job": "retag"|"deadlines.reevaluation"|"report" (optional)}: every long

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/config_reload.h"
 #include "engine/engine_internal.h"
@@ -11,12 +12,22 @@
 
 namespace danvan {
 
-nlohmann::json Engine::TagsFor(const std::string& kind, const nlohmann::json& event, int64_t now) const {
+void Engine::TagEvent(const std::string& kind, const nlohmann::json& event, int64_t now,
+                      std::string* tags_json, nlohmann::json* tag_values) const {
   auto rs = rules();
-  nlohmann::json out = nlohmann::json::array();
   auto review = ReviewFor(event);
-  for (const auto& hit : rs->Evaluate({kind, event, now, review.get()})) out.push_back(hit.ToJson());
-  return out;
+  // == the array of the hits' ToJson() dumped (strict: invalid UTF-8 throws, as dump() did).
+  tags_json->assign("[");
+  *tag_values = nlohmann::json::array();
+  for (const auto& hit : rs->Evaluate({kind, event, now, review.get()})) {
+    if (tags_json->size() > 1) tags_json->push_back(',');
+    AppendJson(hit.ToJson(), tags_json);
+    nlohmann::json value = nlohmann::json::object();
+    value.emplace("tag", hit.tag);
+    value.emplace("value", hit.value);
+    tag_values->push_back(std::move(value));
+  }
+  tags_json->push_back(']');
 }
 
 namespace {

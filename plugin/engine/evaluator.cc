@@ -18,14 +18,13 @@ std::vector<calendar::StatusStep> Steps(const std::vector<HistoryRow>& history) 
   return steps;
 }
 
-// The petition's kind from the host, else from the tagger's classification.
-nlohmann::json PetitionData(const nlohmann::json& data, const nlohmann::json& tags) {
-  if (data.contains("petition_kind")) return data;
-  std::string tagged = indicators::TagValue(&tags, "petition_kind");
-  if (tagged.empty()) return data;
-  nlohmann::json copy = data;
-  copy["petition_kind"] = tagged;
-  return copy;
+// The petition's kind from the tagger's classification, for data without one from the host
+// (null: the data's own, or none). Read in place of a copy of the data with the kind set.
+const std::string* TaggedPetitionKind(const nlohmann::json& data, const nlohmann::json& tags,
+                                      std::string* tagged) {
+  if (data.contains("petition_kind")) return nullptr;
+  *tagged = indicators::TagValue(&tags, "petition_kind");
+  return tagged->empty() ? nullptr : tagged;
 }
 
 }  // namespace
@@ -57,7 +56,8 @@ Result<calendar::Classification> RecordEvaluator::Classify(const std::string& ki
     return classifier_->ClassifyDossier(facts.value(), as_of_ms);
   }
   if (kind == "petition") {
-    auto facts = calendar::PetitionFacts::FromRecordData(PetitionData(data, tags));
+    std::string tagged;
+    auto facts = calendar::PetitionFacts::FromRecordData(data, 420, TaggedPetitionKind(data, tags, &tagged));
     if (!facts.ok()) return facts.status();
     return classifier_->ClassifyPetition(facts.value(), as_of_ms);
   }

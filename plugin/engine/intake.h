@@ -45,6 +45,8 @@ struct ParsedEvent {
   std::string data_hash;    // SHA-256 hex of data_json
   std::vector<nlohmann::json> notes;  // e.g. text conversions
   std::string tags_json = "[]";       // tags of this event's data (set before storing)
+  // The same tags' names and values only, [{"tag","value"}]: what evaluation reads
+  // (Engine::TagEvent); the answer and the store take tags_json.
   nlohmann::json tags = nlohmann::json::array();
 };
 

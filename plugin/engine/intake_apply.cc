@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -50,6 +51,7 @@ struct Touched {
   bool history_loaded = false;
   std::vector<HistoryRow> history;  // from the row's history digest, kept in step with it
   bool has_steps = false;           // the history holds a progress step
+  size_t remaining = 0;             // the batch's events of this record not applied yet
 };
 
 // The deadline watch changes of one record in the batch: the last one wins, except that a
@@ -121,7 +123,7 @@ nlohmann::json EventResult::Json(bool with_index) const {
   if (!p.notes.empty()) r["notes"] = p.notes;
   if (evaluation.has_deadline()) r["deadline"] = evaluation.DeadlineJson();
   if (!pending.is_null()) r["pending"] = pending;
-  if (tags) r["tags"] = p.tags;
+  if (tags) r["tags"] = nlohmann::json::parse(p.tags_json);
   return r;
 }
 
@@ -191,8 +193,9 @@ void EventResult::Write(bool with_index, std::string* out) const {
     out->push_back('}');
   }
   if (tags) {
+    // Written strictly when tagged: valid UTF-8, the same bytes under kReplace.
     key("tags");
-    AppendJson(p.tags, out, kReplace);
+    out->append(p.tags_json);
   }
   key("unit");
   AppendJsonString(p.unit, out, kReplace);
@@ -216,14 +219,16 @@ void Engine::PrepareEvent(Prepared* e, int64_t tag_now) const {
   // Tagging runs here, on the host's thread, outside the storage lock.
   if (e->outcome.ok && !e->outcome.parsed.is_progress_step) {
     ParsedEvent& p = e->outcome.parsed;
-    p.tags = TagsFor(p.key.kind, p.event, tag_now);
-    p.tags_json = DumpJson(p.tags);  // == p.tags.dump()
+    TagEvent(p.key.kind, p.event, tag_now, &p.tags_json, &p.tags);
   }
 }
 
-std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, Status* status) {
+std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, Status* status,
+                                          const std::function<void(EventResult&)>& answer) {
+  // Answering each event as it is applied: the events are consumed (engine.h).
+  const bool consume = static_cast<bool>(answer);
   std::vector<EventResult> results;
-  results.reserve(events.size());
+  if (!consume) results.reserve(events.size());
   const int64_t now = hooks_.clock->NowMs();
   std::vector<indicators::Delta> deltas;
   auto tx_or = store_->Begin();
@@ -245,6 +250,7 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
     for (const Prepared* ev : events) {
       if (!ev->outcome.ok) continue;
       auto [it, fresh] = touched.try_emplace(KeyString(ev->outcome.parsed.key));
+      ++it->second.remaining;
       if (!fresh) continue;
       keys.push_back(ev->outcome.parsed.key);
       slots.push_back(&it->second);
@@ -329,9 +335,11 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
     Evaluation evaluation;
     bool evaluated = false;
     nlohmann::json pending;  // what a stored dossier still waits for (DossierPending)
+    Touched* record = nullptr;  // the event's record, when the event was valid
     if (o.ok) {
       ParsedEvent& p = o.parsed;
       Touched& t = touched[KeyString(p.key)];
+      record = &t;
       const bool had_head = t.row.has_value();
       const bool has_head_item = had_head && t.row->has_item;
       if (p.is_progress_step) {
@@ -368,7 +376,8 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
           if (!row.has_item) row.status = p.status;
           bool had_steps = false;
           Status st = store_change(t, {0, p.order_key, p.status, p.step_at_ms, p.event_time, "step",
-                                       p.data_json, now}, &evaluation, &had_steps);
+                                       consume ? std::move(p.data_json) : p.data_json, now},
+                                   &evaluation, &had_steps);
           if (!st.ok()) return fail(st);
           // Steps wait for the dossier item: the portal must have the dossier first.
           if (outbox_->config()->enabled && PortalAccepts(row, *t.data)) {
@@ -444,7 +453,8 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
         row.event_time = p.event_time;
         row.event_time_ms = p.event_time_ms;
         row.status = p.status;
-        row.data_json = p.data_json;
+        // A consumed event's data text is not read again (its answer shows tags_json).
+        row.data_json = consume ? std::move(p.data_json) : p.data_json;
         row.data_hash = p.data_hash;
         row.tags_json = p.tags_json;
         row.has_item = true;
@@ -501,7 +511,35 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
       hooks_.logger.Log(LogLevel::kWarn, "event_rejected",
                         {{"key", KeyJson(k)}, {"errors", j["errors"]}});
     }
-    results.push_back(std::move(r));
+    if (!consume) {
+      results.push_back(std::move(r));
+      continue;
+    }
+    answer(r);
+    // The event is answered: what only it held is freed now, while the next events reuse the
+    // memory. A record's documents that later events of the batch read are moved out of it
+    // first; after the record's last event they are freed too.
+    if (record) {
+      Touched& t = *record;
+      ParsedEvent& p = o.parsed;
+      if (--t.remaining == 0) {
+        t.data = t.tags = nullptr;
+        t.owned_data.reset();
+        t.owned_tags.reset();
+        std::vector<HistoryRow>().swap(t.history);
+      } else {
+        auto d = p.event.find("data");
+        if (d != p.event.end() && t.data == &*d) {
+          t.owned_data = std::make_unique<nlohmann::json>(std::move(*d));
+          t.data = t.owned_data.get();
+        }
+        if (t.tags == &p.tags) {
+          t.owned_tags = std::make_unique<nlohmann::json>(std::move(p.tags));
+          t.tags = t.owned_tags.get();
+        }
+      }
+    }
+    IntakeOutcome consumed = std::move(o);
   }
 
   // The batch's writes: history, each changed record once, the watches.
@@ -684,39 +722,40 @@ SubmitAnswer Engine::SubmitBatch(std::string_view jsonl, ResultErrorsNormalizer 
     PrepareEvent(&e, tag_now);
     order.push_back(&e);
   }
-  Status st;
-  std::vector<EventResult> results = ApplyAll(order, &st);
-  if (!st.ok()) return {st, {{"error", st.message()}}};
   int64_t counts[4] = {0, 0, 0, 0};
   static const char* const kOutcomes[4] = {"accepted", "duplicate", "stale", "rejected"};
-  for (const auto& r : results) {
+  auto count = [&](const EventResult& r) {
     for (int i = 0; i < 4; ++i)
       if (std::string_view(r.outcome) == kOutcomes[i]) ++counts[i];
-  }
+  };
+  Status st;
   if (normalize_errors) {
-    // {"results":[...],"summary":{...}}, members in nlohmann's (sorted) order.
+    // {"results":[...],"summary":{...}}, members in nlohmann's (sorted) order; each event's
+    // result written as soon as it is applied, the event then freed (ApplyAll's `answer`).
     SubmitAnswer a{Status::Ok(), nullptr, {}};
     std::string& out = a.result_text;
     size_t raw = 0;
     for (const Prepared& e : events) raw += e.raw.size();
-    out.reserve(raw + 256 * results.size() + 128);
+    out.reserve(raw + 256 * events.size() + 128);
     out.append("{\"results\":[");
-    for (size_t i = 0; i < results.size(); ++i) {
-      if (i) out.push_back(',');
-      EventResult& r = results[i];
+    size_t answered = 0;
+    ApplyAll(order, &st, [&](EventResult& r) {
+      if (answered++) out.push_back(',');
+      count(r);
       if (r.is_rejected()) {
         normalize_errors(r.rejected);
         AppendJson(r.rejected, &out, nlohmann::json::error_handler_t::replace);
       } else {
         r.Write(/*with_index=*/true, &out);
       }
-    }
+    });
+    if (!st.ok()) return {st, {{"error", st.message()}}};
     out.append("],\"summary\":{\"accepted\":");
     AppendJsonInt(counts[0], &out);
     out.append(",\"duplicate\":");
     AppendJsonInt(counts[1], &out);
     out.append(",\"events\":");
-    AppendJsonInt(static_cast<int64_t>(results.size()), &out);
+    AppendJsonInt(static_cast<int64_t>(answered), &out);
     out.append(",\"rejected\":");
     AppendJsonInt(counts[3], &out);
     out.append(",\"stale\":");
@@ -724,6 +763,9 @@ SubmitAnswer Engine::SubmitBatch(std::string_view jsonl, ResultErrorsNormalizer 
     out.append("}}");
     return a;
   }
+  std::vector<EventResult> results = ApplyAll(order, &st);
+  if (!st.ok()) return {st, {{"error", st.message()}}};
+  for (const auto& r : results) count(r);
   nlohmann::json dom = nlohmann::json::array();
   for (const auto& r : results) dom.push_back(r.Json(/*with_index=*/true));
   nlohmann::json summary = nlohmann::json::object();

@@ -164,6 +164,75 @@ TEST_F(IntakeBatchTest, BatchStoresWhatSingleSubmitsStore) {
   EXPECT_EQ(digest.size(), 5u);
 }
 
+// The same batch answered as text (the ABI's path: each event answered as soon as it is
+// applied and freed then, its record's documents moved out for its later events and freed
+// after its last one) stores and answers what single submits do. D-1's step after its item,
+// its stale and duplicate versions and D-2's second version read documents of earlier events
+// of the batch; P-1 and D-2 are interleaved with D-1.
+TEST_F(IntakeBatchTest, TextBatchFreeingEachEventStoresWhatSingleSubmitsStore) {
+  const std::vector<nlohmann::json> events = {
+      StepEvent("D-1", "2", "20230301090000"),
+      DossierEvent("D-2", 1, "4", "SGDDT.TTRA"),
+      StepEvent("D-1", "2", "20230301090000"),  // duplicate step
+      DossierEvent("D-1", 1, "2"),
+      PetitionEvent("P-1", 1, "received"),
+      StepEvent("D-1", "4", "20230302100000"),  // reads D-1's item (an earlier event's data)
+      DossierEvent("D-1", 3, "4"),
+      DossierEvent("D-2", 2, "9"),              // moves to another unit
+      DossierEvent("D-1", 2, "2"),              // stale: reads version 3's data
+      PetitionEvent("P-1", 2, "resolved"),
+      DossierEvent("D-1", 3, "4"),              // duplicate
+      DossierEvent("D-1", 3, "9"),              // conflict
+      StepEvent("D-1", "5", "20230303100000"),
+      PetitionEvent("P-1", 1, "received"),      // stale: reads version 2's data and tags
+  };
+  std::string jsonl;
+  for (const auto& e : events) jsonl += e.dump() + "\n";
+  jsonl += "{not json\n";
+
+  auto batch = Open("batch.sqlite");
+  auto a = batch->SubmitBatch(jsonl, &abi::NormalizeResultErrors);
+  ASSERT_TRUE(a.status.ok()) << a.status.ToString();
+  ASSERT_TRUE(a.result.is_null());
+  const nlohmann::json answer = nlohmann::json::parse(a.result_text);
+  auto single = Open("single.sqlite");
+  std::vector<nlohmann::json> one_by_one;
+  for (const auto& e : events) one_by_one.push_back(single->Submit(e.dump()).result);
+  one_by_one.push_back(single->Submit("{not json").result);
+
+  const auto& rs = answer["results"];
+  ASSERT_EQ(rs.size(), one_by_one.size());
+  for (size_t i = 0; i < rs.size(); ++i) {
+    nlohmann::json r = rs[i];
+    r.erase("index");
+    nlohmann::json expected = one_by_one[i];
+    abi::NormalizeResultErrors(expected);
+    EXPECT_EQ(r, expected) << "event " << i;
+    EXPECT_EQ(rs[i]["index"], i) << "event " << i;
+  }
+  EXPECT_EQ(rs[5]["outcome"], "accepted");
+  EXPECT_EQ(rs[8]["outcome"], "stale");
+  EXPECT_EQ(rs[10]["outcome"], "duplicate");
+  EXPECT_EQ(rs[11]["outcome"], "rejected");
+  EXPECT_EQ(rs[13]["outcome"], "stale");
+  EXPECT_EQ(answer["summary"], (nlohmann::json{{"accepted", 9}, {"duplicate", 2}, {"events", 15},
+                                               {"rejected", 2}, {"stale", 2}}));
+  for (const auto& [kind, id] : std::vector<std::pair<std::string, std::string>>{
+           {"dossier", "D-1"}, {"dossier", "D-2"}, {"petition", "P-1"}}) {
+    EXPECT_EQ(RecordGet(*batch, kind, id), RecordGet(*single, kind, id)) << id;
+  }
+  batch.reset();
+  single.reset();
+  for (const char* sql : {"SELECT group_concat(rid||unit||status||data_hash||tags||deadline||contrib, '|') "
+                          "FROM (SELECT * FROM records ORDER BY rid)",
+                          "SELECT group_concat(outcome||status||at_ms||detail, '|') FROM "
+                          "(SELECT h.* FROM record_history h JOIN records r ON r.pk=h.record_pk "
+                          "ORDER BY r.rid, h.rowid)"}) {
+    EXPECT_EQ(QueryText(dir_.path() / "batch.sqlite", sql), QueryText(dir_.path() / "single.sqlite", sql))
+        << sql;
+  }
+}
+
 // Migration 7 (issue 16): a database made before it (no records.history_digest) opens, gets
 // each record's digest from its history, and intake goes on as before: a step already stored
 // is a duplicate, the deadline still counts the stored steps.
