@@ -85,6 +85,15 @@ void WordsOf(const text::MatchText& mt, std::vector<Word>* out) {
   }
 }
 
+// An entry of the cue file that must name itself and its legal source: non-empty strings "id",
+// "description" and "source" (`what` says so in the error, at `ptr`).
+Status RequireIdDescriptionSource(const json& j, const std::string& ptr, const char* what) {
+  for (const char* f : {"id", "description", "source"})
+    if (!j.is_object() || !j.contains(f) || !j[f].is_string() || j[f].get<std::string>().empty())
+      return Status::InvalidInput(ptr + "/" + f + ": thiếu (" + what + ")");
+  return Status::Ok();
+}
+
 // Lower-cased NFC of a word written in the cue file.
 Result<std::pair<std::string, std::string>> NormWord(const std::string& w) {
   auto mt = text::PrepareForMatch(w);
@@ -292,9 +301,8 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
       for (size_t i = 0; i < it->size(); ++i) {
         const json& j = (*it)[i];
         const std::string ptr = "/complex_conditions/" + std::to_string(i);
-        for (const char* f : {"id", "description", "source"})
-          if (!j.is_object() || !j.contains(f) || !j[f].is_string() || j[f].get<std::string>().empty())
-            return Status::InvalidInput(ptr + "/" + f + ": thiếu (mỗi điều kiện cần mã, mô tả và nguồn)");
+        if (Status st = RequireIdDescriptionSource(j, ptr, "mỗi điều kiện cần mã, mô tả và nguồn"); !st.ok())
+          return st;
         ComplexCondition cc{j["id"].get<std::string>(), j["description"].get<std::string>(),
                             j["source"].get<std::string>()};
         for (const auto& prev : c->complex_conditions_)
@@ -443,16 +451,17 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
     for (const Cue& cue : c->cues_) c->any_with_quote_ |= cue.with_quote;
     c->act_of_cue_.assign(c->cues_.size(), -1);
     c->marker_cue_.assign(c->cues_.size(), 0);
+    // The index of the phrase cue named by `id` (at `ptr` in the file), or an error.
+    auto cue_index = [&](const json& id, const std::string& ptr) -> Result<size_t> {
+      size_t k = 0;
+      if (id.is_string())
+        while (k < c->cues_.size() && c->cues_[k].id != id.get<std::string>()) ++k;
+      if (!id.is_string() || k == c->cues_.size() || c->cues_[k].count)
+        return Status::InvalidInput(ptr + ": không có dấu hiệu cụm từ '" + (id.is_string() ? id.get<std::string>() : "") + "'");
+      return k;
+    };
     if (auto it = doc.find("paragraphs"); it != doc.end()) {
       const json& pg = *it;
-      auto cue_index = [&](const json& id, const std::string& ptr) -> Result<size_t> {
-        size_t k = 0;
-        if (id.is_string())
-          while (k < c->cues_.size() && c->cues_[k].id != id.get<std::string>()) ++k;
-        if (!id.is_string() || k == c->cues_.size() || c->cues_[k].count)
-          return Status::InvalidInput(ptr + ": không có dấu hiệu cụm từ '" + (id.is_string() ? id.get<std::string>() : "") + "'");
-        return k;
-      };
       if (!pg.is_object() || !pg.contains("acts") || !pg["acts"].is_array() || pg["acts"].size() > 16)
         return Status::InvalidInput("/paragraphs/acts: cần mảng tối đa 16 mã dấu hiệu");
       for (const char* f : {"description", "source"})
@@ -483,6 +492,34 @@ Result<std::shared_ptr<const LetterCues>> LetterCues::FromJson(const json& doc) 
         auto w = JsonIntInRange(pg.value("marker_window", json()), 1, 20);
         if (!w) return Status::InvalidInput("/paragraphs/marker_window: từ 1 đến 20 âm tiết");
         c->marker_window_ = static_cast<int>(*w);
+      }
+    }
+    if (auto it = doc.find("absent"); it != doc.end()) {
+      if (!it->is_array() || it->size() > 16)
+        return Status::InvalidInput("/absent: phải là mảng tối đa 16 mục");
+      for (size_t k = 0; k < it->size(); ++k) {
+        const json& j = (*it)[k];
+        const std::string ptr = "/absent/" + std::to_string(k);
+        if (Status st = RequireIdDescriptionSource(j, ptr, "mỗi mục cần mã, mô tả và nguồn"); !st.ok()) return st;
+        Absent ab;
+        ab.feat.text = "s:absent:" + j["id"].get<std::string>();
+        ab.feat.hash = FeatureHash(ab.feat.text);
+        for (const auto& prev : c->absent_)
+          if (prev.feat.text == ab.feat.text) return Status::InvalidInput(ptr + "/id: trùng mã");
+        for (const char* f : {"when", "none_of"}) {
+          if (!j.contains(f)) {
+            if (std::string(f) == "none_of") return Status::InvalidInput(ptr + "/none_of: thiếu");
+            continue;
+          }
+          if (!j[f].is_array() || (std::string(f) == "none_of" && j[f].empty()))
+            return Status::InvalidInput(ptr + "/" + f + ": phải là mảng mã dấu hiệu");
+          for (size_t q = 0; q < j[f].size(); ++q) {
+            auto ci = cue_index(j[f][q], ptr + "/" + f + "/" + std::to_string(q));
+            if (!ci.ok()) return ci.status();
+            (std::string(f) == "when" ? ab.when : ab.none_of).push_back(static_cast<uint32_t>(ci.value()));
+          }
+        }
+        c->absent_.push_back(std::move(ab));
       }
     }
     c->matcher_.Build();
@@ -654,6 +691,8 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
     std::vector<std::pair<uint32_t, uint32_t>> markers;  // (paragraph, cue) at a paragraph's start
     std::vector<std::pair<uint32_t, uint64_t>> names;    // (cue, key) of "names" cues
     std::vector<std::pair<uint32_t, uint32_t>> masks;    // (paragraph, bit mask of its acts)
+    // By cue index, over title and content: bit 0 a hit (negated or not), bit 1 an unnegated one.
+    std::vector<uint8_t> seen;
   };
   thread_local Scratch scratch;
   auto& hits = scratch.hits;
@@ -666,6 +705,9 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
   in_sentences.clear();
   hit_sentences.clear();
   std::vector<Word>& words = scratch.words;
+  auto& seen = scratch.seen;  // used only when this cue file has absences (sized to it)
+  const bool track = !cues.absent_.empty();
+  if (track) seen.assign(cues.cues_.size(), 0);
   for (int part = 0; part < 2; ++part) {
     const text::MatchText* prepared = part == 0 ? title : content;
     if (!prepared) continue;
@@ -776,6 +818,7 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
         }
         const auto& name = negated ? cue.feat_neg[part] : cue.feat[part];
         sink.AddNamed(name.hash, name.text);
+        if (track) seen[ci] |= negated ? 1 : 3;
         if (!negated && !cue.distinct.empty()) fired.emplace_back(ci, r.phrase);
         if (!negated && !cue.sentences.empty()) in_sentences.emplace_back(ci, words[wi].sentence);
         if (!negated) hit_sentences.emplace_back(ci, words[wi].sentence);
@@ -920,6 +963,16 @@ void ExtractLetterFeatures(const LetterCues& cues, const text::MatchText* title,
         }
         i = j;
       }
+    }
+  }
+  // Absences, once both parts are read (a letter with no text at all says nothing).
+  if ((title || content) && track) {
+    for (const auto& ab : cues.absent_) {
+      bool when = ab.when.empty();
+      for (uint32_t ci : ab.when) when |= (seen[ci] & 2) != 0;
+      bool none = true;
+      for (uint32_t ci : ab.none_of) none &= seen[ci] == 0;
+      if (when && none) sink.AddNamed(ab.feat.hash, ab.feat.text);
     }
   }
 }

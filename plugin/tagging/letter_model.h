@@ -148,6 +148,16 @@ class LetterCues {
   std::vector<int> act_thresholds_;
   std::vector<StructureName> acts_feat_;
   std::vector<StructureName> marker_feat_;  // by cue index (empty name: not a marker)
+  // Absences (cues.json "absent"): "s:absent:<id>" fires when none of the `none_of` cues hit
+  // the letter (title or content, negated hits included: "chưa được trả lời" still speaks of an
+  // answer) and, if `when` is not empty, one of the `when` cues hit it unnegated. Reads what a
+  // letter does not say: a complaint that mentions no earlier answer, decision on a complaint
+  // or earlier sending is a first complaint (domain.md §3a, re-raised).
+  struct Absent {
+    std::vector<uint32_t> when, none_of;  // cue indices (phrase cues)
+    StructureName feat;
+  };
+  std::vector<Absent> absent_;
   size_t acts_ = 0;
   int marker_window_ = 0;
   bool any_with_quote_ = false;  // some cue has with_quote (quotations are then located)

@@ -334,6 +334,55 @@ TEST_F(LettersTool, ComplexOnlyFeaturesAndComplexNgramL2LeaveTheOtherOutputsAlon
   EXPECT_EQ(strong["trained"]["params"]["l2_ngram_complex"], 1000.0);
 }
 
+// --reraised-only: features of a prefix weigh in the re-raised output only (here the absence of
+// any earlier handling, "s:absent:prior"), so the kind and the other flags are exactly as
+// trained without them. Recorded in the model.
+TEST_F(LettersTool, ReraisedOnlyFeaturesLeaveTheOtherOutputsAlone) {
+  auto letter = [](const std::string& content, bool reraised) {
+    json l = Letter(content, false);
+    l["labels"]["kind"] = "complaint";
+    l["labels"]["reraised"] = reraised;
+    return l;
+  };
+  const char* first[] = {"Nhà trường ra quyết định kỷ luật con tôi, tôi đề nghị hủy bỏ quyết định.",
+                         "Tôi không đồng ý với quyết định cắt phụ cấp của tôi, đề nghị xem xét lại.",
+                         "Con tôi bị loại khỏi danh sách học bổng, tôi khiếu nại quyết định này."};
+  const char* again[] = {"Phòng đã trả lời đơn của tôi nhưng không thỏa đáng, tôi khiếu nại lần hai quyết định kỷ luật.",
+                         "Tôi không đồng ý với kết quả giải quyết khiếu nại lần đầu về việc cắt phụ cấp.",
+                         "Tôi đã gửi đơn và được trả lời, nay tiếp tục khiếu nại quyết định loại con tôi."};
+  for (const char* b : {"R", "S"})
+    Write(b, [&](int i) { return i % 2 ? letter(first[i % 3], false) : letter(again[i % 3], true); });
+  const std::string outputs = "kind,staff_conduct,reraised";
+  json cues = json::parse(std::ifstream(kRoot + "/config/tagging/cues.json"));
+  ASSERT_TRUE(cues.contains("absent"));
+  cues.erase("absent");
+  std::ofstream(dir_ / "cues-without.json") << cues.dump();
+  json without, only, plain;
+  ASSERT_EQ(Train("--cues '" + (dir_ / "cues-without.json").string() + "'", &without, {"R", "S"}, outputs), 0)
+      << Stderr();
+  ASSERT_EQ(Train("--reraised-only s:absent:", &only, {"R", "S"}, outputs), 0) << Stderr();
+  ASSERT_EQ(Train("", &plain, {"R", "S"}, outputs), 0) << Stderr();
+  ASSERT_TRUE(only["features"].contains("s:absent:prior"));
+  for (auto& [name, w] : only["features"].items()) {
+    if (name.rfind("s:absent:", 0) == 0) {
+      for (int o = 0; o < 13; ++o)
+        if (o != 8) EXPECT_EQ(w[o].get<double>(), 0.0) << name << " output " << o;
+      EXPECT_LT(w[8].get<double>(), 0.0) << name;  // a first complaint is not re-raised
+      continue;
+    }
+    ASSERT_TRUE(without["features"].contains(name)) << name;
+    for (int o = 0; o < 13; ++o)
+      if (o != 8) EXPECT_EQ(w[o], without["features"][name][o]) << name << " output " << o;
+  }
+  EXPECT_EQ(only["kind"], without["kind"]);
+  EXPECT_EQ(only["flags"]["staff_conduct"], without["flags"]["staff_conduct"]);
+  // Without the option it weighs in the kind too.
+  bool elsewhere = false;
+  for (int o = 0; o < 4; ++o) elsewhere |= plain["features"]["s:absent:prior"][o].get<double>() != 0.0;
+  EXPECT_TRUE(elsewhere);
+  EXPECT_EQ(only["trained"]["params"]["reraised_only"], json::array({"s:absent:"}));
+}
+
 // --inner-folds: thresholds chosen on groups of batches; the setting is recorded.
 TEST_F(LettersTool, InnerFoldsAreRecorded) {
   Write("C", [&](int i) { return Letter(i % 2 ? "Tôi đề nghị sửa cổng trường." : "Toàn trường thiếu nước sạch.", i % 2 == 0); });

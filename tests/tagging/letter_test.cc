@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/timeutil.h"
@@ -304,6 +305,52 @@ TEST(LetterCues, NewSettingsAreCheckedWithTheirJsonPath) {
   c = LetterCues::FromJson({{"version", "t"}, {"variants", {{"không", "ko"}}}, {"cues", json::array({cue})}});
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("/variants/không"), std::string::npos) << c.status().message();
+}
+
+// Cue file 2026.10: "absent" reads what a letter does not say. A complaint that mentions no
+// earlier answer, decision on a complaint or earlier sending is a first complaint (domain.md §3a,
+// re-raised: only a matter already answered or decided is raised again).
+TEST(LetterCues, AbsenceOfEarlierHandlingIsAFeature) {
+  json contest = {{"id", "contest"}, {"phrases", {"hủy bỏ quyết định"}}, {"description", "d"}, {"source", "s"}};
+  json answered = {{"id", "answered"}, {"phrases", {"trả lời"}}, {"description", "d"}, {"source", "s"}};
+  json absent = json::array({{{"id", "prior"}, {"description", "d"}, {"source", "s"},
+                              {"when", {"contest"}}, {"none_of", {"answered"}}}});
+  auto c = LetterCues::FromJson({{"version", "t"}, {"negators", {"không", "chưa"}}, {"cues", {contest, answered}},
+                                 {"absent", absent}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(Names(*c.value(), "", "Tôi đề nghị hủy bỏ quyết định kỷ luật.").count("s:absent:prior"));
+  // An answer mentioned, even one never given, is earlier handling spoken of.
+  EXPECT_FALSE(Names(*c.value(), "", "Trường đã trả lời. Tôi đề nghị hủy bỏ quyết định.").count("s:absent:prior"));
+  EXPECT_FALSE(Names(*c.value(), "", "Tôi chưa được trả lời. Tôi đề nghị hủy bỏ quyết định.").count("s:absent:prior"));
+  // Said in the title counts too; a negated `when` cue does not open it; no text, no feature.
+  EXPECT_FALSE(Names(*c.value(), "Trả lời đơn", "Đề nghị hủy bỏ quyết định.").count("s:absent:prior"));
+  EXPECT_FALSE(Names(*c.value(), "", "Tôi không đề nghị hủy bỏ quyết định.").count("s:absent:prior"));
+  EXPECT_FALSE(Names(*c.value(), "", "").count("s:absent:prior"));
+  // Without `when` it fires on any letter that does not mention the cues.
+  absent[0].erase("when");
+  c = LetterCues::FromJson({{"version", "t"}, {"cues", {contest, answered}}, {"absent", absent}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(Names(*c.value(), "", "Xin chào.").count("s:absent:prior"));
+  // Settings checked with their JSON path.
+  for (auto [key, value, path] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"none_of", json::array({"nowhere"}), "/absent/0/none_of/0"},
+           {"none_of", json::array(), "/absent/0/none_of"},
+           {"when", "contest", "/absent/0/when"},
+           {"source", "", "/absent/0/source"}}) {
+    json bad = absent;
+    bad[0][key] = value;
+    c = LetterCues::FromJson({{"version", "t"}, {"cues", {contest, answered}}, {"absent", bad}});
+    ASSERT_FALSE(c.ok()) << key;
+    EXPECT_NE(c.status().message().find(path), std::string::npos) << c.status().message();
+  }
+  // The shipped cue file: the school's first decision contested, and the same letter raised again.
+  auto cues = ShippedCues();
+  const std::string first =
+      "Ngày 27/03/2023 nhà trường ra quyết định kỷ luật cháu buộc thôi học một tuần vì đánh nhau. "
+      "Tôi khiếu nại quyết định kỷ luật này và đề nghị hủy bỏ quyết định.";
+  EXPECT_TRUE(Names(*cues, "", first).count("s:absent:prior"));
+  EXPECT_FALSE(Names(*cues, "", "Tôi không đồng ý với Quyết định giải quyết khiếu nại lần đầu số 89/QĐ-SGDĐT "
+                                "nên khiếu nại lần hai. " + first).count("s:absent:prior"));
 }
 
 // A tiny hand-made model: one weight per decision, to check the arithmetic, the invariants and
@@ -653,6 +700,46 @@ TEST(LetterCues, ThirdPersonRecordsAndAgenciesPassingTheMatterOn) {
   EXPECT_TRUE(deflect.count("c:complex.deflect"));
   auto one_place = Names(*cues, "", "Tôi đề nghị nhà trường trả lại tiền đồng phục cho con tôi.");
   EXPECT_FALSE(one_place.count("c:complex.deflect"));
+}
+
+// Round 10 (model letters-053b7b558d00-cues2026.10): a complaint against a school's first
+// decision (an expulsion for a week) says nothing of an earlier answer or decision on a complaint,
+// so it is a first complaint, not re-raised (domain.md §3a); round 9 read it re-raised (0.143
+// against 0.14). The same letter after a first-round decision stays re-raised.
+TEST_F(ShippedReading, AFirstComplaintAgainstASchoolDecisionIsNotReraised) {
+  const std::string title = "Khiếu nại quyết định kỷ luật buộc thôi học có thời hạn";
+  const std::string first =
+      "Tôi là Trịnh Thùy Nga, cha của học sinh Bùi Đức Hiếu lớp 12A7 Trường THPT Vĩnh Bảo. Ngày "
+      "27/03/2023 nhà trường ra quyết định kỷ luật cháu buộc thôi học một tuần vì đánh nhau. Gia đình "
+      "cho rằng nhà trường chưa xác minh đầy đủ, cháu là người bị đánh trước. Tôi khiếu nại quyết định "
+      "kỷ luật này và đề nghị hủy bỏ quyết định.";
+  const LetterModel& m = *rules_->letter_model();
+  const LetterReading once = m.Read(title, first);
+  EXPECT_EQ(once.kind.value, "complaint");
+  EXPECT_EQ(once.flags[4].value, "false") << once.flags[4].probability;
+  const LetterReading again = m.Read(
+      title, "Tôi không đồng ý với Quyết định giải quyết khiếu nại lần đầu số 89/QĐ-SGDĐT nên khiếu nại "
+             "lần hai. " + first);
+  EXPECT_EQ(again.flags[4].value, "true") << again.flags[4].probability;
+  auto tags = Tag({{"title", title}, {"content", first}});
+  EXPECT_EQ(Find(tags, "protracted"), nullptr);
+}
+
+// Traps that must stay false (domain.md §3a: copies sent to several addressees, onlookers): a
+// guard for the retrained model, not a new reading (round 9 reads them false too).
+TEST_F(ShippedReading, CopiesAndOnlookersDoNotMakeAComplexCase) {
+  const LetterModel& m = *rules_->letter_model();
+  const LetterReading copies = m.Read(
+      "Đơn phản ánh",
+      "Kính gửi: Hiệu trưởng Trường THCS Lê Lợi\nĐồng kính gửi: Phòng GD&ĐT quận; Sở GD&ĐT; UBND phường\n"
+      "Tôi là Phạm Văn Tùng, bố em Phạm Thu Trang lớp 7A1. Hôm 12/3 cô giáo dạy Toán mắng cháu trước "
+      "mặt cả lớp là 'đồ lười', cháu về khóc mãi. Tôi đề nghị nhà trường nhắc nhở cô.");
+  EXPECT_EQ(copies.flags[0].value, "false") << copies.flags[0].probability;
+  EXPECT_EQ(copies.flags[2].value, "true");  // staff conduct it is
+  const LetterReading onlookers = m.Read(
+      "", "Kính gửi cô hiệu trưởng. Sáng nay ở cổng trường bác bảo vệ quát con tôi trước mặt nhiều phụ "
+          "huynh chỉ vì cháu đến muộn 2 phút. Tôi mong nhà trường nhắc nhở bác.");
+  EXPECT_EQ(onlookers.flags[0].value, "false") << onlookers.flags[0].probability;
 }
 
 TEST_F(ShippedReading, ARuleCanStillRefineTheKind) {

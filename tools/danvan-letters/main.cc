@@ -19,7 +19,8 @@
 //    sub-labels only give cv its per-condition recall)
 //   [--complex-drop PREFIX,... [--complex-cap X]] [--complex-nonneg PREFIX,...]
 //   [--complex-objective f1|balanced] [--base-model FILE] [--inner-folds K]
-//   [--complex-only PREFIX,...] [--l2-ngram-complex X] [--complex-clip PREFIX,... --complex-clip-at X]
+//   [--complex-only PREFIX,...] [--reraised-only PREFIX,...] [--l2-ngram-complex X]
+//   [--complex-clip PREFIX,... --complex-clip-at X]
 //   (--complex-drop: features of those name prefixes, e.g. len:, get no complex weight, or one
 //    clipped to ±X with --complex-cap; --complex-nonneg: features of those prefixes, e.g.
 //    n:people, never weigh against complex; --complex-objective balanced: the complex threshold
@@ -27,7 +28,8 @@
 //    not in --outputs are copied unchanged from that model file, e.g. to retrain complex only;
 //    --inner-folds K: thresholds chosen on K groups of batches instead of one fold per batch;
 //    --complex-only: features of those prefixes weigh in the complex output only, so the other
-//    outputs are exactly those trained without them; --l2-ngram-complex: the n-gram L2 factor of
+//    outputs are exactly those trained without them; --reraised-only: the same for the re-raised
+//    output (a prefix in both lists weighs in neither); --l2-ngram-complex: the n-gram L2 factor of
 //    the complex output alone, instead of --l2-ngram; --complex-clip: features of those
 //    prefixes, e.g. cues that name no §3a condition, weigh at most ±X (--complex-clip-at) for
 //    complex, beside and independent of --complex-drop and its --complex-cap)
@@ -213,6 +215,10 @@ struct Params {
   // other flags or the secondary kinds): features added for complex leave every other output
   // exactly as trained without them, so those outputs' cross-validation still holds.
   std::vector<std::string> complex_only;
+  // Features (by name prefix) that weigh in the re-raised output only, for the same reason:
+  // evidence added for re-raised (what a letter does not say of earlier handling) leaves the
+  // kind and the other flags exactly as trained without it.
+  std::vector<std::string> reraised_only;
   // The complex threshold's objective: "f1" (the flags' F-beta, pooled or per batch) or
   // "balanced" (the largest pooled min(precision, recall): the target is both >= 0.85).
   std::string complex_objective = "f1";
@@ -303,12 +309,13 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
   for (size_t i = 0; i < m.names.size(); ++i) m.ngram[i] = !AlwaysKeep(m.names[i]);
   // Per feature, the limits on its complex weights (Params::complex_drop, complex_nonneg).
   std::vector<uint8_t> drop(m.names.size(), 0), nonneg(m.names.size(), 0), only(m.names.size(), 0),
-      clip(m.names.size(), 0);
+      clip(m.names.size(), 0), reraised_only(m.names.size(), 0);
   for (size_t i = 0; i < m.names.size(); ++i) {
     drop[i] = HasPrefix(m.names[i], p.complex_drop);
     clip[i] = HasPrefix(m.names[i], p.complex_clip);
     nonneg[i] = HasPrefix(m.names[i], p.complex_nonneg);
     only[i] = HasPrefix(m.names[i], p.complex_only);
+    reraised_only[i] = HasPrefix(m.names[i], p.reraised_only);
   }
   std::vector<Doc> docs;
   for (size_t i : train) {
@@ -412,6 +419,7 @@ Model Fit(const std::vector<Letter>& letters, const Featurized& fz, const std::v
         for (int o : m.ngram[i] ? outputs : cue_outputs) {
           const bool complex_out = o == 4 || o >= kBase;
           if (only[i] && !complex_out) continue;
+          if (reraised_only[i] && o != 4 + 4) continue;  // flags: complex, group, staff, anonymous, reraised
           if (complex_out && drop[i] && p.complex_cap <= 0) continue;
           double gi = g[o] + r[o] * w[o];
           a[o] += gi * gi;
@@ -629,6 +637,7 @@ json ModelJson(const Model& m, const std::string& cues_version,
                                    {"complex_clip_at", p.complex_clip_at},
                                    {"complex_nonneg", p.complex_nonneg},
                                    {"complex_only", p.complex_only},
+                                   {"reraised_only", p.reraised_only},
                                    {"complex_objective", p.complex_objective},
                                    {"inner_folds", p.inner_folds}}}}},
           {"options", {{"bigrams", p.bigrams}}},
@@ -801,6 +810,7 @@ Params ParamsOf(const Args& a) {
   }
   if (a.opts.count("complex-nonneg")) p.complex_nonneg = list(a.opts.at("complex-nonneg"));
   if (a.opts.count("complex-only")) p.complex_only = list(a.opts.at("complex-only"));
+  if (a.opts.count("reraised-only")) p.reraised_only = list(a.opts.at("reraised-only"));
   if (a.opts.count("inner-folds")) p.inner_folds = std::stoi(a.opts.at("inner-folds"));
   if (a.opts.count("complex-objective")) {
     p.complex_objective = a.opts.at("complex-objective");
