@@ -223,11 +223,21 @@ TEST_F(IntakeBatchTest, TextBatchFreeingEachEventStoresWhatSingleSubmitsStore) {
   }
   batch.reset();
   single.reset();
-  for (const char* sql : {"SELECT group_concat(rid||unit||status||data_hash||tags||deadline||contrib, '|') "
-                          "FROM (SELECT * FROM records ORDER BY rid)",
-                          "SELECT group_concat(outcome||status||at_ms||detail, '|') FROM "
-                          "(SELECT h.* FROM record_history h JOIN records r ON r.pk=h.record_pk "
-                          "ORDER BY r.rid, h.rowid)"}) {
+  // Every stored row of both stores, in one text each (the dialects aggregate differently).
+  const std::vector<std::string> dumps =
+      testing::UsingPostgres()
+          ? std::vector<std::string>{
+                "SELECT string_agg(rid||unit||status||data_hash||tags||deadline||contrib, '|' ORDER BY rid) "
+                "FROM records",
+                "SELECT string_agg(h.outcome||h.status||h.at_ms||h.detail, '|' ORDER BY r.rid, h.id) "
+                "FROM record_history h JOIN records r ON r.pk=h.record_pk"}
+          : std::vector<std::string>{
+                "SELECT group_concat(rid||unit||status||data_hash||tags||deadline||contrib, '|') "
+                "FROM (SELECT * FROM records ORDER BY rid)",
+                "SELECT group_concat(outcome||status||at_ms||detail, '|') FROM "
+                "(SELECT h.* FROM record_history h JOIN records r ON r.pk=h.record_pk "
+                "ORDER BY r.rid, h.rowid)"};
+  for (const std::string& sql : dumps) {
     EXPECT_EQ(QueryText(dir_.path() / "batch.sqlite", sql), QueryText(dir_.path() / "single.sqlite", sql))
         << sql;
   }
