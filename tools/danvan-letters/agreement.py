@@ -36,8 +36,20 @@ def main():
     ap.add_argument("--subset", help="write the gold lines of the second-labelled letters here")
     a = ap.parse_args()
 
-    gold = {d["id"]: d for d in read_jsonl(a.gold)}
-    second = list(read_jsonl(a.second))
+    def labelled(d, where):
+        # A line without an id or any of the labels compared is refused, naming the field.
+        if not isinstance(d, dict) or not isinstance(d.get("id"), str):
+            sys.exit(f"{where}: a line without a string 'id'")
+        labels = d.get("labels")
+        if not isinstance(labels, dict):
+            sys.exit(f"{where}: {d['id']}: no 'labels' object")
+        for field in ["kind"] + FLAGS:
+            if field not in labels:
+                sys.exit(f"{where}: {d['id']}: labels.{field} missing")
+        return d
+
+    gold = {d["id"]: labelled(d, "--gold") for d in read_jsonl(a.gold)}
+    second = [labelled(d, "--second") for d in read_jsonl(a.second)]
     missing = [d["id"] for d in second if d["id"] not in gold]
     if missing:
         sys.exit(f"{len(missing)} second-labelled ids have no gold letter, e.g. {missing[:3]}")
