@@ -328,9 +328,14 @@ PackedScores::PackedScores(const PackedScores& o)
       packed_(o.packed_),
       dict_(o.dict_),
       arena_(o.arena_),
-      table_(o.table_),
-      strings_(o.strings_),
-      string_refs_(o.string_refs_) {
+      table_(o.table_) {
+  // The pool appended again (same ids), not copied: a copied block is allocated at its size
+  // (one that small is kept inside its std::string) and could move on a later Append.
+  string_refs_.reserve(o.string_refs_.size());
+  for (uint32_t id = 0; id < o.string_refs_.size(); ++id) {
+    const std::string_view str = o.Str(id);
+    string_refs_.push_back({strings_.Append(str), static_cast<uint32_t>(str.size())});
+  }
   Reindex();
 }
 

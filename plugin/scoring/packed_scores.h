@@ -161,8 +161,9 @@ class PackedScores {
   // The criterion tables, each unit's rows together (KeepIf and Set leave the old ones); the
   // row format is in packed_scores.cc (EncodeCriterion).
   ByteArena table_;
-  // The pool of distinct strings; index_'s keys point into strings_ (ByteArena's blocks never
-  // move their bytes).
+  // The pool of distinct strings; index_'s keys point into strings_ (ByteArena's blocks are
+  // reserved at 64 KB or more when made, so their bytes never move: the copy constructor
+  // appends the strings again rather than copying the blocks).
   ByteArena strings_;
   std::vector<StringRef> string_refs_;
   std::unordered_map<std::string_view, uint32_t> index_;
