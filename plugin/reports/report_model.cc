@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 #include <ostream>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "reports/vnformat.h"
@@ -326,6 +328,60 @@ void WriteNested(std::ostream& o, const json& v, int depth) {
   o.write(text.data() + from, static_cast<std::streamsize>(text.size() - from));
 }
 
+// json::parse(compact) written as WriteNested writes it at `depth`, without a document:
+// `compact` must be nlohmann's compact dump of a document (DumpJson: no whitespace outside
+// strings, its escapes and number forms, which a parse and dump keep as they are), so only the
+// layout changes: after '{' or '[' (unless empty) and after ',' a line break and two spaces a
+// level, "": " between a key and its value, a line break before the closing bracket.
+void WriteIndented(std::ostream& o, std::string_view compact, int depth) {
+  thread_local std::string out;  // kept: not allocated and freed per unit
+  out.clear();
+  int level = depth;
+  auto line = [&](int lvl) {
+    out += '\n';
+    out.append(2 * static_cast<size_t>(lvl), ' ');
+  };
+  const size_t n = compact.size();
+  for (size_t i = 0; i < n; ++i) {
+    const char c = compact[i];
+    switch (c) {
+      case '"': {  // a string: copied up to its closing quote, escapes included
+        size_t j = i + 1;
+        while (j < n && compact[j] != '"') j += compact[j] == '\\' ? 2 : 1;
+        out.append(compact.data() + i, std::min(j + 1, n) - i);
+        i = j;
+        break;
+      }
+      case '{':
+      case '[':
+        if (i + 1 < n && compact[i + 1] == (c == '{' ? '}' : ']')) {
+          out += c;
+          out += compact[++i];
+        } else {
+          out += c;
+          line(++level);
+        }
+        break;
+      case '}':
+      case ']':
+        line(--level);
+        out += c;
+        break;
+      case ',':
+        out += ',';
+        line(level);
+        break;
+      case ':':
+        out += ": ";
+        break;
+      default:
+        out += c;
+    }
+  }
+  o.write(out.data(), static_cast<std::streamsize>(out.size()));
+  if (out.capacity() > (size_t{1} << 20)) std::string().swap(out);
+}
+
 // The array of ArrayJson(items) as dump(2) writes it at `depth`, one element's document at a
 // time; stops early once the stream has failed.
 template <typename List>
@@ -338,9 +394,14 @@ void WriteArray(std::ostream& o, const List& items, int depth) {
   o << "[\n";
   for (size_t i = 0; i < items.size() && o; ++i) {
     o << pad;
-    if constexpr (std::is_same_v<List, PackedScores>)
-      WriteNested(o, ItemJson(items, i), depth + 1);
-    else
+    if constexpr (std::is_same_v<List, PackedScores>) {
+      thread_local std::string text;  // kept: not allocated and freed per unit
+      text.clear();
+      items.AppendJson(i, &text);
+      if (text.empty()) o.setstate(std::ios::failbit);  // a damaged packed text: only a bug
+      WriteIndented(o, text, depth + 1);
+      if (text.capacity() > (size_t{1} << 20)) std::string().swap(text);
+    } else
       WriteNested(o, ItemJson(items[i]), depth + 1);
     o << (i + 1 < items.size() ? ",\n" : "\n");
   }

@@ -71,24 +71,24 @@ std::string SheetName(std::string base, std::set<std::string>* used) {
   return name;
 }
 
-std::string SourceText(const scoring::CriterionScore& c) {
-  if (c.source == "indicator") return "Chỉ số " + c.indicator_id;
+std::string SourceText(const scoring::CriterionView& c) {
+  if (c.source == "indicator") return "Chỉ số " + std::string(c.indicator_id);
   if (c.source == "redistributed") return "Phân bổ lại";
   if (c.source == "no_data") return "Không có dữ liệu";
   if (c.source == "manual") {
     if (!c.manual) return "Nhập tay";
     std::string s =
         c.manual->assessor == scoring::Assessor::kSuperior ? "Cấp trên chấm" : "Tự chấm";
-    if (!c.manual->entered_by.empty()) s += ": " + c.manual->entered_by;
+    if (!c.manual->entered_by.empty()) (s += ": ") += c.manual->entered_by;
     if (!c.manual->entered_at.empty()) s += ", " + FormatDateVn(c.manual->entered_at);
-    if (!c.manual->evidence_note.empty()) s += "; " + c.manual->evidence_note;
-    if (!c.manual->document_ref.empty()) s += " (" + c.manual->document_ref + ")";
+    if (!c.manual->evidence_note.empty()) (s += "; ") += c.manual->evidence_note;
+    if (!c.manual->document_ref.empty()) ((s += " (") += c.manual->document_ref) += ")";
     return s;
   }
-  return c.source;
+  return std::string(c.source);
 }
 
-Cell CriterionValue(const scoring::CriterionScore& c) {
+Cell CriterionValue(const scoring::CriterionView& c) {
   if (!c.value) return T("—");
   if (c.indicator && c.indicator->ratio && *c.value == *c.indicator->ratio) {
     Cell cell = Pct(c.value);
@@ -192,16 +192,17 @@ std::vector<TableSource> TableSources(const ReportModel& m) {
          "Nguồn", "Ghi chú"},
         n, [&m](const RowFn& row) {
           for (size_t i = 0; i < m.scores.size(); ++i) {
-            // One unit's full score at a time, made again from its packed text.
-            const Result<UnitScore> full = m.scores.Full(i);
-            if (!full.ok()) continue;  // only a bug damages a packed text
-            const UnitScore& s = full.value();
-            for (const scoring::GroupScore& g : s.groups)
-              for (const scoring::CriterionScore& c : g.criteria)
-                if (!row({T(s.unit.code), T(s.unit.name), T(g.name), T(c.criterion_id), T(c.name),
-                          CriterionValue(c), N(c.points, 2, "0.00"), N(c.max_points, 2, "0.##"),
-                          T(SourceText(c)), T(c.note)}))
-                  return;
+            // The unit's typed criterion table (scoring/packed_scores.h): no text parsed.
+            const ScoreSummary& s = m.scores[i];
+            bool more = true;
+            m.scores.ForEachCriterion(i, [&](const scoring::CriterionView& c) {
+              return more = row({T(s.unit.code), T(s.unit.name), T(std::string(c.group_name)),
+                                 T(std::string(c.criterion_id)), T(std::string(c.name)),
+                                 CriterionValue(c), N(c.points, 2, "0.00"),
+                                 N(c.max_points, 2, "0.##"), T(SourceText(c)),
+                                 T(std::string(c.note))});
+            });
+            if (!more) return;
           }
         });
   }

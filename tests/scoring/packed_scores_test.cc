@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <memory>
+#include <cstring>
+#include <limits>
 #include <random>
 
 #include "core/json_write.h"
@@ -99,6 +103,120 @@ TEST(PackedScores, TextFullScoreAndRankAreTheUnpackedOnes) {
   for (size_t i = 0; i < packed.size(); ++i) text += packed.JsonSize(i);
   std::printf("120 units: text %zu bytes, packed %zu bytes\n", text, packed.memory_bytes());
   EXPECT_LT(packed.memory_bytes(), text / 3);
+}
+
+// The typed criterion table (ForEachCriterion) a report reads is what the unit's text parses
+// to (Full: UnitScoreFromJson of it), criterion by criterion, on real scores (the default
+// rubric, manual entries by both assessors with Vietnamese text and emoji) and on hostile
+// figures: a value that is not finite (null in the text), -0 beside a ratio of 0 (kept apart),
+// a value equal to its indicator's ratio, fractions and huge numbers, an indicator listed twice
+// (the last one is re-linked) or not at all, empty strings. Also after Rank, KeepIf, Set, and
+// in a copy that outlives its original and keeps interning.
+bool SameNumber(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool SameNumber(const std::optional<double>& a, const std::optional<double>& b) {
+  return a.has_value() == b.has_value() && (!a || SameNumber(*a, *b));
+}
+
+void ExpectTableIsTheText(const PackedScores& packed) {
+  for (size_t i = 0; i < packed.size(); ++i) {
+    auto full = packed.Full(i);
+    ASSERT_TRUE(full.ok()) << full.status().ToString();
+    std::vector<std::pair<const GroupScore*, const CriterionScore*>> want;
+    for (const GroupScore& g : full->groups)
+      for (const CriterionScore& c : g.criteria) want.emplace_back(&g, &c);
+    ASSERT_EQ(packed[i].criteria, want.size()) << i;
+    size_t k = 0;
+    packed.ForEachCriterion(i, [&](const CriterionView& v) {
+      const GroupScore& g = *want.at(k).first;
+      const CriterionScore& c = *want.at(k).second;
+      const std::string at = packed[i].unit.code + " " + c.criterion_id;
+      EXPECT_EQ(v.group_name, g.name) << at;
+      EXPECT_EQ(v.criterion_id, c.criterion_id) << at;
+      EXPECT_EQ(v.name, c.name) << at;
+      EXPECT_EQ(v.source, c.source) << at;
+      EXPECT_EQ(v.indicator_id, c.indicator_id) << at;
+      EXPECT_EQ(v.note, c.note) << at;
+      EXPECT_TRUE(SameNumber(v.value, c.value)) << at;
+      EXPECT_TRUE(SameNumber(v.points, c.points)) << at;
+      EXPECT_TRUE(SameNumber(v.max_points, c.max_points)) << at;
+      EXPECT_EQ(v.indicator.has_value(), c.indicator.has_value()) << at;
+      if (v.indicator && c.indicator) {
+        EXPECT_TRUE(SameNumber(v.indicator->numerator, c.indicator->numerator)) << at;
+        EXPECT_TRUE(SameNumber(v.indicator->denominator, c.indicator->denominator)) << at;
+        EXPECT_TRUE(SameNumber(v.indicator->ratio, c.indicator->ratio)) << at;
+      }
+      EXPECT_EQ(v.manual.has_value(), c.manual.has_value()) << at;
+      if (v.manual && c.manual) {
+        EXPECT_EQ(v.manual->assessor, c.manual->assessor) << at;
+        EXPECT_EQ(v.manual->entered_by, c.manual->entered_by) << at;
+        EXPECT_EQ(v.manual->entered_at, c.manual->entered_at) << at;
+        EXPECT_EQ(v.manual->evidence_note, c.manual->evidence_note) << at;
+        EXPECT_EQ(v.manual->document_ref, c.manual->document_ref) << at;
+      }
+      ++k;
+      return true;
+    });
+    EXPECT_EQ(k, want.size()) << i;
+  }
+}
+
+TEST(PackedScores, CriterionTableIsTheTextsParse) {
+  const Rubric r = Default();
+  auto scores = Scores(r, 60);
+  size_t manual = 0, superior = 0, with_figures = 0;
+  for (const UnitScore& s : scores)
+    for (const GroupScore& g : s.groups)
+      for (const CriterionScore& c : g.criteria) {
+        manual += c.manual.has_value();
+        superior += c.manual && c.manual->assessor == Assessor::kSuperior;
+        with_figures += c.indicator.has_value();
+      }
+  ASSERT_GT(manual, 0u);  // the data has what the table shows
+  ASSERT_GT(superior, 0u);
+  ASSERT_GT(with_figures, 0u);
+  // Hostile figures in unit 1's criteria (a score as a host could read it from the store).
+  UnitScore& h = scores[1];
+  std::vector<CriterionScore*> cs;
+  for (GroupScore& g : h.groups)
+    for (CriterionScore& c : g.criteria) cs.push_back(&c);
+  ASSERT_GE(cs.size(), 8u);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  cs[0]->value = nan;
+  cs[1]->value = -0.0;
+  cs[1]->indicator_id = "x.zero";
+  cs[2]->value = 0.1 + 0.2;
+  cs[2]->indicator_id = "x.dup";
+  cs[3]->value = 1e300;
+  cs[3]->points = 2.5;
+  cs[3]->max_points = -7;
+  cs[3]->indicator_id = "x.missing";
+  cs[4]->value = 123456789012.0;
+  cs[4]->indicator_id = "x.nanratio";
+  cs[5]->manual = ManualEntry{cs[5]->criterion_id, Assessor::kSelf, 1.25, "", "", "", ""};
+  cs[5]->note = "";
+  cs[6]->name = "Tiêu chí \"mới\"\n😀";
+  h.indicators_used.push_back({"x.zero", 0, 5, 0.0, std::nullopt, {}});
+  h.indicators_used.push_back({"x.dup", 1, 3, 0.1 + 0.2, std::nullopt, {}});
+  h.indicators_used.push_back({"x.dup", 2, 3, 0.5, 4.0, {"HS-1"}});  // the one re-linked
+  h.indicators_used.push_back({"x.nanratio", 7, 0, nan, std::nullopt, {}});
+  PackedScores packed;
+  for (const auto& s : scores) packed.push_back(s);
+  ExpectTableIsTheText(packed);
+  ASSERT_TRUE(packed.Rank().ok());
+  ExpectTableIsTheText(packed);
+  packed.KeepIf([](const ScoreSummary& s) { return s.unit.code != "SO.U1003"; });
+  packed.Set(0, scores[7]);
+  ExpectTableIsTheText(packed);
+  // A copy keeps its own pool: it outlives the original and interns new strings.
+  auto copy = std::make_unique<PackedScores>(packed);
+  packed = PackedScores();
+  UnitScore renamed = scores[9];
+  renamed.unit.code = "SO.KHAC";
+  for (GroupScore& g : renamed.groups)
+    for (CriterionScore& c : g.criteria) c.note += " (sửa)";
+  copy->push_back(renamed);
+  copy->push_back(scores[1]);
+  ExpectTableIsTheText(*copy);
 }
 
 // Rank's refusals leave the scores as they were; KeepIf and Set keep the others untouched.
