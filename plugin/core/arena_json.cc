@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstring>
 #include <new>
 
 #include "core/json_write.h"
@@ -115,31 +117,32 @@ class ArenaJsonBuilder {
     const Frame f = frames_.back();
     frames_.pop_back();
     --depth_;
-    const size_t n = values_.size() - f.first;
-    auto* m = a_->AllocateArray<ArenaJson::Member>(n);
-    for (size_t i = 0; i < n; ++i) new (&m[i]) ArenaJson::Member{keys_[f.second + i], values_[f.first + i]};
-    const size_t kept = SortMembers(m, n);
-    values_.resize(f.first);
-    keys_.resize(f.second);
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kObject;
-    v.size_ = kept;
-    v.u_.members = m;
-    return Push(v);
+    return Push(CloseObject(a_, &values_, &keys_, f.first, f.second));
   }
   bool end_array() {
     const Frame f = frames_.back();
     frames_.pop_back();
     --depth_;
-    const size_t n = values_.size() - f.first;
-    auto* e = a_->AllocateArray<ArenaJson>(n);
-    for (size_t i = 0; i < n; ++i) new (&e[i]) ArenaJson(values_[f.first + i]);
-    values_.resize(f.first);
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kArray;
-    v.size_ = n;
-    v.u_.elements = e;
-    return Push(v);
+    return Push(CloseArray(a_, &values_, f.first));
+  }
+  // The container whose members (elements) are values[first...] (keys[first_key...]), copied
+  // into the arena and taken off the stacks.
+  static ArenaJson CloseObject(JsonArena* a, std::vector<ArenaJson>* values, std::vector<std::string_view>* keys,
+                               size_t first, size_t first_key) {
+    const size_t n = values->size() - first;
+    auto* m = a->AllocateArray<ArenaJson::Member>(n);
+    for (size_t i = 0; i < n; ++i) new (&m[i]) ArenaJson::Member{(*keys)[first_key + i], (*values)[first + i]};
+    const size_t kept = SortMembers(m, n);
+    values->resize(first);
+    keys->resize(first_key);
+    return Container(ArenaJson::Type::kObject, kept, m);
+  }
+  static ArenaJson CloseArray(JsonArena* a, std::vector<ArenaJson>* values, size_t first) {
+    const size_t n = values->size() - first;
+    auto* e = a->AllocateArray<ArenaJson>(n);
+    for (size_t i = 0; i < n; ++i) new (&e[i]) ArenaJson((*values)[first + i]);
+    values->resize(first);
+    return Container(ArenaJson::Type::kArray, n, e);
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
 
@@ -150,6 +153,46 @@ class ArenaJsonBuilder {
     values_.clear();
     return root;
   }
+
+  static ArenaJson Chars(const char* chars, size_t n) {
+    ArenaJson v;
+    v.type_ = ArenaJson::Type::kString;
+    v.u_.chars = chars;
+    v.size_ = n;
+    return v;
+  }
+  static ArenaJson Integer(int64_t i) {
+    ArenaJson v;
+    v.type_ = ArenaJson::Type::kInteger;
+    v.u_.i = i;
+    return v;
+  }
+  static ArenaJson Unsigned(uint64_t u) {
+    ArenaJson v;
+    v.type_ = ArenaJson::Type::kUnsigned;
+    v.u_.u = u;
+    return v;
+  }
+  static ArenaJson Float(double d) {
+    ArenaJson v;
+    v.type_ = ArenaJson::Type::kFloat;
+    v.u_.d = d;
+    return v;
+  }
+  static ArenaJson Boolean(bool b) {
+    ArenaJson v;
+    v.type_ = ArenaJson::Type::kBoolean;
+    v.u_.b = b;
+    return v;
+  }
+  static const ArenaJson* Store(JsonArena* a, const ArenaJson& v) {
+    auto* root = a->AllocateArray<ArenaJson>(1);
+    new (root) ArenaJson(v);
+    return root;
+  }
+  static std::vector<ArenaJson>& Values(JsonArena* a) { return a->scratch_values_; }
+  static std::vector<std::string_view>& Keys(JsonArena* a) { return a->scratch_keys_; }
+  static std::vector<std::pair<size_t, size_t>>& Frames(JsonArena* a) { return a->scratch_frames_; }
 
   static ArenaJson String(JsonArena* arena, std::string_view s) {
     ArenaJson v;
@@ -242,8 +285,287 @@ class ArenaJsonBuilder {
   int depth_ = 0;
 };
 
+
+namespace {
+
+// A strict reader of RFC 8259 JSON for the common case of an event, straight into the arena:
+// nlohmann's lexer costs most of a parse (it counts lines and keeps every token's bytes for
+// its error messages, byte by byte). It vouches only for what nlohmann reads the same way and
+// gives up (nullptr) on anything else: a syntax error, a number it would not convert exactly
+// as nlohmann does (an integer beyond 64 bits, a float from_chars does not take), a byte-order
+// mark, a container past max_depth. ParseArenaJsonBounded then asks nlohmann's parser, whose
+// verdict, document and error stand. Iterative; reads only [p, end).
+class FastReader {
+ public:
+  static constexpr size_t kArray = SIZE_MAX;
+  FastReader(std::string_view text, int max_depth, JsonArena* arena)
+      : p_(text.data()), end_(text.data() + text.size()), a_(arena), max_depth_(max_depth),
+        values_(ArenaJsonBuilder::Values(arena)), keys_(ArenaJsonBuilder::Keys(arena)),
+        frames_(ArenaJsonBuilder::Frames(arena)) {
+    values_.clear();
+    keys_.clear();
+    frames_.clear();
+  }
+
+  const ArenaJson* Read() {
+    // frames_: (first value, first key) of each open container; kArray as an array's key.
+    while (true) {
+      // A value starts here.
+      SkipSpace();
+      if (p_ == end_) return nullptr;
+      const char c = *p_;
+      if (c == '{' || c == '[') {
+        if (static_cast<int>(frames_.size()) >= max_depth_) return nullptr;
+        ++p_;
+        frames_.push_back({values_.size(), c == '{' ? keys_.size() : kArray});
+        SkipSpace();
+        if (p_ != end_ && *p_ == (c == '{' ? '}' : ']')) {
+          ++p_;
+          Close();
+        } else if (c == '{') {
+          if (!Key()) return nullptr;
+          continue;
+        } else {
+          continue;
+        }
+      } else if (c == '"') {
+        std::string_view sv;
+        if (!String(&sv)) return nullptr;
+        values_.push_back(ArenaJsonBuilder::Chars(sv.data(), sv.size()));
+      } else if (c == 't' || c == 'f' || c == 'n') {
+        if (!Literal()) return nullptr;
+      } else if (c == '-' || (c >= '0' && c <= '9')) {
+        if (!Number()) return nullptr;
+      } else {
+        return nullptr;
+      }
+      // After a value: the next member or element, or the end of containers.
+      while (true) {
+        SkipSpace();
+        if (frames_.empty()) {
+          if (p_ != end_ || values_.size() != 1) return nullptr;
+          return ArenaJsonBuilder::Store(a_, values_.back());
+        }
+        if (p_ == end_) return nullptr;
+        const bool object = frames_.back().second != kArray;
+        if (*p_ == ',') {
+          ++p_;
+          if (object && !Key()) return nullptr;
+          break;  // the next value
+        }
+        if (*p_ != (object ? '}' : ']')) return nullptr;
+        ++p_;
+        Close();
+      }
+    }
+  }
+
+ private:
+  void SkipSpace() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  void Close() {
+    const auto [first, first_key] = frames_.back();
+    frames_.pop_back();
+    values_.push_back(first_key != kArray ? ArenaJsonBuilder::CloseObject(a_, &values_, &keys_, first, first_key)
+                             : ArenaJsonBuilder::CloseArray(a_, &values_, first));
+  }
+  // A member's key and its colon.
+  bool Key() {
+    SkipSpace();
+    if (p_ == end_ || *p_ != '"') return false;
+    std::string_view k;
+    if (!String(&k)) return false;
+    keys_.push_back(k);
+    SkipSpace();
+    if (p_ == end_ || *p_ != ':') return false;
+    ++p_;
+    return true;
+  }
+  bool Literal() {
+    auto word = [&](std::string_view w) {
+      if (static_cast<size_t>(end_ - p_) < w.size() || std::string_view(p_, w.size()) != w) return false;
+      p_ += w.size();
+      return true;
+    };
+    if (word("true")) values_.push_back(ArenaJsonBuilder::Boolean(true));
+    else if (word("false")) values_.push_back(ArenaJsonBuilder::Boolean(false));
+    else if (word("null")) values_.push_back(ArenaJson());
+    else return false;
+    return true;
+  }
+  static bool Digit(char c) { return c >= '0' && c <= '9'; }
+  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, as nlohmann types it: an integer that
+  // fits 64 bits as unsigned (not negative) or signed, anything else a double (here only when
+  // from_chars converts it exactly: it rounds as strtod does, without the locale).
+  bool Number() {
+    const char* start = p_;
+    const bool negative = *p_ == '-';
+    if (negative) ++p_;
+    if (p_ == end_ || !Digit(*p_)) return false;
+    if (*p_ == '0') {
+      ++p_;
+    } else {
+      while (p_ != end_ && Digit(*p_)) ++p_;
+    }
+    bool integer = true;
+    if (p_ != end_ && *p_ == '.') {
+      integer = false;
+      ++p_;
+      if (p_ == end_ || !Digit(*p_)) return false;
+      while (p_ != end_ && Digit(*p_)) ++p_;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      integer = false;
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (p_ == end_ || !Digit(*p_)) return false;
+      while (p_ != end_ && Digit(*p_)) ++p_;
+    }
+    if (integer) {
+      uint64_t magnitude = 0;
+      const char* digits = start + (negative ? 1 : 0);
+      auto r = std::from_chars(digits, p_, magnitude);
+      if (r.ec != std::errc() || r.ptr != p_) return false;  // beyond 64 bits: nlohmann's float
+      if (!negative) {
+        values_.push_back(ArenaJsonBuilder::Unsigned(magnitude));
+        return true;
+      }
+      if (magnitude > static_cast<uint64_t>(INT64_MAX) + 1) return false;
+      values_.push_back(ArenaJsonBuilder::Integer(
+          magnitude == static_cast<uint64_t>(INT64_MAX) + 1 ? INT64_MIN : -static_cast<int64_t>(magnitude)));
+      return true;
+    }
+    double d = 0;
+    auto r = std::from_chars(start, p_, d);
+    if (r.ec != std::errc() || r.ptr != p_ || !std::isfinite(d)) return false;
+    values_.push_back(ArenaJsonBuilder::Float(d));
+    return true;
+  }
+  static int Hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  bool Hex4(unsigned* out) {
+    if (end_ - p_ < 4) return false;
+    unsigned v = 0;
+    for (int i = 0; i < 4; ++i) {
+      const int h = Hex(p_[i]);
+      if (h < 0) return false;
+      v = v * 16 + static_cast<unsigned>(h);
+    }
+    p_ += 4;
+    *out = v;
+    return true;
+  }
+  // A string literal at p_ (its opening quote), decoded into the arena: valid UTF-8 as
+  // nlohmann's decoder takes it, no raw control byte, the escapes of RFC 8259 with surrogate
+  // escapes only in pairs.
+  bool String(std::string_view* out) {
+    ++p_;
+    const char* begin = p_;
+    bool escaped = false;
+    while (true) {
+      if (p_ == end_) return false;
+      const unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') break;
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        escaped = true;
+        if (end_ - p_ < 2) return false;
+        p_ += 2;  // the escape is checked when decoding
+        continue;
+      }
+      if (c < 0x80) {
+        ++p_;
+        continue;
+      }
+      const size_t len = Utf8SequenceLength(reinterpret_cast<const unsigned char*>(p_), static_cast<size_t>(end_ - p_));
+      if (len == 0) return false;
+      p_ += len;
+    }
+    const char* close = p_;
+    ++p_;  // past the closing quote
+    if (!escaped) {
+      *out = a_->Copy(std::string_view(begin, static_cast<size_t>(close - begin)));
+      return true;
+    }
+    // Decoded text is never longer than its literal.
+    char* dst = a_->AllocateArray<char>(static_cast<size_t>(close - begin));
+    char* w = dst;
+    const char* after = p_;
+    p_ = begin;
+    while (p_ < close) {
+      if (*p_ != '\\') {
+        *w++ = *p_++;
+        continue;
+      }
+      ++p_;
+      const char e = *p_++;
+      switch (e) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '/': *w++ = '/'; break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+        case 'u': {
+          unsigned cp = 0;
+          if (close - p_ < 4 || !Hex4(&cp)) return false;
+          if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned lo = 0;
+            if (close - p_ < 6 || p_[0] != '\\' || p_[1] != 'u') return false;
+            p_ += 2;
+            if (!Hex4(&lo) || lo < 0xDC00 || lo > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          }
+          if (cp < 0x80) {
+            *w++ = static_cast<char>(cp);
+          } else if (cp < 0x800) {
+            *w++ = static_cast<char>(0xC0 | (cp >> 6));
+            *w++ = static_cast<char>(0x80 | (cp & 0x3F));
+          } else if (cp < 0x10000) {
+            *w++ = static_cast<char>(0xE0 | (cp >> 12));
+            *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            *w++ = static_cast<char>(0x80 | (cp & 0x3F));
+          } else {
+            *w++ = static_cast<char>(0xF0 | (cp >> 18));
+            *w++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+            *w++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+            *w++ = static_cast<char>(0x80 | (cp & 0x3F));
+          }
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    p_ = after;
+    *out = std::string_view(dst, static_cast<size_t>(w - dst));
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+  JsonArena* a_;
+  int max_depth_;
+  std::vector<ArenaJson>& values_;
+  std::vector<std::string_view>& keys_;
+  std::vector<std::pair<size_t, size_t>>& frames_;
+};
+
+}  // namespace
+
 Result<const ArenaJson*> ParseArenaJsonBounded(std::string_view text, int max_depth, JsonArena* arena,
                                                JsonScanError* error) {
+  // The common case without nlohmann's lexer (FastReader); whatever it does not vouch for is
+  // read by nlohmann's parser.
+  if (const ArenaJson* doc = FastReader(text, max_depth, arena).Read()) return doc;
   bool refused = false;
   ArenaJsonBuilder sax(arena, max_depth);
   try {
