@@ -81,30 +81,10 @@ class ArenaJsonBuilder {
   }
 
   bool null() { return Push(ArenaJson()); }
-  bool boolean(bool b) {
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kBoolean;
-    v.u_.b = b;
-    return Push(v);
-  }
-  bool number_integer(json::number_integer_t i) {
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kInteger;
-    v.u_.i = i;
-    return Push(v);
-  }
-  bool number_unsigned(json::number_unsigned_t u) {
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kUnsigned;
-    v.u_.u = u;
-    return Push(v);
-  }
-  bool number_float(json::number_float_t d, const json::string_t&) {
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kFloat;
-    v.u_.d = d;
-    return Push(v);
-  }
+  bool boolean(bool b) { return Push(Boolean(b)); }
+  bool number_integer(json::number_integer_t i) { return Push(Integer(i)); }
+  bool number_unsigned(json::number_unsigned_t u) { return Push(Unsigned(u)); }
+  bool number_float(json::number_float_t d, const json::string_t&) { return Push(Float(d)); }
   bool string(json::string_t& s) { return Push(String(a_, s)); }
   bool binary(json::binary_t&) { return false; }  // not produced by JSON text
   bool key(json::string_t& k) {
@@ -154,37 +134,18 @@ class ArenaJsonBuilder {
     return root;
   }
 
-  static ArenaJson Chars(const char* chars, size_t n) {
+  static ArenaJson Make(ArenaJson::Type type, ArenaJson::U u, size_t size = 0) {
     ArenaJson v;
-    v.type_ = ArenaJson::Type::kString;
-    v.u_.chars = chars;
-    v.size_ = n;
+    v.type_ = type;
+    v.u_ = u;
+    v.size_ = size;
     return v;
   }
-  static ArenaJson Integer(int64_t i) {
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kInteger;
-    v.u_.i = i;
-    return v;
-  }
-  static ArenaJson Unsigned(uint64_t u) {
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kUnsigned;
-    v.u_.u = u;
-    return v;
-  }
-  static ArenaJson Float(double d) {
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kFloat;
-    v.u_.d = d;
-    return v;
-  }
-  static ArenaJson Boolean(bool b) {
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kBoolean;
-    v.u_.b = b;
-    return v;
-  }
+  static ArenaJson Chars(const char* chars, size_t n) { return Make(ArenaJson::Type::kString, {.chars = chars}, n); }
+  static ArenaJson Integer(int64_t i) { return Make(ArenaJson::Type::kInteger, {.i = i}); }
+  static ArenaJson Unsigned(uint64_t u) { return Make(ArenaJson::Type::kUnsigned, {.u = u}); }
+  static ArenaJson Float(double d) { return Make(ArenaJson::Type::kFloat, {.d = d}); }
+  static ArenaJson Boolean(bool b) { return Make(ArenaJson::Type::kBoolean, {.b = b}); }
   static const ArenaJson* Store(JsonArena* a, const ArenaJson& v) {
     auto* root = a->AllocateArray<ArenaJson>(1);
     new (root) ArenaJson(v);
@@ -195,45 +156,23 @@ class ArenaJsonBuilder {
   static std::vector<std::pair<size_t, size_t>>& Frames(JsonArena* a) { return a->scratch_frames_; }
 
   static ArenaJson String(JsonArena* arena, std::string_view s) {
-    ArenaJson v;
-    v.type_ = ArenaJson::Type::kString;
     const std::string_view c = arena->Copy(s);
-    v.u_.chars = c.data();
-    v.size_ = c.size();
-    return v;
+    return Chars(c.data(), c.size());
   }
   static ArenaJson Scalar(const nlohmann::json& j) {
-    ArenaJson v;
     switch (j.type()) {
-      case nlohmann::json::value_t::boolean:
-        v.type_ = ArenaJson::Type::kBoolean;
-        v.u_.b = j.get<bool>();
-        break;
-      case nlohmann::json::value_t::number_integer:
-        v.type_ = ArenaJson::Type::kInteger;
-        v.u_.i = j.get<int64_t>();
-        break;
-      case nlohmann::json::value_t::number_unsigned:
-        v.type_ = ArenaJson::Type::kUnsigned;
-        v.u_.u = j.get<uint64_t>();
-        break;
-      case nlohmann::json::value_t::number_float:
-        v.type_ = ArenaJson::Type::kFloat;
-        v.u_.d = j.get<double>();
-        break;
-      default:
-        break;  // null (binary and discarded are not read from JSON text)
+      case nlohmann::json::value_t::boolean: return Boolean(j.get<bool>());
+      case nlohmann::json::value_t::number_integer: return Integer(j.get<int64_t>());
+      case nlohmann::json::value_t::number_unsigned: return Unsigned(j.get<uint64_t>());
+      case nlohmann::json::value_t::number_float: return Float(j.get<double>());
+      default: return ArenaJson();  // null (binary and discarded are not read from JSON text)
     }
-    return v;
   }
   static ArenaJson Container(ArenaJson::Type type, size_t n, const void* items) {
-    ArenaJson v;
-    v.type_ = type;
-    v.size_ = n;
-    if (type == ArenaJson::Type::kArray) v.u_.elements = static_cast<const ArenaJson*>(items);
-    else v.u_.members = static_cast<const ArenaJson::Member*>(items);
-    return v;
+    if (type == ArenaJson::Type::kArray) return Make(type, {.elements = static_cast<const ArenaJson*>(items)}, n);
+    return Make(type, {.members = static_cast<const ArenaJson::Member*>(items)}, n);
   }
+
 
  private:
   using Frame = std::pair<size_t, size_t>;  // first value, first key
