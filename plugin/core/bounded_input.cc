@@ -242,6 +242,10 @@ Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth,
     refused = true;  // nlohmann's "excessive size" (out_of_range), not reached for text input
   }
   if (!refused) return doc;
+  return RefusedJson(text, max_depth, error);
+}
+
+Status RefusedJson(std::string_view text, int max_depth, JsonScanError* error) {
   JsonScanError e = ScanJson(text, max_depth)
                         .value_or(JsonScanError{JsonScanError::Kind::kSyntax, "/", "JSON không hợp lệ", 0});
   std::string message = e.path + ": " + e.reason;

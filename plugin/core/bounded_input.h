@@ -60,6 +60,10 @@ std::optional<JsonScanError> ScanJson(std::string_view text, int max_depth,
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth,
                                         JsonScanError* error = nullptr);
 
+// What ParseJsonBounded answers for a text its parser refused: ScanJson's error (*error, when
+// given), kInvalidInput "<path>: <reason>". For other bounded parsers of the same lexer.
+Status RefusedJson(std::string_view text, int max_depth, JsonScanError* error = nullptr);
+
 // The whole content of `path` when it is a regular file of at most max_bytes bytes.
 // kIoError naming the file when it does not exist, cannot be read, or is not a regular file
 // (device, FIFO, socket, directory); kInvalidInput when it is larger than max_bytes. Never

@@ -1,5 +1,6 @@
 #include "core/fast_schema.h"
 
+#include "core/arena_json.h"
 #include "core/json_write.h"
 
 #include <algorithm>
@@ -540,7 +541,7 @@ std::unique_ptr<Node> CompileNode(const nlohmann::json& s, int depth) {
 
 // valijson's u8_strlen for valid UTF-8 without NUL (the lead bytes); nullopt otherwise (the
 // checker then cannot say what valijson would count).
-std::optional<uint64_t> Utf8Length(const std::string& s) {
+std::optional<uint64_t> Utf8Length(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const size_t n = s.size();
   uint64_t count = 0;
@@ -565,36 +566,87 @@ void Meet(Verdict* acc, Verdict v) {
   *acc = v;
 }
 
-Verdict CheckNode(const Node& n, const nlohmann::json& d) {
+// The document's reads CheckNode needs, for nlohmann's documents and arena views alike.
+unsigned TypeBits(const nlohmann::json& d) {
+  switch (d.type()) {
+    case nlohmann::json::value_t::null: return 1;
+    case nlohmann::json::value_t::boolean: return 2;
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned: return 4 | 8;
+    case nlohmann::json::value_t::number_float: return 8;
+    case nlohmann::json::value_t::string: return 16;
+    case nlohmann::json::value_t::array: return 32;
+    case nlohmann::json::value_t::object: return 64;
+    default: return 0;  // binary, discarded
+  }
+}
+unsigned TypeBits(const ArenaJson& d) {
+  switch (d.type()) {
+    case ArenaJson::Type::kNull: return 1;
+    case ArenaJson::Type::kBoolean: return 2;
+    case ArenaJson::Type::kInteger:
+    case ArenaJson::Type::kUnsigned: return 4 | 8;
+    case ArenaJson::Type::kFloat: return 8;
+    case ArenaJson::Type::kString: return 16;
+    case ArenaJson::Type::kArray: return 32;
+    case ArenaJson::Type::kObject: return 64;
+  }
+  return 0;
+}
+std::string_view Text(const nlohmann::json& d) { return d.get_ref<const std::string&>(); }
+std::string_view Text(const ArenaJson& d) { return d.string(); }
+// An integer enum entries can be compared with (int64 range), else nullopt.
+std::optional<int64_t> EnumInteger(const nlohmann::json& d) {
+  if (d.is_number_integer() && (!d.is_number_unsigned() || d.get<uint64_t>() <= INT64_MAX)) return d.get<int64_t>();
+  return std::nullopt;
+}
+std::optional<int64_t> EnumInteger(const ArenaJson& d) {
+  if (d.type() == ArenaJson::Type::kInteger) return d.integer();
+  if (d.type() == ArenaJson::Type::kUnsigned && d.unsigned_integer() <= INT64_MAX)
+    return static_cast<int64_t>(d.unsigned_integer());
+  return std::nullopt;
+}
+double Number(const nlohmann::json& d) { return d.get<double>(); }
+double Number(const ArenaJson& d) { return d.number(); }
+bool Has(const nlohmann::json& d, const std::string& key) { return d.find(key) != d.end(); }
+bool Has(const ArenaJson& d, const std::string& key) { return d.Find(key) != nullptr; }
+const nlohmann::json& Elements(const nlohmann::json& d) { return d; }
+std::span<const ArenaJson> Elements(const ArenaJson& d) { return d.elements(); }
+// f(key, value) for each member, in key order.
+template <typename F>
+bool EachMember(const nlohmann::json& d, F&& f) {
+  for (auto it = d.begin(); it != d.end(); ++it)
+    if (!f(std::string_view(it.key()), it.value())) return false;
+  return true;
+}
+template <typename F>
+bool EachMember(const ArenaJson& d, F&& f) {
+  for (const ArenaJson::Member& m : d.members())
+    if (!f(m.key, m.value)) return false;
+  return true;
+}
+
+template <typename Json>
+Verdict CheckNode(const Node& n, const Json& d) {
   if (n.opaque) return Verdict::kUnknown;
   if (n.types) {
-    unsigned have = 0;
-    switch (d.type()) {
-      case nlohmann::json::value_t::null: have = 1; break;
-      case nlohmann::json::value_t::boolean: have = 2; break;
-      case nlohmann::json::value_t::number_integer:
-      case nlohmann::json::value_t::number_unsigned: have = 4 | 8; break;
-      case nlohmann::json::value_t::number_float: have = 8; break;
-      case nlohmann::json::value_t::string: have = 16; break;
-      case nlohmann::json::value_t::array: have = 32; break;
-      case nlohmann::json::value_t::object: have = 64; break;
-      default: return Verdict::kUnknown;  // binary, discarded
-    }
+    const unsigned have = TypeBits(d);
+    if (!have) return Verdict::kUnknown;
     if (!(n.types & have)) return Verdict::kInvalid;
   }
   Verdict out = Verdict::kValid;
   if (n.has_enum) {
     if (d.is_string()) {
-      if (!n.enum_strings.count(d.get_ref<const std::string&>())) return Verdict::kInvalid;
-    } else if (d.is_number_integer() && (!d.is_number_unsigned() || d.get<uint64_t>() <= INT64_MAX)) {
+      if (!n.enum_strings.count(Text(d))) return Verdict::kInvalid;
+    } else if (auto i = EnumInteger(d)) {
       // A match is certain; a mismatch is left to valijson's number comparison.
-      if (!n.enum_integers.count(d.get<int64_t>())) return Verdict::kUnknown;
+      if (!n.enum_integers.count(*i)) return Verdict::kUnknown;
     } else {
       return Verdict::kUnknown;
     }
   }
   if (d.is_string()) {
-    const std::string& s = d.get_ref<const std::string&>();
+    const std::string_view s = Text(d);
     if (n.max_length || n.min_length) {
       auto len = Utf8Length(s);
       if (!len) return Verdict::kUnknown;
@@ -603,30 +655,34 @@ Verdict CheckNode(const Node& n, const nlohmann::json& d) {
     }
     if (n.pattern && !n.pattern->Search(s)) return Verdict::kInvalid;
   } else if (d.is_number()) {
-    const double x = d.get<double>();
+    const double x = Number(d);
     if (n.minimum && x < *n.minimum) return Verdict::kInvalid;
     if (n.maximum && x > *n.maximum) return Verdict::kInvalid;
   } else if (d.is_array()) {
     if (n.max_items && d.size() > *n.max_items) return Verdict::kInvalid;
     if (n.min_items && d.size() < *n.min_items) return Verdict::kInvalid;
     if (n.items) {
-      for (const auto& e : d) {
+      for (const auto& e : Elements(d)) {
         Meet(&out, CheckNode(*n.items, e));
         if (out == Verdict::kInvalid) return out;
       }
     }
   } else if (d.is_object()) {
     for (const auto& r : n.required)
-      if (d.find(r) == d.end()) return Verdict::kInvalid;
-    for (auto it = d.begin(); it != d.end(); ++it) {
-      auto p = n.properties.find(it.key());
+      if (!Has(d, r)) return Verdict::kInvalid;
+    const bool done = EachMember(d, [&](std::string_view key, const auto& value) {
+      auto p = n.properties.find(key);
       if (p == n.properties.end()) {
-        if (n.closed) return Verdict::kInvalid;
-        continue;
+        if (n.closed) {
+          out = Verdict::kInvalid;
+          return false;
+        }
+        return true;
       }
-      Meet(&out, CheckNode(*p->second, it.value()));
-      if (out == Verdict::kInvalid) return out;
-    }
+      Meet(&out, CheckNode(*p->second, value));
+      return out != Verdict::kInvalid;
+    });
+    if (!done) return out;
   }
   for (const auto& a : n.all_of) {
     Meet(&out, CheckNode(*a, d));
@@ -668,6 +724,10 @@ std::unique_ptr<const FastSchema> FastSchema::Compile(const nlohmann::json& sche
 }
 
 FastSchema::Verdict FastSchema::Check(const nlohmann::json& doc) const {
+  return CheckNode(*root_, doc);
+}
+
+FastSchema::Verdict FastSchema::CheckView(const ArenaJson& doc) const {
   return CheckNode(*root_, doc);
 }
 

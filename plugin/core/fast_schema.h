@@ -29,6 +29,8 @@
 
 namespace danvan {
 
+class ArenaJson;
+
 // A regular expression of the subset the schemas use, with std::regex_search semantics
 // (ECMAScript, byte-wise, no multiline): literal ASCII characters, escaped punctuation, \d,
 // bracket classes of ASCII characters and ranges (negated or not, \d inside), groups (…),
@@ -60,6 +62,8 @@ class FastSchema {
   static std::unique_ptr<const FastSchema> Compile(const nlohmann::json& schema);
   ~FastSchema();
   Verdict Check(const nlohmann::json& doc) const;
+  // The same verdict for an arena view (core/arena_json.h) of the same document.
+  Verdict CheckView(const ArenaJson& doc) const;
 
   struct Node;
 

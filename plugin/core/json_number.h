@@ -11,7 +11,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/arena_json.h"
+
 namespace danvan {
+
+// A float with no fractional part inside +-2^53 (every integer below is a double), else nullopt.
+inline std::optional<int64_t> ExactIntOfDouble(double d) {
+  constexpr double kExact = 9007199254740992.0;
+  if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > kExact) return std::nullopt;
+  return static_cast<int64_t>(d);
+}
 
 // The integer a JSON number stands for, when it stands for one exactly and fits int64_t: an
 // integer (signed, or unsigned up to INT64_MAX), or a float with no fractional part inside
@@ -24,12 +33,19 @@ inline std::optional<int64_t> JsonExactInt(const nlohmann::json& v) {
     return static_cast<int64_t>(u);
   }
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    constexpr double kExact = 9007199254740992.0;  // 2^53: every integer below is a double
-    if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > kExact) return std::nullopt;
-    return static_cast<int64_t>(d);
+  if (v.is_number_float()) return ExactIntOfDouble(v.get<double>());
+  return std::nullopt;
+}
+
+// The same for an arena view (core/arena_json.h).
+inline std::optional<int64_t> JsonExactInt(const ArenaJson& v) {
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.unsigned_integer();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+    return static_cast<int64_t>(u);
   }
+  if (v.is_number_integer()) return v.integer();
+  if (v.is_number_float()) return ExactIntOfDouble(v.number_float());
   return std::nullopt;
 }
 

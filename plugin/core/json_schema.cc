@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "core/arena_json.h"
 #include "core/fast_schema.h"
 
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
@@ -128,6 +129,12 @@ bool IsStructural(const std::string& d) {
 }
 
 }  // namespace
+
+bool JsonSchema::ValidateView(const ArenaJson& doc, std::vector<FieldError>* errors,
+                          const std::string& path_prefix) const {
+  if (impl_->fast->CheckView(doc) == FastSchema::Verdict::kValid) return true;
+  return Validate(ToNlohmann(doc), errors, path_prefix);
+}
 
 bool JsonSchema::Validate(const nlohmann::json& doc, std::vector<FieldError>* errors,
                           const std::string& prefix) const {

@@ -13,6 +13,8 @@
 
 namespace danvan {
 
+class ArenaJson;
+
 struct FieldError {
   std::string path;    // JSON pointer, e.g. "/data/NgayTiepNhan"
   std::string reason;  // Vietnamese, e.g. "sai định dạng: yyyyMMddHHmmss theo giờ Việt Nam"
@@ -38,6 +40,10 @@ class JsonSchema {
   // Appends the errors of `doc` to `errors`, paths prefixed with `path_prefix` (e.g. "/data").
   // Returns true when valid.
   bool Validate(const nlohmann::json& doc, std::vector<FieldError>* errors,
+                const std::string& path_prefix = "") const;
+  // The same for an arena view (core/arena_json.h): checked in place when it is valid; a
+  // document the compiled checks cannot pass is copied to nlohmann's form for valijson's errors.
+  bool ValidateView(const ArenaJson& doc, std::vector<FieldError>* errors,
                 const std::string& path_prefix = "") const;
   const std::string& name() const { return name_; }
 

@@ -207,7 +207,8 @@ class Engine {
   std::vector<EventResult> ApplyAll(const std::vector<Prepared*>& events, Status* status,
                                     const std::function<void(EventResult&)>& answer = {});
   // Parses, validates and tags an event on the caller's thread (outside any lock).
-  void PrepareEvent(Prepared* p, int64_t tag_now) const;
+  // `arena`: the event's parse (Intake::Parse), reused between events; this thread's.
+  void PrepareEvent(Prepared* p, int64_t tag_now, JsonArena* arena) const;
   // Group commit: the caller's event joins the queue; a leader applies the queued events in one
   // transaction. Returns the event's result, or nullopt and a status.
   std::optional<EventResult> ApplyGrouped(Prepared* p, Status* status);

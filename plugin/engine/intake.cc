@@ -14,47 +14,44 @@ namespace {
 
 constexpr const char* kKinds[] = {"dossier", "petition", "reception", "dvk_model", "plan_task"};
 
-bool EndsWith(const std::string& s, const char* suffix) {
-  size_t n = std::char_traits<char>::length(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
 // Date fields the schemas check only by pattern are also checked as real calendar dates.
 // Iterative (an explicit stack), so its depth costs heap, not the host thread's stack; the
-// event's nesting is bounded by limits.max_json_depth before it gets here anyway.
-void CheckDates(const nlohmann::json& root, const std::string& root_path, bool portal_style,
+// event's nesting is bounded by limits.max_json_depth before it gets here anyway. Members are
+// visited in key order, the errors in the order nlohmann's documents gave them.
+void CheckDates(const ArenaJson& root, const std::string& root_path, bool portal_style,
                 std::vector<FieldError>* errors) {
   struct Item {
-    const nlohmann::json* node;
+    const ArenaJson* node;
     std::string path;
   };
   std::vector<Item> stack = {{&root, root_path}};
   while (!stack.empty()) {
     Item item = std::move(stack.back());
     stack.pop_back();
-    const nlohmann::json& node = *item.node;
+    const ArenaJson& node = *item.node;
     if (node.is_object()) {
-      for (auto it = node.begin(); it != node.end(); ++it) {
-        const std::string& k = it.key();
+      for (const ArenaJson::Member& m : node.members()) {
+        const std::string_view k = m.key;
         // The member's path, built only when needed (an error, or a container to walk).
-        auto path = [&] { return item.path + "/" + k; };
-        if (it->is_string() && !it->get_ref<const std::string&>().empty()) {
-          const std::string& v = it->get_ref<const std::string&>();
-          if (portal_style && (k.rfind("Ngay", 0) == 0 || k.rfind("ThoiDiem", 0) == 0)) {
+        auto path = [&] { return item.path + "/" + std::string(k); };
+        if (m.value.is_string() && !m.value.string().empty()) {
+          const std::string_view v = m.value.string();
+          if (portal_style && (k.starts_with("Ngay") || k.starts_with("ThoiDiem"))) {
             if (!ParsePortalTime(v))
-              errors->push_back({path(), "ngày giờ không tồn tại hoặc sai định dạng yyyyMMddHHmmss: \"" + v + "\"", "date.invalid"});
-          } else if (!portal_style && (EndsWith(k, "_at") || k == "date" || k == "start" ||
+              errors->push_back({path(), "ngày giờ không tồn tại hoặc sai định dạng yyyyMMddHHmmss: \"" + std::string(v) + "\"", "date.invalid"});
+          } else if (!portal_style && (k.ends_with("_at") || k == "date" || k == "start" ||
                                        k == "due" || k == "period_from" || k == "period_to")) {
             if (!ParseIsoTime(v))
-              errors->push_back({path(), "ngày giờ không tồn tại hoặc sai định dạng ISO 8601: \"" + v + "\"", "date.invalid"});
+              errors->push_back({path(), "ngày giờ không tồn tại hoặc sai định dạng ISO 8601: \"" + std::string(v) + "\"", "date.invalid"});
           }
-        } else if (it->is_structured()) {
-          stack.push_back({&*it, path()});
+        } else if (m.value.is_structured()) {
+          stack.push_back({&m.value, path()});
         }
       }
     } else if (node.is_array()) {
-      for (size_t i = 0; i < node.size(); ++i)
-        if (node[i].is_structured()) stack.push_back({&node[i], item.path + "/" + std::to_string(i)});
+      const auto elements = node.elements();
+      for (size_t i = 0; i < elements.size(); ++i)
+        if (elements[i].is_structured()) stack.push_back({&elements[i], item.path + "/" + std::to_string(i)});
     }
   }
 }
@@ -83,21 +80,26 @@ void PartialKeyOf(std::string_view raw, int max_depth, IntakeOutcome* out) {
   out->partial_unit = top["unit"];
 }
 
-std::string StatusOf(const std::string& kind, const nlohmann::json& data) {
-  auto str = [&](const char* field) -> std::string {
-    auto it = data.find(field);
-    return it != data.end() && it->is_string() ? it->get<std::string>() : "";
-  };
-  if (kind == "dossier") return str("TrangThaiHoSo");
-  if (kind == "petition" || kind == "plan_task") return str("status");
-  if (kind == "dvk_model") return data.contains("recognition_level") ? "recognised" : "registered";
+// The member's text, "" when absent or not a string.
+std::string StringOf(const ArenaJson& object, std::string_view field) {
+  const ArenaJson* v = object.FindString(field);
+  return v ? std::string(v->string()) : std::string();
+}
+
+std::string StatusOf(const std::string& kind, const ArenaJson& data) {
+  if (kind == "dossier") return StringOf(data, "TrangThaiHoSo");
+  if (kind == "petition" || kind == "plan_task") return StringOf(data, "status");
+  if (kind == "dvk_model") return data.Find("recognition_level") ? "recognised" : "registered";
   return "";
 }
 
 // Legacy text visible only after JSON decoding (escaped TCVN3/VISCII capitals, Windows-1252
 // readings): repaired in the parsed values; C0 controls never reach the store (text/json_repair.h).
 // raw_notes: what the raw pass repaired (its encoding guides weak suspects). False on errors.
-bool RepairDecodedText(nlohmann::json* event, const std::vector<text::RepairNote>& raw_notes,
+// The view is replaced by the repaired document's when a value needed repair (rare: the
+// repair works on nlohmann's form, which is copied to and from the arena then).
+bool RepairDecodedText(const ArenaJson** event, JsonArena* arena,
+                       const std::vector<text::RepairNote>& raw_notes,
                        std::vector<nlohmann::json>* notes, std::vector<FieldError>* errors) {
   std::optional<text::Encoding> hint;
   for (const auto& n : raw_notes) {
@@ -107,9 +109,12 @@ bool RepairDecodedText(nlohmann::json* event, const std::vector<text::RepairNote
     }
     hint = n.encoding;
   }
-  text::ValueRepair fixed = text::RepairJsonValues(event, {}, hint);
+  if (!text::NeedsValueRepair(**event, hint)) return true;
+  nlohmann::json doc = ToNlohmann(**event);
+  text::ValueRepair fixed = text::RepairJsonValues(&doc, {}, hint);
   for (auto& [path, reason] : fixed.errors) errors->push_back({path, reason});
   for (const auto& n : fixed.notes) notes->push_back(n.ToJson());
+  *event = FromNlohmann(doc, arena);
   return fixed.errors.empty();
 }
 
@@ -142,7 +147,12 @@ Result<std::unique_ptr<Intake>> Intake::Create(const std::string& schemas_dir, I
 }
 
 IntakeOutcome Intake::Parse(std::string_view raw) const {
-  IntakeOutcome out = ParseChecked(raw);
+  JsonArena arena;
+  return Parse(raw, &arena);
+}
+
+IntakeOutcome Intake::Parse(std::string_view raw, JsonArena* arena) const {
+  IntakeOutcome out = ParseChecked(raw, arena);
   for (auto& e : out.errors) {
     e.path = ValidUtf8(e.path);
     e.reason = ValidUtf8(e.reason);
@@ -152,7 +162,7 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   return out;
 }
 
-IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
+IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const {
   IntakeOutcome out;
   if (static_cast<int64_t>(raw.size()) > limits_.max_event_bytes) {
     out.errors.push_back({"/", "sự kiện quá lớn: " + std::to_string(raw.size()) +
@@ -188,45 +198,45 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
   // recursion: nothing below (nlohmann copies and dumps, valijson, CheckDates) then recurses
   // deeper than limits.max_json_depth.
   JsonScanError where;
-  auto parsed = ParseJsonBounded(raw, limits_.max_json_depth, &where);
+  auto parsed = ParseArenaJsonBounded(raw, limits_.max_json_depth, arena, &where);
   if (!parsed.ok()) {
     out.errors.push_back({where.path, where.reason});
     PartialKeyOf(raw, limits_.max_json_depth, &out);
     return out;
   }
-  nlohmann::json event = std::move(parsed).value();
-  if (!event.is_object()) {
+  const ArenaJson* event = parsed.value();
+  if (!event->is_object()) {
     out.errors.push_back({"/", "sự kiện phải là một đối tượng JSON", "json.not_object"});
     return out;
   }
-  auto str = [&](const char* f) {
-    auto it = event.find(f);
-    return it != event.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  out.partial_key = {str("source"), str("kind"), str("id")};
-  out.partial_unit = str("unit");
+  out.partial_key = {StringOf(*event, "source"), StringOf(*event, "kind"), StringOf(*event, "id")};
+  out.partial_unit = StringOf(*event, "unit");
   // A record key is compared and printed as a C string by hosts and reports: no control
   // character (a NUL would cut it), whatever the schema's patterns say.
   for (const char* f : {"source", "kind", "id", "unit"}) {
-    if (auto c = FindControlCharacter(str(f)))
+    if (auto c = FindControlCharacter(StringOf(*event, f)))
       out.errors.push_back({std::string("/") + f, "chứa ký tự điều khiển " + *c +
                                                       ", không được phép trong khóa bản ghi"});
   }
-  if (!RepairDecodedText(&event, raw_notes, &notes, &out.errors)) return out;
+  if (!RepairDecodedText(&event, arena, raw_notes, &notes, &out.errors)) return out;
 
-  if (!envelope_->Validate(event, &out.errors)) return out;
-  if (event.contains("version") && event["version"].is_number_unsigned() &&
-      event["version"].get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+  if (!envelope_->ValidateView(*event, &out.errors)) return out;
+  // The envelope's schema requires these: kind (one of kKinds), id, event_time (strings), data
+  // (an object).
+  const ArenaJson* version_field = event->Find("version");
+  if (version_field && version_field->is_number_unsigned() &&
+      version_field->unsigned_integer() > static_cast<uint64_t>(INT64_MAX)) {
     out.errors.push_back({"/version", "vượt quá số nguyên 64 bit có dấu (tối đa " +
                                           std::to_string(INT64_MAX) + ")"});
   }
-  const std::string kind = event["kind"].get<std::string>();
-  const nlohmann::json& data = event["data"];
+  const std::string kind = StringOf(*event, "kind");
+  const std::string id = StringOf(*event, "id");
+  const std::string event_time_text = StringOf(*event, "event_time");
+  const ArenaJson& data = *event->Find("data");
   ParsedEvent& p = out.parsed;
-  p.is_progress_step = kind == "dossier" && data.contains("ThoiDiemXuLy") &&
-                       !data.contains("TrangThaiHoSo");
+  p.is_progress_step = kind == "dossier" && data.Find("ThoiDiemXuLy") && !data.Find("TrangThaiHoSo");
   const JsonSchema& schema = p.is_progress_step ? *progress_ : *kinds_.at(kind);
-  schema.Validate(data, &out.errors, "/data");
+  schema.ValidateView(data, &out.errors, "/data");
   std::shared_ptr<const PortalFieldLimits> portal_limits;
   if (kind == "dossier") {
     std::lock_guard lock(portal_limits_mu_);
@@ -234,29 +244,29 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
   }
   if (portal_limits) {
     std::vector<std::pair<std::string, std::string>> too_long;
-    portal_limits->Check(data, p.is_progress_step, "/data", &too_long);
+    portal_limits->CheckView(data, p.is_progress_step, "/data", &too_long);
     // Longer than the portal accepts: the same code as a schema maxLength (docs/integration.md).
     for (auto& [path, reason] : too_long) out.errors.push_back({path, reason, "schema.max_length"});
   }
   // Only a document that fits its schema is walked further.
   if (out.errors.empty()) CheckDates(data, "/data", kind == "dossier", &out.errors);
-  auto event_time = ParseIsoTime(event["event_time"].get<std::string>());
+  auto event_time = ParseIsoTime(event_time_text);
   if (!event_time) out.errors.push_back({"/event_time", "ngày giờ không tồn tại", "date.invalid"});
   std::optional<int64_t> updated_at;
-  if (event.contains("updated_at")) {
-    updated_at = ParseIsoTime(event["updated_at"].get<std::string>());
+  if (const ArenaJson* u = event->Find("updated_at")) {
+    updated_at = ParseIsoTime(u->is_string() ? u->string() : std::string_view());
     if (!updated_at) out.errors.push_back({"/updated_at", "ngày giờ không tồn tại", "date.invalid"});
   }
-  if (kind == "dossier" && data.contains("MaHoSo") && data["MaHoSo"].is_string() &&
-      data["MaHoSo"].get<std::string>() != event["id"].get<std::string>()) {
-    out.errors.push_back({"/data/MaHoSo", "phải trùng với mã bản ghi /id (\"" +
-                                              event["id"].get<std::string>() + "\")", "key.mismatch"});
+  if (kind == "dossier") {
+    if (const ArenaJson* ma = data.FindString("MaHoSo"); ma && ma->string() != id) {
+      out.errors.push_back({"/data/MaHoSo", "phải trùng với mã bản ghi /id (\"" + id + "\")", "key.mismatch"});
+    }
   }
-  // The schema says a non-negative integer; a float like 1e300 must not reach get<int64_t>()
-  // (an out-of-range conversion is undefined), whatever the validator made of it.
+  // The schema says a non-negative integer; a float like 1e300 must not reach a conversion
+  // to int64_t (an out-of-range conversion is undefined), whatever the validator made of it.
   std::optional<int64_t> version;
-  if (event.contains("version")) {
-    version = JsonExactInt(event["version"]);
+  if (version_field) {
+    version = JsonExactInt(*version_field);
     if (!version || *version < 0)
       out.errors.push_back({"/version", "cần số nguyên không âm", "schema.type"});
   }
@@ -264,28 +274,29 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw) const {
 
   p.key = out.partial_key;
   p.unit = out.partial_unit;
-  if (event.contains("version")) {
+  if (version_field) {
     p.order_basis = "version";
     p.order_key = *version;
   } else {
     p.order_basis = "time";
     p.order_key = *updated_at;
   }
-  p.event_time = event["event_time"].get<std::string>();
+  p.event_time = event_time_text;
   p.event_time_ms = *event_time;
   if (p.is_progress_step) {
-    p.status = data["TrangThai"].get<std::string>();
-    p.step_at_ms = *ParsePortalTime(data["ThoiDiemXuLy"].get<std::string>());
+    p.status = StringOf(data, "TrangThai");
+    p.step_at_ms = *ParsePortalTime(StringOf(data, "ThoiDiemXuLy"));
   } else {
     p.status = StatusOf(kind, data);
   }
   p.notes = std::move(notes);
-  // == data.dump(); reserved once at the event's size (the data is most of it) instead of
-  // growing by doubling.
+  // == data.dump() of nlohmann's document; reserved once at the event's size (the data is
+  // most of it) instead of growing by doubling.
   p.data_json.reserve(raw.size());
-  AppendJson(data, &p.data_json);
+  AppendArenaJson(data, &p.data_json);
   p.data_hash = Sha256Hex(p.data_json);
-  p.event = std::move(event);
+  // Tagging, evaluation and export still read nlohmann's document.
+  p.event = ToNlohmann(*event);
   out.ok = true;
   return out;
 }

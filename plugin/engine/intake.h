@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/arena_json.h"
 #include "core/bounded_input.h"
 #include "core/json_schema.h"
 #include "core/status.h"
@@ -71,6 +72,11 @@ class Intake {
   // Never throws; every refusal is in IntakeOutcome::errors, each naming a JSON path, with
   // valid UTF-8 text (a refused event's bytes are echoed with U+FFFD for invalid bytes).
   IntakeOutcome Parse(std::string_view raw) const;
+  // The same, the event read into `arena` (core/arena_json.h) rather than a heap document: its
+  // checks, repair and canonical dump read the arena view. The outcome holds no pointer into
+  // the arena (ParsedEvent::event is nlohmann's copy of the view): the caller may Reset it as
+  // soon as Parse returns. Precondition: `arena` is this thread's for the call.
+  IntakeOutcome Parse(std::string_view raw, JsonArena* arena) const;
   const IntakeLimits& limits() const { return limits_; }
   // Dossier and progress items longer than the portal accepts are refused (set at open when
   // export to the portal is enabled, and again by a configuration reload). Thread-safe: a
@@ -83,7 +89,7 @@ class Intake {
 
  private:
   Intake() = default;
-  IntakeOutcome ParseChecked(std::string_view raw) const;
+  IntakeOutcome ParseChecked(std::string_view raw, JsonArena* arena) const;
   IntakeLimits limits_;
   mutable std::mutex portal_limits_mu_;
   std::shared_ptr<const PortalFieldLimits> portal_limits_;  // guarded by portal_limits_mu_

@@ -214,8 +214,10 @@ void EventResult::Write(bool with_index, std::string* out) const {
   out->push_back('}');
 }
 
-void Engine::PrepareEvent(Prepared* e, int64_t tag_now) const {
-  e->outcome = intake_->Parse(e->raw);
+void Engine::PrepareEvent(Prepared* e, int64_t tag_now, JsonArena* arena) const {
+  // The outcome keeps nothing in the arena: its blocks are reused by the next event.
+  arena->Reset();
+  e->outcome = intake_->Parse(e->raw, arena);
   // Tagging runs here, on the host's thread, outside the storage lock.
   if (e->outcome.ok && !e->outcome.parsed.is_progress_step) {
     ParsedEvent& p = e->outcome.parsed;
@@ -657,7 +659,8 @@ SubmitAnswer Engine::Submit(std::string_view event, bool as_text) {
   if (!admit.ok()) return {admit, {{"outcome", "retry_later"}, {"error", admit.message()}}};
   Prepared prepared;
   prepared.raw = event;
-  PrepareEvent(&prepared, hooks_.clock->NowMs());
+  JsonArena arena;
+  PrepareEvent(&prepared, hooks_.clock->NowMs(), &arena);
   Status st;
   std::optional<EventResult> result = ApplyGrouped(&prepared, &st);
   if (!st.ok()) {
@@ -718,8 +721,9 @@ SubmitAnswer Engine::SubmitBatch(std::string_view jsonl, ResultErrorsNormalizer 
   const int64_t tag_now = hooks_.clock->NowMs();
   std::vector<Prepared*> order;
   order.reserve(events.size());
+  JsonArena arena;
   for (auto& e : events) {
-    PrepareEvent(&e, tag_now);
+    PrepareEvent(&e, tag_now, &arena);
     order.push_back(&e);
   }
   int64_t counts[4] = {0, 0, 0, 0};

@@ -1,5 +1,7 @@
 #include "outbox/portal_payload.h"
 
+#include "core/arena_json.h"
+
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -192,13 +194,24 @@ void PortalFieldLimits::Check(const json& data, bool progress_item, const std::s
   for (const auto& [field, max] : progress_item ? progress : dossier) {
     auto it = data.find(field);
     if (it == data.end() || !it->is_string()) continue;
-    size_t chars = 0;
-    for (unsigned char c : it->get_ref<const std::string&>()) chars += (c & 0xC0) != 0x80;
-    if (chars > max)
-      errors->emplace_back(prefix + "/" + field,
-                           "dài " + std::to_string(chars) + " ký tự, Cổng DVC quốc gia nhận tối đa " +
-                               std::to_string(max) + " (config/portal/field-limits.json)");
+    CheckOne(it->get_ref<const std::string&>(), field, max, prefix, errors);
   }
+}
+
+void PortalFieldLimits::CheckView(const ArenaJson& data, bool progress_item, const std::string& prefix,
+                              std::vector<std::pair<std::string, std::string>>* errors) const {
+  for (const auto& [field, max] : progress_item ? progress : dossier)
+    if (const ArenaJson* v = data.FindString(field)) CheckOne(v->string(), field, max, prefix, errors);
+}
+
+void PortalFieldLimits::CheckOne(std::string_view text, const std::string& field, size_t max,
+                                 const std::string& prefix, std::vector<std::pair<std::string, std::string>>* errors) {
+  size_t chars = 0;
+  for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
+  if (chars > max)
+    errors->emplace_back(prefix + "/" + field,
+                         "dài " + std::to_string(chars) + " ký tự, Cổng DVC quốc gia nhận tối đa " +
+                             std::to_string(max) + " (config/portal/field-limits.json)");
 }
 
 bool IsPortalDateField(std::string_view name) {

@@ -33,6 +33,8 @@
 
 namespace danvan {
 
+class ArenaJson;
+
 struct PortalMappings {
   std::map<std::string, std::string> units;       // host unit code -> portal unit code
   std::map<std::string, std::string> procedures;  // host procedure code -> national MaTTHC
@@ -73,6 +75,12 @@ struct PortalFieldLimits {
   // Appends {"<prefix>/<field>", reason} for every limited field of `data` that is too long.
   void Check(const nlohmann::json& data, bool progress_item, const std::string& prefix,
              std::vector<std::pair<std::string, std::string>>* errors) const;
+  // The same for an arena view of the data (core/arena_json.h).
+  void CheckView(const ArenaJson& data, bool progress_item, const std::string& prefix,
+             std::vector<std::pair<std::string, std::string>>* errors) const;
+  // The error for `text` of field `field` (limit `max`), when it is longer.
+  static void CheckOne(std::string_view text, const std::string& field, size_t max, const std::string& prefix,
+                       std::vector<std::pair<std::string, std::string>>* errors);
 };
 
 // Exposed for tests and the stand-in.

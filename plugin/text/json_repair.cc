@@ -5,6 +5,7 @@
 #include <cstring>
 #include <optional>
 
+#include "core/arena_json.h"
 #include "text/normalize.h"
 #include "text/utf8.h"
 
@@ -440,6 +441,32 @@ std::string PointerToken(const std::string& key) {
 
 }  // namespace
 
+// RepairJsonValues' first walk, per string value. Without the raw pass's encoding a weak
+// suspect alone (a Latin-1-only value such as "José") changes nothing (Decide keeps it as
+// written): only a control or mojibake makes the full pass worth it. With the encoding, any
+// suspect does.
+bool WorthRepairPass(std::string_view v, bool hinted) {
+  if (hinted) return IsValueSuspect(v);
+  size_t at = 0;
+  return HasControl(v, &at) || IsMojibake(v);
+}
+
+bool NeedsValueRepair(const ArenaJson& doc, std::optional<Encoding> hint) {
+  std::vector<const ArenaJson*> todo{&doc};
+  while (!todo.empty()) {
+    const ArenaJson* n = todo.back();
+    todo.pop_back();
+    if (n->is_string()) {
+      if (WorthRepairPass(n->string(), hint.has_value())) return true;
+    } else if (n->is_array()) {
+      for (const ArenaJson& e : n->elements()) todo.push_back(&e);
+    } else if (n->is_object()) {
+      for (const ArenaJson::Member& m : n->members()) todo.push_back(&m.value);
+    }
+  }
+  return false;
+}
+
 bool IsValueSuspect(std::string_view v) {
   bool ascii = true;
   for (const char ch : v) {
@@ -469,11 +496,7 @@ ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options,
       const nlohmann::json* n = todo.back();
       todo.pop_back();
       if (n->is_string()) {
-        // Without the raw pass's encoding a weak suspect alone (a Latin-1-only value such as
-        // "José") changes nothing (Decide keeps it as written): only a control or mojibake
-        // makes the full pass worth it. With the encoding, any suspect does.
-        const std::string& v = n->get_ref<const std::string&>();
-        any = hint ? IsValueSuspect(v) : HasControlChar(v) || IsMojibake(v);
+        any = WorthRepairPass(n->get_ref<const std::string&>(), hint.has_value());
       } else if (n->is_structured()) {
         for (const auto& e : *n) todo.push_back(&e);
       }

@@ -25,6 +25,10 @@
 #include "core/status.h"
 #include "text/legacy.h"
 
+namespace danvan {
+class ArenaJson;
+}
+
 namespace danvan::text {
 
 struct RepairNote {
@@ -73,5 +77,9 @@ struct ValueRepair {
 bool IsValueSuspect(std::string_view v);
 ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options = {},
                              std::optional<Encoding> hint = std::nullopt);
+// Whether RepairJsonValues(doc, options, hint) would look past its first walk, for an arena
+// view (core/arena_json.h) of the document: when false it changes nothing and reports nothing.
+bool WorthRepairPass(std::string_view value, bool hinted);
+bool NeedsValueRepair(const ArenaJson& doc, std::optional<Encoding> hint);
 
 }  // namespace danvan::text

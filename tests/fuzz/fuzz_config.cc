@@ -2,14 +2,41 @@
 // validator (ParseEngineConfig) — the part of `open` that reads untrusted bytes before any file
 // is created. schemas_dir/config_dir keys inside the input are replaced by the source tree's so
 // the fuzzer explores the document, not the file system.
+// Also a differential check of the arena reader (core/arena_json.h) against nlohmann's parser
+// on the same bytes: the same verdict and error, the same document (any difference aborts).
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "core/arena_json.h"
+#include "core/json_write.h"
 #include "engine/engine.h"
+
+namespace {
+
+void SameAsNlohmann(std::string_view text) {
+  static danvan::JsonArena arena;
+  arena.Reset();
+  danvan::JsonScanError want_error, got_error;
+  auto want = danvan::ParseJsonBounded(text, 16, &want_error);
+  auto got = danvan::ParseArenaJsonBounded(text, 16, &arena, &got_error);
+  if (want.ok() != got.ok()) std::abort();
+  if (!want.ok()) {
+    if (want.status().message() != got.status().message() || want_error.byte != got_error.byte) std::abort();
+    return;
+  }
+  std::string a, b;
+  danvan::AppendJson(want.value(), &a);
+  danvan::AppendArenaJson(*got.value(), &b);
+  if (a != b || danvan::ToNlohmann(*got.value()) != want.value()) std::abort();
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  SameAsNlohmann(text);
   if (text.find("_dir") != std::string_view::npos) return 0;
   std::string document(text);
   // Give the document the source tree's directories when it is an object, so validation runs.
