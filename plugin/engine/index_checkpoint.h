@@ -58,8 +58,8 @@ Result<CheckpointLoad> LoadIndexCheckpoint(Store& store, const ContribExpander& 
 // one fold of 5,000 rows touched most cells and held them all, decoded, plus their encodings:
 // transients of 13-16 MiB).
 struct FoldLimits {
-  int64_t page_rows = 500;               // pending rows read at a time
-  size_t scratch_bytes = size_t{2} << 20;  // loaded cells' encoded bytes before writing them back
+  int64_t page_rows = 200;               // pending rows read at a time
+  size_t scratch_bytes = size_t{1} << 20;  // loaded cells' encoded bytes before writing them back
   size_t write_cells = 500;              // cells encoded per write
 };
 
