@@ -30,9 +30,16 @@ std::string Holder(const std::string& instance) {
 Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_path,
                                                       const std::string& instance) {
   const std::string path = store_path + ".lock";
+  // A path that exists and is not a regular file (a directory, a device, a FIFO) cannot be a
+  // SQLite store: refused here, before a lock file is created beside it (a misconfigured
+  // storage.path of /dev/zero must not leave /dev/zero.lock behind).
+  std::error_code ec;
+  const auto store_status = std::filesystem::status(store_path, ec);
+  if (!ec && std::filesystem::exists(store_status) && !std::filesystem::is_regular_file(store_status))
+    return Status::IoError("storage.path " + store_path +
+                           " không phải là tệp cơ sở dữ liệu (là thư mục, thiết bị hoặc tệp đặc biệt)");
   // The store's directory is created here as the engine would create it when opening the
   // store: the lock is taken first, so it must not fail on a directory not yet there.
-  std::error_code ec;
   const auto parent = std::filesystem::path(store_path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
