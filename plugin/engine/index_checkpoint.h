@@ -54,12 +54,22 @@ Result<CheckpointLoad> LoadIndexCheckpoint(Store& store, const ContribExpander& 
                                            indicators::SeriesIndex* index,
                                            indicators::RecordSeriesIndex* record_index);
 
+// What a fold holds at once (issue 16: re-tagging at 10M changes records all over the city, so
+// one fold of 5,000 rows touched most cells and held them all, decoded, plus their encodings:
+// transients of 13-16 MiB).
+struct FoldLimits {
+  int64_t page_rows = 200;               // pending rows read at a time
+  size_t scratch_bytes = size_t{1} << 20;  // loaded cells' encoded bytes before writing them back
+  size_t write_cells = 500;              // cells encoded per write
+};
+
 // One write transaction: folds up to max_rows pending rows (lowest pks first) into the cells.
-// Returns how many rows were folded (0: nothing pending). Memory: the touched cells and one
-// record's deltas at a time.
+// Returns how many rows were folded (0: nothing pending). Memory: one page of pending rows, one
+// record's deltas, and the touched cells up to about limits.scratch_bytes of their encoding
+// (held decoded: about twice that), whatever the rows touch.
 Result<int64_t> FoldPendingContributions(Store& store, const ContribExpander& expand,
                                          const std::vector<std::string>& tracked_series,
-                                         int64_t max_rows);
+                                         int64_t max_rows, const FoldLimits& limits = {});
 
 // Only where this process is the store's single writer and nothing has written since `load`
 // (SQLite at open: the store lock, before any submit or thread): one write transaction that

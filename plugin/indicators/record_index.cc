@@ -36,6 +36,11 @@ void RecordSeriesIndex::AddLocked(Blocks* blocks, const Delta& d) {
       Intern(d.unit);  // as an added-then-cancelled entry did before
       return;
     }
+    if (blocks->size() == blocks->capacity()) {
+      const auto at = b - blocks->begin();
+      blocks->reserve(GrownCapacity(blocks->size(), 1));
+      b = blocks->begin() + at;
+    }
     b = blocks->insert(b, Block{block, {}});
   }
   auto& entries = b->entries;
@@ -44,7 +49,14 @@ void RecordSeriesIndex::AddLocked(Blocks* blocks, const Delta& d) {
                               return x.off != k.first ? x.off < k.first : x.record_pk < k.second;
                             });
   const bool added = e == entries.end() || e->off != off || e->record_pk != d.record_pk;
-  if (added) e = entries.insert(e, Slot{d.record_pk, 0, 0, off});
+  if (added) {
+    if (entries.size() == entries.capacity()) {
+      const auto at = e - entries.begin();
+      entries.reserve(GrownCapacity(entries.size(), 1));
+      e = entries.begin() + at;
+    }
+    e = entries.insert(e, Slot{d.record_pk, 0, 0, off});
+  }
   e->value += d.value;
   if (d.value > 0 || added) e->unit = Intern(d.unit);
   if (std::fabs(e->value) < kZero) {

@@ -85,13 +85,16 @@ void SeriesIndex::SetCell(uint64_t key, const Buckets* b) {
 
 namespace {
 
-void PutVarint(std::vector<uint8_t>* out, int64_t v) {
+// Writes v at out (room for 10 bytes); returns the bytes written.
+size_t PutVarint(uint8_t* out, int64_t v) {
   uint64_t u = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);  // zigzag
+  size_t n = 0;
   while (u >= 0x80) {
-    out->push_back(static_cast<uint8_t>(u | 0x80));
+    out[n++] = static_cast<uint8_t>(u | 0x80);
     u >>= 7;
   }
-  out->push_back(static_cast<uint8_t>(u));
+  out[n++] = static_cast<uint8_t>(u);
+  return n;
 }
 
 int64_t GetVarint(const uint8_t** p) {
@@ -122,6 +125,11 @@ void SeriesIndex::Add(Buckets* b, int32_t month, unsigned dom, int64_t v) {
     MonthHdr h;
     h.month = month;
     h.off = it == months.end() ? static_cast<uint32_t>(b->bytes.size()) : it->off;
+    if (months.size() == months.capacity()) {
+      const auto at = it - months.begin();
+      months.reserve(GrownCapacity(months.size(), 1));
+      it = months.begin() + at;
+    }
     it = months.insert(it, h);
   }
   int64_t vals[32];
@@ -144,18 +152,20 @@ void SeriesIndex::Add(Buckets* b, int32_t month, unsigned dom, int64_t v) {
     ++n;
     it->mask |= bit;
   }
-  std::vector<uint8_t> enc;
-  enc.reserve(static_cast<size_t>(n) * 2);
-  for (int i = 0; i < n; ++i) PutVarint(&enc, vals[i]);
+  uint8_t enc[31 * 10];  // at most 31 days of at most 10 bytes each
+  size_t new_len = 0;
+  for (int i = 0; i < n; ++i) new_len += PutVarint(enc + new_len, vals[i]);
   auto& bytes = b->bytes;
+  const size_t old_len = it->len;
+  if (new_len > old_len && bytes.size() + (new_len - old_len) > bytes.capacity())
+    bytes.reserve(GrownCapacity(bytes.size(), new_len - old_len));
   const auto start = bytes.begin() + it->off;
-  const size_t old_len = it->len, new_len = enc.size();
   if (new_len <= old_len) {
-    std::copy(enc.begin(), enc.end(), start);
+    std::copy(enc, enc + new_len, start);
     bytes.erase(start + static_cast<std::ptrdiff_t>(new_len), start + static_cast<std::ptrdiff_t>(old_len));
   } else {
-    std::copy(enc.begin(), enc.begin() + static_cast<std::ptrdiff_t>(old_len), start);
-    bytes.insert(start + static_cast<std::ptrdiff_t>(old_len), enc.begin() + static_cast<std::ptrdiff_t>(old_len), enc.end());
+    std::copy(enc, enc + old_len, start);
+    bytes.insert(start + static_cast<std::ptrdiff_t>(old_len), enc + old_len, enc + new_len);
   }
   it->len = static_cast<uint32_t>(new_len);
   const int64_t shift = static_cast<int64_t>(new_len) - static_cast<int64_t>(old_len);
