@@ -39,8 +39,7 @@ class ScoreText {
       if (i) o_ += ',';
       Indicator(s.indicators_used[i]);
     }
-    Key("],\"max_points\":");
-    Num(s.max_points);
+    Field("],\"max_points\":", s.max_points);
     o_ += ",\"not_eligible_reasons\":[";
     for (size_t i = 0; i < s.not_eligible_reasons.size(); ++i) {
       if (i) o_ += ',';
@@ -48,30 +47,19 @@ class ScoreText {
     }
     o_ += "],\"period\":{\"from\":";
     Str(s.period.from);
-    Key(",\"kind\":");
-    Str(s.period.kind);
-    Key(",\"label\":");
-    Str(s.period.label);
-    Key(",\"to\":");
-    Str(s.period.to);
+    Field(",\"kind\":", s.period.kind);
+    Field(",\"label\":", s.period.label);
+    Field(",\"to\":", s.period.to);
     o_ += '}';
     *rank_at = static_cast<uint32_t>(o_.size());
-    Key(",\"rating\":");
-    Str(s.rating);
-    Key(",\"rubric\":{\"digest\":");
-    Str(s.rubric_digest);
-    Key(",\"id\":");
-    Str(s.rubric_id);
-    Key(",\"version\":");
-    Str(s.rubric_version);
-    Key("},\"total\":");
-    Num(s.total);
-    Key(",\"unit\":{\"code\":");
-    Str(s.unit.code);
-    Key(",\"name\":");
-    Str(s.unit.name);
-    Key(",\"parent\":");
-    Str(s.unit.parent);
+    Field(",\"rating\":", s.rating);
+    Field(",\"rubric\":{\"digest\":", s.rubric_digest);
+    Field(",\"id\":", s.rubric_id);
+    Field(",\"version\":", s.rubric_version);
+    Field("},\"total\":", s.total);
+    Field(",\"unit\":{\"code\":", s.unit.code);
+    Field(",\"name\":", s.unit.name);
+    Field(",\"parent\":", s.unit.parent);
     o_ += "}}";
   }
 
@@ -79,6 +67,10 @@ class ScoreText {
   void Key(const char* k) { o_ += k; }
   void Str(const std::string& v) { AppendJsonString(v, &o_); }
   void Num(double v) { AppendJsonDouble(v, &o_); }
+  // One member: its key (with the separator before it) and its value.
+  void Field(const char* k, const std::string& v) { Key(k); Str(v); }
+  void Field(const char* k, double v) { Key(k); Num(v); }
+  void Field(const char* k, const std::optional<double>& v) { Key(k); OptNum(v); }
   void OptNum(const std::optional<double>& v) {
     if (v)
       Num(*v);
@@ -92,27 +84,19 @@ class ScoreText {
       if (i) o_ += ',';
       Criterion(g.criteria[i]);
     }
-    Key("],\"group_id\":");
-    Str(g.group_id);
-    Key(",\"kind\":");
-    Str(g.kind);
-    Key(",\"max_points\":");
-    Num(g.max_points);
-    Key(",\"min_points\":");
-    Num(g.min_points);
-    Key(",\"name\":");
-    Str(g.name);
-    Key(",\"points\":");
-    Num(g.points);
+    Field("],\"group_id\":", g.group_id);
+    Field(",\"kind\":", g.kind);
+    Field(",\"max_points\":", g.max_points);
+    Field(",\"min_points\":", g.min_points);
+    Field(",\"name\":", g.name);
+    Field(",\"points\":", g.points);
     o_ += '}';
   }
 
   void Criterion(const CriterionScore& c) {
-    Key("{\"criterion_id\":");
-    Str(c.criterion_id);
+    Field("{\"criterion_id\":", c.criterion_id);
     if (!c.indicator_id.empty()) {
-      Key(",\"indicator_id\":");
-      Str(c.indicator_id);
+      Field(",\"indicator_id\":", c.indicator_id);
     }
     if (c.manual) {
       Key(",\"manual\":");
@@ -126,56 +110,37 @@ class ScoreText {
       }
       o_ += ']';
     }
-    Key(",\"max_points\":");
-    Num(c.max_points);
-    Key(",\"min_points\":");
-    Num(c.min_points);
-    Key(",\"name\":");
-    Str(c.name);
-    Key(",\"note\":");
-    Str(c.note);
-    Key(",\"points\":");
-    Num(c.points);
-    Key(",\"source\":");
-    Str(c.source);
-    Key(",\"type\":");
-    Str(c.type);
-    Key(",\"value\":");
-    OptNum(c.value);
+    Field(",\"max_points\":", c.max_points);
+    Field(",\"min_points\":", c.min_points);
+    Field(",\"name\":", c.name);
+    Field(",\"note\":", c.note);
+    Field(",\"points\":", c.points);
+    Field(",\"source\":", c.source);
+    Field(",\"type\":", c.type);
+    Field(",\"value\":", c.value);
     o_ += '}';
   }
 
   void Manual(const ManualEntry& m) {
     Key("{\"assessor\":");
     AppendJsonString(AssessorName(m.assessor), &o_);
-    Key(",\"criterion_id\":");
-    Str(m.criterion_id);
-    Key(",\"document_ref\":");
-    Str(m.document_ref);
-    Key(",\"entered_at\":");
-    Str(m.entered_at);
-    Key(",\"entered_by\":");
-    Str(m.entered_by);
-    Key(",\"evidence_note\":");
-    Str(m.evidence_note);
-    Key(",\"score\":");
-    Num(m.score);
+    Field(",\"criterion_id\":", m.criterion_id);
+    Field(",\"document_ref\":", m.document_ref);
+    Field(",\"entered_at\":", m.entered_at);
+    Field(",\"entered_by\":", m.entered_by);
+    Field(",\"evidence_note\":", m.evidence_note);
+    Field(",\"score\":", m.score);
     o_ += '}';
   }
 
   void Indicator(const IndicatorValue& v) {
-    Key("{\"denominator\":");
-    Num(v.denominator);
-    Key(",\"id\":");
-    Str(v.id);
-    Key(",\"numerator\":");
-    Num(v.numerator);
+    Field("{\"denominator\":", v.denominator);
+    Field(",\"id\":", v.id);
+    Field(",\"numerator\":", v.numerator);
     if (v.points) {
-      Key(",\"points\":");
-      Num(*v.points);
+      Field(",\"points\":", *v.points);
     }
-    Key(",\"ratio\":");
-    OptNum(v.ratio);
+    Field(",\"ratio\":", v.ratio);
     if (!v.record_ids.empty()) {
       Key(",\"record_ids\":[");
       for (size_t i = 0; i < v.record_ids.size(); ++i) {
