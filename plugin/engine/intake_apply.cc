@@ -117,8 +117,7 @@ nlohmann::json EventResult::Json(bool with_index) const {
   if (p.order_basis == "version") {
     r["version"] = p.order_key;
   } else {
-    auto it = p.event.find("updated_at");
-    r["updated_at"] = it == p.event.end() ? nlohmann::json() : *it;
+    r["updated_at"] = p.updated_at;
   }
   if (!p.notes.empty()) r["notes"] = p.notes;
   if (evaluation.has_deadline()) r["deadline"] = evaluation.DeadlineJson();
@@ -204,12 +203,7 @@ void EventResult::Write(bool with_index, std::string* out) const {
     AppendJsonInt(p.order_key, out);
   } else {
     key("updated_at");
-    auto it = p.event.find("updated_at");
-    if (it == p.event.end()) {
-      out->append("null");
-    } else {
-      AppendJson(*it, out, kReplace);
-    }
+    AppendJson(p.updated_at, out, kReplace);
   }
   out->push_back('}');
 }
@@ -376,15 +370,21 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
           parsed(t);
           RecordRow& row = *t.row;
           if (!row.has_item) row.status = p.status;
+          // A step has no envelope document (ParsedEvent::event): exporting it reads its data
+          // parsed from the canonical text, as the export of a stored step does
+          // (EnqueueExport), before the text is moved into the history.
+          const bool exporting = outbox_->config()->enabled;
+          nlohmann::json step_data;
+          if (exporting) step_data = nlohmann::json::parse(p.data_json, nullptr, false);
           bool had_steps = false;
           Status st = store_change(t, {0, p.order_key, p.status, p.step_at_ms, p.event_time, "step",
                                        consume ? std::move(p.data_json) : p.data_json, now},
                                    &evaluation, &had_steps);
           if (!st.ok()) return fail(st);
           // Steps wait for the dossier item: the portal must have the dossier first.
-          if (outbox_->config()->enabled && PortalAccepts(row, *t.data)) {
+          if (exporting && PortalAccepts(row, *t.data)) {
             int64_t queued = 0;
-            st = outbox_->EnqueueProgress(tx, row, p.event.at("data"), now, Outbox::StepSource::kHost,
+            st = outbox_->EnqueueProgress(tx, row, step_data, now, Outbox::StepSource::kHost,
                                           &queued);
             if (!st.ok()) return fail(st);
             enqueued += queued;
