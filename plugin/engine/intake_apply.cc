@@ -38,6 +38,38 @@ std::string KeyString(const RecordKey& k) {
   return s;
 }
 
+// The document nlohmann::json::parse(text, nullptr, false) builds, read by the arena's reader
+// (core/arena_json.h: the same document for every text it accepts, several times faster than
+// nlohmann's lexer); a text it refuses goes to nlohmann's parser as before. For the stored
+// records' own canonical texts.
+nlohmann::json ParseStoredJson(std::string_view text, int max_depth, JsonArena* arena) {
+  arena->Reset();
+  auto doc = ParseArenaJsonBounded(text, max_depth, arena);
+  if (!doc.ok()) return nlohmann::json::parse(text, nullptr, false);
+  return ToNlohmann(*doc.value());
+}
+
+// The stored tags as the evaluation reads them (indicators::HasTag / TagValue: each object's
+// "tag" and "value" only): [{"tag","value"}], as Engine::TagEvent gives an event's, without
+// the evidence (most of the text). Members other than those two are left out; an element that
+// is not an object stays one that is not (null); a text that is not an array, as parsed.
+nlohmann::json StoredTagValues(std::string_view text, int max_depth, JsonArena* arena) {
+  arena->Reset();
+  auto doc = ParseArenaJsonBounded(text, max_depth, arena);
+  if (!doc.ok() || !doc.value()->is_array()) return nlohmann::json::parse(text, nullptr, false);
+  nlohmann::json values = nlohmann::json::array();
+  for (const ArenaJson& e : doc.value()->elements()) {
+    nlohmann::json v;
+    if (e.is_object()) {
+      v = nlohmann::json::object();
+      if (const ArenaJson* tag = e.Find("tag")) v.emplace("tag", ToNlohmann(*tag));
+      if (const ArenaJson* value = e.Find("value")) v.emplace("value", ToNlohmann(*value));
+    }
+    values.push_back(std::move(v));
+  }
+  return values;
+}
+
 // A record the batch touches: read once at the start of the batch, changed in memory by each of
 // its events, written once at the end (inserted at its first event when new).
 struct Touched {
@@ -264,10 +296,12 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
     pending_history.clear();
     return st;
   };
+  JsonArena stored_arena;  // the stored records' texts, read one at a time
   auto parsed = [&](Touched& t) {
     if (t.data) return;
-    t.owned_data = std::make_unique<nlohmann::json>(nlohmann::json::parse(t.row->data_json, nullptr, false));
-    t.owned_tags = std::make_unique<nlohmann::json>(nlohmann::json::parse(t.row->tags_json, nullptr, false));
+    const int depth = intake_->limits().max_json_depth;
+    t.owned_data = std::make_unique<nlohmann::json>(ParseStoredJson(t.row->data_json, depth, &stored_arena));
+    t.owned_tags = std::make_unique<nlohmann::json>(StoredTagValues(t.row->tags_json, depth, &stored_arena));
     t.data = t.owned_data.get();
     t.tags = t.owned_tags.get();
   };
