@@ -41,7 +41,11 @@ struct ParsedEvent {
   std::string status;       // kind-specific status ("" when none)
   bool is_progress_step = false;  // dossier: a CapNhatTienDoHoSoMC progress item
   int64_t step_at_ms = 0;         // progress step: ThoiDiemXuLy
-  nlohmann::json event;     // the whole envelope (data included)
+  // The whole envelope (data included), what tagging and the evaluation read. Null for a
+  // progress step: nothing reads a step's envelope (it is not tagged, and its record is
+  // evaluated with the item's data); its data is data_json, parsed again only to export it.
+  nlohmann::json event;
+  nlohmann::json updated_at;  // the envelope's updated_at as given (null when absent): answers
   std::string data_json;    // canonical dump of data (sorted keys)
   std::string data_hash;    // SHA-256 hex of data_json
   std::vector<nlohmann::json> notes;  // e.g. text conversions

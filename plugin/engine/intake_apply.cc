@@ -38,6 +38,38 @@ std::string KeyString(const RecordKey& k) {
   return s;
 }
 
+// The document nlohmann::json::parse(text, nullptr, false) builds, read by the arena's reader
+// (core/arena_json.h: the same document for every text it accepts, several times faster than
+// nlohmann's lexer); a text it refuses goes to nlohmann's parser as before. For the stored
+// records' own canonical texts.
+nlohmann::json ParseStoredJson(std::string_view text, int max_depth, JsonArena* arena) {
+  arena->Reset();
+  auto doc = ParseArenaJsonBounded(text, max_depth, arena);
+  if (!doc.ok()) return nlohmann::json::parse(text, nullptr, false);
+  return ToNlohmann(*doc.value());
+}
+
+// The stored tags as the evaluation reads them (indicators::HasTag / TagValue: each object's
+// "tag" and "value" only): [{"tag","value"}], as Engine::TagEvent gives an event's, without
+// the evidence (most of the text). Members other than those two are left out; an element that
+// is not an object stays one that is not (null); a text that is not an array, as parsed.
+nlohmann::json StoredTagValues(std::string_view text, int max_depth, JsonArena* arena) {
+  arena->Reset();
+  auto doc = ParseArenaJsonBounded(text, max_depth, arena);
+  if (!doc.ok() || !doc.value()->is_array()) return nlohmann::json::parse(text, nullptr, false);
+  nlohmann::json values = nlohmann::json::array();
+  for (const ArenaJson& e : doc.value()->elements()) {
+    nlohmann::json v;
+    if (e.is_object()) {
+      v = nlohmann::json::object();
+      if (const ArenaJson* tag = e.Find("tag")) v.emplace("tag", ToNlohmann(*tag));
+      if (const ArenaJson* value = e.Find("value")) v.emplace("value", ToNlohmann(*value));
+    }
+    values.push_back(std::move(v));
+  }
+  return values;
+}
+
 // A record the batch touches: read once at the start of the batch, changed in memory by each of
 // its events, written once at the end (inserted at its first event when new).
 struct Touched {
@@ -117,8 +149,7 @@ nlohmann::json EventResult::Json(bool with_index) const {
   if (p.order_basis == "version") {
     r["version"] = p.order_key;
   } else {
-    auto it = p.event.find("updated_at");
-    r["updated_at"] = it == p.event.end() ? nlohmann::json() : *it;
+    r["updated_at"] = p.updated_at;
   }
   if (!p.notes.empty()) r["notes"] = p.notes;
   if (evaluation.has_deadline()) r["deadline"] = evaluation.DeadlineJson();
@@ -204,12 +235,7 @@ void EventResult::Write(bool with_index, std::string* out) const {
     AppendJsonInt(p.order_key, out);
   } else {
     key("updated_at");
-    auto it = p.event.find("updated_at");
-    if (it == p.event.end()) {
-      out->append("null");
-    } else {
-      AppendJson(*it, out, kReplace);
-    }
+    AppendJson(p.updated_at, out, kReplace);
   }
   out->push_back('}');
 }
@@ -270,10 +296,12 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
     pending_history.clear();
     return st;
   };
+  JsonArena stored_arena;  // the stored records' texts, read one at a time
   auto parsed = [&](Touched& t) {
     if (t.data) return;
-    t.owned_data = std::make_unique<nlohmann::json>(nlohmann::json::parse(t.row->data_json, nullptr, false));
-    t.owned_tags = std::make_unique<nlohmann::json>(nlohmann::json::parse(t.row->tags_json, nullptr, false));
+    const int depth = intake_->limits().max_json_depth;
+    t.owned_data = std::make_unique<nlohmann::json>(ParseStoredJson(t.row->data_json, depth, &stored_arena));
+    t.owned_tags = std::make_unique<nlohmann::json>(StoredTagValues(t.row->tags_json, depth, &stored_arena));
     t.data = t.owned_data.get();
     t.tags = t.owned_tags.get();
   };
@@ -376,15 +404,21 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
           parsed(t);
           RecordRow& row = *t.row;
           if (!row.has_item) row.status = p.status;
+          // A step has no envelope document (ParsedEvent::event): exporting it reads its data
+          // parsed from the canonical text, as the export of a stored step does
+          // (EnqueueExport), before the text is moved into the history.
+          const bool exporting = outbox_->config()->enabled;
+          nlohmann::json step_data;
+          if (exporting) step_data = nlohmann::json::parse(p.data_json, nullptr, false);
           bool had_steps = false;
           Status st = store_change(t, {0, p.order_key, p.status, p.step_at_ms, p.event_time, "step",
                                        consume ? std::move(p.data_json) : p.data_json, now},
                                    &evaluation, &had_steps);
           if (!st.ok()) return fail(st);
           // Steps wait for the dossier item: the portal must have the dossier first.
-          if (outbox_->config()->enabled && PortalAccepts(row, *t.data)) {
+          if (exporting && PortalAccepts(row, *t.data)) {
             int64_t queued = 0;
-            st = outbox_->EnqueueProgress(tx, row, p.event.at("data"), now, Outbox::StepSource::kHost,
+            st = outbox_->EnqueueProgress(tx, row, step_data, now, Outbox::StepSource::kHost,
                                           &queued);
             if (!st.ok()) return fail(st);
             enqueued += queued;

@@ -243,6 +243,41 @@ TEST_F(IntakeBatchTest, TextBatchFreeingEachEventStoresWhatSingleSubmitsStore) {
   }
 }
 
+// A record read from the store in a later call is evaluated with its stored tags (read as
+// [{"tag","value"}] without their evidence, intake_apply.cc): a petition classified only by its
+// tags keeps its kind when a stale version re-evaluates it, so its contributions and deadline
+// stay those of the tagged kind (with the stored tags dropped it would count as
+// "unclassified" and get another deadline).
+TEST_F(IntakeBatchTest, RecordReadFromStoreIsEvaluatedWithItsStoredTags) {
+  auto petition = [](int version) {
+    nlohmann::json e = PetitionEvent("P-9", version, "received");
+    e["data"].erase("petition_kind");
+    return e;
+  };
+  auto engine = Open("tags.sqlite");
+  auto first = engine->SubmitBatch(petition(2).dump() + "\n", &abi::NormalizeResultErrors);
+  ASSERT_TRUE(first.status.ok()) << first.status.ToString();
+  const std::string tagged = "SELECT tags FROM records WHERE rid='P-9'";
+  const std::string contrib = "SELECT contrib FROM records WHERE rid='P-9'";
+  const std::string deadline = "SELECT deadline FROM records WHERE rid='P-9'";
+  const auto db = dir_.path() / "tags.sqlite";
+  const std::string contrib_before = QueryText(db, contrib);
+  const std::string deadline_before = QueryText(db, deadline);
+  ASSERT_NE(QueryText(db, tagged).find("\"petition_kind\""), std::string::npos);
+  ASSERT_NE(contrib_before.find("\"p.recv.complaint\""), std::string::npos) << contrib_before;
+  // The stale version, in a call of its own: the record comes from the store.
+  auto second = engine->SubmitBatch(petition(1).dump() + "\n", &abi::NormalizeResultErrors);
+  ASSERT_TRUE(second.status.ok()) << second.status.ToString();
+  EXPECT_NE(second.result_text.find("\"outcome\":\"stale\""), std::string::npos) << second.result_text;
+  EXPECT_EQ(QueryText(db, contrib), contrib_before);
+  EXPECT_EQ(QueryText(db, deadline), deadline_before);
+  // The same through a single submit (the group commit's path).
+  auto third = engine->Submit(petition(1).dump());
+  ASSERT_TRUE(third.status.ok()) << third.status.ToString();
+  EXPECT_EQ(QueryText(db, contrib), contrib_before);
+  EXPECT_EQ(QueryText(db, deadline), deadline_before);
+}
+
 // Migration 7 (issue 16): a database made before it (no records.history_digest) opens, gets
 // each record's digest from its history, and intake goes on as before: a step already stored
 // is a duplicate, the deadline still counts the stored steps.
