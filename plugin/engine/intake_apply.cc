@@ -16,6 +16,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/bounded_input.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/engine_internal.h"
@@ -272,8 +273,8 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
   };
   auto parsed = [&](Touched& t) {
     if (t.data) return;
-    t.owned_data = std::make_unique<nlohmann::json>(nlohmann::json::parse(t.row->data_json, nullptr, false));
-    t.owned_tags = std::make_unique<nlohmann::json>(nlohmann::json::parse(t.row->tags_json, nullptr, false));
+    t.owned_data = std::make_unique<nlohmann::json>(ParseStoredJson(t.row->data_json));
+    t.owned_tags = std::make_unique<nlohmann::json>(ParseStoredJson(t.row->tags_json));
     t.data = t.owned_data.get();
     t.tags = t.owned_tags.get();
   };
