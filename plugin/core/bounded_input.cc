@@ -245,6 +245,20 @@ Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth,
   return RefusedJson(text, max_depth, error);
 }
 
+nlohmann::json ParseStoredJson(std::string_view text) {
+  nlohmann::json doc;
+  bool refused = false;
+  try {
+    BoundedDomParser sax(doc, kMaxStoredJsonDepth);
+    refused = !nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json,
+                                         /*strict=*/true, /*ignore_comments=*/false);
+  } catch (const std::exception&) {
+    refused = true;
+  }
+  if (refused) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return doc;
+}
+
 Status RefusedJson(std::string_view text, int max_depth, JsonScanError* error) {
   JsonScanError e = ScanJson(text, max_depth)
                         .value_or(JsonScanError{JsonScanError::Kind::kSyntax, "/", "JSON không hợp lệ", 0});

@@ -60,6 +60,18 @@ std::optional<JsonScanError> ScanJson(std::string_view text, int max_depth,
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth,
                                         JsonScanError* error = nullptr);
 
+// The deepest any input may be nested (limits.max_json_depth's maximum, schemas/config.schema.json):
+// what the plugin stored came through that limit, so stored JSON deeper than this is damaged.
+inline constexpr int kMaxStoredJsonDepth = 256;
+
+// JSON the plugin stored itself and reads back (a record's data, tags and deadline, a history
+// step, an outbox payload, a setting): nlohmann::json::parse(text, nullptr, false), i.e. a
+// discarded value when the text is not JSON, and also when it is nested deeper than
+// kMaxStoredJsonDepth. A row edited or damaged on disk is input too: nlohmann copies, compares
+// and writes documents recursively, and a column nested 100,000 deep overflowed the host
+// thread's stack in the answer that copied it.
+nlohmann::json ParseStoredJson(std::string_view text);
+
 // What ParseJsonBounded answers for a text its parser refused: ScanJson's error (*error, when
 // given), kInvalidInput "<path>: <reason>". For other bounded parsers of the same lexer.
 Status RefusedJson(std::string_view text, int max_depth, JsonScanError* error = nullptr);

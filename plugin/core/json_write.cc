@@ -115,7 +115,12 @@ void Append(const nlohmann::json& j, std::string* out, nlohmann::json::error_han
     case nlohmann::json::value_t::number_unsigned:
       AppendInteger(j.get<uint64_t>(), out);
       return;
-    default:  // floats (nlohmann's shortest round-trip form), binary, discarded
+    case nlohmann::json::value_t::discarded:
+      // A stored column that is not JSON (ParseStoredJson): nlohmann writes "<discarded>",
+      // which would make the whole answer something other than JSON.
+      out->append("null");
+      return;
+    default:  // floats (nlohmann's shortest round-trip form), binary
       out->append(j.dump(-1, ' ', false, handler));
       return;
   }

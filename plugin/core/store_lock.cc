@@ -29,7 +29,6 @@ std::string Holder(const std::string& instance) {
 
 Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_path,
                                                       const std::string& instance) {
-  const std::string path = store_path + ".lock";
   // A path that exists and is not a regular file (a directory, a device, a FIFO) cannot be a
   // SQLite store: refused here, before a lock file is created beside it (a misconfigured
   // storage.path of /dev/zero must not leave /dev/zero.lock behind).
@@ -42,9 +41,17 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_p
   // store: the lock is taken first, so it must not fail on a directory not yet there.
   const auto parent = std::filesystem::path(store_path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  // The lock beside the file the path leads to, symbolic links (of the file or of a directory)
+  // followed: two paths of one store took two lock files, and both opens succeeded (two
+  // writers, two outboxes sending the same dossiers). A hard link still has a lock file of its
+  // own (nothing in a path tells it apart).
+  std::string path = store_path + ".lock";
+  if (auto real = std::filesystem::weakly_canonical(store_path, ec); !ec && !real.empty())
+    path = real.string() + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
-    return Status::IoError("không tạo được tệp khóa " + path + ": " + std::strerror(errno));
+    return Status::IoError("không tạo được tệp khóa " + store_path + ".lock" +
+                           (path == store_path + ".lock" ? "" : " (" + path + ")") + ": " + std::strerror(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     std::string holder;
@@ -57,7 +64,8 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_p
       return Status::Conflict("kho dữ liệu " + store_path + " đang được một handle khác mở (" +
                               (holder.empty() ? std::string("không rõ") : holder) +
                               "); đóng handle đó (close) trước khi mở lại");
-    return Status::IoError("không khóa được " + path + ": " + std::strerror(err));
+    return Status::IoError("không khóa được " + store_path + ".lock" +
+                           (path == store_path + ".lock" ? "" : " (" + path + ")") + ": " + std::strerror(err));
   }
   const std::string line = Holder(instance) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, line.data(), line.size(), 0) < 0) {

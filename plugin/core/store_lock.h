@@ -1,4 +1,5 @@
-// One owner per store: an exclusive flock(2) on "<store path>.lock", held for the life of a
+// One owner per store: an exclusive flock(2) on "<store path>.lock" (the path with its symbolic
+// links resolved, so every path to one store meets one lock), held for the life of a
 // danvan handle. The kernel releases it when the holder closes it or dies (crash, kill -9),
 // so a stale lock never needs cleaning. flock locks belong to the open file description: a
 // second open of the same store is refused in another process and in the same one alike.

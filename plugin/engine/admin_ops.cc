@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/bounded_input.h"
 #include "core/timeutil.h"
 #include "console/console.h"
 #include "engine/config_reload.h"
@@ -305,7 +306,7 @@ Result<json> Engine::ConfigReloadOp(const json& req) {
         std::shared_ptr<const calendar::ProcedureCatalogue> catalogue = next_data->procedures;
         auto fetched = store_->GetSetting(kPortalProceduresSetting);
         if (fetched.ok() && fetched.value()) {
-          json stored = json::parse(*fetched.value(), nullptr, false);
+          json stored = ParseStoredJson(*fetched.value());
           if (stored.is_object())
             for (const auto& [code, answer] : stored.items()) {
               auto merged = calendar::UpsertFromLayThuTuc(*catalogue, answer);
@@ -387,7 +388,7 @@ Result<json> Engine::AuditListOp(const json& req) {
     // filter_op is a key prefix: "tags" also matches "tags.review"; keep exact names only when
     // the filter names an op.
     if (!filter.value().empty() && r.key != filter.value() && r.key.rfind(filter.value() + ".", 0) != 0) continue;
-    json body = json::parse(r.body, nullptr, false);
+    json body = ParseStoredJson(r.body);
     if (!body.is_object()) body = json{{"op", r.key}};
     body["id"] = r.id;
     items.push_back(std::move(body));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/bounded_input.h"
 #include "core/timeutil.h"
 #include "engine/query_args.h"
 
@@ -33,7 +34,7 @@ Result<nlohmann::json> DeadlinesList(const EngineServices& s, const nlohmann::js
   };
   std::vector<Item> overdue, due_soon;
   Status st = s.store->ForEachRecord(kind.value(), scope, [&](const RecordRow& row) {
-    nlohmann::json d = nlohmann::json::parse(row.deadline_json, nullptr, false);
+    nlohmann::json d = ParseStoredJson(row.deadline_json);
     if (!d.is_object() || !d.contains("due") || !d["due"].is_string()) return;
     if (d.contains("end") && !d["end"].is_null()) return;  // finished
     const std::string cls = d.value("class", "");
@@ -46,7 +47,7 @@ Result<nlohmann::json> DeadlinesList(const EngineServices& s, const nlohmann::js
     const bool is_overdue = cls == "open_overdue" || now > *due;
     const bool is_soon = !is_overdue && soon && now >= *soon;
     if (!is_overdue && !is_soon) return;
-    nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
+    nlohmann::json data = ParseStoredJson(row.data_json);
     std::string title;
     if (data.is_object())
       for (const char* k : {"title", "TrichYeuHoSo", "TenTTHC"})

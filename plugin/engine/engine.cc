@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "console/console.h"
+#include "core/bounded_input.h"
 #include "core/json_schema.h"
 #include "core/timeutil.h"
 #include "engine/config_reload.h"
@@ -52,7 +53,7 @@ nlohmann::json DossierPending(const RecordRow& row, const nlohmann::json& d) {
 
 nlohmann::json DossierPending(const RecordRow& row) {
   if (row.key.kind != "dossier" || !row.has_item) return DossierPending(row, nlohmann::json());
-  return DossierPending(row, nlohmann::json::parse(row.data_json, nullptr, false));
+  return DossierPending(row, ParseStoredJson(row.data_json));
 }
 
 bool PortalAccepts(const RecordRow& row, const nlohmann::json& data) {
@@ -196,7 +197,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineConfig& config, HostHoo
   auto fetched = e->store_->GetSetting(kPortalProceduresSetting);
   if (!fetched.ok()) return fetched.status();
   if (fetched.value()) {
-    nlohmann::json stored = nlohmann::json::parse(*fetched.value(), nullptr, false);
+    nlohmann::json stored = ParseStoredJson(*fetched.value());
     if (stored.is_object())
       for (const auto& [code, answer] : stored.items()) {
         auto next = calendar::UpsertFromLayThuTuc(*catalogue, answer);
@@ -503,8 +504,8 @@ EngineServices Engine::services() const {
   s.deadline_steps_at = [this](const RecordRow& row, int64_t as_of_ms) -> nlohmann::json {
     auto history = store_->GetHistory(row.pk);
     if (!history.ok()) return nlohmann::json::array();
-    const nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
-    const nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
+    const nlohmann::json data = ParseStoredJson(row.data_json);
+    const nlohmann::json tags = ParseStoredJson(row.tags_json);
     auto c = evaluator()->Classify(row.key.kind, data, history.value(), tags, as_of_ms);
     if (!c.ok() || !c->steps.is_array()) return nlohmann::json::array();
     return c->steps;

@@ -149,7 +149,7 @@ Result<nlohmann::json> Engine::RecordGet(const nlohmann::json& req) {
                            {"outcome", e.outcome}, {"event_time", e.event_time}};
     if (e.outcome != "step") item["order_key"] = e.order_key;
     if (e.outcome == "step" && !e.detail_json.empty())
-      item["step"] = nlohmann::json::parse(e.detail_json, nullptr, false);
+      item["step"] = ParseStoredJson(e.detail_json);
     h.push_back(std::move(item));
   }
   nlohmann::json record = {{"key", KeyJson(r.key)},
@@ -159,9 +159,9 @@ Result<nlohmann::json> Engine::RecordGet(const nlohmann::json& req) {
                            {"first_seen", FormatIsoTime(r.first_seen_ms)},
                            {"updated", FormatIsoTime(r.updated_ms)},
                            {"has_item", r.has_item},
-                           {"data", nlohmann::json::parse(r.data_json, nullptr, false)},
-                           {"tags", nlohmann::json::parse(r.tags_json, nullptr, false)},
-                           {"deadline", nlohmann::json::parse(r.deadline_json, nullptr, false)}};
+                           {"data", ParseStoredJson(r.data_json)},
+                           {"tags", ParseStoredJson(r.tags_json)},
+                           {"deadline", ParseStoredJson(r.deadline_json)}};
   if (auto pending = DossierPending(r); !pending.is_null()) record["pending"] = std::move(pending);
   record[r.order_basis == "time" ? "updated_at_ms" : "version"] = r.order_key;
   return nlohmann::json{{"record", std::move(record)}, {"history", std::move(h)}};
@@ -211,7 +211,7 @@ Result<nlohmann::json> Engine::QuarantineList(const nlohmann::json& req) {
     items.push_back({{"id", q.id},
                      {"received", FormatIsoTime(q.received_ms)},
                      {"key", {{"source", q.source}, {"kind", q.kind}, {"id", q.record_id}}},
-                     {"errors", nlohmann::json::parse(q.errors_json, nullptr, false)},
+                     {"errors", ParseStoredJson(q.errors_json)},
                      {"raw_size", q.raw_size},
                      {"raw_truncated", static_cast<int64_t>(q.raw.size()) < q.raw_size},
                      // Invalid UTF-8 is kept byte for byte in storage; shown replaced here.
@@ -430,7 +430,7 @@ Result<nlohmann::json> Engine::ExplainOp(const nlohmann::json& req) {
   // Plan tasks may count for a lead unit outside the envelope unit: scan every unit then.
   std::vector<std::string> scan_units = kind == "plan_task" ? units_->codes() : subtree;
   Status st = store_->ForEachRecord(kind, scan_units, [&](const RecordRow& row) {
-    nlohmann::json contrib = nlohmann::json::parse(row.contrib_json, nullptr, false);
+    nlohmann::json contrib = ParseStoredJson(row.contrib_json);
     if (!contrib.is_array() || contrib.empty()) return;
     double n = value_of(row, contrib, def->numerator);
     double d = def->denominator.empty() ? 0 : value_of(row, contrib, def->denominator);
@@ -478,7 +478,7 @@ Result<nlohmann::json> Engine::MergePortalProcedures(const std::vector<nlohmann:
   nlohmann::json invalid = nlohmann::json::array();
   auto stored_or = store_->GetSetting(kPortalProceduresSetting);
   if (!stored_or.ok()) return stored_or.status();
-  nlohmann::json stored = stored_or.value() ? nlohmann::json::parse(*stored_or.value(), nullptr, false)
+  nlohmann::json stored = stored_or.value() ? ParseStoredJson(*stored_or.value())
                                             : nlohmann::json::object();
   if (!stored.is_object()) stored = nlohmann::json::object();
   std::set<std::string> changed;
@@ -520,7 +520,7 @@ Result<nlohmann::json> Engine::MergePortalProcedures(const std::vector<nlohmann:
   // The deadlines of stored dossiers of those procedures follow the new catalogue.
   std::vector<int64_t> pks;
   Status st = store_->ForEachRecord("dossier", units_->codes(), [&](const RecordRow& row) {
-    nlohmann::json d = nlohmann::json::parse(row.data_json, nullptr, false);
+    nlohmann::json d = ParseStoredJson(row.data_json);
     if (row.has_item && d.is_object() && d.contains("MaTTHC") && d["MaTTHC"].is_string() &&
         changed.count(d["MaTTHC"].get<std::string>()))
       pks.push_back(row.pk);

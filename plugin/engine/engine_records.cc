@@ -3,6 +3,7 @@
 // re-evaluation when deadline inputs change, and queueing a record's export to the portal.
 #include "engine/engine.h"
 
+#include "core/bounded_input.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/config_reload.h"
@@ -110,7 +111,7 @@ Result<int> Engine::ScanDeadlines() {
 
 void Engine::ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
                           std::vector<indicators::Delta>* out) const {
-  nlohmann::json arr = nlohmann::json::parse(contrib_json, nullptr, false);
+  nlohmann::json arr = ParseStoredJson(contrib_json);
   if (!arr.is_array()) return;
   std::vector<indicators::Contribution> contributions;
   contributions.reserve(arr.size());
@@ -138,8 +139,8 @@ void Engine::ApplyDeltas(const std::vector<indicators::Delta>& deltas) {
 Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
                           int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas,
                           const std::string& old_unit) {
-  const nlohmann::json data = nlohmann::json::parse(row.data_json, nullptr, false);
-  const nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
+  const nlohmann::json data = ParseStoredJson(row.data_json);
+  const nlohmann::json tags = ParseStoredJson(row.tags_json);
   EvaluateRow(row, history, data, tags, now, ev, deltas, old_unit);
   if (row.pk != 0) return tx.SetWatch(row.pk, ev->next_change_ms, ev->next_class);
   return Status::Ok();
@@ -384,7 +385,7 @@ Status Engine::EnqueueExport(StoreTransaction& tx, const RecordRow& row, const s
     // Steps that arrived before the dossier item follow it now, in order.
     for (const auto& h : history.value()) {
       if (h.outcome != "step") continue;
-      st = outbox_->EnqueueProgress(tx, row, nlohmann::json::parse(h.detail_json, nullptr, false),
+      st = outbox_->EnqueueProgress(tx, row, ParseStoredJson(h.detail_json),
                                     now, Outbox::StepSource::kHost, &queued);
       if (!st.ok()) return st;
       *enqueued += queued;

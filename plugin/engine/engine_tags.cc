@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "core/bounded_input.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/config_reload.h"
@@ -35,12 +36,12 @@ namespace {
 nlohmann::json EnvelopeOf(const RecordRow& row) {
   return {{"kind", row.key.kind}, {"source", row.key.source}, {"id", row.key.id},
           {"unit", row.unit}, {"event_time", row.event_time},
-          {"data", nlohmann::json::parse(row.data_json, nullptr, false)}};
+          {"data", ParseStoredJson(row.data_json)}};
 }
 
 std::vector<tagging::TagHit> HitsOf(const std::string& tags_json) {
   std::vector<tagging::TagHit> hits;
-  nlohmann::json arr = nlohmann::json::parse(tags_json, nullptr, false);
+  nlohmann::json arr = ParseStoredJson(tags_json);
   if (!arr.is_array()) return hits;
   for (const auto& t : arr) {
     auto h = tagging::TagHit::FromJson(t);
@@ -225,7 +226,7 @@ Result<nlohmann::json> Engine::TagChangesOp(const nlohmann::json& req) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& r : rows.value()) {
     if (static_cast<int64_t>(items.size()) >= limit) break;
-    items.push_back(nlohmann::json::parse(r.body, nullptr, false));
+    items.push_back(ParseStoredJson(r.body));
   }
   return nlohmann::json{{"version", version}, {"changed_records", rows->size()}, {"items", items}};
 }
@@ -242,7 +243,7 @@ Result<nlohmann::json> Engine::TagCountsOp(const nlohmann::json& req) {
   std::map<std::string, std::map<std::string, int64_t>> by_unit;
   std::map<std::string, int64_t> total;
   Status st = store_->ForEachRecord(kind_arg.value(), scope, [&](const RecordRow& row) {
-    nlohmann::json tags = nlohmann::json::parse(row.tags_json, nullptr, false);
+    nlohmann::json tags = ParseStoredJson(row.tags_json);
     if (!tags.is_array()) return;
     for (const auto& t : tags) {
       if (!t.is_object()) continue;

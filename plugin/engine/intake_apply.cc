@@ -16,6 +16,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/bounded_input.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/engine_internal.h"
@@ -38,14 +39,15 @@ std::string KeyString(const RecordKey& k) {
   return s;
 }
 
-// The document nlohmann::json::parse(text, nullptr, false) builds, read by the arena's reader
+// The document ParseStoredJson (core/bounded_input.h) builds, read by the arena's reader
 // (core/arena_json.h: the same document for every text it accepts, several times faster than
-// nlohmann's lexer); a text it refuses goes to nlohmann's parser as before. For the stored
-// records' own canonical texts.
-nlohmann::json ParseStoredJson(std::string_view text, int max_depth, JsonArena* arena) {
+// nlohmann's lexer); a text it refuses (not JSON, or deeper than max_depth) goes to
+// ParseStoredJson, bounded as every read of a stored column. For the stored records' own
+// canonical texts.
+nlohmann::json ParseStoredJsonInArena(std::string_view text, int max_depth, JsonArena* arena) {
   arena->Reset();
   auto doc = ParseArenaJsonBounded(text, max_depth, arena);
-  if (!doc.ok()) return nlohmann::json::parse(text, nullptr, false);
+  if (!doc.ok()) return ParseStoredJson(text);
   return ToNlohmann(*doc.value());
 }
 
@@ -56,7 +58,7 @@ nlohmann::json ParseStoredJson(std::string_view text, int max_depth, JsonArena* 
 nlohmann::json StoredTagValues(std::string_view text, int max_depth, JsonArena* arena) {
   arena->Reset();
   auto doc = ParseArenaJsonBounded(text, max_depth, arena);
-  if (!doc.ok() || !doc.value()->is_array()) return nlohmann::json::parse(text, nullptr, false);
+  if (!doc.ok() || !doc.value()->is_array()) return ParseStoredJson(text);
   nlohmann::json values = nlohmann::json::array();
   for (const ArenaJson& e : doc.value()->elements()) {
     nlohmann::json v;
@@ -300,7 +302,7 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
   auto parsed = [&](Touched& t) {
     if (t.data) return;
     const int depth = intake_->limits().max_json_depth;
-    t.owned_data = std::make_unique<nlohmann::json>(ParseStoredJson(t.row->data_json, depth, &stored_arena));
+    t.owned_data = std::make_unique<nlohmann::json>(ParseStoredJsonInArena(t.row->data_json, depth, &stored_arena));
     t.owned_tags = std::make_unique<nlohmann::json>(StoredTagValues(t.row->tags_json, depth, &stored_arena));
     t.data = t.owned_data.get();
     t.tags = t.owned_tags.get();

@@ -12,6 +12,7 @@
 #include <set>
 #include <utility>
 
+#include "core/bounded_input.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
 #include "indicators/contributions.h"
@@ -224,7 +225,7 @@ class ReportOps {
     if (!rows.ok()) return rows.status();
     std::map<std::string, std::vector<scoring::ManualEntry>> out;
     for (const auto& row : rows.value()) {
-      json body = json::parse(row.body, nullptr, false);
+      json body = ParseStoredJson(row.body);
       if (!body.is_object() || !body.contains("entry")) continue;
       auto m = scoring::ManualEntryFromJson(body["entry"]);
       if (!m.ok()) continue;
@@ -527,14 +528,14 @@ class ReportOps {
     for (const auto& row : rows.value())
       if (row.id == jid) found = &row;
     if (!found) return Status::NotFound("/journal_id: không có kết quả chấm điểm số " + std::to_string(jid));
-    json body = json::parse(found->body, nullptr, false);
+    json body = ParseStoredJson(found->body);
     if (!body.is_object()) return Status::Internal("kết quả chấm điểm đã lưu bị hỏng");
     const std::string rid = body["rubric"]["id"], rver = body["rubric"]["version"];
     auto rrows = s_.store->ListJournal("rubric", rid + "|" + rver + "|");
     if (!rrows.ok()) return rrows.status();
     scoring::RubricRegistry registry;
     for (const auto& rr : rrows.value()) {
-      json src = json::parse(rr.body, nullptr, false);
+      json src = ParseStoredJson(rr.body);
       auto rub = scoring::Rubric::FromJson(src, s_.config->schemas_dir + "/rubric.schema.json");
       if (!rub.ok()) return rub.status();
       if (rub->id() != rid || rub->version() != rver) continue;
@@ -628,7 +629,7 @@ class ReportOps {
     if (!rows.ok()) return rows.status();
     json list = json::array();
     for (const auto& row : rows.value()) {
-      json b = json::parse(row.body, nullptr, false);
+      json b = ParseStoredJson(row.body);
       if (!b.is_object()) continue;
       b["journal_id"] = row.id;
       b["recorded_at"] = FormatIsoTime(row.recorded_ms);
@@ -685,8 +686,8 @@ class ReportOps {
         if (in_scope.count(e.unit)) petitions.insert(e.record_pk);
     Status st = ForEachCandidate(petitions, "petition", [&](const RecordRow& row) {
       if (!in_scope.count(row.unit)) return;
-      json contrib = json::parse(row.contrib_json, nullptr, false);
-      json d = json::parse(row.data_json, nullptr, false);
+      json contrib = ParseStoredJson(row.contrib_json);
+      json d = ParseStoredJson(row.data_json);
       if (!contrib.is_array() || !d.is_object()) return;
       int64_t overdue_from = 0;
       const std::string kind = Str(d, "petition_kind");
@@ -766,8 +767,8 @@ class ReportOps {
     std::set<int64_t> late_tasks;
     for (const auto& [pk, unit] : index.PositiveLevel("t.late", as_of)) late_tasks.insert(pk);
     st = ForEachCandidate(late_tasks, "plan_task", [&](const RecordRow& row) {
-      json contrib = json::parse(row.contrib_json, nullptr, false);
-      json d = json::parse(row.data_json, nullptr, false);
+      json contrib = ParseStoredJson(row.contrib_json);
+      json d = ParseStoredJson(row.data_json);
       if (!contrib.is_array() || !d.is_object()) return;
       std::string lead = Str(d, "lead_unit");
       if (lead.empty()) lead = row.unit;
@@ -795,8 +796,8 @@ class ReportOps {
       for (const auto& e : index.Between(series, period.from_day, as_of)) models.insert(e.record_pk);
     st = ForEachCandidate(models, "dvk_model", [&](const RecordRow& row) {
       if (!in_scope.count(row.unit)) return;
-      json contrib = json::parse(row.contrib_json, nullptr, false);
-      json d = json::parse(row.data_json, nullptr, false);
+      json contrib = ParseStoredJson(row.contrib_json);
+      json d = ParseStoredJson(row.data_json);
       if (!contrib.is_array() || !d.is_object()) return;
       if (!FlowIn(contrib, "v.registered", period.from_day, as_of) &&
           !FlowIn(contrib, "v.recognised", period.from_day, as_of))

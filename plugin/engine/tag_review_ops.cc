@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/bounded_input.h"
 #include "core/timeutil.h"
 #include "engine/engine.h"
 #include "tagging/letter_model.h"
@@ -18,7 +19,7 @@ json Key(const RecordKey& k) { return {{"source", k.source}, {"kind", k.kind}, {
 json Envelope(const RecordRow& row) {
   return {{"kind", row.key.kind}, {"source", row.key.source}, {"id", row.key.id},
           {"unit", row.unit}, {"event_time", row.event_time},
-          {"data", json::parse(row.data_json, nullptr, false)}};
+          {"data", ParseStoredJson(row.data_json)}};
 }
 
 // The reading a record carries now, as {"kind","secondary","flags"}; null without one.
@@ -69,7 +70,7 @@ bool HasTag(const json& tags, const char* name) {
 std::string TagReviewBook::KeyOf(const RecordKey& k) { return k.source + '\x1f' + k.kind + '\x1f' + k.id; }
 
 json TagReviewBook::DecisionOf(const TagReviewRow& row) {
-  json d = json::parse(row.decision, nullptr, false);
+  json d = ParseStoredJson(row.decision);
   if (!d.is_object()) d = json::object();
   d["action"] = row.action;
   d["by"] = row.reviewer;
@@ -146,7 +147,7 @@ Result<json> Engine::TagReviewOp(const json& req) {
         if (static_cast<int64_t>(items.size()) >= limit) break;
         json d = TagReviewBook::DecisionOf(r);
         items.push_back({{"key", Key(r.key)}, {"decision", d},
-                         {"proposed", json::parse(r.proposed, nullptr, false)}});
+                         {"proposed", ParseStoredJson(r.proposed)}});
       }
       return json{{"decided", rows->size()}, {"items", items}};
     }
@@ -160,7 +161,7 @@ Result<json> Engine::TagReviewOp(const json& req) {
     int64_t pending = 0;
     for (const char* kind : {"petition", "reception"}) {
       Status st = store_->ForEachRecord(kind, scope, [&](const RecordRow& row) {
-        json tags = json::parse(row.tags_json, nullptr, false);
+        json tags = ParseStoredJson(row.tags_json);
         if (!HasTag(tags, "needs_review") || tag_reviews_->Find(row.key)) return;
         ++pending;
         if (static_cast<int64_t>(items.size()) >= limit) return;
@@ -168,7 +169,7 @@ Result<json> Engine::TagReviewOp(const json& req) {
         for (const auto& t : tags)
           if (t.value("tag", "") == "needs_review" && t.contains("evidence") && !t["evidence"].empty())
             weak = t["evidence"][0].value("weak", json::array());
-        json data = json::parse(row.data_json, nullptr, false);
+        json data = ParseStoredJson(row.data_json);
         std::string title = data.is_object() ? data.value("title", "") : "";
         items.push_back({{"key", Key(row.key)}, {"unit", row.unit}, {"title", title},
                          {"reading", CurrentReading(tags)}, {"weak", weak}});
@@ -202,7 +203,7 @@ Result<json> Engine::TagReviewOp(const json& req) {
   if (!row_or.value() || !row_or.value()->has_item)
     return Status::NotFound("không có bản ghi " + key.source + "/" + key.kind + "/" + key.id);
   RecordRow row = *row_or.value();
-  const json old_tags = json::parse(row.tags_json, nullptr, false);
+  const json old_tags = ParseStoredJson(row.tags_json);
   json decision = CurrentReading(old_tags);
   if (decision.is_null())
     return Status::InvalidInput("/id: bản ghi không có kết quả đọc đơn (letter_reading) để rà soát");

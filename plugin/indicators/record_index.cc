@@ -137,7 +137,10 @@ int64_t MonthKey(int64_t day) {
   return static_cast<int64_t>(y) * 12 + (m - 1);
 }
 
-// Days [first, last] of a month key.
+// Month keys of years 0..9999 (the dates the intake reads); MonthDays is exact for those.
+constexpr int64_t kMaxMonthKey = 10000 * 12;
+
+// Days [first, last] of a month key in [0, kMaxMonthKey).
 void MonthDays(int64_t month_key, int64_t* first, int64_t* last) {
   const int y = static_cast<int>(month_key / 12);
   const unsigned m = static_cast<unsigned>(month_key % 12) + 1;
@@ -218,6 +221,13 @@ bool RecordSeriesIndex::LoadCell(const std::string& key, const std::string& data
   std::string series;
   int64_t month;
   if (!SplitKey(key, &series, &month)) return false;
+  // Every entry's day must lie in the key's month (a month of years 0..9999, as CellKey makes
+  // them), and its value be finite: a damaged cell's day near INT64_MAX overflowed
+  // CivilFromDays (undefined behaviour) when the cells were written back (CellKeys), a day of
+  // another month was written back under the wrong key, and a NaN never cancelled.
+  if (month < 0 || month >= kMaxMonthKey) return false;
+  int64_t first_day, last_day;
+  MonthDays(month, &first_day, &last_day);
   std::vector<Delta> deltas;
   size_t pos = 0;
   while (pos < data.size()) {
@@ -232,7 +242,7 @@ bool RecordSeriesIndex::LoadCell(const std::string& key, const std::string& data
     pos += len;
     d.series = series;
     d.own_unit = true;
-    if (d.record_pk == 0) return false;
+    if (d.record_pk == 0 || d.day < first_day || d.day > last_day || !std::isfinite(d.value)) return false;
     deltas.push_back(std::move(d));
   }
   if (deltas.empty() || !Tracks(series)) return true;

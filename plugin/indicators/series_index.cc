@@ -22,6 +22,11 @@ void MonthOf(int64_t day, int32_t* month_key, unsigned* dom) {
 
 constexpr double kScale = 1e6;  // sums in millionths (see series_index.h)
 
+// The most a loaded cell's days add up to in absolute value, in millionths: 2^60 (1.15e12 counts
+// or days, far beyond any unit's figures), so a cell's sums and every sum of them stay inside
+// int64 whatever a damaged checkpoint holds.
+constexpr int64_t kMaxCellMagnitude = int64_t{1} << 60;
+
 int64_t ToFixed(double value) { return std::llround(value * kScale); }
 double FromFixed(int64_t fixed) { return static_cast<double>(fixed) / kScale; }
 
@@ -375,10 +380,13 @@ bool SeriesIndex::LoadCell(const std::string& key, const std::string& data) {
   const size_t sep = key.find(kSep, 2);
   if (sep == std::string::npos) return false;
   // Parsed and checked whole before anything changes: months increasing, each month's varints
-  // exactly one per set day, no bit for a 32nd day, no zero day.
+  // exactly one per set day, no bit for a 32nd day, no zero day, and the days' magnitudes
+  // summing to at most kMaxCellMagnitude (a damaged cell's varints of up to 2^63 made the month
+  // totals, and later Prefix and Apply, overflow int64: undefined behaviour).
   Buckets fresh;
   size_t pos = 0;
   int64_t prev = INT64_MIN;
+  int64_t magnitude = 0;  // sum of |day value| over the cell, <= kMaxCellMagnitude
   while (pos < data.size()) {
     uint32_t month, mask, len;
     if (!GetU32(data, &pos, &month) || !GetU32(data, &pos, &mask) || !GetU32(data, &pos, &len)) return false;
@@ -398,7 +406,9 @@ bool SeriesIndex::LoadCell(const std::string& key, const std::string& data) {
       while (q < end && (*q & 0x80)) ++q;
       if (q >= end || q - p > 9) return false;
       const int64_t v = GetVarint(&p);
-      if (v == 0) return false;
+      if (v == 0 || v > kMaxCellMagnitude || v < -kMaxCellMagnitude) return false;
+      magnitude += v < 0 ? -v : v;  // both terms <= 2^60: no overflow
+      if (magnitude > kMaxCellMagnitude) return false;
       h.total += v;
     }
     if (p != end) return false;

@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "core/bounded_input.h"
 #include "core/timeutil.h"
 
 namespace danvan {
@@ -172,7 +173,7 @@ Status Outbox::Init() {
   auto stored = store_->GetSetting("outbox.mappings." + config()->destination);
   if (!stored.ok()) return stored.status();
   if (stored.value()) {
-    auto m = PortalMappings::FromJson(nlohmann::json::parse(*stored.value(), nullptr, false));
+    auto m = PortalMappings::FromJson(ParseStoredJson(*stored.value()));
     if (m.ok()) {
       std::lock_guard lock(mappings_mu_);
       mappings_ = m.value();
@@ -261,7 +262,7 @@ Status Outbox::EnqueueProgress(StoreTransaction& tx, const RecordRow& record,
     int64_t best_gap = 0;
     const auto host_at = ParsePortalTime(at);
     for (const auto& c : candidates.value()) {
-      nlohmann::json p = nlohmann::json::parse(c.payload, nullptr, false);
+      nlohmann::json p = ParseStoredJson(c.payload);
       if (!p.is_object() || p.value("TrangThai", "") != status) continue;
       const auto c_at = ParsePortalTime(p.value("ThoiDiemXuLy", ""));
       if (!host_at || !c_at) continue;
@@ -505,7 +506,7 @@ Status Outbox::BumpCounters(StoreTransaction& tx, const std::map<std::string, in
   const std::string key = "outbox.counters." + config()->destination;
   auto cur = tx.GetSettingInTx(key);
   if (!cur.ok()) return cur.status();
-  nlohmann::json c = cur.value() ? nlohmann::json::parse(*cur.value(), nullptr, false) : nlohmann::json::object();
+  nlohmann::json c = cur.value() ? ParseStoredJson(*cur.value()) : nlohmann::json::object();
   if (!c.is_object()) c = nlohmann::json::object();
   for (const auto& [k, v] : add) c[k] = c.value(k, int64_t{0}) + v;
   return tx.SetSetting(key, c.dump());
@@ -575,8 +576,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
         g.SetAll("dead", "bản ghi không còn trong kho", false);
         continue;
       }
-      nlohmann::json data = nlohmann::json::parse(head.payload.empty() ? rec->data_json : head.payload,
-                                                  nullptr, false);
+      nlohmann::json data = ParseStoredJson(head.payload.empty() ? rec->data_json : head.payload);
       auto wire = MapDossierItem(head.record_id, head.unit, data, maps, cfg->payload);
       if (!wire.ok()) {
         g.SetAll(wire.status().code() == Status::Code::kNotFound ? "held" : "dead",
@@ -595,7 +595,7 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
       bool ok = true;
       for (const auto& it : g.items) {
         auto wire = MapProgressItem(it.record_id, it.unit,
-                                    nlohmann::json::parse(it.payload, nullptr, false), maps,
+                                    ParseStoredJson(it.payload), maps,
                                     cfg->payload);
         if (!wire.ok()) {
           g.SetAll(wire.status().code() == Status::Code::kNotFound ? "held" : "dead",
@@ -1107,7 +1107,7 @@ Result<bool> Outbox::ClaimScheduledReconcile(int64_t now_ms) {
   auto last = tx.GetSettingInTx(job);
   if (!last.ok()) return last.status();
   if (last.value()) {
-    const nlohmann::json j = nlohmann::json::parse(*last.value(), nullptr, false);
+    const nlohmann::json j = ParseStoredJson(*last.value());
     // This node's own timer decides for itself; another node's run counts for the interval.
     if (j.is_object() && j.value("node", "") != cfg->node && j.value("next_ms", int64_t{0}) > now_ms)
       return false;
@@ -1157,7 +1157,7 @@ Status Outbox::Reconcile(PortalClient& client) {
       if (!sent.ok()) return sent.status();
       for (const auto& payload : sent.value()) {
         int64_t one = 0;
-        st = EnqueueProgress(tx, row, nlohmann::json::parse(payload, nullptr, false), now,
+        st = EnqueueProgress(tx, row, ParseStoredJson(payload), now,
                              StepSource::kResend, &one);
         if (!st.ok()) return st;
         added += one;
@@ -1193,7 +1193,7 @@ Result<nlohmann::json> Outbox::StatusJson() {
   // guaranteed"): steps_resent_after_ambiguity is the most duplicate steps the portal can hold.
   auto counters = store_->GetSetting("outbox.counters." + config()->destination);
   if (!counters.ok()) return counters.status();
-  nlohmann::json c = counters.value() ? nlohmann::json::parse(*counters.value(), nullptr, false)
+  nlohmann::json c = counters.value() ? ParseStoredJson(*counters.value())
                                       : nlohmann::json::object();
   nlohmann::json residual = nlohmann::json::object();
   for (const char* k : {"ambiguous_failures", "steps_resent_after_ambiguity",
@@ -1219,7 +1219,7 @@ Result<nlohmann::json> Outbox::DeadLetters(const nlohmann::json& req) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& d : rows.value()) {
     items.push_back({{"id", d.id}, {"destination", d.destination}, {"record_id", d.record_id},
-                     {"op", d.op}, {"payload", d.payload.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(d.payload, nullptr, false)},
+                     {"op", d.op}, {"payload", d.payload.empty() ? nlohmann::json(nullptr) : ParseStoredJson(d.payload)},
                      {"last_error", d.last_error}, {"attempts", d.attempts},
                      {"dead_at", FormatIsoTime(d.dead_ms)},
                      {"resent_at", d.resent_ms ? nlohmann::json(FormatIsoTime(d.resent_ms)) : nlohmann::json(nullptr)}});

@@ -28,6 +28,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "danvan/danvan.h"
 #include "pg_test_db.h"
@@ -468,6 +469,93 @@ TEST_F(Hostile, OpenFailsFastOnAStoragePathThatIsNotAFile) {
       EXPECT_FALSE(std::filesystem::exists(path + ".lock")) << path;
     if (h) Api()->close(h);
   }
+}
+
+// One store, one owner, whatever path names it (redteam, fourteenth session): the lock file was
+// "<storage.path>.lock", so a symbolic link to the store or to its directory took a lock of its
+// own and a second handle opened the same store (two writers, two outboxes sending the same
+// dossiers to the portal). Both aliases are now refused while the first handle holds the store,
+// and open again once it is closed.
+TEST_F(Hostile, SecondOpenThroughASymbolicLinkIsRefused) {
+  if (UsingPostgres()) GTEST_SKIP() << "a SQLite file path is the subject";
+  Open();
+  ASSERT_EQ(Submit(h_, Petition("\"DT-LINK-1\"", 1)).status, DANVAN_OK);
+  const std::string file_link = dir_ + "/lien-ket.sqlite", dir_link = dir_ + "-lien-ket";
+  fs::create_symlink(dir_ + "/danvan.sqlite", file_link);
+  fs::create_directory_symlink(dir_, dir_link);
+  for (const std::string& alias : {file_link, dir_link + "/danvan.sqlite", dir_ + "/./danvan.sqlite"}) {
+    json cfg = BaseConfig(dir_);
+    cfg["storage"]["path"] = alias;
+    danvan_handle* h = nullptr;
+    Answer a = OpenRaw(cfg.dump(), &h);
+    EXPECT_NE(a.status, DANVAN_OK) << alias;
+    EXPECT_NE(a.error.find("store.locked"), std::string::npos) << alias << ": " << a.error;
+    if (h) Api()->close(h);
+  }
+  Api()->close(h_);
+  h_ = nullptr;
+  json cfg = BaseConfig(dir_);
+  cfg["storage"]["path"] = file_link;
+  Answer a = OpenRaw(cfg.dump(), &h_);
+  ASSERT_EQ(a.status, DANVAN_OK) << a.error;
+  // The same store: the record submitted through the first path is there.
+  Answer got = Query(h_, R"({"op":"record.get","source":"hostile","kind":"petition","id":"DT-LINK-1"})");
+  EXPECT_EQ(got.status, DANVAN_OK) << got.error;
+  fs::remove(dir_link);
+}
+
+// A row of the store edited or damaged on disk is input too (redteam, fourteenth session): the
+// plugin read its own JSON columns back with nlohmann's parser, which builds any depth, and
+// then copied and wrote them recursively (record.get, lists, reports, the outbox): a record
+// whose data, tags, deadline or history step were nested 100,000 deep overflowed the host
+// thread's stack. Stored JSON is now read with the deepest limit any input may have
+// (limits.max_json_depth's maximum, 256); deeper is treated as damaged, as text that is not
+// JSON already was.
+TEST_F(Hostile, DeeplyNestedStoredRowsAreNotACrash) {
+  if (UsingPostgres()) GTEST_SKIP() << "edits the SQLite file";
+  Open();
+  ASSERT_EQ(Submit(h_, Petition("\"DT-SAU-1\"", 1)).status, DANVAN_OK);
+  ASSERT_EQ(Submit(h_, Petition("\"DT-SAU-2\"", 1)).status, DANVAN_OK);
+  Api()->close(h_);
+  h_ = nullptr;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ + "/danvan.sqlite").c_str(), &db), SQLITE_OK);
+    const std::string deep = Nested(100000, "1");
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "UPDATE records SET data = '{\"petition_kind\":' || ?1 || '}', tags = ?1, "
+                                 "deadline = ?1 WHERE rid = 'DT-SAU-1'",
+                                 -1, &st, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_bind_text(st, 1, deep.data(), static_cast<int>(deep.size()), SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE) << sqlite3_errmsg(db);
+    sqlite3_finalize(st);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE record_history SET detail = ?1", -1, &st, nullptr), SQLITE_OK);
+    sqlite3_bind_text(st, 1, deep.data(), static_cast<int>(deep.size()), SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE) << sqlite3_errmsg(db);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  Answer opened, one, other, stats;
+  OnThread(kJvmStack, [&] {
+    opened = OpenRaw(BaseConfig(dir_).dump(), &h_);
+    if (!h_) return;
+    one = Query(h_, R"({"op":"record.get","source":"hostile","kind":"petition","id":"DT-SAU-1"})");
+    other = Query(h_, R"({"op":"record.get","source":"hostile","kind":"petition","id":"DT-SAU-2"})");
+    stats = Query(h_, R"({"op":"stats"})");
+    // A new version of the damaged record reads its stored row (intake_apply.cc).
+    Submit(h_, Petition("\"DT-SAU-1\"", 2));
+  });
+  ASSERT_EQ(opened.status, DANVAN_OK) << opened.error;
+  // The damaged record answers without crashing (its damaged columns as null); the other
+  // record is untouched.
+  EXPECT_EQ(Name(one.status), "ok") << one.error;
+  EXPECT_TRUE(one.Json()["record"]["data"].is_null()) << one.out.substr(0, 300);
+  EXPECT_EQ(Name(other.status), "ok") << other.error;
+  EXPECT_EQ(other.Json()["record"]["data"]["petition_kind"], "complaint") << other.out.substr(0, 300);
+  EXPECT_EQ(Name(stats.status), "ok") << stats.error;
 }
 
 TEST_F(Hostile, OpenRefusesAFifoDataFileWithoutBlocking) {

@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 #include <chrono>
+#include <climits>
+#include <cstring>
 #include <thread>
 #include <tuple>
 
@@ -241,6 +243,87 @@ TEST(RecordSeriesIndexTest, CellsRoundTripPerMonth) {
     EXPECT_EQ(std::tie(a[i].record_pk, a[i].unit, a[i].day, a[i].value),
               std::tie(b[i].record_pk, b[i].unit, b[i].day, b[i].value));
   EXPECT_FALSE(loaded.LoadCell(RecordSeriesIndex::CellKey("petition.overdue", day0), "short"));
+}
+
+// A checkpoint cell damaged on disk is input too (redteam, fourteenth session). Cells whose
+// day values are valid varints but whose sums overflow int64 (two days of 2^62 millionths: the
+// month total was 2^63, undefined behaviour under UBSan, garbage figures without it) are refused
+// whole, as is any day beyond 2^60; a cell of large but plausible sums still loads.
+std::string Zigzag(int64_t v) {
+  uint64_t u = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+  std::string out;
+  while (u >= 0x80) {
+    out.push_back(static_cast<char>(u | 0x80));
+    u >>= 7;
+  }
+  out.push_back(static_cast<char>(u));
+  return out;
+}
+
+std::string MonthCell(int32_t month_key, uint32_t mask, const std::vector<int64_t>& values) {
+  std::string days;
+  for (int64_t v : values) days += Zigzag(v);
+  std::string out;
+  PutU32(&out, static_cast<uint32_t>(month_key));
+  PutU32(&out, mask);
+  PutU32(&out, static_cast<uint32_t>(days.size()));
+  return out + days;
+}
+
+TEST(SeriesIndexTest, DamagedCellWhoseSumsOverflowIsRefused) {
+  const int32_t june = 2024 * 12 + 5;
+  const std::string key = SeriesIndex::CellKey("dossier.received", "SGDDT.VP");
+  SeriesIndex index;
+  const int64_t big = int64_t{1} << 62;
+  EXPECT_FALSE(index.LoadCell(key, MonthCell(june, 0b11, {big, big})));        // month total 2^63
+  EXPECT_FALSE(index.LoadCell(key, MonthCell(june, 0b11, {-big, -big})));      // and -2^63
+  EXPECT_FALSE(index.LoadCell(key, MonthCell(june, 0b1, {INT64_MIN})));        // one day of -2^63
+  EXPECT_FALSE(index.LoadCell(key, MonthCell(june, 0b1, {(int64_t{1} << 60) + 1})));
+  // Two months each within the bound, together past it (Prefix adds month totals).
+  EXPECT_FALSE(index.LoadCell(key, MonthCell(june, 0b1, {int64_t{1} << 59}) +
+                                       MonthCell(june + 1, 0b1, {(int64_t{1} << 59) + 1})));
+  EXPECT_EQ(index.key_count(), 0u);
+  // Large but inside the bound: loaded, and read back exactly.
+  const int64_t day = DaysFromCivil(2024, 6, 1);
+  ASSERT_TRUE(index.LoadCell(key, MonthCell(june, 0b101, {5'000'000'000'000'000, -2'000'000})));
+  EXPECT_DOUBLE_EQ(index.Range("dossier.received", "SGDDT.VP", day, day + 29), 5'000'000'000'000'000 / 1e6 - 2);
+  EXPECT_DOUBLE_EQ(index.Level("dossier.received", "SGDDT.VP", day + 29), 5'000'000'000'000'000 / 1e6 - 2);
+}
+
+// A per-record cell is refused when an entry's day is not in its key's month (a day near
+// INT64_MAX overflowed CivilFromDays, undefined behaviour, when the cells were written back;
+// one of another month was written back under the wrong key) or its value is not finite, and
+// when the key's month is outside years 0..9999.
+TEST(RecordSeriesIndexTest, DamagedCellWithADayOutsideItsMonthIsRefused) {
+  const std::string series = "petition.overdue";
+  const int64_t day = DaysFromCivil(2024, 6, 10);
+  const std::string key = RecordSeriesIndex::CellKey(series, day);
+  auto entry = [](int64_t d, int64_t pk, double value) {
+    std::string out;
+    PutI64(&out, d);
+    PutI64(&out, pk);
+    int64_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    PutI64(&out, bits);
+    PutU32(&out, 8);
+    return out + "SGDDT.VP";
+  };
+  RecordSeriesIndex index({series});
+  EXPECT_FALSE(index.LoadCell(key, entry(INT64_MAX - 3, 7, 1.0)));
+  EXPECT_FALSE(index.LoadCell(key, entry(INT64_MIN + 3, 7, 1.0)));
+  EXPECT_FALSE(index.LoadCell(key, entry(day, 7, 1.0) + entry(DaysFromCivil(2024, 7, 1), 8, 1.0)));
+  EXPECT_FALSE(index.LoadCell(key, entry(DaysFromCivil(2024, 5, 31), 8, 1.0)));
+  EXPECT_FALSE(index.LoadCell(key, entry(day, 7, std::nan(""))));
+  EXPECT_FALSE(index.LoadCell(key, entry(day, 7, INFINITY)));
+  EXPECT_FALSE(index.LoadCell("r\x1f" + series + "\x1f-3", entry(day, 7, 1.0)));
+  EXPECT_FALSE(index.LoadCell("r\x1f" + series + "\x1f" "999999999999", entry(day, 7, 1.0)));
+  EXPECT_EQ(index.entry_count(), 0u);
+  // Writing back what was loaded reads each entry's month: nothing outside a real month.
+  EXPECT_TRUE(index.CellKeys().empty());
+  // The first and last days of the month are inside it.
+  ASSERT_TRUE(index.LoadCell(key, entry(DaysFromCivil(2024, 6, 1), 7, 1.0) + entry(DaysFromCivil(2024, 6, 30), 8, 1.0)));
+  EXPECT_EQ(index.entry_count(), 2u);
+  EXPECT_EQ(index.CellKeys(), std::vector<std::string>{key});
 }
 
 }  // namespace
