@@ -10,9 +10,12 @@
 //   city_tool queries  LIB CONFIG YEAR_FROM YEAR_TO N          indicators: one leaf unit x month
 //                                                              (N queries), all units x month,
 //                                                              root x year, drill-down (explain)
-//   city_tool reports  LIB CONFIG YEAR [phases][,noscore][,nojournal] [SCORE_OUT]  score + both reports;
+//   city_tool reports  LIB CONFIG YEAR [phases][,noscore][,nojournal][,counters] [SCORE_OUT]
+//                                                              score + both reports;
 //                                                              SCORE_OUT: the score answer's bytes;
-//                                                              phases: each stage's own peak RSS
+//                                                              phases: each stage's own peak RSS;
+//                                                              counters: each op's minor page
+//                                                              faults (this thread)
 //   city_tool answers  LIB CONFIG YEAR_FROM YEAR_TO N OUT      N indicators answers, one a line
 //                                                              (to compare two libraries)
 //   city_tool retag    LIB CONFIG [RULES]                      tagging.reload, wait until done;
@@ -62,6 +65,14 @@ double CpuSeconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Minor page faults of the calling thread (pages touched for the first time, or again after
+// malloc gave them back to the system).
+int64_t ThreadMinorFaults() {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_minflt;
 }
 
 int64_t PeakRssKb() {
@@ -509,13 +520,22 @@ bool ResetPeakRss() {
 // "journal": false (computes the same answer, writes nothing: a database read only to the run).
 // The score answer is never parsed (a host that forwards it): the figures are the plugin's.
 int Reports(int argc, char** argv) {
-  if (argc < 5) Die("reports LIB CONFIG YEAR [phases][,noscore][,nojournal] [SCORE_OUT]");
+  if (argc < 5) Die("reports LIB CONFIG YEAR [phases][,noscore][,nojournal][,counters] [SCORE_OUT]");
   const int year = std::atoi(argv[4]);
   const std::string options = argc > 5 ? argv[5] : "";
   const bool phases = options.find("phases") != std::string::npos;
   const bool score_first = options.find("noscore") == std::string::npos;
   const bool journal = options.find("nojournal") == std::string::npos;
+  // "counters": each op's minor page faults on this thread (pages malloc gave back to the
+  // system and the op touched again show here).
+  const bool counters = options.find("counters") != std::string::npos;
+  int64_t f0 = 0;
+  auto count_start = [&] { f0 = ThreadMinorFaults(); };
   json out;
+  auto count_end = [&](const std::string& name) {
+    if (!counters) return;
+    out[name + "_minor_faults"] = ThreadMinorFaults() - f0;
+  };
   int64_t peak = 0;
   auto stage_end = [&](const std::string& name) {
     if (!phases) return;
@@ -529,6 +549,7 @@ int Reports(int argc, char** argv) {
   Plugin p(argv[2], argv[3], false);
   stage_end("open");
   double t = Now(), c = CpuSeconds();
+  count_start();
   if (score_first) {
     const json score = {{"op", "score"},
                         {"rubric", "default"},
@@ -540,15 +561,18 @@ int Reports(int argc, char** argv) {
     out["score_answer_bytes"] = p.QueryRaw(score, true, argc > 6 ? &answer : nullptr);
     out["score_s"] = Now() - t;
     out["score_cpu_s"] = CpuSeconds() - c;
+    count_end("score");
     stage_end("score");
   }
   for (const char* kind : {"six_month", "annual"}) {
     t = Now();
     c = CpuSeconds();
+    count_start();
     p.Query({{"op", "report"}, {"kind", kind}, {"year", year}, {"format", "all"},
              {"path", std::string("city-bench/") + kind}});
     out[std::string(kind) + "_all_formats_s"] = Now() - t;
     out[std::string(kind) + "_all_formats_cpu_s"] = CpuSeconds() - c;
+    count_end(kind);
     stage_end(kind);
   }
   out["peak_rss_kb"] = phases ? peak : PeakRssKb();

@@ -415,18 +415,31 @@ std::optional<RecordRow> SelectRecordByPk(Session& session, int64_t record_pk) {
   return std::move(rows[0]);
 }
 
+// A record's history, oldest first. A raw statement on the session's connection: the report's
+// action lists read the history of every overdue petition (thousands at city scale), and
+// Poco's statement, bindings and per-column vectors cost more than the read itself. Text
+// columns are read up to their first NUL, as Poco's extractor reads them. Throws
+// Poco::Data::DataException on an SQLite error.
 std::vector<HistoryRow> SelectHistory(Session& s, int64_t record_pk) {
-  Poco::Int64 pk = record_pk;
-  std::vector<Poco::Int64> order_key, at, rec;
-  std::vector<std::string> status, etime, outcome, detail;
-  s << "SELECT order_key, status, at_ms, event_time, outcome, detail, received_ms FROM "
-       "record_history WHERE record_pk=? ORDER BY at_ms, order_key, id",
-      use(pk), into(order_key), into(status), into(at), into(etime), into(outcome), into(detail),
-      into(rec), now;
-  std::vector<HistoryRow> out(order_key.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = {record_pk, order_key[i], status[i], at[i], etime[i], outcome[i], detail[i], rec[i]};
-  }
+  sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(s);
+  sqlite3_stmt* raw = nullptr;
+  static constexpr char kSql[] =
+      "SELECT order_key, status, at_ms, event_time, outcome, detail, received_ms FROM "
+      "record_history WHERE record_pk=? ORDER BY at_ms, order_key, id";
+  if (sqlite3_prepare_v2(db, kSql, sizeof kSql, &raw, nullptr) != SQLITE_OK)
+    throw Poco::Data::DataException(sqlite3_errmsg(db));
+  std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+  if (sqlite3_bind_int64(raw, 1, record_pk) != SQLITE_OK) throw Poco::Data::DataException(sqlite3_errmsg(db));
+  auto text = [raw](int col) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(raw, col));
+    return p ? std::string(p) : std::string();
+  };
+  std::vector<HistoryRow> out;
+  int rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW)
+    out.push_back({record_pk, sqlite3_column_int64(raw, 0), text(1), sqlite3_column_int64(raw, 2), text(3), text(4),
+                   text(5), sqlite3_column_int64(raw, 6)});
+  if (rc != SQLITE_DONE) throw Poco::Data::DataException(sqlite3_errmsg(db));
   return out;
 }
 

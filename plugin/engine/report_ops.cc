@@ -15,6 +15,7 @@
 #include "core/bounded_input.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
+#include "engine/record_scan.h"
 #include "indicators/contributions.h"
 #include "reports/report_model.h"
 #include "reports/writers.h"
@@ -640,27 +641,6 @@ class ReportOps {
 
   // ---- report ----
 
-  static double LevelAt(const json& contrib, const std::string& series, int64_t day, int64_t* first_day) {
-    double sum = 0;
-    int64_t first = INT64_MAX;
-    for (const auto& item : contrib) {
-      auto c = indicators::Contribution::FromJson(item);
-      if (c.series != series || c.day > day) continue;
-      sum += c.value;
-      if (c.value > 0) first = std::min(first, c.day);
-    }
-    if (first_day) *first_day = first;
-    return sum;
-  }
-
-  static bool FlowIn(const json& contrib, const std::string& series, int64_t from, int64_t to) {
-    for (const auto& item : contrib) {
-      auto c = indicators::Contribution::FromJson(item);
-      if (c.series == series && c.day >= from && c.day <= to && c.value != 0) return true;
-    }
-    return false;
-  }
-
   // Fetches the records named by `pks` (sorted, unique) and calls fn for those of `kind`.
   Status ForEachCandidate(const std::set<int64_t>& pks, const std::string& kind,
                           const std::function<void(const RecordRow&)>& fn) {
@@ -684,40 +664,44 @@ class ReportOps {
     for (const auto& [series, flag] : kCaseFlags)
       for (const auto& e : index.Between(series, INT64_MIN, as_of))
         if (in_scope.count(e.unit)) petitions.insert(e.record_pk);
+    // Each record's contributions and data fields are read without a document, into buffers
+    // reused from record to record (engine/record_scan.h).
+    ContributionReader contrib;
+    enum { kKind, kTitle, kReceivedAt, kDueAt, kAssignee, kStatus };
+    TopLevelStrings d({"petition_kind", "title", "received_at", "due_at", "assignee", "status"});
     Status st = ForEachCandidate(petitions, "petition", [&](const RecordRow& row) {
       if (!in_scope.count(row.unit)) return;
-      json contrib = ParseStoredJson(row.contrib_json);
-      json d = ParseStoredJson(row.data_json);
-      if (!contrib.is_array() || !d.is_object()) return;
+      const bool contrib_ok = contrib.Read(row.contrib_json);
+      if (!d.Read(row.data_json) || !contrib_ok) return;
       int64_t overdue_from = 0;
-      const std::string kind = Str(d, "petition_kind");
-      if (LevelAt(contrib, "p.open_overdue", as_of, &overdue_from) > 0) {
+      const std::string& kind = d.Get(kKind);
+      if (contrib.LevelAt("p.open_overdue", as_of, &overdue_from) > 0) {
         reports::OverduePetition p;
         p.id = row.key.id;
-        p.title = Str(d, "title");
+        p.title = d.Get(kTitle);
         p.kind = kind;
         p.unit = row.unit;
-        p.received_at = Str(d, "received_at");
-        p.due_at = Str(d, "due_at");
-        p.assignee = Str(d, "assignee");
+        p.received_at = d.Get(kReceivedAt);
+        p.due_at = d.Get(kDueAt);
+        p.assignee = d.Get(kAssignee);
         p.days_overdue = static_cast<int>(as_of - overdue_from + 1);
         if (s_.deadline_steps_at)
           p.overdue_steps = OverdueSteps(s_.deadline_steps_at(row, DayEndMs(as_of)));
         a.overdue_petitions.push_back(std::move(p));
       }
       std::vector<std::string> flags;
-      const bool open = LevelAt(contrib, "p.open", as_of, nullptr) > 0;
+      const bool open = contrib.LevelAt("p.open", as_of, nullptr) > 0;
       for (const auto& [series, flag] : kCaseFlags)
-        if (FlowIn(contrib, series, period.from_day, as_of) || (open && FlowIn(contrib, series, INT64_MIN, as_of)))
+        if (contrib.FlowIn(series, period.from_day, as_of) || (open && contrib.FlowIn(series, INT64_MIN, as_of)))
           flags.push_back(flag);
       if (!flags.empty()) {
         reports::CaseItem c;
         c.id = row.key.id;
-        c.title = Str(d, "title");
+        c.title = d.Get(kTitle);
         c.kind = kind;
         c.unit = row.unit;
-        c.received_at = Str(d, "received_at");
-        c.status = Str(d, "status");
+        c.received_at = d.Get(kReceivedAt);
+        c.status = d.Get(kStatus);
         c.flags = std::move(flags);
         c.note = open ? "Chưa giải quyết xong tại ngày " + FormatIsoDate(as_of) : "Đã giải quyết";
         a.cases.push_back(std::move(c));
@@ -767,14 +751,14 @@ class ReportOps {
     std::set<int64_t> late_tasks;
     for (const auto& [pk, unit] : index.PositiveLevel("t.late", as_of)) late_tasks.insert(pk);
     st = ForEachCandidate(late_tasks, "plan_task", [&](const RecordRow& row) {
-      json contrib = ParseStoredJson(row.contrib_json);
+      const bool contrib_ok = contrib.Read(row.contrib_json);
       json d = ParseStoredJson(row.data_json);
-      if (!contrib.is_array() || !d.is_object()) return;
+      if (!contrib_ok || !d.is_object()) return;
       std::string lead = Str(d, "lead_unit");
       if (lead.empty()) lead = row.unit;
       auto chain = s_.units->Chain(lead, as_of);
       if (std::find(chain.begin(), chain.end(), root) == chain.end()) return;
-      if (LevelAt(contrib, "t.late", as_of, nullptr) <= 0) return;
+      if (contrib.LevelAt("t.late", as_of, nullptr) <= 0) return;
       reports::LateTask t;
       t.plan_id = Str(d, "plan_id");
       t.task_no = d.contains("task_no") ? (d["task_no"].is_string() ? d["task_no"].get<std::string>() : d["task_no"].dump()) : "";
@@ -796,11 +780,11 @@ class ReportOps {
       for (const auto& e : index.Between(series, period.from_day, as_of)) models.insert(e.record_pk);
     st = ForEachCandidate(models, "dvk_model", [&](const RecordRow& row) {
       if (!in_scope.count(row.unit)) return;
-      json contrib = ParseStoredJson(row.contrib_json);
+      const bool contrib_ok = contrib.Read(row.contrib_json);
       json d = ParseStoredJson(row.data_json);
-      if (!contrib.is_array() || !d.is_object()) return;
-      if (!FlowIn(contrib, "v.registered", period.from_day, as_of) &&
-          !FlowIn(contrib, "v.recognised", period.from_day, as_of))
+      if (!contrib_ok || !d.is_object()) return;
+      if (!contrib.FlowIn("v.registered", period.from_day, as_of) &&
+          !contrib.FlowIn("v.recognised", period.from_day, as_of))
         return;
       reports::DvkModel m;
       m.name = Str(d, "name");
