@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace danvan {
@@ -226,37 +227,34 @@ class BoundedDomParser : public nlohmann::detail::json_sax_dom_parser<nlohmann::
   int depth_ = 0;
 };
 
+// The document of `text`, or nullopt when nlohmann's parser refuses it or a container lies past
+// max_depth. One pass: nlohmann's DOM parser is iterative too, and it stops at the first
+// container past the limit.
+std::optional<nlohmann::json> ParseWithin(std::string_view text, int max_depth) {
+  nlohmann::json doc;
+  try {
+    BoundedDomParser sax(doc, max_depth);
+    if (nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json,
+                                  /*strict=*/true, /*ignore_comments=*/false))
+      return doc;
+  } catch (const std::exception&) {
+    // nlohmann's "excessive size" (out_of_range), not reached for text input
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth,
                                         JsonScanError* error) {
-  // One pass in the common case: nlohmann's DOM parser is iterative too, and it stops at the
-  // first container past the limit. Only a refused text is scanned again, to say where and why.
-  nlohmann::json doc;
-  bool refused = false;
-  try {
-    BoundedDomParser sax(doc, max_depth);
-    refused = !nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json,
-                                         /*strict=*/true, /*ignore_comments=*/false);
-  } catch (const std::exception&) {
-    refused = true;  // nlohmann's "excessive size" (out_of_range), not reached for text input
-  }
-  if (!refused) return doc;
+  // Only a refused text is scanned again, to say where and why.
+  if (auto doc = ParseWithin(text, max_depth)) return std::move(*doc);
   return RefusedJson(text, max_depth, error);
 }
 
 nlohmann::json ParseStoredJson(std::string_view text) {
-  nlohmann::json doc;
-  bool refused = false;
-  try {
-    BoundedDomParser sax(doc, kMaxStoredJsonDepth);
-    refused = !nlohmann::json::sax_parse(text.begin(), text.end(), &sax, nlohmann::json::input_format_t::json,
-                                         /*strict=*/true, /*ignore_comments=*/false);
-  } catch (const std::exception&) {
-    refused = true;
-  }
-  if (refused) return nlohmann::json(nlohmann::json::value_t::discarded);
-  return doc;
+  if (auto doc = ParseWithin(text, kMaxStoredJsonDepth)) return std::move(*doc);
+  return nlohmann::json(nlohmann::json::value_t::discarded);
 }
 
 Status RefusedJson(std::string_view text, int max_depth, JsonScanError* error) {
