@@ -112,6 +112,22 @@ class IndexCheckpointTest : public ::testing::Test {
     EXPECT_EQ(testing::QueryStoreInt(db_, "SELECT count(*) FROM index_cells"), 0);
     return Snapshot(*e);
   }
+  // Submits 200 records' events and stops (the stop folds every change into the cells): the
+  // indicators answered live, or "" (and a failure) when the engine did not start or stop.
+  std::string LiveAfterWorkload() {
+    auto e = Open();
+    if (!e->Start().ok()) {
+      ADD_FAILURE() << "start failed";
+      return {};
+    }
+    SubmitAll(*e, Workload(200, 0));
+    std::string live = Snapshot(*e);
+    if (!e->Stop(30000).ok()) {
+      ADD_FAILURE() << "stop failed";
+      return {};
+    }
+    return live;
+  }
   TempDir dir_;
   std::filesystem::path db_ = dir_.path() / "ck.sqlite";
 };
@@ -208,14 +224,8 @@ TEST_F(IndexCheckpointTest, DatabaseFromBeforeTheCheckpointIsMigrated) {
 }
 
 TEST_F(IndexCheckpointTest, DamagedCellIsNeverUsed) {
-  std::string live;
-  {
-    auto e = Open();
-    ASSERT_TRUE(e->Start().ok());
-    SubmitAll(*e, Workload(200, 0));
-    live = Snapshot(*e);
-    ASSERT_TRUE(e->Stop(30000).ok());
-  }
+  const std::string live = LiveAfterWorkload();
+  ASSERT_FALSE(live.empty());
   // Three bytes: not a whole month header.
   testing::ExecStoreSql(db_, testing::UsingPostgres()
                                  ? "UPDATE index_cells SET data = '\\x010203'::bytea WHERE key = (SELECT min(key) FROM index_cells)"
@@ -231,14 +241,8 @@ TEST_F(IndexCheckpointTest, DamagedCellIsNeverUsed) {
 // are refused, so the open starts over from the records and answers what it answered live.
 TEST_F(IndexCheckpointTest, DamagedCellThatStillParsesIsNeverUsed) {
   if (testing::UsingPostgres()) GTEST_SKIP() << "the cells are edited with SQLite's blob syntax";
-  std::string live;
-  {
-    auto e = Open();
-    ASSERT_TRUE(e->Start().ok());
-    SubmitAll(*e, Workload(200, 0));
-    live = Snapshot(*e);
-    ASSERT_TRUE(e->Stop(30000).ok());
-  }
+  const std::string live = LiveAfterWorkload();
+  ASSERT_FALSE(live.empty());
   // June 2023 (month key 24281 = 0x5ED9), days 1 and 2, 20 bytes: zigzag(2^62) = 2^63 twice.
   const std::string overflow = "x'D95E0000" "03000000" "14000000" "80808080808080808001" "80808080808080808001'";
   testing::ExecStoreSql(db_, "UPDATE index_cells SET data = " + overflow +
@@ -262,14 +266,8 @@ TEST_F(IndexCheckpointTest, DamagedCellThatStillParsesIsNeverUsed) {
 
 // A units file of another tree: the cells (which hold every ancestor's sums) start over.
 TEST_F(IndexCheckpointTest, FingerprintChangeStartsOver) {
-  std::string live;
-  {
-    auto e = Open();
-    ASSERT_TRUE(e->Start().ok());
-    SubmitAll(*e, Workload(200, 0));
-    live = Snapshot(*e);
-    ASSERT_TRUE(e->Stop(30000).ok());
-  }
+  const std::string live = LiveAfterWorkload();
+  ASSERT_FALSE(live.empty());
   testing::ExecStoreSql(db_, "UPDATE settings SET value = '1:other' WHERE key = 'index_checkpoint'");
   auto e = Open();
   EXPECT_EQ(Snapshot(*e), live);
