@@ -428,6 +428,19 @@ class Engine {
   // Guarded by group_mu_.
   int intake_calls_ = 0;
   bool intake_closed_ = false;
+  // Gathering (ApplyGrouped), guarded by group_mu_: how many single submits were in flight (the
+  // group's members and those queued behind it) when the last group ended and when the one
+  // before it ended; how long the last group took to apply and commit; the leader waiting for
+  // submits to come back (nullptr when none is) and how many queued it waits for; the backoff
+  // after waits in vain (after the second in a row the next 2^(misses-1) groups do not wait;
+  // a wait that gathered everyone resets it).
+  size_t submits_in_flight_ = 0;
+  size_t submits_in_flight_before_ = 0;
+  std::chrono::steady_clock::duration last_group_time_{};
+  SubmitWaiter* gathering_leader_ = nullptr;
+  size_t gathering_for_ = 0;
+  int gather_misses_ = 0;
+  int gather_skip_ = 0;
   class IntakeCall;  // RAII: counts one call in intake_calls_ (engine/intake_apply.cc)
 };
 

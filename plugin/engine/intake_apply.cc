@@ -27,6 +27,9 @@ namespace {
 
 // The most single submits one group commit applies in one transaction.
 constexpr size_t kMaxGroup = 512;
+// The longest a new leader waits for the host's other submitting threads to come back
+// (ApplyGrouped's gathering); the wait is also at most the last group's time.
+constexpr std::chrono::milliseconds kMaxGatherWait{2};
 
 std::string KeyString(const RecordKey& k) {
   std::string s;
@@ -616,10 +619,40 @@ std::optional<EventResult> Engine::ApplyGrouped(Prepared* p, Status* status) {
                        std::chrono::milliseconds(std::max(30000, 2 * config_.busy_timeout_ms));
   std::unique_lock lock(group_mu_);
   group_queue_.push_back(&me);
+  if (gathering_leader_ && group_queue_.size() >= gathering_for_)
+    gathering_leader_->cv.notify_one();
   while (!me.done) {
     if (!group_leader_) {
       // Leader: apply what is queued (up to kMaxGroup, oldest first) in one transaction.
       group_leader_ = true;
+      // Gathering. Host threads that each submit one event after another split into two halves
+      // that take turns: while one half's group commits, the other half queues for the next,
+      // so each commit (its fsync) covers half the threads. A new leader therefore waits for
+      // the submits that were in flight when the last groups ended (the larger count of the
+      // last two: threads that submit together end a round with a group nobody queued behind)
+      // to come back, at most as long as the last group took and kMaxGatherWait: one commit
+      // shared instead of two. Threads that do not come back so soon (busy between submits, or
+      // finished) cost a wait in vain; after two in a row the next 2, 4, ... 64 groups do not
+      // wait. A single host thread never waits.
+      const size_t expected = std::min(std::max(submits_in_flight_, submits_in_flight_before_), kMaxGroup);
+      if (gather_skip_ > 0) {
+        --gather_skip_;
+      } else if (group_queue_.size() < expected) {
+        const auto until = std::chrono::steady_clock::now() +
+                           std::min<std::chrono::steady_clock::duration>(last_group_time_, kMaxGatherWait);
+        gathering_leader_ = &me;
+        gathering_for_ = expected;
+        while (group_queue_.size() < expected &&
+               me.cv.wait_until(lock, until) == std::cv_status::no_timeout) {
+        }
+        gathering_leader_ = nullptr;
+        if (group_queue_.size() < expected) {
+          gather_misses_ = std::min(gather_misses_ + 1, 7);
+          if (gather_misses_ >= 2) gather_skip_ = 1 << (gather_misses_ - 1);
+        } else {
+          gather_misses_ = 0;
+        }
+      }
       std::vector<SubmitWaiter*> group;
       while (!group_queue_.empty() && group.size() < kMaxGroup) {
         group.push_back(group_queue_.front());
@@ -627,6 +660,7 @@ std::optional<EventResult> Engine::ApplyGrouped(Prepared* p, Status* status) {
         group_queue_.pop_front();
       }
       lock.unlock();
+      const auto group_start = std::chrono::steady_clock::now();
       std::vector<Prepared*> events;
       for (size_t i = 0; i < group.size(); ++i) {
         group[i]->event->index = i;
@@ -657,7 +691,11 @@ std::optional<EventResult> Engine::ApplyGrouped(Prepared* p, Status* status) {
         for (SubmitWaiter* w : group)
           if (w->status.ok() && !w->result) w->status = Status::Internal(e.what());
       }
+      const auto group_time = std::chrono::steady_clock::now() - group_start;
       lock.lock();
+      last_group_time_ = group_time;
+      submits_in_flight_before_ = submits_in_flight_;
+      submits_in_flight_ = group.size() + group_queue_.size();
       for (SubmitWaiter* w : group) {
         w->done = true;
         if (w != &me) w->cv.notify_one();

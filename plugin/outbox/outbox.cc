@@ -324,11 +324,14 @@ void Outbox::Start() {
   }
   run_cv_.notify_all();
   threads_.resize(slot_running_.size());
+  // The senders' timers (reconciliation, procedures, held items) run from this call, not from
+  // whenever each new thread is first scheduled.
+  const int64_t started_ms = clock_->NowMs();
   for (size_t i : respawn) {
     // The previous thread of this slot has left its loop: joining only waits for it to close
     // its portal connection.
     if (threads_[i].joinable()) threads_[i].join();
-    threads_[i] = std::thread([this, i] { SenderLoop(static_cast<int>(i)); });
+    threads_[i] = std::thread([this, i, started_ms] { SenderLoop(static_cast<int>(i), started_ms); });
   }
 }
 
@@ -1021,14 +1024,14 @@ Result<int> Outbox::RunOnce(PortalClient& client) {
   return finished;
 }
 
-void Outbox::SenderLoop(int index) {
+void Outbox::SenderLoop(int index, int64_t started_ms) {
   // Named so that a host (and the lifecycle test) can tell the plugin's threads apart.
   pthread_setname_np(pthread_self(), ("danvan-send-" + std::to_string(index)).substr(0, 15).c_str());
   std::unique_ptr<PortalClient> client;
   uint64_t client_generation = 0;
-  int64_t next_reconcile = clock_->NowMs() + config()->reconcile_interval_ms;
-  int64_t next_procedures = clock_->NowMs() + config()->procedures_refresh_interval_ms;
-  int64_t next_held_release = clock_->NowMs() + config()->held_retry_ms;
+  int64_t next_reconcile = started_ms + config()->reconcile_interval_ms;
+  int64_t next_procedures = started_ms + config()->procedures_refresh_interval_ms;
+  int64_t next_held_release = started_ms + config()->held_retry_ms;
   std::unique_lock lock(run_mu_);
   while (!stopping_) {
     lock.unlock();

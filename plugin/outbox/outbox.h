@@ -195,7 +195,8 @@ class Outbox {
  private:
   // A pending item of `op` for the record, ready at now_ms (payload and key left to the caller).
   OutboxItem NewItem(const RecordRow& record, const std::string& op, int64_t now_ms) const;
-  void SenderLoop(int index);
+  // `started_ms`: the clock at the Start that created this sender; its timers count from it.
+  void SenderLoop(int index, int64_t started_ms);
   Status Reconcile(PortalClient& client);
   // Several nodes on one database: a scheduled reconciliation runs on one node per
   // reconcile_interval_ms (two would both re-queue a dossier the portal lacks, and its steps

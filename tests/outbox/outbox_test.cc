@@ -6,9 +6,11 @@
 // tools/portal-standin/README.md "Strict mode"), which is what the plugin must not rely on.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -932,6 +934,48 @@ TEST_P(OutboxTest, FinishingItemsAndIntakeOnAnotherNodeNeverDeadlock) {
 // the row of the job's "next run" setting locked, so whichever node claims first waits inside
 // its claim transaction; without the job lock the other node reads the same due setting, waits
 // on the same row and runs the reconciliation too.
+// The senders' timers count from Start, not from when each new sender thread first runs: a
+// sender scheduled late (a loaded host) must not push its first reconciliation one interval
+// further. Here every sender's first look at the clock waits until the clock has moved past
+// the first interval; the reconciliation is due, and runs.
+TEST_P(OutboxTest, ScheduledReconcileCountsFromStartEvenWhenASenderRunsLate) {
+  if (strict()) GTEST_SKIP() << "the timer does not depend on the portal's mode";
+  constexpr int64_t kInterval = 600000;
+  const int64_t t0 = *ParseIsoTime("2023-03-01T09:00:00+07:00");
+  std::atomic<int64_t> now{t0};
+  std::mutex moved_mu;
+  std::condition_variable moved_cv;
+  bool moved = false;
+  const auto clock = std::make_shared<FunctionClock>([&] {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    if (std::string_view(name).substr(0, 11) == "danvan-send") {
+      std::unique_lock lock(moved_mu);
+      moved_cv.wait_for(lock, std::chrono::seconds(10), [&] { return moved; });
+    }
+    return now.load();
+  });
+  auto engine = testing::OpenEngine(testing::ConfigFor(dir_.path() / "o.sqlite", Config({{"reconcile_interval_ms", kInterval}})), clock);
+  ASSERT_TRUE(engine->Start().ok());
+  {
+    std::lock_guard lock(moved_mu);
+    now = t0 + kInterval + 1;
+    moved = true;
+  }
+  moved_cv.notify_all();
+  json last;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    auto s = engine->Query(R"({"op":"outbox.status"})");
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    last = s.value().value("last_reconcile", json());
+    if (!last.is_null()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(last.is_null()) << "the reconciliation due one interval after Start did not run";
+  ASSERT_TRUE(engine->Stop(5000).ok());
+}
+
 TEST_P(OutboxTest, ScheduledReconcileDueOnTwoNodesAtOnceRunsOnOne) {
   if (!testing::UsingPostgres()) GTEST_SKIP() << "several nodes share a PostgreSQL database only";
   if (strict()) GTEST_SKIP() << "the job lock does not depend on the portal's mode";
