@@ -242,8 +242,8 @@ class Engine {
   // Tags an event: *tags_json gets the array of the hits' TagHit::ToJson() objects, serialised
   // (what records.tags stores and the answer shows), *tag_values the hits' names and values
   // only, [{"tag","value"}] (what the evaluation reads: indicators::HasTag / TagValue). Each
-  // hit's document lives only while it is written.
-  void TagEvent(const std::string& kind, const nlohmann::json& event, int64_t now,
+  // hit's document lives only while it is written. `event`: the envelope as intake read it.
+  void TagEvent(const std::string& kind, const ArenaJson& event, int64_t now,
                 std::string* tags_json, nlohmann::json* tag_values) const;
   Result<nlohmann::json> ReloadRulesOp(const nlohmann::json& req);
   Result<nlohmann::json> RetagStatusOp();
@@ -258,6 +258,7 @@ class Engine {
   Result<nlohmann::json> TagReviewOp(const nlohmann::json& req);
   // The stored review decision of the record an envelope names, or null (no decision).
   std::shared_ptr<const nlohmann::json> ReviewFor(const nlohmann::json& event) const;
+  std::shared_ptr<const nlohmann::json> ReviewFor(const ArenaJson& event) const;
   // Background re-tagging of every stored record with the current rules.
   void RetagLoop(std::shared_ptr<const tagging::RuleSet> rules);
   // Puts `rules` in force and re-tags every stored record in the background. A re-tagging

@@ -151,8 +151,10 @@ IntakeOutcome Intake::Parse(std::string_view raw) const {
   return Parse(raw, &arena);
 }
 
-IntakeOutcome Intake::Parse(std::string_view raw, JsonArena* arena) const {
-  IntakeOutcome out = ParseChecked(raw, arena);
+IntakeOutcome Intake::Parse(std::string_view raw, JsonArena* arena, const ArenaJson** event_view) const {
+  const ArenaJson* view = nullptr;
+  IntakeOutcome out = ParseChecked(raw, arena, &view);
+  if (event_view) *event_view = out.ok ? view : nullptr;
   for (auto& e : out.errors) {
     e.path = ValidUtf8(e.path);
     e.reason = ValidUtf8(e.reason);
@@ -162,7 +164,8 @@ IntakeOutcome Intake::Parse(std::string_view raw, JsonArena* arena) const {
   return out;
 }
 
-IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const {
+IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena,
+                                   const ArenaJson** event_view) const {
   IntakeOutcome out;
   if (static_cast<int64_t>(raw.size()) > limits_.max_event_bytes) {
     out.errors.push_back({"/", "sự kiện quá lớn: " + std::to_string(raw.size()) +
@@ -298,7 +301,10 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const
   if (const ArenaJson* u = event->Find("updated_at")) p.updated_at = ToNlohmann(*u);
   // Tagging and evaluation still read nlohmann's document; a step is neither tagged nor read
   // (issue 16: 43% of the sample's events are steps).
-  if (!p.is_progress_step) p.event = ToNlohmann(*event);
+  if (!p.is_progress_step) {
+    p.event = ToNlohmann(*event);
+    *event_view = event;
+  }
   out.ok = true;
   return out;
 }

@@ -80,7 +80,10 @@ class Intake {
   // checks, repair and canonical dump read the arena view. The outcome holds no pointer into
   // the arena (ParsedEvent::event is nlohmann's copy of the view): the caller may Reset it as
   // soon as Parse returns. Precondition: `arena` is this thread's for the call.
-  IntakeOutcome Parse(std::string_view raw, JsonArena* arena) const;
+  // *event_view (when given): the accepted event's envelope read in `arena` (what tagging
+  // reads), valid until the arena is Reset; null for a step or a refused event.
+  IntakeOutcome Parse(std::string_view raw, JsonArena* arena,
+                      const ArenaJson** event_view = nullptr) const;
   const IntakeLimits& limits() const { return limits_; }
   // Dossier and progress items longer than the portal accepts are refused (set at open when
   // export to the portal is enabled, and again by a configuration reload). Thread-safe: a
@@ -93,7 +96,7 @@ class Intake {
 
  private:
   Intake() = default;
-  IntakeOutcome ParseChecked(std::string_view raw, JsonArena* arena) const;
+  IntakeOutcome ParseChecked(std::string_view raw, JsonArena* arena, const ArenaJson** event_view) const;
   IntakeLimits limits_;
   mutable std::mutex portal_limits_mu_;
   std::shared_ptr<const PortalFieldLimits> portal_limits_;  // guarded by portal_limits_mu_

@@ -245,11 +245,12 @@ void EventResult::Write(bool with_index, std::string* out) const {
 void Engine::PrepareEvent(Prepared* e, int64_t tag_now, JsonArena* arena) const {
   // The outcome keeps nothing in the arena: its blocks are reused by the next event.
   arena->Reset();
-  e->outcome = intake_->Parse(e->raw, arena);
-  // Tagging runs here, on the host's thread, outside the storage lock.
-  if (e->outcome.ok && !e->outcome.parsed.is_progress_step) {
+  const ArenaJson* view = nullptr;
+  e->outcome = intake_->Parse(e->raw, arena, &view);
+  // Tagging runs here, on the host's thread, outside the storage lock, on the arena's view.
+  if (view) {
     ParsedEvent& p = e->outcome.parsed;
-    TagEvent(p.key.kind, p.event, tag_now, &p.tags_json, &p.tags);
+    TagEvent(p.key.kind, *view, tag_now, &p.tags_json, &p.tags);
   }
 }
 
