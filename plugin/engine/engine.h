@@ -296,8 +296,10 @@ class Engine {
   Status Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
                     int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas,
                     const std::string& old_unit = "");
-  // The same on parsed data and tags, without writing the watch (the caller does).
-  void EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history, const nlohmann::json& data,
+  // The same on parsed data and tags, without writing the watch (the caller does). Data:
+  // nlohmann::json, or ArenaJson (intake's views); both instantiated in engine_records.cc.
+  template <typename Data>
+  void EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history, const Data& data,
                    const nlohmann::json& tags, int64_t now, Evaluation* ev,
                    std::vector<indicators::Delta>* deltas, const std::string& old_unit = "") const;
   void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,
