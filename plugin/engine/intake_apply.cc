@@ -299,14 +299,22 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
     pending_history.clear();
     return st;
   };
-  // The stored records' data, read once per record and batch (Touched::data points into it:
-  // freed with the batch; at most the text of each record the batch touches), and the stored
-  // tags' scratch (read one at a time).
-  JsonArena stored_arena, tags_arena;
+  // The stored records' data, read once per record and batch (Touched::data points into it).
+  // A record whose only remaining event is the one being applied has its data read into
+  // event_arena, reset before each event: memory for one record's data, reused. A record with
+  // later events in the batch has it read into stored_arena, freed with the batch. tags_arena:
+  // the stored tags' scratch (read one at a time).
+  JsonArena stored_arena, event_arena, tags_arena;
+  Touched* event_arena_reader = nullptr;  // the record whose data is in event_arena
+  auto data_arena = [&](Touched& t) {
+    if (t.remaining != 1) return &stored_arena;
+    event_arena_reader = &t;
+    return &event_arena;
+  };
   auto parsed = [&](Touched& t) {
     if (t.data) return;
     const int depth = intake_->limits().max_json_depth;
-    t.data = ParseStoredJsonInArena(t.row->data_json, depth, &stored_arena);
+    t.data = ParseStoredJsonInArena(t.row->data_json, depth, data_arena(t));
     t.owned_tags = std::make_unique<nlohmann::json>(StoredTagValues(t.row->tags_json, depth, &tags_arena));
     t.tags = t.owned_tags.get();
   };
@@ -364,6 +372,13 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
 
   for (Prepared* evp : events) {
     Prepared& ev = *evp;
+    // No record reads the previous event's scratch any more: its record had no event left
+    // (Touched::remaining was 1), so its data is not read again in this batch.
+    if (event_arena_reader) {
+      if (event_arena_reader->data && event_arena_reader->remaining <= 1) event_arena_reader->data = nullptr;
+      event_arena_reader = nullptr;
+      event_arena.Reset();
+    }
     EventResult r;
     r.index = ev.index;
     IntakeOutcome& o = ev.outcome;
@@ -401,7 +416,8 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
             row.first_seen_ms = now;
             row.has_item = false;
             t.row = std::move(row);
-            t.data = ParseStoredJsonInArena(t.row->data_json, intake_->limits().max_json_depth, &stored_arena);
+            t.data = ParseStoredJsonInArena(t.row->data_json, intake_->limits().max_json_depth,
+                                            data_arena(t));
             t.owned_tags = std::make_unique<nlohmann::json>(nlohmann::json::array());
             t.tags = t.owned_tags.get();
           }
