@@ -4,6 +4,7 @@
 
 #include "calendar/json_file.h"
 #include "core/json_number.h"
+#include "core/json_view.h"
 #include "core/timeutil.h"
 
 namespace danvan::calendar {
@@ -32,15 +33,17 @@ Result<DueSoonHorizon> ParseHorizon(const nlohmann::json& j) {
   return h;
 }
 
-// Reads an optional ISO date/time field of the petition data.
-Status ReadTime(const nlohmann::json& data, const char* key, int offset,
+// Reads an optional ISO date/time field of the petition data (nlohmann's document or an arena
+// view: core/json_view.h).
+template <typename J>
+Status ReadTime(const J& data, const char* key, int offset,
                 std::optional<int64_t>* out) {
-  auto it = data.find(key);
-  if (it == data.end() || it->is_null()) return Status::Ok();
+  const J* it = jview::Find(data, key);
+  if (!it || it->is_null()) return Status::Ok();
   if (!it->is_string())
     return Status::InvalidInput(std::string("Đơn thư: trường $.data.") + key +
                                 " phải là chuỗi ngày ISO 8601");
-  const std::string s = it->get<std::string>();
+  const std::string s(jview::Text(*it));
   if (s.empty()) return Status::Ok();
   auto t = ParseIsoTime(s, offset);
   if (!t)
@@ -50,46 +53,42 @@ Status ReadTime(const nlohmann::json& data, const char* key, int offset,
   return Status::Ok();
 }
 
-bool ReadBool(const nlohmann::json& data, const char* key) {
-  auto it = data.find(key);
-  if (it == data.end()) return false;
-  if (it->is_boolean()) return it->get<bool>();
-  if (it->is_number()) return it->get<double>() != 0;
-  if (it->is_string()) return it->get<std::string>() == "true" || it->get<std::string>() == "1";
+template <typename J>
+bool ReadBool(const J& data, const char* key) {
+  const J* it = jview::Find(data, key);
+  if (!it) return false;
+  if (it->is_boolean()) return jview::Bool(*it);
+  if (it->is_number()) return jview::Number(*it) != 0;
+  if (it->is_string()) return jview::Text(*it) == "true" || jview::Text(*it) == "1";
   return false;
 }
 
-}  // namespace
-
-const char* DayTypeName(DayType t) { return t == DayType::kWorking ? "working" : "calendar"; }
-
-Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
-                                                    int utc_offset_minutes,
-                                                    const std::string* petition_kind) {
+template <typename J>
+Result<PetitionFacts> PetitionFromRecordData(const J& data, int utc_offset_minutes,
+                                             const std::string* petition_kind) {
   if (!data.is_object()) return Status::InvalidInput("Đơn thư: $.data phải là đối tượng JSON");
   PetitionFacts p;
   try {
-    p.id = data.value("id", "");
-    p.petition_kind = petition_kind ? *petition_kind : data.value("petition_kind", "");
+    p.id = jview::ValueString(data, "id", "");
+    p.petition_kind = petition_kind ? *petition_kind : jview::ValueString(data, "petition_kind", "");
     if (p.petition_kind.empty())
       return Status::InvalidInput("Đơn thư: thiếu $.data.petition_kind (cần phân loại đơn trước)");
-    if (data.contains("round") && !data["round"].is_null()) {
-      const auto& r = data["round"];
+    if (const J* r = jview::Find(data, "round"); r && !r->is_null()) {
       // 1e300 or "99999999999" must be refused, not converted (undefined, or atoi's overflow).
       std::optional<int64_t> round;
-      if (r.is_string()) {
-        const std::string& text = r.get_ref<const std::string&>();
+      if (r->is_string()) {
+        const std::string text(jview::Text(*r));
         if (!text.empty() && text.size() <= 9 &&
             text.find_first_not_of("0123456789") == std::string::npos)
           round = std::stoll(text);  // "1", "02": as atoi read them; at most 9 digits
       } else {
-        round = JsonIntInRange(r, 1, 2);
+        round = JsonIntInRange(*r, 1, 2);
       }
       if (round) p.round = static_cast<int>(*round);
       if (!round || (p.round != 1 && p.round != 2))
         return Status::InvalidInput("Đơn thư: $.data.round phải là 1 hoặc 2");
     }
-    p.status = data.value("status", "");
+    p.status = jview::ValueString(data, "status", "");
     for (auto [key, field] :
          {std::pair{"received_at", &p.received_at}, std::pair{"accepted_at", &p.accepted_at},
           std::pair{"decision_at", &p.decision_at}, std::pair{"resolved_at", &p.resolved_at}}) {
@@ -98,15 +97,17 @@ Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
     }
     p.complex = ReadBool(data, "complex");
     p.remote_area = ReadBool(data, "remote_area");
-    if (auto it = data.find("extensions"); it != data.end() && it->is_array()) {
-      for (size_t i = 0; i < it->size(); ++i) {
-        const auto& e = (*it)[i];
-        if (!e.is_object() || !e.contains("days") || !e["days"].is_number_integer())
+    if (const J* it = jview::Find(data, "extensions"); it && it->is_array()) {
+      const auto elements = jview::Elements(*it);
+      for (size_t i = 0; i < elements.size(); ++i) {
+        const J& e = elements[i];
+        const J* days = jview::Find(e, "days");
+        if (!e.is_object() || !days || !days->is_number_integer())
           return Status::InvalidInput("Đơn thư: " + JsonPathIndex("$.data.extensions", i) +
                                       ".days phải là số nguyên");
         PetitionExtension ext;
-        ext.days = e["days"].get<int64_t>();
-        ext.reason = e.value("reason", "");
+        ext.days = jview::Int(*days);
+        ext.reason = jview::ValueString(e, "reason", "");
         Status s = ReadTime(e, "at", utc_offset_minutes, &ext.at_ms);
         if (!s.ok()) return s;
         p.extensions.push_back(std::move(ext));
@@ -116,6 +117,22 @@ Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
     return Status::InvalidInput(std::string("Đơn thư: dữ liệu không hợp lệ: ") + e.what());
   }
   return p;
+}
+
+}  // namespace
+
+const char* DayTypeName(DayType t) { return t == DayType::kWorking ? "working" : "calendar"; }
+
+Result<PetitionFacts> PetitionFacts::FromRecordData(const nlohmann::json& data,
+                                                    int utc_offset_minutes,
+                                                    const std::string* petition_kind) {
+  return PetitionFromRecordData(data, utc_offset_minutes, petition_kind);
+}
+
+Result<PetitionFacts> PetitionFacts::FromRecordData(const ArenaJson& data,
+                                                    int utc_offset_minutes,
+                                                    const std::string* petition_kind) {
+  return PetitionFromRecordData(data, utc_offset_minutes, petition_kind);
 }
 
 Result<std::shared_ptr<const DeadlineRules>> DeadlineRules::Load(const std::string& path,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "calendar/working_calendar.h"
+#include "core/arena_json.h"
 #include "core/bounded_input.h"
 #include "core/status.h"
 
@@ -89,6 +90,10 @@ struct PetitionFacts {
   // not null, is read as the data's petition_kind (the caller's classification of data that has
   // none), as if the data held it.
   static Result<PetitionFacts> FromRecordData(const nlohmann::json& data,
+                                              int utc_offset_minutes = 420,
+                                              const std::string* petition_kind = nullptr);
+  // The same from an arena view (intake: core/arena_json.h); the same facts and errors.
+  static Result<PetitionFacts> FromRecordData(const ArenaJson& data,
                                               int utc_offset_minutes = 420,
                                               const std::string* petition_kind = nullptr);
 };

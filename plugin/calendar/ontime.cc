@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "calendar/json_file.h"
+#include "core/json_view.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
 
@@ -23,11 +24,13 @@ bool IsTerminal(int s) {
   return s == kFinished || s == kReturned || s == kStopped || s == kRefused || s == kWithdrawn;
 }
 
-Status ReadPortalTime(const nlohmann::json& obj, const char* key, const std::string& path,
+// The readers take nlohmann's documents or arena views (core/json_view.h).
+template <typename J>
+Status ReadPortalTime(const J& obj, const char* key, const std::string& path,
                       int offset, std::optional<int64_t>* out) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return Status::Ok();
-  std::string s = it->is_string() ? it->get<std::string>() : it->dump();
+  const J* it = jview::Find(obj, key);
+  if (!it || it->is_null()) return Status::Ok();
+  std::string s = it->is_string() ? std::string(jview::Text(*it)) : jview::Dump(*it);
   if (s.empty()) return Status::Ok();
   auto t = ParsePortalTime(s, offset);
   if (!t)
@@ -37,18 +40,19 @@ Status ReadPortalTime(const nlohmann::json& obj, const char* key, const std::str
   return Status::Ok();
 }
 
-Result<int> ReadStatus(const nlohmann::json& obj, const char* key, const std::string& path) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null())
+template <typename J>
+Result<int> ReadStatus(const J& obj, const char* key, const std::string& path) {
+  const J* it = jview::Find(obj, key);
+  if (!it || it->is_null())
     return Status::InvalidInput("Hồ sơ: thiếu " + path + "." + key);
-  if (it->is_number_integer()) return it->get<int>();
+  if (it->is_number_integer()) return static_cast<int>(jview::Int(*it));
   if (it->is_string()) {
-    const std::string s = it->get<std::string>();
+    const std::string s(jview::Text(*it));
     if (!s.empty() && s.size() <= 2 && s.find_first_not_of("0123456789") == std::string::npos)
       return std::stoi(s);
   }
   return Status::InvalidInput("Hồ sơ: " + path + "." + key +
-                              " không phải mã trạng thái hợp lệ: " + it->dump());
+                              " không phải mã trạng thái hợp lệ: " + jview::Dump(*it));
 }
 
 struct Pause {
@@ -79,12 +83,14 @@ const char* OnTimeClassName(OnTimeClass c) {
   return "unknown";
 }
 
-Result<DossierFacts> DossierFacts::FromPortalItem(const nlohmann::json& item,
-                                                  std::vector<StatusStep> history, int offset) {
+namespace {
+
+template <typename J>
+Result<DossierFacts> DossierFromPortalItem(const J& item, std::vector<StatusStep> history, int offset) {
   if (!item.is_object()) return Status::InvalidInput("Hồ sơ: dữ liệu không phải đối tượng JSON");
   DossierFacts d;
-  d.ma_ho_so = item.value("MaHoSo", "");
-  d.ma_tthc = item.value("MaTTHC", "");
+  d.ma_ho_so = jview::ValueString(item, "MaHoSo", "");
+  d.ma_tthc = jview::ValueString(item, "MaTTHC", "");
   auto st = ReadStatus(item, "TrangThaiHoSo", "$");
   if (!st.ok()) return st.status();
   d.status = st.value();
@@ -94,9 +100,10 @@ Result<DossierFacts> DossierFacts::FromPortalItem(const nlohmann::json& item,
     Status s = ReadPortalTime(item, key, "$", offset, field);
     if (!s.ok()) return s;
   }
-  if (auto it = item.find("DanhSachHoSoBoSung"); it != item.end() && it->is_array()) {
-    for (size_t i = 0; i < it->size(); ++i) {
-      const auto& b = (*it)[i];
+  if (const J* it = jview::Find(item, "DanhSachHoSoBoSung"); it && it->is_array()) {
+    const auto elements = jview::Elements(*it);
+    for (size_t i = 0; i < elements.size(); ++i) {
+      const J& b = elements[i];
       const std::string path = JsonPathIndex("$.DanhSachHoSoBoSung", i);
       if (!b.is_object())
         return Status::InvalidInput("Hồ sơ: " + path + " không phải đối tượng JSON");
@@ -119,6 +126,18 @@ Result<DossierFacts> DossierFacts::FromPortalItem(const nlohmann::json& item,
   }
   d.history = std::move(history);
   return d;
+}
+
+}  // namespace
+
+Result<DossierFacts> DossierFacts::FromPortalItem(const nlohmann::json& item,
+                                                  std::vector<StatusStep> history, int offset) {
+  return DossierFromPortalItem(item, std::move(history), offset);
+}
+
+Result<DossierFacts> DossierFacts::FromPortalItem(const ArenaJson& item,
+                                                  std::vector<StatusStep> history, int offset) {
+  return DossierFromPortalItem(item, std::move(history), offset);
 }
 
 Result<StatusStep> DossierFacts::StepFromProgressItem(const nlohmann::json& item, int offset) {

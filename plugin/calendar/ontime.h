@@ -45,6 +45,7 @@
 #include "calendar/deadline_rules.h"
 #include "calendar/procedures.h"
 #include "calendar/working_calendar.h"
+#include "core/arena_json.h"
 #include "core/status.h"
 
 namespace danvan::calendar {
@@ -85,6 +86,10 @@ struct DossierFacts {
   // From the portal dossier item (string values, dates yyyyMMddHHmmss at utc_offset). Malformed
   // dates are errors naming the field ("$.DanhSachHoSoBoSung[1].NgayBoSung").
   static Result<DossierFacts> FromPortalItem(const nlohmann::json& item,
+                                             std::vector<StatusStep> history,
+                                             int utc_offset_minutes = 420);
+  // The same from an arena view (intake: core/arena_json.h); the same facts and errors.
+  static Result<DossierFacts> FromPortalItem(const ArenaJson& item,
                                              std::vector<StatusStep> history,
                                              int utc_offset_minutes = 420);
   // One progress item (CapNhatTienDoHoSoMC): TrangThai + ThoiDiemXuLy.

@@ -55,5 +55,10 @@ inline std::optional<int64_t> JsonIntInRange(const nlohmann::json& v, int64_t lo
   if (!n || *n < lo || *n > hi) return std::nullopt;
   return n;
 }
+inline std::optional<int64_t> JsonIntInRange(const ArenaJson& v, int64_t lo, int64_t hi) {
+  auto n = JsonExactInt(v);
+  if (!n || *n < lo || *n > hi) return std::nullopt;
+  return n;
+}
 
 }  // namespace danvan

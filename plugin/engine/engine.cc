@@ -16,6 +16,7 @@
 #include "console/console.h"
 #include "core/bounded_input.h"
 #include "core/json_schema.h"
+#include "core/json_view.h"
 #include "core/timeutil.h"
 #include "engine/config_reload.h"
 #include "engine/engine_internal.h"
@@ -36,19 +37,32 @@ nlohmann::json KeyJson(const RecordKey& k) {
 // The portal's DongBoHoSoMC needs NgayTiepNhan (domain.md §1), so a dossier is exported only
 // once received; its progress steps wait with it. Both waits are stored records without a
 // deadline or any indicator contribution (domain.md §2: only received dossiers count).
-nlohmann::json DossierPending(const RecordRow& row, const nlohmann::json& d) {
+namespace {
+
+// DossierPending over nlohmann's document or an arena view (core/json_view.h).
+template <typename J>
+nlohmann::json PendingOf(const RecordRow& row, const J* d) {
   if (row.key.kind != "dossier") return nullptr;
   if (!row.has_item)
     return {{"code", "awaiting_dossier_item"},
             {"reason", "mới có bước xử lý (CapNhatTienDoHoSoMC), chưa có hồ sơ: chưa tính thời hạn, "
                        "chỉ số và chưa gửi Cổng DVC quốc gia cho đến khi hồ sơ đến"}};
-  auto it = d.is_object() ? d.find("NgayTiepNhan") : d.end();
-  if (d.is_object() && it != d.end() && it->is_string() && !it->get<std::string>().empty())
-    return nullptr;
+  const J* it = d ? jview::Find(*d, "NgayTiepNhan") : nullptr;
+  if (it && it->is_string() && !jview::Text(*it).empty()) return nullptr;
   return {{"code", "awaiting_reception"},
           {"reason", "hồ sơ chưa được tiếp nhận (trạng thái " + row.status +
                          ", chưa có NgayTiepNhan): được lưu, không tính vào tỷ lệ đúng hạn, "
                          "chưa gửi Cổng DVC quốc gia cho đến khi có NgayTiepNhan"}};
+}
+
+}  // namespace
+
+nlohmann::json DossierPending(const RecordRow& row, const nlohmann::json& d) {
+  return PendingOf(row, &d);
+}
+
+nlohmann::json DossierPending(const RecordRow& row, const ArenaJson& d) {
+  return PendingOf(row, &d);
 }
 
 nlohmann::json DossierPending(const RecordRow& row) {
@@ -57,6 +71,10 @@ nlohmann::json DossierPending(const RecordRow& row) {
 }
 
 bool PortalAccepts(const RecordRow& row, const nlohmann::json& data) {
+  return row.key.kind == "dossier" && row.has_item && DossierPending(row, data).is_null();
+}
+
+bool PortalAccepts(const RecordRow& row, const ArenaJson& data) {
   return row.key.kind == "dossier" && row.has_item && DossierPending(row, data).is_null();
 }
 

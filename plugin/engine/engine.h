@@ -242,8 +242,8 @@ class Engine {
   // Tags an event: *tags_json gets the array of the hits' TagHit::ToJson() objects, serialised
   // (what records.tags stores and the answer shows), *tag_values the hits' names and values
   // only, [{"tag","value"}] (what the evaluation reads: indicators::HasTag / TagValue). Each
-  // hit's document lives only while it is written.
-  void TagEvent(const std::string& kind, const nlohmann::json& event, int64_t now,
+  // hit's document lives only while it is written. `event`: the envelope as intake read it.
+  void TagEvent(const std::string& kind, const ArenaJson& event, int64_t now,
                 std::string* tags_json, nlohmann::json* tag_values) const;
   Result<nlohmann::json> ReloadRulesOp(const nlohmann::json& req);
   Result<nlohmann::json> RetagStatusOp();
@@ -258,6 +258,7 @@ class Engine {
   Result<nlohmann::json> TagReviewOp(const nlohmann::json& req);
   // The stored review decision of the record an envelope names, or null (no decision).
   std::shared_ptr<const nlohmann::json> ReviewFor(const nlohmann::json& event) const;
+  std::shared_ptr<const nlohmann::json> ReviewFor(const ArenaJson& event) const;
   // Background re-tagging of every stored record with the current rules.
   void RetagLoop(std::shared_ptr<const tagging::RuleSet> rules);
   // Puts `rules` in force and re-tags every stored record in the background. A re-tagging
@@ -295,8 +296,10 @@ class Engine {
   Status Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vector<HistoryRow>& history,
                     int64_t now, Evaluation* ev, std::vector<indicators::Delta>* deltas,
                     const std::string& old_unit = "");
-  // The same on parsed data and tags, without writing the watch (the caller does).
-  void EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history, const nlohmann::json& data,
+  // The same on parsed data and tags, without writing the watch (the caller does). Data:
+  // nlohmann::json, or ArenaJson (intake's views); both instantiated in engine_records.cc.
+  template <typename Data>
+  void EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history, const Data& data,
                    const nlohmann::json& tags, int64_t now, Evaluation* ev,
                    std::vector<indicators::Delta>* deltas, const std::string& old_unit = "") const;
   void ExpandDeltas(const RecordRow& row, const std::string& contrib_json, double sign,

@@ -53,8 +53,10 @@ nlohmann::json KeyJson(const RecordKey& k);
 // What a stored dossier still waits for before the portal can take it, or null. `data` is the
 // row's data object (parsed from row.data_json by the one-argument form).
 nlohmann::json DossierPending(const RecordRow& row, const nlohmann::json& data);
+nlohmann::json DossierPending(const RecordRow& row, const ArenaJson& data);
 nlohmann::json DossierPending(const RecordRow& row);
 bool PortalAccepts(const RecordRow& row, const nlohmann::json& data);
+bool PortalAccepts(const RecordRow& row, const ArenaJson& data);
 bool PortalAccepts(const RecordRow& row);
 
 nlohmann::json ErrorsJson(const std::vector<FieldError>& errors);

@@ -4,6 +4,7 @@
 #include "engine/engine.h"
 
 #include "core/bounded_input.h"
+#include "core/json_view.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
 #include "engine/config_reload.h"
@@ -146,8 +147,9 @@ Status Engine::Reevaluate(StoreTransaction& tx, RecordRow& row, const std::vecto
   return Status::Ok();
 }
 
+template <typename Data>
 void Engine::EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history,
-                         const nlohmann::json& data, const nlohmann::json& tags, int64_t now,
+                         const Data& data, const nlohmann::json& tags, int64_t now,
                          Evaluation* ev, std::vector<indicators::Delta>* deltas,
                          const std::string& old_unit) const {
   if (!row.has_item) {
@@ -198,6 +200,13 @@ void Engine::EvaluateRow(RecordRow& row, const std::vector<HistoryRow>& history,
     row.deadline_json = "null";
   }
 }
+
+template void Engine::EvaluateRow(RecordRow&, const std::vector<HistoryRow>&, const nlohmann::json&,
+                                  const nlohmann::json&, int64_t, Evaluation*,
+                                  std::vector<indicators::Delta>*, const std::string&) const;
+template void Engine::EvaluateRow(RecordRow&, const std::vector<HistoryRow>&, const ArenaJson&,
+                                  const nlohmann::json&, int64_t, Evaluation*,
+                                  std::vector<indicators::Delta>*, const std::string&) const;
 
 ContribExpander Engine::Expander() const {
   return [this](int64_t pk, const std::string& unit, const std::string& contrib, double sign,
@@ -396,16 +405,16 @@ Status Engine::EnqueueExport(StoreTransaction& tx, const RecordRow& row, const s
   // while for the host's own step of that status, which then replaces it (Outbox).
   if (outbox_->config()->synthesize_progress && !has_steps && row.status != old_status &&
       !row.status.empty()) {
-    const nlohmann::json& data = p.event["data"];
+    const ArenaJson& data = *p.event->Find("data");
     nlohmann::json step = {{"MaHoSo", row.key.id},
                            {"TrangThai", row.status},
                            {"ThoiDiemXuLy", FormatPortalTime(p.event_time_ms)},
                            {"NguoiXuLy", ""},
                            {"ChucDanh", ""},
-                           {"PhongBanXuLy", data.value("DonViXuLy", "")},
+                           {"PhongBanXuLy", jview::ValueString(data, "DonViXuLy", "")},
                            {"NoiDungXuLy", "Cập nhật trạng thái hồ sơ"},
                            {"NgayBatDau", FormatPortalTime(p.event_time_ms)},
-                           {"NgayKetThucTheoQuyDinh", data.value("NgayHenTra", "")}};
+                           {"NgayKetThucTheoQuyDinh", jview::ValueString(data, "NgayHenTra", "")}};
     st = outbox_->EnqueueProgress(tx, row, step, now, Outbox::StepSource::kDerived, &queued);
     if (!st.ok()) return st;
     *enqueued += queued;

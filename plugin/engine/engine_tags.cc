@@ -13,14 +13,14 @@
 
 namespace danvan {
 
-void Engine::TagEvent(const std::string& kind, const nlohmann::json& event, int64_t now,
+void Engine::TagEvent(const std::string& kind, const ArenaJson& event, int64_t now,
                       std::string* tags_json, nlohmann::json* tag_values) const {
   auto rs = rules();
   auto review = ReviewFor(event);
   // == the array of the hits' ToJson() dumped (strict: invalid UTF-8 throws, as dump() did).
   tags_json->assign("[");
   *tag_values = nlohmann::json::array();
-  for (const auto& hit : rs->Evaluate({kind, event, now, review.get()})) {
+  for (const auto& hit : rs->Evaluate(tagging::ArenaRecordView{kind, event, now, review.get()})) {
     if (tags_json->size() > 1) tags_json->push_back(',');
     AppendJson(hit.ToJson(), tags_json);
     nlohmann::json value = nlohmann::json::object();

@@ -1,5 +1,6 @@
 #include "engine/evaluator.h"
 
+#include "core/json_view.h"
 #include "core/json_write.h"
 #include "core/timeutil.h"
 
@@ -20,9 +21,10 @@ std::vector<calendar::StatusStep> Steps(const std::vector<HistoryRow>& history) 
 
 // The petition's kind from the tagger's classification, for data without one from the host
 // (null: the data's own, or none). Read in place of a copy of the data with the kind set.
-const std::string* TaggedPetitionKind(const nlohmann::json& data, const nlohmann::json& tags,
+template <typename Data>
+const std::string* TaggedPetitionKind(const Data& data, const nlohmann::json& tags,
                                       std::string* tagged) {
-  if (data.contains("petition_kind")) return nullptr;
+  if (jview::Find(data, "petition_kind")) return nullptr;
   *tagged = indicators::TagValue(&tags, "petition_kind");
   return tagged->empty() ? nullptr : tagged;
 }
@@ -44,8 +46,9 @@ int64_t RecordEvaluator::ClampToCalendar(int64_t ms) const {
   return std::min(ms, cal.EndOfDayMs(cal.last_day()));
 }
 
+template <typename Data>
 Result<calendar::Classification> RecordEvaluator::Classify(const std::string& kind,
-                                                           const nlohmann::json& data,
+                                                           const Data& data,
                                                            const std::vector<HistoryRow>& history,
                                                            const nlohmann::json& tags,
                                                            int64_t as_of_ms) const {
@@ -64,14 +67,19 @@ Result<calendar::Classification> RecordEvaluator::Classify(const std::string& ki
   return Status::NotFound("no deadline for kind " + kind);
 }
 
-Evaluation RecordEvaluator::Evaluate(const std::string& kind, const nlohmann::json& data,
+template <typename Data>
+Evaluation RecordEvaluator::Evaluate(const std::string& kind, const Data& data,
                                      const std::vector<HistoryRow>& history,
                                      const nlohmann::json& tags, int64_t event_time_ms,
                                      int64_t now_ms, bool synced) const {
   Evaluation ev;
   indicators::RecordFacts facts;
   facts.kind = kind;
-  facts.data = &data;
+  if constexpr (std::is_same_v<Data, ArenaJson>) {
+    facts.arena_data = &data;
+  } else {
+    facts.data = &data;
+  }
   facts.tags = &tags;
   facts.event_day = LocalDay(event_time_ms);
   facts.synced_to_portal = synced;
@@ -95,7 +103,7 @@ Evaluation RecordEvaluator::Evaluate(const std::string& kind, const nlohmann::js
     }
   }
   if (kind == "dossier") {
-    const std::string code = data.value("MaTTHC", "");
+    const std::string code = jview::ValueString(data, "MaTTHC", "");
     if (const auto* p = classifier_->procedures().Find(code)) {
       facts.procedure = {true, p->fully_online, p->paper_result};
     }
@@ -115,12 +123,12 @@ Evaluation RecordEvaluator::Evaluate(const std::string& kind, const nlohmann::js
       // again by the event that ends the pause.
       if (c->due_ms && !c->clock_paused) t.due_day = cal.DayOf(*c->due_ms);
       t.late_by_supplements = c->supplement_requests > 1;
-    } else if (auto rec = ParsePortalTime(data.value("NgayTiepNhan", ""))) {
+    } else if (auto rec = ParsePortalTime(jview::ValueString(data, "NgayTiepNhan", ""))) {
       // No classification (e.g. procedure unknown and no due date): counted, no deadline.
-      std::string st = data.value("TrangThaiHoSo", "");
+      std::string st = jview::ValueString(data, "TrangThaiHoSo", "");
       t.counted = st != "1" && st != "3";
       t.received_day = LocalDay(*rec);
-      if (auto end = ParsePortalTime(data.value("NgayKetThucXuLy", ""))) {
+      if (auto end = ParsePortalTime(jview::ValueString(data, "NgayKetThucXuLy", ""))) {
         t.end_day = LocalDay(*end);
         t.ended_on_time = true;  // no deadline known: cannot be late
       }
@@ -129,8 +137,9 @@ Evaluation RecordEvaluator::Evaluate(const std::string& kind, const nlohmann::js
   } else if (kind == "petition") {
     indicators::PetitionTiming t;
     auto iso_day = [&](const char* f) -> std::optional<int64_t> {
-      if (!data.contains(f) || !data[f].is_string()) return std::nullopt;
-      auto ms = ParseIsoTime(data[f].get<std::string>());
+      const Data* v = jview::Find(data, f);
+      if (!v || !v->is_string()) return std::nullopt;
+      auto ms = ParseIsoTime(jview::Text(*v));
       if (!ms) return std::nullopt;
       return LocalDay(*ms);
     };
@@ -148,5 +157,18 @@ Evaluation RecordEvaluator::Evaluate(const std::string& kind, const nlohmann::js
   ev.classification = std::move(c);
   return ev;
 }
+
+template Evaluation RecordEvaluator::Evaluate(const std::string&, const nlohmann::json&,
+                                              const std::vector<HistoryRow>&, const nlohmann::json&,
+                                              int64_t, int64_t, bool) const;
+template Evaluation RecordEvaluator::Evaluate(const std::string&, const ArenaJson&,
+                                              const std::vector<HistoryRow>&, const nlohmann::json&,
+                                              int64_t, int64_t, bool) const;
+template Result<calendar::Classification> RecordEvaluator::Classify(
+    const std::string&, const nlohmann::json&, const std::vector<HistoryRow>&,
+    const nlohmann::json&, int64_t) const;
+template Result<calendar::Classification> RecordEvaluator::Classify(
+    const std::string&, const ArenaJson&, const std::vector<HistoryRow>&,
+    const nlohmann::json&, int64_t) const;
 
 }  // namespace danvan

@@ -42,13 +42,17 @@ class RecordEvaluator {
       : classifier_(std::move(classifier)) {}
 
   // data: the record's current data object; history: its status history (any order);
-  // tags: its current tags (array); now_ms: the engine clock.
-  Evaluation Evaluate(const std::string& kind, const nlohmann::json& data,
+  // tags: its current tags (array); now_ms: the engine clock. The data is nlohmann's document
+  // or an arena view (Data = nlohmann::json or ArenaJson, both instantiated in evaluator.cc):
+  // the same evaluation for the same document.
+  template <typename Data>
+  Evaluation Evaluate(const std::string& kind, const Data& data,
                       const std::vector<HistoryRow>& history, const nlohmann::json& tags,
                       int64_t event_time_ms, int64_t now_ms, bool synced_to_portal) const;
 
   // The classification of a record as of an instant (for the scheduler's alerts).
-  Result<calendar::Classification> Classify(const std::string& kind, const nlohmann::json& data,
+  template <typename Data>
+  Result<calendar::Classification> Classify(const std::string& kind, const Data& data,
                                             const std::vector<HistoryRow>& history,
                                             const nlohmann::json& tags, int64_t as_of_ms) const;
 

@@ -41,10 +41,13 @@ struct ParsedEvent {
   std::string status;       // kind-specific status ("" when none)
   bool is_progress_step = false;  // dossier: a CapNhatTienDoHoSoMC progress item
   int64_t step_at_ms = 0;         // progress step: ThoiDiemXuLy
-  // The whole envelope (data included), what tagging and the evaluation read. Null for a
-  // progress step: nothing reads a step's envelope (it is not tagged, and its record is
-  // evaluated with the item's data); its data is data_json, parsed again only to export it.
-  nlohmann::json event;
+  // The whole envelope (data included) as read into the caller's arena (core/arena_json.h):
+  // what tagging, the evaluation and the export read, without a heap copy (issue 16). Valid
+  // while that arena lives and is not Reset (the whole batch: Engine::SubmitBatch / Submit);
+  // null from Parse(raw), which has no arena of the caller's. Null for a progress step:
+  // nothing reads a step's envelope (it is not tagged, and its record is evaluated with the
+  // item's data); its data is data_json, parsed again only to export it.
+  const ArenaJson* event = nullptr;
   nlohmann::json updated_at;  // the envelope's updated_at as given (null when absent): answers
   std::string data_json;    // canonical dump of data (sorted keys)
   std::string data_hash;    // SHA-256 hex of data_json
@@ -77,9 +80,9 @@ class Intake {
   // valid UTF-8 text (a refused event's bytes are echoed with U+FFFD for invalid bytes).
   IntakeOutcome Parse(std::string_view raw) const;
   // The same, the event read into `arena` (core/arena_json.h) rather than a heap document: its
-  // checks, repair and canonical dump read the arena view. The outcome holds no pointer into
-  // the arena (ParsedEvent::event is nlohmann's copy of the view): the caller may Reset it as
-  // soon as Parse returns. Precondition: `arena` is this thread's for the call.
+  // checks, repair and canonical dump read the arena view, and ParsedEvent::event points into
+  // it (the only pointer into the arena): the caller keeps the arena while it reads the
+  // event. Precondition: `arena` is this thread's for the call.
   IntakeOutcome Parse(std::string_view raw, JsonArena* arena) const;
   const IntakeLimits& limits() const { return limits_; }
   // Dossier and progress items longer than the portal accepts are refused (set at open when

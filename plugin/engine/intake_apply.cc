@@ -42,16 +42,15 @@ std::string KeyString(const RecordKey& k) {
   return s;
 }
 
-// The document ParseStoredJson (core/bounded_input.h) builds, read by the arena's reader
-// (core/arena_json.h: the same document for every text it accepts, several times faster than
-// nlohmann's lexer); a text it refuses (not JSON, or deeper than max_depth) goes to
-// ParseStoredJson, bounded as every read of a stored column. For the stored records' own
-// canonical texts.
-nlohmann::json ParseStoredJsonInArena(std::string_view text, int max_depth, JsonArena* arena) {
-  arena->Reset();
+// The document ParseStoredJson (core/bounded_input.h) builds, as a view in `arena` read by the
+// arena's reader (core/arena_json.h: the same document for every text it accepts, several
+// times faster than nlohmann's lexer); a text it refuses (not JSON, or deeper than max_depth)
+// goes to ParseStoredJson, bounded as every read of a stored column, and is copied into the
+// arena. For the stored records' own canonical texts. The view lives as long as the arena.
+const ArenaJson* ParseStoredJsonInArena(std::string_view text, int max_depth, JsonArena* arena) {
   auto doc = ParseArenaJsonBounded(text, max_depth, arena);
-  if (!doc.ok()) return ParseStoredJson(text);
-  return ToNlohmann(*doc.value());
+  if (doc.ok()) return doc.value();
+  return FromNlohmann(ParseStoredJson(text), arena);
 }
 
 // The stored tags as the evaluation reads them (indicators::HasTag / TagValue: each object's
@@ -80,11 +79,13 @@ nlohmann::json StoredTagValues(std::string_view text, int max_depth, JsonArena* 
 struct Touched {
   std::optional<RecordRow> row;  // nullopt: not stored (yet)
   bool dirty = false;            // stored and changed since: updated at the end of the batch
-  // The row's data object and tags, parsed at most once per batch: they point into the event
-  // that set them (alive for the whole batch) or into owned_data / owned_tags.
-  const nlohmann::json* data = nullptr;
+  // The row's data object and tags, parsed at most once per batch. The data is a view in one
+  // of the batch's arenas: the event's that set it (Engine::SubmitBatch's / Submit's arena,
+  // alive for the whole batch) or ApplyAll's for the stored text. The tags point into the
+  // event that set them or into owned_tags.
+  const ArenaJson* data = nullptr;
   const nlohmann::json* tags = nullptr;
-  std::unique_ptr<nlohmann::json> owned_data, owned_tags;
+  std::unique_ptr<nlohmann::json> owned_tags;
   bool history_loaded = false;
   std::vector<HistoryRow> history;  // from the row's history digest, kept in step with it
   bool has_steps = false;           // the history holds a progress step
@@ -246,13 +247,13 @@ void EventResult::Write(bool with_index, std::string* out) const {
 }
 
 void Engine::PrepareEvent(Prepared* e, int64_t tag_now, JsonArena* arena) const {
-  // The outcome keeps nothing in the arena: its blocks are reused by the next event.
-  arena->Reset();
+  // The event is read into `arena`, which the caller keeps until the batch is applied:
+  // ParsedEvent::event points into it.
   e->outcome = intake_->Parse(e->raw, arena);
-  // Tagging runs here, on the host's thread, outside the storage lock.
-  if (e->outcome.ok && !e->outcome.parsed.is_progress_step) {
+  // Tagging runs here, on the host's thread, outside the storage lock, on the arena's view.
+  if (e->outcome.ok && e->outcome.parsed.event) {
     ParsedEvent& p = e->outcome.parsed;
-    TagEvent(p.key.kind, p.event, tag_now, &p.tags_json, &p.tags);
+    TagEvent(p.key.kind, *p.event, tag_now, &p.tags_json, &p.tags);
   }
 }
 
@@ -301,13 +302,23 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
     pending_history.clear();
     return st;
   };
-  JsonArena stored_arena;  // the stored records' texts, read one at a time
+  // The stored records' data, read once per record and batch (Touched::data points into it).
+  // A record whose only remaining event is the one being applied has its data read into
+  // event_arena, reset before each event: memory for one record's data, reused. A record with
+  // later events in the batch has it read into stored_arena, freed with the batch. tags_arena:
+  // the stored tags' scratch (read one at a time).
+  JsonArena stored_arena, event_arena, tags_arena;
+  Touched* event_arena_reader = nullptr;  // the record whose data is in event_arena
+  auto data_arena = [&](Touched& t) {
+    if (t.remaining != 1) return &stored_arena;
+    event_arena_reader = &t;
+    return &event_arena;
+  };
   auto parsed = [&](Touched& t) {
     if (t.data) return;
     const int depth = intake_->limits().max_json_depth;
-    t.owned_data = std::make_unique<nlohmann::json>(ParseStoredJsonInArena(t.row->data_json, depth, &stored_arena));
-    t.owned_tags = std::make_unique<nlohmann::json>(StoredTagValues(t.row->tags_json, depth, &stored_arena));
-    t.data = t.owned_data.get();
+    t.data = ParseStoredJsonInArena(t.row->data_json, depth, data_arena(t));
+    t.owned_tags = std::make_unique<nlohmann::json>(StoredTagValues(t.row->tags_json, depth, &tags_arena));
     t.tags = t.owned_tags.get();
   };
   auto load_history = [&](Touched& t) -> Status {
@@ -364,6 +375,13 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
 
   for (Prepared* evp : events) {
     Prepared& ev = *evp;
+    // No record reads the previous event's scratch any more: its record had no event left
+    // (Touched::remaining was 1), so its data is not read again in this batch.
+    if (event_arena_reader) {
+      if (event_arena_reader->data && event_arena_reader->remaining <= 1) event_arena_reader->data = nullptr;
+      event_arena_reader = nullptr;
+      event_arena.Reset();
+    }
     EventResult r;
     r.index = ev.index;
     IntakeOutcome& o = ev.outcome;
@@ -401,9 +419,9 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
             row.first_seen_ms = now;
             row.has_item = false;
             t.row = std::move(row);
-            t.owned_data = std::make_unique<nlohmann::json>(nlohmann::json::object());
+            t.data = ParseStoredJsonInArena(t.row->data_json, intake_->limits().max_json_depth,
+                                            data_arena(t));
             t.owned_tags = std::make_unique<nlohmann::json>(nlohmann::json::array());
-            t.data = t.owned_data.get();
             t.tags = t.owned_tags.get();
           }
           parsed(t);
@@ -499,10 +517,10 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
         row.data_hash = p.data_hash;
         row.tags_json = p.tags_json;
         row.has_item = true;
-        // The event's own DOMs: this batch's events outlive the batch's state.
-        t.data = &p.event.at("data");
+        // The event's own documents: this batch's events (and their arena) outlive the batch's
+        // state. The envelope's schema requires data (an object).
+        t.data = p.event->Find("data");
         t.tags = &p.tags;
-        t.owned_data.reset();
         t.owned_tags.reset();
         bool had_steps = false;
         Status st = store_change(t, {0, p.order_key, p.status, p.event_time_ms, p.event_time,
@@ -564,16 +582,12 @@ std::vector<EventResult> Engine::ApplyAll(const std::vector<Prepared*>& events, 
       Touched& t = *record;
       ParsedEvent& p = o.parsed;
       if (--t.remaining == 0) {
-        t.data = t.tags = nullptr;
-        t.owned_data.reset();
+        t.data = nullptr;
+        t.tags = nullptr;
         t.owned_tags.reset();
         std::vector<HistoryRow>().swap(t.history);
       } else {
-        auto d = p.event.find("data");
-        if (d != p.event.end() && t.data == &*d) {
-          t.owned_data = std::make_unique<nlohmann::json>(std::move(*d));
-          t.data = t.owned_data.get();
-        }
+        // The data's view stays in the batch's arena; the tags are the event's own.
         if (t.tags == &p.tags) {
           t.owned_tags = std::make_unique<nlohmann::json>(std::move(p.tags));
           t.tags = t.owned_tags.get();

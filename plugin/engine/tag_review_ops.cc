@@ -130,6 +130,15 @@ std::shared_ptr<const json> Engine::ReviewFor(const json& event) const {
   return tag_reviews_->Find({str("source"), str("kind"), str("id")});
 }
 
+std::shared_ptr<const json> Engine::ReviewFor(const ArenaJson& event) const {
+  if (!tag_reviews_ || !event.is_object()) return nullptr;
+  auto str = [&](const char* f) {
+    const ArenaJson* v = event.FindString(f);
+    return v ? std::string(v->string()) : std::string();
+  };
+  return tag_reviews_->Find({str("source"), str("kind"), str("id")});
+}
+
 Result<json> Engine::TagReviewOp(const json& req) {
   const std::string action = req.value("action", "list");
   if (action == "list") {

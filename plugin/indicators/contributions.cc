@@ -2,18 +2,29 @@
 
 #include <cmath>
 
+#include "core/json_view.h"
 #include "core/timeutil.h"
 
 namespace danvan::indicators {
 namespace {
 
-std::string Str(const nlohmann::json& d, const char* f) {
-  auto it = d.find(f);
-  return it != d.end() && it->is_string() ? it->get<std::string>() : "";
+// The record's data is nlohmann's document or an arena view (core/json_view.h): the readers
+// below are templates over both.
+template <typename J>
+std::string_view Str(const J& d, const char* f) {
+  return jview::StringOr(d, f);
 }
 
-std::optional<int64_t> IsoDay(const nlohmann::json& d, const char* f) {
-  std::string s = Str(d, f);
+// The member is the boolean true (nlohmann's `d[f] == true`).
+template <typename J>
+bool IsTrue(const J& d, const char* f) {
+  const J* v = jview::Find(d, f);
+  return v && v->is_boolean() && jview::Bool(*v);
+}
+
+template <typename J>
+std::optional<int64_t> IsoDay(const J& d, const char* f) {
+  std::string_view s = Str(d, f);
   if (s.empty()) return std::nullopt;
   auto t = ParseIsoTime(s);
   if (!t) return std::nullopt;
@@ -35,8 +46,8 @@ class Builder {
   std::vector<Contribution> out;
 };
 
-void Dossier(const RecordFacts& f, Builder& b) {
-  const nlohmann::json& d = *f.data;
+template <typename J>
+void Dossier(const RecordFacts& f, const J& d, Builder& b) {
   if (!f.dossier || !f.dossier->counted) return;
   const DossierTiming& t = *f.dossier;
   const int64_t r = t.received_day;
@@ -68,30 +79,30 @@ void Dossier(const RecordFacts& f, Builder& b) {
   if (Str(d, "KenhThucHien") == "2") b.Flow("d.channel_online", r);
   // Online payment among dossiers with a non-zero fee.
   bool has_fee = false;
-  if (d.contains("DanhSachLePhi") && d["DanhSachLePhi"].is_array()) {
-    for (const auto& fee : d["DanhSachLePhi"]) {
-      std::string g = Str(fee, "Gia");
+  if (const J* fees = jview::Find(d, "DanhSachLePhi"); fees && fees->is_array()) {
+    for (const J& fee : jview::Elements(*fees)) {
+      const std::string g(Str(fee, "Gia"));
       if (!g.empty() && std::strtod(g.c_str(), nullptr) > 0) has_fee = true;
     }
   }
   if (has_fee) {
     b.Flow("d.with_fee", r);
-    std::string paid = Str(d, "DuocThanhToanTrucTuyen");
+    const std::string_view paid = Str(d, "DuocThanhToanTrucTuyen");
     if (paid == "1" || paid == "2") b.Flow("d.paid_online", r);
   }
   // Electronic results among finished dossiers of procedures with a paper result.
   if (t.end_day && f.procedure.paper_result) {
     b.Flow("d.result_due", *t.end_day);
     bool e_result = false;
-    if (d.contains("DanhSachGiayToKetQua") && d["DanhSachGiayToKetQua"].is_array())
-      for (const auto& g : d["DanhSachGiayToKetQua"])
+    if (const J* results = jview::Find(d, "DanhSachGiayToKetQua"); results && results->is_array())
+      for (const J& g : jview::Elements(*results))
         if (!Str(g, "DuongDanTepTinKetQua").empty()) e_result = true;
     if (e_result) b.Flow("d.e_result", *t.end_day);
   }
   // Components digitised and reused (counted per submitted file).
-  if (d.contains("TaiLieuNop") && d["TaiLieuNop"].is_array()) {
+  if (const J* submitted = jview::Find(d, "TaiLieuNop"); submitted && submitted->is_array()) {
     double files = 0, digitised = 0, reused = 0;
-    for (const auto& file : d["TaiLieuNop"]) {
+    for (const J& file : jview::Elements(*submitted)) {
       if (Str(file, "IsDeleted") == "1") continue;
       files += 1;
       if (Str(file, "DuocSoHoa") == "1") digitised += 1;
@@ -101,18 +112,19 @@ void Dossier(const RecordFacts& f, Builder& b) {
     b.Flow("d.files_digitised", r, digitised);
     b.Flow("d.files_reused", r, reused);
   }
+  const J* ids = jview::Find(d, "DinhDanhCHS");
   bool population = Str(d, "TaiKhoanDuocXacThucVoiVNeID") == "1" ||
-                    (d.contains("DinhDanhCHS") && d["DinhDanhCHS"].is_array() && !d["DinhDanhCHS"].empty());
+                    (ids && ids->is_array() && jview::Size(*ids) != 0);
   if (population) b.Flow("d.population_data", r);
   if (HasTag(f.tags, "dossier_complaint")) b.Flow("d.complained", r);
 }
 
-void Petition(const RecordFacts& f, Builder& b) {
-  const nlohmann::json& d = *f.data;
+template <typename J>
+void Petition(const RecordFacts& f, const J& d, Builder& b) {
   if (!f.petition) return;
   const PetitionTiming& t = *f.petition;
   const int64_t r = t.received_day;
-  std::string kind = Str(d, "petition_kind");
+  std::string kind(Str(d, "petition_kind"));
   if (kind.empty()) kind = TagValue(f.tags, "petition_kind");
   if (kind.empty()) kind = "unclassified";
   b.Flow("p.recv", r);
@@ -131,52 +143,53 @@ void Petition(const RecordFacts& f, Builder& b) {
     b.Level("p.open_overdue", overdue_from, t.resolved_day);
   }
   // Categories come from the tagger (explainable) or from the host's own flags.
-  if (HasTag(f.tags, "complexity", "complex") || (d.contains("complex") && d["complex"] == true))
+  if (HasTag(f.tags, "complexity", "complex") || IsTrue(d, "complex"))
     b.Flow("p.complex", r);
   if (HasTag(f.tags, "group_petition")) b.Flow("p.group", r);
   if (HasTag(f.tags, "protracted")) b.Flow("p.protracted", r);
+  const J* reraises = jview::Find(d, "reraise_count");
   if (HasTag(f.tags, "protracted", "reraised") || !Str(d, "reraised_of").empty() ||
-      (d.contains("reraise_count") && d["reraise_count"].is_number_integer() && d["reraise_count"].get<int64_t>() > 0))
+      (reraises && reraises->is_number_integer() && jview::Int(*reraises) > 0))
     b.Flow("p.reraised", r);
   if (HasTag(f.tags, "staff_conduct")) b.Flow("p.staff_conduct", r);
   if (HasTag(f.tags, "anonymous_denunciation")) b.Flow("p.anonymous", r);
 }
 
-void Reception(const RecordFacts& f, Builder& b) {
-  const nlohmann::json& d = *f.data;
+template <typename J>
+void Reception(const RecordFacts& f, const J& d, Builder& b) {
   auto day = IsoDay(d, "date");
   if (!day) return;
   b.Flow("r.sessions", *day);
-  std::string role = Str(d, "receiver_role");
+  const std::string_view role = Str(d, "receiver_role");
   if (role == "head") b.Flow("r.head", *day);
   if (role == "deputy") b.Flow("r.deputy", *day);
   if (Str(d, "session_type") == "adhoc") b.Flow("r.adhoc", *day);
-  if (d.contains("people_count") && d["people_count"].is_number())
-    b.Flow("r.people", *day, d["people_count"].get<double>());
-  if (d.contains("group") && d["group"] == true) b.Flow("r.group", *day);
+  if (const J* people = jview::Find(d, "people_count"); people && people->is_number())
+    b.Flow("r.people", *day, jview::Number(*people));
+  if (IsTrue(d, "group")) b.Flow("r.group", *day);
 }
 
-void DvkModel(const RecordFacts& f, Builder& b) {
-  const nlohmann::json& d = *f.data;
+template <typename J>
+void DvkModel(const RecordFacts& f, const J& d, Builder& b) {
   auto reg = IsoDay(d, "registered_at");
   if (!reg) return;
   b.Flow("v.registered", *reg);
-  std::string field = Str(d, "field");
+  std::string field(Str(d, "field"));
   if (field.empty()) field = TagValue(f.tags, "dvk_field");
   if (!field.empty()) b.Flow("v.registered." + field, *reg);
-  if (d.contains("recognition_level")) {
+  if (jview::Find(d, "recognition_level")) {
     auto rec = IsoDay(d, "recognised_at");
     b.Flow("v.recognised", rec ? *rec : *reg);
   }
 }
 
-void PlanTask(const RecordFacts& f, Builder& b) {
-  const nlohmann::json& d = *f.data;
+template <typename J>
+void PlanTask(const RecordFacts& f, const J& d, Builder& b) {
   if (Str(d, "status") == "cancelled") return;
   auto due = IsoDay(d, "due");
   auto start = IsoDay(d, "start");
   if (!due) return;
-  const std::string lead = Str(d, "lead_unit");
+  const std::string lead(Str(d, "lead_unit"));
   int64_t from = start ? std::min(*start, *due) : *due;
   std::optional<int64_t> done;
   if (Str(d, "status") == "done") {
@@ -219,15 +232,25 @@ std::string TagValue(const nlohmann::json* tags, const std::string& tag) {
   return "";
 }
 
-std::vector<Contribution> ContributionsFor(const RecordFacts& f) {
+namespace {
+
+template <typename J>
+std::vector<Contribution> ContributionsOf(const RecordFacts& f, const J* d) {
   Builder b;
-  if (!f.data || !f.data->is_object()) return {};
-  if (f.kind == "dossier") Dossier(f, b);
-  else if (f.kind == "petition") Petition(f, b);
-  else if (f.kind == "reception") Reception(f, b);
-  else if (f.kind == "dvk_model") DvkModel(f, b);
-  else if (f.kind == "plan_task") PlanTask(f, b);
+  if (!d || !d->is_object()) return {};
+  if (f.kind == "dossier") Dossier(f, *d, b);
+  else if (f.kind == "petition") Petition(f, *d, b);
+  else if (f.kind == "reception") Reception(f, *d, b);
+  else if (f.kind == "dvk_model") DvkModel(f, *d, b);
+  else if (f.kind == "plan_task") PlanTask(f, *d, b);
   return std::move(b.out);
+}
+
+}  // namespace
+
+std::vector<Contribution> ContributionsFor(const RecordFacts& f) {
+  if (f.arena_data) return ContributionsOf(f, f.arena_data);
+  return ContributionsOf(f, f.data);
 }
 
 }  // namespace danvan::indicators

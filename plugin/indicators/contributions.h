@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/arena_json.h"
+
 namespace danvan::indicators {
 
 struct Contribution {
@@ -55,6 +57,7 @@ struct ProcedureFacts {
 struct RecordFacts {
   std::string kind;
   const nlohmann::json* data = nullptr;
+  const ArenaJson* arena_data = nullptr;  // read instead of `data` when set (intake's view)
   const nlohmann::json* tags = nullptr;  // array of {"tag","value",...}
   int64_t event_day = 0;
   bool synced_to_portal = false;          // the outbox confirmed the dossier at the portal

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/json_schema.h"
+#include "core/json_view.h"
 #include "core/timeutil.h"
 #include "tagging/letter_model.h"
 #include "text/keywords.h"
@@ -132,12 +133,17 @@ struct Rule {
   std::vector<std::pair<std::string, std::string>> tag_refs;  // (tag, pointer)
 };
 
-std::optional<double> ToNumber(const json& v) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
+// The readers below take nlohmann's documents (re-tagging, the rule operands) or the arena
+// views intake reads events into (core/json_view.h: the same answers for the same document).
+template <typename J>
+std::optional<double> ToNumber(const J& v) {
+  if (v.is_number()) return jview::Number(v);
+  if (v.is_boolean()) return jview::Bool(v) ? 1.0 : 0.0;
   if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    if (s.empty()) return std::nullopt;
+    const std::string_view text = jview::Text(v);
+    if (text.empty()) return std::nullopt;
+    // strtod reads up to a NUL: a string holding one reads as far as nlohmann's c_str() did.
+    const std::string s(text);
     char* end = nullptr;
     double d = std::strtod(s.c_str(), &end);
     if (end && *end == '\0') return d;
@@ -145,9 +151,10 @@ std::optional<double> ToNumber(const json& v) {
   return std::nullopt;
 }
 
-std::optional<int64_t> ToInstant(const json& v) {
+template <typename J>
+std::optional<int64_t> ToInstant(const J& v) {
   if (!v.is_string()) return std::nullopt;
-  const std::string& s = v.get_ref<const std::string&>();
+  const std::string_view s = jview::Text(v);
   if (s.size() == 14 && std::all_of(s.begin(), s.end(), ::isdigit)) return ParsePortalTime(s);
   return ParseIsoTime(s);
 }
@@ -171,25 +178,28 @@ bool LooseEquals(const json& a, const json& b) {
   return na && nb && *na == *nb;
 }
 
-bool IsEmpty(const json& v) {
-  return v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty()) ||
-         (v.is_array() && v.empty());
+template <typename J>
+bool IsEmpty(const J& v) {
+  return v.is_null() || (v.is_string() && jview::Text(v).empty()) ||
+         (v.is_array() && jview::Size(v) == 0);
 }
 
-void Collect(const json& node, const std::vector<std::string>& path, size_t i,
-             std::vector<const json*>* out) {
+// Recursion: one level per array nested in an array on the path, bounded by the document's
+// depth (events are bounded by limits.max_json_depth when read).
+template <typename J>
+void Collect(const J& node, const std::vector<std::string>& path, size_t i,
+             std::vector<const J*>* out) {
   if (node.is_array() && i < path.size()) {
-    for (const json& e : node) Collect(e, path, i, out);
+    for (const J& e : jview::Elements(node)) Collect(e, path, i, out);
     return;
   }
   if (i == path.size()) {
     out->push_back(&node);
     return;
   }
-  if (!node.is_object()) return;
-  auto it = node.find(path[i]);
-  if (it == node.end()) return;
-  Collect(*it, path, i + 1, out);
+  const J* member = jview::Find(node, path[i]);
+  if (!member) return;
+  Collect(*member, path, i + 1, out);
 }
 
 constexpr const char* kKinds[] = {"dossier", "petition", "reception", "dvk_model", "plan_task"};
@@ -264,22 +274,31 @@ struct FieldMatches {
   std::vector<text::KeywordMatcher::Hit> hits;  // sorted by keyword
 };
 
+// The record being tagged: its kind, its envelope (nlohmann's or an arena view) and the clock.
+struct Record {
+  std::string_view kind;
+  int64_t now_ms = 0;
+};
+
+template <typename J>
 struct Eval {
   const RuleSet::Impl& rs;
-  const RecordView& rec;
-  const json* data;
+  const Record& rec;
+  const J& event;
+  const J* data;
   std::vector<FieldMatches> fields;
   std::vector<TagHit>* tags;
 
-  const json& Root(bool envelope) const { return envelope ? rec.event : *data; }
+  const J& Root(bool envelope) const { return envelope ? event : *data; }
 
+  // The operand's values as nlohmann's documents (the operators and the evidence read them).
   std::vector<json> Values(const Operand& o) {
     std::vector<json> out;
-    std::vector<const json*> ptrs;
+    std::vector<const J*> ptrs;
     auto dates_since = [&](const std::vector<std::string>& path) {
-      std::vector<const json*> p;
+      std::vector<const J*> p;
       Collect(*data, path, 0, &p);
-      for (const json* v : p) {
+      for (const J* v : p) {
         if (auto t = ToInstant(*v)) {
           out.push_back(LocalDay(rec.now_ms) - LocalDay(*t));
         }
@@ -289,7 +308,7 @@ struct Eval {
       case Operand::kData:
       case Operand::kEnvelope:
         Collect(Root(o.kind == Operand::kEnvelope), o.path, 0, &ptrs);
-        for (const json* v : ptrs) out.push_back(*v);
+        for (const J* v : ptrs) out.push_back(jview::AsNlohmann(*v));
         break;
       case Operand::kDaysSince:
         dates_since(o.path);
@@ -301,9 +320,9 @@ struct Eval {
         Collect(*data, o.path, 0, &ptrs);
         size_t n = 0;
         if (ptrs.size() == 1 && ptrs[0]->is_array()) {
-          n = ptrs[0]->size();
+          n = jview::Size(*ptrs[0]);
         } else {
-          for (const json* v : ptrs) n += !IsEmpty(*v);
+          for (const J* v : ptrs) n += !IsEmpty(*v);
         }
         out.push_back(n);
         break;
@@ -311,13 +330,12 @@ struct Eval {
       case Operand::kDaysPastDue: {
         auto [due_path, end_path] = DuePaths(rec.kind);
         if (!due_path) break;
-        auto due_it = data->find(due_path);
-        if (due_it == data->end()) break;
+        const J* due_it = jview::Find(*data, due_path);
+        if (!due_it) break;
         auto due = ToInstant(*due_it);
         if (!due) break;
         int64_t end_ms = rec.now_ms;
-        auto end_it = data->find(end_path);
-        if (end_it != data->end()) {
+        if (const J* end_it = jview::Find(*data, end_path)) {
           if (auto e = ToInstant(*end_it)) end_ms = *e;
         }
         out.push_back(LocalDay(end_ms) - LocalDay(*due));
@@ -325,11 +343,11 @@ struct Eval {
       }
       case Operand::kPetitionerCount: {
         const char* field = rec.kind == "reception" ? "people_count" : "petitioner_count";
-        auto it = data->find(field);
-        if (it != data->end() && ToNumber(*it)) {
+        const J* it = jview::Find(*data, field);
+        if (it && ToNumber(*it)) {
           out.push_back(*ToNumber(*it));
-        } else if (auto p = data->find("petitioners"); p != data->end() && p->is_array()) {
-          out.push_back(p->size());
+        } else if (const J* p = jview::Find(*data, "petitioners"); p && p->is_array()) {
+          out.push_back(jview::Size(*p));
         }
         break;
       }
@@ -346,15 +364,15 @@ struct Eval {
     FieldMatches& fm = fields[id];
     if (fm.ready) return fm;
     fm.ready = true;
-    std::vector<const json*> ptrs;
+    std::vector<const J*> ptrs;
     Collect(Root(rs.text_field_envelope[id]), rs.text_fields[id], 0, &ptrs);
     // One string value (a title, a content) is prepared in place; several are joined by lines.
     std::string joined;
     std::string_view text;
     size_t strings = 0;
-    for (const json* v : ptrs) {
+    for (const J* v : ptrs) {
       if (!v->is_string()) continue;
-      const std::string& value = v->get_ref<const std::string&>();
+      const std::string_view value = jview::Text(*v);
       if (++strings == 1) {
         text = value;
         continue;
@@ -1135,10 +1153,11 @@ class Loader {
 };
 
 
-const std::string* StringField(const json& data, const char* name) {
-  auto it = data.find(name);
-  if (it == data.end() || !it->is_string()) return nullptr;
-  return &it->get_ref<const std::string&>();
+template <typename J>
+std::optional<std::string_view> StringField(const J& data, const char* name) {
+  const J* v = jview::Find(data, name);
+  if (!v || !v->is_string()) return std::nullopt;
+  return jview::Text(*v);
 }
 
 double Round3(double x) { return std::round(x * 1000) / 1000; }
@@ -1246,7 +1265,8 @@ const std::array<std::string, 5> kFlagRules = [] {
 // reading) and appends the reading's tags.
 // `shared_title` / `shared_content`: data.title / data.content as the rules prepared them, or
 // null (the reading prepares them itself).
-void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, const json& data,
+template <typename J>
+void ReadLetter(const RuleSet::Impl::Reading& rd, const json* review, const J& data,
                 const std::string& version, const text::MatchText* shared_title,
                 const text::MatchText* shared_content, std::vector<TagHit>* tags) {
   auto add = [&](const char* tag, std::string value, const std::string& rule, double confidence,
@@ -1260,7 +1280,6 @@ void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, cons
     h.evidence = std::move(evidence);
     tags->push_back(std::move(h));
   };
-  const json* review = record.review;
   if (review && review->is_object() && review->contains("kind") && (*review)["kind"].is_string()) {
     const std::string rule = "review." + review->value("action", std::string("confirm"));
     json ev = json::array({{{"review", review->value("action", "")},
@@ -1281,13 +1300,12 @@ void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, cons
     add("letter_reading", "reviewed", rule, 1.0, json::array({all}));
     return;
   }
-  const std::string* title = StringField(data, "title");
+  std::optional<std::string_view> title = StringField(data, "title");
   if (!title) shared_title = nullptr;  // the reading falls back on content_class
   if (!title) title = StringField(data, "content_class");
-  const std::string* content = StringField(data, "content");
-  static const std::string kEmpty;
+  const std::optional<std::string_view> content = StringField(data, "content");
   std::optional<text::MatchText> own_title, own_content;
-  auto prepare = [](const std::string* t, std::optional<text::MatchText>* own) -> const text::MatchText* {
+  auto prepare = [](std::optional<std::string_view> t, std::optional<text::MatchText>* own) -> const text::MatchText* {
     if (!t || t->empty()) return nullptr;
     auto mt = text::PrepareForMatch(*t);
     if (!mt.ok()) return nullptr;
@@ -1346,7 +1364,8 @@ void ReadLetter(const RuleSet::Impl::Reading& rd, const RecordView& record, cons
 }
 
 // domain.md §3a invariants over the final tags: group => complex; anonymous => denunciation.
-void ApplyInvariants(const json& data, const std::string& version, std::vector<TagHit>* tags) {
+template <typename J>
+void ApplyInvariants(const J& data, const std::string& version, std::vector<TagHit>* tags) {
   auto find = [&](const char* tag) {
     return std::find_if(tags->begin(), tags->end(), [&](const TagHit& h) { return h.tag == tag; });
   };
@@ -1362,7 +1381,7 @@ void ApplyInvariants(const json& data, const std::string& version, std::vector<T
     tags->push_back(std::move(h));
   }
   std::string kind;
-  if (const std::string* k = StringField(data, "petition_kind")) kind = *k;
+  if (auto k = StringField(data, "petition_kind")) kind = *k;
   if (kind.empty())
     if (auto t = find("petition_kind"); t != tags->end()) kind = t->value;
   if (kind.empty())
@@ -1410,18 +1429,27 @@ std::shared_ptr<const LetterModel> RuleSet::letter_model() const {
   return impl_->reading ? impl_->reading->model : nullptr;
 }
 
-std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
+namespace {
+
+// RuleSet::Evaluate over `event` (nlohmann's document or an arena view).
+template <typename J>
+std::vector<TagHit> EvaluateRules(const RuleSet::Impl& im, const std::string& version_,
+                                  std::string_view kind, const J& event, int64_t now_ms,
+                                  const json* review) {
   std::vector<TagHit> tags;
-  static const json kEmpty = json::object();
-  const json* data = &kEmpty;
-  if (record.event.is_object()) {
-    if (auto it = record.event.find("data"); it != record.event.end() && it->is_object()) {
-      data = &*it;
+  static const J kEmpty = [] {
+    if constexpr (std::is_same_v<J, json>) {
+      return json::object();
+    } else {
+      static JsonArena arena;  // an empty object: nothing is allocated
+      return *ParseArenaJsonBounded("{}", 1, &arena).value();
     }
-  }
-  const Impl& im = *impl_;
-  Eval ev{im, record, data, std::vector<FieldMatches>(im.text_fields.size()), &tags};
-  const int kind_index = KindIndex(record.kind);
+  }();
+  const J* data = &kEmpty;
+  if (const J* d = jview::Find(event, "data"); d && d->is_object()) data = d;
+  const Record record{kind, now_ms};
+  Eval<J> ev{im, record, event, data, std::vector<FieldMatches>(im.text_fields.size()), &tags};
+  const int kind_index = KindIndex(kind);
   const uint8_t kind_bit = static_cast<uint8_t>(1u << kind_index);
   std::vector<char> triggered(im.rules.size(), 0);
   for (int fid : im.trigger_fields_by_kind[kind_index]) {
@@ -1439,7 +1467,7 @@ std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
       const FieldMatches& fm = ev.Field(ids[k]);
       if (fm.prepared) shared[k] = &fm.mt;
     }
-    ReadLetter(*im.reading, record, *data, version_, shared[0], shared[1], &tags);
+    ReadLetter(*im.reading, review, *data, version_, shared[0], shared[1], &tags);
   }
   const size_t reading_end = tags.size();
   std::vector<std::string_view> groups_done;
@@ -1479,6 +1507,16 @@ std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
   }
   if (im.reading && (im.reading->kind_mask & kind_bit)) ApplyInvariants(*data, version_, &tags);
   return tags;
+}
+
+}  // namespace
+
+std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
+  return EvaluateRules(*impl_, version_, record.kind, record.event, record.now_ms, record.review);
+}
+
+std::vector<TagHit> RuleSet::Evaluate(const ArenaRecordView& record) const {
+  return EvaluateRules(*impl_, version_, record.kind, record.event, record.now_ms, record.review);
 }
 
 nlohmann::json TagHit::ToJson() const {

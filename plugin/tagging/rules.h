@@ -48,6 +48,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/arena_json.h"
 #include "core/bounded_input.h"
 #include "core/status.h"
 
@@ -62,6 +63,15 @@ struct RecordView {
   // A person's confirmed or corrected reading of the letter (tags.review), or null:
   // {"action":"confirm"|"correct","kind":K,"secondary":[K...],"flags":{"complex":bool,...},
   //  "by":who,"why":text,"at":ISO time}. It replaces the model's reading.
+  const nlohmann::json* review = nullptr;
+};
+
+// The same record read from an arena view (core/arena_json.h): what intake tags, without a
+// nlohmann copy of the event. The tags are those RecordView gives for the same document.
+struct ArenaRecordView {
+  std::string_view kind;
+  const ArenaJson& event;
+  int64_t now_ms = 0;
   const nlohmann::json* review = nullptr;
 };
 
@@ -131,6 +141,7 @@ class RuleSet {
 
   // Tags of one record, in rule evaluation order. Thread-safe.
   std::vector<TagHit> Evaluate(const RecordView& record) const;
+  std::vector<TagHit> Evaluate(const ArenaRecordView& record) const;
 
   struct Impl;  // implementation detail (rules.cc)
 

@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/arena_json.h"
+#include "core/json_view.h"
 #include "core/json_write.h"
 #include "engine/engine.h"
 
@@ -30,6 +32,32 @@ void SameAsNlohmann(std::string_view text) {
   danvan::AppendJson(want.value(), &a);
   danvan::AppendArenaJson(*got.value(), &b);
   if (a != b || danvan::ToNlohmann(*got.value()) != want.value()) std::abort();
+  // The readers intake's tagging and evaluation use on the view (core/json_view.h) answer as
+  // nlohmann's do, exceptions included: size, text, and value(key, "") for every member.
+  const danvan::ArenaJson& view = *got.value();
+  const nlohmann::json& doc = want.value();
+  if (danvan::jview::Size(view) != doc.size() || danvan::jview::Dump(view) != doc.dump()) std::abort();
+  auto value_of = [](auto&& read) {
+    try {
+      return "=" + read();
+    } catch (const nlohmann::json::exception& e) {
+      return std::string("!") + e.what();
+    }
+  };
+  std::vector<std::string> keys = {"a"};
+  for (const auto& m : view.members()) keys.emplace_back(m.key);
+  for (const std::string& k : keys) {
+    if (k.find('\0') != std::string::npos) continue;  // the readers take C-string keys
+    if (value_of([&] { return danvan::jview::ValueString(view, k.c_str(), ""); }) !=
+        value_of([&] { return doc.value(k, std::string()); }))
+      std::abort();
+    const danvan::ArenaJson* v = danvan::jview::Find(view, k);
+    const nlohmann::json* w = danvan::jview::Find(doc, k);
+    if ((v == nullptr) != (w == nullptr)) std::abort();
+    if (v && (danvan::jview::StringOr(view, k) != danvan::jview::StringOr(doc, k) ||
+              danvan::jview::Elements(*v).size() != danvan::jview::Elements(*w).size()))
+      std::abort();
+  }
 }
 
 }  // namespace

@@ -179,7 +179,17 @@ TEST(Corpus, PrecisionAndRecallPerLabel) {
     }
     std::set<std::string> expected, got;
     for (const auto& l : item["expected"]) expected.insert(l.get<std::string>());
-    for (const TagHit& h : rs.Evaluate({kind, event, now})) {
+    const std::vector<TagHit> hits = rs.Evaluate({kind, event, now});
+    {
+      // Intake tags the arena view of the event (issue 16): the same hits, evidence included.
+      JsonArena arena;
+      const std::vector<TagHit> view_hits =
+          rs.Evaluate(ArenaRecordView{kind, *FromNlohmann(event, &arena), now});
+      ASSERT_EQ(view_hits.size(), hits.size()) << id;
+      for (size_t i = 0; i < hits.size(); ++i)
+        EXPECT_EQ(view_hits[i].ToJson().dump(), hits[i].ToJson().dump()) << id << " hit " << i;
+    }
+    for (const TagHit& h : hits) {
       got.insert(h.value.empty() ? h.tag : h.tag + "=" + h.value);
       EXPECT_EQ(h.rules_version, "2026.1");
       EXPECT_FALSE(h.rule_id.empty());

@@ -567,7 +567,16 @@ class ShippedReading : public ::testing::Test {
   std::vector<TagHit> Tag(const json& data, const json* review = nullptr) {
     json ev = {{"kind", "petition"}, {"source", "t"}, {"id", "1"}, {"unit", "SGDDT"},
                {"event_time", "2023-04-03T10:00:00+07:00"}, {"data", data}};
-    return rules_->Evaluate({"petition", ev, *ParseIsoTime("2023-04-10T10:00:00+07:00"), review});
+    const int64_t now = *ParseIsoTime("2023-04-10T10:00:00+07:00");
+    std::vector<TagHit> hits = rules_->Evaluate({"petition", ev, now, review});
+    // Intake reads the arena view of the event (issue 16): the same reading and hits.
+    JsonArena arena;
+    const std::vector<TagHit> view_hits =
+        rules_->Evaluate(ArenaRecordView{"petition", *FromNlohmann(ev, &arena), now, review});
+    EXPECT_EQ(view_hits.size(), hits.size());
+    for (size_t i = 0; i < std::min(hits.size(), view_hits.size()); ++i)
+      EXPECT_EQ(view_hits[i].ToJson().dump(), hits[i].ToJson().dump());
+    return hits;
   }
   static const TagHit* Find(const std::vector<TagHit>& tags, const std::string& tag) {
     for (const auto& t : tags)

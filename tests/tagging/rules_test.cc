@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -39,8 +40,18 @@ json Petition(json data) {
           {"data", std::move(data)}};
 }
 
+// Every evaluation is made twice: over nlohmann's document (re-tagging) and over the arena
+// view intake reads (issue 16); both must give the same hits, evidence included.
 std::vector<TagHit> Eval(const RuleSet& rs, const json& ev) {
-  return rs.Evaluate({ev["kind"].get_ref<const std::string&>(), ev, Now()});
+  const std::string kind = ev.is_object() && ev.contains("kind") && ev["kind"].is_string()
+                               ? ev["kind"].get<std::string>() : std::string();
+  std::vector<TagHit> hits = rs.Evaluate({kind, ev, Now()});
+  JsonArena arena;
+  const std::vector<TagHit> view_hits = rs.Evaluate(ArenaRecordView{kind, *FromNlohmann(ev, &arena), Now()});
+  EXPECT_EQ(view_hits.size(), hits.size()) << ev.dump();
+  for (size_t i = 0; i < std::min(hits.size(), view_hits.size()); ++i)
+    EXPECT_EQ(view_hits[i].ToJson().dump(), hits[i].ToJson().dump()) << ev.dump();
+  return hits;
 }
 
 TEST(RuleLoad, DefaultPackLoads) {
@@ -215,6 +226,8 @@ TEST(RuleEval, OperatorsAndDerivedValues) {
       Rule({{"field", "$count:extensions"}, {"op", "ge"}, {"value", 1}}, "ext", "ext"),
       Rule({{"field", "@unit"}, {"op", "eq"}, {"value", "SGDDT.TTRA"}}, "unit", "unit"),
       Rule({{"field", "$days_past_due"}, {"op", "gt"}, {"value", 0}}, "late", "late"),
+      // A path through an array: every element's member is a value (the third matches).
+      Rule({{"field", "petitioners.name"}, {"op", "eq"}, {"value", "C"}}, "named_c", "named_c"),
   });
   auto rs = RuleSet::FromJson(pack, kSchemas);
   ASSERT_TRUE(rs.ok()) << rs.status().message();
@@ -227,7 +240,7 @@ TEST(RuleEval, OperatorsAndDerivedValues) {
   std::set<std::string> tags;
   for (const auto& t : Eval(*rs.value(), ev)) tags.insert(t.tag);
   EXPECT_EQ(tags, (std::set<std::string>{"old", "many", "re", "online", "early", "named", "ext",
-                                         "unit", "late"}));
+                                         "unit", "late", "named_c"}));
   ev["data"]["received_at"] = "2023-09-20";
   ev["data"]["due_at"] = "2023-10-20";
   ev["data"]["petitioner_count"] = 2;  // the explicit count wins over the list
@@ -235,6 +248,7 @@ TEST(RuleEval, OperatorsAndDerivedValues) {
   ev["data"]["channel"] = "direct";
   ev["data"]["decision_no"] = "125/QĐ-UBND";
   ev["data"]["extensions"] = json::array();
+  ev["data"]["petitioners"] = {{{"name", "A"}}, {{"name", "B"}}};
   tags.clear();
   for (const auto& t : Eval(*rs.value(), ev)) tags.insert(t.tag);
   EXPECT_EQ(tags, (std::set<std::string>{"unit"}));
