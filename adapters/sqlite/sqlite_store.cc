@@ -4,6 +4,7 @@
 #include "sqlite/sqlite_outbox_sql.h"
 
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
@@ -188,8 +189,27 @@ class ReadersBusy : public Poco::Exception {
   explicit ReadersBusy(const std::string& msg) : Poco::Exception(msg) {}
 };
 
+// SQLITE_BUSY (any extended code) from a statement: another connection holds a lock this one
+// needs. The writer's transactions take the write lock at BEGIN (SqliteStore::Begin), so this is
+// rare inside one (WAL recovery); nothing of the transaction is kept: RETRY_LATER.
+bool IsBusy(const Poco::Exception& e) {
+  return dynamic_cast<const Poco::Data::SQLite::DBLockedException*>(&e) != nullptr ||
+         (dynamic_cast<const Poco::Data::DataException*>(&e) != nullptr && (e.code() & 0xff) == SQLITE_BUSY);
+}
+
+// The write lock is held by another connection (another process: a sqlite3 shell, a backup
+// tool, a second program on the file) for longer than storage.busy_timeout_ms.
+Status StoreBusy(const std::string& what, int busy_timeout_ms) {
+  return Status::RetryLater(what + ": kho dữ liệu đang bị một kết nối khác (tiến trình khác) giữ khóa ghi quá " +
+                            std::to_string(busy_timeout_ms) +
+                            " ms (storage.busy_timeout_ms); chưa ghi gì, thử lại sau");
+}
+
 Status FromPoco(const std::string& what, const Poco::Exception& e) {
   if (dynamic_cast<const ReadersBusy*>(&e)) return Status::RetryLater(e.message());
+  if (IsBusy(e))
+    return Status::RetryLater(what + ": kho dữ liệu đang bị một kết nối khác khóa (" + e.displayText() +
+                              "); chưa ghi gì, thử lại sau");
   return Status::IoError(what + ": " + e.displayText());
 }
 
@@ -614,8 +634,9 @@ class SqliteTransaction final : public StoreTransaction {
       : session_(session), statements_(statements), lock_(std::move(lock)) {}
   ~SqliteTransaction() override {
     if (!done_) {
+      // Begun by SqliteStore::Begin on the handle, so ended on it too (not Poco's rollback).
+      sqlite3_exec(Poco::Data::SQLite::Utility::dbHandle(session_), "ROLLBACK", nullptr, nullptr, nullptr);
       try {
-        session_.rollback();
         if (secure_delete_) session_ << "PRAGMA secure_delete=OFF", now;
       } catch (const Poco::Exception&) {
       }
@@ -1248,7 +1269,10 @@ class SqliteTransaction final : public StoreTransaction {
 
   Status Commit() override {
     try {
-      session_.commit();
+      sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(session_);
+      const int rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      // Still open after a failed COMMIT: the destructor rolls it back.
+      if (rc != SQLITE_OK) throw Poco::Data::DataException(sqlite3_errmsg(db), rc);
       done_ = true;
       if (secure_delete_) session_ << "PRAGMA secure_delete=OFF", now;
       return Status::Ok();
@@ -1362,7 +1386,15 @@ class SqliteStore final : public Store {
     try {
       if (!statements_)
         statements_ = std::make_unique<WriterStatements>(Poco::Data::SQLite::Utility::dbHandle(writer_));
-      writer_.begin();
+      // IMMEDIATE: the write lock is taken here, waiting for another process's write as long
+      // as storage.busy_timeout_ms allows. A deferred BEGIN (Poco's begin) read first and then
+      // upgraded to a write, and SQLite does not call the busy handler for that upgrade (it
+      // could deadlock): every write failed at once, as an I/O error, while another process
+      // held the lock, however briefly (SECURITY.md, fifteenth session).
+      sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(writer_);
+      const int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+      if ((rc & 0xff) == SQLITE_BUSY) return StoreBusy("begin", options_.busy_timeout_ms);
+      if (rc != SQLITE_OK) throw Poco::Data::DataException(sqlite3_errmsg(db), rc);
     } catch (const Poco::Exception& e) {
       return FromPoco("begin", e);
     }

@@ -633,6 +633,154 @@ TEST_F(Hostile, ReadersThatCannotWaitAreToldToRetry) {
   EXPECT_EQ(ok.load() + retry.load(), 800);
 }
 
+// ---- the store's write lock held by another process ------------------------------------------
+
+// Another program holding SQLite's write lock on the store: an administrator's sqlite3 shell, a
+// backup tool, a second program opening the file. Here a plain sqlite3 connection of the test
+// that has begun `BEGIN IMMEDIATE`; Release() ends its transaction (nothing written).
+class ExternalWriter {
+ public:
+  explicit ExternalWriter(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db_);
+  }
+  ~ExternalWriter() {
+    Release();
+    sqlite3_close(db_);
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    if (held_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    held_ = false;
+  }
+  // Releases the lock after `ms` on a thread of its own (joined by the destructor).
+  void ReleaseAfter(int ms) {
+    releaser_ = std::thread([this, ms] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      Release();
+    });
+  }
+  void Join() {
+    if (releaser_.joinable()) releaser_.join();
+  }
+  ExternalWriter(const ExternalWriter&) = delete;
+  ExternalWriter& operator=(const ExternalWriter&) = delete;
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::mutex mu_;
+  bool held_ = true;
+  std::thread releaser_;
+
+ public:
+  // Declared last: joined before the connection closes.
+  struct Joiner {
+    ExternalWriter* w;
+    ~Joiner() { w->Join(); }
+  } joiner_{this};
+};
+
+int64_t MsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool Stored(danvan_handle* h, const std::string& id) {
+  Answer a = Query(h, R"({"op":"record.get","source":"hostile","kind":"petition","id":")" + id + "\"}");
+  return a.status == DANVAN_OK;
+}
+
+// storage.busy_timeout_ms (redteam, fifteenth session): a write lock another process releases
+// within the timeout is waited for, by a single submit, a batch and an administrator's write
+// alike. Before, the transaction began deferred and read first, and SQLite does not call the
+// busy handler for the upgrade of a read transaction to a write: every write failed at once
+// with an I/O error while the lock was held, however short.
+TEST_F(Hostile, WriteLockOfAnotherProcessReleasedWithinTheBusyTimeoutIsWaitedFor) {
+  if (UsingPostgres()) GTEST_SKIP() << "SQLite's file lock is the subject";
+  json cfg = BaseConfig(dir_);
+  cfg["storage"]["busy_timeout_ms"] = 3000;
+  Open(cfg);
+  ASSERT_EQ(Submit(h_, Petition("\"KHOA-0\"", 1)).status, DANVAN_OK);
+  const std::string path = dir_ + "/danvan.sqlite";
+  struct Case {
+    const char* name;
+    std::function<Answer()> call;
+  };
+  const std::vector<Case> cases = {
+      {"submit (new record)", [&] { return Submit(h_, Petition("\"KHOA-1\"", 1)); }},
+      {"submit (stored record)", [&] { return Submit(h_, Petition("\"KHOA-0\"", 2)); }},
+      {"submit_batch", [&] { return Submit(h_, Petition("\"KHOA-2\"", 1) + "\n" + Petition("\"KHOA-3\"", 1), true); }},
+      {"tags.review", [&] {
+         return Query(h_, R"({"op":"tags.review","action":"confirm","source":"hostile","kind":"petition","id":"KHOA-0","by":"kiem-thu"})");
+       }},
+  };
+  for (const Case& c : cases) {
+    ExternalWriter other(path);
+    other.ReleaseAfter(300);
+    const auto t0 = std::chrono::steady_clock::now();
+    Answer a = c.call();
+    const int64_t ms = MsSince(t0);
+    EXPECT_EQ(Name(a.status), "ok") << c.name << " after " << ms << " ms: " << a.error << " " << a.out;
+    EXPECT_GE(ms, 250) << c.name << ": answered before the lock was released";
+    EXPECT_LT(ms, 3000) << c.name;
+  }
+  for (const char* id : {"KHOA-0", "KHOA-1", "KHOA-2", "KHOA-3"}) EXPECT_TRUE(Stored(h_, id)) << id;
+}
+
+// A write lock held past storage.busy_timeout_ms: every write answers RETRY_LATER (nothing
+// stored) once the timeout has passed, not at once, not an I/O or internal error, not N
+// timeouts for N queued submits (the group commit does not retry each event alone while the
+// store is locked); the engine works again once the lock is released, with exactly the
+// acknowledged events stored.
+TEST_F(Hostile, WriteLockOfAnotherProcessHeldPastTheBusyTimeoutIsRetryLater) {
+  if (UsingPostgres()) GTEST_SKIP() << "SQLite's file lock is the subject";
+  constexpr int kTimeout = 300;
+  json cfg = BaseConfig(dir_);
+  cfg["storage"]["busy_timeout_ms"] = kTimeout;
+  Open(cfg);
+  ASSERT_EQ(Submit(h_, Petition("\"BAN-0\"", 1)).status, DANVAN_OK);
+  {
+    ExternalWriter other(dir_ + "/danvan.sqlite");
+    auto t0 = std::chrono::steady_clock::now();
+    Answer one = Submit(h_, Petition("\"BAN-1\"", 1));
+    int64_t ms = MsSince(t0);
+    EXPECT_EQ(Name(one.status), "retry_later") << one.error << " " << one.out;
+    EXPECT_EQ(one.Json().value("outcome", ""), "retry_later") << one.out;
+    EXPECT_NE(one.error.find("storage.busy_timeout_ms"), std::string::npos) << one.error;
+    EXPECT_GE(ms, kTimeout - 50) << "did not wait for the busy timeout";
+    EXPECT_LT(ms, 3000);
+
+    t0 = std::chrono::steady_clock::now();
+    Answer batch = Submit(h_, Petition("\"BAN-2\"", 1) + "\n" + Petition("\"BAN-0\"", 2), true);
+    ms = MsSince(t0);
+    EXPECT_EQ(Name(batch.status), "retry_later") << batch.error << " " << batch.out;
+    EXPECT_GE(ms, kTimeout - 50);
+    EXPECT_LT(ms, 3000);
+
+    Answer review = Query(h_, R"({"op":"tags.review","action":"confirm","source":"hostile","kind":"petition","id":"BAN-0","by":"kiem-thu"})");
+    EXPECT_EQ(Name(review.status), "retry_later") << review.error;
+
+    // Eight single submits at once: one or two group commits, each waiting one timeout.
+    std::vector<Answer> answers(8);
+    std::vector<std::thread> threads;
+    t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < answers.size(); ++i)
+      threads.emplace_back([&, i] { answers[i] = Submit(h_, Petition("\"BAN-T" + std::to_string(i) + "\"", 1)); });
+    for (auto& t : threads) t.join();
+    ms = MsSince(t0);
+    for (const Answer& a : answers) EXPECT_EQ(Name(a.status), "retry_later") << a.error;
+    // Each event alone after the group failed took 2 + 7 timeouts (2.7 s).
+    EXPECT_LT(ms, 6 * kTimeout) << "queued submits waited one busy timeout each";
+  }
+  // Released: the engine works, and only the acknowledged events are stored.
+  ASSERT_EQ(Name(Submit(h_, Petition("\"BAN-3\"", 1)).status), "ok");
+  ASSERT_EQ(Name(Submit(h_, Petition("\"BAN-0\"", 2)).status), "ok");
+  EXPECT_TRUE(Stored(h_, "BAN-0"));
+  EXPECT_TRUE(Stored(h_, "BAN-3"));
+  for (const std::string id : {"BAN-1", "BAN-2", "BAN-T0", "BAN-T7"}) EXPECT_FALSE(Stored(h_, id)) << id;
+  Answer got = Query(h_, R"({"op":"record.get","source":"hostile","kind":"petition","id":"BAN-0"})");
+  EXPECT_EQ(got.Json()["record"].value("version", int64_t{0}), 2) << got.out.substr(0, 400);
+}
+
 // ---- findings 6 and 7: values and keys -------------------------------------------------------
 
 TEST_F(Hostile, NumbersOutOfRangeAreNamedAndQuarantined) {
