@@ -9,7 +9,9 @@
 // that what it refuses is named (JSON path) and, for events, quarantined.
 #include <dlfcn.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -502,6 +504,113 @@ TEST_F(Hostile, SecondOpenThroughASymbolicLinkIsRefused) {
   Answer got = Query(h_, R"({"op":"record.get","source":"hostile","kind":"petition","id":"DT-LINK-1"})");
   EXPECT_EQ(got.status, DANVAN_OK) << got.error;
   fs::remove(dir_link);
+}
+
+// The read locks SQLite's connections of this process hold on `db` (a WAL connection keeps a
+// shared lock on the database file while it is open), as another process sees them: a child
+// asks F_GETLK for a write lock on SQLite's shared range and reports whether it is blocked.
+bool SqliteReadLockHeldOn(const std::string& db) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open(db.c_str(), O_RDONLY | O_CLOEXEC);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0x40000000 + 2;  // SQLite's SHARED_FIRST (PENDING_BYTE + 2)
+    fl.l_len = 510;               // SHARED_SIZE
+    const bool held = fd >= 0 && ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    _exit(held ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// Opens `config` in another process and answers the open's status and whether its error names
+// store.locked. The child is this program run anew (fork + exec: a forked copy would share this
+// process's state, SQLite's table of open files and the plugin's included); it opens before
+// main (kOpenChild below), writes the answer to descriptor 3 and exits, its handle dying with
+// it as after kill -9.
+std::pair<danvan_status, bool> OpenInChild(const std::string& config) {
+  int fds[2];
+  if (pipe(fds) != 0) return {DANVAN_INTERNAL, false};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (dup2(fds[1], 3) < 0) _exit(2);
+    setenv("DANVAN_HOSTILE_OPEN_CHILD", config.c_str(), 1);
+    execl("/proc/self/exe", "hostile_test", "--gtest_list_tests", static_cast<char*>(nullptr));
+    _exit(2);
+  }
+  close(fds[1]);
+  char reply[2] = {static_cast<char>(DANVAN_INTERNAL), 0};
+  const bool got = read(fds[0], reply, 2) == 2;
+  close(fds[0]);
+  waitpid(pid, nullptr, 0);
+  if (!got) return {DANVAN_INTERNAL, false};
+  return {static_cast<danvan_status>(reply[0]), reply[1] != 0};
+}
+
+// The child of OpenInChild: runs before main when DANVAN_HOSTILE_OPEN_CHILD holds a configuration.
+const int kOpenChild = [] {
+  const char* config = std::getenv("DANVAN_HOSTILE_OPEN_CHILD");
+  if (!config) return 0;
+  danvan_handle* h = nullptr;
+  char* err = nullptr;
+  const danvan_status st = Api()->open(config, std::strlen(config), nullptr, &h, &err);
+  const char reply[2] = {static_cast<char>(st), static_cast<char>(err && std::strstr(err, "store.locked") ? 1 : 0)};
+  if (write(3, reply, 2) != 2) _exit(2);
+  _exit(0);
+}();
+
+// A hard link is another name of the same file, in any directory of the file system: nothing
+// in the path tells it apart, and it had a lock file of its own. Two handles then wrote one
+// database (each with its own -wal, named after its path) and both outboxes sent the same
+// dossiers. The store is now also locked by file identity (core/store_lock.h), in this process
+// and in another; the refused opens must not close a descriptor of the file in this process
+// (that would drop every SQLite lock the holder's connections have on it).
+TEST_F(Hostile, SecondOpenThroughAHardLinkIsRefused) {
+  if (UsingPostgres()) GTEST_SKIP() << "a SQLite file path is the subject";
+  Open();
+  ASSERT_EQ(Submit(h_, Petition("\"DT-CUNG-1\"", 1)).status, DANVAN_OK);
+  const std::string db = dir_ + "/danvan.sqlite";
+  ASSERT_TRUE(SqliteReadLockHeldOn(db)) << "the holder's SQLite connection holds no read lock to watch";
+  const std::string other_dir = dir_ + "/thu-muc-khac", same_dir_link = dir_ + "/ban-sao.sqlite";
+  fs::create_directories(other_dir);
+  const std::string other_dir_link = other_dir + "/danvan.sqlite";
+  ASSERT_EQ(::link(db.c_str(), same_dir_link.c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(::link(db.c_str(), other_dir_link.c_str()), 0) << std::strerror(errno);
+  for (const std::string& alias : {same_dir_link, other_dir_link}) {
+    json cfg = BaseConfig(dir_);
+    cfg["storage"]["path"] = alias;
+    danvan_handle* h = nullptr;
+    Answer a = OpenRaw(cfg.dump(), &h);
+    EXPECT_EQ(Name(a.status), "bad_state") << alias << ": " << a.error;
+    EXPECT_NE(a.error.find("store.locked"), std::string::npos) << alias << ": " << a.error;
+    if (h) Api()->close(h);
+    // The refusal did not drop the holder's SQLite locks (a closed descriptor of the file would).
+    EXPECT_TRUE(SqliteReadLockHeldOn(db)) << "the holder's SQLite locks were dropped by the open of " << alias;
+    auto [status, locked] = OpenInChild(cfg.dump());
+    EXPECT_EQ(Name(status), "bad_state") << "another process, " << alias;
+    EXPECT_TRUE(locked) << "another process, " << alias;
+  }
+  ASSERT_EQ(Submit(h_, Petition("\"DT-CUNG-2\"", 1)).status, DANVAN_OK);
+  EXPECT_TRUE(SqliteReadLockHeldOn(db));
+  Api()->close(h_);
+  h_ = nullptr;
+  // Closed: the hard link opens, and it is the same store.
+  json cfg = BaseConfig(dir_);
+  cfg["storage"]["path"] = other_dir_link;
+  Answer a = OpenRaw(cfg.dump(), &h_);
+  ASSERT_EQ(a.status, DANVAN_OK) << a.error;
+  for (const char* id : {"DT-CUNG-1", "DT-CUNG-2"}) {
+    Answer got = Query(h_, std::string(R"({"op":"record.get","source":"hostile","kind":"petition","id":")") + id + "\"}");
+    EXPECT_EQ(got.status, DANVAN_OK) << id << ": " << got.error;
+  }
+  // And the first name is now the one refused, in another process too.
+  auto [status, locked] = OpenInChild(BaseConfig(dir_).dump());
+  EXPECT_EQ(Name(status), "bad_state");
+  EXPECT_TRUE(locked);
 }
 
 // A row of the store edited or damaged on disk is input too (redteam, fourteenth session): the
