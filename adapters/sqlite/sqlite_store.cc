@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -197,10 +198,11 @@ bool IsBusy(const Poco::Exception& e) {
          (dynamic_cast<const Poco::Data::DataException*>(&e) != nullptr && (e.code() & 0xff) == SQLITE_BUSY);
 }
 
-// The write lock is held by another connection (another process: a sqlite3 shell, a backup
-// tool, a second program on the file) for longer than storage.busy_timeout_ms.
+// The write lock was not free within storage.busy_timeout_ms: held by another connection (as a
+// rule another process: a sqlite3 shell, a backup tool, a second program on the file), or by
+// this plugin's other writer waiting for one.
 Status StoreBusy(const std::string& what, int busy_timeout_ms) {
-  return Status::RetryLater(what + ": kho dữ liệu đang bị một kết nối khác (tiến trình khác) giữ khóa ghi quá " +
+  return Status::RetryLater(what + ": khóa ghi của kho dữ liệu bị giữ (thường bởi một tiến trình khác) quá " +
                             std::to_string(busy_timeout_ms) +
                             " ms (storage.busy_timeout_ms); chưa ghi gì, thử lại sau");
 }
@@ -630,7 +632,7 @@ class SqliteStore;
 
 class SqliteTransaction final : public StoreTransaction {
  public:
-  SqliteTransaction(Session& session, WriterStatements& statements, std::unique_lock<std::mutex> lock)
+  SqliteTransaction(Session& session, WriterStatements& statements, std::unique_lock<std::timed_mutex> lock)
       : session_(session), statements_(statements), lock_(std::move(lock)) {}
   ~SqliteTransaction() override {
     if (!done_) {
@@ -1316,7 +1318,7 @@ class SqliteTransaction final : public StoreTransaction {
 
   Session& session_;
   WriterStatements& statements_;
-  std::unique_lock<std::mutex> lock_;
+  std::unique_lock<std::timed_mutex> lock_;
   bool done_ = false;
   bool secure_delete_ = false;  // set by RewriteExportLog for this transaction
 };
@@ -1372,8 +1374,9 @@ class SqliteStore final : public Store {
   }
 
   Status Checkpoint() override {
-    std::lock_guard<std::mutex> lock(write_mutex_);
+    std::lock_guard<std::timed_mutex> lock(write_mutex_);
     try {
+      sqlite3_busy_timeout(Poco::Data::SQLite::Utility::dbHandle(writer_), options_.busy_timeout_ms);
       writer_ << "PRAGMA wal_checkpoint(TRUNCATE)", now;
       return Status::Ok();
     } catch (const Poco::Exception& e) {
@@ -1382,7 +1385,18 @@ class SqliteStore final : public Store {
   }
 
   Result<std::unique_ptr<StoreTransaction>> Begin() override {
-    std::unique_lock<std::mutex> lock(write_mutex_);
+    return BeginBefore(std::chrono::steady_clock::time_point::max());
+  }
+
+  Result<std::unique_ptr<StoreTransaction>> BeginBefore(std::chrono::steady_clock::time_point until) override {
+    // storage.busy_timeout_ms bounds the whole wait for the write lock: for this process's
+    // other writer (the mutex) and another process's (SQLite's lock) together. Waiting for each
+    // in turn, a submit queued behind a background write that was itself waiting out another
+    // process's lock took two timeouts or more, past what close waits for a submit in progress.
+    const auto deadline =
+        std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms));
+    std::unique_lock<std::timed_mutex> lock(write_mutex_, std::defer_lock);
+    if (!lock.try_lock_until(deadline)) return StoreBusy("begin", options_.busy_timeout_ms);
     try {
       if (!statements_)
         statements_ = std::make_unique<WriterStatements>(Poco::Data::SQLite::Utility::dbHandle(writer_));
@@ -1392,6 +1406,8 @@ class SqliteStore final : public Store {
       // could deadlock): every write failed at once, as an I/O error, while another process
       // held the lock, however briefly (SECURITY.md, fifteenth session).
       sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(writer_);
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      sqlite3_busy_timeout(db, static_cast<int>(std::max<int64_t>(0, left.count())));
       const int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
       if ((rc & 0xff) == SQLITE_BUSY) return StoreBusy("begin", options_.busy_timeout_ms);
       if (rc != SQLITE_OK) throw Poco::Data::DataException(sqlite3_errmsg(db), rc);
@@ -1795,7 +1811,7 @@ class SqliteStore final : public Store {
 
  private:
   SqliteOptions options_;
-  std::mutex write_mutex_;
+  std::timed_mutex write_mutex_;
   Session writer_;  // guarded by write_mutex_
   // Declared after writer_: finalized before the writer connection closes.
   std::unique_ptr<WriterStatements> statements_;  // guarded by write_mutex_
