@@ -10,7 +10,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <map>
 #include <mutex>
 #include <system_error>
 #include <utility>
@@ -31,21 +30,11 @@ std::string Holder(const std::string& instance) {
          "', since " + since;
 }
 
-// The database files this process holds (store_lock.h), by identity: a handle's entry lives
-// from its Acquire to its destructor. Leaked on purpose: a handle may be closed during exit.
-struct Held {
-  std::string path;        // the path it was opened by, for the message
-  std::vector<int> spare;  // descriptors of it opened by a refused Acquire: closed with the holder's
-};
-using Identity = std::pair<unsigned long long, unsigned long long>;  // device, inode
-std::mutex& HeldMu() {
-  static auto* mu = new std::mutex;
-  return *mu;
-}
-std::map<Identity, Held>& HeldFiles() {  // guarded by HeldMu()
-  static auto* held = new std::map<Identity, Held>;
-  return *held;
-}
+// The database files this process holds (store_lock.h): the holders themselves, linked, so
+// that nothing here owns memory (a library unloaded by the host leaves nothing behind) or needs
+// destroying at exit (std::mutex is trivially destructible here).
+std::mutex g_held_mu;
+StoreLock* g_held = nullptr;  // guarded by g_held_mu
 
 // NFS emulates flock with fcntl locks (they would conflict with SQLite's own), and SMB/CIFS
 // may; SQLite's WAL mode does not work on a network file system either.
@@ -115,12 +104,16 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_p
   if (!store_path.empty() && store_path != ":memory:") {
     // The identity lock (store_lock.h). Held by another handle of this process: refused before
     // any descriptor of the file is opened (closing it would drop that handle's SQLite locks).
-    std::lock_guard held_lock(HeldMu());
-    auto& held = HeldFiles();
+    std::lock_guard held_lock(g_held_mu);
+    auto holder = [](unsigned long long dev, unsigned long long ino) -> StoreLock* {
+      for (StoreLock* l = g_held; l; l = l->next_)
+        if (l->dev_ == dev && l->ino_ == ino) return l;
+      return nullptr;
+    };
     struct stat st {};
     if (::stat(store_path.c_str(), &st) == 0) {
-      auto it = held.find({st.st_dev, st.st_ino});
-      if (it != held.end()) return SameFileHeld(store_path, "handle khác của tiến trình này, mở qua " + it->second.path);
+      if (StoreLock* h = holder(st.st_dev, st.st_ino))
+        return SameFileHeld(store_path, "handle khác của tiến trình này, mở qua " + h->db_path_);
     }
     // O_NONBLOCK: a FIFO put in the file's place must not block the open.
     int db = ::open(store_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -139,12 +132,11 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_p
       db = -1;
     }
     if (db >= 0) {
-      const Identity id{fst.st_dev, fst.st_ino};
-      if (auto it = held.find(id); it != held.end()) {
+      if (StoreLock* h = holder(fst.st_dev, fst.st_ino)) {
         // The file was replaced between stat and open by a name of a file held here: this
         // descriptor cannot be closed while the holder has it open.
-        it->second.spare.push_back(db);
-        return SameFileHeld(store_path, "handle khác của tiến trình này, mở qua " + it->second.path);
+        h->spare_.push_back(db);
+        return SameFileHeld(store_path, "handle khác của tiến trình này, mở qua " + h->db_path_);
       }
       if (!OnNetworkFileSystem(db) && ::flock(db, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
         // Held by another process (no handle of this one has the file: the table above).
@@ -153,10 +145,12 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_p
       }
       // Kept, flock'ed or not (a network file system, or flock unsupported): registered, so that
       // another handle of this process never opens and closes a descriptor of it.
-      held.emplace(id, Held{store_path, {}});
       lock->db_fd_ = db;
-      lock->dev_ = id.first;
-      lock->ino_ = id.second;
+      lock->dev_ = fst.st_dev;
+      lock->ino_ = fst.st_ino;
+      lock->db_path_ = store_path;
+      lock->next_ = g_held;
+      g_held = lock.get();
     }
   }
   const std::string line = Holder(instance) + "\n";
@@ -170,12 +164,14 @@ StoreLock::~StoreLock() {
   if (db_fd_ >= 0) {
     // After the engine (danvan_handle declares the lock first): no SQLite connection of this
     // handle is open, and no other handle of this process has the file (the table).
-    std::lock_guard held_lock(HeldMu());
-    auto it = HeldFiles().find({dev_, ino_});
-    if (it != HeldFiles().end()) {
-      for (int spare : it->second.spare) ::close(spare);
-      HeldFiles().erase(it);
+    std::lock_guard held_lock(g_held_mu);
+    for (StoreLock** l = &g_held; *l; l = &(*l)->next_) {
+      if (*l == this) {
+        *l = next_;
+        break;
+      }
     }
+    for (int spare : spare_) ::close(spare);
     ::close(db_fd_);
   }
   if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the flock

@@ -25,6 +25,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -52,6 +53,9 @@ class StoreLock {
   std::string path_;
   int db_fd_ = -1;  // the database file, flock'ed; -1 when not taken
   unsigned long long dev_ = 0, ino_ = 0;
+  std::string db_path_;     // the store path it was opened by, for the message
+  std::vector<int> spare_;  // descriptors of the file opened by refused Acquires: closed with it
+  StoreLock* next_ = nullptr;  // the process's held files (store_lock.cc), a list of the holders
 };
 
 }  // namespace danvan

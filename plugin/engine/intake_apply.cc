@@ -617,18 +617,6 @@ std::optional<EventResult> Engine::ApplyGrouped(Prepared* p, Status* status) {
   std::unique_lock lock(group_mu_);
   group_queue_.push_back(&me);
   while (!me.done) {
-    if (!group_leader_ && intake_closed_) {
-      // close has begun: what is still queued is not started (RETRY_LATER, nothing stored), so
-      // that close waits for one group at most, not one more busy timeout per group.
-      while (!group_queue_.empty()) {
-        SubmitWaiter* w = group_queue_.front();
-        group_queue_.pop_front();
-        w->status = IntakeCall::Closing();
-        w->done = true;
-        if (w != &me) w->cv.notify_one();
-      }
-      continue;
-    }
     if (!group_leader_) {
       // Leader: apply what is queued (up to kMaxGroup, oldest first) in one transaction.
       group_leader_ = true;
