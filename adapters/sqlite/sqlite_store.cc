@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -508,7 +509,7 @@ std::vector<ExportLogRow> ReadLog(Session& s, const std::string& destination,
 // of intake CPU (bench/RESULTS.md); the statements intake runs for each event go through the
 // sqlite3 API on the same connection (Poco::Data::SQLite::Utility::dbHandle), the rest stay on
 // Poco::Data. Transactions are still begun and committed through the Poco session.
-// Threading: owned by SqliteStore and used only under its write mutex.
+// Threading: owned by SqliteStore and used only in its writer turn (WriterTurn).
 class WriterStatements {
  public:
   explicit WriterStatements(sqlite3* db) : db_(db) {}
@@ -628,12 +629,59 @@ const std::string& SelectRecordByKeySql() {
   return sql;
 }
 
+// The one writer connection's turn, held by a write transaction (or a checkpoint) from its
+// begin to its end; taking it can wait with a deadline (SqliteStore::BeginBefore). A mutex and
+// a condition variable rather than std::timed_mutex: its deadline wait (pthread_mutex_clocklock)
+// is not seen by ThreadSanitizer, which then reports every unlock as one of an unlocked mutex.
+class WriterTurn {
+ public:
+  // Ends the turn when it goes out of scope.
+  class Held {
+   public:
+    explicit Held(WriterTurn* turn) : turn_(turn) {}
+    Held(Held&& other) noexcept : turn_(other.turn_) { other.turn_ = nullptr; }
+    Held& operator=(Held&&) = delete;
+    ~Held() {
+      if (turn_) turn_->Give();
+    }
+
+   private:
+    WriterTurn* turn_;
+  };
+
+  Held Take() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !taken_; });
+    taken_ = true;
+    return Held(this);
+  }
+  // nullopt when the turn is still taken at `deadline`.
+  std::optional<Held> TakeUntil(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_until(lock, deadline, [&] { return !taken_; })) return std::nullopt;
+    taken_ = true;
+    return Held(this);
+  }
+
+ private:
+  void Give() {
+    {
+      std::lock_guard lock(mu_);
+      taken_ = false;
+    }
+    cv_.notify_one();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool taken_ = false;  // guarded by mu_
+};
+
 class SqliteStore;
 
 class SqliteTransaction final : public StoreTransaction {
  public:
-  SqliteTransaction(Session& session, WriterStatements& statements, std::unique_lock<std::timed_mutex> lock)
-      : session_(session), statements_(statements), lock_(std::move(lock)) {}
+  SqliteTransaction(Session& session, WriterStatements& statements, WriterTurn::Held turn)
+      : session_(session), statements_(statements), turn_(std::move(turn)) {}
   ~SqliteTransaction() override {
     if (!done_) {
       // Begun by SqliteStore::Begin on the handle, so ended on it too (not Poco's rollback).
@@ -1318,7 +1366,7 @@ class SqliteTransaction final : public StoreTransaction {
 
   Session& session_;
   WriterStatements& statements_;
-  std::unique_lock<std::timed_mutex> lock_;
+  WriterTurn::Held turn_;
   bool done_ = false;
   bool secure_delete_ = false;  // set by RewriteExportLog for this transaction
 };
@@ -1374,7 +1422,7 @@ class SqliteStore final : public Store {
   }
 
   Status Checkpoint() override {
-    std::lock_guard<std::timed_mutex> lock(write_mutex_);
+    WriterTurn::Held turn = write_turn_.Take();
     try {
       sqlite3_busy_timeout(Poco::Data::SQLite::Utility::dbHandle(writer_), options_.busy_timeout_ms);
       writer_ << "PRAGMA wal_checkpoint(TRUNCATE)", now;
@@ -1390,13 +1438,18 @@ class SqliteStore final : public Store {
 
   Result<std::unique_ptr<StoreTransaction>> BeginBefore(std::chrono::steady_clock::time_point until) override {
     // storage.busy_timeout_ms bounds the whole wait for the write lock: for this process's
-    // other writer (the mutex) and another process's (SQLite's lock) together. Waiting for each
+    // other writer (the writer turn) and another process's (SQLite's lock) together. Waiting for each
     // in turn, a submit queued behind a background write that was itself waiting out another
     // process's lock took two timeouts or more, past what close waits for a submit in progress.
     const auto deadline =
         std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms));
-    std::unique_lock<std::timed_mutex> lock(write_mutex_, std::defer_lock);
-    if (!lock.try_lock_until(deadline)) return StoreBusy("begin", options_.busy_timeout_ms);
+    // busy_timeout_ms 0: no write waits for another process's lock, so none holds the turn
+    // waiting for one; the plugin's own writes take turns as they always did.
+    std::optional<WriterTurn::Held> turn =
+        options_.busy_timeout_ms <= 0 && until == std::chrono::steady_clock::time_point::max()
+            ? std::optional<WriterTurn::Held>(write_turn_.Take())
+            : write_turn_.TakeUntil(deadline);
+    if (!turn) return StoreBusy("begin", options_.busy_timeout_ms);
     try {
       if (!statements_)
         statements_ = std::make_unique<WriterStatements>(Poco::Data::SQLite::Utility::dbHandle(writer_));
@@ -1414,7 +1467,7 @@ class SqliteStore final : public Store {
     } catch (const Poco::Exception& e) {
       return FromPoco("begin", e);
     }
-    return std::unique_ptr<StoreTransaction>(new SqliteTransaction(writer_, *statements_, std::move(lock)));
+    return std::unique_ptr<StoreTransaction>(new SqliteTransaction(writer_, *statements_, std::move(*turn)));
   }
 
   Result<std::optional<RecordRow>> GetRecord(const RecordKey& key) override {
@@ -1811,10 +1864,10 @@ class SqliteStore final : public Store {
 
  private:
   SqliteOptions options_;
-  std::timed_mutex write_mutex_;
-  Session writer_;  // guarded by write_mutex_
+  WriterTurn write_turn_;
+  Session writer_;  // guarded by write_turn_
   // Declared after writer_: finalized before the writer connection closes.
-  std::unique_ptr<WriterStatements> statements_;  // guarded by write_mutex_
+  std::unique_ptr<WriterStatements> statements_;  // guarded by write_turn_
   ReaderPool readers_;
   int64_t schema_version_ = 0;
 };

@@ -911,6 +911,31 @@ TEST_F(Hostile, BusyTimeoutBoundsTheWholeWaitBehindAnotherWaitingWrite) {
   EXPECT_EQ(Name(Submit(h_, Petition("\"CHO-3\"", 1)).status), "ok");
 }
 
+// storage.busy_timeout_ms 0: a write never waits for another process's lock (RETRY_LATER at
+// once), but the plugin's own writes still take turns: batches from several host threads at
+// once all succeed.
+TEST_F(Hostile, ZeroBusyTimeoutNeverWaitsForAnotherProcessButWritesStillTakeTurns) {
+  if (UsingPostgres()) GTEST_SKIP() << "SQLite's file lock is the subject";
+  json cfg = BaseConfig(dir_);
+  cfg["storage"]["busy_timeout_ms"] = 0;
+  Open(cfg);
+  std::vector<Answer> answers(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < answers.size(); ++t)
+    threads.emplace_back([&, t] {
+      std::string batch;
+      for (int i = 0; i < 300; ++i) batch += Petition("\"NULL-" + std::to_string(t) + "-" + std::to_string(i) + "\"", 1) + "\n";
+      answers[t] = Submit(h_, batch, true);
+    });
+  for (auto& t : threads) t.join();
+  for (const Answer& a : answers) EXPECT_EQ(Name(a.status), "ok") << a.error;
+  ExternalWriter other(dir_ + "/danvan.sqlite");
+  const auto t0 = std::chrono::steady_clock::now();
+  Answer locked = Submit(h_, Petition("\"NULL-X\"", 1));
+  EXPECT_EQ(Name(locked.status), "retry_later") << locked.error;
+  EXPECT_LT(MsSince(t0), 1000);
+}
+
 // stop and close while a submit waits out another process's write lock (a host shutting down
 // while a backup holds the file): stop keeps its timeout, close returns once the submit has
 // answered RETRY_LATER (bounded by storage.busy_timeout_ms per group, not by how long the lock
