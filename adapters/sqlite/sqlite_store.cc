@@ -4,6 +4,7 @@
 #include "sqlite/sqlite_outbox_sql.h"
 
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -20,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -188,8 +191,28 @@ class ReadersBusy : public Poco::Exception {
   explicit ReadersBusy(const std::string& msg) : Poco::Exception(msg) {}
 };
 
+// SQLITE_BUSY (any extended code) from a statement: another connection holds a lock this one
+// needs. The writer's transactions take the write lock at BEGIN (SqliteStore::Begin), so this is
+// rare inside one (WAL recovery); nothing of the transaction is kept: RETRY_LATER.
+bool IsBusy(const Poco::Exception& e) {
+  return dynamic_cast<const Poco::Data::SQLite::DBLockedException*>(&e) != nullptr ||
+         (dynamic_cast<const Poco::Data::DataException*>(&e) != nullptr && (e.code() & 0xff) == SQLITE_BUSY);
+}
+
+// The write lock was not free within storage.busy_timeout_ms: held by another connection (as a
+// rule another process: a sqlite3 shell, a backup tool, a second program on the file), or by
+// this plugin's other writer waiting for one.
+Status StoreBusy(const std::string& what, int busy_timeout_ms) {
+  return Status::RetryLater(what + ": khóa ghi của kho dữ liệu bị giữ (thường bởi một tiến trình khác) quá " +
+                            std::to_string(busy_timeout_ms) +
+                            " ms (storage.busy_timeout_ms); chưa ghi gì, thử lại sau");
+}
+
 Status FromPoco(const std::string& what, const Poco::Exception& e) {
   if (dynamic_cast<const ReadersBusy*>(&e)) return Status::RetryLater(e.message());
+  if (IsBusy(e))
+    return Status::RetryLater(what + ": kho dữ liệu đang bị một kết nối khác khóa (" + e.displayText() +
+                              "); chưa ghi gì, thử lại sau");
   return Status::IoError(what + ": " + e.displayText());
 }
 
@@ -486,7 +509,7 @@ std::vector<ExportLogRow> ReadLog(Session& s, const std::string& destination,
 // of intake CPU (bench/RESULTS.md); the statements intake runs for each event go through the
 // sqlite3 API on the same connection (Poco::Data::SQLite::Utility::dbHandle), the rest stay on
 // Poco::Data. Transactions are still begun and committed through the Poco session.
-// Threading: owned by SqliteStore and used only under its write mutex.
+// Threading: owned by SqliteStore and used only in its writer turn (WriterTurn).
 class WriterStatements {
  public:
   explicit WriterStatements(sqlite3* db) : db_(db) {}
@@ -606,16 +629,64 @@ const std::string& SelectRecordByKeySql() {
   return sql;
 }
 
+// The one writer connection's turn, held by a write transaction (or a checkpoint) from its
+// begin to its end; taking it can wait with a deadline (SqliteStore::BeginBefore). A mutex and
+// a condition variable rather than std::timed_mutex: its deadline wait (pthread_mutex_clocklock)
+// is not seen by ThreadSanitizer, which then reports every unlock as one of an unlocked mutex.
+class WriterTurn {
+ public:
+  // Ends the turn when it goes out of scope.
+  class Held {
+   public:
+    explicit Held(WriterTurn* turn) : turn_(turn) {}
+    Held(Held&& other) noexcept : turn_(other.turn_) { other.turn_ = nullptr; }
+    Held& operator=(Held&&) = delete;
+    ~Held() {
+      if (turn_) turn_->Give();
+    }
+
+   private:
+    WriterTurn* turn_;
+  };
+
+  Held Take() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !taken_; });
+    taken_ = true;
+    return Held(this);
+  }
+  // nullopt when the turn is still taken at `deadline`.
+  std::optional<Held> TakeUntil(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_until(lock, deadline, [&] { return !taken_; })) return std::nullopt;
+    taken_ = true;
+    return Held(this);
+  }
+
+ private:
+  void Give() {
+    {
+      std::lock_guard lock(mu_);
+      taken_ = false;
+    }
+    cv_.notify_one();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool taken_ = false;  // guarded by mu_
+};
+
 class SqliteStore;
 
 class SqliteTransaction final : public StoreTransaction {
  public:
-  SqliteTransaction(Session& session, WriterStatements& statements, std::unique_lock<std::mutex> lock)
-      : session_(session), statements_(statements), lock_(std::move(lock)) {}
+  SqliteTransaction(Session& session, WriterStatements& statements, WriterTurn::Held turn)
+      : session_(session), statements_(statements), turn_(std::move(turn)) {}
   ~SqliteTransaction() override {
     if (!done_) {
+      // Begun by SqliteStore::Begin on the handle, so ended on it too (not Poco's rollback).
+      sqlite3_exec(Poco::Data::SQLite::Utility::dbHandle(session_), "ROLLBACK", nullptr, nullptr, nullptr);
       try {
-        session_.rollback();
         if (secure_delete_) session_ << "PRAGMA secure_delete=OFF", now;
       } catch (const Poco::Exception&) {
       }
@@ -1248,7 +1319,10 @@ class SqliteTransaction final : public StoreTransaction {
 
   Status Commit() override {
     try {
-      session_.commit();
+      sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(session_);
+      const int rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      // Still open after a failed COMMIT: the destructor rolls it back.
+      if (rc != SQLITE_OK) throw Poco::Data::DataException(sqlite3_errmsg(db), rc);
       done_ = true;
       if (secure_delete_) session_ << "PRAGMA secure_delete=OFF", now;
       return Status::Ok();
@@ -1292,7 +1366,7 @@ class SqliteTransaction final : public StoreTransaction {
 
   Session& session_;
   WriterStatements& statements_;
-  std::unique_lock<std::mutex> lock_;
+  WriterTurn::Held turn_;
   bool done_ = false;
   bool secure_delete_ = false;  // set by RewriteExportLog for this transaction
 };
@@ -1348,8 +1422,9 @@ class SqliteStore final : public Store {
   }
 
   Status Checkpoint() override {
-    std::lock_guard<std::mutex> lock(write_mutex_);
+    WriterTurn::Held turn = write_turn_.Take();
     try {
+      sqlite3_busy_timeout(Poco::Data::SQLite::Utility::dbHandle(writer_), options_.busy_timeout_ms);
       writer_ << "PRAGMA wal_checkpoint(TRUNCATE)", now;
       return Status::Ok();
     } catch (const Poco::Exception& e) {
@@ -1358,15 +1433,41 @@ class SqliteStore final : public Store {
   }
 
   Result<std::unique_ptr<StoreTransaction>> Begin() override {
-    std::unique_lock<std::mutex> lock(write_mutex_);
+    return BeginBefore(std::chrono::steady_clock::time_point::max());
+  }
+
+  Result<std::unique_ptr<StoreTransaction>> BeginBefore(std::chrono::steady_clock::time_point until) override {
+    // storage.busy_timeout_ms bounds the whole wait for the write lock: for this process's
+    // other writer (the writer turn) and another process's (SQLite's lock) together. Waiting for each
+    // in turn, a submit queued behind a background write that was itself waiting out another
+    // process's lock took two timeouts or more, past what close waits for a submit in progress.
+    const auto deadline =
+        std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms));
+    // busy_timeout_ms 0: no write waits for another process's lock, so none holds the turn
+    // waiting for one; the plugin's own writes take turns as they always did.
+    std::optional<WriterTurn::Held> turn =
+        options_.busy_timeout_ms <= 0 && until == std::chrono::steady_clock::time_point::max()
+            ? std::optional<WriterTurn::Held>(write_turn_.Take())
+            : write_turn_.TakeUntil(deadline);
+    if (!turn) return StoreBusy("begin", options_.busy_timeout_ms);
     try {
       if (!statements_)
         statements_ = std::make_unique<WriterStatements>(Poco::Data::SQLite::Utility::dbHandle(writer_));
-      writer_.begin();
+      // IMMEDIATE: the write lock is taken here, waiting for another process's write as long
+      // as storage.busy_timeout_ms allows. A deferred BEGIN (Poco's begin) read first and then
+      // upgraded to a write, and SQLite does not call the busy handler for that upgrade (it
+      // could deadlock): every write failed at once, as an I/O error, while another process
+      // held the lock, however briefly (SECURITY.md, fifteenth session).
+      sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(writer_);
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      sqlite3_busy_timeout(db, static_cast<int>(std::max<int64_t>(0, left.count())));
+      const int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+      if ((rc & 0xff) == SQLITE_BUSY) return StoreBusy("begin", options_.busy_timeout_ms);
+      if (rc != SQLITE_OK) throw Poco::Data::DataException(sqlite3_errmsg(db), rc);
     } catch (const Poco::Exception& e) {
       return FromPoco("begin", e);
     }
-    return std::unique_ptr<StoreTransaction>(new SqliteTransaction(writer_, *statements_, std::move(lock)));
+    return std::unique_ptr<StoreTransaction>(new SqliteTransaction(writer_, *statements_, std::move(*turn)));
   }
 
   Result<std::optional<RecordRow>> GetRecord(const RecordKey& key) override {
@@ -1763,10 +1864,10 @@ class SqliteStore final : public Store {
 
  private:
   SqliteOptions options_;
-  std::mutex write_mutex_;
-  Session writer_;  // guarded by write_mutex_
+  WriterTurn write_turn_;
+  Session writer_;  // guarded by write_turn_
   // Declared after writer_: finalized before the writer connection closes.
-  std::unique_ptr<WriterStatements> statements_;  // guarded by write_mutex_
+  std::unique_ptr<WriterStatements> statements_;  // guarded by write_turn_
   ReaderPool readers_;
   int64_t schema_version_ = 0;
 };

@@ -142,7 +142,8 @@ danvan_status Open(const char* config_json, size_t config_len,
     if (!config.ok()) return Fail(error_out, config.status(), "config.invalid");
     // One owner per store, across processes (core/store_lock.h).
     if (config.value().storage_engine == "sqlite") {
-      auto lock = danvan::StoreLock::Acquire(config.value().storage_path, config.value().instance);
+      auto lock = danvan::StoreLock::Acquire(config.value().storage_path, config.value().instance,
+                                               config.value().file_mode);
       if (!lock.ok()) return FailOpen(error_out, lock.status());
       handle->lock = std::move(lock).value();
     }

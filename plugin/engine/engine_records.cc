@@ -288,8 +288,11 @@ void Engine::FoldIndexIfDue(bool all, std::chrono::steady_clock::time_point dead
   const int64_t threshold = live_config()->checkpoint_fold_rows;
   if (pending.value() == 0) return;
   if (!all && pending.value() < threshold && now - last_fold_ < std::chrono::seconds(60)) return;
+  // A stop's fold waits for the store's write lock no longer than the stop's timeout.
+  FoldLimits limits;
+  limits.begin_by = deadline;
   do {
-    auto folded = FoldPendingContributions(*store_, Expander(), ActionListSeries(), kFoldChunkRows);
+    auto folded = FoldPendingContributions(*store_, Expander(), ActionListSeries(), kFoldChunkRows, limits);
     if (!folded.ok()) {
       // Nothing lost: the pending rows stay and the next open replays them.
       hooks_.logger.Log(LogLevel::kError, "index_checkpoint_fold_failed", {{"error", folded.status().message()}});

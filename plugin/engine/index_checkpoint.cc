@@ -53,7 +53,7 @@ Result<CheckpointLoad> LoadIndexCheckpoint(Store& store, const ContribExpander& 
 Result<int64_t> FoldPendingContributions(Store& store, const ContribExpander& expand,
                                          const std::vector<std::string>& tracked_series,
                                          int64_t max_rows, const FoldLimits& limits) {
-  auto tx_or = store.Begin();
+  auto tx_or = store.BeginBefore(limits.begin_by);
   if (!tx_or.ok()) return tx_or.status();
   StoreTransaction& tx = *tx_or.value();
   // The touched cells, loaded on first touch into scratch indexes and written back when the

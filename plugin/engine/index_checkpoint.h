@@ -19,6 +19,7 @@
 // snapshot (Load); they touch no engine state besides the indexes handed to Load.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -61,6 +62,9 @@ struct FoldLimits {
   int64_t page_rows = 200;               // pending rows read at a time
   size_t scratch_bytes = size_t{1} << 20;  // loaded cells' encoded bytes before writing them back
   size_t write_cells = 500;              // cells encoded per write
+  // The fold is given up (RETRY_LATER, nothing folded) if the store's write lock is not free
+  // by then (Store::BeginBefore): stop's timeout.
+  std::chrono::steady_clock::time_point begin_by = std::chrono::steady_clock::time_point::max();
 };
 
 // One write transaction: folds up to max_rows pending rows (lowest pks first) into the cells.

@@ -688,8 +688,12 @@ std::optional<EventResult> Engine::ApplyGrouped(Prepared* p, Status* status) {
             group[i]->status = Status::Ok();
             group[i]->result = std::move(results[i]);
           }
-        } else if (group.size() == 1) {
-          group[0]->status = st;
+        } else if (group.size() == 1 || st.code() == Status::Code::kRetryLater) {
+          // RETRY_LATER: the store is busy (SQLite: another process held the write lock past
+          // storage.busy_timeout_ms; nothing was stored), not one event's fault: each event
+          // alone would wait one more busy timeout, N timeouts for N callers, past what a
+          // queued submit or close waits for. Every caller retries.
+          for (SubmitWaiter* w : group) w->status = st;
         } else {
           // Nothing of the group was stored: each event alone, so that one event's failure is
           // not every caller's.

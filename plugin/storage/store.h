@@ -6,6 +6,7 @@
 // requires); reads run concurrently on separate connections and see committed data only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -320,6 +321,13 @@ class Store {
  public:
   virtual ~Store() = default;
   virtual Result<std::unique_ptr<StoreTransaction>> Begin() = 0;
+  // Begin, given up (RETRY_LATER) when the write lock is not free by `deadline` (SQLite: the
+  // sooner of it and storage.busy_timeout_ms from now), for a caller with a bound of its own
+  // (stop's timeout). An engine without such a wait begins as Begin does.
+  virtual Result<std::unique_ptr<StoreTransaction>> BeginBefore(std::chrono::steady_clock::time_point deadline) {
+    (void)deadline;
+    return Begin();
+  }
   // Copies committed changes into the main file and empties the write-ahead log, so replaced
   // data does not linger there (after the export-log scrub).
   virtual Status Checkpoint() = 0;
