@@ -664,11 +664,11 @@ class WriterTurn {
   }
 
  private:
+  // Notifies under the lock: once it is released, the next holder may end the store's last
+  // transaction and the store (this turn with it) may be destroyed.
   void Give() {
-    {
-      std::lock_guard lock(mu_);
-      taken_ = false;
-    }
+    std::lock_guard lock(mu_);
+    taken_ = false;
     cv_.notify_one();
   }
   std::mutex mu_;

@@ -504,13 +504,15 @@ TEST_F(IntakeBatchTest, CloseDuringPendingGroupLosesNoAcknowledgedEvent) {
   std::vector<std::thread> threads;
   std::thread closer;
   std::atomic<bool> closed{false};
+  // The submitting threads use the engine itself, not `e`, which the closer resets.
+  Engine* engine = e.get();
   {
     // A stalled commit: the store's write transaction held while the submits queue behind it.
     auto tx = e->services().store->Begin();
     ASSERT_TRUE(tx.ok());
     for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        auto a = e->Submit(DossierEvent("C-" + std::to_string(t), 1, "2").dump());
+      threads.emplace_back([&, engine, t] {
+        auto a = engine->Submit(DossierEvent("C-" + std::to_string(t), 1, "2").dump());
         ok[t] = a.status.ok() ? 1 : 0;
         if (!a.status.ok()) {
           EXPECT_EQ(a.status.code(), Status::Code::kRetryLater) << a.status.ToString();
