@@ -122,9 +122,9 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_p
       // umask), so that it is locked before anything else can give it a second name.
       db = ::open(store_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
                   file_mode & 0777);
-      if (db >= 0 && ::fchmod(db, file_mode & 0777) != 0) {
-        // SecureDatabaseFiles tightens the mode at the store's open and says so if it cannot.
-      }
+      // A failure is left to SecureDatabaseFiles, which tightens the mode at the store's open
+      // and says so if it cannot.
+      if (db >= 0) (void)::fchmod(db, file_mode & 0777);
     }
     struct stat fst {};
     if (db >= 0 && (::fstat(db, &fst) != 0 || !S_ISREG(fst.st_mode))) {
