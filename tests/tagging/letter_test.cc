@@ -576,7 +576,21 @@ class ShippedReading : public ::testing::Test {
     EXPECT_EQ(view_hits.size(), hits.size());
     for (size_t i = 0; i < std::min(hits.size(), view_hits.size()); ++i)
       EXPECT_EQ(view_hits[i].ToJson().dump(), hits[i].ToJson().dump());
+    for (const TagHit& h : view_hits) ExpectTextIsTheDocument(h);
     return hits;
+  }
+  // Intake stores each hit as text written without its document (TagHit::AppendJsonText,
+  // DeferredEvidence::AppendRendered): the bytes of the document's dump, every evidence part.
+  static void ExpectTextIsTheDocument(const TagHit& h) {
+    std::string text;
+    h.AppendJsonText(&text);
+    EXPECT_EQ(text, h.ToJson().dump()) << h.tag;
+    if (!h.deferred) return;
+    for (int part = 0; part < 30; ++part) {
+      std::string rendered;
+      h.deferred->AppendRendered(part, &rendered);
+      EXPECT_EQ(rendered, h.deferred->Render(part).dump()) << h.tag << " part " << part;
+    }
   }
   static const TagHit* Find(const std::vector<TagHit>& tags, const std::string& tag) {
     for (const auto& t : tags)
@@ -585,6 +599,36 @@ class ShippedReading : public ::testing::Test {
   }
   std::shared_ptr<const RuleSet> rules_;
 };
+
+TEST_F(ShippedReading, HitsWrittenAsTextAreTheBytesOfTheirDocuments) {
+  // Two development batches of hand-written letters (a parent's voice; deliberately hard
+  // letters with several contents): every reading's tags, counts, conditions, weak decisions.
+  int letters = 0, reviews = 0, counts = 0;
+  for (const char* batch : {"A1", "O1"}) {
+    std::ifstream in(kRoot + "/tests/corpus/letters/dev/" + batch + ".jsonl");
+    ASSERT_TRUE(in) << batch;
+    std::string line;
+    while (std::getline(in, line)) {
+      const json letter = json::parse(line);
+      const auto tags = Tag({{"title", letter["title"]}, {"content", letter["content"]}, {"received_at", "2023-04-03"}});
+      ++letters;
+      if (Find(tags, "needs_review")) ++reviews;
+      const TagHit* reading = Find(tags, "letter_reading");
+      ASSERT_NE(reading, nullptr);
+      if (reading->EvidenceJson()[0].contains("counts")) ++counts;
+    }
+  }
+  EXPECT_EQ(letters, 250);
+  EXPECT_GT(reviews, 0);  // the review part was compared too
+  EXPECT_GT(counts, 0);
+  // A value that is not UTF-8 fails as the document's strict dump does.
+  TagHit bad;
+  bad.tag = "t";
+  bad.value = "\xff";
+  std::string text;
+  EXPECT_THROW(bad.AppendJsonText(&text), nlohmann::json::type_error);
+  EXPECT_THROW((void)bad.ToJson().dump(), nlohmann::json::type_error);
+}
 
 TEST_F(ShippedReading, EveryLetterGetsAKindWithConfidenceAndEveryFlagDecided) {
   for (const std::string content :
