@@ -600,6 +600,44 @@ class ShippedReading : public ::testing::Test {
   std::shared_ptr<const RuleSet> rules_;
 };
 
+TEST(LetterModel, ReadingWrittenAsTextIsTheBytesOfItsDocument) {
+  // Every member the text writers know, including those the shipped model leaves empty
+  // (detectors' conditions): counts, conditions, evidence of decisions taken and not.
+  LetterReading r;
+  r.kind = {"denunciation", 0.61234, 0.61234, {{"w:tố cáo", 1.25}, {"n:nguoi>=2", 0.5}, {"c:x", -0.125, "many"}}};
+  r.kind_probabilities = {0.1, 0.61234, 0.2, 0.08766};
+  r.secondary = {"petition", "feedback"};
+  r.secondary_decisions = {{"petition", 0.7, 0.7, {{"w:đề nghị", 2.0}}}, {"feedback", 0.2, 0.2, {}}};
+  r.flags[0] = {"true", 0.9, 0.9, {{"n:nguoi>=2", 0.75, "many"}, {"w:nhiều", 0.3}}};
+  r.flags[1] = {"false", 0.85, 0.15, {}};
+  r.flags[2] = {"false", 0.6, 0.4, {{"w:thái độ", -0.5}}};
+  r.flags[3] = {"true", 0.55, 0.55, {{"w:giấu tên", 1.0}}};
+  r.flags[4] = {"false", 0.999, 0.001, {}};
+  r.complex_conditions = {{"many", 0.8765, true}, {"places", 0.1, false}};
+  r.counts = {{"nguoi", 45, "45 người \"cha mẹ\""}, {"truong", 3, "3 trường"}};
+  for (const auto& e : {r.kind.evidence[0], r.kind.evidence[1], r.kind.evidence[2], r.flags[0].evidence[0]}) {
+    std::string text;
+    r.AppendEvidenceText(e, &text);
+    EXPECT_EQ(text, r.EvidenceJson(e).dump());
+  }
+  const std::string model = "letters-test";
+  for (bool decided : {false, true}) {
+    std::string text;
+    r.AppendJsonText(decided, nullptr, &text);
+    EXPECT_EQ(text, r.ToJson(decided).dump());
+    json with_model = r.ToJson(decided);
+    with_model["model"] = model;
+    text.clear();
+    r.AppendJsonText(decided, &model, &text);
+    EXPECT_EQ(text, with_model.dump());
+  }
+  r.counts.clear();
+  r.complex_conditions.clear();
+  std::string text;
+  r.AppendJsonText(true, nullptr, &text);
+  EXPECT_EQ(text, r.ToJson(true).dump());
+}
+
 TEST_F(ShippedReading, HitsWrittenAsTextAreTheBytesOfTheirDocuments) {
   // Two development batches of hand-written letters (a parent's voice; deliberately hard
   // letters with several contents): every reading's tags, counts, conditions, weak decisions.
