@@ -1282,23 +1282,25 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
   return r;
 }
 
+const CountReading* LetterReading::CountOf(const Evidence& e) const {
+  if (e.feature.size() <= 2 || e.feature.substr(0, 2) != "n:") return nullptr;
+  const size_t ge = e.feature.find(">=");
+  if (ge == std::string_view::npos) return nullptr;
+  const std::string_view cue = e.feature.substr(2, ge - 2);
+  for (const CountReading& c : counts)
+    if (c.cue == cue) return &c;
+  return nullptr;
+}
+
 nlohmann::json LetterReading::EvidenceJson(const Evidence& e) const {
   json one = json::object();
   one.emplace("feature", std::string(e.feature));
   one.emplace("weight", e.weight);
   if (!e.condition.empty()) one.emplace("condition", std::string(e.condition));
   // A count feature "n:<cue>>=<t>": the number and the words it was read from.
-  if (e.feature.size() > 2 && e.feature.substr(0, 2) == "n:") {
-    const size_t ge = e.feature.find(">=");
-    if (ge != std::string_view::npos) {
-      const std::string_view cue = e.feature.substr(2, ge - 2);
-      for (const CountReading& c : counts)
-        if (c.cue == cue) {
-          one.emplace("count", c.value);
-          one.emplace("text", c.text);
-          break;
-        }
-    }
+  if (const CountReading* c = CountOf(e)) {
+    one.emplace("count", c->value);
+    one.emplace("text", c->text);
   }
   return one;
 }
@@ -1378,18 +1380,7 @@ const std::array<size_t, 5> kFlagsByName = SortedOrder(kLetterFlags);
 }  // namespace
 
 void LetterReading::AppendEvidenceText(const Evidence& e, std::string* out) const {
-  const CountReading* count = nullptr;
-  if (e.feature.size() > 2 && e.feature.substr(0, 2) == "n:") {
-    const size_t ge = e.feature.find(">=");
-    if (ge != std::string_view::npos) {
-      const std::string_view cue = e.feature.substr(2, ge - 2);
-      for (const CountReading& c : counts)
-        if (c.cue == cue) {
-          count = &c;
-          break;
-        }
-    }
-  }
+  const CountReading* count = CountOf(e);
   bool first = true;
   out->push_back('{');
   if (!e.condition.empty()) {

@@ -223,6 +223,8 @@ struct LetterReading {
   // for EvidenceJson(e), without building the documents.
   void AppendJsonText(bool decided_evidence, const std::string* model, std::string* out) const;
   void AppendEvidenceText(const Evidence& e, std::string* out) const;
+  // The count a count feature ("n:<cue>>=t") was read from, or null.
+  const CountReading* CountOf(const Evidence& e) const;
 };
 
 class LetterModel {
