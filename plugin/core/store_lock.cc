@@ -58,6 +58,22 @@ Status SameFileHeld(const std::string& store_path, const std::string& holder) {
                           holder + "); đóng handle đó (close) trước khi mở lại");
 }
 
+// Where `path` leads when the symbolic links at its end are followed, whether or not the file
+// they lead to exists yet (std::filesystem's canonical forms stop at a link whose target is
+// missing). At most 40 links, the kernel's own limit (ELOOP); a link that cannot be read ends
+// the walk there.
+std::string FollowFinalLinks(const std::string& path) {
+  std::filesystem::path p = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    std::error_code ec;
+    if (!std::filesystem::is_symlink(std::filesystem::symlink_status(p, ec)) || ec) break;
+    std::filesystem::path target = std::filesystem::read_symlink(p, ec);
+    if (ec) break;
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  return p.string();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_path,
@@ -76,10 +92,14 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_p
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   // The lock beside the file the path leads to, symbolic links (of the file or of a directory)
   // followed: two paths of one store took two lock files, and both opens succeeded (two
-  // writers, two outboxes sending the same dossiers). A hard link still has a lock file of its
-  // own (nothing in a path tells it apart): the identity lock below.
+  // writers, two outboxes sending the same dossiers). A link to a file not yet there (a new
+  // store) is followed too: canonical forms stop at it, and the link's name and the target's
+  // then took a lock each, and the identity lock below none (O_EXCL does not create through
+  // a link). A hard link still has a lock file of its own (nothing in a path tells it apart):
+  // the identity lock below.
+  const std::string file = store_path == ":memory:" ? store_path : FollowFinalLinks(store_path);
   std::string path = store_path + ".lock";
-  if (auto real = std::filesystem::weakly_canonical(store_path, ec); !ec && !real.empty())
+  if (auto real = std::filesystem::weakly_canonical(file, ec); !ec && !real.empty())
     path = real.string() + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -111,16 +131,17 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& store_p
       return nullptr;
     };
     struct stat st {};
-    if (::stat(store_path.c_str(), &st) == 0) {
+    if (::stat(file.c_str(), &st) == 0) {
       if (StoreLock* h = holder(st.st_dev, st.st_ino))
         return SameFileHeld(store_path, "handle khác của tiến trình này, mở qua " + h->db_path_);
     }
     // O_NONBLOCK: a FIFO put in the file's place must not block the open.
-    int db = ::open(store_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int db = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (db < 0 && errno == ENOENT) {
-      // A new store: the file is created here, with the store's mode exactly (whatever the
-      // umask), so that it is locked before anything else can give it a second name.
-      db = ::open(store_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+      // A new store: the file is created here (where the links lead), with the store's mode
+      // exactly (whatever the umask), so that it is locked before anything else can give it a
+      // second name.
+      db = ::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
                   file_mode & 0777);
       // A failure is left to SecureDatabaseFiles, which tightens the mode at the store's open
       // and says so if it cannot.

@@ -138,7 +138,8 @@ Result<std::string> Engine::AuditActor(const json& req) {
   return std::string("host");
 }
 
-void Engine::Audit(const std::string& op, const json& req, const Result<json>& r, json details) {
+void Engine::Audit(const std::string& op, const json& req, const Result<json>& r, json details,
+                   std::chrono::steady_clock::time_point op_began) {
   const int64_t now = hooks_.clock->NowMs();
   auto actor = AuditActor(req);
   json body = {{"op", op},
@@ -150,7 +151,12 @@ void Engine::Audit(const std::string& op, const json& req, const Result<json>& r
     body["errors"] = AuditErrors(r.status());
   }
   body["details"] = details.is_null() ? AuditDetails(op, req, r) : std::move(details);
-  auto tx = store_->Begin();
+  // An op the store kept busy (RETRY_LATER) has waited its busy timeout already: its entry is
+  // written only if the lock comes free within that same timeout (else logged below). Any
+  // other op's entry waits as every write does.
+  const bool store_was_busy = !r.ok() && r.status().code() == Status::Code::kRetryLater;
+  auto tx = store_->BeginBefore(store_was_busy ? op_began + std::chrono::milliseconds(config_.busy_timeout_ms)
+                                               : std::chrono::steady_clock::time_point::max());
   Status st = tx.ok() ? Status::Ok() : tx.status();
   if (st.ok()) {
     auto id = tx.value()->AppendJournal({0, kAuditKind, op, body.dump(-1, ' ', false, json::error_handler_t::replace), now});
@@ -198,8 +204,8 @@ Result<json> Engine::ConfigReloadOp(const json& req) {
   const std::string before_sha = ConfigSha256(before->raw);
   json details = {{"before_sha256", before_sha}, {"dry_run", dry_run.value()}};
   if (from_file) details["path"] = req["path"];
-  auto finish = [&](Result<json> r) {
-    Audit("config.reload", req, r, details);
+  auto finish = [&, began = std::chrono::steady_clock::now()](Result<json> r) {
+    Audit("config.reload", req, r, details, began);
     return r;
   };
 

@@ -286,9 +286,11 @@ class Engine {
   Result<nlohmann::json> AdapterTestOp(const nlohmann::json& req);
   Result<nlohmann::json> AdapterTestStatusOp();
   // Appends the audit entry of an administrative op (journal kind "audit"). Never fails the
-  // op: a failure to write is logged.
+  // op: a failure to write is logged. `op_began`: when the op started; the entry of an op the
+  // store kept busy (RETRY_LATER) waits for the write lock only until storage.busy_timeout_ms
+  // after it, so that the op answers after one busy timeout, not two.
   void Audit(const std::string& op, const nlohmann::json& req, const Result<nlohmann::json>& result,
-             nlohmann::json details);
+             nlohmann::json details, std::chrono::steady_clock::time_point op_began);
 
   // Re-evaluates a record (deadline, contributions) into row; appends the aggregate deltas
   // (old contributions out, new in, for the unit and its ancestors) to *deltas.

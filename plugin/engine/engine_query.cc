@@ -31,8 +31,9 @@ Result<nlohmann::json> Engine::Query(std::string_view request, AnswerText* text)
     auto actor = AuditActor(req);
     if (!actor.ok()) return actor.status();
     if (op == "config.reload") return ConfigReloadOp(req);  // audits itself (hashes)
+    const auto began = std::chrono::steady_clock::now();
     Result<nlohmann::json> r = Dispatch(op, req);
-    Audit(op, req, r, nullptr);
+    Audit(op, req, r, nullptr, began);
     return r;
   }
   if (text && op == "indicators") {

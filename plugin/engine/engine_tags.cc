@@ -17,12 +17,13 @@ void Engine::TagEvent(const std::string& kind, const ArenaJson& event, int64_t n
                       std::string* tags_json, nlohmann::json* tag_values) const {
   auto rs = rules();
   auto review = ReviewFor(event);
-  // == the array of the hits' ToJson() dumped (strict: invalid UTF-8 throws, as dump() did).
+  // == the array of the hits' ToJson() dumped (strict: invalid UTF-8 throws, as dump() did),
+  // written without the documents (TagHit::AppendJsonText).
   tags_json->assign("[");
   *tag_values = nlohmann::json::array();
   for (const auto& hit : rs->Evaluate(tagging::ArenaRecordView{kind, event, now, review.get()})) {
     if (tags_json->size() > 1) tags_json->push_back(',');
-    AppendJson(hit.ToJson(), tags_json);
+    hit.AppendJsonText(tags_json);
     nlohmann::json value = nlohmann::json::object();
     value.emplace("tag", hit.tag);
     value.emplace("value", hit.value);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/json_number.h"
+#include "core/json_write.h"
 #include "text/normalize.h"
 #include "text/utf8.h"
 
@@ -1281,23 +1282,25 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
   return r;
 }
 
+const CountReading* LetterReading::CountOf(const Evidence& e) const {
+  if (e.feature.size() <= 2 || e.feature.substr(0, 2) != "n:") return nullptr;
+  const size_t ge = e.feature.find(">=");
+  if (ge == std::string_view::npos) return nullptr;
+  const std::string_view cue = e.feature.substr(2, ge - 2);
+  for (const CountReading& c : counts)
+    if (c.cue == cue) return &c;
+  return nullptr;
+}
+
 nlohmann::json LetterReading::EvidenceJson(const Evidence& e) const {
   json one = json::object();
   one.emplace("feature", std::string(e.feature));
   one.emplace("weight", e.weight);
   if (!e.condition.empty()) one.emplace("condition", std::string(e.condition));
   // A count feature "n:<cue>>=<t>": the number and the words it was read from.
-  if (e.feature.size() > 2 && e.feature.substr(0, 2) == "n:") {
-    const size_t ge = e.feature.find(">=");
-    if (ge != std::string_view::npos) {
-      const std::string_view cue = e.feature.substr(2, ge - 2);
-      for (const CountReading& c : counts)
-        if (c.cue == cue) {
-          one.emplace("count", c.value);
-          one.emplace("text", c.text);
-          break;
-        }
-    }
+  if (const CountReading* c = CountOf(e)) {
+    one.emplace("count", c->value);
+    one.emplace("text", c->text);
   }
   return one;
 }
@@ -1344,6 +1347,158 @@ nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
     out["counts"] = std::move(cs);
   }
   return out;
+}
+
+namespace {
+
+// `"key":` inside an object being written, after a comma unless it is the first member. Keys
+// are ASCII names without escapes. The callers write members in nlohmann's order (std::map's:
+// sorted by key), so the text is the one AppendJson writes for the same document.
+void Key(const char* key, bool* first, std::string* out) {
+  if (!*first) out->push_back(',');
+  *first = false;
+  out->push_back('"');
+  out->append(key);
+  out->append("\":");
+}
+
+double Round3(double x) { return std::round(x * 1000) / 1000; }
+
+// Indices of `names` in the order of their names (an object keyed by them is written so).
+template <size_t N>
+std::array<size_t, N> SortedOrder(const std::array<const char*, N>& names) {
+  std::array<size_t, N> order;
+  for (size_t i = 0; i < N; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return std::string_view(names[a]) < std::string_view(names[b]); });
+  return order;
+}
+
+const std::array<size_t, 4> kKindsByName = SortedOrder(kLetterKinds);
+const std::array<size_t, 5> kFlagsByName = SortedOrder(kLetterFlags);
+
+}  // namespace
+
+void LetterReading::AppendEvidenceText(const Evidence& e, std::string* out) const {
+  const CountReading* count = CountOf(e);
+  bool first = true;
+  out->push_back('{');
+  if (!e.condition.empty()) {
+    Key("condition", &first, out);
+    AppendJsonString(e.condition, out);
+  }
+  if (count) {
+    Key("count", &first, out);
+    AppendJsonInt(count->value, out);
+  }
+  Key("feature", &first, out);
+  AppendJsonString(e.feature, out);
+  if (count) {
+    Key("text", &first, out);
+    AppendJsonString(count->text, out);
+  }
+  Key("weight", &first, out);
+  AppendJsonDouble(e.weight, out);
+  out->push_back('}');
+}
+
+void LetterReading::AppendJsonText(bool decided_evidence, const std::string* model, std::string* out) const {
+  auto evidence = [&](const LetterDecision& d, bool* first) {
+    Key("evidence", first, out);
+    out->push_back('[');
+    for (size_t i = 0; i < d.evidence.size(); ++i) {
+      if (i) out->push_back(',');
+      AppendEvidenceText(d.evidence[i], out);
+    }
+    out->push_back(']');
+  };
+  bool first = true;
+  out->push_back('{');
+  if (!counts.empty()) {
+    Key("counts", &first, out);
+    out->push_back('[');
+    for (size_t i = 0; i < counts.size(); ++i) {
+      if (i) out->push_back(',');
+      bool member = true;
+      out->push_back('{');
+      Key("cue", &member, out);
+      AppendJsonString(counts[i].cue, out);
+      Key("text", &member, out);
+      AppendJsonString(counts[i].text, out);
+      Key("value", &member, out);
+      AppendJsonInt(counts[i].value, out);
+      out->push_back('}');
+    }
+    out->push_back(']');
+  }
+  Key("flags", &first, out);
+  out->push_back('{');
+  bool first_flag = true;
+  for (size_t f : kFlagsByName) {
+    const LetterDecision& d = flags[f];
+    const bool yes = d.value == "true";
+    Key(kLetterFlags[f], &first_flag, out);
+    bool member = true;
+    out->push_back('{');
+    if (f == 0 && !complex_conditions.empty()) {
+      Key("conditions", &member, out);
+      out->push_back('[');
+      for (size_t i = 0; i < complex_conditions.size(); ++i) {
+        if (i) out->push_back(',');
+        const ConditionReading& c = complex_conditions[i];
+        bool cm = true;
+        out->push_back('{');
+        Key("condition", &cm, out);
+        AppendJsonString(c.id, out);
+        Key("probability", &cm, out);
+        AppendJsonDouble(Round3(c.probability), out);
+        Key("value", &cm, out);
+        out->append(c.fired ? "true" : "false");
+        out->push_back('}');
+      }
+      out->push_back(']');
+    }
+    Key("confidence", &member, out);
+    AppendJsonDouble(Round3(d.confidence), out);
+    if (decided_evidence || !yes) evidence(d, &member);
+    Key("value", &member, out);
+    out->append(yes ? "true" : "false");
+    out->push_back('}');
+  }
+  out->push_back('}');
+  Key("kind", &first, out);
+  {
+    bool member = true;
+    out->push_back('{');
+    Key("confidence", &member, out);
+    AppendJsonDouble(Round3(kind.confidence), out);
+    if (decided_evidence) evidence(kind, &member);
+    Key("value", &member, out);
+    AppendJsonString(kind.value, out);
+    out->push_back('}');
+  }
+  Key("kind_probabilities", &first, out);
+  {
+    bool member = true;
+    out->push_back('{');
+    for (size_t k : kKindsByName) {
+      Key(kLetterKinds[k], &member, out);
+      AppendJsonDouble(Round3(kind_probabilities[k]), out);
+    }
+    out->push_back('}');
+  }
+  if (model) {
+    Key("model", &first, out);
+    AppendJsonString(*model, out);
+  }
+  Key("secondary", &first, out);
+  out->push_back('[');
+  for (size_t i = 0; i < secondary.size(); ++i) {
+    if (i) out->push_back(',');
+    AppendJsonString(secondary[i], out);
+  }
+  out->push_back(']');
+  out->push_back('}');
 }
 
 }  // namespace danvan::tagging

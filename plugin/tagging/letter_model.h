@@ -218,6 +218,13 @@ struct LetterReading {
   // One evidence item as JSON: {"feature","weight"}, with "condition" for a complex detector's
   // feature and, for a count feature ("n:<cue>>=t"), the number and words read ("count", "text").
   nlohmann::json EvidenceJson(const Evidence& e) const;
+  // The same as compact JSON text, the bytes AppendJson (core/json_write.h) gives for
+  // ToJson(decided_evidence) — with a member "model": *model added when model is not null — and
+  // for EvidenceJson(e), without building the documents.
+  void AppendJsonText(bool decided_evidence, const std::string* model, std::string* out) const;
+  void AppendEvidenceText(const Evidence& e, std::string* out) const;
+  // The count a count feature ("n:<cue>>=t") was read from, or null.
+  const CountReading* CountOf(const Evidence& e) const;
 };
 
 class LetterModel {

@@ -11,6 +11,7 @@
 
 #include "core/json_schema.h"
 #include "core/json_view.h"
+#include "core/json_write.h"
 #include "core/timeutil.h"
 #include "tagging/letter_model.h"
 #include "text/keywords.h"
@@ -1162,6 +1163,15 @@ std::optional<std::string_view> StringField(const J& data, const char* name) {
 
 double Round3(double x) { return std::round(x * 1000) / 1000; }
 
+// kLetterKinds' indices in the order of their names: the order of an object keyed by them.
+const std::array<size_t, 4> kKindsByName = [] {
+  std::array<size_t, 4> order{0, 1, 2, 3};
+  std::sort(order.begin(), order.end(), [](size_t a, size_t b) {
+    return std::string_view(kLetterKinds[a]) < std::string_view(kLetterKinds[b]);
+  });
+  return order;
+}();
+
 // JSON objects and one-element arrays built member by member: nlohmann's initializer lists
 // build a two-element array per member and copy it, which cost a quarter of reading a letter.
 template <typename V>
@@ -1251,6 +1261,62 @@ struct ReadingEvidence final : DeferredEvidence {
       return ArrayOf(std::move(review_ev));
     }
     return json::array();
+  }
+
+  // Render(part)'s text written directly (the parts every letter's tags store); the review
+  // part goes through the document (DeferredEvidence's default).
+  void AppendRendered(int part, std::string* out) const override {
+    const std::string& mv = model->version();
+    const LetterReading& r = reading;
+    auto features = [&](const std::vector<Evidence>& ev) {
+      out->append("\"features\":[");
+      for (size_t i = 0; i < ev.size(); ++i) {
+        if (i) out->push_back(',');
+        r.AppendEvidenceText(ev[i], out);
+      }
+      out->append("],\"model\":");
+      AppendJsonString(mv, out);
+    };
+    if (part == kKind) {
+      out->append("[{");
+      features(r.kind.evidence);
+      out->append(",\"probabilities\":{");
+      for (size_t i = 0; i < kKindsByName.size(); ++i) {
+        const size_t k = kKindsByName[i];
+        if (i) out->push_back(',');
+        AppendJsonString(kLetterKinds[k], out);
+        out->push_back(':');
+        AppendJsonDouble(Round3(r.kind_probabilities[k]), out);
+      }
+      out->append("}}]");
+      return;
+    }
+    if (part == kStrength) {
+      out->append("[{\"model\":");
+      AppendJsonString(mv, out);
+      out->append(",\"strong_above\":");
+      AppendJsonDouble(strong_above, out);
+      out->append("}]");
+      return;
+    }
+    const std::vector<Evidence>* decision = nullptr;
+    if (part >= kSecondary && part < kSecondary + static_cast<int>(r.secondary_decisions.size()))
+      decision = &r.secondary_decisions[static_cast<size_t>(part - kSecondary)].evidence;
+    else if (part >= kFlag && part < kFlag + static_cast<int>(kLetterFlags.size()))
+      decision = &r.flags[static_cast<size_t>(part - kFlag)].evidence;
+    if (decision) {
+      out->append("[{");
+      features(*decision);
+      out->append("}]");
+      return;
+    }
+    if (part == kLetter) {
+      out->push_back('[');
+      r.AppendJsonText(/*decided_evidence=*/false, &mv, out);
+      out->push_back(']');
+      return;
+    }
+    DeferredEvidence::AppendRendered(part, out);
   }
 };
 
@@ -1517,6 +1583,32 @@ std::vector<TagHit> RuleSet::Evaluate(const RecordView& record) const {
 
 std::vector<TagHit> RuleSet::Evaluate(const ArenaRecordView& record) const {
   return EvaluateRules(*impl_, version_, record.kind, record.event, record.now_ms, record.review);
+}
+
+void DeferredEvidence::AppendRendered(int part, std::string* out) const { AppendJson(Render(part), out); }
+
+void TagHit::AppendJsonText(std::string* out) const {
+  // ToJson's members in nlohmann's (sorted) order.
+  out->push_back('{');
+  if (confidence >= 0) {
+    out->append("\"confidence\":");
+    AppendJsonDouble(confidence, out);
+    out->push_back(',');
+  }
+  out->append("\"evidence\":");
+  if (deferred)
+    deferred->AppendRendered(deferred_part, out);
+  else
+    AppendJson(evidence, out);
+  out->append(",\"rule\":");
+  AppendJsonString(rule_id, out);
+  out->append(",\"rules_version\":");
+  AppendJsonString(rules_version, out);
+  out->append(",\"tag\":");
+  AppendJsonString(tag, out);
+  out->append(",\"value\":");
+  AppendJsonString(value, out);
+  out->push_back('}');
 }
 
 nlohmann::json TagHit::ToJson() const {

@@ -83,6 +83,10 @@ class DeferredEvidence {
  public:
   virtual ~DeferredEvidence() = default;
   virtual nlohmann::json Render(int part) const = 0;
+  // Appends Render(part) as compact JSON text: the bytes AppendJson(Render(part), out) gives
+  // (core/json_write.h). This default renders the document; an override writes the text
+  // without building one (intake stores every hit's text).
+  virtual void AppendRendered(int part, std::string* out) const;
 };
 
 struct TagHit {
@@ -102,6 +106,10 @@ struct TagHit {
   nlohmann::json EvidenceJson() const { return deferred ? deferred->Render(deferred_part) : evidence; }
   // {"tag","value","rule","rules_version","evidence"} (+ "confidence" when >= 0)
   nlohmann::json ToJson() const;
+  // Appends ToJson() as compact JSON text, the bytes AppendJson(ToJson(), out) gives (strict:
+  // a string that is not valid UTF-8 throws nlohmann's type_error), without building the
+  // document or copying the evidence.
+  void AppendJsonText(std::string* out) const;
   static Result<TagHit> FromJson(const nlohmann::json& j);
 };
 

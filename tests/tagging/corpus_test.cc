@@ -186,8 +186,12 @@ TEST(Corpus, PrecisionAndRecallPerLabel) {
       const std::vector<TagHit> view_hits =
           rs.Evaluate(ArenaRecordView{kind, *FromNlohmann(event, &arena), now});
       ASSERT_EQ(view_hits.size(), hits.size()) << id;
-      for (size_t i = 0; i < hits.size(); ++i)
+      for (size_t i = 0; i < hits.size(); ++i) {
         EXPECT_EQ(view_hits[i].ToJson().dump(), hits[i].ToJson().dump()) << id << " hit " << i;
+        std::string text;  // as intake stores it (TagHit::AppendJsonText)
+        view_hits[i].AppendJsonText(&text);
+        EXPECT_EQ(text, hits[i].ToJson().dump()) << id << " hit " << i;
+      }
     }
     for (const TagHit& h : hits) {
       got.insert(h.value.empty() ? h.tag : h.tag + "=" + h.value);
