@@ -22,7 +22,7 @@ void Engine::TagEvent(const std::string& kind, const ArenaJson& event, int64_t n
   *tag_values = nlohmann::json::array();
   for (const auto& hit : rs->Evaluate(tagging::ArenaRecordView{kind, event, now, review.get()})) {
     if (tags_json->size() > 1) tags_json->push_back(',');
-    AppendJson(hit.ToJson(), tags_json);
+    hit.AppendJson(tags_json);
     nlohmann::json value = nlohmann::json::object();
     value.emplace("tag", hit.tag);
     value.emplace("value", hit.value);

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/json_schema.h"
+#include "core/json_write.h"
 #include "core/json_view.h"
 #include "core/timeutil.h"
 #include "tagging/letter_model.h"
@@ -1528,6 +1529,37 @@ nlohmann::json TagHit::ToJson() const {
   Put(&j, "evidence", EvidenceJson());
   if (confidence >= 0) Put(&j, "confidence", confidence);
   return j;
+}
+
+void TagHit::AppendJson(std::string* out) const {
+  // ToJson()'s members in nlohmann's (sorted) order.
+  char sep = '{';
+  auto key = [&](const char* k) {
+    out->push_back(sep);
+    sep = ',';
+    out->push_back('"');
+    out->append(k);
+    out->append("\":");
+  };
+  if (confidence >= 0) {
+    key("confidence");
+    AppendJsonDouble(confidence, out);
+  }
+  key("evidence");
+  if (deferred) {
+    danvan::AppendJson(deferred->Render(deferred_part), out);
+  } else {
+    danvan::AppendJson(evidence, out);
+  }
+  key("rule");
+  AppendJsonString(rule_id, out);
+  key("rules_version");
+  AppendJsonString(rules_version, out);
+  key("tag");
+  AppendJsonString(tag, out);
+  key("value");
+  AppendJsonString(value, out);
+  out->push_back('}');
 }
 
 Result<TagHit> TagHit::FromJson(const nlohmann::json& j) {

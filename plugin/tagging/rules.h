@@ -102,6 +102,9 @@ struct TagHit {
   nlohmann::json EvidenceJson() const { return deferred ? deferred->Render(deferred_part) : evidence; }
   // {"tag","value","rule","rules_version","evidence"} (+ "confidence" when >= 0)
   nlohmann::json ToJson() const;
+  // Appends AppendJson(ToJson())'s bytes (core/json_write.h, strict: text that is not UTF-8
+  // throws nlohmann's error), without building the object or copying the evidence.
+  void AppendJson(std::string* out) const;
   static Result<TagHit> FromJson(const nlohmann::json& j);
 };
 
