@@ -296,7 +296,8 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const
   // most of it) instead of growing by doubling.
   p.data_json.reserve(raw.size());
   AppendArenaJson(data, &p.data_json);
-  p.data_hash = Sha256Hex(p.data_json);
+  // A step's hash is neither stored nor compared (its record's is the dossier item's).
+  if (!p.is_progress_step) p.data_hash = Sha256Hex(p.data_json);
   if (const ArenaJson* u = event->Find("updated_at")) p.updated_at = ToNlohmann(*u);
   // Tagging and evaluation read the view in the arena; a step is neither tagged nor read
   // (issue 16: 43% of the sample's events are steps).
