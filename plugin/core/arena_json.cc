@@ -142,6 +142,12 @@ class ArenaJsonBuilder {
     return v;
   }
   static ArenaJson Chars(const char* chars, size_t n) { return Make(ArenaJson::Type::kString, {.chars = chars}, n); }
+  // A string whose literal had no escape (ArenaJson::verbatim()).
+  static ArenaJson VerbatimChars(const char* chars, size_t n) {
+    ArenaJson v = Chars(chars, n);
+    v.verbatim_ = true;
+    return v;
+  }
   static ArenaJson Integer(int64_t i) { return Make(ArenaJson::Type::kInteger, {.i = i}); }
   static ArenaJson Unsigned(uint64_t u) { return Make(ArenaJson::Type::kUnsigned, {.u = u}); }
   static ArenaJson Float(double d) { return Make(ArenaJson::Type::kFloat, {.d = d}); }
@@ -269,8 +275,10 @@ class FastReader {
         }
       } else if (c == '"') {
         std::string_view sv;
-        if (!String(&sv)) return nullptr;
-        values_.push_back(ArenaJsonBuilder::Chars(sv.data(), sv.size()));
+        bool verbatim = false;
+        if (!String(&sv, &verbatim)) return nullptr;
+        values_.push_back(verbatim ? ArenaJsonBuilder::VerbatimChars(sv.data(), sv.size())
+                                   : ArenaJsonBuilder::Chars(sv.data(), sv.size()));
       } else if (c == 't' || c == 'f' || c == 'n') {
         if (!Literal()) return nullptr;
       } else if (c == '-' || (c >= '0' && c <= '9')) {
@@ -402,7 +410,9 @@ class FastReader {
   // A string literal at p_ (its opening quote), decoded into the arena: valid UTF-8 as
   // nlohmann's decoder takes it, no raw control byte, the escapes of RFC 8259 with surrogate
   // escapes only in pairs.
-  bool String(std::string_view* out) {
+  // *verbatim: the literal had no escape (its bytes are the text: valid UTF-8, no byte below
+  // 0x20, no '"' or '\\').
+  bool String(std::string_view* out, bool* verbatim = nullptr) {
     ++p_;
     const char* begin = p_;
     bool escaped = false;
@@ -429,6 +439,7 @@ class FastReader {
     ++p_;  // past the closing quote
     if (!escaped) {
       *out = a_->Copy(std::string_view(begin, static_cast<size_t>(close - begin)));
+      if (verbatim) *verbatim = true;
       return true;
     }
     // Decoded text is never longer than its literal.
@@ -598,6 +609,13 @@ void AppendArenaJson(const ArenaJson& doc, std::string* out, nlohmann::json::err
       AppendJsonDouble(doc.number_float(), out);
       return;
     case ArenaJson::Type::kString:
+      if (doc.verbatim()) {
+        // Nothing to escape or check (ArenaJson::verbatim()): AppendJsonString's bytes.
+        out->push_back('"');
+        out->append(doc.string());
+        out->push_back('"');
+        return;
+      }
       AppendJsonString(doc.string(), out, handler);
       return;
     case ArenaJson::Type::kArray: {

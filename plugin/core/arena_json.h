@@ -96,6 +96,11 @@ class ArenaJson {
     return type_ == Type::kFloat ? u_.d : type_ == Type::kUnsigned ? static_cast<double>(u_.u) : static_cast<double>(u_.i);
   }
   std::string_view string() const { return {u_.chars, size_}; }
+  // A string read by the arena's own reader from a literal without escapes: its text is the
+  // literal's bytes, so it is valid UTF-8 without control characters, '"' or '\\', and
+  // AppendJsonString writes it as '"' + text + '"'. False when not known (escapes, nlohmann's
+  // parser, FromNlohmann), never a reason to treat a string differently but for speed.
+  bool verbatim() const { return verbatim_; }
   // Elements of an array; empty for anything else.
   std::span<const ArenaJson> elements() const {
     return is_array() ? std::span<const ArenaJson>(u_.elements, size_) : std::span<const ArenaJson>();
@@ -116,6 +121,7 @@ class ArenaJson {
   friend class ArenaJsonBuilder;
   friend class JsonArena;
   Type type_ = Type::kNull;
+  bool verbatim_ = false;  // strings only (verbatim())
   size_t size_ = 0;
   union U {
     bool b;

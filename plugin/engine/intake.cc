@@ -98,7 +98,8 @@ std::string StatusOf(const std::string& kind, const ArenaJson& data) {
 // raw_notes: what the raw pass repaired (its encoding guides weak suspects). False on errors.
 // The view is replaced by the repaired document's when a value needed repair (rare: the
 // repair works on nlohmann's form, which is copied to and from the arena then).
-bool RepairDecodedText(const ArenaJson** event, JsonArena* arena,
+// clean_text: the event's text passed text::IsCleanJsonText as it is (NeedsValueRepair).
+bool RepairDecodedText(const ArenaJson** event, JsonArena* arena, bool clean_text,
                        const std::vector<text::RepairNote>& raw_notes,
                        std::vector<nlohmann::json>* notes, std::vector<FieldError>* errors) {
   std::optional<text::Encoding> hint;
@@ -109,7 +110,7 @@ bool RepairDecodedText(const ArenaJson** event, JsonArena* arena,
     }
     hint = n.encoding;
   }
-  if (!text::NeedsValueRepair(**event, hint)) return true;
+  if (!text::NeedsValueRepair(**event, hint, clean_text)) return true;
   nlohmann::json doc = ToNlohmann(**event);
   text::ValueRepair fixed = text::RepairJsonValues(&doc, {}, hint);
   for (auto& [path, reason] : fixed.errors) errors->push_back({path, reason});
@@ -177,7 +178,8 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const
   std::vector<text::RepairNote> raw_notes;  // what the raw pass repaired
   // Most events are clean UTF-8: RepairJsonText would return them as they are (a copy of the
   // text), and the UTF-8 check below is part of the cleanliness test.
-  if (!text::IsCleanJsonText(raw)) {
+  const bool clean_text = text::IsCleanJsonText(raw);
+  if (!clean_text) {
     auto repaired = text::RepairJsonText(raw);
     if (!repaired.ok()) {
       out.errors.push_back({"/", repaired.status().message()});
@@ -220,7 +222,7 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const
       out.errors.push_back({std::string("/") + f, "chứa ký tự điều khiển " + *c +
                                                       ", không được phép trong khóa bản ghi"});
   }
-  if (!RepairDecodedText(&event, arena, raw_notes, &notes, &out.errors)) return out;
+  if (!RepairDecodedText(&event, arena, clean_text, raw_notes, &notes, &out.errors)) return out;
 
   if (!envelope_->ValidateView(*event, &out.errors)) return out;
   // The envelope's schema requires these: kind (one of kKinds), id, event_time (strings), data

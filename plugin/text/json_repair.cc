@@ -451,12 +451,14 @@ bool WorthRepairPass(std::string_view v, bool hinted) {
   return HasControl(v, &at) || IsMojibake(v);
 }
 
-bool NeedsValueRepair(const ArenaJson& doc, std::optional<Encoding> hint) {
+bool NeedsValueRepair(const ArenaJson& doc, std::optional<Encoding> hint, bool clean_text) {
+  const bool skip_verbatim = clean_text && !hint;
   std::vector<const ArenaJson*> todo{&doc};
   while (!todo.empty()) {
     const ArenaJson* n = todo.back();
     todo.pop_back();
     if (n->is_string()) {
+      if (skip_verbatim && n->verbatim()) continue;
       if (WorthRepairPass(n->string(), hint.has_value())) return true;
     } else if (n->is_array()) {
       for (const ArenaJson& e : n->elements()) todo.push_back(&e);
