@@ -243,8 +243,9 @@ namespace {
 class FastReader {
  public:
   static constexpr size_t kArray = SIZE_MAX;
-  FastReader(std::string_view text, int max_depth, JsonArena* arena)
-      : p_(text.data()), end_(text.data() + text.size()), a_(arena), max_depth_(max_depth),
+  // utf8: the caller vouches that `text` is valid UTF-8 (ParseArenaJsonBounded).
+  FastReader(std::string_view text, int max_depth, JsonArena* arena, bool utf8 = false)
+      : p_(text.data()), end_(text.data() + text.size()), a_(arena), max_depth_(max_depth), utf8_(utf8),
         values_(ArenaJsonBuilder::Values(arena)), keys_(ArenaJsonBuilder::Keys(arena)),
         frames_(ArenaJsonBuilder::Frames(arena)) {
     values_.clear();
@@ -417,6 +418,20 @@ class FastReader {
     const char* begin = p_;
     bool escaped = false;
     while (true) {
+      if (utf8_) {
+        // Eight bytes at a time while none ends the literal, starts an escape or is a control
+        // (the exact any-byte-equal / any-byte-below tests); multi-byte sequences need no check
+        // in a text known to be valid UTF-8.
+        constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+        while (end_ - p_ >= 8) {
+          uint64_t w;
+          std::memcpy(&w, p_, 8);
+          const uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
+          if ((((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash)) & kHigh)
+            break;
+          p_ += 8;
+        }
+      }
       if (p_ == end_) return false;
       const unsigned char c = static_cast<unsigned char>(*p_);
       if (c == '"') break;
@@ -427,7 +442,7 @@ class FastReader {
         p_ += 2;  // the escape is checked when decoding
         continue;
       }
-      if (c < 0x80) {
+      if (c < 0x80 || utf8_) {
         ++p_;
         continue;
       }
@@ -504,6 +519,7 @@ class FastReader {
   const char* end_;
   JsonArena* a_;
   int max_depth_;
+  bool utf8_;
   std::vector<ArenaJson>& values_;
   std::vector<std::string_view>& keys_;
   std::vector<std::pair<size_t, size_t>>& frames_;
@@ -512,10 +528,10 @@ class FastReader {
 }  // namespace
 
 Result<const ArenaJson*> ParseArenaJsonBounded(std::string_view text, int max_depth, JsonArena* arena,
-                                               JsonScanError* error) {
+                                               JsonScanError* error, bool valid_utf8) {
   // The common case without nlohmann's lexer (FastReader); whatever it does not vouch for is
   // read by nlohmann's parser.
-  if (const ArenaJson* doc = FastReader(text, max_depth, arena).Read()) return doc;
+  if (const ArenaJson* doc = FastReader(text, max_depth, arena, valid_utf8).Read()) return doc;
   bool refused = false;
   ArenaJsonBuilder sax(arena, max_depth);
   try {

@@ -146,8 +146,11 @@ inline std::span<const ArenaJson::Member> ArenaJson::members() const {
 // Parses `text` into `arena` refusing exactly what ParseJsonBounded refuses (syntax, numbers
 // out of range, containers nested deeper than max_depth), with the same *error. The document
 // lives in `arena`. Iterative: no recursion whatever the text.
+// valid_utf8: the caller has checked that `text` is valid UTF-8 (text::FindInvalidUtf8, as the
+// intake does before parsing): its literals are then not checked again, byte by byte. The same
+// document and refusals; a text that is not valid UTF-8 must not be passed with it.
 Result<const ArenaJson*> ParseArenaJsonBounded(std::string_view text, int max_depth, JsonArena* arena,
-                                               JsonScanError* error = nullptr);
+                                               JsonScanError* error = nullptr, bool valid_utf8 = false);
 
 // The document nlohmann's parser builds from the same text. Recursion follows the document's
 // nesting (as nlohmann's copies do; documents from outside are bounded before they get here).

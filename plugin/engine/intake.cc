@@ -202,7 +202,8 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const
   // recursion: nothing below (nlohmann copies and dumps, valijson, CheckDates) then recurses
   // deeper than limits.max_json_depth.
   JsonScanError where;
-  auto parsed = ParseArenaJsonBounded(raw, limits_.max_json_depth, arena, &where);
+  // `raw` is valid UTF-8 here: IsCleanJsonText checks it, and FindInvalidUtf8 the rest.
+  auto parsed = ParseArenaJsonBounded(raw, limits_.max_json_depth, arena, &where, /*valid_utf8=*/true);
   if (!parsed.ok()) {
     out.errors.push_back({where.path, where.reason});
     PartialKeyOf(raw, limits_.max_json_depth, &out);
