@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <bit>
 #include <cstring>
 #include <optional>
 
@@ -107,7 +108,11 @@ bool CleanUtf8(std::string_view raw) {
     while (i + 8 <= n) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
-      if ((w | ((w - kOnes * 0x20) & ~w)) & kHigh) break;
+      if (const uint64_t found = (w | ((w - kOnes * 0x20) & ~w)) & kHigh) {
+        // To the first flagged byte, a real one (borrows only flag bytes above a real one).
+        if constexpr (std::endian::native == std::endian::little) i += std::countr_zero(found) / 8;
+        break;
+      }
       i += 8;
     }
     if (i >= n) break;
