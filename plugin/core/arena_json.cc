@@ -1,6 +1,7 @@
 #include "core/arena_json.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -142,6 +143,12 @@ class ArenaJsonBuilder {
     return v;
   }
   static ArenaJson Chars(const char* chars, size_t n) { return Make(ArenaJson::Type::kString, {.chars = chars}, n); }
+  // A string whose literal had no escape (ArenaJson::verbatim()).
+  static ArenaJson VerbatimChars(const char* chars, size_t n) {
+    ArenaJson v = Chars(chars, n);
+    v.verbatim_ = true;
+    return v;
+  }
   static ArenaJson Integer(int64_t i) { return Make(ArenaJson::Type::kInteger, {.i = i}); }
   static ArenaJson Unsigned(uint64_t u) { return Make(ArenaJson::Type::kUnsigned, {.u = u}); }
   static ArenaJson Float(double d) { return Make(ArenaJson::Type::kFloat, {.d = d}); }
@@ -237,8 +244,9 @@ namespace {
 class FastReader {
  public:
   static constexpr size_t kArray = SIZE_MAX;
-  FastReader(std::string_view text, int max_depth, JsonArena* arena)
-      : p_(text.data()), end_(text.data() + text.size()), a_(arena), max_depth_(max_depth),
+  // utf8: the caller vouches that `text` is valid UTF-8 (ParseArenaJsonBounded).
+  FastReader(std::string_view text, int max_depth, JsonArena* arena, bool utf8 = false)
+      : p_(text.data()), end_(text.data() + text.size()), a_(arena), max_depth_(max_depth), utf8_(utf8),
         values_(ArenaJsonBuilder::Values(arena)), keys_(ArenaJsonBuilder::Keys(arena)),
         frames_(ArenaJsonBuilder::Frames(arena)) {
     values_.clear();
@@ -269,8 +277,10 @@ class FastReader {
         }
       } else if (c == '"') {
         std::string_view sv;
-        if (!String(&sv)) return nullptr;
-        values_.push_back(ArenaJsonBuilder::Chars(sv.data(), sv.size()));
+        bool verbatim = false;
+        if (!String(&sv, &verbatim)) return nullptr;
+        values_.push_back(verbatim ? ArenaJsonBuilder::VerbatimChars(sv.data(), sv.size())
+                                   : ArenaJsonBuilder::Chars(sv.data(), sv.size()));
       } else if (c == 't' || c == 'f' || c == 'n') {
         if (!Literal()) return nullptr;
       } else if (c == '-' || (c >= '0' && c <= '9')) {
@@ -402,11 +412,33 @@ class FastReader {
   // A string literal at p_ (its opening quote), decoded into the arena: valid UTF-8 as
   // nlohmann's decoder takes it, no raw control byte, the escapes of RFC 8259 with surrogate
   // escapes only in pairs.
-  bool String(std::string_view* out) {
+  // *verbatim: the literal had no escape (its bytes are the text: valid UTF-8, no byte below
+  // 0x20, no '"' or '\\').
+  bool String(std::string_view* out, bool* verbatim = nullptr) {
     ++p_;
     const char* begin = p_;
     bool escaped = false;
     while (true) {
+      if (utf8_) {
+        // Eight bytes at a time while none ends the literal, starts an escape or is a control
+        // (the exact any-byte-equal / any-byte-below tests); multi-byte sequences need no check
+        // in a text known to be valid UTF-8.
+        constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+        while (end_ - p_ >= 8) {
+          uint64_t w;
+          std::memcpy(&w, p_, 8);
+          const uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
+          const uint64_t found =
+              (((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash)) & kHigh;
+          if (found) {
+            // The lowest flagged byte is a real one (a borrow only flags bytes above a real
+            // one): step to it, so the bytes before it are not read again one by one.
+            if constexpr (std::endian::native == std::endian::little) p_ += std::countr_zero(found) / 8;
+            break;
+          }
+          p_ += 8;
+        }
+      }
       if (p_ == end_) return false;
       const unsigned char c = static_cast<unsigned char>(*p_);
       if (c == '"') break;
@@ -417,7 +449,7 @@ class FastReader {
         p_ += 2;  // the escape is checked when decoding
         continue;
       }
-      if (c < 0x80) {
+      if (c < 0x80 || utf8_) {
         ++p_;
         continue;
       }
@@ -429,6 +461,7 @@ class FastReader {
     ++p_;  // past the closing quote
     if (!escaped) {
       *out = a_->Copy(std::string_view(begin, static_cast<size_t>(close - begin)));
+      if (verbatim) *verbatim = true;
       return true;
     }
     // Decoded text is never longer than its literal.
@@ -493,6 +526,7 @@ class FastReader {
   const char* end_;
   JsonArena* a_;
   int max_depth_;
+  bool utf8_;
   std::vector<ArenaJson>& values_;
   std::vector<std::string_view>& keys_;
   std::vector<std::pair<size_t, size_t>>& frames_;
@@ -501,10 +535,10 @@ class FastReader {
 }  // namespace
 
 Result<const ArenaJson*> ParseArenaJsonBounded(std::string_view text, int max_depth, JsonArena* arena,
-                                               JsonScanError* error) {
+                                               JsonScanError* error, bool valid_utf8) {
   // The common case without nlohmann's lexer (FastReader); whatever it does not vouch for is
   // read by nlohmann's parser.
-  if (const ArenaJson* doc = FastReader(text, max_depth, arena).Read()) return doc;
+  if (const ArenaJson* doc = FastReader(text, max_depth, arena, valid_utf8).Read()) return doc;
   bool refused = false;
   ArenaJsonBuilder sax(arena, max_depth);
   try {
@@ -598,6 +632,13 @@ void AppendArenaJson(const ArenaJson& doc, std::string* out, nlohmann::json::err
       AppendJsonDouble(doc.number_float(), out);
       return;
     case ArenaJson::Type::kString:
+      if (doc.verbatim()) {
+        // Nothing to escape or check (ArenaJson::verbatim()): AppendJsonString's bytes.
+        out->push_back('"');
+        out->append(doc.string());
+        out->push_back('"');
+        return;
+      }
       AppendJsonString(doc.string(), out, handler);
       return;
     case ArenaJson::Type::kArray: {

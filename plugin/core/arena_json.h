@@ -96,6 +96,11 @@ class ArenaJson {
     return type_ == Type::kFloat ? u_.d : type_ == Type::kUnsigned ? static_cast<double>(u_.u) : static_cast<double>(u_.i);
   }
   std::string_view string() const { return {u_.chars, size_}; }
+  // A string read by the arena's own reader from a literal without escapes: its text is the
+  // literal's bytes, so it is valid UTF-8 without control characters, '"' or '\\', and
+  // AppendJsonString writes it as '"' + text + '"'. False when not known (escapes, nlohmann's
+  // parser, FromNlohmann), never a reason to treat a string differently but for speed.
+  bool verbatim() const { return verbatim_; }
   // Elements of an array; empty for anything else.
   std::span<const ArenaJson> elements() const {
     return is_array() ? std::span<const ArenaJson>(u_.elements, size_) : std::span<const ArenaJson>();
@@ -116,6 +121,7 @@ class ArenaJson {
   friend class ArenaJsonBuilder;
   friend class JsonArena;
   Type type_ = Type::kNull;
+  bool verbatim_ = false;  // strings only (verbatim())
   size_t size_ = 0;
   union U {
     bool b;
@@ -140,8 +146,11 @@ inline std::span<const ArenaJson::Member> ArenaJson::members() const {
 // Parses `text` into `arena` refusing exactly what ParseJsonBounded refuses (syntax, numbers
 // out of range, containers nested deeper than max_depth), with the same *error. The document
 // lives in `arena`. Iterative: no recursion whatever the text.
+// valid_utf8: the caller has checked that `text` is valid UTF-8 (text::FindInvalidUtf8, as the
+// intake does before parsing): its literals are then not checked again, byte by byte. The same
+// document and refusals; a text that is not valid UTF-8 must not be passed with it.
 Result<const ArenaJson*> ParseArenaJsonBounded(std::string_view text, int max_depth, JsonArena* arena,
-                                               JsonScanError* error = nullptr);
+                                               JsonScanError* error = nullptr, bool valid_utf8 = false);
 
 // The document nlohmann's parser builds from the same text. Recursion follows the document's
 // nesting (as nlohmann's copies do; documents from outside are bounded before they get here).

@@ -595,6 +595,16 @@ unsigned TypeBits(const ArenaJson& d) {
 }
 std::string_view Text(const nlohmann::json& d) { return d.get_ref<const std::string&>(); }
 std::string_view Text(const ArenaJson& d) { return d.string(); }
+// Utf8Length of the string's text.
+std::optional<uint64_t> TextLength(const nlohmann::json& d) { return Utf8Length(Text(d)); }
+std::optional<uint64_t> TextLength(const ArenaJson& d) {
+  if (!d.verbatim()) return Utf8Length(d.string());
+  // Valid UTF-8 without NUL (ArenaJson::verbatim()): one character per byte that does not
+  // continue a sequence.
+  uint64_t count = 0;
+  for (const char ch : d.string()) count += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+  return count;
+}
 // An integer enum entries can be compared with (int64 range), else nullopt.
 std::optional<int64_t> EnumInteger(const nlohmann::json& d) {
   if (d.is_number_integer() && (!d.is_number_unsigned() || d.get<uint64_t>() <= INT64_MAX)) return d.get<int64_t>();
@@ -648,7 +658,7 @@ Verdict CheckNode(const Node& n, const Json& d) {
   if (d.is_string()) {
     const std::string_view s = Text(d);
     if (n.max_length || n.min_length) {
-      auto len = Utf8Length(s);
+      auto len = TextLength(d);
       if (!len) return Verdict::kUnknown;
       if (n.max_length && *len > *n.max_length) return Verdict::kInvalid;
       if (n.min_length && *len < *n.min_length) return Verdict::kInvalid;
@@ -670,9 +680,13 @@ Verdict CheckNode(const Node& n, const Json& d) {
   } else if (d.is_object()) {
     for (const auto& r : n.required)
       if (!Has(d, r)) return Verdict::kInvalid;
+    // Members and properties both in key order (byte order: nlohmann's std::map, the arena's
+    // sorted members): one merge walk instead of a search per member.
+    auto p = n.properties.begin();
+    const auto properties_end = n.properties.end();
     const bool done = EachMember(d, [&](std::string_view key, const auto& value) {
-      auto p = n.properties.find(key);
-      if (p == n.properties.end()) {
+      while (p != properties_end && std::string_view(p->first) < key) ++p;
+      if (p == properties_end || std::string_view(p->first) != key) {
         if (n.closed) {
           out = Verdict::kInvalid;
           return false;

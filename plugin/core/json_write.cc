@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <bit>
 #include <cstring>
 
 namespace danvan {
@@ -27,7 +28,11 @@ bool AppendString(std::string_view s, std::string* out) {
       const uint64_t quote = w ^ (kOnes * '"'), backslash = w ^ (kOnes * '\\');
       const uint64_t special = (w | ((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
                                 ((backslash - kOnes) & ~backslash)) & kHigh;
-      if (special) break;
+      if (special) {
+        // To the first flagged byte, a real one (borrows only flag bytes above a real one).
+        if constexpr (std::endian::native == std::endian::little) i += std::countr_zero(special) / 8;
+        break;
+      }
       i += 8;
     }
     if (i >= n) break;

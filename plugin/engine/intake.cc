@@ -98,7 +98,8 @@ std::string StatusOf(const std::string& kind, const ArenaJson& data) {
 // raw_notes: what the raw pass repaired (its encoding guides weak suspects). False on errors.
 // The view is replaced by the repaired document's when a value needed repair (rare: the
 // repair works on nlohmann's form, which is copied to and from the arena then).
-bool RepairDecodedText(const ArenaJson** event, JsonArena* arena,
+// clean_text: the event's text passed text::IsCleanJsonText as it is (NeedsValueRepair).
+bool RepairDecodedText(const ArenaJson** event, JsonArena* arena, bool clean_text,
                        const std::vector<text::RepairNote>& raw_notes,
                        std::vector<nlohmann::json>* notes, std::vector<FieldError>* errors) {
   std::optional<text::Encoding> hint;
@@ -109,7 +110,7 @@ bool RepairDecodedText(const ArenaJson** event, JsonArena* arena,
     }
     hint = n.encoding;
   }
-  if (!text::NeedsValueRepair(**event, hint)) return true;
+  if (!text::NeedsValueRepair(**event, hint, clean_text)) return true;
   nlohmann::json doc = ToNlohmann(**event);
   text::ValueRepair fixed = text::RepairJsonValues(&doc, {}, hint);
   for (auto& [path, reason] : fixed.errors) errors->push_back({path, reason});
@@ -177,7 +178,8 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const
   std::vector<text::RepairNote> raw_notes;  // what the raw pass repaired
   // Most events are clean UTF-8: RepairJsonText would return them as they are (a copy of the
   // text), and the UTF-8 check below is part of the cleanliness test.
-  if (!text::IsCleanJsonText(raw)) {
+  const bool clean_text = text::IsCleanJsonText(raw);
+  if (!clean_text) {
     auto repaired = text::RepairJsonText(raw);
     if (!repaired.ok()) {
       out.errors.push_back({"/", repaired.status().message()});
@@ -200,7 +202,8 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const
   // recursion: nothing below (nlohmann copies and dumps, valijson, CheckDates) then recurses
   // deeper than limits.max_json_depth.
   JsonScanError where;
-  auto parsed = ParseArenaJsonBounded(raw, limits_.max_json_depth, arena, &where);
+  // `raw` is valid UTF-8 here: IsCleanJsonText checks it, and FindInvalidUtf8 the rest.
+  auto parsed = ParseArenaJsonBounded(raw, limits_.max_json_depth, arena, &where, /*valid_utf8=*/true);
   if (!parsed.ok()) {
     out.errors.push_back({where.path, where.reason});
     PartialKeyOf(raw, limits_.max_json_depth, &out);
@@ -220,7 +223,7 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const
       out.errors.push_back({std::string("/") + f, "chứa ký tự điều khiển " + *c +
                                                       ", không được phép trong khóa bản ghi"});
   }
-  if (!RepairDecodedText(&event, arena, raw_notes, &notes, &out.errors)) return out;
+  if (!RepairDecodedText(&event, arena, clean_text, raw_notes, &notes, &out.errors)) return out;
 
   if (!envelope_->ValidateView(*event, &out.errors)) return out;
   // The envelope's schema requires these: kind (one of kKinds), id, event_time (strings), data
@@ -296,7 +299,8 @@ IntakeOutcome Intake::ParseChecked(std::string_view raw, JsonArena* arena) const
   // most of it) instead of growing by doubling.
   p.data_json.reserve(raw.size());
   AppendArenaJson(data, &p.data_json);
-  p.data_hash = Sha256Hex(p.data_json);
+  // A step's hash is neither stored nor compared (its record's is the dossier item's).
+  if (!p.is_progress_step) p.data_hash = Sha256Hex(p.data_json);
   if (const ArenaJson* u = event->Find("updated_at")) p.updated_at = ToNlohmann(*u);
   // Tagging and evaluation read the view in the arena; a step is neither tagged nor read
   // (issue 16: 43% of the sample's events are steps).

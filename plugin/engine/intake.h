@@ -50,7 +50,7 @@ struct ParsedEvent {
   const ArenaJson* event = nullptr;
   nlohmann::json updated_at;  // the envelope's updated_at as given (null when absent): answers
   std::string data_json;    // canonical dump of data (sorted keys)
-  std::string data_hash;    // SHA-256 hex of data_json
+  std::string data_hash;    // SHA-256 hex of data_json; "" for a progress step (not read)
   std::vector<nlohmann::json> notes;  // e.g. text conversions
   std::string tags_json = "[]";       // tags of this event's data (set before storing)
   // The same tags' names and values only, [{"tag","value"}]: what evaluation reads

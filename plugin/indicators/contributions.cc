@@ -216,11 +216,24 @@ Contribution Contribution::FromJson(const nlohmann::json& j) {
   return c;
 }
 
+namespace {
+
+// An object's member as t.value(key, "") reads it, without its copy: "" when absent; a member
+// that is not a string throws nlohmann's type_error, as value() does.
+std::string_view MemberText(const nlohmann::json& t, const char* key) {
+  const auto it = t.find(key);
+  if (it == t.end()) return {};
+  if (!it->is_string()) (void)it->get<std::string>();  // throws
+  return it->get_ref<const std::string&>();
+}
+
+}  // namespace
+
 bool HasTag(const nlohmann::json* tags, const std::string& tag, const std::string& value) {
   if (!tags || !tags->is_array()) return false;
   for (const auto& t : *tags) {
-    if (!t.is_object() || t.value("tag", "") != tag) continue;
-    if (value.empty() || t.value("value", "") == value) return true;
+    if (!t.is_object() || MemberText(t, "tag") != tag) continue;
+    if (value.empty() || MemberText(t, "value") == value) return true;
   }
   return false;
 }
@@ -228,7 +241,7 @@ bool HasTag(const nlohmann::json* tags, const std::string& tag, const std::strin
 std::string TagValue(const nlohmann::json* tags, const std::string& tag) {
   if (!tags || !tags->is_array()) return "";
   for (const auto& t : *tags)
-    if (t.is_object() && t.value("tag", "") == tag) return t.value("value", "");
+    if (t.is_object() && MemberText(t, "tag") == tag) return std::string(MemberText(t, "value"));
   return "";
 }
 

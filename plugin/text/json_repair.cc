@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <bit>
 #include <cstring>
 #include <optional>
 
@@ -107,7 +108,11 @@ bool CleanUtf8(std::string_view raw) {
     while (i + 8 <= n) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
-      if ((w | ((w - kOnes * 0x20) & ~w)) & kHigh) break;
+      if (const uint64_t found = (w | ((w - kOnes * 0x20) & ~w)) & kHigh) {
+        // To the first flagged byte, a real one (borrows only flag bytes above a real one).
+        if constexpr (std::endian::native == std::endian::little) i += std::countr_zero(found) / 8;
+        break;
+      }
       i += 8;
     }
     if (i >= n) break;
@@ -451,12 +456,14 @@ bool WorthRepairPass(std::string_view v, bool hinted) {
   return HasControl(v, &at) || IsMojibake(v);
 }
 
-bool NeedsValueRepair(const ArenaJson& doc, std::optional<Encoding> hint) {
+bool NeedsValueRepair(const ArenaJson& doc, std::optional<Encoding> hint, bool clean_text) {
+  const bool skip_verbatim = clean_text && !hint;
   std::vector<const ArenaJson*> todo{&doc};
   while (!todo.empty()) {
     const ArenaJson* n = todo.back();
     todo.pop_back();
     if (n->is_string()) {
+      if (skip_verbatim && n->verbatim()) continue;
       if (WorthRepairPass(n->string(), hint.has_value())) return true;
     } else if (n->is_array()) {
       for (const ArenaJson& e : n->elements()) todo.push_back(&e);

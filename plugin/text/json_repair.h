@@ -80,6 +80,12 @@ ValueRepair RepairJsonValues(nlohmann::json* doc, const DetectOptions& options =
 // Whether RepairJsonValues(doc, options, hint) would look past its first walk, for an arena
 // view (core/arena_json.h) of the document: when false it changes nothing and reports nothing.
 bool WorthRepairPass(std::string_view value, bool hinted);
-bool NeedsValueRepair(const ArenaJson& doc, std::optional<Encoding> hint);
+// clean_text: the document was read from a text IsCleanJsonText accepts, unrepaired. Its
+// verbatim strings (ArenaJson::verbatim(): the literal's own bytes) are then not examined:
+// every code point the mojibake test counts is one IsCleanJsonText counts, which found fewer
+// than two in the whole text, and a verbatim string holds no control character; only strings
+// with escapes can hide anything (the test json_repair_test's CleanTextCountsEveryMojibakeCodePoint
+// holds the two tests together).
+bool NeedsValueRepair(const ArenaJson& doc, std::optional<Encoding> hint, bool clean_text = false);
 
 }  // namespace danvan::text

@@ -1,5 +1,6 @@
 #include "text/utf8.h"
 
+#include <bit>
 #include <cstring>
 
 namespace danvan::text {
@@ -28,7 +29,10 @@ std::optional<size_t> FindInvalidUtf8(std::string_view s) {
     while (i + 8 <= n) {
       uint64_t w;
       std::memcpy(&w, p + i, 8);
-      if (w & 0x8080808080808080ULL) break;
+      if (const uint64_t high = w & 0x8080808080808080ULL) {
+        if constexpr (std::endian::native == std::endian::little) i += std::countr_zero(high) / 8;
+        break;
+      }
       i += 8;
     }
     if (i >= n) break;

@@ -66,13 +66,37 @@ void ExpectSame(const ArenaJson& v, const nlohmann::json& j, const std::string& 
   }
 }
 
-// Parses `text` both ways at `depth` and expects the same outcome.
+bool ValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (size_t i = 0; i < s.size();) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t len = Utf8SequenceLength(p + i, s.size() - i);
+    if (!len) return false;
+    i += len;
+  }
+  return true;
+}
+
+void ExpectSameParse(const std::string& text, int depth, JsonArena* arena, bool valid_utf8);
+
+// Parses `text` both ways at `depth` and expects the same outcome; a text that is valid UTF-8
+// also with the reader told so (ParseArenaJsonBounded's valid_utf8: its literals not checked
+// again).
 void ExpectSameParse(const std::string& text, int depth, JsonArena* arena) {
+  ExpectSameParse(text, depth, arena, false);
+  if (ValidUtf8(text)) ExpectSameParse(text, depth, arena, true);
+}
+
+void ExpectSameParse(const std::string& text, int depth, JsonArena* arena, bool valid_utf8) {
   SCOPED_TRACE(text.size() > 300 ? text.substr(0, 300) + "..." : text);
+  SCOPED_TRACE(valid_utf8 ? "valid_utf8" : "");
   JsonScanError want_error, got_error;
   auto want = ParseJsonBounded(text, depth, &want_error);
   arena->Reset();
-  auto got = ParseArenaJsonBounded(text, depth, arena, &got_error);
+  auto got = ParseArenaJsonBounded(text, depth, arena, &got_error, valid_utf8);
   ASSERT_EQ(got.ok(), want.ok());
   if (!want.ok()) {
     EXPECT_EQ(got.status().message(), want.status().message());
@@ -165,6 +189,25 @@ TEST(ArenaJson, SameAsNlohmannOnRandomTextsAndTheirDamage) {
     bad[at] = kBytes[std::uniform_int_distribution<int>(0, sizeof kBytes - 1)(rng)];
     ExpectSameParse(bad, 5, &arena);
     ExpectSameParse(t.substr(0, at), 5, &arena);
+  }
+}
+
+// Long literals with an escape, a control byte, a quote or a multi-byte letter at every offset
+// of the reader's eight-byte steps (valid_utf8), also cut at each offset.
+TEST(ArenaJson, SameAsNlohmannAtEveryOffsetOfLongLiterals) {
+  JsonArena arena;
+  const std::vector<std::string> fills = {"abcdefghijklmnopqrstuvwx", "Nguy\xE1\xBB\x85n V\xC4\x83n \xC3\x81nh ng\xC6\xB0\xE1\xBB\x9Di"};
+  const std::vector<std::string> specials = {"\\n", "\\\"", "\\u00e9", "\x01", "\x1F", "\x7F", " ", "\"", "\xC3\xA9",
+                                             "\xE1\xBB", "\\"};
+  for (const auto& fill : fills) {
+    for (const auto& special : specials) {
+      for (size_t at = 0; at <= fill.size(); ++at) {
+        const std::string literal = fill.substr(0, at) + special + fill.substr(at);
+        ExpectSameParse("[\"" + literal + "\",\"" + fill + "\"]", 4, &arena);
+        ExpectSameParse("{\"k" + literal + "\":\"" + literal + "\"}", 4, &arena);
+        ExpectSameParse("\"" + literal, 4, &arena);  // never closed
+      }
+    }
   }
 }
 

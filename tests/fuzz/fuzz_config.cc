@@ -14,6 +14,7 @@
 #include "core/json_view.h"
 #include "core/json_write.h"
 #include "engine/engine.h"
+#include "text/utf8.h"
 
 namespace {
 
@@ -32,6 +33,17 @@ void SameAsNlohmann(std::string_view text) {
   danvan::AppendJson(want.value(), &a);
   danvan::AppendArenaJson(*got.value(), &b);
   if (a != b || danvan::ToNlohmann(*got.value()) != want.value()) std::abort();
+  // A text that is valid UTF-8 read again with the reader told so (valid_utf8): the same
+  // document and bytes.
+  if (!danvan::text::FindInvalidUtf8(text)) {
+    static danvan::JsonArena arena8;
+    arena8.Reset();
+    auto again = danvan::ParseArenaJsonBounded(text, 16, &arena8, nullptr, /*valid_utf8=*/true);
+    std::string c;
+    if (!again.ok()) std::abort();
+    danvan::AppendArenaJson(*again.value(), &c);
+    if (c != b || danvan::ToNlohmann(*again.value()) != want.value()) std::abort();
+  }
   // The readers intake's tagging and evaluation use on the view (core/json_view.h) answer as
   // nlohmann's do, exceptions included: size, text, and value(key, "") for every member.
   const danvan::ArenaJson& view = *got.value();

@@ -10,6 +10,7 @@
 #include "core/arena_json.h"
 #include "core/json_view.h"
 #include "core/timeutil.h"
+#include "indicators/contributions.h"
 #include "oracle.h"
 
 namespace danvan::indtest {
@@ -143,6 +144,55 @@ TEST(EvaluatorView, ValueStringThrowsNlohmannsError) {
     EXPECT_EQ(jview::Size(view), doc.size()) << text;
     EXPECT_EQ(jview::Dump(view), doc.dump()) << text;
   }
+}
+
+
+// HasTag / TagValue read the tags as nlohmann's value(key, "") did (issue 16, eleventh step:
+// without a copy of each member): absent members are "", elements that are not objects are
+// skipped, and a member that is not a string throws nlohmann's type_error, as value() throws.
+TEST(EvaluatorView, TagReadersAnswerAsNlohmannsValue) {
+  auto old_has = [](const nlohmann::json& tags, const std::string& tag, const std::string& value) {
+    for (const auto& t : tags) {
+      if (!t.is_object() || t.value("tag", "") != tag) continue;
+      if (value.empty() || t.value("value", "") == value) return true;
+    }
+    return false;
+  };
+  auto old_value = [](const nlohmann::json& tags, const std::string& tag) -> std::string {
+    for (const auto& t : tags)
+      if (t.is_object() && t.value("tag", "") == tag) return t.value("value", "");
+    return "";
+  };
+  auto outcome = [](auto&& read) -> std::string {
+    try {
+      return "=" + read();
+    } catch (const nlohmann::json::exception& e) {
+      return std::string("!") + e.what();
+    }
+  };
+  const std::vector<nlohmann::json> cases = {
+      nlohmann::json::parse(R"([{"tag":"complexity","value":"complex"},{"tag":"group_petition"}])"),
+      nlohmann::json::parse(R"([5,null,"x",{"value":"v"},{"tag":"complexity"},{"tag":"complexity","value":"simple"}])"),
+      nlohmann::json::parse(R"([{"tag":5,"value":"complex"}])"),
+      nlohmann::json::parse(R"([{"tag":"complexity","value":7}])"),
+      nlohmann::json::parse(R"([{"tag":"other","value":[1]},{"tag":"complexity","value":"complex"}])"),
+      nlohmann::json::parse(R"([{"tag":null}])"),
+      nlohmann::json::parse(R"([])"),
+  };
+  for (const auto& tags : cases) {
+    for (const char* tag : {"complexity", "group_petition", "other"}) {
+      for (const char* value : {"", "complex", "simple"}) {
+        EXPECT_EQ(outcome([&] { return std::string(indicators::HasTag(&tags, tag, value) ? "1" : "0"); }),
+                  outcome([&] { return std::string(old_has(tags, tag, value) ? "1" : "0"); }))
+            << tags.dump() << " " << tag << " " << value;
+      }
+      EXPECT_EQ(outcome([&] { return indicators::TagValue(&tags, tag); }),
+                outcome([&] { return old_value(tags, tag); }))
+          << tags.dump() << " " << tag;
+    }
+  }
+  EXPECT_THROW(indicators::HasTag(&cases[2], "complexity"), nlohmann::json::type_error);
+  EXPECT_EQ(indicators::TagValue(&cases[1], "complexity"), "");
 }
 
 }  // namespace

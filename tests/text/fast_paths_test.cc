@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "core/arena_json.h"
+#include "core/json_write.h"
 #include "text/json_repair.h"
 #include "text/legacy.h"
 #include "text/utf8.h"
@@ -205,6 +207,68 @@ TEST(IntakeFastPaths, CleanTextIsUnchangedOnHostileText) {
     ExpectCleanMeansUnchanged(raw);
     if (HasFailure()) return;
   }
+}
+
+
+// NeedsValueRepair skips the verbatim strings of a clean text (issue 16, eleventh step): every
+// code point the mojibake test counts must be one IsCleanJsonText counts. A pair of the same
+// code point is mojibake when the code point counts there; the text must then not be clean.
+TEST(IntakeFastPaths, CleanTextCountsEveryMojibakeCodePoint) {
+  int mojibake = 0;
+  for (char32_t cp = 0x20; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    std::string two;
+    AppendUtf8(cp, &two);
+    AppendUtf8(cp, &two);
+    if (!WorthRepairPass(two, /*hinted=*/false)) continue;
+    ++mojibake;
+    ASSERT_FALSE(IsCleanJsonText("{\"a\":\"" + two + "\"}")) << std::hex << static_cast<uint32_t>(cp);
+  }
+  EXPECT_GT(mojibake, 50);  // the Latin-1 symbols and the Windows-1252 ones
+}
+
+// The same answer with and without clean_text, and AppendArenaJson's bytes (verbatim strings
+// copied) those of nlohmann's dump, on random literals of the edge code points written as they
+// are or escaped (\uXXXX, and the short escapes nlohmann writes for controls).
+TEST(IntakeFastPaths, VerbatimStringsOfCleanTextNeedNoRepairPass) {
+  std::mt19937 rng(1611);
+  const auto cps = EdgeCodePoints();
+  std::uniform_int_distribution<size_t> pick(0, cps.size() - 1), len(0, 6), members(1, 4);
+  std::uniform_int_distribution<int> coin(0, 3);
+  int clean = 0, needs = 0;
+  for (int i = 0; i < 100000; ++i) {
+    std::string raw = "{";
+    for (size_t m = members(rng); m > 0; --m) {
+      if (raw.size() > 1) raw += ",";
+      raw += "\"k" + std::to_string(m) + "\":\"";
+      for (size_t n = len(rng); n > 0; --n) {
+        const char32_t cp = cps[pick(rng)];
+        if (cp < 0x20 || cp == '"' || cp == '\\' || (cp < 0x10000 && coin(rng) == 0)) {
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(cp));
+          raw += esc;
+        } else {
+          AppendUtf8(cp, &raw);
+        }
+      }
+      raw += "\"";
+    }
+    raw += "}";
+    JsonArena arena;
+    auto doc = ParseArenaJsonBounded(raw, 8, &arena);
+    ASSERT_TRUE(doc.ok()) << raw;
+    const nlohmann::json j = nlohmann::json::parse(raw);
+    std::string dumped;
+    AppendArenaJson(*doc.value(), &dumped, nlohmann::json::error_handler_t::replace);
+    ASSERT_EQ(dumped, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << raw;
+    if (!IsCleanJsonText(raw)) continue;
+    ++clean;
+    const bool full = NeedsValueRepair(*doc.value(), std::nullopt);
+    needs += full;
+    ASSERT_EQ(NeedsValueRepair(*doc.value(), std::nullopt, /*clean_text=*/true), full) << raw;
+  }
+  EXPECT_GT(clean, 10000);
+  EXPECT_GT(needs, 100);  // escapes hide suspects that the clean text check cannot see
 }
 
 }  // namespace
