@@ -1169,7 +1169,7 @@ LetterReading LetterModel::ReadHashes(const std::vector<uint64_t>& hashes) const
     }
     std::vector<Evidence> ev;
     ev.reserve(n);
-    for (size_t k = 0; k < n; ++k) ev.push_back({names_[best[k].second], std::round(best[k].first * 1000) / 1000});
+    for (size_t k = 0; k < n; ++k) ev.push_back({names_[best[k].second], Round3(best[k].first)});
     return ev;
   };
 
@@ -1309,7 +1309,7 @@ nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
   auto dec = [this](const LetterDecision& d, bool with_evidence) {
     json out = json::object();
     out["value"] = d.value;
-    out["confidence"] = std::round(d.confidence * 1000) / 1000;
+    out["confidence"] = Round3(d.confidence);
     if (with_evidence) {
       json ev = json::array();
       ev.get_ref<json::array_t&>().reserve(d.evidence.size());
@@ -1327,14 +1327,14 @@ nlohmann::json LetterReading::ToJson(bool decided_evidence) const {
       json conds = json::array();
       for (const ConditionReading& c : complex_conditions)
         conds.push_back({{"condition", std::string(c.id)},
-                         {"probability", std::round(c.probability * 1000) / 1000},
+                         {"probability", Round3(c.probability)},
                          {"value", c.fired}});
       d["conditions"] = std::move(conds);
     }
     flags_json[kLetterFlags[f]] = std::move(d);
   }
   json probs = json::object();
-  for (size_t k = 0; k < 4; ++k) probs[kLetterKinds[k]] = std::round(kind_probabilities[k] * 1000) / 1000;
+  for (size_t k = 0; k < 4; ++k) probs[kLetterKinds[k]] = Round3(kind_probabilities[k]);
   json out = json::object();
   out["kind"] = dec(kind, decided_evidence);
   out["kind_probabilities"] = std::move(probs);
@@ -1361,21 +1361,6 @@ void Key(const char* key, bool* first, std::string* out) {
   out->append(key);
   out->append("\":");
 }
-
-double Round3(double x) { return std::round(x * 1000) / 1000; }
-
-// Indices of `names` in the order of their names (an object keyed by them is written so).
-template <size_t N>
-std::array<size_t, N> SortedOrder(const std::array<const char*, N>& names) {
-  std::array<size_t, N> order;
-  for (size_t i = 0; i < N; ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return std::string_view(names[a]) < std::string_view(names[b]); });
-  return order;
-}
-
-const std::array<size_t, 4> kKindsByName = SortedOrder(kLetterKinds);
-const std::array<size_t, 5> kFlagsByName = SortedOrder(kLetterFlags);
 
 }  // namespace
 
@@ -1434,7 +1419,7 @@ void LetterReading::AppendJsonText(bool decided_evidence, const std::string* mod
   Key("flags", &first, out);
   out->push_back('{');
   bool first_flag = true;
-  for (size_t f : kFlagsByName) {
+  for (size_t f : kLetterFlagsByName) {
     const LetterDecision& d = flags[f];
     const bool yes = d.value == "true";
     Key(kLetterFlags[f], &first_flag, out);
@@ -1481,7 +1466,7 @@ void LetterReading::AppendJsonText(bool decided_evidence, const std::string* mod
   {
     bool member = true;
     out->push_back('{');
-    for (size_t k : kKindsByName) {
+    for (size_t k : kLetterKindsByName) {
       Key(kLetterKinds[k], &member, out);
       AppendJsonDouble(Round3(kind_probabilities[k]), out);
     }

@@ -19,7 +19,9 @@
 // weights. LetterModel is immutable after loading; Read() is const and thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -39,6 +41,22 @@ inline constexpr std::array<const char*, 4> kLetterKinds = {"complaint", "denunc
                                                             "petition", "feedback"};
 inline constexpr std::array<const char*, 5> kLetterFlags = {"complex", "group", "staff_conduct",
                                                             "anonymous", "reraised"};
+
+// Indices of `names` in the order of the names themselves: the order in which a JSON object
+// keyed by them is written (nlohmann's objects are sorted by key).
+template <size_t N>
+constexpr std::array<size_t, N> IndicesByName(const std::array<const char*, N>& names) {
+  std::array<size_t, N> order{};
+  for (size_t i = 0; i < N; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return std::string_view(names[a]) < std::string_view(names[b]); });
+  return order;
+}
+inline constexpr std::array<size_t, 4> kLetterKindsByName = IndicesByName(kLetterKinds);
+inline constexpr std::array<size_t, 5> kLetterFlagsByName = IndicesByName(kLetterFlags);
+
+// A probability or weight as the readings show it: rounded to three decimals.
+inline double Round3(double x) { return std::round(x * 1000) / 1000; }
 
 // One feature of a letter: a 64-bit hash of its name (the name itself only when asked for).
 struct LetterFeature {

@@ -1161,17 +1161,6 @@ std::optional<std::string_view> StringField(const J& data, const char* name) {
   return jview::Text(*v);
 }
 
-double Round3(double x) { return std::round(x * 1000) / 1000; }
-
-// kLetterKinds' indices in the order of their names: the order of an object keyed by them.
-const std::array<size_t, 4> kKindsByName = [] {
-  std::array<size_t, 4> order{0, 1, 2, 3};
-  std::sort(order.begin(), order.end(), [](size_t a, size_t b) {
-    return std::string_view(kLetterKinds[a]) < std::string_view(kLetterKinds[b]);
-  });
-  return order;
-}();
-
 // JSON objects and one-element arrays built member by member: nlohmann's initializer lists
 // build a two-element array per member and copy it, which cost a quarter of reading a letter.
 template <typename V>
@@ -1281,8 +1270,8 @@ struct ReadingEvidence final : DeferredEvidence {
       out->append("[{");
       features(r.kind.evidence);
       out->append(",\"probabilities\":{");
-      for (size_t i = 0; i < kKindsByName.size(); ++i) {
-        const size_t k = kKindsByName[i];
+      for (size_t i = 0; i < kLetterKindsByName.size(); ++i) {
+        const size_t k = kLetterKindsByName[i];
         if (i) out->push_back(',');
         AppendJsonString(kLetterKinds[k], out);
         out->push_back(':');
