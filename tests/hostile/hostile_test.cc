@@ -543,6 +543,26 @@ TEST_F(Hostile, SecondOpenThroughADanglingSymbolicLinkIsRefused) {
   Api()->close(h);
 }
 
+// Links that never reach a file (a loop, or a chain longer than the kernel follows): the open
+// is refused with an error naming the path, at once, and no file is created anywhere.
+TEST_F(Hostile, StoragePathThatIsALoopOfLinksIsRefused) {
+  if (UsingPostgres()) GTEST_SKIP() << "a SQLite file path is the subject";
+  const std::string a = dir_ + "/vong-a.sqlite", b = dir_ + "/vong-b.sqlite";
+  fs::create_symlink("vong-b.sqlite", a);
+  fs::create_symlink("vong-a.sqlite", b);
+  json cfg = BaseConfig(dir_);
+  cfg["storage"]["path"] = a;
+  danvan_handle* h = nullptr;
+  const auto t0 = std::chrono::steady_clock::now();
+  Answer opened = OpenRaw(cfg.dump(), &h);
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(), 5000);
+  EXPECT_NE(opened.status, DANVAN_OK);
+  EXPECT_NE(opened.error.find("vong-a.sqlite"), std::string::npos) << opened.error;
+  if (h) Api()->close(h);
+  EXPECT_TRUE(fs::is_symlink(a));
+  EXPECT_TRUE(fs::is_symlink(b));
+}
+
 // The read locks SQLite's connections of this process hold on `db` (a WAL connection keeps a
 // shared lock on the database file while it is open), as another process sees them: a child
 // asks F_GETLK for a write lock on SQLite's shared range and reports whether it is blocked.
